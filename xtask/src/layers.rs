@@ -1,0 +1,136 @@
+//! The layering check: every dependency edge between workspace crates must be one that
+//! design.md §2 allows, and only `hookyard-dso` may depend on `libloading`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// The workspace crates each workspace crate may depend on (all dependency kinds).
+///
+/// Packages not listed here (example and test plugins) may depend on the plugin-facing crates
+/// only: [`PLUGIN_ALLOWED`].
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("hookyard-dso", &[]),
+    ("hookyard-userargs", &[]),
+    ("hookyard-abi", &[]),
+    ("hookyard-context", &["hookyard-dso"]),
+    ("hookyard-hooks", &["hookyard-context"]),
+    ("hookyard-sdk", &["hookyard-abi"]),
+    (
+        "hookyard-remap",
+        &[
+            "hookyard-hooks",
+            "hookyard-userargs",
+            "hookyard-abi",
+            "hookyard-dso",
+            "hookyard-context",
+        ],
+    ),
+    (
+        "hookyard-proxy",
+        &[
+            "hookyard-remap",
+            "hookyard-hooks",
+            "hookyard-userargs",
+            "hookyard-abi",
+            "hookyard-dso",
+            "hookyard-context",
+        ],
+    ),
+    ("xtask", &[]),
+];
+
+const PLUGIN_ALLOWED: &[&str] = &["hookyard-sdk", "hookyard-abi"];
+
+/// The only crate allowed to open shared objects.
+const LOADER_CRATE: &str = "hookyard-dso";
+
+pub(crate) fn check(root: &Path) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: Value =
+        serde_json::from_slice(&output.stdout).context("cargo metadata output")?;
+    let problems = violations(&metadata)?;
+    if problems.is_empty() {
+        eprintln!("layers: every dependency edge is allowed");
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("layers: {problem}");
+    }
+    bail!("{} layering violation(s)", problems.len())
+}
+
+/// Lists every forbidden edge in `cargo metadata` output.
+fn violations(metadata: &Value) -> Result<Vec<String>> {
+    let packages = metadata["packages"].as_array().context("metadata has no packages")?;
+    let workspace: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let mut problems = Vec::new();
+    for package in packages {
+        let name = package["name"].as_str().context("package without a name")?;
+        let permitted = allowed.get(name).copied().unwrap_or(PLUGIN_ALLOWED);
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            let dep_name = dep["name"].as_str().context("dependency without a name")?;
+            let kind = dep["kind"].as_str().unwrap_or("normal");
+            if dep_name == "libloading" && name != LOADER_CRATE {
+                problems.push(format!(
+                    "{name} depends on libloading ({kind}); only {LOADER_CRATE} may open shared objects"
+                ));
+            }
+            if workspace.contains(&dep_name) && !permitted.contains(&dep_name) {
+                problems.push(format!(
+                    "{name} depends on {dep_name} ({kind}), which design.md §2 does not allow"
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::violations;
+
+    fn package(name: &str, deps: &[(&str, &str)]) -> serde_json::Value {
+        let deps: Vec<_> = deps.iter().map(|(n, k)| json!({ "name": n, "kind": k })).collect();
+        json!({ "name": name, "dependencies": deps })
+    }
+
+    #[test]
+    fn allowed_edges_pass() {
+        let metadata = json!({ "packages": [
+            package("hookyard-dso", &[("libloading", "normal")]),
+            package("hookyard-context", &[("hookyard-dso", "normal")]),
+            package("some-plugin", &[("hookyard-sdk", "normal")]),
+            package("hookyard-sdk", &[]),
+        ]});
+        assert_eq!(violations(&metadata).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn upward_edge_and_stray_libloading_fail() {
+        let metadata = json!({ "packages": [
+            package("hookyard-dso", &[("hookyard-context", "dev")]),
+            package("hookyard-context", &[("hookyard-dso", "normal"), ("libloading", "normal")]),
+            package("some-plugin", &[("hookyard-dso", "normal")]),
+        ]});
+        let problems = violations(&metadata).unwrap();
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(problems[0].starts_with("hookyard-dso depends on hookyard-context (dev)"));
+        assert!(problems[1].contains("only hookyard-dso may open shared objects"));
+        assert!(problems[2].starts_with("some-plugin depends on hookyard-dso"));
+    }
+}

@@ -1,0 +1,129 @@
+//! `cargo xtask`: the one entry point for hookyard's development workflows.
+//!
+//! Each subcommand runs `$CARGO` (or other tools) from the workspace root, which is found from
+//! this crate's `CARGO_MANIFEST_DIR`, so the tasks work from any directory.
+#![forbid(unsafe_code)]
+
+mod layers;
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci         everything CI checks: fmt, clippy -D warnings, tests, docs, layers
+  test       build the test plugins, then run every test of the workspace
+  layers     fail on a crate dependency that design.md's layering does not allow
+  fixtures   build the Rust test plugins into target/fixtures
+  bench      run the criterion benchmarks of every crate
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let Some(task) = args.first() else {
+        eprint!("{USAGE}");
+        bail!("no task given");
+    };
+    let rest = &args[1..];
+    match task.as_str() {
+        "ci" => ci(),
+        "test" => test(rest),
+        "layers" => layers::check(&root()),
+        "fixtures" => fixtures(),
+        "bench" => cargo(&["bench", "--workspace"], rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("{USAGE}");
+            bail!("unknown task `{other}`")
+        }
+    }
+}
+
+fn ci() -> Result<()> {
+    step("fmt", || cargo(&["fmt", "--all", "--check"], &[]))?;
+    step("clippy", || {
+        cargo(
+            &["clippy", "--workspace", "--all-targets", "--locked"],
+            &["--".into(), "-D".into(), "warnings".into()],
+        )
+    })?;
+    step("test", || test(&[]))?;
+    step("doc", || {
+        let mut cmd = cargo_cmd();
+        cmd.args(["doc", "--workspace", "--no-deps", "--locked"]);
+        cmd.env("RUSTDOCFLAGS", "-D warnings");
+        status(cmd)
+    })?;
+    step("layers", || layers::check(&root()))?;
+    eprintln!("xtask ci: all checks passed");
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    fixtures()?;
+    cargo(&["test", "--workspace", "--locked"], extra)
+}
+
+/// The Rust test plugins are built into their own target directory, so a test that needs one can
+/// build it (a no-op when this already ran) without waiting on the lock of the main build.
+fn fixtures() -> Result<()> {
+    let target = root().join("target").join("fixtures");
+    let target = target.to_str().context("target path is not UTF-8")?;
+    cargo(
+        &["build", "--locked", "--package", "hookyard-dso-test-plugin", "--target-dir", target],
+        &[],
+    )
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    eprintln!("xtask ci: {name}");
+    f().with_context(|| format!("step `{name}` failed"))
+}
+
+fn cargo(args: &[&str], extra: &[String]) -> Result<()> {
+    let mut cmd = cargo_cmd();
+    cmd.args(args).args(extra);
+    status(cmd)
+}
+
+fn cargo_cmd() -> Command {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root());
+    cmd
+}
+
+fn status(mut cmd: Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} exited with {status}");
+    }
+    Ok(())
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
