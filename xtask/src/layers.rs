@@ -40,8 +40,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "hookyard-context",
         ],
     ),
+    ("hookyard-fixtures", &[]),
     ("xtask", &[]),
 ];
+
+/// Test support that any crate may use, as a dev-dependency only.
+const TEST_SUPPORT: &str = "hookyard-fixtures";
 
 const PLUGIN_ALLOWED: &[&str] = &["hookyard-sdk", "hookyard-abi"];
 
@@ -88,7 +92,8 @@ fn violations(metadata: &Value) -> Result<Vec<String>> {
                     "{name} depends on libloading ({kind}); only {LOADER_CRATE} may open shared objects"
                 ));
             }
-            if workspace.contains(&dep_name) && !permitted.contains(&dep_name) {
+            let test_support = dep_name == TEST_SUPPORT && kind == "dev";
+            if workspace.contains(&dep_name) && !permitted.contains(&dep_name) && !test_support {
                 problems.push(format!(
                     "{name} depends on {dep_name} ({kind}), which design.md §2 does not allow"
                 ));
@@ -116,6 +121,8 @@ mod tests {
             package("hookyard-context", &[("hookyard-dso", "normal")]),
             package("some-plugin", &[("hookyard-sdk", "normal")]),
             package("hookyard-sdk", &[]),
+            package("hookyard-fixtures", &[]),
+            package("hookyard-abi", &[("hookyard-fixtures", "dev")]),
         ]});
         assert_eq!(violations(&metadata).unwrap(), Vec::<String>::new());
     }
@@ -126,11 +133,13 @@ mod tests {
             package("hookyard-dso", &[("hookyard-context", "dev")]),
             package("hookyard-context", &[("hookyard-dso", "normal"), ("libloading", "normal")]),
             package("some-plugin", &[("hookyard-dso", "normal")]),
+            package("hookyard-hooks", &[("hookyard-fixtures", "normal")]),
         ]});
         let problems = violations(&metadata).unwrap();
-        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert_eq!(problems.len(), 4, "{problems:#?}");
         assert!(problems[0].starts_with("hookyard-dso depends on hookyard-context (dev)"));
         assert!(problems[1].contains("only hookyard-dso may open shared objects"));
         assert!(problems[2].starts_with("some-plugin depends on hookyard-dso"));
+        assert!(problems[3].starts_with("hookyard-hooks depends on hookyard-fixtures (normal)"));
     }
 }

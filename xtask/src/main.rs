@@ -88,7 +88,14 @@ fn fixtures() -> Result<()> {
     let target = root().join("target").join("fixtures");
     let target = target.to_str().context("target path is not UTF-8")?;
     cargo(
-        &["build", "--locked", "--package", "hookyard-dso-test-plugin", "--target-dir", target],
+        &[
+            "build",
+            "--locked",
+            "--package",
+            "hookyard-fixtures-rust-plugin",
+            "--target-dir",
+            target,
+        ],
         &[],
     )
 }

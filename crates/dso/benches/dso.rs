@@ -25,15 +25,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hookyard_dso::ReloadMode;
 
-#[path = "../tests/it/support.rs"]
-#[allow(dead_code, reason = "the benchmark uses part of the test support")]
-mod support;
+use hookyard_dso::{Loader, LoaderConfig};
+use hookyard_fixtures::{AddFn, CPlugin, Sandbox, c_plugin};
 
-use support::{CPlugin, Sandbox, compiled};
-
-type AddFn = extern "C" fn(i32, i32) -> i32;
+fn loader(sandbox: &Sandbox) -> Loader {
+    Loader::new(LoaderConfig::new(sandbox.runtime()).search_dir(sandbox.plugins())).unwrap()
+}
 
 #[inline(never)]
 extern "C" fn local_add(a: i32, b: i32) -> i32 {
@@ -42,8 +40,8 @@ extern "C" fn local_add(a: i32, b: i32) -> i32 {
 
 fn load(c: &mut Criterion) {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
-    sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
+    let loader = loader(&sandbox);
+    sandbox.install(&c_plugin(CPlugin::Version(1)), "plugin.so");
     let mut group = c.benchmark_group("load");
 
     group.bench_function("new_version", |b| {
@@ -72,8 +70,8 @@ fn load(c: &mut Criterion) {
 
 fn call(c: &mut Criterion) {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
-    sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
+    let loader = loader(&sandbox);
+    sandbox.install(&c_plugin(CPlugin::Version(1)), "plugin.so");
     let lib = loader.load("plugin.so".as_ref()).unwrap();
     // SAFETY: version.c defines `int hy_test_add(int, int)`.
     let add = unsafe { lib.symbol::<AddFn>("hy_test_add") }.unwrap();

@@ -7,7 +7,7 @@ use hookyard_dso::{Error, ReloadMode};
 use crate::support::{CPlugin, Sandbox, VersionFn, compiled};
 
 fn load_error(sandbox: &Sandbox, mode: ReloadMode, name: &str) -> Error {
-    let loader = sandbox.loader(mode);
+    let loader = crate::support::loader(sandbox, mode);
     let err = loader.load(name.as_ref()).unwrap_err();
     assert_eq!(loader.stats().failed, 1);
     assert!(loader.snapshot().is_empty());
@@ -66,7 +66,7 @@ fn a_missing_file_names_the_path_and_every_searched_directory() {
         )
     );
     let absolute = sandbox.path().join("nowhere/missing.so");
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     let err = loader.load(&absolute).unwrap_err();
     assert_eq!(err.to_string(), format!("plugin `{}` not found", absolute.display()));
 }
@@ -74,7 +74,7 @@ fn a_missing_file_names_the_path_and_every_searched_directory() {
 #[test]
 fn a_missing_symbol_is_named() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
     let lib = loader.load("plugin.so".as_ref()).unwrap();
     // SAFETY: the type is irrelevant for a symbol that does not exist.

@@ -6,12 +6,12 @@ use std::time::{Duration, SystemTime};
 
 use hookyard_dso::{ReloadMode, VersionState};
 
-use crate::support::{CPlugin, Sandbox, VersionFn, compiled, mapped};
+use crate::support::{AddFn, CPlugin, Sandbox, VersionFn, compiled, mapped};
 
 #[test]
 fn a_changed_file_loads_beside_the_old_version_which_unloads_when_released() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
     let v1 = loader.load("plugin.so".as_ref()).unwrap();
     // SAFETY: version.c defines `int hy_test_version(void)`.
@@ -65,7 +65,7 @@ fn uuid_named(dir: &std::path::Path) -> bool {
 #[test]
 fn an_unchanged_file_is_reused() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
     let a = loader.load("plugin.so".as_ref()).unwrap();
     let b = loader.load(&sandbox.plugins().join("plugin.so")).unwrap();
@@ -80,7 +80,7 @@ fn an_unchanged_file_is_reused() {
 #[test]
 fn a_touched_file_with_the_same_content_is_reused_without_a_second_copy() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     let installed = sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
     let a = loader.load("plugin.so".as_ref()).unwrap();
     let later = SystemTime::now() + Duration::from_secs(60);
@@ -97,7 +97,7 @@ fn a_touched_file_with_the_same_content_is_reused_without_a_second_copy() {
 fn a_rewrite_that_restores_the_modification_time_is_a_new_version() {
     // ATS compares modification times only and would reuse the old code here.
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     let installed = sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
     let mtime = fs::metadata(&installed).unwrap().modified().unwrap();
     let v1 = loader.load("plugin.so".as_ref()).unwrap();
@@ -113,7 +113,7 @@ fn a_rewrite_that_restores_the_modification_time_is_a_new_version() {
 #[test]
 fn static_mode_opens_in_place_and_keeps_the_loaded_version_until_released() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Static);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Static);
     let installed = sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
     let v1 = loader.load("plugin.so".as_ref()).unwrap();
     assert_eq!(v1.runtime_path(), fs::canonicalize(&installed).unwrap());
@@ -169,13 +169,13 @@ fn relative_paths_resolve_in_search_order_and_symlinks_to_their_target() {
 #[test]
 fn symbols_keep_their_library_loaded_and_statics_resolve() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&compiled(CPlugin::Version(5)), "plugin.so");
     let lib = loader.load("plugin.so".as_ref()).unwrap();
     // SAFETY: version.c defines `int hy_test_add(int, int)` and `int hy_test_calls(void)`.
     let (add, calls) = unsafe {
         (
-            lib.symbol::<extern "C" fn(i32, i32) -> i32>("hy_test_add").unwrap(),
+            lib.symbol::<AddFn>("hy_test_add").unwrap(),
             lib.symbol::<VersionFn>("hy_test_calls").unwrap(),
         )
     };

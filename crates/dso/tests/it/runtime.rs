@@ -20,7 +20,7 @@ fn copies_left_by_an_earlier_run_are_swept_at_start() {
     assert_eq!(sandbox.version_dirs().len(), 2);
     fs::write(sandbox.runtime().join("operator-notes.txt"), "keep").unwrap();
 
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     assert_eq!(loader.stats().swept, 2);
     assert!(sandbox.version_dirs().is_empty());
     assert!(

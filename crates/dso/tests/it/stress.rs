@@ -4,7 +4,7 @@ use std::sync::Barrier;
 
 use hookyard_dso::ReloadMode;
 
-use crate::support::{CPlugin, Sandbox, compiled};
+use crate::support::{AddFn, CPlugin, Sandbox, compiled};
 
 const THREADS: usize = 2;
 const ROUNDS: usize = 2_000;
@@ -13,7 +13,7 @@ const ROUNDS: usize = 2_000;
 fn two_threads_loading_and_releasing_the_same_plugin_leave_nothing_behind() {
     for mode in [ReloadMode::Dynamic, ReloadMode::Static] {
         let sandbox = Sandbox::new();
-        let loader = sandbox.loader(mode);
+        let loader = crate::support::loader(&sandbox, mode);
         sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
         let barrier = Barrier::new(THREADS);
         std::thread::scope(|scope| {
@@ -23,9 +23,7 @@ fn two_threads_loading_and_releasing_the_same_plugin_leave_nothing_behind() {
                     for _ in 0..ROUNDS {
                         let lib = loader.load("plugin.so".as_ref()).unwrap();
                         // SAFETY: version.c defines `int hy_test_add(int, int)`.
-                        let add =
-                            unsafe { lib.symbol::<extern "C" fn(i32, i32) -> i32>("hy_test_add") }
-                                .unwrap();
+                        let add = unsafe { lib.symbol::<AddFn>("hy_test_add") }.unwrap();
                         assert_eq!(add(2, 3), 5);
                     }
                 });

@@ -39,7 +39,7 @@ fn unload_while_a_caller_thread_lives(
 #[test]
 fn a_rust_plugin_unloads_and_its_caller_thread_exits_safely_afterwards() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&rust_plugin(), "rust_plugin.so");
     let lib = loader.load("rust_plugin.so".as_ref()).unwrap();
     let call = |lib: &Library| {
@@ -58,7 +58,7 @@ fn a_rust_plugin_unloads_and_its_caller_thread_exits_safely_afterwards() {
 #[test]
 fn a_c_plugin_unloads_and_its_caller_thread_exits_safely_afterwards() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&compiled(CPlugin::Version(4)), "plugin.so");
     let lib = loader.load("plugin.so".as_ref()).unwrap();
     // SAFETY: version.c defines `int hy_test_version(void)`.
@@ -70,7 +70,7 @@ fn a_c_plugin_unloads_and_its_caller_thread_exits_safely_afterwards() {
 #[test]
 fn a_plugin_that_pins_itself_is_reported_pinned_and_keeps_its_copy() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&compiled(CPlugin::Pin), "pin.so");
     let lib = loader.load("pin.so".as_ref()).unwrap();
     let (id, runtime) = (lib.id(), lib.runtime_path().to_owned());
@@ -93,7 +93,7 @@ fn a_plugin_that_pins_itself_is_reported_pinned_and_keeps_its_copy() {
 #[test]
 fn a_version_declared_unable_to_unload_is_pinned_by_declaration() {
     let sandbox = Sandbox::new();
-    let loader = sandbox.loader(ReloadMode::Dynamic);
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
     sandbox.install(&compiled(CPlugin::Version(6)), "plugin.so");
     let lib = loader.load("plugin.so".as_ref()).unwrap();
     lib.pin().unwrap();
