@@ -134,6 +134,7 @@ mod tests {
             package("hookyard-context", &[("hookyard-dso", "normal"), ("libloading", "normal")]),
             package("some-plugin", &[("hookyard-dso", "normal")]),
             package("hookyard-hooks", &[("hookyard-fixtures", "normal")]),
+            package("hookyard-fixtures", &[]),
         ]});
         let problems = violations(&metadata).unwrap();
         assert_eq!(problems.len(), 4, "{problems:#?}");
