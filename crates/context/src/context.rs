@@ -116,7 +116,7 @@ impl Context {
         })))
     }
 
-    /// The context code on this thread runs in: the innermost entered [`Scope`], else the core.
+    /// The context code on this thread runs in: the innermost [`Context::run`], else the core.
     pub fn current() -> Context {
         Context::counted(current::current())
     }
