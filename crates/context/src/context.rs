@@ -229,7 +229,13 @@ impl Inner {
     }
 
     /// Whether an event may be dispatched now; if not, counts and logs the dropped event.
+    #[inline]
     fn admit(&self) -> bool {
+        self.state.load(Ordering::Acquire) == ACTIVE || self.admit_retired()
+    }
+
+    #[cold]
+    fn admit_retired(&self) -> bool {
         let dispatch = match self.state.load(Ordering::Acquire) {
             ACTIVE => true,
             RETIRED => match self.drain_deadline.get().copied().flatten() {
@@ -263,6 +269,7 @@ fn live(inner: &Arc<Inner>) -> u64 {
 
 impl Owner {
     /// Runs `f` in the owning context.
+    #[inline]
     pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         current::run_in(self.0.as_ref(), f)
     }
@@ -278,6 +285,7 @@ impl Owner {
     }
 
     /// Whether an event may be dispatched now; if not, counts and logs the dropped event.
+    #[inline]
     pub(crate) fn admit(&self) -> bool {
         self.0.as_ref().is_none_or(|inner| inner.admit())
     }

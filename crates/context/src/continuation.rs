@@ -11,7 +11,7 @@ use crate::context::{Context, Owner};
 /// Creating one counts it in its context (keeping the plugin's code loaded); dropping it releases
 /// that count exactly once. [`Continuation::invoke`] runs the handler inside its context, so code
 /// the handler runs — including continuations it creates — belongs to the same plugin.
-pub struct Continuation<H> {
+pub struct Continuation<H: ?Sized> {
     owner: Owner,
     handler: H,
 }
@@ -34,7 +34,9 @@ impl<H> Continuation<H> {
     pub fn in_context(context: &Context, handler: H) -> Continuation<H> {
         Continuation { owner: context.owner(), handler }
     }
+}
 
+impl<H: ?Sized> Continuation<H> {
     /// The context that owns this continuation.
     pub fn context(&self) -> Context {
         self.owner.context()
@@ -54,6 +56,20 @@ impl<H> Continuation<H> {
     /// handler is not called and the drop is counted.
     pub fn invoke<R>(&self, call: impl FnOnce(&H) -> R) -> Result<R, EventDropped> {
         dispatch_in(&self.owner, call, &self.handler)
+    }
+
+    /// Runs `call` with the handler inside the continuation's context, without counting or
+    /// timing the invocation: for dispatch paths that cannot afford the clock (hook callbacks).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Continuation::invoke`].
+    #[inline]
+    pub fn call<R>(&self, call: impl FnOnce(&H) -> R) -> Result<R, EventDropped> {
+        if !self.owner.admit() {
+            return Err(EventDropped { plugin: self.owner.describe() });
+        }
+        Ok(self.owner.run(|| call(&self.handler)))
     }
 
     /// As [`Continuation::invoke`], with mutable access to the handler.
@@ -96,7 +112,7 @@ impl Drop for InvocationTimer<'_> {
     }
 }
 
-impl<H> fmt::Debug for Continuation<H> {
+impl<H: ?Sized> fmt::Debug for Continuation<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Continuation").field("context", &self.context()).finish_non_exhaustive()
     }

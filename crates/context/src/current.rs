@@ -26,6 +26,7 @@ thread_local! {
 
 /// Runs `f` with `context` (`None`: the core) as this thread's current context, restoring the
 /// previous one when `f` returns or unwinds.
+#[inline]
 pub(crate) fn run_in<R>(context: Option<&Arc<Inner>>, f: impl FnOnce() -> R) -> R {
     let entered = context.map_or(ptr::null(), Arc::as_ptr);
     let _restore = Restore(CURRENT.replace(entered));
@@ -36,6 +37,7 @@ pub(crate) fn run_in<R>(context: Option<&Arc<Inner>>, f: impl FnOnce() -> R) -> 
 struct Restore(*const Inner);
 
 impl Drop for Restore {
+    #[inline]
     fn drop(&mut self) {
         CURRENT.set(self.0);
     }

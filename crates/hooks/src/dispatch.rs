@@ -1,0 +1,433 @@
+//! Dispatch: which callback runs next on a hook, across the three levels, and what its outcome
+//! means for the rest.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+use tracing::debug;
+
+use crate::control::Control;
+use crate::id::HookId;
+use crate::priority::{Priorities, Priority};
+use crate::table::{Entry, HookList, order_key};
+
+/// What a callback tells the dispatcher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Go on with the next callback.
+    Continue,
+    /// Stop: the remaining callbacks of the hook are skipped and the transaction answers with an
+    /// error (on cleanup hooks the error is ignored and every callback runs).
+    Error,
+    /// The callback resumes the dispatch later, possibly from another thread, with
+    /// [`Dispatch::resume`].
+    Pending,
+}
+
+/// Where a dispatch stands after [`Dispatch::run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Every callback ran (`Continue`), or one failed (`Error`).
+    Done(Outcome),
+    /// A callback holds the dispatch; call [`Dispatch::resume`], then [`Dispatch::run`] again.
+    Pending,
+}
+
+/// The session- and transaction-level part of what a dispatch sees.
+pub struct Local<'t, H: ?Sized> {
+    /// The session's callbacks.
+    pub session: Option<&'t crate::Hooks<H>>,
+    /// The transaction's callbacks.
+    pub txn: Option<&'t crate::Hooks<H>>,
+    /// The session's control.
+    pub session_control: Option<&'t Control>,
+    /// The transaction's control.
+    pub txn_control: Option<&'t Control>,
+}
+
+impl<H: ?Sized> Default for Local<'_, H> {
+    fn default() -> Self {
+        Local { session: None, txn: None, session_control: None, txn_control: None }
+    }
+}
+
+/// The callback a dispatch picked.
+#[derive(Debug)]
+pub enum Next<'g, 't, H: ?Sized> {
+    /// A global callback, borrowed from the configuration's table.
+    Global(&'g Entry<H>),
+    /// A session or transaction callback.
+    Local(&'t Entry<H>),
+}
+
+impl<H: ?Sized> Next<'_, '_, H> {
+    /// The picked registration.
+    pub fn entry(&self) -> &Entry<H> {
+        match self {
+            Next::Global(e) => e,
+            Next::Local(e) => e,
+        }
+    }
+}
+
+/// The state of one dispatch of one hook: which callbacks already ran, and how it ends.
+///
+/// Small and allocation-free, so a transaction can keep it while a callback holds the dispatch.
+///
+/// Order: higher priority first; at equal priority global, then session, then transaction
+/// callbacks, each level in registration order. A callback added while the dispatch runs runs in
+/// it when it sorts after the current position, unless its level had already passed its last
+/// callback when it was added (ATS's rule: a level that was empty, or is still running, sees
+/// additions; an exhausted one does not).
+#[derive(Clone, Debug)]
+pub struct Dispatch {
+    hook: HookId,
+    /// `hook.index()`, kept: it is needed at every step.
+    hook_index: usize,
+    /// The order key of the last callback passed (run or skipped).
+    last: Option<u64>,
+    cursors: [usize; 3],
+    /// The list version each cursor was computed for.
+    versions: [Option<u32>; 3],
+    /// A level that passed its last callback: additions after this sequence number are ignored.
+    closed: [Option<u32>; 3],
+    failed: bool,
+    pending: bool,
+    done: bool,
+    /// What the controls implied when last looked at, and their stamps then.
+    derived: Option<Derived>,
+    /// The scanning path's sorted snapshot of the callbacks still to come.
+    scan: Option<Scan>,
+}
+
+/// The callbacks still to come, sorted, and what they were computed from.
+#[derive(Clone, Debug)]
+struct Scan {
+    versions: [Option<u32>; 3],
+    stamps: [Option<(usize, u32)>; 2],
+    /// (order key, level, index in the level's list).
+    order: SmallVec<[(u64, u8, u32); 8]>,
+    next: usize,
+}
+
+/// The thresholds and switches the controls imply, kept while the controls do not change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Derived {
+    stamps: [Option<(usize, u32)>; 2],
+    threshold: Option<Priority>,
+    switches: bool,
+    overrides: bool,
+}
+
+/// The thresholds and switches in force for one step.
+struct Filter<'a> {
+    hook: HookId,
+    session: Option<&'a Control>,
+    txn: Option<&'a Control>,
+    threshold: Option<Priority>,
+    switches: bool,
+    overrides: bool,
+}
+
+impl<'a> Filter<'a> {
+    #[inline]
+    fn new(
+        hook: HookId,
+        priorities: &Priorities,
+        session: Option<&'a Control>,
+        txn: Option<&'a Control>,
+        cache: &mut Option<Derived>,
+    ) -> Self {
+        let stamps = [session.map(Control::stamp), txn.map(Control::stamp)];
+        let derived = match *cache {
+            Some(derived) if derived.stamps == stamps => derived,
+            _ => {
+                let derived = Derived {
+                    stamps,
+                    threshold: txn
+                        .and_then(|c| c.threshold_for(hook))
+                        .or_else(|| session.and_then(|c| c.threshold_for(hook)))
+                        .or_else(|| priorities.threshold(hook)),
+                    switches: [session, txn].into_iter().flatten().any(|c| !c.switches_nothing()),
+                    overrides: [session, txn].into_iter().flatten().any(Control::has_priorities),
+                };
+                *cache = Some(derived);
+                derived
+            }
+        };
+        let Derived { threshold, switches, overrides, .. } = derived;
+        Filter { hook, session, txn, threshold, switches, overrides }
+    }
+
+    /// The callback's priority after per-session and per-transaction changes.
+    fn priority<H: ?Sized>(&self, entry: &Entry<H>) -> Priority {
+        if !self.overrides {
+            return entry.priority();
+        }
+        self.txn
+            .and_then(|c| c.priority_of(entry.id()))
+            .or_else(|| self.session.and_then(|c| c.priority_of(entry.id())))
+            .unwrap_or(entry.priority())
+    }
+
+    fn key<H: ?Sized>(&self, entry: &Entry<H>) -> u64 {
+        if !self.overrides {
+            return entry.key();
+        }
+        order_key(self.priority(entry), entry.level(), entry.seq())
+    }
+
+    fn removed<H: ?Sized>(&self, entry: &Entry<H>) -> bool {
+        self.switches
+            && [self.session, self.txn].into_iter().flatten().any(|c| c.is_removed(entry.id()))
+    }
+
+    /// Whether the callback runs (cleanup hooks run everything).
+    #[inline]
+    fn runs<H: ?Sized>(&self, entry: &Entry<H>) -> bool {
+        if self.hook.is_cleanup() {
+            return true;
+        }
+        if self.switches {
+            let controls = [self.txn, self.session];
+            if controls.into_iter().flatten().any(|c| c.callback_off(entry.id())) {
+                return false;
+            }
+            let state = controls.into_iter().flatten().find_map(|c| c.plugin_state(entry.plugin()));
+            if state == Some(false) {
+                return false;
+            }
+        }
+        self.threshold.is_none_or(|t| self.priority(entry) >= t)
+    }
+}
+
+impl Dispatch {
+    /// A dispatch of `hook` that has run nothing yet.
+    pub fn new(hook: HookId) -> Dispatch {
+        Dispatch {
+            hook,
+            hook_index: hook.index(),
+            last: None,
+            cursors: [0; 3],
+            versions: [None; 3],
+            closed: [None; 3],
+            failed: false,
+            pending: false,
+            done: false,
+            derived: None,
+            scan: None,
+        }
+    }
+
+    /// The hook being dispatched.
+    pub fn hook(&self) -> HookId {
+        self.hook
+    }
+
+    /// Whether a callback holds the dispatch.
+    pub fn is_pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Picks the next callback to run, skipping those switched off or below the threshold.
+    #[inline]
+    pub fn next<'g, 't, H: ?Sized>(
+        &mut self,
+        global: Option<&'g crate::Hooks<H>>,
+        priorities: &Priorities,
+        local: &Local<'t, H>,
+    ) -> Option<Next<'g, 't, H>> {
+        let (hook, at) = (self.hook, self.hook_index);
+        let global_list = global.and_then(|t| t.list_at(at));
+        let session_list = local.session.and_then(|t| t.list_at(at));
+        let txn_list = local.txn.and_then(|t| t.list_at(at));
+        let lists: [Option<&HookList<H>>; 3] = [global_list, session_list, txn_list];
+        let filter = Filter::new(
+            hook,
+            priorities,
+            local.session_control,
+            local.txn_control,
+            &mut self.derived,
+        );
+        loop {
+            let (level, index) = if filter.overrides {
+                self.step_by_scan(&lists, &filter)
+            } else {
+                self.step_by_cursor(&lists)
+            }?;
+            let entry = &lists[level]?.entries[index];
+            if filter.runs(entry) {
+                return Some(match level {
+                    0 => Next::Global(&global_list?.entries[index]),
+                    1 => Next::Local(&session_list?.entries[index]),
+                    _ => Next::Local(&txn_list?.entries[index]),
+                });
+            }
+        }
+    }
+
+    /// The fast path: every level's list is in dispatch order, so the next callback is the
+    /// smallest of three cursor heads.
+    #[inline]
+    fn step_by_cursor<H: ?Sized>(
+        &mut self,
+        lists: &[Option<&HookList<H>>; 3],
+    ) -> Option<(usize, usize)> {
+        let mut best: Option<(usize, usize, u64)> = None;
+        for (level, list) in lists.iter().enumerate() {
+            let Some(list) = list else { continue };
+            if self.versions[level] != Some(list.version) {
+                self.cursors[level] = match self.last {
+                    None => 0,
+                    Some(last) => list.entries.partition_point(|e| e.key() <= last),
+                };
+                self.versions[level] = Some(list.version);
+            }
+            let entries = &list.entries;
+            let mut cursor = self.cursors[level];
+            if let Some(bound) = self.closed[level] {
+                while cursor < entries.len() && entries[cursor].seq() > bound {
+                    cursor += 1;
+                }
+                self.cursors[level] = cursor;
+            }
+            if let Some(entry) = entries.get(cursor)
+                && best.is_none_or(|(_, _, key)| entry.key() < key)
+            {
+                best = Some((level, cursor, entry.key()));
+            }
+        }
+        let (level, index, key) = best?;
+        self.cursors[level] = index + 1;
+        self.last = Some(key);
+        if let Some(list) = lists[level]
+            && index + 1 == list.entries.len()
+        {
+            self.close(level, list);
+        }
+        Some((level, index))
+    }
+
+    /// The path with per-transaction priority changes: the lists are no longer in dispatch
+    /// order, so the remaining callbacks are sorted once into a snapshot, rebuilt only when a
+    /// list or a control changes.
+    fn step_by_scan<H: ?Sized>(
+        &mut self,
+        lists: &[Option<&HookList<H>>; 3],
+        filter: &Filter<'_>,
+    ) -> Option<(usize, usize)> {
+        let versions = lists.map(|l| l.map(|l| l.version));
+        let stamps = [filter.session.map(Control::stamp), filter.txn.map(Control::stamp)];
+        let stale = self.scan.as_ref().is_none_or(|s| s.versions != versions || s.stamps != stamps);
+        if stale {
+            let mut order: SmallVec<[(u64, u8, u32); 8]> = SmallVec::new();
+            for (level, list) in lists.iter().enumerate() {
+                let Some(list) = list else { continue };
+                for (index, entry) in list.entries.iter().enumerate() {
+                    let key = filter.key(entry);
+                    let open = self.closed[level].is_none_or(|bound| entry.seq() <= bound);
+                    if open && self.last.is_none_or(|last| key > last) && !filter.removed(entry) {
+                        order.push((key, level as u8, index as u32));
+                    }
+                }
+            }
+            order.sort_unstable_by_key(|(key, _, _)| *key);
+            self.scan = Some(Scan { versions, stamps, order, next: 0 });
+        }
+        let scan = self.scan.as_mut()?;
+        let (key, level, index) = *scan.order.get(scan.next)?;
+        scan.next += 1;
+        let level_left = scan.order[scan.next..].iter().any(|(_, l, _)| *l == level);
+        let (level, index) = (usize::from(level), index as usize);
+        self.last = Some(key);
+        // The cursors were not kept up to date: recompute them if the cursor path resumes.
+        self.versions = [None; 3];
+        if !level_left && let Some(list) = lists[level] {
+            self.close(level, list);
+        }
+        Some((level, index))
+    }
+
+    fn close<H: ?Sized>(&mut self, level: usize, list: &HookList<H>) {
+        let bound = list.entries.iter().map(Entry::seq).max().unwrap_or(0);
+        self.closed[level] = Some(bound);
+    }
+
+    /// Records a callback's outcome. Returns the dispatch's end when the outcome ends it.
+    pub fn record(&mut self, outcome: Outcome) -> Option<Progress> {
+        match outcome {
+            Outcome::Continue => None,
+            Outcome::Pending => {
+                self.pending = true;
+                Some(Progress::Pending)
+            }
+            Outcome::Error if self.hook.is_cleanup() => {
+                debug!(hook = %self.hook, "error outcome on a cleanup hook ignored");
+                None
+            }
+            Outcome::Error => {
+                self.failed = true;
+                self.done = true;
+                Some(Progress::Done(Outcome::Error))
+            }
+        }
+    }
+
+    /// Resumes a pending dispatch with the outcome the holding callback reached (`Continue` or
+    /// `Error`); then call [`Dispatch::run`] to go on.
+    pub fn resume(&mut self, outcome: Outcome) {
+        self.pending = false;
+        let _ = self.record(if outcome == Outcome::Pending { Outcome::Continue } else { outcome });
+    }
+
+    /// Runs callbacks until the hook is done or one holds the dispatch.
+    ///
+    /// `local` gives the session and transaction parts from the target; `call` runs one
+    /// callback's handler on the target (inside the callback's context). A callback whose plugin
+    /// was retired for good is skipped. Global callbacks are borrowed; session and transaction
+    /// ones are cloned (one reference count) so `call` can have the target mutably.
+    pub fn run<T: ?Sized, H: ?Sized>(
+        &mut self,
+        global: Option<&crate::Hooks<H>>,
+        priorities: &Priorities,
+        target: &mut T,
+        local: impl Fn(&T) -> Local<'_, H>,
+        mut call: impl FnMut(&H, HookId, &mut T) -> Outcome,
+    ) -> Progress {
+        if self.pending {
+            return Progress::Pending;
+        }
+        if self.done {
+            return Progress::Done(if self.failed { Outcome::Error } else { Outcome::Continue });
+        }
+        let hook = self.hook;
+        loop {
+            enum Picked<'g, H: ?Sized> {
+                Global(&'g Entry<H>),
+                Local(Arc<hookyard_context::Continuation<H>>),
+            }
+            let picked = {
+                let local = local(target);
+                match self.next(global, priorities, &local) {
+                    None => break,
+                    Some(Next::Global(entry)) => Picked::Global(entry),
+                    Some(Next::Local(entry)) => Picked::Local(Arc::clone(entry.callback())),
+                }
+            };
+            let result = match &picked {
+                Picked::Global(entry) => entry.callback().call(|h| call(h, hook, target)),
+                Picked::Local(callback) => callback.call(|h| call(h, hook, target)),
+            };
+            let outcome = result.unwrap_or_else(|dropped| {
+                debug!(hook = %hook, error = %dropped, "callback of a retired plugin skipped");
+                Outcome::Continue
+            });
+            if let Some(progress) = self.record(outcome) {
+                return progress;
+            }
+        }
+        self.done = true;
+        Progress::Done(if self.failed { Outcome::Error } else { Outcome::Continue })
+    }
+}

@@ -1,0 +1,211 @@
+//! Plugin priorities: ceilings, defaults and thresholds, as the operator configured them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use crate::config::PriorityConfig;
+use crate::error::Error;
+use crate::id::HookId;
+
+/// A callback's priority: higher runs first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Priority(pub i32);
+
+impl Priority {
+    /// The highest priority.
+    pub const MAX: Priority = Priority(i32::MAX);
+    /// The lowest priority.
+    pub const MIN: Priority = Priority(i32::MIN);
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A plugin known to a [`Priorities`] table; stable for the table's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PluginId(pub(crate) u32);
+
+impl PluginId {
+    /// The proxy itself (the core context's callbacks).
+    pub const CORE: PluginId = PluginId(0);
+
+    /// The id as a number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// Who asks to change priorities, thresholds or callbacks: a plugin and its ceiling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The plugin asking.
+    pub plugin: PluginId,
+    /// Its ceiling; `None` for the operator and the core, who are not limited.
+    pub ceiling: Option<Priority>,
+}
+
+impl Caller {
+    /// The operator or the proxy itself: may change anything.
+    pub const OPERATOR: Caller = Caller { plugin: PluginId::CORE, ceiling: None };
+
+    /// Whether the caller may act on something of priority `priority` (strictly below its
+    /// ceiling).
+    pub fn outranks(&self, priority: Priority) -> bool {
+        self.ceiling.is_none_or(|ceiling| priority < ceiling)
+    }
+
+    /// Whether the caller may set a priority or threshold of `value` (at most its ceiling).
+    pub fn may_set(&self, value: Priority) -> bool {
+        self.ceiling.is_none_or(|ceiling| value <= ceiling)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct PluginEntry {
+    name: String,
+    ceiling: Priority,
+    priority: Priority,
+}
+
+/// The priority table of one configuration: every plugin's ceiling and current default
+/// priority, and the configured thresholds.
+///
+/// Plugins the configuration does not name get the configured defaults when first seen.
+#[derive(Debug)]
+pub struct Priorities {
+    plugins: Mutex<Plugins>,
+    default_priority: Priority,
+    default_ceiling: Priority,
+    threshold: Option<Priority>,
+    hook_thresholds: [Option<Priority>; HookId::COUNT],
+}
+
+#[derive(Debug, Default)]
+struct Plugins {
+    entries: Vec<PluginEntry>,
+    by_name: HashMap<String, PluginId>,
+}
+
+impl Default for Priorities {
+    fn default() -> Priorities {
+        Priorities::new(&PriorityConfig::default())
+    }
+}
+
+impl Priorities {
+    /// The table for a configuration.
+    pub fn new(config: &PriorityConfig) -> Priorities {
+        let mut plugins = Plugins::default();
+        plugins.entries.push(PluginEntry {
+            name: "core".to_owned(),
+            ceiling: Priority::MAX,
+            priority: Priority(0),
+        });
+        plugins.by_name.insert("core".to_owned(), PluginId::CORE);
+        for plugin in &config.plugins {
+            let id = PluginId(plugins.entries.len() as u32);
+            plugins.entries.push(PluginEntry {
+                name: plugin.name.clone(),
+                ceiling: plugin.max_priority,
+                priority: plugin.priority,
+            });
+            plugins.by_name.insert(plugin.name.clone(), id);
+        }
+        let mut hook_thresholds = [None; HookId::COUNT];
+        for (hook, threshold) in &config.hook_thresholds {
+            hook_thresholds[hook.index()] = Some(*threshold);
+        }
+        Priorities {
+            plugins: Mutex::new(plugins),
+            default_priority: config.default_priority,
+            default_ceiling: config.default_max_priority,
+            threshold: config.threshold,
+            hook_thresholds,
+        }
+    }
+
+    fn plugins(&self) -> std::sync::MutexGuard<'_, Plugins> {
+        self.plugins.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The id of the plugin called `name`, adding it with the default priority and ceiling if
+    /// the configuration does not name it. `core` is the proxy itself.
+    pub fn plugin(&self, name: &str) -> PluginId {
+        let mut plugins = self.plugins();
+        if let Some(id) = plugins.by_name.get(name) {
+            return *id;
+        }
+        let id = PluginId(plugins.entries.len() as u32);
+        plugins.entries.push(PluginEntry {
+            name: name.to_owned(),
+            ceiling: self.default_ceiling,
+            priority: self.default_priority,
+        });
+        plugins.by_name.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The plugin's name.
+    pub fn name(&self, plugin: PluginId) -> String {
+        self.plugins().entries.get(plugin.0 as usize).map_or_else(String::new, |p| p.name.clone())
+    }
+
+    /// The plugin's ceiling: no callback of it may have a higher priority.
+    pub fn ceiling(&self, plugin: PluginId) -> Priority {
+        self.plugins().entries.get(plugin.0 as usize).map_or(self.default_ceiling, |p| p.ceiling)
+    }
+
+    /// The plugin's current default priority, given to callbacks registered without one.
+    pub fn priority(&self, plugin: PluginId) -> Priority {
+        self.plugins().entries.get(plugin.0 as usize).map_or(self.default_priority, |p| p.priority)
+    }
+
+    /// The plugin as a [`Caller`], limited by its ceiling (the core is not limited).
+    pub fn caller(&self, plugin: PluginId) -> Caller {
+        if plugin == PluginId::CORE {
+            return Caller::OPERATOR;
+        }
+        Caller { plugin, ceiling: Some(self.ceiling(plugin)) }
+    }
+
+    /// Sets the plugin's default priority (for its callbacks registered without one, and for
+    /// those re-resolved by [`Hooks::refresh_priorities`](crate::Hooks::refresh_priorities)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AboveCeiling`] when `priority` is above the plugin's ceiling.
+    pub fn set_priority(&self, plugin: PluginId, priority: Priority) -> Result<(), Error> {
+        let mut plugins = self.plugins();
+        let entry =
+            plugins.entries.get_mut(plugin.0 as usize).ok_or(Error::UnknownPlugin(plugin))?;
+        if priority > entry.ceiling {
+            return Err(Error::AboveCeiling {
+                plugin: entry.name.clone(),
+                priority,
+                ceiling: entry.ceiling,
+            });
+        }
+        entry.priority = priority;
+        Ok(())
+    }
+
+    /// The configured threshold for `hook`: its own, else the global one.
+    pub fn threshold(&self, hook: HookId) -> Option<Priority> {
+        self.hook_thresholds[hook.index()].or(self.threshold)
+    }
+
+    /// Every plugin: id, name, ceiling, default priority.
+    pub fn list(&self) -> Vec<(PluginId, String, Priority, Priority)> {
+        let plugins = self.plugins();
+        plugins
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (PluginId(i as u32), p.name.clone(), p.ceiling, p.priority))
+            .collect()
+    }
+}
