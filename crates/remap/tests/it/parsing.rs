@@ -1,0 +1,190 @@
+//! Parsing: directives, includes, plugin chains, and every kind of error with its line.
+
+use std::fs;
+
+use hookyard_remap::{PluginSpec, RuleKind, Rules};
+
+use crate::support::{errors, go, rules};
+
+#[test]
+fn continuation_lines_and_comments() {
+    let r = rules(
+        "# a comment\n   # another\nmap http://a \\\n   http://b\n\nMap http://c/ http://d/ # not a comment\n",
+    );
+    assert_eq!(r.rules().len(), 2);
+    assert_eq!(r.rules()[0].line, 3);
+    assert_eq!(r.rules()[1].line, 6);
+    assert_eq!(go(&r, "http://a/x"), "map http://b/x");
+}
+
+#[test]
+fn plugin_parameters_go_to_the_plugin_before_them_or_the_first() {
+    let r = rules(
+        "map http://a/ http://b/ @plugin=p.so @pparam=x @pparam=y\n\
+         map http://url/path http://url/path @pparam=z @plugin=p1.so @pparam=1 @pparam= @plugin=p2.so @pparam=2\n",
+    );
+    assert_eq!(
+        r.rules()[0].plugins,
+        [PluginSpec { path: "p.so".into(), params: vec!["x".into(), "y".into()] }]
+    );
+    assert_eq!(
+        r.rules()[1].plugins,
+        [
+            PluginSpec { path: "p1.so".into(), params: vec!["z".into(), "1".into()] },
+            PluginSpec { path: "p2.so".into(), params: vec!["2".into()] },
+        ]
+    );
+    assert_eq!(
+        r.rules()[0].from.to_string(),
+        "http://a/",
+        "the canonical from URL handed to new_instance"
+    );
+}
+
+#[test]
+fn rule_types_are_case_insensitive_and_map_with_referer_is_a_map() {
+    let r = rules(
+        "REGEX_MAP http://(a).com/ http://$1/\nmap http://r.com/ http://s/ @map_with_referer\nRedirect_Temporary http://t.com/ http://u/\n",
+    );
+    let kinds: Vec<_> = r.rules().iter().map(|r| (r.kind, r.regex)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (RuleKind::Map, true),
+            (RuleKind::MapWithReferer, false),
+            (RuleKind::RedirectTemporary, false)
+        ]
+    );
+    assert_eq!(go(&r, "http://r.com/q"), "map http://s/q");
+}
+
+#[test]
+fn includes_read_files_and_directories_in_order_and_share_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("sites")).unwrap();
+    fs::write(
+        dir.path().join("filters.config"),
+        ".definefilter nopost @action=deny @method=POST\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("sites/b.config"), "map http://shared/ http://from-b/\n").unwrap();
+    fs::write(
+        dir.path().join("sites/a.config"),
+        "map http://shared/ http://from-a/\nmap http://only-a/ http://x/\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("sites/.hidden"), "this is not read\n").unwrap();
+    let main = dir.path().join("remap.config");
+    fs::write(
+        &main,
+        ".include filters.config sites\n.activatefilter nopost\nmap http://last/ http://y/\n",
+    )
+    .unwrap();
+    let err = Rules::load(&main).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "b.config:1: unable to add mapping rule to lookup table: the same rule is on line 1"
+        ),
+        "{err}"
+    );
+
+    fs::write(dir.path().join("sites/b.config"), "map http://other/ http://from-b/\n").unwrap();
+    let r = Rules::load(&main).unwrap();
+    let hosts: Vec<_> = r.rules().iter().map(|r| r.from.host.as_str()).collect();
+    assert_eq!(hosts, ["shared", "only-a", "other", "last"], "a.config before b.config");
+    assert_eq!(
+        r.rules()[3].filters.len(),
+        1,
+        "a filter defined in an included file is usable after it"
+    );
+    assert!(r.rules()[0].file.ends_with("sites/a.config"));
+
+    fs::write(&main, ".include missing.config\n").unwrap();
+    let err = Rules::load(&main).unwrap_err().to_string();
+    assert!(err.contains("remap.config:1: failed to parse included file"), "{err}");
+    fs::write(&main, ".include remap.config\n").unwrap();
+    let err = Rules::load(&main).unwrap_err().to_string();
+    assert!(err.ends_with("remap.config:1: \"remap.config\" includes itself"), "{err}");
+}
+
+#[test]
+fn a_missing_remap_config_is_an_empty_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Rules::load(&dir.path().join("remap.config")).unwrap();
+    assert!(r.rules().is_empty());
+}
+
+#[test]
+fn every_error_is_reported_with_its_line_in_one_pass() {
+    let text = "\
+map http://a/
+frobnicate http://a/ http://b/
+map http://a/ http://b/
+map http://a/ http://b/
+.definefilter f @action=deny @method=CONNECT @action=allow
+.activatefilter undefined
+.foo bar
+map www.x.com/ http://b/
+map http://x/ http:///nohost
+map ftp://x/ http://y/
+map ws://x/ http://y/
+redirect / http://y/
+map http://p/ http://q/ @plugin=
+map http://p2/ http://q/ @colour=blue
+map http://p3/ http://q/ @src_ip=10.0.0.300
+map http://p4/ http://q/ @volume=1,
+map http://p5/ http://q/ @volume=300
+map http://p6/ http://q/ @strategy=s1
+regex_map http://(a)/ http://$2/
+regex_map http://a(/ http://b/
+.definefilter
+.INCLUDE x
+map http://p7/ http://q/ @action=maybe
+map http://p8/ http://q/ @pparam=lonely
+";
+    assert_eq!(
+        errors(text),
+        [
+            "remap.config:1: malformed line: a rule needs a type, a from URL and a to URL",
+            "remap.config:2: unknown mapping type `frobnicate`",
+            "remap.config:4: unable to add mapping rule to lookup table: the same rule is on line 3",
+            "remap.config:5: Only one @action= is allowed per remap ACL",
+            "remap.config:6: Undefined filter \"undefined\" in directive \".activatefilter\"",
+            "remap.config:7: Unknown directive \".foo\"",
+            "remap.config:8: malformed From URL `www.x.com/`: no scheme (expected scheme://host/...)",
+            "remap.config:9: the remap destinations require a hostname",
+            "remap.config:10: only http, https, http+unix, https+unix, ws, wss, and tunnel remappings are supported",
+            "remap.config:11: WS or WSS can only be mapped out to WS or WSS.",
+            "remap.config:12: remap source in reverse mappings requires a hostname",
+            "remap.config:13: Can't find remap plugin file name in \"@plugin=\"",
+            "remap.config:14: unknown remap option \"@colour=blue\"",
+            "remap.config:15: invalid IP address range `10.0.0.300`",
+            "remap.config:16: Invalid @volume= directive '1,' (trailing comma)",
+            "remap.config:17: Volume number 300 out of range (1-255)",
+            "remap.config:18: @strategy= is not supported: hookyard has no parent selection strategies",
+            "remap.config:19: the To host `$2` uses $2 but the host regex has 1 groups",
+            "remap.config:20: invalid host regex `a(`: unclosed group",
+            "remap.config:21: directive \".definefilter\" must have name argument",
+            "remap.config:22: Unknown directive \".INCLUDE\"",
+            "remap.config:23: invalid @action= value `maybe` (expected allow or deny)",
+            "remap.config:24: @pparam= without a @plugin= on the line",
+        ]
+    );
+}
+
+#[test]
+fn regex_substitution_limits_are_atss() {
+    let ten = "$1".repeat(10);
+    assert!(
+        Rules::parse(std::path::Path::new("r"), &format!("regex_map http://(a)/ http://{ten}/\n"))
+            .is_ok()
+    );
+    let eleven = "$1".repeat(11);
+    let err = errors(&format!("regex_map http://(a)/ http://{eleven}/\n"));
+    assert_eq!(
+        err,
+        [
+            "remap.config:1: the To host `$1$1$1$1$1$1$1$1$1$1$1` has 11 substitutions; at most 10 are allowed"
+        ]
+    );
+}
