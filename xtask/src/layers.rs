@@ -44,6 +44,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("xtask", &[]),
 ];
 
+/// Edges allowed as dev-dependencies only: the ABI's and the SDK's tests load real plugins with
+/// the loader. Neither crate is below `hookyard-dso`, so no cycle arises.
+const DEV_ALLOWED: &[(&str, &[&str])] =
+    &[("hookyard-abi", &["hookyard-dso"]), ("hookyard-sdk", &["hookyard-dso"])];
+
 /// Test support that any crate may use, as a dev-dependency only.
 const TEST_SUPPORT: &str = "hookyard-fixtures";
 
@@ -93,7 +98,13 @@ fn violations(metadata: &Value) -> Result<Vec<String>> {
                 ));
             }
             let test_support = dep_name == TEST_SUPPORT && kind == "dev";
-            if workspace.contains(&dep_name) && !permitted.contains(&dep_name) && !test_support {
+            let dev_allowed = kind == "dev"
+                && DEV_ALLOWED.iter().any(|(from, to)| *from == name && to.contains(&dep_name));
+            if workspace.contains(&dep_name)
+                && !permitted.contains(&dep_name)
+                && !test_support
+                && !dev_allowed
+            {
                 problems.push(format!(
                     "{name} depends on {dep_name} ({kind}), which design.md §2 does not allow"
                 ));
@@ -122,9 +133,20 @@ mod tests {
             package("some-plugin", &[("hookyard-sdk", "normal")]),
             package("hookyard-sdk", &[]),
             package("hookyard-fixtures", &[]),
-            package("hookyard-abi", &[("hookyard-fixtures", "dev")]),
+            package("hookyard-abi", &[("hookyard-fixtures", "dev"), ("hookyard-dso", "dev")]),
         ]});
         assert_eq!(violations(&metadata).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn dev_only_edges_are_refused_as_normal_dependencies() {
+        let metadata = json!({ "packages": [
+            package("hookyard-dso", &[]),
+            package("hookyard-sdk", &[("hookyard-abi", "normal"), ("hookyard-dso", "normal")]),
+        ]});
+        let problems = violations(&metadata).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].starts_with("hookyard-sdk depends on hookyard-dso (normal)"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod layers;
+mod plugins;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -17,9 +18,10 @@ usage: cargo xtask <task>
 
 tasks:
   ci         everything CI checks: fmt, clippy -D warnings, tests, docs, layers
-  test       build the test plugins, then run every test of the workspace
+  test       build the test and example plugins, then run every test of the workspace
   layers     fail on a crate dependency that design.md's layering does not allow
   fixtures   build the Rust test plugins into target/fixtures
+  plugins    build the example plugins into target/plugins/<name>.so [--release]
   bench      run the criterion benchmarks of every crate
 ";
 
@@ -45,6 +47,7 @@ fn run(args: &[String]) -> Result<()> {
         "test" => test(rest),
         "layers" => layers::check(&root()),
         "fixtures" => fixtures(),
+        "plugins" => plugins::task(&root(), rest),
         "bench" => cargo(&["bench", "--workspace"], rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -79,6 +82,7 @@ fn ci() -> Result<()> {
 
 fn test(extra: &[String]) -> Result<()> {
     fixtures()?;
+    plugins::for_tests(&root())?;
     cargo(&["test", "--workspace", "--locked"], extra)
 }
 

@@ -1,0 +1,440 @@
+//! The host function table and the types it works with.
+//!
+//! Every function's contract is documented once, in `include/hookyard.h`; the fields here
+//! repeat only the summary.
+
+use std::ffi::{c_char, c_void};
+
+use crate::layout::{define_aliases, define_constants, define_opaque, define_struct};
+
+define_aliases! {
+    ALIASES;
+    /// The result of host functions and init entry points: [`HY_SUCCESS`] or [`HY_ERROR`].
+    pub type hy_return = i32;
+    /// Which HTTP message of a transaction: `HY_MSG_*`.
+    pub type hy_msg = i32;
+    /// Which URL of a transaction: `HY_URL_*`.
+    pub type hy_url = i32;
+    /// A part of a URL: `HY_URL_PART_*`.
+    pub type hy_url_part = i32;
+    /// A log level: `HY_LOG_*`.
+    pub type hy_log_level = i32;
+    /// A hook id: `HY_HOOK_*` (ATS's `TSHttpHookID` values; lifecycle hooks from 64).
+    pub type hy_hook_id = i32;
+    /// A registration level and control scope: `HY_HOOK_LEVEL_*`.
+    pub type hy_hook_level = i32;
+    /// What a hook callback answers: `HY_HOOK_CONTINUE`, `HY_HOOK_ERROR`, `HY_HOOK_PENDING`.
+    pub type hy_hook_result = i32;
+    /// An event a continuation handler receives: `HY_EVENT_*`.
+    pub type hy_event = i32;
+    /// A user arg kind: `HY_USER_ARG_*` (ATS's `TSUserArgType`).
+    pub type hy_user_arg_type = i32;
+    /// A continuation's handler.
+    pub type hy_cont_handler =
+        unsafe extern "C" fn(cont: *mut hy_cont, event: hy_event, edata: *mut c_void) -> i32;
+}
+
+define_constants! {
+    CONSTANTS;
+    /// Success.
+    HY_SUCCESS: hy_return = 0;
+    /// Failure.
+    HY_ERROR: hy_return = -1;
+
+    /// The client's request (rewritten by remap).
+    HY_MSG_CLIENT_REQUEST: hy_msg = 0;
+    /// The request sent to the origin.
+    HY_MSG_ORIGIN_REQUEST: hy_msg = 1;
+    /// The origin's response.
+    HY_MSG_ORIGIN_RESPONSE: hy_msg = 2;
+    /// The response sent to the client.
+    HY_MSG_CLIENT_RESPONSE: hy_msg = 3;
+
+    /// The client request's URL; read-write (the remap request URL).
+    HY_URL_REQUEST: hy_url = 0;
+    /// The client request's URL as received; read-only.
+    HY_URL_PRISTINE: hy_url = 1;
+    /// The matched rule's from URL; read-only.
+    HY_URL_REMAP_FROM: hy_url = 2;
+    /// The matched rule's to URL; read-only.
+    HY_URL_REMAP_TO: hy_url = 3;
+
+    /// `http` or `https`.
+    HY_URL_PART_SCHEME: hy_url_part = 0;
+    /// The host name, without port.
+    HY_URL_PART_HOST: hy_url_part = 1;
+    /// The explicit port in decimal, or empty.
+    HY_URL_PART_PORT: hy_url_part = 2;
+    /// The path with its leading `/`.
+    HY_URL_PART_PATH: hy_url_part = 3;
+    /// The query without the `?`, or empty.
+    HY_URL_PART_QUERY: hy_url_part = 4;
+
+    /// Errors.
+    HY_LOG_ERROR: hy_log_level = 1;
+    /// Warnings.
+    HY_LOG_WARN: hy_log_level = 2;
+    /// Information.
+    HY_LOG_INFO: hy_log_level = 3;
+    /// Debugging.
+    HY_LOG_DEBUG: hy_log_level = 4;
+    /// Tracing.
+    HY_LOG_TRACE: hy_log_level = 5;
+
+    /// The client's request header has been read.
+    HY_HOOK_READ_REQUEST_HDR: hy_hook_id = 0;
+    /// The origin's address is about to be looked up.
+    HY_HOOK_OS_DNS: hy_hook_id = 1;
+    /// The request header is about to be sent to the origin.
+    HY_HOOK_SEND_REQUEST_HDR: hy_hook_id = 2;
+    /// The origin's response header has been read.
+    HY_HOOK_READ_RESPONSE_HDR: hy_hook_id = 4;
+    /// The response header is about to be sent to the client.
+    HY_HOOK_SEND_RESPONSE_HDR: hy_hook_id = 5;
+    /// A transaction starts.
+    HY_HOOK_TXN_START: hy_hook_id = 9;
+    /// A transaction ends (cleanup: never skipped).
+    HY_HOOK_TXN_CLOSE: hy_hook_id = 10;
+    /// A client session starts.
+    HY_HOOK_SSN_START: hy_hook_id = 11;
+    /// A client session ends (cleanup: never skipped).
+    HY_HOOK_SSN_CLOSE: hy_hook_id = 12;
+    /// Before the request is remapped.
+    HY_HOOK_PRE_REMAP: hy_hook_id = 14;
+    /// After the request was remapped.
+    HY_HOOK_POST_REMAP: hy_hook_id = 15;
+    /// Every plugin of a configuration generation is initialised (global level only).
+    HY_HOOK_PLUGINS_LOADED: hy_hook_id = 64;
+    /// The proxy is shutting down (global level only).
+    HY_HOOK_SHUTDOWN: hy_hook_id = 65;
+    /// Every hook, for thresholds.
+    HY_HOOK_ANY: hy_hook_id = -1;
+
+    /// Registered for every session and transaction of the configuration generation.
+    HY_HOOK_LEVEL_GLOBAL: hy_hook_level = 0;
+    /// Registered on one session.
+    HY_HOOK_LEVEL_SESSION: hy_hook_level = 1;
+    /// Registered on one transaction.
+    HY_HOOK_LEVEL_TXN: hy_hook_level = 2;
+
+    /// Go on with the next callback.
+    HY_HOOK_CONTINUE: hy_hook_result = 0;
+    /// Fail the transaction (continue, on cleanup hooks).
+    HY_HOOK_ERROR: hy_hook_result = 1;
+    /// The plugin answers later with `txn_resume` / `ssn_resume`, from any thread.
+    HY_HOOK_PENDING: hy_hook_result = 2;
+
+    /// `hook_add`: the plugin's own priority.
+    HY_PRIORITY_DEFAULT: i32 = i32::MIN;
+    /// `threshold_set`: no threshold.
+    HY_THRESHOLD_NONE: i32 = i32::MIN;
+
+    /// A continuation scheduled with no delay runs.
+    HY_EVENT_IMMEDIATE: hy_event = 1;
+    /// A continuation scheduled with a delay runs.
+    HY_EVENT_TIMEOUT: hy_event = 2;
+    /// Hook events are this plus the hook id.
+    HY_EVENT_HOOK_BASE: hy_event = 60002;
+
+    /// Transaction slots (indices 1000..).
+    HY_USER_ARG_TXN: hy_user_arg_type = 0;
+    /// Session slots (indices 2000..).
+    HY_USER_ARG_SSN: hy_user_arg_type = 1;
+    /// Connection slots (indices 3000..).
+    HY_USER_ARG_CONN: hy_user_arg_type = 2;
+    /// Global slots (indices 4000..).
+    HY_USER_ARG_GLB: hy_user_arg_type = 3;
+}
+
+/// The event a continuation receives for `hook` (`HY_EVENT_HOOK(hook)` in C).
+pub const fn hook_event(hook: hy_hook_id) -> hy_event {
+    HY_EVENT_HOOK_BASE + hook
+}
+
+define_opaque! {
+    OPAQUE;
+    /// One loaded plugin version, as the host knows it.
+    hy_plugin;
+    /// One HTTP transaction.
+    hy_txn;
+    /// One client session.
+    hy_ssn;
+    /// A continuation: a handler and its data, owned by the plugin that created it.
+    hy_cont;
+}
+
+define_struct! {
+    /// A string view into host memory; not NUL-terminated.
+    #[derive(Clone, Copy, Debug)]
+    pub struct hy_str {
+        /// The first byte (may dangle when `len` is 0).
+        pub ptr: *const c_char,
+        /// The length in bytes.
+        pub len: usize,
+    }
+}
+
+impl hy_str {
+    /// The empty view.
+    pub const EMPTY: hy_str = hy_str { ptr: std::ptr::null(), len: 0 };
+}
+
+define_struct! {
+    /// One hook callback, as `callback_list` reports it.
+    #[derive(Clone, Copy, Debug)]
+    pub struct hy_callback_info {
+        /// The registration's id.
+        pub id: u64,
+        /// The name of the plugin that registered it.
+        pub plugin: hy_str,
+        /// The hook.
+        pub hook: hy_hook_id,
+        /// The level it was registered at.
+        pub level: hy_hook_level,
+        /// Its priority for this transaction.
+        pub priority: i32,
+        /// 1 if it would run for this transaction.
+        pub enabled: i32,
+    }
+}
+
+define_struct! {
+    /// The host function table handed to init entry points. Append-only: a new minor adds
+    /// fields at the end.
+    #[derive(Clone, Copy, Debug)]
+    pub struct hy_api {
+        /// `size_of::<hy_api>()` as the host knows it.
+        pub size: u32,
+        /// [`HY_ABI_VERSION`](crate::HY_ABI_VERSION) of the host.
+        pub version: u32,
+        /// This plugin version, for the functions that take `self`.
+        pub plugin: *mut hy_plugin,
+
+        /// Whether a message at `level` would be logged (1) or not (0).
+        pub log_enabled: unsafe extern "C" fn(this: *mut hy_plugin, level: hy_log_level) -> i32,
+        /// Logs a UTF-8 message tagged with the plugin's name and version.
+        pub log: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_log_level,
+            message: *const c_char,
+            len: usize,
+        ),
+        /// The plugin's name as the host knows it.
+        pub plugin_name_get: unsafe extern "C" fn(this: *mut hy_plugin, name: *mut hy_str),
+        /// The plugin's version as the host knows it.
+        pub plugin_version_get: unsafe extern "C" fn(this: *mut hy_plugin, version: *mut hy_str),
+
+        /// The method of a request message.
+        pub method_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, msg: hy_msg, method: *mut hy_str) -> hy_return,
+        /// Sets the method of a request message.
+        pub method_set: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            method: *const c_char,
+            len: usize,
+        ) -> hy_return,
+        /// A part of a URL.
+        pub url_get: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            url: hy_url,
+            part: hy_url_part,
+            value: *mut hy_str,
+        ) -> hy_return,
+        /// Sets a part of a read-write URL.
+        pub url_set: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            url: hy_url,
+            part: hy_url_part,
+            value: *const c_char,
+            len: usize,
+        ) -> hy_return,
+        /// The whole URL.
+        pub url_string_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, url: hy_url, value: *mut hy_str) -> hy_return,
+        /// The `index`th value of a header.
+        pub header_get: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            name: *const c_char,
+            name_len: usize,
+            index: usize,
+            value: *mut hy_str,
+        ) -> hy_return,
+        /// The field at `position`.
+        pub header_field_get: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            position: usize,
+            name: *mut hy_str,
+            value: *mut hy_str,
+        ) -> hy_return,
+        /// Replaces every field `name` with one.
+        pub header_set: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            name: *const c_char,
+            name_len: usize,
+            value: *const c_char,
+            value_len: usize,
+        ) -> hy_return,
+        /// Appends a field.
+        pub header_add: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            name: *const c_char,
+            name_len: usize,
+            value: *const c_char,
+            value_len: usize,
+        ) -> hy_return,
+        /// Removes every field `name`.
+        pub header_remove: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            name: *const c_char,
+            name_len: usize,
+        ) -> hy_return,
+        /// The status of a response message.
+        pub status_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, msg: hy_msg, status: *mut i32) -> hy_return,
+        /// Sets the status of a response message.
+        pub status_set:
+            unsafe extern "C" fn(txn: *mut hy_txn, msg: hy_msg, status: i32) -> hy_return,
+        /// Answers the client directly instead of going to the origin.
+        pub direct_response: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            status: i32,
+            body: *const c_char,
+            body_len: usize,
+        ) -> hy_return,
+
+        /// Creates a continuation owned by the plugin.
+        pub cont_create: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            handler: hy_cont_handler,
+            data: *mut c_void,
+        ) -> *mut hy_cont,
+        /// Destroys a continuation.
+        pub cont_destroy: unsafe extern "C" fn(cont: *mut hy_cont),
+        /// The data given to `cont_create`.
+        pub cont_data_get: unsafe extern "C" fn(cont: *mut hy_cont) -> *mut c_void,
+        /// Schedules one invocation after `delay_ms` milliseconds.
+        pub cont_schedule: unsafe extern "C" fn(cont: *mut hy_cont, delay_ms: u64) -> hy_return,
+
+        /// Registers a continuation on a hook.
+        pub hook_add: unsafe extern "C" fn(
+            level: hy_hook_level,
+            object: *mut c_void,
+            hook: hy_hook_id,
+            cont: *mut hy_cont,
+            priority: i32,
+            callback: *mut u64,
+        ) -> hy_return,
+        /// Ends a pending transaction hook callback.
+        pub txn_resume: unsafe extern "C" fn(txn: *mut hy_txn, result: hy_hook_result) -> hy_return,
+        /// Ends a pending session hook callback.
+        pub ssn_resume: unsafe extern "C" fn(ssn: *mut hy_ssn, result: hy_hook_result) -> hy_return,
+        /// The session of a transaction.
+        pub txn_ssn_get: unsafe extern "C" fn(txn: *mut hy_txn) -> *mut hy_ssn,
+
+        /// Reserves a user arg slot by name (idempotent).
+        pub user_arg_reserve: unsafe extern "C" fn(
+            kind: hy_user_arg_type,
+            name: *const c_char,
+            description: *const c_char,
+            index: *mut i32,
+        ) -> hy_return,
+        /// The index reserved under a name.
+        pub user_arg_name_lookup: unsafe extern "C" fn(
+            kind: hy_user_arg_type,
+            name: *const c_char,
+            index: *mut i32,
+            description: *mut *const c_char,
+        ) -> hy_return,
+        /// The name of a reserved index.
+        pub user_arg_index_lookup: unsafe extern "C" fn(
+            kind: hy_user_arg_type,
+            index: i32,
+            name: *mut *const c_char,
+            description: *mut *const c_char,
+        ) -> hy_return,
+        /// A slot's value.
+        pub user_arg_get: unsafe extern "C" fn(
+            object: *mut c_void,
+            index: i32,
+            value: *mut *mut c_void,
+        ) -> hy_return,
+        /// Sets a slot's value.
+        pub user_arg_set:
+            unsafe extern "C" fn(object: *mut c_void, index: i32, value: *mut c_void) -> hy_return,
+
+        /// The plugin's priority and ceiling.
+        pub plugin_priority_get: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            priority: *mut i32,
+            ceiling: *mut i32,
+        ) -> hy_return,
+        /// Sets the plugin's priority (at most its ceiling).
+        pub plugin_priority_set:
+            unsafe extern "C" fn(this: *mut hy_plugin, priority: i32) -> hy_return,
+        /// Switches a plugin on or off for one session or transaction.
+        pub plugin_enable_set: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_hook_level,
+            object: *mut c_void,
+            plugin: *const c_char,
+            len: usize,
+            enabled: i32,
+        ) -> hy_return,
+        /// The threshold set at exactly one scope.
+        pub threshold_get: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_hook_level,
+            object: *mut c_void,
+            hook: i32,
+            threshold: *mut i32,
+        ) -> hy_return,
+        /// Sets or clears a threshold.
+        pub threshold_set: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_hook_level,
+            object: *mut c_void,
+            hook: i32,
+            threshold: i32,
+        ) -> hy_return,
+        /// The callbacks a hook would run for a transaction.
+        pub callback_list: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            hook: hy_hook_id,
+            infos: *mut hy_callback_info,
+            capacity: usize,
+            count: *mut usize,
+        ) -> hy_return,
+        /// Changes a callback's priority for one session or transaction.
+        pub callback_priority_set: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_hook_level,
+            object: *mut c_void,
+            hook: hy_hook_id,
+            callback: u64,
+            priority: i32,
+        ) -> hy_return,
+        /// Switches a callback on or off for one session or transaction.
+        pub callback_enable_set: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_hook_level,
+            object: *mut c_void,
+            hook: hy_hook_id,
+            callback: u64,
+            enabled: i32,
+        ) -> hy_return,
+        /// Removes a callback for one session or transaction.
+        pub callback_remove: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_hook_level,
+            object: *mut c_void,
+            hook: hy_hook_id,
+            callback: u64,
+        ) -> hy_return,
+    }
+}

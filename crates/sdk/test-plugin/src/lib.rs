@@ -1,0 +1,108 @@
+//! A plugin for the SDK's tests: both a remap and a global plugin, whose entry points panic or
+//! fail when asked to, and which otherwise echoes what it sees, to exercise the SDK's wrappers.
+//!
+//! - remap init: panics when the host knows the plugin as `panic-in-init`, fails as
+//!   `fail-in-init`;
+//! - new_instance: pparam `panic` panics, `fail` fails;
+//! - do_remap: request header `X-Panic` panics; otherwise copies the method, the request URL and
+//!   the rule's URLs into request headers `X-Echo-*` and answers `DID_REMAP`;
+//! - os_response: state 99 panics; post_config_reload: `FAILURE` panics;
+//! - global init: argument `panic` panics, `fail` fails, `panic-timer` schedules a one-shot that
+//!   panics; its `READ_REQUEST_HDR` hook panics on header `X-Panic-Hook`; argument `panic-done`
+//!   makes done panic.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use hookyard_sdk::{
+    Continuation, Error, Event, GlobalPlugin, HookId, HookResult, Host, InstanceArgs, Msg,
+    ReloadStatus, RemapPlugin, RemapRequest, RemapStatus, ServerState, Txn, Url,
+};
+
+struct Remap;
+
+impl RemapPlugin for Remap {
+    fn init(host: Host) -> Result<(), Error> {
+        match host.plugin_name().as_str() {
+            "panic-in-init" => panic!("boom in init"),
+            "fail-in-init" => Err(Error::new("init refused")),
+            _ => Ok(()),
+        }
+    }
+
+    fn new_instance(args: &InstanceArgs<'_>) -> Result<Self, Error> {
+        match args.params.first() {
+            Some(&"panic") => panic!("boom in new_instance"),
+            Some(&"fail") => Err(Error::new("bad args")),
+            _ => Ok(Remap),
+        }
+    }
+
+    fn do_remap(&self, txn: &mut Txn<'_>, request: &mut RemapRequest<'_>) -> RemapStatus {
+        assert!(txn.header(Msg::ClientRequest, "X-Panic").is_none(), "boom in do_remap");
+        let echo = [
+            ("X-Echo-Method", txn.method(Msg::ClientRequest).unwrap_or("-").to_owned()),
+            ("X-Echo-Url", txn.url_string(Url::Request).unwrap_or("-").to_owned()),
+            ("X-Echo-Rule", format!("{} -> {}", request.from_url(), request.to_url())),
+        ];
+        for (name, value) in echo {
+            if txn.add_header(Msg::ClientRequest, name, value).is_err() {
+                return RemapStatus::Error;
+            }
+        }
+        RemapStatus::DidRemap
+    }
+
+    fn os_response(&self, _txn: &mut Txn<'_>, state: ServerState) {
+        if state == ServerState(99) {
+            panic!("boom in os_response");
+        }
+    }
+
+    fn post_config_reload(status: ReloadStatus) {
+        if status == ReloadStatus::Failure {
+            panic!("boom in post_config_reload");
+        }
+    }
+}
+
+struct Global {
+    panic_on_drop: bool,
+    _hook: Continuation,
+}
+
+impl GlobalPlugin for Global {
+    fn init(host: Host, args: &[&str]) -> Result<Self, Error> {
+        if args.contains(&"panic") {
+            panic!("boom in plugin init");
+        }
+        if args.contains(&"fail") {
+            return Err(Error::new("plugin init refused"));
+        }
+        if args.contains(&"panic-timer") {
+            hookyard_sdk::schedule(Duration::ZERO, || panic!("boom in a timer"))?;
+        }
+        let hook = Continuation::new(|event| match event {
+            Event::Txn(HookId::ReadRequestHdr, txn) => {
+                assert!(txn.header(Msg::ClientRequest, "X-Panic-Hook").is_none(), "boom in a hook");
+                HookResult::Continue
+            }
+            _ => HookResult::Continue,
+        })?;
+        host.add_global_hook(HookId::ReadRequestHdr, &hook, None)?;
+        Ok(Global { panic_on_drop: args.contains(&"panic-done"), _hook: hook })
+    }
+}
+
+impl Drop for Global {
+    fn drop(&mut self) {
+        assert!(!self.panic_on_drop, "boom in done");
+    }
+}
+
+hookyard_sdk::plugin! {
+    name: "sdk_test_plugin",
+    version: "0.0.1",
+    remap: Remap,
+    global: Global,
+}

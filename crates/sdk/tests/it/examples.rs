@@ -1,0 +1,218 @@
+//! What each example plugin does, through the test host.
+
+use hookyard_abi::{
+    self as abi, HY_HOOK_READ_REQUEST_HDR, HY_HOOK_SEND_RESPONSE_HDR, HY_MSG_CLIENT_REQUEST,
+    HY_MSG_CLIENT_RESPONSE,
+};
+
+use crate::host::{Outcome, TestHost};
+use crate::plugin::{Global, Remap};
+use crate::support::Env;
+
+const FROM: &str = "http://example.com/";
+const TO: &str = "http://origin.internal/";
+
+#[test]
+fn add_header_adds_the_headers_its_pparams_give() {
+    let env = Env::new();
+    let library = env.load("add_header");
+    let remap = Remap::load(&library, "add_header.so");
+    let host = TestHost::new("add_header");
+    remap.init(&host).unwrap();
+    assert!(host.logged("add_header: initialised"));
+    let instance =
+        remap.new_instance(FROM, TO, &["X-Served-By:hookyard", "X-Team:  edge"]).unwrap();
+
+    let txn = host.txn("GET", "http://example.com/a");
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_NO_REMAP, false));
+    assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "x-served-by"), ["hookyard"]);
+    assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Team"), ["edge"]);
+    assert_eq!(txn.request_url(), "http://example.com/a", "the URL is untouched");
+
+    remap.post_reload(abi::HY_RELOAD_FAILURE);
+    assert!(host.logged("add_header: reload failed"));
+    remap.delete_instance(instance);
+    remap.done();
+    assert!(host.logged("add_header: done"));
+}
+
+#[test]
+fn add_header_refuses_bad_pparams_with_ats_messages() {
+    let env = Env::new();
+    let library = env.load("add_header");
+    let remap = Remap::load(&library, "add_header.so");
+    let host = TestHost::new("add_header");
+    remap.init(&host).unwrap();
+    let err = remap.new_instance(FROM, TO, &["X-Ok:1", "no colon"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to create instance for plugin add_header.so: pparam \"no colon\" is not Name:value"
+    );
+    let err = remap.new_instance(FROM, TO, &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to create instance for plugin add_header.so: give at least one @pparam=Name:value"
+    );
+    remap.done();
+}
+
+#[test]
+fn rewrite_rewrites_redirects_and_denies_by_prefix() {
+    let env = Env::new();
+    let library = env.load("rewrite");
+    let remap = Remap::load(&library, "rewrite.so");
+    assert_eq!(remap.exports(), [true, true, true, true], "the SDK exports every entry point");
+    let host = TestHost::new("rewrite");
+    remap.init(&host).unwrap();
+    let instance = remap
+        .new_instance(FROM, TO, &["deny=/admin/", "redirect=/old/:/new/", "rewrite=/v1/:/api/v1/"])
+        .unwrap();
+
+    let txn = host.txn("GET", "http://example.com/admin/users");
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_NO_REMAP_STOP, false));
+    assert_eq!(txn.data().direct, Some((403, b"forbidden\n".to_vec())));
+
+    let txn = host.txn("GET", "http://example.com/old/page?x=1");
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_DID_REMAP_STOP, true));
+    assert_eq!(txn.request_url(), "http://example.com/new/page?x=1");
+
+    let txn = host.txn("GET", "http://example.com/v1/items");
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_DID_REMAP, false));
+    assert_eq!(txn.request_url(), "http://example.com/api/v1/items");
+    assert_eq!(txn.data().direct, None);
+
+    let txn = host.txn("GET", "http://example.com/other");
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_NO_REMAP, false));
+
+    let err = remap.new_instance(FROM, TO, &["drop=/x"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to create instance for plugin rewrite.so: unknown rule `drop=/x`; expected \
+         deny=PREFIX, redirect=FROM:TO or rewrite=FROM:TO"
+    );
+    remap.delete_instance(instance);
+    remap.done();
+}
+
+#[test]
+fn request_id_tags_request_and_response_and_skips_what_it_should() {
+    let env = Env::new();
+    let library = env.load("request_id");
+    let global = Global::load(&library, "request_id.so");
+    let host = TestHost::new("request_id");
+    global.init(&host, &["header=X-Req", "skip=/healthz", "priority=40"]).unwrap();
+    assert_eq!(host.priority(), 40, "it lowered its own priority");
+    let hooks = host.global_hooks(HY_HOOK_READ_REQUEST_HDR);
+    assert_eq!((hooks.len(), hooks[0].priority), (1, 40));
+
+    let mut ids = Vec::new();
+    for path in ["/a", "/b"] {
+        let txn = host.txn("GET", &format!("http://example.com{path}"));
+        assert_eq!(txn.run_hook(HY_HOOK_READ_REQUEST_HDR), Outcome::Continue);
+        let id = txn.header(HY_MSG_CLIENT_REQUEST, "X-Req");
+        assert_eq!(id.len(), 1);
+        assert!(
+            txn.data().control.hooks.iter().any(|h| h.hook == HY_HOOK_SEND_RESPONSE_HDR),
+            "a transaction hook"
+        );
+        txn.origin_answers(200);
+        assert_eq!(txn.run_hook(HY_HOOK_SEND_RESPONSE_HDR), Outcome::Continue);
+        assert_eq!(txn.header(HY_MSG_CLIENT_RESPONSE, "X-Req"), id, "the same id comes back");
+        ids.push(id[0].clone());
+    }
+    assert_ne!(ids[0], ids[1]);
+    assert!(
+        host.logged("request_id: 1 callbacks on SEND_RESPONSE_HDR, ours at Some(0)"),
+        "{:?}",
+        host.logs()
+    );
+
+    let txn = host.txn("GET", "http://example.com/healthz");
+    assert_eq!(txn.run_hook(HY_HOOK_READ_REQUEST_HDR), Outcome::Continue);
+    assert!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Req").is_empty());
+    assert_eq!(txn.data().control.disabled, ["request_id"], "it switched itself off");
+    assert!(txn.plan(HY_HOOK_READ_REQUEST_HDR).iter().all(|(_, enabled)| !enabled));
+
+    global.done();
+    assert_eq!(host.live_continuations(), 0, "done destroyed both continuations");
+    assert!(host.global_hooks(HY_HOOK_READ_REQUEST_HDR).is_empty());
+}
+
+#[test]
+fn request_id_refuses_bad_arguments() {
+    let env = Env::new();
+    let library = env.load("request_id");
+    let global = Global::load(&library, "request_id.so");
+    let host = TestHost::new("request_id");
+    let err = global.init(&host, &["colour=blue"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to initialize plugin request_id.so: unknown argument `colour=blue`; expected \
+         header=NAME, skip=PATH or priority=N"
+    );
+    let err = global.init(&host, &["priority=500"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to initialize plugin request_id.so: the host refused `plugin_priority_set`"
+    );
+    assert_eq!(host.live_continuations(), 0);
+}
+
+#[test]
+fn delay_holds_a_request_and_resumes_it_from_a_scheduled_continuation() {
+    let env = Env::new();
+    let library = env.load("delay");
+    let global = Global::load(&library, "delay.so");
+    let host = TestHost::new("delay");
+    global.init(&host, &["delay_ms=5", "header=X-Held"]).unwrap();
+    for _ in 0..3 {
+        let txn = host.txn("GET", "http://example.com/");
+        let started = std::time::Instant::now();
+        assert_eq!(txn.run_hook(HY_HOOK_READ_REQUEST_HDR), Outcome::Continue);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(5));
+        assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Held"), ["5"]);
+    }
+    assert_eq!(
+        host.live_continuations(),
+        1,
+        "the one-shots destroyed themselves; the hook's remains"
+    );
+    global.done();
+    assert_eq!(host.live_continuations(), 0);
+    assert!(host.logged("delay: done after holding 3 requests"));
+}
+
+#[test]
+fn the_template_changes_nothing() {
+    let env = Env::new();
+    let library = env.load("template");
+    let remap = Remap::load(&library, "template.so");
+    let host = TestHost::new("template");
+    remap.init(&host).unwrap();
+    let instance = remap.new_instance(FROM, TO, &[]).unwrap();
+    let txn = host.txn("GET", "http://example.com/x");
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_NO_REMAP, false));
+    assert_eq!(txn.request_url(), "http://example.com/x");
+    remap.delete_instance(instance);
+    remap.done();
+}
+
+#[test]
+fn the_sdk_reads_the_transaction_and_the_rule() {
+    let env = Env::new();
+    let library = env.load("sdk_test_plugin");
+    let remap = Remap::load(&library, "sdk_test_plugin.so");
+    let host = TestHost::new("sdk_test_plugin");
+    remap.init(&host).unwrap();
+    let instance = remap.new_instance(FROM, TO, &[]).unwrap();
+    let txn = host.txn("POST", "http://example.com:8080/a/b?c=1");
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_DID_REMAP, false));
+    assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Method"), ["POST"]);
+    assert_eq!(
+        txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Url"),
+        ["http://example.com:8080/a/b?c=1"]
+    );
+    assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Rule"), [format!("{FROM} -> {TO}")]);
+    remap.delete_instance(instance);
+    remap.done();
+}

@@ -1,0 +1,971 @@
+//! The test host's `hy_api` functions. Each catches panics (a test-host bug must not unwind into
+//! the plugin) and answers `HY_ERROR` for anything the contract does not allow.
+
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hookyard_abi::{
+    self as abi, HY_ERROR, HY_SUCCESS, hy_api, hy_callback_info, hy_cont, hy_cont_handler,
+    hy_plugin, hy_return, hy_ssn, hy_str, hy_txn,
+};
+
+use super::{ContObj, Control, Hook, MockMsg, MockSsn, MockTxn, PluginRec, lock};
+
+/// The table for the plugin at `plugin`.
+pub(crate) fn table(plugin: *mut hy_plugin) -> hy_api {
+    hy_api {
+        size: size_of::<hy_api>() as u32,
+        version: abi::HY_ABI_VERSION,
+        plugin,
+        log_enabled,
+        log,
+        plugin_name_get,
+        plugin_version_get,
+        method_get,
+        method_set,
+        url_get,
+        url_set,
+        url_string_get,
+        header_get,
+        header_field_get,
+        header_set,
+        header_add,
+        header_remove,
+        status_get,
+        status_set,
+        direct_response,
+        cont_create,
+        cont_destroy,
+        cont_data_get,
+        cont_schedule,
+        hook_add,
+        txn_resume,
+        ssn_resume,
+        txn_ssn_get,
+        user_arg_reserve,
+        user_arg_name_lookup,
+        user_arg_index_lookup,
+        user_arg_get,
+        user_arg_set,
+        plugin_priority_get,
+        plugin_priority_set,
+        plugin_enable_set,
+        threshold_get,
+        threshold_set,
+        callback_list,
+        callback_priority_set,
+        callback_enable_set,
+        callback_remove,
+    }
+}
+
+fn guarded<R>(fallback: R, f: impl FnOnce() -> Option<R>) -> R {
+    catch_unwind(AssertUnwindSafe(f)).ok().flatten().unwrap_or(fallback)
+}
+
+fn ok(success: bool) -> Option<hy_return> {
+    success.then_some(HY_SUCCESS)
+}
+
+/// # Safety
+///
+/// `plugin` is the pointer this host put in the table.
+unsafe fn plugin<'a>(plugin: *mut hy_plugin) -> &'a PluginRec {
+    // SAFETY: per the contract; the `TestHost` outlives the plugin's calls.
+    unsafe { &*plugin.cast::<PluginRec>() }
+}
+
+/// # Safety
+///
+/// `txn` is null or a `hy_txn *` this host lent.
+unsafe fn txn<'a>(txn: *mut hy_txn) -> Option<&'a MockTxn> {
+    // SAFETY: per the contract.
+    unsafe { MockTxn::from_ptr(txn.cast()) }
+}
+
+/// # Safety
+///
+/// `ptr` is readable for `len` bytes, or `len` is 0.
+unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: per the contract.
+    unsafe { std::slice::from_raw_parts(ptr.cast(), len) }
+}
+
+/// # Safety
+///
+/// As [`bytes`].
+unsafe fn text<'a>(ptr: *const c_char, len: usize) -> Option<&'a str> {
+    // SAFETY: per the contract.
+    std::str::from_utf8(unsafe { bytes(ptr, len) }).ok()
+}
+
+/// # Safety
+///
+/// `out` is writable.
+unsafe fn put(out: *mut hy_str, value: &[u8]) {
+    // SAFETY: per the contract.
+    unsafe { out.write(hy_str { ptr: value.as_ptr().cast(), len: value.len() }) };
+}
+
+// -- Logging and identity -------------------------------------------------------------------------
+
+unsafe extern "C" fn log_enabled(_this: *mut hy_plugin, level: i32) -> i32 {
+    i32::from((abi::HY_LOG_ERROR..=abi::HY_LOG_TRACE).contains(&level))
+}
+
+unsafe extern "C" fn log(this: *mut hy_plugin, level: i32, message: *const c_char, len: usize) {
+    guarded((), || {
+        // SAFETY: the plugin passes its handle and `len` readable bytes.
+        let (plugin, message) = unsafe { (plugin(this), bytes(message, len)) };
+        plugin.state.log(level, String::from_utf8_lossy(message).into_owned());
+        Some(())
+    });
+}
+
+unsafe extern "C" fn plugin_name_get(this: *mut hy_plugin, name: *mut hy_str) {
+    // SAFETY: the plugin passes its handle and a writable out-parameter; the name lives as long
+    // as the host.
+    guarded((), || {
+        // SAFETY: as stated above.
+        unsafe { put(name, plugin(this).name.as_bytes()) };
+        Some(())
+    });
+}
+
+unsafe extern "C" fn plugin_version_get(this: *mut hy_plugin, version: *mut hy_str) {
+    guarded((), || {
+        // SAFETY: as in `plugin_name_get`.
+        unsafe { put(version, plugin(this).version.as_bytes()) };
+        Some(())
+    });
+}
+
+// -- Messages ---------------------------------------------------------------------------------------
+
+fn msg_mut(data: &mut super::TxnData, msg: i32) -> Option<&mut MockMsg> {
+    data.msgs.get_mut(usize::try_from(msg).ok()?)?.as_mut()
+}
+
+unsafe extern "C" fn method_get(t: *mut hy_txn, msg: i32, out: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; the method stays put until changed.
+        let txn = unsafe { txn(t)? };
+        let mut data = txn.data();
+        if msg > abi::HY_MSG_ORIGIN_REQUEST {
+            return None;
+        }
+        let m = msg_mut(&mut data, msg)?;
+        // SAFETY: writable out-parameter.
+        unsafe { put(out, m.method.as_bytes()) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn method_set(
+    t: *mut hy_txn,
+    msg: i32,
+    value: *const c_char,
+    len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; `len` readable bytes.
+        let (txn, value) = unsafe { (txn(t)?, text(value, len)?) };
+        if msg > abi::HY_MSG_ORIGIN_REQUEST
+            || value.is_empty()
+            || !value.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return None;
+        }
+        value.clone_into(&mut msg_mut(&mut txn.data(), msg)?.method);
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn url_get(t: *mut hy_txn, url: i32, part: i32, out: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        let mut data = txn.data();
+        let value = data.urls.get_mut(usize::try_from(url).ok()?)?.as_mut()?.part(part)?;
+        // SAFETY: writable out-parameter; the part stays put until changed.
+        unsafe { put(out, value.as_bytes()) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn url_set(
+    t: *mut hy_txn,
+    url: i32,
+    part: i32,
+    value: *const c_char,
+    len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; `len` readable bytes.
+        let (txn, value) = unsafe { (txn(t)?, text(value, len)?) };
+        if url != abi::HY_URL_REQUEST {
+            return None;
+        }
+        let valid = match part {
+            abi::HY_URL_PART_SCHEME => value == "http" || value == "https",
+            abi::HY_URL_PART_HOST => !value.is_empty(),
+            abi::HY_URL_PART_PORT => value.is_empty() || value.parse::<u16>().is_ok_and(|p| p > 0),
+            abi::HY_URL_PART_PATH => value.starts_with('/'),
+            _ => true,
+        };
+        if !valid {
+            return None;
+        }
+        let mut data = txn.data();
+        *data.urls[0].as_mut()?.part(part)? = value.to_owned();
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn url_string_get(t: *mut hy_txn, url: i32, out: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        let mut data = txn.data();
+        let i = usize::try_from(url).ok().filter(|i| *i < 4)?;
+        let s = data.urls[i].as_ref()?.to_string();
+        if data.url_strings[i] != s {
+            data.url_strings[i] = s;
+        }
+        // SAFETY: writable out-parameter; the string is kept until the URL changes.
+        unsafe { put(out, data.url_strings[i].as_bytes()) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn header_get(
+    t: *mut hy_txn,
+    msg: i32,
+    name: *const c_char,
+    name_len: usize,
+    index: usize,
+    out: *mut hy_str,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; `name_len` readable bytes.
+        let (txn, name) = unsafe { (txn(t)?, text(name, name_len)?) };
+        let mut data = txn.data();
+        let m = msg_mut(&mut data, msg)?;
+        let value = m.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).nth(index)?;
+        // SAFETY: writable out-parameter; the value stays put until the message changes.
+        unsafe { put(out, &value.1) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn header_field_get(
+    t: *mut hy_txn,
+    msg: i32,
+    position: usize,
+    name: *mut hy_str,
+    value: *mut hy_str,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        let mut data = txn.data();
+        let (n, v) = msg_mut(&mut data, msg)?.headers.get(position)?;
+        // SAFETY: writable out-parameters; the field stays put until the message changes.
+        unsafe {
+            put(name, n.as_bytes());
+            put(value, v);
+        }
+        ok(true)
+    })
+}
+
+fn valid_field(name: &str, value: &[u8]) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+        && !value.iter().any(|b| *b == b'\r' || *b == b'\n')
+}
+
+/// # Safety
+///
+/// As the header functions' parameters.
+unsafe fn edit(
+    t: *mut hy_txn,
+    msg: i32,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+    replace: bool,
+) -> Option<hy_return> {
+    // SAFETY: a lent transaction; readable name and value.
+    let (txn, name, value) = unsafe { (txn(t)?, text(name, name_len)?, bytes(value, value_len)) };
+    if !valid_field(name, value) {
+        return None;
+    }
+    let mut data = txn.data();
+    let m = msg_mut(&mut data, msg)?;
+    if replace {
+        m.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+    m.headers.push((name.to_owned(), value.to_vec()));
+    ok(true)
+}
+
+unsafe extern "C" fn header_set(
+    t: *mut hy_txn,
+    msg: i32,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> hy_return {
+    // SAFETY: forwarded from the plugin.
+    guarded(HY_ERROR, || unsafe { edit(t, msg, name, name_len, value, value_len, true) })
+}
+
+unsafe extern "C" fn header_add(
+    t: *mut hy_txn,
+    msg: i32,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> hy_return {
+    // SAFETY: forwarded from the plugin.
+    guarded(HY_ERROR, || unsafe { edit(t, msg, name, name_len, value, value_len, false) })
+}
+
+unsafe extern "C" fn header_remove(
+    t: *mut hy_txn,
+    msg: i32,
+    name: *const c_char,
+    name_len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; readable name.
+        let (txn, name) = unsafe { (txn(t)?, text(name, name_len)?) };
+        msg_mut(&mut txn.data(), msg)?.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn status_get(t: *mut hy_txn, msg: i32, status: *mut i32) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        if msg < abi::HY_MSG_ORIGIN_RESPONSE {
+            return None;
+        }
+        let s = msg_mut(&mut txn.data(), msg)?.status;
+        // SAFETY: writable out-parameter.
+        unsafe { status.write(s) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn status_set(t: *mut hy_txn, msg: i32, status: i32) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        if msg < abi::HY_MSG_ORIGIN_RESPONSE || !(100..=999).contains(&status) {
+            return None;
+        }
+        msg_mut(&mut txn.data(), msg)?.status = status;
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn direct_response(
+    t: *mut hy_txn,
+    status: i32,
+    body: *const c_char,
+    len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; readable body.
+        let (txn, body) = unsafe { (txn(t)?, bytes(body, len)) };
+        if !(100..=999).contains(&status) {
+            return None;
+        }
+        let mut data = txn.data();
+        data.direct = Some((status, body.to_vec()));
+        data.msgs[3] = Some(MockMsg {
+            method: String::new(),
+            status,
+            headers: vec![("Content-Length".into(), body.len().to_string().into_bytes())],
+        });
+        ok(true)
+    })
+}
+
+// -- Continuations ----------------------------------------------------------------------------------
+
+/// # Safety
+///
+/// `cont` is a live continuation this host made.
+unsafe fn cont_obj<'a>(cont: *mut hy_cont) -> &'a ContObj {
+    // SAFETY: per the contract: the host's map holds it while it is live.
+    unsafe { &*cont.cast::<ContObj>() }
+}
+
+unsafe extern "C" fn cont_create(
+    this: *mut hy_plugin,
+    handler: hy_cont_handler,
+    data: *mut c_void,
+) -> *mut hy_cont {
+    guarded(std::ptr::null_mut(), || {
+        // SAFETY: the plugin passes its handle.
+        let plugin = unsafe { plugin(this) };
+        Some(plugin.state.create_cont(plugin, handler, data))
+    })
+}
+
+unsafe extern "C" fn cont_destroy(cont: *mut hy_cont) {
+    guarded((), || {
+        // SAFETY: a live continuation of this host.
+        let state = unsafe { cont_obj(cont) }.state()?;
+        state.destroy_cont(cont);
+        Some(())
+    });
+}
+
+unsafe extern "C" fn cont_data_get(cont: *mut hy_cont) -> *mut c_void {
+    // SAFETY: a live continuation of this host.
+    guarded(std::ptr::null_mut(), || Some(unsafe { cont_obj(cont) }.data()))
+}
+
+unsafe extern "C" fn cont_schedule(cont: *mut hy_cont, delay_ms: u64) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a live continuation of this host.
+        let state = unsafe { cont_obj(cont) }.state()?;
+        ok(state.is_live(cont as usize) && state.schedule(cont, Duration::from_millis(delay_ms)))
+    })
+}
+
+// -- Hooks --------------------------------------------------------------------------------------------
+
+const HOOKS: [i32; 13] = [0, 1, 2, 4, 5, 9, 10, 11, 12, 14, 15, 64, 65];
+
+unsafe extern "C" fn hook_add(
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    cont: *mut hy_cont,
+    priority: i32,
+    callback: *mut u64,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a live continuation of this host, created by a plugin whose host is alive.
+        let (obj, owner) = unsafe {
+            let obj = cont_obj(cont);
+            (obj, obj.owner())
+        };
+        let state = obj.state()?;
+        let lifecycle = hook >= abi::HY_HOOK_PLUGINS_LOADED;
+        if !HOOKS.contains(&hook)
+            || !state.is_live(cont as usize)
+            || (lifecycle && level != abi::HY_HOOK_LEVEL_GLOBAL)
+        {
+            return None;
+        }
+        let priority = if priority == abi::HY_PRIORITY_DEFAULT {
+            owner.priority.load(std::sync::atomic::Ordering::Relaxed)
+        } else {
+            priority
+        };
+        if priority > owner.ceiling {
+            return None;
+        }
+        let id = state.next_callback_id();
+        let entry = Hook {
+            id,
+            hook,
+            cont: cont as usize,
+            priority,
+            level,
+            plugin: Arc::clone(&owner.name),
+        };
+        match level {
+            abi::HY_HOOK_LEVEL_GLOBAL if object.is_null() => lock(&state.global_hooks).push(entry),
+            abi::HY_HOOK_LEVEL_SESSION => {
+                // SAFETY: a lent session.
+                let ssn = unsafe { MockSsn::from_ptr(object)? };
+                lock(&ssn.data).control.hooks.push(entry);
+            }
+            abi::HY_HOOK_LEVEL_TXN => {
+                // SAFETY: a lent transaction.
+                let txn = unsafe { MockTxn::from_ptr(object)? };
+                let mut data = txn.data();
+                // ATS: the same continuation twice on one hook of a transaction runs once.
+                if let Some(existing) =
+                    data.control.hooks.iter().find(|h| h.hook == hook && h.cont == cont as usize)
+                {
+                    let existing = existing.id;
+                    drop(data);
+                    // SAFETY: writable out-parameter, or NULL.
+                    unsafe { callback.as_mut().map(|c| *c = existing) };
+                    return ok(true);
+                }
+                data.control.hooks.push(entry);
+            }
+            _ => return None,
+        }
+        // SAFETY: writable out-parameter, or NULL.
+        unsafe { callback.as_mut().map(|c| *c = id) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn txn_resume(t: *mut hy_txn, result: i32) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a transaction pending on the plugin's hook.
+        let txn = unsafe { txn(t)? };
+        ok((result == abi::HY_HOOK_CONTINUE || result == abi::HY_HOOK_ERROR) && txn.resume(result))
+    })
+}
+
+unsafe extern "C" fn ssn_resume(s: *mut hy_ssn, result: i32) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent session. This host runs no session hooks, so nothing can be pending.
+        let _ssn = unsafe { MockSsn::from_ptr(s.cast())? };
+        let _ = result;
+        None
+    })
+}
+
+unsafe extern "C" fn txn_ssn_get(t: *mut hy_txn) -> *mut hy_ssn {
+    guarded(std::ptr::null_mut(), || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        Some((&raw const *txn.ssn).cast_mut().cast())
+    })
+}
+
+// -- User args: one registry per process, as in the real host -------------------------------------
+
+const CAPACITY: [usize; 4] = [16, 8, 4, 128];
+
+struct Registry {
+    names: [Vec<(CString, CString)>; 4],
+    global: Vec<usize>,
+}
+
+static ARGS: Mutex<Registry> = Mutex::new(Registry {
+    names: [Vec::new(), Vec::new(), Vec::new(), Vec::new()],
+    global: Vec::new(),
+});
+
+fn args() -> MutexGuard<'static, Registry> {
+    lock(&ARGS)
+}
+
+fn kind_of(kind: i32) -> Option<usize> {
+    usize::try_from(kind).ok().filter(|k| *k < 4)
+}
+
+/// # Safety
+///
+/// `s` is null or a C string.
+unsafe fn c_str(s: *const c_char) -> Option<CString> {
+    // SAFETY: per the contract.
+    (!s.is_null()).then(|| unsafe { CStr::from_ptr(s) }.to_owned())
+}
+
+unsafe extern "C" fn user_arg_reserve(
+    kind: i32,
+    name: *const c_char,
+    description: *const c_char,
+    index: *mut i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        let k = kind_of(kind)?;
+        // SAFETY: C strings from the plugin.
+        let (name, description) = unsafe { (c_str(name)?, c_str(description).unwrap_or_default()) };
+        let mut reg = args();
+        let slot = match reg.names[k].iter().position(|(n, _)| *n == name) {
+            Some(slot) => slot,
+            None if reg.names[k].len() < CAPACITY[k] => {
+                reg.names[k].push((name, description));
+                reg.names[k].len() - 1
+            }
+            None => return None,
+        };
+        // SAFETY: writable out-parameter.
+        unsafe { index.write(slot as i32 + (kind + 1) * 1000) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn user_arg_name_lookup(
+    kind: i32,
+    name: *const c_char,
+    index: *mut i32,
+    description: *mut *const c_char,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        let k = kind_of(kind)?;
+        // SAFETY: a C string from the plugin.
+        let name = unsafe { c_str(name)? };
+        let reg = args();
+        let slot = reg.names[k].iter().position(|(n, _)| *n == name)?;
+        // SAFETY: writable out-parameters; the strings are never freed.
+        unsafe {
+            index.write(slot as i32 + (kind + 1) * 1000);
+            if let Some(d) = description.as_mut() {
+                *d = reg.names[k][slot].1.as_ptr();
+            }
+        }
+        ok(true)
+    })
+}
+
+/// The kind and slot of a raw index.
+fn split(index: i32) -> Option<(usize, usize)> {
+    let kind = usize::try_from(index / 1000 - 1).ok().filter(|k| *k < 4)?;
+    let slot = usize::try_from(index % 1000).ok()?;
+    (slot < args().names[kind].len()).then_some((kind, slot))
+}
+
+unsafe extern "C" fn user_arg_index_lookup(
+    kind: i32,
+    index: i32,
+    name: *mut *const c_char,
+    description: *mut *const c_char,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        let (k, slot) = split(index).filter(|(k, _)| Some(*k) == kind_of(kind))?;
+        let reg = args();
+        // SAFETY: writable out-parameters; the strings are never freed.
+        unsafe {
+            name.as_mut()?.clone_from(&reg.names[k][slot].0.as_ptr());
+            if let Some(d) = description.as_mut() {
+                *d = reg.names[k][slot].1.as_ptr();
+            }
+        }
+        ok(true)
+    })
+}
+
+/// The slot of `index` on `object`, read or written by `f`.
+///
+/// # Safety
+///
+/// `object` is null, or a lent transaction or session.
+unsafe fn with_slot<R>(
+    object: *mut c_void,
+    index: i32,
+    f: impl FnOnce(&mut usize) -> R,
+) -> Option<R> {
+    let (kind, slot) = split(index)?;
+    match kind {
+        0 => {
+            // SAFETY: per the contract; a session pointer is refused by its tag.
+            let txn = unsafe { MockTxn::from_ptr(object)? };
+            Some(f(&mut txn.data().args[slot]))
+        }
+        1 | 2 => {
+            // SAFETY: as above.
+            let ssn = unsafe { MockSsn::from_ptr(object)? };
+            let slot = if kind == 2 { 8 + slot } else { slot };
+            Some(f(&mut lock(&ssn.data).args[slot]))
+        }
+        _ if object.is_null() => {
+            let mut reg = args();
+            if reg.global.len() <= slot {
+                reg.global.resize(slot + 1, 0);
+            }
+            Some(f(&mut reg.global[slot]))
+        }
+        _ => None,
+    }
+}
+
+unsafe extern "C" fn user_arg_get(
+    object: *mut c_void,
+    index: i32,
+    value: *mut *mut c_void,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's object; `value` writable.
+        unsafe {
+            let v = with_slot(object, index, |slot| *slot)?;
+            value.write(std::ptr::without_provenance_mut(v));
+        }
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn user_arg_set(
+    object: *mut c_void,
+    index: i32,
+    value: *mut c_void,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's object.
+        let set = unsafe { with_slot(object, index, |slot| *slot = value as usize) };
+        set.map(|()| HY_SUCCESS)
+    })
+}
+
+// -- Priorities ---------------------------------------------------------------------------------------
+
+unsafe extern "C" fn plugin_priority_get(
+    this: *mut hy_plugin,
+    priority: *mut i32,
+    ceiling: *mut i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle; writable out-parameters.
+        unsafe {
+            let p = plugin(this);
+            priority.write(p.priority.load(std::sync::atomic::Ordering::Relaxed));
+            ceiling.write(p.ceiling);
+        }
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn plugin_priority_set(this: *mut hy_plugin, priority: i32) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle.
+        let p = unsafe { plugin(this) };
+        if priority > p.ceiling {
+            return None;
+        }
+        p.priority.store(priority, std::sync::atomic::Ordering::Relaxed);
+        ok(true)
+    })
+}
+
+/// The control of a session or transaction scope.
+///
+/// # Safety
+///
+/// `object` is a lent session or transaction matching `level`.
+unsafe fn control<R>(
+    level: i32,
+    object: *mut c_void,
+    f: impl FnOnce(&mut Control) -> Option<R>,
+) -> Option<R> {
+    match level {
+        // SAFETY: per the contract; the tag refuses the wrong kind.
+        abi::HY_HOOK_LEVEL_TXN => f(&mut unsafe { MockTxn::from_ptr(object)? }.data().control),
+        abi::HY_HOOK_LEVEL_SESSION => {
+            // SAFETY: as above.
+            let ssn = unsafe { MockSsn::from_ptr(object)? };
+            f(&mut lock(&ssn.data).control)
+        }
+        _ => None,
+    }
+}
+
+unsafe extern "C" fn plugin_enable_set(
+    this: *mut hy_plugin,
+    level: i32,
+    object: *mut c_void,
+    name: *const c_char,
+    len: usize,
+    enabled: i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle and a readable name.
+        let (me, name) = unsafe { (plugin(this), text(name, len)?) };
+        let allowed = name.as_bytes() == me.name.as_bytes()
+            || lock(&me.state.ceilings).get(name).is_some_and(|c| *c < me.ceiling);
+        if !allowed {
+            return None;
+        }
+        // SAFETY: the plugin's object for `level`.
+        unsafe {
+            control(level, object, |c| {
+                c.disabled.retain(|d| d != name);
+                if enabled == 0 {
+                    c.disabled.push(name.to_owned());
+                }
+                ok(true)
+            })
+        }
+    })
+}
+
+unsafe extern "C" fn threshold_get(
+    this: *mut hy_plugin,
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    out: *mut i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        let value = if level == abi::HY_HOOK_LEVEL_GLOBAL {
+            // SAFETY: the plugin's handle.
+            let state = &unsafe { plugin(this) }.state;
+            lock(&state.global_thresholds).get(&hook).copied()
+        } else {
+            // SAFETY: the plugin's object for `level`.
+            unsafe { control(level, object, |c| Some(c.thresholds.get(&hook).copied()))? }
+        };
+        // SAFETY: writable out-parameter.
+        unsafe { out.write(value.unwrap_or(abi::HY_THRESHOLD_NONE)) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn threshold_set(
+    this: *mut hy_plugin,
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    threshold: i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle.
+        let me = unsafe { plugin(this) };
+        if threshold != abi::HY_THRESHOLD_NONE && threshold > me.ceiling {
+            return None;
+        }
+        let apply = |t: &mut std::collections::HashMap<i32, i32>| {
+            if threshold == abi::HY_THRESHOLD_NONE {
+                t.remove(&hook);
+            } else {
+                t.insert(hook, threshold);
+            }
+            ok(true)
+        };
+        if level == abi::HY_HOOK_LEVEL_GLOBAL {
+            apply(&mut lock(&me.state.global_thresholds))
+        } else {
+            // SAFETY: the plugin's object for `level`.
+            unsafe { control(level, object, |c| apply(&mut c.thresholds)) }
+        }
+    })
+}
+
+unsafe extern "C" fn callback_list(
+    t: *mut hy_txn,
+    hook: i32,
+    infos: *mut hy_callback_info,
+    capacity: usize,
+    count: *mut usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        let plan = txn.plan(hook);
+        let mut data = txn.data();
+        for (i, (h, enabled)) in plan.iter().take(capacity).enumerate() {
+            let info = hy_callback_info {
+                id: h.id,
+                plugin: hy_str { ptr: h.plugin.as_ptr(), len: h.plugin.as_bytes().len() },
+                hook: h.hook,
+                level: h.level,
+                priority: h.priority,
+                enabled: i32::from(*enabled),
+            };
+            data.names.push(Arc::clone(&h.plugin));
+            // SAFETY: the plugin offers `capacity` entries.
+            unsafe { infos.add(i).write(info) };
+        }
+        // SAFETY: writable out-parameter.
+        unsafe { count.write(plan.len()) };
+        ok(true)
+    })
+}
+
+/// The callback `callback` on `hook` as the scope sees it, if the caller may change it.
+///
+/// # Safety
+///
+/// As [`control`].
+unsafe fn changeable(
+    me: &PluginRec,
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    callback: u64,
+) -> Option<Hook> {
+    let found = match level {
+        // SAFETY: per the contract.
+        abi::HY_HOOK_LEVEL_TXN => unsafe { MockTxn::from_ptr(object)? }
+            .plan(hook)
+            .into_iter()
+            .map(|(h, _)| h)
+            .find(|h| h.id == callback),
+        abi::HY_HOOK_LEVEL_SESSION => {
+            // SAFETY: per the contract.
+            let ssn = unsafe { MockSsn::from_ptr(object)? };
+            let global = lock(&me.state.global_hooks).clone();
+            let local = lock(&ssn.data).control.hooks.clone();
+            global.into_iter().chain(local).find(|h| h.hook == hook && h.id == callback)
+        }
+        _ => None,
+    }?;
+    (found.priority < me.ceiling).then_some(found)
+}
+
+unsafe extern "C" fn callback_priority_set(
+    this: *mut hy_plugin,
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    callback: u64,
+    priority: i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle and object.
+        unsafe {
+            let me = plugin(this);
+            changeable(me, level, object, hook, callback)?;
+            if priority > me.ceiling {
+                return None;
+            }
+            control(level, object, |c| {
+                c.overrides.entry(callback).or_default().priority = Some(priority);
+                ok(true)
+            })
+        }
+    })
+}
+
+unsafe extern "C" fn callback_enable_set(
+    this: *mut hy_plugin,
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    callback: u64,
+    enabled: i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle and object.
+        unsafe {
+            changeable(plugin(this), level, object, hook, callback)?;
+            control(level, object, |c| {
+                c.overrides.entry(callback).or_default().enabled = Some(enabled != 0);
+                ok(true)
+            })
+        }
+    })
+}
+
+unsafe extern "C" fn callback_remove(
+    this: *mut hy_plugin,
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    callback: u64,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle and object.
+        unsafe {
+            changeable(plugin(this), level, object, hook, callback)?;
+            control(level, object, |c| {
+                c.overrides.entry(callback).or_default().removed = true;
+                ok(true)
+            })
+        }
+    })
+}
