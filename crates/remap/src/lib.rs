@@ -12,13 +12,24 @@
 //! Where the ATS documentation and its code disagree, this crate follows the code (see
 //! [`Rules::remap`] for the path rule).
 //!
-//! This crate knows nothing of HTTP connections or the control channel; it has no `unsafe`.
-//! (The remap plugin lifecycle and configuration generations are still to come here.)
-#![forbid(unsafe_code)]
+//! [`Generations`] adds the remap plugins: each `@plugin=` of a rule gets an instance of its
+//! plugin in each configuration generation, with the whole lifecycle ATS promises (init once per
+//! loaded version, new_instance per occurrence, do_remap chains, delete_instance and done after
+//! the generation's last transaction, pre/post reload notifications). A failed load changes
+//! nothing that serves and releases all it created.
+//!
+//! This crate knows nothing of HTTP connections or the control channel. Its `unsafe` is in the
+//! modules that call plugins through the C ABI (`ffi`, and `plugins` for the chain).
+#![deny(unsafe_code)]
 
 mod acl;
+#[allow(unsafe_code, reason = "the host side of the remap plugin C ABI")]
+mod ffi;
+mod generation;
 mod lex;
 mod parse;
+#[allow(unsafe_code, reason = "runs plugin chains through the C ABI")]
+mod plugins;
 mod rule;
 mod table;
 mod url;
@@ -28,7 +39,12 @@ use std::fmt;
 use std::path::Path;
 
 pub use acl::{AclRequest, Filter, IpEntry, allowed};
+pub use generation::{Generation, Generations, LoadReport, PluginReport};
 pub use parse::{LoadError, LoadErrors};
+pub use plugins::{
+    Chain, ChainOutcome, HostTables, Instance, PluginError, PluginInfo, PluginTable, Plugins,
+    RemapPlugin,
+};
 pub use rule::{PluginSpec, Rule, RuleKind};
 pub use url::{RuleUrl, default_port};
 

@@ -404,9 +404,10 @@ impl Parser {
             file: Arc::clone(file),
             line,
             rank,
+            index: self.rules.rules.len(),
             host_regex,
         };
-        let index = self.rules.rules.len();
+        let index = rule.index;
         match self.rules.store_mut(kind).insert(index, &rule) {
             Ok(Inserted::Ok) => self.rules.rules.push(rule),
             Ok(Inserted::Shadowed(earlier)) => {

@@ -97,6 +97,8 @@ pub struct Rule {
     pub line: usize,
     /// Its position among the rules of its kind's store (file order).
     pub rank: usize,
+    /// Its position among all rules ([`Rules::rules`](crate::Rules::rules)).
+    pub index: usize,
     pub(crate) host_regex: Option<HostRegex>,
 }
 

@@ -1,0 +1,270 @@
+//! Configuration generations: the rules and the plugin instances made for them. New
+//! transactions take the newest generation; a transaction keeps the one it took until it ends,
+//! and an old generation's instances are torn down only after its last transaction.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use tracing::{info, warn};
+
+use crate::Rules;
+use crate::parse::{LoadError, LoadErrors};
+use crate::plugins::{Chain, Plugins, RemapPlugin};
+use crate::rule::Rule;
+
+/// One configuration: rules and, per rule, its remap plugin chain.
+pub struct Generation {
+    number: u64,
+    rules: Rules,
+    chains: Vec<Chain>,
+    loaded_at: SystemTime,
+}
+
+impl Generation {
+    fn empty() -> Generation {
+        Generation {
+            number: 0,
+            rules: Rules::default(),
+            chains: Vec::new(),
+            loaded_at: SystemTime::now(),
+        }
+    }
+
+    /// The generation's number (0 for the empty one before the first load).
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// When the generation was loaded.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+
+    /// The plugin chain of a rule of this generation (empty for a rule without plugins or of
+    /// another generation).
+    pub fn chain(&self, rule: &Rule) -> &Chain {
+        static EMPTY: Chain = Chain::EMPTY;
+        self.chains
+            .get(rule.index)
+            .filter(|_| self.rules.rules().get(rule.index).is_some_and(|r| std::ptr::eq(r, rule)))
+            .unwrap_or(&EMPTY)
+    }
+
+    /// Rules with their plugins, for the control channel: `(rule, plugin names and versions)`.
+    pub fn listing(&self) -> Vec<(String, Vec<String>)> {
+        self.rules
+            .rules()
+            .iter()
+            .zip(&self.chains)
+            .map(|(rule, chain)| {
+                let plugins = chain
+                    .instances()
+                    .iter()
+                    .map(|i| {
+                        format!("{} {}", i.plugin().identity().name, i.plugin().identity().version)
+                    })
+                    .collect();
+                (format!("{}:{}: {rule}", rule.file.display(), rule.line), plugins)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Generation")
+            .field("number", &self.number)
+            .field("rules", &self.rules.rules().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful load did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadReport {
+    /// The new generation's number.
+    pub generation: u64,
+    /// Its rules.
+    pub rules: usize,
+    /// Each plugin used: config path, name, version, whether newly loaded (else reused).
+    pub plugins: Vec<PluginReport>,
+    /// Accepted oddities (shadowed rules, ignored options).
+    pub warnings: Vec<LoadError>,
+    /// How long the load took.
+    pub took: Duration,
+}
+
+/// One plugin in a [`LoadReport`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginReport {
+    /// The path as `remap.config` wrote it.
+    pub config_path: String,
+    /// The name from its descriptor.
+    pub name: String,
+    /// The version from its descriptor.
+    pub version: String,
+    /// Loaded by this load (else an unchanged version was reused).
+    pub loaded: bool,
+}
+
+/// The generations of one proxy: the current one, swapped atomically on a successful load.
+pub struct Generations {
+    /// Dropped before `plugins`, so its instances are queued for teardown before it stops.
+    current: ArcSwap<Generation>,
+    plugins: Plugins,
+    next: AtomicU64,
+}
+
+impl Generations {
+    /// Starts with an empty generation (number 0): every request is unmapped until a load.
+    pub fn new(plugins: Plugins) -> Generations {
+        Generations {
+            plugins,
+            current: ArcSwap::from_pointee(Generation::empty()),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// The plugins.
+    pub fn plugins(&self) -> &Plugins {
+        &self.plugins
+    }
+
+    /// The generation new transactions take: one atomic load.
+    pub fn current(&self) -> Arc<Generation> {
+        self.current.load_full()
+    }
+
+    /// Loads `path` (a `remap.config`) as a new generation and makes it current.
+    ///
+    /// As ATS: every loaded plugin is told a reload starts (pre_config_reload), the file is
+    /// parsed, each `@plugin=` gets a new instance (a changed plugin file loads as a new version
+    /// beside the old; an unchanged one is reused without init), and every loaded plugin is told
+    /// the result (post_config_reload: FAILURE, or SUCCESS_PLUGIN_USED / _UNUSED). Unlike ATS,
+    /// every problem is reported, not only the first.
+    ///
+    /// # Errors
+    ///
+    /// Every problem with `file:line: reason`. The current generation is then untouched, and
+    /// everything this attempt created is released (instances deleted, new versions done and
+    /// unloaded).
+    pub fn load(&self, path: &Path) -> Result<LoadReport, LoadErrors> {
+        self.load_with(|| Rules::load(path))
+    }
+
+    /// As [`Generations::load`], with the text given (`.include`s relative to `file`'s
+    /// directory).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Generations::load`].
+    pub fn load_text(&self, file: &Path, text: &str) -> Result<LoadReport, LoadErrors> {
+        self.load_with(|| Rules::parse(file, text))
+    }
+
+    fn load_with(
+        &self,
+        parse: impl FnOnce() -> Result<Rules, LoadErrors>,
+    ) -> Result<LoadReport, LoadErrors> {
+        let started = Instant::now();
+        let _serial = self.plugins.lock();
+        self.plugins.pre_reload();
+        let rules = match parse() {
+            Ok(rules) => rules,
+            Err(errors) => {
+                self.plugins.post_reload(false, |_| false);
+                return Err(errors);
+            }
+        };
+        let mut errors = Vec::new();
+        let mut chains: Vec<Chain> = Vec::with_capacity(rules.rules().len());
+        let mut reports: Vec<PluginReport> = Vec::new();
+        for rule in rules.rules() {
+            let mut chain = Chain::default();
+            for spec in &rule.plugins {
+                let argv: Vec<String> = [rule.from.to_string(), rule.to.to_string()]
+                    .into_iter()
+                    .chain(spec.params.iter().cloned())
+                    .collect();
+                let made = self.plugins.acquire(&spec.path).and_then(|(plugin, loaded)| {
+                    Ok((self.plugins.instantiate(&plugin, &argv)?, loaded))
+                });
+                match made {
+                    Ok((instance, loaded)) => {
+                        let identity = instance.plugin().identity();
+                        if !reports
+                            .iter()
+                            .any(|r| r.config_path == spec.path && r.version == identity.version)
+                        {
+                            reports.push(PluginReport {
+                                config_path: spec.path.clone(),
+                                name: identity.name.clone(),
+                                version: identity.version.clone(),
+                                loaded,
+                            });
+                        }
+                        chain.push(instance);
+                    }
+                    Err(e) => errors.push(LoadError {
+                        file: rule.file.to_path_buf(),
+                        line: rule.line,
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            chains.push(chain);
+        }
+        let used = |plugin: &RemapPlugin| {
+            chains
+                .iter()
+                .flat_map(Chain::instances)
+                .any(|i| std::ptr::eq(Arc::as_ptr(i.plugin()), plugin))
+        };
+        if !errors.is_empty() {
+            self.plugins.post_reload(false, used);
+            for chain in chains {
+                for instance in chain.into_instances() {
+                    self.plugins.retire_locked(instance);
+                }
+            }
+            warn!(
+                errors = errors.len(),
+                "remap configuration refused; the serving generation stays"
+            );
+            return Err(LoadErrors(errors));
+        }
+        self.plugins.post_reload(true, used);
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        let report = LoadReport {
+            generation: number,
+            rules: rules.rules().len(),
+            plugins: reports,
+            warnings: rules.warnings().to_vec(),
+            took: started.elapsed(),
+        };
+        let generation = Generation { number, rules, chains, loaded_at: SystemTime::now() };
+        self.current.store(Arc::new(generation));
+        info!(
+            generation = number,
+            rules = report.rules,
+            micros = report.took.as_micros() as u64,
+            "remap generation loaded"
+        );
+        Ok(report)
+    }
+}
+
+impl fmt::Debug for Generations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Generations").field("current", &self.current()).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,470 @@
+//! Remap plugins across configuration generations: each plugin version loaded and initialised
+//! once, an instance per `@plugin=` per generation, and teardown (delete_instance, done) on a
+//! dedicated thread, serialised with loading as ATS guarantees.
+
+use std::ffi::CString;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use hookyard_abi::{self as abi, PluginIdentity, hy_api, hy_remap_request_info, hy_txn};
+use hookyard_context::Context;
+use hookyard_dso::{Library, Loader, VersionId};
+use tracing::{debug, info, warn};
+
+use crate::ffi::{Entries, InstanceHandle};
+
+/// What a plugin version is, for the host building its function table.
+#[derive(Debug)]
+pub struct PluginInfo<'a> {
+    /// The name and version from its descriptor.
+    pub identity: &'a PluginIdentity,
+    /// Its loaded library.
+    pub library: &'a Library,
+    /// Its context (current while its code runs).
+    pub context: &'a Context,
+}
+
+/// A host function table handed to one plugin version's init.
+pub trait PluginTable: Send + Sync {
+    /// The table; valid until this value is dropped, which happens after the plugin's last
+    /// entry point returned.
+    fn api(&self) -> *const hy_api;
+}
+
+/// Builds the function table each plugin version receives (implemented by the proxy).
+pub trait HostTables: Send + Sync {
+    /// The table for a newly loaded plugin version.
+    fn table(&self, plugin: &PluginInfo<'_>) -> Box<dyn PluginTable>;
+}
+
+/// Why a plugin could not be loaded or instantiated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PluginError {
+    /// The file could not be found, copied or opened.
+    #[error(transparent)]
+    Load(#[from] hookyard_dso::Error),
+    /// The descriptor, an entry point, init or new_instance refused.
+    #[error(transparent)]
+    Abi(#[from] abi::Error),
+}
+
+/// One loaded remap plugin version, shared by every generation that uses it.
+pub struct RemapPlugin {
+    identity: PluginIdentity,
+    config_path: String,
+    context: Context,
+    entries: Entries,
+    table: Box<dyn PluginTable>,
+    /// Instances alive, across generations.
+    instances: AtomicUsize,
+    /// Cleared by done: a later reuse runs init again (ATS does not; its plugins then run
+    /// without init).
+    initialized: AtomicBool,
+    retire: Sender<Job>,
+}
+
+impl RemapPlugin {
+    /// The name and version from the descriptor.
+    pub fn identity(&self) -> &PluginIdentity {
+        &self.identity
+    }
+
+    /// The loaded version's id.
+    pub fn version(&self) -> VersionId {
+        self.library().id()
+    }
+
+    /// The library holding the code.
+    pub fn library(&self) -> &Library {
+        self.context.library().expect("a remap plugin context always has its library")
+    }
+
+    /// The plugin's context.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Instances alive, across generations.
+    pub fn instances(&self) -> usize {
+        self.instances.load(Ordering::Acquire)
+    }
+
+    fn init(&self) -> Result<(), abi::Error> {
+        // SAFETY: `self.table` lives as long as `self`, and so past the plugin's done.
+        let result = self.context.run(|| unsafe { self.entries.init(self.table.api()) });
+        result.map_err(|errbuf| abi::Error::init_failed(&self.config_path, &errbuf))?;
+        self.initialized.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn pre_reload(&self) {
+        self.context.run(|| self.entries.pre_reload());
+    }
+
+    fn post_reload(&self, status: i32) {
+        self.context.run(|| self.entries.post_reload(status));
+    }
+}
+
+impl fmt::Debug for RemapPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemapPlugin")
+            .field("name", &self.identity.name)
+            .field("version", &self.identity.version)
+            .field("instances", &self.instances())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `@plugin=` of one rule in one generation.
+pub struct Instance {
+    /// `None` once retired.
+    live: Option<Live>,
+}
+
+struct Live {
+    plugin: Arc<RemapPlugin>,
+    handle: InstanceHandle,
+}
+
+impl Instance {
+    /// The plugin of this instance.
+    pub fn plugin(&self) -> &Arc<RemapPlugin> {
+        &self.live.as_ref().expect("an instance is live until retired").plugin
+    }
+
+    fn live(&self) -> &Live {
+        self.live.as_ref().expect("an instance is live until retired")
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            let retire = live.plugin.retire.clone();
+            if let Err(crossbeam_channel::SendError(Job::Retire(live))) =
+                retire.send(Job::Retire(live))
+            {
+                // The teardown thread is gone (process exit): retire here.
+                retire_now(live);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance").field("plugin", &self.live.as_ref().map(|l| &l.plugin)).finish()
+    }
+}
+
+/// Deletes an instance; runs done when it was the plugin version's last.
+fn retire_now(live: Live) {
+    let Live { plugin, handle } = live;
+    plugin.context.run(|| plugin.entries.delete_instance(handle));
+    if plugin.instances.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // ATS calls done without a context; we run it in the plugin's, like every other entry.
+        plugin.context.run(|| plugin.entries.done());
+        plugin.initialized.store(false, Ordering::Release);
+        info!(plugin = %plugin.identity.name, version = plugin.version().get(), "remap plugin done");
+    }
+}
+
+/// How a remap plugin chain ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainOutcome {
+    /// Some plugin answered `DID_REMAP` or `DID_REMAP_STOP`.
+    pub remapped: bool,
+    /// A plugin set the redirect flag with a `DID_REMAP*` answer: redirect the client to the
+    /// request URL.
+    pub redirect: bool,
+}
+
+/// The remap plugin instances of one rule, in order.
+#[derive(Debug, Default)]
+pub struct Chain {
+    instances: Vec<Instance>,
+}
+
+impl Chain {
+    pub(crate) const EMPTY: Chain = Chain { instances: Vec::new() };
+
+    pub(crate) fn push(&mut self, instance: Instance) {
+        self.instances.push(instance);
+    }
+
+    pub(crate) fn into_instances(self) -> Vec<Instance> {
+        self.instances
+    }
+
+    /// Whether the rule has no plugins.
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
+    /// The instances, in order.
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+
+    /// Runs the chain as ATS's `RemapPlugins`: each instance's do_remap in order, inside its
+    /// plugin's context, with the redirect flag cleared before each; `NO_REMAP_STOP` and
+    /// `DID_REMAP_STOP` end it; a `DID_REMAP*` with the redirect flag set ends it with a
+    /// redirect; a negative answer counts as `NO_REMAP` (ATS's code; its documentation says
+    /// otherwise).
+    ///
+    /// # Safety
+    ///
+    /// `txn` is a transaction handle of the host, valid for the call, and `rri` a request info
+    /// valid and exclusively lent for the call.
+    pub unsafe fn run(&self, txn: *mut hy_txn, rri: *mut hy_remap_request_info) -> ChainOutcome {
+        let mut outcome = ChainOutcome { remapped: false, redirect: false };
+        for instance in &self.instances {
+            let live = instance.live();
+            // SAFETY: `rri` is valid and ours for the call (contract).
+            unsafe { (*rri).redirect = 0 };
+            let status = live.plugin.context.run(|| {
+                // SAFETY: per this function's contract; the instance is live.
+                unsafe { live.plugin.entries.do_remap(live.handle, txn, rri) }
+            });
+            let status = if status < 0 { abi::HY_REMAP_NO_REMAP } else { status };
+            let did = matches!(status, abi::HY_REMAP_DID_REMAP | abi::HY_REMAP_DID_REMAP_STOP);
+            outcome.remapped |= did;
+            // SAFETY: as above.
+            if did && unsafe { (*rri).redirect } != 0 {
+                outcome.redirect = true;
+                break;
+            }
+            if matches!(status, abi::HY_REMAP_NO_REMAP_STOP | abi::HY_REMAP_DID_REMAP_STOP) {
+                break;
+            }
+        }
+        outcome
+    }
+
+    /// Tells the chain's first plugin (only) how the origin answered.
+    ///
+    /// # Safety
+    ///
+    /// `txn` is a transaction handle of the host, valid for the call.
+    pub unsafe fn os_response(&self, txn: *mut hy_txn, state: i32) {
+        if let Some(first) = self.instances.first() {
+            let live = first.live();
+            live.plugin.context.run(|| {
+                // SAFETY: per this function's contract; the instance is live.
+                unsafe { live.plugin.entries.os_response(live.handle, txn, state) }
+            });
+        }
+    }
+}
+
+enum Job {
+    Retire(Live),
+    Flush(Sender<()>),
+    /// Sent when `Plugins` goes: finish what is queued, then exit (instances dropped later are
+    /// torn down by whoever drops them).
+    Stop,
+}
+
+/// The remap plugins of a process: the loader, the tables the host gives plugins, every loaded
+/// version, and the thread that tears instances down.
+pub struct Plugins {
+    loader: Loader,
+    tables: Arc<dyn HostTables>,
+    loaded: Mutex<Vec<Weak<RemapPlugin>>>,
+    /// Serialises loading (init, new_instance, pre/post reload) with teardown (delete_instance,
+    /// done), as ATS guarantees plugins.
+    lifecycle: Arc<Mutex<()>>,
+    retire: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Plugins {
+    /// Remap plugins loaded with `loader`, given tables by `tables`.
+    pub fn new(loader: Loader, tables: Arc<dyn HostTables>) -> Plugins {
+        let lifecycle = Arc::new(Mutex::new(()));
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("hookyard-remap-retire".into())
+            .spawn({
+                let lifecycle = Arc::clone(&lifecycle);
+                move || {
+                    let retire = |live| {
+                        let _serial = lifecycle.lock().unwrap_or_else(PoisonError::into_inner);
+                        retire_now(live);
+                    };
+                    for job in &rx {
+                        match job {
+                            Job::Retire(live) => retire(live),
+                            Job::Flush(done) => {
+                                let _ = done.send(());
+                            }
+                            Job::Stop => break,
+                        }
+                    }
+                    for job in rx.try_iter() {
+                        if let Job::Retire(live) = job {
+                            retire(live);
+                        }
+                    }
+                }
+            })
+            .expect("the remap teardown thread starts");
+        Plugins {
+            loader,
+            tables,
+            loaded: Mutex::new(Vec::new()),
+            lifecycle,
+            retire: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// The loader.
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
+        self.lifecycle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every plugin version still loaded, in load order.
+    pub fn loaded(&self) -> Vec<Arc<RemapPlugin>> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        loaded.retain(|w| w.strong_count() > 0);
+        loaded.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Blocks until every instance released before this call is torn down.
+    pub fn flush(&self) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if self.retire.as_ref().is_some_and(|r| r.send(Job::Flush(tx)).is_ok()) {
+            let _ = rx.recv();
+        }
+    }
+
+    /// The plugin version for `config_path`: the loaded one if the file is unchanged (running
+    /// init again only if it was done), else a new one, validated and initialised. The caller
+    /// holds the lifecycle lock. Returns whether it was newly loaded.
+    pub(crate) fn acquire(
+        &self,
+        config_path: &str,
+    ) -> Result<(Arc<RemapPlugin>, bool), PluginError> {
+        let library = self.loader.load(config_path.as_ref())?;
+        if let Some(plugin) = self.loaded().into_iter().find(|p| p.version() == library.id()) {
+            if !plugin.initialized.load(Ordering::Acquire) {
+                plugin.init()?;
+            }
+            return Ok((plugin, false));
+        }
+        let identity = crate::ffi::validate(&library, config_path)?;
+        if identity.cannot_unload() {
+            library.pin()?;
+        }
+        let Some(entries) = Entries::resolve(&library) else {
+            return Err(PluginError::Abi(abi::Error::MissingFunction {
+                config_path: config_path.to_owned(),
+                symbol: abi::symbol::REMAP_INIT.to_owned(),
+                defined: None,
+            }));
+        };
+        let context = Context::plugin(identity.name.as_str(), library.clone());
+        let table = self.tables.table(&PluginInfo {
+            identity: &identity,
+            library: &library,
+            context: &context,
+        });
+        let retire = self.retire.clone().expect("the teardown channel lives as long as `Plugins`");
+        let plugin = Arc::new(RemapPlugin {
+            identity,
+            config_path: config_path.to_owned(),
+            context,
+            entries,
+            table,
+            instances: AtomicUsize::new(0),
+            initialized: AtomicBool::new(false),
+            retire,
+        });
+        plugin.init()?;
+        info!(plugin = %plugin.identity.name, version = %plugin.identity.version, dso = library.id().get(),
+            path = %library.path().display(), "remap plugin loaded and initialised");
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::downgrade(&plugin));
+        Ok((plugin, true))
+    }
+
+    /// Creates an instance of `plugin` with `argv` (from URL, to URL, parameters). The caller
+    /// holds the lifecycle lock.
+    pub(crate) fn instantiate(
+        &self,
+        plugin: &Arc<RemapPlugin>,
+        argv: &[String],
+    ) -> Result<Instance, PluginError> {
+        let args: Vec<CString> = argv
+            .iter()
+            .map(|a| {
+                CString::new(a.as_str())
+                    .unwrap_or_else(|_| CString::new(a.replace('\0', "")).unwrap_or_default())
+            })
+            .collect();
+        let handle = plugin
+            .context
+            .run(|| plugin.entries.new_instance(&args))
+            .map_err(|errbuf| abi::Error::instance_failed(&plugin.config_path, &errbuf))?;
+        plugin.instances.fetch_add(1, Ordering::AcqRel);
+        debug!(plugin = %plugin.identity.name, "remap plugin instance created");
+        Ok(Instance { live: Some(Live { plugin: Arc::clone(plugin), handle }) })
+    }
+
+    /// Tears an instance down now; the caller holds the lifecycle lock.
+    pub(crate) fn retire_locked(&self, mut instance: Instance) {
+        if let Some(live) = instance.live.take() {
+            retire_now(live);
+        }
+    }
+
+    /// Tells every loaded plugin a reload starts.
+    pub(crate) fn pre_reload(&self) {
+        for plugin in self.loaded() {
+            plugin.pre_reload();
+        }
+    }
+
+    /// Tells every loaded plugin how the reload ended: `used` says whether a plugin version
+    /// has instances in the new generation.
+    pub(crate) fn post_reload(&self, succeeded: bool, used: impl Fn(&RemapPlugin) -> bool) {
+        for plugin in self.loaded() {
+            let status = match (succeeded, used(&plugin)) {
+                (false, _) => abi::HY_RELOAD_FAILURE,
+                (true, true) => abi::HY_RELOAD_SUCCESS_PLUGIN_USED,
+                (true, false) => abi::HY_RELOAD_SUCCESS_PLUGIN_UNUSED,
+            };
+            plugin.post_reload(status);
+        }
+    }
+}
+
+impl Drop for Plugins {
+    fn drop(&mut self) {
+        // Plugin versions still alive hold senders too, so closing ours would not end the
+        // thread: tell it to stop.
+        if let Some(retire) = self.retire.take() {
+            let _ = retire.send(Job::Stop);
+        }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            warn!("the remap teardown thread panicked");
+        }
+    }
+}
+
+impl fmt::Debug for Plugins {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plugins").field("loaded", &self.loaded()).finish_non_exhaustive()
+    }
+}
