@@ -1,8 +1,35 @@
-//! The `hookyard` reverse proxy.
+//! The `hookyard` reverse proxy: the library behind the `hookyard` binary.
 //!
-//! This crate will own: the `hookyard` binary (`run`, `check`, `ctl`), the HTTP server and origin
-//! client, transactions through hooks and remap, the host side of the plugin ABI, reloads, the
-//! control channel and metrics (issue 8).
+//! It owns the configuration directory ([`config`]: `hookyard.yaml`, `remap.config`,
+//! `plugin.yaml`), the HTTP/1.1 server and its pooled origin clients ([`Server`]: one
+//! current-thread runtime per worker, each with its own `SO_REUSEPORT` listener and origin pool,
+//! design.md §9), transactions routed by `hookyard-remap`'s rules, generations swapped
+//! atomically on reload, the control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket),
+//! Prometheus metrics, and `hookyard check` ([`check()`]).
 //!
-//! It is empty today and provides nothing yet.
+//! Plugins are not run yet: a configuration naming a remap or global plugin is refused. The
+//! transaction (`txn.rs`) marks where the hooks will be dispatched.
+//!
+//! Only this crate installs a `tracing` subscriber (in `main.rs`). It has no `unsafe` today;
+//! the host side of the plugin ABI will bring its own module with it.
 #![forbid(unsafe_code)]
+
+mod admin;
+mod check;
+pub mod config;
+pub mod ctl;
+mod metrics;
+mod report;
+mod server;
+mod signals;
+mod stats;
+mod txn;
+
+pub use admin::NOT_YET_AVAILABLE;
+pub use check::{Check, check};
+pub use report::{ReloadReport, RuleInfo, Status};
+pub use server::{
+    AdminSocket, Generation, Server, ServerConfig, ServerHandle, StartError, runtime_dir,
+};
+pub use signals::run_until_signalled;
+pub use txn::Body;

@@ -1,0 +1,162 @@
+//! The control channel: JSON-RPC 2.0 over a Unix socket created 0600, one request per line and
+//! one answer per line.
+//!
+//! Methods: `reload`, `status`, `rules`. `plugins` and `hooks` answer the error
+//! [`NOT_YET_AVAILABLE`] until the plugin host lands.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::server::{Shared, StartError};
+
+/// JSON-RPC error code for a method this build does not provide yet.
+pub const NOT_YET_AVAILABLE: i64 = -32004;
+
+/// The longest request line read.
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// Creates the socket 0600 without a window in which it has other permissions: bound under a
+/// temporary name, restricted, then renamed into place. A stale socket (nobody answers) is
+/// replaced; a live one is an error.
+pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
+    let err =
+        |source| StartError::Bind { what: format!("control socket {}", path.display()), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(err)?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "another hookyard answers on it",
+            )));
+        }
+        std::fs::remove_file(path).map_err(err)?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    let _ = std::fs::remove_file(&temporary);
+    let listener = UnixListener::bind(&temporary).map_err(err)?;
+    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .and_then(|()| listener.set_nonblocking(true));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(err(e));
+    }
+    Ok(listener)
+}
+
+pub(crate) async fn serve(
+    listener: UnixListener,
+    path: PathBuf,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let listener = match tokio::net::UnixListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            warn!(error = %e, "cannot register the control socket");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => { tokio::spawn(session(stream, shared.clone())); }
+                Err(e) => {
+                    warn!(error = %e, "control socket accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+async fn session(stream: tokio::net::UnixStream, shared: Arc<Shared>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match (&mut lines).take(MAX_REQUEST as u64).read_line(&mut line).await {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => {
+                debug!(error = %e, "control session read failed");
+                return;
+            }
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = answer(&line, &shared).await;
+        let mut bytes = answer.to_string().into_bytes();
+        bytes.push(b'\n');
+        if write.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers one JSON-RPC request (notifications, without `id`, are answered too: a client that
+/// sends one still gets a line, which keeps the line protocol simple).
+async fn answer(line: &str, shared: &Arc<Shared>) -> Value {
+    let request: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(e) => return error(Value::Null, -32700, &format!("parse error: {e}")),
+    };
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    if request.get("jsonrpc") != Some(&json!("2.0")) {
+        return error(id, -32600, "invalid request: `jsonrpc` must be \"2.0\"");
+    }
+    let Some(method) = request.get("method").and_then(Value::as_str) else {
+        return error(id, -32600, "invalid request: `method` must be a string");
+    };
+    let result = match method {
+        "reload" => {
+            info!("reload requested on the control socket");
+            let shared = shared.clone();
+            match tokio::task::spawn_blocking(move || shared.reload()).await {
+                Ok(report) => serde_json::to_value(report),
+                Err(e) => return error(id, -32603, &format!("reload failed: {e}")),
+            }
+        }
+        "status" => serde_json::to_value(shared.status()),
+        "rules" => serde_json::to_value(shared.rules()),
+        "plugins" | "hooks" => {
+            return error(
+                id,
+                NOT_YET_AVAILABLE,
+                &format!("not yet available: `{method}` arrives with the plugin host"),
+            );
+        }
+        other => {
+            return error(
+                id,
+                -32601,
+                &format!(
+                    "method not found: `{other}` (expected reload, status, rules, plugins, hooks)"
+                ),
+            );
+        }
+    };
+    match result {
+        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        Err(e) => error(id, -32603, &format!("internal error: {e}")),
+    }
+}
+
+fn error(id: Value, code: i64, message: &str) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}

@@ -1,0 +1,279 @@
+//! The configuration directory (design.md §4): `hookyard.yaml`, `remap.config`, `plugin.yaml`.
+//!
+//! Every file is optional. Loading parses everything before anything is used and reports every
+//! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good
+//! configuration.
+
+mod plugins;
+mod settings;
+mod yaml;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hookyard_remap::Rules;
+use serde::Serialize;
+
+pub use plugins::{GlobalPluginSpec, PluginConfig};
+pub use settings::{DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Limits, Settings, Timeouts};
+
+/// The settings file's name.
+pub const SETTINGS_FILE: &str = "hookyard.yaml";
+/// The remap rules' file name.
+pub const REMAP_FILE: &str = "remap.config";
+/// The plugin file's name.
+pub const PLUGIN_FILE: &str = "plugin.yaml";
+
+/// One problem in a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (1-based; 0 when the problem is the file itself).
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.reason),
+            line => write!(f, "{}:{line}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+/// Every problem found in a configuration directory; nothing of it was kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            problem.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a configuration came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The configuration built into the binary (`run` without `--config`).
+    Embedded,
+    /// A configuration directory.
+    Dir(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Embedded => f.write_str("embedded default"),
+            Source::Dir(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+/// A complete, valid configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Where it came from.
+    pub source: Source,
+    /// `hookyard.yaml`.
+    pub settings: Settings,
+    /// `remap.config`.
+    pub rules: Rules,
+    /// `plugin.yaml`.
+    pub plugins: PluginConfig,
+}
+
+/// What became of one file in a load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Parsed without problems.
+    Loaded,
+    /// Not there; its defaults apply.
+    Absent,
+    /// Has problems (listed in the report).
+    Failed,
+}
+
+/// The report for one file of a load.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub file: PathBuf,
+    /// What became of it.
+    pub status: FileStatus,
+    /// Its problems, as `file:line: reason`.
+    pub problems: Vec<String>,
+    /// What was accepted but deserves a look, as `file:line: reason`.
+    pub warnings: Vec<String>,
+    /// Time spent reading and parsing it, in microseconds.
+    pub micros: u64,
+}
+
+/// The result of loading a configuration directory.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration, or every problem.
+    pub result: Result<Config, Problems>,
+    /// One report per file, in load order.
+    pub files: Vec<FileReport>,
+}
+
+impl Config {
+    /// The configuration served by `run` without `--config`: default settings, no rules, a
+    /// welcome page at `/` and the health route.
+    pub fn embedded() -> Config {
+        Config {
+            source: Source::Embedded,
+            settings: Settings::default(),
+            rules: Rules::default(),
+            plugins: PluginConfig::default(),
+        }
+    }
+
+    /// Reads every file of a configuration directory, collecting every problem.
+    pub fn load_dir(dir: &Path) -> Loaded {
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        if !dir.is_dir() {
+            let problem = Problem {
+                file: dir.to_owned(),
+                line: 0,
+                reason: "not a readable configuration directory".to_owned(),
+            };
+            return Loaded { result: Err(Problems(vec![problem])), files };
+        }
+
+        let path = dir.join(SETTINGS_FILE);
+        let settings = file(&path, &mut files, &mut problems, |text| {
+            Settings::parse(&path, dir, text).map(|s| (s, Vec::new()))
+        })
+        .unwrap_or_default();
+
+        let path = dir.join(REMAP_FILE);
+        let rules = timed(&path, &mut files, &mut problems, || {
+            if !path.exists() {
+                return None;
+            }
+            Some(match Rules::load(&path) {
+                Ok(rules) => {
+                    let warnings = rules.warnings().iter().map(ToString::to_string).collect();
+                    let unsupported = unsupported_remap_plugins(&rules);
+                    if unsupported.is_empty() { Ok((rules, warnings)) } else { Err(unsupported) }
+                }
+                Err(errors) => Err(errors
+                    .0
+                    .into_iter()
+                    .map(|e| Problem { file: e.file, line: e.line, reason: e.reason })
+                    .collect()),
+            })
+        })
+        .unwrap_or_default();
+
+        let path = dir.join(PLUGIN_FILE);
+        let plugins = file(&path, &mut files, &mut problems, |text| {
+            let config = PluginConfig::parse(&path, text, &settings.plugin_dirs)?;
+            let unsupported: Vec<Problem> = config
+                .plugins
+                .iter()
+                .filter(|p| p.enabled)
+                .map(|p| Problem {
+                    file: path.clone(),
+                    line: p.line,
+                    reason: format!(
+                        "global plugin `{}`: this build cannot load plugins yet (disable it with `enabled: false`)",
+                        p.path
+                    ),
+                })
+                .collect();
+            if unsupported.is_empty() { Ok((config, Vec::new())) } else { Err(unsupported) }
+        })
+        .unwrap_or_default();
+
+        let result = if problems.is_empty() {
+            Ok(Config { source: Source::Dir(dir.to_owned()), settings, rules, plugins })
+        } else {
+            Err(Problems(problems))
+        };
+        Loaded { result, files }
+    }
+}
+
+/// Remap plugins are not run by this build yet: refusing the rule is safer than serving it
+/// without, say, its authentication plugin.
+fn unsupported_remap_plugins(rules: &Rules) -> Vec<Problem> {
+    rules
+        .rules()
+        .iter()
+        .filter(|rule| !rule.plugins.is_empty())
+        .map(|rule| Problem {
+            file: rule.file.to_path_buf(),
+            line: rule.line,
+            reason: format!(
+                "remap plugin `{}`: this build cannot run remap plugins yet",
+                rule.plugins[0].path
+            ),
+        })
+        .collect()
+}
+
+/// Reads and parses one optional file, recording its report.
+fn file<T>(
+    path: &Path,
+    files: &mut Vec<FileReport>,
+    problems: &mut Vec<Problem>,
+    parse: impl FnOnce(&str) -> Result<(T, Vec<String>), Vec<Problem>>,
+) -> Option<T> {
+    timed(path, files, problems, || match std::fs::read_to_string(path) {
+        Ok(text) => Some(parse(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(vec![Problem {
+            file: path.to_owned(),
+            line: 0,
+            reason: format!("cannot read: {e}"),
+        }])),
+    })
+}
+
+fn timed<T>(
+    path: &Path,
+    files: &mut Vec<FileReport>,
+    problems: &mut Vec<Problem>,
+    load: impl FnOnce() -> Option<Result<(T, Vec<String>), Vec<Problem>>>,
+) -> Option<T> {
+    let start = Instant::now();
+    let outcome = load();
+    let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let mut report = FileReport {
+        file: path.to_owned(),
+        status: FileStatus::Absent,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        micros,
+    };
+    let value = match outcome {
+        None => None,
+        Some(Ok((value, warnings))) => {
+            report.status = FileStatus::Loaded;
+            report.warnings = warnings;
+            Some(value)
+        }
+        Some(Err(found)) => {
+            report.status = FileStatus::Failed;
+            report.problems = found.iter().map(ToString::to_string).collect();
+            problems.extend(found);
+            None
+        }
+    };
+    files.push(report);
+    value
+}

@@ -1,0 +1,297 @@
+//! `hookyard.yaml`: listeners, the control socket, timeouts and limits.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Problem;
+use super::yaml::{self, Reader, is_null};
+
+/// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The path answered by the proxy itself with `200 ok` unless configured otherwise.
+pub const DEFAULT_HEALTH_PATH: &str = "/_hookyard/health";
+
+/// Timeouts, each bounded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    /// From a connection's first byte of a request head to its end.
+    pub header_read: Duration,
+    /// Connecting to an origin (expiry: 504).
+    pub origin_connect: Duration,
+    /// From sending a request to an origin to its response head (expiry: 504).
+    pub origin_response: Duration,
+    /// A client connection with no transaction and no traffic is closed after this.
+    pub idle: Duration,
+    /// How long a shutdown waits for in-flight transactions.
+    pub shutdown: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            header_read: Duration::from_secs(10),
+            origin_connect: Duration::from_secs(5),
+            origin_response: Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+            shutdown: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Limits on what clients send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// The largest request head (request line and headers) in bytes; larger: 431.
+    pub max_header_bytes: usize,
+    /// The most header fields in a request; more: 431.
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_header_bytes: 32 * 1024, max_headers: 100 }
+    }
+}
+
+/// The contents of `hookyard.yaml`; every field has a default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    /// Addresses to accept connections on.
+    pub listen: Vec<SocketAddr>,
+    /// The control socket; `None`: the default in the runtime directory.
+    pub admin: Option<PathBuf>,
+    /// Where to serve Prometheus metrics; `None`: nowhere.
+    pub metrics: Option<SocketAddr>,
+    /// Worker threads (one runtime, listener and origin pool each); `None`: one per core.
+    pub workers: Option<usize>,
+    /// Where plugins are looked for, in order.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Where plugin copies and the default control socket live; `None`: the default.
+    pub runtime_dir: Option<PathBuf>,
+    /// Load changed plugins as new versions beside the old (design.md §7).
+    pub dynamic_reload: bool,
+    /// Reload on a change in the configuration directory (not yet implemented).
+    pub watch: bool,
+    /// A path the proxy answers itself with `200 ok`, for load balancers; `None`: none.
+    pub health_path: Option<String>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Limits.
+    pub limits: Limits,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            listen: vec![
+                DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            ],
+            admin: None,
+            metrics: None,
+            workers: None,
+            plugin_dirs: Vec::new(),
+            runtime_dir: None,
+            dynamic_reload: true,
+            watch: false,
+            health_path: Some(DEFAULT_HEALTH_PATH.to_owned()),
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+const KEYS: &str = "listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, \
+                    watch, health_path, timeouts, limits";
+
+impl Settings {
+    /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
+    ///
+    /// # Errors
+    ///
+    /// Every problem, each with `file:line: reason`.
+    pub fn parse(file: &Path, dir: &Path, text: &str) -> Result<Settings, Vec<Problem>> {
+        let root = yaml::load(file, text).map_err(|p| vec![p])?;
+        let mut settings = Settings::default();
+        let Some(root) = root else { return Ok(settings) };
+        if is_null(&root) {
+            return Ok(settings);
+        }
+        let mut r = Reader::new(file);
+        let path = |p: String| dir.join(p);
+        for (name, key, value) in r.mapping(&root, "hookyard.yaml") {
+            match name {
+                "listen" => {
+                    let mut addrs = Vec::new();
+                    for text in r.strings(value, "`listen`") {
+                        match text.parse::<SocketAddr>() {
+                            Ok(addr) => addrs.push(addr),
+                            Err(_) => r.error(
+                                value,
+                                format!("`listen`: `{text}` is not an IP:PORT address"),
+                            ),
+                        }
+                    }
+                    if addrs.is_empty() {
+                        r.error(value, "`listen` needs at least one address");
+                    } else {
+                        settings.listen = addrs;
+                    }
+                }
+                "admin" => settings.admin = r.string(value, "`admin`").map(path),
+                "metrics" => {
+                    if !is_null(value) {
+                        settings.metrics = r.string(value, "`metrics`").and_then(|text| {
+                            text.parse()
+                                .map_err(|_| {
+                                    r.error(
+                                        value,
+                                        format!("`metrics`: `{text}` is not an IP:PORT address"),
+                                    )
+                                })
+                                .ok()
+                        });
+                    }
+                }
+                "workers" => {
+                    settings.workers = r.count(value, "`workers`", 1024).map(|n| n as usize)
+                }
+                "plugin_dirs" => {
+                    settings.plugin_dirs =
+                        r.strings(value, "`plugin_dirs`").into_iter().map(path).collect()
+                }
+                "runtime_dir" => settings.runtime_dir = r.string(value, "`runtime_dir`").map(path),
+                "dynamic_reload" => {
+                    settings.dynamic_reload = r.bool(value, "`dynamic_reload`").unwrap_or(true)
+                }
+                "watch" => settings.watch = r.bool(value, "`watch`").unwrap_or(false),
+                "health_path" => {
+                    settings.health_path = if is_null(value) {
+                        None
+                    } else {
+                        r.string(value, "`health_path`").filter(|p| {
+                            let ok = p.starts_with('/');
+                            if !ok {
+                                r.error(value, "`health_path` must start with /");
+                            }
+                            ok
+                        })
+                    }
+                }
+                "timeouts" => {
+                    let t = &mut settings.timeouts;
+                    for (name, key, value) in r.mapping(value, "`timeouts`") {
+                        let slot = match name {
+                            "header_read" => &mut t.header_read,
+                            "origin_connect" => &mut t.origin_connect,
+                            "origin_response" => &mut t.origin_response,
+                            "idle" => &mut t.idle,
+                            "shutdown" => &mut t.shutdown,
+                            other => {
+                                r.unknown(
+                                    key,
+                                    other,
+                                    "`timeouts`",
+                                    "header_read, origin_connect, origin_response, idle, shutdown",
+                                );
+                                continue;
+                            }
+                        };
+                        if let Some(d) = r.duration(value, &format!("`timeouts.{name}`")) {
+                            *slot = d;
+                        }
+                    }
+                }
+                "limits" => {
+                    let l = &mut settings.limits;
+                    for (name, key, value) in r.mapping(value, "`limits`") {
+                        match name {
+                            "max_header_bytes" => {
+                                if let Some(n) =
+                                    r.count(value, "`limits.max_header_bytes`", 1 << 20)
+                                {
+                                    l.max_header_bytes = n as usize;
+                                }
+                            }
+                            "max_headers" => {
+                                if let Some(n) = r.count(value, "`limits.max_headers`", 10_000) {
+                                    l.max_headers = n as usize;
+                                }
+                            }
+                            other => {
+                                r.unknown(key, other, "`limits`", "max_header_bytes, max_headers")
+                            }
+                        }
+                    }
+                }
+                other => r.unknown(key, other, "hookyard.yaml", KEYS),
+            }
+        }
+        if r.problems.is_empty() { Ok(settings) } else { Err(r.problems) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, Vec<String>> {
+        Settings::parse(Path::new("/c/hookyard.yaml"), Path::new("/c"), text)
+            .map_err(|ps| ps.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(parse(""), Ok(Settings::default()));
+        assert_eq!(parse("~\n"), Ok(Settings::default()));
+    }
+
+    #[test]
+    fn every_key() {
+        let s = parse(
+            "listen: [127.0.0.1:1, '[::1]:2']\nadmin: run/admin.sock\nmetrics: 127.0.0.1:9\n\
+             workers: 3\nplugin_dirs: p\nruntime_dir: /r\ndynamic_reload: false\nwatch: true\n\
+             health_path: ~\ntimeouts: {idle: 2m, origin_response: 250ms, shutdown: 3}\n\
+             limits: {max_header_bytes: 9000, max_headers: 20}\n",
+        )
+        .unwrap();
+        assert_eq!(s.listen.len(), 2);
+        assert_eq!(s.admin, Some(PathBuf::from("/c/run/admin.sock")));
+        assert_eq!(s.workers, Some(3));
+        assert_eq!(s.plugin_dirs, vec![PathBuf::from("/c/p")]);
+        assert!(!s.dynamic_reload && s.watch && s.health_path.is_none());
+        assert_eq!(s.timeouts.idle, Duration::from_secs(120));
+        assert_eq!(s.timeouts.origin_response, Duration::from_millis(250));
+        assert_eq!(s.timeouts.shutdown, Duration::from_secs(3));
+        assert_eq!(s.limits.max_header_bytes, 9000);
+    }
+
+    #[test]
+    fn every_problem_with_its_line() {
+        let errors =
+            parse("listen: nowhere\nbogus: 1\ntimeouts:\n  idle: soon\n  nap: 1s\nworkers: 0\n")
+                .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
+                "/c/hookyard.yaml:1: `listen` needs at least one address",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits)",
+                "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds)",
+                "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown)",
+                "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_yaml() {
+        let errors = parse("listen: [\n").unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("/c/hookyard.yaml:"), "{errors:?}");
+        assert!(errors[0].contains("invalid YAML"), "{errors:?}");
+    }
+}

@@ -1,0 +1,143 @@
+//! The client side of the control channel (`hookyard ctl`).
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// Why a control call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// The socket could not be reached or the exchange broke.
+    #[error("cannot talk to hookyard at {path}")]
+    Io {
+        /// The socket.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The answer was not JSON-RPC.
+    #[error("hookyard answered something that is not JSON-RPC: {0}")]
+    Protocol(String),
+    /// The server answered with a JSON-RPC error.
+    #[error("{message} (code {code})")]
+    Remote {
+        /// The JSON-RPC error code.
+        code: i64,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// Calls `method` on the control socket at `path` and returns its `result`.
+///
+/// # Errors
+///
+/// The socket cannot be reached, the answer is not JSON-RPC, or the server answered an error.
+pub fn call(path: &Path, method: &str) -> Result<Value, CtlError> {
+    let io = |source| CtlError::Io { path: path.display().to_string(), source };
+    let mut stream = UnixStream::connect(path).map_err(io)?;
+    // A reload parses every file; allow it time, but never hang forever.
+    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
+    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": method });
+    let mut line = request.to_string();
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).map_err(io)?;
+    let answer: Value =
+        serde_json::from_str(&answer).map_err(|e| CtlError::Protocol(e.to_string()))?;
+    if let Some(error) = answer.get("error") {
+        return Err(CtlError::Remote {
+            code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
+            message: error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
+                .to_owned(),
+        });
+    }
+    answer.get("result").cloned().ok_or_else(|| CtlError::Protocol("no `result`".to_owned()))
+}
+
+/// A readable rendering of a method's result.
+pub fn render(method: &str, result: &Value) -> String {
+    let mut out = String::new();
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match method {
+        "reload" => {
+            let ok = result["ok"].as_bool().unwrap_or(false);
+            let _ = writeln!(
+                out,
+                "reload {}: generation {} (was {}), {:.1} ms, from {}",
+                if ok { "ok" } else { "FAILED, still serving the previous configuration" },
+                s(&result["generation"]),
+                s(&result["previous"]),
+                result["millis"].as_f64().unwrap_or(0.0),
+                s(&result["source"]),
+            );
+            for file in result["files"].as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {} ({} µs)",
+                    s(&file["status"]),
+                    s(&file["file"]),
+                    s(&file["micros"])
+                );
+                for problem in file["problems"].as_array().into_iter().flatten() {
+                    let _ = writeln!(out, "    error: {}", s(problem));
+                }
+                for warning in file["warnings"].as_array().into_iter().flatten() {
+                    let _ = writeln!(out, "    warning: {}", s(warning));
+                }
+            }
+            for note in result["notes"].as_array().into_iter().flatten() {
+                let _ = writeln!(out, "  note: {}", s(note));
+            }
+        }
+        "status" => {
+            for key in [
+                "generation",
+                "source",
+                "uptime_secs",
+                "workers",
+                "listen",
+                "connections",
+                "in_flight",
+                "requests",
+                "reloads_ok",
+                "reloads_failed",
+                "rules",
+            ] {
+                let value = match &result[key] {
+                    Value::Array(items) => items.iter().map(s).collect::<Vec<_>>().join(", "),
+                    Value::Number(n) if key == "uptime_secs" => {
+                        format!("{:.0}", n.as_f64().unwrap_or(0.0))
+                    }
+                    other => s(other),
+                };
+                let _ = writeln!(out, "{key:<15} {value}");
+            }
+        }
+        "rules" => {
+            let rules = result.as_array().map(Vec::as_slice).unwrap_or_default();
+            if rules.is_empty() {
+                out.push_str("no remap rules\n");
+            }
+            for rule in rules {
+                let _ = writeln!(out, "{}  {}", s(&rule["at"]), s(&rule["rule"]));
+            }
+        }
+        _ => {
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
+        }
+    }
+    out
+}

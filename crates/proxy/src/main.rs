@@ -1,0 +1,145 @@
+//! `hookyard`: `run`, `check` and `ctl` (design.md §3). Everything lives in the library; this
+//! file parses the command line and installs the log subscriber.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use hookyard_proxy::{AdminSocket, Server, ServerConfig, config::Settings, ctl, runtime_dir};
+
+/// The hookyard reverse proxy.
+#[derive(Parser)]
+#[command(name = "hookyard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve: the configuration directory's, or the embedded default without --config.
+    Run {
+        /// The configuration directory (hookyard.yaml, remap.config, plugin.yaml).
+        #[arg(long, value_name = "DIR")]
+        config: Option<PathBuf>,
+        /// Listen here instead of hookyard.yaml's addresses (repeatable).
+        #[arg(long, value_name = "ADDR")]
+        listen: Vec<SocketAddr>,
+        /// The control socket's path.
+        #[arg(long, value_name = "PATH")]
+        admin: Option<PathBuf>,
+        /// Serve Prometheus metrics on this address.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<SocketAddr>,
+    },
+    /// Validate a configuration directory: exit 0 when it would load, 1 with every problem.
+    Check {
+        /// The configuration directory.
+        #[arg(long, value_name = "DIR")]
+        config: PathBuf,
+    },
+    /// Talk to a running hookyard over its control socket.
+    Ctl {
+        /// The control socket (default: admin.sock in the runtime directory).
+        #[arg(long, value_name = "PATH")]
+        admin: Option<PathBuf>,
+        /// Print the raw JSON result.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        method: Method,
+    },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum Method {
+    /// Reload the configuration directory; prints a per-file report.
+    Reload,
+    /// Generation, uptime, connections, in-flight transactions.
+    Status,
+    /// The serving remap rules.
+    Rules,
+    /// Loaded plugin versions (not yet available).
+    Plugins,
+    /// Callbacks per hook (not yet available).
+    Hooks,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Reload => "reload",
+            Method::Status => "status",
+            Method::Rules => "rules",
+            Method::Plugins => "plugins",
+            Method::Hooks => "hooks",
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,hookyard=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hookyard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run { config, listen, admin, metrics } => {
+            let options = ServerConfig {
+                config_dir: config,
+                listen,
+                admin: admin.map_or(AdminSocket::FromConfig, AdminSocket::At),
+                metrics,
+                workers: None,
+            };
+            let handle = Server::start(options).context("cannot start")?;
+            for addr in handle.addrs() {
+                eprintln!("hookyard: listening on http://{addr}");
+            }
+            if let Some(path) = handle.admin_path() {
+                eprintln!("hookyard: control socket {}", path.display());
+            }
+            hookyard_proxy::run_until_signalled(handle).context("signal handling")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => {
+            let check = hookyard_proxy::check(&config);
+            for line in &check.files {
+                println!("{line}");
+            }
+            for problem in &check.problems {
+                println!("{problem}");
+            }
+            if check.ok {
+                println!("{}: ok", config.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Ctl { admin, json, method } => {
+            let path = admin.unwrap_or_else(|| {
+                let defaults = Settings::default();
+                runtime_dir(defaults.runtime_dir.as_deref()).join("admin.sock")
+            });
+            let result = ctl::call(&path, method.name())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                print!("{}", ctl::render(method.name(), &result));
+            }
+            let failed_reload = matches!(method, Method::Reload) && result["ok"] != true;
+            Ok(if failed_reload { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The server: one current-thread runtime per worker, each with its own `SO_REUSEPORT`
+//! listener per address and its own pooled origin client (design.md §9), plus one control
+//! thread for the admin socket and metrics.
+//!
+//! Generations: the serving [`Generation`] sits in an [`ArcSwap`]; a transaction takes it with
+//! one atomic load when it starts and keeps it until it ends, so a reload never changes the
+//! rules under a running transaction.
+
+pub(crate) mod io;
+mod listen;
+pub(crate) mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, Problems, Source};
+use crate::report::{ReloadReport, RuleInfo, Status};
+use crate::stats::Stats;
+use crate::{admin, metrics};
+
+/// One configuration as served: what new transactions take.
+#[derive(Debug)]
+pub struct Generation {
+    /// Its number: 1 at start, one more per successful reload.
+    pub id: u64,
+    /// The configuration.
+    pub config: Config,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
+}
+
+/// Where the control socket goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AdminSocket {
+    /// `admin` of `hookyard.yaml`, else `admin.sock` in the runtime directory.
+    #[default]
+    FromConfig,
+    /// This path.
+    At(PathBuf),
+    /// No control socket.
+    Off,
+}
+
+/// How to start a server; what the command line of `hookyard run` gives.
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// The configuration directory; `None`: the embedded default.
+    pub config_dir: Option<PathBuf>,
+    /// Listen addresses replacing those of `hookyard.yaml` (`--listen`), if any.
+    pub listen: Vec<SocketAddr>,
+    /// The control socket.
+    pub admin: AdminSocket,
+    /// A metrics address replacing that of `hookyard.yaml` (`--metrics`).
+    pub metrics: Option<SocketAddr>,
+    /// Worker threads replacing `workers` of `hookyard.yaml`.
+    pub workers: Option<usize>,
+}
+
+/// Why a server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration has problems.
+    #[error("the configuration has problems:\n{0}")]
+    Config(#[source] Problems),
+    /// A listen, metrics or control address cannot be bound.
+    #[error("cannot listen on {what}")]
+    Bind {
+        /// The address.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A thread or runtime could not be created.
+    #[error("cannot start the {what}")]
+    Spawn {
+        /// What.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// State shared by the workers, the control thread and the handle.
+pub(crate) struct Shared {
+    pub(crate) current: ArcSwap<Generation>,
+    config_dir: Option<PathBuf>,
+    reload_lock: Mutex<()>,
+    pub(crate) started: Instant,
+    pub(crate) stats: Stats,
+    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) reloads_ok: AtomicU64,
+    pub(crate) reloads_failed: AtomicU64,
+}
+
+/// Starts servers.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Loads the configuration, binds every listener and starts the workers and the control
+    /// thread; returns once everything listens.
+    ///
+    /// # Errors
+    ///
+    /// A configuration with problems, an address that cannot be bound, a thread that cannot be
+    /// started.
+    pub fn start(options: ServerConfig) -> Result<ServerHandle, StartError> {
+        let config = match &options.config_dir {
+            None => Config::embedded(),
+            Some(dir) => Config::load_dir(dir).result.map_err(StartError::Config)?,
+        };
+        let settings = &config.settings;
+        let listen = if options.listen.is_empty() { &settings.listen } else { &options.listen };
+        let workers = options
+            .workers
+            .or(settings.workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1);
+        let sockets = listen::bind_all(listen, workers)?;
+        let addrs: Vec<SocketAddr> =
+            sockets[0].iter().filter_map(|s| s.local_addr().ok()).collect();
+
+        let admin_path = match &options.admin {
+            AdminSocket::Off => None,
+            AdminSocket::At(path) => Some(path.clone()),
+            AdminSocket::FromConfig => Some(settings.admin.clone().unwrap_or_else(|| {
+                runtime_dir(settings.runtime_dir.as_deref()).join("admin.sock")
+            })),
+        };
+        let admin_listener = admin_path.as_deref().map(admin::bind).transpose()?;
+        let metrics_listener = options
+            .metrics
+            .or(settings.metrics)
+            .map(|addr| {
+                std::net::TcpListener::bind(addr)
+                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                    .map_err(|source| StartError::Bind {
+                        what: format!("metrics address {addr}"),
+                        source,
+                    })
+            })
+            .transpose()?;
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+
+        let source = config.source.to_string();
+        let shared = Arc::new(Shared {
+            current: ArcSwap::from_pointee(Generation {
+                id: 1,
+                config,
+                loaded_at: SystemTime::now(),
+            }),
+            config_dir: options.config_dir.clone(),
+            reload_lock: Mutex::new(()),
+            started: Instant::now(),
+            stats: Stats::new(workers),
+            addrs: addrs.clone(),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let mut threads = Vec::with_capacity(workers + 1);
+        for (index, listeners) in sockets.into_iter().enumerate() {
+            let (shared, stopped) = (shared.clone(), stopped.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("hookyard-worker-{index}"))
+                .spawn(move || worker::run(index, listeners, shared, stopped))
+                .map_err(|source| StartError::Spawn { what: "worker threads", source })?;
+            threads.push(thread);
+        }
+        let control = {
+            let (shared, stopped) = (shared.clone(), stopped.clone());
+            let admin = admin_listener.map(|l| (l, admin_path.clone().unwrap_or_default()));
+            std::thread::Builder::new()
+                .name("hookyard-control".to_owned())
+                .spawn(move || control(shared, admin, metrics_listener, stopped))
+                .map_err(|source| StartError::Spawn { what: "control thread", source })?
+        };
+        threads.push(control);
+        info!(listen = ?addrs, workers, config = %source, admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
+        Ok(ServerHandle { shared, stop, threads, admin_path, metrics_addr })
+    }
+}
+
+/// The default runtime directory: `$XDG_RUNTIME_DIR/hookyard`, else `hookyard-UID` in the
+/// temporary directory.
+pub fn runtime_dir(configured: Option<&Path>) -> PathBuf {
+    if let Some(dir) = configured {
+        return dir.to_owned();
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("hookyard");
+    }
+    // The owner of /proc/self is this process's user: the uid without `unsafe`.
+    match std::fs::metadata("/proc/self") {
+        Ok(meta) => std::env::temp_dir()
+            .join(format!("hookyard-{}", std::os::unix::fs::MetadataExt::uid(&meta))),
+        Err(_) => std::env::temp_dir().join("hookyard"),
+    }
+}
+
+/// The control thread: the admin socket and the metrics endpoint.
+fn control(
+    shared: Arc<Shared>,
+    admin: Option<(std::os::unix::net::UnixListener, PathBuf)>,
+    metrics: Option<std::net::TcpListener>,
+    stopped: watch::Receiver<bool>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(error = %e, "cannot start the control runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let admin_task = admin.map(|(listener, path)| {
+            tokio::spawn(admin::serve(listener, path, shared.clone(), stopped.clone()))
+        });
+        let metrics_task =
+            metrics.map(|l| tokio::spawn(metrics::serve(l, shared.clone(), stopped.clone())));
+        for task in admin_task.into_iter().chain(metrics_task) {
+            if let Err(e) = task.await {
+                warn!(error = %e, "control task failed");
+            }
+        }
+    });
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    threads: Vec<JoinHandle<()>>,
+    admin_path: Option<PathBuf>,
+    metrics_addr: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("addrs", &self.addrs).finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The bound listen addresses (with the ports chosen for port 0).
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.shared.addrs
+    }
+
+    /// The control socket's path, if there is one.
+    pub fn admin_path(&self) -> Option<&Path> {
+        self.admin_path.as_deref()
+    }
+
+    /// The bound metrics address, if metrics are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The serving generation.
+    pub fn generation(&self) -> Arc<Generation> {
+        self.shared.current.load_full()
+    }
+
+    /// Reloads the configuration directory (what SIGHUP and `ctl reload` do).
+    pub fn reload(&self) -> ReloadReport {
+        self.shared.reload()
+    }
+
+    /// A snapshot of the server's state.
+    pub fn status(&self) -> Status {
+        self.shared.status()
+    }
+
+    /// Stops accepting connections; in-flight transactions finish, bounded by
+    /// `timeouts.shutdown`. Returns at once; [`ServerHandle::wait`] waits.
+    pub fn shutdown(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Waits for every thread of the server to end (after [`ServerHandle::shutdown`]).
+    pub fn wait(mut self) {
+        for thread in std::mem::take(&mut self.threads) {
+            if thread.join().is_err() {
+                error!("a server thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+impl Shared {
+    pub(crate) fn reload(&self) -> ReloadReport {
+        let _serial = self.reload_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let start = Instant::now();
+        let old = self.current.load_full();
+        let Some(dir) = &self.config_dir else {
+            return ReloadReport {
+                ok: true,
+                generation: old.id,
+                previous: old.id,
+                source: Source::Embedded.to_string(),
+                files: Vec::new(),
+                problems: Vec::new(),
+                notes: vec![
+                    "started without --config: the embedded default has nothing to reload"
+                        .to_owned(),
+                ],
+                millis: millis(start),
+            };
+        };
+        let loaded = Config::load_dir(dir);
+        let mut report = ReloadReport {
+            ok: false,
+            generation: old.id,
+            previous: old.id,
+            source: dir.display().to_string(),
+            files: loaded.files,
+            problems: Vec::new(),
+            notes: Vec::new(),
+            millis: 0.0,
+        };
+        match loaded.result {
+            Ok(config) => {
+                report.notes = restart_notes(&old.config, &config);
+                let id = old.id + 1;
+                self.current.store(Arc::new(Generation {
+                    id,
+                    config,
+                    loaded_at: SystemTime::now(),
+                }));
+                self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                report.ok = true;
+                report.generation = id;
+                info!(generation = id, previous = old.id, "configuration reloaded");
+            }
+            Err(problems) => {
+                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                report.problems = problems.0.iter().map(ToString::to_string).collect();
+                warn!(
+                    generation = old.id,
+                    problems = report.problems.len(),
+                    "reload refused, the serving configuration is unchanged"
+                );
+                for problem in &report.problems {
+                    warn!(%problem, "reload problem");
+                }
+            }
+        }
+        report.millis = millis(start);
+        report
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        let generation = self.current.load();
+        let totals = self.stats.totals();
+        Status {
+            generation: generation.id,
+            source: generation.config.source.to_string(),
+            uptime_secs: self.started.elapsed().as_secs_f64(),
+            workers: self.stats.workers.len(),
+            listen: self.addrs.iter().map(ToString::to_string).collect(),
+            connections: totals.connections,
+            in_flight: totals.in_flight,
+            requests: totals.responses.iter().sum(),
+            reloads_ok: self.reloads_ok.load(Ordering::Relaxed),
+            reloads_failed: self.reloads_failed.load(Ordering::Relaxed),
+            rules: generation.config.rules.rules().len(),
+        }
+    }
+
+    pub(crate) fn rules(&self) -> Vec<RuleInfo> {
+        let generation = self.current.load();
+        generation
+            .config
+            .rules
+            .rules()
+            .iter()
+            .map(|rule| RuleInfo {
+                at: format!("{}:{}", rule.file.display(), rule.line),
+                rule: rule.to_string(),
+            })
+            .collect()
+    }
+}
+
+fn millis(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Settings a running server cannot change.
+fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
+    let (o, n) = (&old.settings, &new.settings);
+    let mut notes = Vec::new();
+    let mut note = |changed: bool, what: &str| {
+        if changed {
+            notes.push(format!("`{what}` changed: takes effect at the next start"));
+        }
+    };
+    note(o.listen != n.listen, "listen");
+    note(o.admin != n.admin, "admin");
+    note(o.metrics != n.metrics, "metrics");
+    note(o.workers != n.workers, "workers");
+    note(o.runtime_dir != n.runtime_dir, "runtime_dir");
+    note(o.timeouts.origin_connect != n.timeouts.origin_connect, "timeouts.origin_connect");
+    if n.watch {
+        notes.push("`watch: true` is accepted but not implemented yet: reload with SIGHUP or `hookyard ctl reload`".to_owned());
+    }
+    notes
+}

@@ -1,0 +1,346 @@
+//! A client connection's byte stream, watched on its way to hyper: activity for the idle
+//! timeout, and request framing, to refuse a head with both `Content-Length` and
+//! `Transfer-Encoding`.
+//!
+//! hyper settles that conflict as RFC 9112 §6.1 allows (the chunked coding wins, the length is
+//! dropped, the connection closes after the response), but leaves no trace of it in the request,
+//! so the proxy could not refuse it as request smugglers' favourite. [`Framing`] follows the
+//! request framing of the raw bytes (heads, `Content-Length` bodies, chunked bodies) at the cost
+//! of one pass over heads and chunk-size lines; body data is skipped by count.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// What a connection's transactions and its I/O share.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    epoch: Instant,
+    /// Milliseconds from `epoch` to the last byte moved.
+    last_activity: AtomicU64,
+    /// Transactions whose handler is running.
+    pub(crate) in_flight: AtomicU32,
+    /// Request heads handed to the service so far.
+    pub(crate) requests: AtomicU64,
+    /// One more than the index of the first head that had both `Content-Length` and
+    /// `Transfer-Encoding` (0: none).
+    conflict: AtomicU64,
+}
+
+impl ConnState {
+    pub(crate) fn new() -> ConnState {
+        ConnState {
+            epoch: Instant::now(),
+            last_activity: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+            requests: AtomicU64::new(0),
+            conflict: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_activity.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the last byte moved.
+    pub(crate) fn last_activity(&self) -> Instant {
+        self.epoch + std::time::Duration::from_millis(self.last_activity.load(Ordering::Relaxed))
+    }
+
+    /// Whether request number `index` (0-based) had conflicting framing headers.
+    pub(crate) fn conflicting(&self, index: u64) -> bool {
+        self.conflict.load(Ordering::Relaxed) == index + 1
+    }
+}
+
+/// The client stream, watched.
+pub(crate) struct ConnIo<T> {
+    inner: T,
+    state: Arc<ConnState>,
+    framing: Framing,
+}
+
+impl<T> ConnIo<T> {
+    pub(crate) fn new(inner: T, state: Arc<ConnState>) -> ConnIo<T> {
+        ConnIo { inner, state, framing: Framing::default() }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = poll {
+            let new = &buf.filled()[before..];
+            if !new.is_empty() {
+                this.state.touch();
+                if let Some(index) = this.framing.feed(new) {
+                    this.state.conflict.store(index + 1, Ordering::Relaxed);
+                }
+            }
+        }
+        poll
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = poll
+            && n > 0
+        {
+            self.state.touch();
+        }
+        poll
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = poll
+            && n > 0
+        {
+            self.state.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The longest head or chunk-size line followed; past it the tracker gives up (hyper's own
+/// limits answer such requests).
+const MAX_LINE: usize = 16 * 1024;
+
+/// Where the request byte stream is.
+#[derive(Debug, Default)]
+enum Phase {
+    /// In a head (request line and fields).
+    #[default]
+    Head,
+    /// In a body of known length: bytes left.
+    Body(u64),
+    /// On a chunk-size line.
+    ChunkSize,
+    /// In chunk data: bytes left, then the CRLF line.
+    ChunkData(u64),
+    /// On the line ending a chunk's data.
+    ChunkEnd,
+    /// In the trailer section.
+    Trailers,
+    /// No longer followed (an upgrade, a conflict, something hyper refuses anyway).
+    Off,
+}
+
+/// Follows request framing over raw bytes (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Framing {
+    phase: Phase,
+    line: Vec<u8>,
+    /// Heads completed.
+    heads: u64,
+    seen_request_line: bool,
+    length: Option<u64>,
+    transfer_encoding: bool,
+    chunked: bool,
+    opaque: bool,
+}
+
+impl Framing {
+    /// Follows `bytes`; returns the index of a head that has both framing headers.
+    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> Option<u64> {
+        let mut conflict = None;
+        while !bytes.is_empty() {
+            match self.phase {
+                Phase::Off => return conflict,
+                Phase::Body(left) | Phase::ChunkData(left) => {
+                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
+                    bytes = &bytes[take..];
+                    let left = left - take as u64;
+                    if left == 0 {
+                        self.phase = match self.phase {
+                            Phase::ChunkData(_) => Phase::ChunkEnd,
+                            _ => Phase::Head,
+                        };
+                    } else {
+                        self.phase = match self.phase {
+                            Phase::ChunkData(_) => Phase::ChunkData(left),
+                            _ => Phase::Body(left),
+                        };
+                    }
+                }
+                _ => {
+                    let (end, done) = match bytes.iter().position(|&b| b == b'\n') {
+                        Some(i) => (i + 1, true),
+                        None => (bytes.len(), false),
+                    };
+                    if self.line.len() + end > MAX_LINE {
+                        self.phase = Phase::Off;
+                        return conflict;
+                    }
+                    self.line.extend_from_slice(&bytes[..end]);
+                    bytes = &bytes[end..];
+                    if done {
+                        let mut line = std::mem::take(&mut self.line);
+                        if let Some(found) = self.line_done(trim_eol(&line)) {
+                            conflict = Some(found);
+                        }
+                        line.clear();
+                        self.line = line;
+                    }
+                }
+            }
+        }
+        conflict
+    }
+
+    fn line_done(&mut self, line: &[u8]) -> Option<u64> {
+        match self.phase {
+            // RFC 9112 §2.2: empty lines before a request line are ignored.
+            Phase::Head if !self.seen_request_line && line.is_empty() => {}
+            Phase::Head if !self.seen_request_line => {
+                self.seen_request_line = true;
+                self.opaque = line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"CONNECT ");
+            }
+            Phase::Head if line.is_empty() => return self.head_done(),
+            Phase::Head => {
+                let colon = line.iter().position(|&b| b == b':')?;
+                let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
+                if name.eq_ignore_ascii_case(b"content-length") {
+                    self.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+                    if self.length.is_none() {
+                        self.phase = Phase::Off;
+                    }
+                } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                    self.transfer_encoding = true;
+                    self.chunked = value.len() >= 7
+                        && value[value.len() - 7..].eq_ignore_ascii_case(b"chunked");
+                } else if name.eq_ignore_ascii_case(b"upgrade") {
+                    self.opaque = true;
+                }
+            }
+            Phase::ChunkSize => {
+                let size = line.split(|&b| b == b';').next().map(trim).unwrap_or_default();
+                match std::str::from_utf8(size).ok().and_then(|s| u64::from_str_radix(s, 16).ok()) {
+                    Some(0) => self.phase = Phase::Trailers,
+                    Some(n) => self.phase = Phase::ChunkData(n),
+                    None => self.phase = Phase::Off,
+                }
+            }
+            Phase::ChunkEnd => self.phase = Phase::ChunkSize,
+            Phase::Trailers if line.is_empty() => self.phase = Phase::Head,
+            _ => {}
+        }
+        None
+    }
+
+    fn head_done(&mut self) -> Option<u64> {
+        let index = self.heads;
+        self.heads += 1;
+        let conflict = self.transfer_encoding && self.length.is_some();
+        self.phase = if conflict || self.opaque || (self.transfer_encoding && !self.chunked) {
+            Phase::Off
+        } else if self.transfer_encoding {
+            Phase::ChunkSize
+        } else {
+            match self.length {
+                Some(n) if n > 0 => Phase::Body(n),
+                _ => Phase::Head,
+            }
+        };
+        self.seen_request_line = false;
+        self.length = None;
+        self.transfer_encoding = false;
+        self.chunked = false;
+        conflict.then_some(index)
+    }
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `stream` in pieces of every size from 1 to its length; all must agree.
+    fn conflicts(stream: &str) -> Vec<u64> {
+        let mut answers = Vec::new();
+        for piece in 1..=stream.len() {
+            let mut framing = Framing::default();
+            let found: Vec<u64> =
+                stream.as_bytes().chunks(piece).filter_map(|c| framing.feed(c)).collect();
+            answers.push(found);
+        }
+        answers.dedup();
+        assert_eq!(answers.len(), 1, "piece sizes disagree: {answers:?}");
+        answers.swap_remove(0)
+    }
+
+    #[test]
+    fn plain_requests_have_no_conflict() {
+        let stream = "GET / HTTP/1.1\r\nHost: a\r\n\r\n\
+                      POST /p HTTP/1.1\r\nContent-Length: 36\r\n\r\n\
+                      GET /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                      POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                      5;ext=1\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n\
+                      GET / HTTP/1.1\r\n\r\n";
+        assert_eq!(conflicts(stream), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn a_body_that_looks_like_a_head_is_skipped() {
+        let body = "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let stream = format!(
+            "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}GET / HTTP/1.1\r\n\r\n",
+            body.len()
+        );
+        assert_eq!(conflicts(&stream), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn both_headers_are_reported_with_the_head_index() {
+        let stream = "GET / HTTP/1.1\r\n\r\n\
+                      POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+                      0\r\n\r\n";
+        assert_eq!(conflicts(stream), vec![1]);
+        let reversed = "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 4\r\n\r\n";
+        assert_eq!(conflicts(reversed), vec![0]);
+    }
+}

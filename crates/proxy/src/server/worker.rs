@@ -1,0 +1,185 @@
+//! One worker: a current-thread runtime, its listeners, its origin connection pool, and the
+//! connections it accepted, which never leave it.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::watch;
+use tracing::{Instrument, debug, error, info_span, warn};
+
+use super::Shared;
+use super::io::{ConnIo, ConnState};
+use crate::stats::WorkerStats;
+use crate::txn;
+
+/// The origin client: one pool per worker.
+pub(crate) type OriginClient = Client<HttpConnector, Incoming>;
+
+/// What every connection of a worker shares.
+pub(crate) struct Worker {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) client: OriginClient,
+    pub(crate) index: usize,
+}
+
+impl Worker {
+    pub(crate) fn stats(&self) -> &WorkerStats {
+        &self.shared.stats.workers[self.index]
+    }
+}
+
+/// One client connection.
+pub(crate) struct Conn {
+    pub(crate) worker: Arc<Worker>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) state: Arc<ConnState>,
+}
+
+pub(super) fn run(
+    index: usize,
+    listeners: Vec<TcpListener>,
+    shared: Arc<Shared>,
+    stopped: watch::Receiver<bool>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(worker = index, error = %e, "cannot start a worker runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let client = origin_client(&shared);
+        let worker = Arc::new(Worker { shared, client, index });
+        let mut tasks = Vec::new();
+        for listener in listeners {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    tasks.push(tokio::spawn(accept(listener, worker.clone(), stopped.clone())))
+                }
+                Err(e) => error!(worker = index, error = %e, "cannot register a listener"),
+            }
+        }
+        for task in tasks {
+            if let Err(e) = task.await {
+                error!(worker = index, error = %e, "accept task failed");
+            }
+        }
+    });
+}
+
+fn origin_client(shared: &Shared) -> OriginClient {
+    let settings = &shared.current.load().config.settings;
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(settings.timeouts.origin_connect));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector)
+}
+
+async fn accept(
+    listener: tokio::net::TcpListener,
+    worker: Arc<Worker>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let local = stream.local_addr().unwrap_or(peer);
+                    if let Err(e) = stream.set_nodelay(true) {
+                        debug!(error = %e, "cannot set TCP_NODELAY");
+                    }
+                    serve(stream, peer, local, &worker, &graceful);
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
+        }
+    }
+    drop(listener);
+    let grace = worker.shared.current.load().config.settings.timeouts.shutdown;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        warn!(
+            worker = worker.index,
+            ?grace,
+            "shutdown grace period over, closing the remaining connections"
+        );
+    }
+}
+
+fn serve(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    worker: &Arc<Worker>,
+    graceful: &GracefulShutdown,
+) {
+    let generation = worker.shared.current.load();
+    let settings = &generation.config.settings;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(settings.timeouts.header_read)
+        .max_buf_size(settings.limits.max_header_bytes.max(8192) + 8192)
+        .max_header_size(settings.limits.max_header_bytes);
+    if settings.limits.max_headers != 100 {
+        // Not at the default only: a set count moves hyper's header array to the heap.
+        builder.max_headers(settings.limits.max_headers);
+    }
+    let idle = settings.timeouts.idle;
+    let state = Arc::new(ConnState::new());
+    let conn = Arc::new(Conn { worker: worker.clone(), peer, local, state: state.clone() });
+    let service = service_fn(move |request| txn::handle(conn.clone(), request));
+    let io = TokioIo::new(ConnIo::new(stream, state.clone()));
+    let connection = graceful.watch(builder.serve_connection(io, service));
+    let worker = worker.clone();
+    worker.stats().connections_open.fetch_add(1, Ordering::Relaxed);
+    tokio::spawn(
+        async move {
+            tokio::pin!(connection);
+            loop {
+                let now = std::time::Instant::now();
+                let mut deadline = state.last_activity() + idle;
+                if deadline <= now {
+                    if state.in_flight.load(Ordering::Relaxed) == 0 {
+                        debug!("idle timeout");
+                        break;
+                    }
+                    // A transaction is waiting on its origin: its own timeouts govern.
+                    deadline = now + idle;
+                }
+                tokio::select! {
+                    result = &mut connection => {
+                        if let Err(e) = result {
+                            debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = tokio::time::sleep_until(deadline.into()) => {}
+                }
+            }
+            worker.stats().connections_closed.fetch_add(1, Ordering::Relaxed);
+        }
+        .instrument(info_span!("conn", %peer)),
+    );
+}

@@ -1,0 +1,106 @@
+//! The control channel: JSON-RPC over a 0600 Unix socket, `hookyard ctl`, and metrics.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+
+use hookyard_proxy::{AdminSocket, NOT_YET_AVAILABLE, Server, ServerConfig, ctl};
+
+use crate::support::{config_dir, get, proxy_with};
+
+#[tokio::test]
+async fn reload_status_rules_and_not_yet_available_methods() {
+    let dir = config_dir(&[("remap.config", "map http://www.example.com/ http://127.0.0.1:9/\n")]);
+    let socket = dir.path().join("run/admin.sock");
+    let proxy = proxy_with(Some(dir.path()), AdminSocket::At(socket.clone()));
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let socket2 = socket.clone();
+    let (status, rules, reload, plugins) = tokio::task::spawn_blocking(move || {
+        (
+            ctl::call(&socket2, "status").unwrap(),
+            ctl::call(&socket2, "rules").unwrap(),
+            ctl::call(&socket2, "reload").unwrap(),
+            ctl::call(&socket2, "plugins").unwrap_err(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status["generation"], 1);
+    assert_eq!(status["workers"], 2);
+    assert_eq!(rules[0]["rule"], "map http://www.example.com/ http://127.0.0.1:9/");
+    assert!(rules[0]["at"].as_str().unwrap().ends_with("remap.config:1"), "{rules}");
+    assert_eq!(reload["ok"], true);
+    assert_eq!(reload["generation"], 2);
+    assert_eq!(reload["files"][1]["status"], "loaded");
+    match plugins {
+        ctl::CtlError::Remote { code, message } => {
+            assert_eq!(code, NOT_YET_AVAILABLE);
+            assert!(message.contains("not yet available"), "{message}");
+        }
+        other => panic!("expected a JSON-RPC error, got {other:?}"),
+    }
+    assert_eq!(proxy.generation().id, 2);
+
+    // Raw JSON-RPC: errors for an unknown method and for a line that is not JSON.
+    let socket2 = socket.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        let mut stream = UnixStream::connect(&socket2).unwrap();
+        stream
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"dance\"}\nnot json\n")
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut lines = Vec::new();
+        for _ in 0..2 {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            lines.push(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    assert_eq!(answers[0]["id"], 7);
+    assert_eq!(answers[0]["error"]["code"], -32601);
+    assert_eq!(answers[1]["error"]["code"], -32700);
+
+    // The command-line client.
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_hookyard"))
+            .args(["ctl", "--admin"])
+            .arg(&socket)
+            .arg("status")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("generation      2"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text() {
+    let handle = Server::start(ServerConfig {
+        config_dir: None,
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        admin: AdminSocket::Off,
+        metrics: Some("127.0.0.1:0".parse().unwrap()),
+        workers: Some(1),
+    })
+    .unwrap();
+    assert_eq!(get(handle.addrs()[0], "localhost", "/nothing").await.status, 404);
+    let metrics = get(handle.metrics_addr().unwrap(), "localhost", "/metrics").await;
+    assert_eq!(metrics.status, 200);
+    for series in [
+        "hookyard_responses_total{class=\"4xx\"} 1",
+        "hookyard_generation 1",
+        "hookyard_reloads_total{result=\"failed\"} 0",
+        "hookyard_connections ",
+        "hookyard_transactions_in_flight 0",
+    ] {
+        assert!(metrics.body.contains(series), "missing {series} in:\n{}", metrics.body);
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests of the `hookyard` proxy: a client, the proxy and an origin, all on
+//! 127.0.0.1, in one process.
+#![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+#![allow(missing_docs, reason = "test functions")]
+#![allow(unreachable_pub, reason = "test support shared between modules")]
+
+mod check;
+mod control;
+mod errors;
+mod reload;
+mod routing;
+mod streaming;
+mod support;
