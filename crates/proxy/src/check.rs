@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use crate::config::{Config, FileStatus};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::{Config, FileStatus, Problems};
+use crate::server::{problems, remap_generations};
 
 /// The outcome of a check.
 #[derive(Debug)]
@@ -15,9 +18,16 @@ pub struct Check {
     pub files: Vec<String>,
 }
 
-/// Checks a configuration directory.
+/// Checks a configuration directory: every file, and every remap plugin loaded and
+/// initialised (with its instances created) in a scratch runtime directory that is removed after.
 pub fn check(dir: &Path) -> Check {
-    let loaded = Config::load_dir(dir);
+    let mut loaded = Config::load_dir(dir);
+    if let Ok(config) = &mut loaded.result
+        && config.rules.rules().iter().any(|r| !r.plugins.is_empty())
+        && let Err(found) = load_plugins(config, dir)
+    {
+        loaded.result = Err(found);
+    }
     let mut problems = match &loaded.result {
         Ok(_) => Vec::new(),
         Err(found) => found.0.iter().map(ToString::to_string).collect(),
@@ -33,4 +43,22 @@ pub fn check(dir: &Path) -> Check {
         problems.extend(file.warnings.iter().map(|w| format!("warning: {w}")));
     }
     Check { ok: loaded.result.is_ok(), problems, files }
+}
+
+/// Loads the configuration's remap plugins in a scratch runtime directory.
+fn load_plugins(config: &mut Config, dir: &Path) -> Result<(), Problems> {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let scratch =
+        std::env::temp_dir().join(format!("hookyard-check-{}-{nanos}", std::process::id()));
+    let mut settings = config.settings.clone();
+    settings.runtime_dir = Some(scratch.clone());
+    let rules = std::mem::take(&mut config.rules);
+    let result = {
+        let generations = remap_generations(&settings, Some(dir));
+        let result = generations.load_rules(rules).map(drop).map_err(problems);
+        generations.plugins().flush();
+        result
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }

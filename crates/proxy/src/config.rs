@@ -167,8 +167,7 @@ impl Config {
             Some(match Rules::load(&path) {
                 Ok(rules) => {
                     let warnings = rules.warnings().iter().map(ToString::to_string).collect();
-                    let unsupported = unsupported_remap_plugins(&rules);
-                    if unsupported.is_empty() { Ok((rules, warnings)) } else { Err(unsupported) }
+                    Ok((rules, warnings))
                 }
                 Err(errors) => Err(errors
                     .0
@@ -206,24 +205,6 @@ impl Config {
         };
         Loaded { result, files }
     }
-}
-
-/// Remap plugins are not run by this build yet: refusing the rule is safer than serving it
-/// without, say, its authentication plugin.
-fn unsupported_remap_plugins(rules: &Rules) -> Vec<Problem> {
-    rules
-        .rules()
-        .iter()
-        .filter(|rule| !rule.plugins.is_empty())
-        .map(|rule| Problem {
-            file: rule.file.to_path_buf(),
-            line: rule.line,
-            reason: format!(
-                "remap plugin `{}`: this build cannot run remap plugins yet",
-                rule.plugins[0].path
-            ),
-        })
-        .collect()
 }
 
 /// Reads and parses one optional file, recording its report.

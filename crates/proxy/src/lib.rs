@@ -7,17 +7,21 @@
 //! atomically on reload, the control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket),
 //! Prometheus metrics, and `hookyard check` ([`check()`]).
 //!
-//! Plugins are not run yet: a configuration naming a remap or global plugin is refused. The
-//! transaction (`txn.rs`) marks where the hooks will be dispatched.
+//! Remap plugins run: each rule's `@plugin=` chain, with the whole ATS lifecycle across reloads
+//! (`hookyard-remap`'s generations), served by the host side of the C ABI in `host`. Global
+//! plugins and hook dispatch are not wired yet: a configuration enabling a global plugin is
+//! refused, and the transaction (`txn.rs`) marks where hooks will be dispatched.
 //!
-//! Only this crate installs a `tracing` subscriber (in `main.rs`). It has no `unsafe` today;
-//! the host side of the plugin ABI will bring its own module with it.
-#![forbid(unsafe_code)]
+//! Only this crate installs a `tracing` subscriber (in `main.rs`). Its `unsafe` is in `host`
+//! (C calls in with raw pointers).
+#![deny(unsafe_code)]
 
 mod admin;
 mod check;
 pub mod config;
 pub mod ctl;
+#[allow(unsafe_code, reason = "the host side of the plugin C ABI")]
+mod host;
 mod metrics;
 mod report;
 mod server;

@@ -31,8 +31,10 @@ use crate::{admin, metrics};
 pub struct Generation {
     /// Its number: 1 at start, one more per successful reload.
     pub id: u64,
-    /// The configuration.
+    /// The configuration (its `rules` moved into `remap`).
     pub config: Config,
+    /// The remap rules and their plugin instances.
+    pub remap: Arc<hookyard_remap::Generation>,
     /// When it was loaded.
     pub loaded_at: SystemTime,
 }
@@ -93,6 +95,8 @@ pub enum StartError {
 /// State shared by the workers, the control thread and the handle.
 pub(crate) struct Shared {
     pub(crate) current: ArcSwap<Generation>,
+    /// Remap rules with their plugins, across generations.
+    remap: hookyard_remap::Generations,
     config_dir: Option<PathBuf>,
     reload_lock: Mutex<()>,
     pub(crate) started: Instant,
@@ -115,10 +119,14 @@ impl Server {
     /// A configuration with problems, an address that cannot be bound, a thread that cannot be
     /// started.
     pub fn start(options: ServerConfig) -> Result<ServerHandle, StartError> {
-        let config = match &options.config_dir {
+        let mut config = match &options.config_dir {
             None => Config::embedded(),
             Some(dir) => Config::load_dir(dir).result.map_err(StartError::Config)?,
         };
+        let remap = remap_generations(&config.settings, options.config_dir.as_deref());
+        remap
+            .load_rules(std::mem::take(&mut config.rules))
+            .map_err(|e| StartError::Config(problems(e)))?;
         let settings = &config.settings;
         let listen = if options.listen.is_empty() { &settings.listen } else { &options.listen };
         let workers = options
@@ -157,8 +165,10 @@ impl Server {
             current: ArcSwap::from_pointee(Generation {
                 id: 1,
                 config,
+                remap: remap.current(),
                 loaded_at: SystemTime::now(),
             }),
+            remap,
             config_dir: options.config_dir.clone(),
             reload_lock: Mutex::new(()),
             started: Instant::now(),
@@ -336,13 +346,19 @@ impl Shared {
             notes: Vec::new(),
             millis: 0.0,
         };
-        match loaded.result {
+        let loaded = loaded.result.and_then(|mut config| {
+            // Plugins load last: a refused plugin leaves everything as it was.
+            let rules = std::mem::take(&mut config.rules);
+            self.remap.load_rules(rules).map(|_| config).map_err(problems)
+        });
+        match loaded {
             Ok(config) => {
                 report.notes = restart_notes(&old.config, &config);
                 let id = old.id + 1;
                 self.current.store(Arc::new(Generation {
                     id,
                     config,
+                    remap: self.remap.current(),
                     loaded_at: SystemTime::now(),
                 }));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
@@ -381,15 +397,15 @@ impl Shared {
             requests: totals.responses.iter().sum(),
             reloads_ok: self.reloads_ok.load(Ordering::Relaxed),
             reloads_failed: self.reloads_failed.load(Ordering::Relaxed),
-            rules: generation.config.rules.rules().len(),
+            rules: generation.remap.rules().rules().len(),
         }
     }
 
     pub(crate) fn rules(&self) -> Vec<RuleInfo> {
         let generation = self.current.load();
         generation
-            .config
-            .rules
+            .remap
+            .rules()
             .rules()
             .iter()
             .map(|rule| RuleInfo {
@@ -423,4 +439,38 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
         notes.push("`watch: true` is accepted but not implemented yet: reload with SIGHUP or `hookyard ctl reload`".to_owned());
     }
     notes
+}
+
+/// The remap generations of a server: plugins are loaded from the configured plugin directories
+/// (then the configuration directory), their copies kept under `<runtime_dir>/plugins`, which is
+/// only created when the first plugin loads.
+pub(crate) fn remap_generations(
+    settings: &crate::config::Settings,
+    config_dir: Option<&Path>,
+) -> hookyard_remap::Generations {
+    let mut loader_config = hookyard_dso::LoaderConfig::new(
+        runtime_dir(settings.runtime_dir.as_deref()).join("plugins"),
+    );
+    for dir in settings.plugin_dirs.iter().map(PathBuf::as_path).chain(config_dir) {
+        loader_config = loader_config.search_dir(dir);
+    }
+    if !settings.dynamic_reload {
+        loader_config = loader_config.mode(hookyard_dso::ReloadMode::Static);
+    }
+    let plugins = hookyard_remap::Plugins::with_loader_factory(
+        move || hookyard_dso::Loader::new(loader_config.clone()),
+        crate::host::tables(),
+    );
+    hookyard_remap::Generations::new(plugins)
+}
+
+/// Remap load errors as configuration problems.
+pub(crate) fn problems(errors: hookyard_remap::LoadErrors) -> crate::config::Problems {
+    crate::config::Problems(
+        errors
+            .0
+            .into_iter()
+            .map(|e| crate::config::Problem { file: e.file, line: e.line, reason: e.reason })
+            .collect(),
+    )
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use hookyard_remap::{AclRequest, Remap, Target};
+use hookyard_remap::{AclRequest, Remap, RuleUrl};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full};
@@ -20,6 +20,7 @@ use hyper::body::Incoming;
 use tracing::{debug, warn};
 
 use crate::config::Source;
+use crate::host::{TxnState, UrlParts};
 use crate::server::Generation;
 use crate::server::worker::Conn;
 
@@ -95,8 +96,9 @@ impl Transaction {
         };
         // hook: PRE_REMAP.
         let generation = self.generation.clone();
-        let rules = &generation.config.rules;
-        let uri = request.uri();
+        let rules = generation.remap.rules();
+        // A cheap clone (shared bytes): remap's answer borrows it while plugins edit the request.
+        let uri = request.uri().clone();
         let remap_request = hookyard_remap::Request {
             scheme: &target.scheme,
             host: &target.host,
@@ -121,14 +123,48 @@ impl Transaction {
         if !hookyard_remap::allowed(&rule.filters, &acl) {
             return local(StatusCode::FORBIDDEN, "Access Denied\n");
         }
-        if target.scheme != "http" {
-            warn!(scheme = target.scheme, "origin scheme not supported yet");
+        let mut url = UrlParts {
+            scheme: target.scheme.to_owned(),
+            host: target.host.to_string(),
+            port: target.port,
+            path: format!("/{}", target.path),
+            query: target.query.unwrap_or("").to_owned(),
+        };
+        let chain = generation.remap.chain(rule);
+        if !chain.is_empty() {
+            let pristine = UrlParts {
+                scheme: remap_request.scheme.to_owned(),
+                host: remap_request.host.to_owned(),
+                port: remap_request.port,
+                path: uri.path().to_owned(),
+                query: uri.query().unwrap_or("").to_owned(),
+            };
+            let headers = std::mem::take(request.headers_mut());
+            let mut state = TxnState::new(request.method().clone(), url, pristine, headers);
+            let outcome = state.run_chain(chain, rule_url(&rule.from), rule_url(&rule.to));
+            *request.headers_mut() = std::mem::take(&mut state.headers);
+            *request.method_mut() = state.method.clone();
+            if let Some((status, body)) = state.direct.take() {
+                return direct(status, body);
+            }
+            if outcome.redirect {
+                return redirect(302, &state.url.to_url_string());
+            }
+            url = state.url.clone();
+        }
+        // hook: POST_REMAP.
+        if url.scheme != "http" {
+            warn!(scheme = url.scheme, "origin scheme not supported yet");
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: origin scheme not supported\n");
         }
-        let Some(origin_uri) = origin_uri(&target) else {
+        let Some(origin_uri) = origin_uri(&url) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin URL\n");
         };
-        let Ok(host) = HeaderValue::from_str(&target.authority()) else {
+        let authority = match url.port {
+            Some(port) => format!("{}:{port}", url.host),
+            None => url.host.clone(),
+        };
+        let Ok(host) = HeaderValue::from_str(&authority) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin host\n");
         };
         let origin = origin_uri.authority().cloned();
@@ -211,7 +247,7 @@ fn request_target(request: &Request<Incoming>) -> Option<RequestTarget> {
     Some(RequestTarget { scheme, host, port: authority.port_u16() })
 }
 
-fn origin_uri(target: &Target<'_>) -> Option<Uri> {
+fn origin_uri(target: &UrlParts) -> Option<Uri> {
     let host = &target.host;
     let bracketed = host.contains(':') && !host.starts_with('[');
     let mut text = String::with_capacity(16 + host.len() + target.path.len());
@@ -227,11 +263,10 @@ fn origin_uri(target: &Target<'_>) -> Option<Uri> {
         text.push(':');
         text.push_str(&port.to_string());
     }
-    text.push('/');
     text.push_str(&target.path);
-    if let Some(query) = target.query {
+    if !target.query.is_empty() {
         text.push('?');
-        text.push_str(query);
+        text.push_str(&target.query);
     }
     Uri::try_from(text).ok()
 }
@@ -265,7 +300,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// Rewrites the origin's URLs in `Location`, `Content-Location`, `URI` and `Destination` with
 /// the `reverse_map` rules.
 fn reverse_map(generation: &Generation, headers: &mut HeaderMap) {
-    let rules = &generation.config.rules;
+    let rules = generation.remap.rules();
     for name in [header::LOCATION, header::CONTENT_LOCATION] {
         rewrite(rules, headers, name);
     }
@@ -318,4 +353,23 @@ fn redirect(status: u16, location: &str) -> Response<Body> {
             local(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error: invalid redirect\n")
         }
     }
+}
+
+/// A rule's URL as plugins see it.
+fn rule_url(url: &RuleUrl) -> UrlParts {
+    UrlParts {
+        scheme: url.scheme.clone(),
+        host: url.host.clone(),
+        port: url.port,
+        path: format!("/{}", url.path),
+        query: String::new(),
+    }
+}
+
+/// A response a plugin asked for instead of going to the origin.
+fn direct(status: u16, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
 }

@@ -171,6 +171,15 @@ impl Generations {
         self.load_with(|| Rules::parse(file, text))
     }
 
+    /// As [`Generations::load`], with rules already parsed (by the caller, from the same file).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Generations::load`], for the plugins.
+    pub fn load_rules(&self, rules: Rules) -> Result<LoadReport, LoadErrors> {
+        self.load_with(|| Ok(rules))
+    }
+
     fn load_with(
         &self,
         parse: impl FnOnce() -> Result<Rules, LoadErrors>,

@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
@@ -273,7 +273,10 @@ enum Job {
 /// The remap plugins of a process: the loader, the tables the host gives plugins, every loaded
 /// version, and the thread that tears instances down.
 pub struct Plugins {
-    loader: Loader,
+    /// Made on the first plugin load, so a configuration without plugins needs no runtime
+    /// directory.
+    loader: OnceLock<Loader>,
+    make_loader: Box<dyn Fn() -> Result<Loader, hookyard_dso::Error> + Send + Sync>,
     tables: Arc<dyn HostTables>,
     loaded: Mutex<Vec<Weak<RemapPlugin>>>,
     /// Serialises loading (init, new_instance, pre/post reload) with teardown (delete_instance,
@@ -286,6 +289,15 @@ pub struct Plugins {
 impl Plugins {
     /// Remap plugins loaded with `loader`, given tables by `tables`.
     pub fn new(loader: Loader, tables: Arc<dyn HostTables>) -> Plugins {
+        Plugins::with_loader_factory(move || Ok(loader.clone()), tables)
+    }
+
+    /// Remap plugins loaded with a loader that `make_loader` creates when the first plugin is
+    /// loaded (its runtime directory is only needed then).
+    pub fn with_loader_factory(
+        make_loader: impl Fn() -> Result<Loader, hookyard_dso::Error> + Send + Sync + 'static,
+        tables: Arc<dyn HostTables>,
+    ) -> Plugins {
         let lifecycle = Arc::new(Mutex::new(()));
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let thread = std::thread::Builder::new()
@@ -315,7 +327,8 @@ impl Plugins {
             })
             .expect("the remap teardown thread starts");
         Plugins {
-            loader,
+            loader: OnceLock::new(),
+            make_loader: Box::new(make_loader),
             tables,
             loaded: Mutex::new(Vec::new()),
             lifecycle,
@@ -324,9 +337,18 @@ impl Plugins {
         }
     }
 
-    /// The loader.
-    pub fn loader(&self) -> &Loader {
-        &self.loader
+    /// The loader, once a plugin was loaded.
+    pub fn loader(&self) -> Option<&Loader> {
+        self.loader.get()
+    }
+
+    /// The loader, made now if needed; the caller holds the lifecycle lock.
+    fn loader_or_make(&self) -> Result<&Loader, hookyard_dso::Error> {
+        if let Some(loader) = self.loader.get() {
+            return Ok(loader);
+        }
+        let loader = (self.make_loader)()?;
+        Ok(self.loader.get_or_init(|| loader))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
@@ -355,7 +377,7 @@ impl Plugins {
         &self,
         config_path: &str,
     ) -> Result<(Arc<RemapPlugin>, bool), PluginError> {
-        let library = self.loader.load(config_path.as_ref())?;
+        let library = self.loader_or_make()?.load(config_path.as_ref())?;
         if let Some(plugin) = self.loaded().into_iter().find(|p| p.version() == library.id()) {
             if !plugin.initialized.load(Ordering::Acquire) {
                 plugin.init()?;

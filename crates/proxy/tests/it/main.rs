@@ -7,6 +7,7 @@
 mod check;
 mod control;
 mod errors;
+mod plugins;
 mod reload;
 mod routing;
 mod streaming;

@@ -100,6 +100,15 @@ async fn respond(
         waiting.fetch_add(1, Ordering::SeqCst);
         let _ = released.wait_for(|r| *r).await;
     }
+    if path == "/headers" {
+        let mut lines: Vec<String> = request
+            .headers()
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap_or("?")))
+            .collect();
+        lines.sort();
+        return Ok(Response::new(Either::Right(Full::new(Bytes::from(lines.join("\n"))))));
+    }
     if path == "/echo" {
         return Ok(Response::new(Either::Left(request.into_body())));
     }

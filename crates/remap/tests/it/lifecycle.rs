@@ -21,6 +21,7 @@ const OS_RESPONSE: i32 = 7;
 
 struct World {
     sandbox: Sandbox,
+    loader: Loader,
     generations: Generations,
 }
 
@@ -30,8 +31,8 @@ impl World {
         let loader =
             Loader::new(LoaderConfig::new(sandbox.runtime()).search_dir(sandbox.plugins()))
                 .unwrap();
-        let generations = Generations::new(Plugins::new(loader, Arc::new(NullTables)));
-        World { sandbox, generations }
+        let generations = Generations::new(Plugins::new(loader.clone(), Arc::new(NullTables)));
+        World { sandbox, loader, generations }
     }
 
     fn install(&self, name: &str, defines: &[&str]) {
@@ -51,7 +52,7 @@ impl World {
 
     fn flush(&self) {
         self.generations.plugins().flush();
-        self.generations.plugins().loader().flush_unloads();
+        self.loader.flush_unloads();
     }
 }
 
@@ -227,7 +228,7 @@ fn a_failed_instance_refuses_the_reload_and_releases_what_it_created() {
     let p = world.library("p.so");
     world.install("q.so", &["-DRECORDER_VERSION=7"]);
     // Holding the version the reload will load keeps its counters readable after the teardown.
-    let q = world.generations.plugins().loader().load("q.so".as_ref()).unwrap();
+    let q = world.loader.load("q.so".as_ref()).unwrap();
 
     let err = world
         .load("map http://a/ http://b/ @plugin=p.so\nmap http://q/ http://r/ @plugin=q.so\nmap http://x/ http://y/ @plugin=p.so @pparam=fail\n")

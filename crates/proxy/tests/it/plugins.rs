@@ -1,0 +1,139 @@
+//! Remap plugins through the proxy: the C example `add_header` and the recording test plugin,
+//! loaded from a plugin directory, run in the rule's chain, refused with file:line when bad.
+
+use std::path::{Path, PathBuf};
+
+use hookyard_fixtures::{abi_include_dir, compile_c_with, recorder};
+use tempfile::TempDir;
+
+use crate::support::{Origin, config_dir, get, proxy, write};
+
+/// A configuration directory whose `hookyard.yaml` points plugins and copies into it.
+fn plugin_dir(remap: &str) -> TempDir {
+    let dir = config_dir(&[("remap.config", remap)]);
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    let yaml = format!(
+        "runtime_dir: {}\nplugin_dirs: [{}]\n",
+        dir.path().join("run").display(),
+        dir.path().join("plugins").display()
+    );
+    write(dir.path(), "hookyard.yaml", &yaml);
+    dir
+}
+
+fn add_header(into: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/add_header.c");
+    let out = into.join("plugins/add_header.so");
+    compile_c_with(&source, &[], &[&abi_include_dir()], &out);
+    out
+}
+
+#[tokio::test]
+async fn add_header_adds_request_headers_the_origin_sees() {
+    let origin = Origin::start("o").await;
+    let remap = format!(
+        "map http://site.test/ http://{}/ @plugin=add_header.so @pparam=X-Served-By:hookyard @pparam=X-Team:edge\n\
+         map http://plain.test/ http://{}/\n",
+        origin.addr, origin.addr
+    );
+    let dir = plugin_dir(&remap);
+    add_header(dir.path());
+    let proxy = proxy(Some(dir.path()));
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("x-served-by: hookyard"), "{}", answer.body);
+    assert!(answer.body.contains("x-team: edge"), "{}", answer.body);
+    let plain = get(proxy.addrs()[0], "plain.test", "/headers").await;
+    assert!(!plain.body.contains("x-served-by"), "only the rule with the plugin: {}", plain.body);
+}
+
+#[tokio::test]
+async fn a_plugin_that_sets_the_redirect_flag_redirects_to_the_request_url() {
+    let origin = Origin::start("o").await;
+    let remap = format!(
+        "map http://go.test/ http://{}/there/ @plugin=recorder.so @pparam=status=1 @pparam=redirect\n",
+        origin.addr
+    );
+    let dir = plugin_dir(&remap);
+    std::fs::copy(recorder(&[]), dir.path().join("plugins/recorder.so")).unwrap();
+    let proxy = proxy(Some(dir.path()));
+    let answer = get(proxy.addrs()[0], "go.test", "/page?x=1").await;
+    assert_eq!(answer.status, 302);
+    let location = answer.headers.get("location").unwrap().to_str().unwrap();
+    assert_eq!(location, format!("http://{}/there/page?x=1", origin.addr));
+}
+
+#[tokio::test]
+async fn a_failing_plugin_refuses_the_reload_and_the_old_rules_keep_serving() {
+    let origin = Origin::start("o").await;
+    let dir =
+        plugin_dir(&format!("map http://site.test/ http://{}/ @plugin=recorder.so\n", origin.addr));
+    std::fs::copy(recorder(&[]), dir.path().join("plugins/recorder.so")).unwrap();
+    let proxy = proxy(Some(dir.path()));
+    assert_eq!(get(proxy.addrs()[0], "site.test", "/a").await.status, 200);
+
+    write(
+        dir.path(),
+        "remap.config",
+        &format!(
+            "map http://site.test/ http://{}/ @plugin=recorder.so @pparam=fail\n",
+            origin.addr
+        ),
+    );
+    let report = proxy.reload();
+    assert!(!report.ok);
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].ends_with(
+            "remap.config:1: failed to create instance for plugin recorder.so: bad args"
+        ),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(
+        get(proxy.addrs()[0], "site.test", "/a").await.status,
+        200,
+        "still serving generation 1"
+    );
+
+    write(
+        dir.path(),
+        "remap.config",
+        &format!("map http://site.test/ http://{}/ @plugin=missing.so\n", origin.addr),
+    );
+    let report = proxy.reload();
+    assert!(
+        report.problems[0]
+            .contains("remap.config:1: plugin `missing.so` not found in the search directories"),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
+fn check_loads_and_initialises_plugins_in_a_scratch_directory() {
+    let dir = plugin_dir(
+        "map http://site.test/ http://127.0.0.1:9/ @plugin=add_header.so @pparam=X-A:b\n",
+    );
+    add_header(dir.path());
+    let check = hookyard_proxy::check(dir.path());
+    assert!(check.ok, "{:?}", check.problems);
+    assert!(
+        !dir.path().join("run").exists(),
+        "check leaves no runtime directory of its own behind"
+    );
+
+    write(
+        dir.path(),
+        "remap.config",
+        "map http://site.test/ http://127.0.0.1:9/ @plugin=add_header.so @pparam=no-colon\n",
+    );
+    let check = hookyard_proxy::check(dir.path());
+    assert!(!check.ok);
+    assert!(
+        check.problems[0]
+            .contains("remap.config:1: failed to create instance for plugin add_header.so"),
+        "{:?}",
+        check.problems
+    );
+}
