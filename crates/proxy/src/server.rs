@@ -293,6 +293,21 @@ impl ServerHandle {
         self.shared.status()
     }
 
+    /// Every loaded plugin version (live, unloading or pinned), from the plugin loader.
+    pub fn plugin_versions(&self) -> Vec<hookyard_dso::VersionInfo> {
+        self.shared.remap.plugins().loader().map(hookyard_dso::Loader::snapshot).unwrap_or_default()
+    }
+
+    /// Blocks until plugin instances of generations no transaction holds any more are torn
+    /// down and the versions nothing uses are unloaded.
+    pub fn settle_plugins(&self) {
+        let plugins = self.shared.remap.plugins();
+        plugins.flush();
+        if let Some(loader) = plugins.loader() {
+            loader.flush_unloads();
+        }
+    }
+
     /// Stops accepting connections; in-flight transactions finish, bounded by
     /// `timeouts.shutdown`. Returns at once; [`ServerHandle::wait`] waits.
     pub fn shutdown(&self) {

@@ -137,3 +137,116 @@ fn check_loads_and_initialises_plugins_in_a_scratch_directory() {
         check.problems
     );
 }
+
+/// Issue 9: requests keep flowing while 100 reloads alternate the plugin file between two
+/// versions (replaced by rename, as deployment tools do). No request fails, every response came
+/// from version 1 or 2, and afterwards exactly one version stays loaded with one copy on disk.
+#[tokio::test]
+async fn reloads_under_load_alternate_plugin_versions_without_a_failed_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use hookyard_fixtures::versioned;
+
+    use crate::support::{Client, within};
+
+    const RELOADS: usize = 100;
+    const CLIENTS: usize = 4;
+
+    let origin = Origin::start("o").await;
+    let dir = plugin_dir(&format!(
+        "map http://site.test/ http://{}/ @plugin=versioned.so\n",
+        origin.addr
+    ));
+    let plugins = dir.path().join("plugins");
+    let install = move |version: u32| {
+        let staging = plugins.join(".versioned.so.tmp");
+        std::fs::copy(versioned(version), &staging).unwrap();
+        std::fs::rename(&staging, plugins.join("versioned.so")).unwrap();
+    };
+    install(1);
+    let proxy = Arc::new(proxy(Some(dir.path())));
+    let addr = proxy.addrs()[0];
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (stop, seen) = (stop.clone(), seen.clone());
+        clients.push(tokio::spawn(async move {
+            let mut client = Client::connect(addr).await;
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let answer = client.request("GET", "site.test", "/headers").await;
+                match (
+                    answer.status.as_u16(),
+                    answer.body.contains("x-plugin-version: 1"),
+                    answer.body.contains("x-plugin-version: 2"),
+                ) {
+                    (200, true, false) => seen[0].fetch_add(1, Ordering::Relaxed),
+                    (200, false, true) => seen[1].fetch_add(1, Ordering::Relaxed),
+                    _ => {
+                        failures.push(format!("{} {}", answer.status, answer.body));
+                        0
+                    }
+                };
+            }
+            failures
+        }));
+    }
+    let reloader = {
+        let proxy = proxy.clone();
+        let seen = seen.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut refused = Vec::new();
+            for i in 0..RELOADS {
+                // Let some requests through on each version before the next swap.
+                let before = seen[0].load(Ordering::Relaxed) + seen[1].load(Ordering::Relaxed);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while seen[0].load(Ordering::Relaxed) + seen[1].load(Ordering::Relaxed)
+                    < before + CLIENTS
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::yield_now();
+                }
+                install(if i % 2 == 0 { 2 } else { 1 });
+                let report = proxy.reload();
+                if !report.ok {
+                    refused.push(report.problems.join("; "));
+                }
+            }
+            refused
+        })
+    };
+    let refused = within("100 reloads", reloader).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let mut failures = Vec::new();
+    for client in clients {
+        failures.extend(within("the clients", client).await.unwrap());
+    }
+    assert!(refused.is_empty(), "refused reloads: {refused:?}");
+    assert!(
+        failures.is_empty(),
+        "{} failed requests, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    let (v1, v2) = (seen[0].load(Ordering::Relaxed), seen[1].load(Ordering::Relaxed));
+    assert!(v1 > 0 && v2 > 0, "both versions served: {v1} / {v2}");
+    eprintln!("{RELOADS} reloads under load: {v1} responses from v1, {v2} from v2, 0 failed");
+
+    // The last install was version 1 (100 swaps from 1). Once the old generations are gone,
+    // exactly one version stays loaded, with one copy on disk.
+    proxy.settle_plugins();
+    let versions = proxy.plugin_versions();
+    assert_eq!(versions.len(), 1, "{versions:#?}");
+    assert_eq!(versions[0].state, hookyard_dso::VersionState::Live);
+    let copies: Vec<_> = std::fs::read_dir(dir.path().join("run/plugins"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .collect();
+    assert_eq!(copies.len(), 1, "one runtime copy left");
+    let answer = get(addr, "site.test", "/headers").await;
+    assert!(answer.body.contains("x-plugin-version: 1"), "{}", answer.body);
+}
