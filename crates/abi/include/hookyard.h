@@ -195,8 +195,8 @@ typedef int32_t hy_remap_status;
 #define HY_REMAP_NO_REMAP_STOP 2
 /* The request URL was changed; no further plugin of the rule runs. */
 #define HY_REMAP_DID_REMAP_STOP 3
-/* The transaction fails with 500 unless the plugin set a direct response (ATS documents this and
- * ignores it; hookyard does it). */
+/* Treated as HY_REMAP_NO_REMAP, as ATS's code does (its documentation says it fails the
+ * transaction). To fail a transaction, set a direct response and answer HY_REMAP_NO_REMAP_STOP. */
 #define HY_REMAP_ERROR (-1)
 
 /* What the post-reload entry points are told (ATS's TSRemapReloadStatus). */

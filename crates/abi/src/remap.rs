@@ -58,7 +58,7 @@ define_constants! {
     HY_REMAP_NO_REMAP_STOP: hy_remap_status = 2;
     /// The request URL was changed; no further plugin of the rule runs.
     HY_REMAP_DID_REMAP_STOP: hy_remap_status = 3;
-    /// The transaction fails with 500 unless the plugin set a direct response.
+    /// Treated as [`HY_REMAP_NO_REMAP`] (ATS's code); fail a transaction with a direct response.
     HY_REMAP_ERROR: hy_remap_status = -1;
 
     /// The configuration load failed.

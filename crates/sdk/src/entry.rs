@@ -264,7 +264,16 @@ pub unsafe fn remap_do_remap<P: RemapPlugin>(
             instance.do_remap(&mut txn, &mut RemapRequest::new(rri)).raw()
         }
     });
-    result.unwrap_or(abi::HY_REMAP_ERROR)
+    result.unwrap_or_else(|_| {
+        // A panic fails this transaction with a 500: hosts treat negative answers as NO_REMAP
+        // (ATS's code), so the failure is a direct response, and the chain stops here.
+        if let Some(api) = host::api() {
+            const BODY: &str = "Internal Server Error\n";
+            // SAFETY: `txn` is lent for this call (as above); the body is valid for the call.
+            unsafe { (api.direct_response)(txn, 500, BODY.as_ptr().cast(), BODY.len()) };
+        }
+        abi::HY_REMAP_NO_REMAP_STOP
+    })
 }
 
 /// `hy_remap_delete_instance`.

@@ -73,7 +73,8 @@ pub enum RemapStatus {
     NoRemapStop,
     /// The request URL was changed; no further plugin of the rule runs.
     DidRemapStop,
-    /// The transaction fails (500, unless a direct response was set).
+    /// `HY_REMAP_ERROR`, which hosts treat as [`RemapStatus::NoRemap`], as ATS's code does; to
+    /// fail the transaction, set a direct response and answer [`RemapStatus::NoRemapStop`].
     Error,
 }
 

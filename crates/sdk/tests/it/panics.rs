@@ -1,5 +1,5 @@
 //! A panic in plugin code becomes an error value at the entry point that ran it: an init or
-//! new-instance failure with the panic's message, `HY_REMAP_ERROR` (a 500), `HY_HOOK_ERROR`,
+//! new-instance failure with the panic's message, a direct 500 response (the do_remap chain stops), `HY_HOOK_ERROR`,
 //! or a log line; never an unwind into the host.
 
 use hookyard_abi::{self as abi, HY_HOOK_READ_REQUEST_HDR};
@@ -70,7 +70,8 @@ fn a_panicking_do_remap_answers_error_and_the_plugin_keeps_serving() {
 
     let txn = host.txn("GET", "http://example.com/");
     txn.data().msgs[0].as_mut().unwrap().headers.push(("X-Panic".into(), b"1".to_vec()));
-    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_ERROR, false));
+    assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_NO_REMAP_STOP, false));
+    assert_eq!(txn.data().direct.as_ref().map(|d| d.0), Some(500), "the panic answers 500");
     assert!(host.logged("panicked in hy_remap_do_remap: boom in do_remap"));
 
     let txn = host.txn("GET", "http://example.com/");

@@ -131,7 +131,7 @@ fn the_sdk_test_plugin_unloads_after_panicking_everywhere() {
         let instance = remap.new_instance(FROM, TO, &[]).unwrap();
         let txn = host.txn("GET", "http://example.com/");
         txn.data().msgs[0].as_mut().unwrap().headers.push(("X-Panic".into(), b"1".to_vec()));
-        assert_eq!(remap.do_remap(instance, &txn, FROM, TO).0, abi::HY_REMAP_ERROR);
+        assert_eq!(remap.do_remap(instance, &txn, FROM, TO).0, abi::HY_REMAP_NO_REMAP_STOP);
         remap.os_response(instance, &txn, 99);
         remap.post_reload(abi::HY_RELOAD_FAILURE);
         remap.delete_instance(instance);
