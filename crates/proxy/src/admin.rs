@@ -2,7 +2,7 @@
 //! one answer per line.
 //!
 //! Methods: `reload`, `status`, `rules`. `plugins` and `hooks` answer the error
-//! [`NOT_YET_AVAILABLE`] until the plugin host lands.
+//! [`NOT_YET_AVAILABLE`] for `hooks` until hook dispatch lands.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
@@ -134,11 +134,12 @@ async fn answer(line: &str, shared: &Arc<Shared>) -> Value {
         }
         "status" => serde_json::to_value(shared.status()),
         "rules" => serde_json::to_value(shared.rules()),
-        "plugins" | "hooks" => {
+        "plugins" => serde_json::to_value(shared.plugins()),
+        "hooks" => {
             return error(
                 id,
                 NOT_YET_AVAILABLE,
-                &format!("not yet available: `{method}` arrives with the plugin host"),
+                "not yet available: `hooks` arrives with hook dispatch",
             );
         }
         other => {

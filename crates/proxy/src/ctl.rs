@@ -135,6 +135,27 @@ pub fn render(method: &str, result: &Value) -> String {
                 let _ = writeln!(out, "{}  {}", s(&rule["at"]), s(&rule["rule"]));
             }
         }
+        "plugins" => {
+            let versions = result.as_array().map(Vec::as_slice).unwrap_or_default();
+            if versions.is_empty() {
+                out.push_str("no plugin loaded\n");
+            }
+            for v in versions {
+                let _ = writeln!(
+                    out,
+                    "#{:<4} {:<9} {} {} refs={} instances={} age={:.0}s\n      {}\n      copy {}",
+                    s(&v["id"]),
+                    s(&v["state"]),
+                    s(&v["name"]),
+                    s(&v["version"]),
+                    s(&v["references"]),
+                    s(&v["instances"]),
+                    v["age_secs"].as_f64().unwrap_or(0.0),
+                    s(&v["path"]),
+                    s(&v["runtime_path"]),
+                );
+            }
+        }
         _ => {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
         }

@@ -31,7 +31,7 @@ mod txn;
 
 pub use admin::NOT_YET_AVAILABLE;
 pub use check::{Check, check};
-pub use report::{ReloadReport, RuleInfo, Status};
+pub use report::{PluginVersion, ReloadReport, RuleInfo, Status};
 pub use server::{
     AdminSocket, Generation, Server, ServerConfig, ServerHandle, StartError, runtime_dir,
 };

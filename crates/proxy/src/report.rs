@@ -60,3 +60,26 @@ pub struct RuleInfo {
     /// The rule as it would be written in `remap.config`.
     pub rule: String,
 }
+
+/// One loaded plugin version as `ctl plugins` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PluginVersion {
+    /// The loader's id of the version.
+    pub id: u64,
+    /// The plugin's name and version from its descriptor (empty when not a remap plugin).
+    pub name: String,
+    /// The version string from its descriptor.
+    pub version: String,
+    /// The plugin file.
+    pub path: String,
+    /// The copy the dynamic loader mapped.
+    pub runtime_path: String,
+    /// Handles keeping it loaded.
+    pub references: usize,
+    /// Remap instances alive, across generations.
+    pub instances: usize,
+    /// `live`, `unloading`, or `pinned`.
+    pub state: String,
+    /// Seconds since it was loaded.
+    pub age_secs: f64,
+}

@@ -416,6 +416,35 @@ impl Shared {
         }
     }
 
+    pub(crate) fn plugins(&self) -> Vec<crate::report::PluginVersion> {
+        let plugins = self.remap.plugins();
+        let remap = plugins.loaded();
+        let Some(loader) = plugins.loader() else { return Vec::new() };
+        loader
+            .snapshot()
+            .into_iter()
+            .map(|v| {
+                let plugin = remap.iter().find(|p| p.version() == v.id);
+                let state = match v.state {
+                    hookyard_dso::VersionState::Live => "live",
+                    hookyard_dso::VersionState::Unloading => "unloading",
+                    _ => "pinned",
+                };
+                crate::report::PluginVersion {
+                    id: v.id.get(),
+                    name: plugin.map(|p| p.identity().name.clone()).unwrap_or_default(),
+                    version: plugin.map(|p| p.identity().version.clone()).unwrap_or_default(),
+                    path: v.path.display().to_string(),
+                    runtime_path: v.runtime_path.display().to_string(),
+                    references: v.references,
+                    instances: plugin.map_or(0, |p| p.instances()),
+                    state: state.to_owned(),
+                    age_secs: v.loaded_at.elapsed().map_or(0.0, |d| d.as_secs_f64()),
+                }
+            })
+            .collect()
+    }
+
     pub(crate) fn rules(&self) -> Vec<RuleInfo> {
         let generation = self.current.load();
         generation

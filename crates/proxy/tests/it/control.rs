@@ -17,12 +17,13 @@ async fn reload_status_rules_and_not_yet_available_methods() {
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
 
     let socket2 = socket.clone();
-    let (status, rules, reload, plugins) = tokio::task::spawn_blocking(move || {
+    let (status, rules, reload, plugins, hooks) = tokio::task::spawn_blocking(move || {
         (
             ctl::call(&socket2, "status").unwrap(),
             ctl::call(&socket2, "rules").unwrap(),
             ctl::call(&socket2, "reload").unwrap(),
-            ctl::call(&socket2, "plugins").unwrap_err(),
+            ctl::call(&socket2, "plugins").unwrap(),
+            ctl::call(&socket2, "hooks").unwrap_err(),
         )
     })
     .await
@@ -34,7 +35,9 @@ async fn reload_status_rules_and_not_yet_available_methods() {
     assert_eq!(reload["ok"], true);
     assert_eq!(reload["generation"], 2);
     assert_eq!(reload["files"][1]["status"], "loaded");
-    match plugins {
+    assert_eq!(plugins, serde_json::json!([]), "no plugin loaded");
+    assert_eq!(ctl::render("plugins", &plugins), "no plugin loaded\n");
+    match hooks {
         ctl::CtlError::Remote { code, message } => {
             assert_eq!(code, NOT_YET_AVAILABLE);
             assert!(message.contains("not yet available"), "{message}");
