@@ -438,3 +438,62 @@ define_struct! {
         ) -> hy_return,
     }
 }
+
+/// Builds a [`hy_api`] for `plugin` whose every function is the item of that name in `$host`
+/// (a module path), with this ABI's `size` and `version`.
+///
+/// Every host writes its table with this, so the one list of fields lives here: a function added
+/// to the table at the end of a minor release is a compile error in a host that lacks it.
+///
+/// ```text
+/// let api = hookyard_abi::hy_api_table!(plugin_state_ptr, crate::host::api);
+/// ```
+#[macro_export]
+macro_rules! hy_api_table {
+    ($plugin:expr, $($host:ident)::+) => {
+        $crate::hy_api {
+            size: ::core::mem::size_of::<$crate::hy_api>() as u32,
+            version: $crate::HY_ABI_VERSION,
+            plugin: $plugin,
+            log_enabled: $($host)::+::log_enabled,
+            log: $($host)::+::log,
+            plugin_name_get: $($host)::+::plugin_name_get,
+            plugin_version_get: $($host)::+::plugin_version_get,
+            method_get: $($host)::+::method_get,
+            method_set: $($host)::+::method_set,
+            url_get: $($host)::+::url_get,
+            url_set: $($host)::+::url_set,
+            url_string_get: $($host)::+::url_string_get,
+            header_get: $($host)::+::header_get,
+            header_field_get: $($host)::+::header_field_get,
+            header_set: $($host)::+::header_set,
+            header_add: $($host)::+::header_add,
+            header_remove: $($host)::+::header_remove,
+            status_get: $($host)::+::status_get,
+            status_set: $($host)::+::status_set,
+            direct_response: $($host)::+::direct_response,
+            cont_create: $($host)::+::cont_create,
+            cont_destroy: $($host)::+::cont_destroy,
+            cont_data_get: $($host)::+::cont_data_get,
+            cont_schedule: $($host)::+::cont_schedule,
+            hook_add: $($host)::+::hook_add,
+            txn_resume: $($host)::+::txn_resume,
+            ssn_resume: $($host)::+::ssn_resume,
+            txn_ssn_get: $($host)::+::txn_ssn_get,
+            user_arg_reserve: $($host)::+::user_arg_reserve,
+            user_arg_name_lookup: $($host)::+::user_arg_name_lookup,
+            user_arg_index_lookup: $($host)::+::user_arg_index_lookup,
+            user_arg_get: $($host)::+::user_arg_get,
+            user_arg_set: $($host)::+::user_arg_set,
+            plugin_priority_get: $($host)::+::plugin_priority_get,
+            plugin_priority_set: $($host)::+::plugin_priority_set,
+            plugin_enable_set: $($host)::+::plugin_enable_set,
+            threshold_get: $($host)::+::threshold_get,
+            threshold_set: $($host)::+::threshold_set,
+            callback_list: $($host)::+::callback_list,
+            callback_priority_set: $($host)::+::callback_priority_set,
+            callback_enable_set: $($host)::+::callback_enable_set,
+            callback_remove: $($host)::+::callback_remove,
+        }
+    };
+}

@@ -13,7 +13,7 @@ mod api;
 
 use std::sync::{Arc, OnceLock};
 
-use hookyard_abi::{self as abi, hy_api, hy_plugin, hy_remap_request_info, hy_str};
+use hookyard_abi::{hy_api, hy_plugin, hy_remap_request_info, hy_str};
 use hookyard_remap::{Chain, ChainOutcome, HostTables, PluginInfo, PluginTable};
 use hookyard_userargs::{Registry, Slots, Txn};
 use http::{HeaderMap, Method};
@@ -167,6 +167,3 @@ impl TxnState {
 pub(crate) fn tables() -> Arc<dyn HostTables> {
     Arc::new(Tables)
 }
-
-/// The ABI version this host implements.
-pub(crate) const HOST_VERSION: u32 = abi::HY_ABI_VERSION;

@@ -4,9 +4,9 @@
 use std::ffi::{c_char, c_void};
 
 use hookyard_abi::{
-    self as abi, HY_ERROR, hy_api, hy_callback_info, hy_cont, hy_cont_handler, hy_hook_id,
-    hy_hook_level, hy_hook_result, hy_log_level, hy_msg, hy_plugin, hy_return, hy_ssn, hy_str,
-    hy_txn, hy_url, hy_url_part, hy_user_arg_type,
+    HY_ERROR, hy_api, hy_callback_info, hy_cont, hy_cont_handler, hy_hook_id, hy_hook_level,
+    hy_hook_result, hy_log_level, hy_msg, hy_plugin, hy_return, hy_ssn, hy_str, hy_txn, hy_url,
+    hy_url_part, hy_user_arg_type,
 };
 use hookyard_remap::{HostTables, PluginInfo, PluginTable};
 
@@ -33,50 +33,7 @@ impl HostTables for NullTables {
 }
 
 fn table() -> hy_api {
-    hy_api {
-        size: size_of::<hy_api>() as u32,
-        version: abi::HY_ABI_VERSION,
-        plugin: std::ptr::null_mut(),
-        log_enabled,
-        log,
-        plugin_name_get,
-        plugin_version_get,
-        method_get,
-        method_set,
-        url_get,
-        url_set,
-        url_string_get,
-        header_get,
-        header_field_get,
-        header_set,
-        header_add,
-        header_remove,
-        status_get,
-        status_set,
-        direct_response,
-        cont_create,
-        cont_destroy,
-        cont_data_get,
-        cont_schedule,
-        hook_add,
-        txn_resume,
-        ssn_resume,
-        txn_ssn_get,
-        user_arg_reserve,
-        user_arg_name_lookup,
-        user_arg_index_lookup,
-        user_arg_get,
-        user_arg_set,
-        plugin_priority_get,
-        plugin_priority_set,
-        plugin_enable_set,
-        threshold_get,
-        threshold_set,
-        callback_list,
-        callback_priority_set,
-        callback_enable_set,
-        callback_remove,
-    }
+    hookyard_abi::hy_api_table!(std::ptr::null_mut(), self)
 }
 
 unsafe extern "C" fn log_enabled(_this: *mut hy_plugin, _level: hy_log_level) -> i32 {

@@ -15,50 +15,7 @@ use super::{ContObj, Control, Hook, MockMsg, MockSsn, MockTxn, PluginRec, lock};
 
 /// The table for the plugin at `plugin`.
 pub(crate) fn table(plugin: *mut hy_plugin) -> hy_api {
-    hy_api {
-        size: size_of::<hy_api>() as u32,
-        version: abi::HY_ABI_VERSION,
-        plugin,
-        log_enabled,
-        log,
-        plugin_name_get,
-        plugin_version_get,
-        method_get,
-        method_set,
-        url_get,
-        url_set,
-        url_string_get,
-        header_get,
-        header_field_get,
-        header_set,
-        header_add,
-        header_remove,
-        status_get,
-        status_set,
-        direct_response,
-        cont_create,
-        cont_destroy,
-        cont_data_get,
-        cont_schedule,
-        hook_add,
-        txn_resume,
-        ssn_resume,
-        txn_ssn_get,
-        user_arg_reserve,
-        user_arg_name_lookup,
-        user_arg_index_lookup,
-        user_arg_get,
-        user_arg_set,
-        plugin_priority_get,
-        plugin_priority_set,
-        plugin_enable_set,
-        threshold_get,
-        threshold_set,
-        callback_list,
-        callback_priority_set,
-        callback_enable_set,
-        callback_remove,
-    }
+    hookyard_abi::hy_api_table!(plugin, self)
 }
 
 fn guarded<R>(fallback: R, f: impl FnOnce() -> Option<R>) -> R {
