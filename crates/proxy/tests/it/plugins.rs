@@ -250,3 +250,30 @@ async fn reloads_under_load_alternate_plugin_versions_without_a_failed_request()
     let answer = get(addr, "site.test", "/headers").await;
     assert!(answer.body.contains("x-plugin-version: 1"), "{}", answer.body);
 }
+
+/// The Rust example `rewrite`, built with the SDK, through the proxy's real host table.
+#[tokio::test]
+async fn the_rust_rewrite_example_rewrites_redirects_and_denies() {
+    let origin = Origin::start("o").await;
+    let dir = plugin_dir(&format!(
+        "map http://site.test/ http://{}/ @plugin=rewrite.so \
+         @pparam=deny=/admin/ @pparam=redirect=/old/:/new/ @pparam=rewrite=/v1/:/api/v1/\n",
+        origin.addr
+    ));
+    let built = hookyard_fixtures::rust_cdylib("hookyard-plugin-rewrite", "rewrite");
+    std::fs::copy(built, dir.path().join("plugins/rewrite.so")).unwrap();
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+
+    let rewritten = get(addr, "site.test", "/v1/users?id=7").await;
+    assert_eq!(rewritten.status, 200, "{}", rewritten.body);
+    assert_eq!(rewritten.body, format!("o GET /api/v1/users?id=7 host={}", origin.addr));
+    let denied = get(addr, "site.test", "/admin/panel").await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    let redirected = get(addr, "site.test", "/old/page").await;
+    assert_eq!(redirected.status, 302);
+    let location = redirected.headers.get("location").unwrap().to_str().unwrap();
+    assert!(location.ends_with("/new/page"), "{location}");
+    let untouched = get(addr, "site.test", "/other").await;
+    assert_eq!(untouched.body, format!("o GET /other host={}", origin.addr));
+}
