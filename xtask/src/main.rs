@@ -4,6 +4,7 @@
 //! this crate's `CARGO_MANIFEST_DIR`, so the tasks work from any directory.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod layers;
 mod plugins;
 
@@ -22,7 +23,8 @@ tasks:
   layers     fail on a crate dependency that design.md's layering does not allow
   fixtures   build the Rust test plugins into target/fixtures
   plugins    build the example plugins into target/plugins/<name>.so [--release]
-  bench      run the criterion benchmarks of every crate
+  bench      the criterion benchmarks of every crate, then the load comparison of hookyard,
+             nginx and ATS (docs/benchmarks.md; `cargo xtask bench --help` for its options)
 ";
 
 fn main() -> ExitCode {
@@ -48,7 +50,7 @@ fn run(args: &[String]) -> Result<()> {
         "layers" => layers::check(&root()),
         "fixtures" => fixtures(),
         "plugins" => plugins::task(&root(), rest),
-        "bench" => cargo(&["bench", "--workspace"], rest),
+        "bench" => bench::task(&root(), rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,127 @@
+//! nginx, twice: the origin every proxy forwards to, and the `proxy_pass` contender.
+//!
+//! Each gets its own `nginx.conf` in the bench directory, with its own pid file, error log and
+//! temp paths (`-p DIR -e LOG` keeps nginx away from `/var/log/nginx` even before it reads the
+//! file), runs in the foreground (`daemon off`), and as the invoking user (`user root` only
+//! when that is root, so workers can write the temp paths).
+
+use std::path::Path;
+use std::process::Command;
+
+/// The origin's body: small, static, the same for every proxy.
+pub(crate) const BODY: &str = "hello from the hookyard bench origin\n";
+
+/// The header through which the origin reflects the request header `X-Bench`: a proxy whose
+/// plugin added `X-Bench` is seen doing so in its response.
+pub(crate) const REFLECT: &str = "X-Origin-Saw-Bench";
+
+/// The origin: one worker, `return 200` with [`BODY`], no access log.
+pub(crate) fn origin_conf(dir: &Path, port: u16) -> String {
+    let server = format!(
+        "    server {{\n\
+         \x20       listen 127.0.0.1:{port} reuseport;\n\
+         \x20       keepalive_requests 1000000;\n\
+         \x20       location / {{\n\
+         \x20           default_type text/plain;\n\
+         \x20           add_header {REFLECT} \"$http_x_bench\";\n\
+         \x20           return 200 \"{}\";\n\
+         \x20       }}\n\
+         \x20   }}\n",
+        BODY.escape_default()
+    );
+    conf(dir, 1, "", &server)
+}
+
+/// The contender: `worker_processes auto` (one per core), `proxy_pass` to an upstream with a
+/// keepalive pool, HTTP/1.1 to the origin, no access log, no buffering limits in the way of a
+/// 37-byte body.
+pub(crate) fn proxy_conf(dir: &Path, port: u16, origin: u16) -> String {
+    let upstream = format!(
+        "    upstream origin {{\n\
+         \x20       server 127.0.0.1:{origin};\n\
+         \x20       keepalive 64;\n\
+         \x20       keepalive_requests 1000000;\n\
+         \x20   }}\n"
+    );
+    let server = format!(
+        "    server {{\n\
+         \x20       listen 127.0.0.1:{port} reuseport;\n\
+         \x20       keepalive_requests 1000000;\n\
+         \x20       location / {{\n\
+         \x20           proxy_pass http://origin;\n\
+         \x20           proxy_http_version 1.1;\n\
+         \x20           proxy_set_header Connection \"\";\n\
+         \x20       }}\n\
+         \x20   }}\n"
+    );
+    conf(dir, 0, &upstream, &server)
+}
+
+/// `workers` 0 means `auto`.
+fn conf(dir: &Path, workers: u32, upstream: &str, server: &str) -> String {
+    let d = dir.display();
+    let workers = if workers == 0 { "auto".to_owned() } else { workers.to_string() };
+    let user = if is_root() { "user root;\n" } else { "" };
+    format!(
+        "# written by cargo xtask bench\n\
+         daemon off;\n\
+         master_process on;\n\
+         {user}worker_processes {workers};\n\
+         pid {d}/nginx.pid;\n\
+         error_log {d}/error.log warn;\n\
+         events {{\n    worker_connections 4096;\n}}\n\
+         http {{\n\
+         \x20   access_log off;\n\
+         \x20   client_body_temp_path {d}/tmp/body;\n\
+         \x20   proxy_temp_path {d}/tmp/proxy;\n\
+         \x20   fastcgi_temp_path {d}/tmp/fastcgi;\n\
+         \x20   uwsgi_temp_path {d}/tmp/uwsgi;\n\
+         \x20   scgi_temp_path {d}/tmp/scgi;\n\
+         {upstream}{server}}}\n"
+    )
+}
+
+/// The command that runs the configuration written to `dir/nginx.conf`.
+pub(crate) fn command(nginx: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(nginx);
+    cmd.arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    cmd
+}
+
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_keeps_upstream_connections_alive() {
+        let conf = proxy_conf(Path::new("/tmp/b/nginx"), 8081, 8000);
+        assert!(conf.contains("listen 127.0.0.1:8081 reuseport;"));
+        assert!(conf.contains("server 127.0.0.1:8000;"));
+        assert!(conf.contains("keepalive 64;"));
+        assert!(conf.contains("proxy_set_header Connection \"\";"));
+        assert!(conf.contains("pid /tmp/b/nginx/nginx.pid;"));
+        assert!(conf.contains("worker_processes auto;"));
+        assert_eq!(conf.matches('{').count(), conf.matches('}').count());
+    }
+
+    #[test]
+    fn origin_returns_the_body_and_reflects_x_bench() {
+        let conf = origin_conf(Path::new("/tmp/b/origin"), 8000);
+        assert!(conf.contains("return 200 \"hello from the hookyard bench origin\\n\";"));
+        assert!(conf.contains("add_header X-Origin-Saw-Bench \"$http_x_bench\";"));
+        assert!(conf.contains("worker_processes 1;"));
+        assert_eq!(conf.matches('{').count(), conf.matches('}').count());
+    }
+}

@@ -1,0 +1,163 @@
+//! The servers of a load comparison: started bounded in time, in their own process groups, and
+//! always torn down.
+//!
+//! Every server runs under coreutils `timeout`, which makes itself the leader of a new process
+//! group and kills that group when the limit passes. So a server outlives no benchmark even if
+//! xtask itself is killed (or interrupted with Ctrl-C, which the server's group does not see);
+//! and [`Server`]'s `Drop` sends `SIGTERM`, then `SIGKILL`, to the whole group (nginx's workers
+//! included) on every way out of the task, errors and panics too.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// A running server: the `timeout` process that leads its group.
+pub(crate) struct Server {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `cmd` under `timeout LIMIT`, stdout and stderr to `log`.
+    pub(crate) fn start(name: &str, cmd: &Command, limit: Duration, log: &Path) -> Result<Server> {
+        let out = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let mut wrapped = Command::new("timeout");
+        wrapped
+            .args(["-k", "5", &format!("{}", limit.as_secs().max(1))])
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .process_group(0);
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(value) => wrapped.env(key, value),
+                None => wrapped.env_remove(key),
+            };
+        }
+        if let Some(dir) = cmd.get_current_dir() {
+            wrapped.current_dir(dir);
+        }
+        let child = wrapped.spawn().with_context(|| format!("cannot start {name}"))?;
+        Ok(Server { name: name.to_owned(), child, log: log.to_owned() })
+    }
+
+    /// Waits until `GET /` with `host` on `addr` answers 200; fails early if the server exits.
+    /// Returns the response head.
+    pub(crate) fn wait_ready(
+        &mut self,
+        addr: SocketAddr,
+        host: &str,
+        within: Duration,
+    ) -> Result<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("{} exited with {status} before it was ready{}", self.name, self.log_note());
+            }
+            let last = match get(addr, host) {
+                Ok(response) if response.starts_with("HTTP/1.1 200") => return Ok(response),
+                Ok(response) => response.lines().next().unwrap_or_default().to_owned(),
+                Err(err) => format!("{err:#}"),
+            };
+            if Instant::now() > deadline {
+                bail!(
+                    "{} was not ready within {within:?} (last: {last}){}",
+                    self.name,
+                    self.log_note()
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The last lines of the server's log, for error messages; empty when it wrote none.
+    fn log_note(&self) -> String {
+        let tail = log_tail(&self.log);
+        if tail.trim().is_empty() { String::new() } else { format!("; its log:\n{tail}") }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let signal = |sig: &str| {
+            let _ = Command::new("kill")
+                .args([sig, "--", &group])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        // Whatever is left of the group (a worker that ignored TERM, a helper), and the leader
+        // if it is still there.
+        signal("-KILL");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last 20 lines of a file.
+pub(crate) fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// A free port on 127.0.0.1 (asked of the kernel, then released for the server to take).
+pub(crate) fn free_port() -> Result<u16> {
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// One `GET /` with `Connection: close`; returns the whole response as text.
+pub(crate) fn get(addr: SocketAddr, host: &str) -> Result<String> {
+    let timeout = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+/// A header's value in a response's head (case-insensitive name).
+pub(crate) fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_found_in_the_head_only() {
+        let response =
+            "HTTP/1.1 200 OK\r\nX-Origin-Saw-Bench: hookyard\r\nServer: x\r\n\r\nX-Not: body";
+        assert_eq!(header(response, "x-origin-saw-bench"), Some("hookyard"));
+        assert_eq!(header(response, "X-Not"), None);
+        assert_eq!(header(response, "Missing"), None);
+    }
+}
