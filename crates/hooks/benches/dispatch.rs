@@ -11,16 +11,16 @@
 //! - `floor/8`: the same 8 callbacks called in a plain loop, each in its context: the cost the
 //!   dispatcher cannot go below (admit check, context switch, indirect call).
 //!
-//! Baseline (2026-11-22, the 2-core development machine shared with builds, criterion medians):
+//! Baseline (2026-11-22, the 2-core development machine, quiet, criterion medians):
 //!
 //! | N  | dispatch | per callback | dispatch_overrides | per callback |
 //! |----|----------|--------------|--------------------|--------------|
-//! | 1  | 50 ns    | 50 ns        | 72 ns              | 72 ns        |
-//! | 4  | 107 ns   | 27 ns        | 199 ns             | 50 ns        |
-//! | 8  | 206 ns   | 26 ns        | 296 ns             | 37 ns        |
-//! | 32 | 726 ns   | 23 ns        | 1249 ns            | 39 ns        |
+//! | 1  | 35 ns    | 35 ns        | 78 ns              | 78 ns        |
+//! | 4  | 74 ns    | 19 ns        | 194 ns             | 48 ns        |
+//! | 8  | 156 ns   | 19 ns        | 342 ns             | 43 ns        |
+//! | 32 | 435 ns   | 14 ns        | 1458 ns            | 46 ns        |
 //!
-//! `floor/8`: 32 ns, 4 ns per callback. The goal of 3 ns per callback is below that floor.
+//! `floor/8`: 36 ns, 4.5 ns per callback. The goal of 3 ns per callback is below that floor.
 #![allow(clippy::unwrap_used, reason = "a benchmark that cannot set up should fail loudly")]
 
 use std::hint::black_box;

@@ -13,10 +13,10 @@
 //!
 //! | benchmark          | median |
 //! |--------------------|--------|
-//! | find/exact_100k    | tbd    |
-//! | remap/exact_100k   | tbd    |
-//! | remap/regex_hit    | tbd    |
-//! | parse/100k         | tbd    |
+//! | find/exact_100k    | 168 ns |
+//! | remap/exact_100k   | 292 ns |
+//! | remap/regex_hit    | 2.7 µs |
+//! | parse/100k         | 330 ms |
 #![allow(clippy::unwrap_used, reason = "a benchmark that cannot set up should fail loudly")]
 
 use std::fmt::Write;
