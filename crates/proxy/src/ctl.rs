@@ -98,6 +98,16 @@ pub fn render(method: &str, result: &Value) -> String {
                     let _ = writeln!(out, "    warning: {}", s(warning));
                 }
             }
+            for plugin in result["plugins"].as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "  plugin   {} {} {} ({})",
+                    s(&plugin["status"]),
+                    s(&plugin["path"]),
+                    s(&plugin["name"]),
+                    s(&plugin["version"])
+                );
+            }
             for note in result["notes"].as_array().into_iter().flatten() {
                 let _ = writeln!(out, "  note: {}", s(note));
             }

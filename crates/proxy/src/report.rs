@@ -17,12 +17,32 @@ pub struct ReloadReport {
     pub source: String,
     /// Per file: loaded, absent or failed, with problems, warnings and time.
     pub files: Vec<FileReport>,
+    /// Per remap plugin of the new generation: newly loaded or reused (a plugin that failed is
+    /// a problem, with the rule's `file:line`).
+    #[serde(default)]
+    pub plugins: Vec<PluginLoad>,
+    /// How long loading and instantiating the remap plugins took, in milliseconds.
+    #[serde(default)]
+    pub plugin_millis: f64,
     /// Every problem, as `file:line: reason` (empty when `ok`).
     pub problems: Vec<String>,
     /// Accepted changes that take effect only at the next start, and similar remarks.
     pub notes: Vec<String>,
     /// The reload's duration in milliseconds.
     pub millis: f64,
+}
+
+/// One remap plugin in a reload report.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PluginLoad {
+    /// The path as `remap.config` wrote it.
+    pub path: String,
+    /// The name from its descriptor.
+    pub name: String,
+    /// The version from its descriptor.
+    pub version: String,
+    /// `loaded` (a new version) or `reused` (unchanged file).
+    pub status: String,
 }
 
 /// A snapshot of a running server.

@@ -342,6 +342,8 @@ impl Shared {
                 previous: old.id,
                 source: Source::Embedded.to_string(),
                 files: Vec::new(),
+                plugins: Vec::new(),
+                plugin_millis: 0.0,
                 problems: Vec::new(),
                 notes: vec![
                     "started without --config: the embedded default has nothing to reload"
@@ -357,6 +359,8 @@ impl Shared {
             previous: old.id,
             source: dir.display().to_string(),
             files: loaded.files,
+            plugins: Vec::new(),
+            plugin_millis: 0.0,
             problems: Vec::new(),
             notes: Vec::new(),
             millis: 0.0,
@@ -364,7 +368,19 @@ impl Shared {
         let loaded = loaded.result.and_then(|mut config| {
             // Plugins load last: a refused plugin leaves everything as it was.
             let rules = std::mem::take(&mut config.rules);
-            self.remap.load_rules(rules).map(|_| config).map_err(problems)
+            let plugins = self.remap.load_rules(rules).map_err(problems)?;
+            report.plugin_millis = plugins.took.as_secs_f64() * 1000.0;
+            report.plugins = plugins
+                .plugins
+                .into_iter()
+                .map(|p| crate::report::PluginLoad {
+                    path: p.config_path,
+                    name: p.name,
+                    version: p.version,
+                    status: if p.loaded { "loaded" } else { "reused" }.to_owned(),
+                })
+                .collect();
+            Ok(config)
         });
         match loaded {
             Ok(config) => {

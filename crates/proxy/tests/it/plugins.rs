@@ -71,6 +71,18 @@ async fn a_failing_plugin_refuses_the_reload_and_the_old_rules_keep_serving() {
     std::fs::copy(recorder(&[]), dir.path().join("plugins/recorder.so")).unwrap();
     let proxy = proxy(Some(dir.path()));
     assert_eq!(get(proxy.addrs()[0], "site.test", "/a").await.status, 200);
+    let report = proxy.reload();
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(report.plugins.len(), 1);
+    assert_eq!(
+        (
+            report.plugins[0].path.as_str(),
+            report.plugins[0].name.as_str(),
+            report.plugins[0].status.as_str()
+        ),
+        ("recorder.so", "recorder", "reused"),
+        "an unchanged plugin file is reused"
+    );
 
     write(
         dir.path(),
@@ -82,6 +94,7 @@ async fn a_failing_plugin_refuses_the_reload_and_the_old_rules_keep_serving() {
     );
     let report = proxy.reload();
     assert!(!report.ok);
+    assert!(report.plugins.is_empty(), "a refused reload reports no plugin of its own");
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert!(
         report.problems[0].ends_with(
