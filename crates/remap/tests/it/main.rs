@@ -6,4 +6,5 @@ mod host;
 mod lifecycle;
 mod matching;
 mod parsing;
+mod props;
 mod support;
