@@ -143,6 +143,9 @@ pub fn render(method: &str, result: &Value) -> String {
             }
             for rule in rules {
                 let _ = writeln!(out, "{}  {}", s(&rule["at"]), s(&rule["rule"]));
+                for plugin in rule["plugins"].as_array().into_iter().flatten() {
+                    let _ = writeln!(out, "    plugin {}", s(plugin));
+                }
             }
         }
         "plugins" => {

@@ -79,6 +79,9 @@ pub struct RuleInfo {
     pub at: String,
     /// The rule as it would be written in `remap.config`.
     pub rule: String,
+    /// Its remap plugin instances: name, version and loaded version id, in chain order.
+    #[serde(default)]
+    pub plugins: Vec<String>,
 }
 
 /// One loaded plugin version as `ctl plugins` shows it.

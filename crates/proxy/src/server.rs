@@ -293,6 +293,11 @@ impl ServerHandle {
         self.shared.status()
     }
 
+    /// The serving remap rules, each with its plugin instances.
+    pub fn rules(&self) -> Vec<RuleInfo> {
+        self.shared.rules()
+    }
+
     /// Every loaded plugin version (live, unloading or pinned), from the plugin loader.
     pub fn plugin_versions(&self) -> Vec<hookyard_dso::VersionInfo> {
         self.shared.remap.plugins().loader().map(hookyard_dso::Loader::snapshot).unwrap_or_default()
@@ -471,6 +476,21 @@ impl Shared {
             .map(|rule| RuleInfo {
                 at: format!("{}:{}", rule.file.display(), rule.line),
                 rule: rule.to_string(),
+                plugins: generation
+                    .remap
+                    .chain(rule)
+                    .instances()
+                    .iter()
+                    .map(|i| {
+                        let identity = i.plugin().identity();
+                        format!(
+                            "{} {} (#{})",
+                            identity.name,
+                            identity.version,
+                            i.plugin().version()
+                        )
+                    })
+                    .collect(),
             })
             .collect()
     }

@@ -58,25 +58,6 @@ impl Generation {
             .filter(|_| self.rules.rules().get(rule.index).is_some_and(|r| std::ptr::eq(r, rule)))
             .unwrap_or(&EMPTY)
     }
-
-    /// Rules with their plugins, for the control channel: `(rule, plugin names and versions)`.
-    pub fn listing(&self) -> Vec<(String, Vec<String>)> {
-        self.rules
-            .rules()
-            .iter()
-            .zip(&self.chains)
-            .map(|(rule, chain)| {
-                let plugins = chain
-                    .instances()
-                    .iter()
-                    .map(|i| {
-                        format!("{} {}", i.plugin().identity().name, i.plugin().identity().version)
-                    })
-                    .collect();
-                (format!("{}:{}: {rule}", rule.file.display(), rule.line), plugins)
-            })
-            .collect()
-    }
 }
 
 impl fmt::Debug for Generation {

@@ -32,6 +32,7 @@ async fn reload_status_rules_and_not_yet_available_methods() {
     assert_eq!(status["workers"], 2);
     assert_eq!(rules[0]["rule"], "map http://www.example.com/ http://127.0.0.1:9/");
     assert!(rules[0]["at"].as_str().unwrap().ends_with("remap.config:1"), "{rules}");
+    assert_eq!(rules[0]["plugins"], serde_json::json!([]), "a rule without plugins");
     assert_eq!(reload["ok"], true);
     assert_eq!(reload["generation"], 2);
     assert_eq!(reload["files"][1]["status"], "loaded");

@@ -71,6 +71,11 @@ async fn a_failing_plugin_refuses_the_reload_and_the_old_rules_keep_serving() {
     std::fs::copy(recorder(&[]), dir.path().join("plugins/recorder.so")).unwrap();
     let proxy = proxy(Some(dir.path()));
     assert_eq!(get(proxy.addrs()[0], "site.test", "/a").await.status, 200);
+    let rules = proxy.rules();
+    assert_eq!(rules.len(), 1);
+    assert!(rules[0].rule.ends_with("@plugin=recorder.so"), "{:?}", rules[0]);
+    assert_eq!(rules[0].plugins.len(), 1);
+    assert!(rules[0].plugins[0].starts_with("recorder test (#"), "{:?}", rules[0].plugins);
     let report = proxy.reload();
     assert!(report.ok, "{:?}", report.problems);
     assert_eq!(report.plugins.len(), 1);
