@@ -123,15 +123,17 @@ impl Transaction {
         if !hookyard_remap::allowed(&rule.filters, &acl) {
             return local(StatusCode::FORBIDDEN, "Access Denied\n");
         }
-        let mut url = UrlParts {
-            scheme: target.scheme.to_owned(),
-            host: target.host.to_string(),
-            port: target.port,
-            path: format!("/{}", target.path),
-            query: target.query.unwrap_or("").to_owned(),
-        };
         let chain = generation.remap.chain(rule);
+        // Only a plugin chain needs owned, editable URL parts; without one the target is used as is.
+        let mut edited: Option<UrlParts> = None;
         if !chain.is_empty() {
+            let url = UrlParts {
+                scheme: target.scheme.to_owned(),
+                host: target.host.to_string(),
+                port: target.port,
+                path: format!("/{}", target.path),
+                query: target.query.unwrap_or("").to_owned(),
+            };
             let pristine = UrlParts {
                 scheme: remap_request.scheme.to_owned(),
                 host: remap_request.host.to_owned(),
@@ -150,19 +152,35 @@ impl Transaction {
             if outcome.redirect {
                 return redirect(302, &state.url.to_url_string());
             }
-            url = state.url.clone();
+            edited = Some(state.url);
         }
+        let dest = match &edited {
+            Some(url) => Dest {
+                scheme: &url.scheme,
+                host: &url.host,
+                port: url.port,
+                path: &url.path,
+                query: &url.query,
+            },
+            None => Dest {
+                scheme: target.scheme,
+                host: &target.host,
+                port: target.port,
+                path: &target.path,
+                query: target.query.unwrap_or(""),
+            },
+        };
         // hook: POST_REMAP.
-        if url.scheme != "http" {
-            warn!(scheme = url.scheme, "origin scheme not supported yet");
+        if dest.scheme != "http" {
+            warn!(scheme = dest.scheme, "origin scheme not supported yet");
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: origin scheme not supported\n");
         }
-        let Some(origin_uri) = origin_uri(&url) else {
+        let Some(origin_uri) = origin_uri(&dest) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin URL\n");
         };
-        let authority = match url.port {
-            Some(port) => format!("{}:{port}", url.host),
-            None => url.host.clone(),
+        let authority = match dest.port {
+            Some(port) => format!("{}:{port}", dest.host),
+            None => dest.host.to_owned(),
         };
         let Ok(host) = HeaderValue::from_str(&authority) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin host\n");
@@ -247,10 +265,21 @@ fn request_target(request: &Request<Incoming>) -> Option<RequestTarget> {
     Some(RequestTarget { scheme, host, port: authority.port_u16() })
 }
 
-fn origin_uri(target: &UrlParts) -> Option<Uri> {
-    let host = &target.host;
+/// Where a request goes: the rule's target, or the URL a plugin chain left.
+struct Dest<'a> {
+    scheme: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+    /// With or without its leading `/`.
+    path: &'a str,
+    /// Empty when there is none.
+    query: &'a str,
+}
+
+fn origin_uri(dest: &Dest<'_>) -> Option<Uri> {
+    let host = dest.host;
     let bracketed = host.contains(':') && !host.starts_with('[');
-    let mut text = String::with_capacity(16 + host.len() + target.path.len());
+    let mut text = String::with_capacity(24 + host.len() + dest.path.len() + dest.query.len());
     text.push_str("http://");
     if bracketed {
         text.push('[');
@@ -259,14 +288,17 @@ fn origin_uri(target: &UrlParts) -> Option<Uri> {
     if bracketed {
         text.push(']');
     }
-    if let Some(port) = target.port {
+    if let Some(port) = dest.port {
         text.push(':');
         text.push_str(&port.to_string());
     }
-    text.push_str(&target.path);
-    if !target.query.is_empty() {
+    if !dest.path.starts_with('/') {
+        text.push('/');
+    }
+    text.push_str(dest.path);
+    if !dest.query.is_empty() {
         text.push('?');
-        text.push_str(&target.query);
+        text.push_str(dest.query);
     }
     Uri::try_from(text).ok()
 }
