@@ -311,7 +311,7 @@ define_struct! {
         /// Creates a continuation owned by the plugin.
         pub cont_create: unsafe extern "C" fn(
             this: *mut hy_plugin,
-            handler: hy_cont_handler,
+            handler: Option<hy_cont_handler>,
             data: *mut c_void,
         ) -> *mut hy_cont,
         /// Destroys a continuation.

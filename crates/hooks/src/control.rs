@@ -140,6 +140,14 @@ impl Control {
         self.priorities.iter().find(|(i, _)| *i == id).map(|(_, p)| *p)
     }
 
+    /// The threshold set at exactly this scope: for `hook`, or (`None`) for every hook.
+    pub fn threshold(&self, hook: Option<HookId>) -> Option<Priority> {
+        match hook {
+            Some(hook) => self.hook_thresholds.iter().find(|(h, _)| *h == hook).map(|(_, t)| *t),
+            None => self.threshold,
+        }
+    }
+
     /// This scope's threshold for `hook`: its per-hook one, else its general one.
     pub(crate) fn threshold_for(&self, hook: HookId) -> Option<Priority> {
         self.hook_thresholds.iter().find(|(h, _)| *h == hook).map(|(_, t)| *t).or(self.threshold)

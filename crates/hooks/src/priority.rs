@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::config::PriorityConfig;
@@ -80,8 +81,18 @@ pub struct Priorities {
     plugins: Mutex<Plugins>,
     default_priority: Priority,
     default_ceiling: Priority,
-    threshold: Option<Priority>,
-    hook_thresholds: [Option<Priority>; HookId::COUNT],
+    /// The global threshold and the per-hook ones, as [`encode`]d; settable at run time.
+    threshold: AtomicI64,
+    hook_thresholds: [AtomicI64; HookId::COUNT],
+}
+
+/// A threshold in an atomic: `i64::MIN` for none.
+fn encode(threshold: Option<Priority>) -> i64 {
+    threshold.map_or(i64::MIN, |p| i64::from(p.0))
+}
+
+fn decode(value: i64) -> Option<Priority> {
+    (value != i64::MIN).then_some(Priority(value as i32))
 }
 
 #[derive(Debug, Default)]
@@ -115,15 +126,15 @@ impl Priorities {
             });
             plugins.by_name.insert(plugin.name.clone(), id);
         }
-        let mut hook_thresholds = [None; HookId::COUNT];
+        let hook_thresholds = std::array::from_fn(|_| AtomicI64::new(i64::MIN));
         for (hook, threshold) in &config.hook_thresholds {
-            hook_thresholds[hook.index()] = Some(*threshold);
+            hook_thresholds[hook.index()].store(encode(Some(*threshold)), Ordering::Relaxed);
         }
         Priorities {
             plugins: Mutex::new(plugins),
             default_priority: config.default_priority,
             default_ceiling: config.default_max_priority,
-            threshold: config.threshold,
+            threshold: AtomicI64::new(encode(config.threshold)),
             hook_thresholds,
         }
     }
@@ -195,7 +206,45 @@ impl Priorities {
 
     /// The configured threshold for `hook`: its own, else the global one.
     pub fn threshold(&self, hook: HookId) -> Option<Priority> {
-        self.hook_thresholds[hook.index()].or(self.threshold)
+        decode(self.hook_thresholds[hook.index()].load(Ordering::Relaxed))
+            .or_else(|| decode(self.threshold.load(Ordering::Relaxed)))
+    }
+
+    /// The threshold set for exactly `hook` (`None`: the one for every hook), if any.
+    pub fn threshold_at(&self, hook: Option<HookId>) -> Option<Priority> {
+        decode(match hook {
+            Some(hook) => self.hook_thresholds[hook.index()].load(Ordering::Relaxed),
+            None => self.threshold.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Sets or (with `None`) clears the threshold for `hook` (`None`: for every hook) of this
+    /// configuration, for dispatches that start afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AboveCeiling`] when `caller` may not set `threshold`.
+    pub fn set_threshold(
+        &self,
+        hook: Option<HookId>,
+        threshold: Option<Priority>,
+        caller: &Caller,
+    ) -> Result<(), Error> {
+        if let Some(t) = threshold
+            && !caller.may_set(t)
+        {
+            return Err(Error::AboveCeiling {
+                plugin: self.name(caller.plugin),
+                priority: t,
+                ceiling: caller.ceiling.unwrap_or(Priority::MAX),
+            });
+        }
+        let slot = match hook {
+            Some(hook) => &self.hook_thresholds[hook.index()],
+            None => &self.threshold,
+        };
+        slot.store(encode(threshold), Ordering::Relaxed);
+        Ok(())
     }
 
     /// Every plugin: id, name, ceiling, default priority.

@@ -16,6 +16,12 @@ use crate::priority::{PluginId, Priorities, Priority};
 pub struct CallbackId(u64);
 
 impl CallbackId {
+    /// A new id, never handed out before in this process (for a registration that is re-added
+    /// to later tables with [`Hooks::add_with_id`]).
+    pub fn fresh() -> CallbackId {
+        CallbackId::next()
+    }
+
     fn next() -> CallbackId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         CallbackId(NEXT.fetch_add(1, Ordering::Relaxed))
@@ -91,6 +97,12 @@ impl<H: ?Sized> Entry<H> {
     }
 }
 
+impl<H: ?Sized> Clone for Entry<H> {
+    fn clone(&self) -> Entry<H> {
+        Entry { callback: Arc::clone(&self.callback), ..*self }
+    }
+}
+
 impl<H: ?Sized> fmt::Debug for Entry<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entry")
@@ -109,6 +121,12 @@ pub(crate) struct HookList<H: ?Sized> {
     pub(crate) version: u32,
 }
 
+impl<H: ?Sized> Clone for HookList<H> {
+    fn clone(&self) -> HookList<H> {
+        HookList { entries: self.entries.clone(), version: self.version }
+    }
+}
+
 impl<H: ?Sized> Default for HookList<H> {
     fn default() -> HookList<H> {
         HookList { entries: Vec::new(), version: 0 }
@@ -122,6 +140,14 @@ pub struct Hooks<H: ?Sized> {
     level: Level,
     lists: Option<Box<[HookList<H>; HookId::COUNT]>>,
     next_seq: u32,
+}
+
+/// A copy sharing the callbacks (one reference count each): how a configuration's global table
+/// is changed while transactions dispatch from the old copy.
+impl<H: ?Sized> Clone for Hooks<H> {
+    fn clone(&self) -> Hooks<H> {
+        Hooks { level: self.level, lists: self.lists.clone(), next_seq: self.next_seq }
+    }
 }
 
 impl<H: ?Sized> Hooks<H> {
@@ -176,6 +202,23 @@ impl<H: ?Sized> Hooks<H> {
         priority: Option<Priority>,
         priorities: &Priorities,
     ) -> Result<CallbackId, Error> {
+        self.add_with_id(hook, callback, priority, priorities, CallbackId::next())
+    }
+
+    /// As [`Hooks::add`], with the registration's id given: a registration carried from one
+    /// configuration's table to the next keeps the id its plugin was told.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Hooks::add`].
+    pub fn add_with_id(
+        &mut self,
+        hook: HookId,
+        callback: Arc<Continuation<H>>,
+        priority: Option<Priority>,
+        priorities: &Priorities,
+        id: CallbackId,
+    ) -> Result<CallbackId, Error> {
         let allowed = match hook.scope() {
             HookScope::Lifecycle => self.level == Level::Global,
             HookScope::Session => self.level != Level::Transaction,
@@ -208,7 +251,6 @@ impl<H: ?Sized> Hooks<H> {
         };
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1) & SEQ_MASK;
-        let id = CallbackId::next();
         let key = order_key(priority, self.level, seq);
         let entry = Entry { callback, id, plugin, priority, explicit, level: self.level, seq, key };
         let list = &mut self.lists.get_or_insert_with(Default::default)[hook.index()];

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, FileStatus, Problems};
-use crate::server::{problems, remap_generations};
+use crate::server::{load_plugins as load, problems, remap_generations};
 
 /// The outcome of a check.
 #[derive(Debug)]
@@ -45,17 +45,23 @@ pub fn check(dir: &Path) -> Check {
     Check { ok: loaded.result.is_ok(), problems, files }
 }
 
-/// Loads the configuration's remap plugins in a scratch runtime directory.
+/// Loads and initialises the configuration's plugins (global and remap) in a scratch runtime
+/// directory.
 fn load_plugins(config: &mut Config, dir: &Path) -> Result<(), Problems> {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let scratch =
         std::env::temp_dir().join(format!("hookyard-check-{}-{nanos}", std::process::id()));
     let mut settings = config.settings.clone();
     settings.runtime_dir = Some(scratch.clone());
-    let rules = std::mem::take(&mut config.rules);
+    let mut scratch_config = Config {
+        source: config.source.clone(),
+        settings,
+        rules: std::mem::take(&mut config.rules),
+        plugins: config.plugins.clone(),
+    };
     let result = {
-        let generations = remap_generations(&settings, Some(dir));
-        let result = generations.load_rules(rules).map(drop).map_err(problems);
+        let (generations, link) = remap_generations(&scratch_config.settings, Some(dir));
+        let result = load(&generations, &link, &mut scratch_config).map(drop).map_err(problems);
         generations.plugins().flush();
         result
     };

@@ -180,21 +180,7 @@ impl Config {
 
         let path = dir.join(PLUGIN_FILE);
         let plugins = file(&path, &mut files, &mut problems, |text| {
-            let config = PluginConfig::parse(&path, text, &settings.plugin_dirs)?;
-            let unsupported: Vec<Problem> = config
-                .plugins
-                .iter()
-                .filter(|p| p.enabled)
-                .map(|p| Problem {
-                    file: path.clone(),
-                    line: p.line,
-                    reason: format!(
-                        "global plugin `{}`: this build cannot load plugins yet (disable it with `enabled: false`)",
-                        p.path
-                    ),
-                })
-                .collect();
-            if unsupported.is_empty() { Ok((config, Vec::new())) } else { Err(unsupported) }
+            PluginConfig::parse(&path, text, &settings.plugin_dirs).map(|c| (c, Vec::new()))
         })
         .unwrap_or_default();
 

@@ -1,22 +1,42 @@
-//! The host side of the plugin C ABI: the `hy_api` table each plugin version receives, and the
-//! transaction state its functions work on while a remap plugin chain runs.
+//! The host side of the plugin C ABI: the `hy_api` table each plugin version receives, the
+//! transaction and session state its functions work on, and the continuations plugins create.
 //!
 //! This module and `host/api.rs` hold the proxy's `unsafe`: C calls in with raw pointers. Every
 //! function of the table checks its pointers, catches panics, and answers `HY_ERROR` for what
-//! the contract does not allow. A `*mut hy_txn` is a [`TxnState`] lent for the duration of one
-//! plugin call; it never outlives the chain run that made it.
+//! the contract does not allow.
 //!
-//! Continuations, hook registration, resume and the priority API are not served by this build
-//! yet: those functions answer `HY_ERROR` and log once that they are unavailable.
+//! Ownership of what plugins get pointers to:
+//! - `hy_plugin *` is a [`PluginState`], kept by the version's table (an `Arc`; continuations
+//!   hold it too).
+//! - `hy_txn *` is a [`TxnState`] owned by a [`TxnBox`]: the transaction's task uses it between
+//!   plugin calls; a plugin uses it during its call, or from any thread while its hook is pending.
+//!   A transaction dropped while a hook is pending (the client left) leaves the state to the
+//!   `txn_resume` that must come, which frees it.
+//! - `hy_ssn *` is a [`SsnState`], owned likewise by its connection's [`SsnBox`].
+//! - `hy_cont *` is a `Continuation<CCont>` the plugin holds one reference of (`Arc::into_raw`);
+//!   hook tables and scheduled events hold others.
 
 mod api;
 
-use std::sync::{Arc, OnceLock};
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
-use hookyard_abi::{hy_api, hy_plugin, hy_remap_request_info, hy_str};
+use arc_swap::{ArcSwap, ArcSwapOption};
+use hookyard_abi::{self as abi, hy_api, hy_cont, hy_plugin, hy_remap_request_info, hy_str};
+use hookyard_context::{Context, Continuation};
+use hookyard_hooks::{
+    CallbackId, Control, Dispatch, HookId, Hooks, Level, Local, Outcome, Priorities, Priority,
+    Progress,
+};
 use hookyard_remap::{Chain, ChainOutcome, HostTables, PluginInfo, PluginTable};
-use hookyard_userargs::{Registry, Slots, Txn};
-use http::{HeaderMap, Method};
+use hookyard_userargs::{Conn, Registry, Slots, Ssn, Txn};
+use http::{HeaderMap, Method, StatusCode};
+use tokio::sync::Notify;
+use tracing::{debug, warn};
 
 /// The user-arg slots of the process, shared by every plugin.
 pub(crate) fn user_args() -> &'static Registry {
@@ -24,20 +44,204 @@ pub(crate) fn user_args() -> &'static Registry {
     REGISTRY.get_or_init(Registry::new)
 }
 
+/// A plugin callback: a continuation made by `cont_create`.
+pub(crate) type Callback = Continuation<CCont>;
+
+/// Latency buckets of the per-plugin per-hook histograms, in microseconds (`+Inf` beyond).
+pub(crate) const LATENCY_BUCKETS_US: [u64; 8] = [1, 5, 10, 50, 100, 500, 1_000, 10_000];
+
+/// Calls and time of one plugin version on one hook.
+#[derive(Debug, Default)]
+pub(crate) struct HookCalls {
+    pub(crate) calls: AtomicU64,
+    pub(crate) nanos: AtomicU64,
+    /// Counts per bucket of [`LATENCY_BUCKETS_US`] (not cumulative), then `+Inf`.
+    pub(crate) buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+}
+
+impl HookCalls {
+    fn record(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        let micros = nanos / 1000;
+        let at =
+            LATENCY_BUCKETS_US.iter().position(|b| micros < *b).unwrap_or(LATENCY_BUCKETS_US.len());
+        self.buckets[at].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One registration of a plugin version on a global hook, carried into every generation that
+/// uses the version.
+#[derive(Clone)]
+pub(crate) struct Registration {
+    pub(crate) hook: HookId,
+    pub(crate) callback: Arc<Callback>,
+    pub(crate) priority: Option<Priority>,
+    pub(crate) id: CallbackId,
+}
+
 /// What the host knows of one plugin version; `hy_api.plugin` points here.
 pub(crate) struct PluginState {
     pub(crate) name: String,
     pub(crate) version: String,
+    pub(crate) context: Context,
+    link: Arc<Link>,
+    /// Its global registrations, in order.
+    registrations: Mutex<Vec<Registration>>,
+    /// Per hook (dense index), then one more for the remap chain (`do_remap`).
+    pub(crate) calls: Box<[HookCalls]>,
+}
+
+impl PluginState {
+    pub(crate) fn registrations(&self) -> Vec<Registration> {
+        self.registrations.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn add_registration(&self, registration: Registration) {
+        self.registrations.lock().unwrap_or_else(PoisonError::into_inner).push(registration);
+    }
+
+    /// The serving generation's global hooks.
+    fn serving(&self) -> Option<Arc<GlobalHooks>> {
+        self.link.current()
+    }
+
+    /// The priorities plugin calls see: the generation being loaded while one loads, else the
+    /// serving one.
+    pub(crate) fn priorities(&self) -> Option<Arc<Priorities>> {
+        self.link.priorities()
+    }
+}
+
+/// What plugin calls reach of the server: the serving generation's global hooks, and the
+/// priorities of the one being loaded.
+#[derive(Default)]
+pub(crate) struct Link {
+    current: ArcSwapOption<GlobalHooks>,
+    loading: ArcSwapOption<Priorities>,
+}
+
+impl Link {
+    /// Publishes the serving generation's global hooks.
+    pub(crate) fn serve(&self, hooks: Arc<GlobalHooks>) {
+        self.current.store(Some(hooks));
+    }
+
+    /// Sets (or clears) the priorities of the generation being loaded.
+    pub(crate) fn loading(&self, priorities: Option<Arc<Priorities>>) {
+        self.loading.store(priorities);
+    }
+
+    fn priorities(&self) -> Option<Arc<Priorities>> {
+        self.loading
+            .load_full()
+            .or_else(|| self.current.load().as_ref().map(|g| g.priorities.clone()))
+    }
+
+    pub(crate) fn current(&self) -> Option<Arc<GlobalHooks>> {
+        self.current.load_full()
+    }
+}
+
+/// The global hooks of one generation: the table transactions dispatch from (replaced whole
+/// when a plugin registers later), its priorities, and the plugin versions it was built from.
+pub(crate) struct GlobalHooks {
+    pub(crate) table: ArcSwap<Hooks<CCont>>,
+    pub(crate) priorities: Arc<Priorities>,
+    members: Vec<Arc<PluginState>>,
+    /// Whether the table has any callback: transactions without plugins skip all hook work.
+    has_hooks: AtomicBool,
+    edit: Mutex<()>,
+}
+
+impl GlobalHooks {
+    /// The table of a generation: the registrations of `members` (global plugins in load
+    /// order, then remap plugins), with `priorities`.
+    pub(crate) fn build(
+        priorities: Arc<Priorities>,
+        members: Vec<Arc<PluginState>>,
+    ) -> GlobalHooks {
+        let mut table = Hooks::new(Level::Global);
+        for member in &members {
+            for r in member.registrations() {
+                if r.callback.handler().is_destroyed() {
+                    continue;
+                }
+                if let Err(e) = table.add_with_id(r.hook, r.callback, r.priority, &priorities, r.id)
+                {
+                    warn!(plugin = %member.name, error = %e, "a global registration was refused");
+                }
+            }
+        }
+        let has_hooks = !table.is_empty();
+        GlobalHooks {
+            table: ArcSwap::from_pointee(table),
+            priorities,
+            members,
+            has_hooks: AtomicBool::new(has_hooks),
+            edit: Mutex::new(()),
+        }
+    }
+
+    /// Whether any callback is registered.
+    #[inline]
+    pub(crate) fn has_hooks(&self) -> bool {
+        self.has_hooks.load(Ordering::Relaxed)
+    }
+
+    /// The plugin versions of this generation.
+    pub(crate) fn members(&self) -> &[Arc<PluginState>] {
+        &self.members
+    }
+
+    /// Changes the table: a copy is edited and replaces it (dispatches in progress keep theirs).
+    pub(crate) fn edit<R>(&self, f: impl FnOnce(&mut Hooks<CCont>) -> R) -> R {
+        let _serial = self.edit.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut table = Hooks::clone(&self.table.load());
+        let result = f(&mut table);
+        self.has_hooks.store(!table.is_empty(), Ordering::Relaxed);
+        self.table.store(Arc::new(table));
+        result
+    }
+
+    /// Runs a lifecycle hook (no transaction), on this thread.
+    pub(crate) fn lifecycle(&self, hook: HookId) {
+        let table = self.table.load_full();
+        if table.entries(hook).is_empty() {
+            return;
+        }
+        let mut dispatch = Dispatch::new(hook);
+        let progress = dispatch.run(
+            Some(&*table),
+            &self.priorities,
+            &mut (),
+            |_: &()| Local::default(),
+            |handler, hook, _: &mut ()| handler.fire_hook(hook, std::ptr::null_mut()),
+        );
+        if progress == Progress::Pending {
+            warn!(%hook, "a lifecycle hook callback answered PENDING; lifecycle hooks do not wait");
+        }
+    }
+}
+
+impl std::fmt::Debug for GlobalHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalHooks")
+            .field("members", &self.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>())
+            .field("has_hooks", &self.has_hooks())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The table of one plugin version, with the state it points to.
 struct Table {
     api: Box<hy_api>,
-    _state: Box<PluginState>,
+    state: Arc<PluginState>,
 }
 
 // SAFETY: the table is written once, at construction; it holds function pointers and a pointer
-// to `_state`, which it owns and never mutates, so sharing it between threads is sound.
+// to `state`, which it keeps alive; `PluginState` itself is `Sync`.
 unsafe impl Send for Table {}
 // SAFETY: as above.
 unsafe impl Sync for Table {}
@@ -46,22 +250,313 @@ impl PluginTable for Table {
     fn api(&self) -> *const hy_api {
         &*self.api
     }
+
+    fn done(&self) {
+        // Nothing of the version is called after done: its registrations go (breaking the
+        // cycle continuation → plugin state → registrations → continuation).
+        let dropped = std::mem::take(
+            &mut *self.state.registrations.lock().unwrap_or_else(PoisonError::into_inner),
+        );
+        drop(dropped);
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+/// The plugin state behind a loader's table.
+pub(crate) fn plugin_state(table: &dyn PluginTable) -> Option<&Arc<PluginState>> {
+    table.as_any().downcast_ref::<Table>().map(|t| &t.state)
 }
 
 /// Builds each plugin version's table.
-#[derive(Debug, Default)]
-pub(crate) struct Tables;
+pub(crate) struct Tables {
+    link: Arc<Link>,
+}
 
 impl HostTables for Tables {
     fn table(&self, plugin: &PluginInfo<'_>) -> Box<dyn PluginTable> {
-        let mut state = Box::new(PluginState {
+        let state = Arc::new(PluginState {
             name: plugin.identity.name.clone(),
             version: plugin.identity.version.clone(),
+            context: plugin.context.clone(),
+            link: self.link.clone(),
+            registrations: Mutex::new(Vec::new()),
+            calls: (0..=HookId::COUNT).map(|_| HookCalls::default()).collect(),
         });
-        let this: *mut PluginState = &mut *state;
-        Box::new(Table { api: Box::new(api::table(this.cast::<hy_plugin>())), _state: state })
+        let this: *const PluginState = Arc::as_ptr(&state);
+        Box::new(Table { api: Box::new(api::table(this.cast_mut().cast::<hy_plugin>())), state })
     }
 }
+
+/// The table builder of one server, and its link.
+pub(crate) fn tables() -> (Arc<dyn HostTables>, Arc<Link>) {
+    let link = Arc::new(Link::default());
+    (Arc::new(Tables { link: link.clone() }), link)
+}
+
+// -- Continuations ------------------------------------------------------------------------------
+
+thread_local! {
+    /// The continuation whose handler runs on this thread (for `cont_destroy` from inside it).
+    static RUNNING: Cell<*const CCont> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A continuation made by a plugin: its handler and data.
+pub(crate) struct CCont {
+    handler: abi::hy_cont_handler,
+    data: *mut c_void,
+    /// The `hy_cont *` the plugin knows (the continuation's own address).
+    me: AtomicPtr<hy_cont>,
+    plugin: Arc<PluginState>,
+    destroyed: AtomicBool,
+    /// Invocations running now.
+    active: AtomicU64,
+    timers: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+// SAFETY: `data` is the plugin's opaque pointer, handed back to it only; the plugin's contract
+// (hookyard.h) makes a continuation usable from any thread.
+unsafe impl Send for CCont {}
+// SAFETY: as above; everything else is atomics, locks and `Arc`s.
+unsafe impl Sync for CCont {}
+
+impl CCont {
+    fn new(handler: abi::hy_cont_handler, data: *mut c_void, plugin: Arc<PluginState>) -> CCont {
+        CCont {
+            handler,
+            data,
+            me: AtomicPtr::new(std::ptr::null_mut()),
+            plugin,
+            destroyed: AtomicBool::new(false),
+            active: AtomicU64::new(0),
+            timers: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn set_me(&self, me: *mut hy_cont) {
+        self.me.store(me, Ordering::Release);
+    }
+
+    fn data(&self) -> *mut c_void {
+        self.data
+    }
+
+    /// The plugin version that made it.
+    pub(crate) fn plugin(&self) -> &Arc<PluginState> {
+        &self.plugin
+    }
+
+    pub(crate) fn is_destroyed(&self) -> bool {
+        self.destroyed.load(Ordering::Acquire)
+    }
+
+    /// Calls the handler with `event` and `edata`, unless destroyed; `None` then.
+    fn fire(&self, event: i32, edata: *mut c_void) -> Option<i32> {
+        if self.is_destroyed() {
+            return None;
+        }
+        self.active.fetch_add(1, Ordering::AcqRel);
+        if self.is_destroyed() {
+            self.active.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let outer = RUNNING.replace(self);
+        let me = self.me.load(Ordering::Acquire);
+        // SAFETY: the handler the plugin gave with this continuation's `hy_cont *` and an event
+        // with the `edata` the contract names for it; the plugin's code stays loaded while the
+        // continuation (its context) lives, and the caller holds a reference.
+        let result = unsafe { (self.handler)(me, event, edata) };
+        RUNNING.set(outer);
+        self.active.fetch_sub(1, Ordering::AcqRel);
+        Some(result)
+    }
+
+    /// Runs the handler for a hook and counts its time; a destroyed continuation continues.
+    pub(crate) fn fire_hook(&self, hook: HookId, edata: *mut c_void) -> Outcome {
+        let started = Instant::now();
+        let result = self.fire(abi::HY_EVENT_HOOK_BASE + hook.number() as i32, edata);
+        self.plugin.calls[hook.index()].record(started.elapsed());
+        match result {
+            None | Some(abi::HY_HOOK_CONTINUE) => Outcome::Continue,
+            Some(abi::HY_HOOK_PENDING) => Outcome::Pending,
+            Some(abi::HY_HOOK_ERROR) => Outcome::Error,
+            Some(other) => {
+                warn!(plugin = %self.plugin.name, %hook, answer = other,
+                    "a hook callback answered an unknown value; treated as an error");
+                Outcome::Error
+            }
+        }
+    }
+}
+
+/// Runs a continuation's scheduled events: one thread with its own timer runtime.
+fn scheduler() -> Option<&'static tokio::runtime::Handle> {
+    static HANDLE: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
+            let runtime = match runtime {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    warn!(error = %e, "cannot start the continuation scheduler");
+                    return None;
+                }
+            };
+            let handle = runtime.handle().clone();
+            let spawned = std::thread::Builder::new()
+                .name("hookyard-sched".to_owned())
+                .spawn(move || runtime.block_on(std::future::pending::<()>()));
+            spawned.map_err(|e| warn!(error = %e, "cannot start the scheduler thread")).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// Schedules one invocation of `callback` after `delay`.
+fn schedule(callback: Arc<Callback>, delay: Duration) -> bool {
+    let Some(handle) = scheduler() else { return false };
+    let event = if delay.is_zero() { abi::HY_EVENT_IMMEDIATE } else { abi::HY_EVENT_TIMEOUT };
+    let timers = &callback.handler().timers;
+    let mut timers = timers.lock().unwrap_or_else(PoisonError::into_inner);
+    timers.retain(|t| !t.is_finished());
+    let task = {
+        let callback = callback.clone();
+        handle.spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let fired = callback.invoke(|h| h.fire(event, std::ptr::null_mut()));
+            if fired.is_err() {
+                debug!("a scheduled event of a retired plugin was dropped");
+            }
+        })
+    };
+    timers.push(task.abort_handle());
+    true
+}
+
+/// Destroys the plugin's reference `raw`: no new invocation starts, scheduled ones are
+/// cancelled, its registrations go; waits for invocations on other threads.
+///
+/// # Safety
+///
+/// `raw` came from `cont_create` and was not destroyed before.
+unsafe fn destroy(raw: *const Callback) {
+    // SAFETY: per the contract, the plugin's own reference.
+    let callback = unsafe { Arc::from_raw(raw) };
+    let cont = callback.handler();
+    cont.destroyed.store(true, Ordering::Release);
+    for timer in cont.timers.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
+        timer.abort();
+    }
+    cont.plugin
+        .registrations
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|r| !Arc::ptr_eq(&r.callback, &callback));
+    let inside = RUNNING.get() == std::ptr::from_ref(cont);
+    let own = usize::from(inside);
+    while cont.active.load(Ordering::Acquire) as usize > own {
+        std::thread::yield_now();
+    }
+}
+
+// -- Pending hooks ------------------------------------------------------------------------------
+
+const IDLE: u8 = 0;
+const PENDING: u8 = 1;
+const ABANDONED: u8 = 2;
+const RESUMED: u8 = 3;
+
+/// How a pending hook is ended from another thread.
+#[derive(Default)]
+pub(crate) struct Resume {
+    state: AtomicU8,
+    result: AtomicI32,
+    notify: Notify,
+}
+
+impl Resume {
+    /// Ends the pending hook with `result`. Returns `true` when the transaction or session was
+    /// abandoned meanwhile: the caller then owns (and frees) its state.
+    fn resume(&self, result: i32) -> bool {
+        self.result.store(result, Ordering::Release);
+        if self.state.swap(RESUMED, Ordering::AcqRel) == ABANDONED {
+            return true;
+        }
+        self.notify.notify_one();
+        false
+    }
+
+    async fn wait(&self) -> Outcome {
+        let _ = self.state.compare_exchange(IDLE, PENDING, Ordering::AcqRel, Ordering::Acquire);
+        self.notify.notified().await;
+        self.state.store(IDLE, Ordering::Release);
+        match self.result.load(Ordering::Acquire) {
+            abi::HY_HOOK_ERROR => Outcome::Error,
+            _ => Outcome::Continue,
+        }
+    }
+}
+
+/// What a hook dispatch targets: a transaction or a session.
+trait Target {
+    fn resume(&self) -> &Arc<Resume>;
+    fn local(&self) -> Local<'_, CCont>;
+    fn edata(&mut self) -> *mut c_void;
+}
+
+/// A state pointer a dispatch future carries across its waits.
+struct Ptr<T>(NonNull<T>);
+
+// SAFETY: the states are used by one task, or by the one plugin holding a pending hook while
+// that task waits (see the module's ownership notes).
+unsafe impl<T> Send for Ptr<T> {}
+
+/// Runs `hook` on `target` (a raw pointer the caller owns) to its end, waiting on pending
+/// callbacks.
+///
+/// # Safety
+///
+/// `target` is valid until this future completes or is dropped, and used by nobody else while
+/// it runs except by the plugin holding a pending hook.
+async unsafe fn dispatch<T: Target>(target: Ptr<T>, global: &GlobalHooks, hook: HookId) -> Outcome {
+    let table = global.table.load_full();
+    let mut dispatch = Dispatch::new(hook);
+    loop {
+        // SAFETY: per the contract; no reference outlives this statement.
+        let progress = unsafe {
+            let target = &mut *target.0.as_ptr();
+            dispatch.run(
+                Some(&*table),
+                &global.priorities,
+                target,
+                |t| t.local(),
+                |handler, hook, t| handler.fire_hook(hook, t.edata()),
+            )
+        };
+        match progress {
+            Progress::Done(outcome) => return outcome,
+            Progress::Pending => {
+                // SAFETY: as above; the `Arc` is cloned so the wait holds no reference into
+                // the target, which the plugin may use meanwhile.
+                let resume = unsafe { (*target.0.as_ptr()).resume().clone() };
+                let outcome = resume.wait().await;
+                dispatch.resume(outcome);
+            }
+        }
+    }
+}
+
+// -- Transactions -------------------------------------------------------------------------------
 
 /// A URL as plugins see it: parts, with the path's leading `/`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,46 +583,57 @@ impl UrlParts {
     }
 }
 
-/// A transaction as a remap plugin chain sees it. `*mut hy_txn` points here during the run.
+/// A response head as plugins see it.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+}
+
+/// Tells a lent transaction pointer from garbage.
+const TXN_TAG: u32 = 0x6879_7478;
+/// Tells a lent session pointer from garbage.
+const SSN_TAG: u32 = 0x6879_7373;
+
+/// A transaction as plugins see it; `*mut hy_txn` points here.
+#[repr(C)]
 pub(crate) struct TxnState {
+    /// First, so a `void *` object can be told a transaction or a session.
     tag: u32,
+    pub(crate) global: Arc<GlobalHooks>,
+    ssn: *mut SsnState,
+    pub(crate) hooks: Hooks<CCont>,
+    pub(crate) control: Control,
     pub(crate) method: Method,
-    /// The request URL: read-write, already rewritten by the rule (as in ATS).
+    /// The request URL: the client's until remap, then rewritten by the rule and plugins.
     pub(crate) url: UrlParts,
     /// The URL as the client sent it.
     pub(crate) pristine: UrlParts,
     pub(crate) from: UrlParts,
     pub(crate) to: UrlParts,
+    /// The client request's header fields.
     pub(crate) headers: HeaderMap,
+    /// The request to the origin, from SEND_REQUEST_HDR.
+    pub(crate) origin_request: Option<HeaderMap>,
+    /// The origin's response, from READ_RESPONSE_HDR.
+    pub(crate) origin_response: Option<ResponseHead>,
+    /// The response to the client, from SEND_RESPONSE_HDR (or a direct response).
+    pub(crate) client_response: Option<ResponseHead>,
     /// A direct response a plugin asked for: status and body.
     pub(crate) direct: Option<(u16, Vec<u8>)>,
     pub(crate) slots: Slots<Txn>,
+    resume: Arc<Resume>,
     /// Strings handed out as `hy_str` views, kept until the state goes.
     scratch: Vec<Box<str>>,
 }
 
-/// Tells a lent transaction pointer from garbage.
-const TXN_TAG: u32 = 0x6879_7478;
-
 impl TxnState {
-    pub(crate) fn new(
-        method: Method,
-        url: UrlParts,
-        pristine: UrlParts,
-        headers: HeaderMap,
-    ) -> TxnState {
-        TxnState {
-            tag: TXN_TAG,
-            method,
-            url,
-            pristine,
-            from: UrlParts::default(),
-            to: UrlParts::default(),
-            headers,
-            direct: None,
-            slots: Slots::new(),
-            scratch: Vec::new(),
-        }
+    fn resume_handle(&self) -> Arc<Resume> {
+        self.resume.clone()
+    }
+
+    fn ssn_ptr(&self) -> *mut SsnState {
+        self.ssn
     }
 
     /// Keeps `text` alive as long as the state and returns a view of it.
@@ -138,16 +644,132 @@ impl TxnState {
         view
     }
 
-    /// Runs a rule's remap plugin chain on this state, with the rule's URLs.
+    fn session(&self) -> Option<&SsnState> {
+        // SAFETY: the session outlives its transactions (the connection's task ends both).
+        unsafe { self.ssn.as_ref() }
+    }
+}
+
+impl Target for TxnState {
+    fn resume(&self) -> &Arc<Resume> {
+        &self.resume
+    }
+
+    fn local(&self) -> Local<'_, CCont> {
+        let session = self.session();
+        Local {
+            session: session.map(|s| &s.hooks),
+            txn: Some(&self.hooks),
+            session_control: session.map(|s| &s.control),
+            txn_control: Some(&self.control),
+        }
+    }
+
+    fn edata(&mut self) -> *mut c_void {
+        std::ptr::from_mut(self).cast()
+    }
+}
+
+/// Owns a [`TxnState`] (see the module's ownership notes).
+pub(crate) struct TxnBox(NonNull<TxnState>);
+
+// SAFETY: the state is used by the transaction's task, or by the one plugin holding a pending
+// hook while that task waits; never by two at once.
+unsafe impl Send for TxnBox {}
+
+impl TxnBox {
+    /// A transaction's state, in the session `ssn` (if any).
+    pub(crate) fn new(
+        global: Arc<GlobalHooks>,
+        ssn: Option<&SsnBox>,
+        method: Method,
+        url: UrlParts,
+        headers: HeaderMap,
+    ) -> TxnBox {
+        let state = Box::new(TxnState {
+            tag: TXN_TAG,
+            global,
+            ssn: ssn.map_or(std::ptr::null_mut(), |s| s.0.as_ptr()),
+            hooks: Hooks::new(Level::Transaction),
+            control: Control::default(),
+            method,
+            pristine: url.clone(),
+            url,
+            from: UrlParts::default(),
+            to: UrlParts::default(),
+            headers,
+            origin_request: None,
+            origin_response: None,
+            client_response: None,
+            direct: None,
+            slots: Slots::new(),
+            resume: Arc::default(),
+            scratch: Vec::new(),
+        });
+        TxnBox(NonNull::from(Box::leak(state)))
+    }
+
+    /// The state, between plugin calls.
+    pub(crate) fn get(&mut self) -> &mut TxnState {
+        // SAFETY: owned by this box; no plugin call runs now (`&mut self`).
+        unsafe { self.0.as_mut() }
+    }
+
+    /// Runs `hook`'s callbacks for this transaction.
+    pub(crate) async fn hook(&mut self, hook: HookId) -> Outcome {
+        let global = self.get().global.clone();
+        if !global.has_hooks()
+            && self.get().hooks.is_empty()
+            && self.get().session().is_none_or(|s| s.hooks.is_empty())
+        {
+            return Outcome::Continue;
+        }
+        // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch.
+        unsafe { dispatch(Ptr(self.0), &global, hook).await }
+    }
+
+    /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own.
+    pub(crate) fn close(self) {
+        let mut this = self;
+        let global = this.get().global.clone();
+        if !global.has_hooks()
+            && this.get().hooks.is_empty()
+            && this.get().session().is_none_or(|s| s.hooks.is_empty())
+        {
+            return;
+        }
+        let mut future = Box::pin(async move {
+            // SAFETY: `this` owns the state and lives in this future to its end.
+            unsafe { dispatch(Ptr(this.0), &global, HookId::TxnClose).await };
+            drop(this);
+        });
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        if future.as_mut().poll(&mut cx).is_pending() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn(future)),
+                Err(_) => warn!("TXN_CLOSE pending outside a runtime; its state is leaked"),
+            }
+        }
+    }
+
+    /// Tells the chain's first plugin how the origin answered.
+    pub(crate) fn os_response(&mut self, chain: &Chain, state: i32) {
+        // SAFETY: as in `run_chain`.
+        unsafe { chain.os_response(self.0.as_ptr().cast(), state) }
+    }
+
+    /// Runs a rule's remap plugin chain on this transaction, with the rule's URLs.
     pub(crate) fn run_chain(
         &mut self,
         chain: &Chain,
         from: UrlParts,
         to: UrlParts,
     ) -> ChainOutcome {
+        let state = self.get();
         let (from_text, to_text) = (from.to_url_string(), to.to_url_string());
-        self.from = from;
-        self.to = to;
+        state.from = from;
+        state.to = to;
         let view = |s: &str| hy_str { ptr: s.as_ptr().cast(), len: s.len() };
         let mut rri = hy_remap_request_info {
             size: size_of::<hy_remap_request_info>() as u32,
@@ -155,15 +777,143 @@ impl TxnState {
             from_url: view(&from_text),
             to_url: view(&to_text),
         };
-        let txn: *mut TxnState = self;
-        // SAFETY: `txn` is this state, exclusively ours (we hold `&mut self`) and alive for the
-        // whole call; `rri` lives on this frame for the call; the host functions reach the
-        // state only through this pointer while the chain runs.
-        unsafe { chain.run(txn.cast(), &mut rri) }
+        // SAFETY: the state is this box's, not otherwise borrowed during the call; `rri` lives
+        // on this frame for the call.
+        unsafe { chain.run(self.0.as_ptr().cast(), &mut rri) }
     }
 }
 
-/// The process's table builder, shared by every generation.
-pub(crate) fn tables() -> Arc<dyn HostTables> {
-    Arc::new(Tables)
+impl Drop for TxnBox {
+    fn drop(&mut self) {
+        // SAFETY: owned by this box; the resume state says whether a plugin still holds it.
+        let resume = unsafe { self.0.as_ref() }.resume.clone();
+        if resume
+            .state
+            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            debug!("transaction ended while a hook was pending; its txn_resume frees it");
+            return;
+        }
+        // SAFETY: made by `Box::leak` in `new`, freed once, here.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+/// Frees a transaction abandoned while pending, from its `txn_resume`.
+///
+/// # Safety
+///
+/// `state` was abandoned by its box and is used by nobody else.
+unsafe fn free_abandoned(state: *mut TxnState) {
+    // SAFETY: per the contract.
+    drop(unsafe { Box::from_raw(state) });
+}
+
+/// Frees a session abandoned while pending, from its `ssn_resume`.
+///
+/// # Safety
+///
+/// As for [`free_abandoned`].
+unsafe fn free_abandoned_ssn(state: *mut SsnState) {
+    // SAFETY: per the contract.
+    drop(unsafe { Box::from_raw(state) });
+}
+
+// -- Sessions -----------------------------------------------------------------------------------
+
+/// A session (client connection) as plugins see it; `*mut hy_ssn` points here.
+#[repr(C)]
+pub(crate) struct SsnState {
+    tag: u32,
+    pub(crate) hooks: Hooks<CCont>,
+    pub(crate) control: Control,
+    pub(crate) slots: Slots<Ssn>,
+    pub(crate) conn_slots: Slots<Conn>,
+    resume: Arc<Resume>,
+}
+
+impl SsnState {
+    fn resume_handle(&self) -> Arc<Resume> {
+        self.resume.clone()
+    }
+}
+
+impl Target for SsnState {
+    fn resume(&self) -> &Arc<Resume> {
+        &self.resume
+    }
+
+    fn local(&self) -> Local<'_, CCont> {
+        Local {
+            session: Some(&self.hooks),
+            txn: None,
+            session_control: Some(&self.control),
+            txn_control: None,
+        }
+    }
+
+    fn edata(&mut self) -> *mut c_void {
+        std::ptr::from_mut(self).cast()
+    }
+}
+
+/// Owns a [`SsnState`]; lives as long as its connection.
+pub(crate) struct SsnBox(NonNull<SsnState>);
+
+// SAFETY: as for `TxnBox`.
+unsafe impl Send for SsnBox {}
+// SAFETY: shared only to hand its pointer to transactions of the same connection, which run one
+// after another.
+unsafe impl Sync for SsnBox {}
+
+impl Default for SsnBox {
+    fn default() -> SsnBox {
+        let state = Box::new(SsnState {
+            tag: SSN_TAG,
+            hooks: Hooks::new(Level::Session),
+            control: Control::default(),
+            slots: Slots::new(),
+            conn_slots: Slots::new(),
+            resume: Arc::default(),
+        });
+        SsnBox(NonNull::from(Box::leak(state)))
+    }
+}
+
+impl SsnBox {
+    /// Whether callbacks are registered on the session itself.
+    pub(crate) fn has_hooks(&self) -> bool {
+        // SAFETY: owned by this box; only read, between transactions or by the running one.
+        !unsafe { self.0.as_ref() }.hooks.is_empty()
+    }
+
+    /// Runs a session hook (SSN_START, SSN_CLOSE) with the generation's global hooks. Called
+    /// when no transaction of the session runs (they run one after another, and these hooks
+    /// before the first and after the last).
+    pub(crate) async fn hook(&self, global: &GlobalHooks, hook: HookId) -> Outcome {
+        // SAFETY: owned by this box, borrowed mutably for the whole dispatch.
+        let empty = unsafe { self.0.as_ref() }.hooks.is_empty();
+        if !global.has_hooks() && empty {
+            return Outcome::Continue;
+        }
+        // SAFETY: as above.
+        unsafe { dispatch(Ptr(self.0), global, hook).await }
+    }
+}
+
+impl Drop for SsnBox {
+    fn drop(&mut self) {
+        // SAFETY: owned by this box.
+        let resume = unsafe { self.0.as_ref() }.resume.clone();
+        if resume
+            .state
+            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            return;
+        }
+        // SAFETY: made by `Box::leak`, freed once, here.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
 }

@@ -20,6 +20,8 @@ mod admin;
 mod check;
 pub mod config;
 pub mod ctl;
+#[doc(hidden)]
+pub mod fuzzing;
 #[allow(unsafe_code, reason = "the host side of the plugin C ABI")]
 mod host;
 mod metrics;
@@ -28,6 +30,7 @@ mod server;
 mod signals;
 mod stats;
 mod txn;
+mod watch;
 
 pub use admin::NOT_YET_AVAILABLE;
 pub use check::{Check, check};

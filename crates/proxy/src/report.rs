@@ -43,6 +43,9 @@ pub struct PluginLoad {
     pub version: String,
     /// `loaded` (a new version) or `reused` (unchanged file).
     pub status: String,
+    /// `global` (of `plugin.yaml`) or `remap` (of `remap.config`).
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// A snapshot of a running server.

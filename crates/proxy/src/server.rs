@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, Problems, Source};
+use crate::host::{GlobalHooks, Link};
 use crate::report::{ReloadReport, RuleInfo, Status};
 use crate::stats::Stats;
 use crate::{admin, metrics};
@@ -33,8 +34,10 @@ pub struct Generation {
     pub id: u64,
     /// The configuration (its `rules` moved into `remap`).
     pub config: Config,
-    /// The remap rules and their plugin instances.
+    /// The remap rules and their plugin instances, and the global plugins.
     pub remap: Arc<hookyard_remap::Generation>,
+    /// The global hook table and the plugin priorities.
+    pub(crate) hooks: Arc<GlobalHooks>,
     /// When it was loaded.
     pub loaded_at: SystemTime,
 }
@@ -97,6 +100,8 @@ pub(crate) struct Shared {
     pub(crate) current: ArcSwap<Generation>,
     /// Remap rules with their plugins, across generations.
     remap: hookyard_remap::Generations,
+    /// What plugin calls reach of the server.
+    link: Arc<Link>,
     config_dir: Option<PathBuf>,
     reload_lock: Mutex<()>,
     pub(crate) started: Instant,
@@ -123,10 +128,10 @@ impl Server {
             None => Config::embedded(),
             Some(dir) => Config::load_dir(dir).result.map_err(StartError::Config)?,
         };
-        let remap = remap_generations(&config.settings, options.config_dir.as_deref());
-        remap
-            .load_rules(std::mem::take(&mut config.rules))
-            .map_err(|e| StartError::Config(problems(e)))?;
+        let (remap, link) = remap_generations(&config.settings, options.config_dir.as_deref());
+        let hooks = load_plugins(&remap, &link, &mut config)
+            .map_err(|e| StartError::Config(problems(e)))?
+            .1;
         let settings = &config.settings;
         let listen = if options.listen.is_empty() { &settings.listen } else { &options.listen };
         let workers = options
@@ -166,9 +171,11 @@ impl Server {
                 id: 1,
                 config,
                 remap: remap.current(),
+                hooks,
                 loaded_at: SystemTime::now(),
             }),
             remap,
+            link,
             config_dir: options.config_dir.clone(),
             reload_lock: Mutex::new(()),
             started: Instant::now(),
@@ -196,6 +203,7 @@ impl Server {
                 .map_err(|source| StartError::Spawn { what: "control thread", source })?
         };
         threads.push(control);
+        threads.extend(crate::watch::start(&shared, stopped));
         info!(listen = ?addrs, workers, config = %source, admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
         Ok(ServerHandle { shared, stop, threads, admin_path, metrics_addr })
     }
@@ -372,8 +380,8 @@ impl Shared {
         };
         let loaded = loaded.result.and_then(|mut config| {
             // Plugins load last: a refused plugin leaves everything as it was.
-            let rules = std::mem::take(&mut config.rules);
-            let plugins = self.remap.load_rules(rules).map_err(problems)?;
+            let (plugins, hooks) =
+                load_plugins(&self.remap, &self.link, &mut config).map_err(problems)?;
             report.plugin_millis = plugins.took.as_secs_f64() * 1000.0;
             report.plugins = plugins
                 .plugins
@@ -383,18 +391,20 @@ impl Shared {
                     name: p.name,
                     version: p.version,
                     status: if p.loaded { "loaded" } else { "reused" }.to_owned(),
+                    kind: if p.global { "global" } else { "remap" }.to_owned(),
                 })
                 .collect();
-            Ok(config)
+            Ok((config, hooks))
         });
         match loaded {
-            Ok(config) => {
+            Ok((config, hooks)) => {
                 report.notes = restart_notes(&old.config, &config);
                 let id = old.id + 1;
                 self.current.store(Arc::new(Generation {
                     id,
                     config,
                     remap: self.remap.current(),
+                    hooks,
                     loaded_at: SystemTime::now(),
                 }));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
@@ -515,10 +525,52 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
     note(o.workers != n.workers, "workers");
     note(o.runtime_dir != n.runtime_dir, "runtime_dir");
     note(o.timeouts.origin_connect != n.timeouts.origin_connect, "timeouts.origin_connect");
-    if n.watch {
-        notes.push("`watch: true` is accepted but not implemented yet: reload with SIGHUP or `hookyard ctl reload`".to_owned());
-    }
+    note(o.watch != n.watch, "watch");
     notes
+}
+
+/// Loads the configuration's plugins as a new remap generation (global plugins first, with the
+/// priorities of `plugin.yaml` in force during their init), and builds its global hook table;
+/// the table is published to plugin calls and its PLUGINS_LOADED hook run.
+pub(crate) fn load_plugins(
+    remap: &hookyard_remap::Generations,
+    link: &Link,
+    config: &mut Config,
+) -> Result<(hookyard_remap::LoadReport, Arc<GlobalHooks>), hookyard_remap::LoadErrors> {
+    let priorities = Arc::new(hookyard_hooks::Priorities::new(&config.plugins.priorities));
+    let file = match &config.source {
+        Source::Dir(dir) => dir.join(crate::config::PLUGIN_FILE),
+        Source::Embedded => PathBuf::from(crate::config::PLUGIN_FILE),
+    };
+    let globals: Vec<hookyard_remap::GlobalSpec> = config
+        .plugins
+        .plugins
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| hookyard_remap::GlobalSpec {
+            path: p.resolved.as_ref().map_or_else(|| p.path.clone(), |r| r.display().to_string()),
+            params: p.params.clone(),
+            file: file.clone(),
+            line: p.line,
+        })
+        .collect();
+    let rules = std::mem::take(&mut config.rules);
+    link.loading(Some(priorities.clone()));
+    let loaded = remap.load_config(rules, &globals);
+    link.loading(None);
+    let report = loaded?;
+    let generation = remap.current();
+    let members = generation
+        .globals()
+        .map(|g| g.table())
+        .chain(generation.remap_plugins().into_iter().map(|p| p.table()))
+        .filter_map(|table| crate::host::plugin_state(table).cloned())
+        .collect();
+    let hooks = Arc::new(GlobalHooks::build(priorities, members));
+    link.serve(hooks.clone());
+    hooks.lifecycle(hookyard_hooks::HookId::PluginsLoaded);
+    hooks.edit(|table| table.refresh_priorities(&hooks.priorities));
+    Ok((report, hooks))
 }
 
 /// The remap generations of a server: plugins are loaded from the configured plugin directories
@@ -527,7 +579,7 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
 pub(crate) fn remap_generations(
     settings: &crate::config::Settings,
     config_dir: Option<&Path>,
-) -> hookyard_remap::Generations {
+) -> (hookyard_remap::Generations, Arc<Link>) {
     let mut loader_config = hookyard_dso::LoaderConfig::new(
         runtime_dir(settings.runtime_dir.as_deref()).join("plugins"),
     );
@@ -537,11 +589,12 @@ pub(crate) fn remap_generations(
     if !settings.dynamic_reload {
         loader_config = loader_config.mode(hookyard_dso::ReloadMode::Static);
     }
+    let (tables, link) = crate::host::tables();
     let plugins = hookyard_remap::Plugins::with_loader_factory(
         move || hookyard_dso::Loader::new(loader_config.clone()),
-        crate::host::tables(),
+        tables,
     );
-    hookyard_remap::Generations::new(plugins)
+    (hookyard_remap::Generations::new(plugins), link)
 }
 
 /// Remap load errors as configuration problems.

@@ -1,53 +1,101 @@
-//! One transaction: a client request through remap to its origin and the response back.
+//! One transaction: a client request through hooks and remap to its origin and the response
+//! back, in ATS's order (ats-reference.md §5): TXN_START, READ_REQUEST_HDR, PRE_REMAP, remap and
+//! the rule's plugin chain, POST_REMAP, SEND_REQUEST_HDR, READ_RESPONSE_HDR, SEND_RESPONSE_HDR,
+//! and TXN_CLOSE once the response body is sent (or the client left). Everything a transaction
+//! needs lives in it, and it runs on the worker that accepted its connection.
 //!
-//! [`Transaction::run`] walks ATS's order; the plugin hooks will be dispatched at the points
-//! marked `hook:` (ats-reference.md §5): TXN_START, READ_REQUEST_HDR, PRE_REMAP, the rule's
-//! remap plugin chain, POST_REMAP, SEND_REQUEST_HDR, READ_RESPONSE_HDR, SEND_RESPONSE_HDR,
-//! TXN_CLOSE. Everything a transaction needs lives in it, and it runs on the worker that
-//! accepted its connection.
+//! A transaction of a generation without hooks and a rule without plugins makes no plugin state
+//! at all; the state (a [`TxnBox`]) exists as soon as a hook or a plugin chain may run.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use hookyard_abi as abi;
+use hookyard_hooks::{HookId, Outcome};
 use hookyard_remap::{AclRequest, Remap, RuleUrl};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use tracing::{debug, warn};
 
 use crate::config::Source;
-use crate::host::{TxnState, UrlParts};
+use crate::host::{ResponseHead, TxnBox, UrlParts};
 use crate::server::Generation;
 use crate::server::worker::Conn;
 
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<Incoming, Full<Bytes>>;
 
+/// The body hyper sends: a [`Body`], and the transaction's plugin state, whose TXN_CLOSE runs
+/// when the body is done with.
+pub(crate) struct TxnBody {
+    inner: Body,
+    state: Option<TxnBox>,
+}
+
+impl hyper::body::Body for TxnBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        match &mut this.inner {
+            Either::Left(body) => Pin::new(body).poll_frame(cx),
+            Either::Right(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TxnBody {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.close();
+        }
+    }
+}
+
 /// hyper's service entry: one call per request head.
 pub(crate) async fn handle(
     conn: Arc<Conn>,
     request: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<TxnBody>, Infallible> {
     let index = conn.state.requests.fetch_add(1, Ordering::Relaxed);
     conn.state.in_flight.fetch_add(1, Ordering::Relaxed);
     let stats = conn.worker.stats();
     stats.in_flight_started.fetch_add(1, Ordering::Relaxed);
     let mut txn = Transaction {
-        // hook: TXN_START. The one atomic load of the generation, kept to the end.
+        // The one atomic load of the generation, kept to the end.
         generation: conn.worker.shared.current.load_full(),
         client: conn.peer,
         local: conn.local,
         conflicting_framing: conn.state.conflicting(index),
+        state: None,
     };
-    let response = txn.run(&conn, request).await;
-    // hook: TXN_CLOSE (when plugins arrive, after the body is sent).
+    let (mut parts, body) = request.into_parts();
+    let response = txn.run(&conn, &mut parts, body).await;
+    let response = txn.finish(response).await;
     stats.response(response.status().as_u16());
     conn.state.in_flight.fetch_sub(1, Ordering::Relaxed);
-    Ok(response)
+    let state = txn.state.take();
+    Ok(response.map(|inner| TxnBody { inner, state }))
 }
 
 /// The state of one transaction.
@@ -60,6 +108,8 @@ pub(crate) struct Transaction {
     pub(crate) local: SocketAddr,
     /// The request head had both `Content-Length` and `Transfer-Encoding`.
     conflicting_framing: bool,
+    /// What plugins see of the transaction, once a hook or plugin chain may run.
+    state: Option<TxnBox>,
 }
 
 /// The request target, split for remap.
@@ -69,9 +119,71 @@ struct RequestTarget {
     port: Option<u16>,
 }
 
+/// Why a transaction answers before reaching its origin.
+enum Early {
+    /// A hook callback failed the transaction.
+    Failed,
+    /// A plugin set a direct response.
+    Direct,
+}
+
 impl Transaction {
-    async fn run(&mut self, conn: &Conn, mut request: Request<Incoming>) -> Response<Body> {
-        // hook: READ_REQUEST_HDR.
+    /// Makes the plugin state (and the connection's session state, with its SSN_START, the
+    /// first time).
+    async fn make_state(&mut self, conn: &Conn, parts: &mut Parts, url: UrlParts) {
+        let global = self.generation.hooks.clone();
+        let session = conn.session(&global).await;
+        let headers = std::mem::take(&mut parts.headers);
+        self.state = Some(TxnBox::new(global, session, parts.method.clone(), url, headers));
+    }
+
+    /// Runs `hook` if there is plugin state; what it means for the transaction.
+    async fn hook(&mut self, hook: HookId) -> Result<(), Early> {
+        let Some(state) = &mut self.state else { return Ok(()) };
+        let outcome = state.hook(hook).await;
+        if state.get().direct.is_some() {
+            return Err(Early::Direct);
+        }
+        if outcome == Outcome::Error { Err(Early::Failed) } else { Ok(()) }
+    }
+
+    /// The response for a transaction ended early by a plugin.
+    fn early(&mut self, early: Early) -> Response<Body> {
+        let direct = self.state.as_mut().and_then(|s| s.get().direct.take());
+        match (early, direct) {
+            (_, Some((status, body))) => direct_response(status, body),
+            (Early::Failed, None) | (Early::Direct, None) => local(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: a plugin failed the transaction\n",
+            ),
+        }
+    }
+
+    /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
+    async fn finish(&mut self, response: Response<Body>) -> Response<Body> {
+        let Some(state) = &mut self.state else { return response };
+        let (mut parts, body) = response.into_parts();
+        let s = state.get();
+        if s.client_response.is_none() {
+            let headers = std::mem::take(&mut parts.headers);
+            s.client_response = Some(ResponseHead { status: parts.status, headers });
+        }
+        if state.hook(HookId::SendResponseHdr).await == Outcome::Error {
+            let s = state.get();
+            s.client_response = None;
+            return local(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: a plugin failed the transaction\n",
+            );
+        }
+        if let Some(head) = state.get().client_response.take() {
+            parts.status = head.status;
+            parts.headers = head.headers;
+        }
+        Response::from_parts(parts, body)
+    }
+
+    async fn run(&mut self, conn: &Conn, parts: &mut Parts, body: Incoming) -> Response<Body> {
         if self.conflicting_framing {
             debug!("request with both Content-Length and Transfer-Encoding refused");
             let mut response = local(
@@ -81,41 +193,68 @@ impl Transaction {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             return response;
         }
-        if request.method() == Method::CONNECT {
+        if parts.method == Method::CONNECT {
             return local(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n");
         }
-        let settings = &self.generation.config.settings;
-        if settings.health_path.as_deref() == Some(request.uri().path()) {
+        let generation = self.generation.clone();
+        let settings = &generation.config.settings;
+        if settings.health_path.as_deref() == Some(parts.uri.path()) {
             return local(StatusCode::OK, "ok\n");
         }
-        let Some(target) = request_target(&request) else {
+        let Some(target) = request_target(parts) else {
             return local(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: invalid request target or Host header\n",
             );
         };
-        // hook: PRE_REMAP.
-        let generation = self.generation.clone();
-        let rules = generation.remap.rules();
         // A cheap clone (shared bytes): remap's answer borrows it while plugins edit the request.
-        let uri = request.uri().clone();
+        let uri = parts.uri.clone();
+        if generation.hooks.has_hooks() || conn.has_session_hooks() {
+            let url = UrlParts {
+                scheme: target.scheme.clone(),
+                host: target.host.clone(),
+                port: target.port,
+                path: uri.path().to_owned(),
+                query: uri.query().unwrap_or("").to_owned(),
+            };
+            self.make_state(conn, parts, url).await;
+        }
+        for hook in [HookId::TxnStart, HookId::ReadRequestHdr, HookId::PreRemap] {
+            if let Err(early) = self.hook(hook).await {
+                return self.early(early);
+            }
+        }
+        // Plugins may have changed the request URL before remap (as in ATS).
+        let edited = self.state.as_mut().map(|s| s.get().url.clone());
+        let (scheme, host, port, path, query) = match &edited {
+            Some(url) => (
+                url.scheme.as_str(),
+                url.host.as_str(),
+                url.port,
+                url.path.as_str(),
+                (!url.query.is_empty()).then_some(url.query.as_str()),
+            ),
+            None => {
+                (target.scheme.as_str(), target.host.as_str(), target.port, uri.path(), uri.query())
+            }
+        };
+        let rules = generation.remap.rules();
         let remap_request = hookyard_remap::Request {
-            scheme: &target.scheme,
-            host: &target.host,
-            port: target.port,
-            path: uri.path().strip_prefix('/').unwrap_or(uri.path()),
-            query: uri.query(),
+            scheme,
+            host,
+            port,
+            path: path.strip_prefix('/').unwrap_or(path),
+            query,
             recv_port: Some(self.local.port()),
-            http10: request.version() <= Version::HTTP_10,
+            http10: parts.version <= Version::HTTP_10,
         };
         let (rule, target) = match rules.remap(&remap_request) {
-            Remap::NotFound => return self.not_found(&request, &target),
+            Remap::NotFound => return self.not_found(parts, host),
             Remap::Redirect { status, location, .. } => return redirect(status, &location),
             Remap::Map { rule, target } => (rule, target),
         };
-        // hook: the rule's remap plugin chain, then POST_REMAP.
         let acl = AclRequest {
-            method: request.method().as_str(),
+            method: parts.method.as_str(),
             client: self.client.ip(),
             local: self.local.ip(),
             internal: false,
@@ -124,16 +263,7 @@ impl Transaction {
             return local(StatusCode::FORBIDDEN, "Access Denied\n");
         }
         let chain = generation.remap.chain(rule);
-        // Only a plugin chain needs owned, editable URL parts; without one the target is used as is.
-        let mut edited: Option<UrlParts> = None;
-        if !chain.is_empty() {
-            let url = UrlParts {
-                scheme: target.scheme.to_owned(),
-                host: target.host.to_string(),
-                port: target.port,
-                path: format!("/{}", target.path),
-                query: target.query.unwrap_or("").to_owned(),
-            };
+        if !chain.is_empty() && self.state.is_none() {
             let pristine = UrlParts {
                 scheme: remap_request.scheme.to_owned(),
                 host: remap_request.host.to_owned(),
@@ -141,19 +271,35 @@ impl Transaction {
                 path: uri.path().to_owned(),
                 query: uri.query().unwrap_or("").to_owned(),
             };
-            let headers = std::mem::take(request.headers_mut());
-            let mut state = TxnState::new(request.method().clone(), url, pristine, headers);
-            let outcome = state.run_chain(chain, rule_url(&rule.from), rule_url(&rule.to));
-            *request.headers_mut() = std::mem::take(&mut state.headers);
-            *request.method_mut() = state.method.clone();
-            if let Some((status, body)) = state.direct.take() {
-                return direct(status, body);
-            }
-            if outcome.redirect {
-                return redirect(302, &state.url.to_url_string());
-            }
-            edited = Some(state.url);
+            self.make_state(conn, parts, pristine).await;
         }
+        // With plugin state the rewritten URL is the plugins' to edit; without, it is used as is.
+        if let Some(state) = &mut self.state {
+            state.get().url = UrlParts {
+                scheme: target.scheme.to_owned(),
+                host: target.host.to_string(),
+                port: target.port,
+                path: format!("/{}", target.path),
+                query: target.query.unwrap_or("").to_owned(),
+            };
+            if !chain.is_empty() {
+                let outcome = state.run_chain(chain, rule_url(&rule.from), rule_url(&rule.to));
+                if let Some((status, body)) = state.get().direct.take() {
+                    return direct_response(status, body);
+                }
+                if outcome.redirect {
+                    return redirect(302, &state.get().url.to_url_string());
+                }
+            }
+        }
+        if let Err(early) = self.hook(HookId::PostRemap).await {
+            return self.early(early);
+        }
+        let edited = self.state.as_mut().map(|s| {
+            let s = s.get();
+            parts.method = s.method.clone();
+            s.url.clone()
+        });
         let dest = match &edited {
             Some(url) => Dest {
                 scheme: &url.scheme,
@@ -170,7 +316,6 @@ impl Transaction {
                 query: target.query.unwrap_or(""),
             },
         };
-        // hook: POST_REMAP.
         if dest.scheme != "http" {
             warn!(scheme = dest.scheme, "origin scheme not supported yet");
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: origin scheme not supported\n");
@@ -186,47 +331,83 @@ impl Transaction {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin host\n");
         };
         let origin = origin_uri.authority().cloned();
-        *request.uri_mut() = origin_uri;
-        *request.version_mut() = Version::HTTP_11;
-        let headers = request.headers_mut();
-        remove_hop_by_hop(headers);
+        let mut headers = match &mut self.state {
+            Some(state) => state.get().headers.clone(),
+            None => std::mem::take(&mut parts.headers),
+        };
+        remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host);
+        if let Some(state) = &mut self.state {
+            state.get().origin_request = Some(headers);
+            if let Err(early) = self.hook(HookId::SendRequestHdr).await {
+                return self.early(early);
+            }
+            headers =
+                self.state.as_mut().and_then(|s| s.get().origin_request.take()).unwrap_or_default();
+        }
+        let mut builder = Request::builder()
+            .method(parts.method.clone())
+            .uri(origin_uri)
+            .version(Version::HTTP_11);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers;
+        }
+        let Ok(request) = builder.body(body) else {
+            return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin request\n");
+        };
 
-        // hook: SEND_REQUEST_HDR.
         let timeout = settings.timeouts.origin_response;
-        let response =
-            match tokio::time::timeout(timeout, conn.worker.client.request(request)).await {
-                Err(_) => {
-                    debug!(?origin, "origin response timeout");
-                    return local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
-                }
-                Ok(Err(e)) if timed_out(&e) => {
-                    debug!(?origin, error = %e, "origin connect timeout");
-                    return local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
-                }
-                Ok(Err(e)) => {
-                    debug!(?origin, error = %e, "origin unreachable");
-                    return local(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
-                }
-                Ok(Ok(response)) => response,
-            };
-        // hook: READ_RESPONSE_HDR.
+        let sent = tokio::time::timeout(timeout, conn.worker.client.request(request)).await;
+        let (server_state, response) = match sent {
+            Err(_) => (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(StatusCode::GATEWAY_TIMEOUT)),
+            Ok(Err(e)) if timed_out(&e) => {
+                debug!(?origin, error = %e, "origin connect timeout");
+                (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(StatusCode::GATEWAY_TIMEOUT))
+            }
+            Ok(Err(e)) => {
+                debug!(?origin, error = %e, "origin unreachable");
+                (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(StatusCode::BAD_GATEWAY))
+            }
+            Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
+        };
+        if let Some(state) = &mut self.state
+            && !chain.is_empty()
+        {
+            state.os_response(chain, server_state);
+        }
+        let response = match response {
+            Ok(response) => response,
+            Err(StatusCode::GATEWAY_TIMEOUT) => {
+                debug!(?origin, "origin response timeout");
+                return local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
+            }
+            Err(_) => return local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
+        };
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
         reverse_map(&generation, &mut parts.headers);
-        // hook: SEND_RESPONSE_HDR.
+        if let Some(state) = &mut self.state {
+            let headers = std::mem::take(&mut parts.headers);
+            state.get().origin_response = Some(ResponseHead { status: parts.status, headers });
+            if let Err(early) = self.hook(HookId::ReadResponseHdr).await {
+                return self.early(early);
+            }
+            if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
+                parts.status = head.status;
+                parts.headers = head.headers;
+            }
+        }
         Response::from_parts(parts, Either::Left(body))
     }
-
-    fn not_found(&self, request: &Request<Incoming>, target: &RequestTarget) -> Response<Body> {
-        if self.generation.config.source == Source::Embedded && request.uri().path() == "/" {
+    fn not_found(&self, parts: &Parts, host: &str) -> Response<Body> {
+        if self.generation.config.source == Source::Embedded && parts.uri.path() == "/" {
             let mut response = local(StatusCode::OK, WELCOME);
             response
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
             return response;
         }
-        if target.host.is_empty() {
+        if host.is_empty() {
             return local(StatusCode::BAD_REQUEST, "Host Header Required\n");
         }
         local(StatusCode::NOT_FOUND, "Not Found on Accelerator\n")
@@ -243,8 +424,8 @@ const WELCOME: &str = "<!doctype html>\n<html><head><title>hookyard</title></hea
 
 /// Scheme, host and port of a request: from an absolute-form target, else the `Host` header.
 /// An empty host means neither had one.
-fn request_target(request: &Request<Incoming>) -> Option<RequestTarget> {
-    let uri = request.uri();
+fn request_target(parts: &Parts) -> Option<RequestTarget> {
+    let uri = &parts.uri;
     if let Some(authority) = uri.authority() {
         let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -254,7 +435,7 @@ fn request_target(request: &Request<Incoming>) -> Option<RequestTarget> {
         return None;
     }
     let scheme = "http".to_owned();
-    let Some(value) = request.headers().get(header::HOST) else {
+    let Some(value) = parts.headers.get(header::HOST) else {
         return Some(RequestTarget { scheme, host: String::new(), port: None });
     };
     let authority: http::uri::Authority = value.to_str().ok()?.parse().ok()?;
@@ -399,7 +580,7 @@ fn rule_url(url: &RuleUrl) -> UrlParts {
 }
 
 /// A response a plugin asked for instead of going to the origin.
-fn direct(status: u16, body: Vec<u8>) -> Response<Body> {
+fn direct_response(status: u16, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

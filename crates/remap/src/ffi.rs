@@ -232,3 +232,84 @@ impl Entries {
         }
     }
 }
+
+/// Checks a global plugin's descriptor and entry points, before anything is called.
+pub(crate) fn validate_global(
+    library: &Library,
+    config_path: &str,
+) -> Result<PluginIdentity, abi::Error> {
+    abi::validate(PluginKind::Global, config_path, library.path(), &mut LibraryProbe(library))
+}
+
+/// A global plugin's entry points.
+pub(crate) struct GlobalEntries {
+    init: Symbol<abi::hy_plugin_init_fn>,
+    done: Option<Symbol<abi::hy_plugin_done_fn>>,
+    pre_reload: Option<Symbol<abi::hy_plugin_pre_config_reload_fn>>,
+    post_reload: Option<Symbol<abi::hy_plugin_post_config_reload_fn>>,
+}
+
+impl GlobalEntries {
+    /// Resolves the entry points of a validated global plugin; `None` if init vanished.
+    pub(crate) fn resolve(library: &Library) -> Option<GlobalEntries> {
+        Some(GlobalEntries {
+            init: optional(library, symbol::PLUGIN_INIT)?,
+            done: optional(library, symbol::PLUGIN_DONE),
+            pre_reload: optional(library, symbol::PLUGIN_PRE_CONFIG_RELOAD),
+            post_reload: optional(library, symbol::PLUGIN_POST_CONFIG_RELOAD),
+        })
+    }
+
+    /// Calls `hy_plugin_init` with the host table, `argv` (the path, then the params) and a
+    /// zeroed error buffer.
+    ///
+    /// # Safety
+    ///
+    /// `api` points to a table that stays valid until the plugin's `done` returned.
+    pub(crate) unsafe fn init(
+        &self,
+        api: *const hy_api,
+        argv: &[CString],
+    ) -> Result<(), ErrorBuffer> {
+        let mut pointers: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        pointers.push(std::ptr::null());
+        let mut errbuf = ErrorBuffer::new();
+        // SAFETY: the entry point's type; `api` per the contract; `argc` NUL-terminated strings
+        // plus a terminating null, valid for the call; the error buffer writable for the size
+        // offered.
+        let status = unsafe {
+            (*self.init)(
+                api,
+                argv.len() as i32,
+                pointers.as_mut_ptr(),
+                errbuf.as_mut_ptr(),
+                errbuf.size(),
+            )
+        };
+        if status == abi::HY_SUCCESS { Ok(()) } else { Err(errbuf) }
+    }
+
+    /// Calls `hy_plugin_done` if exported.
+    pub(crate) fn done(&self) {
+        if let Some(f) = &self.done {
+            // SAFETY: the entry point's type; it takes nothing.
+            unsafe { (**f)() };
+        }
+    }
+
+    /// Calls `hy_plugin_pre_config_reload` if exported.
+    pub(crate) fn pre_reload(&self) {
+        if let Some(f) = &self.pre_reload {
+            // SAFETY: the entry point's type; it takes nothing.
+            unsafe { (**f)() };
+        }
+    }
+
+    /// Calls `hy_plugin_post_config_reload` if exported.
+    pub(crate) fn post_reload(&self, status: i32) {
+        if let Some(f) = &self.post_reload {
+            // SAFETY: the entry point's type; `status` is one of `HY_RELOAD_*`.
+            unsafe { (**f)(status) };
+        }
+    }
+}

@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
 use crate::Rules;
+use crate::global::{GlobalPlugin, GlobalSpec, GlobalUse};
 use crate::parse::{LoadError, LoadErrors};
 use crate::plugins::{Chain, Plugins, RemapPlugin};
 use crate::rule::Rule;
@@ -21,6 +22,8 @@ pub struct Generation {
     number: u64,
     rules: Rules,
     chains: Vec<Chain>,
+    /// Dropped after the chains: global plugins outlive the remap instances of a generation.
+    globals: Vec<GlobalUse>,
     loaded_at: SystemTime,
 }
 
@@ -30,8 +33,25 @@ impl Generation {
             number: 0,
             rules: Rules::default(),
             chains: Vec::new(),
+            globals: Vec::new(),
             loaded_at: SystemTime::now(),
         }
+    }
+
+    /// The global plugin versions of this generation, in load order.
+    pub fn globals(&self) -> impl Iterator<Item = &Arc<GlobalPlugin>> {
+        self.globals.iter().map(GlobalUse::plugin)
+    }
+
+    /// The remap plugin versions this generation's rules use, each once, in rule order.
+    pub fn remap_plugins(&self) -> Vec<&Arc<RemapPlugin>> {
+        let mut seen: Vec<&Arc<RemapPlugin>> = Vec::new();
+        for instance in self.chains.iter().flat_map(Chain::instances) {
+            if !seen.iter().any(|p| Arc::ptr_eq(p, instance.plugin())) {
+                seen.push(instance.plugin());
+            }
+        }
+        seen
     }
 
     /// The generation's number (0 for the empty one before the first load).
@@ -95,6 +115,8 @@ pub struct PluginReport {
     pub version: String,
     /// Loaded by this load (else an unchanged version was reused).
     pub loaded: bool,
+    /// A global plugin (of `plugin.yaml`), else a remap plugin.
+    pub global: bool,
 }
 
 /// The generations of one proxy: the current one, swapped atomically on a successful load.
@@ -139,7 +161,7 @@ impl Generations {
     /// everything this attempt created is released (instances deleted, new versions done and
     /// unloaded).
     pub fn load(&self, path: &Path) -> Result<LoadReport, LoadErrors> {
-        self.load_with(|| Rules::load(path))
+        self.load_with(|| Rules::load(path), &[])
     }
 
     /// As [`Generations::load`], with the text given (`.include`s relative to `file`'s
@@ -149,7 +171,7 @@ impl Generations {
     ///
     /// As for [`Generations::load`].
     pub fn load_text(&self, file: &Path, text: &str) -> Result<LoadReport, LoadErrors> {
-        self.load_with(|| Rules::parse(file, text))
+        self.load_with(|| Rules::parse(file, text), &[])
     }
 
     /// As [`Generations::load`], with rules already parsed (by the caller, from the same file).
@@ -158,12 +180,28 @@ impl Generations {
     ///
     /// As for [`Generations::load`], for the plugins.
     pub fn load_rules(&self, rules: Rules) -> Result<LoadReport, LoadErrors> {
-        self.load_with(|| Ok(rules))
+        self.load_with(|| Ok(rules), &[])
+    }
+
+    /// As [`Generations::load_rules`], with the global plugins of the configuration, loaded
+    /// first and in order (as ATS loads `plugin.config` before `remap.config`). A global plugin
+    /// version is reused while its file and params are unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Generations::load`], for the global plugins too (with their `file:line`).
+    pub fn load_config(
+        &self,
+        rules: Rules,
+        globals: &[GlobalSpec],
+    ) -> Result<LoadReport, LoadErrors> {
+        self.load_with(|| Ok(rules), globals)
     }
 
     fn load_with(
         &self,
         parse: impl FnOnce() -> Result<Rules, LoadErrors>,
+        global_specs: &[GlobalSpec],
     ) -> Result<LoadReport, LoadErrors> {
         let started = Instant::now();
         let _serial = self.plugins.lock();
@@ -171,13 +209,34 @@ impl Generations {
         let rules = match parse() {
             Ok(rules) => rules,
             Err(errors) => {
-                self.plugins.post_reload(false, |_| false);
+                self.plugins.post_reload(false, |_| false, |_| false);
                 return Err(errors);
             }
         };
         let mut errors = Vec::new();
-        let mut chains: Vec<Chain> = Vec::with_capacity(rules.rules().len());
         let mut reports: Vec<PluginReport> = Vec::new();
+        let mut globals: Vec<GlobalUse> = Vec::with_capacity(global_specs.len());
+        for spec in global_specs {
+            match self.plugins.acquire_global(spec) {
+                Ok((use_, loaded)) => {
+                    let identity = use_.plugin().identity();
+                    reports.push(PluginReport {
+                        config_path: spec.path.clone(),
+                        name: identity.name.clone(),
+                        version: identity.version.clone(),
+                        loaded,
+                        global: true,
+                    });
+                    globals.push(use_);
+                }
+                Err(e) => errors.push(LoadError {
+                    file: spec.file.clone(),
+                    line: spec.line,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        let mut chains: Vec<Chain> = Vec::with_capacity(rules.rules().len());
         for rule in rules.rules() {
             let mut chain = Chain::default();
             for spec in &rule.plugins {
@@ -191,15 +250,15 @@ impl Generations {
                 match made {
                     Ok((instance, loaded)) => {
                         let identity = instance.plugin().identity();
-                        if !reports
-                            .iter()
-                            .any(|r| r.config_path == spec.path && r.version == identity.version)
-                        {
+                        if !reports.iter().any(|r| {
+                            !r.global && r.config_path == spec.path && r.version == identity.version
+                        }) {
                             reports.push(PluginReport {
                                 config_path: spec.path.clone(),
                                 name: identity.name.clone(),
                                 version: identity.version.clone(),
                                 loaded,
+                                global: false,
                             });
                         }
                         chain.push(instance);
@@ -219,12 +278,18 @@ impl Generations {
                 .flat_map(Chain::instances)
                 .any(|i| std::ptr::eq(Arc::as_ptr(i.plugin()), plugin))
         };
+        let global_used = |plugin: &GlobalPlugin| {
+            globals.iter().any(|g| std::ptr::eq(Arc::as_ptr(g.plugin()), plugin))
+        };
         if !errors.is_empty() {
-            self.plugins.post_reload(false, used);
+            self.plugins.post_reload(false, used, global_used);
             for chain in chains {
                 for instance in chain.into_instances() {
                     self.plugins.retire_locked(instance);
                 }
+            }
+            for use_ in globals {
+                self.plugins.release_locked(use_);
             }
             warn!(
                 errors = errors.len(),
@@ -232,7 +297,7 @@ impl Generations {
             );
             return Err(LoadErrors(errors));
         }
-        self.plugins.post_reload(true, used);
+        self.plugins.post_reload(true, used, global_used);
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let report = LoadReport {
             generation: number,
@@ -241,7 +306,8 @@ impl Generations {
             warnings: rules.warnings().to_vec(),
             took: started.elapsed(),
         };
-        let generation = Generation { number, rules, chains, loaded_at: SystemTime::now() };
+        let generation =
+            Generation { number, rules, chains, globals, loaded_at: SystemTime::now() };
         self.current.store(Arc::new(generation));
         info!(
             generation = number,

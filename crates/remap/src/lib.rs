@@ -19,13 +19,16 @@
 //! nothing that serves and releases all it created.
 //!
 //! This crate knows nothing of HTTP connections or the control channel. Its `unsafe` is in the
-//! modules that call plugins through the C ABI (`ffi`, and `plugins` for the chain).
+//! modules that call plugins through the C ABI (`ffi`, `plugins` for the chain, `global` for a
+//! global plugin's init).
 #![deny(unsafe_code)]
 
 mod acl;
 #[allow(unsafe_code, reason = "the host side of the remap plugin C ABI")]
 mod ffi;
 mod generation;
+#[allow(unsafe_code, reason = "calls a global plugin's init through the C ABI")]
+mod global;
 mod lex;
 mod parse;
 #[allow(unsafe_code, reason = "runs plugin chains through the C ABI")]
@@ -40,6 +43,7 @@ use std::path::Path;
 
 pub use acl::{AclRequest, Filter, IpEntry, allowed};
 pub use generation::{Generation, Generations, LoadReport, PluginReport};
+pub use global::{GlobalPlugin, GlobalSpec, GlobalUse};
 pub use parse::{LoadError, LoadErrors};
 pub use plugins::{
     Chain, ChainOutcome, HostTables, Instance, PluginError, PluginInfo, PluginTable, Plugins,

@@ -14,7 +14,8 @@ use hookyard_context::Context;
 use hookyard_dso::{Library, Loader, VersionId};
 use tracing::{debug, info, warn};
 
-use crate::ffi::{Entries, InstanceHandle};
+use crate::ffi::{Entries, GlobalEntries, InstanceHandle};
+use crate::global::{GlobalPlugin, GlobalSpec, GlobalUse, release_now};
 
 /// What a plugin version is, for the host building its function table.
 #[derive(Debug)]
@@ -32,6 +33,13 @@ pub trait PluginTable: Send + Sync {
     /// The table; valid until this value is dropped, which happens after the plugin's last
     /// entry point returned.
     fn api(&self) -> *const hy_api;
+
+    /// Called after the plugin version's done returned: nothing of the version is called by
+    /// the loader any more.
+    fn done(&self) {}
+
+    /// The host's own type behind this table.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// Builds the function table each plugin version receives (implemented by the proxy).
@@ -50,6 +58,15 @@ pub enum PluginError {
     /// The descriptor, an entry point, init or new_instance refused.
     #[error(transparent)]
     Abi(#[from] abi::Error),
+    /// A global plugin's params changed while its file did not: a loaded version is
+    /// initialised once.
+    #[error(
+        "global plugin {config_path}: its params changed but its file did not; a loaded version is initialised only once, so replace the file (a new version) to apply new params"
+    )]
+    ParamsChanged {
+        /// The path as configured.
+        config_path: String,
+    },
 }
 
 /// One loaded remap plugin version, shared by every generation that uses it.
@@ -86,6 +103,11 @@ impl RemapPlugin {
     /// The plugin's context.
     pub fn context(&self) -> &Context {
         &self.context
+    }
+
+    /// The host table this version was given.
+    pub fn table(&self) -> &dyn PluginTable {
+        &*self.table
     }
 
     /// Instances alive, across generations.
@@ -126,7 +148,7 @@ pub struct Instance {
     live: Option<Live>,
 }
 
-struct Live {
+pub(crate) struct Live {
     plugin: Arc<RemapPlugin>,
     handle: InstanceHandle,
 }
@@ -170,6 +192,7 @@ fn retire_now(live: Live) {
         // ATS calls done without a context; we run it in the plugin's, like every other entry.
         plugin.context.run(|| plugin.entries.done());
         plugin.initialized.store(false, Ordering::Release);
+        plugin.table.done();
         info!(plugin = %plugin.identity.name, version = plugin.version().get(), "remap plugin done");
     }
 }
@@ -262,8 +285,10 @@ impl Chain {
     }
 }
 
-enum Job {
+pub(crate) enum Job {
     Retire(Live),
+    /// A generation's use of a global plugin version ended.
+    Release(Arc<GlobalPlugin>),
     Flush(Sender<()>),
     /// Sent when `Plugins` goes: finish what is queued, then exit (instances dropped later are
     /// torn down by whoever drops them).
@@ -279,6 +304,7 @@ pub struct Plugins {
     make_loader: Box<dyn Fn() -> Result<Loader, hookyard_dso::Error> + Send + Sync>,
     tables: Arc<dyn HostTables>,
     loaded: Mutex<Vec<Weak<RemapPlugin>>>,
+    globals: Mutex<Vec<Weak<GlobalPlugin>>>,
     /// Serialises loading (init, new_instance, pre/post reload) with teardown (delete_instance,
     /// done), as ATS guarantees plugins.
     lifecycle: Arc<Mutex<()>>,
@@ -305,13 +331,17 @@ impl Plugins {
             .spawn({
                 let lifecycle = Arc::clone(&lifecycle);
                 move || {
-                    let retire = |live| {
+                    let retire = |job| {
                         let _serial = lifecycle.lock().unwrap_or_else(PoisonError::into_inner);
-                        retire_now(live);
+                        match job {
+                            Job::Retire(live) => retire_now(live),
+                            Job::Release(plugin) => release_now(plugin),
+                            Job::Flush(_) | Job::Stop => {}
+                        }
                     };
                     for job in &rx {
                         match job {
-                            Job::Retire(live) => retire(live),
+                            job @ (Job::Retire(_) | Job::Release(_)) => retire(job),
                             Job::Flush(done) => {
                                 let _ = done.send(());
                             }
@@ -319,9 +349,7 @@ impl Plugins {
                         }
                     }
                     for job in rx.try_iter() {
-                        if let Job::Retire(live) = job {
-                            retire(live);
-                        }
+                        retire(job);
                     }
                 }
             })
@@ -331,6 +359,7 @@ impl Plugins {
             make_loader: Box::new(make_loader),
             tables,
             loaded: Mutex::new(Vec::new()),
+            globals: Mutex::new(Vec::new()),
             lifecycle,
             retire: Some(tx),
             thread: Some(thread),
@@ -358,6 +387,13 @@ impl Plugins {
     /// Every plugin version still loaded, in load order.
     pub fn loaded(&self) -> Vec<Arc<RemapPlugin>> {
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        loaded.retain(|w| w.strong_count() > 0);
+        loaded.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Every global plugin version still loaded, in load order.
+    pub fn globals(&self) -> Vec<Arc<GlobalPlugin>> {
+        let mut loaded = self.globals.lock().unwrap_or_else(PoisonError::into_inner);
         loaded.retain(|w| w.strong_count() > 0);
         loaded.iter().filter_map(Weak::upgrade).collect()
     }
@@ -419,6 +455,62 @@ impl Plugins {
         Ok((plugin, true))
     }
 
+    /// A use of the global plugin version `spec` names: the loaded one if its file and params
+    /// are unchanged (running init again only if it was done), else a new one, validated and
+    /// initialised with its params. The caller holds the lifecycle lock. Returns whether it
+    /// was newly loaded.
+    pub(crate) fn acquire_global(
+        &self,
+        spec: &GlobalSpec,
+    ) -> Result<(GlobalUse, bool), PluginError> {
+        let library = self.loader_or_make()?.load(spec.path.as_ref())?;
+        let retire = self.retire.clone().expect("the teardown channel lives as long as `Plugins`");
+        let same = self.globals().into_iter().find(|p| p.version() == library.id());
+        if let Some(plugin) = same {
+            if plugin.params == spec.params {
+                if !plugin.initialized.load(Ordering::Acquire) {
+                    plugin.init()?;
+                }
+                return Ok((GlobalUse::new(plugin, retire), false));
+            }
+            if plugin.users() > 0 {
+                return Err(PluginError::ParamsChanged { config_path: spec.path.clone() });
+            }
+        }
+        let identity = crate::ffi::validate_global(&library, &spec.path)?;
+        if identity.cannot_unload() {
+            library.pin()?;
+        }
+        let Some(entries) = GlobalEntries::resolve(&library) else {
+            return Err(PluginError::Abi(abi::Error::MissingFunction {
+                config_path: spec.path.clone(),
+                symbol: abi::symbol::PLUGIN_INIT.to_owned(),
+                defined: None,
+            }));
+        };
+        let context = Context::plugin(identity.name.as_str(), library.clone());
+        let table = self.tables.table(&PluginInfo {
+            identity: &identity,
+            library: &library,
+            context: &context,
+        });
+        let plugin = Arc::new(GlobalPlugin {
+            identity,
+            config_path: spec.path.clone(),
+            params: spec.params.clone(),
+            context,
+            entries,
+            table,
+            users: AtomicUsize::new(0),
+            initialized: AtomicBool::new(false),
+        });
+        plugin.init()?;
+        info!(plugin = %plugin.identity.name, version = %plugin.identity.version, dso = library.id().get(),
+            path = %library.path().display(), "global plugin loaded and initialised");
+        self.globals.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::downgrade(&plugin));
+        Ok((GlobalUse::new(plugin, retire), true))
+    }
+
     /// Creates an instance of `plugin` with `argv` (from URL, to URL, parameters). The caller
     /// holds the lifecycle lock.
     pub(crate) fn instantiate(
@@ -449,8 +541,18 @@ impl Plugins {
         }
     }
 
+    /// Ends a global plugin use now; the caller holds the lifecycle lock.
+    pub(crate) fn release_locked(&self, mut use_: GlobalUse) {
+        if let Some(plugin) = use_.take() {
+            release_now(plugin);
+        }
+    }
+
     /// Tells every loaded plugin a reload starts.
     pub(crate) fn pre_reload(&self) {
+        for plugin in self.globals() {
+            plugin.pre_reload();
+        }
         for plugin in self.loaded() {
             plugin.pre_reload();
         }
@@ -458,14 +560,22 @@ impl Plugins {
 
     /// Tells every loaded plugin how the reload ended: `used` says whether a plugin version
     /// has instances in the new generation.
-    pub(crate) fn post_reload(&self, succeeded: bool, used: impl Fn(&RemapPlugin) -> bool) {
+    pub(crate) fn post_reload(
+        &self,
+        succeeded: bool,
+        used: impl Fn(&RemapPlugin) -> bool,
+        global_used: impl Fn(&GlobalPlugin) -> bool,
+    ) {
+        let status = |used: bool| match (succeeded, used) {
+            (false, _) => abi::HY_RELOAD_FAILURE,
+            (true, true) => abi::HY_RELOAD_SUCCESS_PLUGIN_USED,
+            (true, false) => abi::HY_RELOAD_SUCCESS_PLUGIN_UNUSED,
+        };
+        for plugin in self.globals() {
+            plugin.post_reload(status(global_used(&plugin)));
+        }
         for plugin in self.loaded() {
-            let status = match (succeeded, used(&plugin)) {
-                (false, _) => abi::HY_RELOAD_FAILURE,
-                (true, true) => abi::HY_RELOAD_SUCCESS_PLUGIN_USED,
-                (true, false) => abi::HY_RELOAD_SUCCESS_PLUGIN_UNUSED,
-            };
-            plugin.post_reload(status);
+            plugin.post_reload(status(used(&plugin)));
         }
     }
 }

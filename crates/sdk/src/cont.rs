@@ -74,7 +74,7 @@ fn create(api: &'static hy_api, body: Body) -> Result<(NonNull<hy_cont>, *const 
     let inner = Arc::into_raw(Arc::new(Inner { body }));
     // SAFETY: `trampoline` has the handler type; `inner` stays valid until the continuation's
     // owner count is released.
-    let raw = unsafe { (api.cont_create)(api.plugin, trampoline, inner.cast_mut().cast()) };
+    let raw = unsafe { (api.cont_create)(api.plugin, Some(trampoline), inner.cast_mut().cast()) };
     match NonNull::new(raw) {
         Some(raw) => Ok((raw, inner)),
         None => {

@@ -339,6 +339,14 @@ impl Parser {
                 let params = if params.is_empty() { "void".to_owned() } else { params.join(", ") };
                 format!("{ret} (*)({params})")
             }
+            "Option" => {
+                // `Option<fn>`: a nullable function pointer, spelled as the pointer in C.
+                self.next();
+                self.expect("<");
+                let inner = self.ty();
+                self.expect(">");
+                inner
+            }
             _ => {
                 let name = self.next();
                 match name.as_str() {

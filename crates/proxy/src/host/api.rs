@@ -3,17 +3,24 @@
 
 use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 
 use hookyard_abi::{
     self as abi, HY_ERROR, HY_SUCCESS, hy_api, hy_callback_info, hy_cont, hy_cont_handler,
     hy_hook_id, hy_hook_level, hy_hook_result, hy_log_level, hy_msg, hy_plugin, hy_return, hy_ssn,
     hy_str, hy_txn, hy_url, hy_url_part, hy_user_arg_type,
 };
-use hookyard_userargs::{Glb, Kind, Txn};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::{PluginState, TXN_TAG, TxnState, UrlParts};
+use hookyard_context::Continuation;
+use hookyard_hooks::{CallbackId, Control, Entry, HookId, Priorities, Priority, Tables};
+use hookyard_userargs::{Conn, Glb, Kind, Ssn, Txn};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use super::{
+    CCont, Callback, PluginState, Registration, ResponseHead, SSN_TAG, SsnState, TXN_TAG, Target,
+    TxnState, UrlParts,
+};
 
 /// The table for the plugin version whose state is at `plugin`.
 pub(super) fn table(plugin: *mut hy_plugin) -> hy_api {
@@ -28,19 +35,6 @@ fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
     })
 }
 
-/// Logs once per function that this build does not serve it yet.
-fn unavailable(function: &'static str) {
-    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !seen.contains(&function) {
-        seen.push(function);
-        tracing::warn!(
-            function,
-            "a plugin called a host function this build does not serve yet; it gets HY_ERROR"
-        );
-    }
-}
-
 /// # Safety
 ///
 /// `this` is null or the plugin state of a table of this host.
@@ -51,11 +45,76 @@ unsafe fn plugin<'a>(this: *mut hy_plugin) -> Option<&'a PluginState> {
 
 /// # Safety
 ///
-/// `txn` is null or a `TxnState` lent for the current plugin call, not otherwise borrowed.
+/// `this` is null or the plugin state of a table of this host.
+unsafe fn plugin_arc(this: *mut hy_plugin) -> Option<Arc<PluginState>> {
+    if this.is_null() {
+        return None;
+    }
+    let this: *const PluginState = this.cast_const().cast();
+    // SAFETY: per the contract the state is an `Arc` its table keeps alive; one more count is
+    // taken for the `Arc` made here.
+    unsafe {
+        Arc::increment_strong_count(this);
+        Some(Arc::from_raw(this))
+    }
+}
+
+/// # Safety
+///
+/// `cont` is null or a live continuation of `cont_create`.
+unsafe fn callback<'a>(cont: *mut hy_cont) -> Option<&'a Callback> {
+    // SAFETY: per the contract.
+    unsafe { cont.cast_const().cast::<Callback>().as_ref() }
+}
+
+/// # Safety
+///
+/// As for `callback`.
+unsafe fn callback_arc(cont: *mut hy_cont) -> Option<Arc<Callback>> {
+    if cont.is_null() {
+        return None;
+    }
+    let cont: *const Callback = cont.cast_const().cast();
+    // SAFETY: the plugin holds a reference (contract); one more is taken here.
+    unsafe {
+        Arc::increment_strong_count(cont);
+        Some(Arc::from_raw(cont))
+    }
+}
+
+/// The tag at the start of a transaction or session state.
+///
+/// # Safety
+///
+/// `object` is null or a transaction or session state.
+unsafe fn tag(object: *const c_void) -> Option<u32> {
+    // SAFETY: both states are `repr(C)` and start with their `u32` tag.
+    (!object.is_null()).then(|| unsafe { object.cast::<u32>().read() })
+}
+
+/// # Safety
+///
+/// `txn` is null or a transaction or session state lent for the current plugin call (or
+/// pending on the plugin's hook), not otherwise borrowed.
 unsafe fn state<'a>(txn: *mut hy_txn) -> Option<&'a mut TxnState> {
     // SAFETY: per the contract.
-    let state = unsafe { txn.cast::<TxnState>().as_mut() }?;
-    (state.tag == TXN_TAG).then_some(state)
+    if unsafe { tag(txn.cast_const().cast()) } != Some(TXN_TAG) {
+        return None;
+    }
+    // SAFETY: tagged as a transaction.
+    unsafe { txn.cast::<TxnState>().as_mut() }
+}
+
+/// # Safety
+///
+/// As for `state`, for a session.
+unsafe fn ssn_state<'a>(ssn: *mut hy_ssn) -> Option<&'a mut SsnState> {
+    // SAFETY: per the contract.
+    if unsafe { tag(ssn.cast_const().cast()) } != Some(SSN_TAG) {
+        return None;
+    }
+    // SAFETY: tagged as a session.
+    unsafe { ssn.cast::<SsnState>().as_mut() }
 }
 
 /// # Safety
@@ -128,9 +187,22 @@ fn url_of(state: &TxnState, url: hy_url) -> Option<&UrlParts> {
     }
 }
 
-/// The headers of a message; only the client request exists while a remap chain runs.
+/// The headers of a message, once it exists.
 fn headers_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
-    (msg == abi::HY_MSG_CLIENT_REQUEST).then_some(&mut state.headers)
+    match msg {
+        abi::HY_MSG_CLIENT_REQUEST => Some(&mut state.headers),
+        abi::HY_MSG_ORIGIN_REQUEST => state.origin_request.as_mut(),
+        _ => response_of(state, msg).map(|r| &mut r.headers),
+    }
+}
+
+/// A response message, once it exists.
+fn response_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut ResponseHead> {
+    match msg {
+        abi::HY_MSG_ORIGIN_RESPONSE => state.origin_response.as_mut(),
+        abi::HY_MSG_CLIENT_RESPONSE => state.client_response.as_mut(),
+        _ => None,
+    }
 }
 
 /// # Safety
@@ -226,7 +298,9 @@ unsafe extern "C" fn method_get(txn: *mut hy_txn, msg: hy_msg, method: *mut hy_s
     guard(HY_ERROR, || {
         // SAFETY: `txn` is null or a lent `TxnState` (module contract).
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
-        if msg != abi::HY_MSG_CLIENT_REQUEST {
+        let exists = msg == abi::HY_MSG_CLIENT_REQUEST
+            || (msg == abi::HY_MSG_ORIGIN_REQUEST && state.origin_request.is_some());
+        if !exists {
             return HY_ERROR;
         }
         let view = state.keep(state.method.as_str().to_owned());
@@ -430,14 +504,33 @@ unsafe extern "C" fn header_remove(
     })
 }
 
-unsafe extern "C" fn status_get(_txn: *mut hy_txn, _msg: hy_msg, _status: *mut i32) -> hy_return {
-    unavailable("status_get");
-    HY_ERROR
+unsafe extern "C" fn status_get(txn: *mut hy_txn, msg: hy_msg, status: *mut i32) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let Some(head) = response_of(state, msg) else { return HY_ERROR };
+        // SAFETY: `status` is null or writable.
+        unsafe { put_i32(status, i32::from(head.status.as_u16())) }
+    })
 }
 
-unsafe extern "C" fn status_set(_txn: *mut hy_txn, _msg: hy_msg, _status: i32) -> hy_return {
-    unavailable("status_set");
-    HY_ERROR
+unsafe extern "C" fn status_set(txn: *mut hy_txn, msg: hy_msg, status: i32) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let Some(head) = response_of(state, msg) else { return HY_ERROR };
+        let Some(code) = u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok())
+        else {
+            return HY_ERROR;
+        };
+        head.status = code;
+        if msg == abi::HY_MSG_CLIENT_RESPONSE
+            && let Some((direct, _)) = &mut state.direct
+        {
+            *direct = code.as_u16();
+        }
+        HY_SUCCESS
+    })
 }
 
 unsafe extern "C" fn direct_response(
@@ -454,7 +547,10 @@ unsafe extern "C" fn direct_response(
         };
         match u16::try_from(status) {
             Ok(status @ 100..=999) => {
+                let Ok(code) = StatusCode::from_u16(status) else { return HY_ERROR };
                 state.direct = Some((status, body.to_vec()));
+                state.client_response =
+                    Some(ResponseHead { status: code, headers: HeaderMap::new() });
                 HY_SUCCESS
             }
             _ => HY_ERROR,
@@ -463,53 +559,168 @@ unsafe extern "C" fn direct_response(
 }
 
 unsafe extern "C" fn cont_create(
-    _this: *mut hy_plugin,
-    _handler: hy_cont_handler,
-    _data: *mut c_void,
+    this: *mut hy_plugin,
+    handler: Option<hy_cont_handler>,
+    data: *mut c_void,
 ) -> *mut hy_cont {
-    unavailable("cont_create");
-    std::ptr::null_mut()
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: `this` is null or the table's own plugin state.
+        let (Some(plugin), Some(handler)) = (unsafe { plugin_arc(this) }, handler) else {
+            return std::ptr::null_mut();
+        };
+        let context = plugin.context.clone();
+        let callback =
+            Arc::new(Continuation::in_context(&context, CCont::new(handler, data, plugin)));
+        let raw = Arc::into_raw(callback);
+        // SAFETY: just made, alive (the plugin's reference).
+        unsafe { (*raw).handler().set_me(raw.cast_mut().cast()) };
+        raw.cast_mut().cast()
+    })
 }
 
-unsafe extern "C" fn cont_destroy(_cont: *mut hy_cont) {
-    unavailable("cont_destroy");
+unsafe extern "C" fn cont_destroy(cont: *mut hy_cont) {
+    guard((), || {
+        if !cont.is_null() {
+            // SAFETY: a continuation of `cont_create`, destroyed once (contract).
+            unsafe { super::destroy(cont.cast_const().cast()) };
+        }
+    });
 }
 
-unsafe extern "C" fn cont_data_get(_cont: *mut hy_cont) -> *mut c_void {
-    unavailable("cont_data_get");
-    std::ptr::null_mut()
+unsafe extern "C" fn cont_data_get(cont: *mut hy_cont) -> *mut c_void {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: null or a live continuation of `cont_create` (contract).
+        unsafe { callback(cont) }.map_or(std::ptr::null_mut(), |c| c.handler().data())
+    })
 }
 
-unsafe extern "C" fn cont_schedule(_cont: *mut hy_cont, _delay_ms: u64) -> hy_return {
-    unavailable("cont_schedule");
-    HY_ERROR
+unsafe extern "C" fn cont_schedule(cont: *mut hy_cont, delay_ms: u64) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `cont_data_get`.
+        let Some(callback) = (unsafe { callback_arc(cont) }) else { return HY_ERROR };
+        if callback.handler().is_destroyed() {
+            return HY_ERROR;
+        }
+        if super::schedule(callback, Duration::from_millis(delay_ms)) {
+            HY_SUCCESS
+        } else {
+            HY_ERROR
+        }
+    })
 }
 
 unsafe extern "C" fn hook_add(
-    _level: hy_hook_level,
-    _object: *mut c_void,
-    _hook: hy_hook_id,
-    _cont: *mut hy_cont,
-    _priority: i32,
-    _callback: *mut u64,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    cont: *mut hy_cont,
+    priority: i32,
+    callback: *mut u64,
 ) -> hy_return {
-    unavailable("hook_add");
-    HY_ERROR
+    guard(HY_ERROR, || {
+        let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
+            return HY_ERROR;
+        };
+        // SAFETY: as in `cont_data_get`.
+        let Some(cont) = (unsafe { callback_arc(cont) }) else { return HY_ERROR };
+        if cont.handler().is_destroyed() {
+            return HY_ERROR;
+        }
+        let priority = (priority != abi::HY_PRIORITY_DEFAULT).then_some(Priority(priority));
+        let plugin = cont.handler().plugin().clone();
+        let added = match level {
+            abi::HY_HOOK_LEVEL_GLOBAL if object.is_null() => {
+                add_global(&plugin, hook, cont, priority)
+            }
+            abi::HY_HOOK_LEVEL_SESSION => {
+                // SAFETY: a session handle lent to the plugin now (contract).
+                let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
+                let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+                ssn.hooks.add(hook, cont, priority, &priorities).ok()
+            }
+            abi::HY_HOOK_LEVEL_TXN => {
+                // SAFETY: a transaction handle lent to the plugin now (contract).
+                let Some(state) = (unsafe { state(object.cast()) }) else { return HY_ERROR };
+                let priorities = state.global.priorities.clone();
+                state.hooks.add(hook, cont, priority, &priorities).ok()
+            }
+            _ => None,
+        };
+        let Some(id) = added else { return HY_ERROR };
+        if !callback.is_null() {
+            // SAFETY: `callback` is writable (checked non-null).
+            unsafe { *callback = id.get() };
+        }
+        HY_SUCCESS
+    })
 }
 
-unsafe extern "C" fn txn_resume(_txn: *mut hy_txn, _result: hy_hook_result) -> hy_return {
-    unavailable("txn_resume");
-    HY_ERROR
+/// A global registration: kept with the plugin version (for every generation that uses it) and
+/// added to the serving table if the serving generation has the version.
+fn add_global(
+    plugin: &Arc<PluginState>,
+    hook: HookId,
+    callback: Arc<Callback>,
+    priority: Option<Priority>,
+) -> Option<CallbackId> {
+    let priorities = plugin.priorities()?;
+    let ceiling = priorities.ceiling(priorities.plugin(&plugin.name));
+    if priority.is_some_and(|p| p > ceiling) {
+        return None;
+    }
+    let id = CallbackId::fresh();
+    let registration = Registration { hook, callback, priority, id };
+    plugin.add_registration(registration.clone());
+    if let Some(current) = plugin.serving()
+        && current.members().iter().any(|m| Arc::ptr_eq(m, plugin))
+    {
+        current
+            .edit(|table| {
+                table.add_with_id(hook, registration.callback, priority, &current.priorities, id)
+            })
+            .ok()?;
+    }
+    Some(id)
 }
 
-unsafe extern "C" fn ssn_resume(_ssn: *mut hy_ssn, _result: hy_hook_result) -> hy_return {
-    unavailable("ssn_resume");
-    HY_ERROR
+unsafe extern "C" fn txn_resume(txn: *mut hy_txn, result: hy_hook_result) -> hy_return {
+    guard(HY_ERROR, || {
+        if !matches!(result, abi::HY_HOOK_CONTINUE | abi::HY_HOOK_ERROR) {
+            return HY_ERROR;
+        }
+        // SAFETY: a transaction pending on the caller's hook (contract).
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let resume = state.resume_handle();
+        if resume.resume(result) {
+            // SAFETY: abandoned by its box while pending; ours now, and no reference to it is
+            // used after this.
+            unsafe { super::free_abandoned(txn.cast()) };
+        }
+        HY_SUCCESS
+    })
 }
 
-unsafe extern "C" fn txn_ssn_get(_txn: *mut hy_txn) -> *mut hy_ssn {
-    unavailable("txn_ssn_get");
-    std::ptr::null_mut()
+unsafe extern "C" fn ssn_resume(ssn: *mut hy_ssn, result: hy_hook_result) -> hy_return {
+    guard(HY_ERROR, || {
+        if !matches!(result, abi::HY_HOOK_CONTINUE | abi::HY_HOOK_ERROR) {
+            return HY_ERROR;
+        }
+        // SAFETY: a session pending on the caller's hook (contract).
+        let Some(state) = (unsafe { ssn_state(ssn) }) else { return HY_ERROR };
+        let resume = state.resume_handle();
+        if resume.resume(result) {
+            // SAFETY: as in `txn_resume`.
+            unsafe { super::free_abandoned_ssn(ssn.cast()) };
+        }
+        HY_SUCCESS
+    })
+}
+
+unsafe extern "C" fn txn_ssn_get(txn: *mut hy_txn) -> *mut hy_ssn {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: as in `method_get`.
+        unsafe { state(txn) }.map_or(std::ptr::null_mut(), |s| s.ssn_ptr().cast())
+    })
 }
 
 unsafe extern "C" fn user_arg_reserve(
@@ -581,11 +792,21 @@ unsafe extern "C" fn user_arg_get(
         let addr = if object.is_null() {
             let Ok(slot) = registry.index::<Glb>(index) else { return HY_ERROR };
             registry.global().get_ptr(slot)
-        } else {
-            // SAFETY: a non-null object of a transaction index is a lent `TxnState`.
-            let Some(state) = (unsafe { state(object.cast()) }) else { return HY_ERROR };
+        // SAFETY: a non-null object is a lent transaction or session (contract).
+        } else if let Some(state) = unsafe { state(object.cast()) } {
             let Ok(slot) = registry.index::<Txn>(index) else { return HY_ERROR };
             state.slots.get_ptr(slot)
+        // SAFETY: as above.
+        } else if let Some(ssn) = unsafe { ssn_state(object.cast()) } {
+            if let Ok(slot) = registry.index::<Ssn>(index) {
+                ssn.slots.get_ptr(slot)
+            } else if let Ok(slot) = registry.index::<Conn>(index) {
+                ssn.conn_slots.get_ptr(slot)
+            } else {
+                return HY_ERROR;
+            }
+        } else {
+            return HY_ERROR;
         };
         if value.is_null() {
             return HY_ERROR;
@@ -613,103 +834,368 @@ unsafe extern "C" fn user_arg_set(
             };
         }
         // SAFETY: as in `user_arg_get`.
-        let Some(state) = (unsafe { state(object.cast()) }) else { return HY_ERROR };
-        let Ok(slot) = registry.index::<Txn>(index) else { return HY_ERROR };
-        state.slots.set_ptr(slot, addr);
+        if let Some(state) = unsafe { state(object.cast()) } {
+            let Ok(slot) = registry.index::<Txn>(index) else { return HY_ERROR };
+            state.slots.set_ptr(slot, addr);
+            return HY_SUCCESS;
+        }
+        // SAFETY: as in `user_arg_get`.
+        let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
+        if let Ok(slot) = registry.index::<Ssn>(index) {
+            ssn.slots.set_ptr(slot, addr);
+        } else if let Ok(slot) = registry.index::<Conn>(index) {
+            ssn.conn_slots.set_ptr(slot, addr);
+        } else {
+            return HY_ERROR;
+        }
         HY_SUCCESS
     })
 }
 
 unsafe extern "C" fn plugin_priority_get(
-    _this: *mut hy_plugin,
-    _priority: *mut i32,
-    _ceiling: *mut i32,
+    this: *mut hy_plugin,
+    priority: *mut i32,
+    ceiling: *mut i32,
 ) -> hy_return {
-    unavailable("plugin_priority_get");
-    HY_ERROR
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+        let id = priorities.plugin(&plugin.name);
+        if priority.is_null() || ceiling.is_null() {
+            return HY_ERROR;
+        }
+        // SAFETY: both writable (checked non-null).
+        unsafe {
+            *priority = priorities.priority(id).0;
+            *ceiling = priorities.ceiling(id).0;
+        }
+        HY_SUCCESS
+    })
 }
 
-unsafe extern "C" fn plugin_priority_set(_this: *mut hy_plugin, _priority: i32) -> hy_return {
-    unavailable("plugin_priority_set");
-    HY_ERROR
+unsafe extern "C" fn plugin_priority_set(this: *mut hy_plugin, priority: i32) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+        let id = priorities.plugin(&plugin.name);
+        if priorities.set_priority(id, Priority(priority)).is_err() {
+            return HY_ERROR;
+        }
+        if let Some(current) = plugin.serving()
+            && Arc::ptr_eq(&current.priorities, &priorities)
+        {
+            current.edit(|table| table.refresh_priorities(&current.priorities));
+        }
+        HY_SUCCESS
+    })
+}
+
+/// The control of a session or transaction object, with the priorities it is judged by.
+///
+/// # Safety
+///
+/// `object` is null or a transaction or session lent to the plugin now.
+unsafe fn control_of<'a>(
+    plugin: &PluginState,
+    level: hy_hook_level,
+    object: *mut c_void,
+) -> Option<(&'a mut Control, Arc<Priorities>)> {
+    match level {
+        abi::HY_HOOK_LEVEL_TXN => {
+            // SAFETY: per the contract.
+            let state = unsafe { state(object.cast()) }?;
+            let priorities = state.global.priorities.clone();
+            Some((&mut state.control, priorities))
+        }
+        abi::HY_HOOK_LEVEL_SESSION => {
+            // SAFETY: per the contract.
+            let ssn = unsafe { ssn_state(object.cast()) }?;
+            Some((&mut ssn.control, plugin.priorities()?))
+        }
+        _ => None,
+    }
+}
+
+fn hook_or_any(hook: i32) -> Option<Option<HookId>> {
+    if hook == abi::HY_HOOK_ANY {
+        return Some(None);
+    }
+    u32::try_from(hook).ok().and_then(HookId::from_number).map(Some)
+}
+
+fn ok(result: Result<(), hookyard_hooks::Error>) -> hy_return {
+    match result {
+        Ok(()) => HY_SUCCESS,
+        Err(e) => {
+            tracing::debug!(error = %e, "a plugin's priority request was refused");
+            HY_ERROR
+        }
+    }
 }
 
 unsafe extern "C" fn plugin_enable_set(
-    _this: *mut hy_plugin,
-    _level: hy_hook_level,
-    _object: *mut c_void,
-    _plugin: *const c_char,
-    _len: usize,
-    _enabled: i32,
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    name: *const c_char,
+    len: usize,
+    enabled: i32,
 ) -> hy_return {
-    unavailable("plugin_enable_set");
-    HY_ERROR
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`; `name` has `len` readable bytes.
+        let (Some(plugin), Some(name)) = (unsafe { plugin(this) }, unsafe { bytes(name, len) })
+        else {
+            return HY_ERROR;
+        };
+        let Ok(name) = std::str::from_utf8(name) else { return HY_ERROR };
+        // SAFETY: per `control_of`'s contract, which the plugin's contract gives.
+        let Some((control, priorities)) = (unsafe { control_of(plugin, level, object) }) else {
+            return HY_ERROR;
+        };
+        let caller = priorities.caller(priorities.plugin(&plugin.name));
+        let target = priorities.plugin(name);
+        ok(control.set_plugin_enabled(target, enabled != 0, &caller, &priorities))
+    })
 }
 
 unsafe extern "C" fn threshold_get(
-    _this: *mut hy_plugin,
-    _level: hy_hook_level,
-    _object: *mut c_void,
-    _hook: i32,
-    _threshold: *mut i32,
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: i32,
+    threshold: *mut i32,
 ) -> hy_return {
-    unavailable("threshold_get");
-    HY_ERROR
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(hook) = hook_or_any(hook) else { return HY_ERROR };
+        let found = if level == abi::HY_HOOK_LEVEL_GLOBAL {
+            let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+            priorities.threshold_at(hook)
+        } else {
+            // SAFETY: as in `plugin_enable_set`.
+            let Some((control, _)) = (unsafe { control_of(plugin, level, object) }) else {
+                return HY_ERROR;
+            };
+            control.threshold(hook)
+        };
+        // SAFETY: `threshold` is null or writable.
+        unsafe { put_i32(threshold, found.map_or(abi::HY_THRESHOLD_NONE, |p| p.0)) }
+    })
 }
 
 unsafe extern "C" fn threshold_set(
-    _this: *mut hy_plugin,
-    _level: hy_hook_level,
-    _object: *mut c_void,
-    _hook: i32,
-    _threshold: i32,
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: i32,
+    threshold: i32,
 ) -> hy_return {
-    unavailable("threshold_set");
-    HY_ERROR
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(hook) = hook_or_any(hook) else { return HY_ERROR };
+        let threshold = (threshold != abi::HY_THRESHOLD_NONE).then_some(Priority(threshold));
+        if level == abi::HY_HOOK_LEVEL_GLOBAL {
+            let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+            let caller = priorities.caller(priorities.plugin(&plugin.name));
+            return ok(priorities.set_threshold(hook, threshold, &caller));
+        }
+        // SAFETY: as in `plugin_enable_set`.
+        let Some((control, priorities)) = (unsafe { control_of(plugin, level, object) }) else {
+            return HY_ERROR;
+        };
+        let caller = priorities.caller(priorities.plugin(&plugin.name));
+        ok(control.set_threshold(hook, threshold, &caller))
+    })
 }
 
 unsafe extern "C" fn callback_list(
-    _txn: *mut hy_txn,
-    _hook: hy_hook_id,
-    _infos: *mut hy_callback_info,
-    _capacity: usize,
-    _count: *mut usize,
+    txn: *mut hy_txn,
+    hook: hy_hook_id,
+    infos: *mut hy_callback_info,
+    capacity: usize,
+    count: *mut usize,
 ) -> hy_return {
-    unavailable("callback_list");
-    HY_ERROR
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
+            return HY_ERROR;
+        };
+        if count.is_null() || (capacity > 0 && infos.is_null()) {
+            return HY_ERROR;
+        }
+        let table = state.global.table.load_full();
+        let listed = hookyard_hooks::callbacks(
+            hook,
+            Some(&*table),
+            &state.global.priorities,
+            &state.local(),
+        );
+        // SAFETY: `count` is writable (checked).
+        unsafe { *count = listed.len() };
+        for (at, info) in listed.into_iter().take(capacity).enumerate() {
+            let plugin = state.keep(info.plugin_name);
+            let entry = hy_callback_info {
+                id: info.id.get(),
+                plugin,
+                hook: hook.number() as i32,
+                level: info.level as i32,
+                priority: info.priority.0,
+                enabled: i32::from(info.enabled),
+            };
+            // SAFETY: `infos` has room for `capacity` entries (contract) and `at < capacity`.
+            unsafe { infos.add(at).write(entry) };
+        }
+        HY_SUCCESS
+    })
+}
+
+/// What a callback change acts on.
+enum Change {
+    Priority(i32),
+    Enabled(bool),
+    Remove,
+}
+
+/// # Safety
+///
+/// As for `control_of`.
+unsafe fn change_callback(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
+    change: Change,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
+            return HY_ERROR;
+        };
+        let (session, txn): (*mut SsnState, *mut TxnState) = match level {
+            abi::HY_HOOK_LEVEL_TXN => {
+                // SAFETY: per the contract.
+                let Some(state) = (unsafe { state(object.cast()) }) else { return HY_ERROR };
+                (state.ssn_ptr(), state)
+            }
+            abi::HY_HOOK_LEVEL_SESSION => {
+                // SAFETY: per the contract.
+                let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
+                (ssn, std::ptr::null_mut())
+            }
+            _ => return HY_ERROR,
+        };
+        // SAFETY: both null or lent to the plugin now; only read here.
+        let (ssn_ref, txn_ref) = unsafe { (session.as_ref(), txn.as_ref()) };
+        let priorities = match txn_ref {
+            Some(t) => t.global.priorities.clone(),
+            None => match plugin.priorities() {
+                Some(p) => p,
+                None => return HY_ERROR,
+            },
+        };
+        let global = match txn_ref {
+            Some(t) => Some(t.global.table.load_full()),
+            None => plugin.serving().map(|g| g.table.load_full()),
+        };
+        let tables = Tables {
+            global: global.as_deref(),
+            session: ssn_ref.map(|s| &s.hooks),
+            txn: txn_ref.map(|t| &t.hooks),
+        };
+        let Some(id) = [tables.global, tables.session, tables.txn]
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t.entries(hook))
+            .map(Entry::id)
+            .find(|id| id.get() == callback)
+        else {
+            return HY_ERROR;
+        };
+        let caller = priorities.caller(priorities.plugin(&plugin.name));
+        let session_control =
+            if txn_ref.is_some() { ssn_ref.map(|s| s.control.clone()) } else { None };
+        let mut control = match txn_ref {
+            Some(t) => t.control.clone(),
+            None => match ssn_ref {
+                Some(s) => s.control.clone(),
+                None => return HY_ERROR,
+            },
+        };
+        let result = match change {
+            Change::Priority(p) => control.set_callback_priority(
+                &tables,
+                session_control.as_ref(),
+                hook,
+                id,
+                Priority(p),
+                &caller,
+            ),
+            Change::Enabled(on) => control.set_callback_enabled(
+                &tables,
+                session_control.as_ref(),
+                hook,
+                id,
+                on,
+                &caller,
+            ),
+            Change::Remove => {
+                control.remove_callback(&tables, session_control.as_ref(), hook, id, &caller)
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "a plugin's callback change was refused");
+            return HY_ERROR;
+        }
+        // SAFETY: as above; the shared borrows end before this write.
+        unsafe {
+            if txn.is_null() {
+                (*session).control = control;
+            } else {
+                (*txn).control = control;
+            }
+        }
+        HY_SUCCESS
+    })
 }
 
 unsafe extern "C" fn callback_priority_set(
-    _this: *mut hy_plugin,
-    _level: hy_hook_level,
-    _object: *mut c_void,
-    _hook: hy_hook_id,
-    _callback: u64,
-    _priority: i32,
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
+    priority: i32,
 ) -> hy_return {
-    unavailable("callback_priority_set");
-    HY_ERROR
+    // SAFETY: forwarded.
+    unsafe { change_callback(this, level, object, hook, callback, Change::Priority(priority)) }
 }
 
 unsafe extern "C" fn callback_enable_set(
-    _this: *mut hy_plugin,
-    _level: hy_hook_level,
-    _object: *mut c_void,
-    _hook: hy_hook_id,
-    _callback: u64,
-    _enabled: i32,
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
+    enabled: i32,
 ) -> hy_return {
-    unavailable("callback_enable_set");
-    HY_ERROR
+    // SAFETY: forwarded.
+    unsafe { change_callback(this, level, object, hook, callback, Change::Enabled(enabled != 0)) }
 }
 
 unsafe extern "C" fn callback_remove(
-    _this: *mut hy_plugin,
-    _level: hy_hook_level,
-    _object: *mut c_void,
-    _hook: hy_hook_id,
-    _callback: u64,
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
 ) -> hy_return {
-    unavailable("callback_remove");
-    HY_ERROR
+    // SAFETY: forwarded.
+    unsafe { change_callback(this, level, object, hook, callback, Change::Remove) }
 }

@@ -2,10 +2,11 @@
 //! connections it accepted, which never leave it.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use hookyard_hooks::{HookId, Outcome};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -18,6 +19,7 @@ use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::Shared;
 use super::io::{ConnIo, ConnState};
+use crate::host::{GlobalHooks, SsnBox};
 use crate::stats::WorkerStats;
 use crate::txn;
 
@@ -43,6 +45,29 @@ pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
     pub(crate) state: Arc<ConnState>,
+    /// What plugins see of the session, made with the first transaction that has plugin state.
+    session: OnceLock<SsnBox>,
+}
+
+impl Conn {
+    /// The session's plugin state, made (and its SSN_START run) on first use; `None` when
+    /// SSN_START failed the session.
+    pub(crate) async fn session(&self, global: &GlobalHooks) -> Option<&SsnBox> {
+        if self.session.get().is_none() {
+            let session = SsnBox::default();
+            let outcome = session.hook(global, HookId::SsnStart).await;
+            let _ = self.session.set(session);
+            if outcome == Outcome::Error {
+                debug!("SSN_START failed the session");
+            }
+        }
+        self.session.get()
+    }
+
+    /// Whether the session has hooks of its own.
+    pub(crate) fn has_session_hooks(&self) -> bool {
+        self.session.get().is_some_and(SsnBox::has_hooks)
+    }
 }
 
 pub(super) fn run(
@@ -148,7 +173,14 @@ fn serve(
     }
     let idle = settings.timeouts.idle;
     let state = Arc::new(ConnState::new());
-    let conn = Arc::new(Conn { worker: worker.clone(), peer, local, state: state.clone() });
+    let conn = Arc::new(Conn {
+        worker: worker.clone(),
+        peer,
+        local,
+        state: state.clone(),
+        session: OnceLock::new(),
+    });
+    let closing = conn.clone();
     let service = service_fn(move |request| txn::handle(conn.clone(), request));
     let io = TokioIo::new(ConnIo::new(stream, state.clone()));
     let connection = graceful.watch(builder.serve_connection(io, service));
@@ -177,6 +209,10 @@ fn serve(
                     }
                     () = tokio::time::sleep_until(deadline.into()) => {}
                 }
+            }
+            if let Some(session) = closing.session.get() {
+                let global = worker.shared.current.load_full().hooks.clone();
+                session.hook(&global, HookId::SsnClose).await;
             }
             worker.stats().connections_closed.fetch_add(1, Ordering::Relaxed);
         }

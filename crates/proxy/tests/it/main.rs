@@ -7,8 +7,10 @@
 mod check;
 mod control;
 mod errors;
+mod hooks;
 mod plugins;
 mod reload;
 mod routing;
 mod streaming;
 mod support;
+mod watch;

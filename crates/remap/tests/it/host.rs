@@ -24,6 +24,10 @@ impl PluginTable for NullTable {
     fn api(&self) -> *const hy_api {
         &*self.0
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 impl HostTables for NullTables {
@@ -167,7 +171,7 @@ unsafe extern "C" fn direct_response(
 
 unsafe extern "C" fn cont_create(
     _this: *mut hy_plugin,
-    _handler: hy_cont_handler,
+    _handler: Option<hy_cont_handler>,
     _data: *mut c_void,
 ) -> *mut hy_cont {
     std::ptr::null_mut()

@@ -372,13 +372,13 @@ unsafe fn cont_obj<'a>(cont: *mut hy_cont) -> &'a ContObj {
 
 unsafe extern "C" fn cont_create(
     this: *mut hy_plugin,
-    handler: hy_cont_handler,
+    handler: Option<hy_cont_handler>,
     data: *mut c_void,
 ) -> *mut hy_cont {
     guarded(std::ptr::null_mut(), || {
         // SAFETY: the plugin passes its handle.
         let plugin = unsafe { plugin(this) };
-        Some(plugin.state.create_cont(plugin, handler, data))
+        Some(plugin.state.create_cont(plugin, handler?, data))
     })
 }
 

@@ -1,0 +1,179 @@
+//! Global plugins and hook dispatch through the proxy, with the C `hook_probe` test plugin
+//! (`tests/plugins/hook_probe.c`) built under two names: priorities, transaction hooks, pending
+//! callbacks resumed from another thread, per-transaction disable, direct responses, failures,
+//! TXN_CLOSE, scheduled continuations, reloads of a changed global plugin.
+
+use std::path::{Path, PathBuf};
+
+use hookyard_fixtures::{abi_include_dir, compile_c_with, mapped};
+use tempfile::TempDir;
+
+use crate::support::{Answer, Origin, config_dir, get, proxy, write};
+
+/// Builds the probe as plugin `name` into `dir/plugins/<file>`.
+fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/hook_probe.c");
+    let out = dir.join("plugins").join(file);
+    let define = format!("-DPROBE_NAME=\"{name}\"");
+    compile_c_with(&source, &[&define], &[&abi_include_dir()], &out);
+    out
+}
+
+/// A configuration directory with one map to `origin` and the given `plugin.yaml`.
+fn setup(origin: &Origin, plugin_yaml: &str, probes: &[(&str, &str)]) -> TempDir {
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let dir = config_dir(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)]);
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    let yaml = format!(
+        "runtime_dir: {}\nplugin_dirs: [{}]\n",
+        dir.path().join("run").display(),
+        dir.path().join("plugins").display()
+    );
+    write(dir.path(), "hookyard.yaml", &yaml);
+    for (name, file) in probes {
+        probe(dir.path(), name, file);
+    }
+    dir
+}
+
+fn all(answer: &Answer, name: &str) -> Vec<String> {
+    answer.headers.get_all(name).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+const TWO: &str = "plugins:\n  - path: alpha.so\n  - path: beta.so\n\
+priorities:\n  plugins:\n    - name: alpha\n      max_priority: 10\n      priority: 10\n    \
+- name: beta\n      max_priority: 100\n      priority: 20\n";
+
+#[tokio::test]
+async fn global_hooks_run_in_priority_order_with_transaction_hooks_and_txn_close() {
+    let origin = Origin::start("o").await;
+    let dir = setup(&origin, TWO, &[("alpha", "alpha.so"), ("beta", "beta.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("x-probe: beta"), "{}", answer.body);
+    assert!(answer.body.contains("x-probe: alpha"), "{}", answer.body);
+    // beta (priority 20) before alpha (10), although alpha is listed (and loaded) first.
+    assert_eq!(all(&answer, "x-probe-order"), ["beta", "alpha"]);
+    assert_eq!(all(&answer, "x-probe-txn"), ["beta", "alpha"]);
+    let report = proxy.reload();
+    assert!(report.ok, "{:?}", report.problems);
+    let kinds: Vec<(&str, &str)> =
+        report.plugins.iter().map(|p| (p.name.as_str(), p.status.as_str())).collect();
+    assert_eq!(kinds, [("alpha", "reused"), ("beta", "reused")]);
+    // TXN_CLOSE of earlier transactions ran (after their bodies were sent), and the
+    // continuation each build scheduled in init ran once, on the host's scheduler.
+    let addr = proxy.addrs()[0];
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        let answer = get(addr, "site.test", "/headers").await;
+        let closed: Vec<u32> =
+            all(&answer, "x-probe-closed").iter().map(|v| v.parse().unwrap()).collect();
+        last =
+            [closed.iter().map(ToString::to_string).collect(), all(&answer, "x-probe-scheduled")]
+                .concat();
+        if closed.iter().all(|c| *c >= 1) && all(&answer, "x-probe-scheduled") == ["1", "1"] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("TXN_CLOSE or the scheduled event never seen: {last:?}");
+}
+
+#[tokio::test]
+async fn a_pending_hook_is_resumed_from_another_thread() {
+    let origin = Origin::start("o").await;
+    let yaml = "plugins:\n  - path: alpha.so\n    params: [pending]\n";
+    let dir = setup(&origin, yaml, &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    for _ in 0..3 {
+        let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(answer.body.contains("x-probe-resumed: alpha"), "{}", answer.body);
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_disables_another_for_one_transaction() {
+    let origin = Origin::start("o").await;
+    let yaml = format!(
+        "plugins:\n  - path: alpha.so\n  - path: beta.so\n    params: [disable=alpha]\n{}",
+        &TWO[TWO.find("priorities").unwrap()..]
+    );
+    let dir = setup(&origin, &yaml, &[("alpha", "alpha.so"), ("beta", "beta.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("x-probe: beta"), "{}", answer.body);
+    assert!(!answer.body.contains("x-probe: alpha"), "alpha is off: {}", answer.body);
+    assert_eq!(all(&answer, "x-probe-order"), ["beta"]);
+}
+
+#[tokio::test]
+async fn direct_responses_and_failures_answer_without_the_origin() {
+    let origin = Origin::start("o").await;
+    let yaml = "plugins:\n  - path: alpha.so\n    params: [deny]\n";
+    let dir = setup(&origin, yaml, &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(answer.body, "denied\n");
+    assert_eq!(all(&answer, "x-denied-by"), ["alpha"]);
+    assert_eq!(all(&answer, "x-probe-order"), ["alpha"], "SEND_RESPONSE_HDR runs too");
+
+    write(dir.path(), "plugin.yaml", "plugins:\n  - path: beta.so\n    params: [fail]\n");
+    probe(dir.path(), "beta", "beta.so");
+    let report = proxy.reload();
+    assert!(report.ok, "{:?}", report.problems);
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(all(&answer, "x-probe-order"), ["beta"]);
+}
+
+#[tokio::test]
+async fn a_failing_init_refuses_the_reload_and_a_changed_plugin_loads_beside_the_old() {
+    let origin = Origin::start("o").await;
+    let yaml = "plugins:\n  - path: alpha.so\n";
+    let dir = setup(&origin, yaml, &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    assert_eq!(all(&get(proxy.addrs()[0], "site.test", "/").await, "x-probe-order"), ["alpha"]);
+    let first = proxy.plugin_versions();
+    assert_eq!(first.len(), 1);
+
+    write(
+        dir.path(),
+        "plugin.yaml",
+        "plugins:\n  - path: alpha.so\n  - path: beta.so\n    params: [init-fails]\n",
+    );
+    probe(dir.path(), "beta", "beta.so");
+    let report = proxy.reload();
+    assert!(!report.ok);
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("plugin.yaml:3:")
+            && report.problems[0].contains("init refused on purpose"),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(
+        all(&get(proxy.addrs()[0], "site.test", "/").await, "x-probe-order"),
+        ["alpha"],
+        "the old generation still serves"
+    );
+
+    // A rebuilt file (new content) is a new version: it loads beside the old, which is done and
+    // unloaded once nothing uses it.
+    write(dir.path(), "plugin.yaml", "plugins:\n  - path: alpha.so\n");
+    let replacement = probe(dir.path(), "gamma", "alpha.so.new");
+    std::fs::rename(&replacement, dir.path().join("plugins/alpha.so")).unwrap();
+    let report = proxy.reload();
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(report.plugins[0].status, "loaded");
+    assert_eq!(all(&get(proxy.addrs()[0], "site.test", "/").await, "x-probe-order"), ["gamma"]);
+    proxy.settle_plugins();
+    let versions = proxy.plugin_versions();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_ne!(versions[0].id, first[0].id);
+    assert!(!mapped(&first[0].runtime_path), "the old version is unmapped");
+    assert!(!first[0].runtime_path.exists(), "its runtime copy is removed");
+}
