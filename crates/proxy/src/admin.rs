@@ -1,8 +1,7 @@
 //! The control channel: JSON-RPC 2.0 over a Unix socket created 0600, one request per line and
 //! one answer per line.
 //!
-//! Methods: `reload`, `status`, `rules`. `plugins` and `hooks` answer the error
-//! [`NOT_YET_AVAILABLE`] for `hooks` until hook dispatch lands.
+//! Methods: `reload`, `status`, `rules`, `plugins`, `hooks`.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
@@ -15,9 +14,6 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::server::{Shared, StartError};
-
-/// JSON-RPC error code for a method this build does not provide yet.
-pub const NOT_YET_AVAILABLE: i64 = -32004;
 
 /// The longest request line read.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -135,13 +131,7 @@ async fn answer(line: &str, shared: &Arc<Shared>) -> Value {
         "status" => serde_json::to_value(shared.status()),
         "rules" => serde_json::to_value(shared.rules()),
         "plugins" => serde_json::to_value(shared.plugins()),
-        "hooks" => {
-            return error(
-                id,
-                NOT_YET_AVAILABLE,
-                "not yet available: `hooks` arrives with hook dispatch",
-            );
-        }
+        "hooks" => serde_json::to_value(shared.hooks()),
         other => {
             return error(
                 id,

@@ -148,6 +148,26 @@ pub fn render(method: &str, result: &Value) -> String {
                 }
             }
         }
+        "hooks" => {
+            let hooks = result.as_array().map(Vec::as_slice).unwrap_or_default();
+            if hooks.is_empty() {
+                out.push_str("no hook callbacks\n");
+            }
+            for hook in hooks {
+                let _ = writeln!(out, "{}", s(&hook["hook"]));
+                for c in hook["callbacks"].as_array().into_iter().flatten() {
+                    let _ = writeln!(
+                        out,
+                        "  {:>11} {:<20} {:<11} #{}{}",
+                        s(&c["priority"]),
+                        s(&c["plugin"]),
+                        s(&c["level"]),
+                        s(&c["id"]),
+                        if c["enabled"] == true { "" } else { "  (below threshold)" },
+                    );
+                }
+            }
+        }
         "plugins" => {
             let versions = result.as_array().map(Vec::as_slice).unwrap_or_default();
             if versions.is_empty() {

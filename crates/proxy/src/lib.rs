@@ -32,9 +32,8 @@ mod stats;
 mod txn;
 mod watch;
 
-pub use admin::NOT_YET_AVAILABLE;
 pub use check::{Check, check};
-pub use report::{PluginVersion, ReloadReport, RuleInfo, Status};
+pub use report::{CallbackEntry, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status};
 pub use server::{
     AdminSocket, Generation, Server, ServerConfig, ServerHandle, StartError, runtime_dir,
 };

@@ -2,7 +2,8 @@
 //!
 //! Series: `hookyard_responses_total{class}`, `hookyard_connections`,
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
-//! `hookyard_uptime_seconds`. Per-plugin series come with the plugin host.
+//! `hookyard_uptime_seconds`, `hookyard_plugin_versions{state}` and the histogram
+//! `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -17,6 +18,9 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use hookyard_hooks::HookId;
+
+use crate::host::LATENCY_BUCKETS_US;
 use crate::server::Shared;
 
 pub(crate) async fn serve(
@@ -97,5 +101,53 @@ pub(crate) fn render(shared: &Shared) -> String {
         "hookyard_reloads_total{{result=\"failed\"}} {}",
         shared.reloads_failed.load(Ordering::Relaxed)
     );
+    plugin_series(shared, &mut out);
     out
+}
+
+/// Plugin versions by state, and per plugin version and hook: callbacks run and their time.
+fn plugin_series(shared: &Shared, out: &mut String) {
+    let versions = shared.plugins();
+    let _ = writeln!(out, "# HELP hookyard_plugin_versions Loaded plugin versions, by state.");
+    let _ = writeln!(out, "# TYPE hookyard_plugin_versions gauge");
+    for state in ["live", "unloading", "pinned"] {
+        let n = versions.iter().filter(|v| v.state == state).count();
+        let _ = writeln!(out, "hookyard_plugin_versions{{state=\"{state}\"}} {n}");
+    }
+    let name = "hookyard_plugin_hook_seconds";
+    let _ =
+        writeln!(out, "# HELP {name} Time in plugin hook callbacks, per plugin version and hook.");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let generation = shared.current.load();
+    for member in generation.hooks.members() {
+        for hook in HookId::ALL {
+            let calls = &member.calls[hook.index()];
+            let count = calls.calls.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let labels = format!(
+                "plugin=\"{}\",version=\"{}\",hook=\"{}\"",
+                escape(&member.name),
+                escape(&member.version),
+                hook.name()
+            );
+            let mut cumulative = 0;
+            for (at, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
+                cumulative += calls.buckets[at].load(Ordering::Relaxed);
+                let le = *bound as f64 / 1e6;
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+            }
+            cumulative += calls.buckets[LATENCY_BUCKETS_US.len()].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
+            let seconds = calls.nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {seconds}");
+            let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        }
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

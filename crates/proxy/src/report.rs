@@ -75,6 +75,30 @@ pub struct Status {
     pub rules: usize,
 }
 
+/// The callbacks on one hook of the serving generation, as `ctl hooks` shows them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HookInfo {
+    /// The hook's name (`READ_REQUEST_HDR`, ...).
+    pub hook: String,
+    /// Its global callbacks, in dispatch order.
+    pub callbacks: Vec<CallbackEntry>,
+}
+
+/// One callback on a hook.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallbackEntry {
+    /// The registration's id.
+    pub id: u64,
+    /// The plugin that registered it.
+    pub plugin: String,
+    /// Its priority.
+    pub priority: i32,
+    /// `global`, `session` or `transaction`.
+    pub level: String,
+    /// Whether a transaction without changes of its own runs it (thresholds apply).
+    pub enabled: bool,
+}
+
 /// One remap rule as `ctl rules` shows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RuleInfo {

@@ -301,6 +301,16 @@ impl ServerHandle {
         self.shared.status()
     }
 
+    /// The metrics page as `--metrics` serves it (Prometheus text).
+    pub fn metrics_text(&self) -> String {
+        crate::metrics::render(&self.shared)
+    }
+
+    /// The callbacks on each hook of the serving generation, in dispatch order.
+    pub fn hooks(&self) -> Vec<crate::report::HookInfo> {
+        self.shared.hooks()
+    }
+
     /// The serving remap rules, each with its plugin instances.
     pub fn rules(&self) -> Vec<RuleInfo> {
         self.shared.rules()
@@ -450,12 +460,15 @@ impl Shared {
     pub(crate) fn plugins(&self) -> Vec<crate::report::PluginVersion> {
         let plugins = self.remap.plugins();
         let remap = plugins.loaded();
+        let globals = plugins.globals();
         let Some(loader) = plugins.loader() else { return Vec::new() };
         loader
             .snapshot()
             .into_iter()
             .map(|v| {
                 let plugin = remap.iter().find(|p| p.version() == v.id);
+                let global = globals.iter().find(|p| p.version() == v.id);
+                let identity = plugin.map(|p| p.identity()).or(global.map(|g| g.identity()));
                 let state = match v.state {
                     hookyard_dso::VersionState::Live => "live",
                     hookyard_dso::VersionState::Unloading => "unloading",
@@ -463,8 +476,8 @@ impl Shared {
                 };
                 crate::report::PluginVersion {
                     id: v.id.get(),
-                    name: plugin.map(|p| p.identity().name.clone()).unwrap_or_default(),
-                    version: plugin.map(|p| p.identity().version.clone()).unwrap_or_default(),
+                    name: identity.map(|i| i.name.clone()).unwrap_or_default(),
+                    version: identity.map(|i| i.version.clone()).unwrap_or_default(),
                     path: v.path.display().to_string(),
                     runtime_path: v.runtime_path.display().to_string(),
                     references: v.references,
@@ -472,6 +485,34 @@ impl Shared {
                     state: state.to_owned(),
                     age_secs: v.loaded_at.elapsed().map_or(0.0, |d| d.as_secs_f64()),
                 }
+            })
+            .collect()
+    }
+
+    pub(crate) fn hooks(&self) -> Vec<crate::report::HookInfo> {
+        let generation = self.current.load();
+        let global = &generation.hooks;
+        let table = global.table.load_full();
+        hookyard_hooks::HookId::ALL
+            .into_iter()
+            .filter(|hook| !table.entries(*hook).is_empty())
+            .map(|hook| crate::report::HookInfo {
+                hook: hook.name().to_owned(),
+                callbacks: hookyard_hooks::callbacks(
+                    hook,
+                    Some(&*table),
+                    &global.priorities,
+                    &hookyard_hooks::Local::default(),
+                )
+                .into_iter()
+                .map(|c| crate::report::CallbackEntry {
+                    id: c.id.get(),
+                    plugin: c.plugin_name,
+                    priority: c.priority.0,
+                    level: c.level.name().to_owned(),
+                    enabled: c.enabled,
+                })
+                .collect(),
             })
             .collect()
     }

@@ -56,8 +56,14 @@ async fn global_hooks_run_in_priority_order_with_transaction_hooks_and_txn_close
     // beta (priority 20) before alpha (10), although alpha is listed (and loaded) first.
     assert_eq!(all(&answer, "x-probe-order"), ["beta", "alpha"]);
     assert_eq!(all(&answer, "x-probe-txn"), ["beta", "alpha"]);
+    let hooks = proxy.hooks();
+    let send = hooks.iter().find(|h| h.hook == "SEND_RESPONSE_HDR").unwrap();
+    let listed: Vec<(&str, i32, &str)> =
+        send.callbacks.iter().map(|c| (c.plugin.as_str(), c.priority, c.level.as_str())).collect();
+    assert_eq!(listed, [("beta", 20, "global"), ("alpha", 10, "global")]);
     let report = proxy.reload();
     assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(proxy.hooks(), hooks, "reused versions keep their registrations and ids");
     let kinds: Vec<(&str, &str)> =
         report.plugins.iter().map(|p| (p.name.as_str(), p.status.as_str())).collect();
     assert_eq!(kinds, [("alpha", "reused"), ("beta", "reused")]);
@@ -73,6 +79,14 @@ async fn global_hooks_run_in_priority_order_with_transaction_hooks_and_txn_close
             [closed.iter().map(ToString::to_string).collect(), all(&answer, "x-probe-scheduled")]
                 .concat();
         if closed.iter().all(|c| *c >= 1) && all(&answer, "x-probe-scheduled") == ["1", "1"] {
+            let metrics = proxy.metrics_text();
+            for series in [
+                "hookyard_plugin_hook_seconds_count{plugin=\"alpha\",version=\"1.0.0\",hook=\"READ_REQUEST_HDR\"}",
+                "hookyard_plugin_hook_seconds_bucket{plugin=\"beta\",version=\"1.0.0\",hook=\"TXN_CLOSE\",le=\"+Inf\"}",
+                "hookyard_plugin_versions{state=\"live\"} 2",
+            ] {
+                assert!(metrics.contains(series), "{series} missing in:\n{metrics}");
+            }
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
