@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use hookyard_fixtures::{abi_include_dir, compile_c_with, mapped};
 use tempfile::TempDir;
 
-use crate::support::{Answer, Origin, config_dir, get, proxy, write};
+use crate::support::{Answer, Origin, config_dir, get, proxy, raw, write};
 
 /// Builds the probe as plugin `name` into `dir/plugins/<file>`.
 fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
@@ -190,4 +190,55 @@ async fn a_failing_init_refuses_the_reload_and_a_changed_plugin_loads_beside_the
     assert_ne!(versions[0].id, first[0].id);
     assert!(!mapped(&first[0].runtime_path), "the old version is unmapped");
     assert!(!first[0].runtime_path.exists(), "its runtime copy is removed");
+}
+
+#[tokio::test]
+async fn a_panicking_rust_plugin_fails_only_its_transaction() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/ @plugin=sdk_test.so\n", origin.addr);
+    let yaml = "plugins:\n  - path: sdk_test.so\n";
+    let dir = setup(&origin, yaml, &[]);
+    write(dir.path(), "remap.config", &remap);
+    let built = hookyard_fixtures::rust_cdylib("hookyard-sdk-test-plugin", "sdk_test_plugin");
+    std::fs::copy(built, dir.path().join("plugins/sdk_test.so")).unwrap();
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    let request = |header: &str| {
+        format!("GET /headers HTTP/1.1\r\nHost: site.test\r\n{header}Connection: close\r\n\r\n")
+    };
+    // The global READ_REQUEST_HDR hook panics: caught in the plugin, the transaction fails.
+    let answer = raw(addr, request("X-Panic-Hook: 1\r\n").as_bytes(), "").await;
+    assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+    // do_remap panics: a direct 500 for that transaction.
+    let answer = raw(addr, request("X-Panic: 1\r\n").as_bytes(), "").await;
+    assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+    // The next transaction is fine, and went through the plugin's do_remap.
+    let answer = raw(addr, request("").as_bytes(), "").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("x-echo-method: get"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_client_leaving_while_a_hook_is_pending_harms_nothing() {
+    let origin = Origin::start("o").await;
+    let yaml = "plugins:\n  - path: alpha.so\n    params: [pending]\n";
+    let dir = setup(&origin, yaml, &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    for _ in 0..5 {
+        // The plugin resumes 20 ms later, after the connection (and its transaction) is gone.
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(
+            &mut stream,
+            b"GET /headers HTTP/1.1\r\nHost: site.test\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        drop(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let answer = get(addr, "site.test", "/headers").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("x-probe-resumed: alpha"), "{}", answer.body);
 }
