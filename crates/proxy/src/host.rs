@@ -583,6 +583,29 @@ impl UrlParts {
     }
 }
 
+/// A rule's from and to URLs as plugins see them, made once per rule with a plugin chain.
+#[derive(Debug)]
+pub(crate) struct RuleUrls {
+    pub(crate) from: UrlParts,
+    pub(crate) to: UrlParts,
+    from_text: String,
+    to_text: String,
+}
+
+impl RuleUrls {
+    pub(crate) fn new(rule: &hookyard_remap::Rule) -> RuleUrls {
+        let parts = |url: &hookyard_remap::RuleUrl| UrlParts {
+            scheme: url.scheme.clone(),
+            host: url.host.clone(),
+            port: url.port,
+            path: format!("/{}", url.path),
+            query: String::new(),
+        };
+        let (from, to) = (parts(&rule.from), parts(&rule.to));
+        RuleUrls { from_text: from.to_url_string(), to_text: to.to_url_string(), from, to }
+    }
+}
+
 /// A response head as plugins see it.
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
@@ -609,8 +632,8 @@ pub(crate) struct TxnState {
     pub(crate) url: UrlParts,
     /// The URL as the client sent it.
     pub(crate) pristine: UrlParts,
-    pub(crate) from: UrlParts,
-    pub(crate) to: UrlParts,
+    /// The matched rule's URLs, once a plugin chain ran.
+    pub(crate) rule: Option<Arc<RuleUrls>>,
     /// The client request's header fields.
     pub(crate) headers: HeaderMap,
     /// The request to the origin, from SEND_REQUEST_HDR.
@@ -695,8 +718,7 @@ impl TxnBox {
             method,
             pristine: url.clone(),
             url,
-            from: UrlParts::default(),
-            to: UrlParts::default(),
+            rule: None,
             headers,
             origin_request: None,
             origin_response: None,
@@ -715,15 +737,30 @@ impl TxnBox {
         unsafe { self.0.as_mut() }
     }
 
+    /// Whether any hook callback may still run for this transaction.
+    fn hooked(&mut self) -> bool {
+        let state = self.get();
+        state.global.has_hooks()
+            || !state.hooks.is_empty()
+            || state.session().is_some_and(|s| !s.hooks.is_empty())
+    }
+
+    /// The client request's fields, as the start of the origin request: a copy when a hook may
+    /// still look at the client request, else moved out (a remap chain alone needs them no more).
+    pub(crate) fn origin_headers(&mut self) -> HeaderMap {
+        if self.hooked() {
+            self.get().headers.clone()
+        } else {
+            std::mem::take(&mut self.get().headers)
+        }
+    }
+
     /// Runs `hook`'s callbacks for this transaction.
     pub(crate) async fn hook(&mut self, hook: HookId) -> Outcome {
-        let global = self.get().global.clone();
-        if !global.has_hooks()
-            && self.get().hooks.is_empty()
-            && self.get().session().is_none_or(|s| s.hooks.is_empty())
-        {
+        if !self.hooked() {
             return Outcome::Continue;
         }
+        let global = self.get().global.clone();
         // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch.
         unsafe { dispatch(Ptr(self.0), &global, hook).await }
     }
@@ -731,13 +768,10 @@ impl TxnBox {
     /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own.
     pub(crate) fn close(self) {
         let mut this = self;
-        let global = this.get().global.clone();
-        if !global.has_hooks()
-            && this.get().hooks.is_empty()
-            && this.get().session().is_none_or(|s| s.hooks.is_empty())
-        {
+        if !this.hooked() {
             return;
         }
+        let global = this.get().global.clone();
         let mut future = Box::pin(async move {
             // SAFETY: `this` owns the state and lives in this future to its end.
             unsafe { dispatch(Ptr(this.0), &global, HookId::TxnClose).await };
@@ -760,23 +794,15 @@ impl TxnBox {
     }
 
     /// Runs a rule's remap plugin chain on this transaction, with the rule's URLs.
-    pub(crate) fn run_chain(
-        &mut self,
-        chain: &Chain,
-        from: UrlParts,
-        to: UrlParts,
-    ) -> ChainOutcome {
-        let state = self.get();
-        let (from_text, to_text) = (from.to_url_string(), to.to_url_string());
-        state.from = from;
-        state.to = to;
+    pub(crate) fn run_chain(&mut self, chain: &Chain, rule: &Arc<RuleUrls>) -> ChainOutcome {
         let view = |s: &str| hy_str { ptr: s.as_ptr().cast(), len: s.len() };
         let mut rri = hy_remap_request_info {
             size: size_of::<hy_remap_request_info>() as u32,
             redirect: 0,
-            from_url: view(&from_text),
-            to_url: view(&to_text),
+            from_url: view(&rule.from_text),
+            to_url: view(&rule.to_text),
         };
+        self.get().rule = Some(rule.clone());
         // SAFETY: the state is this box's, not otherwise borrowed during the call; `rri` lives
         // on this frame for the call.
         unsafe { chain.run(self.0.as_ptr().cast(), &mut rri) }

@@ -4,8 +4,9 @@
 //! `plugin.yaml`), the HTTP/1.1 server and its pooled origin clients ([`Server`]: one
 //! current-thread runtime per worker, each with its own `SO_REUSEPORT` listener and origin pool,
 //! design.md §9), transactions routed by `hookyard-remap`'s rules, generations swapped
-//! atomically on reload, the control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket),
-//! Prometheus metrics, and `hookyard check` ([`check()`]).
+//! atomically on reload (SIGHUP, `ctl reload`, or a change of a watched file: `watch`), the
+//! control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket), Prometheus metrics, and
+//! `hookyard check` ([`check()`]).
 //!
 //! Remap plugins run: each rule's `@plugin=` chain, with the whole ATS lifecycle across reloads
 //! (`hookyard-remap`'s generations), served by the host side of the C ABI in `host`. Global

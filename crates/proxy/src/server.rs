@@ -8,6 +8,7 @@
 
 pub(crate) mod io;
 mod listen;
+pub(crate) mod origin;
 pub(crate) mod worker;
 
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, Problems, Source};
-use crate::host::{GlobalHooks, Link};
+use crate::host::{GlobalHooks, Link, RuleUrls};
 use crate::report::{ReloadReport, RuleInfo, Status};
 use crate::stats::Stats;
 use crate::{admin, metrics};
@@ -38,6 +39,8 @@ pub struct Generation {
     pub remap: Arc<hookyard_remap::Generation>,
     /// The global hook table and the plugin priorities.
     pub(crate) hooks: Arc<GlobalHooks>,
+    /// Per rule (by index), the URLs its plugin chain is shown; `None` for a rule without one.
+    pub(crate) rule_urls: Vec<Option<Arc<RuleUrls>>>,
     /// When it was loaded.
     pub loaded_at: SystemTime,
 }
@@ -170,6 +173,7 @@ impl Server {
             current: ArcSwap::from_pointee(Generation {
                 id: 1,
                 config,
+                rule_urls: rule_urls(&remap.current()),
                 remap: remap.current(),
                 hooks,
                 loaded_at: SystemTime::now(),
@@ -413,6 +417,7 @@ impl Shared {
                 self.current.store(Arc::new(Generation {
                     id,
                     config,
+                    rule_urls: rule_urls(&self.remap.current()),
                     remap: self.remap.current(),
                     hooks,
                     loaded_at: SystemTime::now(),
@@ -568,6 +573,16 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
     note(o.timeouts.origin_connect != n.timeouts.origin_connect, "timeouts.origin_connect");
     note(o.watch != n.watch, "watch");
     notes
+}
+
+/// The URLs each rule with a plugin chain shows its plugins.
+fn rule_urls(generation: &hookyard_remap::Generation) -> Vec<Option<Arc<RuleUrls>>> {
+    generation
+        .rules()
+        .rules()
+        .iter()
+        .map(|rule| (!generation.chain(rule).is_empty()).then(|| Arc::new(RuleUrls::new(rule))))
+        .collect()
 }
 
 /// Loads the configuration's plugins as a new remap generation (global plugins first, with the

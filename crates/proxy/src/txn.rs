@@ -8,6 +8,7 @@
 //! at all; the state (a [`TxnBox`]) exists as soon as a hook or a plugin chain may run.
 
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,17 +18,19 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hookyard_abi as abi;
 use hookyard_hooks::{HookId, Outcome};
-use hookyard_remap::{AclRequest, Remap, RuleUrl};
+use hookyard_remap::{AclRequest, Remap};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full};
 use hyper::body::{Frame, Incoming, SizeHint};
+use smallvec::SmallVec;
 use tracing::{debug, warn};
 
 use crate::config::Source;
 use crate::host::{ResponseHead, TxnBox, UrlParts};
 use crate::server::Generation;
+use crate::server::origin::OriginError;
 use crate::server::worker::Conn;
 
 /// A response body: the origin's, streamed, or one the proxy made.
@@ -283,7 +286,11 @@ impl Transaction {
                 query: target.query.unwrap_or("").to_owned(),
             };
             if !chain.is_empty() {
-                let outcome = state.run_chain(chain, rule_url(&rule.from), rule_url(&rule.to));
+                let Some(urls) = generation.rule_urls.get(rule.index).and_then(Option::as_ref)
+                else {
+                    return local(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n");
+                };
+                let outcome = state.run_chain(chain, urls);
                 if let Some((status, body)) = state.get().direct.take() {
                     return direct_response(status, body);
                 }
@@ -320,19 +327,16 @@ impl Transaction {
             warn!(scheme = dest.scheme, "origin scheme not supported yet");
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: origin scheme not supported\n");
         }
-        let Some(origin_uri) = origin_uri(&dest) else {
+        let Some(origin_uri) = origin_form(&dest) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin URL\n");
         };
-        let authority = match dest.port {
-            Some(port) => format!("{}:{port}", dest.host),
-            None => dest.host.to_owned(),
-        };
+        let authority = authority(dest.host, dest.port);
         let Ok(host) = HeaderValue::from_str(&authority) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin host\n");
         };
-        let origin = origin_uri.authority().cloned();
+        let (origin_host, origin_port) = (dest.host.to_owned(), dest.port.unwrap_or(80));
         let mut headers = match &mut self.state {
-            Some(state) => state.get().headers.clone(),
+            Some(state) => state.origin_headers(),
             None => std::mem::take(&mut parts.headers),
         };
         remove_hop_by_hop(&mut headers);
@@ -357,15 +361,15 @@ impl Transaction {
         };
 
         let timeout = settings.timeouts.origin_response;
-        let sent = tokio::time::timeout(timeout, conn.worker.client.request(request)).await;
-        let (server_state, response) = match sent {
+        let sent = conn.worker.origins.send(&authority, &origin_host, origin_port, request);
+        let (server_state, response) = match tokio::time::timeout(timeout, sent).await {
             Err(_) => (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(StatusCode::GATEWAY_TIMEOUT)),
-            Ok(Err(e)) if timed_out(&e) => {
-                debug!(?origin, error = %e, "origin connect timeout");
+            Ok(Err(e @ OriginError::ConnectTimeout)) => {
+                debug!(origin = %authority, error = %e, "origin connect timeout");
                 (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(StatusCode::GATEWAY_TIMEOUT))
             }
             Ok(Err(e)) => {
-                debug!(?origin, error = %e, "origin unreachable");
+                debug!(origin = %authority, error = %e, "origin unreachable");
                 (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(StatusCode::BAD_GATEWAY))
             }
             Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
@@ -378,7 +382,7 @@ impl Transaction {
         let response = match response {
             Ok(response) => response,
             Err(StatusCode::GATEWAY_TIMEOUT) => {
-                debug!(?origin, "origin response timeout");
+                debug!(origin = %authority, "origin response timeout");
                 return local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
             }
             Err(_) => return local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
@@ -457,22 +461,9 @@ struct Dest<'a> {
     query: &'a str,
 }
 
-fn origin_uri(dest: &Dest<'_>) -> Option<Uri> {
-    let host = dest.host;
-    let bracketed = host.contains(':') && !host.starts_with('[');
-    let mut text = String::with_capacity(24 + host.len() + dest.path.len() + dest.query.len());
-    text.push_str("http://");
-    if bracketed {
-        text.push('[');
-    }
-    text.push_str(host);
-    if bracketed {
-        text.push(']');
-    }
-    if let Some(port) = dest.port {
-        text.push(':');
-        text.push_str(&port.to_string());
-    }
+/// The request target sent to the origin: its path and query (origin-form).
+fn origin_form(dest: &Dest<'_>) -> Option<Uri> {
+    let mut text = String::with_capacity(2 + dest.path.len() + dest.query.len());
     if !dest.path.starts_with('/') {
         text.push('/');
     }
@@ -484,36 +475,65 @@ fn origin_uri(dest: &Dest<'_>) -> Option<Uri> {
     Uri::try_from(text).ok()
 }
 
+/// `host[:port]` as a `Host` header has it (an IPv6 address in brackets).
+fn authority(host: &str, port: Option<u16>) -> String {
+    let bracketed = host.contains(':') && !host.starts_with('[');
+    let mut text = String::with_capacity(host.len() + 8);
+    if bracketed {
+        text.push('[');
+    }
+    text.push_str(host);
+    if bracketed {
+        text.push(']');
+    }
+    if let Some(port) = port {
+        let _ = write!(text, ":{port}");
+    }
+    text
+}
+
 /// Headers of one hop (RFC 9110 §7.6.1), and those `Connection` names.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+    // One pass over the names: most messages have none, or only `Connection`, and each removal
+    // is a hash look-up, so only the names present are removed.
+    let mut present: SmallVec<[HeaderName; 4]> =
+        headers.keys().filter(|name| is_hop_by_hop(name)).cloned().collect();
+    if present.is_empty() {
+        return;
+    }
+    let named = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+    present.extend(named.collect::<SmallVec<[HeaderName; 4]>>());
+    for name in present {
         headers.remove(name);
     }
-    for name in [
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
         header::CONNECTION,
         header::TE,
         header::TRAILER,
         header::TRANSFER_ENCODING,
         header::UPGRADE,
         header::PROXY_AUTHORIZATION,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
 }
 
 /// Rewrites the origin's URLs in `Location`, `Content-Location`, `URI` and `Destination` with
 /// the `reverse_map` rules.
 fn reverse_map(generation: &Generation, headers: &mut HeaderMap) {
     let rules = generation.remap.rules();
+    if !rules.has_reverse() {
+        return;
+    }
     for name in [header::LOCATION, header::CONTENT_LOCATION] {
         rewrite(rules, headers, name);
     }
@@ -529,19 +549,6 @@ fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderN
     {
         headers.insert(name, new);
     }
-}
-
-fn timed_out(error: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// A response the proxy makes itself.
@@ -565,17 +572,6 @@ fn redirect(status: u16, location: &str) -> Response<Body> {
         Err(_) => {
             local(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error: invalid redirect\n")
         }
-    }
-}
-
-/// A rule's URL as plugins see it.
-fn rule_url(url: &RuleUrl) -> UrlParts {
-    UrlParts {
-        scheme: url.scheme.clone(),
-        host: url.host.clone(),
-        port: url.port,
-        path: format!("/{}", url.path),
-        query: String::new(),
     }
 }
 

@@ -6,8 +6,9 @@
 //! another over it, which a watch on the old file would never see. Only events for the files
 //! that matter count, so the admin socket or a runtime directory beside them reload nothing.
 //! Which files matter is derived again after every reload, from the serving generation (its
-//! rules' files and the plugin versions its chains use) and from the files on disk (includes and
-//! `@plugin=` paths, so a reload refused for a missing file is retried when the file appears).
+//! rules' files, the plugin versions its chains and global plugins use) and from the files on
+//! disk (includes, `@plugin=` and `plugin.yaml` paths, so a reload refused for a missing file is
+//! retried when the file appears).
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
@@ -58,12 +59,12 @@ pub(crate) fn start(
     let mut watching = match watcher {
         Ok(watcher) => Watching { watcher, dirs: BTreeSet::new(), targets: Targets::default() },
         Err(e) => {
-            warn!(error = %e, "cannot watch the configuration: reload with SIGHUP or `hookyard ctl reload`");
+            warn!(error = %e, "cannot watch the configuration (SIGHUP and ctl reload still work)");
             return None;
         }
     };
     watching.update(Targets::derive(shared, &dir));
-    info!(dir = %dir.display(), watched = watching.dirs.len(), "watching the configuration for changes");
+    info!(dir = %dir.display(), dirs = watching.dirs.len(), "watching the configuration");
     let shared = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("hookyard-watch".to_owned())
@@ -71,7 +72,7 @@ pub(crate) fn start(
     match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {
-            warn!(error = %e, "cannot start the watch thread: reload with SIGHUP or `hookyard ctl reload`");
+            warn!(error = %e, "cannot start the watch thread (SIGHUP and ctl reload still work)");
             None
         }
     }
@@ -89,7 +90,7 @@ fn run(
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            warn!(error = %e, "cannot start the watch runtime: reload with SIGHUP or `hookyard ctl reload`");
+            warn!(error = %e, "cannot start the watch runtime (SIGHUP and ctl reload still work)");
             return;
         }
     };
@@ -231,7 +232,8 @@ impl Targets {
         for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE] {
             targets.add_file(&dir.join(name));
         }
-        let serving = shared.current.load();
+        // Owned: the scan below reads files, too long to hold a guard of the generation.
+        let serving = shared.current.load_full();
         let mut search = serving.config.settings.plugin_dirs.clone();
         let settings = dir.join(SETTINGS_FILE);
         if let Ok(text) = fs::read_to_string(&settings)
@@ -252,9 +254,13 @@ impl Targets {
                 targets.add_file(instance.plugin().library().path());
             }
         }
+        for global in remap.globals() {
+            targets.add_file(global.library().path());
+        }
         let globals = serving.config.plugins.plugins.iter().filter(|p| p.enabled);
-        for resolved in globals.filter_map(|p| p.resolved.as_deref()) {
-            targets.add_file(resolved);
+        plugins.extend(globals.map(|p| p.path.clone()));
+        if let Ok(text) = fs::read_to_string(dir.join(PLUGIN_FILE)) {
+            plugins.extend(global_paths(&text));
         }
         for plugin in &plugins {
             let plugin = Path::new(plugin);
@@ -349,6 +355,18 @@ impl Targets {
     }
 }
 
+/// The `path:` values of a `plugin.yaml` (block style), read leniently: the file may not parse,
+/// and the serving configuration covers what a valid file says.
+fn global_paths(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines().filter_map(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("- ").unwrap_or(line).trim_start();
+        let path = line.strip_prefix("path:")?.split(" #").next()?.trim();
+        let path = path.trim_matches(['"', '\'']);
+        (!path.is_empty()).then(|| path.to_owned())
+    })
+}
+
 /// `path` with its directory made canonical (the file itself may not exist, or be a link the
 /// watch should see replaced): how the watcher names it.
 fn normalize(path: &Path) -> PathBuf {
@@ -390,6 +408,13 @@ mod tests {
         assert!(changes(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
         assert!(changes(&EventKind::Modify(ModifyKind::Name(notify::event::RenameMode::To))));
         assert!(changes(&EventKind::Remove(notify::event::RemoveKind::File)));
+    }
+
+    #[test]
+    fn global_plugin_paths_are_read_from_any_plugin_yaml() {
+        let text = "plugins:\n  - path: a.so\n    params: [x]\n  - enabled: false\n    \
+                    path: \"/abs/b.so\"  # comment\npriorities: {}\n  -   path:\n";
+        assert_eq!(global_paths(text).collect::<Vec<_>>(), ["a.so", "/abs/b.so"]);
     }
 
     #[test]

@@ -252,6 +252,11 @@ impl Rules {
             .map(rule)
     }
 
+    /// Whether there is any `reverse_map` rule (else [`Rules::reverse`] never rewrites).
+    pub fn has_reverse(&self) -> bool {
+        self.reverse.len() > 0
+    }
+
     /// Rewrites an origin's absolute URL (from `Location`, `Content-Location`, `URI` or
     /// `Destination`) with the first matching `reverse_map` rule; `None` when none matches.
     pub fn reverse(&self, url: &str) -> Option<String> {

@@ -181,8 +181,8 @@ fn url_of(state: &TxnState, url: hy_url) -> Option<&UrlParts> {
     match url {
         abi::HY_URL_REQUEST => Some(&state.url),
         abi::HY_URL_PRISTINE => Some(&state.pristine),
-        abi::HY_URL_REMAP_FROM => Some(&state.from),
-        abi::HY_URL_REMAP_TO => Some(&state.to),
+        abi::HY_URL_REMAP_FROM => state.rule.as_ref().map(|r| &r.from),
+        abi::HY_URL_REMAP_TO => state.rule.as_ref().map(|r| &r.to),
         _ => None,
     }
 }

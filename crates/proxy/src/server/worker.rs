@@ -7,29 +7,25 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hookyard_hooks::{HookId, Outcome};
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::Shared;
 use super::io::{ConnIo, ConnState};
+use super::origin::OriginPool;
 use crate::host::{GlobalHooks, SsnBox};
 use crate::stats::WorkerStats;
 use crate::txn;
 
-/// The origin client: one pool per worker.
-pub(crate) type OriginClient = Client<HttpConnector, Incoming>;
-
 /// What every connection of a worker shares.
 pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) client: OriginClient,
+    /// The worker's own origin connections.
+    pub(crate) origins: OriginPool,
     pub(crate) index: usize,
 }
 
@@ -84,8 +80,8 @@ pub(super) fn run(
         }
     };
     runtime.block_on(async move {
-        let client = origin_client(&shared);
-        let worker = Arc::new(Worker { shared, client, index });
+        let origins = origin_pool(&shared);
+        let worker = Arc::new(Worker { shared, origins, index });
         let mut tasks = Vec::new();
         for listener in listeners {
             match tokio::net::TcpListener::from_std(listener) {
@@ -103,16 +99,9 @@ pub(super) fn run(
     });
 }
 
-fn origin_client(shared: &Shared) -> OriginClient {
+fn origin_pool(shared: &Shared) -> OriginPool {
     let settings = &shared.current.load().config.settings;
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(settings.timeouts.origin_connect));
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector)
+    OriginPool::new(settings.timeouts.origin_connect, Duration::from_secs(90))
 }
 
 async fn accept(

@@ -1,0 +1,142 @@
+//! A worker's connections to its origins: HTTP/1.1 over TCP, kept alive and reused, one request
+//! at a time each (design.md §9: each worker its own pool, no lock shared between workers).
+//!
+//! A connection goes back to its origin's idle list as soon as the response head arrived; it is
+//! handed out again only once hyper says it is ready, i.e. after that response's body was read
+//! to its end. Lists are looked up by `host:port`, the `Host` the request carries.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tracing::debug;
+
+/// Why a request did not reach its origin or got no response head.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OriginError {
+    /// No connection within `timeouts.origin_connect`.
+    #[error("connect timeout")]
+    ConnectTimeout,
+    /// The connection was refused or failed (name resolution included).
+    #[error("connect: {0}")]
+    Connect(#[source] std::io::Error),
+    /// The request or the response head failed on an established connection.
+    #[error("exchange: {0}")]
+    Exchange(#[source] hyper::Error),
+}
+
+/// One idle (or busy-reading) connection.
+struct Pooled {
+    sender: SendRequest<Incoming>,
+    since: Instant,
+}
+
+/// A worker's origin connections, per `host:port`.
+pub(crate) struct OriginPool {
+    lists: Mutex<HashMap<String, VecDeque<Pooled>, foldhash::fast::RandomState>>,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+/// Connections kept per origin at most; more are closed when their response ends.
+const MAX_PER_ORIGIN: usize = 1024;
+
+impl OriginPool {
+    /// An empty pool.
+    pub(crate) fn new(connect_timeout: Duration, idle_timeout: Duration) -> OriginPool {
+        OriginPool { lists: Mutex::default(), connect_timeout, idle_timeout }
+    }
+
+    /// A ready connection to `authority`, if one is idle; closed and stale ones are dropped.
+    fn checkout(&self, authority: &str) -> Option<SendRequest<Incoming>> {
+        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = lists.get_mut(authority)?;
+        for _ in 0..list.len() {
+            let pooled = list.pop_front()?;
+            if pooled.sender.is_closed() || pooled.since.elapsed() > self.idle_timeout {
+                continue;
+            }
+            if pooled.sender.is_ready() {
+                return Some(pooled.sender);
+            }
+            // Still reading its last response's body.
+            list.push_back(pooled);
+        }
+        None
+    }
+
+    fn put(&self, authority: &str, sender: SendRequest<Incoming>) {
+        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(list) = lists.get_mut(authority) {
+            if list.len() < MAX_PER_ORIGIN {
+                list.push_back(Pooled { sender, since: Instant::now() });
+            }
+            return;
+        }
+        let mut list = VecDeque::with_capacity(8);
+        list.push_back(Pooled { sender, since: Instant::now() });
+        lists.insert(authority.to_owned(), list);
+    }
+
+    async fn connect(&self, host: &str, port: u16) -> Result<SendRequest<Incoming>, OriginError> {
+        let connect = async {
+            match host.parse::<IpAddr>() {
+                Ok(ip) => tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await,
+                Err(_) => tokio::net::TcpStream::connect((host, port)).await,
+            }
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| OriginError::ConnectTimeout)?
+            .map_err(OriginError::Connect)?;
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!(error = %e, "cannot set TCP_NODELAY on an origin connection");
+        }
+        let (sender, connection) =
+            http1::handshake(TokioIo::new(stream)).await.map_err(OriginError::Exchange)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                debug!(error = %e, "origin connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends `request` (origin-form target, `Host` set) to `host:port` (`authority`), on an
+    /// idle connection if there is one, else a new one; a request an idle connection could not
+    /// take (the origin closed it meanwhile) goes on a new connection.
+    pub(crate) async fn send(
+        &self,
+        authority: &str,
+        host: &str,
+        port: u16,
+        mut request: Request<Incoming>,
+    ) -> Result<Response<Incoming>, OriginError> {
+        while let Some(mut sender) = self.checkout(authority) {
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.put(authority, sender);
+                    return Ok(response);
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(OriginError::Exchange(e.into_error())),
+                },
+            }
+        }
+        // Boxed: connecting is the rare path, and its future would make every request's larger.
+        let mut sender = Box::pin(self.connect(host, port)).await?;
+        match sender.try_send_request(request).await {
+            Ok(response) => {
+                self.put(authority, sender);
+                Ok(response)
+            }
+            Err(e) => Err(OriginError::Exchange(e.into_error())),
+        }
+    }
+}
