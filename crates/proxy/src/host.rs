@@ -738,7 +738,7 @@ impl TxnBox {
     }
 
     /// Whether any hook callback may still run for this transaction.
-    fn hooked(&mut self) -> bool {
+    pub(crate) fn hooked(&mut self) -> bool {
         let state = self.get();
         state.global.has_hooks()
             || !state.hooks.is_empty()

@@ -135,7 +135,12 @@ impl Transaction {
     /// first time).
     async fn make_state(&mut self, conn: &Conn, parts: &mut Parts, url: UrlParts) {
         let global = self.generation.hooks.clone();
-        let session = conn.session(&global).await;
+        // Boxed here and below: hook dispatch only runs with plugin state, and its futures would
+        // make every transaction's larger (it is moved into hyper whole).
+        let session = match conn.session_now() {
+            Some(session) => Some(session),
+            None => Box::pin(conn.session(&global)).await,
+        };
         let headers = std::mem::take(&mut parts.headers);
         self.state = Some(TxnBox::new(global, session, parts.method.clone(), url, headers));
     }
@@ -143,7 +148,10 @@ impl Transaction {
     /// Runs `hook` if there is plugin state; what it means for the transaction.
     async fn hook(&mut self, hook: HookId) -> Result<(), Early> {
         let Some(state) = &mut self.state else { return Ok(()) };
-        let outcome = state.hook(hook).await;
+        if !state.hooked() {
+            return if state.get().direct.is_some() { Err(Early::Direct) } else { Ok(()) };
+        }
+        let outcome = Box::pin(state.hook(hook)).await;
         if state.get().direct.is_some() {
             return Err(Early::Direct);
         }
@@ -171,7 +179,7 @@ impl Transaction {
             let headers = std::mem::take(&mut parts.headers);
             s.client_response = Some(ResponseHead { status: parts.status, headers });
         }
-        if state.hook(HookId::SendResponseHdr).await == Outcome::Error {
+        if state.hooked() && Box::pin(state.hook(HookId::SendResponseHdr)).await == Outcome::Error {
             let s = state.get();
             s.client_response = None;
             return local(

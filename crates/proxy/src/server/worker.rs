@@ -60,6 +60,11 @@ impl Conn {
         self.session.get()
     }
 
+    /// The session's plugin state, if made already.
+    pub(crate) fn session_now(&self) -> Option<&SsnBox> {
+        self.session.get()
+    }
+
     /// Whether the session has hooks of its own.
     pub(crate) fn has_session_hooks(&self) -> bool {
         self.session.get().is_some_and(SsnBox::has_hooks)
