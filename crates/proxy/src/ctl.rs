@@ -176,13 +176,15 @@ pub fn render(method: &str, result: &Value) -> String {
             for v in versions {
                 let _ = writeln!(
                     out,
-                    "#{:<4} {:<9} {} {} refs={} instances={} age={:.0}s\n      {}\n      copy {}",
+                    "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {}\n      copy {}",
                     s(&v["id"]),
                     s(&v["state"]),
+                    s(&v["kind"]),
                     s(&v["name"]),
                     s(&v["version"]),
                     s(&v["references"]),
                     s(&v["instances"]),
+                    s(&v["continuations"]),
                     v["age_secs"].as_f64().unwrap_or(0.0),
                     s(&v["path"]),
                     s(&v["runtime_path"]),

@@ -116,7 +116,7 @@ pub struct RuleInfo {
 pub struct PluginVersion {
     /// The loader's id of the version.
     pub id: u64,
-    /// The plugin's name and version from its descriptor (empty when not a remap plugin).
+    /// The plugin's name from its descriptor (empty once no plugin holds the version).
     pub name: String,
     /// The version string from its descriptor.
     pub version: String,
@@ -128,6 +128,12 @@ pub struct PluginVersion {
     pub references: usize,
     /// Remap instances alive, across generations.
     pub instances: usize,
+    /// Continuations of the plugin alive now (hook callbacks, scheduled work).
+    #[serde(default)]
+    pub continuations: u64,
+    /// `global` (of `plugin.yaml`), `remap`, or empty for a version no plugin holds any more.
+    #[serde(default)]
+    pub kind: String,
     /// `live`, `unloading`, or `pinned`.
     pub state: String,
     /// Seconds since it was loaded.

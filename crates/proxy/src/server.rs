@@ -305,6 +305,11 @@ impl ServerHandle {
         self.shared.status()
     }
 
+    /// Every loaded plugin version as `ctl plugins` shows it.
+    pub fn plugins(&self) -> Vec<crate::report::PluginVersion> {
+        self.shared.plugins()
+    }
+
     /// The metrics page as `--metrics` serves it (Prometheus text).
     pub fn metrics_text(&self) -> String {
         crate::metrics::render(&self.shared)
@@ -487,6 +492,17 @@ impl Shared {
                     runtime_path: v.runtime_path.display().to_string(),
                     references: v.references,
                     instances: plugin.map_or(0, |p| p.instances()),
+                    continuations: plugin
+                        .map(|p| p.context())
+                        .or(global.map(|g| g.context()))
+                        .map_or(0, |c| c.snapshot().live_continuations),
+                    kind: match (plugin, global) {
+                        (Some(_), Some(_)) => "remap+global",
+                        (Some(_), None) => "remap",
+                        (None, Some(_)) => "global",
+                        (None, None) => "",
+                    }
+                    .to_owned(),
                     state: state.to_owned(),
                     age_secs: v.loaded_at.elapsed().map_or(0.0, |d| d.as_secs_f64()),
                 }

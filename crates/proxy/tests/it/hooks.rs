@@ -61,6 +61,11 @@ async fn global_hooks_run_in_priority_order_with_transaction_hooks_and_txn_close
     let listed: Vec<(&str, i32, &str)> =
         send.callbacks.iter().map(|c| (c.plugin.as_str(), c.priority, c.level.as_str())).collect();
     assert_eq!(listed, [("beta", 20, "global"), ("alpha", 10, "global")]);
+    let plugins = proxy.plugins();
+    let shown: Vec<(&str, &str, u64)> =
+        plugins.iter().map(|p| (p.name.as_str(), p.kind.as_str(), p.continuations)).collect();
+    // Each build made three continuations in init (global hooks, transaction hook, timer).
+    assert_eq!(shown, [("alpha", "global", 3), ("beta", "global", 3)]);
     let report = proxy.reload();
     assert!(report.ok, "{:?}", report.problems);
     assert_eq!(proxy.hooks(), hooks, "reused versions keep their registrations and ids");
