@@ -74,7 +74,8 @@ pub struct Settings {
     pub runtime_dir: Option<PathBuf>,
     /// Load changed plugins as new versions beside the old (design.md §7).
     pub dynamic_reload: bool,
-    /// Reload on a change in the configuration directory (not yet implemented).
+    /// Reload on a change in the configuration directory or a plugin file (debounced; read at
+    /// start only).
     pub watch: bool,
     /// A path the proxy answers itself with `200 ok`, for load balancers; `None`: none.
     pub health_path: Option<String>,
@@ -280,11 +281,23 @@ mod tests {
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
                 "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits)",
-                "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds)",
+                "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",
             ]
         );
+    }
+
+    /// Regression: these passed and then panicked every worker (`Instant + Duration` overflow).
+    #[test]
+    fn timeouts_beyond_a_year_are_refused() {
+        for value in ["9223372036854775807", "'18446744073709551615s'", "8761h", "31536001"] {
+            let errors = parse(&format!("timeouts:\n  idle: {value}\n")).unwrap_err();
+            assert_eq!(errors.len(), 1, "{value}: {errors:?}");
+            assert!(errors[0].ends_with("at most 8760h"), "{value}: {errors:?}");
+        }
+        let s = parse("timeouts: {idle: 8760h, shutdown: 31536000}\n").unwrap();
+        assert_eq!(s.timeouts.idle, Duration::from_secs(31_536_000));
     }
 
     #[test]
