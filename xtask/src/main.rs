@@ -5,8 +5,11 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod demo;
+mod fuzz;
 mod layers;
 mod plugins;
+mod soak;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -23,8 +26,12 @@ tasks:
   layers     fail on a crate dependency that design.md's layering does not allow
   fixtures   build the Rust test plugins into target/fixtures
   plugins    build the example plugins into target/plugins/<name>.so [--release]
+  demo       hookyard with example plugins in front of an origin, with commands to try;
+             --check runs it non-interactively and verifies every answer
   bench      the criterion benchmarks of every crate, then the load comparison of hookyard,
              nginx and ATS (docs/benchmarks.md; `cargo xtask bench --help` for its options)
+  fuzz       run the cargo-fuzz targets, 60 s each [TARGET...] [--seconds N] (nightly)
+  soak       reloads under load for 10 minutes, RSS and fds sampled [--minutes N] (local)
 ";
 
 fn main() -> ExitCode {
@@ -51,6 +58,9 @@ fn run(args: &[String]) -> Result<()> {
         "fixtures" => fixtures(),
         "plugins" => plugins::task(&root(), rest),
         "bench" => bench::task(&root(), rest),
+        "fuzz" => fuzz::task(&root(), rest),
+        "soak" => soak::task(&root(), rest),
+        "demo" => demo::task(&root(), rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -85,7 +95,12 @@ fn ci() -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     fixtures()?;
     plugins::for_tests(&root())?;
-    cargo(&["test", "--workspace", "--locked"], extra)
+    cargo(&["test", "--workspace", "--locked"], extra)?;
+    if extra.is_empty() {
+        // End to end with the binary and plugins just built: about 2 s.
+        demo::check_built(&root())?;
+    }
+    Ok(())
 }
 
 /// The Rust test plugins are built into their own target directory, so a test that needs one can

@@ -2,6 +2,7 @@
 //! transactions take the newest generation; a transaction keeps the one it took until it ends,
 //! and an old generation's instances are torn down only after its last transaction.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
+use foldhash::fast::RandomState;
 use tracing::{info, warn};
 
 use crate::Rules;
@@ -237,6 +239,9 @@ impl Generations {
             }
         }
         let mut chains: Vec<Chain> = Vec::with_capacity(rules.rules().len());
+        // Each plugin file is looked at once per load: every rule naming it gets the same
+        // version, and 10,000 rules naming ten files cost ten file checks, not 10,000.
+        let mut acquired: HashMap<&str, (Arc<RemapPlugin>, bool), RandomState> = HashMap::default();
         for rule in rules.rules() {
             let mut chain = Chain::default();
             for spec in &rule.plugins {
@@ -244,7 +249,13 @@ impl Generations {
                     .into_iter()
                     .chain(spec.params.iter().cloned())
                     .collect();
-                let made = self.plugins.acquire(&spec.path).and_then(|(plugin, loaded)| {
+                let plugin = match acquired.get(spec.path.as_str()) {
+                    Some((plugin, loaded)) => Ok((Arc::clone(plugin), *loaded)),
+                    None => self.plugins.acquire(&spec.path).inspect(|(plugin, loaded)| {
+                        acquired.insert(&spec.path, (Arc::clone(plugin), *loaded));
+                    }),
+                };
+                let made = plugin.and_then(|(plugin, loaded)| {
                     Ok((self.plugins.instantiate(&plugin, &argv)?, loaded))
                 });
                 match made {
@@ -272,6 +283,7 @@ impl Generations {
             }
             chains.push(chain);
         }
+        drop(acquired);
         let used = |plugin: &RemapPlugin| {
             chains
                 .iter()

@@ -129,7 +129,8 @@ impl<'f> Reader<'f> {
         }
     }
 
-    /// A duration: an integer number of seconds or a string `250ms`, `10s`, `2m`, `1h`.
+    /// A duration: an integer number of seconds or a string `250ms`, `10s`, `2m`, `1h`; at
+    /// most [`MAX_DURATION`].
     pub(crate) fn duration(&mut self, node: &MarkedYaml<'_>, what: &str) -> Option<Duration> {
         let parsed = match &node.data {
             YamlData::Value(Scalar::Integer(n)) if *n > 0 => {
@@ -138,15 +139,22 @@ impl<'f> Reader<'f> {
             YamlData::Value(Scalar::String(s)) => parse_duration(s),
             _ => None,
         };
+        let parsed = parsed.filter(|d| *d <= MAX_DURATION);
         if parsed.is_none() {
             self.error(
                 node,
-                format!("{what} must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds)"),
+                format!("{what} must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h"),
             );
         }
         parsed
     }
 }
+
+/// The longest duration a setting takes: a year. Timeouts are added to the clock (`now + idle`
+/// in the workers, `now + header_read` in hyper), and `Instant + Duration` panics on overflow:
+/// `idle: 9223372036854775807` used to pass `check` and then panic every worker on its first
+/// connection (found with the `settings_yaml` fuzz target's invariant).
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Parses `250ms`, `10s`, `2m`, `1h` (a positive integer and a unit).
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {

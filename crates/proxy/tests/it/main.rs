@@ -8,6 +8,7 @@ mod check;
 mod control;
 mod errors;
 mod hooks;
+mod limits;
 mod plugins;
 mod reload;
 mod routing;
