@@ -158,7 +158,9 @@ fn serve(
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(settings.timeouts.header_read)
+        // Run by the connection's task below, from a head's first byte (hyper's would also cut
+        // keep-alive connections waiting for their next request).
+        .header_read_timeout(None)
         .max_buf_size(settings.limits.max_header_bytes.max(8192) + 8192)
         .max_header_size(settings.limits.max_header_bytes);
     if settings.limits.max_headers != 100 {
@@ -166,6 +168,7 @@ fn serve(
         builder.max_headers(settings.limits.max_headers);
     }
     let idle = settings.timeouts.idle;
+    let header_read = settings.timeouts.header_read;
     let state = Arc::new(ConnState::new());
     let conn = Arc::new(Conn {
         worker: worker.clone(),
@@ -185,6 +188,11 @@ fn serve(
             tokio::pin!(connection);
             loop {
                 let now = std::time::Instant::now();
+                let head = state.head_started().map(|started| started + header_read);
+                if head.is_some_and(|limit| limit <= now) {
+                    debug!("header read timeout");
+                    break;
+                }
                 let mut deadline = state.last_activity() + idle;
                 if deadline <= now {
                     if state.in_flight.load(Ordering::Relaxed) == 0 {
@@ -194,6 +202,9 @@ fn serve(
                     // A transaction is waiting on its origin: its own timeouts govern.
                     deadline = now + idle;
                 }
+                // A head starting while this task sleeps is seen at the next wake: waking at
+                // least every `header_read` bounds a slow head to twice that.
+                deadline = deadline.min(head.unwrap_or(now + header_read));
                 tokio::select! {
                     result = &mut connection => {
                         if let Err(e) = result {

@@ -250,9 +250,6 @@ async fn a_trickling_head_does_not_extend_header_read() {
 /// its end", and `timeouts.idle` as closing connections with no transaction and no traffic. So a
 /// keep-alive connection that waits between requests is governed by `idle`.
 #[tokio::test]
-#[ignore = "bug in server/worker.rs (reported): hyper's header_read_timeout starts when hyper \
-            begins reading a head, before its first byte, so idle keep-alive connections close \
-            after header_read (default 10 s), not idle (default 60 s)"]
 async fn header_read_does_not_cut_idle_keep_alive_connections() {
     let dir = config_dir(&[("hookyard.yaml", "timeouts:\n  header_read: 300ms\n  idle: 30s\n")]);
     let proxy = proxy(Some(dir.path()));
@@ -554,8 +551,6 @@ async fn pipelined_requests_reach_the_origin_as_framed() {
 /// `Content-Length` without reading it, and the proxy's framing tracker stops following the
 /// connection at a value it cannot read, so the head is forwarded (chunked) instead of refused.
 #[tokio::test]
-#[ignore = "bug in server/io.rs (reported): Framing goes Off at an unreadable Content-Length \
-            instead of counting it, so TE + CL: x is not refused"]
 async fn an_unreadable_content_length_after_transfer_encoding_is_refused() {
     let attacks = [
         "POST / HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\nContent-Length: x\r\n\r\n0\r\n\r\n".to_owned(),
@@ -568,9 +563,6 @@ async fn an_unreadable_content_length_after_transfer_encoding_is_refused() {
 /// 16 KiB) must not let a later head with both framing headers through: the proxy never answers
 /// 101, so hyper keeps reading requests on the connection.
 #[tokio::test]
-#[ignore = "bug in server/io.rs (reported): Framing stops following a connection at Upgrade, \
-            CONNECT (any case) and lines over 16 KiB, while hyper goes on reading requests, so \
-            a later CL + TE head is forwarded instead of refused"]
 async fn both_framing_headers_are_refused_after_heads_the_tracker_skips() {
     let conflict = "POST /x HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     let firsts = [
