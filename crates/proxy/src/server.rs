@@ -353,6 +353,8 @@ impl ServerHandle {
                 error!("a server thread panicked");
             }
         }
+        // Every transaction has ended: tell the plugins (SHUTDOWN), on this thread.
+        self.shared.current.load().hooks.lifecycle(hookyard_hooks::HookId::Shutdown);
     }
 }
 

@@ -247,3 +247,37 @@ async fn a_client_leaving_while_a_hook_is_pending_harms_nothing() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(answer.body.contains("x-probe-resumed: alpha"), "{}", answer.body);
 }
+
+#[tokio::test]
+async fn session_and_lifecycle_hooks_run() {
+    let origin = Origin::start("o").await;
+    let marker = tempfile::tempdir().unwrap();
+    let file = marker.path().join("shutdown");
+    let yaml = format!("plugins:\n  - path: alpha.so\n    params: [shutdown={}]\n", file.display());
+    let dir = setup(&origin, &yaml, &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    // Each `get` is a connection of its own: SSN_START ran for it before its transaction.
+    let first = get(addr, "site.test", "/").await;
+    assert_eq!(all(&first, "x-probe-loaded"), ["1"], "PLUGINS_LOADED once per generation");
+    assert_eq!(all(&first, "x-probe-sessions"), ["1/0"]);
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let answer = get(addr, "site.test", "/").await;
+        seen = all(&answer, "x-probe-sessions");
+        let (starts, closes) = seen[0].split_once('/').unwrap();
+        if closes.parse::<u32>().unwrap() >= 1 {
+            assert!(starts.parse::<u32>().unwrap() >= 2);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_ne!(seen, ["1/0"], "SSN_CLOSE never ran");
+    assert!(proxy.reload().ok);
+    let after = get(addr, "site.test", "/").await;
+    assert_eq!(all(&after, "x-probe-loaded"), ["2"], "and again for the reloaded generation");
+    assert!(!file.exists());
+    proxy.shutdown();
+    tokio::task::spawn_blocking(move || proxy.wait()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "shutdown", "SHUTDOWN ran at the end");
+}

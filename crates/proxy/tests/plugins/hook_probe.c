@@ -8,6 +8,7 @@
  *   deny           READ_REQUEST_HDR sets a direct 403 response (with an X-Denied-By header)
  *   disable=NAME   READ_REQUEST_HDR switches plugin NAME off for the transaction
  *   lower=N        init lowers the plugin's own priority to N
+ *   shutdown=PATH  the SHUTDOWN lifecycle hook writes "shutdown" to PATH
  *
  * What it does on every transaction it runs for:
  *   READ_REQUEST_HDR   appends `X-Probe: NAME` to the client request (the origin echoes it)
@@ -15,8 +16,10 @@
  *   SEND_RESPONSE_HDR  appends `X-Probe-Order: NAME` (global callback) and
  *                      `X-Probe-Txn: NAME` (transaction callback) to the client response, and
  *                      `X-Probe-Closed: N` (TXN_CLOSE calls seen so far) and
- *                      `X-Probe-Scheduled: N` (scheduled events run so far)
- *   TXN_CLOSE          counts
+ *                      `X-Probe-Scheduled: N` (scheduled events run so far),
+ *                      `X-Probe-Sessions: STARTS/CLOSES` (SSN_START and SSN_CLOSE seen) and
+ *                      `X-Probe-Loaded: N` (PLUGINS_LOADED seen)
+ *   TXN_CLOSE, SSN_START, SSN_CLOSE, PLUGINS_LOADED   count
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,7 +42,8 @@ static hy_cont *txn_cont;
 static hy_cont *tick_cont;
 static int pending, fail, deny;
 static char disable[64];
-static atomic_int closed, scheduled;
+static char shutdown_path[512];
+static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded;
 
 static void add(hy_txn *txn, hy_msg msg, const char *name, const char *value) {
     api->header_add(txn, msg, name, strlen(name), value, strlen(value));
@@ -89,9 +93,32 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Closed", number);
         snprintf(number, sizeof number, "%d", atomic_load(&scheduled));
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Scheduled", number);
+        snprintf(number, sizeof number, "%d/%d", atomic_load(&ssn_starts),
+                 atomic_load(&ssn_closes));
+        add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Sessions", number);
+        snprintf(number, sizeof number, "%d", atomic_load(&loaded));
+        add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Loaded", number);
         return HY_HOOK_CONTINUE;
     case HY_HOOK_TXN_CLOSE:
         atomic_fetch_add(&closed, 1);
+        return HY_HOOK_CONTINUE;
+    case HY_HOOK_SSN_START:
+        atomic_fetch_add(&ssn_starts, 1);
+        return HY_HOOK_CONTINUE;
+    case HY_HOOK_SSN_CLOSE:
+        atomic_fetch_add(&ssn_closes, 1);
+        return HY_HOOK_CONTINUE;
+    case HY_HOOK_PLUGINS_LOADED:
+        atomic_fetch_add(&loaded, 1);
+        return HY_HOOK_CONTINUE;
+    case HY_HOOK_SHUTDOWN:
+        if (shutdown_path[0]) {
+            FILE *out = fopen(shutdown_path, "w");
+            if (out) {
+                fputs("shutdown", out);
+                fclose(out);
+            }
+        }
         return HY_HOOK_CONTINUE;
     default:
         return HY_HOOK_CONTINUE;
@@ -132,6 +159,8 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
                 snprintf(errbuf, (size_t)errbuf_size, "cannot set priority %s", argv[i] + 6);
                 return HY_ERROR;
             }
+        } else if (strncmp(argv[i], "shutdown=", 9) == 0) {
+            snprintf(shutdown_path, sizeof shutdown_path, "%s", argv[i] + 9);
         } else if (strcmp(argv[i], "init-fails") == 0) {
             snprintf(errbuf, (size_t)errbuf_size, "init refused on purpose");
             return HY_ERROR;
@@ -147,7 +176,9 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
         snprintf(errbuf, (size_t)errbuf_size, "cont_create failed");
         return HY_ERROR;
     }
-    int hooks[] = {HY_HOOK_READ_REQUEST_HDR, HY_HOOK_SEND_RESPONSE_HDR, HY_HOOK_TXN_CLOSE};
+    int hooks[] = {HY_HOOK_READ_REQUEST_HDR, HY_HOOK_SEND_RESPONSE_HDR, HY_HOOK_TXN_CLOSE,
+                   HY_HOOK_SSN_START,        HY_HOOK_SSN_CLOSE,         HY_HOOK_PLUGINS_LOADED,
+                   HY_HOOK_SHUTDOWN};
     for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++) {
         if (api->hook_add(HY_HOOK_LEVEL_GLOBAL, NULL, hooks[i], global_cont, HY_PRIORITY_DEFAULT,
                           NULL) != HY_SUCCESS) {
