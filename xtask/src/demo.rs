@@ -227,7 +227,12 @@ impl Demo {
             eprintln!("xtask demo: ok  {status} {host}{path}");
             Ok(())
         };
-        expect("plain.demo", "/hello", 200, &["demo origin: GET /hello HTTP/1.1"])?;
+        expect(
+            "plain.demo",
+            "/hello",
+            200,
+            &["demo origin: GET /hello HTTP/1.1", "x-request-id: "],
+        )?;
         expect("headers.demo", "/hello", 200, &["x-demo: hello", "x-served-by: hookyard"])?;
         expect(
             "api.demo",

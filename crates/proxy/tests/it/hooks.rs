@@ -281,3 +281,32 @@ async fn session_and_lifecycle_hooks_run() {
     tokio::task::spawn_blocking(move || proxy.wait()).await.unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "shutdown", "SHUTDOWN ran at the end");
 }
+
+#[tokio::test]
+async fn the_rust_request_id_example_runs_as_a_global_plugin() {
+    let origin = Origin::start("o").await;
+    let yaml = "plugins:\n  - path: request_id.so\n    params: [header=X-Request-Id, skip=/skipped, priority=50]\n\
+                priorities:\n  plugins:\n    - name: request_id\n      max_priority: 100\n";
+    let dir = setup(&origin, yaml, &[]);
+    let built = hookyard_fixtures::rust_cdylib("hookyard-plugin-request-id", "request_id");
+    std::fs::copy(built, dir.path().join("plugins/request_id.so")).unwrap();
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    let answer = get(addr, "site.test", "/headers").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let id = all(&answer, "x-request-id");
+    assert_eq!(id.len(), 1, "{:?}", answer.headers);
+    assert!(
+        answer.body.contains(&format!("x-request-id: {}", id[0])),
+        "the origin saw the same id: {}",
+        answer.body
+    );
+    let next = get(addr, "site.test", "/headers").await;
+    assert_ne!(all(&next, "x-request-id"), id, "one id per transaction");
+    let skipped = get(addr, "site.test", "/skipped/page").await;
+    assert!(all(&skipped, "x-request-id").is_empty(), "the plugin switched itself off");
+    let hooks = proxy.hooks();
+    let read = hooks.iter().find(|h| h.hook == "READ_REQUEST_HDR").unwrap();
+    assert_eq!(read.callbacks[0].plugin, "request_id");
+    assert_eq!(read.callbacks[0].priority, 50, "set by its priority= param");
+}
