@@ -131,6 +131,14 @@ async fn answer(line: &str, shared: &Arc<Shared>) -> Value {
         "status" => serde_json::to_value(shared.status()),
         "rules" => serde_json::to_value(shared.rules()),
         "plugins" => serde_json::to_value(shared.plugins()),
+        "hooks" if request.pointer("/params/txn_sample") == Some(&json!(true)) => {
+            match shared.sample_transaction(std::time::Duration::from_secs(10)).await {
+                Some(sample) => serde_json::to_value(sample),
+                None => {
+                    return error(id, -32000, "no transaction arrived within 10 s to sample");
+                }
+            }
+        }
         "hooks" => serde_json::to_value(shared.hooks()),
         other => {
             return error(

@@ -39,11 +39,23 @@ pub enum CtlError {
 ///
 /// The socket cannot be reached, the answer is not JSON-RPC, or the server answered an error.
 pub fn call(path: &Path, method: &str) -> Result<Value, CtlError> {
+    call_with(path, method, Value::Null)
+}
+
+/// As [`call`], with `params` (none when `Value::Null`).
+///
+/// # Errors
+///
+/// As for [`call`].
+pub fn call_with(path: &Path, method: &str, params: Value) -> Result<Value, CtlError> {
     let io = |source| CtlError::Io { path: path.display().to_string(), source };
     let mut stream = UnixStream::connect(path).map_err(io)?;
     // A reload parses every file; allow it time, but never hang forever.
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
-    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": method });
+    let mut request = json!({ "jsonrpc": "2.0", "id": 1, "method": method });
+    if !params.is_null() {
+        request["params"] = params;
+    }
     let mut line = request.to_string();
     line.push('\n');
     stream.write_all(line.as_bytes()).map_err(io)?;

@@ -755,6 +755,13 @@ impl TxnBox {
         }
     }
 
+    /// The callbacks each hook runs for this transaction, with its own and its session's.
+    pub(crate) fn listing(&mut self) -> Vec<crate::report::HookInfo> {
+        let state = self.get();
+        let table = state.global.table.load_full();
+        crate::report::hook_listing(&table, &state.global.priorities, &state.local())
+    }
+
     /// Runs `hook`'s callbacks for this transaction.
     pub(crate) async fn hook(&mut self, hook: HookId) -> Outcome {
         if !self.hooked() {

@@ -67,10 +67,15 @@ enum Method {
     Status,
     /// The serving remap rules.
     Rules,
-    /// Loaded plugin versions (not yet available).
+    /// Loaded plugin versions: kind, state, references, instances, continuations, paths.
     Plugins,
-    /// Callbacks per hook (not yet available).
-    Hooks,
+    /// Global callbacks per hook of the serving generation, in dispatch order.
+    Hooks {
+        /// Instead: wait (up to 10 s) for the next transaction and show what its hooks ran,
+        /// with its session and transaction callbacks and their per-transaction changes.
+        #[arg(long)]
+        txn_sample: bool,
+    },
 }
 
 impl Method {
@@ -80,7 +85,7 @@ impl Method {
             Method::Status => "status",
             Method::Rules => "rules",
             Method::Plugins => "plugins",
-            Method::Hooks => "hooks",
+            Method::Hooks { .. } => "hooks",
         }
     }
 }
@@ -138,7 +143,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let defaults = Settings::default();
                 runtime_dir(defaults.runtime_dir.as_deref()).join("admin.sock")
             });
-            let result = ctl::call(&path, method.name())?;
+            let params = match method {
+                Method::Hooks { txn_sample: true } => serde_json::json!({ "txn_sample": true }),
+                _ => serde_json::Value::Null,
+            };
+            let result = ctl::call_with(&path, method.name(), params)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {

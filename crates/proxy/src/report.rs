@@ -99,6 +99,31 @@ pub struct CallbackEntry {
     pub enabled: bool,
 }
 
+/// The callbacks each hook would run (hooks with none left out), as `ctl hooks` shows them.
+pub(crate) fn hook_listing<H: ?Sized>(
+    global: &hookyard_hooks::Hooks<H>,
+    priorities: &hookyard_hooks::Priorities,
+    local: &hookyard_hooks::Local<'_, H>,
+) -> Vec<HookInfo> {
+    hookyard_hooks::HookId::ALL
+        .into_iter()
+        .map(|hook| HookInfo {
+            hook: hook.name().to_owned(),
+            callbacks: hookyard_hooks::callbacks(hook, Some(global), priorities, local)
+                .into_iter()
+                .map(|c| CallbackEntry {
+                    id: c.id.get(),
+                    plugin: c.plugin_name,
+                    priority: c.priority.0,
+                    level: c.level.name().to_owned(),
+                    enabled: c.enabled,
+                })
+                .collect(),
+        })
+        .filter(|info| !info.callbacks.is_empty())
+        .collect()
+}
+
 /// One remap rule as `ctl rules` shows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RuleInfo {

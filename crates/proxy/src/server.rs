@@ -13,7 +13,7 @@ pub(crate) mod worker;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
@@ -112,6 +112,9 @@ pub(crate) struct Shared {
     pub(crate) addrs: Vec<SocketAddr>,
     pub(crate) reloads_ok: AtomicU64,
     pub(crate) reloads_failed: AtomicU64,
+    /// Set while `ctl hooks --txn-sample` waits: the next transaction to end answers it.
+    pub(crate) sample_armed: AtomicBool,
+    sample_waiters: Mutex<Vec<tokio::sync::oneshot::Sender<Vec<crate::report::HookInfo>>>>,
 }
 
 /// Starts servers.
@@ -187,6 +190,8 @@ impl Server {
             addrs: addrs.clone(),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            sample_armed: AtomicBool::new(false),
+            sample_waiters: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = watch::channel(false);
         let mut threads = Vec::with_capacity(workers + 1);
@@ -512,32 +517,40 @@ impl Shared {
             .collect()
     }
 
+    /// What the hooks of the next transaction to end ran (`ctl hooks --txn-sample`), or `None`
+    /// when none ends within `wait`.
+    pub(crate) async fn sample_transaction(
+        &self,
+        wait: std::time::Duration,
+    ) -> Option<Vec<crate::report::HookInfo>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.sample_waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(tx);
+        self.sample_armed.store(true, Ordering::Relaxed);
+        tokio::time::timeout(wait, rx).await.ok()?.ok()
+    }
+
+    /// Answers the waiting samplers with a transaction's listing.
+    pub(crate) fn answer_sample(&self, listing: impl FnOnce() -> Vec<crate::report::HookInfo>) {
+        let waiters = std::mem::take(
+            &mut *self.sample_waiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.sample_armed.store(false, Ordering::Relaxed);
+        if waiters.is_empty() {
+            return;
+        }
+        let listing = listing();
+        for waiter in waiters {
+            let _ = waiter.send(listing.clone());
+        }
+    }
+
     pub(crate) fn hooks(&self) -> Vec<crate::report::HookInfo> {
         let generation = self.current.load();
-        let global = &generation.hooks;
-        let table = global.table.load_full();
-        hookyard_hooks::HookId::ALL
-            .into_iter()
-            .filter(|hook| !table.entries(*hook).is_empty())
-            .map(|hook| crate::report::HookInfo {
-                hook: hook.name().to_owned(),
-                callbacks: hookyard_hooks::callbacks(
-                    hook,
-                    Some(&*table),
-                    &global.priorities,
-                    &hookyard_hooks::Local::default(),
-                )
-                .into_iter()
-                .map(|c| crate::report::CallbackEntry {
-                    id: c.id.get(),
-                    plugin: c.plugin_name,
-                    priority: c.priority.0,
-                    level: c.level.name().to_owned(),
-                    enabled: c.enabled,
-                })
-                .collect(),
-            })
-            .collect()
+        crate::report::hook_listing(
+            &generation.hooks.table.load(),
+            &generation.hooks.priorities,
+            &hookyard_hooks::Local::default(),
+        )
     }
 
     pub(crate) fn rules(&self) -> Vec<RuleInfo> {

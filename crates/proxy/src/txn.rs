@@ -97,6 +97,17 @@ pub(crate) async fn handle(
     let response = txn.finish(response).await;
     stats.response(response.status().as_u16());
     conn.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+    let shared = &conn.worker.shared;
+    if shared.sample_armed.load(Ordering::Relaxed) {
+        shared.answer_sample(|| match &mut txn.state {
+            Some(state) => state.listing(),
+            None => crate::report::hook_listing(
+                &txn.generation.hooks.table.load(),
+                &txn.generation.hooks.priorities,
+                &hookyard_hooks::Local::default(),
+            ),
+        });
+    }
     let state = txn.state.take();
     Ok(response.map(|inner| TxnBody { inner, state }))
 }

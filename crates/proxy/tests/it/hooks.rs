@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use hookyard_fixtures::{abi_include_dir, compile_c_with, mapped};
 use tempfile::TempDir;
 
-use crate::support::{Answer, Origin, config_dir, get, proxy, raw, write};
+use hookyard_proxy::AdminSocket;
+
+use crate::support::{Answer, Origin, config_dir, get, proxy, proxy_with, raw, write};
 
 /// Builds the probe as plugin `name` into `dir/plugins/<file>`.
 fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
@@ -309,4 +311,40 @@ async fn the_rust_request_id_example_runs_as_a_global_plugin() {
     let read = hooks.iter().find(|h| h.hook == "READ_REQUEST_HDR").unwrap();
     assert_eq!(read.callbacks[0].plugin, "request_id");
     assert_eq!(read.callbacks[0].priority, 50, "set by its priority= param");
+}
+
+#[tokio::test]
+async fn ctl_hooks_txn_sample_shows_a_transactions_own_callbacks() {
+    let origin = Origin::start("o").await;
+    let dir = setup(&origin, "plugins:\n  - path: alpha.so\n", &[("alpha", "alpha.so")]);
+    let admin = dir.path().join("admin.sock");
+    let proxy = proxy_with(Some(dir.path()), AdminSocket::At(admin.clone()));
+    let sample = tokio::task::spawn_blocking(move || {
+        hookyard_proxy::ctl::call_with(&admin, "hooks", serde_json::json!({ "txn_sample": true }))
+    });
+    let addr = proxy.addrs()[0];
+    // Requests until the sampler is armed and answered.
+    for _ in 0..200 {
+        get(addr, "site.test", "/").await;
+        if sample.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let sample = sample.await.unwrap().unwrap();
+    let send = sample
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hook"] == "SEND_RESPONSE_HDR")
+        .unwrap_or_else(|| panic!("{sample}"));
+    let levels: Vec<&str> = send["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["global", "transaction"], "{sample}");
+    let text = hookyard_proxy::ctl::render("hooks", &sample);
+    assert!(text.contains("SEND_RESPONSE_HDR") && text.contains("transaction"), "{text}");
 }
