@@ -516,6 +516,8 @@ struct Reloads {
     failed: AtomicU64,
     /// Each successful reload's duration as the proxy reported it.
     millis: Mutex<Vec<f64>>,
+    /// Each reload's round trip on the control socket, as an operator's `ctl reload` sees it.
+    round_trips: Mutex<Vec<f64>>,
     first_failures: Mutex<Vec<String>>,
 }
 
@@ -536,7 +538,13 @@ fn reload_loop(
             continue;
         }
         at += period;
-        let outcome = install(dir, &versions[next]).and_then(|()| ctl(admin, "reload"));
+        let outcome = install(dir, &versions[next]).and_then(|()| {
+            let sent = Instant::now();
+            let answer = ctl(admin, "reload");
+            let took = sent.elapsed().as_secs_f64() * 1000.0;
+            reloads.round_trips.lock().unwrap_or_else(|e| e.into_inner()).push(took);
+            answer
+        });
         match outcome {
             Ok(report) if report["ok"].as_bool() == Some(true) => {
                 reloads.ok.fetch_add(1, Ordering::Relaxed);
@@ -679,6 +687,8 @@ fn report(
     let max = |f: fn(&Sample) -> u64| samples.iter().map(f).max().unwrap_or(0);
     let mut millis = reloads.millis.lock().unwrap_or_else(|e| e.into_inner()).clone();
     millis.sort_by(f64::total_cmp);
+    let mut trips = reloads.round_trips.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    trips.sort_by(f64::total_cmp);
     let round = |v: f64| (v * 100.0).round() / 100.0;
     json!({
         "date_unix": started,
@@ -710,6 +720,9 @@ fn report(
             "millis_p50": round(percentile(&millis, 50.0)),
             "millis_p99": round(percentile(&millis, 99.0)),
             "millis_max": round(millis.last().copied().unwrap_or(0.0)),
+            "round_trip_millis_p50": round(percentile(&trips, 50.0)),
+            "round_trip_millis_p99": round(percentile(&trips, 99.0)),
+            "round_trip_millis_max": round(trips.last().copied().unwrap_or(0.0)),
             "first_failures": *reloads.first_failures.lock().unwrap_or_else(|e| e.into_inner()),
         },
         "rss_kb": { "start": first.rss_kb, "end": last.rss_kb, "max": max(|s| s.rss_kb),
@@ -732,8 +745,15 @@ fn print_summary(r: &Value) {
     );
     let l = &r["reloads"];
     println!(
-        "reloads ok {}, failed {}; reload p50 {} ms, p99 {} ms, max {} ms",
-        l["ok"], l["failed"], l["millis_p50"], l["millis_p99"], l["millis_max"]
+        "reloads ok {}, failed {}; reload p50 {} ms, p99 {} ms, max {} ms (ctl round trip p50 {} ms, p99 {} ms, max {} ms)",
+        l["ok"],
+        l["failed"],
+        l["millis_p50"],
+        l["millis_p99"],
+        l["millis_max"],
+        l["round_trip_millis_p50"],
+        l["round_trip_millis_p99"],
+        l["round_trip_millis_max"]
     );
     for (name, key) in [("RSS kB", "rss_kb"), ("fds", "fds"), ("plugin copies", "plugin_copies")] {
         let v = &r[key];

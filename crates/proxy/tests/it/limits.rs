@@ -548,8 +548,8 @@ async fn pipelined_requests_reach_the_origin_as_framed() {
 }
 
 /// Found by the `framing` fuzz target: after `Transfer-Encoding`, hyper skips a
-/// `Content-Length` without reading it, and the proxy's framing tracker stops following the
-/// connection at a value it cannot read, so the head is forwarded (chunked) instead of refused.
+/// `Content-Length` without reading it, and the proxy's framing tracker used to stop following
+/// the connection at a value it could not read, so the head was forwarded (chunked), not refused.
 #[tokio::test]
 async fn an_unreadable_content_length_after_transfer_encoding_is_refused() {
     let attacks = [
@@ -559,9 +559,9 @@ async fn an_unreadable_content_length_after_transfer_encoding_is_refused() {
     refused(&attacks, "400").await;
 }
 
-/// A head the framing tracker stops following at (an `Upgrade` header, `CONNECT`, a line over
-/// 16 KiB) must not let a later head with both framing headers through: the proxy never answers
-/// 101, so hyper keeps reading requests on the connection.
+/// A head the framing tracker used to stop following at (an `Upgrade` header, `CONNECT`, a line
+/// over 16 KiB) must not let a later head with both framing headers through: the proxy never
+/// answers 101, so hyper keeps reading requests on the connection.
 #[tokio::test]
 async fn both_framing_headers_are_refused_after_heads_the_tracker_skips() {
     let conflict = "POST /x HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
