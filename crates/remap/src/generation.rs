@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use crate::Rules;
 use crate::global::{GlobalPlugin, GlobalSpec, GlobalUse};
 use crate::parse::{LoadError, LoadErrors};
-use crate::plugins::{Chain, Plugins, RemapPlugin};
+use crate::plugins::{Chain, Job, Plugins, RemapPlugin};
 use crate::rule::Rule;
 
 /// One configuration: rules and, per rule, its remap plugin chain.
@@ -27,6 +27,20 @@ pub struct Generation {
     /// Dropped after the chains: global plugins outlive the remap instances of a generation.
     globals: Vec<GlobalUse>,
     loaded_at: SystemTime,
+    /// Where the rules are freed when the generation ends.
+    teardown: Option<crossbeam_channel::Sender<Job>>,
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        let Some(teardown) = &self.teardown else { return };
+        let rules = Box::new(std::mem::take(&mut self.rules));
+        if let Err(crossbeam_channel::SendError(Job::Free(rules))) = teardown.send(Job::Free(rules))
+        {
+            // The teardown thread is gone (process exit): free here.
+            drop(rules);
+        }
+    }
 }
 
 impl Generation {
@@ -37,6 +51,7 @@ impl Generation {
             chains: Vec::new(),
             globals: Vec::new(),
             loaded_at: SystemTime::now(),
+            teardown: None,
         }
     }
 
@@ -318,8 +333,14 @@ impl Generations {
             warnings: rules.warnings().to_vec(),
             took: started.elapsed(),
         };
-        let generation =
-            Generation { number, rules, chains, globals, loaded_at: SystemTime::now() };
+        let generation = Generation {
+            number,
+            rules,
+            chains,
+            globals,
+            loaded_at: SystemTime::now(),
+            teardown: self.plugins.teardown(),
+        };
         self.current.store(Arc::new(generation));
         info!(
             generation = number,

@@ -289,6 +289,9 @@ pub(crate) enum Job {
     Retire(Live),
     /// A generation's use of a global plugin version ended.
     Release(Arc<GlobalPlugin>),
+    /// An ended generation's rules, freed here rather than on the thread that dropped it last
+    /// (a proxy worker: 10,000 rules take milliseconds to free).
+    Free(Box<crate::Rules>),
     Flush(Sender<()>),
     /// Sent when `Plugins` goes: finish what is queued, then exit (instances dropped later are
     /// torn down by whoever drops them).
@@ -336,12 +339,14 @@ impl Plugins {
                         match job {
                             Job::Retire(live) => retire_now(live),
                             Job::Release(plugin) => release_now(plugin),
+                            Job::Free(rules) => drop(rules),
                             Job::Flush(_) | Job::Stop => {}
                         }
                     };
                     for job in &rx {
                         match job {
                             job @ (Job::Retire(_) | Job::Release(_)) => retire(job),
+                            Job::Free(rules) => drop(rules),
                             Job::Flush(done) => {
                                 let _ = done.send(());
                             }
@@ -389,6 +394,11 @@ impl Plugins {
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
         loaded.retain(|w| w.strong_count() > 0);
         loaded.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// A sender to the teardown thread.
+    pub(crate) fn teardown(&self) -> Option<Sender<Job>> {
+        self.retire.clone()
     }
 
     /// Every global plugin version still loaded, in load order.
