@@ -106,6 +106,10 @@ pub(crate) struct Shared {
     pub(crate) registry: Arc<Mutex<Registry>>,
     /// Serialises loads, so that one file is never loaded twice at once.
     load_lock: Mutex<()>,
+    /// Held across an in-place (static mode) open and its registration, and by the reaper across
+    /// closing an in-place version and judging its mapping: the file's image is shared by every
+    /// open of its path, so a mapping left by a newer open must not count as a pin.
+    pub(crate) in_place: Arc<Mutex<()>>,
     counters: Arc<Counters>,
     next_id: AtomicU64,
     /// `None` only while dropping.
@@ -128,13 +132,15 @@ impl Loader {
         let registry = Arc::new(Mutex::new(Registry::default()));
         let counters = Arc::new(Counters::default());
         counters.swept.store(swept as u64, Ordering::Relaxed);
+        let in_place = Arc::new(Mutex::new(()));
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("hookyard-dso-reaper".into())
             .spawn({
                 let registry = Arc::clone(&registry);
                 let counters = Arc::clone(&counters);
-                move || reaper::run(rx, registry, counters)
+                let in_place = Arc::clone(&in_place);
+                move || reaper::run(rx, registry, counters, in_place)
             })
             .map_err(|e| {
                 Error::runtime_root(root.path(), "its reaper thread cannot start", Some(e))
@@ -147,6 +153,7 @@ impl Loader {
                 mode: config.mode,
                 registry,
                 load_lock: Mutex::new(()),
+                in_place,
                 counters,
                 next_id: AtomicU64::new(1),
                 reaper: Some(tx),
@@ -290,6 +297,7 @@ impl Loader {
             .seek(SeekFrom::Start(0))
             .and_then(|_| fingerprint::hash(&mut file))
             .map_err(|source| Error::Read { path: path.clone(), source })?;
+        let _in_place = self.shared.in_place.lock().unwrap_or_else(PoisonError::into_inner);
         // SAFETY: the operator configured this plugin; loading it runs its initialisers by design.
         let handle = unsafe { sys::Handle::open(&path) }
             .map_err(|message| Error::Open { path: path.clone(), message })?;
@@ -366,7 +374,7 @@ impl Shared {
         if let Err(crossbeam_channel::SendError(Job::Unload(unload))) = tx.send(Job::Unload(unload))
         {
             let id = unload.id;
-            let pinned = reaper::reap(unload, &self.counters);
+            let pinned = reaper::reap(unload, &self.counters, &self.registry, &self.in_place);
             lock(&self.registry).reaped(id, pinned);
         }
     }

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -31,7 +31,12 @@ pub(crate) enum Job {
 }
 
 /// Runs until every sender is gone, then returns.
-pub(crate) fn run(jobs: Receiver<Job>, registry: Arc<Mutex<Registry>>, counters: Arc<Counters>) {
+pub(crate) fn run(
+    jobs: Receiver<Job>,
+    registry: Arc<Mutex<Registry>>,
+    counters: Arc<Counters>,
+    in_place: Arc<Mutex<()>>,
+) {
     for job in jobs {
         match job {
             Job::Flush(done) => {
@@ -39,7 +44,7 @@ pub(crate) fn run(jobs: Receiver<Job>, registry: Arc<Mutex<Registry>>, counters:
             }
             Job::Unload(unload) => {
                 let id = unload.id;
-                let pinned = reap(unload, &counters);
+                let pinned = reap(unload, &counters, &registry, &in_place);
                 lock(&registry).reaped(id, pinned);
             }
         }
@@ -47,9 +52,18 @@ pub(crate) fn run(jobs: Receiver<Job>, registry: Arc<Mutex<Registry>>, counters:
 }
 
 /// Closes one version; returns why it stays mapped, or `None` once it is gone.
-pub(crate) fn reap(unload: Unload, counters: &Counters) -> Option<PinReason> {
+pub(crate) fn reap(
+    unload: Unload,
+    counters: &Counters,
+    registry: &Mutex<Registry>,
+    in_place: &Mutex<()>,
+) -> Option<PinReason> {
     let started = Instant::now();
     let Unload { id, path, runtime_path, copy_dir, declared_pinned, handle } = unload;
+    // An in-place version shares its image with any newer open of the same path: judge its
+    // mapping with such opens held off (see `Shared::in_place`).
+    let _in_place =
+        copy_dir.is_none().then(|| in_place.lock().unwrap_or_else(PoisonError::into_inner));
     if let Err(message) = handle.close() {
         warn!(plugin = %path.display(), version = id.get(), error = %message, "dlclose failed");
     }
@@ -60,7 +74,8 @@ pub(crate) fn reap(unload: Unload, counters: &Counters) -> Option<PinReason> {
             false
         }
     };
-    if mapped || sys::is_loaded(&runtime_path) {
+    let shared_image = copy_dir.is_none() && lock(registry).has_live(&runtime_path);
+    if !shared_image && (mapped || sys::is_loaded(&runtime_path)) {
         counters.pinned.fetch_add(1, Ordering::Relaxed);
         if declared_pinned {
             info!(plugin = %path.display(), version = id.get(), runtime = %runtime_path.display(),

@@ -115,6 +115,14 @@ impl Registry {
         self.entries(path).find_map(upgrade)
     }
 
+    /// Whether a version of `path` is live (for an in-place version, its own file). Counts
+    /// handles without taking one: dropping a last handle here would re-enter the registry.
+    pub(crate) fn has_live(&self, path: &Path) -> bool {
+        self.live
+            .get(path)
+            .is_some_and(|entries| entries.iter().any(|e| e.version.strong_count() > 0))
+    }
+
     /// Whether a released version of `path` is still being closed.
     pub(crate) fn is_unloading(&self, path: &Path) -> bool {
         self.released.values().any(|v| v.path == path && v.state == VersionState::Unloading)
