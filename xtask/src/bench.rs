@@ -25,6 +25,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use procs::Server;
+pub(crate) use procs::stop_group;
 use report::Proxy;
 
 const HELP: &str = "\

@@ -818,37 +818,38 @@ impl TxnBox {
 
 impl Drop for TxnBox {
     fn drop(&mut self) {
-        // SAFETY: owned by this box; the resume state says whether a plugin still holds it.
-        let resume = unsafe { self.0.as_ref() }.resume.clone();
-        if resume
-            .state
-            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            debug!("transaction ended while a hook was pending; its txn_resume frees it");
-            return;
-        }
-        // SAFETY: made by `Box::leak` in `new`, freed once, here.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+        // SAFETY: made by `Box::leak` in `new`, owned by this box, which drops now.
+        unsafe { release(self.0) };
     }
 }
 
-/// Frees a transaction abandoned while pending, from its `txn_resume`.
+/// Frees a transaction's or session's state as its box drops, unless a plugin holds it on a
+/// pending hook: then the resume that must come frees it ([`free_abandoned`]).
+///
+/// # Safety
+///
+/// `state` was made by `Box::leak`, and its owning box drops now.
+unsafe fn release<T: Target>(state: NonNull<T>) {
+    // SAFETY: owned by the dropping box; the resume state says whether a plugin still holds it.
+    let resume = unsafe { state.as_ref() }.resume().clone();
+    if resume
+        .state
+        .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        debug!("a transaction or session ended while a hook was pending; its resume frees it");
+        return;
+    }
+    // SAFETY: per the contract; freed once, here.
+    drop(unsafe { Box::from_raw(state.as_ptr()) });
+}
+
+/// Frees a transaction or session abandoned while pending, from its resume.
 ///
 /// # Safety
 ///
 /// `state` was abandoned by its box and is used by nobody else.
-unsafe fn free_abandoned(state: *mut TxnState) {
-    // SAFETY: per the contract.
-    drop(unsafe { Box::from_raw(state) });
-}
-
-/// Frees a session abandoned while pending, from its `ssn_resume`.
-///
-/// # Safety
-///
-/// As for [`free_abandoned`].
-unsafe fn free_abandoned_ssn(state: *mut SsnState) {
+unsafe fn free_abandoned<T>(state: *mut T) {
     // SAFETY: per the contract.
     drop(unsafe { Box::from_raw(state) });
 }
@@ -937,16 +938,7 @@ impl SsnBox {
 
 impl Drop for SsnBox {
     fn drop(&mut self) {
-        // SAFETY: owned by this box.
-        let resume = unsafe { self.0.as_ref() }.resume.clone();
-        if resume
-            .state
-            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            return;
-        }
-        // SAFETY: made by `Box::leak`, freed once, here.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+        // SAFETY: made by `Box::leak` in `default`, owned by this box, which drops now.
+        unsafe { release(self.0) };
     }
 }

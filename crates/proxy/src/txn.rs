@@ -133,13 +133,9 @@ struct RequestTarget {
     port: Option<u16>,
 }
 
-/// Why a transaction answers before reaching its origin.
-enum Early {
-    /// A hook callback failed the transaction.
-    Failed,
-    /// A plugin set a direct response.
-    Direct,
-}
+/// A hook ended the transaction before its origin: a plugin set a direct response, or a
+/// callback failed it ([`Transaction::early`] tells which from the state).
+struct Early;
 
 impl Transaction {
     /// Makes the plugin state (and the connection's session state, with its SSN_START, the
@@ -160,21 +156,20 @@ impl Transaction {
     async fn hook(&mut self, hook: HookId) -> Result<(), Early> {
         let Some(state) = &mut self.state else { return Ok(()) };
         if !state.hooked() {
-            return if state.get().direct.is_some() { Err(Early::Direct) } else { Ok(()) };
+            return if state.get().direct.is_some() { Err(Early) } else { Ok(()) };
         }
         let outcome = Box::pin(state.hook(hook)).await;
         if state.get().direct.is_some() {
-            return Err(Early::Direct);
+            return Err(Early);
         }
-        if outcome == Outcome::Error { Err(Early::Failed) } else { Ok(()) }
+        if outcome == Outcome::Error { Err(Early) } else { Ok(()) }
     }
 
     /// The response for a transaction ended early by a plugin.
-    fn early(&mut self, early: Early) -> Response<Body> {
-        let direct = self.state.as_mut().and_then(|s| s.get().direct.take());
-        match (early, direct) {
-            (_, Some((status, body))) => direct_response(status, body),
-            (Early::Failed, None) | (Early::Direct, None) => local(
+    fn early(&mut self, Early: Early) -> Response<Body> {
+        match self.state.as_mut().and_then(|s| s.get().direct.take()) {
+            Some((status, body)) => direct_response(status, body),
+            None => local(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal Server Error: a plugin failed the transaction\n",
             ),

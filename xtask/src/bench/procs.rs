@@ -89,28 +89,34 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let signal = |sig: &str| {
-            let _ = Command::new("kill")
-                .args([sig, "--", &group])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        // Whatever is left of the group (a worker that ignored TERM, a helper), and the leader
-        // if it is still there.
-        signal("-KILL");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_group(&mut self.child, Duration::from_secs(5));
     }
+}
+
+/// Stops a child started as the leader of its own process group: TERM to the group, up to
+/// `grace` for the leader to exit, then KILL to whatever is left of the group, and reaps it.
+pub(crate) fn stop_group(child: &mut Child, grace: Duration) {
+    let group = format!("-{}", child.id());
+    let signal = |sig: &str| {
+        let _ = Command::new("kill")
+            .args([sig, "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    };
+    signal("-TERM");
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Whatever is left of the group (a worker that ignored TERM, a helper), and the leader if
+    // it is still there.
+    signal("-KILL");
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The last 20 lines of a file.

@@ -694,7 +694,7 @@ unsafe extern "C" fn txn_resume(txn: *mut hy_txn, result: hy_hook_result) -> hy_
         if resume.resume(result) {
             // SAFETY: abandoned by its box while pending; ours now, and no reference to it is
             // used after this.
-            unsafe { super::free_abandoned(txn.cast()) };
+            unsafe { super::free_abandoned(txn.cast::<TxnState>()) };
         }
         HY_SUCCESS
     })
@@ -710,7 +710,7 @@ unsafe extern "C" fn ssn_resume(ssn: *mut hy_ssn, result: hy_hook_result) -> hy_
         let resume = state.resume_handle();
         if resume.resume(result) {
             // SAFETY: as in `txn_resume`.
-            unsafe { super::free_abandoned_ssn(ssn.cast()) };
+            unsafe { super::free_abandoned(ssn.cast::<SsnState>()) };
         }
         HY_SUCCESS
     })
