@@ -21,6 +21,7 @@ pub struct Check {
 /// Checks a configuration directory: every file, and every remap plugin loaded and
 /// initialised (with its instances created) in a scratch runtime directory that is removed after.
 pub fn check(dir: &Path) -> Check {
+    let dir = &crate::config::absolute(dir);
     let mut loaded = Config::load_dir(dir);
     if let Ok(config) = &mut loaded.result
         && config.rules.rules().iter().any(|r| !r.plugins.is_empty())

@@ -119,6 +119,12 @@ pub struct FileReport {
     pub micros: u64,
 }
 
+/// `path` made absolute against the working directory (without resolving symbolic links); as
+/// given when the working directory cannot be read.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
 /// The result of loading a configuration directory.
 #[derive(Debug)]
 pub struct Loaded {
@@ -140,8 +146,11 @@ impl Config {
         }
     }
 
-    /// Reads every file of a configuration directory, collecting every problem.
+    /// Reads every file of a configuration directory, collecting every problem. A relative
+    /// `dir` is taken from the working directory once, here: every path read from the files is
+    /// then absolute, so nothing below resolves it a second time.
     pub fn load_dir(dir: &Path) -> Loaded {
+        let dir = &absolute(dir);
         let mut files = Vec::new();
         let mut problems = Vec::new();
         if !dir.is_dir() {

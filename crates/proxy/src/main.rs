@@ -1,6 +1,7 @@
 //! `hookyard`: `run`, `check` and `ctl` (design.md §3). Everything lives in the library; this
 //! file parses the command line, installs the log subscriber and picks the allocator.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,14 +94,36 @@ impl Method {
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,hookyard=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colour only for a person at a terminal: a file or a pipe gets plain text.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("hookyard: {e:#}");
+            eprintln!("{}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: on one line, `hookyard: what: why`; a cause of
+/// several lines (every problem of a configuration) goes below, one per line.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::from("hookyard");
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if cause.contains('\n') {
+            text.push_str(":\n");
+            text.push_str(&cause);
+            break;
+        }
+        text.push_str(": ");
+        text.push_str(&cause);
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -76,7 +76,7 @@ pub struct ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The configuration has problems.
-    #[error("the configuration has problems:\n{0}")]
+    #[error("the configuration has problems")]
     Config(#[source] Problems),
     /// A listen, metrics or control address cannot be bound.
     #[error("cannot listen on {what}")]
@@ -129,7 +129,8 @@ impl Server {
     ///
     /// A configuration with problems, an address that cannot be bound, a thread that cannot be
     /// started.
-    pub fn start(options: ServerConfig) -> Result<ServerHandle, StartError> {
+    pub fn start(mut options: ServerConfig) -> Result<ServerHandle, StartError> {
+        options.config_dir = options.config_dir.as_deref().map(crate::config::absolute);
         let mut config = match &options.config_dir {
             None => Config::embedded(),
             Some(dir) => Config::load_dir(dir).result.map_err(StartError::Config)?,
