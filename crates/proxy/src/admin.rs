@@ -7,12 +7,14 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use crate::server::limit::Permit;
 use crate::server::{Shared, StartError};
 
 /// The longest request line read.
@@ -67,7 +69,11 @@ pub(crate) async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => { tokio::spawn(session(stream, shared.clone())); }
+                Ok((stream, _)) => {
+                    let Some(permit) = shared.limits.admin.admit() else { continue };
+                    let idle = shared.current.load().config.settings.timeouts.idle;
+                    tokio::spawn(session(stream, shared.clone(), idle, permit));
+                }
                 Err(e) => {
                     warn!(error = %e, "control socket accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -79,17 +85,24 @@ pub(crate) async fn serve(
     let _ = std::fs::remove_file(&path);
 }
 
-async fn session(stream: tokio::net::UnixStream, shared: Arc<Shared>) {
+/// One client of the control socket, until it closes, sends nothing for `idle` (a silent or
+/// half-sent request line), or fails.
+async fn session(stream: tokio::net::UnixStream, shared: Arc<Shared>, idle: Duration, _: Permit) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut line = String::new();
     loop {
         line.clear();
-        match (&mut lines).take(MAX_REQUEST as u64).read_line(&mut line).await {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) => {
+        let mut limited = (&mut lines).take(MAX_REQUEST as u64);
+        match tokio::time::timeout(idle, limited.read_line(&mut line)).await {
+            Ok(Ok(0)) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
                 debug!(error = %e, "control session read failed");
+                return;
+            }
+            Err(_) => {
+                debug!(?idle, "control session idle; closed");
                 return;
             }
         }

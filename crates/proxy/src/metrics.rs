@@ -2,7 +2,9 @@
 //!
 //! Series: `hookyard_responses_total{class}`, `hookyard_connections`,
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
-//! `hookyard_uptime_seconds`, `hookyard_plugin_versions{state}` and the histogram
+//! `hookyard_uptime_seconds`, `hookyard_transactions_abandoned_total`, per endpoint
+//! `hookyard_endpoint_connections{endpoint}`, `hookyard_endpoint_connections_max{endpoint}` and
+//! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}` and the histogram
 //! `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks.
 
 use std::fmt::Write as _;
@@ -14,7 +16,7 @@ use http::{Response, header};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
@@ -39,6 +41,8 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    let Some(permit) = shared.limits.metrics.admit() else { continue };
+                    let header_read = shared.current.load().config.settings.timeouts.header_read;
                     let shared = shared.clone();
                     let service = service_fn(move |_request| {
                         let text = render(&shared);
@@ -51,10 +55,17 @@ pub(crate) async fn serve(
                             Ok::<_, std::convert::Infallible>(response)
                         }
                     });
+                    // hyper's header-read timer also runs between requests: an idle connection
+                    // and a half-sent head are both closed after `timeouts.header_read`.
+                    let connection = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(header_read)
+                        .serve_connection(TokioIo::new(stream), service);
                     tokio::spawn(async move {
-                        if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                        if let Err(e) = connection.await {
                             debug!(error = %e, "metrics connection failed");
                         }
+                        drop(permit);
                     });
                 }
                 Err(e) => {
@@ -101,8 +112,36 @@ pub(crate) fn render(shared: &Shared) -> String {
         "hookyard_reloads_total{{result=\"failed\"}} {}",
         shared.reloads_failed.load(Ordering::Relaxed)
     );
+    let name = "hookyard_transactions_abandoned_total";
+    let _ = writeln!(out, "# HELP {name} Transactions whose client left before the response.");
+    let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", totals.abandoned);
+    connection_series(shared, &mut out);
     plugin_series(shared, &mut out);
     out
+}
+
+/// Per endpoint (proxy, metrics, admin): connections open, the cap, and refusals at the cap.
+fn connection_series(shared: &Shared, out: &mut String) {
+    let series = [
+        ("hookyard_endpoint_connections", "gauge", "Open connections, by endpoint."),
+        ("hookyard_endpoint_connections_max", "gauge", "The connection cap, by endpoint."),
+        (
+            "hookyard_connections_refused_total",
+            "counter",
+            "Connections closed at once because their endpoint was at its cap.",
+        ),
+    ];
+    for (at, (name, kind, help)) in series.into_iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for limit in shared.limits.all() {
+            let value = match at {
+                0 => limit.open() as u64,
+                1 => limit.max() as u64,
+                _ => limit.refused(),
+            };
+            let _ = writeln!(out, "{name}{{endpoint=\"{}\"}} {value}", limit.endpoint());
+        }
+    }
 }
 
 /// Plugin versions by state, and per plugin version and hook: callbacks run and their time.

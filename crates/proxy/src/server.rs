@@ -7,6 +7,7 @@
 //! rules under a running transaction.
 
 pub(crate) mod io;
+pub(crate) mod limit;
 mod listen;
 pub(crate) mod origin;
 pub(crate) mod worker;
@@ -114,7 +115,33 @@ pub(crate) struct Shared {
     pub(crate) reloads_failed: AtomicU64,
     /// Set while `ctl hooks --txn-sample` waits: the next transaction to end answers it.
     pub(crate) sample_armed: AtomicBool,
+    /// The connection caps: client connections, metrics, control socket.
+    pub(crate) limits: ConnLimits,
     sample_waiters: Mutex<Vec<tokio::sync::oneshot::Sender<Vec<crate::report::HookInfo>>>>,
+}
+
+/// The connection caps of a server's endpoints, fixed at start.
+pub(crate) struct ConnLimits {
+    /// Client connections over every listener and worker.
+    pub(crate) clients: Arc<limit::ConnLimit>,
+    pub(crate) metrics: Arc<limit::ConnLimit>,
+    pub(crate) admin: Arc<limit::ConnLimit>,
+}
+
+impl ConnLimits {
+    fn new(limits: &crate::config::Limits) -> ConnLimits {
+        let clients = limits.max_connections.unwrap_or_else(limit::default_max_connections);
+        ConnLimits {
+            clients: limit::ConnLimit::new("proxy", clients),
+            metrics: limit::ConnLimit::new("metrics", limits.max_control_connections),
+            admin: limit::ConnLimit::new("admin", limits.max_control_connections),
+        }
+    }
+
+    /// Every cap, for the metrics.
+    pub(crate) fn all(&self) -> [&limit::ConnLimit; 3] {
+        [&self.clients, &self.metrics, &self.admin]
+    }
 }
 
 /// Starts servers.
@@ -173,6 +200,7 @@ impl Server {
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
 
         let source = config.source.to_string();
+        let limits = ConnLimits::new(&config.settings.limits);
         let shared = Arc::new(Shared {
             current: ArcSwap::from_pointee(Generation {
                 id: 1,
@@ -192,6 +220,7 @@ impl Server {
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             sample_armed: AtomicBool::new(false),
+            limits,
             sample_waiters: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = watch::channel(false);
@@ -603,6 +632,11 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
     note(o.workers != n.workers, "workers");
     note(o.runtime_dir != n.runtime_dir, "runtime_dir");
     note(o.timeouts.origin_connect != n.timeouts.origin_connect, "timeouts.origin_connect");
+    note(o.limits.max_connections != n.limits.max_connections, "limits.max_connections");
+    note(
+        o.limits.max_control_connections != n.limits.max_control_connections,
+        "limits.max_control_connections",
+    );
     note(o.watch != n.watch, "watch");
     notes
 }

@@ -11,6 +11,8 @@ pub(crate) struct WorkerStats {
     pub(crate) connections_open: AtomicU64,
     pub(crate) connections_closed: AtomicU64,
     pub(crate) in_flight_started: AtomicU64,
+    /// Transactions that ended without a response: their client left first.
+    pub(crate) abandoned: AtomicU64,
     /// Responses by status class: 1xx … 5xx.
     pub(crate) responses: [AtomicU64; 5],
 }
@@ -33,6 +35,7 @@ pub(crate) struct Stats {
 pub(crate) struct Totals {
     pub(crate) connections: u64,
     pub(crate) in_flight: u64,
+    pub(crate) abandoned: u64,
     pub(crate) responses: [u64; 5],
 }
 
@@ -48,12 +51,13 @@ impl Stats {
             opened += w.connections_open.load(Ordering::Relaxed);
             closed += w.connections_closed.load(Ordering::Relaxed);
             started += w.in_flight_started.load(Ordering::Relaxed);
+            t.abandoned += w.abandoned.load(Ordering::Relaxed);
             for (sum, n) in t.responses.iter_mut().zip(&w.responses) {
                 *sum += n.load(Ordering::Relaxed);
             }
         }
         t.connections = opened.saturating_sub(closed);
-        t.in_flight = started.saturating_sub(t.responses.iter().sum());
+        t.in_flight = started.saturating_sub(t.responses.iter().sum::<u64>() + t.abandoned);
         t
     }
 }

@@ -81,9 +81,7 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<TxnBody>, Infallible> {
     let index = conn.state.requests.fetch_add(1, Ordering::Relaxed);
-    conn.state.in_flight.fetch_add(1, Ordering::Relaxed);
-    let stats = conn.worker.stats();
-    stats.in_flight_started.fetch_add(1, Ordering::Relaxed);
+    let mut in_flight = InFlight::start(&conn);
     let mut txn = Transaction {
         // The one atomic load of the generation, kept to the end.
         generation: conn.worker.shared.current.load_full(),
@@ -95,8 +93,7 @@ pub(crate) async fn handle(
     let (mut parts, body) = request.into_parts();
     let response = txn.run(&conn, &mut parts, body).await;
     let response = txn.finish(response).await;
-    stats.response(response.status().as_u16());
-    conn.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+    in_flight.answered(response.status().as_u16());
     let shared = &conn.worker.shared;
     if shared.sample_armed.load(Ordering::Relaxed) {
         shared.answer_sample(|| match &mut txn.state {
@@ -110,6 +107,35 @@ pub(crate) async fn handle(
     }
     let state = txn.state.take();
     Ok(response.map(|inner| TxnBody { inner, state }))
+}
+
+/// Counts a transaction in flight, on its connection and its worker, until it has its response
+/// or is dropped on the way (its client left): every path ends the count.
+struct InFlight<'a> {
+    conn: &'a Conn,
+    answered: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(conn: &'a Conn) -> InFlight<'a> {
+        conn.state.in_flight.fetch_add(1, Ordering::Relaxed);
+        conn.worker.stats().in_flight_started.fetch_add(1, Ordering::Relaxed);
+        InFlight { conn, answered: false }
+    }
+
+    fn answered(&mut self, status: u16) {
+        self.conn.worker.stats().response(status);
+        self.answered = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.conn.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if !self.answered {
+            self.conn.worker.stats().abandoned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The state of one transaction.

@@ -49,11 +49,22 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// The most header fields in a request; more: 431.
     pub max_headers: usize,
+    /// The most client connections open at once, over every listener and worker; `None`: from
+    /// the process's open-file limit (half of it, less a reserve: each client connection may
+    /// hold an origin connection). Past it, new connections are closed at once.
+    pub max_connections: Option<usize>,
+    /// The most connections open at once on the metrics address, and on the control socket.
+    pub max_control_connections: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_header_bytes: 32 * 1024, max_headers: 100 }
+        Limits {
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
+            max_connections: None,
+            max_control_connections: 64,
+        }
     }
 }
 
@@ -222,9 +233,27 @@ impl Settings {
                                     l.max_headers = n as usize;
                                 }
                             }
-                            other => {
-                                r.unknown(key, other, "`limits`", "max_header_bytes, max_headers")
+                            "max_connections" => {
+                                if let Some(n) =
+                                    r.count(value, "`limits.max_connections`", 10_000_000)
+                                {
+                                    l.max_connections = Some(n.max(1) as usize);
+                                }
                             }
+                            "max_control_connections" => {
+                                if let Some(n) =
+                                    r.count(value, "`limits.max_control_connections`", 100_000)
+                                {
+                                    l.max_control_connections = n.max(1) as usize;
+                                }
+                            }
+                            other => r.unknown(
+                                key,
+                                other,
+                                "`limits`",
+                                "max_header_bytes, max_headers, max_connections, \
+                                 max_control_connections",
+                            ),
                         }
                     }
                 }
@@ -256,7 +285,8 @@ mod tests {
             "listen: [127.0.0.1:1, '[::1]:2']\nadmin: run/admin.sock\nmetrics: 127.0.0.1:9\n\
              workers: 3\nplugin_dirs: p\nruntime_dir: /r\ndynamic_reload: false\nwatch: true\n\
              health_path: ~\ntimeouts: {idle: 2m, origin_response: 250ms, shutdown: 3}\n\
-             limits: {max_header_bytes: 9000, max_headers: 20}\n",
+             limits: {max_header_bytes: 9000, max_headers: 20, max_connections: 500, \
+             max_control_connections: 8}\n",
         )
         .unwrap();
         assert_eq!(s.listen.len(), 2);
@@ -268,6 +298,8 @@ mod tests {
         assert_eq!(s.timeouts.origin_response, Duration::from_millis(250));
         assert_eq!(s.timeouts.shutdown, Duration::from_secs(3));
         assert_eq!(s.limits.max_header_bytes, 9000);
+        assert_eq!(s.limits.max_connections, Some(500));
+        assert_eq!(s.limits.max_control_connections, 8);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::Shared;
 use super::io::{ConnIo, ConnState};
+use super::limit::Permit;
 use super::origin::OriginPool;
 use crate::host::{GlobalHooks, SsnBox};
 use crate::stats::WorkerStats;
@@ -119,11 +120,13 @@ async fn accept(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Over the cap: closed at once (counted, and logged now and then).
+                    let Some(permit) = worker.shared.limits.clients.admit() else { continue };
                     let local = stream.local_addr().unwrap_or(peer);
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!(error = %e, "cannot set TCP_NODELAY");
                     }
-                    serve(stream, peer, local, &worker, &graceful);
+                    serve(stream, peer, local, &worker, &graceful, permit);
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -151,6 +154,7 @@ fn serve(
     local: SocketAddr,
     worker: &Arc<Worker>,
     graceful: &GracefulShutdown,
+    permit: Permit,
 ) {
     let generation = worker.shared.current.load();
     let settings = &generation.config.settings;
@@ -220,6 +224,7 @@ fn serve(
                 session.hook(&global, HookId::SsnClose).await;
             }
             worker.stats().connections_closed.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
         }
         .instrument(info_span!("conn", %peer)),
     );

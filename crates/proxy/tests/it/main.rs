@@ -4,6 +4,7 @@
 #![allow(missing_docs, reason = "test functions")]
 #![allow(unreachable_pub, reason = "test support shared between modules")]
 
+mod caps;
 mod check;
 mod cli;
 mod control;
@@ -15,4 +16,5 @@ mod reload;
 mod routing;
 mod streaming;
 mod support;
+mod timeouts;
 mod watch;
