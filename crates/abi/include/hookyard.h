@@ -158,7 +158,8 @@ typedef int32_t hy_hook_result;
  * error response (500 unless a direct response was set). On cleanup hooks, same as continue. */
 #define HY_HOOK_ERROR 1
 /* The plugin answers later, exactly once, by calling txn_resume (ssn_resume for session hooks)
- * with HY_HOOK_CONTINUE or HY_HOOK_ERROR, from any thread. */
+ * with HY_HOOK_CONTINUE or HY_HOOK_ERROR, from any thread but the callback's own, within the
+ * host's pending limit (after it the transaction answers 504 and the resume is refused). */
 #define HY_HOOK_PENDING 2
 
 /* Priorities: int32_t, higher runs first. */
@@ -381,7 +382,9 @@ typedef struct hy_api {
     hy_return (*hook_add)(hy_hook_level level, void *object, hy_hook_id hook, hy_cont *cont,
                           int32_t priority, uint64_t *callback);
     /* Ends a pending hook callback of a transaction or session with HY_HOOK_CONTINUE or
-     * HY_HOOK_ERROR. Exactly once per HY_HOOK_PENDING; any thread. */
+     * HY_HOOK_ERROR. Exactly once per HY_HOOK_PENDING, by the plugin whose callback answered it;
+     * any thread but the callback's own. HY_ERROR, and nothing changes, for a second resume, a
+     * resume when nothing of this plugin's is pending, and one after the pending limit. */
     hy_return (*txn_resume)(hy_txn *txn, hy_hook_result result);
     hy_return (*ssn_resume)(hy_ssn *ssn, hy_hook_result result);
     /* The session a transaction belongs to. */

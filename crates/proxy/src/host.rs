@@ -11,17 +11,21 @@
 //! - `hy_txn *` is a [`TxnState`] owned by a [`TxnBox`]: the transaction's task uses it between
 //!   plugin calls; a plugin uses it during its call, or from any thread while its hook is pending.
 //!   A transaction dropped while a hook is pending (the client left) leaves the state to the
-//!   `txn_resume` that must come, which frees it.
+//!   `txn_resume` that must come, which frees it; when none comes within the pending limit (and
+//!   a grace period), the host frees it. A state whose wait expired is freed only after that
+//!   grace period too, so that the late resume finds it and is refused (`host/pending.rs`).
 //! - `hy_ssn *` is a [`SsnState`], owned likewise by its connection's [`SsnBox`].
 //! - `hy_cont *` is a `Continuation<CCont>` the plugin holds one reference of (`Arc::into_raw`);
 //!   hook tables and scheduled events hold others.
 
 mod api;
+mod caller;
+mod pending;
 
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -35,8 +39,9 @@ use hookyard_hooks::{
 use hookyard_remap::{Chain, ChainOutcome, HostTables, PluginInfo, PluginTable};
 use hookyard_userargs::{Conn, Registry, Slots, Ssn, Txn};
 use http::{HeaderMap, Method, StatusCode};
-use tokio::sync::Notify;
 use tracing::{debug, warn};
+
+use pending::{Ended, Resume};
 
 /// The user-arg slots of the process, shared by every plugin.
 pub(crate) fn user_args() -> &'static Registry {
@@ -83,6 +88,8 @@ pub(crate) struct Registration {
 
 /// What the host knows of one plugin version; `hy_api.plugin` points here.
 pub(crate) struct PluginState {
+    /// Unique in the process (from 1): who owns a pending hook.
+    pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) version: String,
     pub(crate) context: Context,
@@ -91,6 +98,8 @@ pub(crate) struct PluginState {
     registrations: Mutex<Vec<Registration>>,
     /// Per hook (dense index), then one more for the remap chain (`do_remap`).
     pub(crate) calls: Box<[HookCalls]>,
+    /// Whether a refused resume of this version was logged (once per version).
+    stray_resume_logged: AtomicBool,
 }
 
 impl PluginState {
@@ -111,6 +120,15 @@ impl PluginState {
     /// serving one.
     pub(crate) fn priorities(&self) -> Option<Arc<Priorities>> {
         self.link.priorities()
+    }
+
+    /// Logs a refused resume, the first time for this version.
+    fn stray_resume(&self, what: &str) {
+        if !self.stray_resume_logged.swap(true, Ordering::Relaxed) {
+            warn!(plugin = %self.name, version = %self.version, what,
+                "a resume was refused: nothing of this plugin's was pending (a second resume, \
+                 one after the pending limit, or one for another plugin's hook); logged once");
+        }
     }
 }
 
@@ -149,6 +167,8 @@ impl Link {
 pub(crate) struct GlobalHooks {
     pub(crate) table: ArcSwap<Hooks<CCont>>,
     pub(crate) priorities: Arc<Priorities>,
+    /// How long a callback may stay pending (`timeouts.hook_pending`).
+    pub(crate) hook_pending: Duration,
     members: Vec<Arc<PluginState>>,
     /// Whether the table has any callback: transactions without plugins skip all hook work.
     has_hooks: AtomicBool,
@@ -161,6 +181,7 @@ impl GlobalHooks {
     pub(crate) fn build(
         priorities: Arc<Priorities>,
         members: Vec<Arc<PluginState>>,
+        hook_pending: Duration,
     ) -> GlobalHooks {
         let mut table = Hooks::new(Level::Global);
         for member in &members {
@@ -178,6 +199,7 @@ impl GlobalHooks {
         GlobalHooks {
             table: ArcSwap::from_pointee(table),
             priorities,
+            hook_pending,
             members,
             has_hooks: AtomicBool::new(has_hooks),
             edit: Mutex::new(()),
@@ -193,6 +215,11 @@ impl GlobalHooks {
     /// The plugin versions of this generation.
     pub(crate) fn members(&self) -> &[Arc<PluginState>] {
         &self.members
+    }
+
+    /// The member with id `id`.
+    fn member(&self, id: u64) -> Option<&Arc<PluginState>> {
+        self.members.iter().find(|m| m.id == id)
     }
 
     /// Changes the table: a copy is edited and replaces it (dispatches in progress keep theirs).
@@ -238,6 +265,8 @@ impl std::fmt::Debug for GlobalHooks {
 struct Table {
     api: Box<hy_api>,
     state: Arc<PluginState>,
+    /// Its own `txn_resume`/`ssn_resume` entry points, while it is loaded.
+    _caller: Option<caller::Slot>,
 }
 
 // SAFETY: the table is written once, at construction; it holds function pointers and a pointer
@@ -283,16 +312,28 @@ pub(crate) struct Tables {
 
 impl HostTables for Tables {
     fn table(&self, plugin: &PluginInfo<'_>) -> Box<dyn PluginTable> {
+        static IDS: AtomicU64 = AtomicU64::new(1);
+        let id = IDS.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(PluginState {
+            id,
             name: plugin.identity.name.clone(),
             version: plugin.identity.version.clone(),
             context: plugin.context.clone(),
             link: self.link.clone(),
             registrations: Mutex::new(Vec::new()),
             calls: (0..=HookId::COUNT).map(|_| HookCalls::default()).collect(),
+            stray_resume_logged: AtomicBool::new(false),
         });
         let this: *const PluginState = Arc::as_ptr(&state);
-        Box::new(Table { api: Box::new(api::table(this.cast_mut().cast::<hy_plugin>())), state })
+        let mut api = Box::new(api::table(this.cast_mut().cast::<hy_plugin>()));
+        let slot = caller::Slot::take(id);
+        match &slot {
+            Some(slot) => (api.txn_resume, api.ssn_resume) = slot.entry_points(),
+            None => warn!(plugin = %state.name, slots = caller::SLOTS,
+                "too many plugin versions loaded to tell their resumes apart; this one's are \
+                 checked only for being once"),
+        }
+        Box::new(Table { api, state, _caller: slot })
     }
 }
 
@@ -471,47 +512,17 @@ unsafe fn destroy(raw: *const Callback) {
 
 // -- Pending hooks ------------------------------------------------------------------------------
 
-const IDLE: u8 = 0;
-const PENDING: u8 = 1;
-const ABANDONED: u8 = 2;
-const RESUMED: u8 = 3;
-
-/// How a pending hook is ended from another thread.
-#[derive(Default)]
-pub(crate) struct Resume {
-    state: AtomicU8,
-    result: AtomicI32,
-    notify: Notify,
-}
-
-impl Resume {
-    /// Ends the pending hook with `result`. Returns `true` when the transaction or session was
-    /// abandoned meanwhile: the caller then owns (and frees) its state.
-    fn resume(&self, result: i32) -> bool {
-        self.result.store(result, Ordering::Release);
-        if self.state.swap(RESUMED, Ordering::AcqRel) == ABANDONED {
-            return true;
-        }
-        self.notify.notify_one();
-        false
-    }
-
-    async fn wait(&self) -> Outcome {
-        let _ = self.state.compare_exchange(IDLE, PENDING, Ordering::AcqRel, Ordering::Acquire);
-        self.notify.notified().await;
-        self.state.store(IDLE, Ordering::Release);
-        match self.result.load(Ordering::Acquire) {
-            abi::HY_HOOK_ERROR => Outcome::Error,
-            _ => Outcome::Continue,
-        }
-    }
-}
+/// How long a state whose pending wait expired, or that was abandoned and not resumed within
+/// the pending limit, is kept for a late resume to be refused (rather than to find it freed).
+const LATE_RESUME_GRACE: Duration = Duration::from_secs(60);
 
 /// What a hook dispatch targets: a transaction or a session.
 trait Target {
     fn resume(&self) -> &Arc<Resume>;
     fn local(&self) -> Local<'_, CCont>;
     fn edata(&mut self) -> *mut c_void;
+    /// A callback's pending wait expired.
+    fn expired(&mut self);
 }
 
 /// A state pointer a dispatch future carries across its waits.
@@ -520,6 +531,13 @@ struct Ptr<T>(NonNull<T>);
 // SAFETY: the states are used by one task, or by the one plugin holding a pending hook while
 // that task waits (see the module's ownership notes).
 unsafe impl<T> Send for Ptr<T> {}
+
+impl<T> Ptr<T> {
+    /// The pointer (a method, so that closures capture the whole `Ptr`, which is `Send`).
+    fn raw(&self) -> *mut T {
+        self.0.as_ptr()
+    }
+}
 
 /// Runs `hook` on `target` (a raw pointer the caller owns) to its end, waiting on pending
 /// callbacks.
@@ -530,6 +548,9 @@ unsafe impl<T> Send for Ptr<T> {}
 /// it runs except by the plugin holding a pending hook.
 async unsafe fn dispatch<T: Target>(target: Ptr<T>, global: &GlobalHooks, hook: HookId) -> Outcome {
     let table = global.table.load_full();
+    // SAFETY: per the contract; the `Arc` is cloned so that no reference into the target is
+    // held while the plugin may use it.
+    let resume = unsafe { (*target.0.as_ptr()).resume().clone() };
     let mut dispatch = Dispatch::new(hook);
     loop {
         // SAFETY: per the contract; no reference outlives this statement.
@@ -540,18 +561,29 @@ async unsafe fn dispatch<T: Target>(target: Ptr<T>, global: &GlobalHooks, hook: 
                 &global.priorities,
                 target,
                 |t| t.local(),
-                |handler, hook, t| handler.fire_hook(hook, t.edata()),
+                |handler, hook, t| {
+                    resume.arm(handler.plugin().id);
+                    let outcome = handler.fire_hook(hook, t.edata());
+                    match resume.ended(outcome == Outcome::Pending) {
+                        Ended::Answered => outcome,
+                        Ended::Early(outcome) => outcome,
+                        Ended::Pending => Outcome::Pending,
+                    }
+                },
             )
         };
         match progress {
             Progress::Done(outcome) => return outcome,
-            Progress::Pending => {
-                // SAFETY: as above; the `Arc` is cloned so the wait holds no reference into
-                // the target, which the plugin may use meanwhile.
-                let resume = unsafe { (*target.0.as_ptr()).resume().clone() };
-                let outcome = resume.wait().await;
-                dispatch.resume(outcome);
-            }
+            Progress::Pending => match resume.wait(global.hook_pending).await {
+                Some(outcome) => dispatch.resume(outcome),
+                None => {
+                    warn!(%hook, limit = ?global.hook_pending,
+                        "a hook callback stayed pending past timeouts.hook_pending");
+                    // SAFETY: as above.
+                    unsafe { (*target.0.as_ptr()).expired() };
+                    dispatch.resume(Outcome::Error);
+                }
+            },
         }
     }
 }
@@ -644,6 +676,8 @@ pub(crate) struct TxnState {
     pub(crate) client_response: Option<ResponseHead>,
     /// A direct response a plugin asked for: status and body.
     pub(crate) direct: Option<(u16, Vec<u8>)>,
+    /// A callback's pending wait (or the transaction's active timeout) expired: 504.
+    pub(crate) timed_out: bool,
     pub(crate) slots: Slots<Txn>,
     resume: Arc<Resume>,
     /// Strings handed out as `hy_str` views, kept until the state goes.
@@ -691,6 +725,10 @@ impl Target for TxnState {
     fn edata(&mut self) -> *mut c_void {
         std::ptr::from_mut(self).cast()
     }
+
+    fn expired(&mut self) {
+        self.timed_out = true;
+    }
 }
 
 /// Owns a [`TxnState`] (see the module's ownership notes).
@@ -724,6 +762,7 @@ impl TxnBox {
             origin_response: None,
             client_response: None,
             direct: None,
+            timed_out: false,
             slots: Slots::new(),
             resume: Arc::default(),
             scratch: Vec::new(),
@@ -770,6 +809,16 @@ impl TxnBox {
         let global = self.get().global.clone();
         // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch.
         unsafe { dispatch(Ptr(self.0), &global, hook).await }
+    }
+
+    /// The transaction's active timeout passed while it ran: a callback's pending wait ends
+    /// (its late resume is refused) and the transaction is marked timed out.
+    pub(crate) fn expire(&mut self) {
+        let state = self.get();
+        if state.resume.expire() {
+            warn!("a hook callback was pending when the transaction's active timeout passed");
+        }
+        state.timed_out = true;
     }
 
     /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own.
@@ -824,24 +873,46 @@ impl Drop for TxnBox {
 }
 
 /// Frees a transaction's or session's state as its box drops, unless a plugin holds it on a
-/// pending hook: then the resume that must come frees it ([`free_abandoned`]).
+/// pending hook: then the resume that must come frees it, or, when none comes within the
+/// pending limit and [`LATE_RESUME_GRACE`], the host does. A state whose wait expired once is
+/// freed after that grace too (a late resume must find it to be refused).
 ///
 /// # Safety
 ///
 /// `state` was made by `Box::leak`, and its owning box drops now.
-unsafe fn release<T: Target>(state: NonNull<T>) {
+unsafe fn release<T: Target + 'static>(state: NonNull<T>) {
     // SAFETY: owned by the dropping box; the resume state says whether a plugin still holds it.
     let resume = unsafe { state.as_ref() }.resume().clone();
-    if resume
-        .state
-        .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
+    let state = Ptr(state);
+    if resume.abandon() {
         debug!("a transaction or session ended while a hook was pending; its resume frees it");
-        return;
+        free_later(state, resume.limit() + LATE_RESUME_GRACE, move || resume.reclaim());
+    } else if resume.ever_expired() {
+        free_later(state, LATE_RESUME_GRACE, || true);
+    } else {
+        // SAFETY: per the contract; freed once, here.
+        drop(unsafe { Box::from_raw(state.0.as_ptr()) });
     }
-    // SAFETY: per the contract; freed once, here.
-    drop(unsafe { Box::from_raw(state.as_ptr()) });
+}
+
+/// Frees `state` after `delay` on the scheduler thread if `still_ours` then says so.
+fn free_later<T: 'static>(
+    state: Ptr<T>,
+    delay: Duration,
+    still_ours: impl FnOnce() -> bool + Send + 'static,
+) {
+    let Some(scheduler) = scheduler() else {
+        warn!("no scheduler thread: a transaction or session state is leaked");
+        return;
+    };
+    scheduler.spawn(async move {
+        tokio::time::sleep(delay).await;
+        if still_ours() {
+            // SAFETY: abandoned by its box; `still_ours` took it back from the plugin (or no
+            // plugin holds it), so nobody else frees or uses it.
+            drop(unsafe { Box::from_raw(state.raw()) });
+        }
+    });
 }
 
 /// Frees a transaction or session abandoned while pending, from its resume.
@@ -890,6 +961,8 @@ impl Target for SsnState {
     fn edata(&mut self) -> *mut c_void {
         std::ptr::from_mut(self).cast()
     }
+
+    fn expired(&mut self) {}
 }
 
 /// Owns a [`SsnState`]; lives as long as its connection.

@@ -688,7 +688,8 @@ pub(crate) fn load_plugins(
         .chain(generation.remap_plugins().into_iter().map(|p| p.table()))
         .filter_map(|table| crate::host::plugin_state(table).cloned())
         .collect();
-    let hooks = Arc::new(GlobalHooks::build(priorities, members));
+    let hooks =
+        Arc::new(GlobalHooks::build(priorities, members, config.settings.timeouts.hook_pending));
     link.serve(hooks.clone());
     hooks.lifecycle(hookyard_hooks::HookId::PluginsLoaded);
     hooks.edit(|table| table.refresh_priorities(&hooks.priorities));

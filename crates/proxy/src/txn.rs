@@ -91,8 +91,18 @@ pub(crate) async fn handle(
         state: None,
     };
     let (mut parts, body) = request.into_parts();
-    let response = txn.run(&conn, &mut parts, body).await;
-    let response = txn.finish(response).await;
+    let limit = txn.generation.config.settings.timeouts.transaction_active;
+    let ran = tokio::time::timeout(limit, async {
+        let response = txn.run(&conn, &mut parts, body).await;
+        txn.finish(response).await
+    });
+    let response = match ran.await {
+        Ok(response) => response,
+        Err(_) => {
+            let response = txn.timed_out();
+            txn.finish(response).await
+        }
+    };
     in_flight.answered(response.status().as_u16());
     let shared = &conn.worker.shared;
     if shared.sample_armed.load(Ordering::Relaxed) {
@@ -193,13 +203,27 @@ impl Transaction {
 
     /// The response for a transaction ended early by a plugin.
     fn early(&mut self, Early: Early) -> Response<Body> {
-        match self.state.as_mut().and_then(|s| s.get().direct.take()) {
+        let Some(state) = self.state.as_mut().map(TxnBox::get) else {
+            return plugin_failed();
+        };
+        match state.direct.take() {
             Some((status, body)) => direct_response(status, body),
-            None => local(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error: a plugin failed the transaction\n",
-            ),
+            None if state.timed_out => hook_timed_out(),
+            None => plugin_failed(),
         }
+    }
+
+    /// The transaction's active timeout passed before its response head: 504 (which goes
+    /// through SEND_RESPONSE_HDR like any response; TXN_CLOSE follows).
+    fn timed_out(&mut self) -> Response<Body> {
+        if let Some(state) = &mut self.state {
+            state.expire();
+        }
+        debug!("transaction active timeout");
+        local(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Gateway Timeout: the transaction took longer than timeouts.transaction_active\n",
+        )
     }
 
     /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
@@ -214,10 +238,7 @@ impl Transaction {
         if state.hooked() && Box::pin(state.hook(HookId::SendResponseHdr)).await == Outcome::Error {
             let s = state.get();
             s.client_response = None;
-            return local(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error: a plugin failed the transaction\n",
-            );
+            return if s.timed_out { hook_timed_out() } else { plugin_failed() };
         }
         if let Some(head) = state.get().client_response.take() {
             parts.status = head.status;
@@ -589,6 +610,22 @@ fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderN
     {
         headers.insert(name, new);
     }
+}
+
+/// A plugin callback failed the transaction.
+fn plugin_failed() -> Response<Body> {
+    local(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal Server Error: a plugin failed the transaction\n",
+    )
+}
+
+/// A plugin callback stayed pending past `timeouts.hook_pending`.
+fn hook_timed_out() -> Response<Body> {
+    local(
+        StatusCode::GATEWAY_TIMEOUT,
+        "Gateway Timeout: a plugin did not resume the transaction within timeouts.hook_pending\n",
+    )
 }
 
 /// A response the proxy makes itself.

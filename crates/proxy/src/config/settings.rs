@@ -28,6 +28,12 @@ pub struct Timeouts {
     pub idle: Duration,
     /// How long a shutdown waits for in-flight transactions.
     pub shutdown: Duration,
+    /// From a request head to the response head going out (ATS's
+    /// `transaction_active_timeout_in`); expiry: 504, or the connection closes.
+    pub transaction_active: Duration,
+    /// How long one hook callback may stay pending before the transaction (or session) goes on
+    /// without it: 504 for a transaction hook; a late resume is refused.
+    pub hook_pending: Duration,
 }
 
 impl Default for Timeouts {
@@ -38,6 +44,8 @@ impl Default for Timeouts {
             origin_response: Duration::from_secs(60),
             idle: Duration::from_secs(60),
             shutdown: Duration::from_secs(30),
+            transaction_active: Duration::from_secs(900),
+            hook_pending: Duration::from_secs(60),
         }
     }
 }
@@ -55,6 +63,9 @@ pub struct Limits {
     pub max_connections: Option<usize>,
     /// The most connections open at once on the metrics address, and on the control socket.
     pub max_control_connections: usize,
+    /// A plugin callback (hook or `do_remap`) running longer than this is logged (rate-limited,
+    /// naming the plugin): it stalls every connection of its worker meanwhile.
+    pub slow_callback: Duration,
 }
 
 impl Default for Limits {
@@ -64,6 +75,7 @@ impl Default for Limits {
             max_headers: 100,
             max_connections: None,
             max_control_connections: 64,
+            slow_callback: Duration::from_millis(10),
         }
     }
 }
@@ -202,12 +214,15 @@ impl Settings {
                             "origin_response" => &mut t.origin_response,
                             "idle" => &mut t.idle,
                             "shutdown" => &mut t.shutdown,
+                            "transaction_active" => &mut t.transaction_active,
+                            "hook_pending" => &mut t.hook_pending,
                             other => {
                                 r.unknown(
                                     key,
                                     other,
                                     "`timeouts`",
-                                    "header_read, origin_connect, origin_response, idle, shutdown",
+                                    "header_read, origin_connect, origin_response, idle, \
+                                     shutdown, transaction_active, hook_pending",
                                 );
                                 continue;
                             }
@@ -247,12 +262,17 @@ impl Settings {
                                     l.max_control_connections = n.max(1) as usize;
                                 }
                             }
+                            "slow_callback" => {
+                                if let Some(d) = r.duration(value, "`limits.slow_callback`") {
+                                    l.slow_callback = d;
+                                }
+                            }
                             other => r.unknown(
                                 key,
                                 other,
                                 "`limits`",
                                 "max_header_bytes, max_headers, max_connections, \
-                                 max_control_connections",
+                                 max_control_connections, slow_callback",
                             ),
                         }
                     }
@@ -284,9 +304,10 @@ mod tests {
         let s = parse(
             "listen: [127.0.0.1:1, '[::1]:2']\nadmin: run/admin.sock\nmetrics: 127.0.0.1:9\n\
              workers: 3\nplugin_dirs: p\nruntime_dir: /r\ndynamic_reload: false\nwatch: true\n\
-             health_path: ~\ntimeouts: {idle: 2m, origin_response: 250ms, shutdown: 3}\n\
+             health_path: ~\ntimeouts: {idle: 2m, origin_response: 250ms, shutdown: 3, \
+             transaction_active: 5m, hook_pending: 2s}\n\
              limits: {max_header_bytes: 9000, max_headers: 20, max_connections: 500, \
-             max_control_connections: 8}\n",
+             max_control_connections: 8, slow_callback: 50ms}\n",
         )
         .unwrap();
         assert_eq!(s.listen.len(), 2);
@@ -298,8 +319,11 @@ mod tests {
         assert_eq!(s.timeouts.origin_response, Duration::from_millis(250));
         assert_eq!(s.timeouts.shutdown, Duration::from_secs(3));
         assert_eq!(s.limits.max_header_bytes, 9000);
+        assert_eq!(s.timeouts.transaction_active, Duration::from_secs(300));
+        assert_eq!(s.timeouts.hook_pending, Duration::from_secs(2));
         assert_eq!(s.limits.max_connections, Some(500));
         assert_eq!(s.limits.max_control_connections, 8);
+        assert_eq!(s.limits.slow_callback, Duration::from_millis(50));
     }
 
     #[test]
@@ -314,7 +338,7 @@ mod tests {
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
                 "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
-                "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown)",
+                "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",
             ]
         );

@@ -10,6 +10,7 @@ use hookyard_abi::{
     hy_str, hy_txn, hy_url, hy_url_part, hy_user_arg_type,
 };
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hookyard_context::Continuation;
@@ -17,6 +18,7 @@ use hookyard_hooks::{CallbackId, Control, Entry, HookId, Priorities, Priority, T
 use hookyard_userargs::{Conn, Glb, Kind, Ssn, Txn};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
+use super::pending::Resumed;
 use super::{
     CCont, Callback, PluginState, Registration, ResponseHead, SSN_TAG, SsnState, TXN_TAG, Target,
     TxnState, UrlParts,
@@ -684,36 +686,91 @@ fn add_global(
 }
 
 unsafe extern "C" fn txn_resume(txn: *mut hy_txn, result: hy_hook_result) -> hy_return {
-    guard(HY_ERROR, || {
-        if !matches!(result, abi::HY_HOOK_CONTINUE | abi::HY_HOOK_ERROR) {
-            return HY_ERROR;
-        }
-        // SAFETY: a transaction pending on the caller's hook (contract).
-        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
-        let resume = state.resume_handle();
-        if resume.resume(result) {
-            // SAFETY: abandoned by its box while pending; ours now, and no reference to it is
-            // used after this.
-            unsafe { super::free_abandoned(txn.cast::<TxnState>()) };
-        }
-        HY_SUCCESS
-    })
+    // SAFETY: the caller's contract is this function's.
+    unsafe { txn_resume_by(None, txn, result) }
 }
 
 unsafe extern "C" fn ssn_resume(ssn: *mut hy_ssn, result: hy_hook_result) -> hy_return {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { ssn_resume_by(None, ssn, result) }
+}
+
+/// `txn_resume` called by plugin version `caller` (`None`: unknown); see `host/pending.rs` for
+/// what is refused.
+///
+/// # Safety
+///
+/// As `txn_resume`: `txn` is null or a transaction of this host.
+pub(super) unsafe fn txn_resume_by(
+    caller: Option<u64>,
+    txn: *mut hy_txn,
+    result: hy_hook_result,
+) -> hy_return {
     guard(HY_ERROR, || {
         if !matches!(result, abi::HY_HOOK_CONTINUE | abi::HY_HOOK_ERROR) {
             return HY_ERROR;
         }
-        // SAFETY: a session pending on the caller's hook (contract).
-        let Some(state) = (unsafe { ssn_state(ssn) }) else { return HY_ERROR };
-        let resume = state.resume_handle();
-        if resume.resume(result) {
-            // SAFETY: as in `txn_resume`.
-            unsafe { super::free_abandoned(ssn.cast::<SsnState>()) };
+        // SAFETY: a transaction of this host (contract); kept while a resume may come.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        match state.resume_handle().resume(caller, result) {
+            Resumed::Done => HY_SUCCESS,
+            Resumed::Abandoned => {
+                // SAFETY: abandoned by its box while pending; ours now, and no reference to
+                // it is used after this.
+                unsafe { super::free_abandoned(txn.cast::<TxnState>()) };
+                HY_SUCCESS
+            }
+            Resumed::Refused => {
+                match caller.and_then(|id| state.global.member(id)) {
+                    Some(plugin) => plugin.stray_resume("txn_resume"),
+                    None => stray_resume_of_unknown("txn_resume"),
+                }
+                HY_ERROR
+            }
         }
-        HY_SUCCESS
     })
+}
+
+/// `ssn_resume` called by plugin version `caller`; as [`txn_resume_by`].
+///
+/// # Safety
+///
+/// As `ssn_resume`: `ssn` is null or a session of this host.
+pub(super) unsafe fn ssn_resume_by(
+    caller: Option<u64>,
+    ssn: *mut hy_ssn,
+    result: hy_hook_result,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        if !matches!(result, abi::HY_HOOK_CONTINUE | abi::HY_HOOK_ERROR) {
+            return HY_ERROR;
+        }
+        // SAFETY: a session of this host (contract).
+        let Some(state) = (unsafe { ssn_state(ssn) }) else { return HY_ERROR };
+        match state.resume_handle().resume(caller, result) {
+            Resumed::Done => HY_SUCCESS,
+            Resumed::Abandoned => {
+                // SAFETY: as in `txn_resume_by`.
+                unsafe { super::free_abandoned(ssn.cast::<SsnState>()) };
+                HY_SUCCESS
+            }
+            Resumed::Refused => {
+                stray_resume_of_unknown("ssn_resume");
+                HY_ERROR
+            }
+        }
+    })
+}
+
+/// Logs, once in the process, a refused resume whose plugin is not known.
+fn stray_resume_of_unknown(what: &str) {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            what,
+            "a resume was refused: nothing of the caller's was pending; logged once"
+        );
+    }
 }
 
 unsafe extern "C" fn txn_ssn_get(txn: *mut hy_txn) -> *mut hy_ssn {

@@ -13,7 +13,7 @@ use hookyard_proxy::AdminSocket;
 use crate::support::{Answer, Origin, config_dir, get, proxy, proxy_with, raw, write};
 
 /// Builds the probe as plugin `name` into `dir/plugins/<file>`.
-fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
+pub fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/hook_probe.c");
     let out = dir.join("plugins").join(file);
     let define = format!("-DPROBE_NAME=\"{name}\"");
@@ -22,7 +22,7 @@ fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
 }
 
 /// A configuration directory with one map to `origin` and the given `plugin.yaml`.
-fn setup(origin: &Origin, plugin_yaml: &str, probes: &[(&str, &str)]) -> TempDir {
+pub fn setup(origin: &Origin, plugin_yaml: &str, probes: &[(&str, &str)]) -> TempDir {
     let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
     let dir = config_dir(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)]);
     std::fs::create_dir(dir.path().join("plugins")).unwrap();
@@ -38,7 +38,7 @@ fn setup(origin: &Origin, plugin_yaml: &str, probes: &[(&str, &str)]) -> TempDir
     dir
 }
 
-fn all(answer: &Answer, name: &str) -> Vec<String> {
+pub fn all(answer: &Answer, name: &str) -> Vec<String> {
     answer.headers.get_all(name).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
 }
 

@@ -9,6 +9,12 @@
  *   disable=NAME   READ_REQUEST_HDR switches plugin NAME off for the transaction
  *   lower=N        init lowers the plugin's own priority to N
  *   shutdown=PATH  the SHUTDOWN lifecycle hook writes "shutdown" to PATH
+ *   resume_twice   READ_REQUEST_HDR answers PENDING; a thread resumes 20 ms later, and again
+ *                  130 ms after that (the second resume must be refused)
+ *   deny_late      READ_REQUEST_HDR answers PENDING; a thread sets a direct 403 300 ms later,
+ *                  then resumes
+ *   late=MS        READ_REQUEST_HDR answers PENDING; a thread resumes only MS ms later
+ *   resume_now     READ_REQUEST_HDR calls txn_resume with nothing pending, then continues
  *
  * What it does on every transaction it runs for:
  *   READ_REQUEST_HDR   appends `X-Probe: NAME` to the client request (the origin echoes it)
@@ -18,7 +24,8 @@
  *                      `X-Probe-Closed: N` (TXN_CLOSE calls seen so far) and
  *                      `X-Probe-Scheduled: N` (scheduled events run so far),
  *                      `X-Probe-Sessions: STARTS/CLOSES` (SSN_START and SSN_CLOSE seen) and
- *                      `X-Probe-Loaded: N` (PLUGINS_LOADED seen)
+ *                      `X-Probe-Loaded: N` (PLUGINS_LOADED seen) and
+ *                      `X-Probe-Refused: N` (resumes the host refused so far)
  *   TXN_CLOSE, SSN_START, SSN_CLOSE, PLUGINS_LOADED   count
  */
 #include <pthread.h>
@@ -40,21 +47,79 @@ static const hy_api *api;
 static hy_cont *global_cont;
 static hy_cont *txn_cont;
 static hy_cont *tick_cont;
-static int pending, fail, deny;
+static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now;
 static char disable[64];
 static char shutdown_path[512];
-static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded;
+static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded, refused;
+/* Threads started for pending hooks and not finished: done waits for them (its code goes). */
+static atomic_int threads;
 
 static void add(hy_txn *txn, hy_msg msg, const char *name, const char *value) {
     api->header_add(txn, msg, name, strlen(name), value, strlen(value));
 }
 
+static void *resume_later_body(void *txn);
+
 static void *resume_later(void *txn) {
+    resume_later_body(txn);
+    atomic_fetch_sub(&threads, 1);
+    return NULL;
+}
+
+static void *resume_later_body(void *txn) {
     struct timespec pause = {0, 20 * 1000 * 1000};
     nanosleep(&pause, NULL);
     add((hy_txn *)txn, HY_MSG_CLIENT_REQUEST, "X-Probe-Resumed", PROBE_NAME);
     api->txn_resume((hy_txn *)txn, HY_HOOK_CONTINUE);
     return NULL;
+}
+
+static void pause_ms(int ms) {
+    struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000 * 1000};
+    nanosleep(&pause, NULL);
+}
+
+static void resume_counted(hy_txn *txn) {
+    if (api->txn_resume(txn, HY_HOOK_CONTINUE) != HY_SUCCESS) {
+        atomic_fetch_add(&refused, 1);
+    }
+}
+
+static void *resume_twice_later(void *txn) {
+    pause_ms(20);
+    resume_counted(txn);
+    pause_ms(130);
+    resume_counted(txn);
+    atomic_fetch_sub(&threads, 1);
+    return NULL;
+}
+
+static void *deny_later(void *txn) {
+    pause_ms(300);
+    api->direct_response(txn, 403, "denied\n", 7);
+    add(txn, HY_MSG_CLIENT_RESPONSE, "X-Denied-By", PROBE_NAME);
+    resume_counted(txn);
+    atomic_fetch_sub(&threads, 1);
+    return NULL;
+}
+
+static void *resume_very_late(void *txn) {
+    pause_ms(late_ms);
+    resume_counted(txn);
+    atomic_fetch_sub(&threads, 1);
+    return NULL;
+}
+
+/* Runs `body` on a detached thread with the transaction; PENDING, or ERROR without a thread. */
+static int32_t pend_with(void *(*body)(void *), hy_txn *txn) {
+    pthread_t thread;
+    atomic_fetch_add(&threads, 1);
+    if (pthread_create(&thread, NULL, body, txn) != 0) {
+        atomic_fetch_sub(&threads, 1);
+        return HY_HOOK_ERROR;
+    }
+    pthread_detach(thread);
+    return HY_HOOK_PENDING;
 }
 
 static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
@@ -78,13 +143,20 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
             add(txn, HY_MSG_CLIENT_RESPONSE, "X-Denied-By", PROBE_NAME);
             return HY_HOOK_CONTINUE;
         }
+        if (resume_now) {
+            resume_counted(txn);
+        }
         if (pending) {
-            pthread_t thread;
-            if (pthread_create(&thread, NULL, resume_later, txn) != 0) {
-                return HY_HOOK_ERROR;
-            }
-            pthread_detach(thread);
-            return HY_HOOK_PENDING;
+            return pend_with(resume_later, txn);
+        }
+        if (resume_twice) {
+            return pend_with(resume_twice_later, txn);
+        }
+        if (deny_late) {
+            return pend_with(deny_later, txn);
+        }
+        if (late_ms >= 0) {
+            return pend_with(resume_very_late, txn);
         }
         return HY_HOOK_CONTINUE;
     case HY_HOOK_SEND_RESPONSE_HDR:
@@ -98,6 +170,8 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Sessions", number);
         snprintf(number, sizeof number, "%d", atomic_load(&loaded));
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Loaded", number);
+        snprintf(number, sizeof number, "%d", atomic_load(&refused));
+        add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Refused", number);
         return HY_HOOK_CONTINUE;
     case HY_HOOK_TXN_CLOSE:
         atomic_fetch_add(&closed, 1);
@@ -161,6 +235,14 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             }
         } else if (strncmp(argv[i], "shutdown=", 9) == 0) {
             snprintf(shutdown_path, sizeof shutdown_path, "%s", argv[i] + 9);
+        } else if (strcmp(argv[i], "resume_twice") == 0) {
+            resume_twice = 1;
+        } else if (strcmp(argv[i], "deny_late") == 0) {
+            deny_late = 1;
+        } else if (strncmp(argv[i], "late=", 5) == 0) {
+            late_ms = atoi(argv[i] + 5);
+        } else if (strcmp(argv[i], "resume_now") == 0) {
+            resume_now = 1;
         } else if (strcmp(argv[i], "init-fails") == 0) {
             snprintf(errbuf, (size_t)errbuf_size, "init refused on purpose");
             return HY_ERROR;
@@ -191,6 +273,9 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
 }
 
 HY_EXPORT void hy_plugin_done(void) {
+    while (atomic_load(&threads) > 0) {
+        pause_ms(5);
+    }
     api->cont_destroy(global_cont);
     api->cont_destroy(txn_cont);
     api->cont_destroy(tick_cont);
