@@ -158,6 +158,11 @@ fn serve(
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
+        // A client may shut down its sending side once its request is sent (RFC 9112 §9.6);
+        // without this hyper takes that EOF for an abort while the origin answers, and drops
+        // the response. The response is written, then the connection closes. A client that
+        // left altogether is noticed when the response is written, or by the origin timeouts.
+        .half_close(true)
         // Run by the connection's task below, from a head's first byte (hyper's would also cut
         // keep-alive connections waiting for their next request).
         .header_read_timeout(None)

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub, reason = "test support shared between modules")]
 
 mod check;
+mod conformance;
 mod control;
 mod errors;
 mod hooks;

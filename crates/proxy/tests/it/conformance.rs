@@ -1,0 +1,127 @@
+//! HTTP/1 behaviour against raw TCP clients and origins, as RFC 9112 has it and nginx or ATS do:
+//! half-closed clients, origins that send conflicting framing or speak HTTP/1.0, request heads
+//! the parser lets through (duplicate `Host`, bad ports, underscore framing names) and chunked
+//! bodies that break mid-request.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::{config_dir, proxy, within};
+
+/// An origin on raw TCP: records every request head it reads and answers each with `answer`,
+/// then waits for the next head on the connection, or closes it after `close`. With no answer
+/// it reads until the proxy closes the connection and answers nothing.
+struct RawOrigin {
+    addr: SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl RawOrigin {
+    async fn start(answer: Option<&'static [u8]>, close: bool) -> RawOrigin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let log = heads.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                tokio::spawn(serve_raw(stream, log.clone(), answer, close));
+            }
+        });
+        RawOrigin { addr, heads }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+async fn serve_raw(
+    mut stream: TcpStream,
+    log: Arc<Mutex<Vec<String>>>,
+    answer: Option<&'static [u8]>,
+    close: bool,
+) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let end = loop {
+            if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        };
+        let head: Vec<u8> = seen.drain(..end).collect();
+        log.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+        let Some(answer) = answer else {
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            return;
+        };
+        if stream.write_all(answer).await.is_err() {
+            return;
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// A proxy with one rule, `site.test` to `origin`.
+fn proxy_to(origin: SocketAddr) -> (TempDir, hookyard_proxy::ServerHandle) {
+    let remap = format!("map http://site.test/ http://{origin}/\n");
+    let dir = config_dir(&[("remap.config", &remap)]);
+    let proxy = proxy(Some(dir.path()));
+    (dir, proxy)
+}
+
+/// Reads until the proxy closes the connection, failing past the test deadline.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut seen = Vec::new();
+    within("the proxy to close the connection", async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+// --- Half-closed clients --------------------------------------------------------------------
+
+/// A client may send its request and shut down its sending side while it waits (RFC 9112 §9.6
+/// lets either side half-close); nginx and ATS answer it, then close.
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_is_answered() {
+    let origin = RawOrigin::start(Some(OK), false).await;
+    let (_dir, proxy) = proxy_to(origin.addr);
+    for target in ["/_hookyard/health", "/proxied"] {
+        let mut stream = TcpStream::connect(proxy.addrs()[0]).await.unwrap();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: site.test\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let answer = read_to_close(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{target}: {answer:?}");
+        let body = answer.split_once("\r\n\r\n").map(|(_, body)| body);
+        let expected = if target == "/proxied" { "hello" } else { "ok\n" };
+        assert_eq!(body, Some(expected), "{target}: {answer:?}");
+    }
+    assert_eq!(origin.heads().len(), 1);
+}
