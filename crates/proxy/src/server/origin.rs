@@ -1,15 +1,16 @@
 //! A worker's connections to its origins: HTTP/1.1 over TCP, kept alive and reused, one request
 //! at a time each (design.md §9: each worker its own pool, no lock shared between workers).
 //!
-//! A connection goes back to its origin's idle list as soon as the response head arrived; it is
-//! handed out again only once hyper says it is ready, i.e. after that response's body was read
-//! to its end. Lists are looked up by `host:port`, the `Host` the request carries.
+//! A connection goes back to its origin's idle list as soon as the response head arrived (unless
+//! that head had both framing fields); it is handed out again only once hyper says it is ready,
+//! i.e. after that response's body was read to its end. Lists are looked up by `host:port`, the `Host` the request carries.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use http::header::{self, HeaderMap};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -83,6 +84,22 @@ impl OriginPool {
         lists.insert(authority.to_owned(), list);
     }
 
+    /// A response head arrived on `sender`'s connection: the connection goes back to the pool,
+    /// unless the response had conflicting framing.
+    fn done(
+        &self,
+        authority: &str,
+        sender: SendRequest<Incoming>,
+        response: &mut Response<Incoming>,
+    ) {
+        if drop_conflicting_length(response.headers_mut()) {
+            debug!(origin = authority, "response with both Content-Length and Transfer-Encoding");
+            // Dropping the sender closes the connection once this response's body is read.
+            return;
+        }
+        self.put(authority, sender);
+    }
+
     async fn connect(&self, host: &str, port: u16) -> Result<SendRequest<Incoming>, OriginError> {
         let connect = async {
             match host.parse::<IpAddr>() {
@@ -119,8 +136,8 @@ impl OriginPool {
     ) -> Result<Response<Incoming>, OriginError> {
         while let Some(mut sender) = self.checkout(authority) {
             match sender.try_send_request(request).await {
-                Ok(response) => {
-                    self.put(authority, sender);
+                Ok(mut response) => {
+                    self.done(authority, sender, &mut response);
                     return Ok(response);
                 }
                 Err(mut e) => match e.take_message() {
@@ -132,11 +149,27 @@ impl OriginPool {
         // Boxed: connecting is the rare path, and its future would make every request's larger.
         let mut sender = Box::pin(self.connect(host, port)).await?;
         match sender.try_send_request(request).await {
-            Ok(response) => {
-                self.put(authority, sender);
+            Ok(mut response) => {
+                self.done(authority, sender, &mut response);
                 Ok(response)
             }
             Err(e) => Err(OriginError::Exchange(e.into_error())),
         }
     }
+}
+
+/// Removes `Content-Length` from a response head that also has `Transfer-Encoding`; whether it
+/// did.
+///
+/// hyper reads such a body by its transfer coding, as RFC 9112 §6.3 says, but keeps both fields;
+/// forwarded, the length would frame the decoded body for the client, cutting it off or leaving
+/// the connection waiting. An intermediary must remove the length before forwarding (§6.1), and
+/// the body is framed anew for the client. Apache httpd and HAProxy do the same; nginx (since
+/// 1.23) answers 502 instead. Such a response may be an attempt at response splitting, so its
+/// connection is not used again, as Apache httpd does.
+fn drop_conflicting_length(headers: &mut HeaderMap) -> bool {
+    if !headers.contains_key(header::TRANSFER_ENCODING) {
+        return false;
+    }
+    headers.remove(header::CONTENT_LENGTH).is_some()
 }

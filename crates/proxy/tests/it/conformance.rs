@@ -4,13 +4,14 @@
 //! bodies that break mid-request.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{config_dir, proxy, within};
+use crate::support::{Client, config_dir, proxy, within};
 
 /// An origin on raw TCP: records every request head it reads and answers each with `answer`,
 /// then waits for the next head on the connection, or closes it after `close`. With no answer
@@ -18,6 +19,7 @@ use crate::support::{config_dir, proxy, within};
 struct RawOrigin {
     addr: SocketAddr,
     heads: Arc<Mutex<Vec<String>>>,
+    accepted: Arc<AtomicUsize>,
 }
 
 impl RawOrigin {
@@ -25,14 +27,20 @@ impl RawOrigin {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let heads = Arc::new(Mutex::new(Vec::new()));
-        let log = heads.clone();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (log, count) = (heads.clone(), accepted.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
+                count.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(serve_raw(stream, log.clone(), answer, close));
             }
         });
-        RawOrigin { addr, heads }
+        RawOrigin { addr, heads, accepted }
+    }
+
+    fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     fn heads(&self) -> Vec<String> {
@@ -124,4 +132,26 @@ async fn a_client_that_half_closes_after_its_request_is_answered() {
         assert_eq!(body, Some(expected), "{target}: {answer:?}");
     }
     assert_eq!(origin.heads().len(), 1);
+}
+
+// --- Origin framing -------------------------------------------------------------------------
+
+/// Both framing headers from an origin: the chunked coding wins (RFC 9112 §6.3), so the
+/// origin's `Content-Length` must not reach the client (§6.1: an intermediary removes it before
+/// forwarding), and the connection that carried such a response is not used again.
+#[tokio::test]
+async fn an_origin_response_with_both_framing_headers_loses_its_length() {
+    const BOTH: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n\
+a\r\n0123456789\r\n0\r\n\r\n";
+    let origin = RawOrigin::start(Some(BOTH), false).await;
+    let (_dir, proxy) = proxy_to(origin.addr);
+    let mut client = Client::connect(proxy.addrs()[0]).await;
+    for _ in 0..2 {
+        let answer = client.request("GET", "site.test", "/both").await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, "0123456789");
+        assert_eq!(answer.headers.get("content-length"), None, "{:?}", answer.headers);
+    }
+    assert_eq!(origin.connections(), 2, "a connection that sent both was used again");
 }
