@@ -441,19 +441,25 @@ const WELCOME: &str = "<!doctype html>\n<html><head><title>hookyard</title></hea
 (see docs/operating.md). Health: <code>/_hookyard/health</code>.</p>\n</body></html>\n";
 
 /// Scheme, host and port of a request: from an absolute-form target, else the `Host` header.
-/// An empty host means neither had one.
+/// An empty host means neither had one. `None` when the request is invalid (RFC 9112 §3.2):
+/// more than one `Host` field line, or a port that is not a number up to 65535.
 fn request_target(parts: &Parts) -> Option<RequestTarget> {
     let uri = &parts.uri;
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    let host_field = hosts.next();
+    if hosts.next().is_some() {
+        return None;
+    }
     if let Some(authority) = uri.authority() {
         let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        return Some(RequestTarget { scheme, host, port: authority.port_u16() });
+        return Some(RequestTarget { scheme, host, port: port(authority)? });
     }
     if !uri.path().starts_with('/') {
         return None;
     }
     let scheme = "http".to_owned();
-    let Some(value) = parts.headers.get(header::HOST) else {
+    let Some(value) = host_field else {
         return Some(RequestTarget { scheme, host: String::new(), port: None });
     };
     let authority: http::uri::Authority = value.to_str().ok()?.parse().ok()?;
@@ -461,7 +467,23 @@ fn request_target(parts: &Parts) -> Option<RequestTarget> {
         return None;
     }
     let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-    Some(RequestTarget { scheme, host, port: authority.port_u16() })
+    Some(RequestTarget { scheme, host, port: port(&authority)? })
+}
+
+/// An authority's port: `Some(None)` when it has none (or an empty one, RFC 3986 §3.2.3),
+/// `None` when it is not digits making a number up to 65535 (`http` reads those as no port).
+fn port(authority: &http::uri::Authority) -> Option<Option<u16>> {
+    let text = authority.as_str();
+    // After an IPv6 literal's `]`, if there is one: its colons are not the port's.
+    let after_host = text.rfind(']').map_or(text, |end| &text[end + 1..]);
+    let Some((_, digits)) = after_host.rsplit_once(':') else { return Some(None) };
+    if digits.is_empty() {
+        return Some(None);
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(Some)
 }
 
 /// Where a request goes: the rule's target, or the URL a plugin chain left.

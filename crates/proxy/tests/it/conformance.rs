@@ -110,6 +110,14 @@ async fn read_to_close(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&seen).into_owned()
 }
 
+/// Sends `bytes` on a new connection and reads until the proxy closes it.
+async fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The proxy may close before reading everything (a refused head): that is an answer too.
+    let _ = stream.write_all(bytes).await;
+    read_to_close(&mut stream).await
+}
+
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
 // --- Half-closed clients --------------------------------------------------------------------
@@ -154,4 +162,44 @@ a\r\n0123456789\r\n0\r\n\r\n";
         assert_eq!(answer.headers.get("content-length"), None, "{:?}", answer.headers);
     }
     assert_eq!(origin.connections(), 2, "a connection that sent both was used again");
+}
+
+// --- Request heads --------------------------------------------------------------------------
+
+/// Sends each request on its own connection; each must be answered `400` once, and the origin
+/// must see none of them.
+async fn bad_requests(requests: &[String]) {
+    let origin = RawOrigin::start(Some(OK), false).await;
+    let (_dir, proxy) = proxy_to(origin.addr);
+    for request in requests {
+        let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{request:?}: {answer:?}");
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{request:?}: {answer:?}");
+    }
+    assert_eq!(origin.heads(), Vec::<String>::new(), "the origin saw a request");
+}
+
+/// RFC 9112 §3.2: a request with more than one `Host` field line is answered 400.
+#[tokio::test]
+async fn two_host_fields_are_400() {
+    let requests = [
+        "GET / HTTP/1.1\r\nHost: site.test\r\nHost: other.test\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: site.test\r\nHost: site.test\r\nConnection: close\r\n\r\n",
+        "GET http://site.test/ HTTP/1.1\r\nHost: site.test\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ];
+    bad_requests(&requests.map(str::to_owned)).await;
+}
+
+/// A port that is not a number from 0 to 65535 makes the `Host` (or the absolute-form target)
+/// invalid: 400, not a request routed as if it had no port.
+#[tokio::test]
+async fn a_host_port_out_of_range_or_not_numeric_is_400() {
+    let requests = ["site.test:99999", "site.test:65536", "site.test:8o", "site.test:+80"]
+        .map(|host| format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+    let mut requests = requests.to_vec();
+    requests.push(
+        "GET http://site.test:99999/ HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"
+            .to_owned(),
+    );
+    bad_requests(&requests).await;
 }
