@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 use crate::config::Source;
 use crate::host::{ResponseHead, TxnBox, UrlParts};
 use crate::server::Generation;
+use crate::server::body::RequestBody;
 use crate::server::origin::OriginError;
 use crate::server::worker::Conn;
 
@@ -370,6 +371,7 @@ impl Transaction {
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
+        let (body, client_body) = RequestBody::watch(body);
         let Ok(request) = builder.body(body) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin request\n");
         };
@@ -399,6 +401,7 @@ impl Transaction {
                 debug!(origin = %authority, "origin response timeout");
                 return local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
             }
+            Err(_) if client_body.failed() => return bad_request_body(),
             Err(_) => return local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
         };
         let (mut parts, body) = response.into_parts();
@@ -594,6 +597,15 @@ pub(crate) fn local(status: StatusCode, body: &'static str) -> Response<Body> {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// The answer when the client's request body broke on its way to the origin (a malformed
+/// chunked coding): the client's error, and the rest of the connection cannot be framed.
+fn bad_request_body() -> Response<Body> {
+    debug!("the client's request body failed");
+    let mut response = local(StatusCode::BAD_REQUEST, "Bad Request: malformed request body\n");
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

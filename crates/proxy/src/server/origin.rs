@@ -17,6 +17,8 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
+use super::body::RequestBody;
+
 /// Why a request did not reach its origin or got no response head.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum OriginError {
@@ -33,7 +35,7 @@ pub(crate) enum OriginError {
 
 /// One idle (or busy-reading) connection.
 struct Pooled {
-    sender: SendRequest<Incoming>,
+    sender: SendRequest<RequestBody>,
     since: Instant,
 }
 
@@ -54,7 +56,7 @@ impl OriginPool {
     }
 
     /// A ready connection to `authority`, if one is idle; closed and stale ones are dropped.
-    fn checkout(&self, authority: &str) -> Option<SendRequest<Incoming>> {
+    fn checkout(&self, authority: &str) -> Option<SendRequest<RequestBody>> {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let list = lists.get_mut(authority)?;
         for _ in 0..list.len() {
@@ -71,7 +73,7 @@ impl OriginPool {
         None
     }
 
-    fn put(&self, authority: &str, sender: SendRequest<Incoming>) {
+    fn put(&self, authority: &str, sender: SendRequest<RequestBody>) {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(list) = lists.get_mut(authority) {
             if list.len() < MAX_PER_ORIGIN {
@@ -89,7 +91,7 @@ impl OriginPool {
     fn done(
         &self,
         authority: &str,
-        sender: SendRequest<Incoming>,
+        sender: SendRequest<RequestBody>,
         response: &mut Response<Incoming>,
     ) {
         if drop_conflicting_length(response.headers_mut()) {
@@ -100,7 +102,11 @@ impl OriginPool {
         self.put(authority, sender);
     }
 
-    async fn connect(&self, host: &str, port: u16) -> Result<SendRequest<Incoming>, OriginError> {
+    async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<SendRequest<RequestBody>, OriginError> {
         let connect = async {
             match host.parse::<IpAddr>() {
                 Ok(ip) => tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await,
@@ -132,7 +138,7 @@ impl OriginPool {
         authority: &str,
         host: &str,
         port: u16,
-        mut request: Request<Incoming>,
+        mut request: Request<RequestBody>,
     ) -> Result<Response<Incoming>, OriginError> {
         while let Some(mut sender) = self.checkout(authority) {
             match sender.try_send_request(request).await {

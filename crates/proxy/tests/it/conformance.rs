@@ -203,3 +203,26 @@ async fn a_host_port_out_of_range_or_not_numeric_is_400() {
     );
     bad_requests(&requests).await;
 }
+
+/// A chunked request body that breaks (bad chunk-size line, missing CRLF after the data, a size
+/// that overflows) is the client's error: 400 and the connection closed, not 502.
+#[tokio::test]
+async fn a_malformed_chunked_request_body_is_400_and_closes() {
+    let origin = RawOrigin::start(None, false).await;
+    let (_dir, proxy) = proxy_to(origin.addr);
+    let bodies = [
+        "zz\r\nhello\r\n0\r\n\r\n",
+        "5\r\nhelloXX0\r\n\r\n",
+        "fffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+        "5\r\nhello\r\n-1\r\n\r\n",
+    ];
+    for body in bodies {
+        let request = format!(
+            "POST /c HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+        );
+        let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{body:?}: {answer:?}");
+        assert!(answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{answer:?}");
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{body:?}: {answer:?}");
+    }
+}
