@@ -225,6 +225,7 @@ impl Transaction {
                 "Bad Request: invalid request target or Host header\n",
             );
         };
+        drop_underscored_framing(&mut parts.headers);
         // A cheap clone (shared bytes): remap's answer borrows it while plugins edit the request.
         let uri = parts.uri.clone();
         if generation.hooks.has_hooks() || conn.has_session_hooks() {
@@ -487,6 +488,32 @@ fn port(authority: &http::uri::Authority) -> Option<Option<u16>> {
         return None;
     }
     digits.parse().ok().map(Some)
+}
+
+/// Removes request fields whose name, with `_` read as `-`, is `Transfer-Encoding` or
+/// `Content-Length`.
+///
+/// Origins that read `_` as `-` in names (CGI-style gateways, frameworks that turn names into
+/// variables) would frame the body by such a field while the proxy does not: a known smuggling
+/// vector. Dropped (logged at debug), not refused with 400: nginx by default ignores every name
+/// with an underscore and ATS forwards them, so clients that send one harmlessly keep working,
+/// and dropping alone removes the disagreement. Other names with underscores pass, as with ATS.
+fn drop_underscored_framing(headers: &mut HeaderMap) {
+    let found: SmallVec<[HeaderName; 2]> =
+        headers.keys().filter(|name| is_underscored_framing(name.as_str())).cloned().collect();
+    for name in found {
+        debug!(%name, "request field dropped: a framing field spelt with an underscore");
+        headers.remove(name);
+    }
+}
+
+fn is_underscored_framing(name: &str) -> bool {
+    let spelt = |field: &str| {
+        name.len() == field.len()
+            && name.bytes().zip(field.bytes()).all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+    };
+    // Names are lower case; the exact framing names are hyper's to read.
+    name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
 }
 
 /// Where a request goes: the rule's target, or the URL a plugin chain left.

@@ -226,3 +226,21 @@ async fn a_malformed_chunked_request_body_is_400_and_closes() {
         assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{body:?}: {answer:?}");
     }
 }
+
+/// `Transfer_Encoding` and `Content_Length` are framing fields to an origin that reads `_` as
+/// `-`: they never reach it. Other names with underscores pass, as in ATS.
+#[tokio::test]
+async fn underscore_spellings_of_framing_fields_are_not_forwarded() {
+    let origin = RawOrigin::start(Some(OK), false).await;
+    let (_dir, proxy) = proxy_to(origin.addr);
+    let request = "GET /u HTTP/1.1\r\nHost: site.test\r\nTransfer_Encoding: chunked\r\n\
+                   content_length: 5\r\nContent_length: 6\r\nTRANSFER_encoding: x\r\n\
+                   X_Other: kept\r\nConnection: close\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    let heads = origin.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let head = heads[0].to_ascii_lowercase();
+    assert!(!head.contains("transfer_encoding") && !head.contains("content_length"), "{head}");
+    assert!(head.contains("\r\nx_other: kept\r\n"), "{head}");
+}
