@@ -406,6 +406,10 @@ impl Transaction {
             Err(_) => return local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
         };
         let (mut parts, body) = response.into_parts();
+        // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
+        // writes HTTP/1.0 to an HTTP/1.0 client itself, and would end an HTTP/1.1 client's
+        // keep-alive for an HTTP/1.0 response. A body without a length goes chunked.
+        parts.version = Version::HTTP_11;
         remove_hop_by_hop(&mut parts.headers);
         reverse_map(&generation, &mut parts.headers);
         if let Some(state) = &mut self.state {

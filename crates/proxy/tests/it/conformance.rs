@@ -244,3 +244,39 @@ async fn underscore_spellings_of_framing_fields_are_not_forwarded() {
     assert!(!head.contains("transfer_encoding") && !head.contains("content_length"), "{head}");
     assert!(head.contains("\r\nx_other: kept\r\n"), "{head}");
 }
+
+// --- Versions -------------------------------------------------------------------------------
+
+/// The proxy answers in the client's version, whatever the origin's (RFC 9110 §6.2): an
+/// HTTP/1.0 origin does not make an HTTP/1.1 client's answer HTTP/1.0 nor close its
+/// connection, and a body the origin ends by closing goes chunked to the client.
+#[tokio::test]
+async fn an_http10_origin_is_answered_in_http11_with_keep_alive() {
+    let sized = RawOrigin::start(Some(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nsized"), true);
+    let until_close = RawOrigin::start(Some(b"HTTP/1.0 200 OK\r\n\r\nuntil close"), true);
+    let (sized, until_close) = (sized.await, until_close.await);
+    let remap = format!(
+        "map http://sized.test/ http://{}/\nmap http://eof.test/ http://{}/\n",
+        sized.addr, until_close.addr
+    );
+    let dir = config_dir(&[("remap.config", &remap)]);
+    let proxy = proxy(Some(dir.path()));
+    // Four requests on one connection; the last asks to close it.
+    let requests = "GET /1 HTTP/1.1\r\nHost: sized.test\r\n\r\n\
+                    GET /2 HTTP/1.1\r\nHost: eof.test\r\n\r\n\
+                    GET /3 HTTP/1.1\r\nHost: sized.test\r\n\r\n\
+                    GET /4 HTTP/1.1\r\nHost: eof.test\r\nConnection: close\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], requests.as_bytes()).await;
+    assert_eq!(answer.matches("HTTP/1.1 200 OK\r\n").count(), 4, "{answer:?}");
+    assert!(!answer.contains("HTTP/1.0"), "{answer:?}");
+    assert_eq!(answer.matches("\r\n\r\nsized").count(), 2, "{answer:?}");
+    let chunked = "transfer-encoding: chunked\r\n";
+    assert_eq!(answer.matches(chunked).count(), 2, "{answer:?}");
+    let lower = answer.to_ascii_lowercase();
+    assert_eq!(lower.matches("\r\n\r\nb\r\nuntil close\r\n0\r\n\r\n").count(), 2, "{answer:?}");
+    // An HTTP/1.0 client still gets HTTP/1.0, the body ended by the close.
+    let answer = exchange(proxy.addrs()[0], b"GET /5 HTTP/1.0\r\nHost: eof.test\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.0 200 OK\r\n"), "{answer:?}");
+    assert!(answer.ends_with("\r\n\r\nuntil close"), "{answer:?}");
+    assert_eq!((sized.connections(), until_close.connections()), (2, 3));
+}
