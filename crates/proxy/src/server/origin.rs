@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap};
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -19,7 +19,7 @@ use tracing::debug;
 
 use super::body::RequestBody;
 
-/// Why a request did not reach its origin or got no response head.
+/// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum OriginError {
     /// No connection within `timeouts.origin_connect`.
@@ -31,6 +31,9 @@ pub(crate) enum OriginError {
     /// The request or the response head failed on an established connection.
     #[error("exchange: {0}")]
     Exchange(#[source] hyper::Error),
+    /// The origin answered 101 Switching Protocols, which the proxy never asks for.
+    #[error("unsolicited 101 switching protocols")]
+    SwitchingProtocols,
 }
 
 /// One idle (or busy-reading) connection.
@@ -87,19 +90,29 @@ impl OriginPool {
     }
 
     /// A response head arrived on `sender`'s connection: the connection goes back to the pool,
-    /// unless the response had conflicting framing.
+    /// unless the response had conflicting framing or switched protocols.
+    ///
+    /// # Errors
+    ///
+    /// A 101: `Upgrade` is hop-by-hop, so the proxy never offers a protocol, and a server must
+    /// not switch to one the request did not offer (RFC 9110 §15.2.2). Forwarded, the 101 would
+    /// leave the client's connection in no protocol at all.
     fn done(
         &self,
         authority: &str,
         sender: SendRequest<RequestBody>,
         response: &mut Response<Incoming>,
-    ) {
+    ) -> Result<(), OriginError> {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(OriginError::SwitchingProtocols);
+        }
         if drop_conflicting_length(response.headers_mut()) {
             debug!(origin = authority, "response with both Content-Length and Transfer-Encoding");
             // Dropping the sender closes the connection once this response's body is read.
-            return;
+            return Ok(());
         }
         self.put(authority, sender);
+        Ok(())
     }
 
     async fn connect(
@@ -143,7 +156,7 @@ impl OriginPool {
         while let Some(mut sender) = self.checkout(authority) {
             match sender.try_send_request(request).await {
                 Ok(mut response) => {
-                    self.done(authority, sender, &mut response);
+                    self.done(authority, sender, &mut response)?;
                     return Ok(response);
                 }
                 Err(mut e) => match e.take_message() {
@@ -156,7 +169,7 @@ impl OriginPool {
         let mut sender = Box::pin(self.connect(host, port)).await?;
         match sender.try_send_request(request).await {
             Ok(mut response) => {
-                self.done(authority, sender, &mut response);
+                self.done(authority, sender, &mut response)?;
                 Ok(response)
             }
             Err(e) => Err(OriginError::Exchange(e.into_error())),

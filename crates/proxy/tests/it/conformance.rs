@@ -164,6 +164,23 @@ a\r\n0123456789\r\n0\r\n\r\n";
     assert_eq!(origin.connections(), 2, "a connection that sent both was used again");
 }
 
+/// The proxy never asks an origin to switch protocols (`Upgrade` is hop-by-hop and not
+/// forwarded), and a server must not switch to a protocol the request did not offer (RFC 9110
+/// §15.2.2): a 101 is a bad response, 502, and the client's connection goes on.
+#[tokio::test]
+async fn an_unsolicited_101_from_an_origin_is_502() {
+    const SWITCH: &[u8] =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nraw";
+    let origin = RawOrigin::start(Some(SWITCH), false).await;
+    let (_dir, proxy) = proxy_to(origin.addr);
+    let requests = "GET /1 HTTP/1.1\r\nHost: site.test\r\n\r\n\
+                    GET /_hookyard/health HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], requests.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 502 "), "{answer:?}");
+    assert!(!answer.contains(" 101 ") && !answer.contains("raw"), "{answer:?}");
+    assert!(answer.contains("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+}
+
 // --- Request heads --------------------------------------------------------------------------
 
 /// Sends each request on its own connection; each must be answered `400` once, and the origin
