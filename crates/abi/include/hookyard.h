@@ -345,10 +345,11 @@ typedef struct hy_api {
                             const char *value, size_t value_len);
     /* Removes every field `name`; HY_SUCCESS also when there was none. */
     hy_return (*header_remove)(hy_txn *txn, hy_msg msg, const char *name, size_t name_len);
-    /* The status code of a response message (100-999). */
+    /* The status code of a response message (100-999); the proxy sends every response as a
+     * final one, so setting a 1xx status is refused. */
     hy_return (*status_get)(hy_txn *txn, hy_msg msg, int32_t *status);
     hy_return (*status_set)(hy_txn *txn, hy_msg msg, int32_t status);
-    /* Answers the client with `status` (100-999) and `body` (copied) instead of going to the
+    /* Answers the client with `status` (200-999) and `body` (copied) instead of going to the
      * origin; the origin hooks do not run, SEND_RESPONSE_HDR and the close hooks do. Afterwards
      * HY_MSG_CLIENT_RESPONSE exists and can be edited (e.g. to add Location). A later call
      * replaces an earlier one. Allowed up to and including POST_REMAP. */

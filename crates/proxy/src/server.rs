@@ -6,6 +6,7 @@
 //! one atomic load when it starts and keeps it until it ends, so a reload never changes the
 //! rules under a running transaction.
 
+pub(crate) mod body;
 pub(crate) mod io;
 pub(crate) mod limit;
 mod listen;

@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 use crate::config::Source;
 use crate::host::{ResponseHead, TxnBox, UrlParts};
 use crate::server::Generation;
+use crate::server::body::RequestBody;
 use crate::server::origin::OriginError;
 use crate::server::worker::Conn;
 
@@ -271,6 +272,7 @@ impl Transaction {
                 "Bad Request: invalid request target or Host header\n",
             );
         };
+        drop_underscored_framing(&mut parts.headers);
         // A cheap clone (shared bytes): remap's answer borrows it while plugins edit the request.
         let uri = parts.uri.clone();
         if generation.hooks.has_hooks() || conn.has_session_hooks() {
@@ -417,6 +419,7 @@ impl Transaction {
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
+        let (body, client_body) = RequestBody::watch(body);
         let Ok(request) = builder.body(body) else {
             return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin request\n");
         };
@@ -446,9 +449,14 @@ impl Transaction {
                 debug!(origin = %authority, "origin response timeout");
                 return local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
             }
+            Err(_) if client_body.failed() => return bad_request_body(),
             Err(_) => return local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
         };
         let (mut parts, body) = response.into_parts();
+        // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
+        // writes HTTP/1.0 to an HTTP/1.0 client itself, and would end an HTTP/1.1 client's
+        // keep-alive for an HTTP/1.0 response. A body without a length goes chunked.
+        parts.version = Version::HTTP_11;
         remove_hop_by_hop(&mut parts.headers);
         reverse_map(&generation, &mut parts.headers);
         if let Some(state) = &mut self.state {
@@ -488,19 +496,25 @@ const WELCOME: &str = "<!doctype html>\n<html><head><title>hookyard</title></hea
 (see docs/operating.md). Health: <code>/_hookyard/health</code>.</p>\n</body></html>\n";
 
 /// Scheme, host and port of a request: from an absolute-form target, else the `Host` header.
-/// An empty host means neither had one.
+/// An empty host means neither had one. `None` when the request is invalid (RFC 9112 §3.2):
+/// more than one `Host` field line, or a port that is not a number up to 65535.
 fn request_target(parts: &Parts) -> Option<RequestTarget> {
     let uri = &parts.uri;
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    let host_field = hosts.next();
+    if hosts.next().is_some() {
+        return None;
+    }
     if let Some(authority) = uri.authority() {
         let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        return Some(RequestTarget { scheme, host, port: authority.port_u16() });
+        return Some(RequestTarget { scheme, host, port: port(authority)? });
     }
     if !uri.path().starts_with('/') {
         return None;
     }
     let scheme = "http".to_owned();
-    let Some(value) = parts.headers.get(header::HOST) else {
+    let Some(value) = host_field else {
         return Some(RequestTarget { scheme, host: String::new(), port: None });
     };
     let authority: http::uri::Authority = value.to_str().ok()?.parse().ok()?;
@@ -508,7 +522,49 @@ fn request_target(parts: &Parts) -> Option<RequestTarget> {
         return None;
     }
     let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-    Some(RequestTarget { scheme, host, port: authority.port_u16() })
+    Some(RequestTarget { scheme, host, port: port(&authority)? })
+}
+
+/// An authority's port: `Some(None)` when it has none (or an empty one, RFC 3986 §3.2.3),
+/// `None` when it is not digits making a number up to 65535 (`http` reads those as no port).
+fn port(authority: &http::uri::Authority) -> Option<Option<u16>> {
+    let text = authority.as_str();
+    // After an IPv6 literal's `]`, if there is one: its colons are not the port's.
+    let after_host = text.rfind(']').map_or(text, |end| &text[end + 1..]);
+    let Some((_, digits)) = after_host.rsplit_once(':') else { return Some(None) };
+    if digits.is_empty() {
+        return Some(None);
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(Some)
+}
+
+/// Removes request fields whose name, with `_` read as `-`, is `Transfer-Encoding` or
+/// `Content-Length`.
+///
+/// Origins that read `_` as `-` in names (CGI-style gateways, frameworks that turn names into
+/// variables) would frame the body by such a field while the proxy does not: a known smuggling
+/// vector. Dropped (logged at debug), not refused with 400: nginx by default ignores every name
+/// with an underscore and ATS forwards them, so clients that send one harmlessly keep working,
+/// and dropping alone removes the disagreement. Other names with underscores pass, as with ATS.
+fn drop_underscored_framing(headers: &mut HeaderMap) {
+    let found: SmallVec<[HeaderName; 2]> =
+        headers.keys().filter(|name| is_underscored_framing(name.as_str())).cloned().collect();
+    for name in found {
+        debug!(%name, "request field dropped: a framing field spelt with an underscore");
+        headers.remove(name);
+    }
+}
+
+fn is_underscored_framing(name: &str) -> bool {
+    let spelt = |field: &str| {
+        name.len() == field.len()
+            && name.bytes().zip(field.bytes()).all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+    };
+    // Names are lower case; the exact framing names are hyper's to read.
+    name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
 }
 
 /// Where a request goes: the rule's target, or the URL a plugin chain left.
@@ -635,6 +691,15 @@ pub(crate) fn local(status: StatusCode, body: &'static str) -> Response<Body> {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// The answer when the client's request body broke on its way to the origin (a malformed
+/// chunked coding): the client's error, and the rest of the connection cannot be framed.
+fn bad_request_body() -> Response<Body> {
+    debug!("the client's request body failed");
+    let mut response = local(StatusCode::BAD_REQUEST, "Bad Request: malformed request body\n");
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

@@ -249,7 +249,7 @@ impl<'a> Txn<'a> {
     ///
     /// # Errors
     ///
-    /// When the message is not there or the code is not 100-999.
+    /// When the message is not there or the code is not 200-999 (a 1xx is no final response).
     pub fn set_status(&mut self, msg: Msg, status: u16) -> Result<(), Error> {
         // SAFETY: the transaction is live.
         let r = unsafe { (self.api.status_set)(self.raw(), msg.raw(), i32::from(status)) };
@@ -261,7 +261,7 @@ impl<'a> Txn<'a> {
     ///
     /// # Errors
     ///
-    /// After `POST_REMAP`, or for a status outside 100-999.
+    /// After `POST_REMAP`, or for a status outside 200-999 (a 1xx is no final response).
     pub fn respond(&mut self, status: u16, body: impl AsRef<[u8]>) -> Result<(), Error> {
         let body = body.as_ref();
         // SAFETY: the transaction is live; the body is copied by the host.

@@ -521,7 +521,12 @@ unsafe extern "C" fn status_set(txn: *mut hy_txn, msg: hy_msg, status: i32) -> h
         // SAFETY: as in `method_get`.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
         let Some(head) = response_of(state, msg) else { return HY_ERROR };
-        let Some(code) = u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok())
+        // No 1xx: the proxy writes every response message as final, and HTTP/1 framing has no
+        // final 1xx (hyper would take 101 for a protocol switch).
+        let Some(code) = u16::try_from(status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .filter(|code| !code.is_informational())
         else {
             return HY_ERROR;
         };
@@ -548,7 +553,8 @@ unsafe extern "C" fn direct_response(
             return HY_ERROR;
         };
         match u16::try_from(status) {
-            Ok(status @ 100..=999) => {
+            // No 1xx, as in `status_set`.
+            Ok(status @ 200..=999) => {
                 let Ok(code) = StatusCode::from_u16(status) else { return HY_ERROR };
                 state.direct = Some((status, body.to_vec()));
                 state.client_response =

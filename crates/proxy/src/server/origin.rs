@@ -1,22 +1,25 @@
 //! A worker's connections to its origins: HTTP/1.1 over TCP, kept alive and reused, one request
 //! at a time each (design.md §9: each worker its own pool, no lock shared between workers).
 //!
-//! A connection goes back to its origin's idle list as soon as the response head arrived; it is
-//! handed out again only once hyper says it is ready, i.e. after that response's body was read
-//! to its end. Lists are looked up by `host:port`, the `Host` the request carries.
+//! A connection goes back to its origin's idle list as soon as the response head arrived (unless
+//! that head had both framing fields); it is handed out again only once hyper says it is ready,
+//! i.e. after that response's body was read to its end. Lists are looked up by `host:port`, the `Host` the request carries.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
+use http::header::{self, HeaderMap};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
-/// Why a request did not reach its origin or got no response head.
+use super::body::RequestBody;
+
+/// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum OriginError {
     /// No connection within `timeouts.origin_connect`.
@@ -28,11 +31,14 @@ pub(crate) enum OriginError {
     /// The request or the response head failed on an established connection.
     #[error("exchange: {0}")]
     Exchange(#[source] hyper::Error),
+    /// The origin answered 101 Switching Protocols, which the proxy never asks for.
+    #[error("unsolicited 101 switching protocols")]
+    SwitchingProtocols,
 }
 
 /// One idle (or busy-reading) connection.
 struct Pooled {
-    sender: SendRequest<Incoming>,
+    sender: SendRequest<RequestBody>,
     since: Instant,
 }
 
@@ -53,7 +59,7 @@ impl OriginPool {
     }
 
     /// A ready connection to `authority`, if one is idle; closed and stale ones are dropped.
-    fn checkout(&self, authority: &str) -> Option<SendRequest<Incoming>> {
+    fn checkout(&self, authority: &str) -> Option<SendRequest<RequestBody>> {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let list = lists.get_mut(authority)?;
         for _ in 0..list.len() {
@@ -70,7 +76,7 @@ impl OriginPool {
         None
     }
 
-    fn put(&self, authority: &str, sender: SendRequest<Incoming>) {
+    fn put(&self, authority: &str, sender: SendRequest<RequestBody>) {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(list) = lists.get_mut(authority) {
             if list.len() < MAX_PER_ORIGIN {
@@ -83,7 +89,37 @@ impl OriginPool {
         lists.insert(authority.to_owned(), list);
     }
 
-    async fn connect(&self, host: &str, port: u16) -> Result<SendRequest<Incoming>, OriginError> {
+    /// A response head arrived on `sender`'s connection: the connection goes back to the pool,
+    /// unless the response had conflicting framing or switched protocols.
+    ///
+    /// # Errors
+    ///
+    /// A 101: `Upgrade` is hop-by-hop, so the proxy never offers a protocol, and a server must
+    /// not switch to one the request did not offer (RFC 9110 §15.2.2). Forwarded, the 101 would
+    /// leave the client's connection in no protocol at all.
+    fn done(
+        &self,
+        authority: &str,
+        sender: SendRequest<RequestBody>,
+        response: &mut Response<Incoming>,
+    ) -> Result<(), OriginError> {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(OriginError::SwitchingProtocols);
+        }
+        if drop_conflicting_length(response.headers_mut()) {
+            debug!(origin = authority, "response with both Content-Length and Transfer-Encoding");
+            // Dropping the sender closes the connection once this response's body is read.
+            return Ok(());
+        }
+        self.put(authority, sender);
+        Ok(())
+    }
+
+    async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<SendRequest<RequestBody>, OriginError> {
         let connect = async {
             match host.parse::<IpAddr>() {
                 Ok(ip) => tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await,
@@ -115,12 +151,12 @@ impl OriginPool {
         authority: &str,
         host: &str,
         port: u16,
-        mut request: Request<Incoming>,
+        mut request: Request<RequestBody>,
     ) -> Result<Response<Incoming>, OriginError> {
         while let Some(mut sender) = self.checkout(authority) {
             match sender.try_send_request(request).await {
-                Ok(response) => {
-                    self.put(authority, sender);
+                Ok(mut response) => {
+                    self.done(authority, sender, &mut response)?;
                     return Ok(response);
                 }
                 Err(mut e) => match e.take_message() {
@@ -132,11 +168,27 @@ impl OriginPool {
         // Boxed: connecting is the rare path, and its future would make every request's larger.
         let mut sender = Box::pin(self.connect(host, port)).await?;
         match sender.try_send_request(request).await {
-            Ok(response) => {
-                self.put(authority, sender);
+            Ok(mut response) => {
+                self.done(authority, sender, &mut response)?;
                 Ok(response)
             }
             Err(e) => Err(OriginError::Exchange(e.into_error())),
         }
     }
+}
+
+/// Removes `Content-Length` from a response head that also has `Transfer-Encoding`; whether it
+/// did.
+///
+/// hyper reads such a body by its transfer coding, as RFC 9112 §6.3 says, but keeps both fields;
+/// forwarded, the length would frame the decoded body for the client, cutting it off or leaving
+/// the connection waiting. An intermediary must remove the length before forwarding (§6.1), and
+/// the body is framed anew for the client. Apache httpd and HAProxy do the same; nginx (since
+/// 1.23) answers 502 instead. Such a response may be an attempt at response splitting, so its
+/// connection is not used again, as Apache httpd does.
+fn drop_conflicting_length(headers: &mut HeaderMap) -> bool {
+    if !headers.contains_key(header::TRANSFER_ENCODING) {
+        return false;
+    }
+    headers.remove(header::CONTENT_LENGTH).is_some()
 }

@@ -72,6 +72,26 @@ impl Conn {
     }
 }
 
+/// Counts an open connection (and holds its place under the cap) until its task ends or is
+/// dropped (a worker stopping after the shutdown grace drops its connection tasks).
+struct OpenConn {
+    worker: Arc<Worker>,
+    _permit: Permit,
+}
+
+impl OpenConn {
+    fn count(worker: Arc<Worker>, permit: Permit) -> OpenConn {
+        worker.stats().connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConn { worker, _permit: permit }
+    }
+}
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.worker.stats().connections_closed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 pub(super) fn run(
     index: usize,
     listeners: Vec<TcpListener>,
@@ -162,6 +182,11 @@ fn serve(
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
+        // A client may shut down its sending side once its request is sent (RFC 9112 §9.6);
+        // without this hyper takes that EOF for an abort while the origin answers, and drops
+        // the response. The response is written, then the connection closes. A client that
+        // left altogether is noticed when the response is written, or by the origin timeouts.
+        .half_close(true)
         // Run by the connection's task below, from a head's first byte (hyper's would also cut
         // keep-alive connections waiting for their next request).
         .header_read_timeout(None)
@@ -186,7 +211,7 @@ fn serve(
     let io = TokioIo::new(ConnIo::new(stream, state.clone()));
     let connection = graceful.watch(builder.serve_connection(io, service));
     let worker = worker.clone();
-    worker.stats().connections_open.fetch_add(1, Ordering::Relaxed);
+    let open = OpenConn::count(worker.clone(), permit);
     tokio::spawn(
         async move {
             tokio::pin!(connection);
@@ -223,8 +248,7 @@ fn serve(
                 let global = worker.shared.current.load_full().hooks.clone();
                 session.hook(&global, HookId::SsnClose).await;
             }
-            worker.stats().connections_closed.fetch_add(1, Ordering::Relaxed);
-            drop(permit);
+            drop(open);
         }
         .instrument(info_span!("conn", %peer)),
     );

@@ -151,6 +151,31 @@ async fn direct_responses_and_failures_answer_without_the_origin() {
     assert_eq!(all(&answer, "x-probe-order"), ["beta"]);
 }
 
+/// A 1xx status is no final response: HTTP/1 framing has no room for it (hyper would answer
+/// 101 as a protocol switch). Plugins cannot answer with one nor set one on the client response;
+/// other statuses work as before.
+#[tokio::test]
+async fn a_plugin_cannot_answer_with_or_set_a_1xx_status() {
+    let origin = Origin::start("o").await;
+    let request = b"GET /headers HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n";
+    for status in ["101", "100", "199"] {
+        let yaml = format!("plugins:\n  - path: alpha.so\n    params: [status={status}]\n");
+        let dir = setup(&origin, &yaml, &[("alpha", "alpha.so")]);
+        let proxy = proxy(Some(dir.path()));
+        let answer = raw(proxy.addrs()[0], request, "").await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{status}: {answer:?}");
+        assert!(answer.contains(&format!("x-direct-refused: {status}")), "{status}: {answer:?}");
+        assert!(answer.contains("\r\nx-status-set: refused\r\n"), "{status}: {answer:?}");
+    }
+    let yaml = "plugins:\n  - path: alpha.so\n    params: [status=418]\n";
+    let dir = setup(&origin, yaml, &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let answer = raw(proxy.addrs()[0], request, "").await;
+    assert!(answer.starts_with("HTTP/1.1 418 I'm a teapot\r\n"), "{answer:?}");
+    assert!(answer.contains("\r\nx-status-set: ok\r\n"), "{answer:?}");
+    assert!(answer.ends_with("\r\n\r\ndirect\n"), "{answer:?}");
+}
+
 #[tokio::test]
 async fn a_failing_init_refuses_the_reload_and_a_changed_plugin_loads_beside_the_old() {
     let origin = Origin::start("o").await;

@@ -7,6 +7,7 @@
 mod caps;
 mod check;
 mod cli;
+mod conformance;
 mod control;
 mod errors;
 mod hooks;

@@ -6,6 +6,9 @@
  *   pending        READ_REQUEST_HDR answers PENDING; a thread resumes the transaction 20 ms later
  *   fail           READ_REQUEST_HDR answers ERROR
  *   deny           READ_REQUEST_HDR sets a direct 403 response (with an X-Denied-By header)
+ *   status=N       READ_REQUEST_HDR asks for a direct response N (adding `X-Direct-Refused: N`
+ *                  to the client request if refused), SEND_RESPONSE_HDR sets the client
+ *                  response's status to N (adding `X-Status-Set: ok` or `refused`)
  *   disable=NAME   READ_REQUEST_HDR switches plugin NAME off for the transaction
  *   lower=N        init lowers the plugin's own priority to N
  *   shutdown=PATH  the SHUTDOWN lifecycle hook writes "shutdown" to PATH
@@ -47,7 +50,7 @@ static const hy_api *api;
 static hy_cont *global_cont;
 static hy_cont *txn_cont;
 static hy_cont *tick_cont;
-static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now;
+static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status;
 static char disable[64];
 static char shutdown_path[512];
 static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded, refused;
@@ -138,6 +141,10 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         if (fail) {
             return HY_HOOK_ERROR;
         }
+        if (status && api->direct_response(txn, status, "direct\n", 7) != HY_SUCCESS) {
+            snprintf(number, sizeof number, "%d", status);
+            add(txn, HY_MSG_CLIENT_REQUEST, "X-Direct-Refused", number);
+        }
         if (deny) {
             api->direct_response(txn, 403, "denied\n", 7);
             add(txn, HY_MSG_CLIENT_RESPONSE, "X-Denied-By", PROBE_NAME);
@@ -160,6 +167,10 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         }
         return HY_HOOK_CONTINUE;
     case HY_HOOK_SEND_RESPONSE_HDR:
+        if (status) {
+            int32_t set = api->status_set(txn, HY_MSG_CLIENT_RESPONSE, status);
+            add(txn, HY_MSG_CLIENT_RESPONSE, "X-Status-Set", set == HY_SUCCESS ? "ok" : "refused");
+        }
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Order", PROBE_NAME);
         snprintf(number, sizeof number, "%d", atomic_load(&closed));
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Closed", number);
@@ -226,6 +237,8 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             fail = 1;
         } else if (strcmp(argv[i], "deny") == 0) {
             deny = 1;
+        } else if (strncmp(argv[i], "status=", 7) == 0) {
+            status = atoi(argv[i] + 7);
         } else if (strncmp(argv[i], "disable=", 8) == 0) {
             snprintf(disable, sizeof disable, "%s", argv[i] + 8);
         } else if (strncmp(argv[i], "lower=", 6) == 0) {

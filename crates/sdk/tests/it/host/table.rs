@@ -329,7 +329,8 @@ unsafe extern "C" fn status_set(t: *mut hy_txn, msg: i32, status: i32) -> hy_ret
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
-        if msg < abi::HY_MSG_ORIGIN_RESPONSE || !(100..=999).contains(&status) {
+        // No 1xx, as the proxy: every response message is sent as a final one.
+        if msg < abi::HY_MSG_ORIGIN_RESPONSE || !(200..=999).contains(&status) {
             return None;
         }
         msg_mut(&mut txn.data(), msg)?.status = status;
@@ -346,7 +347,7 @@ unsafe extern "C" fn direct_response(
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction; readable body.
         let (txn, body) = unsafe { (txn(t)?, bytes(body, len)) };
-        if !(100..=999).contains(&status) {
+        if !(200..=999).contains(&status) {
             return None;
         }
         let mut data = txn.data();
