@@ -7,6 +7,7 @@
 mod check;
 mod control;
 mod errors;
+mod examples;
 mod hooks;
 mod limits;
 mod plugins;
