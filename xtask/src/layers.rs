@@ -1,5 +1,6 @@
-//! The layering check: every dependency edge between workspace crates must be one that
-//! design.md §2 allows, and only `hookyard-dso` may depend on `libloading`.
+//! The layering check: every dependency edge between workspace crates must be one that the
+//! diagram in `ARCHITECTURE.md` (Layering) allows, and only `hookyard-dso` may depend on
+//! `libloading`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -106,7 +107,7 @@ fn violations(metadata: &Value) -> Result<Vec<String>> {
                 && !dev_allowed
             {
                 problems.push(format!(
-                    "{name} depends on {dep_name} ({kind}), which design.md §2 does not allow"
+                    "{name} depends on {dep_name} ({kind}), which the layering does not allow (ARCHITECTURE.md)"
                 ));
             }
         }

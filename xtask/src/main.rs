@@ -10,6 +10,7 @@ mod fuzz;
 mod layers;
 mod plugins;
 mod soak;
+mod tidy;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -21,9 +22,10 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci         everything CI checks: fmt, clippy -D warnings, tests, docs, layers
+  ci         everything CI checks: fmt, tidy, clippy -D warnings, tests, docs, layers
   test       build the test and example plugins, then run every test of the workspace
-  layers     fail on a crate dependency that design.md's layering does not allow
+  layers     fail on a crate dependency that ARCHITECTURE.md's layering does not allow
+  tidy       fail on a file that cites notes outside the repository
   fixtures   build the Rust test plugins into target/fixtures
   plugins    build the example plugins into target/plugins/<name>.so [--release]
   demo       hookyard with example plugins in front of an origin, with commands to try;
@@ -55,6 +57,7 @@ fn run(args: &[String]) -> Result<()> {
         "ci" => ci(),
         "test" => test(rest),
         "layers" => layers::check(&root()),
+        "tidy" => tidy::check(&root()),
         "fixtures" => fixtures(),
         "plugins" => plugins::task(&root(), rest),
         "bench" => bench::task(&root(), rest),
@@ -74,6 +77,7 @@ fn run(args: &[String]) -> Result<()> {
 
 fn ci() -> Result<()> {
     step("fmt", || cargo(&["fmt", "--all", "--check"], &[]))?;
+    step("tidy", || tidy::check(&root()))?;
     step("clippy", || {
         cargo(
             &["clippy", "--workspace", "--all-targets", "--locked"],

@@ -18,7 +18,7 @@ const RUST: &[(&str, &str)] = &[
 ];
 
 /// The example C plugins: `plugins/c/<name>.c`.
-const C: &[&str] = &["add_header"];
+const C: &[&str] = &["add_header", "response_header"];
 
 /// The SDK's own test plugin, built with the examples before `cargo xtask test`.
 const TEST_PLUGIN: &str = "hookyard-sdk-test-plugin";

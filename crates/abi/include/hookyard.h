@@ -412,7 +412,7 @@ typedef struct hy_api {
     hy_return (*user_arg_get)(void *object, int32_t index, void **value);
     hy_return (*user_arg_set)(void *object, int32_t index, void *value);
 
-    /* -- Priorities (design.md §6) -------------------------------------------------------------- */
+    /* -- Priorities (docs/priorities.md) -------------------------------------------------------- */
 
     /* The plugin's current priority and its operator-given ceiling. */
     hy_return (*plugin_priority_get)(hy_plugin *self, int32_t *priority, int32_t *ceiling);

@@ -1,4 +1,5 @@
-//! The configuration directory (design.md §4): `hookyard.yaml`, `remap.config`, `plugin.yaml`.
+//! The configuration directory (`docs/operating.md`): `hookyard.yaml`, `remap.config`,
+//! `plugin.yaml`.
 //!
 //! Every file is optional. Loading parses everything before anything is used and reports every
 //! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good

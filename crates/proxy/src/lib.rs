@@ -3,15 +3,19 @@
 //! It owns the configuration directory ([`config`]: `hookyard.yaml`, `remap.config`,
 //! `plugin.yaml`), the HTTP/1.1 server and its pooled origin clients ([`Server`]: one
 //! current-thread runtime per worker, each with its own `SO_REUSEPORT` listener and origin pool,
-//! design.md §9), transactions routed by `hookyard-remap`'s rules, generations swapped
-//! atomically on reload (SIGHUP, `ctl reload`, or a change of a watched file: `watch`), the
-//! control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket), Prometheus metrics, and
-//! `hookyard check` ([`check()`]).
+//! so a connection never leaves the worker that accepted it; `ARCHITECTURE.md` gives the
+//! measurements behind that choice), transactions routed by `hookyard-remap`'s rules,
+//! generations swapped atomically on reload (SIGHUP, `ctl reload`, or a change of a watched
+//! file: `watch`), the control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket),
+//! Prometheus metrics, and `hookyard check` ([`check()`]).
 //!
-//! Remap plugins run: each rule's `@plugin=` chain, with the whole ATS lifecycle across reloads
-//! (`hookyard-remap`'s generations), served by the host side of the C ABI in `host`. Global
-//! plugins and hook dispatch are not wired yet: a configuration enabling a global plugin is
-//! refused, and the transaction (`txn.rs`) marks where hooks will be dispatched.
+//! Plugins run, served by the host side of the C ABI in `host`: remap plugins as each rule's
+//! `@plugin=` chain, with the whole ATS lifecycle across reloads (`hookyard-remap`'s
+//! generations); global plugins from `plugin.yaml`, initialised once per version and reused by
+//! every generation that keeps them. The transaction (`txn.rs`) dispatches the hooks in ATS order
+//! to global, session and transaction callbacks, ordered by `plugin.yaml`'s priorities; a
+//! callback may answer pending and resume the transaction from any thread. `docs/hooks.md` is
+//! the plugin author's view.
 //!
 //! Only this crate installs a `tracing` subscriber (in `main.rs`). Its `unsafe` is in `host`
 //! (C calls in with raw pointers).

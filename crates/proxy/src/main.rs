@@ -1,5 +1,5 @@
-//! `hookyard`: `run`, `check` and `ctl` (design.md §3). Everything lives in the library; this
-//! file parses the command line, installs the log subscriber and picks the allocator.
+//! `hookyard`: `run`, `check` and `ctl` (`docs/operating.md`). Everything lives in the library;
+//! this file parses the command line, installs the log subscriber and picks the allocator.
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;

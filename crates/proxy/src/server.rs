@@ -1,6 +1,6 @@
 //! The server: one current-thread runtime per worker, each with its own `SO_REUSEPORT`
-//! listener per address and its own pooled origin client (design.md §9), plus one control
-//! thread for the admin socket and metrics.
+//! listener per address and its own pooled origin client (`ARCHITECTURE.md`, `crates/proxy`,
+//! says why), plus one control thread for the admin socket and metrics.
 //!
 //! Generations: the serving [`Generation`] sits in an [`ArcSwap`]; a transaction takes it with
 //! one atomic load when it starts and keeps it until it ends, so a reload never changes the

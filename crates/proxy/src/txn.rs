@@ -1,7 +1,8 @@
 //! One transaction: a client request through hooks and remap to its origin and the response
-//! back, in ATS's order (ats-reference.md §5): TXN_START, READ_REQUEST_HDR, PRE_REMAP, remap and
-//! the rule's plugin chain, POST_REMAP, SEND_REQUEST_HDR, READ_RESPONSE_HDR, SEND_RESPONSE_HDR,
-//! and TXN_CLOSE once the response body is sent (or the client left). Everything a transaction
+//! back, in ATS's order (`docs/hooks.md`; ATS's `src/proxy/http/HttpSM.cc`): TXN_START,
+//! READ_REQUEST_HDR, PRE_REMAP, remap and the rule's plugin chain, POST_REMAP, SEND_REQUEST_HDR,
+//! READ_RESPONSE_HDR, SEND_RESPONSE_HDR, and TXN_CLOSE once the response body is sent (or the
+//! client left). Everything a transaction
 //! needs lives in it, and it runs on the worker that accepted its connection.
 //!
 //! A transaction of a generation without hooks and a rule without plugins makes no plugin state

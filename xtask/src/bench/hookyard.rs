@@ -2,10 +2,9 @@
 //! `add_header` remap plugin on that rule when the proxy can run it.
 //!
 //! Whether it can is asked of the binary itself: `hookyard check` of the directory with the
-//! plugin rule. A proxy that refuses `@plugin=` (the first slice does, with a clear error) gets
-//! the plugin-less rule instead, and the report says so (`"hookyard_plugin": false`) with the
-//! proxy's own reason. Nothing here changes the day the proxy runs plugins: the check passes
-//! and the plugin rule is served.
+//! plugin rule. When the check refuses it (the plugin does not build or load here), the
+//! plugin-less rule is benched instead, and the report says so (`"hookyard_plugin": false`)
+//! with the proxy's own reason, rather than the run failing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

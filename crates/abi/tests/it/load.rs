@@ -1,6 +1,6 @@
 //! The load-time rules on real shared objects: the descriptor is checked first and a refusal
-//! says who, where, which versions and what to do; then ATS's entry-point rules (scenarios 1-4
-//! of `ats-reference.md` §9) with ATS's exact messages. Nothing of a refused plugin runs.
+//! says who, where, which versions and what to do; then ATS's entry-point rules (`RemapPluginInfo::load`
+//! in ATS's `src/proxy/http/remap/RemapPluginInfo.cc`) with ATS's exact messages. Nothing of a refused plugin runs.
 
 use std::path::Path;
 
@@ -131,7 +131,7 @@ fn a_plugin_without_a_descriptor_is_refused() {
 }
 
 #[test]
-fn scenario_1_init_and_do_remap_alone_load() {
+fn init_and_do_remap_alone_load() {
     let env = Env::new();
     let library = env.load(REMAP_BASICS, "basic.so");
     let (result, looked_up, calls) = check(PluginKind::Remap, &library, "basic.so");
@@ -141,7 +141,7 @@ fn scenario_1_init_and_do_remap_alone_load() {
 }
 
 #[test]
-fn scenarios_2_to_4_missing_entry_points_fail_with_ats_messages() {
+fn missing_entry_points_fail_with_ats_messages() {
     let env = Env::new();
     let cases: &[(&[&str], &str, &str)] = &[
         (&["-DWITH_DO_REMAP"], "plugin_missing_init.so", "hy_remap_init"),

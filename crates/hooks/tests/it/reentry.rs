@@ -1,4 +1,8 @@
-//! Callbacks added while a hook is being dispatched (ats-reference §5.3).
+//! Callbacks added while a hook is being dispatched, as ATS's `HttpHookState` orders them
+//! (`src/api/HttpHookState.cc`): a callback added to a level that was empty when the dispatch
+//! began runs in it, one added to a level already past its last callback does not, and a later
+//! level always sees additions. ATS ignores a second `TSHttpTxnHookAdd` of the same
+//! continuation, but not a second session add.
 
 use hookyard_hooks::{HookId, Outcome, Priority, Progress};
 
@@ -19,7 +23,7 @@ fn a_session_callback_adding_a_transaction_callback_sees_it_run_in_the_same_disp
     });
     txn.session.add(HOOK, adder, None, &world.priorities).unwrap();
     assert_eq!(world.dispatch(HOOK, &mut txn), Progress::Done(Outcome::Continue));
-    assert_eq!(txn.log, ["session", "txn-added"], "scenario 36: the initially empty level sees it");
+    assert_eq!(txn.log, ["session", "txn-added"], "the initially empty level sees it");
 }
 
 #[test]
@@ -85,5 +89,5 @@ fn duplicate_adds_are_ignored_at_transaction_level_only() {
     txn.session.add(HOOK, twice.clone(), None, &world.priorities).unwrap();
     txn.session.add(HOOK, twice, None, &world.priorities).unwrap();
     world.dispatch(HOOK, &mut txn);
-    assert_eq!(txn.log, ["ssn", "ssn", "txn"], "scenario 37");
+    assert_eq!(txn.log, ["ssn", "ssn", "txn"], "a txn add runs once, session adds twice");
 }

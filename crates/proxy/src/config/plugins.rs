@@ -1,4 +1,4 @@
-//! `plugin.yaml`: the global plugins and the plugin priorities (design.md §6).
+//! `plugin.yaml`: the global plugins and the plugin priorities (`docs/priorities.md`).
 //!
 //! ```yaml
 //! plugins:

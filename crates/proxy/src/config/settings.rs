@@ -95,7 +95,8 @@ pub struct Settings {
     pub plugin_dirs: Vec<PathBuf>,
     /// Where plugin copies and the default control socket live; `None`: the default.
     pub runtime_dir: Option<PathBuf>,
-    /// Load changed plugins as new versions beside the old (design.md §7).
+    /// Load changed plugins as new versions beside the old; `false` loads each file in place,
+    /// once (ATS's `proxy.config.plugin.dynamic_reload_mode` 0).
     pub dynamic_reload: bool,
     /// Reload on a change in the configuration directory or a plugin file (debounced; read at
     /// start only).

@@ -1,5 +1,5 @@
 //! A worker's connections to its origins: HTTP/1.1 over TCP, kept alive and reused, one request
-//! at a time each (design.md §9: each worker its own pool, no lock shared between workers).
+//! at a time each (each worker its own pool, no lock shared between workers: `ARCHITECTURE.md`, `crates/proxy`).
 //!
 //! A connection goes back to its origin's idle list as soon as the response head arrived (unless
 //! that head had both framing fields); it is handed out again only once hyper says it is ready,

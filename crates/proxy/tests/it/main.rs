@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod control;
 mod errors;
+mod examples;
 mod hooks;
 mod limits;
 mod plugins;

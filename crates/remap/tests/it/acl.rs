@@ -1,4 +1,6 @@
-//! ACL filters on rules (ats-reference §6.5, §6.9).
+//! ACL filters on rules, with ATS 9.2's legacy policy (`UrlRewrite::PerformACLFiltering` in
+//! ATS's `src/proxy/http/remap/UrlRewrite.cc`; the ACL filters of
+//! <https://docs.trafficserver.apache.org/en/9.2.x/admin-guide/files/remap.config.en.html>).
 
 use hookyard_remap::{AclRequest, Remap, allowed};
 

@@ -1,5 +1,7 @@
-//! The remap plugin lifecycle across generations (ats-reference §1.2, §2, scenarios 7–10,
-//! 15–16, 21–24, 28–29, 53–54), with a C plugin that records every call.
+//! The remap plugin lifecycle across generations, as ATS's code runs it (`PluginFactory.cc`,
+//! `RemapPluginInfo.cc` in `src/proxy/http/remap/`; the guarantees of
+//! <https://docs.trafficserver.apache.org/en/latest/developer-guide/plugins/remap-plugins.en.html>),
+//! with a C plugin that records every call.
 
 use std::ffi::{CStr, c_char};
 use std::path::Path;
@@ -106,9 +108,9 @@ fn the_first_load_inits_and_instantiates_and_tells_used_without_pre_reload() {
     assert!(report.plugins[0].loaded);
     let lib = world.library("p.so");
     // init, new_instance, delete, done, pre, post, do_remap, os_response
-    assert_eq!(counts(&lib), [1, 1, 0, 0, 0, 1, 0, 0], "scenario 24: no pre on the first load");
+    assert_eq!(counts(&lib), [1, 1, 0, 0, 0, 1, 0, 0], "no pre on the first load");
     assert_eq!(last_post(&lib), abi::HY_RELOAD_SUCCESS_PLUGIN_USED);
-    assert_eq!(text_of(&lib, "rec_last_argv"), "http://a/ http://b/ x y", "scenario 9");
+    assert_eq!(text_of(&lib, "rec_last_argv"), "http://a/ http://b/ x y", "from, to, pparams");
 }
 
 #[test]
@@ -143,11 +145,7 @@ fn a_reload_reuses_an_unchanged_plugin_and_old_instances_go_after_their_generati
     assert_eq!(world.library("p.so").id(), lib.id());
     assert_eq!(counts(&lib), [1, 2, 0, 0, 1, 2, 0, 0], "no second init; pre then post on reload");
     world.flush();
-    assert_eq!(
-        count(&lib, DELETE_INSTANCE),
-        0,
-        "scenario 28: a transaction still holds generation 1"
-    );
+    assert_eq!(count(&lib, DELETE_INSTANCE), 0, "a transaction still holds generation 1");
 
     assert_eq!(run_chain(&held, "http://a/x"), ChainOutcome { remapped: false, redirect: false });
     assert_eq!(count(&lib, DO_REMAP), 1, "the old generation still runs its instance");
@@ -178,7 +176,7 @@ fn a_changed_plugin_loads_beside_the_old_one_which_serves_its_generation() {
 
     world.install("p.so", &["-DRECORDER_VERSION=2"]);
     let report = world.load(config).unwrap();
-    assert!(report.plugins[0].loaded, "scenario 15: a changed file is a new version");
+    assert!(report.plugins[0].loaded, "a changed file is a new version");
     let v2 = world.library("p.so");
     assert_ne!(v1.id(), v2.id());
     assert_eq!(count(&v2, INIT), 1);
@@ -214,7 +212,7 @@ fn init_failures_refuse_the_load_with_atss_messages_and_unload_the_plugin() {
         "remap.config:2: failed to initialize plugin boom.so: boom\n\
          remap.config:3: failed to initialize plugin quiet.so: Unknown plugin error"
     );
-    assert!(world.generations.plugins().loaded().is_empty(), "scenario 7: not in the loaded list");
+    assert!(world.generations.plugins().loaded().is_empty(), "not in the loaded list");
     assert_eq!(world.generations.current().number(), 0, "nothing changed");
     world.flush();
     assert!(world.sandbox.version_dirs().is_empty(), "both copies unloaded and removed");
@@ -235,12 +233,12 @@ fn a_failed_instance_refuses_the_reload_and_releases_what_it_created() {
         .unwrap_err();
     assert_eq!(
         err, "remap.config:3: failed to create instance for plugin p.so: bad args",
-        "scenario 8"
+        "the instance error, with its line"
     );
     assert_eq!(world.generations.current().number(), 1, "the serving generation stays");
     assert_eq!(last_post(&p), abi::HY_RELOAD_FAILURE);
 
-    // Scenario 29: the brand-new Q got init, an instance, post(FAILURE), delete and done.
+    // The brand-new Q got init, an instance, post(FAILURE), delete and done.
     world.flush();
     assert!(world.generations.plugins().loaded().iter().all(|x| x.version() != q.id()));
     assert_eq!(counts(&q), [1, 1, 1, 1, 0, 1, 0, 0]);
@@ -277,7 +275,11 @@ fn post_reload_tells_each_plugin_whether_the_new_generation_uses_it() {
         .unwrap();
     let (p1, p2) = (world.library("p1.so"), world.library("p2.so"));
     world.load("map http://a/ http://b/ @plugin=p1.so\n").unwrap();
-    assert_eq!(last_post(&p1), abi::HY_RELOAD_SUCCESS_PLUGIN_USED, "scenario 22");
+    assert_eq!(
+        last_post(&p1),
+        abi::HY_RELOAD_SUCCESS_PLUGIN_USED,
+        "a plugin the new generation instantiates hears USED"
+    );
     assert_eq!(last_post(&p2), abi::HY_RELOAD_SUCCESS_PLUGIN_UNUSED);
     assert_eq!((count(&p1, PRE), count(&p2, PRE)), (1, 1));
 }
@@ -325,6 +327,6 @@ fn the_chain_stops_redirects_and_treats_negative_answers_as_no_remap() {
     let Remap::Map { rule, .. } = generation.rules().remap(&request) else { panic!() };
     // SAFETY: the recorder never uses the transaction handle.
     unsafe { generation.chain(rule).os_response(std::ptr::null_mut(), 3) };
-    assert_eq!(count(&lib, OS_RESPONSE), 1, "scenario 54");
+    assert_eq!(count(&lib, OS_RESPONSE), 1, "only the first plugin of the rule");
     let _ = Request { ..request };
 }

@@ -1,4 +1,6 @@
-//! Which rule wins and where it sends the request (ats-reference §6.7–6.9, scenarios 41–49).
+//! Which rule wins and where it sends the request, as ATS's code decides it
+//! (`UrlRewrite::_mappingLookup` and `url_rewrite_remap_request` in ATS's
+//! `src/proxy/http/remap/UrlRewrite.cc`; `docs/remap.md` says where the documentation differs).
 
 use hookyard_remap::Request;
 

@@ -8,5 +8,6 @@ mod host;
 mod panics;
 mod plugin;
 mod support;
+mod template;
 mod tidy;
 mod unload;

@@ -17,6 +17,9 @@ const RUST: &[(&str, &str)] = &[
     ("hookyard-sdk-test-plugin", "libsdk_test_plugin.so"),
 ];
 
+/// The C example plugins: `plugins/c/<name>.c`.
+const C: &[&str] = &["add_header", "response_header"];
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -51,24 +54,26 @@ fn built() -> &'static HashMap<String, PathBuf> {
         // file.
         let c_dir = target.join("test-c");
         std::fs::create_dir_all(&c_dir).unwrap();
-        let out = c_dir.join("add_header.so");
-        let staging = c_dir.join(format!(".add_header.{}.so", std::process::id()));
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-        let output = Command::new(&cc)
-            .args(["-shared", "-fPIC", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
-            .arg(hookyard_abi::HEADER_DIR)
-            .arg("-o")
-            .arg(&staging)
-            .arg(root().join("plugins/c/add_header.c"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
-        assert!(
-            output.status.success(),
-            "compiling add_header.c failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::fs::rename(&staging, &out).unwrap();
-        built.insert("add_header".into(), out);
+        for name in C {
+            let out = c_dir.join(format!("{name}.so"));
+            let staging = c_dir.join(format!(".{name}.{}.so", std::process::id()));
+            let output = Command::new(&cc)
+                .args(["-shared", "-fPIC", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+                .arg(hookyard_abi::HEADER_DIR)
+                .arg("-o")
+                .arg(&staging)
+                .arg(root().join("plugins/c").join(format!("{name}.c")))
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+            assert!(
+                output.status.success(),
+                "compiling {name}.c failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            std::fs::rename(&staging, &out).unwrap();
+            built.insert((*name).into(), out);
+        }
         built
     })
 }

@@ -94,6 +94,13 @@ fn add_header_unloads() {
 }
 
 #[test]
+fn response_header_unloads() {
+    unloads_cleanly("response_header", |library, host| {
+        every_global_entry_point(library, host, "response_header.so", &["X-A:1"]);
+    });
+}
+
+#[test]
 fn the_template_unloads() {
     unloads_cleanly("template", |library, host| {
         every_remap_entry_point(library, host, "template.so", &[])

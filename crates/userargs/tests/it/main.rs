@@ -1,4 +1,4 @@
-//! Integration tests of `hookyard-userargs`: the ATS scenarios, limits, reloads, raw indices,
+//! Integration tests of `hookyard-userargs`: ATS's behaviour, limits, reloads, raw indices,
 //! slot storage and concurrent use.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
 

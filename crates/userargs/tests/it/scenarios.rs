@@ -1,4 +1,5 @@
-//! Acceptance scenarios 30–33 of `ats-reference.md` §9, through the calls the C side makes.
+//! ATS's `TSUserArg*` behaviour (`include/tscore/PluginUserArgs.h`, and its unit test
+//! `src/tscore/unit_tests/test_PluginUserArgs.cc`), through the calls the C side makes.
 
 use hookyard_userargs::{Error, Kind, Registry, Slots, Ssn, Txn};
 
@@ -40,7 +41,7 @@ fn user_arg_get(registry: &Registry, object: Object<'_>, index: i32) -> Result<u
 }
 
 #[test]
-fn scenario_30_reserve_is_idempotent_by_name_and_per_kind() {
+fn reserve_is_idempotent_by_name_and_per_kind() {
     let registry = Registry::new();
     assert_eq!(registry.reserve_raw(Kind::Transaction, "a", "first").unwrap(), 1000);
     assert_eq!(registry.reserve_raw(Kind::Transaction, "a", "second").unwrap(), 1000);
@@ -56,7 +57,7 @@ fn scenario_30_reserve_is_idempotent_by_name_and_per_kind() {
 }
 
 #[test]
-fn scenario_31_the_seventeenth_transaction_slot_is_refused() {
+fn the_seventeenth_transaction_slot_is_refused() {
     let registry = Registry::new();
     for n in 0..16 {
         assert_eq!(
@@ -77,7 +78,7 @@ fn scenario_31_the_seventeenth_transaction_slot_is_refused() {
 }
 
 #[test]
-fn scenario_32_look_ups_by_name_and_by_index() {
+fn look_ups_by_name_and_by_index() {
     let registry = Registry::new();
     registry.reserve_raw(Kind::Transaction, "a", "slot a").unwrap();
     registry.reserve_raw(Kind::Transaction, "b", "slot b").unwrap();
@@ -117,7 +118,7 @@ fn scenario_32_look_ups_by_name_and_by_index() {
 }
 
 #[test]
-fn scenario_33_values_per_object_and_global() {
+fn values_per_object_and_global() {
     let registry = Registry::new();
     assert_eq!(registry.reserve_raw(Kind::Transaction, "t", "").unwrap(), 1000);
     assert_eq!(registry.reserve_raw(Kind::Session, "s", "").unwrap(), 2000);

@@ -2,8 +2,9 @@
 //! a baseline for benchmarks).
 //!
 //! Copy this directory to start a plugin: rename the package, the `[lib]` name (the file is
-//! `lib<name>.so`) and the `name` in `plugin!`, and keep `clippy.toml`, which enforces the rules
-//! that keep a plugin unloadable.
+//! `lib<name>.so`) and the `name` in `plugin!`, point the `hookyard-sdk` dependency in
+//! `Cargo.toml` at your SDK (the one edit a copy outside hookyard's repository needs), and keep
+//! `clippy.toml`, which enforces the rules that keep a plugin unloadable.
 #![forbid(unsafe_code)]
 
 use hookyard_sdk::{Error, InstanceArgs, RemapPlugin, RemapRequest, RemapStatus, Txn};
