@@ -100,6 +100,17 @@ pub(crate) struct PluginState {
     pub(crate) calls: Box<[HookCalls]>,
     /// Whether a refused resume of this version was logged (once per version).
     stray_resume_logged: AtomicBool,
+    /// Milliseconds after [`epoch`] before which no slow-callback warning is logged.
+    slow_quiet_until: AtomicU64,
+}
+
+/// The shortest time between two slow-callback warnings of one plugin version.
+const SLOW_WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// A fixed instant early in the process, for times kept in atomics.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 impl PluginState {
@@ -120,6 +131,29 @@ impl PluginState {
     /// serving one.
     pub(crate) fn priorities(&self) -> Option<Arc<Priorities>> {
         self.link.priorities()
+    }
+
+    /// Counts a callback's time on `what` (a hook's dense index, or [`HookId::COUNT`] for
+    /// `do_remap`), and warns (at most every [`SLOW_WARN_EVERY`] per version) when it took longer
+    /// than `slow`: the worker that ran it served nothing else meanwhile.
+    pub(crate) fn timed(&self, at: usize, name: &str, took: Duration, slow: Duration) {
+        self.calls[at].record(took);
+        if took <= slow {
+            return;
+        }
+        let now = epoch().elapsed().as_millis() as u64;
+        let quiet = self.slow_quiet_until.load(Ordering::Relaxed);
+        let next = now + SLOW_WARN_EVERY.as_millis() as u64;
+        if now >= quiet
+            && self
+                .slow_quiet_until
+                .compare_exchange(quiet, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            warn!(plugin = %self.name, version = %self.version, callback = name, ?took, limit = ?slow,
+                "a plugin callback ran longer than limits.slow_callback: every connection of its \
+                 worker waited meanwhile (logged at most every 10 s per plugin)");
+        }
     }
 
     /// Logs a refused resume, the first time for this version.
@@ -169,6 +203,8 @@ pub(crate) struct GlobalHooks {
     pub(crate) priorities: Arc<Priorities>,
     /// How long a callback may stay pending (`timeouts.hook_pending`).
     pub(crate) hook_pending: Duration,
+    /// A callback running longer is logged (`limits.slow_callback`).
+    pub(crate) slow_callback: Duration,
     members: Vec<Arc<PluginState>>,
     /// Whether the table has any callback: transactions without plugins skip all hook work.
     has_hooks: AtomicBool,
@@ -182,6 +218,7 @@ impl GlobalHooks {
         priorities: Arc<Priorities>,
         members: Vec<Arc<PluginState>>,
         hook_pending: Duration,
+        slow_callback: Duration,
     ) -> GlobalHooks {
         let mut table = Hooks::new(Level::Global);
         for member in &members {
@@ -200,6 +237,7 @@ impl GlobalHooks {
             table: ArcSwap::from_pointee(table),
             priorities,
             hook_pending,
+            slow_callback,
             members,
             has_hooks: AtomicBool::new(has_hooks),
             edit: Mutex::new(()),
@@ -244,7 +282,9 @@ impl GlobalHooks {
             &self.priorities,
             &mut (),
             |_: &()| Local::default(),
-            |handler, hook, _: &mut ()| handler.fire_hook(hook, std::ptr::null_mut()),
+            |handler, hook, _: &mut ()| {
+                handler.fire_hook(hook, std::ptr::null_mut(), self.slow_callback)
+            },
         );
         if progress == Progress::Pending {
             warn!(%hook, "a lifecycle hook callback answered PENDING; lifecycle hooks do not wait");
@@ -323,6 +363,7 @@ impl HostTables for Tables {
             registrations: Mutex::new(Vec::new()),
             calls: (0..=HookId::COUNT).map(|_| HookCalls::default()).collect(),
             stray_resume_logged: AtomicBool::new(false),
+            slow_quiet_until: AtomicU64::new(0),
         });
         let this: *const PluginState = Arc::as_ptr(&state);
         let mut api = Box::new(api::table(this.cast_mut().cast::<hy_plugin>()));
@@ -420,11 +461,12 @@ impl CCont {
         Some(result)
     }
 
-    /// Runs the handler for a hook and counts its time; a destroyed continuation continues.
-    pub(crate) fn fire_hook(&self, hook: HookId, edata: *mut c_void) -> Outcome {
+    /// Runs the handler for a hook and counts its time (warning when over `slow`); a destroyed
+    /// continuation continues.
+    pub(crate) fn fire_hook(&self, hook: HookId, edata: *mut c_void, slow: Duration) -> Outcome {
         let started = Instant::now();
         let result = self.fire(abi::HY_EVENT_HOOK_BASE + hook.number() as i32, edata);
-        self.plugin.calls[hook.index()].record(started.elapsed());
+        self.plugin.timed(hook.index(), hook.name(), started.elapsed(), slow);
         match result {
             None | Some(abi::HY_HOOK_CONTINUE) => Outcome::Continue,
             Some(abi::HY_HOOK_PENDING) => Outcome::Pending,
@@ -563,7 +605,7 @@ async unsafe fn dispatch<T: Target>(target: Ptr<T>, global: &GlobalHooks, hook: 
                 |t| t.local(),
                 |handler, hook, t| {
                     resume.arm(handler.plugin().id);
-                    let outcome = handler.fire_hook(hook, t.edata());
+                    let outcome = handler.fire_hook(hook, t.edata(), global.slow_callback);
                     match resume.ended(outcome == Outcome::Pending) {
                         Ended::Answered => outcome,
                         Ended::Early(outcome) => outcome,
@@ -858,10 +900,17 @@ impl TxnBox {
             from_url: view(&rule.from_text),
             to_url: view(&rule.to_text),
         };
-        self.get().rule = Some(rule.clone());
+        let state = self.get();
+        state.rule = Some(rule.clone());
+        let slow = state.global.slow_callback;
+        let timed = |plugin: &hookyard_remap::RemapPlugin, took| {
+            if let Some(plugin) = plugin_state(plugin.table()) {
+                plugin.timed(HookId::COUNT, "do_remap", took, slow);
+            }
+        };
         // SAFETY: the state is this box's, not otherwise borrowed during the call; `rri` lives
         // on this frame for the call.
-        unsafe { chain.run(self.0.as_ptr().cast(), &mut rri) }
+        unsafe { chain.run(self.0.as_ptr().cast(), &mut rri, timed) }
     }
 }
 

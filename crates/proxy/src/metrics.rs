@@ -5,7 +5,8 @@
 //! `hookyard_uptime_seconds`, `hookyard_transactions_abandoned_total`, per endpoint
 //! `hookyard_endpoint_connections{endpoint}`, `hookyard_endpoint_connections_max{endpoint}` and
 //! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}` and the histogram
-//! `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks.
+//! `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks and
+//! `hookyard_plugin_remap_seconds{plugin,version}` of `do_remap`.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use tracing::{debug, warn};
 
 use hookyard_hooks::HookId;
 
-use crate::host::LATENCY_BUCKETS_US;
+use crate::host::{HookCalls, LATENCY_BUCKETS_US};
 use crate::server::Shared;
 
 pub(crate) async fn serve(
@@ -153,37 +154,49 @@ fn plugin_series(shared: &Shared, out: &mut String) {
         let n = versions.iter().filter(|v| v.state == state).count();
         let _ = writeln!(out, "hookyard_plugin_versions{{state=\"{state}\"}} {n}");
     }
+    let generation = shared.current.load();
     let name = "hookyard_plugin_hook_seconds";
     let _ =
         writeln!(out, "# HELP {name} Time in plugin hook callbacks, per plugin version and hook.");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    let generation = shared.current.load();
     for member in generation.hooks.members() {
         for hook in HookId::ALL {
-            let calls = &member.calls[hook.index()];
-            let count = calls.calls.load(Ordering::Relaxed);
-            if count == 0 {
-                continue;
-            }
             let labels = format!(
                 "plugin=\"{}\",version=\"{}\",hook=\"{}\"",
                 escape(&member.name),
                 escape(&member.version),
                 hook.name()
             );
-            let mut cumulative = 0;
-            for (at, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
-                cumulative += calls.buckets[at].load(Ordering::Relaxed);
-                let le = *bound as f64 / 1e6;
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-            }
-            cumulative += calls.buckets[LATENCY_BUCKETS_US.len()].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
-            let seconds = calls.nanos.load(Ordering::Relaxed) as f64 / 1e9;
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {seconds}");
-            let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+            histogram(out, name, &labels, &member.calls[hook.index()]);
         }
     }
+    let name = "hookyard_plugin_remap_seconds";
+    let _ = writeln!(out, "# HELP {name} Time in plugins' do_remap, per plugin version.");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for member in generation.hooks.members() {
+        let labels =
+            format!("plugin=\"{}\",version=\"{}\"", escape(&member.name), escape(&member.version));
+        histogram(out, name, &labels, &member.calls[HookId::COUNT]);
+    }
+}
+
+/// One histogram series of `calls` (nothing when it has no calls).
+fn histogram(out: &mut String, name: &str, labels: &str, calls: &HookCalls) {
+    let count = calls.calls.load(Ordering::Relaxed);
+    if count == 0 {
+        return;
+    }
+    let mut cumulative = 0;
+    for (at, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
+        cumulative += calls.buckets[at].load(Ordering::Relaxed);
+        let le = *bound as f64 / 1e6;
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+    }
+    cumulative += calls.buckets[LATENCY_BUCKETS_US.len()].load(Ordering::Relaxed);
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
+    let seconds = calls.nanos.load(Ordering::Relaxed) as f64 / 1e9;
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {seconds}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
 /// A label value with `\`, `"` and newlines escaped.

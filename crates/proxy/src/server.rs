@@ -689,8 +689,12 @@ pub(crate) fn load_plugins(
         .chain(generation.remap_plugins().into_iter().map(|p| p.table()))
         .filter_map(|table| crate::host::plugin_state(table).cloned())
         .collect();
-    let hooks =
-        Arc::new(GlobalHooks::build(priorities, members, config.settings.timeouts.hook_pending));
+    let hooks = Arc::new(GlobalHooks::build(
+        priorities,
+        members,
+        config.settings.timeouts.hook_pending,
+        config.settings.limits.slow_callback,
+    ));
     link.serve(hooks.clone());
     hooks.lifecycle(hookyard_hooks::HookId::PluginsLoaded);
     hooks.edit(|table| table.refresh_priorities(&hooks.priorities));

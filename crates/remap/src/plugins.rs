@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use hookyard_abi::{self as abi, PluginIdentity, hy_api, hy_remap_request_info, hy_txn};
@@ -238,22 +239,29 @@ impl Chain {
     /// plugin's context, with the redirect flag cleared before each; `NO_REMAP_STOP` and
     /// `DID_REMAP_STOP` end it; a `DID_REMAP*` with the redirect flag set ends it with a
     /// redirect; a negative answer counts as `NO_REMAP` (ATS's code; its documentation says
-    /// otherwise).
+    /// otherwise). `timed` is told how long each plugin's `do_remap` took.
     ///
     /// # Safety
     ///
     /// `txn` is a transaction handle of the host, valid for the call, and `rri` a request info
     /// valid and exclusively lent for the call.
-    pub unsafe fn run(&self, txn: *mut hy_txn, rri: *mut hy_remap_request_info) -> ChainOutcome {
+    pub unsafe fn run(
+        &self,
+        txn: *mut hy_txn,
+        rri: *mut hy_remap_request_info,
+        mut timed: impl FnMut(&RemapPlugin, Duration),
+    ) -> ChainOutcome {
         let mut outcome = ChainOutcome { remapped: false, redirect: false };
         for instance in &self.instances {
             let live = instance.live();
             // SAFETY: `rri` is valid and ours for the call (contract).
             unsafe { (*rri).redirect = 0 };
+            let started = Instant::now();
             let status = live.plugin.context.run(|| {
                 // SAFETY: per this function's contract; the instance is live.
                 unsafe { live.plugin.entries.do_remap(live.handle, txn, rri) }
             });
+            timed(&live.plugin, started.elapsed());
             let status = if status < 0 { abi::HY_REMAP_NO_REMAP } else { status };
             let did = matches!(status, abi::HY_REMAP_DID_REMAP | abi::HY_REMAP_DID_REMAP_STOP);
             outcome.remapped |= did;

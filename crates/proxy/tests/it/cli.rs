@@ -48,33 +48,12 @@ fn check_takes_a_relative_config_and_relative_plugin_dirs() {
 fn run_takes_a_relative_config_and_relative_plugin_dirs() {
     let root = tempfile::tempdir().unwrap();
     relative_layout(root.path());
-    let mut child = hookyard(root.path())
-        .args(["run", "--config", "conf", "--listen", "127.0.0.1:0", "--admin", "admin.sock"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let start = Instant::now();
-    let mut seen = Vec::new();
-    let listening = loop {
-        let left = DEADLINE.saturating_sub(start.elapsed());
-        match received.recv_timeout(left) {
-            Ok(line) if line.contains("listening on http://") => break true,
-            Ok(line) => seen.push(line),
-            Err(_) => break false,
-        }
-    };
+    let args = ["--config", "conf", "--listen", "127.0.0.1:0", "--admin", "admin.sock"];
+    let (mut child, _, addr) = start_run(root.path(), &args);
+    let answer = http_get(&addr, "site.test", "/_hookyard/health");
     let _ = child.kill();
     let _ = child.wait();
-    assert!(listening, "the proxy did not start:\n{}", seen.join("\n"));
+    assert!(answer.ends_with("ok\n"), "{answer}");
     assert!(root.path().join("run/plugins").is_dir(), "the relative runtime_dir is used");
 }
 
@@ -90,4 +69,98 @@ fn a_start_up_error_is_said_once_in_plain_text() {
     assert_eq!(stderr.matches("remap.config:1:").count(), 1, "{stderr}");
     assert!(stderr.contains("hookyard: cannot start: the configuration has problems"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {stderr}");
+}
+
+/// Starts `hookyard run` in `cwd` with `args`; returns it and its stderr lines as they come,
+/// once it listens (the listen address printed first).
+fn start_run(cwd: &Path, args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>, String) {
+    let mut child = hookyard(cwd).arg("run").args(args).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    let listening = loop {
+        let left = DEADLINE.saturating_sub(start.elapsed());
+        match received.recv_timeout(left) {
+            Ok(line) => match line.split("listening on http://").nth(1) {
+                Some(addr) => break Some(addr.trim().to_owned()),
+                None => seen.push(line),
+            },
+            Err(_) => break None,
+        }
+    };
+    match listening {
+        Some(addr) => (child, received, addr),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the proxy did not start:\n{}", seen.join("\n"));
+        }
+    }
+}
+
+/// One request over a new connection, read to its end; the whole answer.
+fn http_get(addr: &str, host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn slow_plugin_callbacks_are_timed_and_named_in_a_warning() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("plugins")).unwrap();
+    let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/hook_probe.c");
+    compile_c_with(&probe, &[], &[&abi_include_dir()], &root.path().join("plugins/probe.so"));
+    let recorder = hookyard_fixtures::recorder(&[]);
+    std::fs::copy(recorder, root.path().join("plugins/recorder.so")).unwrap();
+    write(
+        root.path(),
+        "hookyard.yaml",
+        "plugin_dirs: [plugins]\nruntime_dir: run\nlimits: {slow_callback: 10ms}\n",
+    );
+    write(root.path(), "plugin.yaml", "plugins:\n  - path: probe.so\n    params: [block=30]\n");
+    write(
+        root.path(),
+        "remap.config",
+        "map http://site.test/ http://127.0.0.1:9/ @plugin=recorder.so @pparam=sleep=30\n",
+    );
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let metrics = metrics.to_string();
+    let args = ["--config", ".", "--listen", "127.0.0.1:0", "--admin", "a.sock"];
+    let (mut child, lines, addr) =
+        start_run(root.path(), &[&args[..], &["--metrics", &metrics]].concat());
+    let answer = http_get(&addr, "site.test", "/");
+    assert!(answer.starts_with("HTTP/1.1 502"), "the origin is down: {answer}");
+    let page = http_get(&metrics, "x", "/metrics");
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged: Vec<String> = lines.try_iter().collect();
+    let slow: Vec<&String> =
+        logged.iter().filter(|l| l.contains("longer than limits.slow_callback")).collect();
+    assert!(
+        slow.iter().any(|l| l.contains("plugin=recorder") && l.contains("do_remap")),
+        "{logged:#?}"
+    );
+    assert!(
+        slow.iter().any(|l| l.contains("plugin=probe") && l.contains("READ_REQUEST_HDR")),
+        "{logged:#?}"
+    );
+    let count = "hookyard_plugin_remap_seconds_count{plugin=\"recorder\",version=\"test\"} 1";
+    assert!(page.contains(count), "{page}");
+    let fast =
+        "hookyard_plugin_remap_seconds_bucket{plugin=\"recorder\",version=\"test\",le=\"0.01\"} 0";
+    assert!(page.contains(fast), "{page}");
 }

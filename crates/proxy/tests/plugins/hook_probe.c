@@ -18,6 +18,7 @@
  *                  then resumes
  *   late=MS        READ_REQUEST_HDR answers PENDING; a thread resumes only MS ms later
  *   resume_now     READ_REQUEST_HDR calls txn_resume with nothing pending, then continues
+ *   block=MS       READ_REQUEST_HDR blocks its thread (the worker) MS ms
  *
  * What it does on every transaction it runs for:
  *   READ_REQUEST_HDR   appends `X-Probe: NAME` to the client request (the origin echoes it)
@@ -50,7 +51,7 @@ static const hy_api *api;
 static hy_cont *global_cont;
 static hy_cont *txn_cont;
 static hy_cont *tick_cont;
-static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status;
+static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status, block_ms;
 static char disable[64];
 static char shutdown_path[512];
 static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded, refused;
@@ -153,6 +154,9 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         if (resume_now) {
             resume_counted(txn);
         }
+        if (block_ms > 0) {
+            pause_ms(block_ms);
+        }
         if (pending) {
             return pend_with(resume_later, txn);
         }
@@ -254,6 +258,8 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             deny_late = 1;
         } else if (strncmp(argv[i], "late=", 5) == 0) {
             late_ms = atoi(argv[i] + 5);
+        } else if (strncmp(argv[i], "block=", 6) == 0) {
+            block_ms = atoi(argv[i] + 6);
         } else if (strcmp(argv[i], "resume_now") == 0) {
             resume_now = 1;
         } else if (strcmp(argv[i], "init-fails") == 0) {
