@@ -90,6 +90,8 @@ pub(crate) struct Registration {
 pub(crate) struct PluginState {
     /// Unique in the process (from 1): who owns a pending hook.
     pub(crate) id: u64,
+    /// The loaded library (plugin version) it serves.
+    pub(crate) dso: hookyard_dso::VersionId,
     pub(crate) name: String,
     pub(crate) version: String,
     pub(crate) context: Context,
@@ -172,6 +174,8 @@ impl PluginState {
 pub(crate) struct Link {
     current: ArcSwapOption<GlobalHooks>,
     loading: ArcSwapOption<Priorities>,
+    /// Every plugin version's state while anything (a generation, a continuation) keeps it.
+    states: Mutex<Vec<std::sync::Weak<PluginState>>>,
 }
 
 impl Link {
@@ -193,6 +197,19 @@ impl Link {
 
     pub(crate) fn current(&self) -> Option<Arc<GlobalHooks>> {
         self.current.load_full()
+    }
+
+    /// The state of the plugin version loaded as `dso`, while anything keeps it: a version no
+    /// generation uses any more may live on through its continuations.
+    pub(crate) fn state_of(&self, dso: hookyard_dso::VersionId) -> Option<Arc<PluginState>> {
+        let states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        states.iter().filter_map(std::sync::Weak::upgrade).find(|s| s.dso == dso)
+    }
+
+    fn known(&self, state: &Arc<PluginState>) {
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        states.retain(|s| s.strong_count() > 0);
+        states.push(Arc::downgrade(state));
     }
 }
 
@@ -356,6 +373,7 @@ impl HostTables for Tables {
         let id = IDS.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(PluginState {
             id,
+            dso: plugin.library.id(),
             name: plugin.identity.name.clone(),
             version: plugin.identity.version.clone(),
             context: plugin.context.clone(),
@@ -365,6 +383,7 @@ impl HostTables for Tables {
             stray_resume_logged: AtomicBool::new(false),
             slow_quiet_until: AtomicU64::new(0),
         });
+        self.link.known(&state);
         let this: *const PluginState = Arc::as_ptr(&state);
         let mut api = Box::new(api::table(this.cast_mut().cast::<hy_plugin>()));
         let slot = caller::Slot::take(id);

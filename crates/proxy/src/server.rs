@@ -517,6 +517,8 @@ impl Shared {
                 let plugin = remap.iter().find(|p| p.version() == v.id);
                 let global = globals.iter().find(|p| p.version() == v.id);
                 let identity = plugin.map(|p| p.identity()).or(global.map(|g| g.identity()));
+                // A version no generation uses may live on through continuations.
+                let kept = identity.is_none().then(|| self.link.state_of(v.id)).flatten();
                 let state = match v.state {
                     hookyard_dso::VersionState::Live => "live",
                     hookyard_dso::VersionState::Unloading => "unloading",
@@ -524,8 +526,14 @@ impl Shared {
                 };
                 crate::report::PluginVersion {
                     id: v.id.get(),
-                    name: identity.map(|i| i.name.clone()).unwrap_or_default(),
-                    version: identity.map(|i| i.version.clone()).unwrap_or_default(),
+                    name: identity
+                        .map(|i| i.name.clone())
+                        .or_else(|| kept.as_ref().map(|k| k.name.clone()))
+                        .unwrap_or_default(),
+                    version: identity
+                        .map(|i| i.version.clone())
+                        .or_else(|| kept.as_ref().map(|k| k.version.clone()))
+                        .unwrap_or_default(),
                     path: v.path.display().to_string(),
                     runtime_path: v.runtime_path.display().to_string(),
                     references: v.references,
@@ -533,6 +541,7 @@ impl Shared {
                     continuations: plugin
                         .map(|p| p.context())
                         .or(global.map(|g| g.context()))
+                        .or(kept.as_ref().map(|k| &k.context))
                         .map_or(0, |c| c.snapshot().live_continuations),
                     kind: match (plugin, global) {
                         (Some(_), Some(_)) => "remap+global",

@@ -224,6 +224,26 @@ async fn a_failing_init_refuses_the_reload_and_a_changed_plugin_loads_beside_the
     assert!(!first[0].runtime_path.exists(), "its runtime copy is removed");
 }
 
+/// A version no generation uses any more, kept loaded by a continuation it did not destroy,
+/// is still listed with its name and version.
+#[tokio::test]
+async fn a_version_kept_only_by_continuations_is_listed_by_name() {
+    let origin = Origin::start("o").await;
+    let dir = setup(
+        &origin,
+        "plugins:\n  - path: alpha.so\n    params: [linger]\n",
+        &[("alpha", "alpha.so")],
+    );
+    let proxy = proxy(Some(dir.path()));
+    write(dir.path(), "plugin.yaml", "plugins: []\n");
+    assert!(proxy.reload().ok);
+    proxy.settle_plugins();
+    let listed = proxy.plugins();
+    assert_eq!(listed.len(), 1, "kept loaded by its continuation: {listed:?}");
+    assert_eq!((listed[0].name.as_str(), listed[0].version.as_str()), ("alpha", "1.0.0"));
+    assert_eq!(listed[0].continuations, 1);
+}
+
 #[tokio::test]
 async fn a_panicking_rust_plugin_fails_only_its_transaction() {
     let origin = Origin::start("o").await;

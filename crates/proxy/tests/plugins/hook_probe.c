@@ -19,6 +19,7 @@
  *   late=MS        READ_REQUEST_HDR answers PENDING; a thread resumes only MS ms later
  *   resume_now     READ_REQUEST_HDR calls txn_resume with nothing pending, then continues
  *   block=MS       READ_REQUEST_HDR blocks its thread (the worker) MS ms
+ *   linger         done keeps its scheduled continuation (the version stays loaded by it)
  *
  * What it does on every transaction it runs for:
  *   READ_REQUEST_HDR   appends `X-Probe: NAME` to the client request (the origin echoes it)
@@ -52,6 +53,7 @@ static hy_cont *global_cont;
 static hy_cont *txn_cont;
 static hy_cont *tick_cont;
 static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status, block_ms;
+static int linger;
 static char disable[64];
 static char shutdown_path[512];
 static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded, refused;
@@ -258,6 +260,8 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             deny_late = 1;
         } else if (strncmp(argv[i], "late=", 5) == 0) {
             late_ms = atoi(argv[i] + 5);
+        } else if (strcmp(argv[i], "linger") == 0) {
+            linger = 1;
         } else if (strncmp(argv[i], "block=", 6) == 0) {
             block_ms = atoi(argv[i] + 6);
         } else if (strcmp(argv[i], "resume_now") == 0) {
@@ -297,5 +301,7 @@ HY_EXPORT void hy_plugin_done(void) {
     }
     api->cont_destroy(global_cont);
     api->cont_destroy(txn_cont);
-    api->cont_destroy(tick_cont);
+    if (!linger) {
+        api->cont_destroy(tick_cont);
+    }
 }
