@@ -1,81 +1,56 @@
 //! One transaction: a client request through hooks and remap to its origin and the response
-//! back, in ATS's order (`docs/hooks.md`; ATS's `src/proxy/http/HttpSM.cc`): TXN_START,
-//! READ_REQUEST_HDR, PRE_REMAP, remap and the rule's plugin chain, POST_REMAP, SEND_REQUEST_HDR,
-//! READ_RESPONSE_HDR, SEND_RESPONSE_HDR, and TXN_CLOSE once the response body is sent (or the
-//! client left). Everything a transaction
-//! needs lives in it, and it runs on the worker that accepted its connection.
+//! back, as a list of phases in ATS's order (`docs/hooks.md`; ATS's `src/proxy/http/HttpSM.cc`):
+//!
+//! 1. [`admit`](Transaction::admit): refusals before anything runs (framing, `CONNECT`, the
+//!    health route, the request target);
+//! 2. [`read_request`](Transaction::read_request): TXN_START, READ_REQUEST_HDR, PRE_REMAP;
+//! 3. [`remap`](Transaction::remap): the rule, its ACL and its plugin chain; then POST_REMAP;
+//! 4. [`origin_request`](Transaction::origin_request): the origin's request, SEND_REQUEST_HDR;
+//! 5. [`origin`](Transaction::origin): the exchange with the origin;
+//! 6. [`read_response`](Transaction::read_response): READ_RESPONSE_HDR;
+//! 7. [`send_response`](Transaction::send_response): SEND_RESPONSE_HDR, for every response;
+//!
+//! and TXN_CLOSE once the response body is sent (or the client left). A phase that ends the
+//! transaction early returns an [`Answer`], which one place turns into a response. Everything a
+//! transaction needs lives in it, and it runs on the worker that accepted its connection.
 //!
 //! A transaction of a generation without hooks and a rule without plugins makes no plugin state
 //! at all; the state (a [`TxnBox`]) exists as soon as a hook or a plugin chain may run.
 
+mod answer;
+mod body;
+mod fields;
+mod url;
+
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hookyard_abi as abi;
 use hookyard_hooks::{HookId, Outcome};
-use hookyard_remap::{AclRequest, Remap};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hookyard_remap::{AclRequest, Chain, Remap, Rule, Rules, Target};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, Response, Version};
 use http_body_util::{Either, Full};
-use hyper::body::{Frame, Incoming, SizeHint};
-use smallvec::SmallVec;
-use tracing::{debug, warn};
+use hyper::body::Incoming;
+use tracing::debug;
 
+use self::answer::Answer;
+use self::body::InFlight;
+pub(crate) use self::body::TxnBody;
+use self::url::{RequestLine, Url};
 use crate::config::Source;
 use crate::host::{ResponseHead, TxnBox, UrlParts};
 use crate::server::Generation;
-use crate::server::body::RequestBody;
+use crate::server::body::{BodyWatch, RequestBody};
 use crate::server::origin::OriginError;
 use crate::server::worker::Conn;
 
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<Incoming, Full<Bytes>>;
-
-/// The body hyper sends: a [`Body`], and the transaction's plugin state, whose TXN_CLOSE runs
-/// when the body is done with.
-pub(crate) struct TxnBody {
-    inner: Body,
-    state: Option<TxnBox>,
-}
-
-impl hyper::body::Body for TxnBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        match &mut this.inner {
-            Either::Left(body) => Pin::new(body).poll_frame(cx),
-            Either::Right(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for TxnBody {
-    fn drop(&mut self) {
-        if let Some(state) = self.state.take() {
-            state.close();
-        }
-    }
-}
 
 /// hyper's service entry: one call per request head.
 pub(crate) async fn handle(
@@ -95,59 +70,23 @@ pub(crate) async fn handle(
     let (mut parts, body) = request.into_parts();
     let limit = txn.generation.config.settings.timeouts.transaction_active;
     let ran = tokio::time::timeout(limit, async {
-        let response = txn.run(&conn, &mut parts, body).await;
-        txn.finish(response).await
+        let response = match txn.run(&conn, &mut parts, body).await {
+            Ok(response) => response,
+            Err(answer) => answer.response(),
+        };
+        txn.send_response(response).await
     });
     let response = match ran.await {
         Ok(response) => response,
         Err(_) => {
             let response = txn.timed_out();
-            txn.finish(response).await
+            txn.send_response(response).await
         }
     };
     in_flight.answered(response.status().as_u16());
-    let shared = &conn.worker.shared;
-    if shared.sample_armed.load(Ordering::Relaxed) {
-        shared.answer_sample(|| match &mut txn.state {
-            Some(state) => state.listing(),
-            None => crate::report::hook_listing(
-                &txn.generation.hooks.table.load(),
-                &txn.generation.hooks.priorities,
-                &hookyard_hooks::Local::default(),
-            ),
-        });
-    }
+    txn.answer_sample(&conn);
     let state = txn.state.take();
     Ok(response.map(|inner| TxnBody { inner, state }))
-}
-
-/// Counts a transaction in flight, on its connection and its worker, until it has its response
-/// or is dropped on the way (its client left): every path ends the count.
-struct InFlight<'a> {
-    conn: &'a Conn,
-    answered: bool,
-}
-
-impl<'a> InFlight<'a> {
-    fn start(conn: &'a Conn) -> InFlight<'a> {
-        conn.state.in_flight.fetch_add(1, Ordering::Relaxed);
-        conn.worker.stats().in_flight_started.fetch_add(1, Ordering::Relaxed);
-        InFlight { conn, answered: false }
-    }
-
-    fn answered(&mut self, status: u16) {
-        self.conn.worker.stats().response(status);
-        self.answered = true;
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.conn.state.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if !self.answered {
-            self.conn.worker.stats().abandoned.fetch_add(1, Ordering::Relaxed);
-        }
-    }
 }
 
 /// The state of one transaction.
@@ -164,18 +103,319 @@ pub(crate) struct Transaction {
     state: Option<TxnBox>,
 }
 
-/// The request target, split for remap.
-struct RequestTarget {
-    scheme: String,
-    host: String,
-    port: Option<u16>,
+/// Where a remapped transaction goes.
+struct Route<'a> {
+    /// The rule's plugin chain (told how the origin answered).
+    chain: &'a Chain,
+    /// The rule's target when no plugin state exists; with it, the URL is the state's.
+    target: Option<Target<'a>>,
 }
 
-/// A hook ended the transaction before its origin: a plugin set a direct response, or a
-/// callback failed it ([`Transaction::early`] tells which from the state).
-struct Early;
+/// A request ready for its origin.
+struct OriginRequest {
+    request: Request<RequestBody>,
+    /// `host[:port]`: the pool's key and the `Host` field.
+    authority: String,
+    host: String,
+    port: u16,
+    /// Whether the client's body failed on its way.
+    client_body: BodyWatch,
+}
 
 impl Transaction {
+    /// The phases up to the response head (the client's answer without SEND_RESPONSE_HDR).
+    async fn run(
+        &mut self,
+        conn: &Conn,
+        parts: &mut Parts,
+        body: Incoming,
+    ) -> Result<Response<Body>, Answer> {
+        let line = self.admit(parts)?;
+        let client_url = line.url()?;
+        fields::drop_underscored_framing(&mut parts.headers);
+        self.read_request(conn, parts, client_url).await?;
+        let generation = self.generation.clone();
+        let route = self.remap(conn, parts, &generation, client_url).await?;
+        self.hook(HookId::PostRemap).await?;
+        let request = self.origin_request(parts, body, &route).await?;
+        let response = self.origin(conn, request, route.chain).await?;
+        self.read_response(response).await
+    }
+
+    /// Refuses what no rule or plugin may see, and answers the health route.
+    fn admit(&self, parts: &Parts) -> Result<RequestLine, Answer> {
+        if self.conflicting_framing {
+            return Err(Answer::ConflictingFraming);
+        }
+        if parts.method == Method::CONNECT {
+            return Err(Answer::Connect);
+        }
+        let settings = &self.generation.config.settings;
+        if settings.health_path.as_deref() == Some(parts.uri.path()) {
+            return Err(Answer::Health);
+        }
+        RequestLine::of(parts)
+    }
+
+    /// TXN_START, READ_REQUEST_HDR and PRE_REMAP, with plugin state made first when the
+    /// generation or the session has hooks.
+    async fn read_request(
+        &mut self,
+        conn: &Conn,
+        parts: &mut Parts,
+        url: Url<'_>,
+    ) -> Result<(), Answer> {
+        if self.generation.hooks.has_hooks() || conn.has_session_hooks() {
+            self.make_state(conn, parts, url.to_parts()).await;
+        }
+        for hook in [HookId::TxnStart, HookId::ReadRequestHdr, HookId::PreRemap] {
+            self.hook(hook).await?;
+        }
+        Ok(())
+    }
+
+    /// The matching rule, its ACL, and its plugin chain. Plugins may have changed the request
+    /// URL before (as in ATS); with plugin state the rewritten URL is theirs to edit.
+    async fn remap<'a>(
+        &mut self,
+        conn: &Conn,
+        parts: &mut Parts,
+        generation: &'a Generation,
+        client_url: Url<'a>,
+    ) -> Result<Route<'a>, Answer> {
+        let rules = generation.remap.rules();
+        if let Some(edited) = self.state.as_mut().map(|s| s.get().url.clone()) {
+            let request = Url::of(&edited).remap_request(self.local.port(), parts.version);
+            let (rule, target) = self.route(rules, &request, parts)?;
+            let chain = generation.remap.chain(rule);
+            self.run_chain(generation, rule, chain, &target)?;
+            return Ok(Route { chain, target: None });
+        }
+        let request = client_url.remap_request(self.local.port(), parts.version);
+        let (rule, target) = self.route(rules, &request, parts)?;
+        let chain = generation.remap.chain(rule);
+        if chain.is_empty() {
+            return Ok(Route { chain, target: Some(target) });
+        }
+        self.make_state(conn, parts, client_url.to_parts()).await;
+        self.run_chain(generation, rule, chain, &target)?;
+        Ok(Route { chain, target: None })
+    }
+
+    /// The rule `request` maps by, if it allows the request.
+    fn route<'r>(
+        &self,
+        rules: &'r Rules,
+        request: &hookyard_remap::Request<'r>,
+        parts: &Parts,
+    ) -> Result<(&'r Rule, Target<'r>), Answer> {
+        let (rule, target) = match rules.remap(request) {
+            Remap::Map { rule, target } => (rule, target),
+            Remap::Redirect { status, location, .. } => {
+                return Err(Answer::Redirect { status, location });
+            }
+            Remap::NotFound => return Err(self.not_found(parts, request.host)),
+        };
+        let acl = AclRequest {
+            method: parts.method.as_str(),
+            client: self.client.ip(),
+            local: self.local.ip(),
+            internal: false,
+        };
+        if !hookyard_remap::allowed(&rule.filters, &acl) {
+            return Err(Answer::Forbidden);
+        }
+        Ok((rule, target))
+    }
+
+    /// No rule matched: the embedded configuration's welcome page at `/`, else 400 without a
+    /// host, 404 with one.
+    fn not_found(&self, parts: &Parts, host: &str) -> Answer {
+        if self.generation.config.source == Source::Embedded && parts.uri.path() == "/" {
+            Answer::Welcome
+        } else if host.is_empty() {
+            Answer::NoHost
+        } else {
+            Answer::NotFound
+        }
+    }
+
+    /// Gives plugins the rule's target as the URL to edit, and runs the rule's plugin chain.
+    fn run_chain(
+        &mut self,
+        generation: &Generation,
+        rule: &Rule,
+        chain: &Chain,
+        target: &Target<'_>,
+    ) -> Result<(), Answer> {
+        let Some(state) = &mut self.state else { return Ok(()) };
+        let mut url = Url::of_target(target).to_parts();
+        // A target's path never has its leading `/`: one is added even before a `/` it starts
+        // with (`//x` stays two slashes for plugins).
+        url.path = format!("/{}", target.path);
+        state.get().url = url;
+        if chain.is_empty() {
+            return Ok(());
+        }
+        let Some(urls) = generation.rule_urls.get(rule.index).and_then(Option::as_ref) else {
+            return Err(Answer::RuleUrlsMissing);
+        };
+        let outcome = state.run_chain(chain, urls);
+        let state = state.get();
+        if let Some((status, body)) = state.direct.take() {
+            return Err(Answer::Direct { status, body });
+        }
+        if outcome.redirect {
+            return Err(Answer::Redirect { status: 302, location: state.url.to_url_string() });
+        }
+        Ok(())
+    }
+
+    /// The origin's request: the URL plugins left (or the rule's target), the client's fields
+    /// less hop-by-hop ones, `Host`; then SEND_REQUEST_HDR.
+    async fn origin_request(
+        &mut self,
+        parts: &mut Parts,
+        body: Incoming,
+        route: &Route<'_>,
+    ) -> Result<OriginRequest, Answer> {
+        let edited = self.state.as_mut().map(|s| {
+            let s = s.get();
+            parts.method = s.method.clone();
+            s.url.clone()
+        });
+        let dest = match (&edited, &route.target) {
+            (Some(url), _) => Url::of(url),
+            (None, Some(target)) => Url::of_target(target),
+            (None, None) => return Err(Answer::InvalidOriginUrl),
+        };
+        if dest.scheme != "http" {
+            return Err(Answer::OriginScheme(dest.scheme.to_owned()));
+        }
+        let uri = dest.origin_form()?;
+        let authority = dest.authority();
+        let host_field =
+            HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
+        let (host, port) = (dest.host.to_owned(), dest.port.unwrap_or(80));
+        let mut headers = match &mut self.state {
+            Some(state) => state.origin_headers(),
+            None => std::mem::take(&mut parts.headers),
+        };
+        fields::remove_hop_by_hop(&mut headers);
+        headers.insert(header::HOST, host_field);
+        let headers = self.send_request_hdr(headers).await?;
+        let mut builder =
+            Request::builder().method(parts.method.clone()).uri(uri).version(Version::HTTP_11);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers;
+        }
+        let (body, client_body) = RequestBody::watch(body);
+        let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
+        Ok(OriginRequest { request, authority, host, port, client_body })
+    }
+
+    /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields.
+    async fn send_request_hdr(&mut self, headers: HeaderMap) -> Result<HeaderMap, Answer> {
+        let Some(state) = &mut self.state else { return Ok(headers) };
+        state.get().origin_request = Some(headers);
+        self.hook(HookId::SendRequestHdr).await?;
+        Ok(self.state.as_mut().and_then(|s| s.get().origin_request.take()).unwrap_or_default())
+    }
+
+    /// The exchange with the origin, bounded by `timeouts.origin_response`; the chain's first
+    /// plugin is told how it went.
+    async fn origin(
+        &mut self,
+        conn: &Conn,
+        request: OriginRequest,
+        chain: &Chain,
+    ) -> Result<Response<Incoming>, Answer> {
+        let OriginRequest { request, authority, host, port, client_body } = request;
+        let timeout = self.generation.config.settings.timeouts.origin_response;
+        let sent = conn.worker.origins.send(&authority, &host, port, request);
+        let (server_state, result) = match tokio::time::timeout(timeout, sent).await {
+            Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
+            Err(_) => {
+                debug!(origin = %authority, "origin response timeout");
+                (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
+            }
+            Ok(Err(e @ OriginError::ConnectTimeout)) => {
+                debug!(origin = %authority, error = %e, "origin connect timeout");
+                (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
+            }
+            Ok(Err(e)) => {
+                debug!(origin = %authority, error = %e, "origin unreachable");
+                let answer = if client_body.failed() {
+                    Answer::BadRequestBody
+                } else {
+                    Answer::OriginFailed
+                };
+                (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(answer))
+            }
+        };
+        if let Some(state) = &mut self.state
+            && !chain.is_empty()
+        {
+            state.os_response(chain, server_state);
+        }
+        result
+    }
+
+    /// READ_RESPONSE_HDR: plugins see (and may change) the origin's response head.
+    async fn read_response(
+        &mut self,
+        response: Response<Incoming>,
+    ) -> Result<Response<Body>, Answer> {
+        let (mut parts, body) = response.into_parts();
+        // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
+        // writes HTTP/1.0 to an HTTP/1.0 client itself, and would end an HTTP/1.1 client's
+        // keep-alive for an HTTP/1.0 response. A body without a length goes chunked.
+        parts.version = Version::HTTP_11;
+        fields::remove_hop_by_hop(&mut parts.headers);
+        fields::reverse_map(&self.generation, &mut parts.headers);
+        if let Some(state) = &mut self.state {
+            let headers = std::mem::take(&mut parts.headers);
+            state.get().origin_response = Some(ResponseHead { status: parts.status, headers });
+            self.hook(HookId::ReadResponseHdr).await?;
+            if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
+                parts.status = head.status;
+                parts.headers = head.headers;
+            }
+        }
+        Ok(Response::from_parts(parts, Either::Left(body)))
+    }
+
+    /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
+    async fn send_response(&mut self, response: Response<Body>) -> Response<Body> {
+        let Some(state) = &mut self.state else { return response };
+        let (mut parts, body) = response.into_parts();
+        let s = state.get();
+        if s.client_response.is_none() {
+            let headers = std::mem::take(&mut parts.headers);
+            s.client_response = Some(ResponseHead { status: parts.status, headers });
+        }
+        if state.hooked() && Box::pin(state.hook(HookId::SendResponseHdr)).await == Outcome::Error {
+            let s = state.get();
+            s.client_response = None;
+            let answer = if s.timed_out { Answer::HookTimedOut } else { Answer::PluginFailed };
+            return answer.response();
+        }
+        if let Some(head) = state.get().client_response.take() {
+            parts.status = head.status;
+            parts.headers = head.headers;
+        }
+        Response::from_parts(parts, body)
+    }
+
+    /// The transaction's active timeout passed before its response head: 504 (which goes
+    /// through SEND_RESPONSE_HDR like any response; TXN_CLOSE follows).
+    fn timed_out(&mut self) -> Response<Body> {
+        if let Some(state) = &mut self.state {
+            state.expire();
+        }
+        Answer::ActiveTimeout.response()
+    }
+
     /// Makes the plugin state (and the connection's session state, with its SSN_START, the
     /// first time).
     async fn make_state(&mut self, conn: &Conn, parts: &mut Parts, url: UrlParts) {
@@ -190,538 +430,36 @@ impl Transaction {
         self.state = Some(TxnBox::new(global, session, parts.method.clone(), url, headers));
     }
 
-    /// Runs `hook` if there is plugin state; what it means for the transaction.
-    async fn hook(&mut self, hook: HookId) -> Result<(), Early> {
+    /// Runs `hook` if there is plugin state; an [`Answer`] when a plugin ended the transaction
+    /// (a direct response, a failure, a pending callback that expired).
+    async fn hook(&mut self, hook: HookId) -> Result<(), Answer> {
         let Some(state) = &mut self.state else { return Ok(()) };
-        if !state.hooked() {
-            return if state.get().direct.is_some() { Err(Early) } else { Ok(()) };
+        let outcome =
+            if state.hooked() { Box::pin(state.hook(hook)).await } else { Outcome::Continue };
+        let state = state.get();
+        if let Some((status, body)) = state.direct.take() {
+            return Err(Answer::Direct { status, body });
         }
-        let outcome = Box::pin(state.hook(hook)).await;
-        if state.get().direct.is_some() {
-            return Err(Early);
-        }
-        if outcome == Outcome::Error { Err(Early) } else { Ok(()) }
-    }
-
-    /// The response for a transaction ended early by a plugin.
-    fn early(&mut self, Early: Early) -> Response<Body> {
-        let Some(state) = self.state.as_mut().map(TxnBox::get) else {
-            return plugin_failed();
-        };
-        match state.direct.take() {
-            Some((status, body)) => direct_response(status, body),
-            None if state.timed_out => hook_timed_out(),
-            None => plugin_failed(),
+        match outcome {
+            Outcome::Error if state.timed_out => Err(Answer::HookTimedOut),
+            Outcome::Error => Err(Answer::PluginFailed),
+            _ => Ok(()),
         }
     }
 
-    /// The transaction's active timeout passed before its response head: 504 (which goes
-    /// through SEND_RESPONSE_HDR like any response; TXN_CLOSE follows).
-    fn timed_out(&mut self) -> Response<Body> {
-        if let Some(state) = &mut self.state {
-            state.expire();
+    /// Answers a waiting `ctl hooks --txn-sample` with what this transaction's hooks ran.
+    fn answer_sample(&mut self, conn: &Conn) {
+        let shared = &conn.worker.shared;
+        if !shared.sample_armed.load(Ordering::Relaxed) {
+            return;
         }
-        debug!("transaction active timeout");
-        local(
-            StatusCode::GATEWAY_TIMEOUT,
-            "Gateway Timeout: the transaction took longer than timeouts.transaction_active\n",
-        )
-    }
-
-    /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
-    async fn finish(&mut self, response: Response<Body>) -> Response<Body> {
-        let Some(state) = &mut self.state else { return response };
-        let (mut parts, body) = response.into_parts();
-        let s = state.get();
-        if s.client_response.is_none() {
-            let headers = std::mem::take(&mut parts.headers);
-            s.client_response = Some(ResponseHead { status: parts.status, headers });
-        }
-        if state.hooked() && Box::pin(state.hook(HookId::SendResponseHdr)).await == Outcome::Error {
-            let s = state.get();
-            s.client_response = None;
-            return if s.timed_out { hook_timed_out() } else { plugin_failed() };
-        }
-        if let Some(head) = state.get().client_response.take() {
-            parts.status = head.status;
-            parts.headers = head.headers;
-        }
-        Response::from_parts(parts, body)
-    }
-
-    async fn run(&mut self, conn: &Conn, parts: &mut Parts, body: Incoming) -> Response<Body> {
-        if self.conflicting_framing {
-            debug!("request with both Content-Length and Transfer-Encoding refused");
-            let mut response = local(
-                StatusCode::BAD_REQUEST,
-                "Bad Request: both Content-Length and Transfer-Encoding\n",
-            );
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return response;
-        }
-        if parts.method == Method::CONNECT {
-            return local(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n");
-        }
-        let generation = self.generation.clone();
-        let settings = &generation.config.settings;
-        if settings.health_path.as_deref() == Some(parts.uri.path()) {
-            return local(StatusCode::OK, "ok\n");
-        }
-        let Some(target) = request_target(parts) else {
-            return local(
-                StatusCode::BAD_REQUEST,
-                "Bad Request: invalid request target or Host header\n",
-            );
-        };
-        drop_underscored_framing(&mut parts.headers);
-        // A cheap clone (shared bytes): remap's answer borrows it while plugins edit the request.
-        let uri = parts.uri.clone();
-        if generation.hooks.has_hooks() || conn.has_session_hooks() {
-            let url = UrlParts {
-                scheme: target.scheme.clone(),
-                host: target.host.clone(),
-                port: target.port,
-                path: uri.path().to_owned(),
-                query: uri.query().unwrap_or("").to_owned(),
-            };
-            self.make_state(conn, parts, url).await;
-        }
-        for hook in [HookId::TxnStart, HookId::ReadRequestHdr, HookId::PreRemap] {
-            if let Err(early) = self.hook(hook).await {
-                return self.early(early);
-            }
-        }
-        // Plugins may have changed the request URL before remap (as in ATS).
-        let edited = self.state.as_mut().map(|s| s.get().url.clone());
-        let (scheme, host, port, path, query) = match &edited {
-            Some(url) => (
-                url.scheme.as_str(),
-                url.host.as_str(),
-                url.port,
-                url.path.as_str(),
-                (!url.query.is_empty()).then_some(url.query.as_str()),
+        shared.answer_sample(|| match &mut self.state {
+            Some(state) => state.listing(),
+            None => crate::report::hook_listing(
+                &self.generation.hooks.table.load(),
+                &self.generation.hooks.priorities,
+                &hookyard_hooks::Local::default(),
             ),
-            None => {
-                (target.scheme.as_str(), target.host.as_str(), target.port, uri.path(), uri.query())
-            }
-        };
-        let rules = generation.remap.rules();
-        let remap_request = hookyard_remap::Request {
-            scheme,
-            host,
-            port,
-            path: path.strip_prefix('/').unwrap_or(path),
-            query,
-            recv_port: Some(self.local.port()),
-            http10: parts.version <= Version::HTTP_10,
-        };
-        let (rule, target) = match rules.remap(&remap_request) {
-            Remap::NotFound => return self.not_found(parts, host),
-            Remap::Redirect { status, location, .. } => return redirect(status, &location),
-            Remap::Map { rule, target } => (rule, target),
-        };
-        let acl = AclRequest {
-            method: parts.method.as_str(),
-            client: self.client.ip(),
-            local: self.local.ip(),
-            internal: false,
-        };
-        if !hookyard_remap::allowed(&rule.filters, &acl) {
-            return local(StatusCode::FORBIDDEN, "Access Denied\n");
-        }
-        let chain = generation.remap.chain(rule);
-        if !chain.is_empty() && self.state.is_none() {
-            let pristine = UrlParts {
-                scheme: remap_request.scheme.to_owned(),
-                host: remap_request.host.to_owned(),
-                port: remap_request.port,
-                path: uri.path().to_owned(),
-                query: uri.query().unwrap_or("").to_owned(),
-            };
-            self.make_state(conn, parts, pristine).await;
-        }
-        // With plugin state the rewritten URL is the plugins' to edit; without, it is used as is.
-        if let Some(state) = &mut self.state {
-            state.get().url = UrlParts {
-                scheme: target.scheme.to_owned(),
-                host: target.host.to_string(),
-                port: target.port,
-                path: format!("/{}", target.path),
-                query: target.query.unwrap_or("").to_owned(),
-            };
-            if !chain.is_empty() {
-                let Some(urls) = generation.rule_urls.get(rule.index).and_then(Option::as_ref)
-                else {
-                    return local(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n");
-                };
-                let outcome = state.run_chain(chain, urls);
-                if let Some((status, body)) = state.get().direct.take() {
-                    return direct_response(status, body);
-                }
-                if outcome.redirect {
-                    return redirect(302, &state.get().url.to_url_string());
-                }
-            }
-        }
-        if let Err(early) = self.hook(HookId::PostRemap).await {
-            return self.early(early);
-        }
-        let edited = self.state.as_mut().map(|s| {
-            let s = s.get();
-            parts.method = s.method.clone();
-            s.url.clone()
         });
-        let dest = match &edited {
-            Some(url) => Dest {
-                scheme: &url.scheme,
-                host: &url.host,
-                port: url.port,
-                path: &url.path,
-                query: &url.query,
-            },
-            None => Dest {
-                scheme: target.scheme,
-                host: &target.host,
-                port: target.port,
-                path: &target.path,
-                query: target.query.unwrap_or(""),
-            },
-        };
-        if dest.scheme != "http" {
-            warn!(scheme = dest.scheme, "origin scheme not supported yet");
-            return local(StatusCode::BAD_GATEWAY, "Bad Gateway: origin scheme not supported\n");
-        }
-        let Some(origin_uri) = origin_form(&dest) else {
-            return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin URL\n");
-        };
-        let authority = authority(dest.host, dest.port);
-        let Ok(host) = HeaderValue::from_str(&authority) else {
-            return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin host\n");
-        };
-        let (origin_host, origin_port) = (dest.host.to_owned(), dest.port.unwrap_or(80));
-        let mut headers = match &mut self.state {
-            Some(state) => state.origin_headers(),
-            None => std::mem::take(&mut parts.headers),
-        };
-        remove_hop_by_hop(&mut headers);
-        headers.insert(header::HOST, host);
-        if let Some(state) = &mut self.state {
-            state.get().origin_request = Some(headers);
-            if let Err(early) = self.hook(HookId::SendRequestHdr).await {
-                return self.early(early);
-            }
-            headers =
-                self.state.as_mut().and_then(|s| s.get().origin_request.take()).unwrap_or_default();
-        }
-        let mut builder = Request::builder()
-            .method(parts.method.clone())
-            .uri(origin_uri)
-            .version(Version::HTTP_11);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers;
-        }
-        let (body, client_body) = RequestBody::watch(body);
-        let Ok(request) = builder.body(body) else {
-            return local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin request\n");
-        };
-
-        let timeout = settings.timeouts.origin_response;
-        let sent = conn.worker.origins.send(&authority, &origin_host, origin_port, request);
-        let (server_state, response) = match tokio::time::timeout(timeout, sent).await {
-            Err(_) => (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(StatusCode::GATEWAY_TIMEOUT)),
-            Ok(Err(e @ OriginError::ConnectTimeout)) => {
-                debug!(origin = %authority, error = %e, "origin connect timeout");
-                (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(StatusCode::GATEWAY_TIMEOUT))
-            }
-            Ok(Err(e)) => {
-                debug!(origin = %authority, error = %e, "origin unreachable");
-                (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(StatusCode::BAD_GATEWAY))
-            }
-            Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
-        };
-        if let Some(state) = &mut self.state
-            && !chain.is_empty()
-        {
-            state.os_response(chain, server_state);
-        }
-        let response = match response {
-            Ok(response) => response,
-            Err(StatusCode::GATEWAY_TIMEOUT) => {
-                debug!(origin = %authority, "origin response timeout");
-                return local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
-            }
-            Err(_) if client_body.failed() => return bad_request_body(),
-            Err(_) => return local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
-        };
-        let (mut parts, body) = response.into_parts();
-        // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
-        // writes HTTP/1.0 to an HTTP/1.0 client itself, and would end an HTTP/1.1 client's
-        // keep-alive for an HTTP/1.0 response. A body without a length goes chunked.
-        parts.version = Version::HTTP_11;
-        remove_hop_by_hop(&mut parts.headers);
-        reverse_map(&generation, &mut parts.headers);
-        if let Some(state) = &mut self.state {
-            let headers = std::mem::take(&mut parts.headers);
-            state.get().origin_response = Some(ResponseHead { status: parts.status, headers });
-            if let Err(early) = self.hook(HookId::ReadResponseHdr).await {
-                return self.early(early);
-            }
-            if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
-                parts.status = head.status;
-                parts.headers = head.headers;
-            }
-        }
-        Response::from_parts(parts, Either::Left(body))
     }
-    fn not_found(&self, parts: &Parts, host: &str) -> Response<Body> {
-        if self.generation.config.source == Source::Embedded && parts.uri.path() == "/" {
-            let mut response = local(StatusCode::OK, WELCOME);
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-            return response;
-        }
-        if host.is_empty() {
-            return local(StatusCode::BAD_REQUEST, "Host Header Required\n");
-        }
-        local(StatusCode::NOT_FOUND, "Not Found on Accelerator\n")
-    }
-}
-
-/// The page `/` shows with the embedded default configuration.
-const WELCOME: &str = "<!doctype html>\n<html><head><title>hookyard</title></head><body>\n\
-<h1>hookyard is running</h1>\n\
-<p>This is the embedded default configuration: no origins are configured.</p>\n\
-<p>Start with <code>hookyard run --config DIR</code>, where <code>DIR</code> holds \
-<code>remap.config</code> and optionally <code>hookyard.yaml</code> and <code>plugin.yaml</code> \
-(see docs/operating.md). Health: <code>/_hookyard/health</code>.</p>\n</body></html>\n";
-
-/// Scheme, host and port of a request: from an absolute-form target, else the `Host` header.
-/// An empty host means neither had one. `None` when the request is invalid (RFC 9112 §3.2):
-/// more than one `Host` field line, or a port that is not a number up to 65535.
-fn request_target(parts: &Parts) -> Option<RequestTarget> {
-    let uri = &parts.uri;
-    let mut hosts = parts.headers.get_all(header::HOST).iter();
-    let host_field = hosts.next();
-    if hosts.next().is_some() {
-        return None;
-    }
-    if let Some(authority) = uri.authority() {
-        let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        return Some(RequestTarget { scheme, host, port: port(authority)? });
-    }
-    if !uri.path().starts_with('/') {
-        return None;
-    }
-    let scheme = "http".to_owned();
-    let Some(value) = host_field else {
-        return Some(RequestTarget { scheme, host: String::new(), port: None });
-    };
-    let authority: http::uri::Authority = value.to_str().ok()?.parse().ok()?;
-    if authority.as_str().contains('@') {
-        return None;
-    }
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-    Some(RequestTarget { scheme, host, port: port(&authority)? })
-}
-
-/// An authority's port: `Some(None)` when it has none (or an empty one, RFC 3986 §3.2.3),
-/// `None` when it is not digits making a number up to 65535 (`http` reads those as no port).
-fn port(authority: &http::uri::Authority) -> Option<Option<u16>> {
-    let text = authority.as_str();
-    // After an IPv6 literal's `]`, if there is one: its colons are not the port's.
-    let after_host = text.rfind(']').map_or(text, |end| &text[end + 1..]);
-    let Some((_, digits)) = after_host.rsplit_once(':') else { return Some(None) };
-    if digits.is_empty() {
-        return Some(None);
-    }
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().map(Some)
-}
-
-/// Removes request fields whose name, with `_` read as `-`, is `Transfer-Encoding` or
-/// `Content-Length`.
-///
-/// Origins that read `_` as `-` in names (CGI-style gateways, frameworks that turn names into
-/// variables) would frame the body by such a field while the proxy does not: a known smuggling
-/// vector. Dropped (logged at debug), not refused with 400: nginx by default ignores every name
-/// with an underscore and ATS forwards them, so clients that send one harmlessly keep working,
-/// and dropping alone removes the disagreement. Other names with underscores pass, as with ATS.
-fn drop_underscored_framing(headers: &mut HeaderMap) {
-    let found: SmallVec<[HeaderName; 2]> =
-        headers.keys().filter(|name| is_underscored_framing(name.as_str())).cloned().collect();
-    for name in found {
-        debug!(%name, "request field dropped: a framing field spelt with an underscore");
-        headers.remove(name);
-    }
-}
-
-fn is_underscored_framing(name: &str) -> bool {
-    let spelt = |field: &str| {
-        name.len() == field.len()
-            && name.bytes().zip(field.bytes()).all(|(a, b)| a == b || (a == b'_' && b == b'-'))
-    };
-    // Names are lower case; the exact framing names are hyper's to read.
-    name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
-}
-
-/// Where a request goes: the rule's target, or the URL a plugin chain left.
-struct Dest<'a> {
-    scheme: &'a str,
-    host: &'a str,
-    port: Option<u16>,
-    /// With or without its leading `/`.
-    path: &'a str,
-    /// Empty when there is none.
-    query: &'a str,
-}
-
-/// The request target sent to the origin: its path and query (origin-form).
-fn origin_form(dest: &Dest<'_>) -> Option<Uri> {
-    let mut text = String::with_capacity(2 + dest.path.len() + dest.query.len());
-    if !dest.path.starts_with('/') {
-        text.push('/');
-    }
-    text.push_str(dest.path);
-    if !dest.query.is_empty() {
-        text.push('?');
-        text.push_str(dest.query);
-    }
-    Uri::try_from(text).ok()
-}
-
-/// `host[:port]` as a `Host` header has it (an IPv6 address in brackets).
-fn authority(host: &str, port: Option<u16>) -> String {
-    let bracketed = host.contains(':') && !host.starts_with('[');
-    let mut text = String::with_capacity(host.len() + 8);
-    if bracketed {
-        text.push('[');
-    }
-    text.push_str(host);
-    if bracketed {
-        text.push(']');
-    }
-    if let Some(port) = port {
-        let _ = write!(text, ":{port}");
-    }
-    text
-}
-
-/// Headers of one hop (RFC 9110 §7.6.1), and those `Connection` names.
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names: most messages have none, or only `Connection`, and each removal
-    // is a hash look-up, so only the names present are removed.
-    let mut present: SmallVec<[HeaderName; 4]> =
-        headers.keys().filter(|name| is_hop_by_hop(name)).cloned().collect();
-    if present.is_empty() {
-        return;
-    }
-    let named = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
-    present.extend(named.collect::<SmallVec<[HeaderName; 4]>>());
-    for name in present {
-        headers.remove(name);
-    }
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-    ]
-    .contains(name)
-        || name.as_str() == "keep-alive"
-        || name.as_str() == "proxy-connection"
-}
-
-/// Rewrites the origin's URLs in `Location`, `Content-Location`, `URI` and `Destination` with
-/// the `reverse_map` rules.
-fn reverse_map(generation: &Generation, headers: &mut HeaderMap) {
-    let rules = generation.remap.rules();
-    if !rules.has_reverse() {
-        return;
-    }
-    for name in [header::LOCATION, header::CONTENT_LOCATION] {
-        rewrite(rules, headers, name);
-    }
-    for name in ["uri", "destination"] {
-        rewrite(rules, headers, HeaderName::from_static(name));
-    }
-}
-
-fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderName) {
-    let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) else { return };
-    if let Some(new) = rules.reverse(value)
-        && let Ok(new) = HeaderValue::from_str(&new)
-    {
-        headers.insert(name, new);
-    }
-}
-
-/// A plugin callback failed the transaction.
-fn plugin_failed() -> Response<Body> {
-    local(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Internal Server Error: a plugin failed the transaction\n",
-    )
-}
-
-/// A plugin callback stayed pending past `timeouts.hook_pending`.
-fn hook_timed_out() -> Response<Body> {
-    local(
-        StatusCode::GATEWAY_TIMEOUT,
-        "Gateway Timeout: a plugin did not resume the transaction within timeouts.hook_pending\n",
-    )
-}
-
-/// A response the proxy makes itself.
-pub(crate) fn local(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(body.as_bytes()))));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
-}
-
-/// The answer when the client's request body broke on its way to the origin (a malformed
-/// chunked coding): the client's error, and the rest of the connection cannot be framed.
-fn bad_request_body() -> Response<Body> {
-    debug!("the client's request body failed");
-    let mut response = local(StatusCode::BAD_REQUEST, "Bad Request: malformed request body\n");
-    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-fn redirect(status: u16, location: &str) -> Response<Body> {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
-    let mut response = local(status, "Redirect\n");
-    match HeaderValue::from_str(location) {
-        Ok(value) => {
-            response.headers_mut().insert(header::LOCATION, value);
-            response
-        }
-        Err(_) => {
-            local(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error: invalid redirect\n")
-        }
-    }
-}
-
-/// A response a plugin asked for instead of going to the origin.
-fn direct_response(status: u16, body: Vec<u8>) -> Response<Body> {
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from(body))));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
 }

@@ -1,0 +1,82 @@
+//! What outlives a transaction's handler: the response body hyper sends (with the plugin state
+//! whose TXN_CLOSE runs when it is done with), and the in-flight count.
+
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::Either;
+use hyper::body::{Frame, SizeHint};
+
+use super::Body;
+use crate::host::TxnBox;
+use crate::server::worker::Conn;
+
+/// The body hyper sends: a [`Body`], and the transaction's plugin state, whose TXN_CLOSE runs
+/// when the body is done with.
+pub(crate) struct TxnBody {
+    pub(super) inner: Body,
+    pub(super) state: Option<TxnBox>,
+}
+
+impl hyper::body::Body for TxnBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        match &mut this.inner {
+            Either::Left(body) => Pin::new(body).poll_frame(cx),
+            Either::Right(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TxnBody {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.close();
+        }
+    }
+}
+
+/// Counts a transaction in flight, on its connection and its worker, until it has its response
+/// or is dropped on the way (its client left): every path ends the count.
+pub(super) struct InFlight<'a> {
+    conn: &'a Conn,
+    answered: bool,
+}
+
+impl<'a> InFlight<'a> {
+    pub(super) fn start(conn: &'a Conn) -> InFlight<'a> {
+        conn.state.in_flight.fetch_add(1, Ordering::Relaxed);
+        conn.worker.stats().in_flight_started.fetch_add(1, Ordering::Relaxed);
+        InFlight { conn, answered: false }
+    }
+
+    pub(super) fn answered(&mut self, status: u16) {
+        self.conn.worker.stats().response(status);
+        self.answered = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.conn.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if !self.answered {
+            self.conn.worker.stats().abandoned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

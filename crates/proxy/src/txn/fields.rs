@@ -1,0 +1,93 @@
+//! Header fields as they cross the proxy: hop-by-hop fields removed, underscore spellings of
+//! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use smallvec::SmallVec;
+use tracing::debug;
+
+use crate::server::Generation;
+
+/// Removes request fields whose name, with `_` read as `-`, is `Transfer-Encoding` or
+/// `Content-Length`.
+///
+/// Origins that read `_` as `-` in names (CGI-style gateways, frameworks that turn names into
+/// variables) would frame the body by such a field while the proxy does not: a known smuggling
+/// vector. Dropped (logged at debug), not refused with 400: nginx by default ignores every name
+/// with an underscore and ATS forwards them, so clients that send one harmlessly keep working,
+/// and dropping alone removes the disagreement. Other names with underscores pass, as with ATS.
+pub(crate) fn drop_underscored_framing(headers: &mut HeaderMap) {
+    let found: SmallVec<[HeaderName; 2]> =
+        headers.keys().filter(|name| is_underscored_framing(name.as_str())).cloned().collect();
+    for name in found {
+        debug!(%name, "request field dropped: a framing field spelt with an underscore");
+        headers.remove(name);
+    }
+}
+
+fn is_underscored_framing(name: &str) -> bool {
+    let spelt = |field: &str| {
+        name.len() == field.len()
+            && name.bytes().zip(field.bytes()).all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+    };
+    // Names are lower case; the exact framing names are hyper's to read.
+    name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
+}
+
+/// Headers of one hop (RFC 9110 §7.6.1), and those `Connection` names.
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names: most messages have none, or only `Connection`, and each removal
+    // is a hash look-up, so only the names present are removed.
+    let mut present: SmallVec<[HeaderName; 4]> =
+        headers.keys().filter(|name| is_hop_by_hop(name)).cloned().collect();
+    if present.is_empty() {
+        return;
+    }
+    let named = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok());
+    present.extend(named.collect::<SmallVec<[HeaderName; 4]>>());
+    for name in present {
+        headers.remove(name);
+    }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+/// Rewrites the origin's URLs in `Location`, `Content-Location`, `URI` and `Destination` with
+/// the `reverse_map` rules.
+pub(crate) fn reverse_map(generation: &Generation, headers: &mut HeaderMap) {
+    let rules = generation.remap.rules();
+    if !rules.has_reverse() {
+        return;
+    }
+    for name in [header::LOCATION, header::CONTENT_LOCATION] {
+        rewrite(rules, headers, name);
+    }
+    for name in ["uri", "destination"] {
+        rewrite(rules, headers, HeaderName::from_static(name));
+    }
+}
+
+fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderName) {
+    let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) else { return };
+    if let Some(new) = rules.reverse(value)
+        && let Ok(new) = HeaderValue::from_str(&new)
+    {
+        headers.insert(name, new);
+    }
+}

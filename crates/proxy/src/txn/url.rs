@@ -1,0 +1,189 @@
+//! The one URL type of a transaction: [`Url`], a view of scheme, host, port, path and query,
+//! over the request (its target and `Host`), a remap rule's target, or the URL plugins edited
+//! (the host's owned `UrlParts`). Views cost no allocation; owned parts are made only when
+//! plugins may edit them.
+
+use std::fmt::Write as _;
+
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::uri::Authority;
+use http::{Uri, Version};
+
+use super::answer::Answer;
+use crate::host::UrlParts;
+
+/// A URL's parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Url<'a> {
+    pub(crate) scheme: &'a str,
+    /// Without brackets for an IPv6 address; empty when the request named none.
+    pub(crate) host: &'a str,
+    pub(crate) port: Option<u16>,
+    /// With its leading `/`, or without (a remap target's path).
+    pub(crate) path: &'a str,
+    /// Empty when there is none.
+    pub(crate) query: &'a str,
+}
+
+impl<'a> Url<'a> {
+    /// The view of plugin-editable parts.
+    pub(crate) fn of(parts: &'a UrlParts) -> Url<'a> {
+        Url {
+            scheme: &parts.scheme,
+            host: &parts.host,
+            port: parts.port,
+            path: &parts.path,
+            query: &parts.query,
+        }
+    }
+
+    /// The view of a remap rule's target.
+    pub(crate) fn of_target(target: &'a hookyard_remap::Target<'a>) -> Url<'a> {
+        Url {
+            scheme: target.scheme,
+            host: &target.host,
+            port: target.port,
+            path: &target.path,
+            query: target.query.unwrap_or(""),
+        }
+    }
+
+    /// Owned parts for plugins to edit (the path with its leading `/`).
+    pub(crate) fn to_parts(self) -> UrlParts {
+        let mut path = String::with_capacity(self.path.len() + 1);
+        if !self.path.starts_with('/') {
+            path.push('/');
+        }
+        path.push_str(self.path);
+        UrlParts {
+            scheme: self.scheme.to_owned(),
+            host: self.host.to_owned(),
+            port: self.port,
+            path,
+            query: self.query.to_owned(),
+        }
+    }
+
+    /// What remap matches: the path without its leading `/`.
+    pub(crate) fn remap_request(
+        self,
+        recv_port: u16,
+        version: Version,
+    ) -> hookyard_remap::Request<'a> {
+        hookyard_remap::Request {
+            scheme: self.scheme,
+            host: self.host,
+            port: self.port,
+            path: self.path.strip_prefix('/').unwrap_or(self.path),
+            query: (!self.query.is_empty()).then_some(self.query),
+            recv_port: Some(recv_port),
+            http10: version <= Version::HTTP_10,
+        }
+    }
+
+    /// The request target sent to the origin: its path and query (origin-form).
+    pub(crate) fn origin_form(self) -> Result<Uri, Answer> {
+        let mut text = String::with_capacity(2 + self.path.len() + self.query.len());
+        if !self.path.starts_with('/') {
+            text.push('/');
+        }
+        text.push_str(self.path);
+        if !self.query.is_empty() {
+            text.push('?');
+            text.push_str(self.query);
+        }
+        Uri::try_from(text).map_err(|_| Answer::InvalidOriginUrl)
+    }
+
+    /// `host[:port]` as a `Host` header has it (an IPv6 address in brackets).
+    pub(crate) fn authority(self) -> String {
+        let bracketed = self.host.contains(':') && !self.host.starts_with('[');
+        let mut text = String::with_capacity(self.host.len() + 8);
+        if bracketed {
+            text.push('[');
+        }
+        text.push_str(self.host);
+        if bracketed {
+            text.push(']');
+        }
+        if let Some(port) = self.port {
+            let _ = write!(text, ":{port}");
+        }
+        text
+    }
+}
+
+/// What the request says of its URL: its target and its one `Host` field (cheap clones of
+/// shared bytes, so plugins may edit the request while the view is read).
+pub(crate) struct RequestLine {
+    uri: Uri,
+    host: Option<HeaderValue>,
+}
+
+impl RequestLine {
+    /// The request's target and `Host`. Refused (RFC 9112 §3.2): more than one `Host` field.
+    pub(crate) fn of(parts: &Parts) -> Result<RequestLine, Answer> {
+        let mut hosts = parts.headers.get_all(header::HOST).iter();
+        let host = hosts.next().cloned();
+        if hosts.next().is_some() {
+            return Err(Answer::BadTarget);
+        }
+        Ok(RequestLine { uri: parts.uri.clone(), host })
+    }
+
+    /// Scheme, host and port from an absolute-form target, else the `Host` field (an empty
+    /// host when neither names one), with the target's path and query. Refused: a target that
+    /// is neither absolute nor a path, a `Host` that is no authority or has user info, and a port
+    /// that is not a number up to 65535.
+    pub(crate) fn url(&self) -> Result<Url<'_>, Answer> {
+        let uri = &self.uri;
+        let (path, query) = (uri.path(), uri.query().unwrap_or(""));
+        if let Some(authority) = uri.authority() {
+            let scheme = uri.scheme_str().unwrap_or("http");
+            return Ok(Url { scheme, host: host(authority), port: port(authority)?, path, query });
+        }
+        if !path.starts_with('/') {
+            return Err(Answer::BadTarget);
+        }
+        let Some(value) = &self.host else {
+            return Ok(Url { scheme: "http", host: "", port: None, path, query });
+        };
+        let text = value.to_str().map_err(|_| Answer::BadTarget)?;
+        let authority = Authority::try_from(text).map_err(|_| Answer::BadTarget)?;
+        if authority.as_str().contains('@') {
+            return Err(Answer::BadTarget);
+        }
+        // The host as a slice of the field itself: the parsed `Authority` is a copy.
+        Ok(Url { scheme: "http", host: host_of(text), port: port(&authority)?, path, query })
+    }
+}
+
+/// The host of a valid authority's text, without an IPv6 literal's brackets.
+fn host_of(text: &str) -> &str {
+    match text.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => text.rsplit_once(':').map_or(text, |(host, _)| host),
+    }
+}
+
+/// An authority's host, without an IPv6 literal's brackets.
+fn host(authority: &Authority) -> &str {
+    authority.host().trim_start_matches('[').trim_end_matches(']')
+}
+
+/// An authority's port: `Ok(None)` when it has none (or an empty one, RFC 3986 §3.2.3), refused
+/// when it is not digits making a number up to 65535 (`http` reads those as no port).
+fn port(authority: &Authority) -> Result<Option<u16>, Answer> {
+    let text = authority.as_str();
+    // After an IPv6 literal's `]`, if there is one: its colons are not the port's.
+    let after_host = text.rfind(']').map_or(text, |end| &text[end + 1..]);
+    let Some((_, digits)) = after_host.rsplit_once(':') else { return Ok(None) };
+    if digits.is_empty() {
+        return Ok(None);
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Answer::BadTarget);
+    }
+    digits.parse().map(Some).map_err(|_| Answer::BadTarget)
+}
