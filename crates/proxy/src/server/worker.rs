@@ -42,33 +42,34 @@ pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
     pub(crate) state: Arc<ConnState>,
-    /// What plugins see of the session, made with the first transaction that has plugin state.
-    session: OnceLock<SsnBox>,
+    /// What plugins see of the session, made with the first transaction that has plugin state,
+    /// and the global hooks of the generation it started on: its SSN_CLOSE runs on them too.
+    session: OnceLock<(SsnBox, Arc<GlobalHooks>)>,
 }
 
 impl Conn {
     /// The session's plugin state, made (and its SSN_START run) on first use; `None` when
     /// SSN_START failed the session.
-    pub(crate) async fn session(&self, global: &GlobalHooks) -> Option<&SsnBox> {
+    pub(crate) async fn session(&self, global: &Arc<GlobalHooks>) -> Option<&SsnBox> {
         if self.session.get().is_none() {
             let session = SsnBox::default();
             let outcome = session.hook(global, HookId::SsnStart).await;
-            let _ = self.session.set(session);
+            let _ = self.session.set((session, global.clone()));
             if outcome == Outcome::Error {
                 debug!("SSN_START failed the session");
             }
         }
-        self.session.get()
+        self.session_now()
     }
 
     /// The session's plugin state, if made already.
     pub(crate) fn session_now(&self) -> Option<&SsnBox> {
-        self.session.get()
+        self.session.get().map(|(session, _)| session)
     }
 
     /// Whether the session has hooks of its own.
     pub(crate) fn has_session_hooks(&self) -> bool {
-        self.session.get().is_some_and(SsnBox::has_hooks)
+        self.session_now().is_some_and(SsnBox::has_hooks)
     }
 }
 
@@ -244,9 +245,9 @@ fn serve(
                     () = tokio::time::sleep_until(deadline.into()) => {}
                 }
             }
-            if let Some(session) = closing.session.get() {
-                let global = worker.shared.current.load_full().hooks.clone();
-                session.hook(&global, HookId::SsnClose).await;
+            // On the generation the session started on, whatever reloads came meanwhile.
+            if let Some((session, global)) = closing.session.get() {
+                session.hook(global, HookId::SsnClose).await;
             }
             drop(open);
         }

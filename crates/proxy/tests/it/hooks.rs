@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use hookyard_proxy::AdminSocket;
 
-use crate::support::{Answer, Origin, config_dir, get, proxy, proxy_with, raw, write};
+use crate::support::{Answer, Client, Origin, config_dir, get, proxy, proxy_with, raw, write};
 
 /// Builds the probe as plugin `name` into `dir/plugins/<file>`.
 pub fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
@@ -222,6 +222,27 @@ async fn a_failing_init_refuses_the_reload_and_a_changed_plugin_loads_beside_the
     assert_ne!(versions[0].id, first[0].id);
     assert!(!mapped(&first[0].runtime_path), "the old version is unmapped");
     assert!(!first[0].runtime_path.exists(), "its runtime copy is removed");
+}
+
+/// A session's SSN_CLOSE runs on the generation its SSN_START ran on: a plugin added by a
+/// reload meanwhile sees no close of a session it never saw start.
+#[tokio::test]
+async fn a_session_closes_on_the_generation_it_started_on() {
+    let origin = Origin::start("o").await;
+    let dir = setup(&origin, "plugins:\n  - path: alpha.so\n", &[("alpha", "alpha.so")]);
+    probe(dir.path(), "beta", "beta.so");
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    let mut client = Client::connect(addr).await;
+    assert_eq!(client.request("GET", "site.test", "/").await.status, 200);
+    write(dir.path(), "plugin.yaml", "plugins:\n  - path: alpha.so\n  - path: beta.so\n");
+    assert!(proxy.reload().ok);
+    drop(client);
+    // Counted closed after its SSN_CLOSE ran.
+    crate::support::wait_for("the session closed", || proxy.status().connections == 0).await;
+    // Alpha saw it close; beta, loaded after it started, saw nothing of it (STARTS/CLOSES).
+    let answer = get(addr, "site.test", "/").await;
+    assert_eq!(all(&answer, "x-probe-sessions"), ["2/1", "1/0"]);
 }
 
 /// A version no generation uses any more, kept loaded by a continuation it did not destroy,
