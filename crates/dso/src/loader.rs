@@ -289,7 +289,9 @@ impl Loader {
         stat: FileStat,
     ) -> Result<Library, Error> {
         // A released version of this file may still be closing: opening the same path before
-        // that `dlclose` would return the old image and make the reaper report it pinned.
+        // that `dlclose` would return the old image and make the reaper report it pinned. Its
+        // close was queued before it showed as unloading (`Library::drop`), so one flush waits
+        // for it.
         if lock(&self.shared.registry).is_unloading(&path) {
             self.flush_unloads();
         }
@@ -370,13 +372,27 @@ impl Shared {
 
     /// Hands a released version to the reaper thread (or closes it here if the thread is gone).
     pub(crate) fn reap(&self, unload: Unload) {
-        let Some(tx) = &self.reaper else { return };
-        if let Err(crossbeam_channel::SendError(Job::Unload(unload))) = tx.send(Job::Unload(unload))
-        {
-            let id = unload.id;
-            let pinned = reaper::reap(unload, &self.counters, &self.registry, &self.in_place);
-            lock(&self.registry).reaped(id, pinned);
+        if let Err(unload) = self.queue(unload) {
+            self.reap_here(unload);
         }
+    }
+
+    /// Queues a released version for the reaper thread; gives it back if the thread is gone.
+    /// Never blocks, so it may be called with the registry locked.
+    pub(crate) fn queue(&self, unload: Unload) -> Result<(), Unload> {
+        let Some(tx) = &self.reaper else { return Ok(()) };
+        match tx.send(Job::Unload(unload)) {
+            Ok(()) => Ok(()),
+            Err(crossbeam_channel::SendError(Job::Unload(unload))) => Err(unload),
+            Err(crossbeam_channel::SendError(Job::Flush(_))) => Ok(()),
+        }
+    }
+
+    /// Closes and judges a released version on the calling thread. Takes the registry lock.
+    pub(crate) fn reap_here(&self, unload: Unload) {
+        let id = unload.id;
+        let pinned = reaper::reap(unload, &self.counters, &self.registry, &self.in_place);
+        lock(&self.registry).reaped(id, pinned);
     }
 }
 
