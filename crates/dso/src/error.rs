@@ -71,6 +71,17 @@ pub enum Error {
         /// The dynamic loader's own message.
         message: String,
     },
+    /// A directory that must be private to the effective user is not, or cannot be created.
+    #[error("directory `{}` is not safe to use: {reason}", path.display())]
+    NotPrivate {
+        /// The directory refused (the one asked for, or a missing one above it).
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+        /// The operating system's error, where there is one.
+        #[source]
+        source: Option<io::Error>,
+    },
     /// The runtime directory cannot hold plugin copies.
     #[error("runtime directory `{}` is unusable: {reason}", path.display())]
     RuntimeRoot {
