@@ -47,6 +47,15 @@ pub enum Error {
         /// The canonical path of the plugin.
         path: PathBuf,
     },
+    /// The file is not a whole ELF shared object this process can load (checked before the
+    /// dynamic loader sees it, since a truncated file would crash the process inside it).
+    #[error("plugin `{}` is not a loadable shared object: {reason}", path.display())]
+    InvalidElf {
+        /// The canonical path of the plugin.
+        path: PathBuf,
+        /// What is wrong: the header field, or the range past the end of the file.
+        reason: String,
+    },
     /// The dynamic loader refused the file.
     #[error("cannot open plugin `{}`: {message}", path.display())]
     Open {

@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+mod elf;
 mod error;
 mod fingerprint;
 mod library;

@@ -11,6 +11,7 @@ use std::{fs, io};
 use crossbeam_channel::Sender;
 use tracing::{debug, info, warn};
 
+use crate::elf;
 use crate::error::Error;
 use crate::fingerprint::{self, CopyError, FileStat, Fingerprint};
 use crate::library::{Library, Version, VersionId};
@@ -205,7 +206,8 @@ impl Loader {
     /// # Errors
     ///
     /// [`Error::NotFound`], [`Error::NotRegularFile`], [`Error::Read`], [`Error::Copy`],
-    /// [`Error::Unstable`] or [`Error::Open`]. No copy is left behind after a failure.
+    /// [`Error::Unstable`], [`Error::InvalidElf`] (checked before the dynamic loader sees the
+    /// file) or [`Error::Open`]. No copy is left behind after a failure.
     pub fn load(&self, path: &Path) -> Result<Library, Error> {
         let result = self.resolve(path).and_then(|canonical| self.load_canonical(canonical));
         let counters = &self.shared.counters;
@@ -274,6 +276,9 @@ impl Loader {
             let _ = fs::remove_dir_all(&dir);
             return Ok(self.reused(library));
         }
+        if let Err(err) = check_elf(&path, &runtime) {
+            return Err(discard(&dir, err));
+        }
         // SAFETY: the operator configured this plugin; loading it runs its initialisers by design.
         let handle = match unsafe { sys::Handle::open(&runtime) } {
             Ok(handle) => handle,
@@ -295,6 +300,8 @@ impl Loader {
         if lock(&self.shared.registry).is_unloading(&path) {
             self.flush_unloads();
         }
+        elf::check_file(&file, stat.size, elf::Host::current())
+            .map_err(|invalid| invalid_elf(&path, invalid))?;
         let content = file
             .seek(SeekFrom::Start(0))
             .and_then(|_| fingerprint::hash(&mut file))
@@ -403,6 +410,21 @@ impl Drop for Shared {
         if let Some(thread) = self.reaper_thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Checks the file the dynamic loader is about to map (`runtime`, the copy or the file itself).
+fn check_elf(path: &Path, runtime: &Path) -> Result<(), Error> {
+    let read = |source| Error::Read { path: runtime.to_owned(), source };
+    let file = File::open(runtime).map_err(read)?;
+    let len = file.metadata().map_err(read)?.len();
+    elf::check_file(&file, len, elf::Host::current()).map_err(|invalid| invalid_elf(path, invalid))
+}
+
+fn invalid_elf(path: &Path, invalid: elf::Invalid) -> Error {
+    match invalid {
+        elf::Invalid::Refused(reason) => Error::InvalidElf { path: path.to_owned(), reason },
+        elf::Invalid::Io(source) => Error::Read { path: path.to_owned(), source },
     }
 }
 
