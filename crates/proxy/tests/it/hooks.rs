@@ -13,7 +13,7 @@ use hookyard_proxy::AdminSocket;
 use crate::support::{Answer, Origin, config_dir, get, proxy, proxy_with, raw, write};
 
 /// Builds the probe as plugin `name` into `dir/plugins/<file>`.
-fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
+pub(crate) fn probe(dir: &Path, name: &str, file: &str) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/hook_probe.c");
     let out = dir.join("plugins").join(file);
     let define = format!("-DPROBE_NAME=\"{name}\"");
