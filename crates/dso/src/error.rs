@@ -47,6 +47,15 @@ pub enum Error {
         /// The canonical path of the plugin.
         path: PathBuf,
     },
+    /// The file is not a whole ELF shared object this process can load (checked before the
+    /// dynamic loader sees it, since a truncated file would crash the process inside it).
+    #[error("plugin `{}` is not a loadable shared object: {reason}", path.display())]
+    InvalidElf {
+        /// The canonical path of the plugin.
+        path: PathBuf,
+        /// What is wrong: the header field, or the range past the end of the file.
+        reason: String,
+    },
     /// The dynamic loader refused the file.
     #[error("cannot open plugin `{}`: {message}", path.display())]
     Open {
@@ -70,6 +79,17 @@ pub enum Error {
         path: PathBuf,
         /// The dynamic loader's own message.
         message: String,
+    },
+    /// A directory that must be private to the effective user is not, or cannot be created.
+    #[error("directory `{}` is not safe to use: {reason}", path.display())]
+    NotPrivate {
+        /// The directory refused (the one asked for, or a missing one above it).
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+        /// The operating system's error, where there is one.
+        #[source]
+        source: Option<io::Error>,
     },
     /// The runtime directory cannot hold plugin copies.
     #[error("runtime directory `{}` is unusable: {reason}", path.display())]

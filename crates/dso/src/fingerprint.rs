@@ -67,7 +67,7 @@ impl fmt::Display for Fingerprint {
 pub(crate) struct FileStat {
     device: u64,
     inode: u64,
-    size: u64,
+    pub(crate) size: u64,
     modified: SystemTime,
     changed: (i64, i64),
 }

@@ -10,6 +10,10 @@
 //! it. When the last handle goes, a reaper thread closes the library, verifies that it is really
 //! unmapped, and removes its copy; a version that stays mapped is reported as pinned.
 //!
+//! The runtime directory, and every directory the loader creates in it, must be private to the
+//! effective user (owned by it, writable by nobody else, no symbolic link); the same check is
+//! offered to other users of a runtime directory as [`ensure_private_dir`].
+//!
 //! This crate owns every call into the dynamic loader (it is the only crate of the workspace that
 //! depends on `libloading`). It knows nothing of plugin kinds, entry points or configurations:
 //! callers resolve the symbols they need.
@@ -34,10 +38,12 @@
 //! # }
 //! ```
 
+mod elf;
 mod error;
 mod fingerprint;
 mod library;
 mod loader;
+mod private;
 mod reaper;
 mod registry;
 mod runtime;
@@ -47,4 +53,5 @@ pub use error::Error;
 pub use fingerprint::Fingerprint;
 pub use library::{Library, Symbol, VersionId};
 pub use loader::{Loader, LoaderConfig, LoaderStats, ReloadMode};
+pub use private::ensure_private_dir;
 pub use registry::{PinReason, VersionInfo, VersionState};

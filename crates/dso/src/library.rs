@@ -75,17 +75,28 @@ impl Version {
     }
 }
 
-impl Drop for Version {
-    fn drop(&mut self) {
-        let Some(handle) = self.handle.take() else { return };
-        self.shared.reap(Unload {
+impl Version {
+    /// Takes the handle out, with what the reaper needs to close it; `None` once taken.
+    fn take_unload(&mut self) -> Option<Unload> {
+        let handle = self.handle.take()?;
+        Some(Unload {
             id: self.id,
             path: self.path.clone(),
             runtime_path: self.runtime_path.clone(),
             copy_dir: self.copy_dir.take(),
             declared_pinned: self.pinned.load(Ordering::Acquire),
             handle,
-        });
+        })
+    }
+}
+
+impl Drop for Version {
+    fn drop(&mut self) {
+        // `Library::drop` normally queued the handle already; this only covers a version that
+        // never had a handle wrapped around it.
+        if let Some(unload) = self.take_unload() {
+            self.shared.reap(unload);
+        }
     }
 }
 
@@ -206,15 +217,26 @@ impl Drop for Library {
         // Every drop of a handle takes the registry lock, and look-ups clone handles only under
         // it, so a count of 1 seen here is final: no look-up can revive this version.
         let last = Arc::strong_count(&self.version) == 1;
-        if last {
-            registry.retire(&self.version);
-            drop(registry);
-        }
         // SAFETY: `self.version` is not touched again; this is the end of `drop`.
         let version = unsafe { ManuallyDrop::take(&mut self.version) };
-        // Not the last: the count drops under the lock. The last: `Version::drop` hands the
-        // handle to the reaper, which itself needs the lock.
-        drop(version);
+        if !last {
+            // The count drops under the lock.
+            drop(version);
+            return;
+        }
+        registry.retire(&version);
+        // The handle is queued for the reaper before the lock goes: a load that finds this
+        // version unloading and flushes the reaper must find the close queued ahead of its
+        // flush, or it would open the file while this handle still holds its image (in static
+        // mode the dynamic loader then returns the old image, and the close looks like a pin).
+        let unload = Arc::into_inner(version).and_then(|mut version| version.take_unload());
+        if let Some(unload) = unload
+            && let Err(unload) = shared.queue(unload)
+        {
+            // The reaper thread is gone: close here, without the lock the close needs.
+            drop(registry);
+            shared.reap_here(unload);
+        }
     }
 }
 

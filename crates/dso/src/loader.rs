@@ -11,6 +11,7 @@ use std::{fs, io};
 use crossbeam_channel::Sender;
 use tracing::{debug, info, warn};
 
+use crate::elf;
 use crate::error::Error;
 use crate::fingerprint::{self, CopyError, FileStat, Fingerprint};
 use crate::library::{Library, Version, VersionId};
@@ -205,7 +206,8 @@ impl Loader {
     /// # Errors
     ///
     /// [`Error::NotFound`], [`Error::NotRegularFile`], [`Error::Read`], [`Error::Copy`],
-    /// [`Error::Unstable`] or [`Error::Open`]. No copy is left behind after a failure.
+    /// [`Error::Unstable`], [`Error::InvalidElf`] (checked before the dynamic loader sees the
+    /// file) or [`Error::Open`]. No copy is left behind after a failure.
     pub fn load(&self, path: &Path) -> Result<Library, Error> {
         let result = self.resolve(path).and_then(|canonical| self.load_canonical(canonical));
         let counters = &self.shared.counters;
@@ -274,6 +276,9 @@ impl Loader {
             let _ = fs::remove_dir_all(&dir);
             return Ok(self.reused(library));
         }
+        if let Err(err) = check_elf(&path, &runtime) {
+            return Err(discard(&dir, err));
+        }
         // SAFETY: the operator configured this plugin; loading it runs its initialisers by design.
         let handle = match unsafe { sys::Handle::open(&runtime) } {
             Ok(handle) => handle,
@@ -289,10 +294,14 @@ impl Loader {
         stat: FileStat,
     ) -> Result<Library, Error> {
         // A released version of this file may still be closing: opening the same path before
-        // that `dlclose` would return the old image and make the reaper report it pinned.
+        // that `dlclose` would return the old image and make the reaper report it pinned. Its
+        // close was queued before it showed as unloading (`Library::drop`), so one flush waits
+        // for it.
         if lock(&self.shared.registry).is_unloading(&path) {
             self.flush_unloads();
         }
+        elf::check_file(&file, stat.size, elf::Host::current())
+            .map_err(|invalid| invalid_elf(&path, invalid))?;
         let content = file
             .seek(SeekFrom::Start(0))
             .and_then(|_| fingerprint::hash(&mut file))
@@ -370,13 +379,27 @@ impl Shared {
 
     /// Hands a released version to the reaper thread (or closes it here if the thread is gone).
     pub(crate) fn reap(&self, unload: Unload) {
-        let Some(tx) = &self.reaper else { return };
-        if let Err(crossbeam_channel::SendError(Job::Unload(unload))) = tx.send(Job::Unload(unload))
-        {
-            let id = unload.id;
-            let pinned = reaper::reap(unload, &self.counters, &self.registry, &self.in_place);
-            lock(&self.registry).reaped(id, pinned);
+        if let Err(unload) = self.queue(unload) {
+            self.reap_here(unload);
         }
+    }
+
+    /// Queues a released version for the reaper thread; gives it back if the thread is gone.
+    /// Never blocks, so it may be called with the registry locked.
+    pub(crate) fn queue(&self, unload: Unload) -> Result<(), Unload> {
+        let Some(tx) = &self.reaper else { return Ok(()) };
+        match tx.send(Job::Unload(unload)) {
+            Ok(()) => Ok(()),
+            Err(crossbeam_channel::SendError(Job::Unload(unload))) => Err(unload),
+            Err(crossbeam_channel::SendError(Job::Flush(_))) => Ok(()),
+        }
+    }
+
+    /// Closes and judges a released version on the calling thread. Takes the registry lock.
+    pub(crate) fn reap_here(&self, unload: Unload) {
+        let id = unload.id;
+        let pinned = reaper::reap(unload, &self.counters, &self.registry, &self.in_place);
+        lock(&self.registry).reaped(id, pinned);
     }
 }
 
@@ -387,6 +410,21 @@ impl Drop for Shared {
         if let Some(thread) = self.reaper_thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Checks the file the dynamic loader is about to map (`runtime`, the copy or the file itself).
+fn check_elf(path: &Path, runtime: &Path) -> Result<(), Error> {
+    let read = |source| Error::Read { path: runtime.to_owned(), source };
+    let file = File::open(runtime).map_err(read)?;
+    let len = file.metadata().map_err(read)?.len();
+    elf::check_file(&file, len, elf::Host::current()).map_err(|invalid| invalid_elf(path, invalid))
+}
+
+fn invalid_elf(path: &Path, invalid: elf::Invalid) -> Error {
+    match invalid {
+        elf::Invalid::Refused(reason) => Error::InvalidElf { path: path.to_owned(), reason },
+        elf::Invalid::Io(source) => Error::Read { path: path.to_owned(), source },
     }
 }
 

@@ -1,15 +1,15 @@
 //! The runtime directory that holds plugin copies: checked, locked and swept at start.
 
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use tracing::{debug, warn};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::sys;
+use crate::{private, sys};
 
 /// The name of the lock file that keeps two loaders from sharing one runtime directory.
 const LOCK_FILE: &str = ".hookyard-dso.lock";
@@ -23,20 +23,17 @@ pub(crate) struct RuntimeRoot {
 }
 
 impl RuntimeRoot {
-    /// Creates (0700) or opens `path`, checks that plugin copies can be written and mapped
+    /// Creates (0700) or opens `path`, verifies that it is private (see
+    /// [`private::ensure`]), checks that plugin copies can be written and mapped
     /// executable there, takes the directory's lock and removes the version directories an
     /// earlier run left. Returns the root and how many directories were swept.
     pub(crate) fn prepare(path: &Path) -> Result<(RuntimeRoot, usize), Error> {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(path)
-            .map_err(|e| Error::runtime_root(path, "it cannot be created", Some(e)))?;
+        private::ensure(path).map_err(refused)?;
         let path = fs::canonicalize(path)
             .map_err(|e| Error::runtime_root(path, "it cannot be resolved", Some(e)))?;
-        if !path.is_dir() {
-            return Err(Error::runtime_root(&path, "it is not a directory", None));
-        }
+        // The last component is no symbolic link (checked above), so this is the same directory;
+        // verify what the rest of the process will use.
+        private::verify(&path).map_err(refused)?;
         let lock = take_lock(&path)?;
         check_writable(&path)?;
         match sys::is_noexec(&path) {
@@ -70,26 +67,66 @@ impl RuntimeRoot {
     pub(crate) fn new_version_dir(&self) -> std::io::Result<PathBuf> {
         let dir = self.path.join(Uuid::new_v4().hyphenated().to_string());
         DirBuilder::new().mode(0o700).create(&dir)?;
+        private::verify(&dir).map_err(|r| {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("version directory `{}`: {}", r.path.display(), r.reason),
+            )
+        })?;
         Ok(dir)
     }
 }
 
+fn refused(r: private::Refusal) -> Error {
+    Error::RuntimeRoot { path: r.path, reason: r.reason, source: r.source }
+}
+
 fn take_lock(root: &Path) -> Result<File, Error> {
     let lock_path = root.join(LOCK_FILE);
+    // Never through a symbolic link, and never truncated on open: only once it is known to be
+    // this user's own regular file, locked by this loader.
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&lock_path)
         .map_err(|e| {
-            Error::runtime_root(root, "its lock file cannot be created; is it writable?", Some(e))
+            let reason = if e.raw_os_error() == Some(libc::ELOOP) {
+                format!("its lock file `{LOCK_FILE}` is a symbolic link; remove it")
+            } else {
+                format!("its lock file `{LOCK_FILE}` cannot be created; is it writable?")
+            };
+            Error::runtime_root(root, reason, Some(e))
         })?;
+    let meta = file.metadata().map_err(|e| {
+        Error::runtime_root(
+            root,
+            format!("its lock file `{LOCK_FILE}` cannot be inspected"),
+            Some(e),
+        )
+    })?;
+    let euid = sys::effective_uid();
+    if !meta.is_file() || meta.uid() != euid || meta.nlink() != 1 {
+        return Err(Error::runtime_root(
+            root,
+            format!(
+                "its lock file `{LOCK_FILE}` is not this user's own file (owner uid {}, effective \
+                 uid {euid}, {} link(s), regular file: {}); remove it",
+                meta.uid(),
+                meta.nlink(),
+                meta.is_file()
+            ),
+            None,
+        ));
+    }
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let holder = fs::read_to_string(&lock_path).unwrap_or_default();
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
             return Err(Error::runtime_root(
                 root,
@@ -190,6 +227,6 @@ mod tests {
         let file = tmp.path().join("file");
         fs::write(&file, b"").unwrap();
         let err = RuntimeRoot::prepare(&file).unwrap_err().to_string();
-        assert!(err.contains("cannot be created"), "{err}");
+        assert!(err.contains("it is not a directory"), "{err}");
     }
 }

@@ -118,6 +118,12 @@ pub(crate) fn is_noexec(path: &Path) -> io::Result<bool> {
     Ok(stat.f_flag & libc::ST_NOEXEC != 0)
 }
 
+/// The effective user id of this process.
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// The loader's message: libloading's summary followed by `dlerror`'s text.
 fn loader_message(err: &libloading::Error) -> String {
     match std::error::Error::source(err) {

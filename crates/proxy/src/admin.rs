@@ -3,7 +3,7 @@
 //!
 //! Methods: `reload`, `status`, `rules`, `plugins`, `hooks`.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,11 +23,16 @@ const MAX_REQUEST: usize = 64 * 1024;
 /// Creates the socket 0600 without a window in which it has other permissions: bound under a
 /// temporary name, restricted, then renamed into place. A stale socket (nobody answers) is
 /// replaced; a live one is an error.
+///
+/// The socket's directory is created 0700 when missing, and must be private to this user either
+/// way (`hookyard_dso::ensure_private_dir`): whoever else can write there could replace the socket.
 pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
     let err =
         |source| StartError::Bind { what: format!("control socket {}", path.display()), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(err)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        hookyard_dso::ensure_private_dir(dir).map_err(|e| {
+            err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))
+        })?;
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {

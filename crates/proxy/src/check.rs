@@ -1,7 +1,6 @@
 //! `hookyard check`: everything `run` and a reload would read, without serving.
 
-use std::path::Path;
-
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, FileStatus, Problems};
@@ -18,13 +17,13 @@ pub struct Check {
     pub files: Vec<String>,
 }
 
-/// Checks a configuration directory: every file, and every remap plugin loaded and
-/// initialised (with its instances created) in a scratch runtime directory that is removed after.
+/// Checks a configuration directory: every file, and every plugin `run` would load — global
+/// plugins and remap plugins — loaded and initialised (remap instances created) in a scratch
+/// runtime directory that is removed after, whatever happens.
 pub fn check(dir: &Path) -> Check {
     let dir = &crate::config::absolute(dir);
     let mut loaded = Config::load_dir(dir);
     if let Ok(config) = &mut loaded.result
-        && config.rules.rules().iter().any(|r| !r.plugins.is_empty())
         && let Err(found) = load_plugins(config, dir)
     {
         loaded.result = Err(found);
@@ -46,26 +45,45 @@ pub fn check(dir: &Path) -> Check {
     Check { ok: loaded.result.is_ok(), problems, files }
 }
 
+/// A scratch directory, removed with everything in it when this goes (a return, an error, a
+/// panic unwinding).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    /// A new, unique name in the temporary directory; the loader creates it on its first load.
+    fn new() -> Scratch {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        Scratch(std::env::temp_dir().join(format!("hookyard-check-{}-{nanos}", std::process::id())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %self.0.display(), error = %e, "cannot remove the check's scratch directory");
+        }
+    }
+}
+
 /// Loads and initialises the configuration's plugins (global and remap) in a scratch runtime
-/// directory.
+/// directory, as `run` does.
 fn load_plugins(config: &mut Config, dir: &Path) -> Result<(), Problems> {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let scratch =
-        std::env::temp_dir().join(format!("hookyard-check-{}-{nanos}", std::process::id()));
+    let scratch = Scratch::new();
     let mut settings = config.settings.clone();
-    settings.runtime_dir = Some(scratch.clone());
+    settings.runtime_dir = Some(scratch.0.clone());
     let mut scratch_config = Config {
         source: config.source.clone(),
         settings,
         rules: std::mem::take(&mut config.rules),
         plugins: config.plugins.clone(),
     };
-    let result = {
-        let (generations, link) = remap_generations(&scratch_config.settings, Some(dir));
-        let result = load(&generations, &link, &mut scratch_config).map(drop).map_err(problems);
-        generations.plugins().flush();
-        result
-    };
-    let _ = std::fs::remove_dir_all(&scratch);
+    // Everything that can hold the loader (and so its lock file in the scratch directory) is
+    // dropped before the scratch directory.
+    let (generations, link) = remap_generations(&scratch_config.settings, Some(dir));
+    let result = load(&generations, &link, &mut scratch_config).map(drop).map_err(problems);
+    generations.plugins().flush();
+    drop((generations, link));
     result
 }

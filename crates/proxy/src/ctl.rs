@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -19,6 +20,19 @@ pub enum CtlError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The socket belongs to another user, who could be impersonating hookyard.
+    #[error(
+        "refusing to talk to {path}: it is owned by uid {owner}, neither this user (uid {euid}) \
+         nor root, so another user may have put it there"
+    )]
+    Untrusted {
+        /// The socket.
+        path: String,
+        /// The socket's owner.
+        owner: u32,
+        /// This process's effective uid.
+        euid: u32,
     },
     /// The answer was not JSON-RPC.
     #[error("hookyard answered something that is not JSON-RPC: {0}")]
@@ -46,9 +60,16 @@ pub fn call(path: &Path, method: &str) -> Result<Value, CtlError> {
 ///
 /// # Errors
 ///
-/// As for [`call`].
+/// As for [`call`], and [`CtlError::Untrusted`] when the socket is owned by neither this user
+/// nor root.
 pub fn call_with(path: &Path, method: &str, params: Value) -> Result<Value, CtlError> {
     let io = |source| CtlError::Io { path: path.display().to_string(), source };
+    check_owner(path).map_err(|e| match e {
+        Ownership::Io(source) => io(source),
+        Ownership::Other { owner, euid } => {
+            CtlError::Untrusted { path: path.display().to_string(), owner, euid }
+        }
+    })?;
     let mut stream = UnixStream::connect(path).map_err(io)?;
     // A reload parses every file; allow it time, but never hang forever.
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
@@ -74,6 +95,20 @@ pub fn call_with(path: &Path, method: &str, params: Value) -> Result<Value, CtlE
         });
     }
     answer.get("result").cloned().ok_or_else(|| CtlError::Protocol("no `result`".to_owned()))
+}
+
+enum Ownership {
+    Io(std::io::Error),
+    Other { owner: u32, euid: u32 },
+}
+
+/// Refuses a socket owned by another user than this one or root: a request (a reload) must not
+/// go to whoever managed to put a socket where hookyard's was expected.
+fn check_owner(path: &Path) -> Result<(), Ownership> {
+    // The owner of /proc/self is this process's effective user: the uid without `unsafe`.
+    let euid = std::fs::metadata("/proc/self").map_err(Ownership::Io)?.uid();
+    let owner = std::fs::metadata(path).map_err(Ownership::Io)?.uid();
+    if owner == euid || owner == 0 { Ok(()) } else { Err(Ownership::Other { owner, euid }) }
 }
 
 /// A readable rendering of a method's result.

@@ -9,6 +9,11 @@
 //! rules' files, the plugin versions its chains and global plugins use) and from the files on
 //! disk (includes, `@plugin=` and `plugin.yaml` paths, so a reload refused for a missing file is
 //! retried when the file appears).
+//!
+//! Before reloading, the changed files must also look the same (size, modification time) twice
+//! [`STABLE_CHECK`] apart: a plugin or configuration file rewritten in place is read once it is
+//! whole. A reload that still reads an incomplete file is refused (a cut-short plugin fails its
+//! ELF check) and the next change retries it.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
@@ -32,6 +37,14 @@ const QUIET: Duration = Duration::from_millis(250);
 
 /// The longest a change waits for quiet, so files written without pause still get reloaded.
 const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// How far apart two looks at the changed files (size, modification time, inode) must agree
+/// before a reload reads them: a file still being written in place is waited for.
+const STABLE_CHECK: Duration = Duration::from_millis(150);
+
+/// The longest a reload waits for the changed files to stop changing; then it reloads anyway,
+/// and what is still incomplete is refused (and retried on the next change).
+const MAX_SETTLE: Duration = Duration::from_secs(5);
 
 /// `.include` levels followed (the remap parser's limit).
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -129,6 +142,33 @@ fn run(
                     _ = stopped.changed() => return,
                 }
             }
+            // Then until the changed files look the same twice in a row, or MAX_SETTLE.
+            let latest = Instant::now() + MAX_SETTLE;
+            let mut seen = looks(&changed);
+            let mut next = Instant::now() + STABLE_CHECK;
+            loop {
+                tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => {
+                            watching.collect(event, &mut changed);
+                        }
+                        None => return,
+                    },
+                    () = sleep_until(next) => {
+                        let now = looks(&changed);
+                        if now == seen {
+                            break;
+                        }
+                        if Instant::now() >= latest {
+                            debug!("watched files still changing: reloading anyway");
+                            break;
+                        }
+                        seen = now;
+                        next = Instant::now() + STABLE_CHECK;
+                    }
+                    _ = stopped.changed() => return,
+                }
+            }
             let files: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
             info!(?files, "watched files changed: reloading");
             let reloading = shared.clone();
@@ -199,6 +239,21 @@ impl Watching {
         changed.extend(event.paths.iter().filter(|p| self.targets.matches(p)).cloned());
         changed.len() > before
     }
+}
+
+/// What a look at a file sees: its inode, size and modification time (`None` while it is
+/// missing). Two equal looks some time apart say nobody is writing it.
+type Look = Option<(u64, u64, std::time::SystemTime)>;
+
+fn looks(paths: &BTreeSet<PathBuf>) -> Vec<Look> {
+    use std::os::unix::fs::MetadataExt;
+    paths
+        .iter()
+        .map(|path| {
+            let meta = fs::metadata(path).ok()?;
+            Some((meta.ino(), meta.len(), meta.modified().ok()?))
+        })
+        .collect()
 }
 
 /// Whether an event kind can change what a reload reads: opening and reading files (a reload

@@ -34,6 +34,7 @@ mod parse;
 #[allow(unsafe_code, reason = "runs plugin chains through the C ABI")]
 mod plugins;
 mod rule;
+mod source;
 mod table;
 mod url;
 
@@ -50,6 +51,7 @@ pub use plugins::{
     RemapPlugin,
 };
 pub use rule::{PluginSpec, Rule, RuleKind};
+pub use source::MAX_CONFIG_FILE_BYTES;
 pub use url::{RuleUrl, default_port};
 
 use table::{Store, request_port};

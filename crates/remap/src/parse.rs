@@ -13,6 +13,7 @@ use crate::Rules;
 use crate::acl::{Filter, IpEntry};
 use crate::lex::{self, Token};
 use crate::rule::{HostRegex, PluginSpec, Rule, RuleKind};
+use crate::source::read_config;
 use crate::table::Inserted;
 use crate::url::RuleUrl;
 
@@ -98,7 +99,7 @@ impl Parser {
 
     /// Reads a top-level file; a missing one is an empty configuration (as ATS).
     pub(crate) fn file(&mut self, path: &Path) {
-        match fs::read_to_string(path) {
+        match read_config(path) {
             Ok(text) => self.text(path, &text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => self.error(path, 0, format!("cannot read: {e}")),
@@ -268,7 +269,7 @@ impl Parser {
             vec![path]
         };
         for included in files {
-            match fs::read_to_string(&included) {
+            match read_config(&included) {
                 Ok(text) => self.text(&included, &text),
                 Err(e) => {
                     self.error(

@@ -103,3 +103,122 @@ async fn metrics_are_served_in_prometheus_text() {
         assert!(metrics.body.contains(series), "missing {series} in:\n{}", metrics.body);
     }
 }
+
+/// Whether the tests run as root (needed to give a file to another user); says so otherwise.
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if !root {
+        eprintln!("not root: cannot chown to another user; this test checks nothing here");
+    }
+    root
+}
+
+#[tokio::test]
+async fn ctl_refuses_a_socket_owned_by_another_user() {
+    if !is_root() {
+        return;
+    }
+    let dir = config_dir(&[]);
+    let socket = dir.path().join("run/admin.sock");
+    let _proxy = proxy_with(Some(dir.path()), AdminSocket::At(socket.clone()));
+    std::os::unix::fs::chown(&socket, Some(65534), Some(65534)).unwrap();
+    let (err, output) = tokio::task::spawn_blocking(move || {
+        let err = ctl::call(&socket, "reload").unwrap_err();
+        let output = Command::new(env!("CARGO_BIN_EXE_hookyard"))
+            .args(["ctl", "--admin"])
+            .arg(&socket)
+            .arg("status")
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        (err, output)
+    })
+    .await
+    .unwrap();
+    assert!(matches!(err, ctl::CtlError::Untrusted { owner: 65534, .. }), "{err:?}");
+    assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("refusing to talk to"), "{stderr}");
+    assert!(stderr.contains("owned by uid 65534"), "{stderr}");
+}
+
+#[test]
+fn a_control_socket_directory_another_user_owns_is_refused() {
+    if !is_root() {
+        return;
+    }
+    let dir = config_dir(&[]);
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::os::unix::fs::chown(&run, Some(65534), Some(65534)).unwrap();
+    let Err(err) = Server::start(ServerConfig {
+        config_dir: Some(dir.path().to_owned()),
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        admin: AdminSocket::At(run.join("admin.sock")),
+        metrics: None,
+        workers: Some(1),
+    }) else {
+        panic!("must be refused");
+    };
+    let message = anyhow_chain(&err);
+    assert!(message.contains("owned by uid 65534"), "{message}");
+    assert!(message.contains(&run.display().to_string()), "{message}");
+    assert!(!run.join("admin.sock").exists());
+}
+
+#[test]
+fn a_control_socket_directory_others_can_write_is_refused() {
+    let dir = config_dir(&[]);
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let Err(err) = Server::start(ServerConfig {
+        config_dir: Some(dir.path().to_owned()),
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        admin: AdminSocket::At(run.join("admin.sock")),
+        metrics: None,
+        workers: Some(1),
+    }) else {
+        panic!("must be refused");
+    };
+    let message = anyhow_chain(&err);
+    assert!(message.contains("mode 0777"), "{message}");
+    assert!(!run.join("admin.sock").exists());
+}
+
+#[test]
+fn root_defaults_to_var_lib_hookyard_without_xdg_runtime_dir() {
+    if !is_root() {
+        return;
+    }
+    let ctl = |xdg: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hookyard"));
+        command.args(["ctl", "status"]).env("RUST_LOG", "off").env_remove("XDG_RUNTIME_DIR");
+        if let Some(xdg) = xdg {
+            command.env("XDG_RUNTIME_DIR", xdg);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let stderr = ctl(None);
+    assert!(stderr.contains("/var/lib/hookyard/admin.sock"), "{stderr}");
+    let xdg = tempfile::tempdir().unwrap();
+    let stderr = ctl(Some(xdg.path().to_str().unwrap()));
+    let expected = xdg.path().join("hookyard/admin.sock");
+    assert!(stderr.contains(&expected.display().to_string()), "{stderr}");
+}
+
+/// An error and its sources, one after the other.
+fn anyhow_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -204,3 +204,82 @@ async fn a_plugin_file_replaced_by_rename_serves_its_new_version() {
     let rules = proxy.rules();
     assert!(rules[0].plugins[0].starts_with("versioned 2 (#"), "{:?}", rules[0].plugins);
 }
+
+#[tokio::test]
+async fn a_plugin_rewritten_in_place_slowly_serves_its_new_version_once_whole() {
+    use std::io::Write;
+    let origin = Origin::start("o").await;
+    let dir = config_dir(&[(
+        "remap.config",
+        &format!("map http://site.test/ http://{}/ @plugin=versioned.so\n", origin.addr),
+    )]);
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let settings = format!(
+        "{WATCH}runtime_dir: {}\nplugin_dirs: [{}]\n",
+        dir.path().join("run").display(),
+        plugins.display()
+    );
+    write(dir.path(), "hookyard.yaml", &settings);
+    std::fs::copy(versioned(1), plugins.join("versioned.so")).unwrap();
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    assert!(get(addr, "site.test", "/headers").await.body.contains("x-plugin-version: 1"));
+
+    // The new build is written over the old file in five pieces, about a second in all (the
+    // pauses pace the writer; they synchronise nothing). Between pieces the server keeps
+    // serving the old version: a reload that reads a cut-short file is refused.
+    let new = std::fs::read(versioned(2)).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(plugins.join("versioned.so"))
+        .unwrap();
+    for chunk in new.chunks(new.len().div_ceil(5)) {
+        let answer = get(addr, "site.test", "/headers").await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(answer.body.contains("x-plugin-version: 1"), "{}", answer.body);
+        file.write_all(chunk).unwrap();
+        tokio::time::sleep(Duration::from_millis(220)).await;
+    }
+    drop(file);
+    answer_until(addr, "site.test", "/headers", "version 2 once whole", |a| {
+        a.body.contains("x-plugin-version: 2")
+    })
+    .await;
+    let rules = proxy.rules();
+    assert!(rules[0].plugins[0].starts_with("versioned 2 (#"), "{:?}", rules[0].plugins);
+}
+
+#[tokio::test]
+async fn a_remap_config_written_longer_than_a_burst_may_last_is_read_once_whole() {
+    use std::io::Write;
+    let origin = Origin::start("o").await;
+    let dir = config_dir(&[("hookyard.yaml", WATCH), ("remap.config", &map("old.test", &origin))]);
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    assert_eq!(get(addr, "old.test", "/").await.status, 200);
+
+    // Written without pause for about three seconds, longer than a burst of changes is waited
+    // for: the reload still waits until the file stops changing, so it never reads a cut-off
+    // line (which would fail to parse).
+    let text: String = (0..40).map(|i| map(&format!("host{i}.test"), &origin)).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(dir.path().join("remap.config"))
+        .unwrap();
+    let started = Instant::now();
+    let chunks = text.as_bytes().chunks(6);
+    let pause = Duration::from_millis(3000) / u32::try_from(chunks.len()).unwrap();
+    for chunk in chunks {
+        file.write_all(chunk).unwrap();
+        tokio::time::sleep(pause).await;
+    }
+    drop(file);
+    assert!(started.elapsed() > Duration::from_secs(2), "longer than a burst may last");
+    answer_until(addr, "host39.test", "/", "the whole file", |a| a.status == 200).await;
+    let status = proxy.status();
+    assert_eq!(status.reloads_failed, 0, "no reload read a half-written file: {status:?}");
+    assert_eq!(status.rules, 40, "{status:?}");
+}

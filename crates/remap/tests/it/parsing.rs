@@ -188,3 +188,60 @@ fn regex_substitution_limits_are_atss() {
         ]
     );
 }
+
+/// Loads `main` on another thread: a load that blocks fails the test instead of hanging it.
+fn load_promptly(main: &std::path::Path) -> Result<hookyard_remap::Rules, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let main = main.to_owned();
+    std::thread::spawn(move || {
+        let _ = tx.send(Rules::load(&main).map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("loading must not block on a FIFO or read a device without end")
+}
+
+#[test]
+fn an_include_of_a_fifo_a_device_or_a_huge_file_is_refused_promptly_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.config");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let huge = dir.path().join("huge.config");
+    fs::File::create(&huge).unwrap().set_len(hookyard_remap::MAX_CONFIG_FILE_BYTES + 1).unwrap();
+    let main = dir.path().join("remap.config");
+    for (include, reason) in [
+        ("fifo.config", "it is a FIFO, not a regular file"),
+        ("/dev/zero", "it is a character device, not a regular file"),
+        ("huge.config", "larger than the limit of 67108864 bytes (64 MiB)"),
+    ] {
+        fs::write(&main, format!("map http://a/ http://b/\n.include {include}\n")).unwrap();
+        let err = load_promptly(&main).unwrap_err();
+        let expected = "remap.config:2: failed to parse included file ";
+        assert!(err.contains(expected), "{include}: {err}");
+        assert!(err.contains(reason), "{include}: {err}");
+    }
+
+    // A directory include skips nothing silently: a FIFO in it is refused too.
+    let sites = dir.path().join("sites");
+    fs::create_dir(&sites).unwrap();
+    fs::write(sites.join("a.config"), "map http://c/ http://d/\n").unwrap();
+    fs::rename(&fifo, sites.join("b.config")).unwrap();
+    fs::write(&main, ".include sites\n").unwrap();
+    let err = load_promptly(&main).unwrap_err();
+    assert!(err.contains("remap.config:1: failed to parse included file"), "{err}");
+    assert!(err.contains("it is a FIFO"), "{err}");
+}
+
+#[test]
+fn a_remap_config_that_is_a_fifo_or_too_large_is_refused_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("remap.config");
+    let status = std::process::Command::new("mkfifo").arg(&main).status().unwrap();
+    assert!(status.success());
+    let err = load_promptly(&main).unwrap_err();
+    assert!(err.contains("remap.config: cannot read: it is a FIFO"), "{err}");
+    fs::remove_file(&main).unwrap();
+    fs::File::create(&main).unwrap().set_len(hookyard_remap::MAX_CONFIG_FILE_BYTES + 1).unwrap();
+    let err = load_promptly(&main).unwrap_err();
+    assert!(err.contains("larger than the limit"), "{err}");
+}
