@@ -4,6 +4,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 use uuid::Uuid;
@@ -122,7 +123,7 @@ fn take_lock(root: &Path) -> Result<File, Error> {
             None,
         ));
     }
-    match file.try_lock() {
+    match try_lock_patiently(&file) {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             let mut holder = String::new();
@@ -144,6 +145,24 @@ fn take_lock(root: &Path) -> Result<File, Error> {
     // Best effort: the pid only helps an operator find the holder.
     let _ = file.set_len(0).and_then(|()| write!(file, "{}", std::process::id()));
     Ok(file)
+}
+
+/// How long a lock held by someone else is waited for before it counts as another loader's.
+const LOCK_PATIENCE: Duration = Duration::from_millis(250);
+
+/// `file.try_lock()`, tried again for [`LOCK_PATIENCE`]: a process forked by another thread of
+/// this one holds a copy of every descriptor (and so the lock of a loader that was just dropped)
+/// until it `exec`s, a few milliseconds at most.
+fn try_lock_patiently(file: &File) -> Result<(), TryLockError> {
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn check_writable(root: &Path) -> Result<(), Error> {
