@@ -1,6 +1,6 @@
 //! `cargo xtask tidy`: checks over the repository's text that no compiler makes.
 //!
-//! Today one: no file cites the design notes the project was started from. They were never part
+//! Two today. No file keeps a merge's conflict markers. No file cites the design notes the project was started from. They were never part
 //! of the repository, so a reader cannot follow such a citation; a fact a file needs belongs in
 //! `ARCHITECTURE.md` or `docs/`, or is cited from ATS's public documentation or source. The
 //! check runs as a test of this crate too (`cargo test -p xtask`), so `cargo xtask ci` fails on
@@ -14,9 +14,18 @@ use anyhow::{Context, Result, bail};
 /// The names a file must not mention, spelt in pieces so that this file does not.
 const UNCITABLE: [[&str; 2]; 2] = [["design", ".md"], ["ats-", "reference"]];
 
+/// A merge's conflict markers, spelt in pieces so that this file has none.
+const MARKERS: [[&str; 2]; 2] = [["<<<<", "<<< "], [">>>>", ">>> "]];
+
 /// `cargo xtask tidy`.
 pub(crate) fn check(root: &Path) -> Result<()> {
-    let found = citations(root, &files(root)?)?;
+    let files = files(root)?;
+    let markers: Vec<String> = MARKERS.iter().map(|parts| parts.concat()).collect();
+    let conflicts = lines_where(root, &files, |line| markers.iter().any(|m| line.starts_with(m)))?;
+    if !conflicts.is_empty() {
+        bail!("{} line(s) left by an unresolved merge:\n{}", conflicts.len(), conflicts.join("\n"));
+    }
+    let found = citations(root, &files)?;
     if !found.is_empty() {
         bail!(
             "{} line(s) cite notes that are not in the repository; state the fact, or move it \
@@ -69,6 +78,15 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// Every `path:line: text` among `files` (relative to `root`) that mentions an uncitable name.
 fn citations(root: &Path, files: &[PathBuf]) -> Result<Vec<String>> {
     let names: Vec<String> = UNCITABLE.iter().map(|parts| parts.concat()).collect();
+    lines_where(root, files, |line| names.iter().any(|name| line.contains(name.as_str())))
+}
+
+/// Every `path:line: text` among `files` (relative to `root`) whose line satisfies `flagged`.
+fn lines_where(
+    root: &Path,
+    files: &[PathBuf],
+    flagged: impl Fn(&str) -> bool,
+) -> Result<Vec<String>> {
     let mut found = Vec::new();
     for file in files {
         let path = root.join(file);
@@ -80,7 +98,7 @@ fn citations(root: &Path, files: &[PathBuf]) -> Result<Vec<String>> {
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let text = String::from_utf8_lossy(&bytes);
         for (n, line) in text.lines().enumerate() {
-            if names.iter().any(|name| line.contains(name.as_str())) {
+            if flagged(line) {
                 found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
             }
         }
