@@ -29,11 +29,11 @@ use smallvec::SmallVec;
 use tracing::{debug, warn};
 
 use crate::config::Source;
-use crate::host::{ResponseHead, TxnBox, UrlParts};
 use crate::server::Generation;
 use crate::server::body::RequestBody;
 use crate::server::origin::OriginError;
 use crate::server::worker::Conn;
+use hookyard_host::{ResponseHead, TxnBox, UrlParts};
 
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<Incoming, Full<Bytes>>;
@@ -109,7 +109,7 @@ pub(crate) async fn handle(
     let shared = &conn.worker.shared;
     if shared.sample_armed.load(Ordering::Relaxed) {
         shared.answer_sample(|| match &mut txn.state {
-            Some(state) => state.listing(),
+            Some(state) => state.inspect(crate::report::hook_listing),
             None => crate::report::hook_listing(
                 &txn.generation.hooks.table.load(),
                 &txn.generation.hooks.priorities,

@@ -1,0 +1,265 @@
+//! Messages: methods, header fields, statuses and direct responses (`hookyard.h`: messages
+//! and headers).
+
+use std::ffi::c_char;
+
+use hookyard_abi::{self as abi, HY_ERROR, HY_SUCCESS, hy_msg, hy_return, hy_str, hy_txn};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use super::{bytes, guard, put, put_i32, state, str_view};
+use crate::txn::{ResponseHead, TxnState};
+
+/// The headers of a message, once it exists.
+fn headers_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
+    match msg {
+        abi::HY_MSG_CLIENT_REQUEST => Some(&mut state.headers),
+        abi::HY_MSG_ORIGIN_REQUEST => state.origin_request.as_mut(),
+        _ => response_of(state, msg).map(|r| &mut r.headers),
+    }
+}
+
+/// A response message, once it exists.
+fn response_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut ResponseHead> {
+    match msg {
+        abi::HY_MSG_ORIGIN_RESPONSE => state.origin_response.as_mut(),
+        abi::HY_MSG_CLIENT_RESPONSE => state.client_response.as_mut(),
+        _ => None,
+    }
+}
+
+/// # Safety
+///
+/// As for `state` and `bytes`, for `txn`, `name` and `value`.
+unsafe fn edit_header(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+    replace: bool,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: per this function's contract.
+        let (Some(state), Some(name), Some(value)) =
+            (unsafe { state(txn) }, unsafe { bytes(name, name_len) }, unsafe {
+                bytes(value, value_len)
+            })
+        else {
+            return HY_ERROR;
+        };
+        let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        else {
+            return HY_ERROR;
+        };
+        let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
+        if replace {
+            headers.insert(name, value);
+        } else {
+            headers.append(name, value);
+        }
+        HY_SUCCESS
+    })
+}
+
+pub(super) unsafe extern "C" fn method_get(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    method: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: `txn` is null or a lent `TxnState` (module contract).
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let exists = msg == abi::HY_MSG_CLIENT_REQUEST
+            || (msg == abi::HY_MSG_ORIGIN_REQUEST && state.origin_request.is_some());
+        if !exists {
+            return HY_ERROR;
+        }
+        let view = state.keep(state.method.as_str().to_owned());
+        // SAFETY: `method` is null or writable.
+        unsafe { put(method, view) }
+    })
+}
+
+pub(super) unsafe extern "C" fn method_set(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    method: *const c_char,
+    len: usize,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`; `method` has `len` readable bytes.
+        let (Some(state), Some(bytes)) = (unsafe { state(txn) }, unsafe { bytes(method, len) })
+        else {
+            return HY_ERROR;
+        };
+        match (msg, Method::from_bytes(bytes)) {
+            (abi::HY_MSG_CLIENT_REQUEST, Ok(m)) => {
+                state.method = m;
+                HY_SUCCESS
+            }
+            _ => HY_ERROR,
+        }
+    })
+}
+
+pub(super) unsafe extern "C" fn header_get(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    name: *const c_char,
+    name_len: usize,
+    index: usize,
+    value: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_set`.
+        let (Some(state), Some(name)) = (unsafe { state(txn) }, unsafe { bytes(name, name_len) })
+        else {
+            return HY_ERROR;
+        };
+        let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
+        let Ok(name) = HeaderName::from_bytes(name) else { return HY_ERROR };
+        let Some(found) = headers.get_all(&name).iter().nth(index) else { return HY_ERROR };
+        let view = hy_str { ptr: found.as_bytes().as_ptr().cast(), len: found.len() };
+        // SAFETY: `value` is null or writable; the view stays valid until the header changes.
+        unsafe { put(value, view) }
+    })
+}
+
+pub(super) unsafe extern "C" fn header_field_get(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    position: usize,
+    name: *mut hy_str,
+    value: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
+        let Some((field, found)) = headers.iter().nth(position) else { return HY_ERROR };
+        let name_view = str_view(field.as_str());
+        let value_view = hy_str { ptr: found.as_bytes().as_ptr().cast(), len: found.len() };
+        // SAFETY: `name` and `value` are null or writable; the views stay valid until the
+        // headers change.
+        unsafe {
+            put(name, name_view);
+            put(value, value_view)
+        }
+    })
+}
+
+pub(super) unsafe extern "C" fn header_set(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> hy_return {
+    // SAFETY: forwarded; see `edit_header`.
+    unsafe { edit_header(txn, msg, name, name_len, value, value_len, true) }
+}
+
+pub(super) unsafe extern "C" fn header_add(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> hy_return {
+    // SAFETY: forwarded; see `edit_header`.
+    unsafe { edit_header(txn, msg, name, name_len, value, value_len, false) }
+}
+
+pub(super) unsafe extern "C" fn header_remove(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    name: *const c_char,
+    name_len: usize,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_set`.
+        let (Some(state), Some(name)) = (unsafe { state(txn) }, unsafe { bytes(name, name_len) })
+        else {
+            return HY_ERROR;
+        };
+        let Ok(name) = HeaderName::from_bytes(name) else { return HY_ERROR };
+        match headers_of(state, msg) {
+            Some(headers) => {
+                headers.remove(&name);
+                HY_SUCCESS
+            }
+            None => HY_ERROR,
+        }
+    })
+}
+
+pub(super) unsafe extern "C" fn status_get(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    status: *mut i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let Some(head) = response_of(state, msg) else { return HY_ERROR };
+        // SAFETY: `status` is null or writable.
+        unsafe { put_i32(status, i32::from(head.status.as_u16())) }
+    })
+}
+
+pub(super) unsafe extern "C" fn status_set(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    status: i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let Some(head) = response_of(state, msg) else { return HY_ERROR };
+        // No 1xx: the proxy writes every response message as final, and HTTP/1 framing has no
+        // final 1xx (hyper would take 101 for a protocol switch).
+        let Some(code) = u16::try_from(status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .filter(|code| !code.is_informational())
+        else {
+            return HY_ERROR;
+        };
+        head.status = code;
+        if msg == abi::HY_MSG_CLIENT_RESPONSE
+            && let Some((direct, _)) = &mut state.direct
+        {
+            *direct = code.as_u16();
+        }
+        HY_SUCCESS
+    })
+}
+
+pub(super) unsafe extern "C" fn direct_response(
+    txn: *mut hy_txn,
+    status: i32,
+    body: *const c_char,
+    body_len: usize,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_set`.
+        let (Some(state), Some(body)) = (unsafe { state(txn) }, unsafe { bytes(body, body_len) })
+        else {
+            return HY_ERROR;
+        };
+        match u16::try_from(status) {
+            // No 1xx, as in `status_set`.
+            Ok(status @ 200..=999) => {
+                let Ok(code) = StatusCode::from_u16(status) else { return HY_ERROR };
+                state.direct = Some((status, body.to_vec()));
+                state.client_response =
+                    Some(ResponseHead { status: code, headers: HeaderMap::new() });
+                HY_SUCCESS
+            }
+            _ => HY_ERROR,
+        }
+    })
+}
