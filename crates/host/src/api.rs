@@ -11,12 +11,15 @@ mod priority;
 mod url;
 mod userargs;
 
+#[cfg(test)]
+mod tests;
+
 use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use hookyard_abi::{
-    HY_ERROR, HY_SUCCESS, hy_api, hy_cont, hy_plugin, hy_return, hy_ssn, hy_str, hy_txn,
+    HY_ERROR, HY_SUCCESS, hy_api, hy_cont, hy_plugin, hy_return, hy_ssn, hy_str, hy_txn, rules,
 };
 
 use crate::cont::Callback;
@@ -140,8 +143,9 @@ unsafe fn ssn_state<'a>(ssn: *mut hy_ssn) -> Option<&'a mut SsnState> {
 ///
 /// `ptr` is null (then `len` is 0) or points to `len` readable bytes.
 unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
+    rules::span(ptr.is_null(), len).ok()?;
     if ptr.is_null() {
-        return (len == 0).then_some(&[][..]);
+        return Some(&[]);
     }
     // SAFETY: per the contract.
     Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })

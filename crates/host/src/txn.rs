@@ -209,6 +209,12 @@ impl TxnBox {
         TxnBox(NonNull::from(Box::leak(state)))
     }
 
+    /// The state's address: what `hy_txn *` is.
+    #[cfg(test)]
+    pub(crate) fn as_ptr(&self) -> *mut TxnState {
+        self.0.as_ptr()
+    }
+
     /// The state, between plugin calls.
     pub fn get(&mut self) -> &mut TxnState {
         // SAFETY: owned by this box; no plugin call runs now (`&mut self`).

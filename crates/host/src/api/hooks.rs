@@ -5,6 +5,7 @@ use std::ffi::c_void;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use hookyard_abi::rules;
 use hookyard_abi::{
     self as abi, HY_ERROR, HY_SUCCESS, hy_cont, hy_hook_id, hy_hook_level, hy_hook_result,
     hy_return, hy_ssn, hy_txn,
@@ -28,6 +29,9 @@ pub(super) unsafe extern "C" fn hook_add(
     callback: *mut u64,
 ) -> hy_return {
     guard(HY_ERROR, || {
+        if let Err(code) = rules::hook_add(level, object.is_null(), hook) {
+            return code;
+        }
         let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
             return HY_ERROR;
         };
@@ -115,8 +119,8 @@ pub(crate) unsafe fn txn_resume_by(
     result: hy_hook_result,
 ) -> hy_return {
     guard(HY_ERROR, || {
-        if !matches!(result, abi::HY_HOOK_CONTINUE | abi::HY_HOOK_ERROR) {
-            return HY_ERROR;
+        if let Err(code) = rules::resume_result(result) {
+            return code;
         }
         // SAFETY: a transaction of this host (contract); kept while a resume may come.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
@@ -150,8 +154,8 @@ pub(crate) unsafe fn ssn_resume_by(
     result: hy_hook_result,
 ) -> hy_return {
     guard(HY_ERROR, || {
-        if !matches!(result, abi::HY_HOOK_CONTINUE | abi::HY_HOOK_ERROR) {
-            return HY_ERROR;
+        if let Err(code) = rules::resume_result(result) {
+            return code;
         }
         // SAFETY: a session of this host (contract).
         let Some(state) = (unsafe { ssn_state(ssn) }) else { return HY_ERROR };

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use hookyard_abi::{self as abi, HY_ERROR, HY_SUCCESS, hy_msg, hy_return, hy_str, hy_txn};
+use hookyard_abi::{self as abi, HY_ERROR, HY_SUCCESS, hy_msg, hy_return, hy_str, hy_txn, rules};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use super::{bytes, guard, put, put_i32, state, str_view};
@@ -48,6 +48,10 @@ unsafe fn edit_header(
         else {
             return HY_ERROR;
         };
+        let checked = rules::msg(msg).and(rules::header_name(name)).and(rules::header_value(value));
+        if let Err(code) = checked {
+            return code;
+        }
         let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
         else {
             return HY_ERROR;
@@ -70,6 +74,9 @@ pub(super) unsafe extern "C" fn method_get(
     guard(HY_ERROR, || {
         // SAFETY: `txn` is null or a lent `TxnState` (module contract).
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::request_msg(msg).and(rules::out(method.is_null())) {
+            return code;
+        }
         let exists = msg == abi::HY_MSG_CLIENT_REQUEST
             || (msg == abi::HY_MSG_ORIGIN_REQUEST && state.origin_request.is_some());
         if !exists {
@@ -93,13 +100,13 @@ pub(super) unsafe extern "C" fn method_set(
         else {
             return HY_ERROR;
         };
-        match (msg, Method::from_bytes(bytes)) {
-            (abi::HY_MSG_CLIENT_REQUEST, Ok(m)) => {
-                state.method = m;
-                HY_SUCCESS
-            }
-            _ => HY_ERROR,
-        }
+        let method = match rules::method_set(msg, bytes) {
+            Ok(method) => method,
+            Err(code) => return code,
+        };
+        let Ok(method) = Method::from_bytes(method.as_bytes()) else { return HY_ERROR };
+        state.method = method;
+        HY_SUCCESS
     })
 }
 
@@ -117,6 +124,11 @@ pub(super) unsafe extern "C" fn header_get(
         else {
             return HY_ERROR;
         };
+        let checked =
+            rules::msg(msg).and(rules::header_name(name)).and(rules::out(value.is_null()));
+        if let Err(code) = checked {
+            return code;
+        }
         let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
         let Ok(name) = HeaderName::from_bytes(name) else { return HY_ERROR };
         let Some(found) = headers.get_all(&name).iter().nth(index) else { return HY_ERROR };
@@ -136,6 +148,11 @@ pub(super) unsafe extern "C" fn header_field_get(
     guard(HY_ERROR, || {
         // SAFETY: as in `method_get`.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let checked =
+            rules::msg(msg).and(rules::out(name.is_null())).and(rules::out(value.is_null()));
+        if let Err(code) = checked {
+            return code;
+        }
         let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
         let Some((field, found)) = headers.iter().nth(position) else { return HY_ERROR };
         let name_view = str_view(field.as_str());
@@ -185,6 +202,9 @@ pub(super) unsafe extern "C" fn header_remove(
         else {
             return HY_ERROR;
         };
+        if let Err(code) = rules::msg(msg).and(rules::header_name(name)) {
+            return code;
+        }
         let Ok(name) = HeaderName::from_bytes(name) else { return HY_ERROR };
         match headers_of(state, msg) {
             Some(headers) => {
@@ -204,6 +224,9 @@ pub(super) unsafe extern "C" fn status_get(
     guard(HY_ERROR, || {
         // SAFETY: as in `method_get`.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::response_msg(msg).and(rules::out(status.is_null())) {
+            return code;
+        }
         let Some(head) = response_of(state, msg) else { return HY_ERROR };
         // SAFETY: `status` is null or writable.
         unsafe { put_i32(status, i32::from(head.status.as_u16())) }
@@ -218,16 +241,14 @@ pub(super) unsafe extern "C" fn status_set(
     guard(HY_ERROR, || {
         // SAFETY: as in `method_get`.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
-        let Some(head) = response_of(state, msg) else { return HY_ERROR };
         // No 1xx: the proxy writes every response message as final, and HTTP/1 framing has no
         // final 1xx (hyper would take 101 for a protocol switch).
-        let Some(code) = u16::try_from(status)
-            .ok()
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .filter(|code| !code.is_informational())
-        else {
-            return HY_ERROR;
+        let code = match rules::status_set(msg, status) {
+            Ok(status) => status,
+            Err(code) => return code,
         };
+        let Some(head) = response_of(state, msg) else { return HY_ERROR };
+        let Ok(code) = StatusCode::from_u16(code) else { return HY_ERROR };
         head.status = code;
         if msg == abi::HY_MSG_CLIENT_RESPONSE
             && let Some((direct, _)) = &mut state.direct
@@ -250,16 +271,14 @@ pub(super) unsafe extern "C" fn direct_response(
         else {
             return HY_ERROR;
         };
-        match u16::try_from(status) {
-            // No 1xx, as in `status_set`.
-            Ok(status @ 200..=999) => {
-                let Ok(code) = StatusCode::from_u16(status) else { return HY_ERROR };
-                state.direct = Some((status, body.to_vec()));
-                state.client_response =
-                    Some(ResponseHead { status: code, headers: HeaderMap::new() });
-                HY_SUCCESS
-            }
-            _ => HY_ERROR,
-        }
+        // No 1xx, as in `status_set`.
+        let status = match rules::direct_status(status) {
+            Ok(status) => status,
+            Err(code) => return code,
+        };
+        let Ok(code) = StatusCode::from_u16(status) else { return HY_ERROR };
+        state.direct = Some((status, body.to_vec()));
+        state.client_response = Some(ResponseHead { status: code, headers: HeaderMap::new() });
+        HY_SUCCESS
     })
 }

@@ -2,14 +2,17 @@
 
 use std::ffi::c_char;
 
+use hookyard_abi::rules;
 use hookyard_abi::{self as abi, hy_log_level, hy_plugin, hy_str};
 
 use super::{bytes, guard, plugin, put, str_view};
 
 pub(super) unsafe extern "C" fn log_enabled(this: *mut hy_plugin, level: hy_log_level) -> i32 {
     guard(0, || {
-        let _ = this;
-        i32::from(match level {
+        if this.is_null() {
+            return 0;
+        }
+        i32::from(match rules::log_level(level) {
             abi::HY_LOG_ERROR => tracing::enabled!(tracing::Level::ERROR),
             abi::HY_LOG_WARN => tracing::enabled!(tracing::Level::WARN),
             abi::HY_LOG_INFO => tracing::enabled!(tracing::Level::INFO),
@@ -31,7 +34,7 @@ pub(super) unsafe extern "C" fn log(
         let Some(bytes) = (unsafe { bytes(message, len) }) else { return };
         let message = String::from_utf8_lossy(bytes);
         let (name, version) = (plugin.name.as_str(), plugin.version.as_str());
-        match level {
+        match rules::log_level(level) {
             abi::HY_LOG_ERROR => tracing::error!(plugin = name, version, "{message}"),
             abi::HY_LOG_WARN => tracing::warn!(plugin = name, version, "{message}"),
             abi::HY_LOG_INFO => tracing::info!(plugin = name, version, "{message}"),

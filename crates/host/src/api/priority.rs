@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
+use hookyard_abi::rules;
 use hookyard_abi::{
     self as abi, HY_ERROR, HY_SUCCESS, hy_callback_info, hy_hook_id, hy_hook_level, hy_plugin,
     hy_return, hy_txn,
@@ -86,10 +87,10 @@ unsafe fn control_of<'a>(
 }
 
 fn hook_or_any(hook: i32) -> Option<Option<HookId>> {
-    if hook == abi::HY_HOOK_ANY {
-        return Some(None);
+    match rules::hook_or_any(hook).ok()? {
+        None => Some(None),
+        Some(hook) => u32::try_from(hook).ok().and_then(HookId::from_number).map(Some),
     }
-    u32::try_from(hook).ok().and_then(HookId::from_number).map(Some)
 }
 
 fn ok(result: Result<(), hookyard_hooks::Error>) -> hy_return {
@@ -189,10 +190,13 @@ pub(super) unsafe extern "C" fn callback_list(
     guard(HY_ERROR, || {
         // SAFETY: as in `method_get`.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::hook(hook).and(rules::out(count.is_null())) {
+            return code;
+        }
         let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
             return HY_ERROR;
         };
-        if count.is_null() || (capacity > 0 && infos.is_null()) {
+        if capacity > 0 && infos.is_null() {
             return HY_ERROR;
         }
         let table = state.global.table.load_full();

@@ -2,12 +2,14 @@
 
 use std::ffi::c_char;
 
+use hookyard_abi::rules;
 use hookyard_abi::{
     self as abi, HY_ERROR, HY_SUCCESS, hy_return, hy_str, hy_txn, hy_url, hy_url_part,
 };
 
 use super::{bytes, guard, put, state};
 use crate::txn::{TxnState, UrlParts};
+use rules::UrlValue;
 
 fn url_of(state: &TxnState, url: hy_url) -> Option<&UrlParts> {
     match url {
@@ -28,6 +30,10 @@ pub(super) unsafe extern "C" fn url_get(
     guard(HY_ERROR, || {
         // SAFETY: as in `method_get`.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        let checked = rules::url(url).and(rules::url_part(part)).and(rules::out(value.is_null()));
+        if let Err(code) = checked {
+            return code;
+        }
         let Some(parts) = url_of(state, url) else { return HY_ERROR };
         let text = match part {
             abi::HY_URL_PART_SCHEME => parts.scheme.clone(),
@@ -56,28 +62,14 @@ pub(super) unsafe extern "C" fn url_set(
         else {
             return HY_ERROR;
         };
-        let Ok(text) = std::str::from_utf8(bytes) else { return HY_ERROR };
-        if url != abi::HY_URL_REQUEST || text.chars().any(|c| c.is_ascii_control() || c == ' ') {
-            return HY_ERROR;
-        }
         let parts = &mut state.url;
-        match part {
-            abi::HY_URL_PART_SCHEME if matches!(text, "http" | "https") => {
-                parts.scheme = text.to_owned()
-            }
-            abi::HY_URL_PART_HOST if !text.is_empty() && !text.contains(['/', '?', '#', '@']) => {
-                parts.host = text.to_owned();
-            }
-            abi::HY_URL_PART_PORT if text.is_empty() => parts.port = None,
-            abi::HY_URL_PART_PORT => match text.parse::<u16>() {
-                Ok(port) if port > 0 => parts.port = Some(port),
-                _ => return HY_ERROR,
-            },
-            abi::HY_URL_PART_PATH if text.starts_with('/') && !text.contains(['?', '#']) => {
-                parts.path = text.to_owned();
-            }
-            abi::HY_URL_PART_QUERY if !text.contains('#') => parts.query = text.to_owned(),
-            _ => return HY_ERROR,
+        match rules::url_set(url, part, bytes) {
+            Ok(UrlValue::Scheme(text)) => text.clone_into(&mut parts.scheme),
+            Ok(UrlValue::Host(text)) => text.clone_into(&mut parts.host),
+            Ok(UrlValue::Port(port)) => parts.port = port,
+            Ok(UrlValue::Path(text)) => text.clone_into(&mut parts.path),
+            Ok(UrlValue::Query(text)) => text.clone_into(&mut parts.query),
+            Err(code) => return code,
         }
         HY_SUCCESS
     })
@@ -91,6 +83,9 @@ pub(super) unsafe extern "C" fn url_string_get(
     guard(HY_ERROR, || {
         // SAFETY: as in `method_get`.
         let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::url(url).and(rules::out(value.is_null())) {
+            return code;
+        }
         let Some(parts) = url_of(state, url) else { return HY_ERROR };
         let text = parts.to_url_string();
         let view = state.keep(text);

@@ -3,6 +3,7 @@
 
 use std::ffi::{c_char, c_void};
 
+use hookyard_abi::rules;
 use hookyard_abi::{HY_ERROR, HY_SUCCESS, hy_return, hy_user_arg_type};
 use hookyard_userargs::{Conn, Glb, Kind, Ssn, Txn};
 
@@ -21,6 +22,9 @@ pub(super) unsafe extern "C" fn user_arg_reserve(
         else {
             return HY_ERROR;
         };
+        if let Err(code) = rules::user_arg_kind(kind).and(rules::out(index.is_null())) {
+            return code;
+        }
         let Ok(kind) = Kind::try_from(kind) else { return HY_ERROR };
         match user_args().reserve_raw(kind, name, description.unwrap_or("")) {
             // SAFETY: `index` is null or writable.
@@ -39,6 +43,9 @@ pub(super) unsafe extern "C" fn user_arg_name_lookup(
     guard(HY_ERROR, || {
         // SAFETY: as in `user_arg_reserve`.
         let Some(name) = (unsafe { c_str(name) }) else { return HY_ERROR };
+        if let Err(code) = rules::user_arg_kind(kind).and(rules::out(index.is_null())) {
+            return code;
+        }
         let Ok(kind) = Kind::try_from(kind) else { return HY_ERROR };
         let Some(found) = user_args().find_raw(kind, name) else { return HY_ERROR };
         // SAFETY: the out-pointers are null or writable; the strings live as long as the process.
@@ -57,6 +64,9 @@ pub(super) unsafe extern "C" fn user_arg_index_lookup(
     description: *mut *const c_char,
 ) -> hy_return {
     guard(HY_ERROR, || {
+        if let Err(code) = rules::user_arg_kind(kind).and(rules::out(name.is_null())) {
+            return code;
+        }
         let Ok(kind) = Kind::try_from(kind) else { return HY_ERROR };
         let Ok(found) = user_args().describe_raw(kind, index) else { return HY_ERROR };
         // SAFETY: as in `user_arg_name_lookup`.
