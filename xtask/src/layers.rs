@@ -31,8 +31,20 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "hookyard-host",
+        &[
+            "hookyard-remap",
+            "hookyard-hooks",
+            "hookyard-userargs",
+            "hookyard-abi",
+            "hookyard-dso",
+            "hookyard-context",
+        ],
+    ),
+    (
         "hookyard-proxy",
         &[
+            "hookyard-host",
             "hookyard-remap",
             "hookyard-hooks",
             "hookyard-userargs",

@@ -22,7 +22,10 @@
  *
  * Conventions:
  *   - hy_return functions answer HY_SUCCESS or HY_ERROR; out-parameters are written only on
- *     HY_SUCCESS.
+ *     HY_SUCCESS. A NULL handle (or one of another kind: a hy_ssn * as a hy_txn *), a NULL
+ *     string with a non-zero length and a NULL out-parameter not documented as optional get
+ *     HY_ERROR (NULL or 0 where the function returns those, nothing for void functions).
+ *     Method and header field names are tokens; field values have no control byte but tab.
  *   - Strings passed in are (pointer, length) and need no terminating NUL, except where a
  *     parameter is documented as a C string. Strings passed out are hy_str views into host
  *     memory: valid until the plugin changes the item they show, or until the call into the

@@ -11,11 +11,14 @@
 //! applies them alike: [`validate`] checks the descriptor (magic, then ABI versions, then name
 //! and flags) before any other symbol, then ATS's required-entry-point rules
 //! ([`check_symbols`]); [`ErrorBuffer`] and [`Error::init_failed`] implement ATS's error-buffer
-//! rules and messages.
+//! rules and messages. [`rules`] holds the validity rules of every host function (which values
+//! are valid, what a NULL pointer or a handle of the wrong kind gets), called by every host;
+//! `conformance` is the table of cases their tests run.
 //!
-//! It knows nothing of how plugins are loaded, of hooks, remap rules or HTTP, and depends on no
-//! workspace crate. It has no `unsafe`: reading a descriptor out of a loaded library, and
-//! calling through the types defined here, is the host's (`remap`, `proxy`) and the SDK's job.
+//! It knows nothing of how plugins are loaded, of hooks, remap rules or HTTP (beyond what the
+//! host functions accept: tokens, statuses, URL parts), and depends on no workspace crate. It
+//! has no `unsafe`: reading a descriptor out of a loaded library, and calling through the types
+//! defined here, is the host's (`remap`, `host`) and the SDK's job.
 //!
 //! # Examples
 //!
@@ -53,7 +56,10 @@
 #![forbid(unsafe_code)]
 #![allow(non_camel_case_types, reason = "the C names, so that Rust and hookyard.h read alike")]
 
+#[doc(hidden)]
+pub mod conformance;
 pub mod layout;
+pub mod rules;
 
 mod api;
 mod descriptor;

@@ -9,7 +9,7 @@
 //! file: `watch`), the control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket),
 //! Prometheus metrics, and `hookyard check` ([`check()`]).
 //!
-//! Plugins run, served by the host side of the C ABI in `host`: remap plugins as each rule's
+//! Plugins run, served by the host side of the C ABI (`hookyard-host`): remap plugins as each rule's
 //! `@plugin=` chain, with the whole ATS lifecycle across reloads (`hookyard-remap`'s
 //! generations); global plugins from `plugin.yaml`, initialised once per version and reused by
 //! every generation that keeps them. The transaction (`txn.rs`) dispatches the hooks in ATS order
@@ -17,9 +17,9 @@
 //! callback may answer pending and resume the transaction from any thread. `docs/hooks.md` is
 //! the plugin author's view.
 //!
-//! Only this crate installs a `tracing` subscriber (in `main.rs`). Its `unsafe` is in `host`
-//! (C calls in with raw pointers).
-#![deny(unsafe_code)]
+//! Only this crate installs a `tracing` subscriber (in `main.rs`). It has no `unsafe`: the raw
+//! pointers of the C ABI stay in `hookyard-host`.
+#![forbid(unsafe_code)]
 
 mod admin;
 mod check;
@@ -27,8 +27,6 @@ pub mod config;
 pub mod ctl;
 #[doc(hidden)]
 pub mod fuzzing;
-#[allow(unsafe_code, reason = "the host side of the plugin C ABI")]
-mod host;
 mod metrics;
 mod report;
 mod server;

@@ -23,8 +23,8 @@ use tracing::{debug, warn};
 
 use hookyard_hooks::HookId;
 
-use crate::host::{HookCalls, LATENCY_BUCKETS_US};
 use crate::server::Shared;
+use hookyard_host::{CallsSnapshot, LATENCY_BUCKETS_US};
 
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
@@ -167,7 +167,7 @@ fn plugin_series(shared: &Shared, out: &mut String) {
                 escape(&member.version),
                 hook.name()
             );
-            histogram(out, name, &labels, &member.calls[hook.index()]);
+            histogram(out, name, &labels, &member.hook_calls(hook).snapshot());
         }
     }
     let name = "hookyard_plugin_remap_seconds";
@@ -176,25 +176,25 @@ fn plugin_series(shared: &Shared, out: &mut String) {
     for member in generation.hooks.members() {
         let labels =
             format!("plugin=\"{}\",version=\"{}\"", escape(&member.name), escape(&member.version));
-        histogram(out, name, &labels, &member.calls[HookId::COUNT]);
+        histogram(out, name, &labels, &member.remap_calls().snapshot());
     }
 }
 
 /// One histogram series of `calls` (nothing when it has no calls).
-fn histogram(out: &mut String, name: &str, labels: &str, calls: &HookCalls) {
-    let count = calls.calls.load(Ordering::Relaxed);
+fn histogram(out: &mut String, name: &str, labels: &str, calls: &CallsSnapshot) {
+    let count = calls.calls;
     if count == 0 {
         return;
     }
     let mut cumulative = 0;
     for (at, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
-        cumulative += calls.buckets[at].load(Ordering::Relaxed);
+        cumulative += calls.buckets[at];
         let le = *bound as f64 / 1e6;
         let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
     }
-    cumulative += calls.buckets[LATENCY_BUCKETS_US.len()].load(Ordering::Relaxed);
+    cumulative += calls.buckets[LATENCY_BUCKETS_US.len()];
     let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
-    let seconds = calls.nanos.load(Ordering::Relaxed) as f64 / 1e9;
+    let seconds = calls.nanos as f64 / 1e9;
     let _ = writeln!(out, "{name}_sum{{{labels}}} {seconds}");
     let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }

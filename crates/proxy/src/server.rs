@@ -25,10 +25,10 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, Problems, Source};
-use crate::host::{GlobalHooks, Link, RuleUrls};
 use crate::report::{ReloadReport, RuleInfo, Status};
 use crate::stats::Stats;
 use crate::{admin, metrics};
+use hookyard_host::{GlobalHooks, Link, RuleUrls};
 
 /// One configuration as served: what new transactions take.
 #[derive(Debug)]
@@ -703,7 +703,7 @@ pub(crate) fn load_plugins(
         .globals()
         .map(|g| g.table())
         .chain(generation.remap_plugins().into_iter().map(|p| p.table()))
-        .filter_map(|table| crate::host::plugin_state(table).cloned())
+        .filter_map(|table| hookyard_host::plugin_state(table).cloned())
         .collect();
     let hooks = Arc::new(GlobalHooks::build(
         priorities,
@@ -733,7 +733,7 @@ pub(crate) fn remap_generations(
     if !settings.dynamic_reload {
         loader_config = loader_config.mode(hookyard_dso::ReloadMode::Static);
     }
-    let (tables, link) = crate::host::tables();
+    let (tables, link) = hookyard_host::tables();
     let plugins = hookyard_remap::Plugins::with_loader_factory(
         move || hookyard_dso::Loader::new(loader_config.clone()),
         tables,

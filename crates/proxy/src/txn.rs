@@ -30,6 +30,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use hookyard_abi as abi;
 use hookyard_hooks::{HookId, Outcome};
+use hookyard_host::{ResponseHead, TxnBox, UrlParts};
 use hookyard_remap::{AclRequest, Chain, Remap, Rule, Rules, Target};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
@@ -43,7 +44,6 @@ use self::body::InFlight;
 pub(crate) use self::body::TxnBody;
 use self::url::{RequestLine, Url};
 use crate::config::Source;
-use crate::host::{ResponseHead, TxnBox, UrlParts};
 use crate::server::Generation;
 use crate::server::body::{BodyWatch, RequestBody};
 use crate::server::origin::OriginError;
@@ -454,7 +454,7 @@ impl Transaction {
             return;
         }
         shared.answer_sample(|| match &mut self.state {
-            Some(state) => state.listing(),
+            Some(state) => state.inspect(crate::report::hook_listing),
             None => crate::report::hook_listing(
                 &self.generation.hooks.table.load(),
                 &self.generation.hooks.priorities,

@@ -18,9 +18,9 @@ use super::Shared;
 use super::io::{ConnIo, ConnState};
 use super::limit::Permit;
 use super::origin::OriginPool;
-use crate::host::{GlobalHooks, SsnBox};
 use crate::stats::WorkerStats;
 use crate::txn;
+use hookyard_host::{GlobalHooks, SsnBox};
 
 /// What every connection of a worker shares.
 pub(crate) struct Worker {

@@ -10,8 +10,8 @@ use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
 use super::Body;
-use crate::host::TxnBox;
 use crate::server::worker::Conn;
+use hookyard_host::TxnBox;
 
 /// The body hyper sends: a [`Body`], and the transaction's plugin state, whose TXN_CLOSE runs
 /// when the body is done with.

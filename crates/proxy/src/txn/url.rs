@@ -11,7 +11,7 @@ use http::uri::Authority;
 use http::{Uri, Version};
 
 use super::answer::Answer;
-use crate::host::UrlParts;
+use hookyard_host::UrlParts;
 
 /// A URL's parts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

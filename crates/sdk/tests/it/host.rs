@@ -422,7 +422,9 @@ pub(crate) struct MockTxn {
     pub(crate) state: Arc<State>,
     pub(crate) ssn: Box<MockSsn>,
     pub(crate) data: Mutex<TxnData>,
-    resumed: Mutex<Option<i32>>,
+    /// Whether a callback runs or is pending (a resume is accepted then, once), and the result
+    /// of its resume.
+    resumed: Mutex<(bool, Option<i32>)>,
     resumed_cv: Condvar,
 }
 
@@ -464,7 +466,7 @@ impl MockTxn {
             state: Arc::clone(state),
             ssn: Box::new(MockSsn { tag: SSN_TAG, data: Mutex::new(SsnData::default()) }),
             data: Mutex::new(data),
-            resumed: Mutex::new(None),
+            resumed: Mutex::new((false, None)),
             resumed_cv: Condvar::new(),
         })
     }
@@ -515,10 +517,11 @@ impl MockTxn {
 
     pub(crate) fn resume(&self, result: i32) -> bool {
         let mut resumed = lock(&self.resumed);
-        if resumed.is_some() {
+        // As every host: only a running or pending callback's hook is resumed, and only once.
+        if !resumed.0 || resumed.1.is_some() {
             return false;
         }
-        *resumed = Some(result);
+        resumed.1 = Some(result);
         self.resumed_cv.notify_all();
         true
     }
@@ -527,7 +530,8 @@ impl MockTxn {
         let deadline = Instant::now() + DEADLINE;
         let mut resumed = lock(&self.resumed);
         loop {
-            if let Some(result) = resumed.take() {
+            if let Some(result) = resumed.1.take() {
+                resumed.0 = false;
                 return result;
             }
             let left = deadline
@@ -588,13 +592,16 @@ impl MockTxn {
             if !enabled || !still {
                 continue;
             }
-            let Some(mut result) =
-                self.state.invoke(h.cont, abi::hook_event(hook), self.ptr().cast())
-            else {
+            *lock(&self.resumed) = (true, None);
+            let invoked = self.state.invoke(h.cont, abi::hook_event(hook), self.ptr().cast());
+            let Some(mut result) = invoked else {
+                *lock(&self.resumed) = (false, None);
                 continue;
             };
             if result == abi::HY_HOOK_PENDING {
                 result = self.wait_resumed();
+            } else {
+                *lock(&self.resumed) = (false, None);
             }
             if result != abi::HY_HOOK_CONTINUE && !cleanup {
                 return Outcome::Error;

@@ -3,6 +3,7 @@
 //! implements the whole `hy_api` table.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
 
+mod conformance;
 mod examples;
 mod host;
 mod panics;

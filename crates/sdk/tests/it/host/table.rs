@@ -1,5 +1,6 @@
 //! The test host's `hy_api` functions. Each catches panics (a test-host bug must not unwind into
-//! the plugin) and answers `HY_ERROR` for anything the contract does not allow.
+//! the plugin) and answers `HY_ERROR` for anything the contract does not allow, by the rules
+//! every host applies (`hookyard_abi::rules`; `conformance.rs` runs the shared cases).
 
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use hookyard_abi::{
     self as abi, HY_ERROR, HY_SUCCESS, hy_api, hy_callback_info, hy_cont, hy_cont_handler,
-    hy_plugin, hy_return, hy_ssn, hy_str, hy_txn,
+    hy_plugin, hy_return, hy_ssn, hy_str, hy_txn, rules,
 };
 
 use super::{ContObj, Control, Hook, MockMsg, MockSsn, MockTxn, PluginRec, lock};
@@ -28,10 +29,10 @@ fn ok(success: bool) -> Option<hy_return> {
 
 /// # Safety
 ///
-/// `plugin` is the pointer this host put in the table.
-unsafe fn plugin<'a>(plugin: *mut hy_plugin) -> &'a PluginRec {
+/// `plugin` is NULL or the pointer this host put in the table.
+unsafe fn plugin<'a>(plugin: *mut hy_plugin) -> Option<&'a PluginRec> {
     // SAFETY: per the contract; the `TestHost` outlives the plugin's calls.
-    unsafe { &*plugin.cast::<PluginRec>() }
+    unsafe { plugin.cast::<PluginRec>().as_ref() }
 }
 
 /// # Safety
@@ -44,13 +45,14 @@ unsafe fn txn<'a>(txn: *mut hy_txn) -> Option<&'a MockTxn> {
 
 /// # Safety
 ///
-/// `ptr` is readable for `len` bytes, or `len` is 0.
-unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
+/// `ptr` is NULL (refused unless `len` is 0) or readable for `len` bytes.
+unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
+    rules::span(ptr.is_null(), len).ok()?;
     if len == 0 {
-        return &[];
+        return Some(&[]);
     }
     // SAFETY: per the contract.
-    unsafe { std::slice::from_raw_parts(ptr.cast(), len) }
+    Some(unsafe { std::slice::from_raw_parts(ptr.cast(), len) })
 }
 
 /// # Safety
@@ -58,28 +60,37 @@ unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
 /// As [`bytes`].
 unsafe fn text<'a>(ptr: *const c_char, len: usize) -> Option<&'a str> {
     // SAFETY: per the contract.
-    std::str::from_utf8(unsafe { bytes(ptr, len) }).ok()
+    std::str::from_utf8(unsafe { bytes(ptr, len) }?).ok()
+}
+
+/// A rule's answer, for `guarded` closures: `Some(())` to go on, `None` for `HY_ERROR`.
+fn rule<T>(checked: rules::Checked<T>) -> Option<T> {
+    checked.ok()
 }
 
 /// # Safety
 ///
-/// `out` is writable.
+/// `out` is NULL (nothing is written) or writable.
 unsafe fn put(out: *mut hy_str, value: &[u8]) {
     // SAFETY: per the contract.
-    unsafe { out.write(hy_str { ptr: value.as_ptr().cast(), len: value.len() }) };
+    if let Some(out) = unsafe { out.as_mut() } {
+        *out = hy_str { ptr: value.as_ptr().cast(), len: value.len() };
+    }
 }
 
 // -- Logging and identity -------------------------------------------------------------------------
 
-unsafe extern "C" fn log_enabled(_this: *mut hy_plugin, level: i32) -> i32 {
-    i32::from((abi::HY_LOG_ERROR..=abi::HY_LOG_TRACE).contains(&level))
+unsafe extern "C" fn log_enabled(this: *mut hy_plugin, level: i32) -> i32 {
+    // Every level is recorded (an unknown one as debug); a NULL handle gets 0.
+    let _ = rules::log_level(level);
+    i32::from(!this.is_null())
 }
 
 unsafe extern "C" fn log(this: *mut hy_plugin, level: i32, message: *const c_char, len: usize) {
     guarded((), || {
         // SAFETY: the plugin passes its handle and `len` readable bytes.
-        let (plugin, message) = unsafe { (plugin(this), bytes(message, len)) };
-        plugin.state.log(level, String::from_utf8_lossy(message).into_owned());
+        let (plugin, message) = unsafe { (plugin(this)?, bytes(message, len)?) };
+        plugin.state.log(rules::log_level(level), String::from_utf8_lossy(message).into_owned());
         Some(())
     });
 }
@@ -89,7 +100,7 @@ unsafe extern "C" fn plugin_name_get(this: *mut hy_plugin, name: *mut hy_str) {
     // as the host.
     guarded((), || {
         // SAFETY: as stated above.
-        unsafe { put(name, plugin(this).name.as_bytes()) };
+        unsafe { put(name, plugin(this)?.name.as_bytes()) };
         Some(())
     });
 }
@@ -97,7 +108,7 @@ unsafe extern "C" fn plugin_name_get(this: *mut hy_plugin, name: *mut hy_str) {
 unsafe extern "C" fn plugin_version_get(this: *mut hy_plugin, version: *mut hy_str) {
     guarded((), || {
         // SAFETY: as in `plugin_name_get`.
-        unsafe { put(version, plugin(this).version.as_bytes()) };
+        unsafe { put(version, plugin(this)?.version.as_bytes()) };
         Some(())
     });
 }
@@ -112,10 +123,8 @@ unsafe extern "C" fn method_get(t: *mut hy_txn, msg: i32, out: *mut hy_str) -> h
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction; the method stays put until changed.
         let txn = unsafe { txn(t)? };
+        rule(rules::request_msg(msg).and(rules::out(out.is_null())))?;
         let mut data = txn.data();
-        if msg > abi::HY_MSG_ORIGIN_REQUEST {
-            return None;
-        }
         let m = msg_mut(&mut data, msg)?;
         // SAFETY: writable out-parameter.
         unsafe { put(out, m.method.as_bytes()) };
@@ -131,13 +140,8 @@ unsafe extern "C" fn method_set(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction; `len` readable bytes.
-        let (txn, value) = unsafe { (txn(t)?, text(value, len)?) };
-        if msg > abi::HY_MSG_ORIGIN_REQUEST
-            || value.is_empty()
-            || !value.bytes().all(|b| b.is_ascii_uppercase())
-        {
-            return None;
-        }
+        let (txn, value) = unsafe { (txn(t)?, bytes(value, len)?) };
+        let value = rule(rules::method_set(msg, value))?;
         value.clone_into(&mut msg_mut(&mut txn.data(), msg)?.method);
         ok(true)
     })
@@ -147,6 +151,7 @@ unsafe extern "C" fn url_get(t: *mut hy_txn, url: i32, part: i32, out: *mut hy_s
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
+        rule(rules::url(url).and(rules::url_part(part)).and(rules::out(out.is_null())))?;
         let mut data = txn.data();
         let value = data.urls.get_mut(usize::try_from(url).ok()?)?.as_mut()?.part(part)?;
         // SAFETY: writable out-parameter; the part stays put until changed.
@@ -164,22 +169,16 @@ unsafe extern "C" fn url_set(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction; `len` readable bytes.
-        let (txn, value) = unsafe { (txn(t)?, text(value, len)?) };
-        if url != abi::HY_URL_REQUEST {
-            return None;
-        }
-        let valid = match part {
-            abi::HY_URL_PART_SCHEME => value == "http" || value == "https",
-            abi::HY_URL_PART_HOST => !value.is_empty(),
-            abi::HY_URL_PART_PORT => value.is_empty() || value.parse::<u16>().is_ok_and(|p| p > 0),
-            abi::HY_URL_PART_PATH => value.starts_with('/'),
-            _ => true,
+        let (txn, value) = unsafe { (txn(t)?, bytes(value, len)?) };
+        let value = match rule(rules::url_set(url, part, value))? {
+            rules::UrlValue::Port(port) => port.map(|p| p.to_string()).unwrap_or_default(),
+            rules::UrlValue::Scheme(text)
+            | rules::UrlValue::Host(text)
+            | rules::UrlValue::Path(text)
+            | rules::UrlValue::Query(text) => text.to_owned(),
         };
-        if !valid {
-            return None;
-        }
         let mut data = txn.data();
-        *data.urls[0].as_mut()?.part(part)? = value.to_owned();
+        *data.urls[0].as_mut()?.part(part)? = value;
         ok(true)
     })
 }
@@ -188,8 +187,9 @@ unsafe extern "C" fn url_string_get(t: *mut hy_txn, url: i32, out: *mut hy_str) 
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
+        rule(rules::url(url).and(rules::out(out.is_null())))?;
         let mut data = txn.data();
-        let i = usize::try_from(url).ok().filter(|i| *i < 4)?;
+        let i = usize::try_from(url).ok()?;
         let s = data.urls[i].as_ref()?.to_string();
         if data.url_strings[i] != s {
             data.url_strings[i] = s;
@@ -210,7 +210,9 @@ unsafe extern "C" fn header_get(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction; `name_len` readable bytes.
-        let (txn, name) = unsafe { (txn(t)?, text(name, name_len)?) };
+        let (txn, name) = unsafe { (txn(t)?, bytes(name, name_len)?) };
+        rule(rules::msg(msg).and(rules::out(out.is_null())))?;
+        let name = rule(rules::header_name(name))?;
         let mut data = txn.data();
         let m = msg_mut(&mut data, msg)?;
         let value = m.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).nth(index)?;
@@ -230,6 +232,7 @@ unsafe extern "C" fn header_field_get(
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
+        rule(rules::msg(msg).and(rules::out(name.is_null())).and(rules::out(value.is_null())))?;
         let mut data = txn.data();
         let (n, v) = msg_mut(&mut data, msg)?.headers.get(position)?;
         // SAFETY: writable out-parameters; the field stays put until the message changes.
@@ -239,12 +242,6 @@ unsafe extern "C" fn header_field_get(
         }
         ok(true)
     })
-}
-
-fn valid_field(name: &str, value: &[u8]) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        && !value.iter().any(|b| *b == b'\r' || *b == b'\n')
 }
 
 /// # Safety
@@ -260,10 +257,9 @@ unsafe fn edit(
     replace: bool,
 ) -> Option<hy_return> {
     // SAFETY: a lent transaction; readable name and value.
-    let (txn, name, value) = unsafe { (txn(t)?, text(name, name_len)?, bytes(value, value_len)) };
-    if !valid_field(name, value) {
-        return None;
-    }
+    let (txn, name, value) = unsafe { (txn(t)?, bytes(name, name_len)?, bytes(value, value_len)?) };
+    rule(rules::msg(msg).and(rules::header_value(value)))?;
+    let name = rule(rules::header_name(name))?;
     let mut data = txn.data();
     let m = msg_mut(&mut data, msg)?;
     if replace {
@@ -305,7 +301,9 @@ unsafe extern "C" fn header_remove(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction; readable name.
-        let (txn, name) = unsafe { (txn(t)?, text(name, name_len)?) };
+        let (txn, name) = unsafe { (txn(t)?, bytes(name, name_len)?) };
+        rule(rules::msg(msg))?;
+        let name = rule(rules::header_name(name))?;
         msg_mut(&mut txn.data(), msg)?.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         ok(true)
     })
@@ -315,9 +313,7 @@ unsafe extern "C" fn status_get(t: *mut hy_txn, msg: i32, status: *mut i32) -> h
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
-        if msg < abi::HY_MSG_ORIGIN_RESPONSE {
-            return None;
-        }
+        rule(rules::response_msg(msg).and(rules::out(status.is_null())))?;
         let s = msg_mut(&mut txn.data(), msg)?.status;
         // SAFETY: writable out-parameter.
         unsafe { status.write(s) };
@@ -329,11 +325,8 @@ unsafe extern "C" fn status_set(t: *mut hy_txn, msg: i32, status: i32) -> hy_ret
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
-        // No 1xx, as the proxy: every response message is sent as a final one.
-        if msg < abi::HY_MSG_ORIGIN_RESPONSE || !(200..=999).contains(&status) {
-            return None;
-        }
-        msg_mut(&mut txn.data(), msg)?.status = status;
+        let status = rule(rules::status_set(msg, status))?;
+        msg_mut(&mut txn.data(), msg)?.status = i32::from(status);
         ok(true)
     })
 }
@@ -346,10 +339,8 @@ unsafe extern "C" fn direct_response(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction; readable body.
-        let (txn, body) = unsafe { (txn(t)?, bytes(body, len)) };
-        if !(200..=999).contains(&status) {
-            return None;
-        }
+        let (txn, body) = unsafe { (txn(t)?, bytes(body, len)?) };
+        rule(rules::direct_status(status))?;
         let mut data = txn.data();
         data.direct = Some((status, body.to_vec()));
         data.msgs[3] = Some(MockMsg {
@@ -365,10 +356,10 @@ unsafe extern "C" fn direct_response(
 
 /// # Safety
 ///
-/// `cont` is a live continuation this host made.
-unsafe fn cont_obj<'a>(cont: *mut hy_cont) -> &'a ContObj {
+/// `cont` is NULL or a live continuation this host made.
+unsafe fn cont_obj<'a>(cont: *mut hy_cont) -> Option<&'a ContObj> {
     // SAFETY: per the contract: the host's map holds it while it is live.
-    unsafe { &*cont.cast::<ContObj>() }
+    unsafe { cont.cast::<ContObj>().as_ref() }
 }
 
 unsafe extern "C" fn cont_create(
@@ -378,7 +369,7 @@ unsafe extern "C" fn cont_create(
 ) -> *mut hy_cont {
     guarded(std::ptr::null_mut(), || {
         // SAFETY: the plugin passes its handle.
-        let plugin = unsafe { plugin(this) };
+        let plugin = unsafe { plugin(this)? };
         Some(plugin.state.create_cont(plugin, handler?, data))
     })
 }
@@ -386,7 +377,7 @@ unsafe extern "C" fn cont_create(
 unsafe extern "C" fn cont_destroy(cont: *mut hy_cont) {
     guarded((), || {
         // SAFETY: a live continuation of this host.
-        let state = unsafe { cont_obj(cont) }.state()?;
+        let state = unsafe { cont_obj(cont) }?.state()?;
         state.destroy_cont(cont);
         Some(())
     });
@@ -394,20 +385,18 @@ unsafe extern "C" fn cont_destroy(cont: *mut hy_cont) {
 
 unsafe extern "C" fn cont_data_get(cont: *mut hy_cont) -> *mut c_void {
     // SAFETY: a live continuation of this host.
-    guarded(std::ptr::null_mut(), || Some(unsafe { cont_obj(cont) }.data()))
+    guarded(std::ptr::null_mut(), || unsafe { cont_obj(cont) }.map(ContObj::data))
 }
 
 unsafe extern "C" fn cont_schedule(cont: *mut hy_cont, delay_ms: u64) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: a live continuation of this host.
-        let state = unsafe { cont_obj(cont) }.state()?;
+        let state = unsafe { cont_obj(cont) }?.state()?;
         ok(state.is_live(cont as usize) && state.schedule(cont, Duration::from_millis(delay_ms)))
     })
 }
 
 // -- Hooks --------------------------------------------------------------------------------------------
-
-const HOOKS: [i32; 13] = [0, 1, 2, 4, 5, 9, 10, 11, 12, 14, 15, 64, 65];
 
 unsafe extern "C" fn hook_add(
     level: i32,
@@ -418,17 +407,15 @@ unsafe extern "C" fn hook_add(
     callback: *mut u64,
 ) -> hy_return {
     guarded(HY_ERROR, || {
-        // SAFETY: a live continuation of this host, created by a plugin whose host is alive.
+        rule(rules::hook_add(level, object.is_null(), hook))?;
+        // SAFETY: NULL or a live continuation of this host, created by a plugin whose host is
+        // alive.
         let (obj, owner) = unsafe {
-            let obj = cont_obj(cont);
+            let obj = cont_obj(cont)?;
             (obj, obj.owner())
         };
         let state = obj.state()?;
-        let lifecycle = hook >= abi::HY_HOOK_PLUGINS_LOADED;
-        if !HOOKS.contains(&hook)
-            || !state.is_live(cont as usize)
-            || (lifecycle && level != abi::HY_HOOK_LEVEL_GLOBAL)
-        {
+        if !state.is_live(cont as usize) {
             return None;
         }
         let priority = if priority == abi::HY_PRIORITY_DEFAULT {
@@ -483,7 +470,8 @@ unsafe extern "C" fn txn_resume(t: *mut hy_txn, result: i32) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: a transaction pending on the plugin's hook.
         let txn = unsafe { txn(t)? };
-        ok((result == abi::HY_HOOK_CONTINUE || result == abi::HY_HOOK_ERROR) && txn.resume(result))
+        let result = rule(rules::resume_result(result))?;
+        ok(txn.resume(result))
     })
 }
 
@@ -523,7 +511,7 @@ fn args() -> MutexGuard<'static, Registry> {
 }
 
 fn kind_of(kind: i32) -> Option<usize> {
-    usize::try_from(kind).ok().filter(|k| *k < 4)
+    usize::try_from(rule(rules::user_arg_kind(kind))?).ok()
 }
 
 /// # Safety
@@ -542,6 +530,7 @@ unsafe extern "C" fn user_arg_reserve(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         let k = kind_of(kind)?;
+        rule(rules::out(index.is_null()))?;
         // SAFETY: C strings from the plugin.
         let (name, description) = unsafe { (c_str(name)?, c_str(description).unwrap_or_default()) };
         let mut reg = args();
@@ -567,6 +556,7 @@ unsafe extern "C" fn user_arg_name_lookup(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         let k = kind_of(kind)?;
+        rule(rules::out(index.is_null()))?;
         // SAFETY: a C string from the plugin.
         let name = unsafe { c_str(name)? };
         let reg = args();
@@ -649,6 +639,7 @@ unsafe extern "C" fn user_arg_get(
     value: *mut *mut c_void,
 ) -> hy_return {
     guarded(HY_ERROR, || {
+        rule(rules::out(value.is_null()))?;
         // SAFETY: the plugin's object; `value` writable.
         unsafe {
             let v = with_slot(object, index, |slot| *slot)?;
@@ -678,9 +669,10 @@ unsafe extern "C" fn plugin_priority_get(
     ceiling: *mut i32,
 ) -> hy_return {
     guarded(HY_ERROR, || {
+        rule(rules::out(priority.is_null()).and(rules::out(ceiling.is_null())))?;
         // SAFETY: the plugin's handle; writable out-parameters.
         unsafe {
-            let p = plugin(this);
+            let p = plugin(this)?;
             priority.write(p.priority.load(std::sync::atomic::Ordering::Relaxed));
             ceiling.write(p.ceiling);
         }
@@ -691,7 +683,7 @@ unsafe extern "C" fn plugin_priority_get(
 unsafe extern "C" fn plugin_priority_set(this: *mut hy_plugin, priority: i32) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: the plugin's handle.
-        let p = unsafe { plugin(this) };
+        let p = unsafe { plugin(this)? };
         if priority > p.ceiling {
             return None;
         }
@@ -732,7 +724,7 @@ unsafe extern "C" fn plugin_enable_set(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: the plugin's handle and a readable name.
-        let (me, name) = unsafe { (plugin(this), text(name, len)?) };
+        let (me, name) = unsafe { (plugin(this)?, text(name, len)?) };
         let allowed = name.as_bytes() == me.name.as_bytes()
             || lock(&me.state.ceilings).get(name).is_some_and(|c| *c < me.ceiling);
         if !allowed {
@@ -759,9 +751,10 @@ unsafe extern "C" fn threshold_get(
     out: *mut i32,
 ) -> hy_return {
     guarded(HY_ERROR, || {
+        rule(rules::hook_or_any(hook).and(rules::out(out.is_null())))?;
+        // SAFETY: the plugin's handle.
+        let state = &unsafe { plugin(this) }?.state;
         let value = if level == abi::HY_HOOK_LEVEL_GLOBAL {
-            // SAFETY: the plugin's handle.
-            let state = &unsafe { plugin(this) }.state;
             lock(&state.global_thresholds).get(&hook).copied()
         } else {
             // SAFETY: the plugin's object for `level`.
@@ -782,7 +775,8 @@ unsafe extern "C" fn threshold_set(
 ) -> hy_return {
     guarded(HY_ERROR, || {
         // SAFETY: the plugin's handle.
-        let me = unsafe { plugin(this) };
+        let me = unsafe { plugin(this)? };
+        rule(rules::hook_or_any(hook))?;
         if threshold != abi::HY_THRESHOLD_NONE && threshold > me.ceiling {
             return None;
         }
@@ -813,6 +807,10 @@ unsafe extern "C" fn callback_list(
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
+        rule(rules::hook(hook).and(rules::out(count.is_null())))?;
+        if capacity > 0 && infos.is_null() {
+            return None;
+        }
         let plan = txn.plan(hook);
         let mut data = txn.data();
         for (i, (h, enabled)) in plan.iter().take(capacity).enumerate() {
@@ -876,7 +874,7 @@ unsafe extern "C" fn callback_priority_set(
     guarded(HY_ERROR, || {
         // SAFETY: the plugin's handle and object.
         unsafe {
-            let me = plugin(this);
+            let me = plugin(this)?;
             changeable(me, level, object, hook, callback)?;
             if priority > me.ceiling {
                 return None;
@@ -900,7 +898,7 @@ unsafe extern "C" fn callback_enable_set(
     guarded(HY_ERROR, || {
         // SAFETY: the plugin's handle and object.
         unsafe {
-            changeable(plugin(this), level, object, hook, callback)?;
+            changeable(plugin(this)?, level, object, hook, callback)?;
             control(level, object, |c| {
                 c.overrides.entry(callback).or_default().enabled = Some(enabled != 0);
                 ok(true)
@@ -919,7 +917,7 @@ unsafe extern "C" fn callback_remove(
     guarded(HY_ERROR, || {
         // SAFETY: the plugin's handle and object.
         unsafe {
-            changeable(plugin(this), level, object, hook, callback)?;
+            changeable(plugin(this)?, level, object, hook, callback)?;
             control(level, object, |c| {
                 c.overrides.entry(callback).or_default().removed = true;
                 ok(true)

@@ -62,7 +62,7 @@ unsafe extern "C" fn txn_resume_at<const N: usize>(
     result: hy_hook_result,
 ) -> hy_return {
     // SAFETY: the caller's contract is `txn_resume`'s.
-    unsafe { super::api::txn_resume_by(owner::<N>(), txn, result) }
+    unsafe { crate::api::txn_resume_by(owner::<N>(), txn, result) }
 }
 
 unsafe extern "C" fn ssn_resume_at<const N: usize>(
@@ -70,7 +70,7 @@ unsafe extern "C" fn ssn_resume_at<const N: usize>(
     result: hy_hook_result,
 ) -> hy_return {
     // SAFETY: the caller's contract is `ssn_resume`'s.
-    unsafe { super::api::ssn_resume_by(owner::<N>(), ssn, result) }
+    unsafe { crate::api::ssn_resume_by(owner::<N>(), ssn, result) }
 }
 
 /// One array of `$f::<N>` for every slot number.

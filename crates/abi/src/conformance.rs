@@ -1,0 +1,262 @@
+//! One table of host-function calls and what every host answers, run by each host's tests
+//! against its own `hy_api` table (the proxy's in `hookyard-host`, the SDK's test host), so
+//! that the two cannot drift apart.
+//!
+//! A case names its arguments symbolically (a transaction, a session, NULL, a string, a NULL
+//! out-parameter); the host's test turns them into pointers to objects of its own, calls the
+//! function through its table, and compares the result. Each case starts from a fresh
+//! transaction `GET http://example.com/a?b` (client request field `Host: example.com`) in a
+//! fresh session; at [`Stage::Response`] the origin answered 200 (origin request, origin
+//! response and client response exist). No plugin handle is involved: cases with a
+//! `hy_plugin *self` pass NULL.
+
+use crate::{
+    HY_ERROR, HY_HOOK_CONTINUE, HY_HOOK_ERROR, HY_HOOK_LEVEL_SESSION, HY_HOOK_LEVEL_TXN,
+    HY_HOOK_PENDING, HY_HOOK_READ_REQUEST_HDR, HY_MSG_CLIENT_REQUEST as CREQ,
+    HY_MSG_CLIENT_RESPONSE as CRESP, HY_MSG_ORIGIN_REQUEST as OREQ,
+    HY_MSG_ORIGIN_RESPONSE as ORESP, HY_SUCCESS, HY_URL_PART_HOST as HOST,
+    HY_URL_PART_PATH as PATH, HY_URL_PART_PORT as PORT, HY_URL_PART_QUERY as QUERY,
+    HY_URL_PART_SCHEME as SCHEME, HY_URL_PRISTINE, HY_URL_REMAP_FROM, HY_URL_REQUEST as REQ,
+    HY_USER_ARG_TXN, hy_hook_id, hy_hook_level, hy_hook_result, hy_msg, hy_return, hy_url,
+    hy_url_part, hy_user_arg_type,
+};
+
+/// Where the transaction of a case is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The client request was read; nothing else exists.
+    Request,
+    /// The origin answered 200: every message exists.
+    Response,
+}
+
+/// A handle argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Obj {
+    /// The case's transaction.
+    Txn,
+    /// The case's session.
+    Ssn,
+    /// NULL.
+    Null,
+}
+
+/// A (pointer, length) string argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    /// These bytes.
+    Str(&'static str),
+    /// NULL with this length.
+    Null(usize),
+}
+
+/// An out-parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Out {
+    /// A writable place.
+    Some,
+    /// NULL.
+    Null,
+}
+
+/// One call of a host function, by its `hy_api` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs, reason = "the fields are the C parameters of the same names")]
+pub enum Call {
+    MethodGet { txn: Obj, msg: hy_msg, out: Out },
+    MethodSet { txn: Obj, msg: hy_msg, method: Text },
+    UrlGet { txn: Obj, url: hy_url, part: hy_url_part, out: Out },
+    UrlSet { txn: Obj, url: hy_url, part: hy_url_part, value: Text },
+    UrlStringGet { txn: Obj, url: hy_url, out: Out },
+    HeaderGet { txn: Obj, msg: hy_msg, name: Text, index: usize, out: Out },
+    HeaderFieldGet { txn: Obj, msg: hy_msg, position: usize, name: Out, value: Out },
+    HeaderSet { txn: Obj, msg: hy_msg, name: Text, value: Text },
+    HeaderAdd { txn: Obj, msg: hy_msg, name: Text, value: Text },
+    HeaderRemove { txn: Obj, msg: hy_msg, name: Text },
+    StatusGet { txn: Obj, msg: hy_msg, out: Out },
+    StatusSet { txn: Obj, msg: hy_msg, status: i32 },
+    DirectResponse { txn: Obj, status: i32, body: Text },
+    ContSchedule { cont: Obj },
+    HookAdd { level: hy_hook_level, object: Obj, hook: hy_hook_id, cont: Obj },
+    TxnResume { txn: Obj, result: hy_hook_result },
+    SsnResume { ssn: Obj, result: hy_hook_result },
+    UserArgReserve { kind: hy_user_arg_type, name: Option<&'static str>, index: Out },
+    UserArgGet { object: Obj, index: i32, value: Out },
+    UserArgSet { object: Obj, index: i32 },
+    PluginPriorityGet { this: Obj },
+    ThresholdGet { this: Obj, level: hy_hook_level, object: Obj, hook: hy_hook_id },
+    CallbackList { txn: Obj, hook: hy_hook_id, count: Out },
+}
+
+/// One case: a call, and what the host returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// The transaction's stage.
+    pub stage: Stage,
+    /// The call.
+    pub call: Call,
+    /// What it returns.
+    pub expect: hy_return,
+}
+
+/// A user-arg index no kind can have reserved (slot 999 of transactions).
+pub const UNRESERVED_ARG: i32 = 1999;
+
+/// Every case.
+pub fn cases() -> Vec<Case> {
+    use Call::*;
+    use Obj::{Null as NULL, Ssn, Txn};
+    use Stage::{Request as Rq, Response as Rs};
+    use Text::Str;
+    const OK: hy_return = HY_SUCCESS;
+    const ERR: hy_return = HY_ERROR;
+    let null = Text::Null;
+    let c = |stage, call, expect| Case { stage, call, expect };
+    vec![
+        // A NULL handle, or a handle of the other kind.
+        c(Rq, MethodGet { txn: NULL, msg: CREQ, out: Out::Some }, ERR),
+        c(Rq, MethodGet { txn: Ssn, msg: CREQ, out: Out::Some }, ERR),
+        c(Rq, UrlSet { txn: Ssn, url: REQ, part: PATH, value: Str("/x") }, ERR),
+        c(Rq, HeaderRemove { txn: NULL, msg: CREQ, name: Str("Host") }, ERR),
+        c(Rq, TxnResume { txn: Ssn, result: HY_HOOK_CONTINUE }, ERR),
+        c(Rq, SsnResume { ssn: Txn, result: HY_HOOK_CONTINUE }, ERR),
+        c(Rq, SsnResume { ssn: NULL, result: HY_HOOK_CONTINUE }, ERR),
+        c(Rq, ContSchedule { cont: NULL }, ERR),
+        c(Rq, HookAdd { level: HY_HOOK_LEVEL_TXN, object: Txn, hook: 0, cont: NULL }, ERR),
+        c(Rq, PluginPriorityGet { this: NULL }, ERR),
+        c(Rq, ThresholdGet { this: NULL, level: HY_HOOK_LEVEL_TXN, object: Txn, hook: 0 }, ERR),
+        c(Rq, ThresholdGet { this: NULL, level: HY_HOOK_LEVEL_SESSION, object: Ssn, hook: 0 }, ERR),
+        // A required out-parameter that is NULL; an input string NULL with a length.
+        c(Rq, MethodGet { txn: Txn, msg: CREQ, out: Out::Null }, ERR),
+        c(Rq, UrlGet { txn: Txn, url: REQ, part: HOST, out: Out::Null }, ERR),
+        c(Rq, UrlStringGet { txn: Txn, url: REQ, out: Out::Null }, ERR),
+        c(Rq, HeaderGet { txn: Txn, msg: CREQ, name: Str("Host"), index: 0, out: Out::Null }, ERR),
+        c(
+            Rq,
+            HeaderFieldGet { txn: Txn, msg: CREQ, position: 0, name: Out::Null, value: Out::Some },
+            ERR,
+        ),
+        c(
+            Rq,
+            HeaderFieldGet { txn: Txn, msg: CREQ, position: 0, name: Out::Some, value: Out::Null },
+            ERR,
+        ),
+        c(Rs, StatusGet { txn: Txn, msg: CRESP, out: Out::Null }, ERR),
+        c(
+            Rq,
+            UserArgReserve { kind: HY_USER_ARG_TXN, name: Some("conformance"), index: Out::Null },
+            ERR,
+        ),
+        c(Rq, UserArgGet { object: Txn, index: UNRESERVED_ARG, value: Out::Null }, ERR),
+        c(Rq, CallbackList { txn: Txn, hook: HY_HOOK_READ_REQUEST_HDR, count: Out::Null }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PATH, value: null(3) }, ERR),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str("X-A"), value: null(1) }, ERR),
+        c(Rq, DirectResponse { txn: Txn, status: 200, body: null(5) }, ERR),
+        c(Rq, DirectResponse { txn: Txn, status: 200, body: null(0) }, OK),
+        // Methods.
+        c(Rq, MethodGet { txn: Txn, msg: CREQ, out: Out::Some }, OK),
+        c(Rq, MethodGet { txn: Txn, msg: OREQ, out: Out::Some }, ERR),
+        c(Rs, MethodGet { txn: Txn, msg: OREQ, out: Out::Some }, OK),
+        c(Rs, MethodGet { txn: Txn, msg: ORESP, out: Out::Some }, ERR),
+        c(Rq, MethodSet { txn: Txn, msg: CREQ, method: Str("PURGE") }, OK),
+        c(Rq, MethodSet { txn: Txn, msg: CREQ, method: Str("M-SEARCH") }, OK),
+        c(Rq, MethodSet { txn: Txn, msg: CREQ, method: Str("") }, ERR),
+        c(Rq, MethodSet { txn: Txn, msg: CREQ, method: Str("GET /") }, ERR),
+        c(Rs, MethodSet { txn: Txn, msg: OREQ, method: Str("GET") }, ERR),
+        // URLs.
+        c(Rq, UrlGet { txn: Txn, url: REQ, part: QUERY, out: Out::Some }, OK),
+        c(Rq, UrlGet { txn: Txn, url: HY_URL_PRISTINE, part: PATH, out: Out::Some }, OK),
+        c(Rq, UrlGet { txn: Txn, url: REQ, part: 5, out: Out::Some }, ERR),
+        c(Rq, UrlGet { txn: Txn, url: 4, part: PATH, out: Out::Some }, ERR),
+        c(Rq, UrlGet { txn: Txn, url: HY_URL_REMAP_FROM, part: PATH, out: Out::Some }, ERR),
+        c(Rq, UrlStringGet { txn: Txn, url: REQ, out: Out::Some }, OK),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: SCHEME, value: Str("https") }, OK),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: SCHEME, value: Str("ftp") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: HOST, value: Str("origin.example") }, OK),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: HOST, value: Str("") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: HOST, value: Str("user@evil") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: HOST, value: Str("a/b") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PORT, value: Str("8080") }, OK),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PORT, value: Str("") }, OK),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PORT, value: Str("0") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PORT, value: Str("65536") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PATH, value: Str("/b") }, OK),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PATH, value: Str("b") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PATH, value: Str("/b?c") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: PATH, value: Str("/a b") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: QUERY, value: Str("x=1") }, OK),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: QUERY, value: Str("x#y") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: QUERY, value: Str("x\ny") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: REQ, part: 5, value: Str("x") }, ERR),
+        c(Rq, UrlSet { txn: Txn, url: HY_URL_PRISTINE, part: PATH, value: Str("/b") }, ERR),
+        // Header fields.
+        c(Rq, HeaderGet { txn: Txn, msg: CREQ, name: Str("host"), index: 0, out: Out::Some }, OK),
+        c(Rq, HeaderGet { txn: Txn, msg: CREQ, name: Str("Host"), index: 1, out: Out::Some }, ERR),
+        c(Rq, HeaderGet { txn: Txn, msg: CREQ, name: Str("Ho st"), index: 0, out: Out::Some }, ERR),
+        c(Rq, HeaderGet { txn: Txn, msg: 4, name: Str("Host"), index: 0, out: Out::Some }, ERR),
+        c(
+            Rq,
+            HeaderFieldGet { txn: Txn, msg: CREQ, position: 0, name: Out::Some, value: Out::Some },
+            OK,
+        ),
+        c(
+            Rq,
+            HeaderFieldGet { txn: Txn, msg: CREQ, position: 1, name: Out::Some, value: Out::Some },
+            ERR,
+        ),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str("X-A"), value: Str("1") }, OK),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str("X-A"), value: Str("") }, OK),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str("X-A"), value: Str("a\tb") }, OK),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str("X-A"), value: Str("a\r\nb") }, ERR),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str("X-A"), value: Str("a\x7f") }, ERR),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str("X:A"), value: Str("1") }, ERR),
+        c(Rq, HeaderSet { txn: Txn, msg: CREQ, name: Str(""), value: Str("1") }, ERR),
+        c(Rq, HeaderSet { txn: Txn, msg: ORESP, name: Str("X-A"), value: Str("1") }, ERR),
+        c(Rs, HeaderSet { txn: Txn, msg: ORESP, name: Str("X-A"), value: Str("1") }, OK),
+        c(Rs, HeaderAdd { txn: Txn, msg: OREQ, name: Str("X-A"), value: Str("1") }, OK),
+        c(Rq, HeaderAdd { txn: Txn, msg: CRESP, name: Str("X-A"), value: Str("1") }, ERR),
+        c(Rq, HeaderRemove { txn: Txn, msg: CREQ, name: Str("X-None") }, OK),
+        c(Rq, HeaderRemove { txn: Txn, msg: CREQ, name: Str("X None") }, ERR),
+        c(Rq, HeaderRemove { txn: Txn, msg: OREQ, name: Str("Host") }, ERR),
+        // Statuses and direct responses.
+        c(Rq, StatusGet { txn: Txn, msg: CRESP, out: Out::Some }, ERR),
+        c(Rs, StatusGet { txn: Txn, msg: ORESP, out: Out::Some }, OK),
+        c(Rs, StatusGet { txn: Txn, msg: CREQ, out: Out::Some }, ERR),
+        c(Rs, StatusSet { txn: Txn, msg: CRESP, status: 404 }, OK),
+        c(Rs, StatusSet { txn: Txn, msg: ORESP, status: 999 }, OK),
+        c(Rs, StatusSet { txn: Txn, msg: CRESP, status: 101 }, ERR),
+        c(Rs, StatusSet { txn: Txn, msg: CRESP, status: 1000 }, ERR),
+        c(Rs, StatusSet { txn: Txn, msg: CRESP, status: -200 }, ERR),
+        c(Rs, StatusSet { txn: Txn, msg: OREQ, status: 200 }, ERR),
+        c(Rq, StatusSet { txn: Txn, msg: CRESP, status: 200 }, ERR),
+        c(Rq, DirectResponse { txn: Txn, status: 403, body: Str("no\n") }, OK),
+        c(Rq, DirectResponse { txn: Txn, status: 999, body: Str("") }, OK),
+        c(Rq, DirectResponse { txn: Txn, status: 199, body: Str("") }, ERR),
+        c(Rq, DirectResponse { txn: Txn, status: 1000, body: Str("") }, ERR),
+        // Resumes: nothing is pending, and PENDING is no result.
+        c(Rq, TxnResume { txn: Txn, result: HY_HOOK_CONTINUE }, ERR),
+        c(Rq, TxnResume { txn: Txn, result: HY_HOOK_ERROR }, ERR),
+        c(Rq, TxnResume { txn: Txn, result: HY_HOOK_PENDING }, ERR),
+        c(Rq, TxnResume { txn: NULL, result: HY_HOOK_CONTINUE }, ERR),
+        c(Rq, SsnResume { ssn: Ssn, result: HY_HOOK_CONTINUE }, ERR),
+        // User args.
+        c(Rq, UserArgReserve { kind: 4, name: Some("conformance"), index: Out::Some }, ERR),
+        c(Rq, UserArgReserve { kind: -1, name: Some("conformance"), index: Out::Some }, ERR),
+        c(Rq, UserArgReserve { kind: HY_USER_ARG_TXN, name: None, index: Out::Some }, ERR),
+        c(
+            Rq,
+            UserArgReserve { kind: HY_USER_ARG_TXN, name: Some("conformance"), index: Out::Some },
+            OK,
+        ),
+        c(Rq, UserArgGet { object: Txn, index: UNRESERVED_ARG, value: Out::Some }, ERR),
+        c(Rq, UserArgGet { object: Ssn, index: UNRESERVED_ARG, value: Out::Some }, ERR),
+        c(Rq, UserArgGet { object: NULL, index: UNRESERVED_ARG, value: Out::Some }, ERR),
+        c(Rq, UserArgGet { object: Txn, index: -1, value: Out::Some }, ERR),
+        c(Rq, UserArgSet { object: Txn, index: UNRESERVED_ARG }, ERR),
+        c(Rq, UserArgSet { object: NULL, index: 0 }, ERR),
+        // Listing callbacks.
+        c(Rq, CallbackList { txn: Txn, hook: HY_HOOK_READ_REQUEST_HDR, count: Out::Some }, OK),
+        c(Rq, CallbackList { txn: Txn, hook: 3, count: Out::Some }, ERR),
+        c(Rq, CallbackList { txn: Ssn, hook: HY_HOOK_READ_REQUEST_HDR, count: Out::Some }, ERR),
+    ]
+}

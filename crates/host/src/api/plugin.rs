@@ -1,0 +1,64 @@
+//! Logging and the plugin's own identity (`hookyard.h`: plugin and log).
+
+use std::ffi::c_char;
+
+use hookyard_abi::rules;
+use hookyard_abi::{self as abi, hy_log_level, hy_plugin, hy_str};
+
+use super::{bytes, guard, plugin, put, str_view};
+
+pub(super) unsafe extern "C" fn log_enabled(this: *mut hy_plugin, level: hy_log_level) -> i32 {
+    guard(0, || {
+        if this.is_null() {
+            return 0;
+        }
+        i32::from(match rules::log_level(level) {
+            abi::HY_LOG_ERROR => tracing::enabled!(tracing::Level::ERROR),
+            abi::HY_LOG_WARN => tracing::enabled!(tracing::Level::WARN),
+            abi::HY_LOG_INFO => tracing::enabled!(tracing::Level::INFO),
+            _ => tracing::enabled!(tracing::Level::DEBUG),
+        })
+    })
+}
+
+pub(super) unsafe extern "C" fn log(
+    this: *mut hy_plugin,
+    level: hy_log_level,
+    message: *const c_char,
+    len: usize,
+) {
+    guard((), || {
+        // SAFETY: `this` is null or the table's own plugin state (contract of `hy_api.plugin`).
+        let Some(plugin) = (unsafe { plugin(this) }) else { return };
+        // SAFETY: the plugin passes `len` readable bytes (or null with 0).
+        let Some(bytes) = (unsafe { bytes(message, len) }) else { return };
+        let message = String::from_utf8_lossy(bytes);
+        let (name, version) = (plugin.name.as_str(), plugin.version.as_str());
+        match rules::log_level(level) {
+            abi::HY_LOG_ERROR => tracing::error!(plugin = name, version, "{message}"),
+            abi::HY_LOG_WARN => tracing::warn!(plugin = name, version, "{message}"),
+            abi::HY_LOG_INFO => tracing::info!(plugin = name, version, "{message}"),
+            _ => tracing::debug!(plugin = name, version, "{message}"),
+        }
+    })
+}
+
+pub(super) unsafe extern "C" fn plugin_name_get(this: *mut hy_plugin, name: *mut hy_str) {
+    guard((), || {
+        // SAFETY: as in `log`.
+        if let Some(plugin) = unsafe { plugin(this) } {
+            // SAFETY: `name` is null or writable; the string lives as long as the table.
+            unsafe { put(name, str_view(&plugin.name)) };
+        }
+    })
+}
+
+pub(super) unsafe extern "C" fn plugin_version_get(this: *mut hy_plugin, version: *mut hy_str) {
+    guard((), || {
+        // SAFETY: as in `log`.
+        if let Some(plugin) = unsafe { plugin(this) } {
+            // SAFETY: as in `plugin_name_get`.
+            unsafe { put(version, str_view(&plugin.version)) };
+        }
+    })
+}

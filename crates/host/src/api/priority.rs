@@ -1,0 +1,372 @@
+//! Priorities: a plugin's own, switching plugins off, thresholds, and listing and changing
+//! callbacks (`hookyard.h`: priorities).
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+use hookyard_abi::rules;
+use hookyard_abi::{
+    self as abi, HY_ERROR, HY_SUCCESS, hy_callback_info, hy_hook_id, hy_hook_level, hy_plugin,
+    hy_return, hy_txn,
+};
+use hookyard_hooks::{Control, Entry, HookId, Priorities, Priority, Tables};
+
+use super::{bytes, guard, plugin, put_i32, ssn_state, state};
+use crate::dispatch::Target;
+use crate::plugin::PluginState;
+use crate::ssn::SsnState;
+use crate::txn::TxnState;
+
+pub(super) unsafe extern "C" fn plugin_priority_get(
+    this: *mut hy_plugin,
+    priority: *mut i32,
+    ceiling: *mut i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+        let id = priorities.plugin(&plugin.name);
+        if priority.is_null() || ceiling.is_null() {
+            return HY_ERROR;
+        }
+        // SAFETY: both writable (checked non-null).
+        unsafe {
+            *priority = priorities.priority(id).0;
+            *ceiling = priorities.ceiling(id).0;
+        }
+        HY_SUCCESS
+    })
+}
+
+pub(super) unsafe extern "C" fn plugin_priority_set(
+    this: *mut hy_plugin,
+    priority: i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+        let id = priorities.plugin(&plugin.name);
+        if priorities.set_priority(id, Priority(priority)).is_err() {
+            return HY_ERROR;
+        }
+        if let Some(current) = plugin.serving()
+            && Arc::ptr_eq(&current.priorities, &priorities)
+        {
+            current.edit(|table| table.refresh_priorities(&current.priorities));
+        }
+        HY_SUCCESS
+    })
+}
+
+/// The control of a session or transaction object, with the priorities it is judged by.
+///
+/// # Safety
+///
+/// `object` is null or a transaction or session lent to the plugin now.
+unsafe fn control_of<'a>(
+    plugin: &PluginState,
+    level: hy_hook_level,
+    object: *mut c_void,
+) -> Option<(&'a mut Control, Arc<Priorities>)> {
+    match level {
+        abi::HY_HOOK_LEVEL_TXN => {
+            // SAFETY: per the contract.
+            let state = unsafe { state(object.cast()) }?;
+            let priorities = state.global.priorities.clone();
+            Some((&mut state.control, priorities))
+        }
+        abi::HY_HOOK_LEVEL_SESSION => {
+            // SAFETY: per the contract.
+            let ssn = unsafe { ssn_state(object.cast()) }?;
+            Some((&mut ssn.control, plugin.priorities()?))
+        }
+        _ => None,
+    }
+}
+
+fn hook_or_any(hook: i32) -> Option<Option<HookId>> {
+    match rules::hook_or_any(hook).ok()? {
+        None => Some(None),
+        Some(hook) => u32::try_from(hook).ok().and_then(HookId::from_number).map(Some),
+    }
+}
+
+fn ok(result: Result<(), hookyard_hooks::Error>) -> hy_return {
+    match result {
+        Ok(()) => HY_SUCCESS,
+        Err(e) => {
+            tracing::debug!(error = %e, "a plugin's priority request was refused");
+            HY_ERROR
+        }
+    }
+}
+
+pub(super) unsafe extern "C" fn plugin_enable_set(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    name: *const c_char,
+    len: usize,
+    enabled: i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`; `name` has `len` readable bytes.
+        let (Some(plugin), Some(name)) = (unsafe { plugin(this) }, unsafe { bytes(name, len) })
+        else {
+            return HY_ERROR;
+        };
+        let Ok(name) = std::str::from_utf8(name) else { return HY_ERROR };
+        // SAFETY: per `control_of`'s contract, which the plugin's contract gives.
+        let Some((control, priorities)) = (unsafe { control_of(plugin, level, object) }) else {
+            return HY_ERROR;
+        };
+        let caller = priorities.caller(priorities.plugin(&plugin.name));
+        let target = priorities.plugin(name);
+        ok(control.set_plugin_enabled(target, enabled != 0, &caller, &priorities))
+    })
+}
+
+pub(super) unsafe extern "C" fn threshold_get(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: i32,
+    threshold: *mut i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(hook) = hook_or_any(hook) else { return HY_ERROR };
+        let found = if level == abi::HY_HOOK_LEVEL_GLOBAL {
+            let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+            priorities.threshold_at(hook)
+        } else {
+            // SAFETY: as in `plugin_enable_set`.
+            let Some((control, _)) = (unsafe { control_of(plugin, level, object) }) else {
+                return HY_ERROR;
+            };
+            control.threshold(hook)
+        };
+        // SAFETY: `threshold` is null or writable.
+        unsafe { put_i32(threshold, found.map_or(abi::HY_THRESHOLD_NONE, |p| p.0)) }
+    })
+}
+
+pub(super) unsafe extern "C" fn threshold_set(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: i32,
+    threshold: i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(hook) = hook_or_any(hook) else { return HY_ERROR };
+        let threshold = (threshold != abi::HY_THRESHOLD_NONE).then_some(Priority(threshold));
+        if level == abi::HY_HOOK_LEVEL_GLOBAL {
+            let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+            let caller = priorities.caller(priorities.plugin(&plugin.name));
+            return ok(priorities.set_threshold(hook, threshold, &caller));
+        }
+        // SAFETY: as in `plugin_enable_set`.
+        let Some((control, priorities)) = (unsafe { control_of(plugin, level, object) }) else {
+            return HY_ERROR;
+        };
+        let caller = priorities.caller(priorities.plugin(&plugin.name));
+        ok(control.set_threshold(hook, threshold, &caller))
+    })
+}
+
+pub(super) unsafe extern "C" fn callback_list(
+    txn: *mut hy_txn,
+    hook: hy_hook_id,
+    infos: *mut hy_callback_info,
+    capacity: usize,
+    count: *mut usize,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::hook(hook).and(rules::out(count.is_null())) {
+            return code;
+        }
+        let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
+            return HY_ERROR;
+        };
+        if capacity > 0 && infos.is_null() {
+            return HY_ERROR;
+        }
+        let table = state.global.table.load_full();
+        let listed = hookyard_hooks::callbacks(
+            hook,
+            Some(&*table),
+            &state.global.priorities,
+            &state.local(),
+        );
+        // SAFETY: `count` is writable (checked).
+        unsafe { *count = listed.len() };
+        for (at, info) in listed.into_iter().take(capacity).enumerate() {
+            let plugin = state.keep(info.plugin_name);
+            let entry = hy_callback_info {
+                id: info.id.get(),
+                plugin,
+                hook: hook.number() as i32,
+                level: info.level as i32,
+                priority: info.priority.0,
+                enabled: i32::from(info.enabled),
+            };
+            // SAFETY: `infos` has room for `capacity` entries (contract) and `at < capacity`.
+            unsafe { infos.add(at).write(entry) };
+        }
+        HY_SUCCESS
+    })
+}
+
+/// What a callback change acts on.
+enum Change {
+    Priority(i32),
+    Enabled(bool),
+    Remove,
+}
+
+/// # Safety
+///
+/// As for `control_of`.
+unsafe fn change_callback(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
+    change: Change,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`.
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
+            return HY_ERROR;
+        };
+        let (session, txn): (*mut SsnState, *mut TxnState) = match level {
+            abi::HY_HOOK_LEVEL_TXN => {
+                // SAFETY: per the contract.
+                let Some(state) = (unsafe { state(object.cast()) }) else { return HY_ERROR };
+                (state.ssn_ptr(), state)
+            }
+            abi::HY_HOOK_LEVEL_SESSION => {
+                // SAFETY: per the contract.
+                let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
+                (ssn, std::ptr::null_mut())
+            }
+            _ => return HY_ERROR,
+        };
+        // SAFETY: both null or lent to the plugin now; only read here.
+        let (ssn_ref, txn_ref) = unsafe { (session.as_ref(), txn.as_ref()) };
+        let priorities = match txn_ref {
+            Some(t) => t.global.priorities.clone(),
+            None => match plugin.priorities() {
+                Some(p) => p,
+                None => return HY_ERROR,
+            },
+        };
+        let global = match txn_ref {
+            Some(t) => Some(t.global.table.load_full()),
+            None => plugin.serving().map(|g| g.table.load_full()),
+        };
+        let tables = Tables {
+            global: global.as_deref(),
+            session: ssn_ref.map(|s| &s.hooks),
+            txn: txn_ref.map(|t| &t.hooks),
+        };
+        let Some(id) = [tables.global, tables.session, tables.txn]
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t.entries(hook))
+            .map(Entry::id)
+            .find(|id| id.get() == callback)
+        else {
+            return HY_ERROR;
+        };
+        let caller = priorities.caller(priorities.plugin(&plugin.name));
+        let session_control =
+            if txn_ref.is_some() { ssn_ref.map(|s| s.control.clone()) } else { None };
+        let mut control = match txn_ref {
+            Some(t) => t.control.clone(),
+            None => match ssn_ref {
+                Some(s) => s.control.clone(),
+                None => return HY_ERROR,
+            },
+        };
+        let result = match change {
+            Change::Priority(p) => control.set_callback_priority(
+                &tables,
+                session_control.as_ref(),
+                hook,
+                id,
+                Priority(p),
+                &caller,
+            ),
+            Change::Enabled(on) => control.set_callback_enabled(
+                &tables,
+                session_control.as_ref(),
+                hook,
+                id,
+                on,
+                &caller,
+            ),
+            Change::Remove => {
+                control.remove_callback(&tables, session_control.as_ref(), hook, id, &caller)
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "a plugin's callback change was refused");
+            return HY_ERROR;
+        }
+        // SAFETY: as above; the shared borrows end before this write.
+        unsafe {
+            if txn.is_null() {
+                (*session).control = control;
+            } else {
+                (*txn).control = control;
+            }
+        }
+        HY_SUCCESS
+    })
+}
+
+pub(super) unsafe extern "C" fn callback_priority_set(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
+    priority: i32,
+) -> hy_return {
+    // SAFETY: forwarded.
+    unsafe { change_callback(this, level, object, hook, callback, Change::Priority(priority)) }
+}
+
+pub(super) unsafe extern "C" fn callback_enable_set(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
+    enabled: i32,
+) -> hy_return {
+    // SAFETY: forwarded.
+    unsafe { change_callback(this, level, object, hook, callback, Change::Enabled(enabled != 0)) }
+}
+
+pub(super) unsafe extern "C" fn callback_remove(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: hy_hook_id,
+    callback: u64,
+) -> hy_return {
+    // SAFETY: forwarded.
+    unsafe { change_callback(this, level, object, hook, callback, Change::Remove) }
+}

@@ -1,0 +1,329 @@
+//! A transaction as plugins see it: the state a `hy_txn *` points to ([`TxnState`]), the box
+//! that owns it ([`TxnBox`]), and what it holds (URL parts, the rule's URLs, response heads).
+
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use hookyard_abi::{hy_remap_request_info, hy_str};
+use hookyard_hooks::{Control, HookId, Hooks, Level, Local, Outcome, Priorities};
+use hookyard_remap::{Chain, ChainOutcome};
+use hookyard_userargs::{Slots, Txn};
+use http::{HeaderMap, Method, StatusCode};
+use tracing::warn;
+
+use crate::cont::CCont;
+use crate::dispatch::{Ptr, Target, dispatch, release};
+use crate::global::GlobalHooks;
+use crate::pending::Resume;
+use crate::plugin::plugin_state;
+use crate::ssn::{SsnBox, SsnState};
+
+/// A URL as plugins see it: parts, with the path's leading `/`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UrlParts {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host, without brackets around an IPv6 address.
+    pub host: String,
+    /// The port, when the URL names one.
+    pub port: Option<u16>,
+    /// The path, from its leading `/`.
+    pub path: String,
+    /// The query, without its `?` (empty: none).
+    pub query: String,
+}
+
+impl UrlParts {
+    /// The URL as text: `scheme://host[:port]path[?query]`.
+    pub fn to_url_string(&self) -> String {
+        let mut out = format!("{}://{}", self.scheme, self.host);
+        if let Some(port) = self.port {
+            out.push_str(&format!(":{port}"));
+        }
+        out.push_str(&self.path);
+        if !self.query.is_empty() {
+            out.push('?');
+            out.push_str(&self.query);
+        }
+        out
+    }
+}
+
+/// A rule's from and to URLs as plugins see them, made once per rule with a plugin chain.
+#[derive(Debug)]
+pub struct RuleUrls {
+    /// The rule's FROM URL.
+    pub from: UrlParts,
+    /// The rule's TO URL.
+    pub to: UrlParts,
+    from_text: String,
+    to_text: String,
+}
+
+impl RuleUrls {
+    /// The URLs of `rule`.
+    pub fn new(rule: &hookyard_remap::Rule) -> RuleUrls {
+        let parts = |url: &hookyard_remap::RuleUrl| UrlParts {
+            scheme: url.scheme.clone(),
+            host: url.host.clone(),
+            port: url.port,
+            path: format!("/{}", url.path),
+            query: String::new(),
+        };
+        let (from, to) = (parts(&rule.from), parts(&rule.to));
+        RuleUrls { from_text: from.to_url_string(), to_text: to.to_url_string(), from, to }
+    }
+}
+
+/// A response head as plugins see it.
+#[derive(Debug)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: StatusCode,
+    /// The header fields.
+    pub headers: HeaderMap,
+}
+
+/// Tells a lent transaction pointer from garbage.
+pub(crate) const TXN_TAG: u32 = 0x6879_7478;
+
+/// A transaction as plugins see it; `*mut hy_txn` points here.
+#[repr(C)]
+pub struct TxnState {
+    /// First, so a `void *` object can be told a transaction or a session.
+    tag: u32,
+    pub(crate) global: Arc<GlobalHooks>,
+    ssn: *mut SsnState,
+    pub(crate) hooks: Hooks<CCont>,
+    pub(crate) control: Control,
+    /// The client request's method.
+    pub method: Method,
+    /// The request URL: the client's until remap, then rewritten by the rule and plugins.
+    pub url: UrlParts,
+    /// The URL as the client sent it.
+    pub pristine: UrlParts,
+    /// The matched rule's URLs, once a plugin chain ran.
+    pub rule: Option<Arc<RuleUrls>>,
+    /// The client request's header fields.
+    pub headers: HeaderMap,
+    /// The request to the origin, from SEND_REQUEST_HDR.
+    pub origin_request: Option<HeaderMap>,
+    /// The origin's response, from READ_RESPONSE_HDR.
+    pub origin_response: Option<ResponseHead>,
+    /// The response to the client, from SEND_RESPONSE_HDR (or a direct response).
+    pub client_response: Option<ResponseHead>,
+    /// A direct response a plugin asked for: status and body.
+    pub direct: Option<(u16, Vec<u8>)>,
+    /// A callback's pending wait (or the transaction's active timeout) expired: 504.
+    pub timed_out: bool,
+    pub(crate) slots: Slots<Txn>,
+    resume: Arc<Resume>,
+    /// Strings handed out as `hy_str` views, kept until the state goes.
+    scratch: Vec<Box<str>>,
+}
+
+impl TxnState {
+    pub(crate) fn resume_handle(&self) -> Arc<Resume> {
+        self.resume.clone()
+    }
+
+    pub(crate) fn ssn_ptr(&self) -> *mut SsnState {
+        self.ssn
+    }
+
+    /// Keeps `text` alive as long as the state and returns a view of it.
+    pub(crate) fn keep(&mut self, text: String) -> hy_str {
+        let text: Box<str> = text.into_boxed_str();
+        let view = hy_str { ptr: text.as_ptr().cast(), len: text.len() };
+        self.scratch.push(text);
+        view
+    }
+
+    fn session(&self) -> Option<&SsnState> {
+        // SAFETY: the session outlives its transactions (the connection's task ends both).
+        unsafe { self.ssn.as_ref() }
+    }
+}
+
+impl Target for TxnState {
+    fn resume(&self) -> &Arc<Resume> {
+        &self.resume
+    }
+
+    fn local(&self) -> Local<'_, CCont> {
+        let session = self.session();
+        Local {
+            session: session.map(|s| &s.hooks),
+            txn: Some(&self.hooks),
+            session_control: session.map(|s| &s.control),
+            txn_control: Some(&self.control),
+        }
+    }
+
+    fn edata(&mut self) -> *mut c_void {
+        std::ptr::from_mut(self).cast()
+    }
+
+    fn expired(&mut self) {
+        self.timed_out = true;
+    }
+}
+
+/// Owns a [`TxnState`] (see the module's ownership notes).
+pub struct TxnBox(NonNull<TxnState>);
+
+// SAFETY: the state is used by the transaction's task, or by the one plugin holding a pending
+// hook while that task waits; never by two at once.
+unsafe impl Send for TxnBox {}
+
+impl TxnBox {
+    /// A transaction's state, in the session `ssn` (if any).
+    pub fn new(
+        global: Arc<GlobalHooks>,
+        ssn: Option<&SsnBox>,
+        method: Method,
+        url: UrlParts,
+        headers: HeaderMap,
+    ) -> TxnBox {
+        let state = Box::new(TxnState {
+            tag: TXN_TAG,
+            global,
+            ssn: ssn.map_or(std::ptr::null_mut(), SsnBox::as_ptr),
+            hooks: Hooks::new(Level::Transaction),
+            control: Control::default(),
+            method,
+            pristine: url.clone(),
+            url,
+            rule: None,
+            headers,
+            origin_request: None,
+            origin_response: None,
+            client_response: None,
+            direct: None,
+            timed_out: false,
+            slots: Slots::new(),
+            resume: Arc::default(),
+            scratch: Vec::new(),
+        });
+        TxnBox(NonNull::from(Box::leak(state)))
+    }
+
+    /// The state's address: what `hy_txn *` is.
+    #[cfg(test)]
+    pub(crate) fn as_ptr(&self) -> *mut TxnState {
+        self.0.as_ptr()
+    }
+
+    /// The state, between plugin calls.
+    pub fn get(&mut self) -> &mut TxnState {
+        // SAFETY: owned by this box; no plugin call runs now (`&mut self`).
+        unsafe { self.0.as_mut() }
+    }
+
+    /// Whether any hook callback may still run for this transaction.
+    pub fn hooked(&mut self) -> bool {
+        let state = self.get();
+        state.global.has_hooks()
+            || !state.hooks.is_empty()
+            || state.session().is_some_and(|s| !s.hooks.is_empty())
+    }
+
+    /// The client request's fields, as the start of the origin request: a copy when a hook may
+    /// still look at the client request, else moved out (a remap chain alone needs them no more).
+    pub fn origin_headers(&mut self) -> HeaderMap {
+        if self.hooked() {
+            self.get().headers.clone()
+        } else {
+            std::mem::take(&mut self.get().headers)
+        }
+    }
+
+    /// Hands `f` what decides the callbacks each hook runs for this transaction: the global
+    /// table, the priorities, and the transaction's and its session's own hooks and controls.
+    pub fn inspect<R>(
+        &mut self,
+        f: impl FnOnce(&Hooks<CCont>, &Priorities, &Local<'_, CCont>) -> R,
+    ) -> R {
+        let state = self.get();
+        let table = state.global.table.load_full();
+        f(&table, &state.global.priorities, &state.local())
+    }
+
+    /// Runs `hook`'s callbacks for this transaction.
+    pub async fn hook(&mut self, hook: HookId) -> Outcome {
+        if !self.hooked() {
+            return Outcome::Continue;
+        }
+        let global = self.get().global.clone();
+        // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch.
+        unsafe { dispatch(Ptr(self.0), &global, hook).await }
+    }
+
+    /// The transaction's active timeout passed while it ran: a callback's pending wait ends
+    /// (its late resume is refused) and the transaction is marked timed out.
+    pub fn expire(&mut self) {
+        let state = self.get();
+        if state.resume.expire() {
+            warn!("a hook callback was pending when the transaction's active timeout passed");
+        }
+        state.timed_out = true;
+    }
+
+    /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own.
+    pub fn close(self) {
+        let mut this = self;
+        if !this.hooked() {
+            return;
+        }
+        let global = this.get().global.clone();
+        let mut future = Box::pin(async move {
+            // SAFETY: `this` owns the state and lives in this future to its end.
+            unsafe { dispatch(Ptr(this.0), &global, HookId::TxnClose).await };
+            drop(this);
+        });
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        if future.as_mut().poll(&mut cx).is_pending() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn(future)),
+                Err(_) => warn!("TXN_CLOSE pending outside a runtime; its state is leaked"),
+            }
+        }
+    }
+
+    /// Tells the chain's first plugin how the origin answered.
+    pub fn os_response(&mut self, chain: &Chain, state: i32) {
+        // SAFETY: as in `run_chain`.
+        unsafe { chain.os_response(self.0.as_ptr().cast(), state) }
+    }
+
+    /// Runs a rule's remap plugin chain on this transaction, with the rule's URLs.
+    pub fn run_chain(&mut self, chain: &Chain, rule: &Arc<RuleUrls>) -> ChainOutcome {
+        let view = |s: &str| hy_str { ptr: s.as_ptr().cast(), len: s.len() };
+        let mut rri = hy_remap_request_info {
+            size: size_of::<hy_remap_request_info>() as u32,
+            redirect: 0,
+            from_url: view(&rule.from_text),
+            to_url: view(&rule.to_text),
+        };
+        let state = self.get();
+        state.rule = Some(rule.clone());
+        let slow = state.global.slow_callback;
+        let timed = |plugin: &hookyard_remap::RemapPlugin, took| {
+            if let Some(plugin) = plugin_state(plugin.table()) {
+                plugin.timed(HookId::COUNT, "do_remap", took, slow);
+            }
+        };
+        // SAFETY: the state is this box's, not otherwise borrowed during the call; `rri` lives
+        // on this frame for the call.
+        unsafe { chain.run(self.0.as_ptr().cast(), &mut rri, timed) }
+    }
+}
+
+impl Drop for TxnBox {
+    fn drop(&mut self) {
+        // SAFETY: made by `Box::leak` in `new`, owned by this box, which drops now.
+        unsafe { release(self.0) };
+    }
+}
