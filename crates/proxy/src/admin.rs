@@ -14,8 +14,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::server::limit::Permit;
-use crate::server::{Shared, StartError};
+use crate::control::Control;
+use crate::limit::Permit;
 
 /// The longest request line read.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -26,34 +26,36 @@ const MAX_REQUEST: usize = 64 * 1024;
 ///
 /// The socket's directory is created 0700 when missing, and must be private to this user either
 /// way (`hookyard_dso::ensure_private_dir`): whoever else can write there could replace the socket.
-pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
-    let err =
-        |source| StartError::Bind { what: format!("control socket {}", path.display()), source };
+///
+/// # Errors
+///
+/// Why the socket (or its private directory) cannot be had.
+pub(crate) fn bind(path: &Path) -> std::io::Result<UnixListener> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         hookyard_dso::ensure_private_dir(dir).map_err(|e| {
-            err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string())
         })?;
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(err(std::io::Error::new(
+            return Err(std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
                 "another hookyard answers on it",
-            )));
+            ));
         }
-        std::fs::remove_file(path).map_err(err)?;
+        std::fs::remove_file(path)?;
     }
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".{}.tmp", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let _ = std::fs::remove_file(&temporary);
-    let listener = UnixListener::bind(&temporary).map_err(err)?;
+    let listener = UnixListener::bind(&temporary)?;
     let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
         .and_then(|()| std::fs::rename(&temporary, path))
         .and_then(|()| listener.set_nonblocking(true));
     if let Err(e) = placed {
         let _ = std::fs::remove_file(&temporary);
-        return Err(err(e));
+        return Err(e);
     }
     Ok(listener)
 }
@@ -61,7 +63,7 @@ pub(crate) fn bind(path: &Path) -> Result<UnixListener, StartError> {
 pub(crate) async fn serve(
     listener: UnixListener,
     path: PathBuf,
-    shared: Arc<Shared>,
+    control: Arc<Control>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let listener = match tokio::net::UnixListener::from_std(listener) {
@@ -75,9 +77,9 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let Some(permit) = shared.limits.admin.admit() else { continue };
-                    let idle = shared.current.load().config.settings.timeouts.idle;
-                    tokio::spawn(session(stream, shared.clone(), idle, permit));
+                    let Some(permit) = control.limits.admin.admit() else { continue };
+                    let idle = control.reloader.serving().load().config.settings.timeouts.idle;
+                    tokio::spawn(session(stream, control.clone(), idle, permit));
                 }
                 Err(e) => {
                     warn!(error = %e, "control socket accept failed");
@@ -92,7 +94,7 @@ pub(crate) async fn serve(
 
 /// One client of the control socket, until it closes, sends nothing for `idle` (a silent or
 /// half-sent request line), or fails.
-async fn session(stream: tokio::net::UnixStream, shared: Arc<Shared>, idle: Duration, _: Permit) {
+async fn session(stream: tokio::net::UnixStream, control: Arc<Control>, idle: Duration, _: Permit) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut line = String::new();
@@ -114,7 +116,7 @@ async fn session(stream: tokio::net::UnixStream, shared: Arc<Shared>, idle: Dura
         if line.trim().is_empty() {
             continue;
         }
-        let answer = answer(&line, &shared).await;
+        let answer = answer(&line, &control).await;
         let mut bytes = answer.to_string().into_bytes();
         bytes.push(b'\n');
         if write.write_all(&bytes).await.is_err() {
@@ -125,7 +127,7 @@ async fn session(stream: tokio::net::UnixStream, shared: Arc<Shared>, idle: Dura
 
 /// Answers one JSON-RPC request (notifications, without `id`, are answered too: a client that
 /// sends one still gets a line, which keeps the line protocol simple).
-async fn answer(line: &str, shared: &Arc<Shared>) -> Value {
+async fn answer(line: &str, control: &Arc<Control>) -> Value {
     let request: Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => return error(Value::Null, -32700, &format!("parse error: {e}")),
@@ -140,24 +142,24 @@ async fn answer(line: &str, shared: &Arc<Shared>) -> Value {
     let result = match method {
         "reload" => {
             info!("reload requested on the control socket");
-            let shared = shared.clone();
-            match tokio::task::spawn_blocking(move || shared.reload()).await {
+            let control = control.clone();
+            match tokio::task::spawn_blocking(move || control.reloader.reload()).await {
                 Ok(report) => serde_json::to_value(report),
                 Err(e) => return error(id, -32603, &format!("reload failed: {e}")),
             }
         }
-        "status" => serde_json::to_value(shared.status()),
-        "rules" => serde_json::to_value(shared.rules()),
-        "plugins" => serde_json::to_value(shared.plugins()),
+        "status" => serde_json::to_value(control.status()),
+        "rules" => serde_json::to_value(control.rules()),
+        "plugins" => serde_json::to_value(control.reloader.plugins()),
         "hooks" if request.pointer("/params/txn_sample") == Some(&json!(true)) => {
-            match shared.sample_transaction(std::time::Duration::from_secs(10)).await {
+            match control.sampler.next(std::time::Duration::from_secs(10)).await {
                 Some(sample) => serde_json::to_value(sample),
                 None => {
                     return error(id, -32000, "no transaction arrived within 10 s to sample");
                 }
             }
         }
-        "hooks" => serde_json::to_value(shared.hooks()),
+        "hooks" => serde_json::to_value(control.hooks()),
         other => {
             return error(
                 id,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, FileStatus, Problems};
-use crate::server::{load_plugins as load, problems, remap_generations};
+use crate::generation::{load_plugins as load, problems, remap_generations};
 
 /// The outcome of a check.
 #[derive(Debug)]

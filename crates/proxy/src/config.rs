@@ -254,3 +254,27 @@ fn timed<T>(
     files.push(report);
     value
 }
+
+/// The runtime directory (plugin copies, the default control socket): `configured` if given;
+/// else, for root, `/var/lib/hookyard` (root's own, and unlike `/run` on some systems not
+/// mounted `noexec`); else `$XDG_RUNTIME_DIR/hookyard`, else `hookyard-UID` in the temporary
+/// directory.
+///
+/// Whichever it is, it is used only if it is private to the effective user (created 0700, or
+/// owned by it and writable by nobody else, and no symbolic link): another user who creates the
+/// predictable name in the temporary directory first gets a refusal, not the directory.
+pub fn runtime_dir(configured: Option<&Path>) -> PathBuf {
+    if let Some(dir) = configured {
+        return dir.to_owned();
+    }
+    // The owner of /proc/self is this process's effective user: the uid without `unsafe`.
+    let euid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("hookyard");
+    }
+    match euid {
+        Ok(0) => PathBuf::from("/var/lib/hookyard"),
+        Ok(uid) => std::env::temp_dir().join(format!("hookyard-{uid}")),
+        Err(_) => std::env::temp_dir().join("hookyard"),
+    }
+}

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::Limits;
-use crate::server::io::{ConnIo, ConnState, Framing};
+use crate::conn::io::{ConnIo, ConnState, Framing};
 
 /// Follows `stream` with the proxy's framing tracker, fed in pieces whose sizes cycle through
 /// `pieces` (a 0 counts as 1; none: the whole stream at once). Returns the indexes of the heads

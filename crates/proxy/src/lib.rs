@@ -24,11 +24,18 @@
 mod admin;
 mod check;
 pub mod config;
+mod conn;
+mod control;
 pub mod ctl;
 #[doc(hidden)]
 pub mod fuzzing;
+mod generation;
+mod limit;
 mod metrics;
+mod origin;
+mod reload;
 mod report;
+mod sample;
 mod server;
 mod signals;
 mod stats;
@@ -36,9 +43,9 @@ mod txn;
 mod watch;
 
 pub use check::{Check, check};
+pub use config::runtime_dir;
+pub use generation::Generation;
 pub use report::{CallbackEntry, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status};
-pub use server::{
-    AdminSocket, Generation, Server, ServerConfig, ServerHandle, StartError, runtime_dir,
-};
+pub use server::{AdminSocket, Server, ServerConfig, ServerHandle, StartError};
 pub use signals::run_until_signalled;
 pub use txn::Body;

@@ -10,7 +10,6 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::{Response, header};
@@ -23,12 +22,12 @@ use tracing::{debug, warn};
 
 use hookyard_hooks::HookId;
 
-use crate::server::Shared;
+use crate::control::Control;
 use hookyard_host::{CallsSnapshot, LATENCY_BUCKETS_US};
 
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
-    shared: Arc<Shared>,
+    control: Arc<Control>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -42,11 +41,11 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let Some(permit) = shared.limits.metrics.admit() else { continue };
-                    let header_read = shared.current.load().config.settings.timeouts.header_read;
-                    let shared = shared.clone();
+                    let Some(permit) = control.limits.metrics.admit() else { continue };
+                    let header_read = control.reloader.serving().load().config.settings.timeouts.header_read;
+                    let control = control.clone();
                     let service = service_fn(move |_request| {
-                        let text = render(&shared);
+                        let text = render(&control);
                         async move {
                             let mut response = Response::new(Full::new(Bytes::from(text)));
                             response.headers_mut().insert(
@@ -80,8 +79,8 @@ pub(crate) async fn serve(
 }
 
 /// The metrics page.
-pub(crate) fn render(shared: &Shared) -> String {
-    let totals = shared.stats.totals();
+pub(crate) fn render(control: &Control) -> String {
+    let totals = control.stats.totals();
     let mut out = String::with_capacity(1024);
     let _ = writeln!(out, "# HELP hookyard_responses_total Responses sent, by status class.");
     let _ = writeln!(out, "# TYPE hookyard_responses_total counter");
@@ -94,35 +93,36 @@ pub(crate) fn render(shared: &Shared) -> String {
         (
             "hookyard_generation",
             "The serving configuration generation.",
-            shared.current.load().id as f64,
+            control.reloader.serving().load().id as f64,
         ),
-        ("hookyard_uptime_seconds", "Seconds since start.", shared.started.elapsed().as_secs_f64()),
+        (
+            "hookyard_uptime_seconds",
+            "Seconds since start.",
+            control.started.elapsed().as_secs_f64(),
+        ),
     ];
     for (name, help, value) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
     }
     let _ = writeln!(out, "# HELP hookyard_reloads_total Reloads, by result.");
     let _ = writeln!(out, "# TYPE hookyard_reloads_total counter");
-    let _ = writeln!(
-        out,
-        "hookyard_reloads_total{{result=\"ok\"}} {}",
-        shared.reloads_ok.load(Ordering::Relaxed)
-    );
+    let _ =
+        writeln!(out, "hookyard_reloads_total{{result=\"ok\"}} {}", control.reloader.counts().0);
     let _ = writeln!(
         out,
         "hookyard_reloads_total{{result=\"failed\"}} {}",
-        shared.reloads_failed.load(Ordering::Relaxed)
+        control.reloader.counts().1
     );
     let name = "hookyard_transactions_abandoned_total";
     let _ = writeln!(out, "# HELP {name} Transactions whose client left before the response.");
     let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", totals.abandoned);
-    connection_series(shared, &mut out);
-    plugin_series(shared, &mut out);
+    connection_series(control, &mut out);
+    plugin_series(control, &mut out);
     out
 }
 
 /// Per endpoint (proxy, metrics, admin): connections open, the cap, and refusals at the cap.
-fn connection_series(shared: &Shared, out: &mut String) {
+fn connection_series(control: &Control, out: &mut String) {
     let series = [
         ("hookyard_endpoint_connections", "gauge", "Open connections, by endpoint."),
         ("hookyard_endpoint_connections_max", "gauge", "The connection cap, by endpoint."),
@@ -134,7 +134,7 @@ fn connection_series(shared: &Shared, out: &mut String) {
     ];
     for (at, (name, kind, help)) in series.into_iter().enumerate() {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for limit in shared.limits.all() {
+        for limit in control.limits.all() {
             let value = match at {
                 0 => limit.open() as u64,
                 1 => limit.max() as u64,
@@ -146,15 +146,15 @@ fn connection_series(shared: &Shared, out: &mut String) {
 }
 
 /// Plugin versions by state, and per plugin version and hook: callbacks run and their time.
-fn plugin_series(shared: &Shared, out: &mut String) {
-    let versions = shared.plugins();
+fn plugin_series(control: &Control, out: &mut String) {
+    let versions = control.reloader.plugins();
     let _ = writeln!(out, "# HELP hookyard_plugin_versions Loaded plugin versions, by state.");
     let _ = writeln!(out, "# TYPE hookyard_plugin_versions gauge");
     for state in ["live", "unloading", "pinned"] {
         let n = versions.iter().filter(|v| v.state == state).count();
         let _ = writeln!(out, "hookyard_plugin_versions{{state=\"{state}\"}} {n}");
     }
-    let generation = shared.current.load();
+    let generation = control.reloader.serving().load();
     let name = "hookyard_plugin_hook_seconds";
     let _ =
         writeln!(out, "# HELP {name} Time in plugin hook callbacks, per plugin version and hook.");

@@ -44,10 +44,10 @@ use self::body::InFlight;
 pub(crate) use self::body::TxnBody;
 use self::url::{RequestLine, Url};
 use crate::config::Source;
-use crate::server::Generation;
-use crate::server::body::{BodyWatch, RequestBody};
-use crate::server::origin::OriginError;
-use crate::server::worker::Conn;
+use crate::conn::Conn;
+use crate::generation::Generation;
+use crate::origin::OriginError;
+use crate::origin::body::{BodyWatch, RequestBody};
 
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<Incoming, Full<Bytes>>;
@@ -61,7 +61,7 @@ pub(crate) async fn handle(
     let mut in_flight = InFlight::start(&conn);
     let mut txn = Transaction {
         // The one atomic load of the generation, kept to the end.
-        generation: conn.worker.shared.current.load_full(),
+        generation: conn.worker.serving.load_full(),
         client: conn.peer,
         local: conn.local,
         conflicting_framing: conn.state.conflicting(index),
@@ -449,11 +449,11 @@ impl Transaction {
 
     /// Answers a waiting `ctl hooks --txn-sample` with what this transaction's hooks ran.
     fn answer_sample(&mut self, conn: &Conn) {
-        let shared = &conn.worker.shared;
-        if !shared.sample_armed.load(Ordering::Relaxed) {
+        let sampler = &conn.worker.sampler;
+        if !sampler.armed() {
             return;
         }
-        shared.answer_sample(|| match &mut self.state {
+        sampler.answer(|| match &mut self.state {
             Some(state) => state.inspect(crate::report::hook_listing),
             None => crate::report::hook_listing(
                 &self.generation.hooks.table.load(),

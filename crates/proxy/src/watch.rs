@@ -29,7 +29,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
 use crate::config::{PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, Settings, Source};
-use crate::server::Shared;
+use crate::reload::Reloader;
 
 /// How long the watched files must stay unchanged before a reload: a burst of writes and
 /// renames is one reload.
@@ -55,10 +55,10 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// Without a watch (inotify limits, a thread that cannot start), the server serves on and logs
 /// why: SIGHUP and `hookyard ctl reload` still reload.
 pub(crate) fn start(
-    shared: &Arc<Shared>,
+    reloader: &Arc<Reloader>,
     stopped: watch::Receiver<bool>,
 ) -> Option<JoinHandle<()>> {
-    let serving = shared.current.load();
+    let serving = reloader.serving().load();
     let Source::Dir(dir) = &serving.config.source else { return None };
     if !serving.config.settings.watch {
         return None;
@@ -76,12 +76,12 @@ pub(crate) fn start(
             return None;
         }
     };
-    watching.update(Targets::derive(shared, &dir));
+    watching.update(Targets::derive(reloader, &dir));
     info!(dir = %dir.display(), dirs = watching.dirs.len(), "watching the configuration");
-    let shared = shared.clone();
+    let reloader = reloader.clone();
     let spawned = std::thread::Builder::new()
         .name("hookyard-watch".to_owned())
-        .spawn(move || run(&shared, &dir, watching, events, stopped));
+        .spawn(move || run(&reloader, &dir, watching, events, stopped));
     match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {
@@ -94,7 +94,7 @@ pub(crate) fn start(
 /// The watch thread: waits for a relevant change, lets the burst settle, reloads, derives the
 /// watched set again; until `stopped`.
 fn run(
-    shared: &Arc<Shared>,
+    reloader: &Arc<Reloader>,
     dir: &Path,
     mut watching: Watching,
     mut events: mpsc::UnboundedReceiver<notify::Result<Event>>,
@@ -171,7 +171,7 @@ fn run(
             }
             let files: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
             info!(?files, "watched files changed: reloading");
-            let reloading = shared.clone();
+            let reloading = reloader.clone();
             match tokio::task::spawn_blocking(move || reloading.reload()).await {
                 Ok(report) if report.ok => info!(
                     generation = report.generation,
@@ -183,7 +183,7 @@ fn run(
                 Ok(report) => warn!(problems = ?report.problems, "reload refused"),
                 Err(e) => warn!(error = %e, "reload task failed"),
             }
-            watching.update(Targets::derive(shared, dir));
+            watching.update(Targets::derive(reloader, dir));
         }
     });
 }
@@ -282,13 +282,13 @@ struct Targets {
 impl Targets {
     /// The configuration files of `dir`, the files its `remap.config` includes, and the plugin
     /// files the serving generation uses or the configuration on disk names.
-    fn derive(shared: &Shared, dir: &Path) -> Targets {
+    fn derive(reloader: &Reloader, dir: &Path) -> Targets {
         let mut targets = Targets::default();
         for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE] {
             targets.add_file(&dir.join(name));
         }
         // Owned: the scan below reads files, too long to hold a guard of the generation.
-        let serving = shared.current.load_full();
+        let serving = reloader.serving().load_full();
         let mut search = serving.config.settings.plugin_dirs.clone();
         let settings = dir.join(SETTINGS_FILE);
         if let Ok(text) = fs::read_to_string(&settings)

@@ -2,11 +2,10 @@
 //! connections it accepted, which never leave it.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use hookyard_hooks::{HookId, Outcome};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -14,64 +13,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
-use super::Shared;
-use super::io::{ConnIo, ConnState};
-use super::limit::Permit;
-use super::origin::OriginPool;
-use crate::stats::WorkerStats;
+use crate::conn::io::{ConnIo, ConnState};
+use crate::conn::{Conn, Worker};
+use crate::limit::Permit;
 use crate::txn;
-use hookyard_host::{GlobalHooks, SsnBox};
-
-/// What every connection of a worker shares.
-pub(crate) struct Worker {
-    pub(crate) shared: Arc<Shared>,
-    /// The worker's own origin connections.
-    pub(crate) origins: OriginPool,
-    pub(crate) index: usize,
-}
-
-impl Worker {
-    pub(crate) fn stats(&self) -> &WorkerStats {
-        &self.shared.stats.workers[self.index]
-    }
-}
-
-/// One client connection.
-pub(crate) struct Conn {
-    pub(crate) worker: Arc<Worker>,
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
-    pub(crate) state: Arc<ConnState>,
-    /// What plugins see of the session, made with the first transaction that has plugin state,
-    /// and the global hooks of the generation it started on: its SSN_CLOSE runs on them too.
-    session: OnceLock<(SsnBox, Arc<GlobalHooks>)>,
-}
-
-impl Conn {
-    /// The session's plugin state, made (and its SSN_START run) on first use; `None` when
-    /// SSN_START failed the session.
-    pub(crate) async fn session(&self, global: &Arc<GlobalHooks>) -> Option<&SsnBox> {
-        if self.session.get().is_none() {
-            let session = SsnBox::default();
-            let outcome = session.hook(global, HookId::SsnStart).await;
-            let _ = self.session.set((session, global.clone()));
-            if outcome == Outcome::Error {
-                debug!("SSN_START failed the session");
-            }
-        }
-        self.session_now()
-    }
-
-    /// The session's plugin state, if made already.
-    pub(crate) fn session_now(&self) -> Option<&SsnBox> {
-        self.session.get().map(|(session, _)| session)
-    }
-
-    /// Whether the session has hooks of its own.
-    pub(crate) fn has_session_hooks(&self) -> bool {
-        self.session_now().is_some_and(SsnBox::has_hooks)
-    }
-}
 
 /// Counts an open connection (and holds its place under the cap) until its task ends or is
 /// dropped (a worker stopping after the shutdown grace drops its connection tasks).
@@ -93,12 +38,10 @@ impl Drop for OpenConn {
     }
 }
 
-pub(super) fn run(
-    index: usize,
-    listeners: Vec<TcpListener>,
-    shared: Arc<Shared>,
-    stopped: watch::Receiver<bool>,
-) {
+/// Runs `worker` on this thread until `stopped`: its listeners' connections, and their
+/// transactions.
+pub(super) fn run(listeners: Vec<TcpListener>, worker: Worker, stopped: watch::Receiver<bool>) {
+    let index = worker.index;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -107,8 +50,7 @@ pub(super) fn run(
         }
     };
     runtime.block_on(async move {
-        let origins = origin_pool(&shared);
-        let worker = Arc::new(Worker { shared, origins, index });
+        let worker = Arc::new(worker);
         let mut tasks = Vec::new();
         for listener in listeners {
             match tokio::net::TcpListener::from_std(listener) {
@@ -126,11 +68,6 @@ pub(super) fn run(
     });
 }
 
-fn origin_pool(shared: &Shared) -> OriginPool {
-    let settings = &shared.current.load().config.settings;
-    OriginPool::new(settings.timeouts.origin_connect, Duration::from_secs(90))
-}
-
 async fn accept(
     listener: tokio::net::TcpListener,
     worker: Arc<Worker>,
@@ -142,7 +79,7 @@ async fn accept(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     // Over the cap: closed at once (counted, and logged now and then).
-                    let Some(permit) = worker.shared.limits.clients.admit() else { continue };
+                    let Some(permit) = worker.limit.admit() else { continue };
                     let local = stream.local_addr().unwrap_or(peer);
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!(error = %e, "cannot set TCP_NODELAY");
@@ -159,7 +96,7 @@ async fn accept(
         }
     }
     drop(listener);
-    let grace = worker.shared.current.load().config.settings.timeouts.shutdown;
+    let grace = worker.serving.load().config.settings.timeouts.shutdown;
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         warn!(
             worker = worker.index,
@@ -177,7 +114,7 @@ fn serve(
     graceful: &GracefulShutdown,
     permit: Permit,
 ) {
-    let generation = worker.shared.current.load();
+    let generation = worker.serving.load();
     let settings = &generation.config.settings;
     let mut builder = http1::Builder::new();
     builder
@@ -200,13 +137,7 @@ fn serve(
     let idle = settings.timeouts.idle;
     let header_read = settings.timeouts.header_read;
     let state = Arc::new(ConnState::new());
-    let conn = Arc::new(Conn {
-        worker: worker.clone(),
-        peer,
-        local,
-        state: state.clone(),
-        session: OnceLock::new(),
-    });
+    let conn = Arc::new(Conn::new(worker.clone(), peer, local, state.clone()));
     let closing = conn.clone();
     let service = service_fn(move |request| txn::handle(conn.clone(), request));
     let io = TokioIo::new(ConnIo::new(stream, state.clone()));
@@ -245,10 +176,7 @@ fn serve(
                     () = tokio::time::sleep_until(deadline.into()) => {}
                 }
             }
-            // On the generation the session started on, whatever reloads came meanwhile.
-            if let Some((session, global)) = closing.session.get() {
-                session.hook(global, HookId::SsnClose).await;
-            }
+            closing.close_session().await;
             drop(open);
         }
         .instrument(info_span!("conn", %peer)),

@@ -10,7 +10,7 @@ use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
 use super::Body;
-use crate::server::worker::Conn;
+use crate::conn::Conn;
 use hookyard_host::TxnBox;
 
 /// The body hyper sends: a [`Body`], and the transaction's plugin state, whose TXN_CLOSE runs

@@ -5,7 +5,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use smallvec::SmallVec;
 use tracing::debug;
 
-use crate::server::Generation;
+use crate::generation::Generation;
 
 /// Removes request fields whose name, with `_` read as `-`, is `Transfer-Encoding` or
 /// `Content-Length`.

@@ -17,7 +17,9 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
-use super::body::RequestBody;
+pub(crate) mod body;
+
+use self::body::RequestBody;
 
 /// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]

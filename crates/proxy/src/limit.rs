@@ -126,6 +126,30 @@ fn open_file_limit() -> Option<usize> {
     }
 }
 
+/// The connection caps of a server's endpoints, fixed at start.
+pub(crate) struct ConnLimits {
+    /// Client connections over every listener and worker.
+    pub(crate) clients: Arc<ConnLimit>,
+    pub(crate) metrics: Arc<ConnLimit>,
+    pub(crate) admin: Arc<ConnLimit>,
+}
+
+impl ConnLimits {
+    pub(crate) fn new(limits: &crate::config::Limits) -> ConnLimits {
+        let clients = limits.max_connections.unwrap_or_else(default_max_connections);
+        ConnLimits {
+            clients: ConnLimit::new("proxy", clients),
+            metrics: ConnLimit::new("metrics", limits.max_control_connections),
+            admin: ConnLimit::new("admin", limits.max_control_connections),
+        }
+    }
+
+    /// Every cap, for the metrics.
+    pub(crate) fn all(&self) -> [&ConnLimit; 3] {
+        [&self.clients, &self.metrics, &self.admin]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

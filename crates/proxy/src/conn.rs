@@ -1,0 +1,109 @@
+//! A worker and its client connections: what every transaction of a connection reaches (the
+//! serving generation, the worker's origin pool and counters, the session's plugin state).
+
+pub(crate) mod io;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hookyard_hooks::{HookId, Outcome};
+use hookyard_host::{GlobalHooks, SsnBox};
+use tracing::debug;
+
+use self::io::ConnState;
+use crate::generation::Serving;
+use crate::limit::ConnLimit;
+use crate::origin::OriginPool;
+use crate::sample::Sampler;
+use crate::stats::{Stats, WorkerStats};
+
+/// How long an origin connection may stay idle in a worker's pool.
+const ORIGIN_IDLE: Duration = Duration::from_secs(90);
+
+/// What every connection of a worker shares.
+pub(crate) struct Worker {
+    /// The generation new transactions take.
+    pub(crate) serving: Arc<Serving>,
+    /// `ctl hooks --txn-sample`'s waiters.
+    pub(crate) sampler: Arc<Sampler>,
+    stats: Arc<Stats>,
+    /// The cap on client connections, over every worker.
+    pub(crate) limit: Arc<ConnLimit>,
+    /// The worker's own origin connections.
+    pub(crate) origins: OriginPool,
+    pub(crate) index: usize,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        index: usize,
+        serving: Arc<Serving>,
+        sampler: Arc<Sampler>,
+        stats: Arc<Stats>,
+        limit: Arc<ConnLimit>,
+    ) -> Worker {
+        let settings = &serving.load().config.settings;
+        let origins = OriginPool::new(settings.timeouts.origin_connect, ORIGIN_IDLE);
+        Worker { serving, sampler, stats, limit, origins, index }
+    }
+
+    /// This worker's counters.
+    pub(crate) fn stats(&self) -> &WorkerStats {
+        &self.stats.workers[self.index]
+    }
+}
+
+/// One client connection.
+pub(crate) struct Conn {
+    pub(crate) worker: Arc<Worker>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) state: Arc<ConnState>,
+    /// What plugins see of the session, made with the first transaction that has plugin state,
+    /// and the global hooks of the generation it started on: its SSN_CLOSE runs on them too.
+    session: OnceLock<(SsnBox, Arc<GlobalHooks>)>,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        worker: Arc<Worker>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        state: Arc<ConnState>,
+    ) -> Conn {
+        Conn { worker, peer, local, state, session: OnceLock::new() }
+    }
+
+    /// SSN_CLOSE, if the session has plugin state: on the generation it started on, whatever
+    /// reloads came meanwhile.
+    pub(crate) async fn close_session(&self) {
+        if let Some((session, global)) = self.session.get() {
+            session.hook(global, HookId::SsnClose).await;
+        }
+    }
+
+    /// The session's plugin state, made (and its SSN_START run) on first use; `None` when
+    /// SSN_START failed the session.
+    pub(crate) async fn session(&self, global: &Arc<GlobalHooks>) -> Option<&SsnBox> {
+        if self.session.get().is_none() {
+            let session = SsnBox::default();
+            let outcome = session.hook(global, HookId::SsnStart).await;
+            let _ = self.session.set((session, global.clone()));
+            if outcome == Outcome::Error {
+                debug!("SSN_START failed the session");
+            }
+        }
+        self.session_now()
+    }
+
+    /// The session's plugin state, if made already.
+    pub(crate) fn session_now(&self) -> Option<&SsnBox> {
+        self.session.get().map(|(session, _)| session)
+    }
+
+    /// Whether the session has hooks of its own.
+    pub(crate) fn has_session_hooks(&self) -> bool {
+        self.session_now().is_some_and(SsnBox::has_hooks)
+    }
+}

@@ -1,0 +1,89 @@
+//! The control plane: what the control socket and the metrics endpoint see of a running server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::limit::ConnLimits;
+use crate::reload::Reloader;
+use crate::report::{RuleInfo, Status};
+use crate::sample::Sampler;
+use crate::stats::Stats;
+
+/// What the control channel and the metrics read and do.
+pub(crate) struct Control {
+    pub(crate) reloader: Arc<Reloader>,
+    pub(crate) sampler: Arc<Sampler>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) limits: Arc<ConnLimits>,
+    pub(crate) started: Instant,
+    pub(crate) addrs: Vec<SocketAddr>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").field("addrs", &self.addrs).finish_non_exhaustive()
+    }
+}
+
+impl Control {
+    /// A snapshot of the server's state (`ctl status`).
+    pub(crate) fn status(&self) -> Status {
+        let generation = self.reloader.serving().load();
+        let totals = self.stats.totals();
+        let (ok, failed) = self.reloader.counts();
+        Status {
+            generation: generation.id,
+            source: generation.config.source.to_string(),
+            uptime_secs: self.started.elapsed().as_secs_f64(),
+            workers: self.stats.workers.len(),
+            listen: self.addrs.iter().map(ToString::to_string).collect(),
+            connections: totals.connections,
+            in_flight: totals.in_flight,
+            requests: totals.responses.iter().sum(),
+            reloads_ok: ok,
+            reloads_failed: failed,
+            rules: generation.remap.rules().rules().len(),
+        }
+    }
+
+    /// The serving generation's global callbacks per hook (`ctl hooks`).
+    pub(crate) fn hooks(&self) -> Vec<crate::report::HookInfo> {
+        let generation = self.reloader.serving().load();
+        crate::report::hook_listing(
+            &generation.hooks.table.load(),
+            &generation.hooks.priorities,
+            &hookyard_hooks::Local::default(),
+        )
+    }
+
+    /// The serving rules with their plugin instances (`ctl rules`).
+    pub(crate) fn rules(&self) -> Vec<RuleInfo> {
+        let generation = self.reloader.serving().load();
+        generation
+            .remap
+            .rules()
+            .rules()
+            .iter()
+            .map(|rule| RuleInfo {
+                at: format!("{}:{}", rule.file.display(), rule.line),
+                rule: rule.to_string(),
+                plugins: generation
+                    .remap
+                    .chain(rule)
+                    .instances()
+                    .iter()
+                    .map(|i| {
+                        let identity = i.plugin().identity();
+                        format!(
+                            "{} {} (#{})",
+                            identity.name,
+                            identity.version,
+                            i.plugin().version()
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
