@@ -114,133 +114,147 @@ fn check_owner(path: &Path) -> Result<(), Ownership> {
 /// A readable rendering of a method's result.
 pub fn render(method: &str, result: &Value) -> String {
     let mut out = String::new();
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
     match method {
-        "reload" => {
-            let ok = result["ok"].as_bool().unwrap_or(false);
-            let _ = writeln!(
-                out,
-                "reload {}: generation {} (was {}), {:.1} ms, from {}",
-                if ok { "ok" } else { "FAILED, still serving the previous configuration" },
-                s(&result["generation"]),
-                s(&result["previous"]),
-                result["millis"].as_f64().unwrap_or(0.0),
-                s(&result["source"]),
-            );
-            for file in result["files"].as_array().into_iter().flatten() {
-                let _ = writeln!(
-                    out,
-                    "  {:<8} {} ({} µs)",
-                    s(&file["status"]),
-                    s(&file["file"]),
-                    s(&file["micros"])
-                );
-                for problem in file["problems"].as_array().into_iter().flatten() {
-                    let _ = writeln!(out, "    error: {}", s(problem));
-                }
-                for warning in file["warnings"].as_array().into_iter().flatten() {
-                    let _ = writeln!(out, "    warning: {}", s(warning));
-                }
-            }
-            for plugin in result["plugins"].as_array().into_iter().flatten() {
-                let _ = writeln!(
-                    out,
-                    "  plugin   {} {} {} ({})",
-                    s(&plugin["status"]),
-                    s(&plugin["path"]),
-                    s(&plugin["name"]),
-                    s(&plugin["version"])
-                );
-            }
-            for note in result["notes"].as_array().into_iter().flatten() {
-                let _ = writeln!(out, "  note: {}", s(note));
-            }
-        }
-        "status" => {
-            for key in [
-                "generation",
-                "source",
-                "uptime_secs",
-                "workers",
-                "listen",
-                "connections",
-                "in_flight",
-                "requests",
-                "reloads_ok",
-                "reloads_failed",
-                "rules",
-            ] {
-                let value = match &result[key] {
-                    Value::Array(items) => items.iter().map(s).collect::<Vec<_>>().join(", "),
-                    Value::Number(n) if key == "uptime_secs" => {
-                        format!("{:.0}", n.as_f64().unwrap_or(0.0))
-                    }
-                    other => s(other),
-                };
-                let _ = writeln!(out, "{key:<15} {value}");
-            }
-        }
-        "rules" => {
-            let rules = result.as_array().map(Vec::as_slice).unwrap_or_default();
-            if rules.is_empty() {
-                out.push_str("no remap rules\n");
-            }
-            for rule in rules {
-                let _ = writeln!(out, "{}  {}", s(&rule["at"]), s(&rule["rule"]));
-                for plugin in rule["plugins"].as_array().into_iter().flatten() {
-                    let _ = writeln!(out, "    plugin {}", s(plugin));
-                }
-            }
-        }
-        "hooks" => {
-            let hooks = result.as_array().map(Vec::as_slice).unwrap_or_default();
-            if hooks.is_empty() {
-                out.push_str("no hook callbacks\n");
-            }
-            for hook in hooks {
-                let _ = writeln!(out, "{}", s(&hook["hook"]));
-                for c in hook["callbacks"].as_array().into_iter().flatten() {
-                    let _ = writeln!(
-                        out,
-                        "  {:>11} {:<20} {:<11} #{}{}",
-                        s(&c["priority"]),
-                        s(&c["plugin"]),
-                        s(&c["level"]),
-                        s(&c["id"]),
-                        if c["enabled"] == true { "" } else { "  (below threshold)" },
-                    );
-                }
-            }
-        }
-        "plugins" => {
-            let versions = result.as_array().map(Vec::as_slice).unwrap_or_default();
-            if versions.is_empty() {
-                out.push_str("no plugin loaded\n");
-            }
-            for v in versions {
-                let _ = writeln!(
-                    out,
-                    "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {}\n      copy {}",
-                    s(&v["id"]),
-                    s(&v["state"]),
-                    s(&v["kind"]),
-                    s(&v["name"]),
-                    s(&v["version"]),
-                    s(&v["references"]),
-                    s(&v["instances"]),
-                    s(&v["continuations"]),
-                    v["age_secs"].as_f64().unwrap_or(0.0),
-                    s(&v["path"]),
-                    s(&v["runtime_path"]),
-                );
-            }
-        }
+        "reload" => reload(&mut out, result),
+        "status" => status(&mut out, result),
+        "rules" => rules(&mut out, result),
+        "hooks" => hooks(&mut out, result),
+        "plugins" => plugins(&mut out, result),
         _ => {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
         }
     }
     out
+}
+
+/// A JSON value as text: a string without its quotes.
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn reload(out: &mut String, result: &Value) {
+    let ok = result["ok"].as_bool().unwrap_or(false);
+    let _ = writeln!(
+        out,
+        "reload {}: generation {} (was {}), {:.1} ms, from {}",
+        if ok { "ok" } else { "FAILED, still serving the previous configuration" },
+        s(&result["generation"]),
+        s(&result["previous"]),
+        result["millis"].as_f64().unwrap_or(0.0),
+        s(&result["source"]),
+    );
+    for file in result["files"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {:<8} {} ({} µs)",
+            s(&file["status"]),
+            s(&file["file"]),
+            s(&file["micros"])
+        );
+        for problem in file["problems"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "    error: {}", s(problem));
+        }
+        for warning in file["warnings"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "    warning: {}", s(warning));
+        }
+    }
+    for plugin in result["plugins"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  plugin   {} {} {} ({})",
+            s(&plugin["status"]),
+            s(&plugin["path"]),
+            s(&plugin["name"]),
+            s(&plugin["version"])
+        );
+    }
+    for note in result["notes"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  note: {}", s(note));
+    }
+}
+
+fn status(out: &mut String, result: &Value) {
+    for key in [
+        "generation",
+        "source",
+        "uptime_secs",
+        "workers",
+        "listen",
+        "connections",
+        "in_flight",
+        "requests",
+        "reloads_ok",
+        "reloads_failed",
+        "rules",
+    ] {
+        let value = match &result[key] {
+            Value::Array(items) => items.iter().map(s).collect::<Vec<_>>().join(", "),
+            Value::Number(n) if key == "uptime_secs" => {
+                format!("{:.0}", n.as_f64().unwrap_or(0.0))
+            }
+            other => s(other),
+        };
+        let _ = writeln!(out, "{key:<15} {value}");
+    }
+}
+
+fn rules(out: &mut String, result: &Value) {
+    let rules = result.as_array().map(Vec::as_slice).unwrap_or_default();
+    if rules.is_empty() {
+        out.push_str("no remap rules\n");
+    }
+    for rule in rules {
+        let _ = writeln!(out, "{}  {}", s(&rule["at"]), s(&rule["rule"]));
+        for plugin in rule["plugins"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "    plugin {}", s(plugin));
+        }
+    }
+}
+
+fn hooks(out: &mut String, result: &Value) {
+    let hooks = result.as_array().map(Vec::as_slice).unwrap_or_default();
+    if hooks.is_empty() {
+        out.push_str("no hook callbacks\n");
+    }
+    for hook in hooks {
+        let _ = writeln!(out, "{}", s(&hook["hook"]));
+        for c in hook["callbacks"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  {:>11} {:<20} {:<11} #{}{}",
+                s(&c["priority"]),
+                s(&c["plugin"]),
+                s(&c["level"]),
+                s(&c["id"]),
+                if c["enabled"] == true { "" } else { "  (below threshold)" },
+            );
+        }
+    }
+}
+
+fn plugins(out: &mut String, result: &Value) {
+    let versions = result.as_array().map(Vec::as_slice).unwrap_or_default();
+    if versions.is_empty() {
+        out.push_str("no plugin loaded\n");
+    }
+    for v in versions {
+        let _ = writeln!(
+            out,
+            "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {}\n      copy {}",
+            s(&v["id"]),
+            s(&v["state"]),
+            s(&v["kind"]),
+            s(&v["name"]),
+            s(&v["version"]),
+            s(&v["references"]),
+            s(&v["instances"]),
+            s(&v["continuations"]),
+            v["age_secs"].as_f64().unwrap_or(0.0),
+            s(&v["path"]),
+            s(&v["runtime_path"]),
+        );
+    }
 }

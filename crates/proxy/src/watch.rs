@@ -108,84 +108,101 @@ fn run(
         }
     };
     runtime.block_on(async move {
-        loop {
-            if *stopped.borrow() {
+        while !*stopped.borrow() {
+            let mut changed = BTreeSet::new();
+            let mut input =
+                Input { events: &mut events, stopped: &mut stopped, watching: &mut watching };
+            if input.first_change(&mut changed).await.is_none()
+                || input.burst(&mut changed).await.is_none()
+                || input.settle(&mut changed).await.is_none()
+            {
                 return;
             }
-            let mut changed = BTreeSet::new();
-            // The first change of a burst.
-            while changed.is_empty() {
-                tokio::select! {
-                    event = events.recv() => match event {
-                        Some(event) => {
-                            watching.collect(event, &mut changed);
-                        }
-                        None => return,
-                    },
-                    _ = stopped.changed() => return,
-                }
-            }
-            // The rest of it: until QUIET passes without a relevant change, or MAX_WAIT.
-            let latest = Instant::now() + MAX_WAIT;
-            let mut quiet = Instant::now() + QUIET;
-            loop {
-                tokio::select! {
-                    event = events.recv() => match event {
-                        Some(event) => {
-                            if watching.collect(event, &mut changed) {
-                                quiet = Instant::now() + QUIET;
-                            }
-                        }
-                        None => return,
-                    },
-                    () = sleep_until(quiet.min(latest)) => break,
-                    _ = stopped.changed() => return,
-                }
-            }
-            // Then until the changed files look the same twice in a row, or MAX_SETTLE.
-            let latest = Instant::now() + MAX_SETTLE;
-            let mut seen = looks(&changed);
-            let mut next = Instant::now() + STABLE_CHECK;
-            loop {
-                tokio::select! {
-                    event = events.recv() => match event {
-                        Some(event) => {
-                            watching.collect(event, &mut changed);
-                        }
-                        None => return,
-                    },
-                    () = sleep_until(next) => {
-                        let now = looks(&changed);
-                        if now == seen {
-                            break;
-                        }
-                        if Instant::now() >= latest {
-                            debug!("watched files still changing: reloading anyway");
-                            break;
-                        }
-                        seen = now;
-                        next = Instant::now() + STABLE_CHECK;
-                    }
-                    _ = stopped.changed() => return,
-                }
-            }
-            let files: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
-            info!(?files, "watched files changed: reloading");
-            let reloading = reloader.clone();
-            match tokio::task::spawn_blocking(move || reloading.reload()).await {
-                Ok(report) if report.ok => info!(
-                    generation = report.generation,
-                    millis = report.millis,
-                    plugins = report.plugins.len(),
-                    notes = ?report.notes,
-                    "reload done"
-                ),
-                Ok(report) => warn!(problems = ?report.problems, "reload refused"),
-                Err(e) => warn!(error = %e, "reload task failed"),
-            }
+            reload(reloader, &changed).await;
             watching.update(Targets::derive(reloader, dir));
         }
     });
+}
+
+/// What the watch loop waits on: file events (read through what is watched) and the stop.
+struct Input<'a> {
+    events: &'a mut mpsc::UnboundedReceiver<notify::Result<Event>>,
+    stopped: &'a mut watch::Receiver<bool>,
+    watching: &'a mut Watching,
+}
+
+impl Input<'_> {
+    /// Waits for the first relevant change of a burst; `None`: stop.
+    async fn first_change(&mut self, changed: &mut BTreeSet<PathBuf>) -> Option<()> {
+        while changed.is_empty() {
+            tokio::select! {
+                event = self.events.recv() => { self.watching.collect(event?, changed); }
+                _ = self.stopped.changed() => return None,
+            }
+        }
+        Some(())
+    }
+
+    /// The rest of the burst: until QUIET passes without a relevant change, or MAX_WAIT.
+    async fn burst(&mut self, changed: &mut BTreeSet<PathBuf>) -> Option<()> {
+        let latest = Instant::now() + MAX_WAIT;
+        let mut quiet = Instant::now() + QUIET;
+        loop {
+            tokio::select! {
+                event = self.events.recv() => {
+                    if self.watching.collect(event?, changed) {
+                        quiet = Instant::now() + QUIET;
+                    }
+                }
+                () = sleep_until(quiet.min(latest)) => return Some(()),
+                _ = self.stopped.changed() => return None,
+            }
+        }
+    }
+
+    /// Until the changed files look the same twice in a row (a slow writer is done), or
+    /// MAX_SETTLE.
+    async fn settle(&mut self, changed: &mut BTreeSet<PathBuf>) -> Option<()> {
+        let latest = Instant::now() + MAX_SETTLE;
+        let mut seen = looks(changed);
+        let mut next = Instant::now() + STABLE_CHECK;
+        loop {
+            tokio::select! {
+                event = self.events.recv() => { self.watching.collect(event?, changed); }
+                () = sleep_until(next) => {
+                    let now = looks(changed);
+                    if now == seen {
+                        return Some(());
+                    }
+                    if Instant::now() >= latest {
+                        debug!("watched files still changing: reloading anyway");
+                        return Some(());
+                    }
+                    seen = now;
+                    next = Instant::now() + STABLE_CHECK;
+                }
+                _ = self.stopped.changed() => return None,
+            }
+        }
+    }
+}
+
+/// Reloads (off this runtime's thread) for `changed`, and logs how it went.
+async fn reload(reloader: &Arc<Reloader>, changed: &BTreeSet<PathBuf>) {
+    let files: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+    info!(?files, "watched files changed: reloading");
+    let reloading = reloader.clone();
+    match tokio::task::spawn_blocking(move || reloading.reload()).await {
+        Ok(report) if report.ok => info!(
+            generation = report.generation,
+            millis = report.millis,
+            plugins = report.plugins.len(),
+            notes = ?report.notes,
+            "reload done"
+        ),
+        Ok(report) => warn!(problems = ?report.problems, "reload refused"),
+        Err(e) => warn!(error = %e, "reload task failed"),
+    }
 }
 
 /// The watcher and what it watches.

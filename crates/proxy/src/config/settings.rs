@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use saphyr::MarkedYaml;
 use serde::Serialize;
 
 use super::Problem;
@@ -206,82 +207,80 @@ impl Settings {
                         })
                     }
                 }
-                "timeouts" => {
-                    let t = &mut settings.timeouts;
-                    for (name, key, value) in r.mapping(value, "`timeouts`") {
-                        let slot = match name {
-                            "header_read" => &mut t.header_read,
-                            "origin_connect" => &mut t.origin_connect,
-                            "origin_response" => &mut t.origin_response,
-                            "idle" => &mut t.idle,
-                            "shutdown" => &mut t.shutdown,
-                            "transaction_active" => &mut t.transaction_active,
-                            "hook_pending" => &mut t.hook_pending,
-                            other => {
-                                r.unknown(
-                                    key,
-                                    other,
-                                    "`timeouts`",
-                                    "header_read, origin_connect, origin_response, idle, \
-                                     shutdown, transaction_active, hook_pending",
-                                );
-                                continue;
-                            }
-                        };
-                        if let Some(d) = r.duration(value, &format!("`timeouts.{name}`")) {
-                            *slot = d;
-                        }
-                    }
-                }
-                "limits" => {
-                    let l = &mut settings.limits;
-                    for (name, key, value) in r.mapping(value, "`limits`") {
-                        match name {
-                            "max_header_bytes" => {
-                                if let Some(n) =
-                                    r.count(value, "`limits.max_header_bytes`", 1 << 20)
-                                {
-                                    l.max_header_bytes = n as usize;
-                                }
-                            }
-                            "max_headers" => {
-                                if let Some(n) = r.count(value, "`limits.max_headers`", 10_000) {
-                                    l.max_headers = n as usize;
-                                }
-                            }
-                            "max_connections" => {
-                                if let Some(n) =
-                                    r.count(value, "`limits.max_connections`", 10_000_000)
-                                {
-                                    l.max_connections = Some(n.max(1) as usize);
-                                }
-                            }
-                            "max_control_connections" => {
-                                if let Some(n) =
-                                    r.count(value, "`limits.max_control_connections`", 100_000)
-                                {
-                                    l.max_control_connections = n.max(1) as usize;
-                                }
-                            }
-                            "slow_callback" => {
-                                if let Some(d) = r.duration(value, "`limits.slow_callback`") {
-                                    l.slow_callback = d;
-                                }
-                            }
-                            other => r.unknown(
-                                key,
-                                other,
-                                "`limits`",
-                                "max_header_bytes, max_headers, max_connections, \
-                                 max_control_connections, slow_callback",
-                            ),
-                        }
-                    }
-                }
+                "timeouts" => timeouts(&mut r, value, &mut settings.timeouts),
+                "limits" => limits(&mut r, value, &mut settings.limits),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
         if r.problems.is_empty() { Ok(settings) } else { Err(r.problems) }
+    }
+}
+
+/// `timeouts:` of `hookyard.yaml`, into `t`.
+fn timeouts(r: &mut Reader<'_>, value: &MarkedYaml<'_>, t: &mut Timeouts) {
+    for (name, key, value) in r.mapping(value, "`timeouts`") {
+        let slot = match name {
+            "header_read" => &mut t.header_read,
+            "origin_connect" => &mut t.origin_connect,
+            "origin_response" => &mut t.origin_response,
+            "idle" => &mut t.idle,
+            "shutdown" => &mut t.shutdown,
+            "transaction_active" => &mut t.transaction_active,
+            "hook_pending" => &mut t.hook_pending,
+            other => {
+                r.unknown(
+                    key,
+                    other,
+                    "`timeouts`",
+                    "header_read, origin_connect, origin_response, idle, \
+                         shutdown, transaction_active, hook_pending",
+                );
+                continue;
+            }
+        };
+        if let Some(d) = r.duration(value, &format!("`timeouts.{name}`")) {
+            *slot = d;
+        }
+    }
+}
+
+/// `limits:` of `hookyard.yaml`, into `l`.
+fn limits(r: &mut Reader<'_>, value: &MarkedYaml<'_>, l: &mut Limits) {
+    for (name, key, value) in r.mapping(value, "`limits`") {
+        match name {
+            "max_header_bytes" => {
+                if let Some(n) = r.count(value, "`limits.max_header_bytes`", 1 << 20) {
+                    l.max_header_bytes = n as usize;
+                }
+            }
+            "max_headers" => {
+                if let Some(n) = r.count(value, "`limits.max_headers`", 10_000) {
+                    l.max_headers = n as usize;
+                }
+            }
+            "max_connections" => {
+                if let Some(n) = r.count(value, "`limits.max_connections`", 10_000_000) {
+                    l.max_connections = Some(n.max(1) as usize);
+                }
+            }
+            "max_control_connections" => {
+                if let Some(n) = r.count(value, "`limits.max_control_connections`", 100_000) {
+                    l.max_control_connections = n.max(1) as usize;
+                }
+            }
+            "slow_callback" => {
+                if let Some(d) = r.duration(value, "`limits.slow_callback`") {
+                    l.slow_callback = d;
+                }
+            }
+            other => r.unknown(
+                key,
+                other,
+                "`limits`",
+                "max_header_bytes, max_headers, max_connections, \
+                     max_control_connections, slow_callback",
+            ),
+        }
     }
 }
 
