@@ -2,7 +2,7 @@
 //! documentation, changed with the code they reach, never used by the proxy itself.
 //!
 //! They reach what a client's bytes meet before a transaction starts, without a socket: the
-//! framing tracker of `server/io.rs`, and hyper's HTTP/1.1 server set up with the limits the
+//! framing tracker of `conn/io.rs`, and hyper's HTTP/1.1 server set up with the limits the
 //! workers use, reading through the same connection wrapper.
 
 use std::convert::Infallible;

@@ -1,5 +1,5 @@
 //! A client's raw bytes through the connection layer, without a socket: the proxy's framing
-//! tracker (`server/io.rs`), which must flag every request head with both `Content-Length` and
+//! tracker (`conn/io.rs`), which must flag every request head with both `Content-Length` and
 //! `Transfer-Encoding`, against hyper's HTTP/1.1 server reading the same bytes.
 //!
 //! Input: the first byte, modulo 8, is how many of the next bytes are piece sizes; the rest is
@@ -15,7 +15,7 @@
 //!   hyper's deliveries one for one (method and target).
 //!
 //! Found so far: `Transfer-Encoding` then an unreadable `Content-Length` was forwarded, not
-//! refused (the tracker stopped at the value; hyper skips it). Fixed in `server/io.rs`;
+//! refused (the tracker stopped at the value; hyper skips it). Fixed in `conn/io.rs`;
 //! regression test `limits::an_unreadable_content_length_after_transfer_encoding_is_refused`.
 #![no_main]
 
