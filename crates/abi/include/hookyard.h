@@ -63,7 +63,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define HY_ABI_MAJOR 1
-#define HY_ABI_MINOR 0
+#define HY_ABI_MINOR 1
 /* (major << 16) | minor, as found in hy_api.version. */
 #define HY_ABI_VERSION ((HY_ABI_MAJOR << 16) | HY_ABI_MINOR)
 /* "HYPL" read as a little-endian uint32_t. */
@@ -450,6 +450,18 @@ typedef struct hy_api {
                                      hy_hook_id hook, uint64_t callback, int32_t enabled);
     hy_return (*callback_remove)(hy_plugin *self, hy_hook_level level, void *object,
                                  hy_hook_id hook, uint64_t callback);
+
+    /* -- The origin's address (since 1.1) ------------------------------------------------------- */
+
+    /* The address the transaction connects to, as text `IP:PORT` (`[IPv6]:PORT`), valid until
+     * the transaction ends: from OS_DNS on (resolved from the origin URL's host), or once set.
+     * HY_ERROR while there is none yet. */
+    hy_return (*server_addr_get)(hy_txn *txn, hy_str *addr);
+    /* Connects the transaction to `addr` (`IP:PORT` or `[IPv6]:PORT`) instead of what the origin
+     * URL's host resolves to; the Host field is unchanged. Set before OS_DNS, the host is not
+     * resolved at all (ATS's TSHttpTxnServerAddrSet); at OS_DNS, it replaces the resolved
+     * address. Allowed up to and including OS_DNS. */
+    hy_return (*server_addr_set)(hy_txn *txn, const char *addr, size_t len);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -436,6 +436,13 @@ define_struct! {
             hook: hy_hook_id,
             callback: u64,
         ) -> hy_return,
+
+        /// The address the transaction connects to, as `IP:PORT` text (since 1.1).
+        pub server_addr_get: unsafe extern "C" fn(txn: *mut hy_txn, addr: *mut hy_str) -> hy_return,
+        /// Connects the transaction to `IP:PORT` instead of the origin host's address (since
+        /// 1.1).
+        pub server_addr_set:
+            unsafe extern "C" fn(txn: *mut hy_txn, addr: *const c_char, len: usize) -> hy_return,
     }
 }
 
@@ -494,6 +501,8 @@ macro_rules! hy_api_table {
             callback_priority_set: $($host)::+::callback_priority_set,
             callback_enable_set: $($host)::+::callback_enable_set,
             callback_remove: $($host)::+::callback_remove,
+            server_addr_get: $($host)::+::server_addr_get,
+            server_addr_set: $($host)::+::server_addr_set,
         }
     };
 }

@@ -222,6 +222,15 @@ pub fn direct_status(status: i32) -> Checked<u16> {
     u16::try_from(status).ok().filter(|s| (200..=999).contains(s)).ok_or(REFUSED)
 }
 
+/// `server_addr_set`'s address: `IP:PORT` or `[IPv6]:PORT` text.
+///
+/// # Errors
+///
+/// `HY_ERROR` for anything else (a host name is not an address: it is the origin URL's part).
+pub fn server_addr(addr: &[u8]) -> Checked<std::net::SocketAddr> {
+    std::str::from_utf8(addr).ok().and_then(|text| text.parse().ok()).ok_or(REFUSED)
+}
+
 /// Every hook id of the ABI.
 pub const HOOKS: [hy_hook_id; 13] = [
     HY_HOOK_READ_REQUEST_HDR,

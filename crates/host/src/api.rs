@@ -6,6 +6,7 @@
 mod cont;
 mod hooks;
 mod message;
+mod origin;
 mod plugin;
 mod priority;
 mod url;
@@ -34,6 +35,7 @@ use message::{
     direct_response, header_add, header_field_get, header_get, header_remove, header_set,
     method_get, method_set, status_get, status_set,
 };
+use origin::{server_addr_get, server_addr_set};
 use plugin::{log, log_enabled, plugin_name_get, plugin_version_get};
 use priority::{
     callback_enable_set, callback_list, callback_priority_set, callback_remove, plugin_enable_set,

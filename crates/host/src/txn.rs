@@ -117,6 +117,10 @@ pub struct TxnState {
     pub direct: Option<(u16, Vec<u8>)>,
     /// A callback's pending wait (or the transaction's active timeout) expired: 504.
     pub timed_out: bool,
+    /// The address to connect to: set by a plugin (`server_addr_set`), or resolved for OS_DNS.
+    pub server_addr: Option<std::net::SocketAddr>,
+    /// Set once OS_DNS is over (or skipped): the address can no longer change.
+    pub server_addr_fixed: bool,
     pub(crate) slots: Slots<Txn>,
     resume: Arc<Resume>,
     /// Strings handed out as `hy_str` views, kept until the state goes.
@@ -202,6 +206,8 @@ impl TxnBox {
             client_response: None,
             direct: None,
             timed_out: false,
+            server_addr: None,
+            server_addr_fixed: false,
             slots: Slots::new(),
             resume: Arc::default(),
             scratch: Vec::new(),
@@ -227,6 +233,15 @@ impl TxnBox {
         state.global.has_hooks()
             || !state.hooks.is_empty()
             || state.session().is_some_and(|s| !s.hooks.is_empty())
+    }
+
+    /// Whether a callback is registered on `hook` for this transaction, at any level (whether
+    /// it is switched off for it or not).
+    pub fn has_callbacks(&mut self, hook: HookId) -> bool {
+        let state = self.get();
+        !state.global.table.load().entries(hook).is_empty()
+            || !state.hooks.entries(hook).is_empty()
+            || state.session().is_some_and(|s| !s.hooks.entries(hook).is_empty())
     }
 
     /// The client request's fields, as the start of the origin request: a copy when a hook may

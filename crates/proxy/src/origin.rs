@@ -121,11 +121,13 @@ impl OriginPool {
         &self,
         host: &str,
         port: u16,
+        addr: Option<SocketAddr>,
     ) -> Result<SendRequest<RequestBody>, OriginError> {
         let connect = async {
-            match host.parse::<IpAddr>() {
-                Ok(ip) => tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await,
-                Err(_) => tokio::net::TcpStream::connect((host, port)).await,
+            match (addr, host.parse::<IpAddr>()) {
+                (Some(addr), _) => tokio::net::TcpStream::connect(addr).await,
+                (None, Ok(ip)) => tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await,
+                (None, Err(_)) => tokio::net::TcpStream::connect((host, port)).await,
             }
         };
         let stream = tokio::time::timeout(self.connect_timeout, connect)
@@ -150,11 +152,10 @@ impl OriginPool {
     /// take (the origin closed it meanwhile) goes on a new connection.
     pub(crate) async fn send(
         &self,
-        authority: &str,
-        host: &str,
-        port: u16,
+        to: &Destination,
         mut request: Request<RequestBody>,
     ) -> Result<Response<Incoming>, OriginError> {
+        let authority = to.key.as_str();
         while let Some(mut sender) = self.checkout(authority) {
             match sender.try_send_request(request).await {
                 Ok(mut response) => {
@@ -168,7 +169,7 @@ impl OriginPool {
             }
         }
         // Boxed: connecting is the rare path, and its future would make every request's larger.
-        let mut sender = Box::pin(self.connect(host, port)).await?;
+        let mut sender = Box::pin(self.connect(&to.host, to.port, to.addr)).await?;
         match sender.try_send_request(request).await {
             Ok(mut response) => {
                 self.done(authority, sender, &mut response)?;
@@ -176,6 +177,29 @@ impl OriginPool {
             }
             Err(e) => Err(OriginError::Exchange(e.into_error())),
         }
+    }
+}
+
+/// Where a request goes: a host and port (resolved as the connection is made), or a fixed
+/// address (a plugin's, or resolved for OS_DNS); connections are pooled per `key`.
+#[derive(Debug)]
+pub(crate) struct Destination {
+    /// `host[:port]`, and the address when one is fixed.
+    pub(crate) key: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) addr: Option<SocketAddr>,
+}
+
+impl Destination {
+    /// To `host:port`, or to `addr` when given, with `authority` the `Host` it is asked as.
+    pub(crate) fn new(authority: &str, host: &str, port: u16, addr: Option<SocketAddr>) -> Self {
+        let key = match addr {
+            // `@` is in no authority the proxy sends (user info is refused).
+            Some(addr) => format!("{authority}@{addr}"),
+            None => authority.to_owned(),
+        };
+        Destination { key, host: host.to_owned(), port, addr }
     }
 }
 

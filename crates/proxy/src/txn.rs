@@ -46,8 +46,8 @@ use self::url::{RequestLine, Url};
 use crate::config::Source;
 use crate::conn::Conn;
 use crate::generation::Generation;
-use crate::origin::OriginError;
 use crate::origin::body::{BodyWatch, RequestBody};
+use crate::origin::{Destination, OriginError};
 
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<Incoming, Full<Bytes>>;
@@ -114,10 +114,8 @@ struct Route<'a> {
 /// A request ready for its origin.
 struct OriginRequest {
     request: Request<RequestBody>,
-    /// `host[:port]`: the pool's key and the `Host` field.
-    authority: String,
-    host: String,
-    port: u16,
+    /// Where it goes.
+    to: Destination,
     /// Whether the client's body failed on its way.
     client_body: BodyWatch,
 }
@@ -296,7 +294,8 @@ impl Transaction {
         let authority = dest.authority();
         let host_field =
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
-        let (host, port) = (dest.host.to_owned(), dest.port.unwrap_or(80));
+        let port = dest.port.unwrap_or(80);
+        let to = Destination::new(&authority, dest.host, port, self.os_dns(dest.host, port).await?);
         let mut headers = match &mut self.state {
             Some(state) => state.origin_headers(),
             None => std::mem::take(&mut parts.headers),
@@ -311,7 +310,28 @@ impl Transaction {
         }
         let (body, client_body) = RequestBody::watch(body);
         let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
-        Ok(OriginRequest { request, authority, host, port, client_body })
+        Ok(OriginRequest { request, to, client_body })
+    }
+
+    /// OS_DNS, when plugins may see or choose the origin's address: the one a plugin set, else
+    /// the origin host resolved when an OS_DNS callback may run, which may replace it; none when
+    /// no plugin cares (the pool then resolves as it connects, without a separate look-up).
+    async fn os_dns(&mut self, host: &str, port: u16) -> Result<Option<SocketAddr>, Answer> {
+        let Some(state) = &mut self.state else { return Ok(None) };
+        let wanted = state.has_callbacks(HookId::OsDns);
+        if wanted && state.get().server_addr.is_none() {
+            let limit = self.generation.config.settings.timeouts.origin_connect;
+            let resolved = resolve(host, port, limit).await.ok_or(Answer::OriginUnresolved)?;
+            state.get().server_addr = Some(resolved);
+        }
+        if wanted {
+            self.hook(HookId::OsDns).await?;
+        }
+        let state = self.state.as_mut().map(TxnBox::get);
+        Ok(state.and_then(|s| {
+            s.server_addr_fixed = true;
+            s.server_addr
+        }))
     }
 
     /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields.
@@ -330,9 +350,10 @@ impl Transaction {
         request: OriginRequest,
         chain: &Chain,
     ) -> Result<Response<Incoming>, Answer> {
-        let OriginRequest { request, authority, host, port, client_body } = request;
+        let OriginRequest { request, to, client_body } = request;
+        let authority = &to.key;
         let timeout = self.generation.config.settings.timeouts.origin_response;
-        let sent = conn.worker.origins.send(&authority, &host, port, request);
+        let sent = conn.worker.origins.send(&to, request);
         let (server_state, result) = match tokio::time::timeout(timeout, sent).await {
             Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
             Err(_) => {
@@ -461,5 +482,23 @@ impl Transaction {
                 &hookyard_hooks::Local::default(),
             ),
         });
+    }
+}
+
+/// The first address of `host` (an IP literal as is), within `limit`.
+async fn resolve(host: &str, port: u16, limit: std::time::Duration) -> Option<SocketAddr> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    match tokio::time::timeout(limit, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(mut addrs)) => addrs.next(),
+        Ok(Err(e)) => {
+            debug!(%host, error = %e, "origin host does not resolve");
+            None
+        }
+        Err(_) => {
+            debug!(%host, "origin host resolution timed out");
+            None
+        }
     }
 }

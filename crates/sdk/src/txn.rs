@@ -256,6 +256,32 @@ impl<'a> Txn<'a> {
         host_call(r, "status_set")
     }
 
+    /// The address the transaction connects to: from `OS_DNS` on (the origin host resolved),
+    /// or once [`Txn::set_server_addr`] set it.
+    pub fn server_addr(&self) -> Option<std::net::SocketAddr> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: the transaction is live; the view is read at once.
+        unsafe {
+            if (self.api.server_addr_get)(self.raw(), &mut out) != abi::HY_SUCCESS {
+                return None;
+            }
+            std::str::from_utf8(view(&out)).ok()?.parse().ok()
+        }
+    }
+
+    /// Connects the transaction to `addr` instead of what the origin host resolves to (the
+    /// `Host` field is unchanged); ATS's `TSHttpTxnServerAddrSet`.
+    ///
+    /// # Errors
+    ///
+    /// After `OS_DNS`.
+    pub fn set_server_addr(&mut self, addr: std::net::SocketAddr) -> Result<(), Error> {
+        let text = addr.to_string();
+        // SAFETY: the transaction is live; the text is read during the call.
+        let r = unsafe { (self.api.server_addr_set)(self.raw(), text.as_ptr().cast(), text.len()) };
+        host_call(r, "server_addr_set")
+    }
+
     /// Answers the client with `status` and `body` instead of going to the origin. Afterwards
     /// [`Msg::ClientResponse`] exists and can be edited (to add `Location`, say).
     ///

@@ -53,6 +53,8 @@ pub(crate) enum Answer {
     OriginTimeout,
     /// The origin could not be reached or failed the exchange.
     OriginFailed,
+    /// The origin's host name did not resolve (for OS_DNS).
+    OriginUnresolved,
     /// The client's request body broke on its way (a malformed chunked coding): the client's
     /// error, and the rest of the connection cannot be framed.
     BadRequestBody,
@@ -127,6 +129,9 @@ impl Answer {
             }
             Answer::OriginTimeout => local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n"),
             Answer::OriginFailed => local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
+            Answer::OriginUnresolved => {
+                local(StatusCode::BAD_GATEWAY, "Bad Gateway: the origin host does not resolve\n")
+            }
             Answer::BadRequestBody => {
                 debug!("the client's request body failed");
                 closing(local(StatusCode::BAD_REQUEST, "Bad Request: malformed request body\n"))

@@ -13,6 +13,7 @@ mod errors;
 mod examples;
 mod hooks;
 mod limits;
+mod os_dns;
 mod plugins;
 mod reload;
 mod routing;

@@ -20,6 +20,9 @@
  *   resume_now     READ_REQUEST_HDR calls txn_resume with nothing pending, then continues
  *   block=MS       READ_REQUEST_HDR blocks its thread (the worker) MS ms
  *   linger         done keeps its scheduled continuation (the version stays loaded by it)
+ *   dns=ADDR       an OS_DNS callback adds `X-Probe-Dns-Was: <the resolved address>` to the
+ *                  client request and connects the transaction to ADDR instead
+ *   addr=ADDR      READ_REQUEST_HDR connects the transaction to ADDR (no resolution)
  *
  * What it does on every transaction it runs for:
  *   READ_REQUEST_HDR   appends `X-Probe: NAME` to the client request (the origin echoes it)
@@ -54,6 +57,7 @@ static hy_cont *txn_cont;
 static hy_cont *tick_cont;
 static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status, block_ms;
 static int linger;
+static char dns_addr[64], set_addr[64];
 static char disable[64];
 static char shutdown_path[512];
 static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded, refused;
@@ -159,6 +163,9 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         if (block_ms > 0) {
             pause_ms(block_ms);
         }
+        if (set_addr[0] && api->server_addr_set(txn, set_addr, strlen(set_addr)) != HY_SUCCESS) {
+            return HY_HOOK_ERROR;
+        }
         if (pending) {
             return pend_with(resume_later, txn);
         }
@@ -190,6 +197,17 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         snprintf(number, sizeof number, "%d", atomic_load(&refused));
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Refused", number);
         return HY_HOOK_CONTINUE;
+    case HY_HOOK_OS_DNS: {
+        hy_str was;
+        if (api->server_addr_get(txn, &was) == HY_SUCCESS) {
+            snprintf(number, sizeof number, "%.*s", (int)was.len, was.ptr);
+            add(txn, HY_MSG_CLIENT_REQUEST, "X-Probe-Dns-Was", number);
+        }
+        if (api->server_addr_set(txn, dns_addr, strlen(dns_addr)) != HY_SUCCESS) {
+            return HY_HOOK_ERROR;
+        }
+        return HY_HOOK_CONTINUE;
+    }
     case HY_HOOK_TXN_CLOSE:
         atomic_fetch_add(&closed, 1);
         return HY_HOOK_CONTINUE;
@@ -260,6 +278,10 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             deny_late = 1;
         } else if (strncmp(argv[i], "late=", 5) == 0) {
             late_ms = atoi(argv[i] + 5);
+        } else if (strncmp(argv[i], "dns=", 4) == 0) {
+            snprintf(dns_addr, sizeof dns_addr, "%s", argv[i] + 4);
+        } else if (strncmp(argv[i], "addr=", 5) == 0) {
+            snprintf(set_addr, sizeof set_addr, "%s", argv[i] + 5);
         } else if (strcmp(argv[i], "linger") == 0) {
             linger = 1;
         } else if (strncmp(argv[i], "block=", 6) == 0) {
@@ -290,6 +312,11 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             snprintf(errbuf, (size_t)errbuf_size, "hook_add failed");
             return HY_ERROR;
         }
+    }
+    if (dns_addr[0] && api->hook_add(HY_HOOK_LEVEL_GLOBAL, NULL, HY_HOOK_OS_DNS, global_cont,
+                                     HY_PRIORITY_DEFAULT, NULL) != HY_SUCCESS) {
+        snprintf(errbuf, (size_t)errbuf_size, "hook_add OS_DNS failed");
+        return HY_ERROR;
     }
     api->cont_schedule(tick_cont, 0);
     return HY_SUCCESS;

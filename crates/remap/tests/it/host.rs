@@ -337,3 +337,15 @@ unsafe extern "C" fn callback_remove(
 ) -> hy_return {
     HY_ERROR
 }
+
+unsafe extern "C" fn server_addr_get(_txn: *mut hy_txn, _addr: *mut hy_str) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn server_addr_set(
+    _txn: *mut hy_txn,
+    _addr: *const c_char,
+    _len: usize,
+) -> hy_return {
+    HY_ERROR
+}

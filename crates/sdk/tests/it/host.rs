@@ -409,6 +409,8 @@ pub(crate) struct TxnData {
     /// Client request, origin request, origin response, client response.
     pub(crate) msgs: [Option<MockMsg>; 4],
     pub(crate) direct: Option<(i32, Vec<u8>)>,
+    /// The address `server_addr_set` gave, as text.
+    pub(crate) server_addr: Option<String>,
     pub(crate) args: [usize; 16],
     pub(crate) control: Control,
     /// The `callback_list` plugin names handed out (kept alive as views).

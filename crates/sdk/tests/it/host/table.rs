@@ -925,3 +925,26 @@ unsafe extern "C" fn callback_remove(
         }
     })
 }
+
+unsafe extern "C" fn server_addr_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; the address stays put until set again.
+        let txn = unsafe { txn(t)? };
+        rule(rules::out(out.is_null()))?;
+        let data = txn.data();
+        let addr = data.server_addr.as_ref()?;
+        // SAFETY: writable out-parameter.
+        unsafe { put(out, addr.as_bytes()) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn server_addr_set(t: *mut hy_txn, addr: *const c_char, len: usize) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; readable address text.
+        let (txn, addr) = unsafe { (txn(t)?, bytes(addr, len)?) };
+        let addr = rule(rules::server_addr(addr))?;
+        txn.data().server_addr = Some(addr.to_string());
+        ok(true)
+    })
+}
