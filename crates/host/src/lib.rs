@@ -28,6 +28,7 @@
 //!   the next request runs) and plugin threads reach it at once: what plugins can change in it
 //!   is behind its lock, which the host never holds while plugin code runs. A session abandoned
 //!   while its own hook is pending keeps the box's count for the resume, as a transaction does.
+//!   The session counts its open transactions, so SSN_CLOSE can wait for their TXN_CLOSE.
 //! - `hy_cont *` is a `Continuation<CCont>` the plugin holds one reference of (`Arc::into_raw`);
 //!   hook tables and scheduled events hold others.
 //!

@@ -9,10 +9,13 @@
 //! plugins can change in it is behind a lock (see [`SsnState`]).
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use hookyard_hooks::{Control, HookId, Hooks, Level, Outcome};
 use hookyard_userargs::{Conn, Slots, Ssn};
+use tokio::sync::Notify;
 
 use crate::cont::CCont;
 use crate::dispatch::{Ptr, Target, dispatch, release};
@@ -25,7 +28,8 @@ pub(crate) const SSN_TAG: u32 = 0x6879_7373;
 /// A session (client connection) as plugins see it; `*mut hy_ssn` points here (the address of
 /// the shared state, stable for its whole life).
 ///
-/// Who touches what: `tag` never changes; `resume` is atomic, used from any thread; everything a plugin can change (session hooks, controls,
+/// Who touches what: `tag` never changes; `resume` and the count of open transactions are
+/// atomics, used from any thread; everything a plugin can change (session hooks, controls,
 /// user args) is in [`SsnData`] behind `data`, which plugins reach from every transaction of the
 /// session and from the thread of any pending callback. The host holds that lock only while its
 /// own code reads or writes (picking the next callback of a dispatch, one host function), never
@@ -36,6 +40,11 @@ pub struct SsnState {
     tag: u32,
     data: Mutex<SsnData>,
     resume: Arc<Resume>,
+    /// Transactions whose state exists and has not ended (its TXN_CLOSE finished, or it was
+    /// dropped): SSN_CLOSE waits for none to be left.
+    open: AtomicUsize,
+    /// Notified when `open` falls to zero.
+    ended: Notify,
 }
 
 /// What plugins can change of a session, behind its lock.
@@ -60,6 +69,18 @@ impl SsnState {
     /// The state's address: what `hy_ssn *` is.
     pub(crate) fn ptr(this: &Arc<SsnState>) -> *mut SsnState {
         Arc::as_ptr(this).cast_mut()
+    }
+
+    /// A transaction of the session starts.
+    fn transaction_started(&self) {
+        self.open.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A transaction of the session ended.
+    fn transaction_ended(&self) {
+        if self.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.ended.notify_waiters();
+        }
     }
 }
 
@@ -98,6 +119,8 @@ impl Default for SsnBox {
                 conn_slots: Slots::new(),
             }),
             resume: Arc::default(),
+            open: AtomicUsize::new(0),
+            ended: Notify::new(),
         }))
     }
 }
@@ -109,9 +132,11 @@ impl SsnBox {
         SsnState::ptr(&self.0)
     }
 
-    /// The shared state, for a transaction of this session to hold.
-    pub(crate) fn state(&self) -> &Arc<SsnState> {
-        &self.0
+    /// A strong reference for a transaction of this session, counted open until the returned
+    /// [`Member`] drops.
+    pub(crate) fn member(&self) -> Member {
+        self.0.transaction_started();
+        Member(self.0.clone())
     }
 
     /// Whether callbacks are registered on the session itself.
@@ -119,7 +144,28 @@ impl SsnBox {
         !self.0.lock().hooks.is_empty()
     }
 
-    /// Runs a session hook (SSN_START, SSN_CLOSE) with the generation's global hooks.
+    /// Waits until no transaction of the session is open (each one's TXN_CLOSE finished, or its
+    /// state was dropped), at most `limit`; `false` when the limit passed first.
+    pub async fn transactions_ended(&self, limit: Duration) -> bool {
+        let now = tokio::time::Instant::now();
+        let deadline = now.checked_add(limit).unwrap_or(now + Duration::from_secs(86_400));
+        loop {
+            let ended = self.0.ended.notified();
+            let mut ended = std::pin::pin!(ended);
+            // Registered before the count is read, so a last decrement in between still wakes it.
+            ended.as_mut().enable();
+            if self.0.open.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return self.0.open.load(Ordering::Acquire) == 0;
+            }
+        }
+    }
+
+    /// Runs a session hook (SSN_START, SSN_CLOSE) with the generation's global hooks. SSN_START
+    /// runs before the session's first transaction starts, SSN_CLOSE once its last ended
+    /// ([`SsnBox::transactions_ended`]).
     pub async fn hook(&self, global: &GlobalHooks, hook: HookId) -> Outcome {
         if !global.has_hooks() && !self.has_hooks() {
             return Outcome::Continue;
@@ -139,6 +185,22 @@ impl Drop for SsnBox {
             // SAFETY: one strong count made by `Arc::into_raw`, given to `release`.
             unsafe { release(count) };
         }
+    }
+}
+
+/// A transaction's strong reference to its session, counting it open until dropped (after its
+/// TXN_CLOSE ran, or with its state).
+pub(crate) struct Member(Arc<SsnState>);
+
+impl Member {
+    pub(crate) fn state(&self) -> &Arc<SsnState> {
+        &self.0
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.0.transaction_ended();
     }
 }
 
@@ -173,5 +235,27 @@ mod tests {
         assert_eq!(txn.get().ssn_ptr(), address, "hy_ssn * is the shared state's address");
         drop(txn);
         assert!(weak.upgrade().is_none(), "freed with its last transaction");
+    }
+
+    #[test]
+    fn the_session_waits_for_its_transactions_to_end() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            let ssn = Arc::new(SsnBox::default());
+            let (first, second) = (txn(&ssn), txn(&ssn));
+            assert!(!ssn.transactions_ended(Duration::from_millis(10)).await, "two open");
+            let waiting = ssn.clone();
+            let waiter =
+                tokio::spawn(
+                    async move { waiting.transactions_ended(Duration::from_secs(60)).await },
+                );
+            drop(first);
+            tokio::task::yield_now().await;
+            assert!(!waiter.is_finished(), "one still open");
+            // TXN_CLOSE with no hooks ends it at once.
+            second.close();
+            assert!(waiter.await.unwrap());
+            assert!(ssn.transactions_ended(Duration::ZERO).await);
+        });
     }
 }

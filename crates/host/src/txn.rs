@@ -16,7 +16,7 @@ use crate::dispatch::{Ptr, Target, dispatch, release};
 use crate::global::GlobalHooks;
 use crate::pending::Resume;
 use crate::plugin::plugin_state;
-use crate::ssn::{SsnBox, SsnState};
+use crate::ssn::{Member, SsnBox, SsnState};
 
 /// A URL as plugins see it: parts, with the path's leading `/`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -185,9 +185,12 @@ impl Target for TxnState {
     }
 }
 
-/// Owns a [`TxnState`] (see the crate's ownership notes).
+/// Owns a [`TxnState`] (see the crate's ownership notes), and counts the transaction open in
+/// its session until dropped: after its TXN_CLOSE ran ([`TxnBox::close`]), or without it.
 pub struct TxnBox {
     state: NonNull<TxnState>,
+    /// Dropped after the state is released (fields drop after `Drop::drop`).
+    _member: Option<Member>,
 }
 
 // SAFETY: the state is used by the transaction's task, or by the one plugin holding a pending
@@ -203,10 +206,11 @@ impl TxnBox {
         url: UrlParts,
         headers: HeaderMap,
     ) -> TxnBox {
+        let member = ssn.map(SsnBox::member);
         let state = Box::new(TxnState {
             tag: TXN_TAG,
             global,
-            ssn: ssn.map(|s| s.state().clone()),
+            ssn: member.as_ref().map(|m| m.state().clone()),
             hooks: Hooks::new(Level::Transaction),
             control: Control::default(),
             method,
@@ -223,7 +227,7 @@ impl TxnBox {
             resume: Arc::default(),
             scratch: Vec::new(),
         });
-        TxnBox { state: NonNull::from(Box::leak(state)) }
+        TxnBox { state: NonNull::from(Box::leak(state)), _member: member }
     }
 
     /// The state's address: what `hy_txn *` is.
@@ -287,7 +291,8 @@ impl TxnBox {
         state.timed_out = true;
     }
 
-    /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own.
+    /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own. The
+    /// session counts the transaction open until then: its SSN_CLOSE waits for that.
     pub fn close(self) {
         let mut this = self;
         if !this.hooked() {
