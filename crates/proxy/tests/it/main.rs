@@ -16,6 +16,7 @@ mod limits;
 mod plugins;
 mod reload;
 mod routing;
+mod sessions;
 mod streaming;
 mod support;
 mod timeouts;
