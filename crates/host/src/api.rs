@@ -129,16 +129,19 @@ unsafe fn state<'a>(txn: *mut hy_txn) -> Option<&'a mut TxnState> {
     unsafe { txn.cast::<TxnState>().as_mut() }
 }
 
+/// A session's state, shared: what plugins may change in it is behind its lock.
+///
 /// # Safety
 ///
-/// As for `state`, for a session.
-unsafe fn ssn_state<'a>(ssn: *mut hy_ssn) -> Option<&'a mut SsnState> {
+/// `ssn` is null or a transaction or session state lent for the current plugin call (or
+/// pending on the plugin's hook), or the session of such a transaction.
+unsafe fn ssn_state<'a>(ssn: *mut hy_ssn) -> Option<&'a SsnState> {
     // SAFETY: per the contract.
     if unsafe { tag(ssn.cast_const().cast()) } != Some(SSN_TAG) {
         return None;
     }
-    // SAFETY: tagged as a session.
-    unsafe { ssn.cast::<SsnState>().as_mut() }
+    // SAFETY: tagged as a session; only ever borrowed shared (see `SsnState`).
+    unsafe { ssn.cast_const().cast::<SsnState>().as_ref() }
 }
 
 /// # Safety

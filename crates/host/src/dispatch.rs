@@ -1,17 +1,17 @@
 //! Running one hook over a transaction or a session to its end, waiting on pending callbacks;
 //! and freeing a transaction's or session's state that a pending plugin may still hold.
 
-use std::ffi::c_void;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use hookyard_hooks::{Dispatch, HookId, Local, Outcome, Progress};
+use hookyard_hooks::{Control, Dispatch, HookId, Hooks, Local, Outcome, Progress};
 use tracing::{debug, warn};
 
 use crate::cont::{CCont, scheduler};
 use crate::global::GlobalHooks;
 use crate::pending::{Ended, Resume};
+use crate::ssn::{SsnData, SsnState};
 
 /// How long a state whose pending wait expired, or that was abandoned and not resumed within
 /// the pending limit, is kept for a late resume to be refused (rather than to find it freed).
@@ -20,17 +20,30 @@ const LATE_RESUME_GRACE: Duration = Duration::from_secs(60);
 /// What a hook dispatch targets: a transaction or a session.
 pub(crate) trait Target {
     fn resume(&self) -> &Arc<Resume>;
-    fn local(&self) -> Local<'_, CCont>;
-    fn edata(&mut self) -> *mut c_void;
+    /// The session whose callbacks and control take part: the transaction's, or the session
+    /// itself. It outlives the target (a transaction holds a strong reference to it).
+    fn session(&self) -> Option<&SsnState>;
+    /// The transaction's own callbacks and control; `None` for a session.
+    fn own(&self) -> Option<(&Hooks<CCont>, &Control)>;
     /// A callback's pending wait expired.
-    fn expired(&mut self);
+    ///
+    /// # Safety
+    ///
+    /// `this` is valid, and no callback of its holds it (the wait ended).
+    unsafe fn expired(this: NonNull<Self>);
+    /// Frees the state (what its box owned).
+    ///
+    /// # Safety
+    ///
+    /// `this` is what its box owned (leaked), given up by it, and used by nobody else.
+    unsafe fn free(this: NonNull<Self>);
 }
 
 /// A state pointer a dispatch future carries across its waits.
 pub(crate) struct Ptr<T>(pub(crate) NonNull<T>);
 
-// SAFETY: the states are used by one task, or by the one plugin holding a pending hook while
-// that task waits (see the module's ownership notes).
+// SAFETY: a transaction's state is used by one task, or by the one plugin holding a pending
+// hook while that task waits (see the crate's ownership notes); a session's is `Sync`.
 unsafe impl<T> Send for Ptr<T> {}
 
 impl<T> Ptr<T> {
@@ -38,15 +51,46 @@ impl<T> Ptr<T> {
     fn raw(&self) -> *mut T {
         self.0.as_ptr()
     }
+
+    /// As [`Ptr::raw`].
+    fn non_null(&self) -> NonNull<T> {
+        self.0
+    }
+}
+
+/// One run of a dispatch between waits: the target, and its session's data, locked while
+/// callbacks are picked and unlocked while one runs.
+struct Step<'s, T> {
+    target: &'s Ptr<T>,
+    session: Option<&'s SsnState>,
+    data: Option<MutexGuard<'s, SsnData>>,
+}
+
+impl<T: Target> Step<'_, T> {
+    /// What decides the next callback: the session's parts (locked) and the transaction's.
+    fn local(&self) -> Local<'_, CCont> {
+        // SAFETY: the target is valid for the dispatch (`dispatch`'s contract) and no plugin
+        // code runs while callbacks are picked, so nothing changes it under this borrow.
+        let own = unsafe { (*self.target.raw()).own() };
+        let data = self.data.as_deref();
+        Local {
+            session: data.map(|d| &d.hooks),
+            txn: own.map(|(hooks, _)| hooks),
+            session_control: data.map(|d| &d.control),
+            txn_control: own.map(|(_, control)| control),
+        }
+    }
 }
 
 /// Runs `hook` on `target` (a raw pointer the caller owns) to its end, waiting on pending
-/// callbacks.
+/// callbacks. Callbacks get the pointer as `edata`; no reference into the target is held while
+/// one runs, nor the session's lock.
 ///
 /// # Safety
 ///
 /// `target` is valid until this future completes or is dropped, and used by nobody else while
-/// it runs except by the plugin holding a pending hook.
+/// it runs except by the plugin holding a pending hook (a session's state: only through shared
+/// references).
 pub(crate) async unsafe fn dispatch<T: Target>(
     target: Ptr<T>,
     global: &GlobalHooks,
@@ -54,26 +98,33 @@ pub(crate) async unsafe fn dispatch<T: Target>(
 ) -> Outcome {
     let table = global.table.load_full();
     // SAFETY: per the contract; the `Arc` is cloned so that no reference into the target is
-    // held while the plugin may use it.
-    let resume = unsafe { (*target.0.as_ptr()).resume().clone() };
+    // held while the plugin may use it. The session is not the target's memory and outlives it.
+    let (resume, session) = unsafe {
+        let target = &*target.raw();
+        (target.resume().clone(), target.session())
+    };
     let mut dispatch = Dispatch::new(hook);
     loop {
-        // SAFETY: per the contract; no reference outlives this statement.
-        let progress = unsafe {
-            let target = &mut *target.0.as_ptr();
+        let progress = {
+            let mut step = Step { target: &target, session, data: session.map(SsnState::lock) };
             dispatch.run(
                 Some(&*table),
                 &global.priorities,
-                target,
-                |t| t.local(),
-                |handler, hook, t| {
+                &mut step,
+                Step::local,
+                |handler, hook, step| {
+                    // Unlocked while plugin code runs: it may call host functions on its session.
+                    step.data = None;
                     resume.arm(handler.plugin().id);
-                    let outcome = handler.fire_hook(hook, t.edata(), global.slow_callback);
-                    match resume.ended(outcome == Outcome::Pending) {
+                    let edata = step.target.raw().cast();
+                    let outcome = handler.fire_hook(hook, edata, global.slow_callback);
+                    let outcome = match resume.ended(outcome == Outcome::Pending) {
                         Ended::Answered => outcome,
                         Ended::Early(outcome) => outcome,
                         Ended::Pending => Outcome::Pending,
-                    }
+                    };
+                    step.data = step.session.map(SsnState::lock);
+                    outcome
                 },
             )
         };
@@ -84,8 +135,8 @@ pub(crate) async unsafe fn dispatch<T: Target>(
                 None => {
                     warn!(%hook, limit = ?global.hook_pending,
                         "a hook callback stayed pending past timeouts.hook_pending");
-                    // SAFETY: as above.
-                    unsafe { (*target.0.as_ptr()).expired() };
+                    // SAFETY: as above; the wait ended, so no callback holds it now.
+                    unsafe { T::expired(target.0) };
                     dispatch.resume(Outcome::Error);
                 }
             },
@@ -100,7 +151,7 @@ pub(crate) async unsafe fn dispatch<T: Target>(
 ///
 /// # Safety
 ///
-/// `state` was made by `Box::leak`, and its owning box drops now.
+/// `state` is what its box owned (see [`Target::free`]), and the box gives it up now.
 pub(crate) unsafe fn release<T: Target + 'static>(state: NonNull<T>) {
     // SAFETY: owned by the dropping box; the resume state says whether a plugin still holds it.
     let resume = unsafe { state.as_ref() }.resume().clone();
@@ -112,12 +163,12 @@ pub(crate) unsafe fn release<T: Target + 'static>(state: NonNull<T>) {
         free_later(state, LATE_RESUME_GRACE, || true);
     } else {
         // SAFETY: per the contract; freed once, here.
-        drop(unsafe { Box::from_raw(state.0.as_ptr()) });
+        unsafe { T::free(state.0) };
     }
 }
 
 /// Frees `state` after `delay` on the scheduler thread if `still_ours` then says so.
-fn free_later<T: 'static>(
+fn free_later<T: Target + 'static>(
     state: Ptr<T>,
     delay: Duration,
     still_ours: impl FnOnce() -> bool + Send + 'static,
@@ -131,7 +182,7 @@ fn free_later<T: 'static>(
         if still_ours() {
             // SAFETY: abandoned by its box; `still_ours` took it back from the plugin (or no
             // plugin holds it), so nobody else frees or uses it.
-            drop(unsafe { Box::from_raw(state.raw()) });
+            unsafe { T::free(state.non_null()) };
         }
     });
 }
@@ -141,7 +192,7 @@ fn free_later<T: 'static>(
 /// # Safety
 ///
 /// `state` was abandoned by its box and is used by nobody else.
-pub(crate) unsafe fn free_abandoned<T>(state: *mut T) {
+pub(crate) unsafe fn free_abandoned<T: Target>(state: NonNull<T>) {
     // SAFETY: per the contract.
-    drop(unsafe { Box::from_raw(state) });
+    unsafe { T::free(state) };
 }

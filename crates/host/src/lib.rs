@@ -21,7 +21,14 @@
 //!   `txn_resume` that must come, which frees it; when none comes within the pending limit (and
 //!   a grace period), the host frees it. A state whose wait expired is freed only after that
 //!   grace period too, so that the late resume finds it and is refused (`pending.rs`).
-//! - `hy_ssn *` is a [`SsnState`], owned likewise by its connection's [`SsnBox`].
+//! - `hy_ssn *` is a [`SsnState`], reference-counted: its connection's [`SsnBox`] and the state
+//!   of each of its transactions hold it, so it lives as long as the last of them (a plugin
+//!   pending on a transaction hook still finds the session of `txn_ssn_get` after the
+//!   connection ended). Several transactions (HTTP/2 streams, a TXN_CLOSE still pending while
+//!   the next request runs) and plugin threads reach it at once: what plugins can change in it
+//!   is behind its lock, which the host never holds while plugin code runs. A session abandoned
+//!   while its own hook is pending keeps the box's count for the resume, as a transaction does.
+//!   The session counts its open transactions, so SSN_CLOSE can wait for their TXN_CLOSE.
 //! - `hy_cont *` is a `Continuation<CCont>` the plugin holds one reference of (`Arc::into_raw`);
 //!   hook tables and scheduled events hold others.
 //!

@@ -1,12 +1,21 @@
 //! A session (client connection) as plugins see it: the state a `hy_ssn *` points to
-//! ([`SsnState`]) and the box its connection owns ([`SsnBox`]).
+//! ([`SsnState`]), shared by the connection's [`SsnBox`] and the state of each of its
+//! transactions.
+//!
+//! Several transactions of one session may be alive at once — a TXN_CLOSE still pending while
+//! the next request runs, HTTP/2 streams later — and a plugin holding any of them may reach the
+//! session (`txn_ssn_get`) from its own thread while its hook is pending. So the state is
+//! reference-counted, lives as long as the last transaction state that names it, and what
+//! plugins can change in it is behind a lock (see [`SsnState`]).
 
-use std::ffi::c_void;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use hookyard_hooks::{Control, HookId, Hooks, Level, Local, Outcome};
+use hookyard_hooks::{Control, HookId, Hooks, Level, Outcome};
 use hookyard_userargs::{Conn, Slots, Ssn};
+use tokio::sync::Notify;
 
 use crate::cont::CCont;
 use crate::dispatch::{Ptr, Target, dispatch, release};
@@ -16,20 +25,62 @@ use crate::pending::Resume;
 /// Tells a lent session pointer from garbage.
 pub(crate) const SSN_TAG: u32 = 0x6879_7373;
 
-/// A session (client connection) as plugins see it; `*mut hy_ssn` points here.
+/// A session (client connection) as plugins see it; `*mut hy_ssn` points here (the address of
+/// the shared state, stable for its whole life).
+///
+/// Who touches what: `tag` never changes; `resume` and the count of open transactions are
+/// atomics, used from any thread; everything a plugin can change (session hooks, controls,
+/// user args) is in [`SsnData`] behind `data`, which plugins reach from every transaction of the
+/// session and from the thread of any pending callback. The host holds that lock only while its
+/// own code reads or writes (picking the next callback of a dispatch, one host function), never
+/// while plugin code runs, so a callback may call any host function on its session.
 #[repr(C)]
 pub struct SsnState {
+    /// First, so a `void *` object can be told a transaction or a session.
     tag: u32,
+    data: Mutex<SsnData>,
+    resume: Arc<Resume>,
+    /// Transactions whose state exists and has not ended (its TXN_CLOSE finished, or it was
+    /// dropped): SSN_CLOSE waits for none to be left.
+    open: AtomicUsize,
+    /// Notified when `open` falls to zero.
+    ended: Notify,
+}
+
+/// What plugins can change of a session, behind its lock.
+pub(crate) struct SsnData {
     pub(crate) hooks: Hooks<CCont>,
     pub(crate) control: Control,
     pub(crate) slots: Slots<Ssn>,
     pub(crate) conn_slots: Slots<Conn>,
-    resume: Arc<Resume>,
 }
 
 impl SsnState {
     pub(crate) fn resume_handle(&self) -> Arc<Resume> {
         self.resume.clone()
+    }
+
+    /// What plugins can change; never held while plugin code runs. A panic under the lock
+    /// (caught at the boundary) leaves nothing half-changed that matters, so poison is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SsnData> {
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state's address: what `hy_ssn *` is.
+    pub(crate) fn ptr(this: &Arc<SsnState>) -> *mut SsnState {
+        Arc::as_ptr(this).cast_mut()
+    }
+
+    /// A transaction of the session starts.
+    fn transaction_started(&self) {
+        self.open.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A transaction of the session ended.
+    fn transaction_ended(&self) {
+        if self.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.ended.notify_waiters();
+        }
     }
 }
 
@@ -38,74 +89,173 @@ impl Target for SsnState {
         &self.resume
     }
 
-    fn local(&self) -> Local<'_, CCont> {
-        Local {
-            session: Some(&self.hooks),
-            txn: None,
-            session_control: Some(&self.control),
-            txn_control: None,
-        }
+    fn session(&self) -> Option<&SsnState> {
+        Some(self)
     }
 
-    fn edata(&mut self) -> *mut c_void {
-        std::ptr::from_mut(self).cast()
+    fn own(&self) -> Option<(&Hooks<CCont>, &Control)> {
+        None
     }
 
-    fn expired(&mut self) {}
+    unsafe fn expired(_: NonNull<SsnState>) {}
+
+    unsafe fn free(this: NonNull<SsnState>) {
+        // SAFETY: per the contract, one strong count made by `Arc::into_raw`.
+        drop(unsafe { Arc::from_raw(this.as_ptr()) });
+    }
 }
 
-/// Owns a [`SsnState`]; lives as long as its connection.
-pub struct SsnBox(NonNull<SsnState>);
-
-// SAFETY: as for `TxnBox`.
-unsafe impl Send for SsnBox {}
-// SAFETY: shared only to hand its pointer to transactions of the same connection, which run one
-// after another.
-unsafe impl Sync for SsnBox {}
+/// The connection's handle on its session state; the transactions' states hold others.
+pub struct SsnBox(Arc<SsnState>);
 
 impl Default for SsnBox {
     fn default() -> SsnBox {
-        let state = Box::new(SsnState {
+        SsnBox(Arc::new(SsnState {
             tag: SSN_TAG,
-            hooks: Hooks::new(Level::Session),
-            control: Control::default(),
-            slots: Slots::new(),
-            conn_slots: Slots::new(),
+            data: Mutex::new(SsnData {
+                hooks: Hooks::new(Level::Session),
+                control: Control::default(),
+                slots: Slots::new(),
+                conn_slots: Slots::new(),
+            }),
             resume: Arc::default(),
-        });
-        SsnBox(NonNull::from(Box::leak(state)))
+            open: AtomicUsize::new(0),
+            ended: Notify::new(),
+        }))
     }
 }
 
 impl SsnBox {
     /// The state's address: what `hy_ssn *` is.
+    #[cfg(test)]
     pub(crate) fn as_ptr(&self) -> *mut SsnState {
-        self.0.as_ptr()
+        SsnState::ptr(&self.0)
+    }
+
+    /// A strong reference for a transaction of this session, counted open until the returned
+    /// [`Member`] drops.
+    pub(crate) fn member(&self) -> Member {
+        self.0.transaction_started();
+        Member(self.0.clone())
     }
 
     /// Whether callbacks are registered on the session itself.
     pub fn has_hooks(&self) -> bool {
-        // SAFETY: owned by this box; only read, between transactions or by the running one.
-        !unsafe { self.0.as_ref() }.hooks.is_empty()
+        !self.0.lock().hooks.is_empty()
     }
 
-    /// Runs a session hook (SSN_START, SSN_CLOSE) with the generation's global hooks. Called
-    /// when no transaction of the session runs (they run one after another, and these hooks
-    /// before the first and after the last).
+    /// Waits until no transaction of the session is open (each one's TXN_CLOSE finished, or its
+    /// state was dropped), at most `limit`; `false` when the limit passed first.
+    pub async fn transactions_ended(&self, limit: Duration) -> bool {
+        let now = tokio::time::Instant::now();
+        let deadline = now.checked_add(limit).unwrap_or(now + Duration::from_secs(86_400));
+        loop {
+            let ended = self.0.ended.notified();
+            let mut ended = std::pin::pin!(ended);
+            // Registered before the count is read, so a last decrement in between still wakes it.
+            ended.as_mut().enable();
+            if self.0.open.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return self.0.open.load(Ordering::Acquire) == 0;
+            }
+        }
+    }
+
+    /// Runs a session hook (SSN_START, SSN_CLOSE) with the generation's global hooks. SSN_START
+    /// runs before the session's first transaction starts, SSN_CLOSE once its last ended
+    /// ([`SsnBox::transactions_ended`]).
     pub async fn hook(&self, global: &GlobalHooks, hook: HookId) -> Outcome {
-        // SAFETY: owned by this box, borrowed mutably for the whole dispatch.
-        let empty = unsafe { self.0.as_ref() }.hooks.is_empty();
-        if !global.has_hooks() && empty {
+        if !global.has_hooks() && !self.has_hooks() {
             return Outcome::Continue;
         }
-        // SAFETY: as above.
-        unsafe { dispatch(Ptr(self.0), global, hook).await }
+        let Some(state) = NonNull::new(SsnState::ptr(&self.0)) else { return Outcome::Continue };
+        // SAFETY: the state lives as long as this box, borrowed for the whole dispatch; it is
+        // only ever used through shared references (its mutable parts are behind its lock).
+        unsafe { dispatch(Ptr(state), global, hook).await }
     }
 }
 
 impl Drop for SsnBox {
     fn drop(&mut self) {
-        // SAFETY: made by `Box::leak` in `default`, owned by this box, which drops now.
-        unsafe { release(self.0) };
+        // This box's strong count goes to `release`: freed now, or kept for a plugin whose
+        // session hook is pending (its resume, or the host after the grace period, drops it).
+        if let Some(count) = NonNull::new(Arc::into_raw(self.0.clone()).cast_mut()) {
+            // SAFETY: one strong count made by `Arc::into_raw`, given to `release`.
+            unsafe { release(count) };
+        }
+    }
+}
+
+/// A transaction's strong reference to its session, counting it open until dropped (after its
+/// TXN_CLOSE ran, or with its state).
+pub(crate) struct Member(Arc<SsnState>);
+
+impl Member {
+    pub(crate) fn state(&self) -> &Arc<SsnState> {
+        &self.0
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.0.transaction_ended();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hookyard_hooks::Priorities;
+    use http::{HeaderMap, Method};
+
+    use super::*;
+    use crate::{TxnBox, UrlParts};
+
+    fn txn(ssn: &SsnBox) -> TxnBox {
+        let global = Arc::new(GlobalHooks::build(
+            Arc::new(Priorities::default()),
+            Vec::new(),
+            Duration::from_secs(5),
+            Duration::from_secs(1),
+        ));
+        TxnBox::new(global, Some(ssn), Method::GET, UrlParts::default(), HeaderMap::new())
+    }
+
+    #[test]
+    fn a_transaction_keeps_its_session_after_the_connection_dropped_it() {
+        let ssn = SsnBox::default();
+        let address = SsnState::ptr(&ssn.0);
+        let mut txn = txn(&ssn);
+        let weak = Arc::downgrade(&ssn.0);
+        drop(ssn);
+        assert!(weak.upgrade().is_some(), "the transaction's state holds it");
+        assert_eq!(txn.get().ssn_ptr(), address, "hy_ssn * is the shared state's address");
+        drop(txn);
+        assert!(weak.upgrade().is_none(), "freed with its last transaction");
+    }
+
+    #[test]
+    fn the_session_waits_for_its_transactions_to_end() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            let ssn = Arc::new(SsnBox::default());
+            let (first, second) = (txn(&ssn), txn(&ssn));
+            assert!(!ssn.transactions_ended(Duration::from_millis(10)).await, "two open");
+            let waiting = ssn.clone();
+            let waiter =
+                tokio::spawn(
+                    async move { waiting.transactions_ended(Duration::from_secs(60)).await },
+                );
+            drop(first);
+            tokio::task::yield_now().await;
+            assert!(!waiter.is_finished(), "one still open");
+            // TXN_CLOSE with no hooks ends it at once.
+            second.close();
+            assert!(waiter.await.unwrap());
+            assert!(ssn.transactions_ended(Duration::ZERO).await);
+        });
     }
 }

@@ -1,7 +1,6 @@
 //! A transaction as plugins see it: the state a `hy_txn *` points to ([`TxnState`]), the box
 //! that owns it ([`TxnBox`]), and what it holds (URL parts, the rule's URLs, response heads).
 
-use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use crate::dispatch::{Ptr, Target, dispatch, release};
 use crate::global::GlobalHooks;
 use crate::pending::Resume;
 use crate::plugin::plugin_state;
-use crate::ssn::{SsnBox, SsnState};
+use crate::ssn::{Member, SsnBox, SsnState};
 
 /// A URL as plugins see it: parts, with the path's leading `/`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,7 +93,9 @@ pub struct TxnState {
     /// First, so a `void *` object can be told a transaction or a session.
     tag: u32,
     pub(crate) global: Arc<GlobalHooks>,
-    ssn: *mut SsnState,
+    /// The session, kept alive by this state: a plugin holding the transaction (pending on a
+    /// hook, possibly after the connection ended) still finds the session it belongs to.
+    ssn: Option<Arc<SsnState>>,
     pub(crate) hooks: Hooks<CCont>,
     pub(crate) control: Control,
     /// The client request's method.
@@ -132,8 +133,27 @@ impl TxnState {
         self.resume.clone()
     }
 
+    /// The session's state, if the transaction has one.
+    pub(crate) fn session_arc(&self) -> Option<&Arc<SsnState>> {
+        self.ssn.as_ref()
+    }
+
+    /// What `txn_ssn_get` answers: the session's address, or null.
     pub(crate) fn ssn_ptr(&self) -> *mut SsnState {
-        self.ssn
+        self.ssn.as_ref().map_or(std::ptr::null_mut(), SsnState::ptr)
+    }
+
+    /// Hands `f` what decides the callbacks each hook runs: the transaction's own hooks and
+    /// controls and its session's, locked meanwhile (`f` runs no plugin code).
+    pub(crate) fn with_local<R>(&self, f: impl FnOnce(&Local<'_, CCont>) -> R) -> R {
+        let data = self.ssn.as_deref().map(SsnState::lock);
+        let data = data.as_deref();
+        f(&Local {
+            session: data.map(|d| &d.hooks),
+            txn: Some(&self.hooks),
+            session_control: data.map(|d| &d.control),
+            txn_control: Some(&self.control),
+        })
     }
 
     /// Keeps `text` alive as long as the state and returns a view of it.
@@ -143,11 +163,6 @@ impl TxnState {
         self.scratch.push(text);
         view
     }
-
-    fn session(&self) -> Option<&SsnState> {
-        // SAFETY: the session outlives its transactions (the connection's task ends both).
-        unsafe { self.ssn.as_ref() }
-    }
 }
 
 impl Target for TxnState {
@@ -155,27 +170,32 @@ impl Target for TxnState {
         &self.resume
     }
 
-    fn local(&self) -> Local<'_, CCont> {
-        let session = self.session();
-        Local {
-            session: session.map(|s| &s.hooks),
-            txn: Some(&self.hooks),
-            session_control: session.map(|s| &s.control),
-            txn_control: Some(&self.control),
-        }
+    fn session(&self) -> Option<&SsnState> {
+        self.ssn.as_deref()
     }
 
-    fn edata(&mut self) -> *mut c_void {
-        std::ptr::from_mut(self).cast()
+    fn own(&self) -> Option<(&Hooks<CCont>, &Control)> {
+        Some((&self.hooks, &self.control))
     }
 
-    fn expired(&mut self) {
-        self.timed_out = true;
+    unsafe fn expired(this: NonNull<TxnState>) {
+        // SAFETY: valid, and no callback holds it (contract).
+        unsafe { (*this.as_ptr()).timed_out = true };
+    }
+
+    unsafe fn free(this: NonNull<TxnState>) {
+        // SAFETY: made by `Box::leak` in `TxnBox::new` (contract).
+        drop(unsafe { Box::from_raw(this.as_ptr()) });
     }
 }
 
-/// Owns a [`TxnState`] (see the module's ownership notes).
-pub struct TxnBox(NonNull<TxnState>);
+/// Owns a [`TxnState`] (see the crate's ownership notes), and counts the transaction open in
+/// its session until dropped: after its TXN_CLOSE ran ([`TxnBox::close`]), or without it.
+pub struct TxnBox {
+    state: NonNull<TxnState>,
+    /// Dropped after the state is released (fields drop after `Drop::drop`).
+    _member: Option<Member>,
+}
 
 // SAFETY: the state is used by the transaction's task, or by the one plugin holding a pending
 // hook while that task waits; never by two at once.
@@ -190,10 +210,11 @@ impl TxnBox {
         url: UrlParts,
         headers: HeaderMap,
     ) -> TxnBox {
+        let member = ssn.map(SsnBox::member);
         let state = Box::new(TxnState {
             tag: TXN_TAG,
             global,
-            ssn: ssn.map_or(std::ptr::null_mut(), SsnBox::as_ptr),
+            ssn: member.as_ref().map(|m| m.state().clone()),
             hooks: Hooks::new(Level::Transaction),
             control: Control::default(),
             method,
@@ -212,19 +233,19 @@ impl TxnBox {
             resume: Arc::default(),
             scratch: Vec::new(),
         });
-        TxnBox(NonNull::from(Box::leak(state)))
+        TxnBox { state: NonNull::from(Box::leak(state)), _member: member }
     }
 
     /// The state's address: what `hy_txn *` is.
     #[cfg(test)]
     pub(crate) fn as_ptr(&self) -> *mut TxnState {
-        self.0.as_ptr()
+        self.state.as_ptr()
     }
 
     /// The state, between plugin calls.
     pub fn get(&mut self) -> &mut TxnState {
         // SAFETY: owned by this box; no plugin call runs now (`&mut self`).
-        unsafe { self.0.as_mut() }
+        unsafe { self.state.as_mut() }
     }
 
     /// Whether any hook callback may still run for this transaction.
@@ -232,7 +253,7 @@ impl TxnBox {
         let state = self.get();
         state.global.has_hooks()
             || !state.hooks.is_empty()
-            || state.session().is_some_and(|s| !s.hooks.is_empty())
+            || state.ssn.as_ref().is_some_and(|s| !s.lock().hooks.is_empty())
     }
 
     /// Whether a callback is registered on `hook` for this transaction, at any level (whether
@@ -241,7 +262,7 @@ impl TxnBox {
         let state = self.get();
         !state.global.table.load().entries(hook).is_empty()
             || !state.hooks.entries(hook).is_empty()
-            || state.session().is_some_and(|s| !s.hooks.entries(hook).is_empty())
+            || state.ssn.as_ref().is_some_and(|s| !s.lock().hooks.entries(hook).is_empty())
     }
 
     /// The client request's fields, as the start of the origin request: a copy when a hook may
@@ -262,7 +283,7 @@ impl TxnBox {
     ) -> R {
         let state = self.get();
         let table = state.global.table.load_full();
-        f(&table, &state.global.priorities, &state.local())
+        state.with_local(|local| f(&table, &state.global.priorities, local))
     }
 
     /// Runs `hook`'s callbacks for this transaction.
@@ -272,7 +293,7 @@ impl TxnBox {
         }
         let global = self.get().global.clone();
         // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch.
-        unsafe { dispatch(Ptr(self.0), &global, hook).await }
+        unsafe { dispatch(Ptr(self.state), &global, hook).await }
     }
 
     /// The transaction's active timeout passed while it ran: a callback's pending wait ends
@@ -285,7 +306,8 @@ impl TxnBox {
         state.timed_out = true;
     }
 
-    /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own.
+    /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own. The
+    /// session counts the transaction open until then: its SSN_CLOSE waits for that.
     pub fn close(self) {
         let mut this = self;
         if !this.hooked() {
@@ -294,7 +316,7 @@ impl TxnBox {
         let global = this.get().global.clone();
         let mut future = Box::pin(async move {
             // SAFETY: `this` owns the state and lives in this future to its end.
-            unsafe { dispatch(Ptr(this.0), &global, HookId::TxnClose).await };
+            unsafe { dispatch(Ptr(this.state), &global, HookId::TxnClose).await };
             drop(this);
         });
         let waker = std::task::Waker::noop();
@@ -310,7 +332,7 @@ impl TxnBox {
     /// Tells the chain's first plugin how the origin answered.
     pub fn os_response(&mut self, chain: &Chain, state: i32) {
         // SAFETY: as in `run_chain`.
-        unsafe { chain.os_response(self.0.as_ptr().cast(), state) }
+        unsafe { chain.os_response(self.state.as_ptr().cast(), state) }
     }
 
     /// Runs a rule's remap plugin chain on this transaction, with the rule's URLs.
@@ -332,13 +354,13 @@ impl TxnBox {
         };
         // SAFETY: the state is this box's, not otherwise borrowed during the call; `rri` lives
         // on this frame for the call.
-        unsafe { chain.run(self.0.as_ptr().cast(), &mut rri, timed) }
+        unsafe { chain.run(self.state.as_ptr().cast(), &mut rri, timed) }
     }
 }
 
 impl Drop for TxnBox {
     fn drop(&mut self) {
         // SAFETY: made by `Box::leak` in `new`, owned by this box, which drops now.
-        unsafe { release(self.0) };
+        unsafe { release(self.state) };
     }
 }

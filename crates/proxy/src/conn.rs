@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hookyard_hooks::{HookId, Outcome};
 use hookyard_host::{GlobalHooks, SsnBox};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use self::io::ConnState;
 use crate::generation::Serving;
@@ -17,6 +17,11 @@ use crate::limit::ConnLimit;
 use crate::origin::OriginPool;
 use crate::sample::Sampler;
 use crate::stats::{Stats, WorkerStats};
+
+/// How long SSN_CLOSE waits for the session's transactions beyond one pending limit: their
+/// TXN_CLOSE may have started just before the connection ended, and run callbacks after the one
+/// that pends.
+const TXN_CLOSE_MARGIN: Duration = Duration::from_secs(1);
 
 /// How long an origin connection may stay idle in a worker's pool.
 const ORIGIN_IDLE: Duration = Duration::from_secs(90);
@@ -76,11 +81,16 @@ impl Conn {
     }
 
     /// SSN_CLOSE, if the session has plugin state: on the generation it started on, whatever
-    /// reloads came meanwhile.
+    /// reloads came meanwhile, once every transaction of the session finished its TXN_CLOSE
+    /// (ATS's order), waiting for them at most one pending limit and [`TXN_CLOSE_MARGIN`]; a
+    /// worker stopping after the shutdown grace drops this wait with its task.
     pub(crate) async fn close_session(&self) {
-        if let Some((session, global)) = self.session.get() {
-            session.hook(global, HookId::SsnClose).await;
+        let Some((session, global)) = self.session.get() else { return };
+        let limit = global.hook_pending + TXN_CLOSE_MARGIN;
+        if !session.transactions_ended(limit).await {
+            warn!(?limit, "a transaction's TXN_CLOSE was still running; SSN_CLOSE runs anyway");
         }
+        session.hook(global, HookId::SsnClose).await;
     }
 
     /// The session's plugin state, made (and its SSN_START run) on first use; `None` when

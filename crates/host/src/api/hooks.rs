@@ -2,6 +2,7 @@
 //! (`hookyard.h`: hooks).
 
 use std::ffi::c_void;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -50,7 +51,7 @@ pub(super) unsafe extern "C" fn hook_add(
                 // SAFETY: a session handle lent to the plugin now (contract).
                 let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
                 let Some(priorities) = plugin.priorities() else { return HY_ERROR };
-                ssn.hooks.add(hook, cont, priority, &priorities).ok()
+                ssn.lock().hooks.add(hook, cont, priority, &priorities).ok()
             }
             abi::HY_HOOK_LEVEL_TXN => {
                 // SAFETY: a transaction handle lent to the plugin now (contract).
@@ -127,9 +128,11 @@ pub(crate) unsafe fn txn_resume_by(
         match state.resume_handle().resume(caller, result) {
             Resumed::Done => HY_SUCCESS,
             Resumed::Abandoned => {
-                // SAFETY: abandoned by its box while pending; ours now, and no reference to
-                // it is used after this.
-                unsafe { free_abandoned(txn.cast::<TxnState>()) };
+                if let Some(abandoned) = NonNull::new(txn.cast::<TxnState>()) {
+                    // SAFETY: abandoned by its box while pending; ours now, and no reference
+                    // to it is used after this.
+                    unsafe { free_abandoned(abandoned) };
+                }
                 HY_SUCCESS
             }
             Resumed::Refused => {
@@ -162,8 +165,10 @@ pub(crate) unsafe fn ssn_resume_by(
         match state.resume_handle().resume(caller, result) {
             Resumed::Done => HY_SUCCESS,
             Resumed::Abandoned => {
-                // SAFETY: as in `txn_resume_by`.
-                unsafe { free_abandoned(ssn.cast::<SsnState>()) };
+                if let Some(abandoned) = NonNull::new(ssn.cast::<SsnState>()) {
+                    // SAFETY: as in `txn_resume_by`: the strong count its box gave up is ours.
+                    unsafe { free_abandoned(abandoned) };
+                }
                 HY_SUCCESS
             }
             Resumed::Refused => {

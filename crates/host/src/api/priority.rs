@@ -12,7 +12,6 @@ use hookyard_abi::{
 use hookyard_hooks::{Control, Entry, HookId, Priorities, Priority, Tables};
 
 use super::{bytes, guard, plugin, put_i32, ssn_state, state};
-use crate::dispatch::Target;
 use crate::plugin::PluginState;
 use crate::ssn::SsnState;
 use crate::txn::TxnState;
@@ -60,27 +59,30 @@ pub(super) unsafe extern "C" fn plugin_priority_set(
     })
 }
 
-/// The control of a session or transaction object, with the priorities it is judged by.
+/// Runs `f` on the control of a session or transaction object, with the priorities it is
+/// judged by (a session's under its lock); `None` for an object not of `level`.
 ///
 /// # Safety
 ///
 /// `object` is null or a transaction or session lent to the plugin now.
-unsafe fn control_of<'a>(
+unsafe fn with_control<R>(
     plugin: &PluginState,
     level: hy_hook_level,
     object: *mut c_void,
-) -> Option<(&'a mut Control, Arc<Priorities>)> {
+    f: impl FnOnce(&mut Control, &Priorities) -> R,
+) -> Option<R> {
     match level {
         abi::HY_HOOK_LEVEL_TXN => {
             // SAFETY: per the contract.
             let state = unsafe { state(object.cast()) }?;
             let priorities = state.global.priorities.clone();
-            Some((&mut state.control, priorities))
+            Some(f(&mut state.control, &priorities))
         }
         abi::HY_HOOK_LEVEL_SESSION => {
             // SAFETY: per the contract.
             let ssn = unsafe { ssn_state(object.cast()) }?;
-            Some((&mut ssn.control, plugin.priorities()?))
+            let priorities = plugin.priorities()?;
+            Some(f(&mut ssn.lock().control, &priorities))
         }
         _ => None,
     }
@@ -118,13 +120,13 @@ pub(super) unsafe extern "C" fn plugin_enable_set(
             return HY_ERROR;
         };
         let Ok(name) = std::str::from_utf8(name) else { return HY_ERROR };
-        // SAFETY: per `control_of`'s contract, which the plugin's contract gives.
-        let Some((control, priorities)) = (unsafe { control_of(plugin, level, object) }) else {
-            return HY_ERROR;
+        let set = |control: &mut Control, priorities: &Priorities| {
+            let caller = priorities.caller(priorities.plugin(&plugin.name));
+            let target = priorities.plugin(name);
+            ok(control.set_plugin_enabled(target, enabled != 0, &caller, priorities))
         };
-        let caller = priorities.caller(priorities.plugin(&plugin.name));
-        let target = priorities.plugin(name);
-        ok(control.set_plugin_enabled(target, enabled != 0, &caller, &priorities))
+        // SAFETY: per `with_control`'s contract, which the plugin's contract gives.
+        unsafe { with_control(plugin, level, object, set) }.unwrap_or(HY_ERROR)
     })
 }
 
@@ -143,11 +145,12 @@ pub(super) unsafe extern "C" fn threshold_get(
             let Some(priorities) = plugin.priorities() else { return HY_ERROR };
             priorities.threshold_at(hook)
         } else {
+            let get = |control: &mut Control, _: &Priorities| control.threshold(hook);
             // SAFETY: as in `plugin_enable_set`.
-            let Some((control, _)) = (unsafe { control_of(plugin, level, object) }) else {
+            let Some(found) = (unsafe { with_control(plugin, level, object, get) }) else {
                 return HY_ERROR;
             };
-            control.threshold(hook)
+            found
         };
         // SAFETY: `threshold` is null or writable.
         unsafe { put_i32(threshold, found.map_or(abi::HY_THRESHOLD_NONE, |p| p.0)) }
@@ -171,12 +174,12 @@ pub(super) unsafe extern "C" fn threshold_set(
             let caller = priorities.caller(priorities.plugin(&plugin.name));
             return ok(priorities.set_threshold(hook, threshold, &caller));
         }
-        // SAFETY: as in `plugin_enable_set`.
-        let Some((control, priorities)) = (unsafe { control_of(plugin, level, object) }) else {
-            return HY_ERROR;
+        let set = |control: &mut Control, priorities: &Priorities| {
+            let caller = priorities.caller(priorities.plugin(&plugin.name));
+            ok(control.set_threshold(hook, threshold, &caller))
         };
-        let caller = priorities.caller(priorities.plugin(&plugin.name));
-        ok(control.set_threshold(hook, threshold, &caller))
+        // SAFETY: as in `plugin_enable_set`.
+        unsafe { with_control(plugin, level, object, set) }.unwrap_or(HY_ERROR)
     })
 }
 
@@ -200,12 +203,9 @@ pub(super) unsafe extern "C" fn callback_list(
             return HY_ERROR;
         }
         let table = state.global.table.load_full();
-        let listed = hookyard_hooks::callbacks(
-            hook,
-            Some(&*table),
-            &state.global.priorities,
-            &state.local(),
-        );
+        let listed = state.with_local(|local| {
+            hookyard_hooks::callbacks(hook, Some(&*table), &state.global.priorities, local)
+        });
         // SAFETY: `count` is writable (checked).
         unsafe { *count = listed.len() };
         for (at, info) in listed.into_iter().take(capacity).enumerate() {
@@ -234,7 +234,7 @@ enum Change {
 
 /// # Safety
 ///
-/// As for `control_of`.
+/// As for `with_control`.
 unsafe fn change_callback(
     this: *mut hy_plugin,
     level: hy_hook_level,
@@ -249,36 +249,38 @@ unsafe fn change_callback(
         let Some(hook) = u32::try_from(hook).ok().and_then(HookId::from_number) else {
             return HY_ERROR;
         };
-        let (session, txn): (*mut SsnState, *mut TxnState) = match level {
+        let held: Option<Arc<SsnState>>;
+        let (session, txn): (Option<&SsnState>, Option<&mut TxnState>) = match level {
             abi::HY_HOOK_LEVEL_TXN => {
                 // SAFETY: per the contract.
                 let Some(state) = (unsafe { state(object.cast()) }) else { return HY_ERROR };
-                (state.ssn_ptr(), state)
+                held = state.session_arc().cloned();
+                (held.as_deref(), Some(state))
             }
             abi::HY_HOOK_LEVEL_SESSION => {
                 // SAFETY: per the contract.
                 let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
-                (ssn, std::ptr::null_mut())
+                (Some(ssn), None)
             }
             _ => return HY_ERROR,
         };
-        // SAFETY: both null or lent to the plugin now; only read here.
-        let (ssn_ref, txn_ref) = unsafe { (session.as_ref(), txn.as_ref()) };
-        let priorities = match txn_ref {
+        // Held to the end: the change is checked against the tables it then writes.
+        let mut data = session.map(SsnState::lock);
+        let priorities = match &txn {
             Some(t) => t.global.priorities.clone(),
             None => match plugin.priorities() {
                 Some(p) => p,
                 None => return HY_ERROR,
             },
         };
-        let global = match txn_ref {
+        let global = match &txn {
             Some(t) => Some(t.global.table.load_full()),
             None => plugin.serving().map(|g| g.table.load_full()),
         };
         let tables = Tables {
             global: global.as_deref(),
-            session: ssn_ref.map(|s| &s.hooks),
-            txn: txn_ref.map(|t| &t.hooks),
+            session: data.as_deref().map(|d| &d.hooks),
+            txn: txn.as_deref().map(|t| &t.hooks),
         };
         let Some(id) = [tables.global, tables.session, tables.txn]
             .into_iter()
@@ -291,13 +293,11 @@ unsafe fn change_callback(
         };
         let caller = priorities.caller(priorities.plugin(&plugin.name));
         let session_control =
-            if txn_ref.is_some() { ssn_ref.map(|s| s.control.clone()) } else { None };
-        let mut control = match txn_ref {
-            Some(t) => t.control.clone(),
-            None => match ssn_ref {
-                Some(s) => s.control.clone(),
-                None => return HY_ERROR,
-            },
+            if txn.is_some() { data.as_deref().map(|d| d.control.clone()) } else { None };
+        let mut control = match (&txn, data.as_deref()) {
+            (Some(t), _) => t.control.clone(),
+            (None, Some(d)) => d.control.clone(),
+            (None, None) => return HY_ERROR,
         };
         let result = match change {
             Change::Priority(p) => control.set_callback_priority(
@@ -324,13 +324,10 @@ unsafe fn change_callback(
             tracing::debug!(error = %e, "a plugin's callback change was refused");
             return HY_ERROR;
         }
-        // SAFETY: as above; the shared borrows end before this write.
-        unsafe {
-            if txn.is_null() {
-                (*session).control = control;
-            } else {
-                (*txn).control = control;
-            }
+        match (txn, data.as_deref_mut()) {
+            (Some(t), _) => t.control = control,
+            (None, Some(d)) => d.control = control,
+            (None, None) => return HY_ERROR,
         }
         HY_SUCCESS
     })

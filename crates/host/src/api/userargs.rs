@@ -95,9 +95,9 @@ pub(super) unsafe extern "C" fn user_arg_get(
         // SAFETY: as above.
         } else if let Some(ssn) = unsafe { ssn_state(object.cast()) } {
             if let Ok(slot) = registry.index::<Ssn>(index) {
-                ssn.slots.get_ptr(slot)
+                ssn.lock().slots.get_ptr(slot)
             } else if let Ok(slot) = registry.index::<Conn>(index) {
-                ssn.conn_slots.get_ptr(slot)
+                ssn.lock().conn_slots.get_ptr(slot)
             } else {
                 return HY_ERROR;
             }
@@ -138,9 +138,9 @@ pub(super) unsafe extern "C" fn user_arg_set(
         // SAFETY: as in `user_arg_get`.
         let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
         if let Ok(slot) = registry.index::<Ssn>(index) {
-            ssn.slots.set_ptr(slot, addr);
+            ssn.lock().slots.set_ptr(slot, addr);
         } else if let Ok(slot) = registry.index::<Conn>(index) {
-            ssn.conn_slots.set_ptr(slot, addr);
+            ssn.lock().conn_slots.set_ptr(slot, addr);
         } else {
             return HY_ERROR;
         }

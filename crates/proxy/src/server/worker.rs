@@ -146,39 +146,52 @@ fn serve(
     let open = OpenConn::count(worker.clone(), permit);
     tokio::spawn(
         async move {
-            tokio::pin!(connection);
-            loop {
-                let now = std::time::Instant::now();
-                let head = state.head_started().map(|started| started + header_read);
-                if head.is_some_and(|limit| limit <= now) {
-                    debug!("header read timeout");
-                    break;
-                }
-                let mut deadline = state.last_activity() + idle;
-                if deadline <= now {
-                    if state.in_flight.load(Ordering::Relaxed) == 0 {
-                        debug!("idle timeout");
-                        break;
-                    }
-                    // A transaction is waiting on its origin: its own timeouts govern.
-                    deadline = now + idle;
-                }
-                // A head starting while this task sleeps is seen at the next wake: waking at
-                // least every `header_read` bounds a slow head to twice that.
-                deadline = deadline.min(head.unwrap_or(now + header_read));
-                tokio::select! {
-                    result = &mut connection => {
-                        if let Err(e) = result {
-                            debug!(error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    () = tokio::time::sleep_until(deadline.into()) => {}
-                }
-            }
+            // Dropped when it returns: hyper's connection, with every response body it still
+            // holds (whose drop runs TXN_CLOSE).
+            drive(connection, &state, idle, header_read).await;
             closing.close_session().await;
             drop(open);
         }
         .instrument(info_span!("conn", %peer)),
     );
+}
+
+/// Serves `connection` until it ends or one of the connection's own timeouts (idle, header
+/// read) ends it.
+async fn drive<E: std::fmt::Display>(
+    connection: impl Future<Output = Result<(), E>>,
+    state: &ConnState,
+    idle: Duration,
+    header_read: Duration,
+) {
+    tokio::pin!(connection);
+    loop {
+        let now = std::time::Instant::now();
+        let head = state.head_started().map(|started| started + header_read);
+        if head.is_some_and(|limit| limit <= now) {
+            debug!("header read timeout");
+            break;
+        }
+        let mut deadline = state.last_activity() + idle;
+        if deadline <= now {
+            if state.in_flight.load(Ordering::Relaxed) == 0 {
+                debug!("idle timeout");
+                break;
+            }
+            // A transaction is waiting on its origin: its own timeouts govern.
+            deadline = now + idle;
+        }
+        // A head starting while this task sleeps is seen at the next wake: waking at
+        // least every `header_read` bounds a slow head to twice that.
+        deadline = deadline.min(head.unwrap_or(now + header_read));
+        tokio::select! {
+            result = &mut connection => {
+                if let Err(e) = result {
+                    debug!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {}
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod os_dns;
 mod plugins;
 mod reload;
 mod routing;
+mod sessions;
 mod streaming;
 mod support;
 mod timeouts;

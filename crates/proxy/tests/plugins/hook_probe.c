@@ -19,6 +19,13 @@
  *   late=MS        READ_REQUEST_HDR answers PENDING; a thread resumes only MS ms later
  *   resume_now     READ_REQUEST_HDR calls txn_resume with nothing pending, then continues
  *   block=MS       READ_REQUEST_HDR blocks its thread (the worker) MS ms
+ *   close_pending=MS  TXN_CLOSE answers PENDING; a thread MS ms later gets the transaction's
+ *                  session (txn_ssn_get), counts the resume in a session user arg, takes a
+ *                  number of the global sequence and resumes. SSN_CLOSE reads that user arg and
+ *                  takes a number too. SEND_RESPONSE_HDR adds
+ *                  `X-Probe-Close-Order: resumed=R ssn_close=S saw=N`: the numbers of the last
+ *                  such resume and SSN_CLOSE (0: none yet), and how many resumes of its session
+ *                  that SSN_CLOSE saw
  *   linger         done keeps its scheduled continuation (the version stays loaded by it)
  *   dns=ADDR       an OS_DNS callback adds `X-Probe-Dns-Was: <the resolved address>` to the
  *                  client request and connects the transaction to ADDR instead
@@ -38,6 +45,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +64,13 @@ static hy_cont *global_cont;
 static hy_cont *txn_cont;
 static hy_cont *tick_cont;
 static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status, block_ms;
-static int linger;
+static int linger, close_pending_ms = -1;
 static char dns_addr[64], set_addr[64];
+/* The session user arg close_pending counts resumes in. */
+static int32_t ssn_arg;
+/* close_pending's order: a global sequence, the numbers the last TXN_CLOSE resume and the last
+ * SSN_CLOSE took, and what that SSN_CLOSE read from its session. */
+static atomic_int sequence, close_resumed_at, ssn_closed_at, ssn_close_saw;
 static char disable[64];
 static char shutdown_path[512];
 static atomic_int closed, scheduled, ssn_starts, ssn_closes, loaded, refused;
@@ -115,6 +128,20 @@ static void *deny_later(void *txn) {
 
 static void *resume_very_late(void *txn) {
     pause_ms(late_ms);
+    resume_counted(txn);
+    atomic_fetch_sub(&threads, 1);
+    return NULL;
+}
+
+/* The transaction's session, used after the client left: the session must outlive it. */
+static void *resume_close_later(void *txn) {
+    pause_ms(close_pending_ms);
+    hy_ssn *ssn = api->txn_ssn_get(txn);
+    void *seen = NULL;
+    if (ssn != NULL && api->user_arg_get(ssn, ssn_arg, &seen) == HY_SUCCESS) {
+        api->user_arg_set(ssn, ssn_arg, (void *)((intptr_t)seen + 1));
+    }
+    atomic_store(&close_resumed_at, atomic_fetch_add(&sequence, 1) + 1);
     resume_counted(txn);
     atomic_fetch_sub(&threads, 1);
     return NULL;
@@ -196,6 +223,13 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Loaded", number);
         snprintf(number, sizeof number, "%d", atomic_load(&refused));
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Refused", number);
+        if (close_pending_ms >= 0) {
+            char order[96];
+            snprintf(order, sizeof order, "resumed=%d ssn_close=%d saw=%d",
+                     atomic_load(&close_resumed_at), atomic_load(&ssn_closed_at),
+                     atomic_load(&ssn_close_saw));
+            add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Close-Order", order);
+        }
         return HY_HOOK_CONTINUE;
     case HY_HOOK_OS_DNS: {
         hy_str was;
@@ -210,12 +244,21 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
     }
     case HY_HOOK_TXN_CLOSE:
         atomic_fetch_add(&closed, 1);
+        if (close_pending_ms >= 0) {
+            return pend_with(resume_close_later, txn);
+        }
         return HY_HOOK_CONTINUE;
     case HY_HOOK_SSN_START:
         atomic_fetch_add(&ssn_starts, 1);
         return HY_HOOK_CONTINUE;
     case HY_HOOK_SSN_CLOSE:
         atomic_fetch_add(&ssn_closes, 1);
+        if (close_pending_ms >= 0) {
+            void *seen = NULL;
+            api->user_arg_get(edata, ssn_arg, &seen);
+            atomic_store(&ssn_close_saw, (int)(intptr_t)seen);
+            atomic_store(&ssn_closed_at, atomic_fetch_add(&sequence, 1) + 1);
+        }
         return HY_HOOK_CONTINUE;
     case HY_HOOK_PLUGINS_LOADED:
         atomic_fetch_add(&loaded, 1);
@@ -286,6 +329,8 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             linger = 1;
         } else if (strncmp(argv[i], "block=", 6) == 0) {
             block_ms = atoi(argv[i] + 6);
+        } else if (strncmp(argv[i], "close_pending=", 14) == 0) {
+            close_pending_ms = atoi(argv[i] + 14);
         } else if (strcmp(argv[i], "resume_now") == 0) {
             resume_now = 1;
         } else if (strcmp(argv[i], "init-fails") == 0) {
@@ -295,6 +340,12 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             snprintf(errbuf, (size_t)errbuf_size, "unknown param %s", argv[i]);
             return HY_ERROR;
         }
+    }
+    if (close_pending_ms >= 0 &&
+        api->user_arg_reserve(HY_USER_ARG_SSN, "hook_probe." PROBE_NAME ".closes", NULL,
+                              &ssn_arg) != HY_SUCCESS) {
+        snprintf(errbuf, (size_t)errbuf_size, "user_arg_reserve failed");
+        return HY_ERROR;
     }
     global_cont = api->cont_create(api->plugin, on_global, NULL);
     txn_cont = api->cont_create(api->plugin, on_txn, NULL);
