@@ -391,7 +391,8 @@ typedef struct hy_api {
      * resume when nothing of this plugin's is pending, and one after the pending limit. */
     hy_return (*txn_resume)(hy_txn *txn, hy_hook_result result);
     hy_return (*ssn_resume)(hy_ssn *ssn, hy_hook_result result);
-    /* The session a transaction belongs to. */
+    /* The session a transaction belongs to; valid at least as long as `txn` (the transaction
+     * keeps its session, also after the client left). */
     hy_ssn *(*txn_ssn_get)(hy_txn *txn);
 
     /* -- User args (ATS's TSUserArg*) ----------------------------------------------------------- */

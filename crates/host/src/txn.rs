@@ -324,7 +324,10 @@ impl TxnBox {
         if future.as_mut().poll(&mut cx).is_pending() {
             match tokio::runtime::Handle::try_current() {
                 Ok(handle) => drop(handle.spawn(future)),
-                Err(_) => warn!("TXN_CLOSE pending outside a runtime; its state is leaked"),
+                Err(_) => warn!(
+                    "TXN_CLOSE pending outside a runtime: its wait is dropped (the state is \
+                     released as if the client had left)"
+                ),
             }
         }
     }
