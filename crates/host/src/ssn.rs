@@ -30,7 +30,7 @@ pub(crate) const SSN_TAG: u32 = 0x6879_7373;
 ///
 /// Who touches what: `tag` never changes; `resume` and the count of open transactions are
 /// atomics, used from any thread; everything a plugin can change (session hooks, controls,
-/// user args) is in [`SsnData`] behind `data`, which plugins reach from every transaction of the
+/// user args) is in `SsnData` behind `data`, which plugins reach from every transaction of the
 /// session and from the thread of any pending callback. The host holds that lock only while its
 /// own code reads or writes (picking the next callback of a dispatch, one host function), never
 /// while plugin code runs, so a callback may call any host function on its session.
