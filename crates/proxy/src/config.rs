@@ -256,8 +256,8 @@ fn timed<T>(
 }
 
 /// The runtime directory (plugin copies, the default control socket): `configured` if given;
-/// else, for root, `/var/lib/hookyard` (root's own, and unlike `/run` on some systems not
-/// mounted `noexec`); else `$XDG_RUNTIME_DIR/hookyard`, else `hookyard-UID` in the temporary
+/// else `$XDG_RUNTIME_DIR/hookyard`; else, for root, `/var/lib/hookyard` (root's own, and
+/// unlike `/run` on some systems not mounted `noexec`); else `hookyard-UID` in the temporary
 /// directory.
 ///
 /// Whichever it is, it is used only if it is private to the effective user (created 0700, or
