@@ -9,15 +9,15 @@
 //! plugins can change in it is behind a lock (see [`SsnState`]).
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hookyard_hooks::{Control, HookId, Hooks, Level, Outcome};
+use hookyard_hooks::{CallbackId, Control, HookId, Hooks, Level, Outcome, Priorities, Priority};
 use hookyard_userargs::{Conn, Slots, Ssn};
 use tokio::sync::Notify;
 
-use crate::cont::CCont;
+use crate::cont::{CCont, Callback};
 use crate::dispatch::{Ptr, Target, dispatch, release};
 use crate::global::GlobalHooks;
 use crate::pending::Resume;
@@ -28,8 +28,8 @@ pub(crate) const SSN_TAG: u32 = 0x6879_7373;
 /// A session (client connection) as plugins see it; `*mut hy_ssn` points here (the address of
 /// the shared state, stable for its whole life).
 ///
-/// Who touches what: `tag` never changes; `resume` and the count of open transactions are
-/// atomics, used from any thread; everything a plugin can change (session hooks, controls,
+/// Who touches what: `tag` never changes; `resume`, the count of open transactions and
+/// `hooked` are atomics, used from any thread; everything a plugin can change (session hooks, controls,
 /// user args) is in `SsnData` behind `data`, which plugins reach from every transaction of the
 /// session and from the thread of any pending callback. The host holds that lock only while its
 /// own code reads or writes (picking the next callback of a dispatch, one host function), never
@@ -45,6 +45,9 @@ pub struct SsnState {
     open: AtomicUsize,
     /// Notified when `open` falls to zero.
     ended: Notify,
+    /// Whether the session's own hook table has a callback (set with the first, never cleared:
+    /// callbacks are only added), so that transactions ask without taking the lock.
+    hooked: AtomicBool,
 }
 
 /// What plugins can change of a session, behind its lock.
@@ -64,6 +67,27 @@ impl SsnState {
     /// (caught at the boundary) leaves nothing half-changed that matters, so poison is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, SsnData> {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a session-level callback; its id when added.
+    pub(crate) fn add_hook(
+        &self,
+        hook: HookId,
+        cont: Arc<Callback>,
+        priority: Option<Priority>,
+        priorities: &Priorities,
+    ) -> Option<CallbackId> {
+        let added = self.lock().hooks.add(hook, cont, priority, priorities).ok();
+        if added.is_some() {
+            self.hooked.store(true, Ordering::Release);
+        }
+        added
+    }
+
+    /// Whether the session's own table has any callback (no lock taken).
+    #[inline]
+    pub(crate) fn hooked(&self) -> bool {
+        self.hooked.load(Ordering::Acquire)
     }
 
     /// The state's address: what `hy_ssn *` is.
@@ -121,6 +145,7 @@ impl Default for SsnBox {
             resume: Arc::default(),
             open: AtomicUsize::new(0),
             ended: Notify::new(),
+            hooked: AtomicBool::new(false),
         }))
     }
 }
@@ -141,7 +166,7 @@ impl SsnBox {
 
     /// Whether callbacks are registered on the session itself.
     pub fn has_hooks(&self) -> bool {
-        !self.0.lock().hooks.is_empty()
+        self.0.hooked()
     }
 
     /// Waits until no transaction of the session is open (each one's TXN_CLOSE finished, or its

@@ -253,7 +253,7 @@ impl TxnBox {
         let state = self.get();
         state.global.has_hooks()
             || !state.hooks.is_empty()
-            || state.ssn.as_ref().is_some_and(|s| !s.lock().hooks.is_empty())
+            || state.ssn.as_ref().is_some_and(|s| s.hooked())
     }
 
     /// Whether a callback is registered on `hook` for this transaction, at any level (whether
@@ -262,7 +262,10 @@ impl TxnBox {
         let state = self.get();
         !state.global.table.load().entries(hook).is_empty()
             || !state.hooks.entries(hook).is_empty()
-            || state.ssn.as_ref().is_some_and(|s| !s.lock().hooks.entries(hook).is_empty())
+            || state
+                .ssn
+                .as_ref()
+                .is_some_and(|s| s.hooked() && !s.lock().hooks.entries(hook).is_empty())
     }
 
     /// The client request's fields, as the start of the origin request: a copy when a hook may

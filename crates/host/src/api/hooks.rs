@@ -51,7 +51,7 @@ pub(super) unsafe extern "C" fn hook_add(
                 // SAFETY: a session handle lent to the plugin now (contract).
                 let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
                 let Some(priorities) = plugin.priorities() else { return HY_ERROR };
-                ssn.lock().hooks.add(hook, cont, priority, &priorities).ok()
+                ssn.add_hook(hook, cont, priority, &priorities)
             }
             abi::HY_HOOK_LEVEL_TXN => {
                 // SAFETY: a transaction handle lent to the plugin now (contract).
