@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use hookyard_proxy::{AdminSocket, Server, ServerConfig, ServerHandle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::support::{config_dir, get, raw, wait_for, within};
+use crate::support::{config_dir, get, raw, read_to_close, wait_for};
 
 fn start(dir: &Path, admin: AdminSocket) -> ServerHandle {
     Server::start(ServerConfig {
@@ -19,22 +19,6 @@ fn start(dir: &Path, admin: AdminSocket) -> ServerHandle {
         workers: Some(2),
     })
     .unwrap()
-}
-
-/// Reads until the peer closes; what was read.
-async fn until_closed(stream: &mut (impl AsyncReadExt + Unpin)) -> Vec<u8> {
-    let mut seen = Vec::new();
-    within("the server closing the connection", async {
-        let mut buf = [0u8; 1024];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    seen
 }
 
 fn series(handle: &ServerHandle, name: &str, endpoint: &str) -> u64 {
@@ -58,7 +42,7 @@ async fn client_connections_over_the_cap_are_closed_and_counted() {
     })
     .await;
     let mut over = TcpStream::connect(addr).await.unwrap();
-    assert!(until_closed(&mut over).await.is_empty(), "closed without an answer");
+    assert!(read_to_close(&mut over).await.is_empty(), "closed without an answer");
     assert_eq!(series(&handle, "hookyard_connections_refused_total", "proxy"), 1);
 
     held.pop();
@@ -89,12 +73,12 @@ async fn idle_and_half_sent_metrics_connections_time_out_and_are_capped() {
     })
     .await;
     let mut over = TcpStream::connect(metrics).await.unwrap();
-    assert!(until_closed(&mut over).await.is_empty());
+    assert!(read_to_close(&mut over).await.is_empty());
     assert!(series(&handle, "hookyard_connections_refused_total", "metrics") >= 1);
 
     // Neither the silent nor the half-sent ones are kept past `timeouts.header_read`.
     for stream in &mut idle {
-        until_closed(stream).await;
+        read_to_close(stream).await;
     }
     let page =
         raw(metrics, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "").await;
@@ -117,11 +101,11 @@ async fn the_control_socket_closes_silent_clients_and_caps_them() {
     })
     .await;
     let mut over = UnixStream::connect(&socket).await.unwrap();
-    assert!(until_closed(&mut over).await.is_empty());
+    assert!(read_to_close(&mut over).await.is_empty());
     assert_eq!(series(&handle, "hookyard_connections_refused_total", "admin"), 1);
 
-    until_closed(&mut silent).await;
-    until_closed(&mut half).await;
+    read_to_close(&mut silent).await;
+    read_to_close(&mut half).await;
     let status =
         tokio::task::spawn_blocking(move || hookyard_proxy::ctl::call(&socket, "status").unwrap())
             .await

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{Client, config_dir, proxy, within};
+use crate::support::{Client, config_dir, exchange, proxy, read_to_close};
 
 /// An origin on raw TCP: records every request head it reads and answers each with `answer`,
 /// then waits for the next head on the connection, or closes it after `close`. With no answer
@@ -92,30 +92,6 @@ fn proxy_to(origin: SocketAddr) -> (TempDir, hookyard_proxy::ServerHandle) {
     let dir = config_dir(&[("remap.config", &remap)]);
     let proxy = proxy(Some(dir.path()));
     (dir, proxy)
-}
-
-/// Reads until the proxy closes the connection, failing past the test deadline.
-async fn read_to_close(stream: &mut TcpStream) -> String {
-    let mut seen = Vec::new();
-    within("the proxy to close the connection", async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&seen).into_owned()
-}
-
-/// Sends `bytes` on a new connection and reads until the proxy closes it.
-async fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    // The proxy may close before reading everything (a refused head): that is an answer too.
-    let _ = stream.write_all(bytes).await;
-    read_to_close(&mut stream).await
 }
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";

@@ -21,7 +21,9 @@ use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{Client, DEADLINE, config_dir, get, proxy, wait_for, within};
+use crate::support::{
+    Client, DEADLINE, config_dir, exchange, get, proxy, read_to_close, wait_for, within,
+};
 
 const HEALTH: &str = "/_hookyard/health";
 
@@ -103,30 +105,6 @@ async fn read_head(stream: &mut TcpStream) {
 fn reset(stream: TcpStream) {
     socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
     drop(stream);
-}
-
-/// Reads until the peer closes the connection (EOF or reset), failing past [`DEADLINE`].
-async fn read_to_close(stream: &mut TcpStream) -> String {
-    let mut seen = Vec::new();
-    within("the connection to close", async {
-        let mut buf = [0u8; 8192];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    String::from_utf8_lossy(&seen).into_owned()
-}
-
-/// Sends `bytes` on a new connection and reads everything until the proxy closes it.
-async fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    // The proxy may close before reading everything (a refused head): that is an answer too.
-    let _ = stream.write_all(bytes).await;
-    read_to_close(&mut stream).await
 }
 
 /// A proxy with one rule, `site.test` to `origin`, and `yaml` as its settings.

@@ -220,3 +220,28 @@ pub async fn raw(addr: SocketAddr, bytes: &[u8], until: &str) -> String {
     .await;
     String::from_utf8_lossy(&seen).into_owned()
 }
+
+/// Reads until the peer closes the connection (EOF or reset), failing past [`DEADLINE`]; what
+/// was read.
+pub async fn read_to_close(stream: &mut (impl AsyncReadExt + Unpin)) -> String {
+    let mut seen = Vec::new();
+    within("the connection to close", async {
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Sends `bytes` on a new connection and reads everything until the proxy closes it.
+pub async fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The proxy may close before reading everything (a refused head): that is an answer too.
+    let _ = stream.write_all(bytes).await;
+    read_to_close(&mut stream).await
+}

@@ -167,9 +167,9 @@ async fn a_new_file_in_an_included_directory_reloads() {
         .await;
 }
 
-#[tokio::test]
-async fn a_plugin_file_replaced_by_rename_serves_its_new_version() {
-    let origin = Origin::start("o").await;
+/// A watched configuration whose one rule runs `versioned.so` from its `plugins` directory
+/// (returned, still empty).
+fn watched_plugin_dir(origin: &Origin) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = config_dir(&[(
         "remap.config",
         &format!("map http://site.test/ http://{}/ @plugin=versioned.so\n", origin.addr),
@@ -182,6 +182,13 @@ async fn a_plugin_file_replaced_by_rename_serves_its_new_version() {
         plugins.display()
     );
     write(dir.path(), "hookyard.yaml", &settings);
+    (dir, plugins)
+}
+
+#[tokio::test]
+async fn a_plugin_file_replaced_by_rename_serves_its_new_version() {
+    let origin = Origin::start("o").await;
+    let (dir, plugins) = watched_plugin_dir(&origin);
     let install = |version: u32| {
         let staging = plugins.join(".versioned.so.tmp");
         std::fs::copy(versioned(version), &staging).unwrap();
@@ -209,18 +216,7 @@ async fn a_plugin_file_replaced_by_rename_serves_its_new_version() {
 async fn a_plugin_rewritten_in_place_slowly_serves_its_new_version_once_whole() {
     use std::io::Write;
     let origin = Origin::start("o").await;
-    let dir = config_dir(&[(
-        "remap.config",
-        &format!("map http://site.test/ http://{}/ @plugin=versioned.so\n", origin.addr),
-    )]);
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let settings = format!(
-        "{WATCH}runtime_dir: {}\nplugin_dirs: [{}]\n",
-        dir.path().join("run").display(),
-        plugins.display()
-    );
-    write(dir.path(), "hookyard.yaml", &settings);
+    let (dir, plugins) = watched_plugin_dir(&origin);
     std::fs::copy(versioned(1), plugins.join("versioned.so")).unwrap();
     let proxy = proxy(Some(dir.path()));
     let addr = proxy.addrs()[0];
