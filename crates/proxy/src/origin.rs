@@ -193,11 +193,11 @@ pub(crate) struct Destination {
 
 impl Destination {
     /// To `host:port`, or to `addr` when given, with `authority` the `Host` it is asked as.
-    pub(crate) fn new(authority: &str, host: &str, port: u16, addr: Option<SocketAddr>) -> Self {
+    pub(crate) fn new(authority: String, host: &str, port: u16, addr: Option<SocketAddr>) -> Self {
         let key = match addr {
             // `@` is in no authority the proxy sends (user info is refused).
             Some(addr) => format!("{authority}@{addr}"),
-            None => authority.to_owned(),
+            None => authority,
         };
         Destination { key, host: host.to_owned(), port, addr }
     }

@@ -295,7 +295,7 @@ impl Transaction {
         let host_field =
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
         let port = dest.port.unwrap_or(80);
-        let to = Destination::new(&authority, dest.host, port, self.os_dns(dest.host, port).await?);
+        let to = Destination::new(authority, dest.host, port, self.os_dns(dest.host, port).await?);
         let mut headers = match &mut self.state {
             Some(state) => state.origin_headers(),
             None => std::mem::take(&mut parts.headers),
