@@ -10,7 +10,15 @@
 //!     - name: auth
 //!       max_priority: 1000                       # its ceiling
 //!       priority: 900                            # its default
+//!     - name: logger
+//!       after: [auth]                            # every hook: auth's callbacks first
+//!       hooks:
+//!         SEND_RESPONSE_HDR: { before: [stats] } # one hook only
 //! ```
+//!
+//! `before`, `after` and `hooks` may also be written in a global plugin's entry of the top-level
+//! `plugins` list; they are read here as [`Subject::Global`] and resolved once the plugin is
+//! loaded and its name known ([`Orders::resolve`](crate::Orders::resolve)).
 //!
 //! Every problem is reported with `file:line: reason`, all of them in one pass.
 
@@ -20,6 +28,7 @@ use std::path::{Path, PathBuf};
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use crate::id::HookId;
+use crate::order::{OrderSpec, Relation, Subject};
 use crate::priority::Priority;
 
 /// One plugin's configured priorities.
@@ -48,6 +57,9 @@ pub struct PriorityConfig {
     pub hook_thresholds: Vec<(HookId, Priority)>,
     /// Listed plugins, in file order.
     pub plugins: Vec<PluginPriorityConfig>,
+    /// Ordering constraints (`before`, `after`, per hook under `hooks`) of `priorities.plugins`
+    /// entries and of the global plugins' entries in `plugins`, in file order.
+    pub orders: Vec<OrderSpec>,
 }
 
 /// One problem in a configuration file.
@@ -103,11 +115,17 @@ impl PriorityConfig {
         if let Some(root) = docs.first() {
             match &root.data {
                 YamlData::Mapping(map) => {
+                    let mut orders = Vec::new();
                     for (key, value) in map {
-                        if key_name(key) == Some("priorities") {
-                            config = reader.priorities(value);
+                        match key_name(key) {
+                            Some("priorities") => config = reader.priorities(value),
+                            Some("plugins") => orders = reader.global_orders(value),
+                            _ => {}
                         }
                     }
+                    // The global plugins' constraints come first, as their entries are first.
+                    orders.append(&mut config.orders);
+                    config.orders = orders;
                 }
                 YamlData::Value(Scalar::Null) => {}
                 _ => reader.error(root, "a plugin.yaml file must be a mapping"),
@@ -147,6 +165,9 @@ fn kind(node: &MarkedYaml<'_>) -> &'static str {
         _ => "an unsupported value",
     }
 }
+
+/// The keys of a plugin's entry that state ordering constraints.
+const ORDER_KEYS: [&str; 3] = ["before", "after", "hooks"];
 
 struct Reader<'f> {
     file: &'f Path,
@@ -219,7 +240,7 @@ impl Reader<'_> {
                 }
                 "threshold" => config.threshold = self.priority(value, "`threshold`"),
                 "hooks" => config.hook_thresholds = self.hooks(value),
-                "plugins" => config.plugins = self.plugins(value),
+                "plugins" => config.plugins = self.plugins(value, &mut config.orders),
                 other => self.error(
                     key,
                     format!("unknown key `{other}` in `priorities` (expected default, threshold, hooks, plugins)"),
@@ -283,7 +304,11 @@ impl Reader<'_> {
         thresholds
     }
 
-    fn plugins(&mut self, node: &MarkedYaml<'_>) -> Vec<PluginPriorityConfig> {
+    fn plugins(
+        &mut self,
+        node: &MarkedYaml<'_>,
+        orders: &mut Vec<OrderSpec>,
+    ) -> Vec<PluginPriorityConfig> {
         let YamlData::Sequence(items) = &node.data else {
             self.error(node, format!("`priorities.plugins` must be a list, found {}", kind(node)));
             return Vec::new();
@@ -291,7 +316,9 @@ impl Reader<'_> {
         let mut plugins: Vec<PluginPriorityConfig> = Vec::new();
         for item in items {
             let mut name = None;
+            let mut has_orders = false;
             for (field, _key, value) in self.mapping(item, "a `priorities.plugins` entry") {
+                has_orders |= ORDER_KEYS.contains(&field);
                 if field == "name" {
                     match &value.data {
                         YamlData::Value(Scalar::String(s)) if !s.is_empty() => {
@@ -304,7 +331,11 @@ impl Reader<'_> {
                     }
                 }
             }
-            let (priority, max) = self.pair(item, "a `priorities.plugins` entry", &["name"]);
+            let (priority, max) = self.pair(
+                item,
+                "a `priorities.plugins` entry",
+                &["name", "before", "after", "hooks"],
+            );
             let line = item.span.start.line();
             let Some(name) = name else {
                 if matches!(item.data, YamlData::Mapping(_)) {
@@ -320,9 +351,16 @@ impl Reader<'_> {
                 );
                 continue;
             }
+            self.orders(item, &Subject::Named(name.clone()), orders);
             let (priority, max) = match (priority, max) {
+                (None, None) if has_orders => continue,
                 (None, None) => {
-                    self.error(item, format!("plugin `{name}` needs `priority` or `max_priority`"));
+                    self.error(
+                        item,
+                        format!(
+                            "plugin `{name}` needs `priority`, `max_priority`, `before` or `after`"
+                        ),
+                    );
                     continue;
                 }
                 (p, m) => (p.or(m).unwrap_or_default(), m.or(p).unwrap_or_default()),
@@ -339,6 +377,90 @@ impl Reader<'_> {
             plugins.push(PluginPriorityConfig { name, max_priority: max, priority, line });
         }
         plugins
+    }
+
+    /// The constraints of the top-level `plugins` entries (their other keys are the proxy's).
+    fn global_orders(&mut self, node: &MarkedYaml<'_>) -> Vec<OrderSpec> {
+        let mut orders = Vec::new();
+        if let YamlData::Sequence(items) = &node.data {
+            for (index, item) in items.iter().enumerate() {
+                if matches!(item.data, YamlData::Mapping(_)) {
+                    self.orders(item, &Subject::Global(index), &mut orders);
+                }
+            }
+        }
+        orders
+    }
+
+    /// Reads `before`, `after` and `hooks: {HOOK: {before, after}}` of one plugin's entry.
+    fn orders(&mut self, entry: &MarkedYaml<'_>, subject: &Subject, out: &mut Vec<OrderSpec>) {
+        let YamlData::Mapping(map) = &entry.data else { return };
+        for (key, value) in map {
+            match key_name(key) {
+                Some("before") => self.names(value, subject, Relation::Before, None, out),
+                Some("after") => self.names(value, subject, Relation::After, None, out),
+                Some("hooks") => {
+                    for (name, key, fields) in self.mapping(value, "a plugin's `hooks`") {
+                        let hook = match name.parse::<HookId>() {
+                            Ok(hook) => hook,
+                            Err(e) => {
+                                self.error(key, e.to_string());
+                                continue;
+                            }
+                        };
+                        let what = format!("`hooks.{name}`");
+                        for (field, field_key, names) in self.mapping(fields, &what) {
+                            let relation = match field {
+                                "before" => Relation::Before,
+                                "after" => Relation::After,
+                                other => {
+                                    self.error(
+                                        field_key,
+                                        format!("unknown key `{other}` in {what} (expected before, after)"),
+                                    );
+                                    continue;
+                                }
+                            };
+                            self.names(names, subject, relation, Some(hook), out);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A list of plugin names (a single name is accepted too).
+    fn names(
+        &mut self,
+        node: &MarkedYaml<'_>,
+        subject: &Subject,
+        relation: Relation,
+        hook: Option<HookId>,
+        out: &mut Vec<OrderSpec>,
+    ) {
+        let items = match &node.data {
+            YamlData::Sequence(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        for item in items {
+            match &item.data {
+                YamlData::Value(Scalar::String(name)) if !name.is_empty() => out.push(OrderSpec {
+                    subject: subject.clone(),
+                    relation,
+                    other: name.to_string(),
+                    hook,
+                    line: item.span.start.line(),
+                }),
+                _ => self.error(
+                    item,
+                    format!(
+                        "a plugin name in `before`/`after` must be a string, found {}",
+                        kind(item)
+                    ),
+                ),
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use smallvec::SmallVec;
 
 use crate::error::Error;
 use crate::id::HookId;
+use crate::order::{self, Edges, Order};
 use crate::priority::{Caller, PluginId, Priorities, Priority};
 use crate::table::{CallbackId, Entry, Hooks};
 
@@ -52,6 +53,7 @@ pub struct Control {
     priorities: SmallVec<[(CallbackId, Priority); 2]>,
     threshold: Option<Priority>,
     hook_thresholds: SmallVec<[(HookId, Priority); 1]>,
+    orders: SmallVec<[Order; 1]>,
     /// Bumped by every change, so a dispatch can keep what it derived until then.
     version: u32,
 }
@@ -98,6 +100,7 @@ impl Control {
             && self.priorities.is_empty()
             && self.threshold.is_none()
             && self.hook_thresholds.is_empty()
+            && self.orders.is_empty()
     }
 
     /// Identifies this control's current state: its address and change count.
@@ -111,6 +114,16 @@ impl Control {
 
     pub(crate) fn switches_nothing(&self) -> bool {
         self.plugins_off.is_empty() && self.callbacks_off.is_empty() && self.removed.is_empty()
+    }
+
+    /// The ordering constraints set at this scope.
+    pub fn orders(&self) -> &[Order] {
+        &self.orders
+    }
+
+    /// Whether a constraint of this scope applies on `hook`.
+    pub(crate) fn orders_on(&self, hook: HookId) -> bool {
+        self.orders.iter().any(|o| o.applies(hook))
     }
 
     pub(crate) fn has_priorities(&self) -> bool {
@@ -210,6 +223,73 @@ impl Control {
         }
         self.changed();
         Ok(())
+    }
+
+    /// Adds (or with `enabled: false` removes) an ordering constraint for this scope: `order.first`'s
+    /// callbacks run before `order.then`'s, on `order.hook` or every hook. `session` is the
+    /// session's control when this is a transaction's.
+    ///
+    /// Each of the two plugins must be the caller itself or one whose ceiling is below the
+    /// caller's, as for switching a plugin off.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotPermitted`] when the caller does not outrank a plugin it names;
+    /// [`Error::OrderCycle`] when the constraint would close a cycle with the configured ones,
+    /// the session's or this scope's.
+    pub fn set_order(
+        &mut self,
+        order: Order,
+        enabled: bool,
+        caller: &Caller,
+        priorities: &Priorities,
+        session: Option<&Control>,
+    ) -> Result<(), Error> {
+        for plugin in [order.first, order.then] {
+            let ceiling = priorities.ceiling(plugin);
+            if caller.plugin != plugin && !caller.outranks(ceiling) {
+                return Err(not_permitted(
+                    format!("plugin `{}`", priorities.name(plugin)),
+                    ceiling,
+                    caller,
+                ));
+            }
+        }
+        if order.first == order.then {
+            return Err(Error::OrderCycle {
+                first: priorities.name(order.first),
+                then: priorities.name(order.then),
+            });
+        }
+        if !enabled {
+            self.orders.retain(|o| *o != order);
+            self.changed();
+            return Ok(());
+        }
+        let hooks = HookId::ALL.into_iter().filter(|h| order.applies(*h));
+        for hook in hooks {
+            let mut edges = order::edges(hook, priorities, session, Some(self));
+            edges.push((order.first, order.then));
+            order::close(&mut edges);
+            if order::has_cycle(&edges) {
+                return Err(Error::OrderCycle {
+                    first: priorities.name(order.first),
+                    then: priorities.name(order.then),
+                });
+            }
+        }
+        if !self.orders.contains(&order) {
+            self.orders.push(order);
+        }
+        self.changed();
+        Ok(())
+    }
+
+    /// Adds this scope's constraints on `hook` to `edges`.
+    pub(crate) fn add_edges(&self, hook: HookId, edges: &mut Edges) {
+        for o in self.orders.iter().filter(|o| o.applies(hook)) {
+            edges.push((o.first, o.then));
+        }
     }
 
     /// The callback's priority as this scope sees it, after the session's and this scope's

@@ -8,8 +8,9 @@ use tracing::debug;
 
 use crate::control::Control;
 use crate::id::HookId;
+use crate::order;
 use crate::priority::{Priorities, Priority};
-use crate::table::{Entry, HookList, order_key};
+use crate::table::{CallbackId, Entry, HookList, order_key};
 
 /// What a callback tells the dispatcher.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +99,8 @@ pub struct Dispatch {
     derived: Option<Derived>,
     /// The scanning path's sorted snapshot of the callbacks still to come.
     scan: Option<Scan>,
+    /// Ordering constraints were in force at some step: the ordered path is kept to the end.
+    ordered: bool,
 }
 
 /// The callbacks still to come, sorted, and what they were computed from.
@@ -108,7 +111,15 @@ struct Scan {
     /// (order key, level, index in the level's list).
     order: SmallVec<[(u64, u8, u32); 8]>,
     next: usize,
+    /// On the ordered path: the callbacks passed (run or skipped) so far.
+    passed: SmallVec<[CallbackId; 8]>,
+    /// Whether `order` was arranged by ordering constraints.
+    ordered: bool,
 }
+
+/// A callback the ordered path arranges: order key, level, index in the level's list, plugin,
+/// registration.
+type Candidate = (u64, u8, u32, crate::PluginId, CallbackId);
 
 /// The thresholds and switches the controls imply, kept while the controls do not change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +128,7 @@ struct Derived {
     threshold: Option<Priority>,
     switches: bool,
     overrides: bool,
+    ordered: bool,
 }
 
 /// The thresholds and switches in force for one step.
@@ -127,6 +139,8 @@ struct Filter<'a> {
     threshold: Option<Priority>,
     switches: bool,
     overrides: bool,
+    /// Ordering constraints apply on the hook.
+    ordered: bool,
 }
 
 impl<'a> Filter<'a> {
@@ -150,13 +164,15 @@ impl<'a> Filter<'a> {
                         .or_else(|| priorities.threshold(hook)),
                     switches: [session, txn].into_iter().flatten().any(|c| !c.switches_nothing()),
                     overrides: [session, txn].into_iter().flatten().any(Control::has_priorities),
+                    ordered: priorities.orders().applies(hook)
+                        || [session, txn].into_iter().flatten().any(|c| c.orders_on(hook)),
                 };
                 *cache = Some(derived);
                 derived
             }
         };
-        let Derived { threshold, switches, overrides, .. } = derived;
-        Filter { hook, session, txn, threshold, switches, overrides }
+        let Derived { threshold, switches, overrides, ordered, .. } = derived;
+        Filter { hook, session, txn, threshold, switches, overrides, ordered }
     }
 
     /// The callback's priority after per-session and per-transaction changes.
@@ -217,6 +233,7 @@ impl Dispatch {
             done: false,
             derived: None,
             scan: None,
+            ordered: false,
         }
     }
 
@@ -251,7 +268,10 @@ impl Dispatch {
             &mut self.derived,
         );
         loop {
-            let (level, index) = if filter.overrides {
+            let (level, index) = if self.ordered || filter.ordered {
+                self.ordered = true;
+                self.step_by_order(&lists, &filter, priorities)
+            } else if filter.overrides {
                 self.step_by_scan(&lists, &filter)
             } else {
                 self.step_by_cursor(&lists)
@@ -333,7 +353,14 @@ impl Dispatch {
                 }
             }
             order.sort_unstable_by_key(|(key, _, _)| *key);
-            self.scan = Some(Scan { versions, stamps, order, next: 0 });
+            self.scan = Some(Scan {
+                versions,
+                stamps,
+                order,
+                next: 0,
+                passed: SmallVec::new(),
+                ordered: false,
+            });
         }
         let scan = self.scan.as_mut()?;
         let (key, level, index) = *scan.order.get(scan.next)?;
@@ -342,6 +369,74 @@ impl Dispatch {
         let (level, index) = (usize::from(level), index as usize);
         self.last = Some(key);
         // The cursors were not kept up to date: recompute them if the cursor path resumes.
+        self.versions = [None; 3];
+        if !level_left && let Some(list) = lists[level] {
+            self.close(level, list);
+        }
+        Some((level, index))
+    }
+
+    /// The path with ordering constraints in force: every callback not yet passed is arranged
+    /// (constraints first, then priority order) into a snapshot, rebuilt only when a list or a
+    /// control changes. A callback the arrangement puts before one already passed is passed too,
+    /// as a callback added behind the current position is on the other paths.
+    fn step_by_order<H: ?Sized>(
+        &mut self,
+        lists: &[Option<&HookList<H>>; 3],
+        filter: &Filter<'_>,
+        priorities: &Priorities,
+    ) -> Option<(usize, usize)> {
+        let versions = lists.map(|l| l.map(|l| l.version));
+        let stamps = [filter.session.map(Control::stamp), filter.txn.map(Control::stamp)];
+        let current = self.scan.as_mut().filter(|s| s.ordered);
+        let fresh = current.is_none();
+        if current.is_none_or(|s| s.versions != versions || s.stamps != stamps) {
+            let mut passed = match self.scan.take() {
+                Some(scan) if scan.ordered => scan.passed,
+                _ => SmallVec::new(),
+            };
+            let mut candidates: SmallVec<[Candidate; 8]> = SmallVec::new();
+            for (level, list) in lists.iter().enumerate() {
+                let Some(list) = list else { continue };
+                for (index, entry) in list.entries.iter().enumerate() {
+                    let open = self.closed[level].is_none_or(|bound| entry.seq() <= bound);
+                    if open && !filter.removed(entry) {
+                        let key = filter.key(entry);
+                        candidates.push((
+                            key,
+                            level as u8,
+                            index as u32,
+                            entry.plugin(),
+                            entry.id(),
+                        ));
+                    }
+                }
+            }
+            if fresh && let Some(last) = self.last {
+                // Entering from a key-ordered path: what it passed is what sorts up to `last`.
+                passed.extend(candidates.iter().filter(|c| c.0 <= last).map(|c| c.4));
+            }
+            let edges = order::edges(self.hook, priorities, filter.session, filter.txn);
+            order::arrange(&mut candidates, |c| c.0, |c| c.3, &edges);
+            let behind =
+                candidates.iter().rposition(|c| passed.contains(&c.4)).map_or(0, |p| p + 1);
+            for c in &candidates[..behind] {
+                if !passed.contains(&c.4) {
+                    passed.push(c.4);
+                }
+            }
+            let order = candidates[behind..].iter().map(|c| (c.0, c.1, c.2)).collect();
+            self.scan = Some(Scan { versions, stamps, order, next: 0, passed, ordered: true });
+        }
+        let scan = self.scan.as_mut()?;
+        let (key, level, index) = *scan.order.get(scan.next)?;
+        scan.next += 1;
+        let level_left = scan.order[scan.next..].iter().any(|(_, l, _)| *l == level);
+        let (level, index) = (usize::from(level), index as usize);
+        if let Some(entry) = lists[level].and_then(|l| l.entries.get(index)) {
+            scan.passed.push(entry.id());
+        }
+        self.last = Some(key);
         self.versions = [None; 3];
         if !level_left && let Some(list) = lists[level] {
             self.close(level, list);

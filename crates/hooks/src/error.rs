@@ -52,4 +52,12 @@ pub enum Error {
         /// The caller's ceiling.
         ceiling: Priority,
     },
+    /// An ordering constraint that would make a plugin run before itself.
+    #[error("ordering `{first}` before `{then}` would close a cycle")]
+    OrderCycle {
+        /// The plugin asked to run first.
+        first: String,
+        /// The plugin asked to run after it.
+        then: String,
+    },
 }

@@ -3,6 +3,7 @@
 use crate::control::Tables;
 use crate::dispatch::Local;
 use crate::id::{HookId, Level};
+use crate::order::{self, OrderSource};
 use crate::priority::{PluginId, Priorities, Priority};
 use crate::table::{CallbackId, Entry, order_key};
 
@@ -21,6 +22,9 @@ pub struct CallbackInfo {
     pub level: Level,
     /// Whether it would run (not switched off, not below the threshold).
     pub enabled: bool,
+    /// Why it is where it is: the ordering constraints in force between its plugin and another
+    /// plugin listed on the hook (`after auth (plugin.yaml:12)`); empty: by priority alone.
+    pub constraints: Vec<String>,
 }
 
 /// The callbacks on `hook` for a transaction (or session) in the order a dispatch would run them,
@@ -59,12 +63,50 @@ pub fn callbacks<H: ?Sized>(
                     priority,
                     level: entry.level(),
                     enabled,
+                    constraints: Vec::new(),
                 },
             ));
         }
     }
-    listed.sort_by_key(|(key, _)| *key);
-    listed.into_iter().map(|(_, info)| info).collect()
+    let edges = order::edges(hook, priorities, local.session_control, local.txn_control);
+    order::arrange(&mut listed, |(key, _)| *key, |(_, info)| info.plugin, &edges);
+    let mut listed: Vec<CallbackInfo> = listed.into_iter().map(|(_, info)| info).collect();
+    explain(hook, priorities, local, &mut listed);
+    listed
+}
+
+/// Fills in each callback's `constraints`.
+fn explain<H: ?Sized>(
+    hook: HookId,
+    priorities: &Priorities,
+    local: &Local<'_, H>,
+    listed: &mut [CallbackInfo],
+) {
+    let configured = priorities.orders().on(hook).map(|(o, source)| (*o, source.clone()));
+    let session = local.session_control.into_iter().flat_map(|c| c.orders());
+    let txn = local.txn_control.into_iter().flat_map(|c| c.orders());
+    let in_force: Vec<_> = configured
+        .chain(session.filter(|o| o.applies(hook)).map(|o| (*o, OrderSource::Session)))
+        .chain(txn.filter(|o| o.applies(hook)).map(|o| (*o, OrderSource::Transaction)))
+        .collect();
+    if in_force.is_empty() {
+        return;
+    }
+    let plugins: Vec<PluginId> = listed.iter().map(|c| c.plugin).collect();
+    for info in listed.iter_mut() {
+        for (order, source) in &in_force {
+            let (relation, other) = if order.then == info.plugin {
+                ("after", order.first)
+            } else if order.first == info.plugin {
+                ("before", order.then)
+            } else {
+                continue;
+            };
+            if plugins.contains(&other) {
+                info.constraints.push(format!("{relation} {} ({source})", priorities.name(other)));
+            }
+        }
+    }
 }
 
 fn enabled<H: ?Sized>(

@@ -58,6 +58,7 @@ mod dispatch;
 mod error;
 mod id;
 mod inspect;
+mod order;
 mod priority;
 mod table;
 
@@ -67,5 +68,6 @@ pub use dispatch::{Dispatch, Local, Next, Outcome, Progress};
 pub use error::Error;
 pub use id::{HookId, HookScope, Level, UnknownHook};
 pub use inspect::{CallbackInfo, callbacks};
+pub use order::{Order, OrderSource, OrderSpec, Orders, Relation, Subject};
 pub use priority::{Caller, PluginId, Priorities, Priority};
 pub use table::{CallbackId, Entry, Hooks};

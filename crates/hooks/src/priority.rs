@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::config::PriorityConfig;
 use crate::error::Error;
 use crate::id::HookId;
+use crate::order::Orders;
 
 /// A callback's priority: higher runs first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -84,6 +85,8 @@ pub struct Priorities {
     /// The global threshold and the per-hook ones, as [`encode`]d; settable at run time.
     threshold: AtomicI64,
     hook_thresholds: [AtomicI64; HookId::COUNT],
+    /// The configured ordering constraints, set once the configuration's plugins are known.
+    orders: OnceLock<Orders>,
 }
 
 /// A threshold in an atomic: `i64::MIN` for none.
@@ -136,6 +139,7 @@ impl Priorities {
             default_ceiling: config.default_max_priority,
             threshold: AtomicI64::new(encode(config.threshold)),
             hook_thresholds,
+            orders: OnceLock::new(),
         }
     }
 
@@ -245,6 +249,21 @@ impl Priorities {
         };
         slot.store(encode(threshold), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Sets the configuration's ordering constraints (checked by [`Orders::resolve`]); once.
+    ///
+    /// # Errors
+    ///
+    /// Gives `orders` back when constraints were already set.
+    pub fn set_orders(&self, orders: Orders) -> Result<(), Orders> {
+        self.orders.set(orders)
+    }
+
+    /// The configuration's ordering constraints (none until set).
+    pub fn orders(&self) -> &Orders {
+        static NONE: OnceLock<Orders> = OnceLock::new();
+        self.orders.get().unwrap_or_else(|| NONE.get_or_init(Orders::new))
     }
 
     /// Every plugin: id, name, ceiling, default priority.

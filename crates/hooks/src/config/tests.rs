@@ -92,8 +92,8 @@ fn every_problem_is_reported_with_its_line() {
             "plugin.yaml:13: plugin `cache` is listed twice (first on line 11)",
             "plugin.yaml:15: a `priorities.plugins` entry needs a `name`",
             "plugin.yaml:17: `priority` 99999999999 is out of range (-2147483648..=2147483647)",
-            "plugin.yaml:16: plugin `big` needs `priority` or `max_priority`",
-            "plugin.yaml:18: plugin `nothing` needs `priority` or `max_priority`",
+            "plugin.yaml:16: plugin `big` needs `priority`, `max_priority`, `before` or `after`",
+            "plugin.yaml:18: plugin `nothing` needs `priority`, `max_priority`, `before` or `after`",
         ]
     );
 }
@@ -112,4 +112,120 @@ fn wrong_types_and_broken_yaml_are_reported() {
     assert_eq!(broken.len(), 1);
     assert!(broken[0].starts_with("plugin.yaml:3: invalid YAML"), "{broken:?}");
     assert_eq!(errors("- a\n- b\n"), vec!["plugin.yaml:1: a plugin.yaml file must be a mapping"]);
+}
+
+#[test]
+fn constraints_are_read_from_both_kinds_of_entry() {
+    let config = parse(
+        "plugins:\n\
+         \x20 - path: auth.so\n\
+         \x20   before: [rewrite]\n\
+         \x20 - path: logger.so\n\
+         \x20   hooks:\n\
+         \x20     READ_REQUEST_HDR: { after: [auth, rewrite] }\n\
+         priorities:\n\
+         \x20 plugins:\n\
+         \x20   - name: rewrite\n\
+         \x20     after: stats\n",
+    )
+    .unwrap();
+    let specs: Vec<(Subject, Relation, &str, Option<HookId>, usize)> = config
+        .orders
+        .iter()
+        .map(|o| (o.subject.clone(), o.relation, o.other.as_str(), o.hook, o.line))
+        .collect();
+    assert_eq!(
+        specs,
+        [
+            (Subject::Global(0), Relation::Before, "rewrite", None, 3),
+            (Subject::Global(1), Relation::After, "auth", Some(HookId::ReadRequestHdr), 6),
+            (Subject::Global(1), Relation::After, "rewrite", Some(HookId::ReadRequestHdr), 6),
+            (Subject::Named("rewrite".into()), Relation::After, "stats", None, 10),
+        ]
+    );
+    // An entry with constraints only needs no priority.
+    assert!(config.plugins.is_empty());
+}
+
+#[test]
+fn bad_constraints_are_reported_with_their_lines() {
+    assert_eq!(
+        errors(
+            "plugins:\n\
+             \x20 - path: a.so\n\
+             \x20   before: [1]\n\
+             \x20   hooks:\n\
+             \x20     NO_SUCH: { after: [b] }\n\
+             \x20     PRE_REMAP: { around: [b] }\n"
+        ),
+        [
+            "plugin.yaml:3: a plugin name in `before`/`after` must be a string, found an integer",
+            "plugin.yaml:5: unknown hook `NO_SUCH`",
+            "plugin.yaml:6: unknown key `around` in `hooks.PRE_REMAP` (expected before, after)",
+        ]
+    );
+}
+
+fn resolve(text: &str, known: &[&str]) -> Result<Vec<String>, Vec<String>> {
+    let config = parse(text).unwrap();
+    let priorities = crate::Priorities::new(&config);
+    let known: Vec<String> = known.iter().map(|k| (*k).to_owned()).collect();
+    let subject = |s: &Subject| match s {
+        Subject::Named(name) => Some(name.clone()),
+        Subject::Global(i) => Some(format!("g{i}")),
+    };
+    crate::Orders::resolve(Path::new("plugin.yaml"), &config.orders, subject, &known, &priorities)
+        .map(|orders| {
+            orders
+                .iter()
+                .map(|(o, source)| {
+                    format!(
+                        "{} {} {:?} {source}",
+                        priorities.name(o.first),
+                        priorities.name(o.then),
+                        o.hook
+                    )
+                })
+                .collect()
+        })
+        .map_err(|e| e.0.iter().map(ToString::to_string).collect())
+}
+
+#[test]
+fn constraints_resolve_to_plugins_with_their_sources() {
+    let orders =
+        resolve("plugins:\n  - path: a.so\n    after: [g1]\n  - path: b.so\n", &["g0", "g1"])
+            .unwrap();
+    assert_eq!(orders, ["g1 g0 None plugin.yaml:3"]);
+}
+
+#[test]
+fn unknown_names_self_ordering_ceilings_and_cycles_are_errors() {
+    let errors = resolve(
+        "plugins:\n\
+         \x20 - path: a.so\n\
+         \x20   before: [nobody, g0]\n\
+         \x20 - path: b.so\n\
+         \x20   before: [boss]\n\
+         priorities:\n\
+         \x20 plugins:\n\
+         \x20   - { name: boss, priority: 900, max_priority: 1000 }\n\
+         \x20   - name: x\n\
+         \x20     before: [y]\n\
+         \x20   - name: y\n\
+         \x20     hooks: { SEND_RESPONSE_HDR: { before: [z] } }\n\
+         \x20   - name: z\n\
+         \x20     before: [x]\n",
+        &["g0", "g1", "boss", "x", "y", "z"],
+    )
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "plugin.yaml:3: `nobody` is no plugin of this configuration (plugins: boss, g0, g1, x, y, z)",
+            "plugin.yaml:3: plugin `g0` cannot be ordered against itself",
+            "plugin.yaml:5: `g1` before `boss` contradicts a ceiling: `g1`'s max_priority 0 is below `boss`'s priority 900",
+            "plugin.yaml:10: ordering cycle on SEND_RESPONSE_HDR: x before y (plugin.yaml:10), y before z (plugin.yaml:12), z before x (plugin.yaml:14)",
+        ]
+    );
 }

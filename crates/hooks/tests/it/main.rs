@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
 
 mod concurrent;
+mod constraints;
 mod control;
 mod order;
 mod outcome;
