@@ -222,13 +222,16 @@ fn hooks(out: &mut String, result: &Value) {
     for hook in hooks {
         let _ = writeln!(out, "{}", s(&hook["hook"]));
         for c in hook["callbacks"].as_array().into_iter().flatten() {
+            let why: Vec<String> =
+                c["constraints"].as_array().into_iter().flatten().map(s).collect();
             let _ = writeln!(
                 out,
-                "  {:>11} {:<20} {:<11} #{}{}",
+                "  {:>11} {:<20} {:<11} {:<6} {}{}",
                 s(&c["priority"]),
                 s(&c["plugin"]),
                 s(&c["level"]),
-                s(&c["id"]),
+                format!("#{}", s(&c["id"])),
+                if why.is_empty() { "by priority".to_owned() } else { why.join(", ") },
                 if c["enabled"] == true { "" } else { "  (below threshold)" },
             );
         }

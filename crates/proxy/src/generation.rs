@@ -112,7 +112,10 @@ pub(crate) fn load_plugins(
         .collect();
     let rules = std::mem::take(&mut config.rules);
     link.loading(Some(priorities.clone()));
-    let loaded = remap.load_config(rules, &globals);
+    let check = |names: &hookyard_remap::LoadedNames<'_>| {
+        order_constraints(&file, &config.plugins, &priorities, names)
+    };
+    let loaded = remap.load_config_checked(rules, &globals, check);
     link.loading(None);
     let report = loaded?;
     let generation = remap.current();
@@ -132,6 +135,58 @@ pub(crate) fn load_plugins(
     hooks.lifecycle(hookyard_hooks::HookId::PluginsLoaded);
     hooks.edit(|table| table.refresh_priorities(&hooks.priorities));
     Ok((report, hooks))
+}
+
+/// Resolves the ordering constraints of `plugin.yaml` against the plugins loaded and sets them
+/// in `priorities`; the problems, as load errors.
+fn order_constraints(
+    file: &Path,
+    plugins: &crate::config::PluginConfig,
+    priorities: &hookyard_hooks::Priorities,
+    names: &hookyard_remap::LoadedNames<'_>,
+) -> Vec<hookyard_remap::LoadError> {
+    let specs = &plugins.priorities.orders;
+    if specs.is_empty() {
+        return Vec::new();
+    }
+    // The loaded name of each `plugins` entry; `None` for a disabled one.
+    let mut loaded = names.globals.iter();
+    let entries: Vec<Option<&str>> = plugins
+        .plugins
+        .iter()
+        .map(|p| p.enabled.then(|| loaded.next().copied()).flatten())
+        .collect();
+    let subject = |subject: &hookyard_hooks::Subject| match subject {
+        hookyard_hooks::Subject::Named(name) => Some(name.clone()),
+        hookyard_hooks::Subject::Global(index) => {
+            entries.get(*index).copied().flatten().map(str::to_owned)
+        }
+    };
+    // A disabled global plugin is known by its file's stem: disabling it keeps the file valid.
+    let disabled =
+        plugins.plugins.iter().filter(|p| !p.enabled).filter_map(|p| {
+            Path::new(&p.path).file_stem().map(|s| s.to_string_lossy().into_owned())
+        });
+    let known: Vec<String> = names
+        .globals
+        .iter()
+        .chain(names.remap)
+        .map(|n| (*n).to_owned())
+        .chain(plugins.priorities.plugins.iter().map(|p| p.name.clone()))
+        .chain(disabled)
+        .collect();
+    match hookyard_hooks::Orders::resolve(file, specs, subject, &known, priorities) {
+        Ok(orders) => {
+            // A fresh table per load: nothing can have set it before.
+            let _ = priorities.set_orders(orders);
+            Vec::new()
+        }
+        Err(errors) => errors
+            .0
+            .into_iter()
+            .map(|e| hookyard_remap::LoadError { file: e.file, line: e.line, reason: e.reason })
+            .collect(),
+    }
 }
 
 /// The remap generations of a server: plugins are loaded from the configured plugin directories

@@ -97,6 +97,10 @@ pub struct CallbackEntry {
     pub level: String,
     /// Whether a transaction without changes of its own runs it (thresholds apply).
     pub enabled: bool,
+    /// Why it is where it is: the ordering constraints that place it (`after auth
+    /// (plugin.yaml:12)`); empty when priority alone does.
+    #[serde(default)]
+    pub constraints: Vec<String>,
 }
 
 /// The callbacks each hook would run (hooks with none left out), as `ctl hooks` shows them.
@@ -117,6 +121,7 @@ pub(crate) fn hook_listing<H: ?Sized>(
                     priority: c.priority.0,
                     level: c.level.name().to_owned(),
                     enabled: c.enabled,
+                    constraints: c.constraints,
                 })
                 .collect(),
         })

@@ -136,6 +136,15 @@ pub struct PluginReport {
     pub global: bool,
 }
 
+/// The names of the plugins a load has loaded, for checks that need them before it commits.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadedNames<'a> {
+    /// Each global plugin's name, in the order of the specs given.
+    pub globals: &'a [&'a str],
+    /// The remap plugins' names, sorted, each once.
+    pub remap: &'a [&'a str],
+}
+
 /// The generations of one proxy: the current one, swapped atomically on a successful load.
 pub struct Generations {
     /// Dropped before `plugins`, so its instances are queued for teardown before it stops.
@@ -178,7 +187,7 @@ impl Generations {
     /// everything this attempt created is released (instances deleted, new versions done and
     /// unloaded).
     pub fn load(&self, path: &Path) -> Result<LoadReport, LoadErrors> {
-        self.load_with(|| Rules::load(path), &[])
+        self.load_with(|| Rules::load(path), &[], |_| Vec::new())
     }
 
     /// As [`Generations::load`], with the text given (`.include`s relative to `file`'s
@@ -188,7 +197,7 @@ impl Generations {
     ///
     /// As for [`Generations::load`].
     pub fn load_text(&self, file: &Path, text: &str) -> Result<LoadReport, LoadErrors> {
-        self.load_with(|| Rules::parse(file, text), &[])
+        self.load_with(|| Rules::parse(file, text), &[], |_| Vec::new())
     }
 
     /// As [`Generations::load`], with rules already parsed (by the caller, from the same file).
@@ -197,7 +206,7 @@ impl Generations {
     ///
     /// As for [`Generations::load`], for the plugins.
     pub fn load_rules(&self, rules: Rules) -> Result<LoadReport, LoadErrors> {
-        self.load_with(|| Ok(rules), &[])
+        self.load_with(|| Ok(rules), &[], |_| Vec::new())
     }
 
     /// As [`Generations::load_rules`], with the global plugins of the configuration, loaded
@@ -212,13 +221,29 @@ impl Generations {
         rules: Rules,
         globals: &[GlobalSpec],
     ) -> Result<LoadReport, LoadErrors> {
-        self.load_with(|| Ok(rules), globals)
+        self.load_config_checked(rules, globals, |_| Vec::new())
+    }
+
+    /// As [`Generations::load_config`], with `check` run on the loaded plugins' names before
+    /// the generation is made current: problems it finds refuse the load like any other.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Generations::load_config`], and what `check` found.
+    pub fn load_config_checked(
+        &self,
+        rules: Rules,
+        globals: &[GlobalSpec],
+        check: impl FnOnce(&LoadedNames<'_>) -> Vec<LoadError>,
+    ) -> Result<LoadReport, LoadErrors> {
+        self.load_with(|| Ok(rules), globals, check)
     }
 
     fn load_with(
         &self,
         parse: impl FnOnce() -> Result<Rules, LoadErrors>,
         global_specs: &[GlobalSpec],
+        check: impl FnOnce(&LoadedNames<'_>) -> Vec<LoadError>,
     ) -> Result<LoadReport, LoadErrors> {
         let started = Instant::now();
         let _serial = self.plugins.lock();
@@ -299,6 +324,18 @@ impl Generations {
             chains.push(chain);
         }
         drop(acquired);
+        if errors.is_empty() {
+            let globals: Vec<&str> =
+                globals.iter().map(|g| g.plugin().identity().name.as_str()).collect();
+            let mut remap: Vec<&str> = chains
+                .iter()
+                .flat_map(Chain::instances)
+                .map(|i| i.plugin().identity().name.as_str())
+                .collect();
+            remap.sort_unstable();
+            remap.dedup();
+            errors.extend(check(&LoadedNames { globals: &globals, remap: &remap }));
+        }
         let used = |plugin: &RemapPlugin| {
             chains
                 .iter()

@@ -43,7 +43,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use acl::{AclRequest, Filter, IpEntry, allowed};
-pub use generation::{Generation, Generations, LoadReport, PluginReport};
+pub use generation::{Generation, Generations, LoadReport, LoadedNames, PluginReport};
 pub use global::{GlobalPlugin, GlobalSpec, GlobalUse};
 pub use parse::{LoadError, LoadErrors};
 pub use plugins::{

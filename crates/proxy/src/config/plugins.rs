@@ -95,7 +95,14 @@ fn plugins(
                 "path" => path = r.string(value, "`path`"),
                 "params" => params = r.strings(value, "`params`"),
                 "enabled" => enabled = r.bool(value, "`enabled`").unwrap_or(true),
-                other => r.unknown(key, other, "a `plugins` entry", "path, params, enabled"),
+                // Ordering constraints: read by hookyard_hooks::PriorityConfig.
+                "before" | "after" | "hooks" => {}
+                other => r.unknown(
+                    key,
+                    other,
+                    "a `plugins` entry",
+                    "path, params, enabled, before, after, hooks",
+                ),
             }
         }
         let Some(path) = path else {
@@ -161,7 +168,7 @@ mod tests {
             errors,
             [
                 "/c/plugin.yaml:2: plugin `missing.so` not found (searched: /nonexistent)",
-                "/c/plugin.yaml:3: unknown key `pth` in a `plugins` entry (expected path, params, enabled)",
+                "/c/plugin.yaml:3: unknown key `pth` in a `plugins` entry (expected path, params, enabled, before, after, hooks)",
                 "/c/plugin.yaml:3: a `plugins` entry needs a `path`",
                 "/c/plugin.yaml:4: unknown key `weird` in plugin.yaml (expected plugins, priorities)",
                 "/c/plugin.yaml:6: unknown key `bogus` in `priorities` (expected default, threshold, hooks, plugins)",

@@ -13,6 +13,7 @@ mod errors;
 mod examples;
 mod hooks;
 mod limits;
+mod ordering;
 mod os_dns;
 mod plugins;
 mod reload;
