@@ -63,7 +63,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define HY_ABI_MAJOR 1
-#define HY_ABI_MINOR 1
+#define HY_ABI_MINOR 2
 /* (major << 16) | minor, as found in hy_api.version. */
 #define HY_ABI_VERSION ((HY_ABI_MAJOR << 16) | HY_ABI_MINOR)
 /* "HYPL" read as a little-endian uint32_t. */
@@ -463,6 +463,27 @@ typedef struct hy_api {
      * resolved at all (ATS's TSHttpTxnServerAddrSet); at OS_DNS, it replaces the resolved
      * address. Allowed up to and including OS_DNS. */
     hy_return (*server_addr_set)(hy_txn *txn, const char *addr, size_t len);
+
+    /* -- Coordination (since 1.2; docs/priorities.md) ----------------------------------------- */
+
+    /* The priority and ceiling of the plugin named `plugin`. HY_ERROR for a name the caller's
+     * configuration generation does not know. */
+    hy_return (*plugin_priority_of_get)(hy_plugin *self, const char *plugin, size_t len,
+                                        int32_t *priority, int32_t *ceiling);
+    /* Sets the priority of the plugin named `plugin` for the rest of the caller's configuration
+     * generation (its callbacks registered without a priority follow it). Allowed for the caller
+     * itself and for plugins whose ceiling is below the caller's; never above that plugin's own
+     * ceiling (the operator's max_priority). Logged with both names. */
+    hy_return (*plugin_priority_of_set)(hy_plugin *self, const char *plugin, size_t len,
+                                        int32_t priority);
+    /* For one session or transaction (level SESSION or TXN): the callbacks of plugin `first`
+     * run before those of plugin `then` on `hook` (HY_HOOK_ANY: every hook); enabled 0 takes
+     * such a constraint of this scope away. Each plugin must be the caller or one whose ceiling
+     * is below the caller's. HY_ERROR when it would close a cycle with the configured
+     * constraints, the session's or the transaction's. */
+    hy_return (*order_set)(hy_plugin *self, hy_hook_level level, void *object, int32_t hook,
+                           const char *first, size_t first_len, const char *then,
+                           size_t then_len, int32_t enabled);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -443,6 +443,36 @@ define_struct! {
         /// 1.1).
         pub server_addr_set:
             unsafe extern "C" fn(txn: *mut hy_txn, addr: *const c_char, len: usize) -> hy_return,
+
+        /// Another plugin's priority and ceiling (since 1.2).
+        pub plugin_priority_of_get: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            plugin: *const c_char,
+            len: usize,
+            priority: *mut i32,
+            ceiling: *mut i32,
+        ) -> hy_return,
+        /// Sets another plugin's priority for the rest of the configuration generation, when the
+        /// caller's ceiling is above that plugin's (since 1.2).
+        pub plugin_priority_of_set: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            plugin: *const c_char,
+            len: usize,
+            priority: i32,
+        ) -> hy_return,
+        /// Orders one plugin's callbacks before another's for one session or transaction (since
+        /// 1.2).
+        pub order_set: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            level: hy_hook_level,
+            object: *mut c_void,
+            hook: i32,
+            first: *const c_char,
+            first_len: usize,
+            then: *const c_char,
+            then_len: usize,
+            enabled: i32,
+        ) -> hy_return,
     }
 }
 
@@ -503,6 +533,9 @@ macro_rules! hy_api_table {
             callback_remove: $($host)::+::callback_remove,
             server_addr_get: $($host)::+::server_addr_get,
             server_addr_set: $($host)::+::server_addr_set,
+            plugin_priority_of_get: $($host)::+::plugin_priority_of_get,
+            plugin_priority_of_set: $($host)::+::plugin_priority_of_set,
+            order_set: $($host)::+::order_set,
         }
     };
 }

@@ -38,8 +38,9 @@ use message::{
 use origin::{server_addr_get, server_addr_set};
 use plugin::{log, log_enabled, plugin_name_get, plugin_version_get};
 use priority::{
-    callback_enable_set, callback_list, callback_priority_set, callback_remove, plugin_enable_set,
-    plugin_priority_get, plugin_priority_set, threshold_get, threshold_set,
+    callback_enable_set, callback_list, callback_priority_set, callback_remove, order_set,
+    plugin_enable_set, plugin_priority_get, plugin_priority_of_get, plugin_priority_of_set,
+    plugin_priority_set, threshold_get, threshold_set,
 };
 use url::{url_get, url_set, url_string_get};
 use userargs::{

@@ -351,6 +351,47 @@ impl Host {
         )
     }
 
+    /// The priority and ceiling of the plugin called `plugin` (since ABI 1.2).
+    ///
+    /// # Errors
+    ///
+    /// For a plugin the configuration generation does not know.
+    pub fn priority_of(self, plugin: &str) -> Result<(i32, i32), Error> {
+        let (mut priority, mut ceiling) = (0, 0);
+        // SAFETY: the name is valid for the call; valid out-parameters.
+        let result = unsafe {
+            (self.api.plugin_priority_of_get)(
+                self.api.plugin,
+                plugin.as_ptr().cast(),
+                plugin.len(),
+                &mut priority,
+                &mut ceiling,
+            )
+        };
+        check(result, "plugin_priority_of_get")?;
+        Ok((priority, ceiling))
+    }
+
+    /// Sets the priority of the plugin called `plugin` for the rest of this configuration
+    /// generation: this plugin itself, or one whose ceiling is below this plugin's; never above
+    /// that plugin's own ceiling (since ABI 1.2).
+    ///
+    /// # Errors
+    ///
+    /// When this plugin may not, or above the target's ceiling.
+    pub fn set_priority_of(self, plugin: &str, priority: i32) -> Result<(), Error> {
+        // SAFETY: the name is valid for the call.
+        let result = unsafe {
+            (self.api.plugin_priority_of_set)(
+                self.api.plugin,
+                plugin.as_ptr().cast(),
+                plugin.len(),
+                priority,
+            )
+        };
+        check(result, "plugin_priority_of_set")
+    }
+
     /// The global threshold for `hook` (`None`: for every hook), if one is set.
     pub fn global_threshold(self, hook: Option<HookId>) -> Option<i32> {
         threshold_get(self.api, abi::HY_HOOK_LEVEL_GLOBAL, ptr::null_mut(), hook)

@@ -352,6 +352,23 @@ impl<'a> Txn<'a> {
         plugin_enable_set(self.api, Level::Transaction, self.raw().cast(), plugin, enabled)
     }
 
+    /// Runs `first`'s callbacks before `then`'s on `hook` (`None`: every hook) for this
+    /// transaction; `enabled: false` takes such a constraint away (since ABI 1.2). Each plugin
+    /// must be this plugin or one whose ceiling is below this plugin's.
+    ///
+    /// # Errors
+    ///
+    /// When this plugin may not, a name is unknown, or the constraint would close a cycle.
+    pub fn set_order(
+        &mut self,
+        first: &str,
+        then: &str,
+        hook: Option<HookId>,
+        enabled: bool,
+    ) -> Result<(), Error> {
+        order_set(self.api, Level::Transaction, self.raw().cast(), [first, then], hook, enabled)
+    }
+
     /// The threshold set for this transaction for `hook` (`None`: for every hook).
     pub fn threshold(&self, hook: Option<HookId>) -> Option<i32> {
         threshold_get(self.api, abi::HY_HOOK_LEVEL_TXN, self.raw().cast(), hook)
@@ -578,6 +595,22 @@ impl<'a> Ssn<'a> {
         plugin_enable_set(self.api, Level::Session, self.object(), plugin, enabled)
     }
 
+    /// Runs `first`'s callbacks before `then`'s on `hook` (`None`: every hook) for this
+    /// session's transactions; `enabled: false` takes such a constraint away (since ABI 1.2).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Txn::set_order`].
+    pub fn set_order(
+        &mut self,
+        first: &str,
+        then: &str,
+        hook: Option<HookId>,
+        enabled: bool,
+    ) -> Result<(), Error> {
+        order_set(self.api, Level::Session, self.object(), [first, then], hook, enabled)
+    }
+
     /// Sets (`Some`) or clears (`None`) this session's threshold for `hook` (`None`: every hook).
     ///
     /// # Errors
@@ -730,6 +763,32 @@ fn arg_set(api: &hy_api, object: *mut c_void, index: i32, value: usize) -> Resul
     // SAFETY: as in `arg_get`; the value is opaque to the host.
     let r = unsafe { (api.user_arg_set)(object, index, ptr::without_provenance_mut(value)) };
     host_call(r, "user_arg_set")
+}
+
+fn order_set(
+    api: &hy_api,
+    level: Level,
+    object: *mut c_void,
+    [first, then]: [&str; 2],
+    hook: Option<HookId>,
+    enabled: bool,
+) -> Result<(), Error> {
+    let hook = hook.map_or(abi::HY_HOOK_ANY, HookId::raw);
+    // SAFETY: the object is live and matches the level; the names are valid for the call.
+    let r = unsafe {
+        (api.order_set)(
+            api.plugin,
+            level.raw(),
+            object,
+            hook,
+            first.as_ptr().cast(),
+            first.len(),
+            then.as_ptr().cast(),
+            then.len(),
+            i32::from(enabled),
+        )
+    };
+    host_call(r, "order_set")
 }
 
 fn plugin_enable_set(

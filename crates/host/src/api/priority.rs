@@ -9,7 +9,7 @@ use hookyard_abi::{
     self as abi, HY_ERROR, HY_SUCCESS, hy_callback_info, hy_hook_id, hy_hook_level, hy_plugin,
     hy_return, hy_txn,
 };
-use hookyard_hooks::{Control, Entry, HookId, Priorities, Priority, Tables};
+use hookyard_hooks::{Control, Entry, HookId, Order, PluginId, Priorities, Priority, Tables};
 
 use super::{bytes, guard, plugin, put_i32, ssn_state, state};
 use crate::plugin::PluginState;
@@ -47,15 +47,141 @@ pub(super) unsafe extern "C" fn plugin_priority_set(
         let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
         let Some(priorities) = plugin.priorities() else { return HY_ERROR };
         let id = priorities.plugin(&plugin.name);
-        if priorities.set_priority(id, Priority(priority)).is_err() {
+        set_priority(plugin, &priorities, id, Priority(priority))
+    })
+}
+
+/// Sets `target`'s priority in `priorities` and re-sorts the serving table if they are its.
+fn set_priority(
+    plugin: &PluginState,
+    priorities: &Arc<Priorities>,
+    target: PluginId,
+    priority: Priority,
+) -> hy_return {
+    if let Err(e) = priorities.set_priority(target, priority) {
+        tracing::debug!(error = %e, "a plugin's priority change was refused");
+        return HY_ERROR;
+    }
+    if let Some(current) = plugin.serving()
+        && Arc::ptr_eq(&current.priorities, priorities)
+    {
+        current.edit(|table| table.refresh_priorities(&current.priorities));
+    }
+    HY_SUCCESS
+}
+
+/// The name lent by a plugin, as text.
+///
+/// # Safety
+///
+/// `name` is null or has `len` readable bytes.
+unsafe fn name<'a>(name: *const c_char, len: usize) -> Option<&'a str> {
+    // SAFETY: per the contract.
+    std::str::from_utf8(unsafe { bytes(name, len) }?).ok()
+}
+
+pub(super) unsafe extern "C" fn plugin_priority_of_get(
+    this: *mut hy_plugin,
+    target: *const c_char,
+    len: usize,
+    priority: *mut i32,
+    ceiling: *mut i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`; `target` has `len` readable bytes.
+        let (Some(plugin), Some(target)) = (unsafe { plugin(this) }, unsafe { name(target, len) })
+        else {
+            return HY_ERROR;
+        };
+        let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+        let Some(id) = priorities.find(target) else { return HY_ERROR };
+        if priority.is_null() || ceiling.is_null() {
             return HY_ERROR;
         }
-        if let Some(current) = plugin.serving()
-            && Arc::ptr_eq(&current.priorities, &priorities)
-        {
-            current.edit(|table| table.refresh_priorities(&current.priorities));
+        // SAFETY: both writable (checked non-null).
+        unsafe {
+            *priority = priorities.priority(id).0;
+            *ceiling = priorities.ceiling(id).0;
         }
         HY_SUCCESS
+    })
+}
+
+pub(super) unsafe extern "C" fn plugin_priority_of_set(
+    this: *mut hy_plugin,
+    target: *const c_char,
+    len: usize,
+    priority: i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`; `target` has `len` readable bytes.
+        let (Some(plugin), Some(target)) = (unsafe { plugin(this) }, unsafe { name(target, len) })
+        else {
+            return HY_ERROR;
+        };
+        let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+        let Some(id) = priorities.find(target) else { return HY_ERROR };
+        let caller = priorities.caller(priorities.plugin(&plugin.name));
+        let ceiling = priorities.ceiling(id);
+        if id != caller.plugin && !caller.outranks(ceiling) {
+            tracing::debug!(plugin = %plugin.name, target, "a plugin may not change the priority \
+                of a plugin whose ceiling is not below its own");
+            return HY_ERROR;
+        }
+        let was = priorities.priority(id);
+        let result = set_priority(plugin, &priorities, id, Priority(priority));
+        if result == HY_SUCCESS && id != caller.plugin {
+            tracing::info!(plugin = %plugin.name, target, from = was.0, to = priority,
+                "a plugin changed another plugin's priority for this configuration generation");
+        }
+        result
+    })
+}
+
+#[allow(clippy::too_many_arguments, reason = "one C function of the ABI table")]
+pub(super) unsafe extern "C" fn order_set(
+    this: *mut hy_plugin,
+    level: hy_hook_level,
+    object: *mut c_void,
+    hook: i32,
+    first: *const c_char,
+    first_len: usize,
+    then: *const c_char,
+    then_len: usize,
+    enabled: i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `log`; each name has its length in readable bytes.
+        let (Some(plugin), Some(first), Some(then)) =
+            (unsafe { (plugin(this), name(first, first_len), name(then, then_len)) })
+        else {
+            return HY_ERROR;
+        };
+        let Some(hook) = hook_or_any(hook) else { return HY_ERROR };
+        let set = |control: &mut Control, priorities: &Priorities, session: Option<&Control>| {
+            let (Some(first), Some(then)) = (priorities.find(first), priorities.find(then)) else {
+                return HY_ERROR;
+            };
+            let caller = priorities.caller(priorities.plugin(&plugin.name));
+            let order = Order { first, then, hook };
+            ok(control.set_order(order, enabled != 0, &caller, priorities, session))
+        };
+        match level {
+            abi::HY_HOOK_LEVEL_TXN => {
+                // SAFETY: per the contract.
+                let Some(state) = (unsafe { state(object.cast()) }) else { return HY_ERROR };
+                let session = state.session_arc().map(|s| s.lock().control.clone());
+                let priorities = state.global.priorities.clone();
+                set(&mut state.control, &priorities, session.as_ref())
+            }
+            abi::HY_HOOK_LEVEL_SESSION => {
+                // SAFETY: per the contract.
+                let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
+                let Some(priorities) = plugin.priorities() else { return HY_ERROR };
+                set(&mut ssn.lock().control, &priorities, None)
+            }
+            _ => HY_ERROR,
+        }
     })
 }
 

@@ -349,3 +349,37 @@ unsafe extern "C" fn server_addr_set(
 ) -> hy_return {
     HY_ERROR
 }
+
+unsafe extern "C" fn plugin_priority_of_get(
+    _this: *mut hy_plugin,
+    _plugin: *const c_char,
+    _len: usize,
+    _priority: *mut i32,
+    _ceiling: *mut i32,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn plugin_priority_of_set(
+    _this: *mut hy_plugin,
+    _plugin: *const c_char,
+    _len: usize,
+    _priority: i32,
+) -> hy_return {
+    HY_ERROR
+}
+
+#[allow(clippy::too_many_arguments, reason = "one C function of the ABI table")]
+unsafe extern "C" fn order_set(
+    _this: *mut hy_plugin,
+    _level: hy_hook_level,
+    _object: *mut c_void,
+    _hook: i32,
+    _first: *const c_char,
+    _first_len: usize,
+    _then: *const c_char,
+    _then_len: usize,
+    _enabled: i32,
+) -> hy_return {
+    HY_ERROR
+}

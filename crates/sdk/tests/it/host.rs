@@ -68,6 +68,8 @@ pub(crate) struct State {
     pub(crate) global_thresholds: Mutex<HashMap<i32, i32>>,
     /// Every plugin this host knows, by name: its ceiling.
     pub(crate) ceilings: Mutex<HashMap<String, i32>>,
+    /// Priorities set for other plugins (`plugin_priority_of_set`), by name.
+    pub(crate) priorities: Mutex<HashMap<String, i32>>,
     next_callback: AtomicU64,
     timers: Mutex<Option<mpsc::Sender<(Instant, usize)>>>,
     /// Invocations running now: plugin code is executing, so its library must stay loaded (the
@@ -399,6 +401,8 @@ pub(crate) struct Control {
     pub(crate) disabled: Vec<String>,
     pub(crate) thresholds: HashMap<i32, i32>,
     pub(crate) overrides: HashMap<u64, Override>,
+    /// Ordering constraints: (first, then, hook or HY_HOOK_ANY).
+    pub(crate) orders: Vec<(String, String, i32)>,
 }
 
 #[derive(Debug, Default)]

@@ -948,3 +948,94 @@ unsafe extern "C" fn server_addr_set(t: *mut hy_txn, addr: *const c_char, len: u
         ok(true)
     })
 }
+
+/// Whether `me` may act on the plugin called `name`: itself, or a known plugin it outranks.
+fn outranks(me: &PluginRec, name: &str) -> bool {
+    name.as_bytes() == me.name.as_bytes()
+        || lock(&me.state.ceilings).get(name).is_some_and(|c| *c < me.ceiling)
+}
+
+unsafe extern "C" fn plugin_priority_of_get(
+    this: *mut hy_plugin,
+    name: *const c_char,
+    len: usize,
+    priority: *mut i32,
+    ceiling: *mut i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        rule(rules::out(priority.is_null() || ceiling.is_null()))?;
+        // SAFETY: the plugin's handle and a readable name.
+        let (me, name) = unsafe { (plugin(this)?, text(name, len)?) };
+        let (value, cap) = if name.as_bytes() == me.name.as_bytes() {
+            (me.priority.load(std::sync::atomic::Ordering::Relaxed), me.ceiling)
+        } else {
+            let cap = *lock(&me.state.ceilings).get(name)?;
+            (lock(&me.state.priorities).get(name).copied().unwrap_or(0), cap)
+        };
+        // SAFETY: writable out-parameters (checked).
+        unsafe {
+            priority.write(value);
+            ceiling.write(cap);
+        }
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn plugin_priority_of_set(
+    this: *mut hy_plugin,
+    name: *const c_char,
+    len: usize,
+    priority: i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle and a readable name.
+        let (me, name) = unsafe { (plugin(this)?, text(name, len)?) };
+        if name.as_bytes() == me.name.as_bytes() {
+            // SAFETY: forwarded.
+            return Some(unsafe { plugin_priority_set(this, priority) });
+        }
+        let cap = *lock(&me.state.ceilings).get(name)?;
+        if !outranks(me, name) || priority > cap {
+            return None;
+        }
+        lock(&me.state.priorities).insert(name.to_owned(), priority);
+        ok(true)
+    })
+}
+
+#[allow(clippy::too_many_arguments, reason = "one C function of the ABI table")]
+unsafe extern "C" fn order_set(
+    this: *mut hy_plugin,
+    level: i32,
+    object: *mut c_void,
+    hook: i32,
+    first: *const c_char,
+    first_len: usize,
+    then: *const c_char,
+    then_len: usize,
+    enabled: i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        rule(rules::hook_or_any(hook))?;
+        // SAFETY: the plugin's handle and readable names.
+        let (me, first, then) =
+            unsafe { (plugin(this)?, text(first, first_len)?, text(then, then_len)?) };
+        if first == then || !outranks(me, first) || !outranks(me, then) {
+            return None;
+        }
+        // SAFETY: the plugin's object for `level`.
+        unsafe {
+            control(level, object, |c| {
+                let order = (first.to_owned(), then.to_owned(), hook);
+                c.orders.retain(|o| *o != order);
+                if enabled != 0 {
+                    if c.orders.iter().any(|(f, t, _)| f == then && t == first) {
+                        return None;
+                    }
+                    c.orders.push(order);
+                }
+                ok(true)
+            })
+        }
+    })
+}
