@@ -144,3 +144,85 @@ fn check_reports_a_cycle_with_its_line() {
         "{stdout}"
     );
 }
+
+/// Builds `tests/plugins/order_probe.c` as plugin `name` into `dir/plugins/<name>.so`.
+fn order_probe(dir: &std::path::Path, name: &str) {
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/order_probe.c");
+    let out = dir.join("plugins").join(format!("{name}.so"));
+    let define = format!("-DPROBE_NAME=\"{name}\"");
+    hookyard_fixtures::compile_c_with(
+        &source,
+        &[&define],
+        &[&hookyard_fixtures::abi_include_dir()],
+        &out,
+    );
+}
+
+/// a (priority 20, ceiling 50), b (10, 10), c (7, 7), each an `order_probe` with `params`.
+async fn three(
+    origin: &Origin,
+    params: [&str; 3],
+) -> (tempfile::TempDir, hookyard_proxy::ServerHandle) {
+    let [a, b, c] = params;
+    let yaml = format!(
+        "plugins:\n  - {{ path: a.so, params: [{a}] }}\n  - {{ path: b.so, params: [{b}] }}\n  - {{ path: c.so, params: [{c}] }}\n\
+         priorities:\n  plugins:\n    - {{ name: a, priority: 20, max_priority: 50 }}\n    - {{ name: b, priority: 10, max_priority: 10 }}\n    - {{ name: c, priority: 7, max_priority: 7 }}\n"
+    );
+    let dir = setup(origin, &yaml, &[]);
+    for name in ["a", "b", "c"] {
+        order_probe(dir.path(), name);
+    }
+    let proxy = proxy(Some(dir.path()));
+    (dir, proxy)
+}
+
+#[tokio::test]
+async fn a_plugin_orders_plugins_it_outranks_for_one_transaction() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = three(&origin, ["order=b>a", "", ""]).await;
+    let answer = get(proxy.addrs()[0], "site.test", "/").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(all(&answer, "x-order-set"), ["a=0"]);
+    // a (20) would run first; its transaction constraint puts b (10) before it.
+    assert_eq!(all(&answer, "x-order"), ["b", "a", "c"]);
+}
+
+#[tokio::test]
+async fn ordering_a_plugin_above_the_callers_ceiling_is_refused() {
+    let origin = Origin::start("o").await;
+    // b's ceiling (10) is not above a's (50): b may not put itself before a.
+    let (_dir, proxy) = three(&origin, ["", "order=b>a", "order=c>b"]).await;
+    let answer = get(proxy.addrs()[0], "site.test", "/").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(all(&answer, "x-order-set"), ["b=-1", "c=-1"]);
+    assert_eq!(all(&answer, "x-order"), ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn a_session_constraint_orders_every_transaction_of_the_session() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = three(&origin, ["ssn-order=c>a", "", ""]).await;
+    let mut client = crate::support::Client::connect(proxy.addrs()[0]).await;
+    for _ in 0..2 {
+        let answer = client.request("GET", "site.test", "/").await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(all(&answer, "x-order"), ["b", "c", "a"]);
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_changes_the_priority_of_a_plugin_it_outranks_for_the_generation() {
+    let origin = Origin::start("o").await;
+    // a lowers b below c; c may not touch a; a may not raise b above b's own ceiling.
+    let (_dir, proxy) = three(&origin, ["priority-of=b:5", "", "priority-of=a:1"]).await;
+    let answer = get(proxy.addrs()[0], "site.test", "/").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(all(&answer, "x-priority-of"), ["b=0,5/10", "a=-1,20/50"]);
+    assert_eq!(all(&answer, "x-order"), ["a", "c", "b"]);
+    // Never above the target's own ceiling (b's max_priority 10).
+    let (_dir, proxy) = three(&origin, ["priority-of=b:11", "", ""]).await;
+    let answer = get(proxy.addrs()[0], "site.test", "/").await;
+    assert_eq!(all(&answer, "x-priority-of"), ["b=-1,10/10"]);
+    assert_eq!(all(&answer, "x-order"), ["a", "b", "c"]);
+}
