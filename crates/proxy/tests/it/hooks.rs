@@ -216,8 +216,17 @@ async fn a_failing_init_refuses_the_reload_and_a_changed_plugin_loads_beside_the
     assert!(report.ok, "{:?}", report.problems);
     assert_eq!(report.plugins[0].status, "loaded");
     assert_eq!(all(&get(proxy.addrs()[0], "site.test", "/").await, "x-probe-order"), ["gamma"]);
-    proxy.settle_plugins();
-    let versions = proxy.plugin_versions();
+    // The old generation lasts until the server has closed the sessions that started on it
+    // (after their clients had their answers): wait for that, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let versions = loop {
+        proxy.settle_plugins();
+        let versions = proxy.plugin_versions();
+        if versions.len() == 1 || std::time::Instant::now() > deadline {
+            break versions;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(versions.len(), 1, "{versions:?}");
     assert_ne!(versions[0].id, first[0].id);
     assert!(!mapped(&first[0].runtime_path), "the old version is unmapped");
