@@ -19,7 +19,8 @@ pub struct CallbackInfo {
     pub priority: Priority,
     /// The level it was registered at.
     pub level: Level,
-    /// Whether it would run (not switched off, not below the threshold).
+    /// Whether it would run (its canary side chosen, not switched off, not below the
+    /// threshold).
     pub enabled: bool,
 }
 
@@ -49,7 +50,8 @@ pub fn callbacks<H: ?Sized>(
                 .flatten()
                 .find_map(|c| c.priority_of(entry.id()))
                 .unwrap_or(entry.priority());
-            let enabled = hook.is_cleanup() || enabled(entry, priority, threshold, local);
+            let enabled = local.arms.runs(entry.arm())
+                && (hook.is_cleanup() || enabled(entry, priority, threshold, local));
             listed.push((
                 order_key(priority, entry.level(), entry.seq()),
                 CallbackInfo {

@@ -78,6 +78,7 @@ impl<T: Target> Step<'_, T> {
             txn: own.map(|(hooks, _)| hooks),
             session_control: data.map(|d| &d.control),
             txn_control: own.map(|(_, control)| control),
+            ..Local::default()
         }
     }
 }

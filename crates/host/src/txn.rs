@@ -153,6 +153,7 @@ impl TxnState {
             txn: Some(&self.hooks),
             session_control: data.map(|d| &d.control),
             txn_control: Some(&self.control),
+            ..Local::default()
         })
     }
 
