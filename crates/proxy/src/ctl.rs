@@ -224,11 +224,12 @@ fn hooks(out: &mut String, result: &Value) {
         for c in hook["callbacks"].as_array().into_iter().flatten() {
             let _ = writeln!(
                 out,
-                "  {:>11} {:<20} {:<11} #{}{}",
+                "  {:>11} {:<20} {:<11} #{}{}{}",
                 s(&c["priority"]),
                 s(&c["plugin"]),
                 s(&c["level"]),
                 s(&c["id"]),
+                c["arm"].as_str().map(|arm| format!("  [{arm}]")).unwrap_or_default(),
                 if c["enabled"] == true { "" } else { "  (below threshold)" },
             );
         }
@@ -256,5 +257,16 @@ fn plugins(out: &mut String, result: &Value) {
             s(&v["path"]),
             s(&v["runtime_path"]),
         );
+        let canary = &v["canary"];
+        if canary.is_object() {
+            let _ = writeln!(
+                out,
+                "      canary: {} {}% by {}, {} transactions",
+                s(&canary["arm"]),
+                canary["percent"].as_f64().unwrap_or(0.0),
+                s(&canary["by"]),
+                s(&canary["transactions"]),
+            );
+        }
     }
 }
