@@ -66,7 +66,7 @@ fn setup(n: usize, overrides: bool, priorities: &Priorities) -> (Hooks<Handler>,
 }
 
 fn local(txn: &Txn) -> Local<'_, Handler> {
-    Local { session: None, txn: None, session_control: None, txn_control: Some(&txn.control) }
+    Local { txn_control: Some(&txn.control), ..Local::default() }
 }
 
 fn dispatch(c: &mut Criterion) {

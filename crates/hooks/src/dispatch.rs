@@ -6,6 +6,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 use tracing::debug;
 
+use crate::canary::Arms;
 use crate::control::Control;
 use crate::id::HookId;
 use crate::order;
@@ -44,11 +45,19 @@ pub struct Local<'t, H: ?Sized> {
     pub session_control: Option<&'t Control>,
     /// The transaction's control.
     pub txn_control: Option<&'t Control>,
+    /// The canary sides chosen: callbacks of a side not chosen are skipped (cleanup hooks too).
+    pub arms: Arms,
 }
 
 impl<H: ?Sized> Default for Local<'_, H> {
     fn default() -> Self {
-        Local { session: None, txn: None, session_control: None, txn_control: None }
+        Local {
+            session: None,
+            txn: None,
+            session_control: None,
+            txn_control: None,
+            arms: Arms::default(),
+        }
     }
 }
 
@@ -277,7 +286,7 @@ impl Dispatch {
                 self.step_by_cursor(&lists)
             }?;
             let entry = &lists[level]?.entries[index];
-            if filter.runs(entry) {
+            if local.arms.runs(entry.arm()) && filter.runs(entry) {
                 return Some(match level {
                     0 => Next::Global(&global_list?.entries[index]),
                     1 => Next::Local(&session_list?.entries[index]),

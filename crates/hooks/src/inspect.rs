@@ -20,7 +20,8 @@ pub struct CallbackInfo {
     pub priority: Priority,
     /// The level it was registered at.
     pub level: Level,
-    /// Whether it would run (not switched off, not below the threshold).
+    /// Whether it would run (its canary side chosen, not switched off, not below the
+    /// threshold).
     pub enabled: bool,
     /// Why it is where it is: the ordering constraints in force between its plugin and another
     /// plugin listed on the hook (`after auth (plugin.yaml:12)`); empty: by priority alone.
@@ -53,7 +54,8 @@ pub fn callbacks<H: ?Sized>(
                 .flatten()
                 .find_map(|c| c.priority_of(entry.id()))
                 .unwrap_or(entry.priority());
-            let enabled = hook.is_cleanup() || enabled(entry, priority, threshold, local);
+            let enabled = local.arms.runs(entry.arm())
+                && (hook.is_cleanup() || enabled(entry, priority, threshold, local));
             listed.push((
                 order_key(priority, entry.level(), entry.seq()),
                 CallbackInfo {

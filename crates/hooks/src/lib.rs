@@ -14,6 +14,11 @@
 //! callback's priority, or sets thresholds for that session or transaction only, each change
 //! limited by the caller's ceiling. [`callbacks`] lists what a hook would run, in order.
 //!
+//! Canaries: a global callback may belong to one side of a canary of its table ([`Arm`]: two
+//! versions of one plugin, each transaction running one); a dispatch's [`Local`] carries the
+//! sides it chose ([`Arms`]), and callbacks of the other side are skipped, on every hook. A
+//! dispatch that chose nothing runs both sides.
+//!
 //! This crate never sees a raw pointer, knows nothing of HTTP, remap rules or the C ABI, and has
 //! no `unsafe`. It depends on `hookyard-context` only.
 //!
@@ -52,6 +57,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod canary;
 mod config;
 mod control;
 mod dispatch;
@@ -62,6 +68,7 @@ mod order;
 mod priority;
 mod table;
 
+pub use canary::{Arm, Arms};
 pub use config::{ConfigError, ConfigErrors, PluginPriorityConfig, PriorityConfig};
 pub use control::{Control, Tables};
 pub use dispatch::{Dispatch, Local, Next, Outcome, Progress};

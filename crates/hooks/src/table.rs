@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hookyard_context::Continuation;
 
+use crate::canary::Arm;
 use crate::error::Error;
 use crate::id::{HookId, HookScope, Level};
 use crate::priority::{PluginId, Priorities, Priority};
@@ -53,6 +54,8 @@ pub struct Entry<H: ?Sized> {
     level: Level,
     seq: u32,
     key: u64,
+    /// The canary side it belongs to ([`Arm::Both`] unless set with [`Hooks::set_arm`]).
+    arm: Arm,
 }
 
 impl<H: ?Sized> Entry<H> {
@@ -84,6 +87,12 @@ impl<H: ?Sized> Entry<H> {
     #[inline]
     pub fn level(&self) -> Level {
         self.level
+    }
+
+    /// The canary side it belongs to.
+    #[inline]
+    pub fn arm(&self) -> Arm {
+        self.arm
     }
 
     #[inline]
@@ -252,12 +261,21 @@ impl<H: ?Sized> Hooks<H> {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1) & SEQ_MASK;
         let key = order_key(priority, self.level, seq);
-        let entry = Entry { callback, id, plugin, priority, explicit, level: self.level, seq, key };
+        let level = self.level;
+        let entry =
+            Entry { callback, id, plugin, priority, explicit, level, seq, key, arm: Arm::Both };
         let list = &mut self.lists.get_or_insert_with(Default::default)[hook.index()];
         let at = list.entries.partition_point(|e| e.key <= key);
         list.entries.insert(at, entry);
         list.version = list.version.wrapping_add(1);
         Ok(id)
+    }
+
+    /// Puts the registration `id` on canary side `arm`; returns whether the table has it.
+    pub fn set_arm(&mut self, id: CallbackId, arm: Arm) -> bool {
+        let Some(lists) = &mut self.lists else { return false };
+        let entry = lists.iter_mut().flat_map(|l| l.entries.iter_mut()).find(|e| e.id == id);
+        entry.map(|e| e.arm = arm).is_some()
     }
 
     /// Removes the registration `id` from whichever hook has it; returns whether it was there.

@@ -62,7 +62,13 @@ fn callback(plugin: &str) -> Arc<Continuation<Handler>> {
 }
 
 fn local(t: &Txn) -> Local<'_, Handler> {
-    Local { session: Some(&t.session), txn: Some(&t.txn), session_control: None, txn_control: None }
+    Local {
+        session: Some(&t.session),
+        txn: Some(&t.txn),
+        session_control: None,
+        txn_control: None,
+        ..Local::default()
+    }
 }
 
 #[test]

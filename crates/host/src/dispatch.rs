@@ -5,7 +5,7 @@ use std::ptr::NonNull;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use hookyard_hooks::{Control, Dispatch, HookId, Hooks, Local, Outcome, Progress};
+use hookyard_hooks::{Arms, Control, Dispatch, HookId, Hooks, Local, Outcome, Progress};
 use tracing::{debug, warn};
 
 use crate::cont::{CCont, scheduler};
@@ -25,6 +25,8 @@ pub(crate) trait Target {
     fn session(&self) -> Option<&SsnState>;
     /// The transaction's own callbacks and control; `None` for a session.
     fn own(&self) -> Option<(&Hooks<CCont>, &Control)>;
+    /// The canary sides its dispatches on `global` run.
+    fn arms(&self, global: &GlobalHooks) -> Arms;
     /// A callback's pending wait expired.
     ///
     /// # Safety
@@ -64,6 +66,7 @@ struct Step<'s, T> {
     target: &'s Ptr<T>,
     session: Option<&'s SsnState>,
     data: Option<MutexGuard<'s, SsnData>>,
+    arms: Arms,
 }
 
 impl<T: Target> Step<'_, T> {
@@ -78,6 +81,7 @@ impl<T: Target> Step<'_, T> {
             txn: own.map(|(hooks, _)| hooks),
             session_control: data.map(|d| &d.control),
             txn_control: own.map(|(_, control)| control),
+            arms: self.arms,
         }
     }
 }
@@ -99,14 +103,15 @@ pub(crate) async unsafe fn dispatch<T: Target>(
     let table = global.table.load_full();
     // SAFETY: per the contract; the `Arc` is cloned so that no reference into the target is
     // held while the plugin may use it. The session is not the target's memory and outlives it.
-    let (resume, session) = unsafe {
+    let (resume, session, arms) = unsafe {
         let target = &*target.raw();
-        (target.resume().clone(), target.session())
+        (target.resume().clone(), target.session(), target.arms(global))
     };
     let mut dispatch = Dispatch::new(hook);
     loop {
         let progress = {
-            let mut step = Step { target: &target, session, data: session.map(SsnState::lock) };
+            let data = session.map(SsnState::lock);
+            let mut step = Step { target: &target, session, data, arms };
             dispatch.run(
                 Some(&*table),
                 &global.priorities,

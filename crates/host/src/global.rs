@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hookyard_hooks::{Dispatch, HookId, Hooks, Level, Local, Priorities, Progress};
+use hookyard_hooks::{Arm, Arms, Dispatch, HookId, Hooks, Level, Local, Priorities, Progress};
 use tracing::warn;
 
+use crate::canary::{Canaries, Canary};
 use crate::cont::CCont;
 use crate::plugin::PluginState;
 
@@ -24,6 +25,8 @@ pub struct GlobalHooks {
     /// A callback running longer is logged (`limits.slow_callback`).
     pub slow_callback: Duration,
     members: Vec<Arc<PluginState>>,
+    /// Pairs of member versions of one plugin, each transaction running one of them.
+    pub(crate) canaries: Canaries,
     /// Whether the table has any callback: transactions without plugins skip all hook work.
     has_hooks: AtomicBool,
     edit: Mutex<()>,
@@ -57,9 +60,53 @@ impl GlobalHooks {
             hook_pending,
             slow_callback,
             members,
+            canaries: Canaries::default(),
             has_hooks: AtomicBool::new(has_hooks),
             edit: Mutex::new(()),
         }
+    }
+
+    /// Makes `canaries` (pairs of this table's members) canaries of this generation: their
+    /// versions' global callbacks are tagged with their side, and every transaction runs one
+    /// side of each. At most [`Arms::MAX`] canaries (the configuration refuses more): any
+    /// beyond are left out, with a warning, and their versions run side by side.
+    pub fn with_canaries(self, mut canaries: Vec<Canary>) -> GlobalHooks {
+        if canaries.len() > Arms::MAX {
+            warn!(
+                canaries = canaries.len(),
+                max = Arms::MAX,
+                "too many canaries: the last are left out"
+            );
+            canaries.truncate(Arms::MAX);
+        }
+        let mut this = self;
+        this.canaries = Canaries::new(canaries);
+        let tagged: Vec<(hookyard_hooks::CallbackId, Arm)> = this
+            .canaries
+            .all()
+            .iter()
+            .flat_map(|c| [&c.stable, &c.canary])
+            .flat_map(|version| {
+                let arm = this.canaries.arm_of(version);
+                version.registrations().into_iter().map(move |r| (r.id, arm))
+            })
+            .collect();
+        this.edit(|table| {
+            for (id, arm) in tagged {
+                table.set_arm(id, arm);
+            }
+        });
+        this
+    }
+
+    /// The canaries of this generation, in `plugin.yaml` order.
+    pub fn canaries(&self) -> &[Canary] {
+        self.canaries.all()
+    }
+
+    /// The canary side `plugin`'s global callbacks are on in this generation.
+    pub(crate) fn arm_of(&self, plugin: &PluginState) -> Arm {
+        self.canaries.arm_of(plugin)
     }
 
     /// Whether any callback is registered.

@@ -6,7 +6,10 @@
 //! generation's global hooks ([`GlobalHooks`]) and the [`Link`] through which plugin calls reach
 //! the serving one, the state of a transaction ([`TxnBox`]) and of a session ([`SsnBox`]) while
 //! plugins may see them, the continuations plugins make (and the scheduler thread that runs
-//! their events), and the pending/resume state machine of hooks that answer PENDING.
+//! their events), and the pending/resume state machine of hooks that answer PENDING. A
+//! generation may run two versions of one global plugin as a [`Canary`]: each transaction
+//! chooses one when its state is made (by its client's address, or at random) and runs only
+//! that version's global callbacks.
 //!
 //! It knows nothing of the proxy: not of connections, HTTP framing, configuration files,
 //! metrics or the control channel. It exposes data (counters, hook tables, the state a hook
@@ -40,6 +43,7 @@
 
 mod api;
 mod caller;
+mod canary;
 mod cont;
 mod dispatch;
 mod global;
@@ -52,6 +56,7 @@ use std::sync::OnceLock;
 
 use hookyard_userargs::Registry;
 
+pub use canary::{Canary, SHARE_SCALE, Split};
 pub use cont::{CCont, Callback};
 pub use global::GlobalHooks;
 pub use plugin::{

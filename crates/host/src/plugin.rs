@@ -93,6 +93,8 @@ pub struct PluginState {
     stray_resume_logged: AtomicBool,
     /// Milliseconds after [`epoch`] before which no slow-callback warning is logged.
     slow_quiet_until: AtomicU64,
+    /// Transactions that ran this version as a canary's stable side, and as its canary side.
+    canary_txns: [AtomicU64; 2],
 }
 
 /// The shortest time between two slow-callback warnings of one plugin version.
@@ -105,9 +107,25 @@ fn epoch() -> Instant {
 }
 
 impl PluginState {
+    /// The loaded library (plugin version) it serves.
+    pub fn dso(&self) -> hookyard_dso::VersionId {
+        self.dso
+    }
+
     /// Calls and time of this version's callbacks on `hook`.
     pub fn hook_calls(&self, hook: HookId) -> &HookCalls {
         &self.calls[hook.index()]
+    }
+
+    /// Transactions that ran this version as a canary's stable side and as its canary side
+    /// (in any generation).
+    pub fn canary_transactions(&self) -> [u64; 2] {
+        self.canary_txns.each_ref().map(|n| n.load(Ordering::Relaxed))
+    }
+
+    /// Counts a transaction that chose this version in a canary.
+    pub(crate) fn count_canary_transaction(&self, on_canary: bool) {
+        self.canary_txns[usize::from(on_canary)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Calls and time of this version's `do_remap`.
@@ -277,6 +295,7 @@ impl HostTables for Tables {
             calls: (0..=HookId::COUNT).map(|_| HookCalls::default()).collect(),
             stray_resume_logged: AtomicBool::new(false),
             slow_quiet_until: AtomicU64::new(0),
+            canary_txns: Default::default(),
         });
         self.link.known(&state);
         let this: *const PluginState = Arc::as_ptr(&state);

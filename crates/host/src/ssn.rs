@@ -8,12 +8,15 @@
 //! reference-counted, lives as long as the last transaction state that names it, and what
 //! plugins can change in it is behind a lock (see [`SsnState`]).
 
+use std::net::IpAddr;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hookyard_hooks::{CallbackId, Control, HookId, Hooks, Level, Outcome, Priorities, Priority};
+use hookyard_hooks::{
+    Arms, CallbackId, Control, HookId, Hooks, Level, Outcome, Priorities, Priority,
+};
 use hookyard_userargs::{Conn, Slots, Ssn};
 use tokio::sync::Notify;
 
@@ -48,6 +51,8 @@ pub struct SsnState {
     /// Whether the session's own hook table has a callback (set with the first, never cleared:
     /// callbacks are only added), so that transactions ask without taking the lock.
     hooked: AtomicBool,
+    /// The client's address: what `by: client` canaries choose a side by.
+    client: Option<IpAddr>,
 }
 
 /// What plugins can change of a session, behind its lock.
@@ -121,6 +126,10 @@ impl Target for SsnState {
         None
     }
 
+    fn arms(&self, global: &GlobalHooks) -> Arms {
+        global.canaries.session(self.client)
+    }
+
     unsafe fn expired(_: NonNull<SsnState>) {}
 
     unsafe fn free(this: NonNull<SsnState>) {
@@ -133,7 +142,20 @@ impl Target for SsnState {
 pub struct SsnBox(Arc<SsnState>);
 
 impl Default for SsnBox {
+    /// A session without a known client address.
     fn default() -> SsnBox {
+        SsnBox::new(None)
+    }
+}
+
+impl SsnBox {
+    /// The session of a client at `client`: `by: client` canaries choose its side by that
+    /// address (not the port), for its session hooks and its transactions.
+    pub fn for_client(client: IpAddr) -> SsnBox {
+        SsnBox::new(Some(client))
+    }
+
+    fn new(client: Option<IpAddr>) -> SsnBox {
         SsnBox(Arc::new(SsnState {
             tag: SSN_TAG,
             data: Mutex::new(SsnData {
@@ -146,7 +168,13 @@ impl Default for SsnBox {
             open: AtomicUsize::new(0),
             ended: Notify::new(),
             hooked: AtomicBool::new(false),
+            client,
         }))
+    }
+
+    /// The client's address, when known.
+    pub(crate) fn client(&self) -> Option<IpAddr> {
+        self.0.client
     }
 }
 

@@ -5,7 +5,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use hookyard_abi::{hy_remap_request_info, hy_str};
-use hookyard_hooks::{Control, HookId, Hooks, Level, Local, Outcome, Priorities};
+use hookyard_hooks::{Arms, Control, HookId, Hooks, Level, Local, Outcome, Priorities};
 use hookyard_remap::{Chain, ChainOutcome};
 use hookyard_userargs::{Slots, Txn};
 use http::{HeaderMap, Method, StatusCode};
@@ -98,6 +98,8 @@ pub struct TxnState {
     ssn: Option<Arc<SsnState>>,
     pub(crate) hooks: Hooks<CCont>,
     pub(crate) control: Control,
+    /// The side of each of the generation's canaries this transaction runs.
+    arms: Arms,
     /// The client request's method.
     pub method: Method,
     /// The request URL: the client's until remap, then rewritten by the rule and plugins.
@@ -153,6 +155,7 @@ impl TxnState {
             txn: Some(&self.hooks),
             session_control: data.map(|d| &d.control),
             txn_control: Some(&self.control),
+            arms: self.arms,
         })
     }
 
@@ -176,6 +179,10 @@ impl Target for TxnState {
 
     fn own(&self) -> Option<(&Hooks<CCont>, &Control)> {
         Some((&self.hooks, &self.control))
+    }
+
+    fn arms(&self, _: &GlobalHooks) -> Arms {
+        self.arms
     }
 
     unsafe fn expired(this: NonNull<TxnState>) {
@@ -202,7 +209,9 @@ pub struct TxnBox {
 unsafe impl Send for TxnBox {}
 
 impl TxnBox {
-    /// A transaction's state, in the session `ssn` (if any).
+    /// A transaction's state, in the session `ssn` (if any). It chooses its side of each of
+    /// the generation's canaries now (a `by: client` canary by the session's client address;
+    /// without a session, the stable side).
     pub fn new(
         global: Arc<GlobalHooks>,
         ssn: Option<&SsnBox>,
@@ -211,8 +220,10 @@ impl TxnBox {
         headers: HeaderMap,
     ) -> TxnBox {
         let member = ssn.map(SsnBox::member);
+        let arms = global.canaries.transaction(ssn.and_then(SsnBox::client));
         let state = Box::new(TxnState {
             tag: TXN_TAG,
+            arms,
             global,
             ssn: member.as_ref().map(|m| m.state().clone()),
             hooks: Hooks::new(Level::Transaction),

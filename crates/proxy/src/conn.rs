@@ -97,7 +97,7 @@ impl Conn {
     /// SSN_START failed the session.
     pub(crate) async fn session(&self, global: &Arc<GlobalHooks>) -> Option<&SsnBox> {
         if self.session.get().is_none() {
-            let session = SsnBox::default();
+            let session = SsnBox::for_client(self.peer.ip());
             let outcome = session.hook(global, HookId::SsnStart).await;
             let _ = self.session.set((session, global.clone()));
             if outcome == Outcome::Error {

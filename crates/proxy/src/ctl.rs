@@ -226,12 +226,13 @@ fn hooks(out: &mut String, result: &Value) {
                 c["constraints"].as_array().into_iter().flatten().map(s).collect();
             let _ = writeln!(
                 out,
-                "  {:>11} {:<20} {:<11} {:<6} {}{}",
+                "  {:>11} {:<20} {:<11} {:<6} {}{}{}",
                 s(&c["priority"]),
                 s(&c["plugin"]),
                 s(&c["level"]),
                 format!("#{}", s(&c["id"])),
                 if why.is_empty() { "by priority".to_owned() } else { why.join(", ") },
+                c["arm"].as_str().map(|arm| format!("  [{arm}]")).unwrap_or_default(),
                 if c["enabled"] == true { "" } else { "  (below threshold)" },
             );
         }
@@ -259,5 +260,16 @@ fn plugins(out: &mut String, result: &Value) {
             s(&v["path"]),
             s(&v["runtime_path"]),
         );
+        let canary = &v["canary"];
+        if canary.is_object() {
+            let _ = writeln!(
+                out,
+                "      canary: {} {}% by {}, {} transactions",
+                s(&canary["arm"]),
+                canary["percent"].as_f64().unwrap_or(0.0),
+                s(&canary["by"]),
+                s(&canary["transactions"]),
+            );
+        }
     }
 }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use arc_swap::{ArcSwap, Guard};
-use hookyard_host::{GlobalHooks, Link, RuleUrls};
+use hookyard_host::{Canary, GlobalHooks, Link, RuleUrls};
 
-use crate::config::{Config, Source};
+use crate::config::{Config, GlobalPluginSpec, Source};
 
 /// One configuration as served: what new transactions take.
 #[derive(Debug)]
@@ -103,12 +103,7 @@ pub(crate) fn load_plugins(
         .plugins
         .iter()
         .filter(|p| p.enabled)
-        .map(|p| hookyard_remap::GlobalSpec {
-            path: p.resolved.as_ref().map_or_else(|| p.path.clone(), |r| r.display().to_string()),
-            params: p.params.clone(),
-            file: file.clone(),
-            line: p.line,
-        })
+        .flat_map(|p| global_specs(p, &file))
         .collect();
     let rules = std::mem::take(&mut config.rules);
     link.loading(Some(priorities.clone()));
@@ -125,12 +120,14 @@ pub(crate) fn load_plugins(
         .chain(generation.remap_plugins().into_iter().map(|p| p.table()))
         .filter_map(|table| hookyard_host::plugin_state(table).cloned())
         .collect();
-    let hooks = Arc::new(GlobalHooks::build(
+    let hooks = GlobalHooks::build(
         priorities,
         members,
         config.settings.timeouts.hook_pending,
         config.settings.limits.slow_callback,
-    ));
+    );
+    let hooks =
+        Arc::new(hooks.with_canaries(canaries(&generation, &globals, &config.plugins.plugins)));
     link.serve(hooks.clone());
     hooks.lifecycle(hookyard_hooks::HookId::PluginsLoaded);
     hooks.edit(|table| table.refresh_priorities(&hooks.priorities));
@@ -149,12 +146,19 @@ fn order_constraints(
     if specs.is_empty() {
         return Vec::new();
     }
-    // The loaded name of each `plugins` entry; `None` for a disabled one.
+    // The loaded name of each `plugins` entry; `None` for a disabled one. An entry with a
+    // canary loaded two versions (of one name), the stable one first.
     let mut loaded = names.globals.iter();
     let entries: Vec<Option<&str>> = plugins
         .plugins
         .iter()
-        .map(|p| p.enabled.then(|| loaded.next().copied()).flatten())
+        .map(|p| {
+            let name = p.enabled.then(|| loaded.next().copied()).flatten();
+            if p.enabled && p.canary.is_some() {
+                loaded.next();
+            }
+            name
+        })
         .collect();
     let subject = |subject: &hookyard_hooks::Subject| match subject {
         hookyard_hooks::Subject::Named(name) => Some(name.clone()),
@@ -187,6 +191,57 @@ fn order_constraints(
             .map(|e| hookyard_remap::LoadError { file: e.file, line: e.line, reason: e.reason })
             .collect(),
     }
+}
+
+/// The specs the remap generation loads for one enabled `plugin.yaml` entry: the plugin, then
+/// its canary (with the canary's own line).
+fn global_specs(p: &GlobalPluginSpec, file: &Path) -> Vec<hookyard_remap::GlobalSpec> {
+    let found = |path: &str, resolved: &Option<PathBuf>| {
+        resolved.as_ref().map_or_else(|| path.to_owned(), |r| r.display().to_string())
+    };
+    let stable = hookyard_remap::GlobalSpec {
+        path: found(&p.path, &p.resolved),
+        params: p.params.clone(),
+        file: file.to_owned(),
+        line: p.line,
+        canary: false,
+    };
+    let canary = p.canary.as_ref().map(|c| hookyard_remap::GlobalSpec {
+        path: found(&c.path, &c.resolved),
+        params: c.params.clone(),
+        file: file.to_owned(),
+        line: c.line,
+        canary: true,
+    });
+    std::iter::once(stable).chain(canary).collect()
+}
+
+/// The canaries of a loaded generation: each canary spec's version with the one before it
+/// (the generation's global versions are in spec order, one per spec).
+fn canaries(
+    generation: &hookyard_remap::Generation,
+    specs: &[hookyard_remap::GlobalSpec],
+    config: &[GlobalPluginSpec],
+) -> Vec<Canary> {
+    let states: Vec<_> =
+        generation.globals().map(|g| hookyard_host::plugin_state(g.table()).cloned()).collect();
+    let mut settings = config.iter().filter(|p| p.enabled).filter_map(|p| p.canary.as_ref());
+    let mut out = Vec::new();
+    for (at, spec) in specs.iter().enumerate().skip(1) {
+        if !spec.canary {
+            continue;
+        }
+        let Some(setting) = settings.next() else { break };
+        if let (Some(Some(stable)), Some(Some(canary))) = (states.get(at - 1), states.get(at)) {
+            out.push(Canary {
+                stable: stable.clone(),
+                canary: canary.clone(),
+                share: setting.share,
+                by: setting.by,
+            });
+        }
+    }
+    out
 }
 
 /// The remap generations of a server: plugins are loaded from the configured plugin directories

@@ -6,7 +6,9 @@
 //! `hookyard_endpoint_connections{endpoint}`, `hookyard_endpoint_connections_max{endpoint}` and
 //! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}` and the histogram
 //! `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks and
-//! `hookyard_plugin_remap_seconds{plugin,version}` of `do_remap`.
+//! `hookyard_plugin_remap_seconds{plugin,version}` of `do_remap`, and the counter
+//! `hookyard_canary_transactions_total{plugin,version,arm}` of transactions that ran each
+//! version of a canaried global plugin.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -118,7 +120,39 @@ pub(crate) fn render(control: &Control) -> String {
     let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", totals.abandoned);
     connection_series(control, &mut out);
     plugin_series(control, &mut out);
+    canary_series(control, &mut out);
     out
+}
+
+/// Per version of the serving generation's plugins: transactions that ran it as a canary's
+/// stable or canary side (each side of a serving canary listed even before its first).
+fn canary_series(control: &Control, out: &mut String) {
+    let generation = control.reloader.serving().load();
+    let canaries = generation.hooks.canaries();
+    let name = "hookyard_canary_transactions_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Transactions that ran each version of a canaried global plugin, by side."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for member in generation.hooks.members() {
+        let counts = member.canary_transactions();
+        for (at, arm) in ["stable", "canary"].into_iter().enumerate() {
+            let serving = canaries.iter().any(|c| {
+                let version = if at == 0 { &c.stable } else { &c.canary };
+                Arc::ptr_eq(version, member)
+            });
+            if counts[at] > 0 || serving {
+                let _ = writeln!(
+                    out,
+                    "{name}{{plugin=\"{}\",version=\"{}\",arm=\"{arm}\"}} {}",
+                    escape(&member.name),
+                    escape(&member.version),
+                    counts[at]
+                );
+            }
+        }
+    }
 }
 
 /// Per endpoint (proxy, metrics, admin): connections open, the cap, and refusals at the cap.

@@ -146,6 +146,8 @@ impl Reloader {
         let remap = plugins.loaded();
         let globals = plugins.globals();
         let Some(loader) = plugins.loader() else { return Vec::new() };
+        let serving = self.serving().load();
+        let canaries = serving.hooks.canaries();
         loader
             .snapshot()
             .into_iter()
@@ -188,6 +190,7 @@ impl Reloader {
                     .to_owned(),
                     state: state.to_owned(),
                     age_secs: v.loaded_at.elapsed().map_or(0.0, |d| d.as_secs_f64()),
+                    canary: canaries.iter().find_map(|c| crate::report::CanaryRole::of(c, v.id)),
                 }
             })
             .collect()

@@ -101,6 +101,10 @@ pub struct CallbackEntry {
     /// (plugin.yaml:12)`); empty when priority alone does.
     #[serde(default)]
     pub constraints: Vec<String>,
+    /// For a callback of a canaried plugin: `stable` or `canary`, the version it belongs to
+    /// (each transaction runs one of them); absent for every other callback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
 }
 
 /// The callbacks each hook would run (hooks with none left out), as `ctl hooks` shows them.
@@ -117,6 +121,11 @@ pub(crate) fn hook_listing<H: ?Sized>(
                 .into_iter()
                 .map(|c| CallbackEntry {
                     id: c.id.get(),
+                    arm: global
+                        .find(c.id)
+                        .map(|(_, entry)| entry.arm())
+                        .filter(|arm| *arm != hookyard_hooks::Arm::Both)
+                        .map(|arm| arm.name().to_owned()),
                     plugin: c.plugin_name,
                     priority: c.priority.0,
                     level: c.level.name().to_owned(),
@@ -168,4 +177,42 @@ pub struct PluginVersion {
     pub state: String,
     /// Seconds since it was loaded.
     pub age_secs: f64,
+    /// Its part in a canary of the serving generation, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryRole>,
+}
+
+/// A plugin version's part in a canary (`ctl plugins`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CanaryRole {
+    /// `stable` or `canary`.
+    pub arm: String,
+    /// The share of transactions (or clients) this version gets, in percent.
+    pub percent: f64,
+    /// How a transaction's version is chosen: `client` or `request`.
+    pub by: String,
+    /// Transactions that ran this version on this side so far.
+    pub transactions: u64,
+}
+
+impl CanaryRole {
+    /// The part of `version` in `canary`, if it is one of its two versions.
+    pub(crate) fn of(
+        canary: &hookyard_host::Canary,
+        version: hookyard_dso::VersionId,
+    ) -> Option<CanaryRole> {
+        let (arm, state, percent) = if canary.canary.dso() == version {
+            ("canary", &canary.canary, canary.percent())
+        } else if canary.stable.dso() == version {
+            ("stable", &canary.stable, 100.0 - canary.percent())
+        } else {
+            return None;
+        };
+        Some(CanaryRole {
+            arm: arm.to_owned(),
+            percent,
+            by: canary.by.name().to_owned(),
+            transactions: state.canary_transactions()[usize::from(arm == "canary")],
+        })
+    }
 }

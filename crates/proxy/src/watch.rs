@@ -330,7 +330,10 @@ impl Targets {
             targets.add_file(global.library().path());
         }
         let globals = serving.config.plugins.plugins.iter().filter(|p| p.enabled);
-        plugins.extend(globals.map(|p| p.path.clone()));
+        for global in globals {
+            plugins.insert(global.path.clone());
+            plugins.extend(global.canary.as_ref().map(|c| c.path.clone()));
+        }
         if let Ok(text) = fs::read_to_string(dir.join(PLUGIN_FILE)) {
             plugins.extend(global_paths(&text));
         }

@@ -258,9 +258,19 @@ impl Generations {
         let mut errors = Vec::new();
         let mut reports: Vec<PluginReport> = Vec::new();
         let mut globals: Vec<GlobalUse> = Vec::with_capacity(global_specs.len());
+        // The previous spec's version, when it loaded: what a canary spec is checked against.
+        let mut previous: Option<(usize, &GlobalSpec)> = None;
         for spec in global_specs {
+            let stable = previous.take().filter(|_| spec.canary);
             match self.plugins.acquire_global(spec) {
                 Ok((use_, loaded)) => {
+                    if let Some((at, stable_spec)) = stable
+                        && let Err(reason) =
+                            same_plugin(globals[at].plugin(), stable_spec, use_.plugin(), spec)
+                    {
+                        errors.push(LoadError { file: spec.file.clone(), line: spec.line, reason });
+                    }
+                    previous = Some((globals.len(), spec));
                     let identity = use_.plugin().identity();
                     reports.push(PluginReport {
                         config_path: spec.path.clone(),
@@ -387,6 +397,32 @@ impl Generations {
         );
         Ok(report)
     }
+}
+
+/// Whether `canary` (loaded for `canary_spec`) may be the canary of `stable`: another file of
+/// the same plugin; else why not.
+fn same_plugin(
+    stable: &GlobalPlugin,
+    stable_spec: &GlobalSpec,
+    canary: &GlobalPlugin,
+    canary_spec: &GlobalSpec,
+) -> Result<(), String> {
+    let (stable_name, canary_name) = (&stable.identity().name, &canary.identity().name);
+    if stable.version() == canary.version() {
+        return Err(format!(
+            "canary `{}` is the same file as its stable version `{}` (plugin `{stable_name}`): \
+             a canary needs a file of its own",
+            canary_spec.path, stable_spec.path
+        ));
+    }
+    if stable_name != canary_name {
+        return Err(format!(
+            "canary `{}` is plugin `{canary_name}`, but its stable version `{}` is plugin \
+             `{stable_name}`: a canary must be another version of the same plugin",
+            canary_spec.path, stable_spec.path
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Generations {

@@ -27,6 +27,9 @@ pub struct GlobalSpec {
     pub file: PathBuf,
     /// Its line there.
     pub line: usize,
+    /// A canary: another version of the plugin of the spec right before it, loaded beside it.
+    /// The load is refused unless both are the same plugin (descriptor name) from two files.
+    pub canary: bool,
 }
 
 /// One loaded global plugin version, shared by every generation that lists it unchanged.

@@ -64,6 +64,7 @@ pub(crate) fn local(txn: &Txn) -> Local<'_, Handler> {
         txn: Some(&txn.txn),
         session_control: Some(&txn.session_control),
         txn_control: Some(&txn.control),
+        ..Local::default()
     }
 }
 

@@ -89,9 +89,18 @@ fn add_global(
     if let Some(current) = plugin.serving()
         && current.members().iter().any(|m| Arc::ptr_eq(m, plugin))
     {
+        let arm = current.arm_of(plugin);
         current
             .edit(|table| {
-                table.add_with_id(hook, registration.callback, priority, &current.priorities, id)
+                let added = table.add_with_id(
+                    hook,
+                    registration.callback,
+                    priority,
+                    &current.priorities,
+                    id,
+                );
+                table.set_arm(id, arm);
+                added
             })
             .ok()?;
     }

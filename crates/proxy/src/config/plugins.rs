@@ -5,13 +5,19 @@
 //!   - path: stats.so          # relative: searched in `plugin_dirs`
 //!     params: [--verbose]
 //!     enabled: true
+//!     canary:                 # optional: another version of the same plugin on trial
+//!       path: stats-v2.so     # searched like `path`
+//!       percent: 5            # its share, 0 to 100 (fractions allowed)
+//!       by: client            # client (default: per client IP address) or request
+//!       params: [--verbose]   # default: the entry's params
 //! priorities: { ... }         # read by hookyard_hooks::PriorityConfig
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use hookyard_hooks::PriorityConfig;
-use saphyr::YamlData;
+use hookyard_host::{SHARE_SCALE, Split};
+use saphyr::{MarkedYaml, Scalar, YamlData};
 
 use super::Problem;
 use super::yaml::{self, Reader, is_null};
@@ -26,9 +32,28 @@ pub struct GlobalPluginSpec {
     pub resolved: Option<PathBuf>,
     /// Its arguments.
     pub params: Vec<String>,
-    /// Whether it is loaded.
+    /// Whether it is loaded (its canary too).
     pub enabled: bool,
     /// Its line.
+    pub line: usize,
+    /// Another version of the plugin, run by a share of the transactions instead of this one.
+    pub canary: Option<CanarySpec>,
+}
+
+/// The `canary:` of a global plugin entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanarySpec {
+    /// The path as written.
+    pub path: String,
+    /// Where it was found (as for the entry's `path`).
+    pub resolved: Option<PathBuf>,
+    /// Its share of transactions (or clients), in millionths of them.
+    pub share: u32,
+    /// How a transaction's version is chosen.
+    pub by: Split,
+    /// Its arguments (the entry's unless given).
+    pub params: Vec<String>,
+    /// The line of its `canary:` mapping.
     pub line: usize,
 }
 
@@ -58,7 +83,10 @@ impl PluginConfig {
         if let Some(root) = root.as_ref().filter(|root| !is_null(root)) {
             for (name, key, value) in r.mapping(root, "plugin.yaml") {
                 match name {
-                    "plugins" => config.plugins = plugins(&mut r, value, plugin_dirs),
+                    "plugins" => {
+                        config.plugins = plugins(&mut r, value, plugin_dirs);
+                        too_many_canaries(&mut r, &config.plugins);
+                    }
                     // Read below by the hooks crate, with its own messages.
                     "priorities" => {}
                     other => r.unknown(key, other, "plugin.yaml", "plugins, priorities"),
@@ -90,21 +118,24 @@ fn plugins(
     let mut out = Vec::new();
     for item in items {
         let (mut path, mut params, mut enabled) = (None, Vec::new(), true);
+        let mut canary_node = None;
         for (name, key, value) in r.mapping(item, "a `plugins` entry") {
             match name {
                 "path" => path = r.string(value, "`path`"),
                 "params" => params = r.strings(value, "`params`"),
                 "enabled" => enabled = r.bool(value, "`enabled`").unwrap_or(true),
+                "canary" => canary_node = Some(value),
                 // Ordering constraints: read by hookyard_hooks::PriorityConfig.
                 "before" | "after" | "hooks" => {}
                 other => r.unknown(
                     key,
                     other,
                     "a `plugins` entry",
-                    "path, params, enabled, before, after, hooks",
+                    "path, params, enabled, canary, before, after, hooks",
                 ),
             }
         }
+        let canary = canary_node.and_then(|node| canary(r, node, &params, enabled, dirs));
         let Some(path) = path else {
             if matches!(item.data, YamlData::Mapping(_)) {
                 r.error(item, "a `plugins` entry needs a `path`");
@@ -113,9 +144,20 @@ fn plugins(
         };
         let resolved = resolve(&path, dirs);
         if enabled && resolved.is_none() {
-            let searched =
-                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
-            r.error(item, format!("plugin `{path}` not found (searched: {searched})"));
+            r.error(item, not_found(&path, dirs));
+        }
+        if let Some(canary) = &canary
+            && let (Some(stable), Some(trial)) = (&resolved, &canary.resolved)
+            && same_file(stable, trial)
+        {
+            r.problems.push(super::Problem {
+                file: r.file.to_owned(),
+                line: canary.line,
+                reason: format!(
+                    "canary `{}` is the same file as `{path}`: a canary needs a file of its own",
+                    canary.path
+                ),
+            });
         }
         out.push(GlobalPluginSpec {
             path,
@@ -123,9 +165,116 @@ fn plugins(
             params,
             enabled,
             line: item.span.start.line(),
+            canary,
         });
     }
     out
+}
+
+/// Refuses more canaries than a generation can tell apart.
+fn too_many_canaries(r: &mut Reader<'_>, plugins: &[GlobalPluginSpec]) {
+    let max = hookyard_hooks::Arms::MAX;
+    let mut canaries = plugins.iter().filter(|p| p.enabled).filter_map(|p| p.canary.as_ref());
+    if let Some(first_too_many) = canaries.nth(max) {
+        r.problems.push(super::Problem {
+            file: r.file.to_owned(),
+            line: first_too_many.line,
+            reason: format!("more than {max} canaries: at most {max} can run at once"),
+        });
+    }
+}
+
+/// A `canary:` mapping; `None` (with its problems reported) when it is not usable.
+fn canary(
+    r: &mut Reader<'_>,
+    node: &MarkedYaml<'_>,
+    stable_params: &[String],
+    enabled: bool,
+    dirs: &[PathBuf],
+) -> Option<CanarySpec> {
+    let (mut path, mut share, mut by, mut params) = (None, None, Some(Split::Client), None);
+    let entries = r.mapping(node, "`canary`");
+    if !matches!(node.data, YamlData::Mapping(_)) {
+        return None;
+    }
+    for (name, key, value) in entries {
+        match name {
+            "path" => path = r.string(value, "`canary.path`"),
+            "percent" => share = Some(percent(r, value)),
+            "by" => by = split(r, value),
+            "params" => params = Some(r.strings(value, "`canary.params`")),
+            other => r.unknown(key, other, "`canary`", "path, percent, by, params"),
+        }
+    }
+    let missing: Vec<&str> = [("`path`", path.is_none()), ("`percent`", share.is_none())]
+        .into_iter()
+        .filter_map(|(what, missing)| missing.then_some(what))
+        .collect();
+    if !missing.is_empty() && matches!(node.data, YamlData::Mapping(_)) {
+        r.error(node, format!("`canary` needs {}", missing.join(" and ")));
+    }
+    let (path, share, by) = (path?, share??, by?);
+    let resolved = resolve(&path, dirs);
+    if enabled && resolved.is_none() {
+        r.error(node, format!("canary {}", not_found(&path, dirs)));
+    }
+    Some(CanarySpec {
+        path,
+        resolved,
+        share,
+        by,
+        params: params.unwrap_or_else(|| stable_params.to_vec()),
+        line: node.span.start.line(),
+    })
+}
+
+/// `percent`: a number from 0 to 100, as millionths; `None` (reported) otherwise.
+fn percent(r: &mut Reader<'_>, node: &MarkedYaml<'_>) -> Option<u32> {
+    let value = match &node.data {
+        YamlData::Value(Scalar::Integer(n)) => Some(*n as f64),
+        YamlData::Value(Scalar::FloatingPoint(f)) => Some(**f),
+        _ => None,
+    };
+    match value.filter(|v| (0.0..=100.0).contains(v)) {
+        Some(v) => Some((v * f64::from(SHARE_SCALE) / 100.0).round() as u32),
+        None => {
+            let found = match &node.data {
+                YamlData::Value(Scalar::Integer(n)) => n.to_string(),
+                YamlData::Value(Scalar::FloatingPoint(f)) => f.to_string(),
+                _ => yaml::kind(node).to_owned(),
+            };
+            r.error(
+                node,
+                format!("`canary.percent` must be a number from 0 to 100, found {found}"),
+            );
+            None
+        }
+    }
+}
+
+/// `by`: `client` or `request`.
+fn split(r: &mut Reader<'_>, node: &MarkedYaml<'_>) -> Option<Split> {
+    match r.string(node, "`canary.by`")?.as_str() {
+        "client" => Some(Split::Client),
+        "request" => Some(Split::Request),
+        other => {
+            r.error(node, format!("unknown `canary.by` `{other}` (expected client or request)"));
+            None
+        }
+    }
+}
+
+fn not_found(path: &str, dirs: &[PathBuf]) -> String {
+    let searched = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
+    format!("plugin `{path}` not found (searched: {searched})")
+}
+
+/// Whether two found plugin paths name one file (as the loader identifies it: canonically).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Finds a plugin file: an absolute path as is, a relative one in the first directory holding it.
@@ -159,6 +308,48 @@ mod tests {
     }
 
     #[test]
+    fn a_canary_is_read_with_its_defaults() {
+        let c = parse(
+            "plugins:\n  - path: x.so\n    enabled: false\n    params: [a]\n    canary:\n      \
+             path: y.so\n      percent: 0.5\n  - path: z.so\n    enabled: false\n    canary: \
+             {path: w.so, percent: 100, by: request, params: []}\n",
+        )
+        .unwrap();
+        let canary = c.plugins[0].canary.as_ref().unwrap();
+        assert_eq!(
+            (canary.path.as_str(), canary.share, canary.by, canary.params.as_slice(), canary.line),
+            ("y.so", 5_000, Split::Client, &["a".to_owned()][..], 6)
+        );
+        let canary = c.plugins[1].canary.as_ref().unwrap();
+        assert_eq!(
+            (canary.share, canary.by, canary.params.len()),
+            (SHARE_SCALE, Split::Request, 0)
+        );
+    }
+
+    #[test]
+    fn canary_problems_have_their_lines() {
+        let errors = parse(
+            "plugins:\n  - path: x.so\n    enabled: false\n    canary:\n      percent: 101\n      \
+             by: cookie\n      size: 1\n  - path: y.so\n    enabled: false\n    canary: 5\n  \
+             - path: z.so\n    canary: {path: z.so, percent: 1}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "/c/plugin.yaml:5: `canary.percent` must be a number from 0 to 100, found 101",
+                "/c/plugin.yaml:5: `canary` needs `path`",
+                "/c/plugin.yaml:6: unknown `canary.by` `cookie` (expected client or request)",
+                "/c/plugin.yaml:7: unknown key `size` in `canary` (expected path, percent, by, params)",
+                "/c/plugin.yaml:10: `canary` must be a mapping, found an integer",
+                "/c/plugin.yaml:11: plugin `z.so` not found (searched: /nonexistent)",
+                "/c/plugin.yaml:12: canary plugin `z.so` not found (searched: /nonexistent)",
+            ]
+        );
+    }
+
+    #[test]
     fn every_problem_in_line_order() {
         let errors = parse(
             "plugins:\n  - path: missing.so\n  - pth: x\nweird: 1\npriorities:\n  bogus: 2\n",
@@ -168,7 +359,7 @@ mod tests {
             errors,
             [
                 "/c/plugin.yaml:2: plugin `missing.so` not found (searched: /nonexistent)",
-                "/c/plugin.yaml:3: unknown key `pth` in a `plugins` entry (expected path, params, enabled, before, after, hooks)",
+                "/c/plugin.yaml:3: unknown key `pth` in a `plugins` entry (expected path, params, enabled, canary, before, after, hooks)",
                 "/c/plugin.yaml:3: a `plugins` entry needs a `path`",
                 "/c/plugin.yaml:4: unknown key `weird` in plugin.yaml (expected plugins, priorities)",
                 "/c/plugin.yaml:6: unknown key `bogus` in `priorities` (expected default, threshold, hooks, plugins)",

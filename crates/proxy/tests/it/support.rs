@@ -169,7 +169,22 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).await.unwrap();
+        Client::over(TcpStream::connect(addr).await.unwrap()).await
+    }
+
+    /// A connection from the local address `source` (port chosen by the kernel), such as
+    /// another loopback address 127.0.0.x, so one test can be many clients.
+    pub async fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Client {
+        let socket = match source {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        Client::over(socket.connect(addr).await.unwrap()).await
+    }
+
+    async fn over(stream: TcpStream) -> Client {
         let (send, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
         tokio::spawn(conn);

@@ -1,6 +1,8 @@
 /*
  * hook_probe: a global test plugin for the proxy's hook dispatch. Built once per name with
- * -DPROBE_NAME='"alpha"' (its descriptor name, so priorities can tell builds apart).
+ * -DPROBE_NAME='"alpha"' (its descriptor name, so priorities can tell builds apart). Built with
+ * -DPROBE_VERSION='"2.0.0"' too, that is its descriptor version (else 1.0.0), and
+ * SEND_RESPONSE_HDR also adds `X-Probe-Version: VERSION` (canaries tell the two builds apart).
  *
  * params (after argv[0], the path):
  *   pending        READ_REQUEST_HDR answers PENDING; a thread resumes the transaction 20 ms later
@@ -57,7 +59,14 @@
 #define PROBE_NAME "probe"
 #endif
 
-HY_PLUGIN_DESCRIPTOR(PROBE_NAME, "1.0.0", 0);
+#ifdef PROBE_VERSION
+#define PROBE_STAMPS_VERSION 1
+#else
+#define PROBE_VERSION "1.0.0"
+#define PROBE_STAMPS_VERSION 0
+#endif
+
+HY_PLUGIN_DESCRIPTOR(PROBE_NAME, PROBE_VERSION, 0);
 
 static const hy_api *api;
 static hy_cont *global_cont;
@@ -212,6 +221,9 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
             add(txn, HY_MSG_CLIENT_RESPONSE, "X-Status-Set", set == HY_SUCCESS ? "ok" : "refused");
         }
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Order", PROBE_NAME);
+        if (PROBE_STAMPS_VERSION) {
+            add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Version", PROBE_VERSION);
+        }
         snprintf(number, sizeof number, "%d", atomic_load(&closed));
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Closed", number);
         snprintf(number, sizeof number, "%d", atomic_load(&scheduled));
