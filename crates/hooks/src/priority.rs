@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::config::PriorityConfig;
+use crate::dispatch::Outcome;
 use crate::error::Error;
 use crate::id::HookId;
 
@@ -84,6 +85,8 @@ pub struct Priorities {
     /// The global threshold and the per-hook ones, as [`encode`]d; settable at run time.
     threshold: AtomicI64,
     hook_thresholds: [AtomicI64; HookId::COUNT],
+    /// What a callback whose plugin was retired for good counts as (`Continue` or `Error`).
+    dropped: Outcome,
 }
 
 /// A threshold in an atomic: `i64::MIN` for none.
@@ -136,7 +139,21 @@ impl Priorities {
             default_ceiling: config.default_max_priority,
             threshold: AtomicI64::new(encode(config.threshold)),
             hook_thresholds,
+            dropped: Outcome::Continue,
         }
+    }
+
+    /// This table, with `outcome` as what a dropped callback (one of a plugin retired for good)
+    /// counts as: `Continue` (the default) or `Error`; `Pending` is taken as `Continue`. Cleanup
+    /// hooks go on either way.
+    pub fn with_dropped_outcome(mut self, outcome: Outcome) -> Priorities {
+        self.dropped = if outcome == Outcome::Pending { Outcome::Continue } else { outcome };
+        self
+    }
+
+    /// What a dropped callback counts as (see [`Priorities::with_dropped_outcome`]).
+    pub fn dropped_outcome(&self) -> Outcome {
+        self.dropped
     }
 
     fn plugins(&self) -> std::sync::MutexGuard<'_, Plugins> {
