@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use hookyard_abi::{self as abi, PluginIdentity, hy_api, hy_remap_request_info, hy_txn};
-use hookyard_context::Context;
+use hookyard_context::{Context, ContextState};
 use hookyard_dso::{Library, Loader, VersionId};
 use tracing::{debug, info, warn};
 
@@ -116,6 +116,11 @@ impl RemapPlugin {
         self.instances.load(Ordering::Acquire)
     }
 
+    /// Retires this version (see [`retire`]).
+    pub fn retire(&self, how: Retire) {
+        retire(&self.context, how);
+    }
+
     fn init(&self) -> Result<(), abi::Error> {
         // SAFETY: `self.table` lives as long as `self`, and so past the plugin's done.
         let result = self.context.run(|| unsafe { self.entries.init(self.table.api()) });
@@ -141,6 +146,34 @@ impl fmt::Debug for RemapPlugin {
             .field("instances", &self.instances())
             .finish_non_exhaustive()
     }
+}
+
+/// How a plugin version is retired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retire {
+    /// Its events still dispatch for this long, then are dropped.
+    Drain(Duration),
+    /// Its events are dropped from now on.
+    Force,
+}
+
+/// Retires the plugin version `context` belongs to: its events are dropped after the drain (at
+/// once when forced), and its library is withheld from reuse, so a later load of its file (in
+/// dynamic mode) makes a fresh version rather than bringing the retired one back. The code
+/// stays loaded until the last reference goes.
+pub fn retire(context: &Context, how: Retire) {
+    if let Some(library) = context.library() {
+        library.withhold();
+    }
+    match how {
+        Retire::Drain(drain) => context.retire(Some(drain)),
+        Retire::Force => context.force_retire(),
+    }
+}
+
+/// Whether the context's plugin version was retired (draining or for good).
+pub(crate) fn is_retired(context: &Context) -> bool {
+    context.state() != ContextState::Active
 }
 
 /// One `@plugin=` of one rule in one generation.
