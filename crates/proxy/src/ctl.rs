@@ -120,6 +120,7 @@ pub fn render(method: &str, result: &Value) -> String {
         "rules" => rules(&mut out, result),
         "hooks" => hooks(&mut out, result),
         "plugins" => plugins(&mut out, result),
+        "retire" => retired(&mut out, result),
         _ => {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
         }
@@ -243,7 +244,7 @@ fn plugins(out: &mut String, result: &Value) {
     for v in versions {
         let _ = writeln!(
             out,
-            "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {}\n      copy {}",
+            "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {} dropped={}\n      {}\n      copy {}",
             s(&v["id"]),
             s(&v["state"]),
             s(&v["kind"]),
@@ -253,8 +254,32 @@ fn plugins(out: &mut String, result: &Value) {
             s(&v["instances"]),
             s(&v["continuations"]),
             v["age_secs"].as_f64().unwrap_or(0.0),
+            retirement(v),
+            s(&v["dropped_events"]),
             s(&v["path"]),
             s(&v["runtime_path"]),
+        );
+    }
+}
+
+/// A version's retirement as text: `active`, `retired (drain 250 ms left)`, `force-retired`.
+fn retirement(v: &Value) -> String {
+    let state = v["retirement"].as_str().unwrap_or("active");
+    match v["drain_left_ms"].as_u64() {
+        Some(left) if state == "retired" => format!("retired (drain {left} ms left)"),
+        _ => state.to_owned(),
+    }
+}
+
+fn retired(out: &mut String, result: &Value) {
+    for v in result.as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "#{:<4} {} {} {}",
+            s(&v["id"]),
+            s(&v["name"]),
+            s(&v["version"]),
+            retirement(v)
         );
     }
 }
