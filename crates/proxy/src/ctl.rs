@@ -244,7 +244,7 @@ fn plugins(out: &mut String, result: &Value) {
     for v in versions {
         let _ = writeln!(
             out,
-            "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {} dropped={}\n      {}\n      copy {}",
+            "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {} scheduled={} dropped={}\n      {}\n      copy {}",
             s(&v["id"]),
             s(&v["state"]),
             s(&v["kind"]),
@@ -255,6 +255,7 @@ fn plugins(out: &mut String, result: &Value) {
             s(&v["continuations"]),
             v["age_secs"].as_f64().unwrap_or(0.0),
             retirement(v),
+            s(&v["scheduled_events"]),
             s(&v["dropped_events"]),
             s(&v["path"]),
             s(&v["runtime_path"]),

@@ -168,6 +168,9 @@ pub struct PluginVersion {
     /// Milliseconds until a `retired` version's events are dropped.
     #[serde(default)]
     pub drain_left_ms: Option<u64>,
+    /// Scheduled continuation events dispatched into its code.
+    #[serde(default)]
+    pub scheduled_events: u64,
     /// Events for its continuations (scheduled, hook callbacks) dropped since it was retired.
     #[serde(default)]
     pub dropped_events: u64,

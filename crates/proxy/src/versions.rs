@@ -77,6 +77,11 @@ impl Loaded {
         self.contexts.iter().map(|c| c.snapshot().live_continuations).sum()
     }
 
+    /// Scheduled events dispatched over its contexts (hook callbacks are not counted).
+    fn invocations(&self) -> u64 {
+        self.contexts.iter().map(|c| c.snapshot().invocations).sum()
+    }
+
     /// Events dropped over its contexts.
     fn dropped(&self) -> u64 {
         self.contexts.iter().map(|c| c.snapshot().dropped_events).sum()
@@ -154,6 +159,7 @@ pub(crate) fn list(remap: &Generations, link: &Link) -> Vec<PluginVersion> {
             PluginVersion {
                 id: v.info.id.get(),
                 continuations: v.continuations(),
+                scheduled_events: v.invocations(),
                 dropped_events: v.dropped(),
                 retirement: retirement.name().to_owned(),
                 drain_left_ms: retirement.drain_left_ms(),
