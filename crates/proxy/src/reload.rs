@@ -91,7 +91,7 @@ impl Reloader {
         };
         match loaded.result.and_then(|config| self.load_plugins(config, &mut report)) {
             Ok((config, hooks)) => {
-                report.notes = restart_notes(&old.config, &config);
+                report.notes.extend(restart_notes(&old.config, &config));
                 report.generation = old.id + 1;
                 report.ok = true;
                 let drain = config.settings.retirement.drain;
