@@ -16,6 +16,7 @@ mod limits;
 mod os_dns;
 mod plugins;
 mod reload;
+mod retire;
 mod routing;
 mod sessions;
 mod streaming;
