@@ -272,7 +272,9 @@ impl Chain {
     /// plugin's context, with the redirect flag cleared before each; `NO_REMAP_STOP` and
     /// `DID_REMAP_STOP` end it; a `DID_REMAP*` with the redirect flag set ends it with a
     /// redirect; a negative answer counts as `NO_REMAP` (ATS's code; its documentation says
-    /// otherwise). `timed` is told how long each plugin's `do_remap` took.
+    /// otherwise). A plugin retired for good (past its drain, or forced) is skipped as if it
+    /// answered `NO_REMAP`, its drop counted. `timed` is told how long each plugin's `do_remap`
+    /// took.
     ///
     /// # Safety
     ///
@@ -287,6 +289,10 @@ impl Chain {
         let mut outcome = ChainOutcome { remapped: false, redirect: false };
         for instance in &self.instances {
             let live = instance.live();
+            if !live.plugin.context.admits() {
+                // Retired for good: skipped as NO_REMAP (the drop is counted in its context).
+                continue;
+            }
             // SAFETY: `rri` is valid and ours for the call (contract).
             unsafe { (*rri).redirect = 0 };
             let started = Instant::now();
@@ -310,7 +316,8 @@ impl Chain {
         outcome
     }
 
-    /// Tells the chain's first plugin (only) how the origin answered.
+    /// Tells the chain's first plugin (only) how the origin answered, unless it was retired for
+    /// good.
     ///
     /// # Safety
     ///
@@ -318,6 +325,9 @@ impl Chain {
     pub unsafe fn os_response(&self, txn: *mut hy_txn, state: i32) {
         if let Some(first) = self.instances.first() {
             let live = first.live();
+            if !live.plugin.context.admits() {
+                return;
+            }
             live.plugin.context.run(|| {
                 // SAFETY: per this function's contract; the instance is live.
                 unsafe { live.plugin.entries.os_response(live.handle, txn, state) }

@@ -353,3 +353,24 @@ fn a_retired_plugin_loads_as_a_fresh_version_on_the_next_reload() {
     world.flush();
     assert!(!mapped(&runtime), "the retired version unloads once its generation is gone");
 }
+
+/// A serving remap plugin retired for good is skipped by its chain (as NO_REMAP), its drops
+/// counted; draining, it still runs.
+#[test]
+fn a_retired_remap_plugin_is_skipped_by_its_chain_once_its_drain_is_over() {
+    let world = World::new();
+    world.install("p.so", &[]);
+    world.load("map http://a/ http://b/ @plugin=p.so\n").unwrap();
+    let generation = world.generations.current();
+    let plugin = world.generations.plugins().loaded().pop().unwrap();
+    plugin.retire(hookyard_remap::Retire::Drain(std::time::Duration::from_secs(3600)));
+    run_chain(&generation, "http://a/x");
+    assert_eq!(count(plugin.library(), DO_REMAP), 1, "draining: still called");
+    plugin.retire(hookyard_remap::Retire::Force);
+    assert_eq!(
+        run_chain(&generation, "http://a/x"),
+        ChainOutcome { remapped: false, redirect: false }
+    );
+    assert_eq!(count(plugin.library(), DO_REMAP), 1, "retired for good: not called");
+    assert_eq!(plugin.context().snapshot().dropped_events, 1);
+}
