@@ -304,3 +304,35 @@ async fn static_mode_keeps_a_retired_version_and_says_so() {
     let answer = get(proxy.addrs()[0], "site.test", "/").await;
     assert!(all(&answer, "x-probe-order").is_empty(), "its events stay dropped");
 }
+
+/// A serving remap plugin retired for good is skipped by its rule's chain (as NO_REMAP): the rule
+/// keeps serving without it, and the skipped calls are counted.
+#[tokio::test]
+async fn a_forced_retire_of_a_remap_plugin_skips_its_do_remap() {
+    let origin = Origin::start("o").await;
+    let dir = configured(&origin, "plugins: []\n", "");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/add_header.c");
+    let out = dir.path().join("plugins/add_header.so");
+    hookyard_fixtures::compile_c_with(&source, &[], &[&hookyard_fixtures::abi_include_dir()], &out);
+    let remap = format!(
+        "map http://site.test/ http://{}/ @plugin=add_header.so @pparam=X-Added:yes\n",
+        origin.addr
+    );
+    write(dir.path(), "remap.config", &remap);
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    assert!(get(addr, "site.test", "/headers").await.body.contains("x-added: yes"));
+
+    let retired = proxy.retire("add_header", true).unwrap();
+    assert_eq!(retired.len(), 1, "{retired:?}");
+    for _ in 0..2 {
+        let answer = get(addr, "site.test", "/headers").await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(!answer.body.contains("x-added"), "{}", answer.body);
+    }
+    let killed = only(&proxy, "add_header");
+    assert_eq!((killed.kind.as_str(), killed.retirement.as_str()), ("remap", "force-retired"));
+    // Per request: do_remap, and the origin's answer told to the chain's first plugin.
+    assert_eq!(killed.dropped_events, 4);
+    assert_eq!(dropped_metric(&proxy, "add_header"), Some(4));
+}
