@@ -265,7 +265,8 @@ fn plugins(out: &mut String, result: &Value) {
 
 /// A version's retirement as text: `active`, `retired (drain 250 ms left)`, `force-retired`.
 fn retirement(v: &Value) -> String {
-    let state = v["retirement"].as_str().unwrap_or("active");
+    // `ctl plugins` has it as `retirement` (its `state` is the loader's); `retire` as `state`.
+    let state = v["retirement"].as_str().or(v["state"].as_str()).unwrap_or("active");
     match v["drain_left_ms"].as_u64() {
         Some(left) if state == "retired" => format!("retired (drain {left} ms left)"),
         _ => state.to_owned(),

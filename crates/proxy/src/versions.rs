@@ -192,7 +192,7 @@ pub struct RetiredVersion {
     /// The version string from its descriptor.
     pub version: String,
     /// Its retirement now: `retired` (draining) or `force-retired`.
-    pub retirement: String,
+    pub state: String,
     /// Milliseconds until its events are dropped, while draining.
     #[serde(default)]
     pub drain_left_ms: Option<u64>,
@@ -237,7 +237,7 @@ pub(crate) fn retire(
                 id: v.info.id.get(),
                 name: v.name.clone(),
                 version: v.version.clone(),
-                retirement: retirement.name().to_owned(),
+                state: retirement.name().to_owned(),
                 drain_left_ms: retirement.drain_left_ms(),
             }
         })

@@ -249,7 +249,7 @@ async fn a_retire_without_force_drains_first() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let retired: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(retired[0]["name"], "alpha", "{retired}");
-    assert_eq!(retired[0]["retirement"], "retired", "{retired}");
+    assert_eq!(retired[0]["state"], "retired", "{retired}");
     assert!(retired[0]["drain_left_ms"].as_u64().is_some_and(|ms| ms <= 1000), "{retired}");
 
     let answer = client.request("GET", "site.test", "/").await;
@@ -290,7 +290,7 @@ async fn static_mode_keeps_a_retired_version_and_says_so() {
     let old = only(&proxy, "alpha");
     let retired = proxy.retire("alpha", true).unwrap();
     assert_eq!(retired.len(), 1);
-    assert_eq!((retired[0].id, retired[0].retirement.as_str()), (old.id, "force-retired"));
+    assert_eq!((retired[0].id, retired[0].state.as_str()), (old.id, "force-retired"));
 
     let report = proxy.reload();
     assert!(report.ok, "{:?}", report.problems);
