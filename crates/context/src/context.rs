@@ -170,6 +170,17 @@ impl Context {
         }
     }
 
+    /// Whether an event may be dispatched into this context now: always for an active (or the
+    /// core) context and during a retirement's drain; after it, or once force-retired, the
+    /// event is counted as dropped (and the first drop logged) and `false` returned.
+    ///
+    /// For calls into plugin code that are not continuations (a remap plugin's `do_remap`), so
+    /// a retired plugin's code is skipped as its continuations' events are.
+    #[inline]
+    pub fn admits(&self) -> bool {
+        self.0.as_ref().is_none_or(|inner| inner.admit())
+    }
+
     /// Where the context is in its life.
     pub fn state(&self) -> ContextState {
         let Some(inner) = &self.0 else { return ContextState::Active };

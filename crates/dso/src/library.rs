@@ -42,6 +42,8 @@ pub(crate) struct Version {
     pub(crate) fingerprint: Fingerprint,
     pub(crate) loaded_at: SystemTime,
     pub(crate) pinned: AtomicBool,
+    /// Cleared by [`Library::withhold`]: a load of the same file no longer returns this version.
+    pub(crate) reusable: AtomicBool,
     /// `Some` until the version is dropped and the handle goes to the reaper.
     handle: Option<sys::Handle>,
     shared: Arc<Shared>,
@@ -65,6 +67,7 @@ impl Version {
             fingerprint,
             loaded_at: SystemTime::now(),
             pinned: AtomicBool::new(false),
+            reusable: AtomicBool::new(true),
             handle: Some(handle),
             shared,
         }
@@ -148,6 +151,21 @@ impl Library {
     /// Whether this version was declared unable to unload with [`Library::pin`].
     pub fn is_pinned(&self) -> bool {
         self.version.pinned.load(Ordering::Acquire)
+    }
+
+    /// Withholds this version from reuse: in [`ReloadMode::Dynamic`](crate::ReloadMode), a later
+    /// [`Loader::load`](crate::Loader::load) of its file copies and opens the file again as a new
+    /// version instead of returning this one (for a version that was retired and must not come
+    /// back). Handles already given out keep it loaded as before. In
+    /// [`ReloadMode::Static`](crate::ReloadMode) the file has one image, which a load still
+    /// returns.
+    pub fn withhold(&self) {
+        self.version.reusable.store(false, Ordering::Release);
+    }
+
+    /// Whether a load of the same file may still return this version (see [`Library::withhold`]).
+    pub fn is_reusable(&self) -> bool {
+        self.version.reusable.load(Ordering::Acquire)
     }
 
     /// Resolves the exported item `name`, failing when the plugin does not export it.

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::SystemTime;
 
@@ -87,23 +88,27 @@ pub(crate) fn lock(registry: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
 }
 
 impl Registry {
-    /// A live version of `path` whose file stat is `stat`.
+    /// A live, reusable version of `path` whose file stat is `stat`.
     pub(crate) fn find_by_stat(&self, path: &Path, stat: &FileStat) -> Option<Library> {
-        self.entries(path).find(|e| e.stats.contains(stat)).and_then(upgrade)
+        self.entries(path)
+            .filter(|e| reusable(e))
+            .find(|e| e.stats.contains(stat))
+            .and_then(upgrade)
     }
 
-    /// A live version of `path` with this content; `stat` is remembered as another stat of it.
+    /// A live, reusable version of `path` with this content; `stat` is remembered as another
+    /// stat of it.
     pub(crate) fn find_by_content(
         &mut self,
         path: &Path,
         content: u64,
         stat: FileStat,
     ) -> Option<Library> {
-        let entry = self
-            .live
-            .get_mut(path)?
-            .iter_mut()
-            .find(|e| e.version.upgrade().is_some_and(|v| v.fingerprint.content == content))?;
+        let entry = self.live.get_mut(path)?.iter_mut().find(|e| {
+            e.version.upgrade().is_some_and(|v| {
+                v.fingerprint.content == content && v.reusable.load(Ordering::Acquire)
+            })
+        })?;
         if !entry.stats.contains(&stat) {
             entry.stats.push(stat);
         }
@@ -181,6 +186,11 @@ impl Registry {
     fn entries(&self, path: &Path) -> impl Iterator<Item = &LiveEntry> {
         self.live.get(path).into_iter().flatten()
     }
+}
+
+/// Whether a load may return the entry's version (it was not withheld).
+fn reusable(entry: &LiveEntry) -> bool {
+    entry.version.upgrade().is_some_and(|v| v.reusable.load(Ordering::Acquire))
 }
 
 fn upgrade(entry: &LiveEntry) -> Option<Library> {

@@ -489,7 +489,7 @@ impl Dispatch {
     ///
     /// `local` gives the session and transaction parts from the target; `call` runs one
     /// callback's handler on the target (inside the callback's context). A callback whose plugin
-    /// was retired for good is skipped. Global callbacks are borrowed; session and transaction
+    /// was retired for good is skipped and counts as [`Priorities::dropped_outcome`]. Global callbacks are borrowed; session and transaction
     /// ones are cloned (one reference count) so `call` can have the target mutably.
     pub fn run<T: ?Sized, H: ?Sized>(
         &mut self,
@@ -525,7 +525,7 @@ impl Dispatch {
             };
             let outcome = result.unwrap_or_else(|dropped| {
                 debug!(hook = %hook, error = %dropped, "callback of a retired plugin skipped");
-                Outcome::Continue
+                priorities.dropped_outcome()
             });
             if let Some(progress) = self.record(outcome) {
                 return progress;

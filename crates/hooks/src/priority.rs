@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::config::PriorityConfig;
+use crate::dispatch::Outcome;
 use crate::error::Error;
 use crate::id::HookId;
 use crate::order::Orders;
@@ -87,6 +88,8 @@ pub struct Priorities {
     hook_thresholds: [AtomicI64; HookId::COUNT],
     /// The configured ordering constraints, set once the configuration's plugins are known.
     orders: OnceLock<Orders>,
+    /// What a callback whose plugin was retired for good counts as (`Continue` or `Error`).
+    dropped: Outcome,
 }
 
 /// A threshold in an atomic: `i64::MIN` for none.
@@ -140,7 +143,21 @@ impl Priorities {
             threshold: AtomicI64::new(encode(config.threshold)),
             hook_thresholds,
             orders: OnceLock::new(),
+            dropped: Outcome::Continue,
         }
+    }
+
+    /// This table, with `outcome` as what a dropped callback (one of a plugin retired for good)
+    /// counts as: `Continue` (the default) or `Error`; `Pending` is taken as `Continue`. Cleanup
+    /// hooks go on either way.
+    pub fn with_dropped_outcome(mut self, outcome: Outcome) -> Priorities {
+        self.dropped = if outcome == Outcome::Pending { Outcome::Continue } else { outcome };
+        self
+    }
+
+    /// What a dropped callback counts as (see [`Priorities::with_dropped_outcome`]).
+    pub fn dropped_outcome(&self) -> Outcome {
+        self.dropped
     }
 
     fn plugins(&self) -> std::sync::MutexGuard<'_, Plugins> {

@@ -1,7 +1,8 @@
 //! The control channel: JSON-RPC 2.0 over a Unix socket created 0600, one request per line and
 //! one answer per line.
 //!
-//! Methods: `reload`, `status`, `rules`, `plugins`, `hooks`.
+//! Methods: `reload`, `status`, `config`, `rules`, `plugins`, `retire` (`{"name", "force"}`),
+//! `hooks`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -149,6 +150,18 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
             }
         }
         "status" => serde_json::to_value(control.status()),
+        "config" => serde_json::to_value(&control.reloader.serving().load().config.settings),
+        "retire" => {
+            let Some(name) = request.pointer("/params/name").and_then(Value::as_str) else {
+                return error(id, -32602, "invalid params: `retire` needs `name`, a string");
+            };
+            let force = request.pointer("/params/force").and_then(Value::as_bool).unwrap_or(false);
+            info!(plugin = name, force, "plugin retirement requested on the control socket");
+            match control.reloader.retire(name, force) {
+                Ok(retired) => serde_json::to_value(retired),
+                Err(unknown) => return error(id, -32602, &unknown.to_string()),
+            }
+        }
         "rules" => serde_json::to_value(control.rules()),
         "plugins" => serde_json::to_value(control.reloader.plugins()),
         "hooks" if request.pointer("/params/txn_sample") == Some(&json!(true)) => {
@@ -165,7 +178,7 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 id,
                 -32601,
                 &format!(
-                    "method not found: `{other}` (expected reload, status, rules, plugins, hooks)"
+                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, hooks)"
                 ),
             );
         }

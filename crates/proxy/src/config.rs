@@ -17,7 +17,9 @@ use hookyard_remap::Rules;
 use serde::Serialize;
 
 pub use plugins::{GlobalPluginSpec, PluginConfig};
-pub use settings::{DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Limits, Settings, Timeouts};
+pub use settings::{
+    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Limits, Retirement, Settings, Timeouts,
+};
 
 /// The settings file's name.
 pub const SETTINGS_FILE: &str = "hookyard.yaml";

@@ -120,6 +120,7 @@ pub fn render(method: &str, result: &Value) -> String {
         "rules" => rules(&mut out, result),
         "hooks" => hooks(&mut out, result),
         "plugins" => plugins(&mut out, result),
+        "retire" => retired(&mut out, result),
         _ => {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
         }
@@ -247,7 +248,7 @@ fn plugins(out: &mut String, result: &Value) {
     for v in versions {
         let _ = writeln!(
             out,
-            "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {}\n      copy {}",
+            "#{:<4} {:<9} {} {} {} refs={} instances={} continuations={} age={:.0}s\n      {} scheduled={} dropped={}\n      {}\n      copy {}",
             s(&v["id"]),
             s(&v["state"]),
             s(&v["kind"]),
@@ -257,6 +258,9 @@ fn plugins(out: &mut String, result: &Value) {
             s(&v["instances"]),
             s(&v["continuations"]),
             v["age_secs"].as_f64().unwrap_or(0.0),
+            retirement(v),
+            s(&v["scheduled_events"]),
+            s(&v["dropped_events"]),
             s(&v["path"]),
             s(&v["runtime_path"]),
         );
@@ -271,5 +275,28 @@ fn plugins(out: &mut String, result: &Value) {
                 s(&canary["transactions"]),
             );
         }
+    }
+}
+
+/// A version's retirement as text: `active`, `retired (drain 250 ms left)`, `force-retired`.
+fn retirement(v: &Value) -> String {
+    // `ctl plugins` has it as `retirement` (its `state` is the loader's); `retire` as `state`.
+    let state = v["retirement"].as_str().or(v["state"].as_str()).unwrap_or("active");
+    match v["drain_left_ms"].as_u64() {
+        Some(left) if state == "retired" => format!("retired (drain {left} ms left)"),
+        _ => state.to_owned(),
+    }
+}
+
+fn retired(out: &mut String, result: &Value) {
+    for v in result.as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "#{:<4} {} {} {}",
+            s(&v["id"]),
+            s(&v["name"]),
+            s(&v["version"]),
+            retirement(v)
+        );
     }
 }

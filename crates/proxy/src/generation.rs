@@ -86,14 +86,21 @@ pub(crate) fn rule_urls(generation: &hookyard_remap::Generation) -> Vec<Option<A
 }
 
 /// Loads the configuration's plugins as a new remap generation (global plugins first, with the
-/// priorities of `plugin.yaml` in force during their init), and builds its global hook table;
+/// priorities of `plugin.yaml` in force during their init, and `retirement.dropped_hook` as
+/// what a retired plugin's dropped callback counts as), and builds its global hook table;
 /// the table is published to plugin calls and its PLUGINS_LOADED hook run.
 pub(crate) fn load_plugins(
     remap: &hookyard_remap::Generations,
     link: &Link,
     config: &mut Config,
 ) -> Result<(hookyard_remap::LoadReport, Arc<GlobalHooks>), hookyard_remap::LoadErrors> {
-    let priorities = Arc::new(hookyard_hooks::Priorities::new(&config.plugins.priorities));
+    let dropped = match config.settings.retirement.dropped_hook {
+        crate::config::DroppedHook::Continue => hookyard_hooks::Outcome::Continue,
+        crate::config::DroppedHook::Error => hookyard_hooks::Outcome::Error,
+    };
+    let priorities = Arc::new(
+        hookyard_hooks::Priorities::new(&config.plugins.priorities).with_dropped_outcome(dropped),
+    );
     let file = match &config.source {
         Source::Dir(dir) => dir.join(crate::config::PLUGIN_FILE),
         Source::Embedded => PathBuf::from(crate::config::PLUGIN_FILE),

@@ -15,7 +15,8 @@
 //! every generation that keeps them. The transaction (`txn.rs`) dispatches the hooks in ATS order
 //! to global, session and transaction callbacks, ordered by `plugin.yaml`'s priorities; a
 //! callback may answer pending and resume the transaction from any thread. `docs/hooks.md` is
-//! the plugin author's view.
+//! the plugin author's view. A plugin version a reload drops, or the operator retires
+//! (`ctl plugin retire`), drains for `retirement.drain`; then its events are dropped and counted.
 //!
 //! Only this crate installs a `tracing` subscriber (in `main.rs`). It has no `unsafe`: the raw
 //! pointers of the C ABI stay in `hookyard-host`.
@@ -40,6 +41,7 @@ mod server;
 mod signals;
 mod stats;
 mod txn;
+mod versions;
 mod watch;
 
 pub use check::{Check, check};
@@ -49,3 +51,4 @@ pub use report::{CallbackEntry, HookInfo, PluginVersion, ReloadReport, RuleInfo,
 pub use server::{AdminSocket, Server, ServerConfig, ServerHandle, StartError};
 pub use signals::run_until_signalled;
 pub use txn::Body;
+pub use versions::{RetiredVersion, UnknownPlugin};

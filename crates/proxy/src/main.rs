@@ -60,16 +60,24 @@ enum Command {
     },
 }
 
-#[derive(Subcommand, Clone, Copy)]
+#[derive(Subcommand, Clone)]
 enum Method {
     /// Reload the configuration directory; prints a per-file report.
     Reload,
     /// Generation, uptime, connections, in-flight transactions.
     Status,
+    /// The serving settings (hookyard.yaml with its defaults), as JSON.
+    Config,
     /// The serving remap rules.
     Rules,
-    /// Loaded plugin versions: kind, state, references, instances, continuations, paths.
+    /// Loaded plugin versions: kind, state, retirement, dropped events, references, instances,
+    /// continuations, paths.
     Plugins,
+    /// Act on the loaded versions of one plugin.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Global callbacks per hook of the serving generation, in dispatch order.
     Hooks {
         /// Instead: wait (up to 10 s) for the next transaction and show what its hooks ran,
@@ -79,14 +87,41 @@ enum Method {
     },
 }
 
+#[derive(Subcommand, Clone)]
+enum PluginAction {
+    /// Retire every loaded version of plugin NAME (global or remap, serving or not): its events
+    /// still dispatch for `retirement.drain`, then are dropped; a later reload loads its file
+    /// anew. Prints the versions retired.
+    Retire {
+        /// The plugin's name (from its descriptor, as `ctl plugins` shows it).
+        name: String,
+        /// Drop its events from now on, without draining.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 impl Method {
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             Method::Reload => "reload",
             Method::Status => "status",
+            Method::Config => "config",
             Method::Rules => "rules",
             Method::Plugins => "plugins",
+            Method::Plugin { action: PluginAction::Retire { .. } } => "retire",
             Method::Hooks { .. } => "hooks",
+        }
+    }
+
+    /// The request's params (`Value::Null`: none).
+    fn params(&self) -> serde_json::Value {
+        match self {
+            Method::Hooks { txn_sample: true } => serde_json::json!({ "txn_sample": true }),
+            Method::Plugin { action: PluginAction::Retire { name, force } } => {
+                serde_json::json!({ "name": name, "force": force })
+            }
+            _ => serde_json::Value::Null,
         }
     }
 }
@@ -166,11 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let defaults = Settings::default();
                 runtime_dir(defaults.runtime_dir.as_deref()).join("admin.sock")
             });
-            let params = match method {
-                Method::Hooks { txn_sample: true } => serde_json::json!({ "txn_sample": true }),
-                _ => serde_json::Value::Null,
-            };
-            let result = ctl::call_with(&path, method.name(), params)?;
+            let result = ctl::call_with(&path, method.name(), method.params())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {

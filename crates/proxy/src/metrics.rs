@@ -4,8 +4,10 @@
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
 //! `hookyard_uptime_seconds`, `hookyard_transactions_abandoned_total`, per endpoint
 //! `hookyard_endpoint_connections{endpoint}`, `hookyard_endpoint_connections_max{endpoint}` and
-//! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}` and the histogram
-//! `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks and
+//! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}`, the
+//! counter `hookyard_plugin_events_dropped_total{plugin,version}` of events dropped for retired
+//! plugin versions (summed over the loaded versions sharing a name and version string), the
+//! histograms `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks and
 //! `hookyard_plugin_remap_seconds{plugin,version}` of `do_remap`, and the counter
 //! `hookyard_canary_transactions_total{plugin,version,arm}` of transactions that ran each
 //! version of a canaried global plugin.
@@ -188,6 +190,7 @@ fn plugin_series(control: &Control, out: &mut String) {
         let n = versions.iter().filter(|v| v.state == state).count();
         let _ = writeln!(out, "hookyard_plugin_versions{{state=\"{state}\"}} {n}");
     }
+    dropped_series(&versions, out);
     let generation = control.reloader.serving().load();
     let name = "hookyard_plugin_hook_seconds";
     let _ =
@@ -211,6 +214,32 @@ fn plugin_series(control: &Control, out: &mut String) {
         let labels =
             format!("plugin=\"{}\",version=\"{}\"", escape(&member.name), escape(&member.version));
         histogram(out, name, &labels, &member.remap_calls().snapshot());
+    }
+}
+
+/// Events dropped for retired plugins, per plugin and version string: summed over the loaded
+/// versions that share both (a retired version and the fresh copy of the same file), so each
+/// series is one line; a version that unloads leaves the sum.
+fn dropped_series(versions: &[crate::report::PluginVersion], out: &mut String) {
+    let mut sums: Vec<(&str, &str, u64)> = Vec::new();
+    for v in versions.iter().filter(|v| !v.name.is_empty()) {
+        match sums.iter_mut().find(|(n, s, _)| *n == v.name && *s == v.version) {
+            Some((_, _, sum)) => *sum += v.dropped_events,
+            None => sums.push((&v.name, &v.version, v.dropped_events)),
+        }
+    }
+    let name = "hookyard_plugin_events_dropped_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Events for a retired plugin's continuations (scheduled, hook) dropped, not dispatched.\n# TYPE {name} counter"
+    );
+    for (plugin, version, dropped) in sums {
+        let _ = writeln!(
+            out,
+            "{name}{{plugin=\"{}\",version=\"{}\"}} {dropped}",
+            escape(plugin),
+            escape(version)
+        );
     }
 }
 

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use hookyard_remap::Retire;
 
 use hookyard_host::{GlobalHooks, Link};
 use tracing::{info, warn};
@@ -89,15 +91,13 @@ impl Reloader {
         };
         match loaded.result.and_then(|config| self.load_plugins(config, &mut report)) {
             Ok((config, hooks)) => {
-                report.notes = restart_notes(&old.config, &config);
+                report.notes.extend(restart_notes(&old.config, &config));
                 report.generation = old.id + 1;
                 report.ok = true;
-                self.serving.store(Generation::new(
-                    old.id + 1,
-                    config,
-                    self.remap.current(),
-                    hooks,
-                ));
+                let drain = config.settings.retirement.drain;
+                let remap = self.remap.current();
+                self.serving.store(Generation::new(old.id + 1, config, remap.clone(), hooks));
+                retire_dropped(&old.remap, &remap, drain);
                 self.ok.fetch_add(1, Ordering::Relaxed);
                 info!(generation = old.id + 1, previous = old.id, "configuration reloaded");
             }
@@ -117,7 +117,8 @@ impl Reloader {
         report
     }
 
-    /// Loads `config`'s plugins, last: a refused plugin leaves everything as it was.
+    /// Loads `config`'s plugins, last: a refused plugin leaves everything as it was; a retired
+    /// version that static mode had to keep is said in the report's notes.
     fn load_plugins(
         &self,
         mut config: Config,
@@ -133,67 +134,79 @@ impl Reloader {
                 path: p.config_path,
                 name: p.name,
                 version: p.version,
-                status: if p.loaded { "loaded" } else { "reused" }.to_owned(),
+                status: match (p.loaded, p.retired) {
+                    (true, _) => "loaded",
+                    (false, false) => "reused",
+                    (false, true) => "retired",
+                }
+                .to_owned(),
                 kind: if p.global { "global" } else { "remap" }.to_owned(),
             })
             .collect();
+        for kept in report.plugins.iter().filter(|p| p.status == "retired") {
+            report.notes.push(format!(
+                "plugin {} {} is retired and `dynamic_reload: false` cannot load its file again: \
+                 the retired version is kept and its events stay dropped (restart to load it anew)",
+                kept.name, kept.version
+            ));
+        }
         Ok((config, hooks))
     }
 
     /// Every loaded plugin version as `ctl plugins` shows it.
     pub(crate) fn plugins(&self) -> Vec<crate::report::PluginVersion> {
-        let plugins = self.remap.plugins();
-        let remap = plugins.loaded();
-        let globals = plugins.globals();
-        let Some(loader) = plugins.loader() else { return Vec::new() };
         let serving = self.serving().load();
-        let canaries = serving.hooks.canaries();
-        loader
-            .snapshot()
-            .into_iter()
-            .map(|v| {
-                let plugin = remap.iter().find(|p| p.version() == v.id);
-                let global = globals.iter().find(|p| p.version() == v.id);
-                let identity = plugin.map(|p| p.identity()).or(global.map(|g| g.identity()));
-                // A version no generation uses may live on through continuations.
-                let kept = identity.is_none().then(|| self.link.state_of(v.id)).flatten();
-                let state = match v.state {
-                    hookyard_dso::VersionState::Live => "live",
-                    hookyard_dso::VersionState::Unloading => "unloading",
-                    _ => "pinned",
-                };
-                crate::report::PluginVersion {
-                    id: v.id.get(),
-                    name: identity
-                        .map(|i| i.name.clone())
-                        .or_else(|| kept.as_ref().map(|k| k.name.clone()))
-                        .unwrap_or_default(),
-                    version: identity
-                        .map(|i| i.version.clone())
-                        .or_else(|| kept.as_ref().map(|k| k.version.clone()))
-                        .unwrap_or_default(),
-                    path: v.path.display().to_string(),
-                    runtime_path: v.runtime_path.display().to_string(),
-                    references: v.references,
-                    instances: plugin.map_or(0, |p| p.instances()),
-                    continuations: plugin
-                        .map(|p| p.context())
-                        .or(global.map(|g| g.context()))
-                        .or(kept.as_ref().map(|k| &k.context))
-                        .map_or(0, |c| c.snapshot().live_continuations),
-                    kind: match (plugin, global) {
-                        (Some(_), Some(_)) => "remap+global",
-                        (Some(_), None) => "remap",
-                        (None, Some(_)) => "global",
-                        (None, None) => "",
-                    }
-                    .to_owned(),
-                    state: state.to_owned(),
-                    age_secs: v.loaded_at.elapsed().map_or(0.0, |d| d.as_secs_f64()),
-                    canary: canaries.iter().find_map(|c| crate::report::CanaryRole::of(c, v.id)),
-                }
-            })
-            .collect()
+        crate::versions::list(&self.remap, &self.link, serving.hooks.canaries())
+    }
+
+    /// Retires every loaded version of plugin `name` (`ctl plugin retire`): with the serving
+    /// configuration's `retirement.drain`, or at once when `force`.
+    ///
+    /// # Errors
+    ///
+    /// No loaded plugin has that name.
+    pub(crate) fn retire(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<crate::versions::RetiredVersion>, crate::versions::UnknownPlugin> {
+        // Serialised with reloads: a reload in progress has not yet shown its versions.
+        let _serial = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let how = if force {
+            Retire::Force
+        } else {
+            Retire::Drain(self.serving.load().config.settings.retirement.drain)
+        };
+        crate::versions::retire(&self.remap, &self.link, name, how)
+    }
+}
+
+/// Retires every plugin version (global or remap) that `old` used and `new` does not: its
+/// transactions and scheduled continuations go on for `drain`, then its events are dropped.
+/// A version `new` still uses is untouched.
+fn retire_dropped(
+    old: &hookyard_remap::Generation,
+    new: &hookyard_remap::Generation,
+    drain: Duration,
+) {
+    let retire = |context: &hookyard_context::Context,
+                  identity: &hookyard_abi::PluginIdentity,
+                  how: &dyn Fn()| {
+        if context.state() == hookyard_context::ContextState::Active {
+            how();
+            info!(plugin = %identity.name, version = %identity.version,
+                id = context.library().map(|l| l.id().get()), drain_ms = drain.as_millis() as u64,
+                "plugin version retired: the new generation does not use it");
+        }
+    };
+    for global in old.globals().filter(|g| !new.globals().any(|n| Arc::ptr_eq(g, n))) {
+        retire(global.context(), global.identity(), &|| global.retire(Retire::Drain(drain)));
+    }
+    let kept = new.remap_plugins();
+    let dropped =
+        old.remap_plugins().into_iter().filter(|p| !kept.iter().any(|n| Arc::ptr_eq(p, n)));
+    for plugin in dropped {
+        retire(plugin.context(), plugin.identity(), &|| plugin.retire(Retire::Drain(drain)));
     }
 }
 

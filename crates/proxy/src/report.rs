@@ -175,6 +175,19 @@ pub struct PluginVersion {
     pub kind: String,
     /// `live`, `unloading`, or `pinned`.
     pub state: String,
+    /// `active`, `retired` (its events still dispatch until the drain deadline) or
+    /// `force-retired` (its events are dropped).
+    #[serde(default)]
+    pub retirement: String,
+    /// Milliseconds until a `retired` version's events are dropped.
+    #[serde(default)]
+    pub drain_left_ms: Option<u64>,
+    /// Scheduled continuation events dispatched into its code.
+    #[serde(default)]
+    pub scheduled_events: u64,
+    /// Events for its continuations (scheduled, hook callbacks) dropped since it was retired.
+    #[serde(default)]
+    pub dropped_events: u64,
     /// Seconds since it was loaded.
     pub age_secs: f64,
     /// Its part in a canary of the serving generation, if it has one.

@@ -303,6 +303,20 @@ impl ServerHandle {
         self.control.reloader.plugins()
     }
 
+    /// Retires every loaded version of plugin `name` (what `ctl plugin retire` does): its events
+    /// dispatch until `retirement.drain` has passed, or, with `force`, are dropped from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownPlugin`](crate::UnknownPlugin) when no loaded plugin has that name.
+    pub fn retire(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<crate::RetiredVersion>, crate::UnknownPlugin> {
+        self.control.reloader.retire(name, force)
+    }
+
     /// The metrics page as `--metrics` serves it (Prometheus text).
     pub fn metrics_text(&self) -> String {
         crate::metrics::render(&self.control)

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use crate::Rules;
 use crate::global::{GlobalPlugin, GlobalSpec, GlobalUse};
 use crate::parse::{LoadError, LoadErrors};
-use crate::plugins::{Chain, Job, Plugins, RemapPlugin};
+use crate::plugins::{Chain, Job, Plugins, RemapPlugin, is_retired};
 use crate::rule::Rule;
 
 /// One configuration: rules and, per rule, its remap plugin chain.
@@ -134,6 +134,9 @@ pub struct PluginReport {
     pub loaded: bool,
     /// A global plugin (of `plugin.yaml`), else a remap plugin.
     pub global: bool,
+    /// The reused version was retired: static mode (one image per file) cannot load a fresh
+    /// one, so the retired version is kept and its events stay dropped.
+    pub retired: bool,
 }
 
 /// The names of the plugins a load has loaded, for checks that need them before it commits.
@@ -278,6 +281,7 @@ impl Generations {
                         version: identity.version.clone(),
                         loaded,
                         global: true,
+                        retired: is_retired(use_.plugin().context()),
                     });
                     globals.push(use_);
                 }
@@ -320,6 +324,7 @@ impl Generations {
                                 version: identity.version.clone(),
                                 loaded,
                                 global: false,
+                                retired: is_retired(instance.plugin().context()),
                             });
                         }
                         chain.push(instance);
@@ -370,6 +375,10 @@ impl Generations {
                 "remap configuration refused; the serving generation stays"
             );
             return Err(LoadErrors(errors));
+        }
+        for kept in reports.iter().filter(|r| r.retired) {
+            warn!(plugin = %kept.name, version = %kept.version,
+                "a retired plugin version is kept: static mode cannot load its file again, so its events stay dropped");
         }
         self.plugins.post_reload(true, used, global_used);
         let number = self.next.fetch_add(1, Ordering::Relaxed);

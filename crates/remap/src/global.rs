@@ -87,6 +87,11 @@ impl GlobalPlugin {
         self.users.load(Ordering::Acquire)
     }
 
+    /// Retires this version (see [`retire`](crate::retire)).
+    pub fn retire(&self, how: crate::Retire) {
+        crate::plugins::retire(&self.context, how);
+    }
+
     pub(crate) fn init(&self) -> Result<(), abi::Error> {
         let argv: Vec<std::ffi::CString> = std::iter::once(&self.config_path)
             .chain(&self.params)

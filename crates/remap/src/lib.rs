@@ -16,7 +16,8 @@
 //! plugin in each configuration generation, with the whole lifecycle ATS promises (init once per
 //! loaded version, new_instance per occurrence, do_remap chains, delete_instance and done after
 //! the generation's last transaction, pre/post reload notifications). A failed load changes
-//! nothing that serves and releases all it created.
+//! nothing that serves and releases all it created. A retired plugin version ([`retire`]) is
+//! never handed to a later generation in dynamic mode: its file loads as a fresh version.
 //!
 //! This crate knows nothing of HTTP connections or the control channel. Its `unsafe` is in the
 //! modules that call plugins through the C ABI (`ffi`, `plugins` for the chain, `global` for a
@@ -48,7 +49,7 @@ pub use global::{GlobalPlugin, GlobalSpec, GlobalUse};
 pub use parse::{LoadError, LoadErrors};
 pub use plugins::{
     Chain, ChainOutcome, HostTables, Instance, PluginError, PluginInfo, PluginTable, Plugins,
-    RemapPlugin,
+    RemapPlugin, Retire, retire,
 };
 pub use rule::{PluginSpec, Rule, RuleKind};
 pub use source::MAX_CONFIG_FILE_BYTES;

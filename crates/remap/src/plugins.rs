@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use hookyard_abi::{self as abi, PluginIdentity, hy_api, hy_remap_request_info, hy_txn};
-use hookyard_context::Context;
+use hookyard_context::{Context, ContextState};
 use hookyard_dso::{Library, Loader, VersionId};
 use tracing::{debug, info, warn};
 
@@ -116,6 +116,11 @@ impl RemapPlugin {
         self.instances.load(Ordering::Acquire)
     }
 
+    /// Retires this version (see [`retire`]).
+    pub fn retire(&self, how: Retire) {
+        retire(&self.context, how);
+    }
+
     fn init(&self) -> Result<(), abi::Error> {
         // SAFETY: `self.table` lives as long as `self`, and so past the plugin's done.
         let result = self.context.run(|| unsafe { self.entries.init(self.table.api()) });
@@ -141,6 +146,34 @@ impl fmt::Debug for RemapPlugin {
             .field("instances", &self.instances())
             .finish_non_exhaustive()
     }
+}
+
+/// How a plugin version is retired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retire {
+    /// Its events still dispatch for this long, then are dropped.
+    Drain(Duration),
+    /// Its events are dropped from now on.
+    Force,
+}
+
+/// Retires the plugin version `context` belongs to: its events are dropped after the drain (at
+/// once when forced), and its library is withheld from reuse, so a later load of its file (in
+/// dynamic mode) makes a fresh version rather than bringing the retired one back. The code
+/// stays loaded until the last reference goes.
+pub fn retire(context: &Context, how: Retire) {
+    if let Some(library) = context.library() {
+        library.withhold();
+    }
+    match how {
+        Retire::Drain(drain) => context.retire(Some(drain)),
+        Retire::Force => context.force_retire(),
+    }
+}
+
+/// Whether the context's plugin version was retired (draining or for good).
+pub(crate) fn is_retired(context: &Context) -> bool {
+    context.state() != ContextState::Active
 }
 
 /// One `@plugin=` of one rule in one generation.
@@ -239,7 +272,9 @@ impl Chain {
     /// plugin's context, with the redirect flag cleared before each; `NO_REMAP_STOP` and
     /// `DID_REMAP_STOP` end it; a `DID_REMAP*` with the redirect flag set ends it with a
     /// redirect; a negative answer counts as `NO_REMAP` (ATS's code; its documentation says
-    /// otherwise). `timed` is told how long each plugin's `do_remap` took.
+    /// otherwise). A plugin retired for good (past its drain, or forced) is skipped as if it
+    /// answered `NO_REMAP`, its drop counted. `timed` is told how long each plugin's `do_remap`
+    /// took.
     ///
     /// # Safety
     ///
@@ -254,6 +289,10 @@ impl Chain {
         let mut outcome = ChainOutcome { remapped: false, redirect: false };
         for instance in &self.instances {
             let live = instance.live();
+            if !live.plugin.context.admits() {
+                // Retired for good: skipped as NO_REMAP (the drop is counted in its context).
+                continue;
+            }
             // SAFETY: `rri` is valid and ours for the call (contract).
             unsafe { (*rri).redirect = 0 };
             let started = Instant::now();
@@ -277,7 +316,8 @@ impl Chain {
         outcome
     }
 
-    /// Tells the chain's first plugin (only) how the origin answered.
+    /// Tells the chain's first plugin (only) how the origin answered, unless it was retired for
+    /// good.
     ///
     /// # Safety
     ///
@@ -285,6 +325,9 @@ impl Chain {
     pub unsafe fn os_response(&self, txn: *mut hy_txn, state: i32) {
         if let Some(first) = self.instances.first() {
             let live = first.live();
+            if !live.plugin.context.admits() {
+                return;
+            }
             live.plugin.context.run(|| {
                 // SAFETY: per this function's contract; the instance is live.
                 unsafe { live.plugin.entries.os_response(live.handle, txn, state) }

@@ -81,3 +81,20 @@ fn the_core_context_is_never_retired() {
     let cont = Continuation::new(|| 1);
     assert_eq!(cont.invoke(|h| h()).unwrap(), 1);
 }
+
+/// Plugin code that is not a continuation asks the context itself: admitted while active and
+/// draining, refused (and counted) once retired for good; the core always admits.
+#[test]
+fn admits_follows_the_retirement_and_counts_refusals() {
+    let plugin = Context::builtin("p");
+    assert!(plugin.admits());
+    plugin.retire(Some(Duration::from_secs(3600)));
+    assert!(plugin.admits(), "draining");
+    plugin.force_retire();
+    assert!(!plugin.admits());
+    assert!(!plugin.admits());
+    assert_eq!(plugin.snapshot().dropped_events, 2);
+    let core = Context::core();
+    core.force_retire();
+    assert!(core.admits(), "the core is never retired");
+}

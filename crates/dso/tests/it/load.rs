@@ -62,6 +62,36 @@ fn uuid_named(dir: &std::path::Path) -> bool {
     name.len() == 36 && name.chars().filter(|&c| c == '-').count() == 4
 }
 
+/// A withheld version (a retired plugin) is not handed out again: the same, unchanged file
+/// loads as a fresh copy in dynamic mode; static mode has one image and returns it.
+#[test]
+fn a_withheld_version_is_not_reused() {
+    let sandbox = Sandbox::new();
+    let loader = crate::support::loader(&sandbox, ReloadMode::Dynamic);
+    sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
+    let old = loader.load("plugin.so".as_ref()).unwrap();
+    assert!(old.is_reusable());
+    old.withhold();
+    assert!(!old.is_reusable());
+    let fresh = loader.load("plugin.so".as_ref()).unwrap();
+    assert_ne!(fresh.id(), old.id(), "a fresh version, not the withheld one");
+    assert_ne!(fresh.runtime_path(), old.runtime_path());
+    assert!(fresh.is_reusable());
+    assert_eq!(
+        loader.load("plugin.so".as_ref()).unwrap().id(),
+        fresh.id(),
+        "the fresh one is reused"
+    );
+    assert_eq!(sandbox.version_dirs().len(), 2);
+
+    let sandbox = Sandbox::new();
+    let loader = crate::support::loader(&sandbox, ReloadMode::Static);
+    sandbox.install(&compiled(CPlugin::Version(1)), "plugin.so");
+    let only = loader.load("plugin.so".as_ref()).unwrap();
+    only.withhold();
+    assert_eq!(loader.load("plugin.so".as_ref()).unwrap().id(), only.id(), "one image per file");
+}
+
 #[test]
 fn an_unchanged_file_is_reused() {
     let sandbox = Sandbox::new();

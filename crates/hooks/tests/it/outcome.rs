@@ -1,9 +1,13 @@
-//! Outcomes: an error stops a hook (not a cleanup hook); pending resumes from another thread.
+//! Outcomes: an error stops a hook (not a cleanup hook); pending resumes from another thread; a
+//! retired plugin's callback is dropped as the configuration says.
 
+use std::sync::Arc;
 use std::sync::mpsc;
 
 use hookyard_context::Context;
-use hookyard_hooks::{Dispatch, HookId, Outcome, Progress};
+use hookyard_hooks::{
+    Dispatch, HookId, Hooks, Level, Outcome, Priorities, PriorityConfig, Progress,
+};
 
 use crate::support::{World, logging, with_handler};
 
@@ -105,4 +109,32 @@ fn callbacks_run_in_their_plugins_context_and_retired_plugins_are_skipped() {
     assert_eq!(world.dispatch(hook, &mut txn), Progress::Done(Outcome::Continue));
     assert_eq!(txn.log, ["observer"]);
     assert!(Context::current().is_core());
+}
+
+/// With `dropped_hook: error` a retired plugin's dropped callback fails the hook like an error
+/// answer would, and is counted; on a cleanup hook every callback still runs.
+#[test]
+fn a_dropped_callback_counts_as_the_configured_outcome() {
+    let config = PriorityConfig::default();
+    let priorities = Arc::new(Priorities::new(&config).with_dropped_outcome(Outcome::Error));
+    assert_eq!(priorities.dropped_outcome(), Outcome::Error);
+    let mut world = World { priorities, global: Hooks::new(Level::Global) };
+    let retired = logging("gone", "gone", Outcome::Continue);
+    let context = retired.context();
+    context.force_retire();
+    for hook in [HookId::ReadRequestHdr, HookId::TxnClose] {
+        world.global.add(hook, retired.clone(), None, &world.priorities).unwrap();
+        world
+            .global
+            .add(hook, logging("p", "after", Outcome::Continue), None, &world.priorities)
+            .unwrap();
+    }
+    let mut txn = world.txn();
+    assert_eq!(world.dispatch(HookId::ReadRequestHdr, &mut txn), Progress::Done(Outcome::Error));
+    assert!(txn.log.is_empty(), "the error stopped the hook: {:?}", txn.log);
+    assert_eq!(world.dispatch(HookId::TxnClose, &mut txn), Progress::Done(Outcome::Continue));
+    assert_eq!(txn.log, ["after"], "a cleanup hook goes on");
+    assert_eq!(context.snapshot().dropped_events, 2);
+    let pending = Priorities::default().with_dropped_outcome(Outcome::Pending);
+    assert_eq!(pending.dropped_outcome(), Outcome::Continue, "a dropped callback never holds");
 }

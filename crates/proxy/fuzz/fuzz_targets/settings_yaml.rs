@@ -31,11 +31,13 @@ fuzz_target!(|data: &[u8]| {
                 ("origin_response", t.origin_response),
                 ("idle", t.idle),
                 ("shutdown", t.shutdown),
+                // A retirement's drain deadline is `now + drain`.
+                ("retirement.drain", settings.retirement.drain),
             ] {
                 assert!(!timeout.is_zero(), "{name} is zero");
                 assert!(
                     now.checked_add(timeout).is_some(),
-                    "timeouts.{name} = {timeout:?} overflows an Instant"
+                    "{name} = {timeout:?} overflows an Instant"
                 );
             }
         }

@@ -81,6 +81,32 @@ impl Default for Limits {
     }
 }
 
+/// What a transaction sees when a hook callback of a retired plugin is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DroppedHook {
+    /// The transaction goes on as if the callback answered CONTINUE.
+    Continue,
+    /// The hook fails as if the callback answered ERROR (500); never on TXN_CLOSE or SSN_CLOSE.
+    Error,
+}
+
+/// How retired plugin versions (dropped by a reload, or `ctl plugin retire`) wind down.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Retirement {
+    /// How long a retired version's events (scheduled continuations, hook callbacks) still
+    /// dispatch; after it they are dropped and counted.
+    pub drain: Duration,
+    /// What a transaction sees when a dropped event was one of its hooks.
+    pub dropped_hook: DroppedHook,
+}
+
+impl Default for Retirement {
+    fn default() -> Retirement {
+        Retirement { drain: Duration::from_secs(30), dropped_hook: DroppedHook::Continue }
+    }
+}
+
 /// The contents of `hookyard.yaml`; every field has a default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Settings {
@@ -108,6 +134,8 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// Limits.
     pub limits: Limits,
+    /// Retired plugin versions.
+    pub retirement: Retirement,
 }
 
 impl Default for Settings {
@@ -126,12 +154,13 @@ impl Default for Settings {
             health_path: Some(DEFAULT_HEALTH_PATH.to_owned()),
             timeouts: Timeouts::default(),
             limits: Limits::default(),
+            retirement: Retirement::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, \
-                    watch, health_path, timeouts, limits";
+                    watch, health_path, timeouts, limits, retirement";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -209,6 +238,7 @@ impl Settings {
                 }
                 "timeouts" => timeouts(&mut r, value, &mut settings.timeouts),
                 "limits" => limits(&mut r, value, &mut settings.limits),
+                "retirement" => retirement(&mut r, value, &mut settings.retirement),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -284,6 +314,29 @@ fn limits(r: &mut Reader<'_>, value: &MarkedYaml<'_>, l: &mut Limits) {
     }
 }
 
+/// `retirement:` of `hookyard.yaml`, into `t`.
+fn retirement(r: &mut Reader<'_>, value: &MarkedYaml<'_>, t: &mut Retirement) {
+    for (name, key, value) in r.mapping(value, "`retirement`") {
+        match name {
+            "drain" => {
+                if let Some(d) = r.duration(value, "`retirement.drain`") {
+                    t.drain = d;
+                }
+            }
+            "dropped_hook" => match r.string(value, "`retirement.dropped_hook`").as_deref() {
+                Some("continue") => t.dropped_hook = DroppedHook::Continue,
+                Some("error") => t.dropped_hook = DroppedHook::Error,
+                Some(other) => r.error(
+                    value,
+                    format!("`retirement.dropped_hook`: `{other}` is not `continue` or `error`"),
+                ),
+                None => {}
+            },
+            other => r.unknown(key, other, "`retirement`", "drain, dropped_hook"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,7 +389,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",
@@ -354,6 +407,41 @@ mod tests {
         }
         let s = parse("timeouts: {idle: 8760h, shutdown: 31536000}\n").unwrap();
         assert_eq!(s.timeouts.idle, Duration::from_secs(31_536_000));
+    }
+
+    #[test]
+    fn retirement_defaults_and_values() {
+        let defaults = parse("").unwrap().retirement;
+        assert_eq!(defaults.drain, Duration::from_secs(30));
+        assert_eq!(defaults.dropped_hook, DroppedHook::Continue);
+        let s = parse("retirement:\n  drain: 300ms\n  dropped_hook: error\n").unwrap();
+        assert_eq!(s.retirement.drain, Duration::from_millis(300));
+        assert_eq!(s.retirement.dropped_hook, DroppedHook::Error);
+        let s = parse("retirement: {drain: 2, dropped_hook: continue}\n").unwrap();
+        assert_eq!(s.retirement.drain, Duration::from_secs(2));
+        assert_eq!(s.retirement.dropped_hook, DroppedHook::Continue);
+    }
+
+    #[test]
+    fn retirement_problems_with_their_lines() {
+        let errors =
+            parse("retirement:\n  drain: soon\n  dropped_hook: ignore\n  grace: 1s\n").unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "/c/hookyard.yaml:2: `retirement.drain` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
+                "/c/hookyard.yaml:3: `retirement.dropped_hook`: `ignore` is not `continue` or `error`",
+                "/c/hookyard.yaml:4: unknown key `grace` in `retirement` (expected drain, dropped_hook)",
+            ]
+        );
+        assert_eq!(
+            parse("limits: {}\nretirement: 5\n").unwrap_err(),
+            ["/c/hookyard.yaml:2: `retirement` must be a mapping, found an integer"]
+        );
+        let errors = parse("retirement: {dropped_hook: 1, drain: 0}\n").unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("`retirement.dropped_hook` must be a non-empty string"));
+        assert!(errors[1].starts_with("/c/hookyard.yaml:1: `retirement.drain` must be"));
     }
 
     #[test]

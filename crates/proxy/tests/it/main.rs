@@ -18,6 +18,7 @@ mod ordering;
 mod os_dns;
 mod plugins;
 mod reload;
+mod retire;
 mod routing;
 mod sessions;
 mod streaming;

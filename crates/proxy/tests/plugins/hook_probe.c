@@ -29,6 +29,8 @@
  *                  such resume and SSN_CLOSE (0: none yet), and how many resumes of its session
  *                  that SSN_CLOSE saw
  *   linger         done keeps its scheduled continuation (the version stays loaded by it)
+ *   tick=MS        the continuation scheduled in init schedules itself again MS ms after each
+ *                  run (a periodic event, counted in X-Probe-Scheduled)
  *   dns=ADDR       an OS_DNS callback adds `X-Probe-Dns-Was: <the resolved address>` to the
  *                  client request and connects the transaction to ADDR instead
  *   addr=ADDR      READ_REQUEST_HDR connects the transaction to ADDR (no resolution)
@@ -73,7 +75,7 @@ static hy_cont *global_cont;
 static hy_cont *txn_cont;
 static hy_cont *tick_cont;
 static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status, block_ms;
-static int linger, close_pending_ms = -1;
+static int linger, close_pending_ms = -1, tick_ms;
 static char dns_addr[64], set_addr[64];
 /* The session user arg close_pending counts resumes in. */
 static int32_t ssn_arg;
@@ -302,6 +304,9 @@ static int32_t on_tick(hy_cont *cont, hy_event event, void *edata) {
     (void)edata;
     if (event == HY_EVENT_IMMEDIATE || event == HY_EVENT_TIMEOUT) {
         atomic_fetch_add(&scheduled, 1);
+        if (tick_ms > 0) {
+            api->cont_schedule(cont, tick_ms);
+        }
     }
     return 0;
 }
@@ -339,6 +344,8 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             snprintf(set_addr, sizeof set_addr, "%s", argv[i] + 5);
         } else if (strcmp(argv[i], "linger") == 0) {
             linger = 1;
+        } else if (strncmp(argv[i], "tick=", 5) == 0) {
+            tick_ms = atoi(argv[i] + 5);
         } else if (strncmp(argv[i], "block=", 6) == 0) {
             block_ms = atoi(argv[i] + 6);
         } else if (strncmp(argv[i], "close_pending=", 14) == 0) {

@@ -330,3 +330,47 @@ fn the_chain_stops_redirects_and_treats_negative_answers_as_no_remap() {
     assert_eq!(count(&lib, OS_RESPONSE), 1, "only the first plugin of the rule");
     let _ = Request { ..request };
 }
+
+/// A retired version is not brought back by a reload that still lists its unchanged file: the
+/// file loads (and inits) as a fresh version, and the retired one goes with its generation.
+#[test]
+fn a_retired_plugin_loads_as_a_fresh_version_on_the_next_reload() {
+    let world = World::new();
+    world.install("p.so", &[]);
+    let config = "map http://a/ http://b/ @plugin=p.so\n";
+    world.load(config).unwrap();
+    let old = world.generations.plugins().loaded().pop().unwrap();
+    old.retire(hookyard_remap::Retire::Force);
+    assert_eq!(old.context().state(), hookyard_context::ContextState::ForceRetired);
+
+    let report = world.load(config).unwrap();
+    assert!(report.plugins[0].loaded && !report.plugins[0].retired, "{report:?}");
+    let fresh = world.library("p.so");
+    assert_ne!(fresh.id(), old.version());
+    assert_eq!(count(&fresh, INIT), 1, "the fresh version is initialised");
+    let runtime = old.library().runtime_path().to_owned();
+    drop(old);
+    world.flush();
+    assert!(!mapped(&runtime), "the retired version unloads once its generation is gone");
+}
+
+/// A serving remap plugin retired for good is skipped by its chain (as NO_REMAP), its drops
+/// counted; draining, it still runs.
+#[test]
+fn a_retired_remap_plugin_is_skipped_by_its_chain_once_its_drain_is_over() {
+    let world = World::new();
+    world.install("p.so", &[]);
+    world.load("map http://a/ http://b/ @plugin=p.so\n").unwrap();
+    let generation = world.generations.current();
+    let plugin = world.generations.plugins().loaded().pop().unwrap();
+    plugin.retire(hookyard_remap::Retire::Drain(std::time::Duration::from_secs(3600)));
+    run_chain(&generation, "http://a/x");
+    assert_eq!(count(plugin.library(), DO_REMAP), 1, "draining: still called");
+    plugin.retire(hookyard_remap::Retire::Force);
+    assert_eq!(
+        run_chain(&generation, "http://a/x"),
+        ChainOutcome { remapped: false, redirect: false }
+    );
+    assert_eq!(count(plugin.library(), DO_REMAP), 1, "retired for good: not called");
+    assert_eq!(plugin.context().snapshot().dropped_events, 1);
+}
