@@ -130,7 +130,8 @@ typedef int32_t hy_hook_id;
 #define HY_HOOK_READ_RESPONSE_HDR 4
 #define HY_HOOK_SEND_RESPONSE_HDR 5
 #define HY_HOOK_TXN_START 9
-/* Cleanup hook: never skipped by thresholds or switches; HY_HOOK_ERROR counts as continue. */
+/* Cleanup hook: never skipped by thresholds, switches or removals; HY_HOOK_ERROR counts as
+ * continue. */
 #define HY_HOOK_TXN_CLOSE 10
 #define HY_HOOK_SSN_START 11
 /* Cleanup hook, like TXN_CLOSE. */

@@ -177,8 +177,11 @@ impl<'a> Filter<'a> {
         order_key(self.priority(entry), entry.level(), entry.seq())
     }
 
+    /// Whether the callback was removed for this session or transaction (never on cleanup
+    /// hooks, which run every callback).
     fn removed<H: ?Sized>(&self, entry: &Entry<H>) -> bool {
-        self.switches
+        !self.hook.is_cleanup()
+            && self.switches
             && [self.session, self.txn].into_iter().flatten().any(|c| c.is_removed(entry.id()))
     }
 

@@ -169,16 +169,40 @@ async fn a_transaction_threshold_for_all_hooks_skips_lower_callbacks_but_not_txn
 /// Requests until the client is told `X-Unseen-Closes: expected` (TXN_CLOSE runs after a
 /// response was sent), failing past the deadline.
 async fn unseen_closes(addr: SocketAddr, expected: &str) {
+    told(addr, "x-unseen-closes", expected).await;
+}
+
+/// Requests until the client is told `field: expected`, failing past the deadline.
+async fn told(addr: SocketAddr, field: &str, expected: &str) {
     let start = std::time::Instant::now();
     loop {
         let answer = Client::connect(addr).await.request("GET", "site.test", "/").await;
-        let unseen = all(&answer, "x-unseen-closes");
-        if unseen.iter().any(|u| u == expected) {
+        let values = all(&answer, field);
+        if values.iter().any(|u| u == expected) {
             return;
         }
-        assert!(start.elapsed() < DEADLINE, "never saw {expected}: {unseen:?}");
+        assert!(start.elapsed() < DEADLINE, "never told {field}: {expected}: {values:?}");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+}
+
+/// Removing a TXN_CLOSE callback does not skip it: cleanup hooks run every callback, also when
+/// the transaction changed a callback's priority (which takes dispatch off its fast path).
+#[tokio::test]
+async fn a_removed_txn_close_callback_still_runs() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = start(&origin, PLUGINS);
+    let addr = proxy.addrs()[0];
+    let seen = once(addr, &["alpha remove=txn:gamma:TXN_CLOSE"]).await;
+    assert_eq!(seen.results, ["remove=txn:gamma:TXN_CLOSE -> 0"]);
+    let seen = once(
+        addr,
+        &["alpha priority=txn:beta:SEND_REQUEST_HDR:30", "alpha remove=txn:gamma:TXN_CLOSE"],
+    )
+    .await;
+    assert_eq!(seen.order(), ALL);
+    // Only the asking transaction is open: gamma's TXN_CLOSE freed both transactions' state.
+    told(addr, "x-open", "gamma=1").await;
 }
 
 #[tokio::test]

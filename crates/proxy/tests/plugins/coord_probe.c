@@ -11,7 +11,9 @@
  *   SEND_RESPONSE_HDR  appends NAME to `X-Respond` of the client response, adds one
  *                      `X-Coord-Result` per action it performed on this transaction, and
  *                      `X-Unseen-Closes: NAME=N`: how many TXN_CLOSE calls it got for
- *                      transactions whose READ_REQUEST_HDR it did not run (skipped callbacks)
+ *                      transactions whose READ_REQUEST_HDR it did not run (skipped callbacks),
+ *                      and `X-Open: NAME=N`: how many transactions whose READ_REQUEST_HDR it
+ *                      ran have not had its TXN_CLOSE yet (this one included)
  *   TXN_CLOSE          frees the transaction's state, counting the unseen ones
  *
  * params (after argv[0], the path):
@@ -59,7 +61,7 @@ static const hy_api *api;
 static hy_cont *global_cont, *txn_cont, *ssn_cont;
 static int txn_hook = -1, ssn_hook = -1;
 static int32_t txn_arg, ssn_arg;
-static atomic_int unseen_closes;
+static atomic_int unseen_closes, open_states;
 
 /* What the probe keeps per transaction whose READ_REQUEST_HDR it ran. */
 struct txn_state {
@@ -352,6 +354,7 @@ static int32_t read_request(hy_txn *txn) {
         return HY_HOOK_ERROR;
     }
     api->user_arg_set(txn, txn_arg, state);
+    atomic_fetch_add(&open_states, 1);
     stamp_hook(txn, HY_HOOK_READ_REQUEST_HDR, PROBE_NAME);
     register_local(txn);
     act_all(txn, state);
@@ -369,6 +372,9 @@ static void send_response(hy_txn *txn) {
     char unseen[64];
     snprintf(unseen, sizeof unseen, "%s=%d", PROBE_NAME, atomic_load(&unseen_closes));
     api->header_add(txn, HY_MSG_CLIENT_RESPONSE, "X-Unseen-Closes", 15, unseen, strlen(unseen));
+    char open[64];
+    snprintf(open, sizeof open, "%s=%d", PROBE_NAME, atomic_load(&open_states));
+    api->header_add(txn, HY_MSG_CLIENT_RESPONSE, "X-Open", 6, open, strlen(open));
 }
 
 static void txn_close(hy_txn *txn) {
@@ -379,6 +385,7 @@ static void txn_close(hy_txn *txn) {
         return;
     }
     api->user_arg_set(txn, txn_arg, NULL);
+    atomic_fetch_sub(&open_states, 1);
     free(state);
 }
 
