@@ -160,6 +160,12 @@ impl Priorities {
         id
     }
 
+    /// The id of the plugin called `name` if the table has it (named by the configuration or
+    /// seen since); unlike [`Priorities::plugin`], adds nothing.
+    pub fn find(&self, name: &str) -> Option<PluginId> {
+        self.plugins().by_name.get(name).copied()
+    }
+
     /// The plugin's name.
     pub fn name(&self, plugin: PluginId) -> String {
         self.plugins().entries.get(plugin.0 as usize).map_or_else(String::new, |p| p.name.clone())

@@ -466,6 +466,18 @@ async fn changes_above_the_callers_ceiling_are_refused_and_change_nothing() {
     );
 }
 
+/// A name no plugin has is refused, as the SDK's test host refuses it, rather than taken for a
+/// plugin with the default ceiling (which any plugin above it could then "switch").
+#[tokio::test]
+async fn switching_a_plugin_no_one_has_is_refused() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = start(&origin, PLUGINS);
+    let actions = ["alpha plugin=txn:nosuch:off", "alpha plugin=session:Gamma:off"];
+    let seen = once(proxy.addrs()[0], &actions).await;
+    assert_eq!(seen.order(), ALL);
+    assert_eq!(seen.results, ["plugin=txn:nosuch:off -> -1", "plugin=session:Gamma:off -> -1"]);
+}
+
 #[tokio::test]
 async fn a_callback_raised_to_the_callers_ceiling_is_out_of_its_reach() {
     let origin = Origin::start("o").await;
