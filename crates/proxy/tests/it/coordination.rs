@@ -166,6 +166,23 @@ async fn a_transaction_threshold_for_all_hooks_skips_lower_callbacks_but_not_txn
     unseen_closes(addr, "gamma=1").await;
 }
 
+/// TXN_CLOSE runs for a plugin switched off, below a session's threshold, or whose TXN_CLOSE
+/// callback was switched off.
+#[tokio::test]
+async fn txn_close_runs_whatever_switches_and_thresholds_say() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = start(&origin, PLUGINS);
+    let addr = proxy.addrs()[0];
+    assert_eq!(once(addr, &["alpha plugin=txn:gamma:off"]).await.order(), ["alpha,beta"; 3]);
+    unseen_closes(addr, "gamma=1").await;
+    assert_eq!(once(addr, &["alpha threshold=session:ANY:15"]).await.order(), ["alpha,beta"; 3]);
+    unseen_closes(addr, "gamma=2").await;
+    let actions = ["alpha disable=txn:gamma:TXN_CLOSE", "alpha plugin=session:gamma:off"];
+    let seen = once(addr, &actions).await;
+    assert_eq!(seen.results, ["disable=txn:gamma:TXN_CLOSE -> 0", "plugin=session:gamma:off -> 0"]);
+    unseen_closes(addr, "gamma=3").await;
+}
+
 /// Requests until the client is told `X-Unseen-Closes: expected` (TXN_CLOSE runs after a
 /// response was sent), failing past the deadline.
 async fn unseen_closes(addr: SocketAddr, expected: &str) {
@@ -380,6 +397,41 @@ async fn switching_off_and_removing_another_plugins_callback_for_one_transaction
         ]
     );
     assert_eq!(send(&mut client, &[]).await.order(), ALL, "the next transaction: as configured");
+}
+
+/// Another plugin's session- and transaction-level callbacks are found and changed like its
+/// global ones: alpha acts on SEND_REQUEST_HDR, after beta and gamma added theirs.
+#[tokio::test]
+async fn another_plugins_session_and_transaction_callbacks_are_changed_too() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = start(
+        &origin,
+        "plugins:\n  - path: gamma.so\n    params: [txn=SEND_RESPONSE_HDR]\n  \
+         - path: beta.so\n    params: [ssn=SEND_RESPONSE_HDR]\n  \
+         - path: alpha.so\n    params: [act=SEND_REQUEST_HDR]\n",
+    );
+    let mut client = Client::connect(proxy.addrs()[0]).await;
+    let full = "alpha,beta,beta/ssn,gamma,gamma/txn";
+    assert_eq!(send(&mut client, &[]).await.respond, full);
+    let seen = send(
+        &mut client,
+        &[
+            "alpha disable=txn:beta:SEND_RESPONSE_HDR",
+            "alpha remove=txn:gamma:SEND_RESPONSE_HDR",
+            "alpha list=SEND_RESPONSE_HDR",
+        ],
+    )
+    .await;
+    assert_eq!(seen.order(), ["alpha,beta,gamma", "alpha,beta,gamma", "alpha"]);
+    assert_eq!(
+        seen.results,
+        [
+            "disable=txn:beta:SEND_RESPONSE_HDR -> 0,0",
+            "remove=txn:gamma:SEND_RESPONSE_HDR -> 0,0",
+            "list=SEND_RESPONSE_HDR -> 0 alpha:100:global:1 beta:20:global:0 beta:20:session:0",
+        ]
+    );
+    assert_eq!(send(&mut client, &[]).await.respond, full, "for one transaction");
 }
 
 #[tokio::test]

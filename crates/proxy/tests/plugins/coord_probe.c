@@ -6,7 +6,8 @@
  * What it does on every transaction whose callbacks run:
  *   READ_REQUEST_HDR   appends NAME to `X-Read` of the client request (one field, values joined
  *                      with ',', so the order survives the origin's sorted echo), then performs
- *                      the coordination actions addressed to it (below)
+ *                      the coordination actions addressed to it (below) unless `act=` says
+ *                      otherwise
  *   SEND_REQUEST_HDR   appends NAME to `X-Send` of the request to the origin
  *   SEND_RESPONSE_HDR  appends NAME to `X-Respond` of the client response, adds one
  *                      `X-Coord-Result` per action it performed on this transaction, and
@@ -21,6 +22,9 @@
  *                 stamps `NAME/txn`
  *   ssn=HOOK      the first READ_REQUEST_HDR of a session registers a session-level callback on
  *                 HOOK, which stamps `NAME/ssn`
+ *   act=HOOK      performs the actions on HOOK (READ_REQUEST_HDR, SEND_REQUEST_HDR or
+ *                 SEND_RESPONSE_HDR, after its stamp) instead of on READ_REQUEST_HDR, e.g. to act
+ *                 on transaction callbacks other builds registered meanwhile
  *
  * Actions: request fields `X-Coord: ACTOR OP=ARGS`, performed by the build named ACTOR in its
  * READ_REQUEST_HDR callback, in field order. SCOPE is global, session (the transaction's) or txn;
@@ -59,7 +63,7 @@ HY_PLUGIN_DESCRIPTOR(PROBE_NAME, "1.0.0", 0);
 
 static const hy_api *api;
 static hy_cont *global_cont, *txn_cont, *ssn_cont;
-static int txn_hook = -1, ssn_hook = -1;
+static int txn_hook = -1, ssn_hook = -1, act_hook = HY_HOOK_READ_REQUEST_HDR;
 static int32_t txn_arg, ssn_arg;
 static atomic_int unseen_closes, open_states;
 
@@ -357,12 +361,21 @@ static int32_t read_request(hy_txn *txn) {
     atomic_fetch_add(&open_states, 1);
     stamp_hook(txn, HY_HOOK_READ_REQUEST_HDR, PROBE_NAME);
     register_local(txn);
-    act_all(txn, state);
     return HY_HOOK_CONTINUE;
+}
+
+/* Performs the transaction's actions if `hook` is the one to act on. */
+static void act_on(hy_txn *txn, int hook) {
+    struct txn_state *state = NULL;
+    if (hook == act_hook && api->user_arg_get(txn, txn_arg, (void **)&state) == HY_SUCCESS &&
+        state != NULL) {
+        act_all(txn, state);
+    }
 }
 
 static void send_response(hy_txn *txn) {
     stamp_hook(txn, HY_HOOK_SEND_RESPONSE_HDR, PROBE_NAME);
+    act_on(txn, HY_HOOK_SEND_RESPONSE_HDR);
     struct txn_state *state = NULL;
     api->user_arg_get(txn, txn_arg, (void **)&state);
     for (int i = 0; state != NULL && i < state->results; i++) {
@@ -393,10 +406,14 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
     (void)cont;
     hy_txn *txn = edata;
     switch (event - HY_EVENT_HOOK_BASE) {
-    case HY_HOOK_READ_REQUEST_HDR:
-        return read_request(txn);
+    case HY_HOOK_READ_REQUEST_HDR: {
+        int32_t result = read_request(txn);
+        act_on(txn, HY_HOOK_READ_REQUEST_HDR);
+        return result;
+    }
     case HY_HOOK_SEND_REQUEST_HDR:
         stamp_hook(txn, HY_HOOK_SEND_REQUEST_HDR, PROBE_NAME);
+        act_on(txn, HY_HOOK_SEND_REQUEST_HDR);
         return HY_HOOK_CONTINUE;
     case HY_HOOK_SEND_RESPONSE_HDR:
         send_response(txn);
@@ -436,6 +453,10 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
         } else if (strncmp(argv[i], "ssn=", 4) == 0 && hook_by_name(argv[i] + 4, &hook) &&
                    hook >= 0) {
             ssn_hook = hook;
+        } else if (strncmp(argv[i], "act=", 4) == 0 && hook_by_name(argv[i] + 4, &hook) &&
+                   (hook == HY_HOOK_READ_REQUEST_HDR || hook == HY_HOOK_SEND_REQUEST_HDR ||
+                    hook == HY_HOOK_SEND_RESPONSE_HDR)) {
+            act_hook = hook;
         } else {
             return fail(errbuf, errbuf_size, "unknown param ", argv[i]);
         }
