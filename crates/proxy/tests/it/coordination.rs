@@ -475,6 +475,9 @@ async fn switching_a_plugin_off_for_a_session_and_back_on_for_one_transaction() 
     let mut other = Client::connect(addr).await;
     assert_eq!(send(&mut other, &["alpha plugin=txn:gamma:off"]).await.order(), ["alpha,beta"; 3]);
     assert_eq!(send(&mut other, &[]).await.order(), ALL);
+    // A plugin may switch itself off although its ceiling is not above its own.
+    let seen = send(&mut other, &["gamma plugin=txn:gamma:off"]).await;
+    assert_eq!(seen.order(), ["alpha,beta,gamma", "alpha,beta", "alpha,beta"]);
 }
 
 #[tokio::test]
