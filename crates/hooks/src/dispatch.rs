@@ -9,7 +9,7 @@ use tracing::debug;
 use crate::control::Control;
 use crate::id::HookId;
 use crate::priority::{Priorities, Priority};
-use crate::table::{Entry, HookList, order_key};
+use crate::table::{CallbackId, Entry, HookList, order_key};
 
 /// What a callback tells the dispatcher.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +108,12 @@ struct Scan {
     /// (order key, level, index in the level's list).
     order: SmallVec<[(u64, u8, u32); 8]>,
     next: usize,
+    /// The callbacks this dispatch passed (ran, skipped, or added where they wait for the next
+    /// dispatch): a priority change can sort one after the position again, and none runs twice.
+    passed: SmallVec<[CallbackId; 8]>,
+    /// Per level, the largest registration number when the snapshot was taken: callbacks above
+    /// it were added since.
+    known: [Option<u32>; 3],
 }
 
 /// The thresholds and switches the controls imply, kept while the controls do not change.
@@ -324,32 +330,73 @@ impl Dispatch {
         let stamps = [filter.session.map(Control::stamp), filter.txn.map(Control::stamp)];
         let stale = self.scan.as_ref().is_none_or(|s| s.versions != versions || s.stamps != stamps);
         if stale {
-            let mut order: SmallVec<[(u64, u8, u32); 8]> = SmallVec::new();
-            for (level, list) in lists.iter().enumerate() {
-                let Some(list) = list else { continue };
-                for (index, entry) in list.entries.iter().enumerate() {
-                    let key = filter.key(entry);
-                    let open = self.closed[level].is_none_or(|bound| entry.seq() <= bound);
-                    if open && self.last.is_none_or(|last| key > last) && !filter.removed(entry) {
-                        order.push((key, level as u8, index as u32));
-                    }
-                }
-            }
-            order.sort_unstable_by_key(|(key, _, _)| *key);
-            self.scan = Some(Scan { versions, stamps, order, next: 0 });
+            self.scan = Some(self.snapshot(lists, filter, versions, stamps));
         }
         let scan = self.scan.as_mut()?;
         let (key, level, index) = *scan.order.get(scan.next)?;
         scan.next += 1;
+        if let Some(entry) = lists[usize::from(level)].and_then(|l| l.entries.get(index as usize)) {
+            scan.passed.push(entry.id());
+        }
         let level_left = scan.order[scan.next..].iter().any(|(_, l, _)| *l == level);
         let (level, index) = (usize::from(level), index as usize);
-        self.last = Some(key);
+        // A callback moved before the position runs now without moving the position back.
+        self.last = Some(self.last.map_or(key, |last| last.max(key)));
         // The cursors were not kept up to date: recompute them if the cursor path resumes.
         self.versions = [None; 3];
         if !level_left && let Some(list) = lists[level] {
             self.close(level, list);
         }
         Some((level, index))
+    }
+
+    /// Sorts the callbacks still to come. A callback runs at most once per dispatch; one that
+    /// was there when the last snapshot was taken (or the cursor path ran) and has not passed
+    /// still runs when a priority change moved it before the position, while one added since
+    /// runs only if it sorts after the position (ATS's rule for additions).
+    fn snapshot<H: ?Sized>(
+        &mut self,
+        lists: &[Option<&HookList<H>>; 3],
+        filter: &Filter<'_>,
+        versions: [Option<u32>; 3],
+        stamps: [Option<(usize, u32)>; 2],
+    ) -> Scan {
+        let now = lists.map(|l| l.and_then(|l| l.entries.iter().map(Entry::seq).max()));
+        let (mut passed, known) = match self.scan.take() {
+            Some(scan) => (scan.passed, scan.known),
+            // From the cursor path, which used the registered keys: it passed those up to
+            // `last`, and everything there now was there for it.
+            None => {
+                let passed = lists
+                    .iter()
+                    .flatten()
+                    .flat_map(|list| list.entries.iter())
+                    .filter(|e| self.last.is_some_and(|last| e.key() <= last))
+                    .map(Entry::id)
+                    .collect();
+                (passed, now)
+            }
+        };
+        let mut order: SmallVec<[(u64, u8, u32); 8]> = SmallVec::new();
+        for (level, list) in lists.iter().enumerate() {
+            let Some(list) = list else { continue };
+            for (index, entry) in list.entries.iter().enumerate() {
+                let open = self.closed[level].is_none_or(|bound| entry.seq() <= bound);
+                if !open || filter.removed(entry) || passed.contains(&entry.id()) {
+                    continue;
+                }
+                let key = filter.key(entry);
+                let added = known[level].is_none_or(|bound| entry.seq() > bound);
+                if !added || self.last.is_none_or(|last| key > last) {
+                    order.push((key, level as u8, index as u32));
+                } else {
+                    // Sorts before the position: waits for the next dispatch.
+                    passed.push(entry.id());
+                }
+            }
+        }
+        order.sort_unstable_by_key(|(key, _, _)| *key);
+        Scan { versions, stamps, order, next: 0, passed, known: now }
     }
 
     fn close<H: ?Sized>(&mut self, level: usize, list: &HookList<H>) {

@@ -363,6 +363,21 @@ async fn changing_another_plugins_callback_priority_flips_the_order_for_one_tran
     assert_eq!(send(&mut client, &[]).await.order(), ALL, "the next transaction: as configured");
 }
 
+/// A change made while the hook runs affects only the callbacks still to come: a callback
+/// that ran does not run again when moved after the current one, and one still to come still
+/// runs when moved before it.
+#[tokio::test]
+async fn a_priority_change_mid_dispatch_runs_each_callback_once() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = start(&origin, PLUGINS);
+    let addr = proxy.addrs()[0];
+    let seen = once(addr, &["beta priority=txn:beta:READ_REQUEST_HDR:5"]).await;
+    assert_eq!(seen.order(), ALL, "beta ran once on READ_REQUEST_HDR");
+    assert_eq!(seen.results, ["priority=txn:beta:READ_REQUEST_HDR:5 -> 0"]);
+    let seen = once(addr, &["beta priority=txn:gamma:READ_REQUEST_HDR:50"]).await;
+    assert_eq!(seen.order(), ALL, "gamma, still to come, still ran");
+}
+
 #[tokio::test]
 async fn switching_off_and_removing_another_plugins_callback_for_one_transaction() {
     let origin = Origin::start("o").await;
