@@ -130,7 +130,8 @@ typedef int32_t hy_hook_id;
 #define HY_HOOK_READ_RESPONSE_HDR 4
 #define HY_HOOK_SEND_RESPONSE_HDR 5
 #define HY_HOOK_TXN_START 9
-/* Cleanup hook: never skipped by thresholds or switches; HY_HOOK_ERROR counts as continue. */
+/* Cleanup hook: never skipped by thresholds, switches or removals; HY_HOOK_ERROR counts as
+ * continue. */
 #define HY_HOOK_TXN_CLOSE 10
 #define HY_HOOK_SSN_START 11
 /* Cleanup hook, like TXN_CLOSE. */
@@ -424,7 +425,8 @@ typedef struct hy_api {
     hy_return (*plugin_priority_set)(hy_plugin *self, int32_t priority);
     /* Switches every callback of the plugin named `plugin` on (enabled 1) or off (0) for one
      * session or transaction (level SESSION or TXN). Allowed for the caller itself and for
-     * plugins whose ceiling is below the caller's. */
+     * plugins whose ceiling is below the caller's; HY_ERROR for a name no plugin of the
+     * configuration has. */
     hy_return (*plugin_enable_set)(hy_plugin *self, hy_hook_level level, void *object,
                                    const char *plugin, size_t len, int32_t enabled);
     /* The threshold set at exactly this scope (level, object) for `hook` (HY_HOOK_ANY: the

@@ -120,8 +120,12 @@ struct Scan {
     /// (order key, level, index in the level's list).
     order: SmallVec<[(u64, u8, u32); 8]>,
     next: usize,
-    /// On the ordered path: the callbacks passed (run or skipped) so far.
+    /// The callbacks this dispatch passed (ran, skipped, or added where they wait for the next
+    /// dispatch): a priority change can sort one after the position again, and none runs twice.
     passed: SmallVec<[CallbackId; 8]>,
+    /// Per level, the largest registration number when the snapshot was taken: callbacks above
+    /// it were added since.
+    known: [Option<u32>; 3],
     /// Whether `order` was arranged by ordering constraints.
     ordered: bool,
 }
@@ -202,8 +206,11 @@ impl<'a> Filter<'a> {
         order_key(self.priority(entry), entry.level(), entry.seq())
     }
 
+    /// Whether the callback was removed for this session or transaction (never on cleanup
+    /// hooks, which run every callback).
     fn removed<H: ?Sized>(&self, entry: &Entry<H>) -> bool {
-        self.switches
+        !self.hook.is_cleanup()
+            && self.switches
             && [self.session, self.txn].into_iter().flatten().any(|c| c.is_removed(entry.id()))
     }
 
@@ -350,33 +357,18 @@ impl Dispatch {
         let stamps = [filter.session.map(Control::stamp), filter.txn.map(Control::stamp)];
         let stale = self.scan.as_ref().is_none_or(|s| s.versions != versions || s.stamps != stamps);
         if stale {
-            let mut order: SmallVec<[(u64, u8, u32); 8]> = SmallVec::new();
-            for (level, list) in lists.iter().enumerate() {
-                let Some(list) = list else { continue };
-                for (index, entry) in list.entries.iter().enumerate() {
-                    let key = filter.key(entry);
-                    let open = self.closed[level].is_none_or(|bound| entry.seq() <= bound);
-                    if open && self.last.is_none_or(|last| key > last) && !filter.removed(entry) {
-                        order.push((key, level as u8, index as u32));
-                    }
-                }
-            }
-            order.sort_unstable_by_key(|(key, _, _)| *key);
-            self.scan = Some(Scan {
-                versions,
-                stamps,
-                order,
-                next: 0,
-                passed: SmallVec::new(),
-                ordered: false,
-            });
+            self.scan = Some(self.snapshot(lists, filter, versions, stamps));
         }
         let scan = self.scan.as_mut()?;
         let (key, level, index) = *scan.order.get(scan.next)?;
         scan.next += 1;
+        if let Some(entry) = lists[usize::from(level)].and_then(|l| l.entries.get(index as usize)) {
+            scan.passed.push(entry.id());
+        }
         let level_left = scan.order[scan.next..].iter().any(|(_, l, _)| *l == level);
         let (level, index) = (usize::from(level), index as usize);
-        self.last = Some(key);
+        // A callback moved before the position runs now without moving the position back.
+        self.last = Some(self.last.map_or(key, |last| last.max(key)));
         // The cursors were not kept up to date: recompute them if the cursor path resumes.
         self.versions = [None; 3];
         if !level_left && let Some(list) = lists[level] {
@@ -400,10 +392,12 @@ impl Dispatch {
         let current = self.scan.as_mut().filter(|s| s.ordered);
         let fresh = current.is_none();
         if current.is_none_or(|s| s.versions != versions || s.stamps != stamps) {
-            let mut passed = match self.scan.take() {
-                Some(scan) if scan.ordered => scan.passed,
-                _ => SmallVec::new(),
-            };
+            // From the scan path its own record of what passed; from the cursor path, what sorts
+            // up to `last` by the registered keys.
+            let previous = self.scan.take();
+            let from_cursor = previous.is_none();
+            let known = lists.map(|l| l.and_then(|l| l.entries.iter().map(Entry::seq).max()));
+            let mut passed = previous.map(|scan| scan.passed).unwrap_or_default();
             let mut candidates: SmallVec<[Candidate; 8]> = SmallVec::new();
             for (level, list) in lists.iter().enumerate() {
                 let Some(list) = list else { continue };
@@ -421,8 +415,10 @@ impl Dispatch {
                     }
                 }
             }
-            if fresh && let Some(last) = self.last {
-                // Entering from a key-ordered path: what it passed is what sorts up to `last`.
+            if fresh
+                && from_cursor
+                && let Some(last) = self.last
+            {
                 passed.extend(candidates.iter().filter(|c| c.0 <= last).map(|c| c.4));
             }
             let edges = order::edges(self.hook, priorities, filter.session, filter.txn);
@@ -435,7 +431,8 @@ impl Dispatch {
                 }
             }
             let order = candidates[behind..].iter().map(|c| (c.0, c.1, c.2)).collect();
-            self.scan = Some(Scan { versions, stamps, order, next: 0, passed, ordered: true });
+            self.scan =
+                Some(Scan { versions, stamps, order, next: 0, passed, known, ordered: true });
         }
         let scan = self.scan.as_mut()?;
         let (key, level, index) = *scan.order.get(scan.next)?;
@@ -451,6 +448,55 @@ impl Dispatch {
             self.close(level, list);
         }
         Some((level, index))
+    }
+
+    /// Sorts the callbacks still to come. A callback runs at most once per dispatch; one that
+    /// was there when the last snapshot was taken (or the cursor path ran) and has not passed
+    /// still runs when a priority change moved it before the position, while one added since
+    /// runs only if it sorts after the position (ATS's rule for additions).
+    fn snapshot<H: ?Sized>(
+        &mut self,
+        lists: &[Option<&HookList<H>>; 3],
+        filter: &Filter<'_>,
+        versions: [Option<u32>; 3],
+        stamps: [Option<(usize, u32)>; 2],
+    ) -> Scan {
+        let now = lists.map(|l| l.and_then(|l| l.entries.iter().map(Entry::seq).max()));
+        let (mut passed, known) = match self.scan.take() {
+            Some(scan) => (scan.passed, scan.known),
+            // From the cursor path, which used the registered keys: it passed those up to
+            // `last`, and everything there now was there for it.
+            None => {
+                let passed = lists
+                    .iter()
+                    .flatten()
+                    .flat_map(|list| list.entries.iter())
+                    .filter(|e| self.last.is_some_and(|last| e.key() <= last))
+                    .map(Entry::id)
+                    .collect();
+                (passed, now)
+            }
+        };
+        let mut order: SmallVec<[(u64, u8, u32); 8]> = SmallVec::new();
+        for (level, list) in lists.iter().enumerate() {
+            let Some(list) = list else { continue };
+            for (index, entry) in list.entries.iter().enumerate() {
+                let open = self.closed[level].is_none_or(|bound| entry.seq() <= bound);
+                if !open || filter.removed(entry) || passed.contains(&entry.id()) {
+                    continue;
+                }
+                let key = filter.key(entry);
+                let added = known[level].is_none_or(|bound| entry.seq() > bound);
+                if !added || self.last.is_none_or(|last| key > last) {
+                    order.push((key, level as u8, index as u32));
+                } else {
+                    // Sorts before the position: waits for the next dispatch.
+                    passed.push(entry.id());
+                }
+            }
+        }
+        order.sort_unstable_by_key(|(key, _, _)| *key);
+        Scan { versions, stamps, order, next: 0, passed, known: now, ordered: false }
     }
 
     fn close<H: ?Sized>(&mut self, level: usize, list: &HookList<H>) {

@@ -130,7 +130,7 @@ impl HookId {
     }
 
     /// Whether the hook releases resources: its callbacks all run, whatever thresholds,
-    /// enable flags or errors say.
+    /// enable flags, removals or errors say.
     pub fn is_cleanup(self) -> bool {
         matches!(self, HookId::TxnClose | HookId::SsnClose)
     }

@@ -29,7 +29,8 @@ pub struct CallbackInfo {
 }
 
 /// The callbacks on `hook` for a transaction (or session) in the order a dispatch would run them,
-/// each with whether it would run. Callbacks removed for this transaction are not listed.
+/// each with whether it would run. Callbacks removed for this transaction are not listed, except
+/// on cleanup hooks, which run them.
 pub fn callbacks<H: ?Sized>(
     hook: HookId,
     global: Option<&crate::Hooks<H>>,
@@ -46,7 +47,9 @@ pub fn callbacks<H: ?Sized>(
     let mut listed: Vec<(u64, CallbackInfo)> = Vec::new();
     for table in [tables.global, tables.session, tables.txn].into_iter().flatten() {
         for entry in table.entries(hook) {
-            if controls.into_iter().flatten().any(|c| c.is_removed(entry.id())) {
+            if !hook.is_cleanup()
+                && controls.into_iter().flatten().any(|c| c.is_removed(entry.id()))
+            {
                 continue;
             }
             let priority = controls

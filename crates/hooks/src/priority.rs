@@ -181,7 +181,8 @@ impl Priorities {
         id
     }
 
-    /// The id of the plugin called `name`, if the table knows it.
+    /// The id of the plugin called `name` if the table has it (named by the configuration or
+    /// seen since); unlike [`Priorities::plugin`], adds nothing.
     pub fn find(&self, name: &str) -> Option<PluginId> {
         self.plugins().by_name.get(name).copied()
     }

@@ -152,6 +152,37 @@ const CASES: &[Case] = &[
         expected: &["a", "b"],
     },
     Case {
+        name: "cleanup hooks run and list a removed callback",
+        config: NO_CONFIG,
+        regs: &[(Level::Global, "a", Some(0), "a"), (Level::Global, "b", Some(-20), "b")],
+        setup: |world, txn| remove_on_txn_close(world, txn, "b"),
+        hook: HookId::TxnClose,
+        expected: &["a", "b"],
+    },
+    Case {
+        name: "cleanup hooks run a removed callback also after a priority change",
+        config: NO_CONFIG,
+        regs: &[(Level::Global, "a", Some(0), "a"), (Level::Global, "b", Some(-20), "b")],
+        setup: |world, txn| {
+            remove_on_txn_close(world, txn, "b");
+            let tables =
+                hookyard_hooks::Tables { global: Some(&world.global), session: None, txn: None };
+            let a = world.global.entries(HookId::TxnClose)[0].id();
+            txn.control
+                .set_callback_priority(
+                    &tables,
+                    None,
+                    HookId::TxnClose,
+                    a,
+                    Priority(-30),
+                    &Caller::OPERATOR,
+                )
+                .unwrap();
+        },
+        hook: HookId::TxnClose,
+        expected: &["b", "a"],
+    },
+    Case {
         name: "a callback's priority changed for the transaction moves it",
         config: CONFIG,
         regs: &[
@@ -183,6 +214,15 @@ const CASES: &[Case] = &[
         expected: &["log", "auth", "rw"],
     },
 ];
+
+/// Removes `plugin`'s TXN_CLOSE callback for the transaction.
+fn remove_on_txn_close(world: &World, txn: &mut Txn, plugin: &str) {
+    let plugin = world.priorities.plugin(plugin);
+    let entries = world.global.entries(HookId::TxnClose);
+    let id = entries.iter().find(|e| e.plugin() == plugin).unwrap().id();
+    let tables = hookyard_hooks::Tables { global: Some(&world.global), session: None, txn: None };
+    txn.control.remove_callback(&tables, None, HookId::TxnClose, id, &Caller::OPERATOR).unwrap();
+}
 
 #[test]
 fn dispatch_order_table() {

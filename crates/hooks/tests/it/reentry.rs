@@ -2,11 +2,12 @@
 //! (`src/api/HttpHookState.cc`): a callback added to a level that was empty when the dispatch
 //! began runs in it, one added to a level already past its last callback does not, and a later
 //! level always sees additions. ATS ignores a second `TSHttpTxnHookAdd` of the same
-//! continuation, but not a second session add.
+//! continuation, but not a second session add. And callbacks whose priority changes while the
+//! hook is dispatched: none runs twice, none still to come is skipped.
 
-use hookyard_hooks::{HookId, Outcome, Priority, Progress};
+use hookyard_hooks::{Caller, HookId, Outcome, Priority, Progress, Tables};
 
-use crate::support::{World, logging, with_handler};
+use crate::support::{Txn, World, logging, with_handler};
 
 const HOOK: HookId = HookId::PreRemap;
 
@@ -90,4 +91,73 @@ fn duplicate_adds_are_ignored_at_transaction_level_only() {
     txn.session.add(HOOK, twice, None, &world.priorities).unwrap();
     world.dispatch(HOOK, &mut txn);
     assert_eq!(txn.log, ["ssn", "ssn", "txn"], "a txn add runs once, session adds twice");
+}
+
+/// Gives `plugin`'s transaction callback on [`HOOK`] the priority `to` for the transaction.
+fn move_callback(txn: &mut Txn, plugin: &str, to: i32) {
+    let plugin = txn.priorities.plugin(plugin);
+    let id = txn.txn.entries(HOOK).iter().find(|e| e.plugin() == plugin).unwrap().id();
+    let tables = Tables { global: None, session: Some(&txn.session), txn: Some(&txn.txn) };
+    let op = Caller::OPERATOR;
+    txn.control.set_callback_priority(&tables, None, HOOK, id, Priority(to), &op).unwrap();
+}
+
+/// Three transaction callbacks `a` (30), `b` (20, running `b`) and `c` (10).
+fn three(world: &World, b: impl Fn(&mut Txn) + Send + Sync + 'static) -> Txn {
+    let mut txn = world.txn();
+    let p = &world.priorities;
+    txn.txn.add(HOOK, logging("a", "a", Outcome::Continue), Some(Priority(30)), p).unwrap();
+    let middle = with_handler("b", move |txn| {
+        txn.log.push("b".into());
+        b(txn);
+        Outcome::Continue
+    });
+    txn.txn.add(HOOK, middle, Some(Priority(20)), p).unwrap();
+    txn.txn.add(HOOK, logging("c", "c", Outcome::Continue), Some(Priority(10)), p).unwrap();
+    txn
+}
+
+const ROOM: &str = "priorities:\n  default: { priority: 0, max_priority: 100 }\n";
+
+#[test]
+fn a_callback_that_ran_and_is_moved_after_the_position_does_not_run_again() {
+    let world = World::new(ROOM);
+    let mut txn = three(&world, |txn| move_callback(txn, "b", 5));
+    world.dispatch(HOOK, &mut txn);
+    assert_eq!(txn.log, ["a", "b", "c"]);
+}
+
+#[test]
+fn a_callback_still_to_come_moved_before_the_position_still_runs() {
+    let world = World::new(ROOM);
+    let mut txn = three(&world, |txn| move_callback(txn, "c", 50));
+    world.dispatch(HOOK, &mut txn);
+    assert_eq!(txn.log, ["a", "b", "c"]);
+    txn.log.clear();
+    world.dispatch(HOOK, &mut txn);
+    assert_eq!(txn.log, ["c", "a", "b"], "and runs first in later dispatches");
+}
+
+#[test]
+fn an_addition_before_the_position_waits_also_while_priorities_change() {
+    let world = World::new(ROOM);
+    let mut txn = world.txn();
+    let p = &world.priorities;
+    let first = with_handler("a", |txn| {
+        txn.log.push("a".into());
+        move_callback(txn, "c", 15);
+        Outcome::Continue
+    });
+    txn.txn.add(HOOK, first, Some(Priority(30)), p).unwrap();
+    let adder = with_handler("b", |txn| {
+        txn.log.push("b".into());
+        let priorities = txn.priorities.clone();
+        let early = logging("d", "d", Outcome::Continue);
+        txn.txn.add(HOOK, early, Some(Priority(50)), &priorities).unwrap();
+        Outcome::Continue
+    });
+    txn.txn.add(HOOK, adder, Some(Priority(20)), p).unwrap();
+    txn.txn.add(HOOK, logging("c", "c", Outcome::Continue), Some(Priority(10)), p).unwrap();
+    world.dispatch(HOOK, &mut txn);
+    assert_eq!(txn.log, ["a", "b", "c"]);
 }

@@ -248,7 +248,11 @@ pub(super) unsafe extern "C" fn plugin_enable_set(
         let Ok(name) = std::str::from_utf8(name) else { return HY_ERROR };
         let set = |control: &mut Control, priorities: &Priorities| {
             let caller = priorities.caller(priorities.plugin(&plugin.name));
-            let target = priorities.plugin(name);
+            // A name no plugin has is refused, not entered into the generation's table.
+            let Some(target) = priorities.find(name) else {
+                tracing::debug!(plugin = name, "switching an unknown plugin was refused");
+                return HY_ERROR;
+            };
             ok(control.set_plugin_enabled(target, enabled != 0, &caller, priorities))
         };
         // SAFETY: per `with_control`'s contract, which the plugin's contract gives.

@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod conformance;
 mod control;
+mod coordination;
 mod errors;
 mod examples;
 mod hooks;

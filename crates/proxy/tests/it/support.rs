@@ -193,9 +193,23 @@ impl Client {
 
     /// Sends `method target` with `Host: host` (none when empty).
     pub async fn request(&mut self, method: &str, host: &str, target: &str) -> Answer {
+        self.request_with(method, host, target, &[]).await
+    }
+
+    /// Sends `method target` with `Host: host` (none when empty) and `fields`, in order.
+    pub async fn request_with(
+        &mut self,
+        method: &str,
+        host: &str,
+        target: &str,
+        fields: &[(&str, &str)],
+    ) -> Answer {
         let mut builder = Request::builder().method(method).uri(target);
         if !host.is_empty() {
             builder = builder.header("host", host);
+        }
+        for (name, value) in fields {
+            builder = builder.header(*name, *value);
         }
         let request = builder.body(Empty::new()).unwrap();
         within("a response", async {
