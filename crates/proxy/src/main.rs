@@ -178,6 +178,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(path) = handle.admin_path() {
                 eprintln!("hookyard: control socket {}", path.display());
             }
+            if let Some(addr) = handle.metrics_addr() {
+                eprintln!("hookyard: metrics on http://{addr}/metrics");
+            }
             hookyard_proxy::run_until_signalled(handle).context("signal handling")?;
             Ok(ExitCode::SUCCESS)
         }

@@ -137,11 +137,19 @@ fn slow_plugin_callbacks_are_timed_and_named_in_a_warning() {
         "remap.config",
         "map http://site.test/ http://127.0.0.1:9/ @plugin=recorder.so @pparam=sleep=30\n",
     );
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let metrics = metrics.to_string();
+    // Port 0, read back from what `run` prints: a port picked here could be taken meanwhile.
     let args = ["--config", ".", "--listen", "127.0.0.1:0", "--admin", "a.sock"];
     let (mut child, lines, addr) =
-        start_run(root.path(), &[&args[..], &["--metrics", &metrics]].concat());
+        start_run(root.path(), &[&args[..], &["--metrics", "127.0.0.1:0"]].concat());
+    let metrics = lines
+        .recv_timeout(DEADLINE)
+        .into_iter()
+        .chain(std::iter::from_fn(|| lines.recv_timeout(DEADLINE).ok()))
+        .find_map(|line| {
+            let at = line.split("hookyard: metrics on http://").nth(1)?;
+            Some(at.trim_end_matches("/metrics").to_owned())
+        })
+        .expect("run says where its metrics are");
     let answer = http_get(&addr, "site.test", "/");
     assert!(answer.starts_with("HTTP/1.1 502"), "the origin is down: {answer}");
     let page = http_get(&metrics, "x", "/metrics");
