@@ -17,7 +17,10 @@ pub(crate) struct Control {
     pub(crate) stats: Arc<Stats>,
     pub(crate) limits: Arc<ConnLimits>,
     pub(crate) started: Instant,
+    /// The plain listen addresses.
     pub(crate) addrs: Vec<SocketAddr>,
+    /// The TLS listeners' side.
+    pub(crate) tls: Arc<crate::tls::TlsServer>,
 }
 
 impl std::fmt::Debug for Control {

@@ -40,6 +40,7 @@ mod sample;
 mod server;
 mod signals;
 mod stats;
+mod tls;
 mod txn;
 mod versions;
 mod watch;
