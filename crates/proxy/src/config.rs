@@ -255,6 +255,20 @@ fn certificates(
     Some(certs)
 }
 
+/// The certificate, key and chain files the configuration of `dir` names as it is on disk
+/// (`settings` read from it), leniently: none from an `ssl_multicert.config` that does not parse.
+pub(crate) fn certificate_files(dir: &Path, settings: &Settings) -> Vec<PathBuf> {
+    let specs = match &settings.tls.certificates {
+        Some(specs) => specs.clone(),
+        None => {
+            let path = dir.join(MULTICERT_FILE);
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            multicert::parse(&path, dir, &text).map(|(specs, _)| specs).unwrap_or_default()
+        }
+    };
+    specs.iter().flat_map(CertSpec::files).map(Path::to_owned).collect()
+}
+
 /// Reads and parses one optional file, recording its report.
 fn file<T>(
     path: &Path,

@@ -2,7 +2,7 @@
 //! [`Resolver`] a handshake asks for its certificate.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,8 @@ pub(crate) struct Certs {
     resolver: Arc<Resolver>,
     findings: Vec<Problem>,
     count: usize,
+    /// Every certificate, key and chain file read.
+    files: Vec<PathBuf>,
 }
 
 impl Certs {
@@ -72,7 +74,8 @@ impl Certs {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Certs { resolver: Arc::new(resolver), findings, count })
+        let files = specs.iter().flat_map(CertSpec::files).map(Path::to_owned).collect();
+        Ok(Certs { resolver: Arc::new(resolver), findings, count, files })
     }
 
     /// The resolver handshakes ask.
@@ -83,6 +86,11 @@ impl Certs {
     /// How many certificates were loaded.
     pub(crate) fn count(&self) -> usize {
         self.count
+    }
+
+    /// Every certificate, key and chain file read (for the watcher).
+    pub(crate) fn files(&self) -> &[PathBuf] {
+        &self.files
     }
 
     /// Expired or not yet valid certificates, and configured SNI names their certificate does
@@ -96,7 +104,7 @@ impl Certs {
 /// One certificate's chain and key, matched, with what it says of itself.
 fn certified(
     pair: &CertFiles,
-    extra: &[std::path::PathBuf],
+    extra: &[PathBuf],
     provider: &CryptoProvider,
 ) -> Result<(CertifiedKey, Facts), String> {
     let mut chain = certificates(&pair.cert)?;
