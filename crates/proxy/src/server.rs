@@ -159,6 +159,9 @@ fn load(
         None => Config::embedded(),
         Some(dir) => Config::load_dir(dir).result.map_err(StartError::Config)?,
     };
+    for finding in config.tls.findings() {
+        warn!(%finding, "certificate served anyway");
+    }
     let (remap, link) = remap_generations(&config.settings, dir);
     let (_, hooks) =
         load_plugins(&remap, &link, &mut config).map_err(|e| StartError::Config(problems(e)))?;

@@ -296,6 +296,7 @@ fn a_reload_swaps_a_certificate_for_new_handshakes_only() {
     let (dir, ca) = three_certificates();
     let proxy = tls_proxy(dir.path());
     let addr = proxy.tls_addrs()[0];
+    assert_eq!(proxy.status().listen_tls, [addr.to_string()]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let old = pem_der(&dir.path().join("a.pem"));
