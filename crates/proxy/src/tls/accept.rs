@@ -73,20 +73,24 @@ impl TlsServer {
         timeout: Duration,
     ) -> Option<(TlsStream<TcpStream>, TlsInfo)> {
         let config = self.config(generation)?;
-        let accepting = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+        // Fallible and pinned here: on failure the socket is closed only after the failure is
+        // counted, so a client that sees the close also sees the count.
+        let accepting = tokio_rustls::TlsAcceptor::from(config).accept(stream).into_fallible();
+        tokio::pin!(accepting);
         let failed = |reason: &dyn std::fmt::Display| {
             debug!(error = %reason, "TLS handshake failed");
             if let Some((_, failures)) = self.endpoints.get(endpoint) {
                 failures.fetch_add(1, Ordering::Relaxed);
             }
         };
-        match tokio::time::timeout(timeout, accepting).await {
+        match tokio::time::timeout(timeout, &mut accepting).await {
             Ok(Ok(stream)) => {
                 let info = info(stream.get_ref().1);
                 Some((stream, info))
             }
-            Ok(Err(e)) => {
+            Ok(Err((e, stream))) => {
                 failed(&e);
+                drop(stream);
                 None
             }
             Err(_) => {

@@ -608,3 +608,25 @@ async fn poll_presented(dir: &Path, addr: SocketAddr, name: &'static str, expect
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_stalled_handshake_and_an_idle_tls_connection_are_closed_by_their_timeouts() {
+    let (dir, _ca) = three_certificates();
+    write(dir.path(), "hookyard.yaml", "timeouts: {header_read: 300ms, idle: 300ms}\n");
+    let proxy = tls_proxy(dir.path());
+    let addr = proxy.tls_addrs()[0];
+
+    // No ClientHello: closed after `timeouts.header_read`, counted as a failed handshake.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(DEADLINE, silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    let series = format!("hookyard_tls_handshake_failures_total{{endpoint=\"{addr}\"}} 1");
+    assert!(proxy.metrics_text().contains(&series), "{}", proxy.metrics_text());
+
+    // Served, then idle: closed after `timeouts.idle`, as a plain connection is.
+    let mut idle = connect(dir.path(), addr, "a.test").await;
+    assert!(health(&mut idle).await.starts_with("HTTP/1.1 200"));
+    let read = tokio::time::timeout(DEADLINE, idle.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+}
