@@ -35,8 +35,8 @@ pub(crate) fn parse(
     let mut warnings = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;
-        let content = line.split_once('#').map_or(line, |(before, _)| before).trim();
-        if content.is_empty() {
+        let content = line.trim();
+        if content.is_empty() || content.starts_with('#') {
             continue;
         }
         let mut problem = |reason: String| {
@@ -138,11 +138,12 @@ impl Entry {
     }
 }
 
-/// The `key=value` pairs of a line; a value may be double-quoted (then it may hold spaces).
+/// The `key=value` pairs of a line, up to a `#` that starts a word (a comment); a value may be
+/// double-quoted (then it may hold spaces and `#`).
 fn tokens(line: &str) -> Result<Vec<(String, String)>, String> {
     let mut pairs = Vec::new();
     let mut rest = line.trim_start();
-    while !rest.is_empty() {
+    while !rest.is_empty() && !rest.starts_with('#') {
         let Some((key, after)) = rest.split_once('=') else {
             let word = rest.split_whitespace().next().unwrap_or(rest);
             return Err(format!("`{word}` is not a key=value pair"));
@@ -155,7 +156,8 @@ fn tokens(line: &str) -> Result<Vec<(String, String)>, String> {
             Some(quoted) => {
                 let (value, after) =
                     quoted.split_once('"').ok_or(format!("`{key}`: unterminated quote"))?;
-                if !after.is_empty() && !after.starts_with(char::is_whitespace) {
+                if !after.is_empty() && !after.starts_with(|c: char| c.is_whitespace() || c == '#')
+                {
                     return Err(format!("`{key}`: text after the closing quote"));
                 }
                 (value, after)
@@ -182,10 +184,12 @@ mod tests {
         let (specs, warnings) = parse_text(
             "# certificates\n\nssl_cert_name=a.pem\n\
              dest_ip=* ssl_cert_name=\"rsa.pem,ec.pem\" ssl_key_name=rsa.key,ec.key  # both\n\
-             ssl_cert_name=b.pem ssl_ca_name=/etc/ca/int.pem dest_ip=10.0.0.1\n",
+             ssl_cert_name=b.pem ssl_ca_name=/etc/ca/int.pem dest_ip=10.0.0.1\n\
+             ssl_cert_name=\"c#1.pem\"#no space needed after a quote\n",
         )
         .unwrap();
-        assert_eq!(specs.len(), 3);
+        assert_eq!(specs.len(), 4);
+        assert_eq!(specs[3].pairs[0].cert, PathBuf::from("/c/c#1.pem"));
         assert_eq!((specs[0].line, specs[0].default), (3, false));
         assert_eq!(specs[0].pairs, [CertFiles { cert: "/c/a.pem".into(), key: None }]);
         assert_eq!((specs[1].line, specs[1].default), (4, true));

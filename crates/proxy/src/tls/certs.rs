@@ -27,8 +27,8 @@ pub(crate) struct Certs {
 }
 
 impl Certs {
-    /// Reads and matches every certificate of `specs`, collecting every problem; `now` (seconds
-    /// since the epoch) dates the validity findings.
+    /// Reads and matches every certificate of `specs`, collecting every problem; validity
+    /// periods are compared with the current time.
     pub(crate) fn load(
         specs: &[CertSpec],
         provider: &CryptoProvider,

@@ -120,6 +120,10 @@ fn time(input: &[u8]) -> Result<(i64, &[u8]), &'static str> {
     let (tag, content, rest) = tlv(input)?;
     let digits = std::str::from_utf8(content).map_err(|_| "malformed validity")?;
     let digits = digits.strip_suffix('Z').ok_or("a validity time is not in UTC")?;
+    // ASCII digits only: the slicing below is then on character boundaries.
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("malformed validity");
+    }
     let (year, rest_digits) = match tag {
         UTC_TIME if digits.len() == 12 => {
             let yy = number(&digits[..2])?;
@@ -232,5 +236,24 @@ mod tests {
             assert!(facts(&der[..cut]).is_err(), "cut at {cut}");
         }
         assert!(facts(b"\x30\x84\xff\xff\xff\xff").is_err());
+    }
+
+    #[test]
+    fn a_time_with_non_ascii_text_is_an_error() {
+        // Twelve bytes before the `Z`, the second character two bytes long.
+        assert_eq!(time(b"\x17\x0d1\xc3\xa9101000000Z"), Err("malformed validity"));
+    }
+
+    /// Every byte changed in turn, to several values: an error or some facts, never a panic.
+    #[test]
+    fn corrupted_certificates_never_panic() {
+        let der = certificate(&["a.test", "*.b.test"], "a", (2001, 2030));
+        for at in 0..der.len() {
+            for value in [0x00, 0x7f, 0x80, 0x84, 0xc3, 0xff, der[at] ^ 0x01] {
+                let mut bad = der.clone();
+                bad[at] = value;
+                let _ = facts(&bad);
+            }
+        }
     }
 }
