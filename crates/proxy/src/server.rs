@@ -146,7 +146,8 @@ impl Server {
         let (admin_path, metrics_addr) = (endpoints.admin_path.clone(), endpoints.metrics_addr());
         threads.push(endpoints.spawn(control.clone(), stopped.clone())?);
         threads.extend(crate::watch::start(&control.reloader, stopped));
-        info!(listen = ?addrs, listen_tls = ?tls_addrs, workers, config = %source, admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
+        info!(listen = ?addrs, listen_tls = ?tls_addrs, workers, config = %source,
+            admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
         Ok(ServerHandle { control, stop, threads, admin_path, metrics_addr })
     }
 }

@@ -104,21 +104,7 @@ async fn accept(
                     }
                     let open = OpenConn::count(worker.clone(), permit);
                     let watcher = graceful.watcher();
-                    let task = match &kind {
-                        Listener::Plain => {
-                            tokio::spawn(serve(stream, peer, local, None, worker.clone(), watcher, open))
-                        }
-                        Listener::Tls { server, endpoint } => tokio::spawn(serve_tls(
-                            server.clone(),
-                            *endpoint,
-                            stream,
-                            (peer, local),
-                            worker.clone(),
-                            watcher,
-                            open,
-                        )),
-                    };
-                    drop(task);
+                    spawn_connection(&kind, stream, (peer, local), &worker, watcher, open);
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -140,6 +126,35 @@ async fn accept(
     }
 }
 
+/// Serves an accepted connection on its own task, as its listener's kind says.
+fn spawn_connection(
+    kind: &Listener,
+    stream: tokio::net::TcpStream,
+    (peer, local): (SocketAddr, SocketAddr),
+    worker: &Arc<Worker>,
+    watcher: Watcher,
+    open: OpenConn,
+) {
+    let worker = worker.clone();
+    match kind {
+        Listener::Plain => {
+            tokio::spawn(serve(stream, peer, local, None, worker, watcher, open));
+        }
+        Listener::Tls { server, endpoint } => {
+            let server = server.clone();
+            tokio::spawn(serve_tls(
+                server,
+                *endpoint,
+                stream,
+                (peer, local),
+                worker,
+                watcher,
+                open,
+            ));
+        }
+    }
+}
+
 /// A TLS connection: its handshake with the serving generation's certificates (bounded by
 /// `timeouts.header_read`), then HTTP in the protocol ALPN agreed on.
 async fn serve_tls(
@@ -158,7 +173,8 @@ async fn serve_tls(
         server.handshake(endpoint, stream, &generation, timeout).await
     };
     let Some((stream, tls)) = handshake.instrument(info_span!("tls", %peer)).await else { return };
-    debug!(%peer, sni = ?tls.sni, alpn = ?tls.alpn.as_deref().map(String::from_utf8_lossy), version = tls.version, "TLS handshake done");
+    let alpn = tls.alpn.as_deref().map(String::from_utf8_lossy);
+    debug!(%peer, sni = ?tls.sni, ?alpn, version = tls.version, "TLS handshake done");
     match tls.alpn.as_deref() {
         // h2: wired after merge (`crate::conn::h2::serve`); `tls::ALPN_H2` keeps clients from
         // choosing it until then.
