@@ -5,7 +5,7 @@
 //! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good
 //! configuration.
 
-mod multicert;
+pub(crate) mod multicert;
 mod plugins;
 mod settings;
 mod tls;

@@ -10,7 +10,7 @@
 
 mod accept;
 mod certs;
-mod x509;
+pub(crate) mod x509;
 
 pub(crate) use accept::TlsServer;
 pub(crate) use certs::Certs;
