@@ -2,9 +2,11 @@
 //! per line as `key=value` pairs (values may be double-quoted), `#` comments, blank lines.
 //!
 //! Keys: `ssl_cert_name` (required; a comma-separated list is several certificates for one
-//! server, such as an RSA and an ECDSA one, as ATS reads it), `ssl_key_name` (one key per
-//! certificate, same order; default: each key in its certificate file), `ssl_ca_name` (further
-//! chain certificates), `dest_ip` (`*`: the default certificate; another address is accepted
+//! server, such as an RSA and an ECDSA one, as ATS reads it, each with its key; a file without
+//! a key of its own is the chain of the certificate before it, and with one `ssl_key_name` for
+//! several files the first is the certificate and the others its chain), `ssl_key_name` (one
+//! key per certificate, same order; default: each key in its certificate file), `ssl_ca_name`
+//! (further chain certificates), `dest_ip` (`*`: the default certificate; another address is accepted
 //! with a warning, since hookyard selects certificates by SNI only). Paths are relative to the
 //! configuration directory (ATS takes them from `proxy.config.ssl.server.cert.path`).
 
@@ -107,12 +109,18 @@ impl Entry {
     }
 
     fn spec(self, file: &Path, line: usize, dir: &Path) -> Result<CertSpec, String> {
-        let certs = self.certs.ok_or("an entry needs `ssl_cert_name`")?;
+        let mut certs = self.certs.ok_or("an entry needs `ssl_cert_name`")?;
         let path = |name: String| -> PathBuf { dir.join(name) };
+        let mut extra = Vec::new();
         let keys: Vec<Option<PathBuf>> = match self.keys {
             None => certs.iter().map(|_| None).collect(),
             Some(keys) if keys.len() == certs.len() => {
                 keys.into_iter().map(path).map(Some).collect()
+            }
+            // One key for several files: the first is the certificate, the others its chain.
+            Some(mut keys) if keys.len() == 1 => {
+                extra.extend(certs.drain(1..).map(path));
+                vec![keys.pop().map(path)]
             }
             Some(keys) => {
                 return Err(format!(
@@ -131,7 +139,10 @@ impl Entry {
             file: file.to_owned(),
             line,
             pairs,
-            extra: self.cas.unwrap_or_default().into_iter().map(path).collect(),
+            extra: extra
+                .into_iter()
+                .chain(self.cas.unwrap_or_default().into_iter().map(path))
+                .collect(),
             names: Vec::new(),
             default: self.dest_ip.as_deref() == Some("*"),
         })
@@ -185,11 +196,18 @@ mod tests {
             "# certificates\n\nssl_cert_name=a.pem\n\
              dest_ip=* ssl_cert_name=\"rsa.pem,ec.pem\" ssl_key_name=rsa.key,ec.key  # both\n\
              ssl_cert_name=b.pem ssl_ca_name=/etc/ca/int.pem dest_ip=10.0.0.1\n\
-             ssl_cert_name=\"c#1.pem\"#no space needed after a quote\n",
+             ssl_cert_name=\"c#1.pem\"#no space needed after a quote\n\
+             ssl_cert_name=leaf.pem,int.pem ssl_key_name=leaf.key ssl_ca_name=root.pem\n",
         )
         .unwrap();
-        assert_eq!(specs.len(), 4);
+        assert_eq!(specs.len(), 5);
         assert_eq!(specs[3].pairs[0].cert, PathBuf::from("/c/c#1.pem"));
+        // One key for two files: the second is the first's chain, before `ssl_ca_name`'s.
+        assert_eq!(
+            specs[4].pairs,
+            [CertFiles { cert: "/c/leaf.pem".into(), key: Some("/c/leaf.key".into()) }]
+        );
+        assert_eq!(specs[4].extra, [PathBuf::from("/c/int.pem"), PathBuf::from("/c/root.pem")]);
         assert_eq!((specs[0].line, specs[0].default), (3, false));
         assert_eq!(specs[0].pairs, [CertFiles { cert: "/c/a.pem".into(), key: None }]);
         assert_eq!((specs[1].line, specs[1].default), (4, true));
@@ -210,7 +228,7 @@ mod tests {
     fn every_problem_with_its_line() {
         let errors = parse_text(
             "ssl_key_name=a.key\nssl_cert_name=a.pem bogus=1\nssl_cert_name=a.pem \
-             ssl_ticket_enabled=0\nssl_cert_name=a.pem,b.pem ssl_key_name=a.key\n\
+             ssl_ticket_enabled=0\nssl_cert_name=a.pem,b.pem,c.pem ssl_key_name=a.key,b.key\n\
              ssl_cert_name\nssl_cert_name=\"a.pem\nssl_cert_name=a.pem ssl_cert_name=b.pem\n\
              ssl_cert_name=a.pem,\n",
         )
@@ -221,7 +239,7 @@ mod tests {
                 "/c/ssl_multicert.config:1: an entry needs `ssl_cert_name`",
                 "/c/ssl_multicert.config:2: unknown key `bogus` (expected ssl_cert_name, ssl_key_name, ssl_ca_name, dest_ip)",
                 "/c/ssl_multicert.config:3: `ssl_ticket_enabled` is not supported by hookyard",
-                "/c/ssl_multicert.config:4: `ssl_key_name` names 1 keys for 2 certificates",
+                "/c/ssl_multicert.config:4: `ssl_key_name` names 2 keys for 3 certificates",
                 "/c/ssl_multicert.config:5: `ssl_cert_name` is not a key=value pair",
                 "/c/ssl_multicert.config:6: `ssl_cert_name`: unterminated quote",
                 "/c/ssl_multicert.config:7: `ssl_cert_name` given twice",

@@ -44,8 +44,10 @@ impl Certs {
                 |reason: String| Problem { file: spec.file.clone(), line: spec.line, reason };
             let mut keys = Vec::new();
             let mut names = Vec::new();
-            for pair in &spec.pairs {
-                match certified(pair, &spec.extra, provider) {
+            for (pair, chain) in groups(&spec.pairs) {
+                let chain: Vec<&Path> =
+                    chain.into_iter().chain(spec.extra.iter().map(PathBuf::as_path)).collect();
+                match certified(pair, &chain, provider) {
                     Ok((key, facts)) => {
                         findings.extend(validity(&pair.cert, &facts, now).map(problem));
                         names.extend(facts.names.iter().cloned());
@@ -101,10 +103,37 @@ impl Certs {
     }
 }
 
+/// An entry's certificates, each with the files of its chain: a file without a key of its own
+/// (none named, none in it) after a certificate is that certificate's chain, as in
+/// `ssl_cert_name=site.pem,intermediate.pem`. A file that cannot be read is its own group, for
+/// its error.
+fn groups(pairs: &[CertFiles]) -> Vec<(&CertFiles, Vec<&Path>)> {
+    let mut groups: Vec<(&CertFiles, Vec<&Path>)> = Vec::new();
+    for pair in pairs {
+        match groups.last_mut() {
+            Some((_, chain)) if pair.key.is_none() && !has_key(&pair.cert) => {
+                chain.push(&pair.cert);
+            }
+            _ => groups.push((pair, Vec::new())),
+        }
+    }
+    groups
+}
+
+/// Whether a readable PEM file holds a private key (an unreadable one counts as one, so its
+/// error is reported as a certificate's).
+fn has_key(file: &Path) -> bool {
+    let Ok(text) = std::fs::read(file) else { return true };
+    !matches!(
+        PrivateKeyDer::from_pem_slice(&text),
+        Err(rustls::pki_types::pem::Error::NoItemsFound)
+    )
+}
+
 /// One certificate's chain and key, matched, with what it says of itself.
 fn certified(
     pair: &CertFiles,
-    extra: &[PathBuf],
+    extra: &[&Path],
     provider: &CryptoProvider,
 ) -> Result<(CertifiedKey, Facts), String> {
     let mut chain = certificates(&pair.cert)?;

@@ -49,6 +49,19 @@ impl Ca {
     }
 }
 
+impl Ca {
+    /// An intermediate CA signed by this one, its certificate written to `dir/stem.pem`.
+    fn intermediate(&self, dir: &Path, stem: &str) -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "hookyard intermediate CA");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        std::fs::write(dir.join(format!("{stem}.pem")), cert.pem()).unwrap();
+        Ca { cert, key }
+    }
+}
+
 /// A proxy on `dir` with one plain and one TLS listener on 127.0.0.1:0.
 fn tls_proxy(dir: &Path) -> ServerHandle {
     Server::start(ServerConfig {
@@ -412,6 +425,41 @@ fn every_key_format_and_a_dual_rsa_and_ecdsa_entry() {
     assert_eq!(subject(&output), "subject=CN = dual rsa", "{output}");
     let output = dual("ecdsa_secp256r1_sha256");
     assert_eq!(subject(&output), "subject=CN = dual ec", "{output}");
+}
+
+#[test]
+fn chains_from_an_ssl_cert_name_list_from_ssl_ca_name_or_from_the_file() {
+    let dir = config_dir(&[]);
+    let d = dir.path();
+    let int = Ca::new(d).intermediate(d, "int");
+    for name in ["list", "onekey", "extra", "file"] {
+        int.issue(d, name, &[&format!("{name}.test")], name);
+    }
+    // `file.pem`: the key and the chain in the certificate's file.
+    let bundle = [
+        std::fs::read_to_string(d.join("file.pem")).unwrap(),
+        std::fs::read_to_string(d.join("int.pem")).unwrap(),
+        std::fs::read_to_string(d.join("file.key")).unwrap(),
+    ];
+    write(d, "file.pem", &bundle.concat());
+    let list = std::fs::read_to_string(d.join("list.pem")).unwrap();
+    write(d, "list.pem", &(list + &std::fs::read_to_string(d.join("list.key")).unwrap()));
+    write(
+        d,
+        "ssl_multicert.config",
+        "ssl_cert_name=list.pem,int.pem
+         ssl_cert_name=onekey.pem,int.pem ssl_key_name=onekey.key
+         ssl_cert_name=extra.pem ssl_key_name=extra.key ssl_ca_name=int.pem
+         ssl_cert_name=file.pem
+",
+    );
+    let proxy = tls_proxy(d);
+    let addr = proxy.tls_addrs()[0];
+    // curl trusts the root only: it verifies each name only if the intermediate is sent.
+    for name in ["list", "onekey", "extra", "file"] {
+        let output = curl(d, addr, &format!("{name}.test"), "/_hookyard/health", &[]);
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n", "{name}: {}", text(&output));
+    }
 }
 
 fn hookyard_check(dir: &Path) -> (bool, String) {
