@@ -228,7 +228,20 @@ fn certificates(
     let provider = crate::tls::provider();
     let load = |specs: &[CertSpec]| crate::tls::Certs::load(specs, &provider);
     let certs = match &settings.tls.certificates {
-        Some(specs) => load(specs).map_err(|found| problems.extend(found)).ok()?,
+        Some(specs) => {
+            let multicert = dir.join(MULTICERT_FILE);
+            let settings_file = dir.join(SETTINGS_FILE);
+            if multicert.exists()
+                && let Some(report) = files.iter_mut().find(|f| f.file == settings_file)
+            {
+                report.warnings.push(format!(
+                    "{}: `tls.certificates` is given, so {} is not read",
+                    settings_file.display(),
+                    multicert.display()
+                ));
+            }
+            load(specs).map_err(|found| problems.extend(found)).ok()?
+        }
         None => {
             let path = dir.join(MULTICERT_FILE);
             let before = problems.len();

@@ -524,6 +524,13 @@ fn check_reports_mismatched_keys_expired_certificates_and_uncovered_names() {
     write(d, "ssl_multicert.config", "ssl_cert_name=a.pem ssl_key_name=a.key\n");
     let (ok, output) = hookyard_check(d);
     assert!(ok, "{output}");
+
+    // Both sources: hookyard.yaml's list wins, and check says the other is not read.
+    write(d, "hookyard.yaml", "tls:\n  certificates: [{cert: b.pem, key: b.key}]\n");
+    let (ok, output) = hookyard_check(d);
+    assert!(ok, "{output}");
+    assert!(output.contains("warning: ") && output.contains("so "), "{output}");
+    assert!(output.contains("ssl_multicert.config is not read"), "{output}");
 }
 
 #[test]
