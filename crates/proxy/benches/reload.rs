@@ -83,6 +83,7 @@ fn server(remap: &str) -> (TempDir, ServerHandle) {
     let handle = Server::start(ServerConfig {
         config_dir: Some(dir.path().to_owned()),
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        listen_tls: Vec::new(),
         admin: AdminSocket::Off,
         metrics: None,
         workers: Some(1),

@@ -9,7 +9,8 @@ use crate::generation::{load_plugins as load, problems, remap_generations};
 /// The outcome of a check.
 #[derive(Debug)]
 pub struct Check {
-    /// Whether the directory would load.
+    /// Whether the directory would load, with no certificate expired, not yet valid or not
+    /// covering a configured SNI name.
     pub ok: bool,
     /// Problems as `file:line: reason`, then warnings prefixed `warning: `.
     pub problems: Vec<String>,
@@ -28,10 +29,13 @@ pub fn check(dir: &Path) -> Check {
     {
         loaded.result = Err(found);
     }
-    let mut problems = match &loaded.result {
-        Ok(_) => Vec::new(),
+    // Expired certificates and uncovered SNI names are served (a reload only warns of them),
+    // but a check exists to catch them before clients do.
+    let mut problems: Vec<String> = match &loaded.result {
+        Ok(config) => config.tls.findings().iter().map(ToString::to_string).collect(),
         Err(found) => found.0.iter().map(ToString::to_string).collect(),
     };
+    let ok = problems.is_empty();
     let mut files = Vec::new();
     for file in &loaded.files {
         let status = match file.status {
@@ -42,7 +46,7 @@ pub fn check(dir: &Path) -> Check {
         files.push(format!("{status:<7}{}", file.file.display()));
         problems.extend(file.warnings.iter().map(|w| format!("warning: {w}")));
     }
-    Check { ok: loaded.result.is_ok(), problems, files }
+    Check { ok, problems, files }
 }
 
 /// A scratch directory, removed with everything in it when this goes (a return, an error, a
@@ -78,6 +82,7 @@ fn load_plugins(config: &mut Config, dir: &Path) -> Result<(), Problems> {
         settings,
         rules: std::mem::take(&mut config.rules),
         plugins: config.plugins.clone(),
+        tls: config.tls.clone(),
     };
     // Everything that can hold the loader (and so its lock file in the scratch directory) is
     // dropped before the scratch directory.

@@ -5,12 +5,15 @@
 //! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good
 //! configuration.
 
+pub(crate) mod multicert;
 mod plugins;
 mod settings;
+mod tls;
 mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use hookyard_remap::Rules;
@@ -20,6 +23,7 @@ pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Limits, Retirement, Settings, Timeouts,
 };
+pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};
 
 /// The settings file's name.
 pub const SETTINGS_FILE: &str = "hookyard.yaml";
@@ -27,6 +31,8 @@ pub const SETTINGS_FILE: &str = "hookyard.yaml";
 pub const REMAP_FILE: &str = "remap.config";
 /// The plugin file's name.
 pub const PLUGIN_FILE: &str = "plugin.yaml";
+/// The TLS certificate list's name (ATS's), read unless `hookyard.yaml` lists certificates.
+pub const MULTICERT_FILE: &str = "ssl_multicert.config";
 
 /// One problem in a configuration file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -93,6 +99,8 @@ pub struct Config {
     pub rules: Rules,
     /// `plugin.yaml`.
     pub plugins: PluginConfig,
+    /// The TLS certificates (`ssl_multicert.config`, or `tls.certificates` of `hookyard.yaml`).
+    pub(crate) tls: Arc<crate::tls::Certs>,
 }
 
 /// What became of one file in a load.
@@ -146,6 +154,7 @@ impl Config {
             settings: Settings::default(),
             rules: Rules::default(),
             plugins: PluginConfig::default(),
+            tls: Arc::default(),
         }
     }
 
@@ -196,13 +205,81 @@ impl Config {
         })
         .unwrap_or_default();
 
+        let tls = certificates(dir, &settings, &mut files, &mut problems).unwrap_or_default();
+
         let result = if problems.is_empty() {
-            Ok(Config { source: Source::Dir(dir.to_owned()), settings, rules, plugins })
+            let tls = Arc::new(tls);
+            Ok(Config { source: Source::Dir(dir.to_owned()), settings, rules, plugins, tls })
         } else {
             Err(Problems(problems))
         };
         Loaded { result, files }
     }
+}
+
+/// The certificates `hookyard.yaml` lists, else those of `ssl_multicert.config` (its report
+/// recorded), loaded; a problem when TLS listeners are configured without any.
+fn certificates(
+    dir: &Path,
+    settings: &Settings,
+    files: &mut Vec<FileReport>,
+    problems: &mut Vec<Problem>,
+) -> Option<crate::tls::Certs> {
+    let provider = crate::tls::provider();
+    let load = |specs: &[CertSpec]| crate::tls::Certs::load(specs, &provider);
+    let certs = match &settings.tls.certificates {
+        Some(specs) => {
+            let multicert = dir.join(MULTICERT_FILE);
+            let settings_file = dir.join(SETTINGS_FILE);
+            if multicert.exists()
+                && let Some(report) = files.iter_mut().find(|f| f.file == settings_file)
+            {
+                report.warnings.push(format!(
+                    "{}: `tls.certificates` is given, so {} is not read",
+                    settings_file.display(),
+                    multicert.display()
+                ));
+            }
+            load(specs).map_err(|found| problems.extend(found)).ok()?
+        }
+        None => {
+            let path = dir.join(MULTICERT_FILE);
+            let before = problems.len();
+            let certs = file(&path, files, problems, |text| {
+                let (specs, warnings) = multicert::parse(&path, dir, text)?;
+                load(&specs).map(|certs| (certs, warnings))
+            });
+            if problems.len() > before {
+                return None;
+            }
+            certs.unwrap_or_default()
+        }
+    };
+    if certs.count() == 0 && !settings.tls_listen.is_empty() {
+        problems.push(Problem {
+            file: dir.join(SETTINGS_FILE),
+            line: settings.tls_listen_line,
+            reason: format!(
+                "`tls_listen` is set but no certificate is configured (in {MULTICERT_FILE} or \
+                 `tls.certificates`)"
+            ),
+        });
+    }
+    Some(certs)
+}
+
+/// The certificate, key and chain files the configuration of `dir` names as it is on disk
+/// (`settings` read from it), leniently: none from an `ssl_multicert.config` that does not parse.
+pub(crate) fn certificate_files(dir: &Path, settings: &Settings) -> Vec<PathBuf> {
+    let specs = match &settings.tls.certificates {
+        Some(specs) => specs.clone(),
+        None => {
+            let path = dir.join(MULTICERT_FILE);
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            multicert::parse(&path, dir, &text).map(|(specs, _)| specs).unwrap_or_default()
+        }
+    };
+    specs.iter().flat_map(CertSpec::files).map(Path::to_owned).collect()
 }
 
 /// Reads and parses one optional file, recording its report.

@@ -17,6 +17,7 @@ use crate::limit::ConnLimit;
 use crate::origin::OriginPool;
 use crate::sample::Sampler;
 use crate::stats::{Stats, WorkerStats};
+use crate::tls::TlsInfo;
 
 /// How long SSN_CLOSE waits for the session's transactions beyond one pending limit: their
 /// TXN_CLOSE may have started just before the connection ended, and run callbacks after the one
@@ -64,6 +65,8 @@ pub(crate) struct Conn {
     pub(crate) worker: Arc<Worker>,
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
+    /// What the TLS handshake negotiated; `None` on a plain connection.
+    pub(crate) tls: Option<TlsInfo>,
     pub(crate) state: Arc<ConnState>,
     /// What plugins see of the session, made with the first transaction that has plugin state,
     /// and the global hooks of the generation it started on: its SSN_CLOSE runs on them too.
@@ -75,9 +78,15 @@ impl Conn {
         worker: Arc<Worker>,
         peer: SocketAddr,
         local: SocketAddr,
+        tls: Option<TlsInfo>,
         state: Arc<ConnState>,
     ) -> Conn {
-        Conn { worker, peer, local, state, session: OnceLock::new() }
+        Conn { worker, peer, local, tls, state, session: OnceLock::new() }
+    }
+
+    /// The scheme clients reach this connection by: `https` after a TLS handshake.
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// SSN_CLOSE, if the session has plugin state: on the generation it started on, whatever

@@ -17,7 +17,10 @@ pub(crate) struct Control {
     pub(crate) stats: Arc<Stats>,
     pub(crate) limits: Arc<ConnLimits>,
     pub(crate) started: Instant,
+    /// The plain listen addresses.
     pub(crate) addrs: Vec<SocketAddr>,
+    /// The TLS listeners' side.
+    pub(crate) tls: Arc<crate::tls::TlsServer>,
 }
 
 impl std::fmt::Debug for Control {
@@ -38,6 +41,7 @@ impl Control {
             uptime_secs: self.started.elapsed().as_secs_f64(),
             workers: self.stats.workers.len(),
             listen: self.addrs.iter().map(ToString::to_string).collect(),
+            listen_tls: self.tls.addrs().map(|a| a.to_string()).collect(),
             connections: totals.connections,
             in_flight: totals.in_flight,
             requests: totals.responses.iter().sum(),

@@ -184,6 +184,7 @@ fn status(out: &mut String, result: &Value) {
         "uptime_secs",
         "workers",
         "listen",
+        "listen_tls",
         "connections",
         "in_flight",
         "requests",

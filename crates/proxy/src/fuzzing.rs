@@ -3,7 +3,8 @@
 //!
 //! They reach what a client's bytes meet before a transaction starts, without a socket: the
 //! framing tracker of `conn/io.rs`, and hyper's HTTP/1.1 server set up with the limits the
-//! workers use, reading through the same connection wrapper.
+//! workers use, reading through the same connection wrapper; and what an operator's TLS files
+//! meet: the `ssl_multicert.config` parser and the certificate reader of `tls/x509.rs`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,6 +20,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::Limits;
 use crate::conn::io::{ConnIo, ConnState, Framing};
+
+/// Parses an `ssl_multicert.config` text (paths from `/nonexistent`): the lines of its entries,
+/// or of its problems.
+pub fn multicert_lines(text: &str) -> Result<Vec<usize>, Vec<usize>> {
+    let dir = std::path::Path::new("/nonexistent");
+    match crate::config::multicert::parse(&dir.join("ssl_multicert.config"), dir, text) {
+        Ok((specs, _)) => Ok(specs.iter().map(|s| s.line).collect()),
+        Err(problems) => Err(problems.iter().map(|p| p.line).collect()),
+    }
+}
+
+/// Reads a DER certificate's DNS names and validity period (start, end), as the proxy does to
+/// choose and check certificates.
+pub fn certificate_facts(der: &[u8]) -> Option<(Vec<String>, i64, i64)> {
+    let facts = crate::tls::x509::facts(der).ok()?;
+    Some((facts.names, facts.not_before, facts.not_after))
+}
 
 /// Follows `stream` with the proxy's framing tracker, fed in pieces whose sizes cycle through
 /// `pieces` (a 0 counts as 1; none: the whole stream at once). Returns the indexes of the heads

@@ -1,8 +1,9 @@
 //! The `hookyard` reverse proxy: the library behind the `hookyard` binary.
 //!
 //! It owns the configuration directory ([`config`]: `hookyard.yaml`, `remap.config`,
-//! `plugin.yaml`), the HTTP/1.1 server and its pooled origin clients ([`Server`]: one
-//! current-thread runtime per worker, each with its own `SO_REUSEPORT` listener and origin pool,
+//! `plugin.yaml`, `ssl_multicert.config`), the HTTP/1.1 server (plain and TLS listeners, TLS
+//! certificates chosen by SNI) and its pooled origin clients ([`Server`]: one current-thread
+//! runtime per worker, each with its own `SO_REUSEPORT` listener and origin pool,
 //! so a connection never leaves the worker that accepted it; `ARCHITECTURE.md` gives the
 //! measurements behind that choice), transactions routed by `hookyard-remap`'s rules,
 //! generations swapped atomically on reload (SIGHUP, `ctl reload`, or a change of a watched
@@ -40,6 +41,7 @@ mod sample;
 mod server;
 mod signals;
 mod stats;
+mod tls;
 mod txn;
 mod versions;
 mod watch;

@@ -34,6 +34,9 @@ enum Command {
         /// Listen here instead of hookyard.yaml's addresses (repeatable).
         #[arg(long, value_name = "ADDR")]
         listen: Vec<SocketAddr>,
+        /// Listen for TLS here instead of hookyard.yaml's `tls_listen` (repeatable).
+        #[arg(long, value_name = "ADDR")]
+        listen_tls: Vec<SocketAddr>,
         /// The control socket's path.
         #[arg(long, value_name = "PATH")]
         admin: Option<PathBuf>,
@@ -163,10 +166,11 @@ fn error_text(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config, listen, admin, metrics } => {
+        Command::Run { config, listen, listen_tls, admin, metrics } => {
             let options = ServerConfig {
                 config_dir: config,
                 listen,
+                listen_tls,
                 admin: admin.map_or(AdminSocket::FromConfig, AdminSocket::At),
                 metrics,
                 workers: None,
@@ -174,6 +178,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let handle = Server::start(options).context("cannot start")?;
             for addr in handle.addrs() {
                 eprintln!("hookyard: listening on http://{addr}");
+            }
+            for addr in handle.tls_addrs() {
+                eprintln!("hookyard: listening on https://{addr}");
             }
             if let Some(path) = handle.admin_path() {
                 eprintln!("hookyard: control socket {}", path.display());

@@ -10,7 +10,8 @@
 //! histograms `hookyard_plugin_hook_seconds{plugin,version,hook}` of plugin hook callbacks and
 //! `hookyard_plugin_remap_seconds{plugin,version}` of `do_remap`, and the counter
 //! `hookyard_canary_transactions_total{plugin,version,arm}` of transactions that ran each
-//! version of a canaried global plugin.
+//! version of a canaried global plugin, and `hookyard_tls_handshake_failures_total{endpoint}`
+//! per TLS listen address.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -123,6 +124,7 @@ pub(crate) fn render(control: &Control) -> String {
     connection_series(control, &mut out);
     plugin_series(control, &mut out);
     canary_series(control, &mut out);
+    control.tls.render_metrics(&mut out);
     out
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct Reloader {
     /// What plugin calls reach of the server.
     link: Arc<Link>,
     config_dir: Option<PathBuf>,
+    /// Whether the server has TLS listeners: a configuration without certificates is refused.
+    tls_listeners: bool,
     /// One reload at a time.
     lock: Mutex<()>,
     ok: AtomicU64,
@@ -36,12 +38,14 @@ impl Reloader {
         remap: hookyard_remap::Generations,
         link: Arc<Link>,
         config_dir: Option<PathBuf>,
+        tls_listeners: bool,
     ) -> Reloader {
         Reloader {
             serving,
             remap,
             link,
             config_dir,
+            tls_listeners,
             lock: Mutex::new(()),
             ok: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -89,7 +93,8 @@ impl Reloader {
             notes: Vec::new(),
             millis: 0.0,
         };
-        match loaded.result.and_then(|config| self.load_plugins(config, &mut report)) {
+        let checked = loaded.result.and_then(|config| self.certificates(config, dir, &mut report));
+        match checked.and_then(|config| self.load_plugins(config, &mut report)) {
             Ok((config, hooks)) => {
                 report.notes.extend(restart_notes(&old.config, &config));
                 report.generation = old.id + 1;
@@ -115,6 +120,28 @@ impl Reloader {
             }
         }
         report
+    }
+
+    /// Refuses a configuration without certificates when the server has TLS listeners; says
+    /// what `hookyard check` would find wrong with its certificates in the report's notes.
+    fn certificates(
+        &self,
+        config: Config,
+        dir: &Path,
+        report: &mut ReloadReport,
+    ) -> Result<Config, Problems> {
+        if self.tls_listeners && config.tls.count() == 0 {
+            return Err(Problems(vec![crate::config::Problem {
+                file: dir.join(crate::config::MULTICERT_FILE),
+                line: 0,
+                reason: "the server has TLS listeners but no certificate is configured".to_owned(),
+            }]));
+        }
+        for finding in config.tls.findings() {
+            warn!(%finding, "certificate served anyway");
+            report.notes.push(finding.to_string());
+        }
+        Ok(config)
     }
 
     /// Loads `config`'s plugins, last: a refused plugin leaves everything as it was; a retired
@@ -242,6 +269,7 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
         }
     };
     note(o.listen != n.listen, "listen");
+    note(o.tls_listen != n.tls_listen, "tls_listen");
     note(o.admin != n.admin, "admin");
     note(o.metrics != n.metrics, "metrics");
     note(o.workers != n.workers, "workers");

@@ -61,6 +61,9 @@ pub struct Status {
     pub workers: usize,
     /// The bound listen addresses.
     pub listen: Vec<String>,
+    /// The bound TLS listen addresses.
+    #[serde(default)]
+    pub listen_tls: Vec<String>,
     /// Open client connections.
     pub connections: u64,
     /// Transactions being handled.

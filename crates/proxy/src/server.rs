@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub config_dir: Option<PathBuf>,
     /// Listen addresses replacing those of `hookyard.yaml` (`--listen`), if any.
     pub listen: Vec<SocketAddr>,
+    /// TLS listen addresses replacing `tls_listen` of `hookyard.yaml` (`--listen-tls`), if any.
+    pub listen_tls: Vec<SocketAddr>,
     /// The control socket.
     pub admin: AdminSocket,
     /// A metrics address replacing that of `hookyard.yaml` (`--metrics`).
@@ -100,32 +102,52 @@ impl Server {
         let (config, remap, link, hooks) = load(options.config_dir.as_deref())?;
         let settings = &config.settings;
         let listen = if options.listen.is_empty() { &settings.listen } else { &options.listen };
+        let listen_tls =
+            if options.listen_tls.is_empty() { &settings.tls_listen } else { &options.listen_tls };
+        if !listen_tls.is_empty() && config.tls.count() == 0 {
+            return Err(StartError::Config(no_certificate(&config)));
+        }
         let workers = options
             .workers
             .or(settings.workers)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .max(1);
-        let sockets = listen::bind_all(listen, workers)?;
-        let addrs: Vec<SocketAddr> =
+        let all: Vec<SocketAddr> = listen.iter().chain(listen_tls).copied().collect();
+        let sockets = listen::bind_all(&all, workers)?;
+        let mut addrs: Vec<SocketAddr> =
             sockets[0].iter().filter_map(|s| s.local_addr().ok()).collect();
+        let tls_addrs = addrs.split_off(listen.len());
+        let tls = crate::tls::TlsServer::new(&tls_addrs).map_err(|e| StartError::Spawn {
+            what: "TLS ticketer",
+            source: std::io::Error::other(e),
+        })?;
+        let tls = Arc::new(tls);
         let endpoints = ControlEndpoints::bind(&options, settings)?;
         let limits = Arc::new(ConnLimits::new(&settings.limits));
         let source = config.source.to_string();
         let serving = Arc::new(Serving::new(Generation::new(1, config, remap.current(), hooks)));
         let control = Arc::new(Control {
-            reloader: Arc::new(Reloader::new(serving, remap, link, options.config_dir.clone())),
+            reloader: Arc::new(Reloader::new(
+                serving,
+                remap,
+                link,
+                options.config_dir.clone(),
+                !tls_addrs.is_empty(),
+            )),
             sampler: Arc::new(Sampler::default()),
             stats: Arc::new(Stats::new(workers)),
             limits,
             started: Instant::now(),
             addrs: addrs.clone(),
+            tls,
         });
         let (stop, stopped) = watch::channel(false);
         let mut threads = spawn_workers(sockets, &control, &stopped)?;
         let (admin_path, metrics_addr) = (endpoints.admin_path.clone(), endpoints.metrics_addr());
         threads.push(endpoints.spawn(control.clone(), stopped.clone())?);
         threads.extend(crate::watch::start(&control.reloader, stopped));
-        info!(listen = ?addrs, workers, config = %source, admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
+        info!(listen = ?addrs, listen_tls = ?tls_addrs, workers, config = %source,
+            admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
         Ok(ServerHandle { control, stop, threads, admin_path, metrics_addr })
     }
 }
@@ -138,20 +160,48 @@ fn load(
         None => Config::embedded(),
         Some(dir) => Config::load_dir(dir).result.map_err(StartError::Config)?,
     };
+    for finding in config.tls.findings() {
+        warn!(%finding, "certificate served anyway");
+    }
     let (remap, link) = remap_generations(&config.settings, dir);
     let (_, hooks) =
         load_plugins(&remap, &link, &mut config).map_err(|e| StartError::Config(problems(e)))?;
     Ok((config, remap, link, hooks))
 }
 
-/// One thread per worker, each with its listeners.
+/// The problem of TLS listeners without a certificate, from the command line.
+fn no_certificate(config: &Config) -> Problems {
+    let file = match &config.source {
+        crate::config::Source::Dir(dir) => dir.join(crate::config::MULTICERT_FILE),
+        crate::config::Source::Embedded => PathBuf::from(crate::config::MULTICERT_FILE),
+    };
+    let reason = "--listen-tls is given but no certificate is configured".to_owned();
+    Problems(vec![crate::config::Problem { file, line: 0, reason }])
+}
+
+/// One thread per worker, each with its listeners (the plain ones first, then one per TLS
+/// address).
 fn spawn_workers(
     sockets: Vec<Vec<std::net::TcpListener>>,
     control: &Arc<Control>,
     stopped: &watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, StartError> {
     let mut threads = Vec::with_capacity(sockets.len() + 2);
+    let plain = control.addrs.len();
     for (index, listeners) in sockets.into_iter().enumerate() {
+        let listeners: Vec<_> = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(at, listener)| {
+                let kind = match at.checked_sub(plain) {
+                    None => worker::Listener::Plain,
+                    Some(endpoint) => {
+                        worker::Listener::Tls { server: control.tls.clone(), endpoint }
+                    }
+                };
+                (listener, kind)
+            })
+            .collect();
         let serving = control.reloader.serving().clone();
         let (sampler, stats) = (control.sampler.clone(), control.stats.clone());
         let (limit, stopped) = (control.limits.clients.clone(), stopped.clone());
@@ -271,6 +321,11 @@ impl ServerHandle {
     /// The bound listen addresses (with the ports chosen for port 0).
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.control.addrs
+    }
+
+    /// The bound TLS listen addresses (with the ports chosen for port 0).
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.control.tls.addrs().collect()
     }
 
     /// The control socket's path, if there is one.

@@ -129,7 +129,7 @@ impl Transaction {
         body: Incoming,
     ) -> Result<Response<Body>, Answer> {
         let line = self.admit(parts)?;
-        let client_url = line.url()?;
+        let client_url = line.url(conn.scheme())?;
         fields::drop_underscored_framing(&mut parts.headers);
         self.read_request(conn, parts, client_url).await?;
         let generation = self.generation.clone();

@@ -1,5 +1,6 @@
 //! Reload on change (`watch: true` in `hookyard.yaml`): one thread watches the configuration
-//! directory, the files `remap.config` includes and the plugin files, and reloads as SIGHUP
+//! directory, the files `remap.config` includes, the plugin files and the TLS certificate and
+//! key files, and reloads as SIGHUP
 //! does once a burst of changes has been quiet for [`QUIET`].
 //!
 //! Directories are watched, not files: editors and deployment tools replace a file by renaming
@@ -28,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
-use crate::config::{PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, Settings, Source};
+use crate::config::{MULTICERT_FILE, PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, Settings, Source};
 use crate::reload::Reloader;
 
 /// How long the watched files must stay unchanged before a reload: a burst of writes and
@@ -301,7 +302,7 @@ impl Targets {
     /// files the serving generation uses or the configuration on disk names.
     fn derive(reloader: &Reloader, dir: &Path) -> Targets {
         let mut targets = Targets::default();
-        for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE] {
+        for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE, MULTICERT_FILE] {
             targets.add_file(&dir.join(name));
         }
         // Owned: the scan below reads files, too long to hold a guard of the generation.
@@ -311,7 +312,13 @@ impl Targets {
         if let Ok(text) = fs::read_to_string(&settings)
             && let Ok(on_disk) = Settings::parse(&settings, dir, &text)
         {
+            for file in crate::config::certificate_files(dir, &on_disk) {
+                targets.add_file(&file);
+            }
             search.extend(on_disk.plugin_dirs);
+        }
+        for file in serving.config.tls.files() {
+            targets.add_file(file);
         }
         // The loader's order: the plugin directories, then the configuration directory.
         search.push(dir.to_owned());

@@ -69,6 +69,7 @@ fn rig() -> &'static Rig {
         let handle = Server::start(ServerConfig {
             config_dir: Some(dir.path().to_owned()),
             listen: vec!["127.0.0.1:0".parse().expect("an address")],
+            listen_tls: Vec::new(),
             admin: AdminSocket::Off,
             metrics: None,
             workers: Some(1),

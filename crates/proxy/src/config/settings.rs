@@ -8,6 +8,7 @@ use saphyr::MarkedYaml;
 use serde::Serialize;
 
 use super::Problem;
+use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
@@ -112,6 +113,13 @@ impl Default for Retirement {
 pub struct Settings {
     /// Addresses to accept connections on.
     pub listen: Vec<SocketAddr>,
+    /// Addresses to accept TLS connections on.
+    pub tls_listen: Vec<SocketAddr>,
+    /// The line of `tls_listen` (0: not given).
+    #[serde(skip)]
+    pub tls_listen_line: usize,
+    /// TLS certificates and versions.
+    pub tls: TlsSettings,
     /// The control socket; `None`: the default in the runtime directory.
     pub admin: Option<PathBuf>,
     /// Where to serve Prometheus metrics; `None`: nowhere.
@@ -144,6 +152,9 @@ impl Default for Settings {
             listen: vec![
                 DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             ],
+            tls_listen: Vec::new(),
+            tls_listen_line: 0,
+            tls: TlsSettings::default(),
             admin: None,
             metrics: None,
             workers: None,
@@ -159,8 +170,8 @@ impl Default for Settings {
     }
 }
 
-const KEYS: &str = "listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, \
-                    watch, health_path, timeouts, limits, retirement";
+const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
+                    dynamic_reload, watch, health_path, timeouts, limits, retirement";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -196,6 +207,11 @@ impl Settings {
                         settings.listen = addrs;
                     }
                 }
+                "tls_listen" => {
+                    settings.tls_listen = addresses(&mut r, value, "`tls_listen`");
+                    settings.tls_listen_line = key.span.start.line();
+                }
+                "tls" => super::tls::tls(&mut r, dir, value, &mut settings.tls),
                 "admin" => settings.admin = r.string(value, "`admin`").map(path),
                 "metrics" => {
                     if !is_null(value) {
@@ -244,6 +260,18 @@ impl Settings {
         }
         if r.problems.is_empty() { Ok(settings) } else { Err(r.problems) }
     }
+}
+
+/// A list of `IP:PORT` addresses.
+fn addresses(r: &mut Reader<'_>, value: &MarkedYaml<'_>, what: &str) -> Vec<SocketAddr> {
+    let mut addrs = Vec::new();
+    for text in r.strings(value, what) {
+        match text.parse::<SocketAddr>() {
+            Ok(addr) => addrs.push(addr),
+            Err(_) => r.error(value, format!("{what}: `{text}` is not an IP:PORT address")),
+        }
+    }
+    addrs
 }
 
 /// `timeouts:` of `hookyard.yaml`, into `t`.
@@ -389,7 +417,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -9,14 +9,24 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use crate::conn::io::{ConnIo, ConnState};
 use crate::conn::{Conn, Worker};
 use crate::limit::Permit;
+use crate::tls::{TlsInfo, TlsServer};
 use crate::txn;
+
+/// What a listener's connections speak.
+pub(super) enum Listener {
+    /// HTTP.
+    Plain,
+    /// TLS, then HTTP; `endpoint` is the listener's index among the TLS ones.
+    Tls { server: Arc<TlsServer>, endpoint: usize },
+}
 
 /// Counts an open connection (and holds its place under the cap) until its task ends or is
 /// dropped (a worker stopping after the shutdown grace drops its connection tasks).
@@ -40,7 +50,11 @@ impl Drop for OpenConn {
 
 /// Runs `worker` on this thread until `stopped`: its listeners' connections, and their
 /// transactions.
-pub(super) fn run(listeners: Vec<TcpListener>, worker: Worker, stopped: watch::Receiver<bool>) {
+pub(super) fn run(
+    listeners: Vec<(TcpListener, Listener)>,
+    worker: Worker,
+    stopped: watch::Receiver<bool>,
+) {
     let index = worker.index;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -52,11 +66,14 @@ pub(super) fn run(listeners: Vec<TcpListener>, worker: Worker, stopped: watch::R
     runtime.block_on(async move {
         let worker = Arc::new(worker);
         let mut tasks = Vec::new();
-        for listener in listeners {
+        for (listener, kind) in listeners {
             match tokio::net::TcpListener::from_std(listener) {
-                Ok(listener) => {
-                    tasks.push(tokio::spawn(accept(listener, worker.clone(), stopped.clone())))
-                }
+                Ok(listener) => tasks.push(tokio::spawn(accept(
+                    listener,
+                    kind,
+                    worker.clone(),
+                    stopped.clone(),
+                ))),
                 Err(e) => error!(worker = index, error = %e, "cannot register a listener"),
             }
         }
@@ -70,6 +87,7 @@ pub(super) fn run(listeners: Vec<TcpListener>, worker: Worker, stopped: watch::R
 
 async fn accept(
     listener: tokio::net::TcpListener,
+    kind: Listener,
     worker: Arc<Worker>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -84,7 +102,9 @@ async fn accept(
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!(error = %e, "cannot set TCP_NODELAY");
                     }
-                    serve(stream, peer, local, &worker, &graceful, permit);
+                    let open = OpenConn::count(worker.clone(), permit);
+                    let watcher = graceful.watcher();
+                    spawn_connection(&kind, stream, (peer, local), &worker, watcher, open);
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -106,14 +126,75 @@ async fn accept(
     }
 }
 
-fn serve(
+/// Serves an accepted connection on its own task, as its listener's kind says.
+fn spawn_connection(
+    kind: &Listener,
     stream: tokio::net::TcpStream,
+    (peer, local): (SocketAddr, SocketAddr),
+    worker: &Arc<Worker>,
+    watcher: Watcher,
+    open: OpenConn,
+) {
+    let worker = worker.clone();
+    match kind {
+        Listener::Plain => {
+            tokio::spawn(serve(stream, peer, local, None, worker, watcher, open));
+        }
+        Listener::Tls { server, endpoint } => {
+            let server = server.clone();
+            tokio::spawn(serve_tls(
+                server,
+                *endpoint,
+                stream,
+                (peer, local),
+                worker,
+                watcher,
+                open,
+            ));
+        }
+    }
+}
+
+/// A TLS connection: its handshake with the serving generation's certificates (bounded by
+/// `timeouts.header_read`), then HTTP in the protocol ALPN agreed on.
+async fn serve_tls(
+    server: Arc<TlsServer>,
+    endpoint: usize,
+    stream: tokio::net::TcpStream,
+    (peer, local): (SocketAddr, SocketAddr),
+    worker: Arc<Worker>,
+    watcher: Watcher,
+    open: OpenConn,
+) {
+    let handshake = async {
+        // Held for the handshake only: the connection's transactions take their own.
+        let generation = worker.serving.load_full();
+        let timeout = generation.config.settings.timeouts.header_read;
+        server.handshake(endpoint, stream, &generation, timeout).await
+    };
+    let Some((stream, tls)) = handshake.instrument(info_span!("tls", %peer)).await else { return };
+    let alpn = tls.alpn.as_deref().map(String::from_utf8_lossy);
+    debug!(%peer, sni = ?tls.sni, ?alpn, version = tls.version, "TLS handshake done");
+    match tls.alpn.as_deref() {
+        // h2: wired after merge (`crate::conn::h2::serve`); `tls::ALPN_H2` keeps clients from
+        // choosing it until then.
+        Some(b"h2") => serve(stream, peer, local, Some(tls), worker, watcher, open).await,
+        _ => serve(stream, peer, local, Some(tls), worker, watcher, open).await,
+    }
+}
+
+/// Serves HTTP/1.1 on a client connection (plain, or TLS after its handshake) until it ends.
+async fn serve<S>(
+    stream: S,
     peer: SocketAddr,
     local: SocketAddr,
-    worker: &Arc<Worker>,
-    graceful: &GracefulShutdown,
-    permit: Permit,
-) {
+    tls: Option<TlsInfo>,
+    worker: Arc<Worker>,
+    watcher: Watcher,
+    open: OpenConn,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let generation = worker.serving.load();
     let settings = &generation.config.settings;
     let mut builder = http1::Builder::new();
@@ -136,24 +217,22 @@ fn serve(
     }
     let idle = settings.timeouts.idle;
     let header_read = settings.timeouts.header_read;
+    drop(generation);
     let state = Arc::new(ConnState::new());
-    let conn = Arc::new(Conn::new(worker.clone(), peer, local, state.clone()));
+    let conn = Arc::new(Conn::new(worker, peer, local, tls, state.clone()));
     let closing = conn.clone();
     let service = service_fn(move |request| txn::handle(conn.clone(), request));
     let io = TokioIo::new(ConnIo::new(stream, state.clone()));
-    let connection = graceful.watch(builder.serve_connection(io, service));
-    let worker = worker.clone();
-    let open = OpenConn::count(worker.clone(), permit);
-    tokio::spawn(
-        async move {
-            // Dropped when it returns: hyper's connection, with every response body it still
-            // holds (whose drop runs TXN_CLOSE).
-            drive(connection, &state, idle, header_read).await;
-            closing.close_session().await;
-            drop(open);
-        }
-        .instrument(info_span!("conn", %peer)),
-    );
+    let connection = watcher.watch(builder.serve_connection(io, service));
+    async move {
+        // Dropped when it returns: hyper's connection, with every response body it still
+        // holds (whose drop runs TXN_CLOSE).
+        drive(connection, &state, idle, header_read).await;
+        closing.close_session().await;
+        drop(open);
+    }
+    .instrument(info_span!("conn", %peer))
+    .await;
 }
 
 /// Serves `connection` until it ends or one of the connection's own timeouts (idle, header

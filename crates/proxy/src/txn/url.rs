@@ -132,11 +132,12 @@ impl RequestLine {
         Ok(RequestLine { uri: parts.uri.clone(), host })
     }
 
-    /// Scheme, host and port from an absolute-form target, else the `Host` field (an empty
-    /// host when neither names one), with the target's path and query. Refused: a target that
+    /// Scheme, host and port from an absolute-form target, else `scheme` (the connection's)
+    /// and the `Host` field (an empty host when neither names one), with the target's path and
+    /// query. Refused: a target that
     /// is neither absolute nor a path, a `Host` that is no authority or has user info, and a port
     /// that is not a number up to 65535.
-    pub(crate) fn url(&self) -> Result<Url<'_>, Answer> {
+    pub(crate) fn url(&self, scheme: &'static str) -> Result<Url<'_>, Answer> {
         let uri = &self.uri;
         let (path, query) = (uri.path(), uri.query().unwrap_or(""));
         if let Some(authority) = uri.authority() {
@@ -147,7 +148,7 @@ impl RequestLine {
             return Err(Answer::BadTarget);
         }
         let Some(value) = &self.host else {
-            return Ok(Url { scheme: "http", host: "", port: None, path, query });
+            return Ok(Url { scheme, host: "", port: None, path, query });
         };
         let text = value.to_str().map_err(|_| Answer::BadTarget)?;
         let authority = Authority::try_from(text).map_err(|_| Answer::BadTarget)?;
@@ -155,7 +156,7 @@ impl RequestLine {
             return Err(Answer::BadTarget);
         }
         // The host as a slice of the field itself: the parsed `Authority` is a copy.
-        Ok(Url { scheme: "http", host: host_of(text), port: port(&authority)?, path, query })
+        Ok(Url { scheme, host: host_of(text), port: port(&authority)?, path, query })
     }
 }
 

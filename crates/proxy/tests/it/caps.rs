@@ -14,6 +14,7 @@ fn start(dir: &Path, admin: AdminSocket) -> ServerHandle {
     Server::start(ServerConfig {
         config_dir: Some(dir.to_owned()),
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        listen_tls: Vec::new(),
         admin,
         metrics: Some("127.0.0.1:0".parse().unwrap()),
         workers: Some(2),

@@ -85,6 +85,7 @@ async fn metrics_are_served_in_prometheus_text() {
     let handle = Server::start(ServerConfig {
         config_dir: None,
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        listen_tls: Vec::new(),
         admin: AdminSocket::Off,
         metrics: Some("127.0.0.1:0".parse().unwrap()),
         workers: Some(1),
@@ -156,6 +157,7 @@ fn a_control_socket_directory_another_user_owns_is_refused() {
     let Err(err) = Server::start(ServerConfig {
         config_dir: Some(dir.path().to_owned()),
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        listen_tls: Vec::new(),
         admin: AdminSocket::At(run.join("admin.sock")),
         metrics: None,
         workers: Some(1),
@@ -177,6 +179,7 @@ fn a_control_socket_directory_others_can_write_is_refused() {
     let Err(err) = Server::start(ServerConfig {
         config_dir: Some(dir.path().to_owned()),
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        listen_tls: Vec::new(),
         admin: AdminSocket::At(run.join("admin.sock")),
         metrics: None,
         workers: Some(1),

@@ -25,4 +25,5 @@ mod sessions;
 mod streaming;
 mod support;
 mod timeouts;
+mod tls;
 mod watch;

@@ -148,6 +148,7 @@ pub fn proxy_with(dir: Option<&Path>, admin: AdminSocket) -> ServerHandle {
     Server::start(ServerConfig {
         config_dir: dir.map(Path::to_owned),
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        listen_tls: Vec::new(),
         admin,
         metrics: None,
         workers: Some(2),
