@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Limits, Retirement, Settings, Timeouts,
+    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Http2, Limits, Retirement, Settings, Timeouts,
 };
 
 /// The settings file's name.

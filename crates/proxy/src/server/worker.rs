@@ -13,7 +13,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
+use crate::conn::h2;
 use crate::conn::io::{ConnIo, ConnState};
+use crate::conn::preface::{self, Protocol, Rewind};
 use crate::conn::{Conn, Worker};
 use crate::limit::Permit;
 use crate::txn;
@@ -136,20 +138,32 @@ fn serve(
     }
     let idle = settings.timeouts.idle;
     let header_read = settings.timeouts.header_read;
+    let h2c = settings.http2.h2c;
     let state = Arc::new(ConnState::new());
     let conn = Arc::new(Conn::new(worker.clone(), peer, local, state.clone()));
-    let closing = conn.clone();
-    let service = service_fn(move |request| txn::handle(conn.clone(), request));
-    let io = TokioIo::new(ConnIo::new(stream, state.clone()));
-    let connection = graceful.watch(builder.serve_connection(io, service));
-    let worker = worker.clone();
+    let watcher = graceful.watcher();
     let open = OpenConn::count(worker.clone(), permit);
     tokio::spawn(
         async move {
-            // Dropped when it returns: hyper's connection, with every response body it still
-            // holds (whose drop runs TXN_CLOSE).
-            drive(connection, &state, idle, header_read).await;
-            closing.close_session().await;
+            let protocol = if h2c {
+                preface::detect(stream, header_read).await
+            } else {
+                Some(Protocol::Http1(Rewind::new(stream)))
+            };
+            match protocol {
+                Some(Protocol::Http2(io)) => h2::serve(io, conn, watcher).await,
+                Some(Protocol::Http1(io)) => {
+                    let closing = conn.clone();
+                    let service = service_fn(move |request| txn::handle(conn.clone(), request));
+                    let io = TokioIo::new(ConnIo::new(io, state.clone()));
+                    let connection = watcher.watch(builder.serve_connection(io, service));
+                    // Dropped when it returns: hyper's connection, with every response body
+                    // it still holds (whose drop runs TXN_CLOSE).
+                    drive(connection, &state, idle, header_read).await;
+                    closing.close_session().await;
+                }
+                None => {}
+            }
             drop(open);
         }
         .instrument(info_span!("conn", %peer)),

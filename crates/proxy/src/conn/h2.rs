@@ -1,0 +1,197 @@
+//! One HTTP/2 client connection (h2c on a plain listener, or `h2` by ALPN on a TLS one):
+//! hyper's HTTP/2 server with the `http2` limits of `hookyard.yaml`, every stream a transaction
+//! ([`txn::handle_stream`]) with all its hooks and remap plugins.
+//!
+//! Streams of one connection are one session: they share the connection's [`Conn`] (its
+//! SSN_START runs once, with the first stream that needs plugin state, and SSN_CLOSE once every
+//! stream's transaction ended). Each stream's transaction runs on a task of its own rather than
+//! inside hyper's stream future, which hyper drops when the client resets the stream: a
+//! transaction whose hook is pending cannot be dropped without losing its TXN_CLOSE, since the
+//! plugin holds its state. It ends instead at its next phase, or when its origin exchange is
+//! cut short.
+//!
+//! HTTP/1's framing watcher (`ConnIo`) has no place here (HTTP/2 frames every message); only
+//! activity is stamped, for the idle timeout.
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::http2;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{Instrument, debug, debug_span};
+
+use super::Conn;
+use super::io::ConnState;
+use crate::txn::{self, TxnBody};
+
+/// Serves one HTTP/2 connection until it ends, the idle timeout closes it, or a graceful
+/// shutdown (`watcher`) has finished its streams; then waits for the transactions of its
+/// streams and runs the session's SSN_CLOSE. The caller counts the connection open until this
+/// returns.
+pub(crate) async fn serve<I>(io: I, conn: Arc<Conn>, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (builder, idle) = {
+        let generation = conn.worker.serving.load();
+        let settings = &generation.config.settings;
+        (builder(settings), settings.timeouts.idle)
+    };
+    // Each stream's task holds a sender: `recv` answers `None` once every one has ended.
+    let (streams, mut ended) = mpsc::channel::<()>(1);
+    let service = {
+        let conn = conn.clone();
+        service_fn(move |request| stream(conn.clone(), request, streams.clone()))
+    };
+    let io = TokioIo::new(Activity { inner: io, state: conn.state.clone() });
+    drive(watcher.watch(builder.serve_connection(io, service)), &conn.state, idle).await;
+    // hyper's connection is gone, and with it the service's sender.
+    ended.recv().await;
+    conn.close_session().await;
+}
+
+/// hyper's HTTP/2 server, configured by `settings.http2` (the header list limit defaulting to
+/// `limits.max_header_bytes`).
+fn builder(settings: &crate::config::Settings) -> http2::Builder<TokioExecutor> {
+    let limits = &settings.http2;
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_header_list_size(limits.header_list_limit(settings.limits.max_header_bytes))
+        .initial_stream_window_size(limits.initial_stream_window)
+        .initial_connection_window_size(limits.initial_connection_window)
+        .keep_alive_interval(limits.keepalive_interval)
+        .keep_alive_timeout(limits.keepalive_timeout);
+    builder
+}
+
+/// One stream: its transaction on a task of its own (see the module documentation), whose
+/// response hyper sends. Dropping this future (the stream was reset, or the connection ended)
+/// tells the transaction its client left.
+async fn stream(
+    conn: Arc<Conn>,
+    request: Request<Incoming>,
+    alive: mpsc::Sender<()>,
+) -> Result<Response<TxnBody>, Infallible> {
+    let (left, stays) = oneshot::channel();
+    let task = tokio::spawn(
+        async move {
+            let response = txn::handle_stream(conn, request, left).await;
+            // Returned together: an unread response (its TXN_CLOSE) drops before the sender.
+            (response, alive)
+        }
+        .instrument(debug_span!("stream")),
+    );
+    let _stays = stays;
+    match task.await {
+        Ok((response, _alive)) => Ok(response),
+        Err(e) => match e.try_into_panic() {
+            // As a panic in an HTTP/1 transaction: hyper's task for the stream ends with it.
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // The runtime is shutting down (the worker stops): so is this future.
+            Err(_) => std::future::pending().await,
+        },
+    }
+}
+
+/// Drives `connection` until it ends, or until it was idle (no bytes moved, no transaction in
+/// flight) for `idle`.
+async fn drive<E: std::fmt::Display>(
+    connection: impl Future<Output = Result<(), E>>,
+    state: &ConnState,
+    idle: Duration,
+) {
+    tokio::pin!(connection);
+    loop {
+        let now = Instant::now();
+        let mut deadline = state.last_activity() + idle;
+        if deadline <= now {
+            if state.in_flight.load(Ordering::Relaxed) == 0 {
+                debug!("idle timeout");
+                return;
+            }
+            // A transaction is waiting on its origin: its own timeouts govern.
+            deadline = now + idle;
+        }
+        tokio::select! {
+            result = &mut connection => {
+                if let Err(e) = result {
+                    debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {}
+        }
+    }
+}
+
+/// The client stream, with every byte moved stamped for the idle timeout.
+struct Activity<I> {
+    inner: I,
+    state: Arc<ConnState>,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Activity<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.state.touch();
+        }
+        poll
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Activity<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.state.touch();
+        }
+        poll
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.state.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
