@@ -13,6 +13,7 @@ mod control;
 mod errors;
 mod examples;
 mod hooks;
+mod http2;
 mod limits;
 mod ordering;
 mod os_dns;
