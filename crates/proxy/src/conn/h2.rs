@@ -28,18 +28,40 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, debug_span};
 
 use super::Conn;
 use super::io::ConnState;
 use crate::txn::{self, TxnBody};
 
-/// Serves one HTTP/2 connection until it ends, the idle timeout closes it, or a graceful
-/// shutdown (`watcher`) has finished its streams; then waits for the transactions of its
-/// streams and runs the session's SSN_CLOSE. The caller counts the connection open until this
-/// returns.
-pub(crate) async fn serve<I>(io: I, conn: Arc<Conn>, watcher: Watcher)
+/// The worker's shutdown as one connection sees it: its signal, and the watcher whose drop
+/// tells the worker's graceful shutdown that the connection ended.
+pub(crate) struct Stop {
+    signal: watch::Receiver<bool>,
+    _watcher: Watcher,
+    /// The worker stopping was seen (and the connection told).
+    seen: bool,
+}
+
+impl Stop {
+    /// `signal` turns true when the worker stops; `watcher` is of the worker's
+    /// `GracefulShutdown`, which waits for this connection until the `Stop` drops.
+    pub(crate) fn new(signal: watch::Receiver<bool>, watcher: Watcher) -> Stop {
+        Stop { signal, _watcher: watcher, seen: false }
+    }
+
+    /// Resolves once the worker stops (or is gone).
+    async fn stopping(&mut self) {
+        let _ = self.signal.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// Serves one HTTP/2 connection until it ends: closed by the client, or with a GOAWAY after
+/// the idle timeout or when the worker stops (streams in flight finish first); then waits for
+/// the transactions of its streams and runs the session's SSN_CLOSE. The caller counts the
+/// connection open until this returns.
+pub(crate) async fn serve<I>(io: I, conn: Arc<Conn>, stop: Stop)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -55,10 +77,46 @@ where
         service_fn(move |request| stream(conn.clone(), request, streams.clone()))
     };
     let io = TokioIo::new(Activity { inner: io, state: conn.state.clone() });
-    drive(watcher.watch(builder.serve_connection(io, service)), &conn.state, idle).await;
+    // Boxed so it can be dropped (with the service's sender) before the streams are waited for.
+    let mut connection = Box::pin(builder.serve_connection(io, service));
+    // When the connection was shut down gracefully for idleness: by when it must have ended.
+    let mut closing: Option<Instant> = None;
+    let mut stop = stop;
+    loop {
+        let deadline = match next(&conn.state, idle, closing) {
+            Next::Wait(deadline) => deadline,
+            Next::GoAway => {
+                debug!("idle timeout: GOAWAY");
+                connection.as_mut().graceful_shutdown();
+                closing = Some(Instant::now() + idle);
+                continue;
+            }
+            Next::Drop => {
+                debug!("the client did not end an idle connection after GOAWAY");
+                break;
+            }
+        };
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    debug!(error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {}
+            () = stop.stopping(), if !stop.seen => {
+                // Streams in flight finish; the worker's shutdown grace bounds them.
+                connection.as_mut().graceful_shutdown();
+                stop.seen = true;
+            }
+        }
+    }
+    drop(connection);
     // hyper's connection is gone, and with it the service's sender.
     ended.recv().await;
     conn.close_session().await;
+    // Only now: the worker's graceful shutdown waits for SSN_CLOSE too.
+    drop(stop);
 }
 
 /// hyper's HTTP/2 server, configured by `settings.http2` (the header list limit defaulting to
@@ -106,33 +164,33 @@ async fn stream(
     }
 }
 
-/// Drives `connection` until it ends, or until it was idle (no bytes moved, no transaction in
-/// flight) for `idle`.
-async fn drive<E: std::fmt::Display>(
-    connection: impl Future<Output = Result<(), E>>,
-    state: &ConnState,
-    idle: Duration,
-) {
-    tokio::pin!(connection);
-    loop {
-        let now = Instant::now();
-        let mut deadline = state.last_activity() + idle;
-        if deadline <= now {
-            if state.in_flight.load(Ordering::Relaxed) == 0 {
-                debug!("idle timeout");
-                return;
+/// What the connection's timer does next.
+enum Next {
+    /// Sleep until then (unless the connection or the worker says otherwise first).
+    Wait(Instant),
+    /// Idle: shut down gracefully (GOAWAY; no stream is in flight).
+    GoAway,
+    /// The client let an idle connection's GOAWAY go unanswered for `idle`: drop it.
+    Drop,
+}
+
+/// After `idle` with no byte moved and no transaction in flight the connection goes away; once
+/// gone away (`closing`: by when it must have ended) the client has one more `idle` to end it.
+fn next(state: &ConnState, idle: Duration, closing: Option<Instant>) -> Next {
+    let now = Instant::now();
+    match closing {
+        Some(end) if end <= now => Next::Drop,
+        Some(end) => Next::Wait(end),
+        None => {
+            let deadline = state.last_activity() + idle;
+            if deadline > now {
+                Next::Wait(deadline)
+            } else if state.in_flight.load(Ordering::Relaxed) == 0 {
+                Next::GoAway
+            } else {
+                // A transaction is waiting on its origin: its own timeouts govern.
+                Next::Wait(now + idle)
             }
-            // A transaction is waiting on its origin: its own timeouts govern.
-            deadline = now + idle;
-        }
-        tokio::select! {
-            result = &mut connection => {
-                if let Err(e) = result {
-                    debug!(error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            () = tokio::time::sleep_until(deadline.into()) => {}
         }
     }
 }

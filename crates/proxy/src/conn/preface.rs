@@ -21,35 +21,36 @@ pub(crate) enum Protocol<T> {
     Http2(Rewind<T>),
 }
 
-/// Reads from `stream` until its first bytes are the HTTP/2 preface or cannot be, at most
-/// `limit` (`timeouts.header_read`): most HTTP/1 requests tell at their first byte. `None`
-/// when the client sent a beginning of the preface and then nothing more within the limit, or
-/// the read failed: the connection is closed.
+/// Reads from `stream` until its first bytes are the HTTP/2 preface or cannot be: most HTTP/1
+/// requests tell at their first byte. The first byte may take `idle` (`timeouts.idle`: a
+/// connection opened ahead of its first request waits as long as a kept-alive one), the rest of
+/// the preface `header_read` from it. `None` when neither came in time, or the read failed: the
+/// connection is closed.
 pub(crate) async fn detect<T: AsyncRead + Unpin>(
     mut stream: T,
-    limit: Duration,
+    idle: Duration,
+    header_read: Duration,
 ) -> Option<Protocol<T>> {
     let mut seen = [0u8; PREFACE.len()];
     let mut len = 0;
-    let read = tokio::time::timeout(limit, async {
-        while len < PREFACE.len() && seen[..len] == PREFACE[..len] {
-            match stream.read(&mut seen[len..]).await? {
-                // Closed early: hyper's HTTP/1 side sees the end (and logs nothing).
-                0 => break,
-                n => len += n,
+    while len < PREFACE.len() && seen[..len] == PREFACE[..len] {
+        let limit = if len == 0 { idle } else { header_read };
+        match tokio::time::timeout(limit, stream.read(&mut seen[len..])).await {
+            // Closed early: hyper's HTTP/1 side sees the end (and logs nothing).
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => len += n,
+            Ok(Err(e)) => {
+                debug!(error = %e, "connection failed before its first request");
+                return None;
             }
-        }
-        Ok::<(), io::Error>(())
-    });
-    match read.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            debug!(error = %e, "connection failed before its first request");
-            return None;
-        }
-        Err(_) => {
-            debug!(bytes = len, "a partial HTTP/2 preface then nothing: header read timeout");
-            return None;
+            Err(_) if len == 0 => {
+                debug!("idle timeout before a first request");
+                return None;
+            }
+            Err(_) => {
+                debug!(bytes = len, "a partial HTTP/2 preface then nothing: header read timeout");
+                return None;
+            }
         }
     }
     let rewind = Rewind { prefix: seen, start: 0, end: len, inner: stream };
@@ -139,7 +140,7 @@ mod tests {
             }
             // Dropped: what was written can still be read, then the end.
         });
-        let detected = detect(server, Duration::from_secs(5)).await;
+        let detected = detect(server, Duration::from_secs(5), Duration::from_secs(5)).await;
         writer.await.unwrap();
         let (kind, mut io) = match detected {
             Some(Protocol::Http1(io)) => ("http1", io),
@@ -173,12 +174,28 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_partial_preface_then_silence_times_out() {
-        let (mut client, server) = tokio::io::duplex(64);
+    #[tokio::test(start_paused = true)]
+    async fn the_first_byte_waits_idle_and_the_rest_header_read() {
         use tokio::io::AsyncWriteExt;
+        let (idle, header_read) = (Duration::from_secs(60), Duration::from_secs(10));
+        // Silence: closed after `idle`, not `header_read`.
+        let (client, server) = tokio::io::duplex(64);
+        let started = tokio::time::Instant::now();
+        assert!(detect(server, idle, header_read).await.is_none());
+        assert_eq!(started.elapsed(), idle);
+        drop(client);
+        // A first byte after 30 s is still read.
+        let (mut client, server) = tokio::io::duplex(64);
+        let detecting = tokio::spawn(detect(server, idle, header_read));
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        assert!(matches!(detecting.await.unwrap(), Some(Protocol::Http1(_))));
+        // Part of the preface, then silence: closed after `header_read`.
+        let (mut client, server) = tokio::io::duplex(64);
         client.write_all(b"PRI * HT").await.unwrap();
-        assert!(detect(server, Duration::from_millis(50)).await.is_none());
+        let started = tokio::time::Instant::now();
+        assert!(detect(server, idle, header_read).await.is_none());
+        assert_eq!(started.elapsed(), header_read);
         drop(client);
     }
 }

@@ -86,7 +86,7 @@ async fn accept(
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!(error = %e, "cannot set TCP_NODELAY");
                     }
-                    serve(stream, peer, local, &worker, &graceful, permit);
+                    serve(stream, peer, local, &worker, (&graceful, &stopped), permit);
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -113,7 +113,7 @@ fn serve(
     peer: SocketAddr,
     local: SocketAddr,
     worker: &Arc<Worker>,
-    graceful: &GracefulShutdown,
+    (graceful, stopped): (&GracefulShutdown, &watch::Receiver<bool>),
     permit: Permit,
 ) {
     let generation = worker.serving.load();
@@ -142,16 +142,24 @@ fn serve(
     let state = Arc::new(ConnState::new());
     let conn = Arc::new(Conn::new(worker.clone(), peer, local, state.clone()));
     let watcher = graceful.watcher();
+    let mut stopping = stopped.clone();
     let open = OpenConn::count(worker.clone(), permit);
     tokio::spawn(
         async move {
             let protocol = if h2c {
-                preface::detect(stream, header_read).await
+                // A connection still silent when the worker stops is closed, as hyper closes
+                // an idle one (the graceful shutdown would otherwise wait for it).
+                tokio::select! {
+                    protocol = preface::detect(stream, idle, header_read) => protocol,
+                    () = async { let _ = stopping.wait_for(|stopped| *stopped).await; } => None,
+                }
             } else {
                 Some(Protocol::Http1(Rewind::new(stream)))
             };
             match protocol {
-                Some(Protocol::Http2(io)) => h2::serve(io, conn, watcher).await,
+                Some(Protocol::Http2(io)) => {
+                    h2::serve(io, conn, h2::Stop::new(stopping, watcher)).await
+                }
                 Some(Protocol::Http1(io)) => {
                     let closing = conn.clone();
                     let service = service_fn(move |request| txn::handle(conn.clone(), request));

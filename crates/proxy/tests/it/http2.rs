@@ -20,13 +20,19 @@ use crate::support::{Answer, Origin, get, proxy, wait_for, within, write};
 
 /// An HTTP/2 connection with prior knowledge.
 async fn connect(addr: SocketAddr) -> SendRequest<Empty<Bytes>> {
+    connect_watched(addr).await.0
+}
+
+/// As [`connect`], with the task driving the connection (it ends when the connection does).
+async fn connect_watched(
+    addr: SocketAddr,
+) -> (SendRequest<Empty<Bytes>>, tokio::task::JoinHandle<Result<(), hyper::Error>>) {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (send, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
             .unwrap();
-    tokio::spawn(conn);
-    send
+    (send, tokio::spawn(conn))
 }
 
 /// A GET of `http://site.test{path}` (so `:authority` names the host; no `Host` field) with
@@ -425,4 +431,74 @@ async fn h2c_can_be_turned_off() {
     assert!(!ok && !out.contains("HTTP/2"), "{out}{err}");
     let answer = get(addr, "site.test", "/x").await;
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let yaml = "timeouts:\n  idle: 300ms\n";
+    let dir = crate::support::config_dir(&[("remap.config", &remap), ("hookyard.yaml", yaml)]);
+    let proxy = proxy(Some(dir.path()));
+    let (client, connection) = connect_watched(proxy.addrs()[0]).await;
+    let answer = within("a response", send(client.clone(), request("/", &[]))).await;
+    assert_eq!(answer.status, 200);
+    within("the idle connection to close", connection).await.unwrap().unwrap();
+    wait_for("the connection counted closed", || proxy.status().connections == 0).await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_streams_in_flight() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let dir = crate::support::config_dir(&[("remap.config", &remap)]);
+    let proxy = proxy(Some(dir.path()));
+    let client = connect(proxy.addrs()[0]).await;
+    let slow = tokio::spawn(send(client, request("/slow/s", &[])));
+    wait_for("the stream at the origin", || {
+        origin.slow_waiting.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    proxy.shutdown();
+    origin.release();
+    let answer = within("the stream in flight", slow).await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, format!("o GET /slow/s host={}", origin.addr));
+    within("the server threads", tokio::task::spawn_blocking(move || proxy.wait())).await.unwrap();
+}
+
+/// h2c detection reads a connection's first bytes; a connection opened ahead of its first
+/// request is still governed by `timeouts.idle` (as a kept-alive one), not `header_read`.
+#[tokio::test]
+async fn a_connection_silent_before_its_first_request_waits_for_idle() {
+    let dir = crate::support::config_dir(&[(
+        "hookyard.yaml",
+        "timeouts:\n  header_read: 300ms\n  idle: 30s\n",
+    )]);
+    let proxy = proxy(Some(dir.path()));
+    let mut stream = TcpStream::connect(proxy.addrs()[0]).await.unwrap();
+    // Silent well past header_read and well within idle: not closed.
+    let mut buf = [0u8; 1024];
+    let quiet = tokio::time::timeout(std::time::Duration::from_secs(1), stream.read(&mut buf));
+    assert!(quiet.await.is_err(), "the silent connection was closed before idle");
+    stream.write_all(b"GET /_hookyard/health HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    let n = within("the response", stream.read(&mut buf)).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+}
+
+/// A connection that never sent a byte does not hold up a graceful shutdown.
+#[tokio::test]
+async fn a_silent_connection_does_not_delay_shutdown() {
+    let dir = crate::support::config_dir(&[(
+        "hookyard.yaml",
+        "timeouts:\n  idle: 10m\n  shutdown: 10m\n",
+    )]);
+    let proxy = proxy(Some(dir.path()));
+    let mut stream = TcpStream::connect(proxy.addrs()[0]).await.unwrap();
+    wait_for("the connection accepted", || proxy.status().connections == 1).await;
+    proxy.shutdown();
+    within("the server threads", tokio::task::spawn_blocking(move || proxy.wait())).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = within("the silent connection to close", stream.read(&mut buf)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
