@@ -386,9 +386,13 @@ impl Transaction {
         let authority = &to.key;
         let timeout = self.generation.config.settings.timeouts.origin_response;
         let sent = tokio::time::timeout(timeout, conn.worker.origins.send(&to, request));
-        let sent = tokio::select! {
-            sent = sent => sent,
-            () = departed(&mut self.left) => return Err(Answer::ClientLeft),
+        let sent = match &mut self.left {
+            None => sent.await,
+            // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
+            Some(left) => tokio::select! {
+                sent = sent => sent,
+                () = left.closed() => return Err(Answer::ClientLeft),
+            },
         };
         let (server_state, result) = match sent {
             Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
@@ -530,14 +534,6 @@ impl Transaction {
                 &hookyard_hooks::Local::default(),
             ),
         });
-    }
-}
-
-/// Resolves once an HTTP/2 stream's client left; never for HTTP/1.
-async fn departed(left: &mut Option<oneshot::Sender<()>>) {
-    match left {
-        Some(left) => left.closed().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -277,6 +277,33 @@ async fn a_stream_reset_while_its_hook_is_pending_ends_with_txn_close() {
     }
 }
 
+#[tokio::test]
+async fn a_stream_reset_while_at_the_origin_ends_its_transaction_at_once() {
+    let origin = Origin::start("o").await;
+    let dir = setup(&origin, "plugins:\n  - path: alpha.so\n", &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let client = connect(proxy.addrs()[0]).await;
+    let waiting = tokio::spawn(send(client.clone(), request("/slow/w", &[])));
+    wait_for("the stream at the origin", || {
+        origin.slow_waiting.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    waiting.abort();
+    // The transaction does not wait for the origin (which never answers here): it ends, counted
+    // abandoned, and its TXN_CLOSE runs.
+    let closes =
+        "hookyard_plugin_hook_seconds_count{plugin=\"alpha\",version=\"1.0.0\",hook=\"TXN_CLOSE\"}";
+    wait_for("the reset stream's transaction to end", || {
+        let text = proxy.metrics_text();
+        proxy.status().in_flight == 0
+            && metric(&text, "hookyard_transactions_abandoned_total") == 1
+            && metric(&text, closes) == 1
+    })
+    .await;
+    let answer = within("a response", send(client, request("/next", &[]))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
 /// A frame's type, flags, stream and payload.
 struct Frame {
     kind: u8,
