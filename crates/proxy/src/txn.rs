@@ -157,6 +157,9 @@ impl Transaction {
         parts: &mut Parts,
         body: Incoming,
     ) -> Result<Response<Body>, Answer> {
+        if parts.version == Version::HTTP_2 {
+            fields::join_cookies(&mut parts.headers);
+        }
         let line = self.admit(parts)?;
         let client_url = line.url()?;
         fields::drop_underscored_framing(&mut parts.headers);

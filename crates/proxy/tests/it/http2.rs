@@ -142,6 +142,13 @@ async fn remap_matches_the_authority_pseudo_header_without_a_host_field() {
     let answer = within("a response", send(client.clone(), request("/a?b=1", &[]))).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body, format!("o GET /a?b=1 host={}", origin.addr));
+    // Cookie crumbs reach the HTTP/1 origin as one field (RFC 9113 §8.2.3).
+    let mut crumbs = request("/headers", &[]);
+    for crumb in ["a=1", "b=2"] {
+        crumbs.headers_mut().append("cookie", crumb.parse().unwrap());
+    }
+    let echoed = within("a response", send(client.clone(), crumbs)).await;
+    assert!(echoed.body.lines().any(|l| l == "cookie: a=1; b=2"), "{}", echoed.body);
     // No HTTP/1 connection fields reach an HTTP/2 client (hyper would refuse to send them).
     for name in ["connection", "keep-alive", "transfer-encoding"] {
         assert!(answer.headers.get(name).is_none(), "{name}: {:?}", answer.headers);
