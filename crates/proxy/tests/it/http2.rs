@@ -311,6 +311,44 @@ async fn a_stream_reset_while_at_the_origin_ends_its_transaction_at_once() {
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
+#[tokio::test]
+async fn a_client_leaving_ends_its_streams_then_the_session() {
+    let origin = Origin::start("o").await;
+    let dir = setup(&origin, "plugins:\n  - path: alpha.so\n", &[("alpha", "alpha.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let (client, connection) = connect_watched(proxy.addrs()[0]).await;
+    let streams: Vec<_> = (0..3)
+        .map(|i| tokio::spawn(send(client.clone(), request(&format!("/slow/{i}"), &[]))))
+        .collect();
+    wait_for("three streams at the origin", || {
+        origin.slow_waiting.load(std::sync::atomic::Ordering::SeqCst) == 3
+    })
+    .await;
+    // The client goes away altogether (its connection task dropped closes the socket).
+    for stream in &streams {
+        stream.abort();
+    }
+    connection.abort();
+    drop(client);
+    let series = |hook: &str| {
+        format!(
+            "hookyard_plugin_hook_seconds_count{{plugin=\"alpha\",version=\"1.0.0\",hook=\"{hook}\"}}"
+        )
+    };
+    wait_for("every transaction ended, then SSN_CLOSE", || {
+        let text = proxy.metrics_text();
+        metric(&text, &series("TXN_CLOSE")) == 3 && metric(&text, &series("SSN_CLOSE")) == 1
+    })
+    .await;
+    wait_for("the connection counted closed", || {
+        let status = proxy.status();
+        (status.in_flight, status.connections) == (0, 0)
+    })
+    .await;
+    let text = proxy.metrics_text();
+    assert_eq!(metric(&text, "hookyard_transactions_abandoned_total"), 3, "{text}");
+}
+
 /// A frame's type, flags, stream and payload.
 struct Frame {
     kind: u8,
