@@ -507,7 +507,8 @@ impl Transaction {
     /// (a direct response, a failure, a pending callback that expired).
     async fn hook(&mut self, hook: HookId) -> Result<(), Answer> {
         let Some(state) = &mut self.state else { return Ok(()) };
-        if self.left.as_ref().is_some_and(oneshot::Sender::is_closed) {
+        // TXN_START always runs once the state exists: plugins pair it with TXN_CLOSE.
+        if hook != HookId::TxnStart && self.left.as_ref().is_some_and(oneshot::Sender::is_closed) {
             return Err(Answer::ClientLeft);
         }
         let outcome =
