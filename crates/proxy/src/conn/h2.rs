@@ -65,6 +65,7 @@ pub(crate) async fn serve<I>(io: I, conn: Arc<Conn>, stop: Stop)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    conn.worker.stats().http2_connections.fetch_add(1, Ordering::Relaxed);
     let (builder, idle) = {
         let generation = conn.worker.serving.load();
         let settings = &generation.config.settings;

@@ -130,6 +130,8 @@ async fn curl_with_prior_knowledge_goes_through_a_rule_and_a_plugin() {
     let answer = get(addr, "site.test", "/headers").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(all(&answer, "x-probe-order"), ["alpha"]);
+    let text = proxy.metrics_text();
+    assert_eq!(metric(&text, "hookyard_http2_connections_total"), 1, "{text}");
 }
 
 #[tokio::test]
