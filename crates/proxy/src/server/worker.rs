@@ -86,7 +86,7 @@ async fn accept(
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!(error = %e, "cannot set TCP_NODELAY");
                     }
-                    serve(stream, peer, local, &worker, (&graceful, &stopped), permit);
+                    serve(stream, peer, local, &worker, &graceful, &stopped, permit);
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -113,7 +113,8 @@ fn serve(
     peer: SocketAddr,
     local: SocketAddr,
     worker: &Arc<Worker>,
-    (graceful, stopped): (&GracefulShutdown, &watch::Receiver<bool>),
+    graceful: &GracefulShutdown,
+    stopped: &watch::Receiver<bool>,
     permit: Permit,
 ) {
     let generation = worker.serving.load();
