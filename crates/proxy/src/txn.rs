@@ -73,6 +73,12 @@ pub(crate) async fn handle_stream(
     transact(conn, request, Some(left)).await
 }
 
+/// The answer to an HTTP/2 stream refused before it became a transaction (no hook runs): the
+/// connection has too many transactions running.
+pub(crate) fn too_many_streams() -> Response<TxnBody> {
+    Answer::TooManyStreams.response().map(|inner| TxnBody { inner, state: None })
+}
+
 /// Runs a transaction to its response (see [`handle_stream`] for `left`).
 async fn transact(
     conn: Arc<Conn>,

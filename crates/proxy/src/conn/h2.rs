@@ -11,7 +11,8 @@
 //! cut short.
 //!
 //! HTTP/1's framing watcher (`ConnIo`) has no place here (HTTP/2 frames every message); only
-//! activity is stamped, for the idle timeout.
+//! activity is stamped, for the idle timeout, after which the connection gets a GOAWAY (as when
+//! the worker stops).
 
 use std::convert::Infallible;
 use std::io;
@@ -66,16 +67,17 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     conn.worker.stats().http2_connections.fetch_add(1, Ordering::Relaxed);
-    let (builder, idle) = {
+    let (builder, idle, live_limit) = {
         let generation = conn.worker.serving.load();
         let settings = &generation.config.settings;
-        (builder(settings), settings.timeouts.idle)
+        let streams = settings.http2.max_concurrent_streams as usize;
+        (builder(settings), settings.timeouts.idle, 2 * streams)
     };
     // Each stream's task holds a sender: `recv` answers `None` once every one has ended.
     let (streams, mut ended) = mpsc::channel::<()>(1);
     let service = {
         let conn = conn.clone();
-        service_fn(move |request| stream(conn.clone(), request, streams.clone()))
+        service_fn(move |request| stream(conn.clone(), request, streams.clone(), live_limit))
     };
     let io = TokioIo::new(Activity { inner: io, state: conn.state.clone() });
     // Boxed so it can be dropped (with the service's sender) before the streams are waited for.
@@ -139,11 +141,21 @@ fn builder(settings: &crate::config::Settings) -> http2::Builder<TokioExecutor> 
 /// One stream: its transaction on a task of its own (see the module documentation), whose
 /// response hyper sends. Dropping this future (the stream was reset, or the connection ended)
 /// tells the transaction its client left.
+///
+/// A reset stream no longer counts against `max_concurrent_streams`, but its transaction may
+/// still run (a plugin holds it pending): a client resetting streams as fast as it opens them
+/// would otherwise start transactions without bound (the "rapid reset" attack). Past
+/// `live_limit` transactions still running on the connection a new stream is answered 503.
 async fn stream(
     conn: Arc<Conn>,
     request: Request<Incoming>,
     alive: mpsc::Sender<()>,
+    live_limit: usize,
 ) -> Result<Response<TxnBody>, Infallible> {
+    // Every stream future and transaction task holds a sender, and the service one.
+    if alive.strong_count() > live_limit + 1 {
+        return Ok(txn::too_many_streams());
+    }
     let (left, stays) = oneshot::channel();
     let task = tokio::spawn(
         async move {

@@ -60,6 +60,10 @@ pub(crate) enum Answer {
     /// The client's request body broke on its way (a malformed chunked coding): the client's
     /// error, and the rest of the connection cannot be framed.
     BadRequestBody,
+    /// An HTTP/2 connection already has twice `http2.max_concurrent_streams` transactions
+    /// running (reset streams whose transactions still finish count): the stream is refused
+    /// before it becomes a transaction.
+    TooManyStreams,
     /// The client reset its HTTP/2 stream (or closed the connection) while the transaction ran:
     /// nobody reads an answer; the transaction ends with its TXN_CLOSE.
     ClientLeft,
@@ -144,6 +148,13 @@ impl Answer {
             Answer::BadRequestBody => {
                 debug!("the client's request body failed");
                 closing(local(StatusCode::BAD_REQUEST, "Bad Request: malformed request body\n"))
+            }
+            Answer::TooManyStreams => {
+                debug!("too many transactions on one HTTP/2 connection");
+                local(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable: too many transactions on this connection\n",
+                )
             }
             Answer::ClientLeft => {
                 debug!("the client left before its response");

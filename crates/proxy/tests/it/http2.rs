@@ -276,8 +276,11 @@ async fn a_stream_reset_while_its_hook_is_pending_ends_with_txn_close() {
     wait_for("the reset stream's TXN_CLOSE", || exists(dir.path(), "r.closed")).await;
     // It ended at its next phase: its request never reached the origin.
     assert_eq!(origin.slow_waiting.load(std::sync::atomic::Ordering::SeqCst), 0);
-    let text = proxy.metrics_text();
-    assert_eq!(metric(&text, "hookyard_transactions_abandoned_total"), 1, "{text}");
+    // Counted once its handler returned (just after TXN_CLOSE).
+    wait_for("the transaction counted abandoned", || {
+        metric(&proxy.metrics_text(), "hookyard_transactions_abandoned_total") == 1
+    })
+    .await;
     for i in 0..5 {
         let answer =
             within("a response", send(client.clone(), request(&format!("/after/{i}"), &[]))).await;
@@ -349,6 +352,39 @@ async fn a_client_leaving_ends_its_streams_then_the_session() {
     .await;
     let text = proxy.metrics_text();
     assert_eq!(metric(&text, "hookyard_transactions_abandoned_total"), 3, "{text}");
+}
+
+/// Rapid reset: streams reset while their transactions still run (pending in a plugin) no longer
+/// count against max_concurrent_streams, so the proxy bounds those transactions itself.
+#[tokio::test]
+async fn streams_reset_faster_than_their_transactions_end_are_bounded() {
+    let origin = Origin::start("o").await;
+    let dir = held_setup(&origin, "");
+    let settings = std::fs::read_to_string(dir.path().join("hookyard.yaml")).unwrap();
+    let limited = format!("{settings}http2:\n  max_concurrent_streams: 2\n");
+    write(dir.path(), "hookyard.yaml", &limited);
+    let proxy = proxy(Some(dir.path()));
+    let client = connect(proxy.addrs()[0]).await;
+    // Twice max_concurrent_streams transactions, each pending in the plugin, each stream reset.
+    for i in 0..4 {
+        let name = format!("h{i}");
+        let held = tokio::spawn(send(client.clone(), request("/", &[("x-probe-hold", &name)])));
+        wait_for("the stream to pend", || exists(dir.path(), &format!("{name}.pending"))).await;
+        held.abort();
+    }
+    let refused = within("a response", send(client.clone(), request("/", &[]))).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    // The plugin lets them go: each ends with its TXN_CLOSE, and streams are served again.
+    for i in 0..4 {
+        write(&dir.path().join("holds"), &format!("h{i}"), "");
+    }
+    wait_for("every reset stream's TXN_CLOSE", || {
+        (0..4).all(|i| exists(dir.path(), &format!("h{i}.closed")))
+    })
+    .await;
+    wait_for("no transaction in flight", || proxy.status().in_flight == 0).await;
+    let answer = within("a response", send(client, request("/", &[]))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
 /// A frame's type, flags, stream and payload.
