@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Limits, Retirement, Settings, Timeouts,
+    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Http2, Limits, Retirement, Settings, Timeouts,
 };
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};
 

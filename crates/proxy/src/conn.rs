@@ -1,14 +1,17 @@
 //! A worker and its client connections: what every transaction of a connection reaches (the
 //! serving generation, the worker's origin pool and counters, the session's plugin state).
 
+pub(crate) mod h2;
 pub(crate) mod io;
+pub(crate) mod preface;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hookyard_hooks::{HookId, Outcome};
 use hookyard_host::{GlobalHooks, SsnBox};
+use tokio::sync::OnceCell;
 use tracing::{debug, warn};
 
 use self::io::ConnState;
@@ -70,7 +73,8 @@ pub(crate) struct Conn {
     pub(crate) state: Arc<ConnState>,
     /// What plugins see of the session, made with the first transaction that has plugin state,
     /// and the global hooks of the generation it started on: its SSN_CLOSE runs on them too.
-    session: OnceLock<(SsnBox, Arc<GlobalHooks>)>,
+    /// An async cell: concurrent HTTP/2 streams wait for the one SSN_START.
+    session: OnceCell<(SsnBox, Arc<GlobalHooks>)>,
 }
 
 impl Conn {
@@ -81,7 +85,7 @@ impl Conn {
         tls: Option<TlsInfo>,
         state: Arc<ConnState>,
     ) -> Conn {
-        Conn { worker, peer, local, tls, state, session: OnceLock::new() }
+        Conn { worker, peer, local, tls, state, session: OnceCell::new() }
     }
 
     /// The scheme clients reach this connection by: `https` after a TLS handshake.
@@ -102,18 +106,21 @@ impl Conn {
         session.hook(global, HookId::SsnClose).await;
     }
 
-    /// The session's plugin state, made (and its SSN_START run) on first use; `None` when
-    /// SSN_START failed the session.
-    pub(crate) async fn session(&self, global: &Arc<GlobalHooks>) -> Option<&SsnBox> {
-        if self.session.get().is_none() {
-            let session = SsnBox::for_client(self.peer.ip());
-            let outcome = session.hook(global, HookId::SsnStart).await;
-            let _ = self.session.set((session, global.clone()));
-            if outcome == Outcome::Error {
-                debug!("SSN_START failed the session");
-            }
-        }
-        self.session_now()
+    /// The session's plugin state, made (and its SSN_START run) on first use. Transactions
+    /// that ask while SSN_START runs (HTTP/2 streams) wait for it: it runs once. An SSN_START
+    /// callback answering ERROR is logged; the session's transactions still run.
+    pub(crate) async fn session(&self, global: &Arc<GlobalHooks>) -> &SsnBox {
+        let (session, _) = self
+            .session
+            .get_or_init(|| async {
+                let session = SsnBox::for_client(self.peer.ip());
+                if session.hook(global, HookId::SsnStart).await == Outcome::Error {
+                    debug!("SSN_START failed the session");
+                }
+                (session, global.clone())
+            })
+            .await;
+        session
     }
 
     /// The session's plugin state, if made already.

@@ -2,7 +2,8 @@
 //!
 //! Series: `hookyard_responses_total{class}`, `hookyard_connections`,
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
-//! `hookyard_uptime_seconds`, `hookyard_transactions_abandoned_total`, per endpoint
+//! `hookyard_uptime_seconds`, `hookyard_transactions_abandoned_total`,
+//! `hookyard_http2_connections_total`, per endpoint
 //! `hookyard_endpoint_connections{endpoint}`, `hookyard_endpoint_connections_max{endpoint}` and
 //! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}`, the
 //! counter `hookyard_plugin_events_dropped_total{plugin,version}` of events dropped for retired
@@ -121,6 +122,9 @@ pub(crate) fn render(control: &Control) -> String {
     let name = "hookyard_transactions_abandoned_total";
     let _ = writeln!(out, "# HELP {name} Transactions whose client left before the response.");
     let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", totals.abandoned);
+    let name = "hookyard_http2_connections_total";
+    let _ = writeln!(out, "# HELP {name} Client connections served as HTTP/2.");
+    let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", totals.http2_connections);
     connection_series(control, &mut out);
     plugin_series(control, &mut out);
     canary_series(control, &mut out);

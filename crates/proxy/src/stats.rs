@@ -13,6 +13,8 @@ pub(crate) struct WorkerStats {
     pub(crate) in_flight_started: AtomicU64,
     /// Transactions that ended without a response: their client left first.
     pub(crate) abandoned: AtomicU64,
+    /// Client connections served as HTTP/2.
+    pub(crate) http2_connections: AtomicU64,
     /// Responses by status class: 1xx … 5xx.
     pub(crate) responses: [AtomicU64; 5],
 }
@@ -36,6 +38,7 @@ pub(crate) struct Totals {
     pub(crate) connections: u64,
     pub(crate) in_flight: u64,
     pub(crate) abandoned: u64,
+    pub(crate) http2_connections: u64,
     pub(crate) responses: [u64; 5],
 }
 
@@ -52,6 +55,7 @@ impl Stats {
             closed += w.connections_closed.load(Ordering::Relaxed);
             started += w.in_flight_started.load(Ordering::Relaxed);
             t.abandoned += w.abandoned.load(Ordering::Relaxed);
+            t.http2_connections += w.http2_connections.load(Ordering::Relaxed);
             for (sum, n) in t.responses.iter_mut().zip(&w.responses) {
                 *sum += n.load(Ordering::Relaxed);
             }

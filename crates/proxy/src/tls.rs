@@ -15,11 +15,6 @@ pub(crate) mod x509;
 pub(crate) use accept::TlsServer;
 pub(crate) use certs::Certs;
 
-/// Whether TLS listeners offer HTTP/2 by ALPN. Off until the HTTP/2 server is wired to
-/// the `h2` arm of the worker's ALPN match: a client must never negotiate a protocol the connection
-/// is then not served in.
-pub(crate) const ALPN_H2: bool = false;
-
 /// What a client connection's TLS handshake negotiated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TlsInfo {

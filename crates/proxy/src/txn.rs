@@ -37,6 +37,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
+use tokio::sync::oneshot;
 use tracing::debug;
 
 use self::answer::Answer;
@@ -57,6 +58,33 @@ pub(crate) async fn handle(
     conn: Arc<Conn>,
     request: Request<Incoming>,
 ) -> Result<Response<TxnBody>, Infallible> {
+    Ok(transact(conn, request, None).await)
+}
+
+/// One HTTP/2 stream's transaction, run on a task of its own (`conn/h2.rs`): `left` closes
+/// when the client resets the stream or leaves. The transaction then ends at its next phase
+/// (not while a plugin holds it on a pending hook), without SEND_RESPONSE_HDR, and with its
+/// TXN_CLOSE.
+pub(crate) async fn handle_stream(
+    conn: Arc<Conn>,
+    request: Request<Incoming>,
+    left: oneshot::Sender<()>,
+) -> Response<TxnBody> {
+    transact(conn, request, Some(left)).await
+}
+
+/// The answer to an HTTP/2 stream refused before it became a transaction (no hook runs): the
+/// connection has too many transactions running.
+pub(crate) fn too_many_streams() -> Response<TxnBody> {
+    Answer::TooManyStreams.response().map(|inner| TxnBody { inner, state: None })
+}
+
+/// Runs a transaction to its response (see [`handle_stream`] for `left`).
+async fn transact(
+    conn: Arc<Conn>,
+    request: Request<Incoming>,
+    left: Option<oneshot::Sender<()>>,
+) -> Response<TxnBody> {
     let index = conn.state.requests.fetch_add(1, Ordering::Relaxed);
     let mut in_flight = InFlight::start(&conn);
     let mut txn = Transaction {
@@ -66,18 +94,22 @@ pub(crate) async fn handle(
         local: conn.local,
         conflicting_framing: conn.state.conflicting(index),
         state: None,
+        left,
     };
     let (mut parts, body) = request.into_parts();
     let limit = txn.generation.config.settings.timeouts.transaction_active;
     let ran = tokio::time::timeout(limit, async {
         let response = match txn.run(&conn, &mut parts, body).await {
             Ok(response) => response,
+            Err(Answer::ClientLeft) => return None,
             Err(answer) => answer.response(),
         };
-        txn.send_response(response).await
+        Some(txn.send_response(response).await)
     });
     let response = match ran.await {
-        Ok(response) => response,
+        Ok(Some(response)) => response,
+        // Not answered: counted abandoned, as a transaction hyper dropped.
+        Ok(None) => return txn.abandon(),
         Err(_) => {
             let response = txn.timed_out();
             txn.send_response(response).await
@@ -86,7 +118,7 @@ pub(crate) async fn handle(
     in_flight.answered(response.status().as_u16());
     txn.answer_sample(&conn);
     let state = txn.state.take();
-    Ok(response.map(|inner| TxnBody { inner, state }))
+    response.map(|inner| TxnBody { inner, state })
 }
 
 /// The state of one transaction.
@@ -101,6 +133,9 @@ pub(crate) struct Transaction {
     conflicting_framing: bool,
     /// What plugins see of the transaction, once a hook or plugin chain may run.
     state: Option<TxnBox>,
+    /// An HTTP/2 stream's: closed when its client left (hyper drops an HTTP/1 transaction
+    /// instead).
+    left: Option<oneshot::Sender<()>>,
 }
 
 /// Where a remapped transaction goes.
@@ -128,6 +163,9 @@ impl Transaction {
         parts: &mut Parts,
         body: Incoming,
     ) -> Result<Response<Body>, Answer> {
+        if parts.version == Version::HTTP_2 {
+            fields::join_cookies(&mut parts.headers);
+        }
         let line = self.admit(parts)?;
         let client_url = line.url(conn.scheme())?;
         fields::drop_underscored_framing(&mut parts.headers);
@@ -149,6 +187,9 @@ impl Transaction {
             return Err(Answer::Connect);
         }
         let settings = &self.generation.config.settings;
+        if parts.version == Version::HTTP_2 && parts.headers.len() > settings.limits.max_headers {
+            return Err(Answer::TooManyHeaders);
+        }
         if settings.health_path.as_deref() == Some(parts.uri.path()) {
             return Err(Answer::Health);
         }
@@ -353,8 +394,16 @@ impl Transaction {
         let OriginRequest { request, to, client_body } = request;
         let authority = &to.key;
         let timeout = self.generation.config.settings.timeouts.origin_response;
-        let sent = conn.worker.origins.send(&to, request);
-        let (server_state, result) = match tokio::time::timeout(timeout, sent).await {
+        let sent = tokio::time::timeout(timeout, conn.worker.origins.send(&to, request));
+        let sent = match &mut self.left {
+            None => sent.await,
+            // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
+            Some(left) => tokio::select! {
+                sent = sent => sent,
+                () = left.closed() => return Err(Answer::ClientLeft),
+            },
+        };
+        let (server_state, result) = match sent {
             Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
             Err(_) => {
                 debug!(origin = %authority, "origin response timeout");
@@ -437,6 +486,15 @@ impl Transaction {
         Answer::ActiveTimeout.response()
     }
 
+    /// The client left before its response: TXN_CLOSE runs now (with plugin state), and the
+    /// answer goes nowhere.
+    fn abandon(&mut self) -> Response<TxnBody> {
+        if let Some(state) = self.state.take() {
+            state.close();
+        }
+        Answer::ClientLeft.response().map(|inner| TxnBody { inner, state: None })
+    }
+
     /// Makes the plugin state (and the connection's session state, with its SSN_START, the
     /// first time).
     async fn make_state(&mut self, conn: &Conn, parts: &mut Parts, url: UrlParts) {
@@ -444,17 +502,21 @@ impl Transaction {
         // Boxed here and below: hook dispatch only runs with plugin state, and its futures would
         // make every transaction's larger (it is moved into hyper whole).
         let session = match conn.session_now() {
-            Some(session) => Some(session),
+            Some(session) => session,
             None => Box::pin(conn.session(&global)).await,
         };
         let headers = std::mem::take(&mut parts.headers);
-        self.state = Some(TxnBox::new(global, session, parts.method.clone(), url, headers));
+        self.state = Some(TxnBox::new(global, Some(session), parts.method.clone(), url, headers));
     }
 
     /// Runs `hook` if there is plugin state; an [`Answer`] when a plugin ended the transaction
     /// (a direct response, a failure, a pending callback that expired).
     async fn hook(&mut self, hook: HookId) -> Result<(), Answer> {
         let Some(state) = &mut self.state else { return Ok(()) };
+        // TXN_START always runs once the state exists: plugins pair it with TXN_CLOSE.
+        if hook != HookId::TxnStart && self.left.as_ref().is_some_and(oneshot::Sender::is_closed) {
+            return Err(Answer::ClientLeft);
+        }
         let outcome =
             if state.hooked() { Box::pin(state.hook(hook)).await } else { Outcome::Continue };
         let state = state.get();

@@ -23,6 +23,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(settings.workers.is_none_or(|w| (1..=1024).contains(&w)));
             assert!((1..=1 << 20).contains(&settings.limits.max_header_bytes));
             assert!((1..=10_000).contains(&settings.limits.max_headers));
+            // h2 panics on a window over 2^31-1.
+            let h2 = &settings.http2;
+            assert!((1..=100_000).contains(&h2.max_concurrent_streams));
+            assert!(h2.max_header_list_size.is_none_or(|n| (1..=1 << 20).contains(&n)));
+            for window in [h2.initial_stream_window, h2.initial_connection_window] {
+                assert!((65_535..=(1 << 31) - 1).contains(&window), "window {window}");
+            }
             let t = &settings.timeouts;
             let now = Instant::now();
             for (name, timeout) in [
@@ -33,6 +40,8 @@ fuzz_target!(|data: &[u8]| {
                 ("shutdown", t.shutdown),
                 // A retirement's drain deadline is `now + drain`.
                 ("retirement.drain", settings.retirement.drain),
+                ("http2.keepalive_timeout", settings.http2.keepalive_timeout),
+                ("http2.keepalive_interval", settings.http2.keepalive_interval.unwrap_or(t.idle)),
             ] {
                 assert!(!timeout.is_zero(), "{name} is zero");
                 assert!(

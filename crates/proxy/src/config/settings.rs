@@ -1,5 +1,7 @@
 //! `hookyard.yaml`: listeners, the control socket, timeouts and limits.
 
+mod http2;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use serde::Serialize;
 use super::Problem;
 use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
+pub use http2::Http2;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -144,6 +147,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Retired plugin versions.
     pub retirement: Retirement,
+    /// HTTP/2 to clients.
+    pub http2: Http2,
 }
 
 impl Default for Settings {
@@ -166,12 +171,13 @@ impl Default for Settings {
             timeouts: Timeouts::default(),
             limits: Limits::default(),
             retirement: Retirement::default(),
+            http2: Http2::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
-                    dynamic_reload, watch, health_path, timeouts, limits, retirement";
+                    dynamic_reload, watch, health_path, timeouts, limits, retirement, http2";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -255,6 +261,7 @@ impl Settings {
                 "timeouts" => timeouts(&mut r, value, &mut settings.timeouts),
                 "limits" => limits(&mut r, value, &mut settings.limits),
                 "retirement" => retirement(&mut r, value, &mut settings.retirement),
+                "http2" => http2::parse(&mut r, value, &mut settings.http2),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -417,7 +424,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -56,7 +56,8 @@ impl ConnState {
         }
     }
 
-    fn touch(&self) -> u64 {
+    /// Stamps a byte moved now; the milliseconds since the connection began.
+    pub(crate) fn touch(&self) -> u64 {
         let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
         self.last_activity.store(ms, Ordering::Relaxed);
         ms

@@ -14,7 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
+use crate::conn::h2;
 use crate::conn::io::{ConnIo, ConnState};
+use crate::conn::preface::{self, Protocol, Rewind};
 use crate::conn::{Conn, Worker};
 use crate::limit::Permit;
 use crate::tls::{TlsInfo, TlsServer};
@@ -102,9 +104,15 @@ async fn accept(
                     if let Err(e) = stream.set_nodelay(true) {
                         debug!(error = %e, "cannot set TCP_NODELAY");
                     }
-                    let open = OpenConn::count(worker.clone(), permit);
-                    let watcher = graceful.watcher();
-                    spawn_connection(&kind, stream, (peer, local), &worker, watcher, open);
+                    let accepted = Accepted {
+                        peer,
+                        local,
+                        worker: worker.clone(),
+                        stopped: stopped.clone(),
+                        watcher: graceful.watcher(),
+                        open: OpenConn::count(worker.clone(), permit),
+                    };
+                    spawn_connection(&kind, stream, accepted);
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -126,32 +134,55 @@ async fn accept(
     }
 }
 
-/// Serves an accepted connection on its own task, as its listener's kind says.
-fn spawn_connection(
-    kind: &Listener,
-    stream: tokio::net::TcpStream,
-    (peer, local): (SocketAddr, SocketAddr),
-    worker: &Arc<Worker>,
+/// An accepted connection, with what serving it needs from its worker.
+struct Accepted {
+    peer: SocketAddr,
+    local: SocketAddr,
+    worker: Arc<Worker>,
+    /// Turns true when the worker stops.
+    stopped: watch::Receiver<bool>,
+    /// Holds the worker's graceful shutdown until the connection is served.
     watcher: Watcher,
     open: OpenConn,
-) {
-    let worker = worker.clone();
+}
+
+/// Serves an accepted connection on its own task, as its listener's kind says.
+fn spawn_connection(kind: &Listener, stream: tokio::net::TcpStream, accepted: Accepted) {
+    let span = info_span!("conn", peer = %accepted.peer);
     match kind {
         Listener::Plain => {
-            tokio::spawn(serve(stream, peer, local, None, worker, watcher, open));
+            tokio::spawn(serve_plain(stream, accepted).instrument(span));
         }
         Listener::Tls { server, endpoint } => {
             let server = server.clone();
-            tokio::spawn(serve_tls(
-                server,
-                *endpoint,
-                stream,
-                (peer, local),
-                worker,
-                watcher,
-                open,
-            ));
+            tokio::spawn(serve_tls(server, *endpoint, stream, accepted).instrument(span));
         }
+    }
+}
+
+/// A plain connection: HTTP/2 if it starts with the HTTP/2 preface and `http2.h2c` is on,
+/// HTTP/1 otherwise.
+async fn serve_plain(stream: tokio::net::TcpStream, accepted: Accepted) {
+    let (h2c, idle, header_read) = {
+        let generation = accepted.worker.serving.load();
+        let settings = &generation.config.settings;
+        (settings.http2.h2c, settings.timeouts.idle, settings.timeouts.header_read)
+    };
+    let protocol = if h2c {
+        let mut stopping = accepted.stopped.clone();
+        // A connection still silent when the worker stops is closed, as hyper closes an idle
+        // one (the graceful shutdown would otherwise wait for it).
+        tokio::select! {
+            protocol = preface::detect(stream, idle, header_read) => protocol,
+            () = async { let _ = stopping.wait_for(|stopped| *stopped).await; } => None,
+        }
+    } else {
+        Some(Protocol::Http1(Rewind::new(stream)))
+    };
+    match protocol {
+        Some(Protocol::Http2(io)) => serve_http2(io, None, accepted).await,
+        Some(Protocol::Http1(io)) => serve_http1(io, None, accepted).await,
+        None => {}
     }
 }
 
@@ -161,40 +192,41 @@ async fn serve_tls(
     server: Arc<TlsServer>,
     endpoint: usize,
     stream: tokio::net::TcpStream,
-    (peer, local): (SocketAddr, SocketAddr),
-    worker: Arc<Worker>,
-    watcher: Watcher,
-    open: OpenConn,
+    accepted: Accepted,
 ) {
     let handshake = async {
         // Held for the handshake only: the connection's transactions take their own.
-        let generation = worker.serving.load_full();
+        let generation = accepted.worker.serving.load_full();
         let timeout = generation.config.settings.timeouts.header_read;
         server.handshake(endpoint, stream, &generation, timeout).await
     };
-    let Some((stream, tls)) = handshake.instrument(info_span!("tls", %peer)).await else { return };
+    let Some((stream, tls)) = handshake.instrument(info_span!("tls")).await else { return };
     let alpn = tls.alpn.as_deref().map(String::from_utf8_lossy);
-    debug!(%peer, sni = ?tls.sni, ?alpn, version = tls.version, "TLS handshake done");
-    match tls.alpn.as_deref() {
-        // h2: wired after merge (`crate::conn::h2::serve`); `tls::ALPN_H2` keeps clients from
-        // choosing it until then.
-        Some(b"h2") => serve(stream, peer, local, Some(tls), worker, watcher, open).await,
-        _ => serve(stream, peer, local, Some(tls), worker, watcher, open).await,
+    debug!(sni = ?tls.sni, ?alpn, version = tls.version, "TLS handshake done");
+    if tls.alpn.as_deref() == Some(b"h2") {
+        serve_http2(stream, Some(tls), accepted).await;
+    } else {
+        serve_http1(stream, Some(tls), accepted).await;
     }
 }
 
-/// Serves HTTP/1.1 on a client connection (plain, or TLS after its handshake) until it ends.
-async fn serve<S>(
-    stream: S,
-    peer: SocketAddr,
-    local: SocketAddr,
-    tls: Option<TlsInfo>,
-    worker: Arc<Worker>,
-    watcher: Watcher,
-    open: OpenConn,
-) where
+/// Serves HTTP/2 on a client connection (h2c, or TLS with ALPN `h2`) until it ends.
+async fn serve_http2<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Accepted { peer, local, worker, stopped, watcher, open } = accepted;
+    let conn = Arc::new(Conn::new(worker, peer, local, tls, Arc::new(ConnState::new())));
+    h2::serve(stream, conn, h2::Stop::new(stopped, watcher)).await;
+    drop(open);
+}
+
+/// Serves HTTP/1.1 on a client connection (plain, or TLS after its handshake) until it ends.
+async fn serve_http1<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Accepted { peer, local, worker, stopped: _, watcher, open } = accepted;
     let generation = worker.serving.load();
     let settings = &generation.config.settings;
     let mut builder = http1::Builder::new();
@@ -224,15 +256,11 @@ async fn serve<S>(
     let service = service_fn(move |request| txn::handle(conn.clone(), request));
     let io = TokioIo::new(ConnIo::new(stream, state.clone()));
     let connection = watcher.watch(builder.serve_connection(io, service));
-    async move {
-        // Dropped when it returns: hyper's connection, with every response body it still
-        // holds (whose drop runs TXN_CLOSE).
-        drive(connection, &state, idle, header_read).await;
-        closing.close_session().await;
-        drop(open);
-    }
-    .instrument(info_span!("conn", %peer))
-    .await;
+    // Dropped when it returns: hyper's connection, with every response body it still holds
+    // (whose drop runs TXN_CLOSE).
+    drive(connection, &state, idle, header_read).await;
+    closing.close_session().await;
+    drop(open);
 }
 
 /// Serves `connection` until it ends or one of the connection's own timeouts (idle, header

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tracing::{debug, warn};
 
-use super::{ALPN_H2, TlsInfo};
+use super::TlsInfo;
 use crate::config::TlsVersion;
 use crate::generation::Generation;
 
@@ -131,8 +131,13 @@ impl TlsServer {
             .with_cert_resolver(generation.config.tls.resolver());
         config.session_storage = self.sessions.clone();
         config.ticketer = self.ticketer.clone();
-        config.alpn_protocols = if ALPN_H2 { vec![b"h2".to_vec()] } else { Vec::new() };
-        config.alpn_protocols.push(b"http/1.1".to_vec());
+        // Served by the worker in the protocol agreed on; none agreed (a client without ALPN):
+        // HTTP/1.1.
+        config.alpn_protocols = if generation.config.settings.http2.tls {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         Ok(config)
     }
 

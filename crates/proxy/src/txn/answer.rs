@@ -23,6 +23,8 @@ pub(crate) enum Answer {
     Connect,
     /// An invalid request target or `Host` field.
     BadTarget,
+    /// An HTTP/2 request with more fields than `limits.max_headers` (hyper counts HTTP/1's).
+    TooManyHeaders,
     /// No rule matched and the request named no host.
     NoHost,
     /// No rule matched.
@@ -58,6 +60,13 @@ pub(crate) enum Answer {
     /// The client's request body broke on its way (a malformed chunked coding): the client's
     /// error, and the rest of the connection cannot be framed.
     BadRequestBody,
+    /// An HTTP/2 connection already has twice `http2.max_concurrent_streams` transactions
+    /// running (reset streams whose transactions still finish count): the stream is refused
+    /// before it becomes a transaction.
+    TooManyStreams,
+    /// The client reset its HTTP/2 stream (or closed the connection) while the transaction ran:
+    /// nobody reads an answer; the transaction ends with its TXN_CLOSE.
+    ClientLeft,
 }
 
 impl Answer {
@@ -82,6 +91,10 @@ impl Answer {
             Answer::BadTarget => local(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: invalid request target or Host header\n",
+            ),
+            Answer::TooManyHeaders => local(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request Header Fields Too Large: too many fields\n",
             ),
             Answer::NoHost => local(StatusCode::BAD_REQUEST, "Host Header Required\n"),
             Answer::NotFound => local(StatusCode::NOT_FOUND, "Not Found on Accelerator\n"),
@@ -135,6 +148,19 @@ impl Answer {
             Answer::BadRequestBody => {
                 debug!("the client's request body failed");
                 closing(local(StatusCode::BAD_REQUEST, "Bad Request: malformed request body\n"))
+            }
+            Answer::TooManyStreams => {
+                debug!("too many transactions on one HTTP/2 connection");
+                local(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable: too many transactions on this connection\n",
+                )
+            }
+            Answer::ClientLeft => {
+                debug!("the client left before its response");
+                // nginx's "client closed request": what a log of this answer would show.
+                let status = StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST);
+                local(status, "Client Closed Request\n")
             }
         }
     }

@@ -68,6 +68,26 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
         || name.as_str() == "proxy-connection"
 }
 
+/// Joins an HTTP/2 request's `Cookie` fields into one, separated by `; ` (RFC 9113 §8.2.3:
+/// HTTP/2 clients send each cookie as a field of its own, for compression, and a message passed
+/// on to HTTP/1 must carry them as one). Plugins and origins then see what an HTTP/1 client
+/// sends, and the crumbs do not count against `limits.max_headers` one by one.
+pub(crate) fn join_cookies(headers: &mut HeaderMap) {
+    let mut crumbs = headers.get_all(header::COOKIE).iter();
+    let (Some(first), Some(_)) = (crumbs.next(), crumbs.next()) else { return };
+    let mut joined = Vec::with_capacity(first.len() * 4);
+    for (i, crumb) in headers.get_all(header::COOKIE).iter().enumerate() {
+        if i > 0 {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(crumb.as_bytes());
+    }
+    // Valid field values joined by `; ` are a valid field value.
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
 /// Rewrites the origin's URLs in `Location`, `Content-Location`, `URI` and `Destination` with
 /// the `reverse_map` rules.
 pub(crate) fn reverse_map(generation: &Generation, headers: &mut HeaderMap) {
@@ -89,5 +109,27 @@ fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderN
         && let Ok(new) = HeaderValue::from_str(&new)
     {
         headers.insert(name, new);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_crumbs_are_joined_in_order() {
+        let mut headers = HeaderMap::new();
+        for crumb in ["a=1", "b=2", "c=3"] {
+            headers.append(header::COOKIE, HeaderValue::from_static(crumb));
+        }
+        headers.append(header::ACCEPT, HeaderValue::from_static("*/*"));
+        join_cookies(&mut headers);
+        let cookies: Vec<_> = headers.get_all(header::COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1; b=2; c=3"]);
+        assert_eq!(headers.len(), 2);
+        let mut one = HeaderMap::new();
+        one.insert(header::COOKIE, HeaderValue::from_static("a=1"));
+        join_cookies(&mut one);
+        assert_eq!(one.get(header::COOKIE).unwrap(), "a=1");
     }
 }

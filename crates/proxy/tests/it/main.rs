@@ -14,6 +14,7 @@ mod coordination;
 mod errors;
 mod examples;
 mod hooks;
+mod http2;
 mod limits;
 mod ordering;
 mod os_dns;

@@ -21,7 +21,8 @@ fn plugin_dir(remap: &str) -> TempDir {
     dir
 }
 
-fn add_header(into: &Path) -> PathBuf {
+/// Builds the example C plugin `add_header` into `into/plugins/add_header.so`.
+pub fn add_header(into: &Path) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/add_header.c");
     let out = into.join("plugins/add_header.so");
     compile_c_with(&source, &[], &[&abi_include_dir()], &out);

@@ -201,7 +201,7 @@ fn s_client_free_http(addr: SocketAddr) -> String {
 }
 
 #[test]
-fn tls_1_2_and_1_3_connect_and_alpn_agrees_on_http_1_1() {
+fn tls_1_2_and_1_3_connect_and_alpn_agrees_on_h2_or_http_1_1() {
     let (dir, _ca) = three_certificates();
     let proxy = tls_proxy(dir.path());
     let addr = proxy.tls_addrs()[0];
@@ -213,9 +213,112 @@ fn tls_1_2_and_1_3_connect_and_alpn_agrees_on_http_1_1() {
     let output = s_client(addr, &["-alpn", "http/1.1", "-servername", "a.test"], HEALTH);
     assert!(output.contains("ALPN protocol: http/1.1"), "{output}");
     assert!(output.contains("HTTP/1.1 200 OK"), "{output}");
-    // HTTP/2 is not offered until it is served.
+    // HTTP/2 is preferred by a client that offers both.
+    let output = s_client(addr, &["-alpn", "h2,http/1.1", "-servername", "a.test"], HEALTH);
+    assert!(output.contains("ALPN protocol: h2"), "{output}");
+    // A client without ALPN speaks HTTP/1.1.
+    let output = s_client(addr, &["-servername", "a.test"], HEALTH);
+    assert!(output.contains("No ALPN negotiated"), "{output}");
+    assert!(output.contains("HTTP/1.1 200 OK"), "{output}");
+}
+
+#[test]
+fn http2_tls_off_offers_http_1_1_only() {
+    let (dir, _ca) = three_certificates();
+    write(dir.path(), "hookyard.yaml", "http2:\n  tls: false\n");
+    let proxy = tls_proxy(dir.path());
+    let addr = proxy.tls_addrs()[0];
     let output = s_client(addr, &["-alpn", "h2,http/1.1", "-servername", "a.test"], HEALTH);
     assert!(output.contains("ALPN protocol: http/1.1"), "{output}");
+    assert!(output.contains("HTTP/1.1 200 OK"), "{output}");
+    let output = curl(dir.path(), addr, "a.test", "/_hookyard/health", &["--http2"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("< HTTP/1.1 200"), "{}", text(&output));
+}
+
+/// A hook probe (`alpha`) and a rule `https://a.test/` to `origin`, with the certificates of
+/// [`three_certificates`].
+fn probed_https(origin: &Origin) -> tempfile::TempDir {
+    let dir =
+        crate::hooks::setup(origin, "plugins:\n  - path: alpha.so\n", &[("alpha", "alpha.so")]);
+    let ca = Ca::new(dir.path());
+    ca.issue(dir.path(), "a", &["a.test"], "a.test");
+    write(dir.path(), "ssl_multicert.config", "dest_ip=* ssl_cert_name=a.pem ssl_key_name=a.key\n");
+    write(dir.path(), "remap.config", &format!("map https://a.test/ http://{}/\n", origin.addr));
+    dir
+}
+
+#[tokio::test]
+async fn curl_over_h2_runs_every_stream_through_the_rule_and_hooks_in_one_session() {
+    let origin = Origin::start("origin").await;
+    let dir = probed_https(&origin);
+    let proxy = tls_proxy(dir.path());
+    let addr = proxy.tls_addrs()[0];
+    let path = dir.path().to_owned();
+    // Two URLs on one command line: curl sends both on one connection.
+    let output = tokio::task::spawn_blocking(move || {
+        let second = format!("https://a.test:{}/headers", addr.port());
+        curl(&path, addr, "a.test", "/headers", &["--http2", "-i", "-H", "Host: a.test", &second])
+    })
+    .await
+    .unwrap();
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert!(all.contains("ALPN: server accepted h2"), "{all}");
+    let out = String::from_utf8_lossy(&output.stdout).to_ascii_lowercase();
+    assert_eq!(out.matches("http/2 200").count(), 2, "{all}");
+    // The plugin's READ_REQUEST_HDR field reached the origin, by the https rule.
+    assert_eq!(out.matches("x-probe: alpha").count(), 2, "{all}");
+    assert_eq!(out.matches(&format!("host: {}", origin.addr)).count(), 2, "{all}");
+    // One session for both streams: SSN_START once, no SSN_CLOSE yet.
+    assert_eq!(out.matches("x-probe-sessions: 1/0").count(), 2, "{all}");
+    let text = proxy.metrics_text();
+    assert!(text.contains("hookyard_http2_connections_total 1"), "{text}");
+}
+
+#[tokio::test]
+async fn hyper_h2_over_tls_carries_concurrent_streams() {
+    use http_body_util::{BodyExt, Empty};
+    let origin = Origin::start("origin").await;
+    let dir = probed_https(&origin);
+    let proxy = tls_proxy(dir.path());
+    let addr = proxy.tls_addrs()[0];
+    let mut config = client_config(dir.path());
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("a.test").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let streams: Vec<_> = (0..20)
+        .map(|i| {
+            let mut send = send.clone();
+            tokio::spawn(async move {
+                let request = http::Request::builder()
+                    .uri(format!("https://a.test/s/{i}"))
+                    .body(Empty::<bytes::Bytes>::new())
+                    .unwrap();
+                send.ready().await.unwrap();
+                let response = send.send_request(request).await.unwrap();
+                let status = response.status();
+                let sessions = response.headers().get("x-probe-sessions").cloned();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                (status, sessions, String::from_utf8_lossy(&body).into_owned())
+            })
+        })
+        .collect();
+    for (i, stream) in streams.into_iter().enumerate() {
+        let (status, sessions, body) = crate::support::within("a stream", stream).await.unwrap();
+        assert_eq!(status, 200, "stream {i}: {body}");
+        assert_eq!(body, format!("origin GET /s/{i} host={}", origin.addr));
+        assert_eq!(sessions.unwrap(), "1/0", "stream {i}");
+    }
 }
 
 #[test]
@@ -258,18 +361,22 @@ fn sessions_resume_by_ticket_and_by_session_id() {
 
 /// A rustls client trusting the test CA of `dir`.
 fn connector(dir: &Path) -> tokio_rustls::TlsConnector {
+    tokio_rustls::TlsConnector::from(Arc::new(client_config(dir)))
+}
+
+/// A rustls client configuration trusting the test CA of `dir`.
+fn client_config(dir: &Path) -> rustls::ClientConfig {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .with_no_client_auth()
 }
 
 async fn connect(

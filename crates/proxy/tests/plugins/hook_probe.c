@@ -34,6 +34,10 @@
  *   dns=ADDR       an OS_DNS callback adds `X-Probe-Dns-Was: <the resolved address>` to the
  *                  client request and connects the transaction to ADDR instead
  *   addr=ADDR      READ_REQUEST_HDR connects the transaction to ADDR (no resolution)
+ *   hold=DIR       a request with `X-Probe-Hold: NAME` pends at READ_REQUEST_HDR: the probe
+ *                  creates DIR/NAME.pending, and a thread resumes the transaction once DIR/NAME
+ *                  exists (at most 30 s); its TXN_CLOSE creates DIR/NAME.closed
+ *   hold_ssn       with hold=DIR: SSN_START pends the same way, as NAME `ssn`
  *
  * What it does on every transaction it runs for:
  *   READ_REQUEST_HDR   appends `X-Probe: NAME` to the client request (the origin echoes it)
@@ -77,6 +81,9 @@ static hy_cont *tick_cont;
 static int pending, fail, deny, resume_twice, deny_late, late_ms = -1, resume_now, status, block_ms;
 static int linger, close_pending_ms = -1, tick_ms;
 static char dns_addr[64], set_addr[64];
+/* hold's directory (empty: off). */
+static char hold_dir[400];
+static int hold_ssn;
 /* The session user arg close_pending counts resumes in. */
 static int32_t ssn_arg;
 /* close_pending's order: a global sequence, the numbers the last TXN_CLOSE resume and the last
@@ -170,10 +177,79 @@ static int32_t pend_with(void *(*body)(void *), hy_txn *txn) {
     return HY_HOOK_PENDING;
 }
 
+/* The request's `X-Probe-Hold` name into `name` (0 when it has none or hold is off). */
+static int hold_name(hy_txn *txn, char *name, size_t size) {
+    hy_str value;
+    if (!hold_dir[0] || api->header_get(txn, HY_MSG_CLIENT_REQUEST, "X-Probe-Hold", 12, 0,
+                                        &value) != HY_SUCCESS) {
+        return 0;
+    }
+    snprintf(name, size, "%s/%.*s", hold_dir, (int)value.len, value.ptr);
+    return 1;
+}
+
+static void touch_file(const char *path, const char *suffix) {
+    char full[600];
+    snprintf(full, sizeof full, "%s%s", path, suffix);
+    FILE *out = fopen(full, "w");
+    if (out) {
+        fclose(out);
+    }
+}
+
+struct hold {
+    hy_txn *txn;
+    hy_ssn *ssn;
+    char path[520];
+};
+
+static void *release_when_told(void *arg) {
+    struct hold *hold = arg;
+    for (int i = 0; i < 30000; i++) {
+        FILE *in = fopen(hold->path, "r");
+        if (in) {
+            fclose(in);
+            break;
+        }
+        pause_ms(1);
+    }
+    if (hold->ssn != NULL) {
+        api->ssn_resume(hold->ssn, HY_HOOK_CONTINUE);
+    } else {
+        resume_counted(hold->txn);
+    }
+    free(hold);
+    atomic_fetch_sub(&threads, 1);
+    return NULL;
+}
+
+/* Pends a transaction (or, with `ssn`, a session) until DIR/NAME exists (see `hold`). */
+static int32_t hold_until_told(hy_txn *txn, hy_ssn *ssn, const char *path) {
+    struct hold *hold = malloc(sizeof *hold);
+    pthread_t thread;
+    if (hold == NULL) {
+        return HY_HOOK_ERROR;
+    }
+    hold->txn = txn;
+    hold->ssn = ssn;
+    snprintf(hold->path, sizeof hold->path, "%s", path);
+    atomic_fetch_add(&threads, 1);
+    if (pthread_create(&thread, NULL, release_when_told, hold) != 0) {
+        atomic_fetch_sub(&threads, 1);
+        free(hold);
+        return HY_HOOK_ERROR;
+    }
+    pthread_detach(thread);
+    /* Told only now: the thread exists, so the hook is pending once this returns. */
+    touch_file(path, ".pending");
+    return HY_HOOK_PENDING;
+}
+
 static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
     (void)cont;
     hy_txn *txn = edata;
     char number[32];
+    char held[520];
     switch (event - HY_EVENT_HOOK_BASE) {
     case HY_HOOK_READ_REQUEST_HDR:
         add(txn, HY_MSG_CLIENT_REQUEST, "X-Probe", PROBE_NAME);
@@ -203,6 +279,9 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         }
         if (set_addr[0] && api->server_addr_set(txn, set_addr, strlen(set_addr)) != HY_SUCCESS) {
             return HY_HOOK_ERROR;
+        }
+        if (hold_name(txn, held, sizeof held)) {
+            return hold_until_told(txn, NULL, held);
         }
         if (pending) {
             return pend_with(resume_later, txn);
@@ -258,12 +337,19 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
     }
     case HY_HOOK_TXN_CLOSE:
         atomic_fetch_add(&closed, 1);
+        if (hold_name(txn, held, sizeof held)) {
+            touch_file(held, ".closed");
+        }
         if (close_pending_ms >= 0) {
             return pend_with(resume_close_later, txn);
         }
         return HY_HOOK_CONTINUE;
     case HY_HOOK_SSN_START:
         atomic_fetch_add(&ssn_starts, 1);
+        if (hold_ssn && hold_dir[0]) {
+            snprintf(held, sizeof held, "%s/ssn", hold_dir);
+            return hold_until_told(NULL, edata, held);
+        }
         return HY_HOOK_CONTINUE;
     case HY_HOOK_SSN_CLOSE:
         atomic_fetch_add(&ssn_closes, 1);
@@ -342,6 +428,10 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
             snprintf(dns_addr, sizeof dns_addr, "%s", argv[i] + 4);
         } else if (strncmp(argv[i], "addr=", 5) == 0) {
             snprintf(set_addr, sizeof set_addr, "%s", argv[i] + 5);
+        } else if (strncmp(argv[i], "hold=", 5) == 0) {
+            snprintf(hold_dir, sizeof hold_dir, "%s", argv[i] + 5);
+        } else if (strcmp(argv[i], "hold_ssn") == 0) {
+            hold_ssn = 1;
         } else if (strcmp(argv[i], "linger") == 0) {
             linger = 1;
         } else if (strncmp(argv[i], "tick=", 5) == 0) {
