@@ -5,6 +5,8 @@
 //! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good
 //! configuration.
 
+mod forwarding;
+mod origin_tls;
 mod plugins;
 mod settings;
 mod yaml;
@@ -16,6 +18,8 @@ use std::time::Instant;
 use hookyard_remap::Rules;
 use serde::Serialize;
 
+pub use forwarding::{ForwardedParams, Forwarding, Via};
+pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Limits, Retirement, Settings, Timeouts,
