@@ -37,7 +37,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use self::answer::Answer;
 use self::body::InFlight;
@@ -47,6 +47,7 @@ use crate::config::Source;
 use crate::conn::Conn;
 use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
+use crate::origin::tls::TlsTarget;
 use crate::origin::{Destination, OriginError};
 
 /// A response body: the origin's, streamed, or one the proxy made.
@@ -109,6 +110,9 @@ struct Route<'a> {
     chain: &'a Chain,
     /// The rule's target when no plugin state exists; with it, the URL is the state's.
     target: Option<Target<'a>>,
+    /// Whether an `https://` origin's certificate is verified (the rule's
+    /// `@origin_tls_verify=`, else `origin_tls.verify`).
+    verify: bool,
 }
 
 /// A request ready for its origin.
@@ -182,22 +186,25 @@ impl Transaction {
         client_url: Url<'a>,
     ) -> Result<Route<'a>, Answer> {
         let rules = generation.remap.rules();
+        let default_verify = generation.config.settings.origin_tls.verify;
         if let Some(edited) = self.state.as_mut().map(|s| s.get().url.clone()) {
             let request = Url::of(&edited).remap_request(self.local.port(), parts.version);
             let (rule, target) = self.route(rules, &request, parts)?;
             let chain = generation.remap.chain(rule);
             self.run_chain(generation, rule, chain, &target)?;
-            return Ok(Route { chain, target: None });
+            let verify = rule.origin_tls_verify.unwrap_or(default_verify);
+            return Ok(Route { chain, target: None, verify });
         }
         let request = client_url.remap_request(self.local.port(), parts.version);
         let (rule, target) = self.route(rules, &request, parts)?;
         let chain = generation.remap.chain(rule);
+        let verify = rule.origin_tls_verify.unwrap_or(default_verify);
         if chain.is_empty() {
-            return Ok(Route { chain, target: Some(target) });
+            return Ok(Route { chain, target: Some(target), verify });
         }
         self.make_state(conn, parts, client_url.to_parts()).await;
         self.run_chain(generation, rule, chain, &target)?;
-        Ok(Route { chain, target: None })
+        Ok(Route { chain, target: None, verify })
     }
 
     /// The rule `request` maps by, if it allows the request.
@@ -287,15 +294,18 @@ impl Transaction {
             (None, Some(target)) => Url::of_target(target),
             (None, None) => return Err(Answer::InvalidOriginUrl),
         };
-        if dest.scheme != "http" {
-            return Err(Answer::OriginScheme(dest.scheme.to_owned()));
-        }
+        let tls = match dest.scheme {
+            "http" => None,
+            "https" => Some(self.tls_target(dest.host, route.verify)?),
+            other => return Err(Answer::OriginScheme(other.to_owned())),
+        };
         let uri = dest.origin_form()?;
         let authority = dest.authority();
         let host_field =
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
-        let port = dest.port.unwrap_or(80);
-        let to = Destination::new(authority, dest.host, port, self.os_dns(dest.host, port).await?);
+        let port = dest.port.unwrap_or(if tls.is_some() { 443 } else { 80 });
+        let addr = self.os_dns(dest.host, port).await?;
+        let to = Destination::new(authority, dest.host, port, addr, tls);
         let mut headers = match &mut self.state {
             Some(state) => state.origin_headers(),
             None => std::mem::take(&mut parts.headers),
@@ -311,6 +321,14 @@ impl Transaction {
         let (body, client_body) = RequestBody::watch(body);
         let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
         Ok(OriginRequest { request, to, client_body })
+    }
+
+    /// How to reach the `https://` origin `host`: the generation's connector (verifying unless
+    /// `verify` is off) and the name checked and sent as SNI.
+    fn tls_target(&self, host: &str, verify: bool) -> Result<(TlsTarget, bool), Answer> {
+        let connector = self.generation.origin_tls.connector(verify);
+        let target = TlsTarget::new(connector, host).ok_or(Answer::InvalidOriginHost)?;
+        Ok((target, verify))
     }
 
     /// OS_DNS, when plugins may see or choose the origin's address: the one a plugin set, else
@@ -363,6 +381,10 @@ impl Transaction {
             Ok(Err(e @ OriginError::ConnectTimeout)) => {
                 debug!(origin = %authority, error = %e, "origin connect timeout");
                 (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
+            }
+            Ok(Err(OriginError::Tls(e))) => {
+                warn!(origin = %authority, error = %e, "origin tls failed");
+                (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(Answer::OriginTls(e.kind)))
             }
             Ok(Err(e)) => {
                 debug!(origin = %authority, error = %e, "origin unreachable");

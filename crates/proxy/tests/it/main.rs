@@ -15,6 +15,7 @@ mod examples;
 mod hooks;
 mod limits;
 mod ordering;
+mod origin_tls;
 mod os_dns;
 mod plugins;
 mod reload;
