@@ -13,6 +13,7 @@ use arc_swap::{ArcSwap, Guard};
 use hookyard_host::{Canary, GlobalHooks, Link, RuleUrls};
 
 use crate::config::{Config, GlobalPluginSpec, Source};
+use crate::forwarding::Forwarder;
 use crate::origin::tls::OriginTlsClients;
 
 /// One configuration as served: what new transactions take.
@@ -30,6 +31,8 @@ pub struct Generation {
     pub(crate) rule_urls: Vec<Option<Arc<RuleUrls>>>,
     /// The TLS clients for `https://` origins (the roots `origin_tls` says).
     pub(crate) origin_tls: OriginTlsClients,
+    /// The forwarding headers it adds (`Via`, `X-Forwarded-For`, `Forwarded`).
+    pub(crate) forwarder: Forwarder,
     /// When it was loaded.
     pub loaded_at: SystemTime,
 }
@@ -43,6 +46,7 @@ impl Generation {
         hooks: Arc<GlobalHooks>,
     ) -> Generation {
         let origin_tls = OriginTlsClients::new(&config.settings.origin_tls);
+        let forwarder = Forwarder::new(&config.settings.forwarding);
         if remap.rules().rules().iter().any(|rule| rule.to.scheme == "https") {
             // Loaded here, on the reloading thread, rather than by a worker's first request.
             origin_tls.preload();
@@ -52,6 +56,7 @@ impl Generation {
             config,
             rule_urls: rule_urls(&remap),
             origin_tls,
+            forwarder,
             remap,
             hooks,
             loaded_at: SystemTime::now(),

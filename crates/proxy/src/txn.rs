@@ -45,6 +45,7 @@ pub(crate) use self::body::TxnBody;
 use self::url::{RequestLine, Url};
 use crate::config::Source;
 use crate::conn::Conn;
+use crate::forwarding::ClientSide;
 use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
@@ -137,9 +138,19 @@ impl Transaction {
         fields::drop_underscored_framing(&mut parts.headers);
         self.read_request(conn, parts, client_url).await?;
         let generation = self.generation.clone();
+        // What `Forwarded` tells of the client's request, before plugins change it.
+        let host =
+            if generation.forwarder.wants_host() { client_url.authority() } else { String::new() };
+        let client = ClientSide {
+            peer: self.client,
+            local: self.local,
+            proto: if client_url.scheme == "https" { "https" } else { "http" },
+            host: &host,
+            version: parts.version,
+        };
         let route = self.remap(conn, parts, &generation, client_url).await?;
         self.hook(HookId::PostRemap).await?;
-        let request = self.origin_request(parts, body, &route).await?;
+        let request = self.origin_request(parts, body, &route, &client).await?;
         let response = self.origin(conn, request, route.chain).await?;
         self.read_response(response).await
     }
@@ -277,12 +288,13 @@ impl Transaction {
     }
 
     /// The origin's request: the URL plugins left (or the rule's target), the client's fields
-    /// less hop-by-hop ones, `Host`; then SEND_REQUEST_HDR.
+    /// less hop-by-hop ones, `Host`, the forwarding headers; then SEND_REQUEST_HDR.
     async fn origin_request(
         &mut self,
         parts: &mut Parts,
         body: Incoming,
         route: &Route<'_>,
+        client: &ClientSide<'_>,
     ) -> Result<OriginRequest, Answer> {
         let edited = self.state.as_mut().map(|s| {
             let s = s.get();
@@ -312,6 +324,7 @@ impl Transaction {
         };
         fields::remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host_field);
+        self.generation.forwarder.request(&mut headers, client);
         let headers = self.send_request_hdr(headers).await?;
         let mut builder =
             Request::builder().method(parts.method.clone()).uri(uri).version(Version::HTTP_11);
@@ -410,6 +423,7 @@ impl Transaction {
         response: Response<Incoming>,
     ) -> Result<Response<Body>, Answer> {
         let (mut parts, body) = response.into_parts();
+        let received = parts.version;
         // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
         // writes HTTP/1.0 to an HTTP/1.0 client itself, and would end an HTTP/1.1 client's
         // keep-alive for an HTTP/1.0 response. A body without a length goes chunked.
@@ -425,6 +439,7 @@ impl Transaction {
                 parts.headers = head.headers;
             }
         }
+        self.generation.forwarder.response(&mut parts.headers, received);
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 

@@ -12,6 +12,7 @@ mod conformance;
 mod control;
 mod errors;
 mod examples;
+mod forwarding;
 mod hooks;
 mod limits;
 mod ordering;
