@@ -331,6 +331,9 @@ impl Transaction {
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
+        if let Some(extensions) = builder.extensions_mut() {
+            *extensions = fields::header_case(&mut parts.extensions);
+        }
         let (body, client_body) = RequestBody::watch(body);
         let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
         Ok(OriginRequest { request, to, client_body })
@@ -435,7 +438,7 @@ impl Transaction {
             state.get().origin_response = Some(ResponseHead { status: parts.status, headers });
             self.hook(HookId::ReadResponseHdr).await?;
             if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
-                parts.status = head.status;
+                fields::set_status(&mut parts, head.status);
                 parts.headers = head.headers;
             }
         }
@@ -459,7 +462,7 @@ impl Transaction {
             return answer.response();
         }
         if let Some(head) = state.get().client_response.take() {
-            parts.status = head.status;
+            fields::set_status(&mut parts, head.status);
             parts.headers = head.headers;
         }
         Response::from_parts(parts, body)
