@@ -54,15 +54,17 @@ pub(super) fn parse(r: &mut Reader<'_>, value: &MarkedYaml<'_>, dir: &Path, t: &
 }
 
 /// The CA certificates of a PEM file: at least one, each one a trust anchor rustls accepts.
+/// Only a regular file is read (a FIFO or a device would block or never end a load).
 ///
 /// # Errors
 ///
-/// Why the file cannot serve: unreadable, no certificate in it, or a certificate that is not
-/// one.
+/// Why the file cannot serve: unreadable, not a regular file, no certificate in it, or a
+/// certificate that is not one.
 pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = hookyard_remap::read_config(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut certs = Vec::new();
-    for cert in CertificateDer::pem_slice_iter(&text) {
+    for cert in CertificateDer::pem_slice_iter(text.as_bytes()) {
         let cert = cert.map_err(|e| format!("{} is not valid PEM: {e}", path.display()))?;
         certs.push(cert);
     }

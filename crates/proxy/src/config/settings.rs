@@ -530,6 +530,12 @@ mod tests {
             ),
             "{errors:?}"
         );
+        let errors = parse_in("origin_tls: {ca_file: /dev/zero}\n").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].ends_with("not a regular file; only regular files are read"),
+            "{errors:?}"
+        );
         let errors = parse_in("origin_tls: {ca_file: empty.pem}\n").unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].ends_with("empty.pem has no PEM certificate"), "{errors:?}");
