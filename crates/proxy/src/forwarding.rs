@@ -74,7 +74,7 @@ impl Forwarder {
         }
         if self.x_forwarded_for {
             let mut text = String::with_capacity(40);
-            let _ = write!(text, "{}", client.peer.ip());
+            let _ = write!(text, "{}", client.peer.ip().to_canonical());
             if let Ok(value) = HeaderValue::from_str(&text) {
                 append(headers, HeaderName::from_static("x-forwarded-for"), value);
             }
@@ -129,9 +129,10 @@ impl Forwarder {
     }
 }
 
-/// A node (RFC 7239 §6): an IPv4 address, or an IPv6 address in brackets (quoted below).
+/// A node (RFC 7239 §6): an IPv4 address (a v4-mapped one as IPv4, as a dual-stack listener
+/// reports IPv4 clients), or an IPv6 address in brackets (quoted below).
 fn node(ip: IpAddr) -> String {
-    match ip {
+    match ip.to_canonical() {
         IpAddr::V4(ip) => ip.to_string(),
         IpAddr::V6(ip) => format!("[{ip}]"),
     }
@@ -243,5 +244,15 @@ mod tests {
         assert!(headers.is_empty(), "{headers:?}");
         forwarder.response(&mut headers, Version::HTTP_10);
         assert!(headers["via"].to_str().unwrap().starts_with("http/1.0 edge "));
+    }
+
+    #[test]
+    fn a_v4_mapped_client_is_written_as_ipv4() {
+        let mut headers = HeaderMap::new();
+        let mut f = settings();
+        f.forwarded = ForwardedParams { r#for: true, ..ForwardedParams::default() };
+        Forwarder::new(&f).request(&mut headers, &client("[::ffff:192.0.2.5]:5000"));
+        assert_eq!(headers["x-forwarded-for"], "192.0.2.5");
+        assert_eq!(headers["forwarded"], "for=192.0.2.5");
     }
 }
