@@ -15,6 +15,8 @@ pub(crate) struct WorkerStats {
     pub(crate) abandoned: AtomicU64,
     /// Responses by status class: 1xx … 5xx.
     pub(crate) responses: [AtomicU64; 5],
+    /// Failed TLS handshakes with origins, by kind (`TlsFailure::index`).
+    pub(crate) origin_tls_failures: [AtomicU64; 3],
 }
 
 impl WorkerStats {
@@ -37,6 +39,7 @@ pub(crate) struct Totals {
     pub(crate) in_flight: u64,
     pub(crate) abandoned: u64,
     pub(crate) responses: [u64; 5],
+    pub(crate) origin_tls_failures: [u64; 3],
 }
 
 impl Stats {
@@ -53,6 +56,9 @@ impl Stats {
             started += w.in_flight_started.load(Ordering::Relaxed);
             t.abandoned += w.abandoned.load(Ordering::Relaxed);
             for (sum, n) in t.responses.iter_mut().zip(&w.responses) {
+                *sum += n.load(Ordering::Relaxed);
+            }
+            for (sum, n) in t.origin_tls_failures.iter_mut().zip(&w.origin_tls_failures) {
                 *sum += n.load(Ordering::Relaxed);
             }
         }

@@ -400,6 +400,8 @@ impl Transaction {
             }
             Ok(Err(OriginError::Tls(e))) => {
                 warn!(origin = %authority, error = %e, "origin tls failed");
+                let counter = &conn.worker.stats().origin_tls_failures[e.kind.index()];
+                counter.fetch_add(1, Ordering::Relaxed);
                 (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(Answer::OriginTls(e.kind)))
             }
             Ok(Err(e)) => {

@@ -190,6 +190,28 @@ pub(crate) enum TlsFailure {
 }
 
 impl TlsFailure {
+    /// Every kind, in the order of [`TlsFailure::index`].
+    pub(crate) const ALL: [TlsFailure; 3] =
+        [TlsFailure::Handshake, TlsFailure::Verification, TlsFailure::NameMismatch];
+
+    /// Its place in per-kind counters.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            TlsFailure::Handshake => 0,
+            TlsFailure::Verification => 1,
+            TlsFailure::NameMismatch => 2,
+        }
+    }
+
+    /// Its metrics label.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            TlsFailure::Handshake => "handshake",
+            TlsFailure::Verification => "verification",
+            TlsFailure::NameMismatch => "name_mismatch",
+        }
+    }
+
     /// The failure as logs and answers name it.
     pub(crate) fn as_str(self) -> &'static str {
         match self {

@@ -305,7 +305,7 @@ fn check_refuses_an_unreadable_or_empty_ca_file_with_its_line() {
 }
 
 #[tokio::test]
-async fn a_verification_failure_is_one_log_line_naming_the_failure_and_the_origin() {
+async fn a_verification_failure_is_logged_once_with_the_origin_and_counted() {
     let ca = TestCa::new();
     let origin = TlsOrigin::start(ca.issue(&["localhost"])).await;
     let dir = config_dir(&[(
@@ -314,18 +314,26 @@ async fn a_verification_failure_is_one_log_line_naming_the_failure_and_the_origi
     )]);
     let path = dir.path().to_owned();
     // The binary is driven synchronously while the origin runs on the test's runtime.
-    let (answer, logged) = tokio::task::spawn_blocking(move || {
+    let (answer, page, logged) = tokio::task::spawn_blocking(move || {
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let metrics = metrics.to_string();
         let args = ["--config", ".", "--listen", "127.0.0.1:0", "--admin", "a.sock"];
-        let (mut child, lines, addr) = crate::cli::start_run(&path, &args);
+        let (mut child, lines, addr) =
+            crate::cli::start_run(&path, &[&args[..], &["--metrics", &metrics]].concat());
         let answer = crate::cli::http_get(&addr, "site.test", "/");
+        let page = crate::cli::http_get(&metrics, "x", "/metrics");
         let _ = child.kill();
         let _ = child.wait();
         // The reader thread ends with the child's stderr: every line it wrote.
-        (answer, lines.iter().collect::<Vec<String>>())
+        (answer, page, lines.iter().collect::<Vec<String>>())
     })
     .await
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    let counted = "hookyard_origin_tls_failures_total{failure=\"verification\"} 1";
+    assert!(page.contains(counted), "{page}");
+    let none = "hookyard_origin_tls_failures_total{failure=\"name_mismatch\"} 0";
+    assert!(page.contains(none), "{page}");
     let failures: Vec<&String> =
         logged.iter().filter(|l| l.contains("origin tls failed")).collect();
     assert_eq!(failures.len(), 1, "{logged:#?}");
