@@ -220,27 +220,26 @@ pub(crate) struct Destination {
 
 impl Destination {
     /// To `host:port`, or to `addr` when given, with `authority` the `Host` it is asked as;
-    /// over TLS with `tls` (`verified`: whether its connector verifies).
+    /// over TLS with `tls`.
     pub(crate) fn new(
         authority: String,
         host: &str,
         port: u16,
         addr: Option<SocketAddr>,
-        tls: Option<(TlsTarget, bool)>,
+        tls: Option<TlsTarget>,
     ) -> Self {
         let key = match (&tls, addr) {
             (None, None) => authority,
             // `@` is in no authority the proxy sends (user info is refused).
             (None, Some(addr)) => format!("{authority}@{addr}"),
-            (Some((_, verified)), addr) => {
-                let scheme = if *verified { "https" } else { "https+noverify" };
+            (Some(tls), addr) => {
+                let scheme = if tls.verified { "https" } else { "https+noverify" };
                 match addr {
                     Some(addr) => format!("{scheme}://{authority}@{addr}"),
                     None => format!("{scheme}://{authority}"),
                 }
             }
         };
-        let tls = tls.map(|(target, _)| target);
         Destination { key, host: host.to_owned(), port, addr, tls }
     }
 }

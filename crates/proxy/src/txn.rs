@@ -308,7 +308,10 @@ impl Transaction {
         };
         let tls = match dest.scheme {
             "http" => None,
-            "https" => Some(self.tls_target(dest.host, route.verify)?),
+            "https" => Some(
+                TlsTarget::new(&self.generation.origin_tls, dest.host, route.verify)
+                    .ok_or(Answer::InvalidOriginHost)?,
+            ),
             other => return Err(Answer::OriginScheme(other.to_owned())),
         };
         let uri = dest.origin_form()?;
@@ -337,14 +340,6 @@ impl Transaction {
         let (body, client_body) = RequestBody::watch(body);
         let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
         Ok(OriginRequest { request, to, client_body })
-    }
-
-    /// How to reach the `https://` origin `host`: the generation's connector (verifying unless
-    /// `verify` is off) and the name checked and sent as SNI.
-    fn tls_target(&self, host: &str, verify: bool) -> Result<(TlsTarget, bool), Answer> {
-        let connector = self.generation.origin_tls.connector(verify);
-        let target = TlsTarget::new(connector, host).ok_or(Answer::InvalidOriginHost)?;
-        Ok((target, verify))
     }
 
     /// OS_DNS, when plugins may see or choose the origin's address: the one a plugin set, else

@@ -54,7 +54,7 @@ impl OriginTlsClients {
     }
 
     /// The connector that verifies origin certificates, or the one that does not.
-    pub(crate) fn connector(&self, verify: bool) -> TlsConnector {
+    fn connector(&self, verify: bool) -> TlsConnector {
         let clients = self.clients();
         if verify { clients.verified.clone() } else { clients.unverified.clone() }
     }
@@ -147,22 +147,27 @@ impl ServerCertVerifier for NoVerification {
 /// Where a TLS connection goes: the connector (verifying or not) and the name it checks and
 /// sends as SNI.
 pub(crate) struct TlsTarget {
-    pub(crate) connector: TlsConnector,
-    pub(crate) name: ServerName<'static>,
+    connector: TlsConnector,
+    name: ServerName<'static>,
+    /// Whether `connector` verifies the origin's certificate.
+    pub(crate) verified: bool,
 }
 
 impl fmt::Debug for TlsTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsTarget").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("TlsTarget")
+            .field("name", &self.name)
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
     }
 }
 
 impl TlsTarget {
-    /// To `host` (a DNS name, sent as SNI, or an IP address, which sends none) with
-    /// `connector`; `None` when `host` is neither.
-    pub(crate) fn new(connector: TlsConnector, host: &str) -> Option<TlsTarget> {
+    /// To `host` (a DNS name, sent as SNI, or an IP address, which sends none) with one of
+    /// `clients`' connectors (verifying or not); `None` when `host` is neither.
+    pub(crate) fn new(clients: &OriginTlsClients, host: &str, verify: bool) -> Option<TlsTarget> {
         let name = ServerName::try_from(host.to_owned()).ok()?;
-        Some(TlsTarget { connector, name })
+        Some(TlsTarget { connector: clients.connector(verify), name, verified: verify })
     }
 
     /// The TLS handshake over `stream`.
