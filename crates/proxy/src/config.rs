@@ -5,7 +5,9 @@
 //! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good
 //! configuration.
 
+mod forwarding;
 pub(crate) mod multicert;
+mod origin_tls;
 mod plugins;
 mod settings;
 mod tls;
@@ -19,6 +21,8 @@ use std::time::Instant;
 use hookyard_remap::Rules;
 use serde::Serialize;
 
+pub use forwarding::{ForwardedParams, Forwarding, Via};
+pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Http2, Limits, Retirement, Settings, Timeouts,

@@ -13,6 +13,8 @@ use arc_swap::{ArcSwap, Guard};
 use hookyard_host::{Canary, GlobalHooks, Link, RuleUrls};
 
 use crate::config::{Config, GlobalPluginSpec, Source};
+use crate::forwarding::Forwarder;
+use crate::origin::tls::OriginTlsClients;
 
 /// One configuration as served: what new transactions take.
 #[derive(Debug)]
@@ -27,6 +29,10 @@ pub struct Generation {
     pub(crate) hooks: Arc<GlobalHooks>,
     /// Per rule (by index), the URLs its plugin chain is shown; `None` for a rule without one.
     pub(crate) rule_urls: Vec<Option<Arc<RuleUrls>>>,
+    /// The TLS clients for `https://` origins (the roots `origin_tls` says).
+    pub(crate) origin_tls: OriginTlsClients,
+    /// The forwarding headers it adds (`Via`, `X-Forwarded-For`, `Forwarded`).
+    pub(crate) forwarder: Forwarder,
     /// When it was loaded.
     pub loaded_at: SystemTime,
 }
@@ -39,10 +45,18 @@ impl Generation {
         remap: Arc<hookyard_remap::Generation>,
         hooks: Arc<GlobalHooks>,
     ) -> Generation {
+        let origin_tls = OriginTlsClients::new(&config.settings.origin_tls);
+        let forwarder = Forwarder::new(&config.settings.forwarding);
+        if remap.rules().rules().iter().any(|rule| rule.to.scheme == "https") {
+            // Loaded here, on the reloading thread, rather than by a worker's first request.
+            origin_tls.preload();
+        }
         Generation {
             id,
             config,
             rule_urls: rule_urls(&remap),
+            origin_tls,
+            forwarder,
             remap,
             hooks,
             loaded_at: SystemTime::now(),

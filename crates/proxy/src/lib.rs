@@ -29,6 +29,7 @@ pub mod config;
 mod conn;
 mod control;
 pub mod ctl;
+mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;
 mod generation;

@@ -3,7 +3,7 @@
 //! Series: `hookyard_responses_total{class}`, `hookyard_connections`,
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
 //! `hookyard_uptime_seconds`, `hookyard_transactions_abandoned_total`,
-//! `hookyard_http2_connections_total`, per endpoint
+//! `hookyard_http2_connections_total`, `hookyard_origin_tls_failures_total{failure}`, per endpoint
 //! `hookyard_endpoint_connections{endpoint}`, `hookyard_endpoint_connections_max{endpoint}` and
 //! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}`, the
 //! counter `hookyard_plugin_events_dropped_total{plugin,version}` of events dropped for retired
@@ -29,6 +29,7 @@ use tracing::{debug, warn};
 use hookyard_hooks::HookId;
 
 use crate::control::Control;
+use crate::origin::tls::TlsFailure;
 use hookyard_host::{CallsSnapshot, LATENCY_BUCKETS_US};
 
 pub(crate) async fn serve(
@@ -125,6 +126,13 @@ pub(crate) fn render(control: &Control) -> String {
     let name = "hookyard_http2_connections_total";
     let _ = writeln!(out, "# HELP {name} Client connections served as HTTP/2.");
     let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", totals.http2_connections);
+    let name = "hookyard_origin_tls_failures_total";
+    let _ = writeln!(out, "# HELP {name} Failed TLS handshakes with https origins, by failure.");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for failure in TlsFailure::ALL {
+        let count = totals.origin_tls_failures[failure.index()];
+        let _ = writeln!(out, "{name}{{failure=\"{}\"}} {count}", failure.label());
+    }
     connection_series(control, &mut out);
     plugin_series(control, &mut out);
     canary_series(control, &mut out);

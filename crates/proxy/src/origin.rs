@@ -3,7 +3,11 @@
 //!
 //! A connection goes back to its origin's idle list as soon as the response head arrived (unless
 //! that head had both framing fields); it is handed out again only once hyper says it is ready,
-//! i.e. after that response's body was read to its end. Lists are looked up by `host:port`, the `Host` the request carries.
+//! i.e. after that response's body was read to its end. Lists are looked up by `host:port`, the `Host` the request carries
+//! (`https://host:port` for TLS origins, `https+noverify://host:port` without verification).
+//!
+//! Header names keep the case the origin wrote them in (hyper's `preserve_header_case`): the
+//! response carries hyper's case map in its extensions, and the transaction moves it on.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -14,12 +18,15 @@ use http::header::{self, HeaderMap};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+use hyper::rt::{Read, Write};
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
 pub(crate) mod body;
+pub(crate) mod tls;
 
 use self::body::RequestBody;
+use self::tls::{TlsError, TlsTarget};
 
 /// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +37,9 @@ pub(crate) enum OriginError {
     /// The connection was refused or failed (name resolution included).
     #[error("connect: {0}")]
     Connect(#[source] std::io::Error),
+    /// The TLS handshake with an `https://` origin failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The request or the response head failed on an established connection.
     #[error("exchange: {0}")]
     Exchange(#[source] hyper::Error),
@@ -117,12 +127,10 @@ impl OriginPool {
         Ok(())
     }
 
-    async fn connect(
-        &self,
-        host: &str,
-        port: u16,
-        addr: Option<SocketAddr>,
-    ) -> Result<SendRequest<RequestBody>, OriginError> {
+    /// A new connection to `to`: TCP, then TLS for an `https://` origin (each step within
+    /// `timeouts.origin_connect`), then HTTP/1.1.
+    async fn connect(&self, to: &Destination) -> Result<SendRequest<RequestBody>, OriginError> {
+        let (host, port, addr) = (to.host.as_str(), to.port, to.addr);
         let connect = async {
             match (addr, host.parse::<IpAddr>()) {
                 (Some(addr), _) => tokio::net::TcpStream::connect(addr).await,
@@ -137,14 +145,11 @@ impl OriginPool {
         if let Err(e) = stream.set_nodelay(true) {
             debug!(error = %e, "cannot set TCP_NODELAY on an origin connection");
         }
-        let (sender, connection) =
-            http1::handshake(TokioIo::new(stream)).await.map_err(OriginError::Exchange)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                debug!(error = %e, "origin connection ended with an error");
-            }
-        });
-        Ok(sender)
+        let Some(tls) = &to.tls else { return http(TokioIo::new(stream)).await };
+        let stream = tokio::time::timeout(self.connect_timeout, tls.handshake(stream))
+            .await
+            .map_err(|_| OriginError::ConnectTimeout)??;
+        http(TokioIo::new(stream)).await
     }
 
     /// Sends `request` (origin-form target, `Host` set) to `host:port` (`authority`), on an
@@ -169,7 +174,7 @@ impl OriginPool {
             }
         }
         // Boxed: connecting is the rare path, and its future would make every request's larger.
-        let mut sender = Box::pin(self.connect(&to.host, to.port, to.addr)).await?;
+        let mut sender = Box::pin(self.connect(to)).await?;
         match sender.try_send_request(request).await {
             Ok(mut response) => {
                 self.done(authority, sender, &mut response)?;
@@ -180,26 +185,62 @@ impl OriginPool {
     }
 }
 
+/// HTTP/1.1 over a connected `io`, whose connection task runs on this worker.
+async fn http<T>(io: T) -> Result<SendRequest<RequestBody>, OriginError>
+where
+    T: Read + Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::Builder::new()
+        .preserve_header_case(true)
+        .handshake(io)
+        .await
+        .map_err(OriginError::Exchange)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            debug!(error = %e, "origin connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
+
 /// Where a request goes: a host and port (resolved as the connection is made), or a fixed
-/// address (a plugin's, or resolved for OS_DNS); connections are pooled per `key`.
+/// address (a plugin's, or resolved for OS_DNS), over TLS or not; connections are pooled per
+/// `key`.
 #[derive(Debug)]
 pub(crate) struct Destination {
-    /// `host[:port]`, and the address when one is fixed.
+    /// `host[:port]` (after `https://` or `https+noverify://` for TLS), and the address when
+    /// one is fixed.
     pub(crate) key: String,
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) addr: Option<SocketAddr>,
+    /// For an `https://` origin: how to connect.
+    pub(crate) tls: Option<TlsTarget>,
 }
 
 impl Destination {
-    /// To `host:port`, or to `addr` when given, with `authority` the `Host` it is asked as.
-    pub(crate) fn new(authority: String, host: &str, port: u16, addr: Option<SocketAddr>) -> Self {
-        let key = match addr {
+    /// To `host:port`, or to `addr` when given, with `authority` the `Host` it is asked as;
+    /// over TLS with `tls`.
+    pub(crate) fn new(
+        authority: String,
+        host: &str,
+        port: u16,
+        addr: Option<SocketAddr>,
+        tls: Option<TlsTarget>,
+    ) -> Self {
+        let key = match (&tls, addr) {
+            (None, None) => authority,
             // `@` is in no authority the proxy sends (user info is refused).
-            Some(addr) => format!("{authority}@{addr}"),
-            None => authority,
+            (None, Some(addr)) => format!("{authority}@{addr}"),
+            (Some(tls), addr) => {
+                let scheme = if tls.verified { "https" } else { "https+noverify" };
+                match addr {
+                    Some(addr) => format!("{scheme}://{authority}@{addr}"),
+                    None => format!("{scheme}://{authority}"),
+                }
+            }
         };
-        Destination { key, host: host.to_owned(), port, addr }
+        Destination { key, host: host.to_owned(), port, addr, tls }
     }
 }
 

@@ -17,6 +17,8 @@ pub(crate) struct WorkerStats {
     pub(crate) http2_connections: AtomicU64,
     /// Responses by status class: 1xx … 5xx.
     pub(crate) responses: [AtomicU64; 5],
+    /// Failed TLS handshakes with origins, by kind (`TlsFailure::index`).
+    pub(crate) origin_tls_failures: [AtomicU64; 3],
 }
 
 impl WorkerStats {
@@ -40,6 +42,7 @@ pub(crate) struct Totals {
     pub(crate) abandoned: u64,
     pub(crate) http2_connections: u64,
     pub(crate) responses: [u64; 5],
+    pub(crate) origin_tls_failures: [u64; 3],
 }
 
 impl Stats {
@@ -57,6 +60,9 @@ impl Stats {
             t.abandoned += w.abandoned.load(Ordering::Relaxed);
             t.http2_connections += w.http2_connections.load(Ordering::Relaxed);
             for (sum, n) in t.responses.iter_mut().zip(&w.responses) {
+                *sum += n.load(Ordering::Relaxed);
+            }
+            for (sum, n) in t.origin_tls_failures.iter_mut().zip(&w.origin_tls_failures) {
                 *sum += n.load(Ordering::Relaxed);
             }
         }

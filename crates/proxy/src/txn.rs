@@ -38,7 +38,7 @@ use http::{Method, Request, Response, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use self::answer::Answer;
 use self::body::InFlight;
@@ -46,8 +46,10 @@ pub(crate) use self::body::TxnBody;
 use self::url::{RequestLine, Url};
 use crate::config::Source;
 use crate::conn::Conn;
+use crate::forwarding::ClientSide;
 use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
+use crate::origin::tls::TlsTarget;
 use crate::origin::{Destination, OriginError};
 
 /// A response body: the origin's, streamed, or one the proxy made.
@@ -144,6 +146,9 @@ struct Route<'a> {
     chain: &'a Chain,
     /// The rule's target when no plugin state exists; with it, the URL is the state's.
     target: Option<Target<'a>>,
+    /// Whether an `https://` origin's certificate is verified (the rule's
+    /// `@origin_tls_verify=`, else `origin_tls.verify`).
+    verify: bool,
 }
 
 /// A request ready for its origin.
@@ -171,9 +176,20 @@ impl Transaction {
         fields::drop_underscored_framing(&mut parts.headers);
         self.read_request(conn, parts, client_url).await?;
         let generation = self.generation.clone();
+        // What `Forwarded` tells of the client's request, before plugins change it.
+        let host =
+            if generation.forwarder.wants_host() { client_url.authority() } else { String::new() };
+        let client = ClientSide {
+            peer: self.client,
+            local: self.local,
+            // The connection's, whatever the request claims (`:scheme`, an absolute target).
+            proto: conn.scheme(),
+            host: &host,
+            version: parts.version,
+        };
         let route = self.remap(conn, parts, &generation, client_url).await?;
         self.hook(HookId::PostRemap).await?;
-        let request = self.origin_request(parts, body, &route).await?;
+        let request = self.origin_request(parts, body, &route, &client).await?;
         let response = self.origin(conn, request, route.chain).await?;
         self.read_response(response).await
     }
@@ -223,22 +239,25 @@ impl Transaction {
         client_url: Url<'a>,
     ) -> Result<Route<'a>, Answer> {
         let rules = generation.remap.rules();
+        let default_verify = generation.config.settings.origin_tls.verify;
         if let Some(edited) = self.state.as_mut().map(|s| s.get().url.clone()) {
             let request = Url::of(&edited).remap_request(self.local.port(), parts.version);
             let (rule, target) = self.route(rules, &request, parts)?;
             let chain = generation.remap.chain(rule);
             self.run_chain(generation, rule, chain, &target)?;
-            return Ok(Route { chain, target: None });
+            let verify = rule.origin_tls_verify.unwrap_or(default_verify);
+            return Ok(Route { chain, target: None, verify });
         }
         let request = client_url.remap_request(self.local.port(), parts.version);
         let (rule, target) = self.route(rules, &request, parts)?;
         let chain = generation.remap.chain(rule);
+        let verify = rule.origin_tls_verify.unwrap_or(default_verify);
         if chain.is_empty() {
-            return Ok(Route { chain, target: Some(target) });
+            return Ok(Route { chain, target: Some(target), verify });
         }
         self.make_state(conn, parts, client_url.to_parts()).await;
         self.run_chain(generation, rule, chain, &target)?;
-        Ok(Route { chain, target: None })
+        Ok(Route { chain, target: None, verify })
     }
 
     /// The rule `request` maps by, if it allows the request.
@@ -311,12 +330,13 @@ impl Transaction {
     }
 
     /// The origin's request: the URL plugins left (or the rule's target), the client's fields
-    /// less hop-by-hop ones, `Host`; then SEND_REQUEST_HDR.
+    /// less hop-by-hop ones, `Host`, the forwarding headers; then SEND_REQUEST_HDR.
     async fn origin_request(
         &mut self,
         parts: &mut Parts,
         body: Incoming,
         route: &Route<'_>,
+        client: &ClientSide<'_>,
     ) -> Result<OriginRequest, Answer> {
         let edited = self.state.as_mut().map(|s| {
             let s = s.get();
@@ -328,26 +348,36 @@ impl Transaction {
             (None, Some(target)) => Url::of_target(target),
             (None, None) => return Err(Answer::InvalidOriginUrl),
         };
-        if dest.scheme != "http" {
-            return Err(Answer::OriginScheme(dest.scheme.to_owned()));
-        }
+        let tls = match dest.scheme {
+            "http" => None,
+            "https" => Some(
+                TlsTarget::new(&self.generation.origin_tls, dest.host, route.verify)
+                    .ok_or(Answer::InvalidOriginHost)?,
+            ),
+            other => return Err(Answer::OriginScheme(other.to_owned())),
+        };
         let uri = dest.origin_form()?;
         let authority = dest.authority();
         let host_field =
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
-        let port = dest.port.unwrap_or(80);
-        let to = Destination::new(authority, dest.host, port, self.os_dns(dest.host, port).await?);
+        let port = dest.port.unwrap_or(if tls.is_some() { 443 } else { 80 });
+        let addr = self.os_dns(dest.host, port).await?;
+        let to = Destination::new(authority, dest.host, port, addr, tls);
         let mut headers = match &mut self.state {
             Some(state) => state.origin_headers(),
             None => std::mem::take(&mut parts.headers),
         };
         fields::remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host_field);
+        self.generation.forwarder.request(&mut headers, client);
         let headers = self.send_request_hdr(headers).await?;
         let mut builder =
             Request::builder().method(parts.method.clone()).uri(uri).version(Version::HTTP_11);
         if let Some(h) = builder.headers_mut() {
             *h = headers;
+        }
+        if let Some(extensions) = builder.extensions_mut() {
+            *extensions = fields::header_case(&mut parts.extensions);
         }
         let (body, client_body) = RequestBody::watch(body);
         let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
@@ -413,6 +443,12 @@ impl Transaction {
                 debug!(origin = %authority, error = %e, "origin connect timeout");
                 (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
             }
+            Ok(Err(OriginError::Tls(e))) => {
+                warn!(origin = %authority, error = %e, "origin tls failed");
+                let counter = &conn.worker.stats().origin_tls_failures[e.kind.index()];
+                counter.fetch_add(1, Ordering::Relaxed);
+                (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(Answer::OriginTls(e.kind)))
+            }
             Ok(Err(e)) => {
                 debug!(origin = %authority, error = %e, "origin unreachable");
                 let answer = if client_body.failed() {
@@ -437,6 +473,7 @@ impl Transaction {
         response: Response<Incoming>,
     ) -> Result<Response<Body>, Answer> {
         let (mut parts, body) = response.into_parts();
+        let received = parts.version;
         // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
         // writes HTTP/1.0 to an HTTP/1.0 client itself, and would end an HTTP/1.1 client's
         // keep-alive for an HTTP/1.0 response. A body without a length goes chunked.
@@ -448,10 +485,11 @@ impl Transaction {
             state.get().origin_response = Some(ResponseHead { status: parts.status, headers });
             self.hook(HookId::ReadResponseHdr).await?;
             if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
-                parts.status = head.status;
+                fields::set_status(&mut parts, head.status);
                 parts.headers = head.headers;
             }
         }
+        self.generation.forwarder.response(&mut parts.headers, received);
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 
@@ -471,7 +509,7 @@ impl Transaction {
             return answer.response();
         }
         if let Some(head) = state.get().client_response.take() {
-            parts.status = head.status;
+            fields::set_status(&mut parts, head.status);
             parts.headers = head.headers;
         }
         Response::from_parts(parts, body)

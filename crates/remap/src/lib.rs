@@ -52,7 +52,7 @@ pub use plugins::{
     RemapPlugin, Retire, retire,
 };
 pub use rule::{PluginSpec, Rule, RuleKind};
-pub use source::MAX_CONFIG_FILE_BYTES;
+pub use source::{MAX_CONFIG_FILE_BYTES, read_config};
 pub use url::{RuleUrl, default_port};
 
 use table::{Store, request_port};

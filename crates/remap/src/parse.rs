@@ -304,6 +304,7 @@ impl Parser {
         let mut plugins: Vec<PluginSpec> = Vec::new();
         let mut early_params: Vec<String> = Vec::new();
         let mut map_id = None;
+        let mut origin_tls_verify = None;
         for opt in tokens.iter().filter_map(option) {
             let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
             match key.to_ascii_lowercase().as_str() {
@@ -326,6 +327,14 @@ impl Parser {
                     Err(_) => {
                         self.error(file, line, format!("@mapid= needs a number, not `{value}`"))
                     }
+                },
+                "origin_tls_verify" => match origin_tls_verify_value(value) {
+                    Some(verify) => origin_tls_verify = Some(verify),
+                    None => self.error(
+                        file,
+                        line,
+                        format!("@origin_tls_verify= must be `on` or `off`, not `{value}`"),
+                    ),
                 },
                 "map_with_referer" => kind = RuleKind::MapWithReferer,
                 "volume" => match check_volume(value) {
@@ -402,6 +411,7 @@ impl Parser {
             filters,
             plugins,
             map_id,
+            origin_tls_verify,
             file: Arc::clone(file),
             line,
             rank,
@@ -429,6 +439,16 @@ impl Parser {
                 );
             }
         }
+    }
+}
+
+/// The value of `@origin_tls_verify=`: `on` or `off`, or ATS's names for the policy
+/// (`proxy.config.ssl.client.verify.server.policy`): `ENFORCED` or `DISABLED`, in any case.
+fn origin_tls_verify_value(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "enforced" => Some(true),
+        "off" | "disabled" => Some(false),
+        _ => None,
     }
 }
 

@@ -91,6 +91,9 @@ pub struct Rule {
     pub plugins: Vec<PluginSpec>,
     /// `@mapid=`.
     pub map_id: Option<i64>,
+    /// `@origin_tls_verify=`: whether an `https://` origin's certificate is verified for this
+    /// rule; `None` leaves it to the proxy's default (`origin_tls.verify` in `hookyard.yaml`).
+    pub origin_tls_verify: Option<bool>,
     /// The file the rule is in.
     pub file: Arc<Path>,
     /// Its line (the first physical line of the logical line).
@@ -113,6 +116,9 @@ impl fmt::Display for Rule {
             for param in &plugin.params {
                 write!(f, " @pparam={param}")?;
             }
+        }
+        if let Some(verify) = self.origin_tls_verify {
+            write!(f, " @origin_tls_verify={}", if verify { "on" } else { "off" })?;
         }
         Ok(())
     }

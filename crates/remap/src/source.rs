@@ -13,11 +13,16 @@ use std::path::Path;
 /// one is refused rather than read into memory.
 pub const MAX_CONFIG_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads the regular file at `path` as UTF-8 text.
+/// Reads the regular file at `path` as UTF-8 text, refusing anything else (a FIFO, a device, a
+/// directory) and a file larger than [`MAX_CONFIG_FILE_BYTES`].
 ///
 /// The file is opened `O_NONBLOCK`, so that opening a FIFO swapped in after the first check
 /// returns at once (and is then refused) instead of waiting for a writer.
-pub(crate) fn read_config(path: &Path) -> io::Result<String> {
+///
+/// # Errors
+///
+/// The file cannot be read, is not a regular file, is too large, or is not UTF-8.
+pub fn read_config(path: &Path) -> io::Result<String> {
     check(&std::fs::metadata(path)?)?;
     let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
     check(&file.metadata()?)?;

@@ -10,6 +10,8 @@ use saphyr::MarkedYaml;
 use serde::Serialize;
 
 use super::Problem;
+use super::forwarding::{self, Forwarding};
+use super::origin_tls::{self, OriginTls};
 use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
 pub use http2::Http2;
@@ -149,6 +151,10 @@ pub struct Settings {
     pub retirement: Retirement,
     /// HTTP/2 to clients.
     pub http2: Http2,
+    /// How `https://` origins are verified.
+    pub origin_tls: OriginTls,
+    /// The forwarding headers added (`Via`, `X-Forwarded-For`, `Forwarded`).
+    pub forwarding: Forwarding,
 }
 
 impl Default for Settings {
@@ -172,12 +178,15 @@ impl Default for Settings {
             limits: Limits::default(),
             retirement: Retirement::default(),
             http2: Http2::default(),
+            origin_tls: OriginTls::default(),
+            forwarding: Forwarding::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
-                    dynamic_reload, watch, health_path, timeouts, limits, retirement, http2";
+                    dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
+                    origin_tls, forwarding";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -262,6 +271,8 @@ impl Settings {
                 "limits" => limits(&mut r, value, &mut settings.limits),
                 "retirement" => retirement(&mut r, value, &mut settings.retirement),
                 "http2" => http2::parse(&mut r, value, &mut settings.http2),
+                "origin_tls" => origin_tls::parse(&mut r, value, dir, &mut settings.origin_tls),
+                "forwarding" => forwarding::parse(&mut r, value, &mut settings.forwarding),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -375,6 +386,7 @@ fn retirement(r: &mut Reader<'_>, value: &MarkedYaml<'_>, t: &mut Retirement) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ForwardedParams, Via};
 
     fn parse(text: &str) -> Result<Settings, Vec<String>> {
         Settings::parse(Path::new("/c/hookyard.yaml"), Path::new("/c"), text)
@@ -424,7 +436,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",
@@ -477,6 +489,92 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("`retirement.dropped_hook` must be a non-empty string"));
         assert!(errors[1].starts_with("/c/hookyard.yaml:1: `retirement.drain` must be"));
+    }
+
+    #[test]
+    fn forwarding_defaults_are_atss_but_via_both_ways() {
+        let f = parse("").unwrap().forwarding;
+        assert_eq!(f.via, Via { request: true, response: true });
+        assert!(!f.via_hostname.is_empty());
+        assert!(!f.x_forwarded_for && !f.forwarded.any());
+        let f = parse(
+            "forwarding: {via: request, via_hostname: edge-1.example, x_forwarded_for: true, \
+             forwarded: [for, by]}\n",
+        )
+        .unwrap()
+        .forwarding;
+        assert_eq!(f.via, Via { request: true, response: false });
+        assert_eq!(f.via_hostname, "edge-1.example");
+        assert!(f.x_forwarded_for);
+        assert_eq!(f.forwarded, ForwardedParams { r#for: true, by: true, ..Default::default() });
+        let f = parse("forwarding: {via: false, forwarded: true}\n").unwrap().forwarding;
+        assert_eq!(f.via, Via { request: false, response: false });
+        assert_eq!(
+            f.forwarded,
+            ForwardedParams { r#for: true, proto: true, host: true, by: false }
+        );
+    }
+
+    #[test]
+    fn forwarding_problems_with_their_lines() {
+        let errors = parse(
+            "forwarding:\n  via: both\n  via_hostname: 'a b'\n  x_forwarded_for: 1\n  \
+             forwarded: [for, path]\n  insert: 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "/c/hookyard.yaml:2: `forwarding.via` must be true, false, `request` or `response`, found `both`",
+                "/c/hookyard.yaml:3: `forwarding.via_hostname`: `a b` is not a host name (letters, digits, `-`, `.`, `_`, `~`)",
+                "/c/hookyard.yaml:4: `forwarding.x_forwarded_for` must be true or false, found an integer",
+                "/c/hookyard.yaml:5: `forwarding.forwarded`: `path` is not a parameter (by, for, host, proto)",
+                "/c/hookyard.yaml:6: unknown key `insert` in `forwarding` (expected via, via_hostname, x_forwarded_for, forwarded)",
+            ]
+        );
+    }
+
+    #[test]
+    fn origin_tls_reads_its_ca_file_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let parse_in = |text: &str| {
+            Settings::parse(&dir.path().join("hookyard.yaml"), dir.path(), text)
+                .map_err(|ps| ps.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        let defaults = parse_in("").unwrap().origin_tls;
+        assert!(defaults.verify && defaults.ca_file.is_none() && defaults.ca_certs.is_empty());
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_owned()]).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("empty.pem"), "").unwrap();
+        let t = parse_in("origin_tls: {ca_file: ca.pem, verify: false}\n").unwrap().origin_tls;
+        assert_eq!(t.ca_file, Some(dir.path().join("ca.pem")));
+        assert_eq!(t.ca_certs.len(), 1);
+        assert!(!t.verify);
+        let errors =
+            parse_in("origin_tls:\n  ca_file: missing.pem\n  verify: maybe\norigin_tls_x: 1\n")
+                .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        let want = format!(
+            "hookyard.yaml:2: `origin_tls.ca_file`: cannot read {}: No such file or directory \
+             (os error 2)",
+            dir.path().join("missing.pem").display()
+        );
+        assert!(errors[0].ends_with(&want), "{errors:?}");
+        assert!(
+            errors[1].ends_with(
+                "hookyard.yaml:3: `origin_tls.verify` must be true or false, found a string"
+            ),
+            "{errors:?}"
+        );
+        let errors = parse_in("origin_tls: {ca_file: /dev/zero}\n").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].ends_with("not a regular file; only regular files are read"),
+            "{errors:?}"
+        );
+        let errors = parse_in("origin_tls: {ca_file: empty.pem}\n").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].ends_with("empty.pem has no PEM certificate"), "{errors:?}");
     }
 
     #[test]

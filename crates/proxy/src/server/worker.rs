@@ -241,6 +241,8 @@ where
         // Run by the connection's task below, from a head's first byte (hyper's would also cut
         // keep-alive connections waiting for their next request).
         .header_read_timeout(None)
+        // Names go on as the client wrote them (the map travels in the request's extensions).
+        .preserve_header_case(true)
         .max_buf_size(settings.limits.max_header_bytes.max(8192) + 8192)
         .max_header_size(settings.limits.max_header_bytes);
     if settings.limits.max_headers != 100 {

@@ -8,6 +8,7 @@ use http_body_util::{Either, Full};
 use tracing::{debug, warn};
 
 use super::Body;
+use crate::origin::tls::TlsFailure;
 
 /// Why the proxy answers a transaction itself.
 #[derive(Debug)]
@@ -55,6 +56,8 @@ pub(crate) enum Answer {
     OriginTimeout,
     /// The origin could not be reached or failed the exchange.
     OriginFailed,
+    /// The TLS handshake with an `https://` origin failed (logged where it failed).
+    OriginTls(TlsFailure),
     /// The origin's host name did not resolve (for OS_DNS).
     OriginUnresolved,
     /// The client's request body broke on its way (a malformed chunked coding): the client's
@@ -142,6 +145,18 @@ impl Answer {
             }
             Answer::OriginTimeout => local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n"),
             Answer::OriginFailed => local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
+            Answer::OriginTls(failure) => local(
+                StatusCode::BAD_GATEWAY,
+                match failure {
+                    TlsFailure::NameMismatch => {
+                        "Bad Gateway: name mismatch: the origin's certificate is for another name\n"
+                    }
+                    TlsFailure::Verification => {
+                        "Bad Gateway: certificate verification failed for the origin\n"
+                    }
+                    TlsFailure::Handshake => "Bad Gateway: tls handshake failed with the origin\n",
+                },
+            ),
             Answer::OriginUnresolved => {
                 local(StatusCode::BAD_GATEWAY, "Bad Gateway: the origin host does not resolve\n")
             }

@@ -1,7 +1,9 @@
 //! Header fields as they cross the proxy: hop-by-hop fields removed, underscore spellings of
-//! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules.
+//! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, the case
+//! of names kept.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Extensions, StatusCode, response};
 use smallvec::SmallVec;
 use tracing::debug;
 
@@ -31,6 +33,25 @@ fn is_underscored_framing(name: &str) -> bool {
     };
     // Names are lower case; the exact framing names are hyper's to read.
     name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
+}
+
+/// The client request's extensions that go on to the origin request: hyper's map of the case
+/// each header name was received in (its `preserve_header_case`), so the origin gets names as
+/// the client wrote them; a name that is not in it (a field a plugin or the proxy added) goes
+/// in lower case. The server's upgrade handle stays behind: `Upgrade` is hop-by-hop.
+pub(crate) fn header_case(client: &mut Extensions) -> Extensions {
+    let mut extensions = std::mem::take(client);
+    extensions.remove::<hyper::upgrade::OnUpgrade>();
+    extensions
+}
+
+/// Sets a response's status; an origin's own reason phrase (which hyper keeps in the
+/// extensions and writes) goes with a status that changed.
+pub(crate) fn set_status(parts: &mut response::Parts, status: StatusCode) {
+    if parts.status != status {
+        parts.status = status;
+        parts.extensions.remove::<hyper::ext::ReasonPhrase>();
+    }
 }
 
 /// Headers of one hop (RFC 9110 §7.6.1), and those `Connection` names.

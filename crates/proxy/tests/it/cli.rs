@@ -10,7 +10,7 @@ use hookyard_fixtures::{abi_include_dir, compile_c_with};
 
 use crate::support::{DEADLINE, config_dir, write};
 
-fn hookyard(cwd: &Path) -> Command {
+pub fn hookyard(cwd: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookyard"));
     command.current_dir(cwd).env_remove("RUST_LOG").stdin(Stdio::null());
     command
@@ -73,7 +73,10 @@ fn a_start_up_error_is_said_once_in_plain_text() {
 
 /// Starts `hookyard run` in `cwd` with `args`; returns it and its stderr lines as they come,
 /// once it listens (the listen address printed first).
-fn start_run(cwd: &Path, args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>, String) {
+pub fn start_run(
+    cwd: &Path,
+    args: &[&str],
+) -> (std::process::Child, mpsc::Receiver<String>, String) {
     let mut child = hookyard(cwd).arg("run").args(args).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (lines, received) = mpsc::channel();
@@ -107,7 +110,7 @@ fn start_run(cwd: &Path, args: &[&str]) -> (std::process::Child, mpsc::Receiver<
 }
 
 /// One request over a new connection, read to its end; the whole answer.
-fn http_get(addr: &str, host: &str, path: &str) -> String {
+pub fn http_get(addr: &str, host: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();

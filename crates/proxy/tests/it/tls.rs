@@ -245,6 +245,8 @@ fn probed_https(origin: &Origin) -> tempfile::TempDir {
     ca.issue(dir.path(), "a", &["a.test"], "a.test");
     write(dir.path(), "ssl_multicert.config", "dest_ip=* ssl_cert_name=a.pem ssl_key_name=a.key\n");
     write(dir.path(), "remap.config", &format!("map https://a.test/ http://{}/\n", origin.addr));
+    let yaml = std::fs::read_to_string(dir.path().join("hookyard.yaml")).unwrap();
+    write(dir.path(), "hookyard.yaml", &format!("{yaml}forwarding:\n  forwarded: [proto]\n"));
     dir
 }
 
@@ -272,6 +274,8 @@ async fn curl_over_h2_runs_every_stream_through_the_rule_and_hooks_in_one_sessio
     assert_eq!(out.matches(&format!("host: {}", origin.addr)).count(), 2, "{all}");
     // One session for both streams: SSN_START once, no SSN_CLOSE yet.
     assert_eq!(out.matches("x-probe-sessions: 1/0").count(), 2, "{all}");
+    // The origin is told the client's connection was TLS.
+    assert_eq!(out.matches("forwarded: proto=https").count(), 2, "{all}");
     let text = proxy.metrics_text();
     assert!(text.contains("hookyard_http2_connections_total 1"), "{text}");
 }

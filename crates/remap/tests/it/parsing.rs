@@ -42,6 +42,24 @@ fn plugin_parameters_go_to_the_plugin_before_them_or_the_first() {
 }
 
 #[test]
+fn origin_tls_verify_is_per_rule_in_hookyards_words_or_atss() {
+    let r = rules(
+        "map http://a/ https://b/ @origin_tls_verify=off\n\
+         map http://c/ https://d/ @origin_tls_verify=ON\n\
+         map http://e/ https://f/ @origin_tls_verify=DISABLED\n\
+         map http://g/ https://h/ @origin_tls_verify=enforced\n\
+         map http://i/ https://j/\n",
+    );
+    let verify: Vec<_> = r.rules().iter().map(|rule| rule.origin_tls_verify).collect();
+    assert_eq!(verify, [Some(false), Some(true), Some(false), Some(true), None]);
+    assert_eq!(r.rules()[0].to_string(), "map http://a/ https://b/ @origin_tls_verify=off");
+    assert_eq!(
+        errors("map http://a/ https://b/ @origin_tls_verify=\n"),
+        ["remap.config:1: @origin_tls_verify= must be `on` or `off`, not ``"]
+    );
+}
+
+#[test]
 fn rule_types_are_case_insensitive_and_map_with_referer_is_a_map() {
     let r = rules(
         "REGEX_MAP http://(a).com/ http://$1/\nmap http://r.com/ http://s/ @map_with_referer\nRedirect_Temporary http://t.com/ http://u/\n",
@@ -141,6 +159,7 @@ regex_map http://a(/ http://b/
 .INCLUDE x
 map http://p7/ http://q/ @action=maybe
 map http://p8/ http://q/ @pparam=lonely
+map https://p9/ https://q/ @origin_tls_verify=maybe
 ";
     assert_eq!(
         errors(text),
@@ -168,6 +187,7 @@ map http://p8/ http://q/ @pparam=lonely
             "remap.config:22: Unknown directive \".INCLUDE\"",
             "remap.config:23: invalid @action= value `maybe` (expected allow or deny)",
             "remap.config:24: @pparam= without a @plugin= on the line",
+            "remap.config:25: @origin_tls_verify= must be `on` or `off`, not `maybe`",
         ]
     );
 }

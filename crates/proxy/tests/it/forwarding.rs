@@ -1,0 +1,157 @@
+//! What a transparent proxy keeps and adds: the forwarding headers (`Via` both ways,
+//! `X-Forwarded-For`, `Forwarded`) with their switches, and header names in the case they were
+//! written (HTTP/1, both ways), seen by raw sockets.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use hookyard_fixtures::{abi_include_dir, compile_c_with};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::support::{Origin, config_dir, exchange, get, proxy, within, write};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The origin's `/headers` answer as lines `name: value`.
+fn seen(body: &str) -> Vec<&str> {
+    body.lines().collect()
+}
+
+/// A proxy to `origin` (`site.test`) with `settings` as `hookyard.yaml`.
+fn setup(origin: SocketAddr, settings: &str) -> (tempfile::TempDir, hookyard_proxy::ServerHandle) {
+    let remap = format!("map http://site.test/ http://{origin}/\n");
+    let dir = config_dir(&[("remap.config", &remap), ("hookyard.yaml", settings)]);
+    let proxy = proxy(Some(dir.path()));
+    (dir, proxy)
+}
+
+#[tokio::test]
+async fn via_goes_both_ways_by_default_and_the_others_are_off() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = setup(origin.addr, "forwarding: {via_hostname: edge-1}\n");
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 200);
+    let via = format!("via: http/1.1 edge-1 (hookyard/{VERSION})");
+    assert!(seen(&answer.body).contains(&via.as_str()), "{}", answer.body);
+    assert!(!answer.body.contains("x-forwarded-for"), "{}", answer.body);
+    assert!(!answer.body.contains("forwarded:"), "{}", answer.body);
+    assert_eq!(answer.headers["via"], format!("http/1.1 edge-1 (hookyard/{VERSION})").as_str());
+}
+
+#[tokio::test]
+async fn via_names_the_machine_unless_told_otherwise_and_can_be_switched_off() {
+    let origin = Origin::start("o").await;
+    let (_dir, proxy) = setup(origin.addr, "");
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    let via = answer.headers["via"].to_str().unwrap().to_owned();
+    assert!(via.starts_with("http/1.1 ") && via.ends_with(&format!(" (hookyard/{VERSION})")));
+    assert!(answer.body.contains(&format!("via: {via}")), "{}", answer.body);
+    let (_dir, proxy) = setup(origin.addr, "forwarding: {via: false}\n");
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert!(!answer.body.contains("via:"), "{}", answer.body);
+    assert!(!answer.headers.contains_key("via"));
+    let (_dir, proxy) = setup(origin.addr, "forwarding: {via: request}\n");
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert!(answer.body.contains("via: http/1.1 "), "{}", answer.body);
+    assert!(!answer.headers.contains_key("via"), "ATS's default: the request only");
+}
+
+#[tokio::test]
+async fn x_forwarded_for_and_forwarded_append_to_what_the_client_sent() {
+    let origin = Origin::start("o").await;
+    let settings = "forwarding: {via: false, x_forwarded_for: true, forwarded: true}\n";
+    let (_dir, proxy) = setup(origin.addr, settings);
+    let request = "GET /headers HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\
+                   X-Forwarded-For: 203.0.113.9\r\nForwarded: for=203.0.113.9\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let lines = seen(&answer);
+    assert!(lines.contains(&"x-forwarded-for: 203.0.113.9, 127.0.0.1"), "{answer}");
+    let forwarded = "forwarded: for=203.0.113.9, for=127.0.0.1;proto=http;host=site.test";
+    assert!(lines.contains(&forwarded), "{answer}");
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    let lines = seen(&answer.body);
+    assert!(lines.contains(&"x-forwarded-for: 127.0.0.1"), "{}", answer.body);
+    assert!(lines.contains(&"forwarded: for=127.0.0.1;proto=http;host=site.test"), "{lines:?}");
+    let settings = "forwarding: {forwarded: [by, for]}\n";
+    let (_dir, proxy) = setup(origin.addr, settings);
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    let lines = seen(&answer.body);
+    assert!(lines.contains(&"forwarded: for=127.0.0.1;by=127.0.0.1"), "{lines:?}");
+    assert!(!answer.body.contains("x-forwarded-for"), "{}", answer.body);
+}
+
+/// A raw origin on 127.0.0.1:0: for each connection, sends the request head it read to the
+/// test, then answers `response` and closes.
+async fn raw_origin(response: &'static str) -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (heads, received) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let heads = heads.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (addr, received)
+}
+
+const ORIGIN_RESPONSE: &str = "HTTP/1.1 200 OK\r\nX-Origin-Case: yes\r\nVia: 1.1 Origin-Cache\r\n\
+                               content-TYPE: text/plain\r\nContent-Length: 2\r\n\r\nok";
+
+#[tokio::test]
+async fn header_names_keep_their_case_both_ways() {
+    let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+    let (_dir, proxy) = setup(origin, "forwarding: {via_hostname: edge}\n");
+    let request = "GET /case HTTP/1.1\r\nHost: site.test\r\nX-Mixed-Case: 1\r\n\
+                   ACCEPT: */*\r\nVia: 1.0 Client-Side\r\nConnection: close\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    let head = within("the origin's request", heads.recv()).await.unwrap();
+    assert!(head.contains("\r\nX-Mixed-Case: 1\r\n"), "{head}");
+    assert!(head.contains("\r\nACCEPT: */*\r\n"), "{head}");
+    let via = format!("\r\nVia: 1.0 Client-Side, http/1.1 edge (hookyard/{VERSION})\r\n");
+    assert!(head.contains(&via), "{head}");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\r\nX-Origin-Case: yes\r\n"), "{answer}");
+    assert!(answer.contains("\r\ncontent-TYPE: text/plain\r\n"), "{answer}");
+    let via = format!("\r\nVia: 1.1 Origin-Cache, http/1.1 edge (hookyard/{VERSION})\r\n");
+    assert!(answer.contains(&via), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nok"), "{answer}");
+}
+
+#[tokio::test]
+async fn header_case_is_kept_beside_fields_a_plugin_added() {
+    let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+    let dir = config_dir(&[(
+        "remap.config",
+        &format!(
+            "map http://site.test/ http://{origin}/ @plugin=add_header.so @pparam=X-Added:yes\n"
+        ),
+    )]);
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/add_header.c");
+    compile_c_with(&source, &[], &[&abi_include_dir()], &dir.path().join("plugins/add_header.so"));
+    write(dir.path(), "hookyard.yaml", "plugin_dirs: [plugins]\nruntime_dir: run\n");
+    let proxy = proxy(Some(dir.path()));
+    let request =
+        "GET /p HTTP/1.1\r\nHost: site.test\r\nX-Mixed-Case: 1\r\nConnection: close\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    let head = within("the origin's request", heads.recv()).await.unwrap();
+    assert!(head.contains("\r\nX-Mixed-Case: 1\r\n"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("\r\nx-added: yes\r\n"), "{head}");
+    assert!(answer.contains("\r\nX-Origin-Case: yes\r\n"), "{answer}");
+}
