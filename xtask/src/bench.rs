@@ -14,6 +14,7 @@ mod install;
 mod nginx;
 mod procs;
 mod report;
+mod tls;
 mod wrk;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -39,6 +40,7 @@ usage: cargo xtask bench [options] [cargo bench args] [-- criterion args]
   --threads N        wrk's -t (1)
   --no-micro         skip the criterion benchmarks
   --no-load          skip the load comparison
+  --no-tls           skip the TLS comparison (handshakes/s with openssl s_time, HTTP/2 with h2load)
   --keep             keep the bench directory (configs, logs) even when all went well
 Anything else goes to `cargo bench --workspace`.
 ";
@@ -48,6 +50,7 @@ Anything else goes to `cargo bench --workspace`.
 struct Options {
     micro: bool,
     load: bool,
+    tls: bool,
     quick: bool,
     keep: bool,
     rounds: u32,
@@ -62,6 +65,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
     let mut o = Options {
         micro: true,
         load: true,
+        tls: true,
         quick: false,
         keep: false,
         rounds: 3,
@@ -81,6 +85,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--keep" => o.keep = true,
             "--no-micro" => o.micro = false,
             "--no-load" => o.load = false,
+            "--no-tls" => o.tls = false,
             "--rounds" => rounds = Some(value(arg)?),
             "--duration" => duration = Some(value(arg)?),
             "--warmup" => warmup = Some(value(arg)?),
@@ -140,6 +145,9 @@ pub(crate) fn task(root: &Path, args: &[String]) -> Result<()> {
     if o.load {
         load(root, &o)?;
     }
+    if o.tls {
+        tls_load(root, &o)?;
+    }
     Ok(())
 }
 
@@ -193,6 +201,22 @@ fn load(root: &Path, o: &Options) -> Result<()> {
         _ => eprintln!("xtask bench: configurations and logs kept in {}", dir.display()),
     }
     outcome.map(drop)
+}
+
+/// The TLS comparison, in a directory of its own (kept when it failed, or with `--keep`).
+fn tls_load(root: &Path, o: &Options) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("hookyard-bench-tls-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    eprintln!("xtask bench: TLS comparison in {}", dir.display());
+    let outcome = tls::compare(root, o, &dir);
+    if outcome.is_ok() && !o.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("xtask bench: configurations and logs kept in {}", dir.display());
+    }
+    outcome
 }
 
 /// Returns whether every contender was measured.
@@ -507,16 +531,16 @@ mod tests {
         let o = parse_args(&[]).expect("parses");
         assert_eq!((o.rounds, o.wrk.duration.as_secs(), o.warmup.as_secs()), (3, 10, 2));
         assert_eq!((o.wrk.threads, o.wrk.connections), (1, 32));
-        assert!(o.micro && o.load && !o.quick);
+        assert!(o.micro && o.load && o.tls && !o.quick);
         let q = parse_args(&args("--quick --rounds 2")).expect("parses");
         assert_eq!((q.rounds, q.wrk.duration.as_secs(), q.warmup.as_secs()), (2, 2, 1));
     }
 
     #[test]
     fn options_and_passthrough() {
-        let o = parse_args(&args("--no-micro --duration 5s -p hookyard-remap --connections 64 -- --save-baseline x --rounds"))
+        let o = parse_args(&args("--no-micro --no-tls --duration 5s -p hookyard-remap --connections 64 -- --save-baseline x --rounds"))
             .expect("parses");
-        assert!(!o.micro);
+        assert!(!o.micro && !o.tls && o.load);
         assert_eq!((o.wrk.duration.as_secs(), o.wrk.connections, o.rounds), (5, 64, 3));
         assert_eq!(o.cargo, args("-p hookyard-remap -- --save-baseline x --rounds"));
         assert!(parse_args(&args("--rounds")).is_err());

@@ -125,7 +125,7 @@ fn problems(text: &str) -> String {
 }
 
 /// Compiles `plugins/c/<name>.c` against the ABI header, as `cargo xtask plugins` does.
-fn compile_plugin(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
+pub(crate) fn compile_plugin(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     let out = dir.join(format!("{name}.so"));
     let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()));
     cc.args(["-shared", "-fPIC", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])

@@ -15,7 +15,8 @@ use anyhow::{Result, bail};
 pub(crate) struct Need {
     pub(crate) package: &'static str,
     pub(crate) file: &'static str,
-    /// The proxy that cannot run without it; `None`: nothing can.
+    /// The proxy (or `tls`: the TLS comparison) that cannot run without it; `None`: nothing
+    /// can.
     pub(crate) for_proxy: Option<&'static str>,
 }
 
@@ -24,6 +25,9 @@ pub(crate) const NEEDS: &[Need] = &[
     Need { package: "nginx-light", file: "/usr/sbin/nginx", for_proxy: None },
     Need { package: "trafficserver", file: "/usr/bin/traffic_server", for_proxy: Some("ats") },
     Need { package: "trafficserver-dev", file: "/usr/include/ts/remap.h", for_proxy: Some("ats") },
+    Need { package: "openssl", file: "/usr/bin/openssl", for_proxy: Some("tls") },
+    Need { package: "nghttp2-client", file: "/usr/bin/h2load", for_proxy: Some("tls") },
+    Need { package: "curl", file: "/usr/bin/curl", for_proxy: Some("tls") },
 ];
 
 /// The packages' state after installing: proxies that cannot run, with the reason.

@@ -36,13 +36,6 @@ pub(crate) fn origin_conf(dir: &Path, port: u16) -> String {
 /// keepalive pool, HTTP/1.1 to the origin, no access log, no buffering limits in the way of a
 /// 37-byte body.
 pub(crate) fn proxy_conf(dir: &Path, port: u16, origin: u16) -> String {
-    let upstream = format!(
-        "    upstream origin {{\n\
-         \x20       server 127.0.0.1:{origin};\n\
-         \x20       keepalive 64;\n\
-         \x20       keepalive_requests 1000000;\n\
-         \x20   }}\n"
-    );
     let server = format!(
         "    server {{\n\
          \x20       listen 127.0.0.1:{port} reuseport;\n\
@@ -54,7 +47,46 @@ pub(crate) fn proxy_conf(dir: &Path, port: u16, origin: u16) -> String {
          \x20       }}\n\
          \x20   }}\n"
     );
-    conf(dir, 0, &upstream, &server)
+    conf(dir, 0, &upstream(origin, 64), &server)
+}
+
+/// The TLS contender: as [`proxy_conf`], on a TLS listener with HTTP/2 (`cert` and `key`, TLS 1.3
+/// only), and `/health` answered by nginx itself (what the handshake clients fetch). Its pool
+/// keeps up to 1024 idle origin connections: HTTP/2 clients have many more requests in flight
+/// than connections, and a smaller pool would close and reopen origin connections all along.
+pub(crate) fn tls_conf(dir: &Path, port: u16, origin: u16, cert: &Path, key: &Path) -> String {
+    let server = format!(
+        "    server {{\n\
+         \x20       listen 127.0.0.1:{port} ssl http2 reuseport;\n\
+         \x20       ssl_certificate {};\n\
+         \x20       ssl_certificate_key {};\n\
+         \x20       ssl_protocols TLSv1.3;\n\
+         \x20       keepalive_requests 1000000;\n\
+         \x20       location = /health {{\n\
+         \x20           default_type text/plain;\n\
+         \x20           return 200 \"ok\\n\";\n\
+         \x20       }}\n\
+         \x20       location / {{\n\
+         \x20           proxy_pass http://origin;\n\
+         \x20           proxy_http_version 1.1;\n\
+         \x20           proxy_set_header Connection \"\";\n\
+         \x20       }}\n\
+         \x20   }}\n",
+        cert.display(),
+        key.display()
+    );
+    conf(dir, 0, &upstream(origin, 1024), &server)
+}
+
+/// The origin as an upstream keeping up to `idle` idle connections per worker.
+fn upstream(origin: u16, idle: u32) -> String {
+    format!(
+        "    upstream origin {{\n\
+         \x20       server 127.0.0.1:{origin};\n\
+         \x20       keepalive {idle};\n\
+         \x20       keepalive_requests 1000000;\n\
+         \x20   }}\n"
+    )
 }
 
 /// `workers` 0 means `auto`.
@@ -113,6 +145,18 @@ mod tests {
         assert!(conf.contains("proxy_set_header Connection \"\";"));
         assert!(conf.contains("pid /tmp/b/nginx/nginx.pid;"));
         assert!(conf.contains("worker_processes auto;"));
+        assert_eq!(conf.matches('{').count(), conf.matches('}').count());
+    }
+
+    #[test]
+    fn tls_serves_h2_with_the_given_certificate() {
+        let conf =
+            tls_conf(Path::new("/b/t"), 8443, 8000, Path::new("/b/c.pem"), Path::new("/b/k.pem"));
+        assert!(conf.contains("listen 127.0.0.1:8443 ssl http2 reuseport;"));
+        assert!(conf.contains("ssl_certificate /b/c.pem;"));
+        assert!(conf.contains("ssl_certificate_key /b/k.pem;"));
+        assert!(conf.contains("ssl_protocols TLSv1.3;"));
+        assert!(conf.contains("return 200 \"ok\\n\";"));
         assert_eq!(conf.matches('{').count(), conf.matches('}').count());
     }
 
