@@ -237,24 +237,13 @@ fn run_load(
     let ready = Duration::from_secs(20);
 
     // The origin: without it, nothing to compare.
-    let origin_port = procs::free_port()?;
-    let origin_dir = dir.join("origin");
-    std::fs::create_dir_all(origin_dir.join("tmp"))?;
-    std::fs::write(origin_dir.join("nginx.conf"), nginx::origin_conf(&origin_dir, origin_port))?;
+    let (server, origin_addr) = nginx::start_origin(&dir.join("origin"), limit, ready)?;
+    let origin_port = origin_addr.port();
     let mut origin = Contender::new(
         "origin",
         "nginx, 1 worker, `return 200` with a 37-byte body; measured alone for reference".into(),
         origin_port,
     );
-    let mut server = Server::start(
-        "origin nginx",
-        &nginx::command(&install::nginx(), &origin_dir),
-        limit,
-        &origin_dir.join("stdout.log"),
-    )?;
-    server
-        .wait_ready(origin.addr, &origin.addr.to_string(), ready)
-        .context("the origin did not start")?;
     origin.server = Some(server);
 
     // hookyard.

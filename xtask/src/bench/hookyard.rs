@@ -48,9 +48,9 @@ pub(crate) fn build(root: &Path) -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// The remap rule, with or without the plugin.
-pub(crate) fn rule(port: u16, origin: u16, plugin: Option<(&Path, &[&str])>) -> String {
-    let mut rule = format!("map http://127.0.0.1:{port}/ http://127.0.0.1:{origin}/");
+/// The remap rule from `from` (a URL) to the origin, with or without the plugin.
+pub(crate) fn rule(from: &str, origin: u16, plugin: Option<(&Path, &[&str])>) -> String {
+    let mut rule = format!("map {from} http://127.0.0.1:{origin}/");
     if let Some((path, params)) = plugin {
         rule.push_str(&format!(" @plugin={}", path.display()));
         for param in params {
@@ -79,16 +79,17 @@ pub(crate) fn prepare(
     std::fs::create_dir_all(dir.join("run"))?;
     std::fs::write(dir.join("hookyard.yaml"), settings(dir))?;
     let remap = dir.join("remap.config");
+    let from = format!("http://127.0.0.1:{port}/");
     let mut note = None;
     if let Some((name, params)) = PLUGIN {
         let plugin = compile_plugin(root, dir, name)?;
-        std::fs::write(&remap, rule(port, origin, Some((&plugin, params))))?;
+        std::fs::write(&remap, rule(&from, origin, Some((&plugin, params))))?;
         match check(binary, dir)? {
             None => return Ok(Setup { plugin: true, note: None }),
             Some(reason) => note = Some(format!("`{name}` refused by `hookyard check`: {reason}")),
         }
     }
-    std::fs::write(&remap, rule(port, origin, None))?;
+    std::fs::write(&remap, rule(&from, origin, None))?;
     if let Some(reason) = check(binary, dir)? {
         bail!("hookyard refuses even the plugin-less rule: {reason}");
     }
@@ -143,10 +144,13 @@ mod tests {
 
     #[test]
     fn rule_with_and_without_plugin() {
-        assert_eq!(rule(8080, 8000, None), "map http://127.0.0.1:8080/ http://127.0.0.1:8000/\n");
+        assert_eq!(
+            rule("http://127.0.0.1:8080/", 8000, None),
+            "map http://127.0.0.1:8080/ http://127.0.0.1:8000/\n"
+        );
         let params: &[&str] = &["X-Bench:hookyard"];
         assert_eq!(
-            rule(8080, 8000, Some((Path::new("/b/add_header.so"), params))),
+            rule("http://127.0.0.1:8080/", 8000, Some((Path::new("/b/add_header.so"), params))),
             "map http://127.0.0.1:8080/ http://127.0.0.1:8000/ @plugin=/b/add_header.so \
              @pparam=X-Bench:hookyard\n"
         );

@@ -5,8 +5,15 @@
 //! file), runs in the foreground (`daemon off`), and as the invoking user (`user root` only
 //! when that is root, so workers can write the temp paths).
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::install;
+use super::procs::{self, Server};
 
 /// The origin's body: small, static, the same for every proxy.
 pub(crate) const BODY: &str = "hello from the hookyard bench origin\n";
@@ -111,6 +118,25 @@ fn conf(dir: &Path, workers: u32, upstream: &str, server: &str) -> String {
          \x20   scgi_temp_path {d}/tmp/scgi;\n\
          {upstream}{server}}}\n"
     )
+}
+
+/// Starts the origin ([`origin_conf`]) in `dir` on a free port and waits until it serves.
+pub(crate) fn start_origin(
+    dir: &Path,
+    limit: Duration,
+    ready: Duration,
+) -> Result<(Server, SocketAddr)> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?));
+    std::fs::create_dir_all(dir.join("tmp"))?;
+    std::fs::write(dir.join("nginx.conf"), origin_conf(dir, addr.port()))?;
+    let mut server = Server::start(
+        "origin nginx",
+        &command(&install::nginx(), dir),
+        limit,
+        &dir.join("stdout.log"),
+    )?;
+    server.wait_ready(addr, &addr.to_string(), ready).context("the origin did not start")?;
+    Ok((server, addr))
 }
 
 /// The command that runs the configuration written to `dir/nginx.conf`.

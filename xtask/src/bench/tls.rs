@@ -76,18 +76,8 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
         + Duration::from_secs(180);
     let ready = Duration::from_secs(20);
 
-    let origin_port = procs::free_port()?;
-    let origin_dir = dir.join("origin");
-    std::fs::create_dir_all(origin_dir.join("tmp"))?;
-    std::fs::write(origin_dir.join("nginx.conf"), nginx::origin_conf(&origin_dir, origin_port))?;
-    let origin_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, origin_port));
-    let mut origin = Server::start(
-        "origin nginx",
-        &nginx::command(&install::nginx(), &origin_dir),
-        limit,
-        &origin_dir.join("stdout.log"),
-    )?;
-    origin.wait_ready(origin_addr, &origin_addr.to_string(), ready)?;
+    let (origin, origin_addr) = nginx::start_origin(&dir.join("origin"), limit, ready)?;
+    let origin_port = origin_addr.port();
 
     let mut hy = contender("hookyard")?;
     match start_hookyard(root, dir, hy.addr, origin_port, (&cert, &key), limit) {
@@ -184,15 +174,13 @@ fn start_hookyard(
     let hy_dir = dir.join("hookyard");
     std::fs::create_dir_all(hy_dir.join("run"))?;
     std::fs::write(hy_dir.join("hookyard.yaml"), settings(&hy_dir, addr, (cert, key)))?;
-    let mut rule = format!("map https://{addr}/ http://127.0.0.1:{origin}/");
-    if let Some((name, params)) = hookyard::PLUGIN {
-        let plugin = hookyard::compile_plugin(root, &hy_dir, name)?;
-        rule.push_str(&format!(" @plugin={}", plugin.display()));
-        for param in params {
-            rule.push_str(&format!(" @pparam={param}"));
-        }
-    }
-    std::fs::write(hy_dir.join("remap.config"), rule + "\n")?;
+    let plugin = match hookyard::PLUGIN {
+        Some((name, params)) => Some((hookyard::compile_plugin(root, &hy_dir, name)?, params)),
+        None => None,
+    };
+    let plugin = plugin.as_ref().map(|(path, params)| (path.as_path(), *params));
+    let rule = hookyard::rule(&format!("https://{addr}/"), origin, plugin);
+    std::fs::write(hy_dir.join("remap.config"), rule)?;
     let plain = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?));
     let mut cmd = Command::new(&binary);
     cmd.arg("run").arg("--config").arg(&hy_dir).arg("--listen").arg(plain.to_string());
