@@ -8,7 +8,7 @@ use std::time::Duration;
 use hookyard_abi::conformance::{self, Call, Case, Obj, Out, Stage, Text};
 use hookyard_abi::{hy_api, hy_callback_info, hy_return, hy_str};
 use hookyard_hooks::Priorities;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 
 use crate::{GlobalHooks, ResponseHead, SsnBox, TxnBox, UrlParts};
 
@@ -35,7 +35,8 @@ fn fixture(stage: Stage) -> Fixture {
         path: "/a".into(),
         query: "b".into(),
     };
-    let mut txn = TxnBox::new(global, Some(&ssn), Method::GET, url, headers.clone());
+    let mut txn =
+        TxnBox::new(global, Some(&ssn), Method::GET, url, Version::HTTP_11, headers.clone());
     if stage == Stage::Response {
         let state = txn.get();
         state.origin_request = Some(headers);
