@@ -87,6 +87,11 @@ pub(crate) struct SsnData {
 }
 
 impl SsnState {
+    /// The client connection, when the session was made for one.
+    pub(crate) fn conn(&self) -> Option<&ClientConn> {
+        self.conn.as_ref()
+    }
+
     /// The client's IP address, when known: what `by: client` canaries choose a side by.
     pub(crate) fn client(&self) -> Option<IpAddr> {
         self.conn.as_ref().map(|conn| conn.addr.ip())
