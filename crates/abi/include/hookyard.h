@@ -1,5 +1,5 @@
 /*
- * hookyard.h: the hookyard plugin ABI, version 1.0.
+ * hookyard.h: the hookyard plugin ABI, version 1.3.
  *
  * One header is all a C plugin needs. A plugin is a shared object that exports
  *
@@ -63,7 +63,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define HY_ABI_MAJOR 1
-#define HY_ABI_MINOR 2
+#define HY_ABI_MINOR 3
 /* (major << 16) | minor, as found in hy_api.version. */
 #define HY_ABI_VERSION ((HY_ABI_MAJOR << 16) | HY_ABI_MINOR)
 /* "HYPL" read as a little-endian uint32_t. */
@@ -486,6 +486,32 @@ typedef struct hy_api {
     hy_return (*order_set)(hy_plugin *self, hy_hook_level level, void *object, int32_t hook,
                            const char *first, size_t first_len, const char *then,
                            size_t then_len, int32_t enabled);
+
+    /* -- The client connection (since 1.3) --------------------------------------------------- */
+
+    /* The transaction's client connection. Each writes text valid until the transaction ends;
+     * all but client_protocol_get read the transaction's session (txn_ssn_get), and answer
+     * HY_ERROR for a transaction without one. */
+
+    /* The client's address, `IP:PORT` (`[IPv6]:PORT`); a v4-mapped IPv6 address is written as
+     * IPv4 (ATS's TSHttpTxnClientAddrGet). */
+    hy_return (*client_addr_get)(hy_txn *txn, hy_str *out);
+    /* The proxy's address the client connected to, in the same form (ATS's
+     * TSHttpTxnIncomingAddrGet). */
+    hy_return (*incoming_addr_get)(hy_txn *txn, hy_str *out);
+    /* "https" for a TLS connection, else "http". */
+    hy_return (*client_scheme_get)(hy_txn *txn, hy_str *out);
+    /* The SNI name the client sent, lowercase (ATS's TSVConnSslSniGet). HY_ERROR when the
+     * connection is not TLS or the client sent none. */
+    hy_return (*client_sni_get)(hy_txn *txn, hy_str *out);
+    /* The ALPN protocol agreed on: "h2" or "http/1.1". HY_ERROR when none was: a plain
+     * connection (h2c included), or a TLS client that offered none. */
+    hy_return (*client_alpn_get)(hy_txn *txn, hy_str *out);
+    /* The TLS version: "TLSv1.2" or "TLSv1.3". HY_ERROR when the connection is not TLS. */
+    hy_return (*client_tls_version_get)(hy_txn *txn, hy_str *out);
+    /* The HTTP version the transaction's request arrived in: "HTTP/1.0", "HTTP/1.1" or
+     * "HTTP/2" (each stream of an HTTP/2 connection is a transaction in HTTP/2). */
+    hy_return (*client_protocol_get)(hy_txn *txn, hy_str *out);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

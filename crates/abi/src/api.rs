@@ -473,6 +473,25 @@ define_struct! {
             then_len: usize,
             enabled: i32,
         ) -> hy_return,
+
+        /// The client's address, as `IP:PORT` text (since 1.3).
+        pub client_addr_get: unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
+        /// The proxy's address the client connected to, as `IP:PORT` text (since 1.3).
+        pub incoming_addr_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
+        /// `http`, or `https` for a TLS connection (since 1.3).
+        pub client_scheme_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
+        /// The TLS SNI name the client sent (since 1.3).
+        pub client_sni_get: unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
+        /// The ALPN protocol agreed on with the client (since 1.3).
+        pub client_alpn_get: unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
+        /// The TLS version of the client connection (since 1.3).
+        pub client_tls_version_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
+        /// The HTTP version the transaction's request arrived in (since 1.3).
+        pub client_protocol_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
     }
 }
 
@@ -536,6 +555,13 @@ macro_rules! hy_api_table {
             plugin_priority_of_get: $($host)::+::plugin_priority_of_get,
             plugin_priority_of_set: $($host)::+::plugin_priority_of_set,
             order_set: $($host)::+::order_set,
+            client_addr_get: $($host)::+::client_addr_get,
+            incoming_addr_get: $($host)::+::incoming_addr_get,
+            client_scheme_get: $($host)::+::client_scheme_get,
+            client_sni_get: $($host)::+::client_sni_get,
+            client_alpn_get: $($host)::+::client_alpn_get,
+            client_tls_version_get: $($host)::+::client_tls_version_get,
+            client_protocol_get: $($host)::+::client_protocol_get,
         }
     };
 }

@@ -5,9 +5,10 @@
 //! A case names its arguments symbolically (a transaction, a session, NULL, a string, a NULL
 //! out-parameter); the host's test turns them into pointers to objects of its own, calls the
 //! function through its table, and compares the result. Each case starts from a fresh
-//! transaction `GET http://example.com/a?b` (client request field `Host: example.com`) in a
-//! fresh session; at [`Stage::Response`] the origin answered 200 (origin request, origin
-//! response and client response exist). No plugin handle is involved: cases with a
+//! transaction `GET http://example.com/a?b` (client request field `Host: example.com`, arrived
+//! in HTTP/1.1) in a fresh session of a plain (not TLS) client connection; at
+//! [`Stage::Response`] the origin answered 200 (origin request, origin response and client
+//! response exist). No plugin handle is involved: cases with a
 //! `hy_plugin *self` pass NULL.
 
 use crate::{
@@ -17,8 +18,8 @@ use crate::{
     HY_MSG_ORIGIN_RESPONSE as ORESP, HY_SUCCESS, HY_URL_PART_HOST as HOST,
     HY_URL_PART_PATH as PATH, HY_URL_PART_PORT as PORT, HY_URL_PART_QUERY as QUERY,
     HY_URL_PART_SCHEME as SCHEME, HY_URL_PRISTINE, HY_URL_REMAP_FROM, HY_URL_REQUEST as REQ,
-    HY_USER_ARG_TXN, hy_hook_id, hy_hook_level, hy_hook_result, hy_msg, hy_return, hy_url,
-    hy_url_part, hy_user_arg_type,
+    HY_USER_ARG_TXN, hy_api, hy_hook_id, hy_hook_level, hy_hook_result, hy_msg, hy_return, hy_str,
+    hy_txn, hy_url, hy_url_part, hy_user_arg_type,
 };
 
 /// Where the transaction of a case is.
@@ -59,6 +60,53 @@ pub enum Out {
     Null,
 }
 
+/// One of the client connection's functions (since 1.3), which share one signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs, reason = "each is the `hy_api` field of that name with `_get`")]
+pub enum ConnField {
+    ClientAddr,
+    IncomingAddr,
+    ClientScheme,
+    ClientSni,
+    ClientAlpn,
+    ClientTlsVersion,
+    ClientProtocol,
+}
+
+/// A client connection function's type.
+pub type ConnFn = unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return;
+
+impl ConnField {
+    /// Every one, in table order.
+    pub const ALL: [ConnField; 7] = [
+        ConnField::ClientAddr,
+        ConnField::IncomingAddr,
+        ConnField::ClientScheme,
+        ConnField::ClientSni,
+        ConnField::ClientAlpn,
+        ConnField::ClientTlsVersion,
+        ConnField::ClientProtocol,
+    ];
+
+    /// The function of `api`.
+    pub fn of(self, api: &hy_api) -> ConnFn {
+        match self {
+            ConnField::ClientAddr => api.client_addr_get,
+            ConnField::IncomingAddr => api.incoming_addr_get,
+            ConnField::ClientScheme => api.client_scheme_get,
+            ConnField::ClientSni => api.client_sni_get,
+            ConnField::ClientAlpn => api.client_alpn_get,
+            ConnField::ClientTlsVersion => api.client_tls_version_get,
+            ConnField::ClientProtocol => api.client_protocol_get,
+        }
+    }
+
+    /// Whether a plain (not TLS) connection has it.
+    fn on_plain(self) -> bool {
+        !matches!(self, ConnField::ClientSni | ConnField::ClientAlpn | ConnField::ClientTlsVersion)
+    }
+}
+
 /// One call of a host function, by its `hy_api` field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs, reason = "the fields are the C parameters of the same names")]
@@ -86,6 +134,7 @@ pub enum Call {
     PluginPriorityGet { this: Obj },
     ThresholdGet { this: Obj, level: hy_hook_level, object: Obj, hook: hy_hook_id },
     CallbackList { txn: Obj, hook: hy_hook_id, count: Out },
+    ConnGet { field: ConnField, txn: Obj, out: Out },
 }
 
 /// One case: a call, and what the host returns.
@@ -112,7 +161,7 @@ pub fn cases() -> Vec<Case> {
     const ERR: hy_return = HY_ERROR;
     let null = Text::Null;
     let c = |stage, call, expect| Case { stage, call, expect };
-    vec![
+    let mut cases = vec![
         // A NULL handle, or a handle of the other kind.
         c(Rq, MethodGet { txn: NULL, msg: CREQ, out: Out::Some }, ERR),
         c(Rq, MethodGet { txn: Ssn, msg: CREQ, out: Out::Some }, ERR),
@@ -258,5 +307,16 @@ pub fn cases() -> Vec<Case> {
         c(Rq, CallbackList { txn: Txn, hook: HY_HOOK_READ_REQUEST_HDR, count: Out::Some }, OK),
         c(Rq, CallbackList { txn: Txn, hook: 3, count: Out::Some }, ERR),
         c(Rq, CallbackList { txn: Ssn, hook: HY_HOOK_READ_REQUEST_HDR, count: Out::Some }, ERR),
-    ]
+    ];
+    // The client connection: a plain one has no SNI, ALPN or TLS version.
+    for field in ConnField::ALL {
+        let plain = if field.on_plain() { OK } else { ERR };
+        cases.extend([
+            c(Rq, ConnGet { field, txn: NULL, out: Out::Some }, ERR),
+            c(Rq, ConnGet { field, txn: Ssn, out: Out::Some }, ERR),
+            c(Rq, ConnGet { field, txn: Txn, out: Out::Null }, ERR),
+            c(Rq, ConnGet { field, txn: Txn, out: Out::Some }, plain),
+        ]);
+    }
+    cases
 }

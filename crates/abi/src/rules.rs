@@ -5,7 +5,9 @@
 //! Each rule takes values the host already read out of the plugin's arguments (whether a
 //! pointer is NULL, the bytes it points to) and answers `Ok` with the value in a checked form,
 //! or `Err` with what the function returns then. What the host state decides (whether a message
-//! exists yet, whether a slot is reserved) stays with the host. The rules every host function
+//! exists yet, whether a slot is reserved) stays with the host. Where every host makes what a
+//! function writes out of the same facts (an address as text, the client's scheme), the rule
+//! makes it. The rules every host function
 //! shares, whatever its parameters:
 //! - a handle (`hy_txn *`, `hy_ssn *`, `hy_cont *`, `hy_plugin *self`) that is NULL or of
 //!   another kind (a session passed as a transaction) is refused: `HY_ERROR`, a NULL pointer,
@@ -15,6 +17,8 @@
 //!   the optional ones are documented as such in `hookyard.h`.
 //!
 //! `conformance` holds the cases each host's tests run against its own table.
+
+use std::net::{SocketAddr, SocketAddrV4};
 
 use crate::{
     HY_ERROR, HY_HOOK_ANY, HY_HOOK_CONTINUE, HY_HOOK_ERROR, HY_HOOK_LEVEL_GLOBAL,
@@ -227,8 +231,26 @@ pub fn direct_status(status: i32) -> Checked<u16> {
 /// # Errors
 ///
 /// `HY_ERROR` for anything else (a host name is not an address: it is the origin URL's part).
-pub fn server_addr(addr: &[u8]) -> Checked<std::net::SocketAddr> {
+pub fn server_addr(addr: &[u8]) -> Checked<SocketAddr> {
     std::str::from_utf8(addr).ok().and_then(|text| text.parse().ok()).ok_or(REFUSED)
+}
+
+/// How `client_addr_get` and `incoming_addr_get` write an address: `IP:PORT` or
+/// `[IPv6]:PORT`, a v4-mapped IPv6 address as IPv4 (a dual-stack listener reports IPv4 clients
+/// so).
+pub fn conn_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(ip) => SocketAddrV4::new(ip, v6.port()).to_string(),
+            None => v6.to_string(),
+        },
+        SocketAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// What `client_scheme_get` writes: `https` for a TLS connection, else `http`.
+pub fn client_scheme(tls: bool) -> &'static str {
+    if tls { "https" } else { "http" }
 }
 
 /// Every hook id of the ABI.
@@ -349,5 +371,15 @@ mod tests {
         assert_eq!(hook_add(HY_HOOK_LEVEL_GLOBAL, true, HY_HOOK_SHUTDOWN), Ok(()));
         assert_eq!(hook_or_any(HY_HOOK_ANY), Ok(None));
         assert_eq!(hook(3), Err(HY_ERROR));
+    }
+
+    #[test]
+    fn connection_addresses_are_written_as_clients_know_them() {
+        let text = |addr: &str| conn_addr(addr.parse().unwrap());
+        assert_eq!(text("192.0.2.1:8080"), "192.0.2.1:8080");
+        assert_eq!(text("[::ffff:192.0.2.1]:443"), "192.0.2.1:443");
+        assert_eq!(text("[2001:db8::1]:443"), "[2001:db8::1]:443");
+        assert_eq!(text("[::1]:80"), "[::1]:80", "loopback is not v4-mapped");
+        assert_eq!((client_scheme(true), client_scheme(false)), ("https", "http"));
     }
 }

@@ -3,6 +3,7 @@
 //! pointers; this module holds what they share: the panic guard and the checked reads of the
 //! pointers plugins pass.
 
+mod client;
 mod cont;
 mod hooks;
 mod message;
@@ -28,6 +29,10 @@ use crate::plugin::PluginState;
 use crate::ssn::{SSN_TAG, SsnState};
 use crate::txn::{TXN_TAG, TxnState};
 
+use client::{
+    client_addr_get, client_alpn_get, client_protocol_get, client_scheme_get, client_sni_get,
+    client_tls_version_get, incoming_addr_get,
+};
 use cont::{cont_create, cont_data_get, cont_destroy, cont_schedule};
 use hooks::{hook_add, ssn_resume, txn_resume, txn_ssn_get};
 pub(crate) use hooks::{ssn_resume_by, txn_resume_by};

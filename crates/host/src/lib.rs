@@ -11,9 +11,10 @@
 //! chooses one when its state is made (by its client's address, or at random) and runs only
 //! that version's global callbacks.
 //!
-//! It knows nothing of the proxy: not of connections, HTTP framing, configuration files,
-//! metrics or the control channel. It exposes data (counters, hook tables, the state a hook
-//! left) and its caller formats it.
+//! It knows nothing of the proxy: not of sockets, TLS, HTTP framing, configuration files,
+//! metrics or the control channel; of a client connection only what its caller tells a session
+//! ([`ClientConn`]). It exposes data (counters, hook tables, the state a hook left) and its
+//! caller formats it.
 //!
 //! Ownership of what plugins get pointers to:
 //! - `hy_plugin *` is a [`PluginState`], kept by the version's table (an `Arc`; continuations
@@ -62,7 +63,7 @@ pub use global::GlobalHooks;
 pub use plugin::{
     CallsSnapshot, HookCalls, LATENCY_BUCKETS_US, Link, PluginState, plugin_state, tables,
 };
-pub use ssn::{SsnBox, SsnState};
+pub use ssn::{ClientConn, ClientTls, SsnBox, SsnState};
 pub use txn::{ResponseHead, RuleUrls, TxnBox, TxnState, UrlParts};
 
 /// The user-arg slots of the process, shared by every plugin.

@@ -8,7 +8,7 @@
 //! reference-counted, lives as long as the last transaction state that names it, and what
 //! plugins can change in it is behind a lock (see [`SsnState`]).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -31,7 +31,7 @@ pub(crate) const SSN_TAG: u32 = 0x6879_7373;
 /// A session (client connection) as plugins see it; `*mut hy_ssn` points here (the address of
 /// the shared state, stable for its whole life).
 ///
-/// Who touches what: `tag` never changes; `resume`, the count of open transactions and
+/// Who touches what: `tag` and `conn` never change; `resume`, the count of open transactions and
 /// `hooked` are atomics, used from any thread; everything a plugin can change (session hooks, controls,
 /// user args) is in `SsnData` behind `data`, which plugins reach from every transaction of the
 /// session and from the thread of any pending callback. The host holds that lock only while its
@@ -51,8 +51,31 @@ pub struct SsnState {
     /// Whether the session's own hook table has a callback (set with the first, never cleared:
     /// callbacks are only added), so that transactions ask without taking the lock.
     hooked: AtomicBool,
-    /// The client's address: what `by: client` canaries choose a side by.
-    client: Option<IpAddr>,
+    /// The client connection the session is (its client's address is what `by: client`
+    /// canaries choose a side by); never changes.
+    conn: Option<ClientConn>,
+}
+
+/// A client connection as plugins see it: both ends' addresses and what TLS negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConn {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// The proxy's address the client connected to.
+    pub local: SocketAddr,
+    /// What the TLS handshake negotiated; `None` on a plain connection.
+    pub tls: Option<ClientTls>,
+}
+
+/// What a client connection's TLS handshake negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientTls {
+    /// The SNI name the client sent, lowercase.
+    pub sni: Option<String>,
+    /// The ALPN protocol agreed on.
+    pub alpn: Option<Vec<u8>>,
+    /// The TLS version: `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
 }
 
 /// What plugins can change of a session, behind its lock.
@@ -64,6 +87,16 @@ pub(crate) struct SsnData {
 }
 
 impl SsnState {
+    /// The client connection, when the session was made for one.
+    pub(crate) fn conn(&self) -> Option<&ClientConn> {
+        self.conn.as_ref()
+    }
+
+    /// The client's IP address, when known: what `by: client` canaries choose a side by.
+    pub(crate) fn client(&self) -> Option<IpAddr> {
+        self.conn.as_ref().map(|conn| conn.addr.ip())
+    }
+
     pub(crate) fn resume_handle(&self) -> Arc<Resume> {
         self.resume.clone()
     }
@@ -127,7 +160,7 @@ impl Target for SsnState {
     }
 
     fn arms(&self, global: &GlobalHooks) -> Arms {
-        global.canaries.session(self.client)
+        global.canaries.session(self.client())
     }
 
     unsafe fn expired(_: NonNull<SsnState>) {}
@@ -142,20 +175,21 @@ impl Target for SsnState {
 pub struct SsnBox(Arc<SsnState>);
 
 impl Default for SsnBox {
-    /// A session without a known client address.
+    /// A session without a known client connection.
     fn default() -> SsnBox {
         SsnBox::new(None)
     }
 }
 
 impl SsnBox {
-    /// The session of a client at `client`: `by: client` canaries choose its side by that
-    /// address (not the port), for its session hooks and its transactions.
-    pub fn for_client(client: IpAddr) -> SsnBox {
-        SsnBox::new(Some(client))
+    /// The session of the client connection `conn`, which plugins read; `by: client` canaries
+    /// choose its side by the client's IP address (not the port), for its session hooks and
+    /// its transactions.
+    pub fn for_conn(conn: ClientConn) -> SsnBox {
+        SsnBox::new(Some(conn))
     }
 
-    fn new(client: Option<IpAddr>) -> SsnBox {
+    fn new(conn: Option<ClientConn>) -> SsnBox {
         SsnBox(Arc::new(SsnState {
             tag: SSN_TAG,
             data: Mutex::new(SsnData {
@@ -168,13 +202,13 @@ impl SsnBox {
             open: AtomicUsize::new(0),
             ended: Notify::new(),
             hooked: AtomicBool::new(false),
-            client,
+            conn,
         }))
     }
 
-    /// The client's address, when known.
+    /// The client's IP address, when known.
     pub(crate) fn client(&self) -> Option<IpAddr> {
-        self.0.client
+        self.0.client()
     }
 }
 
@@ -262,7 +296,7 @@ mod tests {
     use std::time::Duration;
 
     use hookyard_hooks::Priorities;
-    use http::{HeaderMap, Method};
+    use http::{HeaderMap, Method, Version};
 
     use super::*;
     use crate::{TxnBox, UrlParts};
@@ -274,7 +308,14 @@ mod tests {
             Duration::from_secs(5),
             Duration::from_secs(1),
         ));
-        TxnBox::new(global, Some(ssn), Method::GET, UrlParts::default(), HeaderMap::new())
+        TxnBox::new(
+            global,
+            Some(ssn),
+            Method::GET,
+            UrlParts::default(),
+            Version::HTTP_11,
+            HeaderMap::new(),
+        )
     }
 
     #[test]

@@ -8,7 +8,7 @@ use hookyard_abi::{hy_remap_request_info, hy_str};
 use hookyard_hooks::{Arms, Control, HookId, Hooks, Level, Local, Outcome, Priorities};
 use hookyard_remap::{Chain, ChainOutcome};
 use hookyard_userargs::{Slots, Txn};
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode, Version};
 use tracing::warn;
 
 use crate::cont::CCont;
@@ -108,6 +108,8 @@ pub struct TxnState {
     pub pristine: UrlParts,
     /// The matched rule's URLs, once a plugin chain ran.
     pub rule: Option<Arc<RuleUrls>>,
+    /// The HTTP version the client request arrived in.
+    pub version: Version,
     /// The client request's header fields.
     pub headers: HeaderMap,
     /// The request to the origin, from SEND_REQUEST_HDR.
@@ -209,14 +211,16 @@ pub struct TxnBox {
 unsafe impl Send for TxnBox {}
 
 impl TxnBox {
-    /// A transaction's state, in the session `ssn` (if any). It chooses its side of each of
-    /// the generation's canaries now (a `by: client` canary by the session's client address;
-    /// without a session, the stable side).
+    /// A transaction's state, in the session `ssn` (if any), for a client request that arrived
+    /// in HTTP `version`. It chooses its side of each of the generation's canaries now (a
+    /// `by: client` canary by the session's client address; without a session, the stable
+    /// side).
     pub fn new(
         global: Arc<GlobalHooks>,
         ssn: Option<&SsnBox>,
         method: Method,
         url: UrlParts,
+        version: Version,
         headers: HeaderMap,
     ) -> TxnBox {
         let member = ssn.map(SsnBox::member);
@@ -232,6 +236,7 @@ impl TxnBox {
             pristine: url.clone(),
             url,
             rule: None,
+            version,
             headers,
             origin_request: None,
             origin_response: None,

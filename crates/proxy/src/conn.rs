@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookyard_hooks::{HookId, Outcome};
-use hookyard_host::{GlobalHooks, SsnBox};
+use hookyard_host::{ClientConn, ClientTls, GlobalHooks, SsnBox};
 use tokio::sync::OnceCell;
 use tracing::{debug, warn};
 
@@ -93,6 +93,16 @@ impl Conn {
         if self.tls.is_some() { "https" } else { "http" }
     }
 
+    /// What plugins see of this connection.
+    fn client_conn(&self) -> ClientConn {
+        let tls = self.tls.as_ref().map(|tls| ClientTls {
+            sni: tls.sni.clone(),
+            alpn: tls.alpn.clone(),
+            version: tls.version,
+        });
+        ClientConn { addr: self.peer, local: self.local, tls }
+    }
+
     /// SSN_CLOSE, if the session has plugin state: on the generation it started on, whatever
     /// reloads came meanwhile, once every transaction of the session finished its TXN_CLOSE
     /// (ATS's order), waiting for them at most one pending limit and [`TXN_CLOSE_MARGIN`]; a
@@ -113,7 +123,7 @@ impl Conn {
         let (session, _) = self
             .session
             .get_or_init(|| async {
-                let session = SsnBox::for_client(self.peer.ip());
+                let session = SsnBox::for_conn(self.client_conn());
                 if session.hook(global, HookId::SsnStart).await == Outcome::Error {
                     debug!("SSN_START failed the session");
                 }

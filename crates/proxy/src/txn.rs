@@ -544,7 +544,8 @@ impl Transaction {
             None => Box::pin(conn.session(&global)).await,
         };
         let headers = std::mem::take(&mut parts.headers);
-        self.state = Some(TxnBox::new(global, Some(session), parts.method.clone(), url, headers));
+        let method = parts.method.clone();
+        self.state = Some(TxnBox::new(global, Some(session), method, url, parts.version, headers));
     }
 
     /// Runs `hook` if there is plugin state; an [`Answer`] when a plugin ended the transaction

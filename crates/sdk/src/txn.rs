@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::ptr::{self, NonNull};
 
 use hookyard_abi::{self as abi, hy_api, hy_ssn, hy_txn};
@@ -20,6 +21,9 @@ use crate::host::{
     ArgKind, Host, UserArg, c_string, checked, copy_view, threshold_get, threshold_set, view,
 };
 use crate::message::{Msg, Url, UrlPart};
+
+/// The signature of the client connection's host functions.
+type ConnGet = unsafe extern "C" fn(*mut hy_txn, *mut abi::hy_str) -> abi::hy_return;
 
 /// One HTTP transaction, for the duration of a call into the plugin.
 pub struct Txn<'a> {
@@ -280,6 +284,59 @@ impl<'a> Txn<'a> {
         // SAFETY: the transaction is live; the text is read during the call.
         let r = unsafe { (self.api.server_addr_set)(self.raw(), text.as_ptr().cast(), text.len()) };
         host_call(r, "server_addr_set")
+    }
+
+    /// The client's address; a v4-mapped IPv6 client as IPv4 (since ABI 1.3). ATS's
+    /// `TSHttpTxnClientAddrGet`.
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.conn_str(self.api.client_addr_get)?.parse().ok()
+    }
+
+    /// The proxy's address the client connected to (since ABI 1.3). ATS's
+    /// `TSHttpTxnIncomingAddrGet`.
+    pub fn incoming_addr(&self) -> Option<SocketAddr> {
+        self.conn_str(self.api.incoming_addr_get)?.parse().ok()
+    }
+
+    /// `https` when the client connection is TLS, else `http` (since ABI 1.3).
+    pub fn client_scheme(&self) -> Option<&str> {
+        self.conn_str(self.api.client_scheme_get)
+    }
+
+    /// The SNI name the client sent, lowercase; `None` on a plain connection or when the
+    /// client sent none (since ABI 1.3).
+    pub fn client_sni(&self) -> Option<&str> {
+        self.conn_str(self.api.client_sni_get)
+    }
+
+    /// The ALPN protocol agreed on with the client (`h2`, `http/1.1`); `None` when none was, on
+    /// a plain connection or with a TLS client that offered none (since ABI 1.3).
+    pub fn client_alpn(&self) -> Option<&[u8]> {
+        self.conn_bytes(self.api.client_alpn_get)
+    }
+
+    /// The client connection's TLS version, `TLSv1.2` or `TLSv1.3`; `None` on a plain
+    /// connection (since ABI 1.3).
+    pub fn client_tls_version(&self) -> Option<&str> {
+        self.conn_str(self.api.client_tls_version_get)
+    }
+
+    /// The HTTP version the request arrived in: `HTTP/1.0`, `HTTP/1.1` or `HTTP/2` (since ABI
+    /// 1.3).
+    pub fn client_protocol(&self) -> Option<&str> {
+        self.conn_str(self.api.client_protocol_get)
+    }
+
+    /// What one of the client connection's functions writes (`None`: the host has nothing).
+    fn conn_bytes(&self, get: ConnGet) -> Option<&[u8]> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: the transaction is live; the view stays valid until the transaction ends,
+        // which is after `self` is gone.
+        unsafe { (get(self.raw(), &mut out) == abi::HY_SUCCESS).then(|| view(&out)) }
+    }
+
+    fn conn_str(&self, get: ConnGet) -> Option<&str> {
+        std::str::from_utf8(self.conn_bytes(get)?).ok()
     }
 
     /// Answers the client with `status` and `body` instead of going to the origin. Afterwards

@@ -1,16 +1,17 @@
-//! The ABI's conformance cases (`hookyard_abi::conformance`) against this host's table: the
-//! SDK's test host runs the same cases against its own.
+//! The ABI's conformance cases (`hookyard_abi::conformance`) against this host's table (the
+//! SDK's test host runs the same cases against its own), and what the client connection's
+//! functions write.
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookyard_abi::conformance::{self, Call, Case, Obj, Out, Stage, Text};
+use hookyard_abi::conformance::{self, Call, Case, ConnField, Obj, Out, Stage, Text};
 use hookyard_abi::{hy_api, hy_callback_info, hy_return, hy_str};
 use hookyard_hooks::Priorities;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 
-use crate::{GlobalHooks, ResponseHead, SsnBox, TxnBox, UrlParts};
+use crate::{ClientConn, ClientTls, GlobalHooks, ResponseHead, SsnBox, TxnBox, UrlParts};
 
 /// A case's transaction (dropped first: it points at its session) and session.
 struct Fixture {
@@ -18,14 +19,19 @@ struct Fixture {
     ssn: SsnBox,
 }
 
-fn fixture(stage: Stage) -> Fixture {
-    let global = Arc::new(GlobalHooks::build(
+/// Global hooks with nothing registered.
+fn global() -> Arc<GlobalHooks> {
+    Arc::new(GlobalHooks::build(
         Arc::new(Priorities::default()),
         Vec::new(),
         Duration::from_secs(5),
         Duration::from_secs(1),
-    ));
-    let ssn = SsnBox::default();
+    ))
+}
+
+fn fixture(stage: Stage) -> Fixture {
+    let global = global();
+    let ssn = SsnBox::for_conn(plain());
     let mut headers = HeaderMap::new();
     headers.insert(header::HOST, HeaderValue::from_static("example.com"));
     let url = UrlParts {
@@ -35,7 +41,8 @@ fn fixture(stage: Stage) -> Fixture {
         path: "/a".into(),
         query: "b".into(),
     };
-    let mut txn = TxnBox::new(global, Some(&ssn), Method::GET, url, headers.clone());
+    let mut txn =
+        TxnBox::new(global, Some(&ssn), Method::GET, url, Version::HTTP_11, headers.clone());
     if stage == Stage::Response {
         let state = txn.get();
         state.origin_request = Some(headers);
@@ -44,6 +51,15 @@ fn fixture(stage: Stage) -> Fixture {
         state.client_response = Some(head());
     }
     Fixture { txn, ssn }
+}
+
+/// A plain connection from a client on loopback.
+fn plain() -> ClientConn {
+    ClientConn {
+        addr: "127.0.0.1:50000".parse().unwrap(),
+        local: "127.0.0.1:8080".parse().unwrap(),
+        tls: None,
+    }
 }
 
 /// Calls the case's function through `api`.
@@ -155,6 +171,9 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
                 0,
                 out(count, &mut size),
             ),
+            Call::ConnGet { field, txn, out: o } => {
+                (field.of(api))(obj(txn).cast(), out(o, &mut view))
+            }
         }
     }
 }
@@ -173,4 +192,73 @@ fn every_conformance_case() {
         })
         .collect();
     assert!(failed.is_empty(), "cases answered otherwise: {failed:#?}");
+}
+
+/// What each client connection function writes for a transaction in `version` of a session
+/// made for `conn` (`None`: `HY_ERROR`), each view read after every call was made.
+fn conn_texts(conn: Option<ClientConn>, version: Version) -> Vec<Option<String>> {
+    let api = super::table(std::ptr::null_mut());
+    let global = global();
+    let ssn = conn.map_or_else(SsnBox::default, SsnBox::for_conn);
+    let url = UrlParts::default();
+    let txn = TxnBox::new(global, Some(&ssn), Method::GET, url, version, HeaderMap::new());
+    let views: Vec<Option<hy_str>> = ConnField::ALL
+        .into_iter()
+        .map(|field| {
+            let mut view = hy_str { ptr: std::ptr::null(), len: 0 };
+            // SAFETY: the transaction belongs to this host and lives to the end of the call.
+            let got = unsafe { (field.of(&api))(txn.as_ptr().cast(), &mut view) };
+            (got == hookyard_abi::HY_SUCCESS).then_some(view)
+        })
+        .collect();
+    let text = |view: hy_str| {
+        // SAFETY: a view the host wrote, valid until the transaction ends (it has not).
+        let bytes = unsafe { std::slice::from_raw_parts(view.ptr.cast::<u8>(), view.len) };
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    views.into_iter().map(|view| view.map(text)).collect()
+}
+
+#[test]
+fn the_client_connection_is_read_through_the_session() {
+    let some = |text: &str| Some(text.to_owned());
+    let tls = ClientConn {
+        addr: "[::ffff:192.0.2.7]:40000".parse().unwrap(),
+        local: "[2001:db8::1]:443".parse().unwrap(),
+        tls: Some(ClientTls {
+            sni: Some("a.test".into()),
+            alpn: Some(b"h2".to_vec()),
+            version: "TLSv1.3",
+        }),
+    };
+    assert_eq!(
+        conn_texts(Some(tls.clone()), Version::HTTP_2),
+        [
+            some("192.0.2.7:40000"),
+            some("[2001:db8::1]:443"),
+            some("https"),
+            some("a.test"),
+            some("h2"),
+            some("TLSv1.3"),
+            some("HTTP/2"),
+        ]
+    );
+    let bare = ClientTls { sni: None, alpn: None, version: "TLSv1.2" };
+    let got = conn_texts(Some(ClientConn { tls: Some(bare), ..tls }), Version::HTTP_10);
+    assert_eq!(got[2..], [some("https"), None, None, some("TLSv1.2"), some("HTTP/1.0")]);
+    assert_eq!(
+        conn_texts(Some(plain()), Version::HTTP_11),
+        [
+            some("127.0.0.1:50000"),
+            some("127.0.0.1:8080"),
+            some("http"),
+            None,
+            None,
+            None,
+            some("HTTP/1.1"),
+        ]
+    );
+    // A session made for no connection knows none; the transaction's version is its own.
+    let got = conn_texts(None, Version::HTTP_11);
+    assert_eq!(got, [None, None, None, None, None, None, some("HTTP/1.1")]);
 }

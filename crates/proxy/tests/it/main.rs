@@ -8,6 +8,7 @@ mod canary;
 mod caps;
 mod check;
 mod cli;
+mod client_conn;
 mod conformance;
 mod control;
 mod coordination;

@@ -63,7 +63,7 @@ impl Ca {
 }
 
 /// A proxy on `dir` with one plain and one TLS listener on 127.0.0.1:0.
-fn tls_proxy(dir: &Path) -> ServerHandle {
+pub(crate) fn tls_proxy(dir: &Path) -> ServerHandle {
     Server::start(ServerConfig {
         config_dir: Some(dir.to_owned()),
         listen: vec!["127.0.0.1:0".parse().unwrap()],
@@ -106,7 +106,7 @@ fn run(program: &str, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -115,7 +115,7 @@ fn text(output: &Output) -> String {
 }
 
 /// `curl -v` of `https://NAME:PORT/PATH` resolved to `addr`, verifying against the test CA.
-fn curl(dir: &Path, addr: SocketAddr, name: &str, path: &str, extra: &[&str]) -> Output {
+pub(crate) fn curl(dir: &Path, addr: SocketAddr, name: &str, path: &str, extra: &[&str]) -> Output {
     let resolve = format!("{name}:{}:127.0.0.1", addr.port());
     let url = format!("https://{name}:{}{path}", addr.port());
     let ca = dir.join("ca.pem");
@@ -127,7 +127,7 @@ fn curl(dir: &Path, addr: SocketAddr, name: &str, path: &str, extra: &[&str]) ->
 }
 
 /// `openssl s_client` to `addr` with `args`, sending `request` (then waiting for the close).
-fn s_client(addr: SocketAddr, args: &[&str], request: &str) -> String {
+pub(crate) fn s_client(addr: SocketAddr, args: &[&str], request: &str) -> String {
     let connect = addr.to_string();
     let mut all = vec!["s_client", "-connect", &connect, "-ign_eof"];
     all.extend(args);
@@ -238,7 +238,7 @@ fn http2_tls_off_offers_http_1_1_only() {
 
 /// A hook probe (`alpha`) and a rule `https://a.test/` to `origin`, with the certificates of
 /// [`three_certificates`].
-fn probed_https(origin: &Origin) -> tempfile::TempDir {
+pub(crate) fn probed_https(origin: &Origin) -> tempfile::TempDir {
     let dir =
         crate::hooks::setup(origin, "plugins:\n  - path: alpha.so\n", &[("alpha", "alpha.so")]);
     let ca = Ca::new(dir.path());

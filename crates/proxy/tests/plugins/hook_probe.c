@@ -48,7 +48,10 @@
  *                      `X-Probe-Scheduled: N` (scheduled events run so far),
  *                      `X-Probe-Sessions: STARTS/CLOSES` (SSN_START and SSN_CLOSE seen) and
  *                      `X-Probe-Loaded: N` (PLUGINS_LOADED seen) and
- *                      `X-Probe-Refused: N` (resumes the host refused so far)
+ *                      `X-Probe-Refused: N` (resumes the host refused so far), and what the
+ *                      client connection's functions write (`-` for HY_ERROR):
+ *                      `X-Client-Addr`, `X-Incoming-Addr`, `X-Client-Scheme`, `X-Client-Sni`,
+ *                      `X-Client-Alpn`, `X-Client-Tls`, `X-Client-Protocol`
  *   TXN_CLOSE, SSN_START, SSN_CLOSE, PLUGINS_LOADED   count
  */
 #include <pthread.h>
@@ -97,6 +100,31 @@ static atomic_int threads;
 
 static void add(hy_txn *txn, hy_msg msg, const char *name, const char *value) {
     api->header_add(txn, msg, name, strlen(name), value, strlen(value));
+}
+
+/* What each of the client connection's functions writes, as a field of the client response
+ * (`-` when it answers HY_ERROR). */
+static void add_client_connection(hy_txn *txn) {
+    struct {
+        const char *field;
+        hy_return (*get)(hy_txn *txn, hy_str *out);
+    } const fields[] = {
+        {"X-Client-Addr", api->client_addr_get},
+        {"X-Incoming-Addr", api->incoming_addr_get},
+        {"X-Client-Scheme", api->client_scheme_get},
+        {"X-Client-Sni", api->client_sni_get},
+        {"X-Client-Alpn", api->client_alpn_get},
+        {"X-Client-Tls", api->client_tls_version_get},
+        {"X-Client-Protocol", api->client_protocol_get},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        hy_str value;
+        char text[128] = "-";
+        if (fields[i].get(txn, &value) == HY_SUCCESS) {
+            snprintf(text, sizeof text, "%.*s", (int)value.len, value.ptr);
+        }
+        add(txn, HY_MSG_CLIENT_RESPONSE, fields[i].field, text);
+    }
 }
 
 static void *resume_later_body(void *txn);
@@ -316,6 +344,7 @@ static int32_t on_global(hy_cont *cont, hy_event event, void *edata) {
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Loaded", number);
         snprintf(number, sizeof number, "%d", atomic_load(&refused));
         add(txn, HY_MSG_CLIENT_RESPONSE, "X-Probe-Refused", number);
+        add_client_connection(txn);
         if (close_pending_ms >= 0) {
             char order[96];
             snprintf(order, sizeof order, "resumed=%d ssn_close=%d saw=%d",

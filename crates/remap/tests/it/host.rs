@@ -383,3 +383,31 @@ unsafe extern "C" fn order_set(
 ) -> hy_return {
     HY_ERROR
 }
+
+unsafe extern "C" fn client_addr_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn incoming_addr_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn client_scheme_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn client_sni_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn client_alpn_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn client_tls_version_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn client_protocol_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
+    HY_ERROR
+}

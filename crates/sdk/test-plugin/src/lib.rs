@@ -4,8 +4,9 @@
 //! - remap init: panics when the host knows the plugin as `panic-in-init`, fails as
 //!   `fail-in-init`;
 //! - new_instance: pparam `panic` panics, `fail` fails;
-//! - do_remap: request header `X-Panic` panics; otherwise copies the method, the request URL and
-//!   the rule's URLs into request headers `X-Echo-*` and answers `DID_REMAP`;
+//! - do_remap: request header `X-Panic` panics; otherwise copies the method, the request URL,
+//!   the rule's URLs and what it reads of the client connection (`-` for nothing) into request
+//!   headers `X-Echo-*` and answers `DID_REMAP`;
 //! - os_response: state 99 panics; post_config_reload: `FAILURE` panics;
 //! - global init: argument `panic` panics, `fail` fails, `panic-timer` schedules a one-shot that
 //!   panics; its `READ_REQUEST_HDR` hook panics on header `X-Panic-Hook`; argument `panic-done`
@@ -40,10 +41,22 @@ impl RemapPlugin for Remap {
 
     fn do_remap(&self, txn: &mut Txn<'_>, request: &mut RemapRequest<'_>) -> RemapStatus {
         assert!(txn.header(Msg::ClientRequest, "X-Panic").is_none(), "boom in do_remap");
+        let text = |value: Option<&str>| value.unwrap_or("-").to_owned();
+        let addr = |addr: Option<std::net::SocketAddr>| addr.map_or("-".into(), |a| a.to_string());
         let echo = [
-            ("X-Echo-Method", txn.method(Msg::ClientRequest).unwrap_or("-").to_owned()),
-            ("X-Echo-Url", txn.url_string(Url::Request).unwrap_or("-").to_owned()),
+            ("X-Echo-Method", text(txn.method(Msg::ClientRequest))),
+            ("X-Echo-Url", text(txn.url_string(Url::Request))),
             ("X-Echo-Rule", format!("{} -> {}", request.from_url(), request.to_url())),
+            ("X-Echo-Client-Addr", addr(txn.client_addr())),
+            ("X-Echo-Incoming-Addr", addr(txn.incoming_addr())),
+            ("X-Echo-Client-Scheme", text(txn.client_scheme())),
+            ("X-Echo-Client-Sni", text(txn.client_sni())),
+            (
+                "X-Echo-Client-Alpn",
+                txn.client_alpn().map_or("-".into(), String::from_utf8_lossy).into(),
+            ),
+            ("X-Echo-Client-Tls", text(txn.client_tls_version())),
+            ("X-Echo-Client-Protocol", text(txn.client_protocol())),
         ];
         for (name, value) in echo {
             if txn.add_header(Msg::ClientRequest, name, value).is_err() {

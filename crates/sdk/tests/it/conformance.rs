@@ -1,13 +1,14 @@
 //! The ABI's conformance cases (`hookyard_abi::conformance`) against the test host's table:
 //! `hookyard-host` runs the same cases against the proxy's, so a plugin meets the same answers
-//! in its tests and in the proxy.
+//! in its tests and in the proxy; and what the client connection's functions write, as a test
+//! sets it.
 
 use std::ffi::{c_char, c_void};
 
-use hookyard_abi::conformance::{self, Call, Case, Obj, Out, Stage, Text};
-use hookyard_abi::{hy_api, hy_callback_info, hy_return, hy_str};
+use hookyard_abi::conformance::{self, Call, Case, ConnField, Obj, Out, Stage, Text};
+use hookyard_abi::{HY_SUCCESS, hy_api, hy_callback_info, hy_return, hy_str};
 
-use crate::host::TestHost;
+use crate::host::{CLIENT, INCOMING, MockConn, MockTls, MockTxn, TestHost};
 
 /// Calls the case's function through `api`.
 ///
@@ -118,6 +119,9 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
                 0,
                 out(count, &mut size),
             ),
+            Call::ConnGet { field, txn, out: o } => {
+                (field.of(api))(obj(txn).cast(), out(o, &mut view))
+            }
         }
     }
 }
@@ -141,4 +145,58 @@ fn every_conformance_case() {
         })
         .collect();
     assert!(failed.is_empty(), "cases answered otherwise: {failed:#?}");
+}
+
+/// What each client connection function of `api` writes for `txn` (`None`: `HY_ERROR`).
+fn conn_texts(api: &hy_api, txn: &MockTxn) -> Vec<Option<String>> {
+    ConnField::ALL
+        .into_iter()
+        .map(|field| {
+            let mut view = hy_str { ptr: std::ptr::null(), len: 0 };
+            // SAFETY: the host's own transaction, alive for the call; the view is read before
+            // anything changes.
+            unsafe {
+                let got = (field.of(api))(txn.ptr(), &mut view);
+                (got == HY_SUCCESS).then(|| {
+                    let bytes = std::slice::from_raw_parts(view.ptr.cast::<u8>(), view.len);
+                    String::from_utf8(bytes.to_vec()).unwrap()
+                })
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_client_connection_is_what_the_test_sets() {
+    let host = TestHost::new("conformance");
+    // SAFETY: the host's table lives as long as `host`.
+    let api = unsafe { &*host.api() };
+    let some = |text: &str| Some(text.to_owned());
+    let txn = host.txn("GET", "http://example.com/");
+    assert_eq!(
+        conn_texts(api, &txn),
+        [some(CLIENT), some(INCOMING), some("http"), None, None, None, some("HTTP/1.1")]
+    );
+    let tls = MockTls {
+        sni: Some("a.test".into()),
+        alpn: Some(b"h2".to_vec()),
+        version: "TLSv1.3".into(),
+    };
+    let (client, local) = ("[::ffff:192.0.2.7]:40000", "[2001:db8::1]:443");
+    txn.set_conn(Some(MockConn::new(client.parse().unwrap(), local.parse().unwrap(), Some(tls))));
+    txn.set_protocol("HTTP/2");
+    assert_eq!(
+        conn_texts(api, &txn),
+        [
+            some("192.0.2.7:40000"),
+            some("[2001:db8::1]:443"),
+            some("https"),
+            some("a.test"),
+            some("h2"),
+            some("TLSv1.3"),
+            some("HTTP/2"),
+        ]
+    );
+    txn.set_conn(None);
+    assert_eq!(conn_texts(api, &txn), [None, None, None, None, None, None, some("HTTP/2")]);
 }

@@ -5,7 +5,7 @@ use hookyard_abi::{
     HY_MSG_CLIENT_RESPONSE,
 };
 
-use crate::host::{Outcome, TestHost};
+use crate::host::{CLIENT, INCOMING, MockConn, MockTls, MockTxn, Outcome, TestHost};
 use crate::plugin::{Global, Remap};
 use crate::support::Env;
 
@@ -213,6 +213,49 @@ fn the_sdk_reads_the_transaction_and_the_rule() {
         ["http://example.com:8080/a/b?c=1"]
     );
     assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Rule"), [format!("{FROM} -> {TO}")]);
+    remap.delete_instance(instance);
+    remap.done();
+}
+
+#[test]
+fn the_sdk_reads_the_client_connection() {
+    let env = Env::new();
+    let library = env.load("sdk_test_plugin");
+    let remap = Remap::load(&library, "sdk_test_plugin.so");
+    let host = TestHost::new("sdk_test_plugin");
+    remap.init(&host).unwrap();
+    let instance = remap.new_instance(FROM, TO, &[]).unwrap();
+    let echoed = |txn: &MockTxn| -> Vec<String> {
+        assert_eq!(remap.do_remap(instance, txn, FROM, TO), (abi::HY_REMAP_DID_REMAP, false));
+        ["Client-Addr", "Incoming-Addr", "Client-Scheme", "Client-Sni", "Client-Alpn"]
+            .into_iter()
+            .chain(["Client-Tls", "Client-Protocol"])
+            .flat_map(|field| txn.header(HY_MSG_CLIENT_REQUEST, &format!("X-Echo-{field}")))
+            .collect()
+    };
+    // A new transaction's: plain HTTP/1.1.
+    let txn = host.txn("GET", "http://example.com/");
+    assert_eq!(echoed(&txn), [CLIENT, INCOMING, "http", "-", "-", "-", "HTTP/1.1"]);
+    // HTTP/2 over TLS from an IPv4 client on a dual-stack listener.
+    let txn = host.txn("GET", "http://example.com/");
+    let tls = MockTls {
+        sni: Some("a.test".into()),
+        alpn: Some(b"h2".to_vec()),
+        version: "TLSv1.3".into(),
+    };
+    let (client, local) = ("[::ffff:192.0.2.7]:40000".parse(), "[2001:db8::1]:443".parse());
+    txn.set_conn(Some(MockConn::new(client.unwrap(), local.unwrap(), Some(tls))));
+    txn.set_protocol("HTTP/2");
+    assert_eq!(
+        echoed(&txn),
+        ["192.0.2.7:40000", "[2001:db8::1]:443", "https", "a.test", "h2", "TLSv1.3", "HTTP/2"]
+    );
+    // TLS 1.2 without SNI or ALPN.
+    let txn = host.txn("GET", "http://example.com/");
+    let tls = MockTls { sni: None, alpn: None, version: "TLSv1.2".into() };
+    let (client, local) = (CLIENT.parse().unwrap(), INCOMING.parse().unwrap());
+    txn.set_conn(Some(MockConn::new(client, local, Some(tls))));
+    assert_eq!(echoed(&txn), [CLIENT, INCOMING, "https", "-", "-", "TLSv1.2", "HTTP/1.1"]);
     remap.delete_instance(instance);
     remap.done();
 }

@@ -12,13 +12,14 @@ mod table;
 
 use std::collections::{BinaryHeap, HashMap};
 use std::ffi::{CString, c_void};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use hookyard_abi::{self as abi, hy_api, hy_cont, hy_cont_handler, hy_plugin};
+use hookyard_abi::{self as abi, hy_api, hy_cont, hy_cont_handler, hy_plugin, rules};
 
 /// How long a test waits for a pending hook to be resumed before failing.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -415,6 +416,8 @@ pub(crate) struct TxnData {
     pub(crate) direct: Option<(i32, Vec<u8>)>,
     /// The address `server_addr_set` gave, as text.
     pub(crate) server_addr: Option<String>,
+    /// The HTTP version the client request arrived in, as `client_protocol_get` writes it.
+    pub(crate) protocol: String,
     pub(crate) args: [usize; 16],
     pub(crate) control: Control,
     /// The `callback_list` plugin names handed out (kept alive as views).
@@ -439,7 +442,40 @@ pub(crate) struct SsnData {
     /// 8 session slots, then 4 connection slots.
     pub(crate) args: [usize; 12],
     pub(crate) control: Control,
+    /// The client connection the session is (`None`: a session of no connection).
+    pub(crate) conn: Option<MockConn>,
 }
+
+/// A client connection as the client connection's functions (ABI 1.3) read it; a plain
+/// connection unless a test sets another ([`MockTxn::set_conn`]).
+#[derive(Clone, Debug)]
+pub(crate) struct MockConn {
+    /// The client's address, as `client_addr_get` writes it.
+    pub(crate) addr: String,
+    /// The address the client connected to, as `incoming_addr_get` writes it.
+    pub(crate) local: String,
+    pub(crate) tls: Option<MockTls>,
+}
+
+impl MockConn {
+    /// The connection from `addr` to `local`, TLS when `tls` says what it negotiated.
+    pub(crate) fn new(addr: SocketAddr, local: SocketAddr, tls: Option<MockTls>) -> MockConn {
+        MockConn { addr: rules::conn_addr(addr), local: rules::conn_addr(local), tls }
+    }
+}
+
+/// What a TLS handshake negotiated.
+#[derive(Clone, Debug)]
+pub(crate) struct MockTls {
+    pub(crate) sni: Option<String>,
+    pub(crate) alpn: Option<Vec<u8>>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub(crate) version: String,
+}
+
+/// The client of every new transaction's connection, and the proxy address it connected to.
+pub(crate) const CLIENT: &str = "192.0.2.10:50000";
+pub(crate) const INCOMING: &str = "192.0.2.1:8080";
 
 /// A session; `hy_ssn *` points at it.
 #[repr(C)]
@@ -467,10 +503,13 @@ impl MockTxn {
         data.urls[0] = Some(url.clone());
         data.urls[1] = Some(url);
         data.msgs[0] = Some(request);
+        data.protocol = "HTTP/1.1".into();
+        let plain = MockConn::new(CLIENT.parse().unwrap(), INCOMING.parse().unwrap(), None);
+        let ssn = SsnData { conn: Some(plain), ..SsnData::default() };
         Box::new(MockTxn {
             tag: TXN_TAG,
             state: Arc::clone(state),
-            ssn: Box::new(MockSsn { tag: SSN_TAG, data: Mutex::new(SsnData::default()) }),
+            ssn: Box::new(MockSsn { tag: SSN_TAG, data: Mutex::new(ssn) }),
             data: Mutex::new(data),
             resumed: Mutex::new((false, None)),
             resumed_cv: Condvar::new(),
@@ -503,6 +542,16 @@ impl MockTxn {
 
     pub(crate) fn request_url(&self) -> String {
         self.data().urls[0].as_ref().unwrap().to_string()
+    }
+
+    /// Makes the transaction's session one of client connection `conn` (`None`: of none).
+    pub(crate) fn set_conn(&self, conn: Option<MockConn>) {
+        lock(&self.ssn.data).conn = conn;
+    }
+
+    /// Sets the HTTP version the client request arrived in (`HTTP/1.1` unless set).
+    pub(crate) fn set_protocol(&self, protocol: &str) {
+        self.data().protocol = protocol.into();
     }
 
     /// Sets up the remap rule's URLs, as remap does before calling plugins.

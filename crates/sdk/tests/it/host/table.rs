@@ -12,7 +12,7 @@ use hookyard_abi::{
     hy_plugin, hy_return, hy_ssn, hy_str, hy_txn, rules,
 };
 
-use super::{ContObj, Control, Hook, MockMsg, MockSsn, MockTxn, PluginRec, lock};
+use super::{ContObj, Control, Hook, MockConn, MockMsg, MockSsn, MockTxn, PluginRec, lock};
 
 /// The table for the plugin at `plugin`.
 pub(crate) fn table(plugin: *mut hy_plugin) -> hy_api {
@@ -1038,4 +1038,67 @@ unsafe extern "C" fn order_set(
             })
         }
     })
+}
+
+// -- The client connection ---------------------------------------------------------------------
+
+/// Writes to `out` what `read` finds in the transaction `t` and its session's connection (`None`
+/// for a session of no connection): a view valid until a test changes what it shows.
+///
+/// # Safety
+///
+/// `t` is NULL or a `hy_txn *` this host lent; `out` is NULL or writable.
+unsafe fn conn_get(
+    t: *mut hy_txn,
+    out: *mut hy_str,
+    read: impl for<'a> FnOnce(&'a super::TxnData, Option<&'a MockConn>) -> Option<&'a [u8]>,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction (contract).
+        let txn = unsafe { txn(t)? };
+        rule(rules::out(out.is_null()))?;
+        // The session's lock first, as everywhere in this host.
+        let (ssn, data) = (lock(&txn.ssn.data), txn.data());
+        let text = read(&data, ssn.conn.as_ref())?;
+        // SAFETY: writable out-parameter (checked).
+        unsafe { put(out, text) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn client_addr_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    // SAFETY: the plugin's arguments (contract).
+    unsafe { conn_get(t, out, |_, conn| Some(conn?.addr.as_bytes())) }
+}
+
+unsafe extern "C" fn incoming_addr_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    // SAFETY: the plugin's arguments (contract).
+    unsafe { conn_get(t, out, |_, conn| Some(conn?.local.as_bytes())) }
+}
+
+unsafe extern "C" fn client_scheme_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    // SAFETY: the plugin's arguments (contract).
+    unsafe {
+        conn_get(t, out, |_, conn| Some(rules::client_scheme(conn?.tls.is_some()).as_bytes()))
+    }
+}
+
+unsafe extern "C" fn client_sni_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    // SAFETY: the plugin's arguments (contract).
+    unsafe { conn_get(t, out, |_, conn| Some(conn?.tls.as_ref()?.sni.as_ref()?.as_bytes())) }
+}
+
+unsafe extern "C" fn client_alpn_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    // SAFETY: the plugin's arguments (contract).
+    unsafe { conn_get(t, out, |_, conn| conn?.tls.as_ref()?.alpn.as_deref()) }
+}
+
+unsafe extern "C" fn client_tls_version_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    // SAFETY: the plugin's arguments (contract).
+    unsafe { conn_get(t, out, |_, conn| Some(conn?.tls.as_ref()?.version.as_bytes())) }
+}
+
+unsafe extern "C" fn client_protocol_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
+    // SAFETY: the plugin's arguments (contract).
+    unsafe { conn_get(t, out, |data, _| Some(data.protocol.as_bytes())) }
 }
