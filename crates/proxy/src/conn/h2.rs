@@ -4,11 +4,11 @@
 //!
 //! Streams of one connection are one session: they share the connection's [`Conn`] (its
 //! SSN_START runs once, with the first stream that needs plugin state, and SSN_CLOSE once every
-//! stream's transaction ended). Each stream's transaction runs on a task of its own rather than
-//! inside hyper's stream future, which hyper drops when the client resets the stream: a
-//! transaction whose hook is pending cannot be dropped without losing its TXN_CLOSE, since the
-//! plugin holds its state. It ends instead at its next phase, or when its origin exchange is
-//! cut short.
+//! stream's transaction ended). Each stream's transaction runs inside hyper's stream future
+//! ([`Detachable`]) until hyper drops that future, when the client resets the stream or leaves:
+//! the transaction then goes on on a task of its own, since one whose hook is pending cannot be
+//! dropped without losing its TXN_CLOSE (the plugin holds its state). It ends there at its next
+//! phase, or when its origin exchange is cut short.
 //!
 //! HTTP/1's framing watcher (`ConnIo`) has no place here (HTTP/2 frames every message); only
 //! activity is stamped, for the idle timeout, after which the connection gets a GOAWAY (as when
@@ -157,23 +157,66 @@ async fn stream(
         return Ok(txn::too_many_streams());
     }
     let (left, stays) = oneshot::channel();
-    let task = tokio::spawn(
-        async move {
-            let response = txn::handle_stream(conn, request, left).await;
-            // Returned together: an unread response (its TXN_CLOSE) drops before the sender.
-            (response, alive)
+    let transaction = async move {
+        let response = txn::handle_stream(conn, request, left).await;
+        // Returned together: a response nobody reads (its TXN_CLOSE) drops before the sender.
+        (response, alive)
+    };
+    let (response, _alive) =
+        Detachable::new(transaction.instrument(debug_span!("stream"))).await;
+    drop(stays);
+    Ok(response)
+}
+
+/// A stream's transaction, polled in place by the stream's future. Dropped before it ended,
+/// it goes on to its end on a task of its own (moved there by pointer), its output dropped.
+struct Detachable<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    transaction: Option<Pin<Box<F>>>,
+}
+
+impl<F> Detachable<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn new(transaction: F) -> Detachable<F> {
+        Detachable { transaction: Some(Box::pin(transaction)) }
+    }
+}
+
+impl<F> Future for Detachable<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(transaction) = self.transaction.as_mut() else {
+            unreachable!("a stream's transaction polled after it ended")
+        };
+        let output = std::task::ready!(transaction.as_mut().poll(cx));
+        self.transaction = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<F> Drop for Detachable<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn drop(&mut self) {
+        let Some(transaction) = self.transaction.take() else { return };
+        // Without a runtime (it is being torn down as the worker stops) nothing could run the
+        // transaction on: it is dropped here, as every task of the worker then is.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { drop(transaction.await) });
         }
-        .instrument(debug_span!("stream")),
-    );
-    let _stays = stays;
-    match task.await {
-        Ok((response, _alive)) => Ok(response),
-        Err(e) => match e.try_into_panic() {
-            // As a panic in an HTTP/1 transaction: hyper's task for the stream ends with it.
-            Ok(panic) => std::panic::resume_unwind(panic),
-            // The runtime is shutting down (the worker stops): so is this future.
-            Err(_) => std::future::pending().await,
-        },
     }
 }
 
