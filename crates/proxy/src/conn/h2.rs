@@ -162,8 +162,7 @@ async fn stream(
         // Returned together: a response nobody reads (its TXN_CLOSE) drops before the sender.
         (response, alive)
     };
-    let (response, _alive) =
-        Detachable::new(transaction.instrument(debug_span!("stream"))).await;
+    let (response, _alive) = Detachable::new(transaction.instrument(debug_span!("stream"))).await;
     drop(stays);
     Ok(response)
 }
