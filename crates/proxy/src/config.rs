@@ -221,6 +221,40 @@ impl Config {
     }
 }
 
+/// `hookyard.yaml` of `dir` alone (its defaults when absent): what `ctl --config` and the log
+/// setup read without loading the rest of the directory.
+///
+/// # Errors
+///
+/// The file cannot be read or has problems (each `file:line: reason`).
+pub fn settings_of(dir: &Path) -> Result<Settings, Problems> {
+    let dir = &absolute(dir);
+    let path = dir.join(SETTINGS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Settings::parse(&path, dir, &text).map_err(Problems),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => {
+            Ok(Settings::default())
+        }
+        Err(e) => {
+            let reason = if dir.is_dir() {
+                format!("cannot read: {e}")
+            } else {
+                "not a readable configuration directory".to_owned()
+            };
+            let file = if dir.is_dir() { path } else { dir.to_owned() };
+            Err(Problems(vec![Problem { file, line: 0, reason }]))
+        }
+    }
+}
+
+/// The control socket `settings` give: `admin`, else `admin.sock` in the runtime directory.
+pub fn admin_socket(settings: &Settings) -> PathBuf {
+    settings
+        .admin
+        .clone()
+        .unwrap_or_else(|| runtime_dir(settings.runtime_dir.as_deref()).join("admin.sock"))
+}
+
 /// The certificates `hookyard.yaml` lists, else those of `ssl_multicert.config` (its report
 /// recorded), loaded; a problem when TLS listeners are configured without any.
 fn certificates(

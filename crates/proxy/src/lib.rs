@@ -34,6 +34,7 @@ mod forwarding;
 pub mod fuzzing;
 mod generation;
 mod limit;
+pub mod log;
 mod metrics;
 mod origin;
 mod reload;

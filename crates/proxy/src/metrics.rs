@@ -1,4 +1,4 @@
-//! Prometheus text metrics on `--metrics ADDR` (any path answers).
+//! Prometheus text metrics on `--metrics ADDR`, at `GET /metrics` (other paths: 404).
 //!
 //! Series: `hookyard_responses_total{class}`, `hookyard_connections`,
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Response, header};
+use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -31,6 +31,9 @@ use hookyard_hooks::HookId;
 use crate::control::Control;
 use crate::origin::tls::TlsFailure;
 use hookyard_host::{CallsSnapshot, LATENCY_BUCKETS_US};
+
+/// The one path the metrics address answers.
+const PATH: &str = "/metrics";
 
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
@@ -51,16 +54,9 @@ pub(crate) async fn serve(
                     let Some(permit) = control.limits.metrics.admit() else { continue };
                     let header_read = control.reloader.serving().load().config.settings.timeouts.header_read;
                     let control = control.clone();
-                    let service = service_fn(move |_request| {
-                        let text = render(&control);
-                        async move {
-                            let mut response = Response::new(Full::new(Bytes::from(text)));
-                            response.headers_mut().insert(
-                                header::CONTENT_TYPE,
-                                header::HeaderValue::from_static("text/plain; version=0.0.4"),
-                            );
-                            Ok::<_, std::convert::Infallible>(response)
-                        }
+                    let service = service_fn(move |request| {
+                        let response = answer(&request, &control);
+                        async move { Ok::<_, std::convert::Infallible>(response) }
                     });
                     // hyper's header-read timer also runs between requests: an idle connection
                     // and a half-sent head are both closed after `timeouts.header_read`.
@@ -83,6 +79,31 @@ pub(crate) async fn serve(
             changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
         }
     }
+}
+
+/// The answer to one request: the page for `GET` (or `HEAD`) `/metrics`, 405 for another
+/// method there, 404 for any other path.
+fn answer<B>(request: &Request<B>, control: &Control) -> Response<Full<Bytes>> {
+    let (status, text) = if request.uri().path() != PATH {
+        (StatusCode::NOT_FOUND, format!("not found: metrics are at {PATH}\n"))
+    } else if request.method() != Method::GET && request.method() != Method::HEAD {
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed: GET or HEAD\n".to_owned())
+    } else {
+        (StatusCode::OK, render(control))
+    };
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = status;
+    let content_type = if status == StatusCode::OK {
+        "text/plain; version=0.0.4; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+    }
+    response
 }
 
 /// The metrics page.

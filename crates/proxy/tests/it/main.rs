@@ -12,6 +12,7 @@ mod client_conn;
 mod conformance;
 mod control;
 mod coordination;
+mod ctl;
 mod errors;
 mod examples;
 mod forwarding;
