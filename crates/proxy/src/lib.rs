@@ -37,6 +37,7 @@ mod limit;
 pub mod log;
 mod metrics;
 mod origin;
+mod process;
 mod reload;
 mod report;
 mod sample;

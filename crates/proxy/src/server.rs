@@ -135,7 +135,7 @@ impl Server {
                 !tls_addrs.is_empty(),
             )),
             sampler: Arc::new(Sampler::default()),
-            stats: Arc::new(Stats::new(workers)),
+            stats: Arc::new(Stats::new(workers, all.len())),
             limits,
             started: Instant::now(),
             addrs: addrs.clone(),

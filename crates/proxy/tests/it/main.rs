@@ -19,6 +19,7 @@ mod forwarding;
 mod hooks;
 mod http2;
 mod limits;
+mod metrics;
 mod ordering;
 mod origin_tls;
 mod os_dns;
