@@ -66,6 +66,18 @@ fn located(text: &str) -> Problem {
 pub fn check(dir: &Path) -> Check {
     let dir = &crate::config::absolute(dir);
     let mut loaded = Config::load_dir(dir);
+    let (mut noexec, mut noexec_problem) = (None, None);
+    if let Ok(config) = &loaded.result
+        && let Some(reason) = crate::config::noexec_runtime_dir(&config.settings)
+    {
+        let file = dir.join(crate::config::SETTINGS_FILE);
+        let problem = Problem { file, line: config.settings.runtime_dir_line, reason };
+        // Without plugins nothing is mapped from there: `run` would serve, but the first
+        // plugin added would fail.
+        let plugins = !config.plugins.plugins.is_empty()
+            || config.rules.rules().iter().any(|rule| !rule.plugins.is_empty());
+        if plugins { noexec_problem = Some(problem) } else { noexec = Some(problem.to_string()) }
+    }
     if let Ok(config) = &mut loaded.result
         && let Err(found) = load_plugins(config, dir)
     {
@@ -73,13 +85,19 @@ pub fn check(dir: &Path) -> Check {
     }
     // Expired certificates and uncovered SNI names are served (a reload only warns of them),
     // but a check exists to catch them before clients do.
-    let found: Vec<Problem> = match &loaded.result {
+    let mut found: Vec<Problem> = match &loaded.result {
         Ok(config) => config.tls.findings().to_vec(),
         Err(found) => found.0.clone(),
     };
+    found.extend(noexec_problem);
+
     let mut problems: Vec<String> = found.iter().map(ToString::to_string).collect();
     let ok = problems.is_empty();
     let (mut files, mut statuses, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(warning) = noexec {
+        problems.push(format!("warning: {warning}"));
+        warnings.push(warning);
+    }
     for file in &loaded.files {
         let status = match file.status {
             FileStatus::Loaded => "ok",

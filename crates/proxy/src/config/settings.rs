@@ -136,6 +136,9 @@ pub struct Settings {
     pub plugin_dirs: Vec<PathBuf>,
     /// Where plugin copies and the default control socket live; `None`: the default.
     pub runtime_dir: Option<PathBuf>,
+    /// The line of `runtime_dir` (0: not given).
+    #[serde(skip)]
+    pub runtime_dir_line: usize,
     /// Load changed plugins as new versions beside the old; `false` loads each file in place,
     /// once (ATS's `proxy.config.plugin.dynamic_reload_mode` 0).
     pub dynamic_reload: bool,
@@ -174,6 +177,7 @@ impl Default for Settings {
             workers: None,
             plugin_dirs: Vec::new(),
             runtime_dir: None,
+            runtime_dir_line: 0,
             dynamic_reload: true,
             watch: false,
             health_path: Some(DEFAULT_HEALTH_PATH.to_owned()),
@@ -253,7 +257,10 @@ impl Settings {
                     settings.plugin_dirs =
                         r.strings(value, "`plugin_dirs`").into_iter().map(path).collect()
                 }
-                "runtime_dir" => settings.runtime_dir = r.string(value, "`runtime_dir`").map(path),
+                "runtime_dir" => {
+                    settings.runtime_dir = r.string(value, "`runtime_dir`").map(path);
+                    settings.runtime_dir_line = key.span.start.line();
+                }
                 "dynamic_reload" => {
                     settings.dynamic_reload = r.bool(value, "`dynamic_reload`").unwrap_or(true)
                 }

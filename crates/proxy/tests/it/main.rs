@@ -27,6 +27,7 @@ mod plugins;
 mod reload;
 mod retire;
 mod routing;
+mod runtime_dir;
 mod sessions;
 mod streaming;
 mod support;
