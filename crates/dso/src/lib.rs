@@ -12,7 +12,8 @@
 //!
 //! The runtime directory, and every directory the loader creates in it, must be private to the
 //! effective user (owned by it, writable by nobody else, no symbolic link); the same check is
-//! offered to other users of a runtime directory as [`ensure_private_dir`].
+//! offered to other users of a runtime directory as [`ensure_private_dir`], and whether copies
+//! there could be mapped executable as [`mounted_noexec`].
 //!
 //! This crate owns every call into the dynamic loader (it is the only crate of the workspace that
 //! depends on `libloading`). It knows nothing of plugin kinds, entry points or configurations:
@@ -55,3 +56,4 @@ pub use library::{Library, Symbol, VersionId};
 pub use loader::{Loader, LoaderConfig, LoaderStats, ReloadMode};
 pub use private::ensure_private_dir;
 pub use registry::{PinReason, VersionInfo, VersionState};
+pub use runtime::mounted_noexec;

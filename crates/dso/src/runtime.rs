@@ -12,6 +12,26 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::{private, sys};
 
+/// Whether plugin copies under `path` could not be mapped executable: the filesystem that holds
+/// `path`, or its nearest existing ancestor when `path` does not exist yet, is mounted
+/// `noexec`.
+///
+/// # Errors
+///
+/// No ancestor of `path` can be inspected.
+pub fn mounted_noexec(path: &Path) -> io::Result<bool> {
+    let mut at = path;
+    loop {
+        match sys::is_noexec(at) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match at.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+                _ => return Err(e),
+            },
+            other => return other,
+        }
+    }
+}
+
 /// The name of the lock file that keeps two loaders from sharing one runtime directory.
 const LOCK_FILE: &str = ".hookyard-dso.lock";
 

@@ -2,7 +2,7 @@
 //! one answer per line.
 //!
 //! Methods: `reload`, `status`, `config`, `rules`, `plugins`, `retire` (`{"name", "force"}`),
-//! `hooks`.
+//! `hooks`, `metrics` (the Prometheus page as one string), `log_level` (`{"level"}` optional).
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -150,7 +150,12 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
             }
         }
         "status" => serde_json::to_value(control.status()),
-        "config" => serde_json::to_value(&control.reloader.serving().load().config.settings),
+        "config" => control.effective_settings(),
+        "metrics" => serde_json::to_value(crate::metrics::render(control)),
+        "log_level" => match log_level(&request) {
+            Ok(level) => serde_json::to_value(json!({ "level": level })),
+            Err(e) => return error(id, -32000, &e),
+        },
         "retire" => {
             let Some(name) = request.pointer("/params/name").and_then(Value::as_str) else {
                 return error(id, -32602, "invalid params: `retire` needs `name`, a string");
@@ -178,7 +183,7 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 id,
                 -32601,
                 &format!(
-                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, hooks)"
+                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, hooks, metrics, log_level)"
                 ),
             );
         }
@@ -187,6 +192,25 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
         Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
         Err(e) => error(id, -32603, &format!("internal error: {e}")),
     }
+}
+
+/// `log_level`: the process's log filter, replaced first by `params.level` when given.
+fn log_level(request: &Value) -> Result<String, String> {
+    let log = crate::log::installed().map_err(|e| e.to_string())?;
+    if let Some(level) = request.pointer("/params/level") {
+        let Some(level) = level.as_str() else {
+            return Err("invalid params: `level` must be a string".to_owned());
+        };
+        log.set_level(level).map_err(|e| {
+            let mut text = e.to_string();
+            if let Some(cause) = std::error::Error::source(&e) {
+                text = format!("{text}: {cause}");
+            }
+            text
+        })?;
+        info!(level, "log filter changed on the control socket");
+    }
+    Ok(log.level())
 }
 
 fn error(id: Value, code: i64, message: &str) -> Value {

@@ -221,6 +221,40 @@ impl Config {
     }
 }
 
+/// `hookyard.yaml` of `dir` alone (its defaults when absent): what `ctl --config` and the log
+/// setup read without loading the rest of the directory.
+///
+/// # Errors
+///
+/// The file cannot be read or has problems (each `file:line: reason`).
+pub fn settings_of(dir: &Path) -> Result<Settings, Problems> {
+    let dir = &absolute(dir);
+    let path = dir.join(SETTINGS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Settings::parse(&path, dir, &text).map_err(Problems),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => {
+            Ok(Settings::default())
+        }
+        Err(e) => {
+            let reason = if dir.is_dir() {
+                format!("cannot read: {e}")
+            } else {
+                "not a readable configuration directory".to_owned()
+            };
+            let file = if dir.is_dir() { path } else { dir.to_owned() };
+            Err(Problems(vec![Problem { file, line: 0, reason }]))
+        }
+    }
+}
+
+/// The control socket `settings` give: `admin`, else `admin.sock` in the runtime directory.
+pub fn admin_socket(settings: &Settings) -> PathBuf {
+    settings
+        .admin
+        .clone()
+        .unwrap_or_else(|| runtime_dir(settings.runtime_dir.as_deref()).join("admin.sock"))
+}
+
 /// The certificates `hookyard.yaml` lists, else those of `ssl_multicert.config` (its report
 /// recorded), loaded; a problem when TLS listeners are configured without any.
 fn certificates(
@@ -339,9 +373,11 @@ fn timed<T>(
 }
 
 /// The runtime directory (plugin copies, the default control socket): `configured` if given;
-/// else `$XDG_RUNTIME_DIR/hookyard`; else, for root, `/var/lib/hookyard` (root's own, and
-/// unlike `/run` on some systems not mounted `noexec`); else `hookyard-UID` in the temporary
-/// directory.
+/// else the first of these whose filesystem allows exec (plugin copies are mapped executable,
+/// and `/run` is mounted `noexec` on some systems): `$XDG_RUNTIME_DIR/hookyard`; for root,
+/// `/var/lib/hookyard` (root's own); `hookyard-UID` in the temporary directory;
+/// `$HOME/.local/state/hookyard`. When none does, the first, whose use then fails with the
+/// reason.
 ///
 /// Whichever it is, it is used only if it is private to the effective user (created 0700, or
 /// owned by it and writable by nobody else, and no symbolic link): another user who creates the
@@ -350,14 +386,47 @@ pub fn runtime_dir(configured: Option<&Path>) -> PathBuf {
     if let Some(dir) = configured {
         return dir.to_owned();
     }
+    let candidates = default_runtime_dirs();
+    let exec = candidates.iter().find(|dir| matches!(hookyard_dso::mounted_noexec(dir), Ok(false)));
+    match exec.or(candidates.first()) {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join("hookyard"),
+    }
+}
+
+/// The default runtime directories, in order of preference (see [`runtime_dir`]).
+fn default_runtime_dirs() -> Vec<PathBuf> {
     // The owner of /proc/self is this process's effective user: the uid without `unsafe`.
     let euid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("hookyard");
-    }
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let mut dirs = Vec::new();
+    dirs.extend(env("XDG_RUNTIME_DIR").map(|dir| dir.join("hookyard")));
     match euid {
-        Ok(0) => PathBuf::from("/var/lib/hookyard"),
-        Ok(uid) => std::env::temp_dir().join(format!("hookyard-{uid}")),
-        Err(_) => std::env::temp_dir().join("hookyard"),
+        Ok(0) => dirs.push(PathBuf::from("/var/lib/hookyard")),
+        Ok(uid) => dirs.push(std::env::temp_dir().join(format!("hookyard-{uid}"))),
+        Err(_) => dirs.push(std::env::temp_dir().join("hookyard")),
     }
+    if euid.is_ok_and(|uid| uid != 0) {
+        dirs.extend(env("HOME").map(|home| home.join(".local/state/hookyard")));
+    }
+    dirs
+}
+
+/// Why plugin copies could not be mapped in the runtime directory `settings` give, with what to
+/// do: `None` when its filesystem allows exec (or cannot be inspected: its use says why).
+pub(crate) fn noexec_runtime_dir(settings: &Settings) -> Option<String> {
+    let dir = runtime_dir(settings.runtime_dir.as_deref());
+    if !matches!(hookyard_dso::mounted_noexec(&dir), Ok(true)) {
+        return None;
+    }
+    let which = if settings.runtime_dir.is_some() {
+        format!("`runtime_dir` {}", dir.display())
+    } else {
+        format!("the default runtime directory {} (every default is)", dir.display())
+    };
+    Some(format!(
+        "{which} is on a filesystem mounted noexec, so plugin copies could not be mapped \
+         executable; set `runtime_dir` to a directory on a filesystem that allows exec (as root, \
+         /var/lib/hookyard), or remount that filesystem with exec"
+    ))
 }

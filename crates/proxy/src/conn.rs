@@ -19,7 +19,7 @@ use crate::generation::Serving;
 use crate::limit::ConnLimit;
 use crate::origin::OriginPool;
 use crate::sample::Sampler;
-use crate::stats::{Stats, WorkerStats};
+use crate::stats::{ListenerCounts, Stats, WorkerStats};
 use crate::tls::TlsInfo;
 
 /// How long SSN_CLOSE waits for the session's transactions beyond one pending limit: their
@@ -53,13 +53,19 @@ impl Worker {
         limit: Arc<ConnLimit>,
     ) -> Worker {
         let settings = &serving.load().config.settings;
-        let origins = OriginPool::new(settings.timeouts.origin_connect, ORIGIN_IDLE);
+        let connect = settings.timeouts.origin_connect;
+        let origins = OriginPool::new(connect, ORIGIN_IDLE, stats.clone(), index);
         Worker { serving, sampler, stats, limit, origins, index }
     }
 
     /// This worker's counters.
     pub(crate) fn stats(&self) -> &WorkerStats {
         &self.stats.workers[self.index]
+    }
+
+    /// Where a connection of listener `at` (in listen order) counts on this worker.
+    pub(crate) fn listener_counts(&self, at: usize) -> ListenerCounts {
+        ListenerCounts::new(self.stats.clone(), self.index, at)
     }
 }
 

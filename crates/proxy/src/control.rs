@@ -1,6 +1,7 @@
 //! The control plane: what the control socket and the metrics endpoint see of a running server.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +22,10 @@ pub(crate) struct Control {
     pub(crate) addrs: Vec<SocketAddr>,
     /// The TLS listeners' side.
     pub(crate) tls: Arc<crate::tls::TlsServer>,
+    /// The control socket, if one is served.
+    pub(crate) admin_path: Option<PathBuf>,
+    /// The bound metrics address, if metrics are served.
+    pub(crate) metrics_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Control {
@@ -49,6 +54,22 @@ impl Control {
             reloads_failed: failed,
             rules: generation.remap.rules().rules().len(),
         }
+    }
+
+    /// The settings in force (`ctl config`): the serving generation's `hookyard.yaml` with its
+    /// defaults, and what the command line and start-up decided instead — the bound listen,
+    /// TLS and metrics addresses, the control socket, the worker count and the runtime
+    /// directory.
+    pub(crate) fn effective_settings(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let generation = self.reloader.serving().load();
+        let mut settings = generation.config.settings.clone();
+        settings.listen.clone_from(&self.addrs);
+        settings.tls_listen = self.tls.addrs().collect();
+        settings.admin.clone_from(&self.admin_path);
+        settings.metrics = self.metrics_addr;
+        settings.workers = Some(self.stats.workers.len());
+        settings.runtime_dir = Some(crate::config::runtime_dir(settings.runtime_dir.as_deref()));
+        serde_json::to_value(settings)
     }
 
     /// The serving generation's global callbacks per hook (`ctl hooks`).

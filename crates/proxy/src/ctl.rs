@@ -121,6 +121,11 @@ pub fn render(method: &str, result: &Value) -> String {
         "hooks" => hooks(&mut out, result),
         "plugins" => plugins(&mut out, result),
         "retire" => retired(&mut out, result),
+        "config" => settings(&mut out, result, 0),
+        "metrics" => out.push_str(result.as_str().unwrap_or_default()),
+        "log_level" => {
+            let _ = writeln!(out, "{}", s(&result["level"]));
+        }
         _ => {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
         }
@@ -298,6 +303,154 @@ fn retired(out: &mut String, result: &Value) {
             s(&v["name"]),
             s(&v["version"]),
             retirement(v)
+        );
+    }
+}
+
+/// The series of a Prometheus text page whose metric name or family matches `pattern`, each
+/// family's `# HELP` and `# TYPE` lines kept before its first series shown.
+pub fn select_metrics(page: &str, pattern: &regex::Regex) -> String {
+    let mut out = String::new();
+    // The current family's name and comment lines, not yet written.
+    let mut family = "";
+    let mut comments: Vec<&str> = Vec::new();
+    for line in page.lines() {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let name = comment.split_whitespace().nth(1).unwrap_or_default();
+            if name != family {
+                family = name;
+                comments.clear();
+            }
+            comments.push(line);
+            continue;
+        }
+        let name = line.split(['{', ' ']).next().unwrap_or_default();
+        if name.is_empty() {
+            continue;
+        }
+        if pattern.is_match(name) || (!family.is_empty() && pattern.is_match(family)) {
+            for comment in comments.drain(..) {
+                out.push_str(comment);
+                out.push('\n');
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Settings (`ctl config`) in `hookyard.yaml`'s own form: durations as `10s` or `250ms`,
+/// `~` for what is unset.
+fn settings(out: &mut String, value: &Value, indent: usize) {
+    let Value::Object(map) = value else {
+        let _ = writeln!(out, "{}", scalar(value));
+        return;
+    };
+    let pad = " ".repeat(indent);
+    for (key, value) in map {
+        match value {
+            Value::Object(inner) if !inner.is_empty() && duration(value).is_none() => {
+                let _ = writeln!(out, "{pad}{key}:");
+                settings(out, value, indent + 2);
+            }
+            Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+                let _ = writeln!(out, "{pad}{key}:");
+                for item in items {
+                    // JSON is YAML: a flow mapping per item.
+                    let _ = writeln!(out, "{pad}  - {item}");
+                }
+            }
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(scalar).collect();
+                let _ = writeln!(out, "{pad}{key}: [{}]", items.join(", "));
+            }
+            _ => {
+                let _ = writeln!(out, "{pad}{key}: {}", scalar(value));
+            }
+        }
+    }
+}
+
+/// A duration serialised as `{secs, nanos}`, in `hookyard.yaml`'s notation.
+fn duration(value: &Value) -> Option<String> {
+    let map = value.as_object().filter(|m| m.len() == 2)?;
+    let secs = map.get("secs")?.as_u64()?;
+    let nanos = map.get("nanos")?.as_u64()?;
+    Some(match (secs, nanos) {
+        (s, 0) if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        (s, 0) if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        (s, 0) => format!("{s}s"),
+        (s, n) if n % 1_000_000 == 0 => format!("{}ms", s * 1000 + n / 1_000_000),
+        (s, n) => format!("{}s", s as f64 + n as f64 / 1e9),
+    })
+}
+
+/// One value on one line: plain when YAML reads it back as the same string, else quoted.
+fn scalar(value: &Value) -> String {
+    if let Some(d) = duration(value) {
+        return d;
+    }
+    match value {
+        Value::Null => "~".to_owned(),
+        Value::String(text) => {
+            let plain = !text.is_empty()
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || "_./-:@*".contains(c))
+                && !text.starts_with([':', '-', '@', '*'])
+                && !text.ends_with(':')
+                && text.parse::<f64>().is_err()
+                && !matches!(
+                    text.as_str(),
+                    "true" | "false" | "null" | "yes" | "no" | "on" | "off"
+                );
+            if plain { text.clone() } else { Value::String(text.clone()).to_string() }
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_selected_by_name_or_family() {
+        let page = "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 1\na_total{x=\"2\"} 2\n\
+                    # HELP b_seconds B.\n# TYPE b_seconds histogram\nb_seconds_bucket{le=\"+Inf\"} 3\n\
+                    b_seconds_sum 0.5\nb_seconds_count 3\n";
+        let only = |re: &str| select_metrics(page, &regex::Regex::new(re).unwrap());
+        assert_eq!(
+            only("^a_"),
+            "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 1\na_total{x=\"2\"} 2\n"
+        );
+        assert_eq!(only("^b_seconds$").lines().count(), 5, "the family's name selects it whole");
+        assert_eq!(
+            only("_count$"),
+            "# HELP b_seconds B.\n# TYPE b_seconds histogram\nb_seconds_count 3\n"
+        );
+        assert_eq!(only("nothing"), "");
+    }
+
+    #[test]
+    fn settings_read_as_hookyard_yaml() {
+        let value = serde_json::json!({
+            "listen": ["127.0.0.1:8080"],
+            "admin": null,
+            "health_path": "/_hookyard/health",
+            "timeouts": {"idle": {"secs": 60, "nanos": 0}, "hook": {"secs": 0, "nanos": 250_000_000},
+                         "long": {"secs": 7200, "nanos": 0}, "odd": {"secs": 90, "nanos": 0}},
+            "certificates": [{"cert": "a.pem", "names": []}],
+            "via_hostname": "true",
+            "level": "warn,hookyard=info",
+        });
+        let mut out = String::new();
+        settings(&mut out, &value, 0);
+        assert_eq!(
+            out,
+            "admin: ~\ncertificates:\n  - {\"cert\":\"a.pem\",\"names\":[]}\n\
+             health_path: /_hookyard/health\nlevel: \"warn,hookyard=info\"\n\
+             listen: [127.0.0.1:8080]\ntimeouts:\n  hook: 250ms\n  idle: 1m\n  long: 2h\n  \
+             odd: 90s\nvia_hostname: \"true\"\n"
         );
     }
 }

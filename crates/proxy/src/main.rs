@@ -1,14 +1,15 @@
 //! `hookyard`: `run`, `check` and `ctl` (`docs/operating.md`). Everything lives in the library;
 //! this file parses the command line, installs the log subscriber and picks the allocator.
 
-use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hookyard_proxy::{AdminSocket, Server, ServerConfig, config::Settings, ctl, runtime_dir};
+use hookyard_proxy::config::{Settings, admin_socket, settings_of};
+use hookyard_proxy::log::LogFormat;
+use hookyard_proxy::{AdminSocket, Server, ServerConfig, ctl};
 
 /// The binary's allocator: mimalloc, which cut the proxy's time in malloc and free (13 % of its
 /// profile under load with glibc's) — see docs/benchmarks.md. Plugins keep their own (they
@@ -43,20 +44,31 @@ enum Command {
         /// Serve Prometheus metrics on this address.
         #[arg(long, value_name = "ADDR")]
         metrics: Option<SocketAddr>,
+        /// The process log's format, instead of hookyard.yaml's `log.format`.
+        #[arg(long, value_name = "FORMAT")]
+        log_format: Option<LogFormat>,
     },
     /// Validate a configuration directory: exit 0 when it would load, 1 with every problem.
     Check {
         /// The configuration directory.
         #[arg(long, value_name = "DIR")]
         config: PathBuf,
+        /// Print one JSON object instead: `ok`, `files` (`file`, `status`), `problems` and
+        /// `warnings` (`file`, `line`, `reason`).
+        #[arg(long)]
+        json: bool,
     },
     /// Talk to a running hookyard over its control socket.
     Ctl {
-        /// The control socket (default: admin.sock in the runtime directory).
-        #[arg(long, value_name = "PATH")]
+        /// The control socket (default: `admin` of the configuration's hookyard.yaml, else
+        /// admin.sock in its runtime directory).
+        #[arg(long, value_name = "PATH", global = true)]
         admin: Option<PathBuf>,
+        /// The configuration directory whose hookyard.yaml says where the control socket is.
+        #[arg(long, value_name = "DIR", global = true)]
+        config: Option<PathBuf>,
         /// Print the raw JSON result.
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
         method: Method,
@@ -69,7 +81,8 @@ enum Method {
     Reload,
     /// Generation, uptime, connections, in-flight transactions.
     Status,
-    /// The serving settings (hookyard.yaml with its defaults), as JSON.
+    /// The settings in force: hookyard.yaml with its defaults and the command line's
+    /// replacements (listen addresses, control socket, metrics, workers, runtime directory).
     Config,
     /// The serving remap rules.
     Rules,
@@ -87,6 +100,16 @@ enum Method {
         /// with its session and transaction callbacks and their per-transaction changes.
         #[arg(long)]
         txn_sample: bool,
+    },
+    /// Metrics as Prometheus text; with REGEX, only the series whose name (or family) matches.
+    Metrics {
+        /// A regular expression searched in each metric name (`^hookyard_origin_`).
+        regex: Option<String>,
+    },
+    /// Print the process log filter; with LEVEL, replace it first.
+    LogLevel {
+        /// An EnvFilter directive: `debug`, `warn,hookyard=trace`, ...
+        level: Option<String>,
     },
 }
 
@@ -114,6 +137,8 @@ impl Method {
             Method::Plugins => "plugins",
             Method::Plugin { action: PluginAction::Retire { .. } } => "retire",
             Method::Hooks { .. } => "hooks",
+            Method::Metrics { .. } => "metrics",
+            Method::LogLevel { .. } => "log_level",
         }
     }
 
@@ -124,27 +149,45 @@ impl Method {
             Method::Plugin { action: PluginAction::Retire { name, force } } => {
                 serde_json::json!({ "name": name, "force": force })
             }
+            Method::LogLevel { level: Some(level) } => serde_json::json!({ "level": level }),
             _ => serde_json::Value::Null,
         }
     }
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,hookyard=info"));
-    // Colour only for a person at a terminal: a file or a pipe gets plain text.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Err(e) = install_log(&cli.command) {
+        eprintln!("{}", error_text(&e));
+        return ExitCode::FAILURE;
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Installs the process log: for `run`, in the format and with the filter of its
+/// configuration's `log:` (a `hookyard.yaml` that does not parse is reported by the start
+/// itself), `--log-format` first; text and the default filter otherwise. `RUST_LOG` wins over
+/// `log.level`.
+fn install_log(command: &Command) -> anyhow::Result<()> {
+    let (format, level) = match command {
+        Command::Run { config, log_format, .. } => {
+            let log = config
+                .as_deref()
+                .and_then(|dir| hookyard_proxy::config::settings_of(dir).ok())
+                .map(|settings| settings.log)
+                .unwrap_or_default();
+            (log_format.unwrap_or(log.format), log.level)
+        }
+        _ => (LogFormat::Text, None),
+    };
+    hookyard_proxy::log::install(format, level.as_deref()).context("cannot set up the log")?;
+    Ok(())
 }
 
 /// An error and its causes, each said once: on one line, `hookyard: what: why`; a cause of
@@ -166,7 +209,7 @@ fn error_text(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config, listen, listen_tls, admin, metrics } => {
+        Command::Run { config, listen, listen_tls, admin, metrics, log_format: _ } => {
             let options = ServerConfig {
                 config_dir: config,
                 listen,
@@ -191,8 +234,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hookyard_proxy::run_until_signalled(handle).context("signal handling")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config } => {
+        Command::Check { config, json } => {
             let check = hookyard_proxy::check(&config);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&check.to_json())?);
+                return Ok(if check.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            }
             for line in &check.files {
                 println!("{line}");
             }
@@ -206,12 +253,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
-        Command::Ctl { admin, json, method } => {
-            let path = admin.unwrap_or_else(|| {
-                let defaults = Settings::default();
-                runtime_dir(defaults.runtime_dir.as_deref()).join("admin.sock")
-            });
-            let result = ctl::call_with(&path, method.name(), method.params())?;
+        Command::Ctl { admin, config, json, method } => {
+            let path = match (admin, config) {
+                (Some(path), _) => path,
+                (None, Some(dir)) => admin_socket(&settings_of(&dir).with_context(|| {
+                    format!("cannot find the control socket from {}", dir.display())
+                })?),
+                (None, None) => admin_socket(&Settings::default()),
+            };
+            // A bad expression is refused before anything is asked.
+            let selection = match &method {
+                Method::Metrics { regex: Some(pattern) } => Some(
+                    regex::Regex::new(pattern)
+                        .with_context(|| format!("`{pattern}` is not a regular expression"))?,
+                ),
+                _ => None,
+            };
+            let mut result = ctl::call_with(&path, method.name(), method.params())?;
+            if let (Some(selection), Some(page)) = (&selection, result.as_str()) {
+                result = serde_json::Value::String(ctl::select_metrics(page, selection));
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {

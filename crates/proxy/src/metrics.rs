@@ -1,4 +1,4 @@
-//! Prometheus text metrics on `--metrics ADDR` (any path answers).
+//! Prometheus text metrics on `--metrics ADDR`, at `GET /metrics` (other paths: 404).
 //!
 //! Series: `hookyard_responses_total{class}`, `hookyard_connections`,
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
@@ -12,13 +12,17 @@
 //! `hookyard_plugin_remap_seconds{plugin,version}` of `do_remap`, and the counter
 //! `hookyard_canary_transactions_total{plugin,version,arm}` of transactions that ran each
 //! version of a canaried global plugin, and `hookyard_tls_handshake_failures_total{endpoint}`
-//! per TLS listen address.
+//! per TLS listen address; per listener the histogram `hookyard_request_duration_seconds` and
+//! the counters `hookyard_received_bytes_total` and `hookyard_sent_bytes_total`; per origin the
+//! histogram `hookyard_origin_connect_seconds` and `hookyard_origin_errors_total{origin,kind}`;
+//! the gauges `hookyard_origin_connections` and `hookyard_origin_connections_pooled`;
+//! `hookyard_build_info{version,commit}`; and the `process_*` series.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Response, header};
+use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -30,7 +34,11 @@ use hookyard_hooks::HookId;
 
 use crate::control::Control;
 use crate::origin::tls::TlsFailure;
+use crate::stats::{DURATION_BUCKETS_NS, HistogramSnapshot, OriginFailure};
 use hookyard_host::{CallsSnapshot, LATENCY_BUCKETS_US};
+
+/// The one path the metrics address answers.
+const PATH: &str = "/metrics";
 
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
@@ -51,16 +59,9 @@ pub(crate) async fn serve(
                     let Some(permit) = control.limits.metrics.admit() else { continue };
                     let header_read = control.reloader.serving().load().config.settings.timeouts.header_read;
                     let control = control.clone();
-                    let service = service_fn(move |_request| {
-                        let text = render(&control);
-                        async move {
-                            let mut response = Response::new(Full::new(Bytes::from(text)));
-                            response.headers_mut().insert(
-                                header::CONTENT_TYPE,
-                                header::HeaderValue::from_static("text/plain; version=0.0.4"),
-                            );
-                            Ok::<_, std::convert::Infallible>(response)
-                        }
+                    let service = service_fn(move |request| {
+                        let response = answer(&request, &control);
+                        async move { Ok::<_, std::convert::Infallible>(response) }
                     });
                     // hyper's header-read timer also runs between requests: an idle connection
                     // and a half-sent head are both closed after `timeouts.header_read`.
@@ -83,6 +84,31 @@ pub(crate) async fn serve(
             changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
         }
     }
+}
+
+/// The answer to one request: the page for `GET` (or `HEAD`) `/metrics`, 405 for another
+/// method there, 404 for any other path.
+fn answer<B>(request: &Request<B>, control: &Control) -> Response<Full<Bytes>> {
+    let (status, text) = if request.uri().path() != PATH {
+        (StatusCode::NOT_FOUND, format!("not found: metrics are at {PATH}\n"))
+    } else if request.method() != Method::GET && request.method() != Method::HEAD {
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed: GET or HEAD\n".to_owned())
+    } else {
+        (StatusCode::OK, render(control))
+    };
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = status;
+    let content_type = if status == StatusCode::OK {
+        "text/plain; version=0.0.4; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+    }
+    response
 }
 
 /// The metrics page.
@@ -137,7 +163,106 @@ pub(crate) fn render(control: &Control) -> String {
     plugin_series(control, &mut out);
     canary_series(control, &mut out);
     control.tls.render_metrics(&mut out);
+    listener_series(control, &mut out);
+    origin_series(control, &totals, &mut out);
+    build_info(&mut out);
+    crate::process::render(&mut out);
     out
+}
+
+/// Per listen address: request durations, bytes received and sent.
+fn listener_series(control: &Control, out: &mut String) {
+    let addrs: Vec<String> =
+        control.addrs.iter().copied().chain(control.tls.addrs()).map(|a| a.to_string()).collect();
+    let listeners = control.stats.listeners();
+    let name = "hookyard_request_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} From a request head to the end of its response body, per listener.\n\
+         # TYPE {name} histogram"
+    );
+    for (addr, (durations, _, _)) in addrs.iter().zip(&listeners) {
+        duration_histogram(out, name, &format!("listener=\"{addr}\""), durations);
+    }
+    let counters = [
+        ("hookyard_received_bytes_total", "Bytes read from clients (after TLS), per listener."),
+        ("hookyard_sent_bytes_total", "Bytes written to clients (before TLS), per listener."),
+    ];
+    for (at, (name, help)) in counters.into_iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (addr, (_, received, sent)) in addrs.iter().zip(&listeners) {
+            let value = if at == 0 { received } else { sent };
+            let _ = writeln!(out, "{name}{{listener=\"{addr}\"}} {value}");
+        }
+    }
+}
+
+/// Per origin (`scheme://host:port`, at most `MAX_ORIGINS` per worker, then `other`): connect
+/// times and failures; and the origin connections open and pooled.
+fn origin_series(control: &Control, totals: &crate::stats::Totals, out: &mut String) {
+    let origins = control.stats.origins();
+    let name = "hookyard_origin_connect_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time to open an origin connection (TCP, TLS, HTTP), per origin.\n\
+         # TYPE {name} histogram"
+    );
+    for (origin, o) in &origins {
+        duration_histogram(out, name, &format!("origin=\"{}\"", escape(origin)), &o.connect);
+    }
+    let name = "hookyard_origin_errors_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Requests that failed at their origin, per origin and kind.\n\
+         # TYPE {name} counter"
+    );
+    for (origin, o) in &origins {
+        for (failure, count) in OriginFailure::ALL.iter().zip(o.errors) {
+            let _ = writeln!(
+                out,
+                "{name}{{origin=\"{}\",kind=\"{}\"}} {count}",
+                escape(origin),
+                failure.label()
+            );
+        }
+    }
+    let gauges = [
+        ("hookyard_origin_connections", "Origin connections open.", totals.origin_open),
+        (
+            "hookyard_origin_connections_pooled",
+            "Origin connections kept for reuse (idle, or reading their last response).",
+            totals.origin_pooled,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    }
+}
+
+/// `hookyard_build_info{version,commit} 1`.
+fn build_info(out: &mut String) {
+    let name = "hookyard_build_info";
+    let _ = writeln!(
+        out,
+        "# HELP {name} The running build: its version and git commit.\n# TYPE {name} gauge\n\
+         {name}{{version=\"{}\",commit=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        env!("HOOKYARD_GIT_COMMIT"),
+    );
+}
+
+/// One histogram series of durations (written even with no observation yet).
+fn duration_histogram(out: &mut String, name: &str, labels: &str, h: &HistogramSnapshot) {
+    let mut cumulative = 0;
+    for (at, bound) in DURATION_BUCKETS_NS.iter().enumerate() {
+        cumulative += h.buckets[at];
+        let le = *bound as f64 / 1e9;
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+    }
+    cumulative += h.buckets[DURATION_BUCKETS_NS.len()];
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum_nanos as f64 / 1e9);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
 }
 
 /// Per version of the serving generation's plugins: transactions that ran it as a canary's

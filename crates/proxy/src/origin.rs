@@ -11,7 +11,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap};
@@ -27,6 +28,7 @@ pub(crate) mod tls;
 
 use self::body::RequestBody;
 use self::tls::{TlsError, TlsTarget};
+use crate::stats::{Stats, WorkerStats};
 
 /// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]
@@ -56,49 +58,77 @@ struct Pooled {
 
 /// A worker's origin connections, per `host:port`.
 pub(crate) struct OriginPool {
-    lists: Mutex<HashMap<String, VecDeque<Pooled>, foldhash::fast::RandomState>>,
+    lists: Mutex<Lists>,
     connect_timeout: Duration,
     idle_timeout: Duration,
+    /// Every worker's counters, and this worker's index in them.
+    stats: Arc<Stats>,
+    worker: usize,
+}
+
+/// The pooled connections per key, and how many there are in all.
+#[derive(Default)]
+struct Lists {
+    by_key: HashMap<String, VecDeque<Pooled>, foldhash::fast::RandomState>,
+    pooled: usize,
 }
 
 /// Connections kept per origin at most; more are closed when their response ends.
 const MAX_PER_ORIGIN: usize = 1024;
 
 impl OriginPool {
-    /// An empty pool.
-    pub(crate) fn new(connect_timeout: Duration, idle_timeout: Duration) -> OriginPool {
-        OriginPool { lists: Mutex::default(), connect_timeout, idle_timeout }
+    /// An empty pool of worker `worker`, counting in `stats`.
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        stats: Arc<Stats>,
+        worker: usize,
+    ) -> OriginPool {
+        OriginPool { lists: Mutex::default(), connect_timeout, idle_timeout, stats, worker }
+    }
+
+    fn stats(&self) -> &WorkerStats {
+        &self.stats.workers[self.worker]
     }
 
     /// A ready connection to `authority`, if one is idle; closed and stale ones are dropped.
     fn checkout(&self, authority: &str) -> Option<SendRequest<RequestBody>> {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
-        let list = lists.get_mut(authority)?;
-        for _ in 0..list.len() {
-            let pooled = list.pop_front()?;
+        let Lists { by_key, pooled: count } = &mut *lists;
+        let list = by_key.get_mut(authority)?;
+        let before = list.len();
+        let mut found = None;
+        for _ in 0..before {
+            let Some(pooled) = list.pop_front() else { break };
             if pooled.sender.is_closed() || pooled.since.elapsed() > self.idle_timeout {
                 continue;
             }
             if pooled.sender.is_ready() {
-                return Some(pooled.sender);
+                found = Some(pooled.sender);
+                break;
             }
             // Still reading its last response's body.
             list.push_back(pooled);
         }
-        None
+        *count -= before - list.len();
+        self.stats().origin_pooled.store(*count as u64, Ordering::Relaxed);
+        found
     }
 
     fn put(&self, authority: &str, sender: SendRequest<RequestBody>) {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(list) = lists.get_mut(authority) {
-            if list.len() < MAX_PER_ORIGIN {
+        let Lists { by_key, pooled: count } = &mut *lists;
+        match by_key.get_mut(authority) {
+            Some(list) if list.len() >= MAX_PER_ORIGIN => return,
+            Some(list) => list.push_back(Pooled { sender, since: Instant::now() }),
+            None => {
+                let mut list = VecDeque::with_capacity(8);
                 list.push_back(Pooled { sender, since: Instant::now() });
+                by_key.insert(authority.to_owned(), list);
             }
-            return;
         }
-        let mut list = VecDeque::with_capacity(8);
-        list.push_back(Pooled { sender, since: Instant::now() });
-        lists.insert(authority.to_owned(), list);
+        *count += 1;
+        self.stats().origin_pooled.store(*count as u64, Ordering::Relaxed);
     }
 
     /// A response head arrived on `sender`'s connection: the connection goes back to the pool,
@@ -145,11 +175,12 @@ impl OriginPool {
         if let Err(e) = stream.set_nodelay(true) {
             debug!(error = %e, "cannot set TCP_NODELAY on an origin connection");
         }
-        let Some(tls) = &to.tls else { return http(TokioIo::new(stream)).await };
+        let open = OpenOrigin::count(self.stats.clone(), self.worker);
+        let Some(tls) = &to.tls else { return http(TokioIo::new(stream), open).await };
         let stream = tokio::time::timeout(self.connect_timeout, tls.handshake(stream))
             .await
             .map_err(|_| OriginError::ConnectTimeout)??;
-        http(TokioIo::new(stream)).await
+        http(TokioIo::new(stream), open).await
     }
 
     /// Sends `request` (origin-form target, `Host` set) to `host:port` (`authority`), on an
@@ -174,7 +205,9 @@ impl OriginPool {
             }
         }
         // Boxed: connecting is the rare path, and its future would make every request's larger.
+        let started = Instant::now();
         let mut sender = Box::pin(self.connect(to)).await?;
+        self.stats().origins.get(&to.label()).connect.record(started.elapsed());
         match sender.try_send_request(request).await {
             Ok(mut response) => {
                 self.done(authority, sender, &mut response)?;
@@ -185,8 +218,29 @@ impl OriginPool {
     }
 }
 
-/// HTTP/1.1 over a connected `io`, whose connection task runs on this worker.
-async fn http<T>(io: T) -> Result<SendRequest<RequestBody>, OriginError>
+/// Counts an origin connection open from its TCP connect until its task ends (or it failed
+/// before having one).
+struct OpenOrigin {
+    stats: Arc<Stats>,
+    worker: usize,
+}
+
+impl OpenOrigin {
+    fn count(stats: Arc<Stats>, worker: usize) -> OpenOrigin {
+        stats.workers[worker].origin_opened.fetch_add(1, Ordering::Relaxed);
+        OpenOrigin { stats, worker }
+    }
+}
+
+impl Drop for OpenOrigin {
+    fn drop(&mut self) {
+        self.stats.workers[self.worker].origin_closed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// HTTP/1.1 over a connected `io`, whose connection task runs on this worker (and holds
+/// `open` until it ends).
+async fn http<T>(io: T, open: OpenOrigin) -> Result<SendRequest<RequestBody>, OriginError>
 where
     T: Read + Write + Unpin + Send + 'static,
 {
@@ -199,6 +253,7 @@ where
         if let Err(e) = connection.await {
             debug!(error = %e, "origin connection ended with an error");
         }
+        drop(open);
     });
     Ok(sender)
 }
@@ -241,6 +296,12 @@ impl Destination {
             }
         };
         Destination { key, host: host.to_owned(), port, addr, tls }
+    }
+
+    /// The origin's name in the metrics: `scheme://host:port`.
+    pub(crate) fn label(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}:{}", self.host, self.port)
     }
 }
 

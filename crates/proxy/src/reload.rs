@@ -281,5 +281,6 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
         "limits.max_control_connections",
     );
     note(o.watch != n.watch, "watch");
+    note(o.log != n.log, "log");
     notes
 }

@@ -19,7 +19,7 @@ use hookyard_host::{GlobalHooks, Link};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, Problems, runtime_dir};
+use crate::config::{Config, Problems};
 use crate::conn::Worker;
 use crate::control::Control;
 use crate::generation::{Generation, Serving, load_plugins, problems, remap_generations};
@@ -135,11 +135,13 @@ impl Server {
                 !tls_addrs.is_empty(),
             )),
             sampler: Arc::new(Sampler::default()),
-            stats: Arc::new(Stats::new(workers)),
+            stats: Arc::new(Stats::new(workers, all.len())),
             limits,
             started: Instant::now(),
             addrs: addrs.clone(),
             tls,
+            admin_path: endpoints.admin_path.clone(),
+            metrics_addr: endpoints.metrics_addr(),
         });
         let (stop, stopped) = watch::channel(false);
         let mut threads = spawn_workers(sockets, &control, &stopped)?;
@@ -232,9 +234,7 @@ impl ControlEndpoints {
         let admin_path = match &options.admin {
             AdminSocket::Off => None,
             AdminSocket::At(path) => Some(path.clone()),
-            AdminSocket::FromConfig => Some(settings.admin.clone().unwrap_or_else(|| {
-                runtime_dir(settings.runtime_dir.as_deref()).join("admin.sock")
-            })),
+            AdminSocket::FromConfig => Some(crate::config::admin_socket(settings)),
         };
         let admin = admin_path
             .as_deref()

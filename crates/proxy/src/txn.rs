@@ -51,6 +51,7 @@ use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
 use crate::origin::{Destination, OriginError};
+use crate::stats::OriginFailure;
 
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<Incoming, Full<Bytes>>;
@@ -78,7 +79,7 @@ pub(crate) async fn handle_stream(
 /// The answer to an HTTP/2 stream refused before it became a transaction (no hook runs): the
 /// connection has too many transactions running.
 pub(crate) fn too_many_streams() -> Response<TxnBody> {
-    Answer::TooManyStreams.response().map(|inner| TxnBody { inner, state: None })
+    Answer::TooManyStreams.response().map(|inner| TxnBody { inner, state: None, timing: None })
 }
 
 /// Runs a transaction to its response (see [`handle_stream`] for `left`).
@@ -87,6 +88,7 @@ async fn transact(
     request: Request<Incoming>,
     left: Option<oneshot::Sender<()>>,
 ) -> Response<TxnBody> {
+    let started = std::time::Instant::now();
     let index = conn.state.requests.fetch_add(1, Ordering::Relaxed);
     let mut in_flight = InFlight::start(&conn);
     let mut txn = Transaction {
@@ -120,7 +122,8 @@ async fn transact(
     in_flight.answered(response.status().as_u16());
     txn.answer_sample(&conn);
     let state = txn.state.take();
-    response.map(|inner| TxnBody { inner, state })
+    let timing = Some((started, conn.state.clone()));
+    response.map(|inner| TxnBody { inner, state, timing })
 }
 
 /// The state of one transaction.
@@ -433,27 +436,37 @@ impl Transaction {
                 () = left.closed() => return Err(Answer::ClientLeft),
             },
         };
+        let failed = |failure| conn.worker.stats().origins.get(&to.label()).error(failure);
         let (server_state, result) = match sent {
             Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
             Err(_) => {
                 debug!(origin = %authority, "origin response timeout");
+                failed(OriginFailure::ResponseTimeout);
                 (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
             }
             Ok(Err(e @ OriginError::ConnectTimeout)) => {
                 debug!(origin = %authority, error = %e, "origin connect timeout");
+                failed(OriginFailure::ConnectTimeout);
                 (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
             }
             Ok(Err(OriginError::Tls(e))) => {
                 warn!(origin = %authority, error = %e, "origin tls failed");
                 let counter = &conn.worker.stats().origin_tls_failures[e.kind.index()];
                 counter.fetch_add(1, Ordering::Relaxed);
+                failed(OriginFailure::Tls);
                 (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(Answer::OriginTls(e.kind)))
             }
             Ok(Err(e)) => {
                 debug!(origin = %authority, error = %e, "origin unreachable");
+                // A client body that failed on its way is the client's doing, not the origin's.
                 let answer = if client_body.failed() {
                     Answer::BadRequestBody
                 } else {
+                    let failure = match e {
+                        OriginError::Connect(_) => OriginFailure::Connect,
+                        _ => OriginFailure::Exchange,
+                    };
+                    failed(failure);
                     Answer::OriginFailed
                 };
                 (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(answer))
@@ -530,7 +543,7 @@ impl Transaction {
         if let Some(state) = self.state.take() {
             state.close();
         }
-        Answer::ClientLeft.response().map(|inner| TxnBody { inner, state: None })
+        Answer::ClientLeft.response().map(|inner| TxnBody { inner, state: None, timing: None })
     }
 
     /// Makes the plugin state (and the connection's session state, with its SSN_START, the

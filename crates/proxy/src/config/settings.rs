@@ -14,6 +14,7 @@ use super::forwarding::{self, Forwarding};
 use super::origin_tls::{self, OriginTls};
 use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
+use crate::log::LogSettings;
 pub use http2::Http2;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
@@ -135,6 +136,9 @@ pub struct Settings {
     pub plugin_dirs: Vec<PathBuf>,
     /// Where plugin copies and the default control socket live; `None`: the default.
     pub runtime_dir: Option<PathBuf>,
+    /// The line of `runtime_dir` (0: not given).
+    #[serde(skip)]
+    pub runtime_dir_line: usize,
     /// Load changed plugins as new versions beside the old; `false` loads each file in place,
     /// once (ATS's `proxy.config.plugin.dynamic_reload_mode` 0).
     pub dynamic_reload: bool,
@@ -155,6 +159,8 @@ pub struct Settings {
     pub origin_tls: OriginTls,
     /// The forwarding headers added (`Via`, `X-Forwarded-For`, `Forwarded`).
     pub forwarding: Forwarding,
+    /// The process log's format and filter (read at start).
+    pub log: LogSettings,
 }
 
 impl Default for Settings {
@@ -171,6 +177,7 @@ impl Default for Settings {
             workers: None,
             plugin_dirs: Vec::new(),
             runtime_dir: None,
+            runtime_dir_line: 0,
             dynamic_reload: true,
             watch: false,
             health_path: Some(DEFAULT_HEALTH_PATH.to_owned()),
@@ -180,13 +187,14 @@ impl Default for Settings {
             http2: Http2::default(),
             origin_tls: OriginTls::default(),
             forwarding: Forwarding::default(),
+            log: LogSettings::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding";
+                    origin_tls, forwarding, log";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -249,7 +257,10 @@ impl Settings {
                     settings.plugin_dirs =
                         r.strings(value, "`plugin_dirs`").into_iter().map(path).collect()
                 }
-                "runtime_dir" => settings.runtime_dir = r.string(value, "`runtime_dir`").map(path),
+                "runtime_dir" => {
+                    settings.runtime_dir = r.string(value, "`runtime_dir`").map(path);
+                    settings.runtime_dir_line = key.span.start.line();
+                }
                 "dynamic_reload" => {
                     settings.dynamic_reload = r.bool(value, "`dynamic_reload`").unwrap_or(true)
                 }
@@ -273,6 +284,7 @@ impl Settings {
                 "http2" => http2::parse(&mut r, value, &mut settings.http2),
                 "origin_tls" => origin_tls::parse(&mut r, value, dir, &mut settings.origin_tls),
                 "forwarding" => forwarding::parse(&mut r, value, &mut settings.forwarding),
+                "log" => log(&mut r, value, &mut settings.log),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -383,6 +395,28 @@ fn retirement(r: &mut Reader<'_>, value: &MarkedYaml<'_>, t: &mut Retirement) {
     }
 }
 
+/// `log:` of `hookyard.yaml`, into `l`.
+fn log(r: &mut Reader<'_>, value: &MarkedYaml<'_>, l: &mut LogSettings) {
+    for (name, key, value) in r.mapping(value, "`log`") {
+        match name {
+            "format" => match r.string(value, "`log.format`").map(|f| f.parse()) {
+                Some(Ok(format)) => l.format = format,
+                Some(Err(reason)) => r.error(value, format!("`log.format`: {reason}")),
+                None => {}
+            },
+            "level" => {
+                if let Some(level) = r.string(value, "`log.level`") {
+                    match crate::log::parse(&level) {
+                        Ok(_) => l.level = Some(level),
+                        Err(e) => r.error(value, format!("`log.level`: {e}")),
+                    }
+                }
+            }
+            other => r.unknown(key, other, "`log`", "format, level"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,7 +470,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",
@@ -575,6 +609,29 @@ mod tests {
         let errors = parse_in("origin_tls: {ca_file: empty.pem}\n").unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].ends_with("empty.pem has no PEM certificate"), "{errors:?}");
+    }
+
+    #[test]
+    fn log_format_and_level() {
+        use crate::log::LogFormat;
+        assert_eq!(parse("").unwrap().log, LogSettings::default());
+        let l = parse("log: {format: json, level: 'warn,hookyard=debug'}\n").unwrap().log;
+        assert_eq!(l.format, LogFormat::Json);
+        assert_eq!(l.level.as_deref(), Some("warn,hookyard=debug"));
+        let errors =
+            parse("log:\n  format: xml\n  level: 'hookyard=loud'\n  file: x\n").unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors[0], "/c/hookyard.yaml:2: `log.format`: `xml` is not `text` or `json`");
+        assert!(
+            errors[1].starts_with(
+                "/c/hookyard.yaml:3: `log.level`: `hookyard=loud` is not a log filter"
+            ),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[2],
+            "/c/hookyard.yaml:4: unknown key `file` in `log` (expected format, level)"
+        );
     }
 
     #[test]

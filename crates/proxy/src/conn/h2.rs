@@ -266,6 +266,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for Activity<I> {
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.state.touch();
+            self.state.received(buf.filled().len() - before);
         }
         poll
     }
@@ -278,8 +279,11 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Activity<I> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+        if let Poll::Ready(Ok(n)) = poll
+            && n > 0
+        {
             self.state.touch();
+            self.state.sent(n);
         }
         poll
     }
@@ -290,8 +294,11 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Activity<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+        if let Poll::Ready(Ok(n)) = poll
+            && n > 0
+        {
             self.state.touch();
+            self.state.sent(n);
         }
         poll
     }

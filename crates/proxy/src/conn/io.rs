@@ -18,6 +18,8 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::stats::{ListenerCounts, ListenerStats};
+
 /// What a connection's transactions and its I/O share.
 #[derive(Debug)]
 pub(crate) struct ConnState {
@@ -34,10 +36,18 @@ pub(crate) struct ConnState {
     /// One more than the milliseconds from `epoch` to the first byte of the request head being
     /// read now (0: none is).
     head_started: AtomicU64,
+    /// Where the connection's bytes and durations count (none in the fuzz targets).
+    counts: Option<ListenerCounts>,
 }
 
 impl ConnState {
+    /// A connection's state that counts nowhere.
     pub(crate) fn new() -> ConnState {
+        ConnState::counting(None)
+    }
+
+    /// A connection's state that counts its traffic in `counts`.
+    pub(crate) fn counting(counts: Option<ListenerCounts>) -> ConnState {
         ConnState {
             epoch: Instant::now(),
             last_activity: AtomicU64::new(0),
@@ -45,6 +55,26 @@ impl ConnState {
             requests: AtomicU64::new(0),
             conflict: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
+            counts,
+        }
+    }
+
+    /// The counters of the connection's listener on its worker, if it counts.
+    pub(crate) fn listener(&self) -> Option<&ListenerStats> {
+        self.counts.as_ref().map(ListenerCounts::get)
+    }
+
+    /// Counts `n` bytes read from the client.
+    pub(crate) fn received(&self, n: usize) {
+        if let Some(l) = self.listener() {
+            l.received.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts `n` bytes written to the client.
+    pub(crate) fn sent(&self, n: usize) {
+        if let Some(l) = self.listener() {
+            l.sent.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -100,6 +130,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
             let new = &buf.filled()[before..];
             if !new.is_empty() {
                 let now = this.state.touch();
+                this.state.received(new.len());
                 let was_in_head = this.framing.in_head();
                 if let Some(index) = this.framing.feed(new) {
                     this.state.conflict.store(index + 1, Ordering::Relaxed);
@@ -131,6 +162,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
             && n > 0
         {
             self.state.touch();
+            self.state.sent(n);
         }
         poll
     }
@@ -145,6 +177,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
             && n > 0
         {
             self.state.touch();
+            self.state.sent(n);
         }
         poll
     }

@@ -19,6 +19,7 @@ use crate::conn::io::{ConnIo, ConnState};
 use crate::conn::preface::{self, Protocol, Rewind};
 use crate::conn::{Conn, Worker};
 use crate::limit::Permit;
+use crate::stats::ListenerCounts;
 use crate::tls::{TlsInfo, TlsServer};
 use crate::txn;
 
@@ -68,11 +69,11 @@ pub(super) fn run(
     runtime.block_on(async move {
         let worker = Arc::new(worker);
         let mut tasks = Vec::new();
-        for (listener, kind) in listeners {
+        for (at, (listener, kind)) in listeners.into_iter().enumerate() {
             match tokio::net::TcpListener::from_std(listener) {
                 Ok(listener) => tasks.push(tokio::spawn(accept(
                     listener,
-                    kind,
+                    (kind, at),
                     worker.clone(),
                     stopped.clone(),
                 ))),
@@ -87,9 +88,10 @@ pub(super) fn run(
     });
 }
 
+/// Accepts the connections of `listener` (its kind, and its index in listen order).
 async fn accept(
     listener: tokio::net::TcpListener,
-    kind: Listener,
+    (kind, at): (Listener, usize),
     worker: Arc<Worker>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -111,6 +113,7 @@ async fn accept(
                         stopped: stopped.clone(),
                         watcher: graceful.watcher(),
                         open: OpenConn::count(worker.clone(), permit),
+                        counts: worker.listener_counts(at),
                     };
                     spawn_connection(&kind, stream, accepted);
                 }
@@ -144,6 +147,8 @@ struct Accepted {
     /// Holds the worker's graceful shutdown until the connection is served.
     watcher: Watcher,
     open: OpenConn,
+    /// Where the connection's traffic counts.
+    counts: ListenerCounts,
 }
 
 /// Serves an accepted connection on its own task, as its listener's kind says.
@@ -215,8 +220,9 @@ async fn serve_http2<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { peer, local, worker, stopped, watcher, open } = accepted;
-    let conn = Arc::new(Conn::new(worker, peer, local, tls, Arc::new(ConnState::new())));
+    let Accepted { peer, local, worker, stopped, watcher, open, counts } = accepted;
+    let state = Arc::new(ConnState::counting(Some(counts)));
+    let conn = Arc::new(Conn::new(worker, peer, local, tls, state));
     h2::serve(stream, conn, h2::Stop::new(stopped, watcher)).await;
     drop(open);
 }
@@ -226,7 +232,7 @@ async fn serve_http1<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { peer, local, worker, stopped: _, watcher, open } = accepted;
+    let Accepted { peer, local, worker, stopped: _, watcher, open, counts } = accepted;
     let generation = worker.serving.load();
     let settings = &generation.config.settings;
     let mut builder = http1::Builder::new();
@@ -252,7 +258,7 @@ where
     let idle = settings.timeouts.idle;
     let header_read = settings.timeouts.header_read;
     drop(generation);
-    let state = Arc::new(ConnState::new());
+    let state = Arc::new(ConnState::counting(Some(counts)));
     let conn = Arc::new(Conn::new(worker, peer, local, tls, state.clone()));
     let closing = conn.clone();
     let service = service_fn(move |request| txn::handle(conn.clone(), request));

@@ -2,8 +2,10 @@
 //! whose TXN_CLOSE runs when it is done with), and the in-flight count.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Either;
@@ -11,6 +13,7 @@ use hyper::body::{Frame, SizeHint};
 
 use super::Body;
 use crate::conn::Conn;
+use crate::conn::io::ConnState;
 use hookyard_host::TxnBox;
 
 /// The body hyper sends: a [`Body`], and the transaction's plugin state, whose TXN_CLOSE runs
@@ -18,6 +21,9 @@ use hookyard_host::TxnBox;
 pub(crate) struct TxnBody {
     pub(super) inner: Body,
     pub(super) state: Option<TxnBox>,
+    /// An answered transaction's start and its connection, whose listener's duration
+    /// histogram gets the time from request head to the end of this body.
+    pub(super) timing: Option<(Instant, Arc<ConnState>)>,
 }
 
 impl hyper::body::Body for TxnBody {
@@ -46,6 +52,11 @@ impl hyper::body::Body for TxnBody {
 
 impl Drop for TxnBody {
     fn drop(&mut self) {
+        if let Some((started, conn)) = self.timing.take()
+            && let Some(listener) = conn.listener()
+        {
+            listener.duration.record(started.elapsed());
+        }
         if let Some(state) = self.state.take() {
             state.close();
         }
