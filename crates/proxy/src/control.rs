@@ -21,6 +21,8 @@ pub(crate) struct Control {
     pub(crate) addrs: Vec<SocketAddr>,
     /// The TLS listeners' side.
     pub(crate) tls: Arc<crate::tls::TlsServer>,
+    /// The access log's writer.
+    pub(crate) access_log: Arc<crate::access_log::AccessLog>,
 }
 
 impl std::fmt::Debug for Control {

@@ -23,6 +23,7 @@
 //! pointers of the C ABI stay in `hookyard-host`.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 mod admin;
 mod check;
 pub mod config;

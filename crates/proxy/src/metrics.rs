@@ -137,6 +137,7 @@ pub(crate) fn render(control: &Control) -> String {
     plugin_series(control, &mut out);
     canary_series(control, &mut out);
     control.tls.render_metrics(&mut out);
+    control.access_log.render_metrics(&mut out);
     out
 }
 

@@ -4,12 +4,14 @@ mod http2;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use saphyr::MarkedYaml;
 use serde::Serialize;
 
 use super::Problem;
+use super::access_log::{self, AccessLogSettings};
 use super::forwarding::{self, Forwarding};
 use super::origin_tls::{self, OriginTls};
 use super::tls::TlsSettings;
@@ -155,6 +157,9 @@ pub struct Settings {
     pub origin_tls: OriginTls,
     /// The forwarding headers added (`Via`, `X-Forwarded-For`, `Forwarded`).
     pub forwarding: Forwarding,
+    /// The access log; `None`: none.
+    #[serde(serialize_with = "access_log::serialize")]
+    pub access_log: Option<Arc<AccessLogSettings>>,
 }
 
 impl Default for Settings {
@@ -180,13 +185,14 @@ impl Default for Settings {
             http2: Http2::default(),
             origin_tls: OriginTls::default(),
             forwarding: Forwarding::default(),
+            access_log: None,
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding";
+                    origin_tls, forwarding, access_log";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -273,6 +279,7 @@ impl Settings {
                 "http2" => http2::parse(&mut r, value, &mut settings.http2),
                 "origin_tls" => origin_tls::parse(&mut r, value, dir, &mut settings.origin_tls),
                 "forwarding" => forwarding::parse(&mut r, value, &mut settings.forwarding),
+                "access_log" => settings.access_log = access_log::parse(&mut r, dir, value),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -436,7 +443,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, access_log)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -94,6 +94,7 @@ async fn accept(
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let bound = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -107,6 +108,7 @@ async fn accept(
                     let accepted = Accepted {
                         peer,
                         local,
+                        listener: bound,
                         worker: worker.clone(),
                         stopped: stopped.clone(),
                         watcher: graceful.watcher(),
@@ -138,6 +140,8 @@ async fn accept(
 struct Accepted {
     peer: SocketAddr,
     local: SocketAddr,
+    /// The listener's own address.
+    listener: SocketAddr,
     worker: Arc<Worker>,
     /// Turns true when the worker stops.
     stopped: watch::Receiver<bool>,
@@ -215,8 +219,9 @@ async fn serve_http2<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { peer, local, worker, stopped, watcher, open } = accepted;
-    let conn = Arc::new(Conn::new(worker, peer, local, tls, Arc::new(ConnState::new())));
+    let Accepted { peer, local, listener, worker, stopped, watcher, open } = accepted;
+    let state = Arc::new(ConnState::new());
+    let conn = Arc::new(Conn::new(worker, peer, local, listener, tls, state));
     h2::serve(stream, conn, h2::Stop::new(stopped, watcher)).await;
     drop(open);
 }
@@ -226,7 +231,7 @@ async fn serve_http1<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { peer, local, worker, stopped: _, watcher, open } = accepted;
+    let Accepted { peer, local, listener, worker, stopped: _, watcher, open } = accepted;
     let generation = worker.serving.load();
     let settings = &generation.config.settings;
     let mut builder = http1::Builder::new();
@@ -253,7 +258,7 @@ where
     let header_read = settings.timeouts.header_read;
     drop(generation);
     let state = Arc::new(ConnState::new());
-    let conn = Arc::new(Conn::new(worker, peer, local, tls, state.clone()));
+    let conn = Arc::new(Conn::new(worker, peer, local, listener, tls, state.clone()));
     let closing = conn.clone();
     let service = service_fn(move |request| txn::handle(conn.clone(), request));
     let io = TokioIo::new(ConnIo::new(stream, state.clone()));

@@ -10,6 +10,7 @@ use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
 use super::Body;
+use crate::access_log::Logging;
 use crate::conn::Conn;
 use hookyard_host::TxnBox;
 
@@ -18,6 +19,8 @@ use hookyard_host::TxnBox;
 pub(crate) struct TxnBody {
     pub(super) inner: Body,
     pub(super) state: Option<TxnBox>,
+    /// The access log line, counting the body's bytes; queued when the body is dropped.
+    pub(super) log: Option<Logging>,
 }
 
 impl hyper::body::Body for TxnBody {
@@ -29,10 +32,25 @@ impl hyper::body::Body for TxnBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        match &mut this.inner {
+        let poll = match &mut this.inner {
             Either::Left(body) => Pin::new(body).poll_frame(cx),
             Either::Right(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
+        };
+        if let Some(entry) = this.log.as_mut().and_then(Logging::entry) {
+            match &poll {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        entry.response_body += data.len() as u64;
+                    }
+                    if this.inner.is_end_stream() {
+                        entry.finished = true;
+                    }
+                }
+                Poll::Ready(None) => entry.finished = true,
+                _ => {}
+            }
         }
+        poll
     }
 
     fn is_end_stream(&self) -> bool {
@@ -46,6 +64,12 @@ impl hyper::body::Body for TxnBody {
 
 impl Drop for TxnBody {
     fn drop(&mut self) {
+        // A body that was empty from the start (or a HEAD response's) is never polled.
+        if hyper::body::Body::is_end_stream(&self.inner)
+            && let Some(entry) = self.log.as_mut().and_then(Logging::entry)
+        {
+            entry.finished = true;
+        }
         if let Some(state) = self.state.take() {
             state.close();
         }

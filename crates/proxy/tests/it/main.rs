@@ -4,6 +4,7 @@
 #![allow(missing_docs, reason = "test functions")]
 #![allow(unreachable_pub, reason = "test support shared between modules")]
 
+mod access_log;
 mod canary;
 mod caps;
 mod check;
