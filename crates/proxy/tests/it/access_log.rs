@@ -361,3 +361,137 @@ async fn http2_tls_and_listeners_and_reload() {
         lines[3]
     );
 }
+
+/// One request to the health route (its line is the same length every second).
+async fn health(addr: SocketAddr) {
+    let answer = exchange(
+        addr,
+        b"GET /_hookyard/health HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// The value of a metric series in `text`.
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {text}"))
+}
+
+#[tokio::test]
+async fn rotates_by_size() {
+    let dir =
+        config_dir(&[("hookyard.yaml", "access_log: {path: access.log, rotate_size: 250}\n")]);
+    let proxy = proxy(Some(dir.path()));
+    for _ in 0..5 {
+        health(proxy.addrs()[0]).await;
+    }
+    wait_for("five lines written", || {
+        metric(&proxy.metrics_text(), "hookyard_access_log_lines_total") == 5
+    })
+    .await;
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("access.log"))
+        .collect();
+    files.sort();
+    let mut total = 0;
+    for name in &files {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(text.len() <= 250, "{name}: {} bytes", text.len());
+        assert!(text.lines().all(|l| l.contains("/_hookyard/health")), "{text}");
+        total += text.lines().count();
+    }
+    assert_eq!(total, 5, "{files:?}");
+    // A squid line of the health route is about 100 bytes: two a file.
+    assert_eq!(files.len(), 3, "{files:?}");
+    // `access.log`, then the rotated ones: `access.log.YYYYMMDDTHHMMSSZ`, `.1` when taken.
+    assert_eq!(files[0], "access.log");
+    for name in &files[1..] {
+        let stamp = name.strip_prefix("access.log.").unwrap();
+        assert_eq!(stamp.split('.').next().unwrap().len(), "20261203T062302Z".len(), "{name}");
+    }
+    assert_eq!(metric(&proxy.metrics_text(), "hookyard_access_log_rotations_total"), 2);
+    assert_eq!(metric(&proxy.metrics_text(), "hookyard_access_log_dropped_total"), 0);
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_and_counts() {
+    // A FIFO nobody reads: the writer blocks opening it, so the queue (2 lines) fills.
+    let dir = config_dir(&[("hookyard.yaml", "access_log: {path: access.log, queue: 2}\n")]);
+    let fifo = dir.path().join("access.log");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let proxy = proxy(Some(dir.path()));
+    for _ in 0..6 {
+        health(proxy.addrs()[0]).await;
+    }
+    wait_for("four lines dropped", || {
+        metric(&proxy.metrics_text(), "hookyard_access_log_dropped_total") == 4
+    })
+    .await;
+    assert_eq!(metric(&proxy.metrics_text(), "hookyard_access_log_lines_total"), 0);
+    // A reader lets the writer go on: the two queued lines arrive, nothing more.
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let reader = std::io::BufReader::new(std::fs::File::open(&fifo).unwrap());
+        reader.lines().take(2).map(Result::unwrap).collect::<Vec<_>>()
+    });
+    let lines = crate::support::within("the queued lines", lines).await.unwrap();
+    assert!(lines.iter().all(|l| l.contains(" 127.0.0.1 TCP_MISS/200 ")), "{lines:?}");
+    wait_for("two lines written", || {
+        metric(&proxy.metrics_text(), "hookyard_access_log_lines_total") == 2
+    })
+    .await;
+    health(proxy.addrs()[0]).await;
+    let text = proxy.metrics_text();
+    assert_eq!(metric(&text, "hookyard_access_log_dropped_total"), 4);
+}
+
+#[test]
+fn logrotate_renames_and_sigusr1_reopens() {
+    use crate::cli::{http_get, start_run};
+    let dir = config_dir(&[("hookyard.yaml", "access_log: {path: access.log, format: common}\n")]);
+    let (mut child, stderr, addr) =
+        start_run(dir.path(), &["--config", ".", "--listen", "127.0.0.1:0"]);
+    let log = dir.path().join("access.log");
+    let count = |path: &Path| std::fs::read_to_string(path).map_or(0, |t| t.lines().count());
+    let wait = |what: &str, cond: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < crate::support::DEADLINE, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    assert!(http_get(&addr, "h.test", "/_hookyard/health?n=1").contains("200 OK"));
+    wait("the first line", &|| count(&log) == 1);
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    // Until SIGUSR1 the writer keeps the renamed file.
+    assert!(http_get(&addr, "h.test", "/_hookyard/health?n=2").contains("200 OK"));
+    wait("the second line, in the renamed file", &|| count(&rotated) == 2);
+    assert!(!log.exists());
+    let killed = std::process::Command::new("kill")
+        .args(["-USR1", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let reopened = loop {
+        match stderr.recv_timeout(crate::support::DEADLINE) {
+            Ok(line) if line.contains("access log reopened") => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    assert!(reopened, "no `access log reopened`");
+    assert!(log.exists(), "reopening creates the file");
+    assert!(http_get(&addr, "h.test", "/_hookyard/health?n=3").contains("200 OK"));
+    wait("the third line, in the new file", &|| count(&log) == 1);
+    assert_eq!(count(&rotated), 2);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("\"GET /_hookyard/health?n=3 HTTP/1.1\" 200 "), "{text}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
