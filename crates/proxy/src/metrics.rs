@@ -138,6 +138,7 @@ pub(crate) fn render(control: &Control) -> String {
     canary_series(control, &mut out);
     control.tls.render_metrics(&mut out);
     control.access_log.render_metrics(&mut out);
+    plugin_stat_series(&mut out);
     out
 }
 
@@ -278,6 +279,23 @@ fn histogram(out: &mut String, name: &str, labels: &str, calls: &CallsSnapshot) 
 }
 
 /// A label value with `\`, `"` and newlines escaped.
+/// The statistics plugins made (`stat_create`): counters and gauges in one untyped family,
+/// labelled by plugin name and statistic.
+fn plugin_stat_series(out: &mut String) {
+    let stats = hookyard_host::plugin_stats();
+    if stats.is_empty() {
+        return;
+    }
+    let name = "hookyard_plugin_stat";
+    let _ =
+        writeln!(out, "# HELP {name} Statistics plugins keep (counters and gauges), by plugin.");
+    let _ = writeln!(out, "# TYPE {name} untyped");
+    for stat in stats {
+        let (plugin, stat_name) = (escape(&stat.plugin), escape(&stat.stat));
+        let _ = writeln!(out, "{name}{{plugin=\"{plugin}\",stat=\"{stat_name}\"}} {}", stat.value);
+    }
+}
+
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

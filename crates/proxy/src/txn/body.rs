@@ -71,7 +71,15 @@ impl Drop for TxnBody {
             entry.finished = true;
         }
         if let Some(state) = self.state.take() {
-            state.close();
+            match self.log.take() {
+                // The line goes once TXN_CLOSE is over, with the fields plugins set.
+                Some(mut log) => state.close_then(move |fields| {
+                    if let Some(entry) = log.entry() {
+                        entry.plugin = fields;
+                    }
+                }),
+                None => state.close(),
+            }
         }
     }
 }
