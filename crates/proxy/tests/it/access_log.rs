@@ -495,3 +495,55 @@ fn logrotate_renames_and_sigusr1_reopens() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn rotates_by_age_and_follows_a_reload_to_another_file() {
+    let dir = config_dir(&[("hookyard.yaml", "access_log: {path: a.log, rotate_interval: 1}\n")]);
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    health(addr).await;
+    // The file has a line: a second after it was opened, it is renamed aside.
+    wait_for("a rotation by age", || {
+        metric(&proxy.metrics_text(), "hookyard_access_log_rotations_total") == 1
+    })
+    .await;
+    health(addr).await;
+    wait_for("the second line", || {
+        std::fs::read_to_string(dir.path().join("a.log")).is_ok_and(|t| t.lines().count() == 1)
+    })
+    .await;
+    let rotated: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("a.log."))
+        .collect();
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    let text = std::fs::read_to_string(dir.path().join(&rotated[0])).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    // A reload to another file and format: the next line goes there, in it.
+    write(dir.path(), "hookyard.yaml", "access_log: {path: b.log, format: common}\n");
+    assert!(proxy.reload().ok);
+    health(addr).await;
+    let b = dir.path().join("b.log");
+    wait_for("the line in b.log", || std::fs::read_to_string(&b).is_ok_and(|t| !t.is_empty()))
+        .await;
+    let text = std::fs::read_to_string(&b).unwrap();
+    assert!(text.starts_with("127.0.0.1 - - ["), "{text}");
+    assert!(text.contains("\"GET /_hookyard/health HTTP/1.1\" 200 "), "{text}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("a.log")).unwrap().lines().count(), 1);
+    // Switched off: that transaction leaves no line; switched on again, the next one does.
+    write(dir.path(), "hookyard.yaml", "access_log: ~\n");
+    assert!(proxy.reload().ok);
+    health(addr).await;
+    write(dir.path(), "hookyard.yaml", "access_log: {path: c.log}\n");
+    assert!(proxy.reload().ok);
+    health(addr).await;
+    let c = dir.path().join("c.log");
+    wait_for("the line in c.log", || std::fs::read_to_string(&c).is_ok_and(|t| !t.is_empty()))
+        .await;
+    // Lines are written in order: one from the switched-off time would have come before.
+    let text = proxy.metrics_text();
+    assert_eq!(metric(&text, "hookyard_access_log_lines_total"), 4, "{text}");
+    assert_eq!(std::fs::read_to_string(&c).unwrap().lines().count(), 1);
+    assert_eq!(std::fs::read_to_string(&b).unwrap().lines().count(), 1);
+}
