@@ -173,9 +173,13 @@ pub struct Format {
     /// The format's name (`squid`, `common`, `extended`, `extended2`, `combined`, `json`), or
     /// `custom` for a `format_string`.
     pub name: String,
+    /// The format string (empty for JSON lines).
+    pub text: String,
     /// The pieces of a text format; empty for JSON lines.
+    #[serde(skip)]
     pub pieces: Vec<Piece>,
     /// The headers a line needs, captured by each transaction (index = [`Piece::Header`]).
+    #[serde(skip)]
     pub headers: Vec<Header>,
 }
 
@@ -202,7 +206,8 @@ impl Format {
             "combined" => COMBINED,
             "json" => {
                 let headers = vec![Header::request("user-agent"), Header::request("referer")];
-                return Some(Format { name: name.to_owned(), pieces: Vec::new(), headers });
+                let name = name.to_owned();
+                return Some(Format { name, text: String::new(), pieces: Vec::new(), headers });
             }
             _ => return None,
         };
@@ -236,7 +241,7 @@ impl Format {
         if !rest.is_empty() {
             pieces.push(Piece::Text(rest.to_owned()));
         }
-        Ok(Format { name: "custom".to_owned(), pieces, headers })
+        Ok(Format { name: "custom".to_owned(), text: text.to_owned(), pieces, headers })
     }
 
     /// Whether lines are JSON objects.

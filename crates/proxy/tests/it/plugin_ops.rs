@@ -134,4 +134,17 @@ async fn log_fields_stats_and_operator_messages() {
     let text = proxy.metrics_text();
     let requests = "hookyard_plugin_stat{plugin=\"ops_a\",stat=\"requests\"}";
     assert_eq!(metric(&text, requests).as_deref(), Some("2"), "{text}");
+
+    // The fields in a format_string, a missing one as `-`.
+    let format = "'%<cqhm> %<{tag}plf> %<{probe}plf> %<{closed}plf> %<{missing}plf>'";
+    let yaml = yaml.replace("format: json", &format!("format_string: {format}"));
+    write(dir.path(), "hookyard.yaml", &yaml);
+    assert!(proxy.reload().ok);
+    assert!(exchange(addr, request.as_bytes()).await.starts_with("HTTP/1.1 200"));
+    wait_for("the custom line", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 3)
+    })
+    .await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().nth(2), Some("GET blue seen yes -"), "{text}");
 }
