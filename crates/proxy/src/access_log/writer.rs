@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -207,7 +207,14 @@ fn same_file(a: &Settings, b: &Settings) -> bool {
     a.path == b.path && a.rotate_size == b.rotate_size && a.rotate_interval == b.rotate_interval
 }
 
+/// Opens `path` for appending, making its directory first when missing.
 fn open(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir)?;
+    }
     OpenOptions::new().create(true).append(true).mode(0o640).open(path)
 }
 

@@ -120,9 +120,10 @@ pub(super) fn parse(
         r.error(value, "`access_log` needs a `path`");
         return None;
     };
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    if !parent.is_dir() {
-        r.error(node, format!("`access_log.path`: directory {} does not exist", parent.display()));
+    // A missing directory is made when the file is opened; one that cannot be is refused here.
+    let existing = path.ancestors().skip(1).find(|a| a.exists());
+    if let Some(file) = existing.filter(|a| !a.is_dir()) {
+        r.error(node, format!("`access_log.path`: {} is not a directory", file.display()));
     } else if path.is_dir() {
         r.error(node, format!("`access_log.path`: {} is a directory", path.display()));
     }
@@ -176,6 +177,12 @@ mod tests {
     #[test]
     fn defaults_and_values() {
         assert!(parse("").unwrap().access_log.is_none());
+        let s = parse("access_log: {path: logs/new/a.log}\n").unwrap().access_log.unwrap();
+        assert_eq!(s.path, Path::new("/tmp/logs/new/a.log"), "made when opened");
+        assert_eq!(
+            parse("access_log: {path: /tmp}\n").unwrap_err(),
+            ["/tmp/hookyard.yaml:1: `access_log.path`: /tmp is a directory"]
+        );
         assert!(parse("access_log: ~\n").unwrap().access_log.is_none());
         let s = parse("access_log: {path: access.log}\n").unwrap().access_log.unwrap();
         assert_eq!(s.path, Path::new("/tmp/access.log"));
@@ -204,7 +211,7 @@ mod tests {
     #[test]
     fn problems_with_their_lines() {
         let errors = parse(
-            "access_log:\n  path: /nonexistent/dir/a.log\n  format: welf\n  rotate_size: big\n  \
+            "access_log:\n  path: /etc/hostname/a.log\n  format: welf\n  rotate_size: big\n  \
              listeners: [here]\n  format_string: '%<nope>'\n  queue: 0\n  colour: red\n",
         )
         .unwrap_err();
@@ -217,7 +224,7 @@ mod tests {
                 format!("/tmp/hookyard.yaml:6: `access_log.format_string`: unknown field `%<nope>` (known: {})", crate::access_log::format::FIELDS).as_str(),
                 "/tmp/hookyard.yaml:7: `access_log.queue` must be an integer from 1 to 16777216",
                 "/tmp/hookyard.yaml:8: unknown key `colour` in `access_log` (expected path, format, format_string, listeners, rotate_size, rotate_interval, queue)",
-                "/tmp/hookyard.yaml:2: `access_log.path`: directory /nonexistent/dir does not exist",
+                "/tmp/hookyard.yaml:2: `access_log.path`: /etc/hostname is not a directory",
             ]
         );
         assert_eq!(

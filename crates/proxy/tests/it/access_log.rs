@@ -547,3 +547,17 @@ async fn rotates_by_age_and_follows_a_reload_to_another_file() {
     assert_eq!(std::fs::read_to_string(&c).unwrap().lines().count(), 1);
     assert_eq!(std::fs::read_to_string(&b).unwrap().lines().count(), 1);
 }
+
+#[tokio::test]
+async fn a_missing_log_directory_is_made() {
+    let dir = config_dir(&[("hookyard.yaml", "access_log: {path: logs/deep/access.log}\n")]);
+    let proxy = proxy(Some(dir.path()));
+    health(proxy.addrs()[0]).await;
+    let log = dir.path().join("logs/deep/access.log");
+    wait_for("the line", || std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 1))
+        .await;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.path().join("logs/deep")) & 0o027, 0, "not group-writable, not world");
+    assert_eq!(mode(&log) & 0o037, 0);
+}
