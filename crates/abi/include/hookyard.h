@@ -1,5 +1,5 @@
 /*
- * hookyard.h: the hookyard plugin ABI, version 1.3.
+ * hookyard.h: the hookyard plugin ABI, version 1.4.
  *
  * One header is all a C plugin needs. A plugin is a shared object that exports
  *
@@ -63,7 +63,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define HY_ABI_MAJOR 1
-#define HY_ABI_MINOR 3
+#define HY_ABI_MINOR 4
 /* (major << 16) | minor, as found in hy_api.version. */
 #define HY_ABI_VERSION ((HY_ABI_MAJOR << 16) | HY_ABI_MINOR)
 /* "HYPL" read as a little-endian uint32_t. */
@@ -142,6 +142,10 @@ typedef int32_t hy_hook_id;
 #define HY_HOOK_PLUGINS_LOADED 64
 /* The proxy is shutting down. Global level only; edata NULL. */
 #define HY_HOOK_SHUTDOWN 65
+/* An operator sent plugins a message (`hookyard ctl plugin msg NAME TAG [DATA]`; ATS's
+ * TS_LIFECYCLE_MSG_HOOK). Global level only; edata is a const hy_lifecycle_msg *, valid for the
+ * callback. Runs on the control thread; PENDING is not waited for. Since 1.4. */
+#define HY_HOOK_LIFECYCLE_MSG 66
 /* "Every hook", for thresholds. */
 #define HY_HOOK_ANY (-1)
 
@@ -189,6 +193,13 @@ typedef int32_t hy_user_arg_type;
 #define HY_USER_ARG_SSN 1
 #define HY_USER_ARG_CONN 2
 #define HY_USER_ARG_GLB 3
+
+/* Plugin statistics' kinds (since 1.4). */
+typedef int32_t hy_stat_kind;
+/* Only grows: stat_increment with an amount >= 0; stat_set refused. */
+#define HY_STAT_COUNTER 0
+/* Any value: stat_increment (any sign) and stat_set. */
+#define HY_STAT_GAUGE 1
 
 /* What hy_remap_do_remap answers (ATS's TSRemapStatus). */
 typedef int32_t hy_remap_status;
@@ -280,6 +291,14 @@ typedef struct hy_str {
     const char *ptr;
     size_t len;
 } hy_str;
+
+/* An operator's message to plugins: the edata of HY_HOOK_LIFECYCLE_MSG (ATS's TSPluginMsg).
+ * Host memory, valid for the callback; the tag is UTF-8, the data any bytes. Since 1.4. */
+typedef struct hy_lifecycle_msg {
+    hy_str tag;
+    const void *data;
+    size_t data_len;
+} hy_lifecycle_msg;
 
 /* One hook callback, as callback_list reports it. */
 typedef struct hy_callback_info {
@@ -512,6 +531,33 @@ typedef struct hy_api {
     /* The HTTP version the transaction's request arrived in: "HTTP/1.0", "HTTP/1.1" or
      * "HTTP/2" (each stream of an HTTP/2 connection is a transaction in HTTP/2). */
     hy_return (*client_protocol_get)(hy_txn *txn, hy_str *out);
+
+    /* -- Logging, statistics, messages (since 1.4) ------------------------------------------- */
+
+    /* Sets field `name` of the transaction's access log line to `value` (replacing an earlier
+     * value of that name), shown as %<{name}plf> in a format_string and under "plugin" in JSON
+     * lines. name: 1 to 64 bytes of [A-Za-z0-9_.-]; value: UTF-8, at most 4096 bytes. A
+     * transaction keeps at most 32 fields. Any hook of the transaction, TXN_CLOSE included. */
+    hy_return (*log_field_set)(hy_txn *txn, const char *name, size_t name_len, const char *value,
+                               size_t value_len);
+    /* Creates the plugin's statistic `name` of `kind` (ATS's TSStatCreate), or finds the one
+     * made before, and writes its id to *id. name: 1 to 128 bytes of [A-Za-z0-9_.:-]. Statistics
+     * belong to the plugin's name: a reloaded or new version finds the same ones, values kept.
+     * The same name with another kind, or more than 1000 statistics, is HY_ERROR. Shown on the
+     * metrics endpoint as hookyard_plugin_stat{plugin="NAME",stat="name"}. */
+    hy_return (*stat_create)(hy_plugin *self, const char *name, size_t name_len,
+                             hy_stat_kind kind, int32_t *id);
+    /* Adds `amount` (a counter: >= 0) to statistic `id` (ATS's TSStatIntIncrement). Any thread. */
+    hy_return (*stat_increment)(hy_plugin *self, int32_t id, int64_t amount);
+    /* Sets gauge `id` to `value` (ATS's TSStatIntSet); HY_ERROR for a counter. Any thread. */
+    hy_return (*stat_set)(hy_plugin *self, int32_t id, int64_t value);
+    /* Reads statistic `id` into *value (ATS's TSStatIntGet). Any thread. */
+    hy_return (*stat_get)(hy_plugin *self, int32_t id, int64_t *value);
+    /* Answers the message `msg` of a HY_HOOK_LIFECYCLE_MSG callback, during that callback: the
+     * text (UTF-8) is printed by `hookyard ctl plugin msg` under the plugin's name. Several
+     * calls append; at most 65536 bytes per plugin and message. */
+    hy_return (*msg_reply)(hy_plugin *self, const hy_lifecycle_msg *msg, const char *text,
+                           size_t len);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ define_aliases! {
     pub type hy_event = i32;
     /// A user arg kind: `HY_USER_ARG_*` (ATS's `TSUserArgType`).
     pub type hy_user_arg_type = i32;
+    /// A plugin statistic's kind: `HY_STAT_*` (since 1.4).
+    pub type hy_stat_kind = i32;
     /// A continuation's handler.
     pub type hy_cont_handler =
         unsafe extern "C" fn(cont: *mut hy_cont, event: hy_event, edata: *mut c_void) -> i32;
@@ -107,6 +109,9 @@ define_constants! {
     HY_HOOK_PLUGINS_LOADED: hy_hook_id = 64;
     /// The proxy is shutting down (global level only).
     HY_HOOK_SHUTDOWN: hy_hook_id = 65;
+    /// An operator's message arrived (global level only; edata a `hy_lifecycle_msg *`; since
+    /// 1.4).
+    HY_HOOK_LIFECYCLE_MSG: hy_hook_id = 66;
     /// Every hook, for thresholds.
     HY_HOOK_ANY: hy_hook_id = -1;
 
@@ -144,6 +149,11 @@ define_constants! {
     HY_USER_ARG_CONN: hy_user_arg_type = 2;
     /// Global slots (indices 4000..).
     HY_USER_ARG_GLB: hy_user_arg_type = 3;
+
+    /// A statistic that only grows (since 1.4).
+    HY_STAT_COUNTER: hy_stat_kind = 0;
+    /// A statistic set to any value (since 1.4).
+    HY_STAT_GAUGE: hy_stat_kind = 1;
 }
 
 /// The event a continuation receives for `hook` (`HY_EVENT_HOOK(hook)` in C).
@@ -177,6 +187,19 @@ define_struct! {
 impl hy_str {
     /// The empty view.
     pub const EMPTY: hy_str = hy_str { ptr: std::ptr::null(), len: 0 };
+}
+
+define_struct! {
+    /// An operator's message to plugins, the edata of `HY_HOOK_LIFECYCLE_MSG` (since 1.4).
+    #[derive(Clone, Copy, Debug)]
+    pub struct hy_lifecycle_msg {
+        /// What the message is about.
+        pub tag: hy_str,
+        /// Its data (may dangle when `data_len` is 0).
+        pub data: *const c_void,
+        /// The data's length in bytes.
+        pub data_len: usize,
+    }
 }
 
 define_struct! {
@@ -492,6 +515,38 @@ define_struct! {
         /// The HTTP version the transaction's request arrived in (since 1.3).
         pub client_protocol_get:
             unsafe extern "C" fn(txn: *mut hy_txn, out: *mut hy_str) -> hy_return,
+
+        /// Sets a field of the transaction's access log line (since 1.4).
+        pub log_field_set: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            name: *const c_char,
+            name_len: usize,
+            value: *const c_char,
+            value_len: usize,
+        ) -> hy_return,
+        /// Creates (or finds) one of the plugin's statistics (since 1.4).
+        pub stat_create: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            name: *const c_char,
+            name_len: usize,
+            kind: hy_stat_kind,
+            id: *mut i32,
+        ) -> hy_return,
+        /// Adds to a statistic (since 1.4).
+        pub stat_increment:
+            unsafe extern "C" fn(this: *mut hy_plugin, id: i32, amount: i64) -> hy_return,
+        /// Sets a gauge (since 1.4).
+        pub stat_set: unsafe extern "C" fn(this: *mut hy_plugin, id: i32, value: i64) -> hy_return,
+        /// Reads a statistic (since 1.4).
+        pub stat_get:
+            unsafe extern "C" fn(this: *mut hy_plugin, id: i32, value: *mut i64) -> hy_return,
+        /// Answers an operator's message (since 1.4).
+        pub msg_reply: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            msg: *const hy_lifecycle_msg,
+            text: *const c_char,
+            len: usize,
+        ) -> hy_return,
     }
 }
 
@@ -562,6 +617,12 @@ macro_rules! hy_api_table {
             client_alpn_get: $($host)::+::client_alpn_get,
             client_tls_version_get: $($host)::+::client_tls_version_get,
             client_protocol_get: $($host)::+::client_protocol_get,
+            log_field_set: $($host)::+::log_field_set,
+            stat_create: $($host)::+::stat_create,
+            stat_increment: $($host)::+::stat_increment,
+            stat_set: $($host)::+::stat_set,
+            stat_get: $($host)::+::stat_get,
+            msg_reply: $($host)::+::msg_reply,
         }
     };
 }

@@ -15,11 +15,11 @@ use crate::{
     HY_ERROR, HY_HOOK_CONTINUE, HY_HOOK_ERROR, HY_HOOK_LEVEL_SESSION, HY_HOOK_LEVEL_TXN,
     HY_HOOK_PENDING, HY_HOOK_READ_REQUEST_HDR, HY_MSG_CLIENT_REQUEST as CREQ,
     HY_MSG_CLIENT_RESPONSE as CRESP, HY_MSG_ORIGIN_REQUEST as OREQ,
-    HY_MSG_ORIGIN_RESPONSE as ORESP, HY_SUCCESS, HY_URL_PART_HOST as HOST,
+    HY_MSG_ORIGIN_RESPONSE as ORESP, HY_STAT_COUNTER, HY_SUCCESS, HY_URL_PART_HOST as HOST,
     HY_URL_PART_PATH as PATH, HY_URL_PART_PORT as PORT, HY_URL_PART_QUERY as QUERY,
     HY_URL_PART_SCHEME as SCHEME, HY_URL_PRISTINE, HY_URL_REMAP_FROM, HY_URL_REQUEST as REQ,
-    HY_USER_ARG_TXN, hy_api, hy_hook_id, hy_hook_level, hy_hook_result, hy_msg, hy_return, hy_str,
-    hy_txn, hy_url, hy_url_part, hy_user_arg_type,
+    HY_USER_ARG_TXN, hy_api, hy_hook_id, hy_hook_level, hy_hook_result, hy_msg, hy_return,
+    hy_stat_kind, hy_str, hy_txn, hy_url, hy_url_part, hy_user_arg_type,
 };
 
 /// Where the transaction of a case is.
@@ -135,6 +135,12 @@ pub enum Call {
     ThresholdGet { this: Obj, level: hy_hook_level, object: Obj, hook: hy_hook_id },
     CallbackList { txn: Obj, hook: hy_hook_id, count: Out },
     ConnGet { field: ConnField, txn: Obj, out: Out },
+    LogFieldSet { txn: Obj, name: Text, value: Text },
+    StatCreate { this: Obj, name: Text, kind: hy_stat_kind, id: Out },
+    StatIncrement { this: Obj, id: i32, amount: i64 },
+    StatSet { this: Obj, id: i32, value: i64 },
+    StatGet { this: Obj, id: i32, value: Out },
+    MsgReply { this: Obj, text: Text },
 }
 
 /// One case: a call, and what the host returns.
@@ -308,6 +314,31 @@ pub fn cases() -> Vec<Case> {
         c(Rq, CallbackList { txn: Txn, hook: 3, count: Out::Some }, ERR),
         c(Rq, CallbackList { txn: Ssn, hook: HY_HOOK_READ_REQUEST_HDR, count: Out::Some }, ERR),
     ];
+    // Access log fields (since 1.4); the name's and value's limits are `rules::log_field`'s.
+    cases.extend([
+        c(Rq, LogFieldSet { txn: NULL, name: Str("tag"), value: Str("v") }, ERR),
+        c(Rq, LogFieldSet { txn: Ssn, name: Str("tag"), value: Str("v") }, ERR),
+        c(Rq, LogFieldSet { txn: Txn, name: Str("tag"), value: Str("v 1") }, OK),
+        c(Rs, LogFieldSet { txn: Txn, name: Str("a.b-c_9"), value: Str("") }, OK),
+        c(Rq, LogFieldSet { txn: Txn, name: Str("tag"), value: null(0) }, OK),
+        c(Rq, LogFieldSet { txn: Txn, name: Str("tag"), value: null(2) }, ERR),
+        c(Rq, LogFieldSet { txn: Txn, name: Str(""), value: Str("v") }, ERR),
+        c(Rq, LogFieldSet { txn: Txn, name: null(0), value: Str("v") }, ERR),
+        c(Rq, LogFieldSet { txn: Txn, name: Str("a b"), value: Str("v") }, ERR),
+        c(Rq, LogFieldSet { txn: Txn, name: Str("a\"b"), value: Str("v") }, ERR),
+    ]);
+    // Statistics and message replies need the plugin: NULL is refused.
+    cases.extend([
+        c(
+            Rq,
+            StatCreate { this: NULL, name: Str("hits"), kind: HY_STAT_COUNTER, id: Out::Some },
+            ERR,
+        ),
+        c(Rq, StatIncrement { this: NULL, id: 0, amount: 1 }, ERR),
+        c(Rq, StatSet { this: NULL, id: 0, value: 1 }, ERR),
+        c(Rq, StatGet { this: NULL, id: 0, value: Out::Some }, ERR),
+        c(Rq, MsgReply { this: NULL, text: Str("ok") }, ERR),
+    ]);
     // The client connection: a plain one has no SNI, ALPN or TLS version.
     for field in ConnField::ALL {
         let plain = if field.on_plain() { OK } else { ERR };

@@ -22,15 +22,16 @@ use std::net::{SocketAddr, SocketAddrV4};
 
 use crate::{
     HY_ERROR, HY_HOOK_ANY, HY_HOOK_CONTINUE, HY_HOOK_ERROR, HY_HOOK_LEVEL_GLOBAL,
-    HY_HOOK_LEVEL_SESSION, HY_HOOK_LEVEL_TXN, HY_HOOK_OS_DNS, HY_HOOK_PLUGINS_LOADED,
-    HY_HOOK_POST_REMAP, HY_HOOK_PRE_REMAP, HY_HOOK_READ_REQUEST_HDR, HY_HOOK_READ_RESPONSE_HDR,
-    HY_HOOK_SEND_REQUEST_HDR, HY_HOOK_SEND_RESPONSE_HDR, HY_HOOK_SHUTDOWN, HY_HOOK_SSN_CLOSE,
-    HY_HOOK_SSN_START, HY_HOOK_TXN_CLOSE, HY_HOOK_TXN_START, HY_LOG_DEBUG, HY_LOG_ERROR,
-    HY_LOG_INFO, HY_LOG_TRACE, HY_LOG_WARN, HY_MSG_CLIENT_REQUEST, HY_MSG_CLIENT_RESPONSE,
-    HY_MSG_ORIGIN_REQUEST, HY_MSG_ORIGIN_RESPONSE, HY_URL_PART_HOST, HY_URL_PART_PATH,
-    HY_URL_PART_PORT, HY_URL_PART_QUERY, HY_URL_PART_SCHEME, HY_URL_REMAP_TO, HY_URL_REQUEST,
-    HY_USER_ARG_GLB, HY_USER_ARG_TXN, hy_hook_id, hy_hook_level, hy_hook_result, hy_log_level,
-    hy_msg, hy_return, hy_url, hy_url_part, hy_user_arg_type,
+    HY_HOOK_LEVEL_SESSION, HY_HOOK_LEVEL_TXN, HY_HOOK_LIFECYCLE_MSG, HY_HOOK_OS_DNS,
+    HY_HOOK_PLUGINS_LOADED, HY_HOOK_POST_REMAP, HY_HOOK_PRE_REMAP, HY_HOOK_READ_REQUEST_HDR,
+    HY_HOOK_READ_RESPONSE_HDR, HY_HOOK_SEND_REQUEST_HDR, HY_HOOK_SEND_RESPONSE_HDR,
+    HY_HOOK_SHUTDOWN, HY_HOOK_SSN_CLOSE, HY_HOOK_SSN_START, HY_HOOK_TXN_CLOSE, HY_HOOK_TXN_START,
+    HY_LOG_DEBUG, HY_LOG_ERROR, HY_LOG_INFO, HY_LOG_TRACE, HY_LOG_WARN, HY_MSG_CLIENT_REQUEST,
+    HY_MSG_CLIENT_RESPONSE, HY_MSG_ORIGIN_REQUEST, HY_MSG_ORIGIN_RESPONSE, HY_STAT_COUNTER,
+    HY_STAT_GAUGE, HY_URL_PART_HOST, HY_URL_PART_PATH, HY_URL_PART_PORT, HY_URL_PART_QUERY,
+    HY_URL_PART_SCHEME, HY_URL_REMAP_TO, HY_URL_REQUEST, HY_USER_ARG_GLB, HY_USER_ARG_TXN,
+    hy_hook_id, hy_hook_level, hy_hook_result, hy_log_level, hy_msg, hy_return, hy_stat_kind,
+    hy_url, hy_url_part, hy_user_arg_type,
 };
 
 /// A rule's answer: the checked value, or what the host function returns.
@@ -253,8 +254,98 @@ pub fn client_scheme(tls: bool) -> &'static str {
     if tls { "https" } else { "http" }
 }
 
+/// The longest name of a log field (`log_field_set`).
+pub const LOG_FIELD_NAME_MAX: usize = 64;
+/// The longest value of a log field.
+pub const LOG_FIELD_VALUE_MAX: usize = 4096;
+/// The most log fields a transaction keeps.
+pub const LOG_FIELDS_MAX: usize = 32;
+/// The longest statistic name (`stat_create`).
+pub const STAT_NAME_MAX: usize = 128;
+/// The most statistics a plugin has.
+pub const STATS_MAX: usize = 1000;
+/// The most reply bytes a plugin gives one message (`msg_reply`).
+pub const MSG_REPLY_MAX: usize = 65536;
+
+/// `log_field_set`'s name and value, checked; `fields` is how many the transaction has and
+/// `replaces` whether this name is one of them.
+///
+/// # Errors
+///
+/// `HY_ERROR` for a name that is empty, longer than [`LOG_FIELD_NAME_MAX`] or has a byte
+/// outside `[A-Za-z0-9_.-]`; a value that is not UTF-8 or longer than [`LOG_FIELD_VALUE_MAX`];
+/// a new name when the transaction has [`LOG_FIELDS_MAX`] already.
+pub fn log_field<'a>(
+    name: &'a [u8],
+    value: &'a [u8],
+    fields: usize,
+    replaces: bool,
+) -> Checked<(&'a str, &'a str)> {
+    let name_ok = |b: &u8| b.is_ascii_alphanumeric() || b"_.-".contains(b);
+    check(!name.is_empty() && name.len() <= LOG_FIELD_NAME_MAX && name.iter().all(name_ok))?;
+    check(value.len() <= LOG_FIELD_VALUE_MAX)?;
+    check(replaces || fields < LOG_FIELDS_MAX)?;
+    let name = std::str::from_utf8(name).map_err(|_| REFUSED)?;
+    let value = std::str::from_utf8(value).map_err(|_| REFUSED)?;
+    Ok((name, value))
+}
+
+/// `stat_create`'s name and kind, checked.
+///
+/// # Errors
+///
+/// `HY_ERROR` for a name that is empty, longer than [`STAT_NAME_MAX`] or has a byte outside
+/// `[A-Za-z0-9_.:-]`, or a kind that is not `HY_STAT_COUNTER` or `HY_STAT_GAUGE`.
+pub fn stat_create(name: &[u8], kind: hy_stat_kind) -> Checked<&str> {
+    let name_ok = |b: &u8| b.is_ascii_alphanumeric() || b"_.:-".contains(b);
+    check(!name.is_empty() && name.len() <= STAT_NAME_MAX && name.iter().all(name_ok))?;
+    check(kind == HY_STAT_COUNTER || kind == HY_STAT_GAUGE)?;
+    std::str::from_utf8(name).map_err(|_| REFUSED)
+}
+
+/// Whether an existing statistic of `existing` kind is what `stat_create` asked for, or a new
+/// one may be made when the plugin has `count`.
+///
+/// # Errors
+///
+/// `HY_ERROR` for the same name with another kind, or a new one past [`STATS_MAX`].
+pub fn stat_found(existing: Option<hy_stat_kind>, kind: hy_stat_kind, count: usize) -> Checked<()> {
+    match existing {
+        Some(existing) => check(existing == kind),
+        None => check(count < STATS_MAX),
+    }
+}
+
+/// `stat_increment` on a statistic of `kind`.
+///
+/// # Errors
+///
+/// `HY_ERROR` for a negative amount on a counter.
+pub fn stat_increment(kind: hy_stat_kind, amount: i64) -> Checked<()> {
+    check(kind == HY_STAT_GAUGE || amount >= 0)
+}
+
+/// `stat_set` on a statistic of `kind`.
+///
+/// # Errors
+///
+/// `HY_ERROR` for a counter (it only grows).
+pub fn stat_set(kind: hy_stat_kind) -> Checked<()> {
+    check(kind == HY_STAT_GAUGE)
+}
+
+/// `msg_reply`'s text, when the plugin has replied `so_far` bytes to the message already.
+///
+/// # Errors
+///
+/// `HY_ERROR` for text that is not UTF-8 or would pass [`MSG_REPLY_MAX`].
+pub fn msg_reply(text: &[u8], so_far: usize) -> Checked<&str> {
+    check(so_far + text.len() <= MSG_REPLY_MAX)?;
+    std::str::from_utf8(text).map_err(|_| REFUSED)
+}
+
 /// Every hook id of the ABI.
-pub const HOOKS: [hy_hook_id; 13] = [
+pub const HOOKS: [hy_hook_id; 14] = [
     HY_HOOK_READ_REQUEST_HDR,
     HY_HOOK_OS_DNS,
     HY_HOOK_SEND_REQUEST_HDR,
@@ -268,6 +359,7 @@ pub const HOOKS: [hy_hook_id; 13] = [
     HY_HOOK_POST_REMAP,
     HY_HOOK_PLUGINS_LOADED,
     HY_HOOK_SHUTDOWN,
+    HY_HOOK_LIFECYCLE_MSG,
 ];
 
 /// A hook id.
@@ -299,7 +391,8 @@ pub fn hook_or_any(hook: hy_hook_id) -> Checked<Option<hy_hook_id>> {
 /// transaction, a hook that is none, or a hook below its level.
 pub fn hook_add(level: hy_hook_level, object_null: bool, hook: hy_hook_id) -> Checked<()> {
     self::hook(hook)?;
-    let lifecycle = hook == HY_HOOK_PLUGINS_LOADED || hook == HY_HOOK_SHUTDOWN;
+    let lifecycle =
+        hook == HY_HOOK_PLUGINS_LOADED || hook == HY_HOOK_SHUTDOWN || hook == HY_HOOK_LIFECYCLE_MSG;
     let session = hook == HY_HOOK_SSN_START || hook == HY_HOOK_SSN_CLOSE;
     match level {
         HY_HOOK_LEVEL_GLOBAL => check(object_null),
@@ -369,6 +462,8 @@ mod tests {
         assert_eq!(header_value(b"a\r\nb"), Err(HY_ERROR));
         assert_eq!(hook_add(HY_HOOK_LEVEL_TXN, false, HY_HOOK_SSN_START), Err(HY_ERROR));
         assert_eq!(hook_add(HY_HOOK_LEVEL_GLOBAL, true, HY_HOOK_SHUTDOWN), Ok(()));
+        assert_eq!(hook_add(HY_HOOK_LEVEL_GLOBAL, true, HY_HOOK_LIFECYCLE_MSG), Ok(()));
+        assert_eq!(hook_add(HY_HOOK_LEVEL_SESSION, false, HY_HOOK_LIFECYCLE_MSG), Err(HY_ERROR));
         assert_eq!(hook_or_any(HY_HOOK_ANY), Ok(None));
         assert_eq!(hook(3), Err(HY_ERROR));
     }
@@ -381,5 +476,30 @@ mod tests {
         assert_eq!(text("[2001:db8::1]:443"), "[2001:db8::1]:443");
         assert_eq!(text("[::1]:80"), "[::1]:80", "loopback is not v4-mapped");
         assert_eq!((client_scheme(true), client_scheme(false)), ("https", "http"));
+    }
+
+    #[test]
+    fn log_fields_stats_and_replies() {
+        assert_eq!(log_field(b"tag", b"v 1", 0, false), Ok(("tag", "v 1")));
+        assert_eq!(log_field(b"a.b-c_9", b"", 31, false), Ok(("a.b-c_9", "")));
+        assert_eq!(log_field(b"x", b"v", LOG_FIELDS_MAX, false), Err(HY_ERROR));
+        assert_eq!(log_field(b"x", b"v", LOG_FIELDS_MAX, true), Ok(("x", "v")));
+        for name in [&b""[..], b"a b", b"a\"b", &[b'a'; 65]] {
+            assert_eq!(log_field(name, b"v", 0, false), Err(HY_ERROR), "{name:?}");
+        }
+        assert_eq!(log_field(b"x", &[0xff], 0, false), Err(HY_ERROR));
+        assert_eq!(log_field(b"x", &[b'v'; 4097], 0, false), Err(HY_ERROR));
+        assert_eq!(stat_create(b"hits:total", HY_STAT_COUNTER), Ok("hits:total"));
+        assert_eq!(stat_create(b"hits", 2), Err(HY_ERROR));
+        assert_eq!(stat_create(b"a b", HY_STAT_GAUGE), Err(HY_ERROR));
+        assert_eq!(stat_found(Some(HY_STAT_GAUGE), HY_STAT_GAUGE, 5), Ok(()));
+        assert_eq!(stat_found(Some(HY_STAT_GAUGE), HY_STAT_COUNTER, 5), Err(HY_ERROR));
+        assert_eq!(stat_found(None, HY_STAT_COUNTER, STATS_MAX), Err(HY_ERROR));
+        assert_eq!(stat_increment(HY_STAT_COUNTER, -1), Err(HY_ERROR));
+        assert_eq!(stat_increment(HY_STAT_GAUGE, -1), Ok(()));
+        assert_eq!((stat_set(HY_STAT_COUNTER), stat_set(HY_STAT_GAUGE)), (Err(HY_ERROR), Ok(())));
+        assert_eq!(msg_reply(b"ok", MSG_REPLY_MAX - 2), Ok("ok"));
+        assert_eq!(msg_reply(b"ok", MSG_REPLY_MAX - 1), Err(HY_ERROR));
+        assert_eq!(msg_reply(&[0xff], 0), Err(HY_ERROR));
     }
 }

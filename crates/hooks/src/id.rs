@@ -38,6 +38,9 @@ pub enum HookId {
     PluginsLoaded = 64,
     /// The proxy is shutting down.
     Shutdown = 65,
+    /// An operator's message for plugins arrived (`hookyard ctl plugin msg`; ATS's
+    /// `TS_LIFECYCLE_MSG_HOOK`).
+    LifecycleMsg = 66,
 }
 
 /// Which objects a hook's callbacks can be registered on.
@@ -53,7 +56,7 @@ pub enum HookScope {
 
 impl HookId {
     /// Every hook, in the order a transaction meets them (lifecycle hooks last).
-    pub const ALL: [HookId; 13] = [
+    pub const ALL: [HookId; 14] = [
         HookId::SsnStart,
         HookId::TxnStart,
         HookId::ReadRequestHdr,
@@ -67,6 +70,7 @@ impl HookId {
         HookId::SsnClose,
         HookId::PluginsLoaded,
         HookId::Shutdown,
+        HookId::LifecycleMsg,
     ];
 
     /// The number of hooks.
@@ -98,6 +102,7 @@ impl HookId {
             HookId::SsnClose => 10,
             HookId::PluginsLoaded => 11,
             HookId::Shutdown => 12,
+            HookId::LifecycleMsg => 13,
         }
     }
 
@@ -117,13 +122,14 @@ impl HookId {
             HookId::PostRemap => "POST_REMAP",
             HookId::PluginsLoaded => "PLUGINS_LOADED",
             HookId::Shutdown => "SHUTDOWN",
+            HookId::LifecycleMsg => "LIFECYCLE_MSG",
         }
     }
 
     /// Which objects the hook's callbacks can be registered on.
     pub fn scope(self) -> HookScope {
         match self {
-            HookId::PluginsLoaded | HookId::Shutdown => HookScope::Lifecycle,
+            HookId::PluginsLoaded | HookId::Shutdown | HookId::LifecycleMsg => HookScope::Lifecycle,
             HookId::SsnStart | HookId::SsnClose => HookScope::Session,
             _ => HookScope::Transaction,
         }

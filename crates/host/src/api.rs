@@ -7,6 +7,7 @@ mod client;
 mod cont;
 mod hooks;
 mod message;
+mod observe;
 mod origin;
 mod plugin;
 mod priority;
@@ -40,6 +41,7 @@ use message::{
     direct_response, header_add, header_field_get, header_get, header_remove, header_set,
     method_get, method_set, status_get, status_set,
 };
+use observe::{log_field_set, msg_reply, stat_create, stat_get, stat_increment, stat_set};
 use origin::{server_addr_get, server_addr_set};
 use plugin::{log, log_enabled, plugin_name_get, plugin_version_get};
 use priority::{

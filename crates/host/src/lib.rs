@@ -48,9 +48,11 @@ mod canary;
 mod cont;
 mod dispatch;
 mod global;
+mod message;
 mod pending;
 mod plugin;
 mod ssn;
+mod stats;
 mod txn;
 
 use std::sync::OnceLock;
@@ -60,10 +62,12 @@ use hookyard_userargs::Registry;
 pub use canary::{Canary, SHARE_SCALE, Split};
 pub use cont::{CCont, Callback};
 pub use global::GlobalHooks;
+pub use message::Delivery;
 pub use plugin::{
     CallsSnapshot, HookCalls, LATENCY_BUCKETS_US, Link, PluginState, plugin_state, tables,
 };
 pub use ssn::{ClientConn, ClientTls, SsnBox, SsnState};
+pub use stats::{StatValue, plugin_stats};
 pub use txn::{ResponseHead, RuleUrls, TxnBox, TxnState, UrlParts};
 
 /// The user-arg slots of the process, shared by every plugin.

@@ -95,6 +95,8 @@ pub struct PluginState {
     slow_quiet_until: AtomicU64,
     /// Transactions that ran this version as a canary's stable side, and as its canary side.
     canary_txns: [AtomicU64; 2],
+    /// The plugin's statistics (its name's), found on first use.
+    stats: OnceLock<Arc<crate::stats::PluginStats>>,
 }
 
 /// The shortest time between two slow-callback warnings of one plugin version.
@@ -107,6 +109,11 @@ fn epoch() -> Instant {
 }
 
 impl PluginState {
+    /// The statistics of the plugin's name.
+    pub(crate) fn stats(&self) -> &crate::stats::PluginStats {
+        self.stats.get_or_init(|| crate::stats::of(&self.name))
+    }
+
     /// The loaded library (plugin version) it serves.
     pub fn dso(&self) -> hookyard_dso::VersionId {
         self.dso
@@ -296,6 +303,7 @@ impl HostTables for Tables {
             stray_resume_logged: AtomicBool::new(false),
             slow_quiet_until: AtomicU64::new(0),
             canary_txns: Default::default(),
+            stats: OnceLock::new(),
         });
         self.link.known(&state);
         let this: *const PluginState = Arc::as_ptr(&state);

@@ -130,6 +130,8 @@ pub struct TxnState {
     resume: Arc<Resume>,
     /// Strings handed out as `hy_str` views, kept until the state goes.
     scratch: Vec<Box<str>>,
+    /// The access log fields plugins set (`log_field_set`), in the order first set.
+    pub log_fields: Vec<(String, String)>,
 }
 
 impl TxnState {
@@ -248,6 +250,7 @@ impl TxnBox {
             slots: Slots::new(),
             resume: Arc::default(),
             scratch: Vec::new(),
+            log_fields: Vec::new(),
         });
         TxnBox { state: NonNull::from(Box::leak(state)), _member: member }
     }
@@ -328,14 +331,23 @@ impl TxnBox {
     /// Runs TXN_CLOSE without waiting: a pending callback finishes it on a task of its own. The
     /// session counts the transaction open until then: its SSN_CLOSE waits for that.
     pub fn close(self) {
+        self.close_then(|_| {});
+    }
+
+    /// [`close`](TxnBox::close), then hands `after` the access log fields plugins set (those
+    /// TXN_CLOSE set included), once TXN_CLOSE is over (pending callbacks waited for; never,
+    /// when the wait is dropped outside a runtime).
+    pub fn close_then(self, after: impl FnOnce(Vec<(String, String)>) + Send + 'static) {
         let mut this = self;
         if !this.hooked() {
+            after(std::mem::take(&mut this.get().log_fields));
             return;
         }
         let global = this.get().global.clone();
         let mut future = Box::pin(async move {
             // SAFETY: `this` owns the state and lives in this future to its end.
             unsafe { dispatch(Ptr(this.state), &global, HookId::TxnClose).await };
+            after(std::mem::take(&mut this.get().log_fields));
             drop(this);
         });
         let waker = std::task::Waker::noop();

@@ -2,7 +2,8 @@
 //! one answer per line.
 //!
 //! Methods: `reload`, `status`, `config`, `rules`, `plugins`, `retire` (`{"name", "force"}`),
-//! `hooks`, `metrics` (the Prometheus page as one string), `log_level` (`{"level"}` optional).
+//! `plugin_msg` (`{"name", "tag", "data"}`), `hooks`, `metrics` (the Prometheus page as one
+//! string), `log_level` (`{"level"}` optional).
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -167,6 +168,41 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 Err(unknown) => return error(id, -32602, &unknown.to_string()),
             }
         }
+        "plugin_msg" => {
+            let text =
+                |key: &str| request.pointer(&format!("/params/{key}")).and_then(Value::as_str);
+            let (Some(name), Some(tag)) = (text("name"), text("tag")) else {
+                return error(
+                    id,
+                    -32602,
+                    "invalid params: `plugin_msg` needs `name` and `tag`, strings",
+                );
+            };
+            let data = text("data").unwrap_or_default().as_bytes().to_vec();
+            let hooks = control.reloader.serving().load().hooks.clone();
+            let known = hooks.plugin_names();
+            if name != "*" && !known.iter().any(|k| k == name) {
+                let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+                return error(
+                    id,
+                    -32602,
+                    &format!("no plugin `{name}` is loaded (loaded: {known})"),
+                );
+            }
+            info!(plugin = name, tag, "plugin message sent on the control socket");
+            let (name, tag) = (name.to_owned(), tag.to_owned());
+            let to = (name != "*").then_some(name);
+            // Plugin code runs: off the control runtime's thread.
+            let delivery =
+                tokio::task::spawn_blocking(move || hooks.message(to.as_deref(), &tag, &data));
+            match delivery.await {
+                Ok(d) => Ok(json!({
+                    "delivered": d.delivered,
+                    "replies": d.replies.iter().map(|(plugin, text)| json!({"plugin": plugin, "text": text})).collect::<Vec<_>>(),
+                })),
+                Err(e) => return error(id, -32603, &format!("message delivery failed: {e}")),
+            }
+        }
         "rules" => serde_json::to_value(control.rules()),
         "plugins" => serde_json::to_value(control.reloader.plugins()),
         "hooks" if request.pointer("/params/txn_sample") == Some(&json!(true)) => {
@@ -183,7 +219,7 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 id,
                 -32601,
                 &format!(
-                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, hooks, metrics, log_level)"
+                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, plugin_msg, hooks, metrics, log_level)"
                 ),
             );
         }

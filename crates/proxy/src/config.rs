@@ -5,6 +5,7 @@
 //! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good
 //! configuration.
 
+mod access_log;
 mod forwarding;
 pub(crate) mod multicert;
 mod origin_tls;
@@ -21,6 +22,7 @@ use std::time::Instant;
 use hookyard_remap::Rules;
 use serde::Serialize;
 
+pub use access_log::AccessLogSettings;
 pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig};

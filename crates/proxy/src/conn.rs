@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 use tracing::{debug, warn};
 
 use self::io::ConnState;
+use crate::access_log::AccessLog;
 use crate::generation::Serving;
 use crate::limit::ConnLimit;
 use crate::origin::OriginPool;
@@ -42,6 +43,8 @@ pub(crate) struct Worker {
     /// The worker's own origin connections.
     pub(crate) origins: OriginPool,
     pub(crate) index: usize,
+    /// The access log's queue.
+    pub(crate) access_log: Arc<AccessLog>,
 }
 
 impl Worker {
@@ -51,11 +54,12 @@ impl Worker {
         sampler: Arc<Sampler>,
         stats: Arc<Stats>,
         limit: Arc<ConnLimit>,
+        access_log: Arc<AccessLog>,
     ) -> Worker {
         let settings = &serving.load().config.settings;
         let connect = settings.timeouts.origin_connect;
         let origins = OriginPool::new(connect, ORIGIN_IDLE, stats.clone(), index);
-        Worker { serving, sampler, stats, limit, origins, index }
+        Worker { serving, sampler, stats, limit, origins, index, access_log }
     }
 
     /// This worker's counters.
@@ -74,6 +78,8 @@ pub(crate) struct Conn {
     pub(crate) worker: Arc<Worker>,
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
+    /// The address of the listener that accepted it (as bound: `0.0.0.0:80` stays so).
+    pub(crate) listener: SocketAddr,
     /// What the TLS handshake negotiated; `None` on a plain connection.
     pub(crate) tls: Option<TlsInfo>,
     pub(crate) state: Arc<ConnState>,
@@ -88,10 +94,11 @@ impl Conn {
         worker: Arc<Worker>,
         peer: SocketAddr,
         local: SocketAddr,
+        listener: SocketAddr,
         tls: Option<TlsInfo>,
         state: Arc<ConnState>,
     ) -> Conn {
-        Conn { worker, peer, local, tls, state, session: OnceCell::new() }
+        Conn { worker, peer, local, listener, tls, state, session: OnceCell::new() }
     }
 
     /// The scheme clients reach this connection by: `https` after a TLS handshake.

@@ -26,6 +26,8 @@ pub(crate) struct Control {
     pub(crate) admin_path: Option<PathBuf>,
     /// The bound metrics address, if metrics are served.
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// The access log's writer.
+    pub(crate) access_log: Arc<crate::access_log::AccessLog>,
 }
 
 impl std::fmt::Debug for Control {

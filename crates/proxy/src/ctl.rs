@@ -126,6 +126,7 @@ pub fn render(method: &str, result: &Value) -> String {
         "log_level" => {
             let _ = writeln!(out, "{}", s(&result["level"]));
         }
+        "plugin_msg" => plugin_msg(&mut out, result),
         _ => {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
         }
@@ -291,6 +292,23 @@ fn retirement(v: &Value) -> String {
     match v["drain_left_ms"].as_u64() {
         Some(left) if state == "retired" => format!("retired (drain {left} ms left)"),
         _ => state.to_owned(),
+    }
+}
+
+/// `plugin msg`: who got it, then each plugin's reply.
+fn plugin_msg(out: &mut String, result: &Value) {
+    let delivered: Vec<String> =
+        result["delivered"].as_array().into_iter().flatten().map(s).collect();
+    match delivered.len() {
+        0 => {
+            let _ = writeln!(out, "delivered to no callback (no LIFECYCLE_MSG hook)");
+        }
+        n => {
+            let _ = writeln!(out, "delivered to {n} callback(s): {}", delivered.join(", "));
+        }
+    }
+    for reply in result["replies"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "{}: {}", s(&reply["plugin"]), s(&reply["text"]));
     }
 }
 

@@ -8,7 +8,8 @@
 //! measurements behind that choice), transactions routed by `hookyard-remap`'s rules,
 //! generations swapped atomically on reload (SIGHUP, `ctl reload`, or a change of a watched
 //! file: `watch`), the control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket),
-//! Prometheus metrics, and `hookyard check` ([`check()`]).
+//! Prometheus metrics, the access log ([`access_log`]: one line per transaction, formatted and
+//! written by its own thread), and `hookyard check` ([`check()`]).
 //!
 //! Plugins run, served by the host side of the C ABI (`hookyard-host`): remap plugins as each rule's
 //! `@plugin=` chain, with the whole ATS lifecycle across reloads (`hookyard-remap`'s
@@ -23,6 +24,7 @@
 //! pointers of the C ABI stay in `hookyard-host`.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 mod admin;
 mod check;
 pub mod config;

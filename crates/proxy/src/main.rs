@@ -125,6 +125,16 @@ enum PluginAction {
         #[arg(long)]
         force: bool,
     },
+    /// Send plugin NAME (`*`: every plugin) a message on its LIFECYCLE_MSG hook (ATS's
+    /// `traffic_ctl plugin msg`); prints who got it and what plugins answered.
+    Msg {
+        /// The plugin's name (from its descriptor), or `*`.
+        name: String,
+        /// What the message is about.
+        tag: String,
+        /// Its data (default: none).
+        data: Option<String>,
+    },
 }
 
 impl Method {
@@ -136,6 +146,7 @@ impl Method {
             Method::Rules => "rules",
             Method::Plugins => "plugins",
             Method::Plugin { action: PluginAction::Retire { .. } } => "retire",
+            Method::Plugin { action: PluginAction::Msg { .. } } => "plugin_msg",
             Method::Hooks { .. } => "hooks",
             Method::Metrics { .. } => "metrics",
             Method::LogLevel { .. } => "log_level",
@@ -150,6 +161,9 @@ impl Method {
                 serde_json::json!({ "name": name, "force": force })
             }
             Method::LogLevel { level: Some(level) } => serde_json::json!({ "level": level }),
+            Method::Plugin { action: PluginAction::Msg { name, tag, data } } => {
+                serde_json::json!({ "name": name, "tag": tag, "data": data.as_deref().unwrap_or("") })
+            }
             _ => serde_json::Value::Null,
         }
     }

@@ -167,6 +167,8 @@ pub(crate) fn render(control: &Control) -> String {
     origin_series(control, &totals, &mut out);
     build_info(&mut out);
     crate::process::render(&mut out);
+    control.access_log.render_metrics(&mut out);
+    plugin_stat_series(&mut out);
     out
 }
 
@@ -402,6 +404,23 @@ fn histogram(out: &mut String, name: &str, labels: &str, calls: &CallsSnapshot) 
 }
 
 /// A label value with `\`, `"` and newlines escaped.
+/// The statistics plugins made (`stat_create`): counters and gauges in one untyped family,
+/// labelled by plugin name and statistic.
+fn plugin_stat_series(out: &mut String) {
+    let stats = hookyard_host::plugin_stats();
+    if stats.is_empty() {
+        return;
+    }
+    let name = "hookyard_plugin_stat";
+    let _ =
+        writeln!(out, "# HELP {name} Statistics plugins keep (counters and gauges), by plugin.");
+    let _ = writeln!(out, "# TYPE {name} untyped");
+    for stat in stats {
+        let (plugin, stat_name) = (escape(&stat.plugin), escape(&stat.stat));
+        let _ = writeln!(out, "{name}{{plugin=\"{plugin}\",stat=\"{stat_name}\"}} {}", stat.value);
+    }
+}
+
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

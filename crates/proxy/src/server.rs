@@ -19,6 +19,7 @@ use hookyard_host::{GlobalHooks, Link};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use crate::access_log::AccessLog;
 use crate::config::{Config, Problems};
 use crate::conn::Worker;
 use crate::control::Control;
@@ -29,6 +30,9 @@ use crate::report::{ReloadReport, RuleInfo, Status};
 use crate::sample::Sampler;
 use crate::stats::Stats;
 use crate::{admin, metrics};
+
+/// How long a stopping server waits for the access log's last lines to be written.
+const ACCESS_LOG_STOP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where the control socket goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -126,6 +130,8 @@ impl Server {
         let limits = Arc::new(ConnLimits::new(&settings.limits));
         let source = config.source.to_string();
         let serving = Arc::new(Serving::new(Generation::new(1, config, remap.current(), hooks)));
+        let access_log = AccessLog::start(&serving)
+            .map_err(|source| StartError::Spawn { what: "access log writer", source })?;
         let control = Arc::new(Control {
             reloader: Arc::new(Reloader::new(
                 serving,
@@ -142,6 +148,7 @@ impl Server {
             tls,
             admin_path: endpoints.admin_path.clone(),
             metrics_addr: endpoints.metrics_addr(),
+            access_log,
         });
         let (stop, stopped) = watch::channel(false);
         let mut threads = spawn_workers(sockets, &control, &stopped)?;
@@ -206,11 +213,12 @@ fn spawn_workers(
             .collect();
         let serving = control.reloader.serving().clone();
         let (sampler, stats) = (control.sampler.clone(), control.stats.clone());
+        let access_log = control.access_log.clone();
         let (limit, stopped) = (control.limits.clients.clone(), stopped.clone());
         let thread = std::thread::Builder::new()
             .name(format!("hookyard-worker-{index}"))
             .spawn(move || {
-                let worker = Worker::new(index, serving, sampler, stats, limit);
+                let worker = Worker::new(index, serving, sampler, stats, limit, access_log);
                 worker::run(listeners, worker, stopped);
             })
             .map_err(|source| StartError::Spawn { what: "worker threads", source })?;
@@ -408,6 +416,11 @@ impl ServerHandle {
         }
     }
 
+    /// Closes the access log and opens its path again (SIGUSR1: after logrotate renamed it).
+    pub fn reopen_logs(&self) {
+        self.control.access_log.reopen();
+    }
+
     /// Stops accepting connections; in-flight transactions finish, bounded by
     /// `timeouts.shutdown`. Returns at once; [`ServerHandle::wait`] waits.
     pub fn shutdown(&self) {
@@ -421,6 +434,8 @@ impl ServerHandle {
                 error!("a server thread panicked");
             }
         }
+        // Every transaction has ended: its line is queued.
+        self.control.access_log.stop(ACCESS_LOG_STOP);
         // Every transaction has ended: tell the plugins (SHUTDOWN), on this thread.
         self.control.reloader.serving().load().hooks.lifecycle(hookyard_hooks::HookId::Shutdown);
     }

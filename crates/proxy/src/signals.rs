@@ -1,4 +1,5 @@
-//! Signals for `hookyard run`: SIGHUP reloads; SIGTERM and SIGINT shut down gracefully.
+//! Signals for `hookyard run`: SIGHUP reloads; SIGUSR1 reopens the access log; SIGTERM and
+//! SIGINT shut down gracefully.
 
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
@@ -19,6 +20,7 @@ pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
         let mut hangup = signal(SignalKind::hangup())?;
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut user1 = signal(SignalKind::user_defined1())?;
         loop {
             tokio::select! {
                 _ = hangup.recv() => {
@@ -29,6 +31,10 @@ pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
                         Ok(report) => warn!(problems = ?report.problems, "reload refused"),
                         Err(e) => warn!(error = %e, "reload task failed"),
                     }
+                }
+                _ = user1.recv() => {
+                    info!("SIGUSR1: reopening the access log");
+                    handle.reopen_logs();
                 }
                 _ = terminate.recv() => { info!("SIGTERM: shutting down"); break }
                 _ = interrupt.recv() => { info!("SIGINT: shutting down"); break }

@@ -44,6 +44,8 @@ use self::answer::Answer;
 use self::body::InFlight;
 pub(crate) use self::body::TxnBody;
 use self::url::{RequestLine, Url};
+use crate::access_log::Logging;
+use crate::access_log::record::{Message, OriginSide, head_len, request_head_len};
 use crate::config::Source;
 use crate::conn::Conn;
 use crate::forwarding::ClientSide;
@@ -79,7 +81,12 @@ pub(crate) async fn handle_stream(
 /// The answer to an HTTP/2 stream refused before it became a transaction (no hook runs): the
 /// connection has too many transactions running.
 pub(crate) fn too_many_streams() -> Response<TxnBody> {
-    Answer::TooManyStreams.response().map(|inner| TxnBody { inner, state: None, timing: None })
+    Answer::TooManyStreams.response().map(|inner| TxnBody {
+        inner,
+        state: None,
+        timing: None,
+        log: None,
+    })
 }
 
 /// Runs a transaction to its response (see [`handle_stream`] for `left`).
@@ -99,8 +106,16 @@ async fn transact(
         conflicting_framing: conn.state.conflicting(index),
         state: None,
         left,
+        log: None,
     };
     let (mut parts, body) = request.into_parts();
+    txn.log = conn.worker.access_log.entry(
+        &txn.generation,
+        conn.listener,
+        conn.peer,
+        conn.scheme(),
+        &parts,
+    );
     let limit = txn.generation.config.settings.timeouts.transaction_active;
     let ran = tokio::time::timeout(limit, async {
         let response = match txn.run(&conn, &mut parts, body).await {
@@ -123,7 +138,12 @@ async fn transact(
     txn.answer_sample(&conn);
     let state = txn.state.take();
     let timing = Some((started, conn.state.clone()));
-    response.map(|inner| TxnBody { inner, state, timing })
+    let mut log = txn.log.take();
+    if let Some(entry) = log.as_mut().and_then(Logging::entry) {
+        let body = hyper::body::Body::size_hint(response.body()).exact();
+        entry.respond(response.status(), response.headers(), body);
+    }
+    response.map(|inner| TxnBody { inner, state, timing, log })
 }
 
 /// The state of one transaction.
@@ -141,6 +161,8 @@ pub(crate) struct Transaction {
     /// An HTTP/2 stream's: closed when its client left (hyper drops an HTTP/1 transaction
     /// instead).
     left: Option<oneshot::Sender<()>>,
+    /// Its access log line, if its listener logs: queued when dropped.
+    log: Option<Logging>,
 }
 
 /// Where a remapped transaction goes.
@@ -365,6 +387,11 @@ impl Transaction {
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
         let port = dest.port.unwrap_or(if tls.is_some() { 443 } else { 80 });
         let addr = self.os_dns(dest.host, port).await?;
+        if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
+            let literal = dest.host.parse().ok().map(|ip| SocketAddr::new(ip, port));
+            let host = dest.host.to_owned();
+            entry.origin = Some(OriginSide { host, addr: addr.or(literal), ..Default::default() });
+        }
         let to = Destination::new(authority, dest.host, port, addr, tls);
         let mut headers = match &mut self.state {
             Some(state) => state.origin_headers(),
@@ -374,6 +401,14 @@ impl Transaction {
         headers.insert(header::HOST, host_field);
         self.generation.forwarder.request(&mut headers, client);
         let headers = self.send_request_hdr(headers).await?;
+        if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
+            let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let head = request_head_len(&parts.method, target, &headers);
+            if let Some(origin) = &mut entry.origin {
+                origin.request_head = head;
+            }
+            entry.capture(Message::ProxyRequest, &headers);
+        }
         let mut builder =
             Request::builder().method(parts.method.clone()).uri(uri).version(Version::HTTP_11);
         if let Some(h) = builder.headers_mut() {
@@ -383,6 +418,9 @@ impl Transaction {
             *extensions = fields::header_case(&mut parts.extensions);
         }
         let (body, client_body) = RequestBody::watch(body);
+        if let Some(log) = &mut self.log {
+            log.request_body = Some(client_body.clone());
+        }
         let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
         Ok(OriginRequest { request, to, client_body })
     }
@@ -477,6 +515,19 @@ impl Transaction {
         {
             state.os_response(chain, server_state);
         }
+        if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
+            match &result {
+                Ok(response) => {
+                    if let Some(origin) = &mut entry.origin {
+                        origin.status = Some(response.status());
+                        origin.response_head = head_len(response.status(), response.headers());
+                    }
+                    entry.capture(Message::ServerResponse, response.headers());
+                }
+                Err(Answer::OriginTimeout) => entry.error = Some("ERR_READ_TIMEOUT"),
+                Err(_) => entry.error = Some("ERR_CONNECT_FAIL"),
+            }
+        }
         result
     }
 
@@ -543,7 +594,12 @@ impl Transaction {
         if let Some(state) = self.state.take() {
             state.close();
         }
-        Answer::ClientLeft.response().map(|inner| TxnBody { inner, state: None, timing: None })
+        Answer::ClientLeft.response().map(|inner| TxnBody {
+            inner,
+            state: None,
+            timing: None,
+            log: None,
+        })
     }
 
     /// Makes the plugin state (and the connection's session state, with its SSN_START, the

@@ -17,6 +17,7 @@ use hookyard_abi::{self as abi, hy_api, hy_cont};
 use crate::error::Error;
 use crate::hook::{HookId, HookResult};
 use crate::host::{self, Host, checked};
+use crate::lifecycle_msg::LifecycleMsg;
 use crate::txn::{Ssn, Txn};
 
 /// What a continuation is invoked for.
@@ -29,6 +30,8 @@ pub enum Event<'a> {
     Ssn(HookId, Ssn<'a>),
     /// A lifecycle hook (`PLUGINS_LOADED`, `SHUTDOWN`).
     Lifecycle(HookId),
+    /// An operator's message (`LIFECYCLE_MSG`, since ABI 1.4).
+    Msg(LifecycleMsg<'a>),
     /// A scheduled invocation ([`Continuation::schedule`]).
     Timer,
     /// An event this SDK does not know.
@@ -176,6 +179,12 @@ unsafe extern "C" fn trampoline(
                 // lends for this invocation.
                 let event = unsafe {
                     match hook {
+                        Some(HookId::LifecycleMsg) => {
+                            match LifecycleMsg::from_raw(edata.cast_const().cast(), api) {
+                                Some(msg) => Event::Msg(msg),
+                                None => return failed,
+                            }
+                        }
                         Some(h) if h.is_lifecycle() => Event::Lifecycle(h),
                         Some(h) if h.is_session() => {
                             match Ssn::from_raw(edata.cast(), api, Some(&deferred)) {

@@ -32,11 +32,13 @@ pub enum HookId {
     PluginsLoaded,
     /// The proxy is shutting down (global only).
     Shutdown,
+    /// An operator's message arrived (global only; since ABI 1.4): [`Event::Msg`](crate::Event::Msg).
+    LifecycleMsg,
 }
 
 impl HookId {
     /// Every hook.
-    pub const ALL: [HookId; 13] = [
+    pub const ALL: [HookId; 14] = [
         HookId::ReadRequestHdr,
         HookId::OsDns,
         HookId::SendRequestHdr,
@@ -50,6 +52,7 @@ impl HookId {
         HookId::PostRemap,
         HookId::PluginsLoaded,
         HookId::Shutdown,
+        HookId::LifecycleMsg,
     ];
 
     /// The C value (`HY_HOOK_*`).
@@ -68,6 +71,7 @@ impl HookId {
             HookId::PostRemap => abi::HY_HOOK_POST_REMAP,
             HookId::PluginsLoaded => abi::HY_HOOK_PLUGINS_LOADED,
             HookId::Shutdown => abi::HY_HOOK_SHUTDOWN,
+            HookId::LifecycleMsg => abi::HY_HOOK_LIFECYCLE_MSG,
         }
     }
 
@@ -88,7 +92,7 @@ impl HookId {
 
     /// Whether the hook is a process lifecycle hook (no object).
     pub fn is_lifecycle(self) -> bool {
-        matches!(self, HookId::PluginsLoaded | HookId::Shutdown)
+        matches!(self, HookId::PluginsLoaded | HookId::Shutdown | HookId::LifecycleMsg)
     }
 }
 

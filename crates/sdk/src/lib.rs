@@ -69,9 +69,13 @@ mod global;
 mod hook;
 #[allow(unsafe_code, reason = "calls through the host table")]
 mod host;
+#[allow(unsafe_code, reason = "reads the message the host lends")]
+mod lifecycle_msg;
 mod message;
 #[allow(unsafe_code, reason = "reads the remap request info the host lends")]
 mod remap;
+#[allow(unsafe_code, reason = "calls through the host table")]
+mod stat;
 #[allow(unsafe_code, reason = "calls through the host table on a lent transaction")]
 mod txn;
 
@@ -84,8 +88,10 @@ pub use hookyard_abi as abi;
 #[doc(hidden)]
 pub use host::__log;
 pub use host::{ArgKind, Host, LogLevel, UserArg};
+pub use lifecycle_msg::LifecycleMsg;
 pub use message::{Msg, Url, UrlPart};
 pub use remap::{InstanceArgs, ReloadStatus, RemapPlugin, RemapRequest, RemapStatus, ServerState};
+pub use stat::{Stat, StatKind};
 pub use txn::{Resume, Ssn, Txn};
 
 /// Not part of the API: what [`plugin!`] expands to.

@@ -327,6 +327,28 @@ impl<'a> Txn<'a> {
         self.conn_str(self.api.client_protocol_get)
     }
 
+    /// Sets field `name` of the transaction's access log line to `value` (since ABI 1.4): shown
+    /// as `%<{name}plf>` in a `format_string` and under `plugin` in JSON lines. Any hook, TXN_CLOSE
+    /// included.
+    ///
+    /// # Errors
+    ///
+    /// The host refused: a name not of 1 to 64 bytes of `[A-Za-z0-9_.-]`, a value over 4096
+    /// bytes, or a 33rd field.
+    pub fn log_field_set(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        // SAFETY: the transaction is live; both strings are readable for their lengths.
+        let result = unsafe {
+            (self.api.log_field_set)(
+                self.raw(),
+                name.as_ptr().cast(),
+                name.len(),
+                value.as_ptr().cast(),
+                value.len(),
+            )
+        };
+        checked(result, "log_field_set")
+    }
+
     /// What one of the client connection's functions writes (`None`: the host has nothing).
     fn conn_bytes(&self, get: ConnGet) -> Option<&[u8]> {
         let mut out = abi::hy_str::EMPTY;

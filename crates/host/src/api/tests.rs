@@ -174,6 +174,26 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
             Call::ConnGet { field, txn, out: o } => {
                 (field.of(api))(obj(txn).cast(), out(o, &mut view))
             }
+            Call::LogFieldSet { txn, name, value } => {
+                let ((np, nn), (vp, vn)) = (text(name), text(value));
+                (api.log_field_set)(obj(txn).cast(), np, nn, vp, vn)
+            }
+            Call::StatCreate { this, name, kind, id } => {
+                let (p, n) = text(name);
+                (api.stat_create)(obj(this).cast(), p, n, kind, out(id, &mut int))
+            }
+            Call::StatIncrement { this, id, amount } => {
+                (api.stat_increment)(obj(this).cast(), id, amount)
+            }
+            Call::StatSet { this, id, value } => (api.stat_set)(obj(this).cast(), id, value),
+            Call::StatGet { this, id, value } => {
+                let mut got = 0_i64;
+                (api.stat_get)(obj(this).cast(), id, out(value, &mut got))
+            }
+            Call::MsgReply { this, text: t } => {
+                let (p, n) = text(t);
+                (api.msg_reply)(obj(this).cast(), std::ptr::null(), p, n)
+            }
         }
     }
 }

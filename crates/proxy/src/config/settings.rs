@@ -4,12 +4,14 @@ mod http2;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use saphyr::MarkedYaml;
 use serde::Serialize;
 
 use super::Problem;
+use super::access_log::{self, AccessLogSettings};
 use super::forwarding::{self, Forwarding};
 use super::origin_tls::{self, OriginTls};
 use super::tls::TlsSettings;
@@ -161,6 +163,9 @@ pub struct Settings {
     pub forwarding: Forwarding,
     /// The process log's format and filter (read at start).
     pub log: LogSettings,
+    /// The access log; `None`: none.
+    #[serde(serialize_with = "access_log::serialize")]
+    pub access_log: Option<Arc<AccessLogSettings>>,
 }
 
 impl Default for Settings {
@@ -188,13 +193,14 @@ impl Default for Settings {
             origin_tls: OriginTls::default(),
             forwarding: Forwarding::default(),
             log: LogSettings::default(),
+            access_log: None,
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log";
+                    origin_tls, forwarding, log, access_log";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -285,6 +291,7 @@ impl Settings {
                 "origin_tls" => origin_tls::parse(&mut r, value, dir, &mut settings.origin_tls),
                 "forwarding" => forwarding::parse(&mut r, value, &mut settings.forwarding),
                 "log" => log(&mut r, value, &mut settings.log),
+                "access_log" => settings.access_log = access_log::parse(&mut r, dir, value),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -470,7 +477,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

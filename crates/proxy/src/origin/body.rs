@@ -7,7 +7,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -17,28 +17,42 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 #[derive(Debug)]
 pub(crate) struct RequestBody {
     inner: Incoming,
-    /// Set when `inner` fails; `None` for a body that is empty from the start.
-    failed: Option<Arc<AtomicBool>>,
+    /// `None` for a body that is empty from the start.
+    seen: Option<Arc<Seen>>,
 }
 
-/// Whether a [`RequestBody`] failed.
-#[derive(Debug)]
-pub(crate) struct BodyWatch(Option<Arc<AtomicBool>>);
+/// What a [`RequestBody`] saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Set when the body failed.
+    failed: AtomicBool,
+    /// Data bytes passed on (for the access log).
+    bytes: AtomicU64,
+}
+
+/// Whether a [`RequestBody`] failed, and how much of it went.
+#[derive(Clone, Debug)]
+pub(crate) struct BodyWatch(Option<Arc<Seen>>);
 
 impl RequestBody {
     /// Wraps `inner`; the watch says later whether it failed.
     pub(crate) fn watch(inner: Incoming) -> (RequestBody, BodyWatch) {
         // Most requests have no body: they cost no allocation.
-        let failed = (!inner.is_end_stream()).then(Arc::default);
-        let watch = BodyWatch(failed.clone());
-        (RequestBody { inner, failed }, watch)
+        let seen = (!inner.is_end_stream()).then(Arc::default);
+        let watch = BodyWatch(seen.clone());
+        (RequestBody { inner, seen }, watch)
     }
 }
 
 impl BodyWatch {
     /// Whether the client's body failed (so far).
     pub(crate) fn failed(&self) -> bool {
-        self.0.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+        self.0.as_ref().is_some_and(|s| s.failed.load(Ordering::Relaxed))
+    }
+
+    /// The body's data bytes passed on so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.0.as_ref().map_or(0, |s| s.bytes.load(Ordering::Relaxed))
     }
 }
 
@@ -52,8 +66,14 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
         let poll = Pin::new(&mut this.inner).poll_frame(cx);
-        if let (Poll::Ready(Some(Err(_))), Some(failed)) = (&poll, &this.failed) {
-            failed.store(true, Ordering::Relaxed);
+        match (&poll, &this.seen) {
+            (Poll::Ready(Some(Err(_))), Some(seen)) => seen.failed.store(true, Ordering::Relaxed),
+            (Poll::Ready(Some(Ok(frame))), Some(seen)) => {
+                if let Some(data) = frame.data_ref() {
+                    seen.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
+            }
+            _ => {}
         }
         poll
     }

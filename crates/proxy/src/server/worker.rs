@@ -96,6 +96,7 @@ async fn accept(
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let bound = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -109,6 +110,7 @@ async fn accept(
                     let accepted = Accepted {
                         peer,
                         local,
+                        listener: bound,
                         worker: worker.clone(),
                         stopped: stopped.clone(),
                         watcher: graceful.watcher(),
@@ -141,6 +143,8 @@ async fn accept(
 struct Accepted {
     peer: SocketAddr,
     local: SocketAddr,
+    /// The listener's own address.
+    listener: SocketAddr,
     worker: Arc<Worker>,
     /// Turns true when the worker stops.
     stopped: watch::Receiver<bool>,
@@ -220,9 +224,9 @@ async fn serve_http2<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { peer, local, worker, stopped, watcher, open, counts } = accepted;
+    let Accepted { peer, local, listener, worker, stopped, watcher, open, counts } = accepted;
     let state = Arc::new(ConnState::counting(Some(counts)));
-    let conn = Arc::new(Conn::new(worker, peer, local, tls, state));
+    let conn = Arc::new(Conn::new(worker, peer, local, listener, tls, state));
     h2::serve(stream, conn, h2::Stop::new(stopped, watcher)).await;
     drop(open);
 }
@@ -232,7 +236,7 @@ async fn serve_http1<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { peer, local, worker, stopped: _, watcher, open, counts } = accepted;
+    let Accepted { peer, local, listener, worker, stopped: _, watcher, open, counts } = accepted;
     let generation = worker.serving.load();
     let settings = &generation.config.settings;
     let mut builder = http1::Builder::new();
@@ -259,7 +263,7 @@ where
     let header_read = settings.timeouts.header_read;
     drop(generation);
     let state = Arc::new(ConnState::counting(Some(counts)));
-    let conn = Arc::new(Conn::new(worker, peer, local, tls, state.clone()));
+    let conn = Arc::new(Conn::new(worker, peer, local, listener, tls, state.clone()));
     let closing = conn.clone();
     let service = service_fn(move |request| txn::handle(conn.clone(), request));
     let io = TokioIo::new(ConnIo::new(stream, state.clone()));

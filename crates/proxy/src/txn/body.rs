@@ -12,6 +12,7 @@ use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
 use super::Body;
+use crate::access_log::Logging;
 use crate::conn::Conn;
 use crate::conn::io::ConnState;
 use hookyard_host::TxnBox;
@@ -24,6 +25,8 @@ pub(crate) struct TxnBody {
     /// An answered transaction's start and its connection, whose listener's duration
     /// histogram gets the time from request head to the end of this body.
     pub(super) timing: Option<(Instant, Arc<ConnState>)>,
+    /// The access log line, counting the body's bytes; queued when the body is dropped.
+    pub(super) log: Option<Logging>,
 }
 
 impl hyper::body::Body for TxnBody {
@@ -35,10 +38,25 @@ impl hyper::body::Body for TxnBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        match &mut this.inner {
+        let poll = match &mut this.inner {
             Either::Left(body) => Pin::new(body).poll_frame(cx),
             Either::Right(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
+        };
+        if let Some(entry) = this.log.as_mut().and_then(Logging::entry) {
+            match &poll {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        entry.response_body += data.len() as u64;
+                    }
+                    if this.inner.is_end_stream() {
+                        entry.finished = true;
+                    }
+                }
+                Poll::Ready(None) => entry.finished = true,
+                _ => {}
+            }
         }
+        poll
     }
 
     fn is_end_stream(&self) -> bool {
@@ -57,8 +75,22 @@ impl Drop for TxnBody {
         {
             listener.duration.record(started.elapsed());
         }
+        // A body that was empty from the start (or a HEAD response's) is never polled.
+        if hyper::body::Body::is_end_stream(&self.inner)
+            && let Some(entry) = self.log.as_mut().and_then(Logging::entry)
+        {
+            entry.finished = true;
+        }
         if let Some(state) = self.state.take() {
-            state.close();
+            match self.log.take() {
+                // The line goes once TXN_CLOSE is over, with the fields plugins set.
+                Some(mut log) => state.close_then(move |fields| {
+                    if let Some(entry) = log.entry() {
+                        entry.plugin = fields;
+                    }
+                }),
+                None => state.close(),
+            }
         }
     }
 }

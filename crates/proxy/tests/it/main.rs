@@ -4,6 +4,7 @@
 #![allow(missing_docs, reason = "test functions")]
 #![allow(unreachable_pub, reason = "test support shared between modules")]
 
+mod access_log;
 mod canary;
 mod caps;
 mod check;
@@ -23,6 +24,7 @@ mod metrics;
 mod ordering;
 mod origin_tls;
 mod os_dns;
+mod plugin_ops;
 mod plugins;
 mod reload;
 mod retire;

@@ -411,3 +411,44 @@ unsafe extern "C" fn client_tls_version_get(_txn: *mut hy_txn, _out: *mut hy_str
 unsafe extern "C" fn client_protocol_get(_txn: *mut hy_txn, _out: *mut hy_str) -> hy_return {
     HY_ERROR
 }
+
+unsafe extern "C" fn log_field_set(
+    _txn: *mut hy_txn,
+    _name: *const c_char,
+    _name_len: usize,
+    _value: *const c_char,
+    _value_len: usize,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn stat_create(
+    _this: *mut hy_plugin,
+    _name: *const c_char,
+    _name_len: usize,
+    _kind: i32,
+    _id: *mut i32,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn stat_increment(_this: *mut hy_plugin, _id: i32, _amount: i64) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn stat_set(_this: *mut hy_plugin, _id: i32, _value: i64) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn stat_get(_this: *mut hy_plugin, _id: i32, _value: *mut i64) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn msg_reply(
+    _this: *mut hy_plugin,
+    _msg: *const hookyard_abi::hy_lifecycle_msg,
+    _text: *const c_char,
+    _len: usize,
+) -> hy_return {
+    HY_ERROR
+}

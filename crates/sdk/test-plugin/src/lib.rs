@@ -8,6 +8,8 @@
 //!   the rule's URLs and what it reads of the client connection (`-` for nothing) into request
 //!   headers `X-Echo-*` and answers `DID_REMAP`;
 //! - os_response: state 99 panics; post_config_reload: `FAILURE` panics;
+//! - do_remap also sets access log field `remap` to `sdk` and counts statistic `remaps`;
+//! - its global `LIFECYCLE_MSG` callback replies `TAG=DATA` and sets gauge `last_msg_len`;
 //! - global init: argument `panic` panics, `fail` fails, `panic-timer` schedules a one-shot that
 //!   panics; its `READ_REQUEST_HDR` hook panics on header `X-Panic-Hook`; argument `panic-done`
 //!   makes done panic.
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use hookyard_sdk::{
     Continuation, Error, Event, GlobalPlugin, HookId, HookResult, Host, InstanceArgs, Msg,
-    ReloadStatus, RemapPlugin, RemapRequest, RemapStatus, ServerState, Txn, Url,
+    ReloadStatus, RemapPlugin, RemapRequest, RemapStatus, ServerState, StatKind, Txn, Url,
 };
 
 struct Remap;
@@ -63,6 +65,13 @@ impl RemapPlugin for Remap {
                 return RemapStatus::Error;
             }
         }
+        let counted = Host::get()
+            .ok_or_else(|| Error::new("no host"))
+            .and_then(|host| host.stat_create("remaps", StatKind::Counter))
+            .and_then(|remaps| remaps.increment(1));
+        if counted.is_err() || txn.log_field_set("remap", "sdk").is_err() {
+            return RemapStatus::Error;
+        }
         RemapStatus::DidRemap
     }
 
@@ -95,7 +104,16 @@ impl GlobalPlugin for Global {
         if args.contains(&"panic-timer") {
             hookyard_sdk::schedule(Duration::ZERO, || panic!("boom in a timer"))?;
         }
-        let hook = Continuation::new(|event| match event {
+        let last_len = host.stat_create("last_msg_len", StatKind::Gauge)?;
+        let hook = Continuation::new(move |event| match event {
+            Event::Msg(msg) => {
+                let text = format!("{}={}", msg.tag(), String::from_utf8_lossy(msg.data()));
+                let len = i64::try_from(msg.data().len()).unwrap_or(i64::MAX);
+                match msg.reply(&text).and_then(|()| last_len.set(len)) {
+                    Ok(()) => HookResult::Continue,
+                    Err(_) => HookResult::Error,
+                }
+            }
             Event::Txn(HookId::ReadRequestHdr, txn) => {
                 assert!(txn.header(Msg::ClientRequest, "X-Panic-Hook").is_none(), "boom in a hook");
                 HookResult::Continue
@@ -103,6 +121,7 @@ impl GlobalPlugin for Global {
             _ => HookResult::Continue,
         })?;
         host.add_global_hook(HookId::ReadRequestHdr, &hook, None)?;
+        host.add_global_hook(HookId::LifecycleMsg, &hook, None)?;
         Ok(Global { panic_on_drop: args.contains(&"panic-done"), _hook: hook })
     }
 }

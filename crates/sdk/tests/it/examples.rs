@@ -259,3 +259,31 @@ fn the_sdk_reads_the_client_connection() {
     remap.delete_instance(instance);
     remap.done();
 }
+
+#[test]
+fn the_sdk_sets_log_fields_counts_stats_and_answers_messages() {
+    let env = Env::new();
+    let library = env.load("sdk_test_plugin");
+    let remap = Remap::load(&library, "sdk_test_plugin.so");
+    let host = TestHost::new("sdk_test_plugin");
+    remap.init(&host).unwrap();
+    let instance = remap.new_instance(FROM, TO, &[]).unwrap();
+    for n in 1..=2 {
+        let txn = host.txn("GET", "http://example.com/");
+        assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_DID_REMAP, false));
+        assert_eq!(txn.log_fields(), [("remap".to_owned(), "sdk".to_owned())]);
+        assert_eq!(host.stat("sdk_test_plugin", "remaps"), Some(n));
+    }
+    remap.delete_instance(instance);
+    remap.done();
+    let global = Global::load(&library, "sdk_test_plugin.so");
+    let host = TestHost::new("sdk_test_plugin");
+    global.init(&host, &[]).unwrap();
+    assert_eq!(host.stat("sdk_test_plugin", "last_msg_len"), Some(0));
+    let replies = host.run_message("hello", b"world");
+    assert_eq!(replies, [("sdk_test_plugin".to_owned(), "hello=world".to_owned())]);
+    assert_eq!(host.stat("sdk_test_plugin", "last_msg_len"), Some(5));
+    let replies = host.run_message("empty", b"");
+    assert_eq!(replies, [("sdk_test_plugin".to_owned(), "empty=".to_owned())]);
+    assert_eq!(host.stat("sdk_test_plugin", "last_msg_len"), Some(0));
+}

@@ -71,6 +71,8 @@ pub(crate) struct State {
     pub(crate) ceilings: Mutex<HashMap<String, i32>>,
     /// Priorities set for other plugins (`plugin_priority_of_set`), by name.
     pub(crate) priorities: Mutex<HashMap<String, i32>>,
+    /// Statistics (`stat_create`), by plugin name: name, kind and value, the index the id.
+    pub(crate) stats: Mutex<HashMap<String, Vec<MockStat>>>,
     next_callback: AtomicU64,
     timers: Mutex<Option<mpsc::Sender<(Instant, usize)>>>,
     /// Invocations running now: plugin code is executing, so its library must stay loaded (the
@@ -182,6 +184,31 @@ impl TestHost {
         for h in self.global_hooks(hook) {
             self.state.invoke(h.cont, abi::hook_event(hook), std::ptr::null_mut());
         }
+    }
+
+    /// Delivers an operator message on `LIFECYCLE_MSG` to every callback, as `hookyard ctl
+    /// plugin msg '*' TAG DATA` does; what the plugins answered (`msg_reply`), by name.
+    pub(crate) fn run_message(&self, tag: &str, data: &[u8]) -> Vec<(String, String)> {
+        let mut msg = MockLifecycleMsg {
+            msg: abi::hy_lifecycle_msg {
+                tag: abi::hy_str { ptr: tag.as_ptr().cast(), len: tag.len() },
+                data: data.as_ptr().cast(),
+                data_len: data.len(),
+            },
+            tag: MSG_TAG,
+            replies: Mutex::new(Vec::new()),
+        };
+        let edata: *mut c_void = std::ptr::from_mut(&mut msg).cast();
+        for h in self.global_hooks(abi::HY_HOOK_LIFECYCLE_MSG) {
+            self.state.invoke(h.cont, abi::hook_event(abi::HY_HOOK_LIFECYCLE_MSG), edata);
+        }
+        msg.replies.into_inner().unwrap()
+    }
+
+    /// The value of statistic `name` of plugin `plugin`, if it was created.
+    pub(crate) fn stat(&self, plugin: &str, name: &str) -> Option<i64> {
+        let stats = lock(&self.state.stats);
+        stats.get(plugin)?.iter().find(|(n, _, _)| n == name).map(|(_, _, v)| *v)
     }
 }
 
@@ -418,6 +445,8 @@ pub(crate) struct TxnData {
     pub(crate) server_addr: Option<String>,
     /// The HTTP version the client request arrived in, as `client_protocol_get` writes it.
     pub(crate) protocol: String,
+    /// The access log fields `log_field_set` set, in the order first set.
+    pub(crate) log_fields: Vec<(String, String)>,
     pub(crate) args: [usize; 16],
     pub(crate) control: Control,
     /// The `callback_list` plugin names handed out (kept alive as views).
@@ -476,6 +505,21 @@ pub(crate) struct MockTls {
 /// The client of every new transaction's connection, and the proxy address it connected to.
 pub(crate) const CLIENT: &str = "192.0.2.10:50000";
 pub(crate) const INCOMING: &str = "192.0.2.1:8080";
+
+/// A statistic: its name, kind and value.
+pub(crate) type MockStat = (String, i32, i64);
+
+/// Tells a message pointer of this host from garbage.
+pub(crate) const MSG_TAG: u32 = 0x6d73_6721;
+
+/// An operator message; `hy_lifecycle_msg *` points at its first field.
+#[repr(C)]
+pub(crate) struct MockLifecycleMsg {
+    pub(crate) msg: abi::hy_lifecycle_msg,
+    pub(crate) tag: u32,
+    /// Per plugin name, what it answered.
+    pub(crate) replies: Mutex<Vec<(String, String)>>,
+}
 
 /// A session; `hy_ssn *` points at it.
 #[repr(C)]
@@ -547,6 +591,11 @@ impl MockTxn {
     /// Makes the transaction's session one of client connection `conn` (`None`: of none).
     pub(crate) fn set_conn(&self, conn: Option<MockConn>) {
         lock(&self.ssn.data).conn = conn;
+    }
+
+    /// The access log fields plugins set on the transaction.
+    pub(crate) fn log_fields(&self) -> Vec<(String, String)> {
+        self.data().log_fields.clone()
     }
 
     /// Sets the HTTP version the client request arrived in (`HTTP/1.1` unless set).

@@ -12,7 +12,10 @@ use hookyard_abi::{
     hy_plugin, hy_return, hy_ssn, hy_str, hy_txn, rules,
 };
 
-use super::{ContObj, Control, Hook, MockConn, MockMsg, MockSsn, MockTxn, PluginRec, lock};
+use super::{
+    ContObj, Control, Hook, MSG_TAG, MockConn, MockLifecycleMsg, MockMsg, MockSsn, MockStat,
+    MockTxn, PluginRec, lock,
+};
 
 /// The table for the plugin at `plugin`.
 pub(crate) fn table(plugin: *mut hy_plugin) -> hy_api {
@@ -1101,4 +1104,145 @@ unsafe extern "C" fn client_tls_version_get(t: *mut hy_txn, out: *mut hy_str) ->
 unsafe extern "C" fn client_protocol_get(t: *mut hy_txn, out: *mut hy_str) -> hy_return {
     // SAFETY: the plugin's arguments (contract).
     unsafe { conn_get(t, out, |data, _| Some(data.protocol.as_bytes())) }
+}
+
+// -- Logging, statistics, messages (1.4) ---------------------------------------------------------
+
+unsafe extern "C" fn log_field_set(
+    t: *mut hy_txn,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction and readable spans (contract).
+        let (txn, name, value) =
+            unsafe { (txn(t)?, bytes(name, name_len)?, bytes(value, value_len)?) };
+        let mut data = txn.data();
+        let at = data.log_fields.iter().position(|(n, _)| n.as_bytes() == name);
+        let (name, value) =
+            rule(rules::log_field(name, value, data.log_fields.len(), at.is_some()))?;
+        match at {
+            Some(at) => data.log_fields[at].1 = value.to_owned(),
+            None => data.log_fields.push((name.to_owned(), value.to_owned())),
+        }
+        ok(true)
+    })
+}
+
+/// Runs `f` on the statistics of the plugin at `this`.
+///
+/// # Safety
+///
+/// As [`plugin`].
+unsafe fn with_stats<R>(
+    this: *mut hy_plugin,
+    f: impl FnOnce(&mut Vec<MockStat>) -> Option<R>,
+) -> Option<R> {
+    // SAFETY: per the contract.
+    let me = unsafe { plugin(this)? };
+    let mut stats = lock(&me.state.stats);
+    f(stats.entry(me.name.to_str().ok()?.to_owned()).or_default())
+}
+
+unsafe extern "C" fn stat_create(
+    this: *mut hy_plugin,
+    name: *const c_char,
+    name_len: usize,
+    kind: i32,
+    id: *mut i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        rule(rules::out(id.is_null()))?;
+        // SAFETY: a readable span (contract).
+        let name = rule(rules::stat_create(unsafe { bytes(name, name_len)? }, kind))?;
+        // SAFETY: the plugin's own handle (contract).
+        let found = unsafe {
+            with_stats(this, |stats| {
+                let at = stats.iter().position(|(n, _, _)| n == name);
+                rule(rules::stat_found(at.map(|at| stats[at].1), kind, stats.len()))?;
+                Some(at.unwrap_or_else(|| {
+                    stats.push((name.to_owned(), kind, 0));
+                    stats.len() - 1
+                }))
+            })?
+        };
+        // SAFETY: writable (checked non-null).
+        unsafe { *id = i32::try_from(found).ok()? };
+        ok(true)
+    })
+}
+
+/// The statistic `id` of `stats`.
+fn stat(stats: &mut [MockStat], id: i32) -> Option<&mut MockStat> {
+    stats.get_mut(usize::try_from(id).ok()?)
+}
+
+unsafe extern "C" fn stat_increment(this: *mut hy_plugin, id: i32, amount: i64) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's own handle (contract).
+        unsafe {
+            with_stats(this, |stats| {
+                let stat = stat(stats, id)?;
+                rule(rules::stat_increment(stat.1, amount))?;
+                stat.2 = stat.2.wrapping_add(amount);
+                ok(true)
+            })
+        }
+    })
+}
+
+unsafe extern "C" fn stat_set(this: *mut hy_plugin, id: i32, value: i64) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's own handle (contract).
+        unsafe {
+            with_stats(this, |stats| {
+                let stat = stat(stats, id)?;
+                rule(rules::stat_set(stat.1))?;
+                stat.2 = value;
+                ok(true)
+            })
+        }
+    })
+}
+
+unsafe extern "C" fn stat_get(this: *mut hy_plugin, id: i32, value: *mut i64) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's own handle (contract).
+        let found = unsafe { with_stats(this, |stats| Some(stat(stats, id)?.2))? };
+        rule(rules::out(value.is_null()))?;
+        // SAFETY: writable (checked non-null).
+        unsafe { *value = found };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn msg_reply(
+    this: *mut hy_plugin,
+    msg: *const abi::hy_lifecycle_msg,
+    text: *const c_char,
+    len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the plugin's handle, and `msg` NULL or the message of the callback running
+        // (its first field); the tag is checked before anything else is read.
+        let (me, msg, text) =
+            unsafe { (plugin(this)?, msg.cast::<MockLifecycleMsg>().as_ref()?, bytes(text, len)?) };
+        if msg.tag != MSG_TAG {
+            return None;
+        }
+        let name = me.name.to_str().ok()?.to_owned();
+        let mut replies = lock(&msg.replies);
+        let at = match replies.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                replies.push((name, String::new()));
+                replies.len() - 1
+            }
+        };
+        let text = rule(rules::msg_reply(text, replies[at].1.len()))?;
+        replies[at].1.push_str(text);
+        ok(true)
+    })
 }
