@@ -2,7 +2,7 @@
 //! one answer per line.
 //!
 //! Methods: `reload`, `status`, `config`, `rules`, `plugins`, `retire` (`{"name", "force"}`),
-//! `hooks`.
+//! `hooks`, `drain`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -162,6 +162,10 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 Err(unknown) => return error(id, -32602, &unknown.to_string()),
             }
         }
+        "drain" => {
+            info!("drain requested on the control socket");
+            serde_json::to_value(control.drain())
+        }
         "rules" => serde_json::to_value(control.rules()),
         "plugins" => serde_json::to_value(control.reloader.plugins()),
         "hooks" if request.pointer("/params/txn_sample") == Some(&json!(true)) => {
@@ -178,7 +182,7 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 id,
                 -32601,
                 &format!(
-                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, hooks)"
+                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, hooks, drain)"
                 ),
             );
         }

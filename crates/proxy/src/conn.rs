@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 use tracing::{debug, warn};
 
 use self::io::ConnState;
+use crate::drain::Drain;
 use crate::generation::Serving;
 use crate::limit::ConnLimit;
 use crate::origin::OriginPool;
@@ -42,6 +43,8 @@ pub(crate) struct Worker {
     /// The worker's own origin connections.
     pub(crate) origins: OriginPool,
     pub(crate) index: usize,
+    /// The server's drain: the health route and `Connection: close` read it.
+    pub(crate) drain: Arc<Drain>,
 }
 
 impl Worker {
@@ -51,10 +54,11 @@ impl Worker {
         sampler: Arc<Sampler>,
         stats: Arc<Stats>,
         limit: Arc<ConnLimit>,
+        drain: Arc<Drain>,
     ) -> Worker {
         let settings = &serving.load().config.settings;
         let origins = OriginPool::new(settings.timeouts.origin_connect, ORIGIN_IDLE);
-        Worker { serving, sampler, stats, limit, origins, index }
+        Worker { serving, sampler, stats, limit, origins, index, drain }
     }
 
     /// This worker's counters.

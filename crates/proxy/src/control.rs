@@ -21,6 +21,8 @@ pub(crate) struct Control {
     pub(crate) addrs: Vec<SocketAddr>,
     /// The TLS listeners' side.
     pub(crate) tls: Arc<crate::tls::TlsServer>,
+    /// Whether and since when the server drains.
+    pub(crate) drain: Arc<crate::drain::Drain>,
 }
 
 impl std::fmt::Debug for Control {
@@ -48,7 +50,19 @@ impl Control {
             reloads_ok: ok,
             reloads_failed: failed,
             rules: generation.remap.rules().rules().len(),
+            draining: self.drain.is_draining(),
         }
+    }
+
+    /// Starts draining with the serving generation's `drain` settings (`ctl drain`); what
+    /// the drain started with.
+    pub(crate) fn drain(&self) -> crate::report::Draining {
+        let settings = self.reloader.serving().load().config.settings.drain.clone();
+        let (started, first) = self.drain.start(&settings);
+        if first {
+            tracing::info!(grace = ?started.grace, deadline = ?started.deadline, "draining");
+        }
+        crate::report::Draining::of(&started)
     }
 
     /// The serving generation's global callbacks per hook (`ctl hooks`).

@@ -29,6 +29,7 @@ pub mod config;
 mod conn;
 mod control;
 pub mod ctl;
+mod drain;
 mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -50,7 +51,9 @@ mod watch;
 pub use check::{Check, check};
 pub use config::runtime_dir;
 pub use generation::Generation;
-pub use report::{CallbackEntry, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status};
+pub use report::{
+    CallbackEntry, Draining, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status,
+};
 pub use server::{AdminSocket, Server, ServerConfig, ServerHandle, StartError};
 pub use signals::run_until_signalled;
 pub use txn::Body;

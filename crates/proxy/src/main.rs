@@ -88,6 +88,10 @@ enum Method {
         #[arg(long)]
         txn_sample: bool,
     },
+    /// Drain: the health route answers 503, connections close after their next response,
+    /// listeners close after `drain.grace`; the process exits 0 once in-flight transactions
+    /// finished (at most `drain.deadline`).
+    Drain,
 }
 
 #[derive(Subcommand, Clone)]
@@ -114,6 +118,7 @@ impl Method {
             Method::Plugins => "plugins",
             Method::Plugin { action: PluginAction::Retire { .. } } => "retire",
             Method::Hooks { .. } => "hooks",
+            Method::Drain => "drain",
         }
     }
 

@@ -22,6 +22,7 @@ use tracing::{error, info, warn};
 use crate::config::{Config, Problems, runtime_dir};
 use crate::conn::Worker;
 use crate::control::Control;
+use crate::drain::Drain;
 use crate::generation::{Generation, Serving, load_plugins, problems, remap_generations};
 use crate::limit::ConnLimits;
 use crate::reload::Reloader;
@@ -140,6 +141,7 @@ impl Server {
             started: Instant::now(),
             addrs: addrs.clone(),
             tls,
+            drain: Arc::new(Drain::new()),
         });
         let (stop, stopped) = watch::channel(false);
         let mut threads = spawn_workers(sockets, &control, &stopped)?;
@@ -205,10 +207,11 @@ fn spawn_workers(
         let serving = control.reloader.serving().clone();
         let (sampler, stats) = (control.sampler.clone(), control.stats.clone());
         let (limit, stopped) = (control.limits.clients.clone(), stopped.clone());
+        let drain = control.drain.clone();
         let thread = std::thread::Builder::new()
             .name(format!("hookyard-worker-{index}"))
             .spawn(move || {
-                let worker = Worker::new(index, serving, sampler, stats, limit);
+                let worker = Worker::new(index, serving, sampler, stats, limit, drain);
                 worker::run(listeners, worker, stopped);
             })
             .map_err(|source| StartError::Spawn { what: "worker threads", source })?;
@@ -408,8 +411,29 @@ impl ServerHandle {
         }
     }
 
-    /// Stops accepting connections; in-flight transactions finish, bounded by
-    /// `timeouts.shutdown`. Returns at once; [`ServerHandle::wait`] waits.
+    /// Starts draining with the serving `drain` settings (what `ctl drain`, SIGTERM and SIGINT
+    /// do), unless a drain runs already: the health route answers 503, HTTP/1 responses close
+    /// their connections, HTTP/2 connections get a GOAWAY. Listeners keep accepting until
+    /// [`ServerHandle::shutdown`], which [`run_until_signalled`](crate::run_until_signalled)
+    /// calls once `drain.grace` has passed. Returns what is left of the drain's grace and
+    /// deadline.
+    pub fn drain(&self) -> crate::report::Draining {
+        self.control.drain()
+    }
+
+    /// Whether the server drains.
+    pub fn is_draining(&self) -> bool {
+        self.control.drain.is_draining()
+    }
+
+    /// The server's drain state (the signal loop waits on it).
+    pub(crate) fn drain_state(&self) -> &crate::drain::Drain {
+        &self.control.drain
+    }
+
+    /// Stops accepting connections; in-flight transactions finish, bounded by what is left of
+    /// `drain.deadline` when a drain runs, else by `timeouts.shutdown`. Returns at once;
+    /// [`ServerHandle::wait`] waits.
     pub fn shutdown(&self) {
         self.stop.send_replace(true);
     }

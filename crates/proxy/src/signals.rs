@@ -1,47 +1,88 @@
-//! Signals for `hookyard run`: SIGHUP reloads; SIGTERM and SIGINT shut down gracefully.
+//! Signals for `hookyard run`: SIGHUP reloads; SIGTERM and SIGINT drain, as `ctl drain` does.
 
-use tokio::signal::unix::{SignalKind, signal};
+use std::sync::Arc;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::{info, warn};
 
 use crate::server::ServerHandle;
 
-/// Serves until SIGTERM or SIGINT, reloading on SIGHUP; then stops accepting, lets in-flight
-/// transactions finish (bounded by `timeouts.shutdown`) and returns.
+/// Serves until a drain (SIGTERM, SIGINT or `ctl drain`) has run its course, reloading on
+/// SIGHUP; then returns, the process's work done.
+///
+/// A drain keeps the listeners open for `drain.grace` (a second SIGTERM or SIGINT ends the
+/// grace at once), then closes them and waits for what still runs, until `drain.deadline`
+/// from its start.
 ///
 /// # Errors
 ///
 /// The signal handlers or their runtime cannot be set up.
 pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let handle = std::sync::Arc::new(handle);
+    let handle = Arc::new(handle);
     let waiter = handle.clone();
     runtime.block_on(async move {
-        let mut hangup = signal(SignalKind::hangup())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut signals = Signals {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        };
+        let mut draining = handle.drain_state().subscribe();
         loop {
             tokio::select! {
-                _ = hangup.recv() => {
-                    info!("SIGHUP: reloading");
-                    let handle = handle.clone();
-                    match tokio::task::spawn_blocking(move || handle.reload()).await {
-                        Ok(report) if report.ok => info!(generation = report.generation, "reload done"),
-                        Ok(report) => warn!(problems = ?report.problems, "reload refused"),
-                        Err(e) => warn!(error = %e, "reload task failed"),
-                    }
-                }
-                _ = terminate.recv() => { info!("SIGTERM: shutting down"); break }
-                _ = interrupt.recv() => { info!("SIGINT: shutting down"); break }
+                () = reload_on(&mut signals.hangup, &handle) => {}
+                _ = signals.terminate.recv() => { info!("SIGTERM: draining"); break }
+                _ = signals.interrupt.recv() => { info!("SIGINT: draining"); break }
+                _ = draining.wait_for(|draining| *draining) => break,
             }
         }
+        let started = handle.drain().grace_left_ms;
+        let grace_end = tokio::time::Instant::now() + std::time::Duration::from_millis(started);
+        loop {
+            tokio::select! {
+                () = reload_on(&mut signals.hangup, &handle) => {}
+                () = tokio::time::sleep_until(grace_end) => break,
+                _ = signals.terminate.recv() => {
+                    info!("SIGTERM again: closing the listeners now");
+                    break;
+                }
+                _ = signals.interrupt.recv() => {
+                    info!("SIGINT again: closing the listeners now");
+                    break;
+                }
+            }
+        }
+        info!("drain grace over: listeners closed, waiting for in-flight transactions");
         handle.shutdown();
         Ok::<_, std::io::Error>(())
     })?;
     drop(runtime);
-    match std::sync::Arc::try_unwrap(waiter) {
+    match Arc::try_unwrap(waiter) {
         Ok(handle) => handle.wait(),
         Err(_) => warn!("a reload is still running at shutdown"),
     }
     info!("hookyard stopped");
     Ok(())
+}
+
+/// The signals `run` handles.
+struct Signals {
+    hangup: Signal,
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+/// Waits for a SIGHUP and reloads.
+async fn reload_on(hangup: &mut Signal, handle: &Arc<ServerHandle>) {
+    if hangup.recv().await.is_none() {
+        // No more SIGHUPs can come: wait for the other branches.
+        std::future::pending::<()>().await;
+    }
+    info!("SIGHUP: reloading");
+    let handle = handle.clone();
+    match tokio::task::spawn_blocking(move || handle.reload()).await {
+        Ok(report) if report.ok => info!(generation = report.generation, "reload done"),
+        Ok(report) => warn!(problems = ?report.problems, "reload refused"),
+        Err(e) => warn!(error = %e, "reload task failed"),
+    }
 }

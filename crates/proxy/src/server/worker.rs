@@ -124,7 +124,7 @@ async fn accept(
         }
     }
     drop(listener);
-    let grace = worker.serving.load().config.settings.timeouts.shutdown;
+    let grace = worker.drain.stop_budget(worker.serving.load().config.settings.timeouts.shutdown);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         warn!(
             worker = worker.index,
@@ -217,7 +217,8 @@ where
 {
     let Accepted { peer, local, worker, stopped, watcher, open } = accepted;
     let conn = Arc::new(Conn::new(worker, peer, local, tls, Arc::new(ConnState::new())));
-    h2::serve(stream, conn, h2::Stop::new(stopped, watcher)).await;
+    let drain = conn.worker.drain.subscribe();
+    h2::serve(stream, conn, h2::Stop::new(stopped, drain, watcher)).await;
     drop(open);
 }
 

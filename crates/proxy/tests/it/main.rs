@@ -12,6 +12,7 @@ mod client_conn;
 mod conformance;
 mod control;
 mod coordination;
+mod drain;
 mod errors;
 mod examples;
 mod forwarding;
