@@ -61,6 +61,7 @@ impl Control {
         let (started, first) = self.drain.start(&settings);
         if first {
             tracing::info!(grace = ?started.grace, deadline = ?started.deadline, "draining");
+            crate::notify::notify("STOPPING=1\nSTATUS=draining");
         }
         crate::report::Draining::of(&started)
     }

@@ -36,6 +36,7 @@ pub mod fuzzing;
 mod generation;
 mod limit;
 mod metrics;
+mod notify;
 mod origin;
 mod reload;
 mod report;

@@ -28,6 +28,7 @@ pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
             interrupt: signal(SignalKind::interrupt())?,
         };
         let mut draining = handle.drain_state().subscribe();
+        crate::notify::notify("READY=1\nSTATUS=serving");
         loop {
             tokio::select! {
                 () = reload_on(&mut signals.hangup, &handle) => {}

@@ -29,6 +29,7 @@ mod routing;
 mod sessions;
 mod streaming;
 mod support;
+mod systemd;
 mod timeouts;
 mod tls;
 mod watch;
