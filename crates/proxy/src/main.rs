@@ -1,4 +1,4 @@
-//! `hookyard`: `run`, `check` and `ctl` (`docs/operating.md`). Everything lives in the library;
+//! `hookyard`: `run`, `check`, `ctl`, `completions` and `man` (`docs/operating.md`). Everything lives in the library;
 //! this file parses the command line, installs the log subscriber and picks the allocator.
 
 use std::io::IsTerminal as _;
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use hookyard_proxy::{AdminSocket, Server, ServerConfig, config::Settings, ctl, runtime_dir};
 
 /// The binary's allocator: mimalloc, which cut the proxy's time in malloc and free (13 % of its
@@ -60,6 +60,18 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         method: Method,
+    },
+    /// Print a completion script for SHELL to standard output (e.g. into
+    /// /usr/share/bash-completion/completions/hookyard).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff, section 1) to standard output (`hookyard man | man -l -`).
+    Man {
+        /// Instead: write hookyard.1 and one page per subcommand (hookyard-run.1, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -224,6 +236,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let failed_reload = matches!(method, Method::Reload) && result["ok"] != true;
             Ok(if failed_reload { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hookyard", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir: None } => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir: Some(dir) } => {
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -22,6 +22,7 @@ mod limits;
 mod ordering;
 mod origin_tls;
 mod os_dns;
+mod packaging;
 mod plugins;
 mod reload;
 mod retire;
