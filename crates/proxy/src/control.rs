@@ -23,6 +23,8 @@ pub(crate) struct Control {
     pub(crate) tls: Arc<crate::tls::TlsServer>,
     /// Whether and since when the server drains.
     pub(crate) drain: Arc<crate::drain::Drain>,
+    /// The sockets kept for a successor (`run --takeover`).
+    pub(crate) handover: crate::server::Handover,
 }
 
 impl std::fmt::Debug for Control {

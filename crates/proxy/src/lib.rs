@@ -44,6 +44,7 @@ mod sample;
 mod server;
 mod signals;
 mod stats;
+pub mod systemd;
 mod tls;
 mod txn;
 mod versions;
@@ -55,7 +56,7 @@ pub use generation::Generation;
 pub use report::{
     CallbackEntry, Draining, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status,
 };
-pub use server::{AdminSocket, Server, ServerConfig, ServerHandle, StartError};
+pub use server::{AdminSocket, Listeners, Server, ServerConfig, ServerHandle, StartError};
 pub use signals::run_until_signalled;
 pub use txn::Body;
 pub use versions::{RetiredVersion, UnknownPlugin};

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand};
-use hookyard_proxy::{AdminSocket, Server, ServerConfig, config::Settings, ctl, runtime_dir};
+use hookyard_proxy::{
+    AdminSocket, Listeners, Server, ServerConfig, config::Settings, ctl, runtime_dir,
+};
 
 /// The binary's allocator: mimalloc, which cut the proxy's time in malloc and free (13 % of its
 /// profile under load with glibc's) — see docs/benchmarks.md. Plugins keep their own (they
@@ -43,6 +45,10 @@ enum Command {
         /// Serve Prometheus metrics on this address.
         #[arg(long, value_name = "ADDR")]
         metrics: Option<SocketAddr>,
+        /// Zero-downtime upgrade: take the listening sockets (and metrics and control sockets)
+        /// of the hookyard running on this control socket, serve on them, then drain it.
+        #[arg(long)]
+        takeover: bool,
     },
     /// Validate a configuration directory: exit 0 when it would load, 1 with every problem.
     Check {
@@ -183,7 +189,7 @@ fn error_text(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config, listen, listen_tls, admin, metrics } => {
+        Command::Run { config, listen, listen_tls, admin, metrics, takeover } => {
             let options = ServerConfig {
                 config_dir: config,
                 listen,
@@ -192,7 +198,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics,
                 workers: None,
             };
-            let handle = Server::start(options).context("cannot start")?;
+            let activated = hookyard_proxy::systemd::activated().context("cannot start")?;
+            let listeners = match (takeover, activated) {
+                (true, Some(_)) => {
+                    anyhow::bail!("cannot start: --takeover with sockets from systemd (LISTEN_FDS)")
+                }
+                (true, None) => Listeners::TakeOver,
+                (false, Some(sockets)) => Listeners::Activated(sockets),
+                (false, None) => Listeners::Bind,
+            };
+            let handle = Server::start_with(options, listeners).context("cannot start")?;
             for addr in handle.addrs() {
                 eprintln!("hookyard: listening on http://{addr}");
             }

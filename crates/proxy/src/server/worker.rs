@@ -87,6 +87,12 @@ pub(super) fn run(
     });
 }
 
+/// How long, after the listeners of a draining server close, its connections that have not
+/// sent their first request yet still have for it (it is then served, with `Connection:
+/// close`): a client that connected just before the close has its request on the way, and
+/// closing the connection under it would reset it.
+const LAST_CALL: Duration = Duration::from_secs(1);
+
 async fn accept(
     listener: tokio::net::TcpListener,
     kind: Listener,
@@ -94,6 +100,8 @@ async fn accept(
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    // What the connections see of the stop: after the last call when draining.
+    let (connections_stop, connections_stopped) = watch::channel(false);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -108,7 +116,7 @@ async fn accept(
                         peer,
                         local,
                         worker: worker.clone(),
-                        stopped: stopped.clone(),
+                        stopped: connections_stopped.clone(),
                         watcher: graceful.watcher(),
                         open: OpenConn::count(worker.clone(), permit),
                     };
@@ -125,7 +133,12 @@ async fn accept(
     }
     drop(listener);
     let grace = worker.drain.stop_budget(worker.serving.load().config.settings.timeouts.shutdown);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    let end = tokio::time::Instant::now() + grace;
+    if worker.drain.is_draining() {
+        tokio::time::sleep(LAST_CALL.min(grace)).await;
+    }
+    connections_stop.send_replace(true);
+    if tokio::time::timeout_at(end, graceful.shutdown()).await.is_err() {
         warn!(
             worker = worker.index,
             ?grace,

@@ -33,4 +33,5 @@ mod support;
 mod systemd;
 mod timeouts;
 mod tls;
+mod upgrade;
 mod watch;
