@@ -155,3 +155,49 @@ fn ctl_drain_under_wrk_load_fails_no_request_and_exits_0() {
 fn sigterm_drains_under_wrk_load_and_exits_0() {
     drains_under_load(true);
 }
+
+/// In process, over HTTP/2: a drain sends a kept connection a GOAWAY once its stream in flight
+/// finished, answers the health route 503, and shows in `status` and the metrics; the listeners
+/// still accept during the grace.
+#[tokio::test]
+async fn a_drain_sends_http2_connections_a_goaway_after_their_streams() {
+    use http_body_util::BodyExt as _;
+
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let dir = crate::support::config_dir(&[
+        ("remap.config", remap.as_str()),
+        ("hookyard.yaml", "drain: {grace: 30s, deadline: 60s}\n"),
+    ]);
+    let proxy = crate::support::proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    let (mut send, conn) = crate::http2::connect_watched(addr).await;
+    send.ready().await.unwrap();
+    let slow = send.send_request(crate::http2::request("/slow/1", &[]));
+    let slow = tokio::spawn(slow);
+    crate::support::wait_for("the stream at the origin", || {
+        origin.slow_waiting.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(proxy.metrics_text().contains("\nhookyard_draining 0\n"));
+    let draining = proxy.drain();
+    assert!(draining.grace_left_ms > 29_000, "{draining:?}");
+    assert!(proxy.is_draining() && proxy.status().draining);
+    assert!(proxy.metrics_text().contains("\nhookyard_draining 1\n"));
+    let health = crate::support::get(addr, "site.test", "/_hookyard/health").await;
+    assert_eq!(health.status, http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.body, "draining\n");
+    // The stream in flight finishes, then the GOAWAY ends the connection.
+    origin.release();
+    let response = crate::support::within("the slow stream", slow).await.unwrap().unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.starts_with(b"o GET /slow/1"), "{body:?}");
+    crate::support::within("the GOAWAY", conn).await.unwrap().unwrap();
+    // A new connection is still served during the grace, over HTTP/2 too.
+    let (mut send, _conn) = crate::http2::connect_watched(addr).await;
+    send.ready().await.unwrap();
+    let answer = send.send_request(crate::http2::request("/x", &[])).await.unwrap();
+    assert_eq!(answer.status(), http::StatusCode::OK);
+    proxy.shutdown();
+}

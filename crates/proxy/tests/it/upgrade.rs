@@ -176,8 +176,8 @@ fn takeover_upgrades_twice_under_a_request_every_millisecond_and_fails_none() {
     stop.store(true, Ordering::Relaxed);
     driver.join().unwrap();
     let failures = counts.failures.lock().unwrap().clone();
-    let status = hookyard(root.path()).args(["ctl", "--admin", "a.sock", "drain"]).status();
-    assert!(status.unwrap().success());
+    let status = hookyard(root.path()).args(["ctl", "--admin", "a.sock", "drain"]).output();
+    assert!(status.unwrap().status.success());
     let exited = exit(&mut old);
     if exited.is_none() {
         let _ = (old.kill(), old.wait());
@@ -191,4 +191,37 @@ fn takeover_upgrades_twice_under_a_request_every_millisecond_and_fails_none() {
     );
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(root.path().join("run/plugins.next").is_dir(), "the successor's plugin directory");
+}
+
+/// A takeover needs a running hookyard that does not drain: without one `run --takeover` exits
+/// 1 naming the control socket; a draining one refuses (and a SIGTERM during its drain ends the
+/// grace at once).
+#[test]
+fn a_takeover_needs_a_running_hookyard_that_does_not_drain() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "hookyard.yaml", "workers: 1\ndrain: {grace: 60s, deadline: 90s}\n");
+    let args = ["run", "--config", ".", "--listen", "127.0.0.1:0", "--admin", "a.sock"];
+    let alone = hookyard(root.path()).args(args).arg("--takeover").output().unwrap();
+    let said = String::from_utf8_lossy(&alone.stderr);
+    assert!(!alone.status.success());
+    assert!(said.contains("cannot take over from the hookyard on a.sock"), "{said}");
+
+    let (mut old, _lines, addr) = start_run(root.path(), &args[1..]);
+    let drain = hookyard(root.path()).args(["ctl", "--admin", "a.sock", "drain"]).output();
+    assert!(drain.unwrap().status.success());
+    let refused = hookyard(root.path()).args(args).arg("--takeover").output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(said.contains("this server drains: nothing to take over"), "{said}");
+    // Still listening: the grace is a minute. A SIGTERM ends it now.
+    assert!(TcpStream::connect(&addr).is_ok());
+    let start = Instant::now();
+    let term = std::process::Command::new("kill").args(["-TERM", &old.id().to_string()]).status();
+    assert!(term.unwrap().success());
+    let exited = exit(&mut old);
+    if exited.is_none() {
+        let _ = (old.kill(), old.wait());
+    }
+    assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
+    assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
 }
