@@ -92,10 +92,16 @@ pub(crate) async fn serve(
             changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
             // The successor serves the socket now (its own descriptor of it, or its own
             // socket at another path).
-            () = async { let _ = handed_over.wait_for(|handed| *handed).await; } => break,
+            () = async { let _ = handed_over.wait_for(|handed| *handed).await; } => {
+                // Its clients are the successor's now; the sessions open here (the successor's
+                // own, which waits for its answer) are served until the server stops.
+                drop(listener);
+                let _ = stopped.wait_for(|stopped| *stopped).await;
+                break;
+            }
         }
     }
-    if !control.handover.took_admin(&path) {
+    if !control.handover.took_admin() {
         let _ = std::fs::remove_file(&path);
     }
 }
@@ -150,8 +156,19 @@ async fn session(stream: tokio::net::UnixStream, control: Arc<Control>, idle: Du
             }
         }
         if successor && is_method(&line, "drain") {
+            if !control.handover.commit() {
+                let id =
+                    serde_json::from_str::<Value>(&line).ok().and_then(|r| r.get("id").cloned());
+                let refusal =
+                    error(id.unwrap_or(Value::Null), -32000, "another successor took over first");
+                let mut bytes = refusal.to_string().into_bytes();
+                bytes.push(b'\n');
+                if write.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             info!("the successor serves: handing over and draining");
-            control.handover.commit();
         }
         let answer = answer(&line, &control).await;
         let mut bytes = answer.to_string().into_bytes();

@@ -233,6 +233,11 @@ impl Server {
             // Serving already: a predecessor that does not answer any more changes nothing here.
             match predecessor.commit() {
                 Ok(()) => info!(pid, "took over; the previous hookyard drains"),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Two successors of one process: the first serves, this one leaves.
+                    error!(pid, error = %e, "another hookyard took over first: draining");
+                    control.drain();
+                }
                 Err(e) => {
                     warn!(pid, error = %e, "took over, but the previous hookyard did not confirm its drain")
                 }

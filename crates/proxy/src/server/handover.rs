@@ -23,6 +23,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ pub(crate) struct Handover {
     plugin_root: PathBuf,
     /// Turns true once a successor took the sockets over and asked this server to drain.
     handed_over: watch::Sender<bool>,
+    /// The control socket went with an offer.
+    admin_offered: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -102,6 +105,7 @@ impl Handover {
             sockets: Mutex::new(Some(Kept { listeners, metrics, admin })),
             plugin_root,
             handed_over: watch::Sender::new(false),
+            admin_offered: AtomicBool::new(false),
         })
     }
 
@@ -110,15 +114,9 @@ impl Handover {
         self.handed_over.subscribe()
     }
 
-    /// Whether a successor took over and now serves the control socket at `path`.
-    pub(crate) fn took_admin(&self, path: &Path) -> bool {
-        *self.handed_over.borrow()
-            && self
-                .sockets
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-                .is_none_or(|kept| kept.admin.as_ref().is_some_and(|(admin, _)| admin == path))
+    /// Whether a successor took over and now serves this server's control socket.
+    pub(crate) fn took_admin(&self) -> bool {
+        *self.handed_over.borrow() && self.admin_offered.load(Ordering::Relaxed)
     }
 
     /// Drops the duplicates: a stopping server's sockets must close with its listeners (a
@@ -127,9 +125,10 @@ impl Handover {
         *self.sockets.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    /// The successor took over: this server's control socket and metrics are its now.
-    pub(crate) fn commit(&self) {
-        self.handed_over.send_replace(true);
+    /// The successor took over: this server's control socket and metrics are its now. False
+    /// when another successor did already (one upgrade at a time).
+    pub(crate) fn commit(&self) -> bool {
+        !self.handed_over.send_replace(true)
     }
 
     /// Answers a successor's `takeover` on `stream`: the offer, one JSON-RPC line, with the
@@ -149,11 +148,14 @@ impl Handover {
             let Some(kept) = kept.as_ref() else {
                 return Err("this server is stopping: nothing to take over".to_owned());
             };
-            let admin = kept
-                .admin
-                .as_ref()
-                .filter(|(path, _)| Some(path.as_path()) == successor_admin)
-                .map(|(_, l)| l);
+            // The same socket file, however each process spells its path.
+            let same = |path: &Path| {
+                let ours = std::fs::canonicalize(path).ok();
+                ours.is_some()
+                    && ours == successor_admin.and_then(|p| std::fs::canonicalize(p).ok())
+            };
+            let admin = kept.admin.as_ref().filter(|(path, _)| same(path)).map(|(_, l)| l);
+            self.admin_offered.store(admin.is_some(), Ordering::Relaxed);
             let offer = Offer {
                 listeners: kept
                     .listeners
@@ -318,7 +320,8 @@ impl Predecessor {
     ///
     /// # Errors
     ///
-    /// The connection broke or the predecessor answered an error.
+    /// The connection broke, or the predecessor answered an error (another successor took
+    /// over first: [`std::io::ErrorKind::AlreadyExists`]).
     pub(crate) fn commit(mut self) -> std::io::Result<()> {
         let request = json!({ "jsonrpc": "2.0", "id": 2, "method": "drain" });
         self.stream.write_all((request.to_string() + "\n").as_bytes())?;
@@ -329,7 +332,10 @@ impl Predecessor {
         }
         let answer: Value = serde_json::from_slice(&answer).map_err(std::io::Error::other)?;
         match answer.get("error") {
-            Some(error) => Err(std::io::Error::other(error.to_string())),
+            Some(error) => Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                error["message"].as_str().unwrap_or("refused").to_owned(),
+            )),
             None => Ok(()),
         }
     }

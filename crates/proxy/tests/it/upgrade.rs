@@ -146,6 +146,7 @@ fn takeover_upgrades_twice_under_a_request_every_millisecond_and_fails_none() {
     layout(root.path(), origin.addr);
     let args = ["--config", ".", "--listen", "127.0.0.1:0", "--admin", "a.sock"];
     let (mut old, mut old_lines, addr) = start_run(root.path(), &args);
+    let mut reap = Reap(vec![old.id()]);
     let counts = Arc::new(Counts::default());
     let stop = Arc::new(AtomicBool::new(false));
     let driver = {
@@ -159,6 +160,7 @@ fn takeover_upgrades_twice_under_a_request_every_millisecond_and_fails_none() {
         served_before.push(counts.ok());
         let takeover = [&args[..], &["--takeover"]].concat();
         let (mut new, new_lines, new_addr) = start_run(root.path(), &takeover);
+        reap.0.push(new.id());
         assert_eq!(new_addr, addr, "upgrade {upgrade}: the same listen address");
         let exited = exit(&mut old);
         if !exited.is_some_and(|status| status.success()) {
@@ -207,6 +209,7 @@ fn a_takeover_needs_a_running_hookyard_that_does_not_drain() {
     assert!(said.contains("cannot take over from the hookyard on a.sock"), "{said}");
 
     let (mut old, _lines, addr) = start_run(root.path(), &args[1..]);
+    let _reap = Reap(vec![old.id()]);
     let drain = hookyard(root.path()).args(["ctl", "--admin", "a.sock", "drain"]).output();
     assert!(drain.unwrap().status.success());
     let refused = hookyard(root.path()).args(args).arg("--takeover").output().unwrap();
@@ -224,4 +227,56 @@ fn a_takeover_needs_a_running_hookyard_that_does_not_drain() {
     }
     assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
     assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+}
+
+/// One upgrade at a time: of two successors that both received the sockets, the second to
+/// ask the old process to drain is refused (a real successor first, then a hand-made one).
+#[test]
+fn of_two_successors_only_the_first_hands_over() {
+    use std::os::unix::net::UnixStream;
+
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "hookyard.yaml", "workers: 1\ndrain: {grace: 60s, deadline: 90s}\n");
+    let args = ["--config", ".", "--listen", "127.0.0.1:0", "--admin", "a.sock"];
+    let (mut old, _lines, _addr) = start_run(root.path(), &args);
+    let _reap = Reap(vec![old.id()]);
+    let mut second = UnixStream::connect(root.path().join("a.sock")).unwrap();
+    second.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut reader = BufReader::new(second.try_clone().unwrap());
+    second.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"takeover\"}\n").unwrap();
+    let mut offer = String::new();
+    // The descriptors that came with it are closed with the message, unread.
+    reader.read_line(&mut offer).unwrap();
+    assert!(offer.contains("\"listeners\""), "{offer}");
+    let takeover = [&args[..], &["--takeover"]].concat();
+    let (mut first, _first_lines, _) = start_run(root.path(), &takeover);
+    let _reap_first = Reap(vec![first.id()]);
+    second.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"drain\"}\n").unwrap();
+    let mut refused = String::new();
+    reader.read_line(&mut refused).unwrap();
+    assert!(refused.contains("another successor took over first"), "{refused}");
+    // The old one drains (the first successor's doing); a SIGTERM ends its grace.
+    let term = std::process::Command::new("kill").args(["-TERM", &old.id().to_string()]).status();
+    assert!(term.unwrap().success());
+    assert!(exit(&mut old).is_some_and(|s| s.success()));
+    let drain = hookyard(root.path()).args(["ctl", "--admin", "a.sock", "drain"]).output();
+    assert!(drain.unwrap().status.success());
+    let term = std::process::Command::new("kill").args(["-TERM", &first.id().to_string()]).status();
+    assert!(term.unwrap().success());
+    assert!(exit(&mut first).is_some_and(|s| s.success()));
+}
+
+/// Kills the processes still running when a test ends (a failed assertion would otherwise leave
+/// them serving, holding the test's output open).
+struct Reap(Vec<u32>);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
 }
