@@ -1,9 +1,10 @@
 //! Signals for `hookyard run`: SIGHUP reloads; SIGTERM and SIGINT drain, as `ctl drain` does.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::server::ServerHandle;
 
@@ -37,8 +38,9 @@ pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
                 _ = draining.wait_for(|draining| *draining) => break,
             }
         }
-        let started = handle.drain().grace_left_ms;
-        let grace_end = tokio::time::Instant::now() + std::time::Duration::from_millis(started);
+        let draining = handle.drain();
+        watchdog(Duration::from_millis(draining.deadline_left_ms) + WATCHDOG_MARGIN)?;
+        let grace_end = tokio::time::Instant::now() + Duration::from_millis(draining.grace_left_ms);
         loop {
             tokio::select! {
                 () = reload_on(&mut signals.hangup, &handle) => {}
@@ -63,6 +65,21 @@ pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
         Err(_) => warn!("a reload is still running at shutdown"),
     }
     info!("hookyard stopped");
+    Ok(())
+}
+
+/// How long past `drain.deadline` a process that has not exited yet is ended by the watchdog.
+const WATCHDOG_MARGIN: Duration = Duration::from_secs(5);
+
+/// Ends the process with status 1 if it still runs after `limit`: a drain is bounded by its
+/// deadline, and what still runs then (a plugin's teardown that never returns) must not keep
+/// the process from exiting. An exit this way is an error, logged as one.
+fn watchdog(limit: Duration) -> std::io::Result<()> {
+    std::thread::Builder::new().name("hookyard-drain-watchdog".to_owned()).spawn(move || {
+        std::thread::sleep(limit);
+        error!(?limit, "still running past drain.deadline: exiting now");
+        std::process::exit(1);
+    })?;
     Ok(())
 }
 
