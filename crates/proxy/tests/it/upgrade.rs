@@ -280,3 +280,53 @@ impl Drop for Reap {
         }
     }
 }
+
+/// In process: a takeover takes plain and TLS listeners (every worker's socket) and the
+/// control socket; the TLS listener then serves the new server's certificates, the old server
+/// drains and its control socket is the new one's.
+#[test]
+fn takeover_keeps_tls_listeners_and_the_control_socket() {
+    use hookyard_proxy::{AdminSocket, Listeners, Server, ServerConfig};
+
+    let (dir, _ca) = crate::tls::three_certificates();
+    let admin = dir.path().join("admin.sock");
+    let options = ServerConfig {
+        config_dir: Some(dir.path().to_owned()),
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        listen_tls: vec!["127.0.0.1:0".parse().unwrap()],
+        admin: AdminSocket::At(admin.clone()),
+        metrics: Some("127.0.0.1:0".parse().unwrap()),
+        workers: Some(3),
+    };
+    let old = Server::start(options.clone()).unwrap();
+    // Fewer workers: the new server serves all three sockets of each address anyway.
+    let new_options = ServerConfig { workers: Some(2), ..options };
+    let new = Server::start_with(new_options, Listeners::TakeOver).unwrap();
+    assert!(old.is_draining());
+    assert_eq!(new.addrs(), old.addrs());
+    assert_eq!(new.tls_addrs(), old.tls_addrs());
+    assert_eq!(new.metrics_addr(), old.metrics_addr(), "the metrics socket went along");
+    let tls = new.tls_addrs()[0];
+    old.shutdown();
+    old.wait();
+    assert!(admin.exists(), "the old server left the control socket to the new one");
+    let status = hookyard(dir.path())
+        .args(["ctl", "--admin", admin.to_str().unwrap(), "--json", "status"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        (status["workers"].as_u64(), &status["draining"]),
+        (Some(2), &serde_json::json!(false))
+    );
+    // New connections, each spread by the kernel over the three sockets: one nobody served
+    // would hang its client (12 tries miss one of three sockets with odds under 1 %).
+    for _ in 0..12 {
+        let output = crate::tls::curl(dir.path(), tls, "a.test", "/_hookyard/health", &[]);
+        let said = crate::tls::text(&output);
+        assert!(output.status.success() && said.contains("< HTTP/2 200"), "{said}");
+        assert!(said.contains("CN=a.test"), "the new server's certificate: {said}");
+    }
+    new.shutdown();
+    new.wait();
+}
