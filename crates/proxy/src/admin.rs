@@ -3,7 +3,8 @@
 //!
 //! Methods: `reload`, `status`, `config`, `rules`, `plugins`, `retire` (`{"name", "force"}`),
 //! `plugin_msg` (`{"name", "tag", "data"}`), `hooks`, `metrics` (the Prometheus page as one
-//! string), `log_level` (`{"level"}` optional).
+//! string), `log_level` (`{"level"}` optional), `drain`, and `takeover` (`server/handover.rs`:
+//! the listening sockets go with the answer).
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -68,6 +69,7 @@ pub(crate) async fn serve(
     control: Arc<Control>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut handed_over = control.handover.subscribe();
     let listener = match tokio::net::UnixListener::from_std(listener) {
         Ok(listener) => listener,
         Err(e) => {
@@ -89,9 +91,20 @@ pub(crate) async fn serve(
                 }
             },
             changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
+            // The successor serves the socket now (its own descriptor of it, or its own
+            // socket at another path).
+            () = async { let _ = handed_over.wait_for(|handed| *handed).await; } => {
+                // Its clients are the successor's now; the sessions open here (the successor's
+                // own, which waits for its answer) are served until the server stops.
+                drop(listener);
+                let _ = stopped.wait_for(|stopped| *stopped).await;
+                break;
+            }
         }
     }
-    let _ = std::fs::remove_file(&path);
+    if !control.handover.took_admin() {
+        let _ = std::fs::remove_file(&path);
+    }
 }
 
 /// One client of the control socket, until it closes, sends nothing for `idle` (a silent or
@@ -100,6 +113,8 @@ async fn session(stream: tokio::net::UnixStream, control: Arc<Control>, idle: Du
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut line = String::new();
+    // This client took the sockets over: its `drain` hands the server over.
+    let mut successor = false;
     loop {
         line.clear();
         let mut limited = (&mut lines).take(MAX_REQUEST as u64);
@@ -118,6 +133,44 @@ async fn session(stream: tokio::net::UnixStream, control: Arc<Control>, idle: Du
         if line.trim().is_empty() {
             continue;
         }
+        if let Some((id, admin)) = takeover_request(&line) {
+            info!("takeover requested on the control socket");
+            let offered = if control.drain.is_draining() {
+                Err("this server drains: nothing to take over".to_owned())
+            } else {
+                control.handover.offer(id.clone(), admin.as_deref(), &write).await
+            };
+            match offered {
+                Ok(()) => {
+                    successor = true;
+                    continue;
+                }
+                Err(reason) => {
+                    warn!(%reason, "takeover refused");
+                    let mut bytes = error(id, -32000, &reason).to_string().into_bytes();
+                    bytes.push(b'\n');
+                    if write.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        if successor && is_method(&line, "drain") {
+            if !control.handover.commit() {
+                let id =
+                    serde_json::from_str::<Value>(&line).ok().and_then(|r| r.get("id").cloned());
+                let refusal =
+                    error(id.unwrap_or(Value::Null), -32000, "another successor took over first");
+                let mut bytes = refusal.to_string().into_bytes();
+                bytes.push(b'\n');
+                if write.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            info!("the successor serves: handing over and draining");
+        }
         let answer = answer(&line, &control).await;
         let mut bytes = answer.to_string().into_bytes();
         bytes.push(b'\n');
@@ -125,6 +178,22 @@ async fn session(stream: tokio::net::UnixStream, control: Arc<Control>, idle: Du
             return;
         }
     }
+}
+
+/// A `takeover` request's id and the successor's control socket path.
+fn takeover_request(line: &str) -> Option<(Value, Option<PathBuf>)> {
+    let request: Value = serde_json::from_str(line).ok()?;
+    if request.get("method")? != "takeover" || request.get("jsonrpc")? != "2.0" {
+        return None;
+    }
+    let admin = request.pointer("/params/admin").and_then(Value::as_str).map(PathBuf::from);
+    Some((request.get("id").cloned().unwrap_or(Value::Null), admin))
+}
+
+/// Whether `line` is a request for `method`.
+fn is_method(line: &str, method: &str) -> bool {
+    serde_json::from_str::<Value>(line)
+        .is_ok_and(|r| r.get("method").and_then(Value::as_str) == Some(method))
 }
 
 /// Answers one JSON-RPC request (notifications, without `id`, are answered too: a client that
@@ -203,6 +272,10 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 Err(e) => return error(id, -32603, &format!("message delivery failed: {e}")),
             }
         }
+        "drain" => {
+            info!("drain requested on the control socket");
+            serde_json::to_value(control.drain())
+        }
         "rules" => serde_json::to_value(control.rules()),
         "plugins" => serde_json::to_value(control.reloader.plugins()),
         "hooks" if request.pointer("/params/txn_sample") == Some(&json!(true)) => {
@@ -219,7 +292,7 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 id,
                 -32601,
                 &format!(
-                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, plugin_msg, hooks, metrics, log_level)"
+                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, plugin_msg, hooks, metrics, log_level, drain, takeover)"
                 ),
             );
         }

@@ -149,7 +149,11 @@ fn load_plugins(config: &mut Config, dir: &Path) -> Result<(), Problems> {
     };
     // Everything that can hold the loader (and so its lock file in the scratch directory) is
     // dropped before the scratch directory.
-    let (generations, link) = remap_generations(&scratch_config.settings, Some(dir));
+    let (generations, link) = remap_generations(
+        &scratch_config.settings,
+        Some(dir),
+        crate::generation::default_plugin_root(&scratch_config.settings),
+    );
     let result = load(&generations, &link, &mut scratch_config).map(drop).map_err(problems);
     generations.plugins().flush();
     drop((generations, link));

@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 
 use self::io::ConnState;
 use crate::access_log::AccessLog;
+use crate::drain::Drain;
 use crate::generation::Serving;
 use crate::limit::ConnLimit;
 use crate::origin::OriginPool;
@@ -45,6 +46,8 @@ pub(crate) struct Worker {
     pub(crate) index: usize,
     /// The access log's queue.
     pub(crate) access_log: Arc<AccessLog>,
+    /// The server's drain: the health route and `Connection: close` read it.
+    pub(crate) drain: Arc<Drain>,
 }
 
 impl Worker {
@@ -55,11 +58,12 @@ impl Worker {
         stats: Arc<Stats>,
         limit: Arc<ConnLimit>,
         access_log: Arc<AccessLog>,
+        drain: Arc<Drain>,
     ) -> Worker {
         let settings = &serving.load().config.settings;
         let connect = settings.timeouts.origin_connect;
         let origins = OriginPool::new(connect, ORIGIN_IDLE, stats.clone(), index);
-        Worker { serving, sampler, stats, limit, origins, index, access_log }
+        Worker { serving, sampler, stats, limit, origins, index, access_log, drain }
     }
 
     /// This worker's counters.

@@ -28,6 +28,10 @@ pub(crate) struct Control {
     pub(crate) metrics_addr: Option<SocketAddr>,
     /// The access log's writer.
     pub(crate) access_log: Arc<crate::access_log::AccessLog>,
+    /// Whether and since when the server drains.
+    pub(crate) drain: Arc<crate::drain::Drain>,
+    /// The sockets kept for a successor (`run --takeover`).
+    pub(crate) handover: crate::server::Handover,
 }
 
 impl std::fmt::Debug for Control {
@@ -55,6 +59,7 @@ impl Control {
             reloads_ok: ok,
             reloads_failed: failed,
             rules: generation.remap.rules().rules().len(),
+            draining: self.drain.is_draining(),
         }
     }
 
@@ -72,6 +77,18 @@ impl Control {
         settings.workers = Some(self.stats.workers.len());
         settings.runtime_dir = Some(crate::config::runtime_dir(settings.runtime_dir.as_deref()));
         serde_json::to_value(settings)
+    }
+
+    /// Starts draining with the serving generation's `drain` settings (`ctl drain`); what
+    /// the drain started with.
+    pub(crate) fn drain(&self) -> crate::report::Draining {
+        let settings = self.reloader.serving().load().config.settings.drain.clone();
+        let (started, first) = self.drain.start(&settings);
+        if first {
+            tracing::info!(grace = ?started.grace, deadline = ?started.deadline, "draining");
+            crate::notify::notify("STOPPING=1\nSTATUS=draining");
+        }
+        crate::report::Draining::of(&started)
     }
 
     /// The serving generation's global callbacks per hook (`ctl hooks`).

@@ -127,6 +127,14 @@ pub fn render(method: &str, result: &Value) -> String {
             let _ = writeln!(out, "{}", s(&result["level"]));
         }
         "plugin_msg" => plugin_msg(&mut out, result),
+        "drain" => {
+            let _ = writeln!(
+                out,
+                "draining: listeners close in {} ms, the process exits within {} ms",
+                s(&result["grace_left_ms"]),
+                s(&result["deadline_left_ms"])
+            );
+        }
         _ => {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(result).unwrap_or_default());
         }
@@ -197,6 +205,7 @@ fn status(out: &mut String, result: &Value) {
         "reloads_ok",
         "reloads_failed",
         "rules",
+        "draining",
     ] {
         let value = match &result[key] {
             Value::Array(items) => items.iter().map(s).collect::<Vec<_>>().join(", "),

@@ -265,16 +265,20 @@ fn canaries(
     out
 }
 
+/// Where a server keeps its plugin copies by default: `<runtime_dir>/plugins`.
+pub(crate) fn default_plugin_root(settings: &crate::config::Settings) -> PathBuf {
+    crate::config::runtime_dir(settings.runtime_dir.as_deref()).join("plugins")
+}
+
 /// The remap generations of a server: plugins are loaded from the configured plugin directories
-/// (then the configuration directory), their copies kept under `<runtime_dir>/plugins`, which is
-/// only created when the first plugin loads.
+/// (then the configuration directory), their copies kept under `plugin_root` (see
+/// [`default_plugin_root`]), which is only created when the first plugin loads.
 pub(crate) fn remap_generations(
     settings: &crate::config::Settings,
     config_dir: Option<&Path>,
+    plugin_root: PathBuf,
 ) -> (hookyard_remap::Generations, Arc<Link>) {
-    let mut loader_config = hookyard_dso::LoaderConfig::new(
-        crate::config::runtime_dir(settings.runtime_dir.as_deref()).join("plugins"),
-    );
+    let mut loader_config = hookyard_dso::LoaderConfig::new(plugin_root);
     for dir in settings.plugin_dirs.iter().map(PathBuf::as_path).chain(config_dir) {
         loader_config = loader_config.search_dir(dir);
     }

@@ -31,6 +31,7 @@ pub mod config;
 mod conn;
 mod control;
 pub mod ctl;
+mod drain;
 mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -38,6 +39,7 @@ mod generation;
 mod limit;
 pub mod log;
 mod metrics;
+mod notify;
 mod origin;
 mod process;
 mod reload;
@@ -46,6 +48,7 @@ mod sample;
 mod server;
 mod signals;
 mod stats;
+pub mod systemd;
 mod tls;
 mod txn;
 mod versions;
@@ -54,8 +57,10 @@ mod watch;
 pub use check::{Check, check};
 pub use config::runtime_dir;
 pub use generation::Generation;
-pub use report::{CallbackEntry, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status};
-pub use server::{AdminSocket, Server, ServerConfig, ServerHandle, StartError};
+pub use report::{
+    CallbackEntry, Draining, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status,
+};
+pub use server::{AdminSocket, Listeners, Server, ServerConfig, ServerHandle, StartError};
 pub use signals::run_until_signalled;
 pub use txn::Body;
 pub use versions::{RetiredVersion, UnknownPlugin};

@@ -1,15 +1,15 @@
-//! `hookyard`: `run`, `check` and `ctl` (`docs/operating.md`). Everything lives in the library;
-//! this file parses the command line, installs the log subscriber and picks the allocator.
+//! `hookyard`: `run`, `check`, `ctl`, `completions` and `man` (`docs/operating.md`). Everything
+//! lives in the library; this file parses the command line, installs the log subscriber and picks the allocator.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use hookyard_proxy::config::{Settings, admin_socket, settings_of};
 use hookyard_proxy::log::LogFormat;
-use hookyard_proxy::{AdminSocket, Server, ServerConfig, ctl};
+use hookyard_proxy::{AdminSocket, Listeners, Server, ServerConfig, ctl};
 
 /// The binary's allocator: mimalloc, which cut the proxy's time in malloc and free (13 % of its
 /// profile under load with glibc's) — see docs/benchmarks.md. Plugins keep their own (they
@@ -47,6 +47,10 @@ enum Command {
         /// The process log's format, instead of hookyard.yaml's `log.format`.
         #[arg(long, value_name = "FORMAT")]
         log_format: Option<LogFormat>,
+        /// Zero-downtime upgrade: take the listening sockets (and metrics and control sockets)
+        /// of the hookyard running on this control socket, serve on them, then drain it.
+        #[arg(long)]
+        takeover: bool,
     },
     /// Validate a configuration directory: exit 0 when it would load, 1 with every problem.
     Check {
@@ -72,6 +76,18 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         method: Method,
+    },
+    /// Print a completion script for SHELL to standard output (e.g. into
+    /// /usr/share/bash-completion/completions/hookyard).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff, section 1) to standard output (`hookyard man | man -l -`).
+    Man {
+        /// Instead: write hookyard.1 and one page per subcommand (hookyard-run.1, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -111,6 +127,10 @@ enum Method {
         /// An EnvFilter directive: `debug`, `warn,hookyard=trace`, ...
         level: Option<String>,
     },
+    /// Drain: the health route answers 503, connections close after their next response,
+    /// listeners close after `drain.grace`; the process exits 0 once in-flight transactions
+    /// finished (at most `drain.deadline`).
+    Drain,
 }
 
 #[derive(Subcommand, Clone)]
@@ -150,6 +170,7 @@ impl Method {
             Method::Hooks { .. } => "hooks",
             Method::Metrics { .. } => "metrics",
             Method::LogLevel { .. } => "log_level",
+            Method::Drain => "drain",
         }
     }
 
@@ -223,7 +244,7 @@ fn error_text(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config, listen, listen_tls, admin, metrics, log_format: _ } => {
+        Command::Run { config, listen, listen_tls, admin, metrics, log_format: _, takeover } => {
             let options = ServerConfig {
                 config_dir: config,
                 listen,
@@ -232,7 +253,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics,
                 workers: None,
             };
-            let handle = Server::start(options).context("cannot start")?;
+            let activated = hookyard_proxy::systemd::activated().context("cannot start")?;
+            let listeners = match (takeover, activated) {
+                (true, Some(_)) => {
+                    anyhow::bail!("cannot start: --takeover with sockets from systemd (LISTEN_FDS)")
+                }
+                (true, None) => Listeners::TakeOver,
+                (false, Some(sockets)) => Listeners::Activated(sockets),
+                (false, None) => Listeners::Bind,
+            };
+            let handle = Server::start_with(options, listeners).context("cannot start")?;
             for addr in handle.addrs() {
                 eprintln!("hookyard: listening on http://{addr}");
             }
@@ -294,6 +324,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let failed_reload = matches!(method, Method::Reload) && result["ok"] != true;
             Ok(if failed_reload { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hookyard", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir: None } => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir: Some(dir) } => {
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

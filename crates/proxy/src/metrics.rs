@@ -2,7 +2,7 @@
 //!
 //! Series: `hookyard_responses_total{class}`, `hookyard_connections`,
 //! `hookyard_transactions_in_flight`, `hookyard_reloads_total{result}`, `hookyard_generation`,
-//! `hookyard_uptime_seconds`, `hookyard_transactions_abandoned_total`,
+//! `hookyard_uptime_seconds`, `hookyard_draining`, `hookyard_transactions_abandoned_total`,
 //! `hookyard_http2_connections_total`, `hookyard_origin_tls_failures_total{failure}`, per endpoint
 //! `hookyard_endpoint_connections{endpoint}`, `hookyard_endpoint_connections_max{endpoint}` and
 //! `hookyard_connections_refused_total{endpoint}`, `hookyard_plugin_versions{state}`, the
@@ -132,6 +132,11 @@ pub(crate) fn render(control: &Control) -> String {
             "hookyard_uptime_seconds",
             "Seconds since start.",
             control.started.elapsed().as_secs_f64(),
+        ),
+        (
+            "hookyard_draining",
+            "1 while the server drains (ctl drain, SIGTERM), else 0.",
+            f64::from(u8::from(control.drain.is_draining())),
         ),
     ];
     for (name, help, value) in gauges {

@@ -73,8 +73,14 @@ impl Reloader {
         let start = Instant::now();
         let old = self.serving.load_full();
         let Some(dir) = &self.config_dir else { return embedded(&old, start) };
+        crate::notify::notify("RELOADING=1\nSTATUS=reloading");
         let mut report = self.load(dir, &old);
         report.millis = millis(start);
+        let status = if report.ok { "reloaded" } else { "reload refused" };
+        crate::notify::notify(&format!(
+            "READY=1\nSTATUS={status}: generation {}",
+            report.generation
+        ));
         report
     }
 

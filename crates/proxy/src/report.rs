@@ -76,6 +76,31 @@ pub struct Status {
     pub reloads_failed: u64,
     /// Remap rules in the serving generation.
     pub rules: usize,
+    /// Whether the server drains (`ctl drain`, SIGTERM): its health route answers 503.
+    #[serde(default)]
+    pub draining: bool,
+}
+
+/// A drain as `ctl drain` answers it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Draining {
+    /// Milliseconds the listeners still accept (`drain.grace` less the time drained).
+    pub grace_left_ms: u64,
+    /// Milliseconds until whatever still runs is cut (`drain.deadline` less the time drained).
+    pub deadline_left_ms: u64,
+}
+
+impl Draining {
+    pub(crate) fn of(started: &crate::drain::Started) -> Draining {
+        let now = std::time::Instant::now();
+        let ms = |at: std::time::Instant| {
+            u64::try_from(at.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX)
+        };
+        Draining {
+            grace_left_ms: ms(started.grace_end()),
+            deadline_left_ms: ms(started.deadline()),
+        }
+    }
 }
 
 /// The callbacks on one hook of the serving generation, as `ctl hooks` shows them.

@@ -6,8 +6,11 @@
 //! generation ([`Serving`]: workers, the reloader), the [`Reloader`] (control channel, watcher),
 //! counters ([`Stats`]: workers, control), connection caps, and the transaction sampler.
 
-mod listen;
+mod handover;
+pub(crate) mod listen;
 mod worker;
+
+pub(crate) use handover::Handover;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,10 @@ use crate::access_log::AccessLog;
 use crate::config::{Config, Problems};
 use crate::conn::Worker;
 use crate::control::Control;
-use crate::generation::{Generation, Serving, load_plugins, problems, remap_generations};
+use crate::drain::Drain;
+use crate::generation::{
+    Generation, Serving, default_plugin_root, load_plugins, problems, remap_generations,
+};
 use crate::limit::ConnLimits;
 use crate::reload::Reloader;
 use crate::report::{ReloadReport, RuleInfo, Status};
@@ -78,6 +84,15 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The running hookyard's sockets could not be taken over (`--takeover`).
+    #[error("cannot take over from the hookyard on {}", path.display())]
+    TakeOver {
+        /// Its control socket.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A thread or runtime could not be created.
     #[error("cannot start the {what}")]
     Spawn {
@@ -87,6 +102,22 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Where a server's listening sockets come from.
+#[derive(Debug, Default)]
+pub enum Listeners {
+    /// Bound by the server: `listen` and `tls_listen` (or the command line's), one socket per
+    /// worker and address.
+    #[default]
+    Bind,
+    /// Taken over from the hookyard answering on the control socket the server would bind
+    /// (`hookyard run --takeover`), which drains once this server serves; its listen addresses,
+    /// metrics socket and control socket are kept, whatever the configuration says.
+    TakeOver,
+    /// Passed by systemd's socket activation (`hookyard_proxy::systemd::activated`); they
+    /// replace `listen` and `tls_listen`.
+    Activated(Vec<crate::systemd::Activated>),
 }
 
 /// Starts servers.
@@ -101,32 +132,77 @@ impl Server {
     ///
     /// A configuration with problems, an address that cannot be bound, a thread that cannot be
     /// started.
-    pub fn start(mut options: ServerConfig) -> Result<ServerHandle, StartError> {
+    pub fn start(options: ServerConfig) -> Result<ServerHandle, StartError> {
+        Server::start_with(options, Listeners::Bind)
+    }
+
+    /// As [`Server::start`], with the listening sockets from `listeners`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::start`]; and for a takeover, a running hookyard that cannot be reached or
+    /// refuses (it drains already).
+    pub fn start_with(
+        mut options: ServerConfig,
+        listeners: Listeners,
+    ) -> Result<ServerHandle, StartError> {
         options.config_dir = options.config_dir.as_deref().map(crate::config::absolute);
-        let (config, remap, link, hooks) = load(options.config_dir.as_deref())?;
-        let settings = &config.settings;
-        let listen = if options.listen.is_empty() { &settings.listen } else { &options.listen };
-        let listen_tls =
-            if options.listen_tls.is_empty() { &settings.tls_listen } else { &options.listen_tls };
-        if !listen_tls.is_empty() && config.tls.count() == 0 {
-            return Err(StartError::Config(no_certificate(&config)));
+        let mut config = load_config(options.config_dir.as_deref())?;
+        let admin_path = admin_path(&options, &config.settings);
+        let predecessor = match &listeners {
+            Listeners::TakeOver => Some(take_over(admin_path.as_deref())?),
+            _ => None,
+        };
+        let mut plugin_root = default_plugin_root(&config.settings);
+        if predecessor.as_ref().is_some_and(|p| p.plugin_root == plugin_root) {
+            // The predecessor holds the loader lock of its directory until it exits.
+            plugin_root.set_extension("next");
         }
+        let (remap, link, hooks) =
+            load_plugins_into(&mut config, options.config_dir.as_deref(), &plugin_root)?;
+        let settings = &config.settings;
         let workers = options
             .workers
             .or(settings.workers)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .max(1);
-        let all: Vec<SocketAddr> = listen.iter().chain(listen_tls).copied().collect();
-        let sockets = listen::bind_all(&all, workers)?;
-        let mut addrs: Vec<SocketAddr> =
-            sockets[0].iter().filter_map(|s| s.local_addr().ok()).collect();
-        let tls_addrs = addrs.split_off(listen.len());
+        let (bound, mut inherited) = match (listeners, predecessor) {
+            (_, Some(mut predecessor)) => {
+                let bound = std::mem::take(&mut predecessor.listeners);
+                (bound, Some(predecessor))
+            }
+            (Listeners::Activated(sockets), None) => {
+                (crate::systemd::bound(sockets, &settings.tls_listen), None)
+            }
+            (_, None) => {
+                let listen =
+                    if options.listen.is_empty() { &settings.listen } else { &options.listen };
+                let listen_tls = if options.listen_tls.is_empty() {
+                    &settings.tls_listen
+                } else {
+                    &options.listen_tls
+                };
+                (listen::bind_all(listen, listen_tls, workers)?, None)
+            }
+        };
+        let addrs: Vec<SocketAddr> = bound.iter().filter(|b| !b.tls).map(|b| b.addr).collect();
+        let tls_addrs: Vec<SocketAddr> = bound.iter().filter(|b| b.tls).map(|b| b.addr).collect();
+        if !tls_addrs.is_empty() && config.tls.count() == 0 {
+            return Err(StartError::Config(no_certificate(&config)));
+        }
         let tls = crate::tls::TlsServer::new(&tls_addrs).map_err(|e| StartError::Spawn {
             what: "TLS ticketer",
             source: std::io::Error::other(e),
         })?;
         let tls = Arc::new(tls);
-        let endpoints = ControlEndpoints::bind(&options, settings)?;
+        let endpoints = ControlEndpoints::bind(&options, settings, admin_path, inherited.as_mut())?;
+        let handover = Handover::keep(
+            &bound,
+            endpoints.metrics.as_ref(),
+            endpoints.admin_path.as_deref().zip(endpoints.admin.as_ref()),
+            plugin_root,
+        )
+        .map_err(|source| StartError::Spawn { what: "socket handover", source })?;
         let limits = Arc::new(ConnLimits::new(&settings.limits));
         let source = config.source.to_string();
         let serving = Arc::new(Serving::new(Generation::new(1, config, remap.current(), hooks)));
@@ -141,7 +217,7 @@ impl Server {
                 !tls_addrs.is_empty(),
             )),
             sampler: Arc::new(Sampler::default()),
-            stats: Arc::new(Stats::new(workers, all.len())),
+            stats: Arc::new(Stats::new(workers, addrs.len() + tls_addrs.len())),
             limits,
             started: Instant::now(),
             addrs: addrs.clone(),
@@ -149,7 +225,11 @@ impl Server {
             admin_path: endpoints.admin_path.clone(),
             metrics_addr: endpoints.metrics_addr(),
             access_log,
+            drain: Arc::new(Drain::new()),
+            handover,
         });
+        let sockets = listen::per_worker(bound, workers)
+            .map_err(|source| StartError::Spawn { what: "worker listeners", source })?;
         let (stop, stopped) = watch::channel(false);
         let mut threads = spawn_workers(sockets, &control, &stopped)?;
         let (admin_path, metrics_addr) = (endpoints.admin_path.clone(), endpoints.metrics_addr());
@@ -157,25 +237,71 @@ impl Server {
         threads.extend(crate::watch::start(&control.reloader, stopped));
         info!(listen = ?addrs, listen_tls = ?tls_addrs, workers, config = %source,
             admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
+        if let Some(predecessor) = inherited {
+            let pid = predecessor.pid;
+            // Serving already: a predecessor that does not answer any more changes nothing here.
+            match predecessor.commit() {
+                Ok(()) => info!(pid, "took over; the previous hookyard drains"),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Two successors of one process: the first serves, this one leaves.
+                    error!(pid, error = %e, "another hookyard took over first: draining");
+                    control.drain();
+                }
+                Err(e) => {
+                    warn!(pid, error = %e, "took over, but the previous hookyard did not confirm its drain")
+                }
+            }
+        }
         Ok(ServerHandle { control, stop, threads, admin_path, metrics_addr })
     }
 }
 
-/// The configuration of `dir` (or the embedded one) with its plugins loaded.
-fn load(
-    dir: Option<&Path>,
-) -> Result<(Config, hookyard_remap::Generations, Arc<Link>, Arc<GlobalHooks>), StartError> {
-    let mut config = match dir {
+/// The control socket's path, if there is one.
+fn admin_path(options: &ServerConfig, settings: &crate::config::Settings) -> Option<PathBuf> {
+    match &options.admin {
+        AdminSocket::Off => None,
+        AdminSocket::At(path) => Some(path.clone()),
+        AdminSocket::FromConfig => Some(crate::config::admin_socket(settings)),
+    }
+}
+
+/// The sockets of the hookyard on the control socket at `path`.
+fn take_over(path: Option<&Path>) -> Result<handover::Predecessor, StartError> {
+    let Some(path) = path else {
+        return Err(StartError::TakeOver {
+            path: PathBuf::new(),
+            source: std::io::Error::other("a takeover needs the control socket, which is off"),
+        });
+    };
+    let predecessor = handover::take_over(path, path)
+        .map_err(|source| StartError::TakeOver { path: path.to_owned(), source })?;
+    let sockets: usize = predecessor.listeners.iter().map(|b| b.sockets.len()).sum();
+    info!(pid = predecessor.pid, sockets, "received the listening sockets of the running hookyard");
+    Ok(predecessor)
+}
+
+/// The configuration of `dir`, or the embedded one.
+fn load_config(dir: Option<&Path>) -> Result<Config, StartError> {
+    let config = match dir {
         None => Config::embedded(),
         Some(dir) => Config::load_dir(dir).result.map_err(StartError::Config)?,
     };
     for finding in config.tls.findings() {
         warn!(%finding, "certificate served anyway");
     }
-    let (remap, link) = remap_generations(&config.settings, dir);
+    Ok(config)
+}
+
+/// `config`'s plugins loaded, their copies under `plugin_root`.
+fn load_plugins_into(
+    config: &mut Config,
+    dir: Option<&Path>,
+    plugin_root: &Path,
+) -> Result<(hookyard_remap::Generations, Arc<Link>, Arc<GlobalHooks>), StartError> {
+    let (remap, link) = remap_generations(&config.settings, dir, plugin_root.to_owned());
     let (_, hooks) =
-        load_plugins(&remap, &link, &mut config).map_err(|e| StartError::Config(problems(e)))?;
-    Ok((config, remap, link, hooks))
+        load_plugins(&remap, &link, config).map_err(|e| StartError::Config(problems(e)))?;
+    Ok((remap, link, hooks))
 }
 
 /// The problem of TLS listeners without a certificate, from the command line.
@@ -191,34 +317,33 @@ fn no_certificate(config: &Config) -> Problems {
 /// One thread per worker, each with its listeners (the plain ones first, then one per TLS
 /// address).
 fn spawn_workers(
-    sockets: Vec<Vec<std::net::TcpListener>>,
+    sockets: Vec<Vec<listen::WorkerListener>>,
     control: &Arc<Control>,
     stopped: &watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, StartError> {
     let mut threads = Vec::with_capacity(sockets.len() + 2);
-    let plain = control.addrs.len();
     for (index, listeners) in sockets.into_iter().enumerate() {
         let listeners: Vec<_> = listeners
             .into_iter()
-            .enumerate()
-            .map(|(at, listener)| {
-                let kind = match at.checked_sub(plain) {
+            .map(|(listener, tls, at)| {
+                let kind = match tls {
                     None => worker::Listener::Plain,
                     Some(endpoint) => {
                         worker::Listener::Tls { server: control.tls.clone(), endpoint }
                     }
                 };
-                (listener, kind)
+                (listener, (kind, at))
             })
             .collect();
         let serving = control.reloader.serving().clone();
         let (sampler, stats) = (control.sampler.clone(), control.stats.clone());
         let access_log = control.access_log.clone();
         let (limit, stopped) = (control.limits.clients.clone(), stopped.clone());
+        let drain = control.drain.clone();
         let thread = std::thread::Builder::new()
             .name(format!("hookyard-worker-{index}"))
             .spawn(move || {
-                let worker = Worker::new(index, serving, sampler, stats, limit, access_log);
+                let worker = Worker::new(index, serving, sampler, stats, limit, access_log, drain);
                 worker::run(listeners, worker, stopped);
             })
             .map_err(|source| StartError::Spawn { what: "worker threads", source })?;
@@ -235,27 +360,36 @@ struct ControlEndpoints {
 }
 
 impl ControlEndpoints {
+    /// Binds the control socket at `admin_path` and the metrics address, or takes them from a
+    /// `predecessor` that handed them over.
     fn bind(
         options: &ServerConfig,
         settings: &crate::config::Settings,
+        admin_path: Option<PathBuf>,
+        mut predecessor: Option<&mut handover::Predecessor>,
     ) -> Result<ControlEndpoints, StartError> {
-        let admin_path = match &options.admin {
-            AdminSocket::Off => None,
-            AdminSocket::At(path) => Some(path.clone()),
-            AdminSocket::FromConfig => Some(crate::config::admin_socket(settings)),
-        };
-        let admin = admin_path
-            .as_deref()
-            .map(|path| {
-                admin::bind(path).map_err(|source| StartError::Bind {
-                    what: format!("control socket {}", path.display()),
-                    source,
+        let inherited = predecessor.as_mut().and_then(|p| p.admin.take());
+        let admin = match (&admin_path, inherited) {
+            (Some(_), Some(listener)) => Some(listener),
+            (path, _) => path
+                .as_deref()
+                .map(|path| {
+                    admin::bind(path).map_err(|source| StartError::Bind {
+                        what: format!("control socket {}", path.display()),
+                        source,
+                    })
                 })
-            })
-            .transpose()?;
-        let metrics = options
-            .metrics
-            .or(settings.metrics)
+                .transpose()?,
+        };
+        let wanted = options.metrics.or(settings.metrics);
+        let inherited = predecessor.and_then(|p| p.metrics.take()).filter(|socket| {
+            let (Some(wanted), Ok(has)) = (wanted, socket.local_addr()) else { return false };
+            wanted == has || (wanted.port() == 0 && wanted.ip() == has.ip())
+        });
+        if let Some(metrics) = inherited {
+            return Ok(ControlEndpoints { admin_path, admin, metrics: Some(metrics) });
+        }
+        let metrics = wanted
             .map(|addr| {
                 std::net::TcpListener::bind(addr)
                     .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -305,8 +439,21 @@ fn serve_control(
         let admin_task = admin.map(|(listener, path)| {
             tokio::spawn(admin::serve(listener, path, control.clone(), stopped.clone()))
         });
+        // The metrics socket is a successor's once it took over: stop serving it then too.
+        let metrics_stop = {
+            let (tell, told) = watch::channel(false);
+            let (mut stopped, mut handed_over) = (stopped.clone(), control.handover.subscribe());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = async { let _ = stopped.wait_for(|stopped| *stopped).await; } => {}
+                    () = async { let _ = handed_over.wait_for(|handed| *handed).await; } => {}
+                }
+                tell.send_replace(true);
+            });
+            told
+        };
         let metrics_task =
-            metrics.map(|l| tokio::spawn(metrics::serve(l, control.clone(), stopped.clone())));
+            metrics.map(|l| tokio::spawn(metrics::serve(l, control.clone(), metrics_stop)));
         for task in admin_task.into_iter().chain(metrics_task) {
             if let Err(e) = task.await {
                 warn!(error = %e, "control task failed");
@@ -421,9 +568,31 @@ impl ServerHandle {
         self.control.access_log.reopen();
     }
 
-    /// Stops accepting connections; in-flight transactions finish, bounded by
-    /// `timeouts.shutdown`. Returns at once; [`ServerHandle::wait`] waits.
+    /// Starts draining with the serving `drain` settings (what `ctl drain`, SIGTERM and SIGINT
+    /// do), unless a drain runs already: the health route answers 503, HTTP/1 responses close
+    /// their connections, HTTP/2 connections get a GOAWAY. Listeners keep accepting until
+    /// [`ServerHandle::shutdown`], which [`run_until_signalled`](crate::run_until_signalled)
+    /// calls once `drain.grace` has passed. Returns what is left of the drain's grace and
+    /// deadline.
+    pub fn drain(&self) -> crate::report::Draining {
+        self.control.drain()
+    }
+
+    /// Whether the server drains.
+    pub fn is_draining(&self) -> bool {
+        self.control.drain.is_draining()
+    }
+
+    /// The server's drain state (the signal loop waits on it).
+    pub(crate) fn drain_state(&self) -> &crate::drain::Drain {
+        &self.control.drain
+    }
+
+    /// Stops accepting connections; in-flight transactions finish, bounded by what is left of
+    /// `drain.deadline` when a drain runs, else by `timeouts.shutdown`. Returns at once;
+    /// [`ServerHandle::wait`] waits.
     pub fn shutdown(&self) {
+        self.control.handover.release();
         self.stop.send_replace(true);
     }
 

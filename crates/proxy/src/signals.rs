@@ -1,53 +1,120 @@
 //! Signals for `hookyard run`: SIGHUP reloads; SIGUSR1 reopens the access log; SIGTERM and
-//! SIGINT shut down gracefully.
+//! SIGINT drain, as `ctl drain` does.
 
-use tokio::signal::unix::{SignalKind, signal};
-use tracing::{info, warn};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tracing::{error, info, warn};
 
 use crate::server::ServerHandle;
 
-/// Serves until SIGTERM or SIGINT, reloading on SIGHUP; then stops accepting, lets in-flight
-/// transactions finish (bounded by `timeouts.shutdown`) and returns.
+/// Serves until a drain (SIGTERM, SIGINT or `ctl drain`) has run its course, reloading on
+/// SIGHUP; then returns, the process's work done.
+///
+/// A drain keeps the listeners open for `drain.grace` (a second SIGTERM or SIGINT ends the
+/// grace at once), then closes them and waits for what still runs, until `drain.deadline`
+/// from its start.
 ///
 /// # Errors
 ///
 /// The signal handlers or their runtime cannot be set up.
 pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let handle = std::sync::Arc::new(handle);
+    let handle = Arc::new(handle);
     let waiter = handle.clone();
     runtime.block_on(async move {
-        let mut hangup = signal(SignalKind::hangup())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut user1 = signal(SignalKind::user_defined1())?;
+        let mut signals = Signals {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            user1: signal(SignalKind::user_defined1())?,
+        };
+        let mut draining = handle.drain_state().subscribe();
+        crate::notify::notify("READY=1\nSTATUS=serving");
         loop {
             tokio::select! {
-                _ = hangup.recv() => {
-                    info!("SIGHUP: reloading");
-                    let handle = handle.clone();
-                    match tokio::task::spawn_blocking(move || handle.reload()).await {
-                        Ok(report) if report.ok => info!(generation = report.generation, "reload done"),
-                        Ok(report) => warn!(problems = ?report.problems, "reload refused"),
-                        Err(e) => warn!(error = %e, "reload task failed"),
-                    }
-                }
-                _ = user1.recv() => {
-                    info!("SIGUSR1: reopening the access log");
-                    handle.reopen_logs();
-                }
-                _ = terminate.recv() => { info!("SIGTERM: shutting down"); break }
-                _ = interrupt.recv() => { info!("SIGINT: shutting down"); break }
+                () = reload_on(&mut signals.hangup, &handle) => {}
+                () = reopen_on(&mut signals.user1, &handle) => {}
+                _ = signals.terminate.recv() => { info!("SIGTERM: draining"); break }
+                _ = signals.interrupt.recv() => { info!("SIGINT: draining"); break }
+                _ = draining.wait_for(|draining| *draining) => break,
             }
         }
+        let draining = handle.drain();
+        watchdog(Duration::from_millis(draining.deadline_left_ms) + WATCHDOG_MARGIN)?;
+        let grace_end = tokio::time::Instant::now() + Duration::from_millis(draining.grace_left_ms);
+        loop {
+            tokio::select! {
+                () = reload_on(&mut signals.hangup, &handle) => {}
+                () = reopen_on(&mut signals.user1, &handle) => {}
+                () = tokio::time::sleep_until(grace_end) => break,
+                _ = signals.terminate.recv() => {
+                    info!("SIGTERM again: closing the listeners now");
+                    break;
+                }
+                _ = signals.interrupt.recv() => {
+                    info!("SIGINT again: closing the listeners now");
+                    break;
+                }
+            }
+        }
+        info!("drain grace over: listeners closed, waiting for in-flight transactions");
         handle.shutdown();
         Ok::<_, std::io::Error>(())
     })?;
     drop(runtime);
-    match std::sync::Arc::try_unwrap(waiter) {
+    match Arc::try_unwrap(waiter) {
         Ok(handle) => handle.wait(),
         Err(_) => warn!("a reload is still running at shutdown"),
     }
     info!("hookyard stopped");
     Ok(())
+}
+
+/// How long past `drain.deadline` a process that has not exited yet is ended by the watchdog.
+const WATCHDOG_MARGIN: Duration = Duration::from_secs(5);
+
+/// Ends the process with status 1 if it still runs after `limit`: a drain is bounded by its
+/// deadline, and what still runs then (a plugin's teardown that never returns) must not keep
+/// the process from exiting. An exit this way is an error, logged as one.
+fn watchdog(limit: Duration) -> std::io::Result<()> {
+    std::thread::Builder::new().name("hookyard-drain-watchdog".to_owned()).spawn(move || {
+        std::thread::sleep(limit);
+        error!(?limit, "still running past drain.deadline: exiting now");
+        std::process::exit(1);
+    })?;
+    Ok(())
+}
+
+/// The signals `run` handles.
+struct Signals {
+    hangup: Signal,
+    terminate: Signal,
+    interrupt: Signal,
+    user1: Signal,
+}
+
+/// Waits for a SIGHUP and reloads.
+async fn reload_on(hangup: &mut Signal, handle: &Arc<ServerHandle>) {
+    if hangup.recv().await.is_none() {
+        // No more SIGHUPs can come: wait for the other branches.
+        std::future::pending::<()>().await;
+    }
+    info!("SIGHUP: reloading");
+    let handle = handle.clone();
+    match tokio::task::spawn_blocking(move || handle.reload()).await {
+        Ok(report) if report.ok => info!(generation = report.generation, "reload done"),
+        Ok(report) => warn!(problems = ?report.problems, "reload refused"),
+        Err(e) => warn!(error = %e, "reload task failed"),
+    }
+}
+
+/// Waits for a SIGUSR1 and reopens the access log (after logrotate renamed it).
+async fn reopen_on(user1: &mut Signal, handle: &ServerHandle) {
+    if user1.recv().await.is_none() {
+        std::future::pending::<()>().await;
+    }
+    info!("SIGUSR1: reopening the access log");
+    handle.reopen_logs();
 }

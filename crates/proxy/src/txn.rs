@@ -125,7 +125,7 @@ async fn transact(
         };
         Some(txn.send_response(response).await)
     });
-    let response = match ran.await {
+    let mut response = match ran.await {
         Ok(Some(response)) => response,
         // Not answered: counted abandoned, as a transaction hyper dropped.
         Ok(None) => return txn.abandon(),
@@ -134,6 +134,11 @@ async fn transact(
             txn.send_response(response).await
         }
     };
+    if parts.version < Version::HTTP_2 && conn.worker.drain.is_draining() {
+        // hyper closes the connection once this response is written: the client's next
+        // request opens a new connection, to whatever serves then.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     in_flight.answered(response.status().as_u16());
     txn.answer_sample(&conn);
     let state = txn.state.take();
@@ -196,7 +201,7 @@ impl Transaction {
         if parts.version == Version::HTTP_2 {
             fields::join_cookies(&mut parts.headers);
         }
-        let line = self.admit(parts)?;
+        let line = self.admit(parts, conn.worker.drain.is_draining())?;
         let client_url = line.url(conn.scheme())?;
         fields::drop_underscored_framing(&mut parts.headers);
         self.read_request(conn, parts, client_url).await?;
@@ -219,8 +224,9 @@ impl Transaction {
         self.read_response(response).await
     }
 
-    /// Refuses what no rule or plugin may see, and answers the health route.
-    fn admit(&self, parts: &Parts) -> Result<RequestLine, Answer> {
+    /// Refuses what no rule or plugin may see, and answers the health route (503 while
+    /// `draining`).
+    fn admit(&self, parts: &Parts, draining: bool) -> Result<RequestLine, Answer> {
         if self.conflicting_framing {
             return Err(Answer::ConflictingFraming);
         }
@@ -232,7 +238,7 @@ impl Transaction {
             return Err(Answer::TooManyHeaders);
         }
         if settings.health_path.as_deref() == Some(parts.uri.path()) {
-            return Err(Answer::Health);
+            return Err(if draining { Answer::Draining } else { Answer::Health });
         }
         RequestLine::of(parts)
     }

@@ -1,5 +1,6 @@
 //! `hookyard.yaml`: listeners, the control socket, timeouts and limits.
 
+mod drain;
 mod http2;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use super::origin_tls::{self, OriginTls};
 use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
 use crate::log::LogSettings;
+pub use drain::Drain;
 pub use http2::Http2;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
@@ -36,7 +38,8 @@ pub struct Timeouts {
     pub origin_response: Duration,
     /// A client connection with no transaction and no traffic is closed after this.
     pub idle: Duration,
-    /// How long a shutdown waits for in-flight transactions.
+    /// How long a stop without a drain (`ServerHandle::shutdown` alone) waits for in-flight
+    /// transactions; a drain is bounded by `drain.deadline` instead.
     pub shutdown: Duration,
     /// From a request head to the response head going out (ATS's
     /// `transaction_active_timeout_in`); expiry: 504, or the connection closes.
@@ -166,6 +169,8 @@ pub struct Settings {
     /// The access log; `None`: none.
     #[serde(serialize_with = "access_log::serialize")]
     pub access_log: Option<Arc<AccessLogSettings>>,
+    /// How a drain (`ctl drain`, SIGTERM, an upgrade) winds the proxy down.
+    pub drain: Drain,
 }
 
 impl Default for Settings {
@@ -194,13 +199,14 @@ impl Default for Settings {
             forwarding: Forwarding::default(),
             log: LogSettings::default(),
             access_log: None,
+            drain: Drain::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log";
+                    origin_tls, forwarding, log, access_log, drain";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -292,6 +298,7 @@ impl Settings {
                 "forwarding" => forwarding::parse(&mut r, value, &mut settings.forwarding),
                 "log" => log(&mut r, value, &mut settings.log),
                 "access_log" => settings.access_log = access_log::parse(&mut r, dir, value),
+                "drain" => drain::parse(&mut r, value, &mut settings.drain),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -477,7 +484,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

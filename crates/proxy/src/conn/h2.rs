@@ -36,25 +36,34 @@ use super::Conn;
 use super::io::ConnState;
 use crate::txn::{self, TxnBody};
 
-/// The worker's shutdown as one connection sees it: its signal, and the watcher whose drop
-/// tells the worker's graceful shutdown that the connection ended.
+/// The worker's shutdown as one connection sees it: its signal, the server's drain, and the
+/// watcher whose drop tells the worker's graceful shutdown that the connection ended.
 pub(crate) struct Stop {
     signal: watch::Receiver<bool>,
+    drain: watch::Receiver<bool>,
     _watcher: Watcher,
-    /// The worker stopping was seen (and the connection told).
+    /// The worker stopping or the drain was seen (and the connection told).
     seen: bool,
 }
 
 impl Stop {
-    /// `signal` turns true when the worker stops; `watcher` is of the worker's
-    /// `GracefulShutdown`, which waits for this connection until the `Stop` drops.
-    pub(crate) fn new(signal: watch::Receiver<bool>, watcher: Watcher) -> Stop {
-        Stop { signal, _watcher: watcher, seen: false }
+    /// `signal` turns true when the worker stops, `drain` when the server starts draining;
+    /// `watcher` is of the worker's `GracefulShutdown`, which waits for this connection until
+    /// the `Stop` drops.
+    pub(crate) fn new(
+        signal: watch::Receiver<bool>,
+        drain: watch::Receiver<bool>,
+        watcher: Watcher,
+    ) -> Stop {
+        Stop { signal, drain, _watcher: watcher, seen: false }
     }
 
-    /// Resolves once the worker stops (or is gone).
+    /// Resolves once the worker stops or the server drains (or either is gone).
     async fn stopping(&mut self) {
-        let _ = self.signal.wait_for(|stopped| *stopped).await;
+        tokio::select! {
+            _ = self.signal.wait_for(|stopped| *stopped) => {}
+            _ = self.drain.wait_for(|draining| *draining) => {}
+        }
     }
 }
 
@@ -108,7 +117,8 @@ where
             }
             () = tokio::time::sleep_until(deadline.into()) => {}
             () = stop.stopping(), if !stop.seen => {
-                // Streams in flight finish; the worker's shutdown grace bounds them.
+                // A GOAWAY: streams in flight finish, the client opens its next ones on a new
+                // connection; the worker's shutdown grace bounds them.
                 connection.as_mut().graceful_shutdown();
                 stop.seen = true;
             }

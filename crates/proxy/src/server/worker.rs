@@ -54,7 +54,7 @@ impl Drop for OpenConn {
 /// Runs `worker` on this thread until `stopped`: its listeners' connections, and their
 /// transactions.
 pub(super) fn run(
-    listeners: Vec<(TcpListener, Listener)>,
+    listeners: Vec<(TcpListener, (Listener, usize))>,
     worker: Worker,
     stopped: watch::Receiver<bool>,
 ) {
@@ -69,11 +69,11 @@ pub(super) fn run(
     runtime.block_on(async move {
         let worker = Arc::new(worker);
         let mut tasks = Vec::new();
-        for (at, (listener, kind)) in listeners.into_iter().enumerate() {
+        for (listener, kind) in listeners {
             match tokio::net::TcpListener::from_std(listener) {
                 Ok(listener) => tasks.push(tokio::spawn(accept(
                     listener,
-                    (kind, at),
+                    kind,
                     worker.clone(),
                     stopped.clone(),
                 ))),
@@ -88,6 +88,12 @@ pub(super) fn run(
     });
 }
 
+/// How long, after the listeners of a draining server close, its connections that have not
+/// sent their first request yet still have for it (it is then served, with `Connection:
+/// close`): a client that connected just before the close has its request on the way, and
+/// closing the connection under it would reset it.
+const LAST_CALL: Duration = Duration::from_secs(1);
+
 /// Accepts the connections of `listener` (its kind, and its index in listen order).
 async fn accept(
     listener: tokio::net::TcpListener,
@@ -97,6 +103,8 @@ async fn accept(
 ) {
     let graceful = GracefulShutdown::new();
     let bound = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    // What the connections see of the stop: after the last call when draining.
+    let (connections_stop, connections_stopped) = watch::channel(false);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -112,7 +120,7 @@ async fn accept(
                         local,
                         listener: bound,
                         worker: worker.clone(),
-                        stopped: stopped.clone(),
+                        stopped: connections_stopped.clone(),
                         watcher: graceful.watcher(),
                         open: OpenConn::count(worker.clone(), permit),
                         counts: worker.listener_counts(at),
@@ -129,8 +137,13 @@ async fn accept(
         }
     }
     drop(listener);
-    let grace = worker.serving.load().config.settings.timeouts.shutdown;
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    let grace = worker.drain.stop_budget(worker.serving.load().config.settings.timeouts.shutdown);
+    let end = tokio::time::Instant::now() + grace;
+    if worker.drain.is_draining() {
+        tokio::time::sleep(LAST_CALL.min(grace)).await;
+    }
+    connections_stop.send_replace(true);
+    if tokio::time::timeout_at(end, graceful.shutdown()).await.is_err() {
         warn!(
             worker = worker.index,
             ?grace,
@@ -227,7 +240,8 @@ where
     let Accepted { peer, local, listener, worker, stopped, watcher, open, counts } = accepted;
     let state = Arc::new(ConnState::counting(Some(counts)));
     let conn = Arc::new(Conn::new(worker, peer, local, listener, tls, state));
-    h2::serve(stream, conn, h2::Stop::new(stopped, watcher)).await;
+    let drain = conn.worker.drain.subscribe();
+    h2::serve(stream, conn, h2::Stop::new(stopped, drain, watcher)).await;
     drop(open);
 }
 

@@ -15,6 +15,8 @@ use crate::origin::tls::TlsFailure;
 pub(crate) enum Answer {
     /// The health route.
     Health,
+    /// The health route while the server drains: 503, so load balancers move traffic away.
+    Draining,
     /// `/` of the embedded default configuration.
     Welcome,
     /// The request head had both `Content-Length` and `Transfer-Encoding` (the connection
@@ -77,6 +79,7 @@ impl Answer {
     pub(crate) fn response(self) -> Response<Body> {
         match self {
             Answer::Health => local(StatusCode::OK, "ok\n"),
+            Answer::Draining => local(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
             Answer::Welcome => {
                 let mut response = local(StatusCode::OK, WELCOME);
                 let html = HeaderValue::from_static("text/html; charset=utf-8");

@@ -24,7 +24,7 @@ async fn connect(addr: SocketAddr) -> SendRequest<Empty<Bytes>> {
 }
 
 /// As [`connect`], with the task driving the connection (it ends when the connection does).
-async fn connect_watched(
+pub async fn connect_watched(
     addr: SocketAddr,
 ) -> (SendRequest<Empty<Bytes>>, tokio::task::JoinHandle<Result<(), hyper::Error>>) {
     let stream = TcpStream::connect(addr).await.unwrap();
@@ -37,7 +37,7 @@ async fn connect_watched(
 
 /// A GET of `http://site.test{path}` (so `:authority` names the host; no `Host` field) with
 /// the extra `fields`.
-fn request(path: &str, fields: &[(&str, &str)]) -> Request<Empty<Bytes>> {
+pub fn request(path: &str, fields: &[(&str, &str)]) -> Request<Empty<Bytes>> {
     let mut builder = Request::builder().uri(format!("http://site.test{path}"));
     for (name, value) in fields {
         builder = builder.header(*name, *value);

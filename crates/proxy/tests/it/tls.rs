@@ -15,7 +15,7 @@ use tokio_rustls::client::TlsStream;
 use crate::support::{DEADLINE, Origin, config_dir, wait_for, write};
 
 /// A test certificate authority that issues leaf certificates into a directory.
-struct Ca {
+pub(crate) struct Ca {
     cert: rcgen::Certificate,
     key: rcgen::KeyPair,
 }
@@ -77,7 +77,7 @@ pub(crate) fn tls_proxy(dir: &Path) -> ServerHandle {
 
 /// A configuration directory with a CA and certificates for `a.test`, `*.w.test` and a default
 /// (`default.test`), listed in `ssl_multicert.config`.
-fn three_certificates() -> (tempfile::TempDir, Ca) {
+pub(crate) fn three_certificates() -> (tempfile::TempDir, Ca) {
     let dir = config_dir(&[]);
     let ca = Ca::new(dir.path());
     ca.issue(dir.path(), "a", &["a.test"], "a.test");
