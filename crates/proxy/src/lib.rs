@@ -31,6 +31,7 @@ pub mod config;
 mod conn;
 mod control;
 pub mod ctl;
+pub mod fleet;
 mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;
