@@ -16,6 +16,7 @@ mod coordination;
 mod ctl;
 mod errors;
 mod examples;
+mod fleet;
 mod forwarding;
 mod hooks;
 mod http2;

@@ -1,0 +1,525 @@
+//! A fleet: a real etcd on loopback ports, three `hookyard run --etcd` nodes, `hookyard
+//! publish` and `hookyard fleet status|promote|rollback`, all as an operator runs them. Skipped,
+//! with the reason printed, where the `etcd` binary is absent (`.ci/run` installs it).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hookyard_fixtures::{abi_include_dir, compile_c_with, versioned};
+use tempfile::TempDir;
+
+use crate::support::{DEADLINE, Origin, write};
+
+const CLUSTER: &str = "edge";
+
+/// The `etcd` binary, or `None` after printing why the test does not run.
+fn etcd_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join("etcd")).find(|path| path.is_file())
+    });
+    if found.is_none() {
+        eprintln!("skipped: no `etcd` binary on PATH (Debian package etcd-server)");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `condition` every 20 ms until it holds, failing past [`DEADLINE`].
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < DEADLINE, "{what}: not true within {DEADLINE:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One etcd member in a temporary directory, on two loopback ports.
+struct Etcd {
+    binary: PathBuf,
+    dir: TempDir,
+    client: u16,
+    peer: u16,
+    child: Option<Child>,
+}
+
+impl Etcd {
+    fn start() -> Option<Etcd> {
+        let binary = etcd_binary()?;
+        let mut etcd = Etcd {
+            binary,
+            dir: tempfile::tempdir().unwrap(),
+            client: free_port(),
+            peer: free_port(),
+            child: None,
+        };
+        etcd.resume();
+        Some(etcd)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client)
+    }
+
+    /// Starts the member (again, on the same data), and waits until it answers.
+    fn resume(&mut self) {
+        let peer = format!("http://127.0.0.1:{}", self.peer);
+        let log = std::fs::File::create(self.dir.path().join("etcd.log")).unwrap();
+        let child = Command::new(&self.binary)
+            .args(["--name", "test", "--data-dir"])
+            .arg(self.dir.path().join("data"))
+            .args(["--listen-client-urls", &self.url(), "--advertise-client-urls", &self.url()])
+            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &format!("test={peer}")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let health = format!("127.0.0.1:{}", self.client).parse().unwrap();
+        wait_until("etcd answers /health", || {
+            http_get(health, "/health")
+                .is_some_and(|(status, body)| status == 200 && body.contains("\"health\":\"true\""))
+        });
+    }
+
+    /// Kills the member.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One `GET` with `Connection: close`: the status and body, or `None` when it fails.
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// An origin on its own thread, for processes that outlive any test runtime's await.
+fn origin() -> SocketAddr {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let origin = Origin::start("o").await;
+            sender.send(origin.addr).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    receiver.recv().unwrap()
+}
+
+fn hookyard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hookyard"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("HOOKYARD_TEST_REFUSE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs a fleet command against `etcd`, failing the test unless it succeeds; its stdout.
+fn fleet_ok(etcd: &Etcd, args: &[&str]) -> String {
+    let url = etcd.url();
+    let mut all = args.to_vec();
+    all.extend(["--etcd", &url, "--cluster", CLUSTER]);
+    let output = hookyard(&all);
+    assert!(output.status.success(), "hookyard {all:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn status(etcd: &Etcd) -> serde_json::Value {
+    serde_json::from_str(&fleet_ok(etcd, &["fleet", "status", "--json"])).unwrap()
+}
+
+/// The status of node `name`, if its key is there.
+fn node_status(etcd: &Etcd, name: &str) -> Option<serde_json::Value> {
+    status(etcd)["nodes"].as_array().unwrap().iter().find(|n| n["node"] == name).cloned()
+}
+
+/// A configuration directory mapping every request to `origin` through the remap plugin
+/// `plugin` (copied into it as `plugin.so`).
+struct Config {
+    dir: TempDir,
+    origin: SocketAddr,
+}
+
+impl Config {
+    fn new(origin: SocketAddr) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        // Each node's runtime directory lies in its own copy of the directory.
+        write(dir.path(), "hookyard.yaml", "runtime_dir: run\nworkers: 1\n");
+        Config { dir, origin }
+    }
+
+    /// Makes the directory serve through `plugin`.
+    fn with_plugin(&self, plugin: &Path) -> &Config {
+        let staging = self.dir.path().join(".plugin.so.new");
+        std::fs::copy(plugin, &staging).unwrap();
+        std::fs::rename(&staging, self.dir.path().join("plugin.so")).unwrap();
+        let rule = format!("map / http://{}/ @plugin=plugin.so\n", self.origin);
+        write(self.dir.path(), "remap.config", &rule);
+        self
+    }
+
+    fn publish(&self, etcd: &Etcd, canary: Option<&str>) -> String {
+        let dir = self.dir.path().to_str().unwrap();
+        match canary {
+            Some(label) => fleet_ok(etcd, &["publish", "--config", dir, "--canary", label]),
+            None => fleet_ok(etcd, &["publish", "--config", dir]),
+        }
+    }
+}
+
+/// The `fleet_refuse` test plugin: refuses to start where `HOOKYARD_TEST_REFUSE` is set.
+fn refusable() -> PathBuf {
+    static BUILT: std::sync::OnceLock<(TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("fleet_refuse.so");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/fleet_refuse.c");
+        compile_c_with(&source, &[], &[&abi_include_dir()], &out);
+        (dir, out)
+    });
+    path.clone()
+}
+
+/// A `hookyard run --etcd` node.
+struct Node {
+    name: String,
+    addr: SocketAddr,
+    state: PathBuf,
+    args: Vec<String>,
+    refuse: Option<String>,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// Starts node `name` with `labels` in `root/name`; `refuse`: the reason its machine
+    /// refuses the `fleet_refuse` plugin.
+    fn start(etcd: &Etcd, root: &Path, name: &str, labels: &[&str], refuse: Option<&str>) -> Node {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let state = root.join(name);
+        let mut args = vec!["run".to_owned(), "--etcd".to_owned(), etcd.url()];
+        args.extend(["--cluster", CLUSTER, "--node", name].map(str::to_owned));
+        args.extend(["--listen".to_owned(), addr.to_string()]);
+        args.extend(["--state".to_owned(), state.to_str().unwrap().to_owned()]);
+        for label in labels {
+            args.extend(["--label".to_owned(), (*label).to_owned()]);
+        }
+        let mut node = Node {
+            name: name.to_owned(),
+            addr,
+            state,
+            args,
+            refuse: refuse.map(str::to_owned),
+            child: None,
+        };
+        node.spawn();
+        node
+    }
+
+    fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.state).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.state.join("node.log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hookyard"));
+        command.args(&self.args).env_remove("RUST_LOG").env_remove("HOOKYARD_TEST_REFUSE");
+        if let Some(reason) = &self.refuse {
+            command.env("HOOKYARD_TEST_REFUSE", reason);
+        }
+        let child =
+            command.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn();
+        self.child = Some(child.unwrap());
+        let addr = self.addr;
+        let log = self.log();
+        wait_until(&format!("{} answers\n{log}", self.name), || {
+            http_get(addr, "/headers").is_some()
+        });
+    }
+
+    /// Stops the node with SIGTERM, as an operator would, and waits for it.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.state.join("node.log")).unwrap_or_default()
+    }
+
+    /// The `X-Plugin-Version` the origin saw for one request, or why there is none.
+    fn version(&self) -> String {
+        match http_get(self.addr, "/headers") {
+            Some((200, body)) => body
+                .lines()
+                .find_map(|l| l.strip_prefix("x-plugin-version: "))
+                .unwrap_or("none")
+                .to_owned(),
+            Some((status, body)) => format!("status {status}: {body}"),
+            None => "no answer".to_owned(),
+        }
+    }
+
+    /// Loaded versions of the node's remap plugin, from `ctl plugins --json`.
+    fn plugin_versions(&self) -> Vec<String> {
+        let admin = self.state.join("live/run/admin.sock");
+        let output = hookyard(&["ctl", "--admin", admin.to_str().unwrap(), "--json", "plugins"]);
+        assert!(output.status.success(), "{}", text(&output));
+        let plugins: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {}", p["version"].as_str().unwrap_or("?"), p["state"]))
+            .collect()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until every node answers with plugin version `version`.
+fn all_serve(nodes: &[&Node], version: &str) {
+    for node in nodes {
+        wait_until(&format!("{} serves version {version}\n{}", node.name, node.log()), || {
+            node.version() == version
+        });
+    }
+}
+
+/// `wrk` against one node, in the background.
+struct Load {
+    child: Child,
+    node: String,
+}
+
+impl Load {
+    fn start(node: &Node, seconds: u32) -> Load {
+        let url = format!("http://{}/headers", node.addr);
+        let child = Command::new("wrk")
+            .args(["-t1", "-c4", &format!("-d{seconds}s"), "-H", "Host: site.test", &url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wrk (Debian package wrk) runs");
+        Load { child, node: node.name.clone() }
+    }
+
+    /// Waits for wrk and checks that every request succeeded; returns how many there were.
+    fn no_failures(self) -> u64 {
+        let output = self.child.wait_with_output().unwrap();
+        let report = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "wrk on {}: {}", self.node, text(&output));
+        assert!(!report.contains("Non-2xx"), "wrk on {}: failed requests\n{report}", self.node);
+        assert!(!report.contains("Socket errors"), "wrk on {}: socket errors\n{report}", self.node);
+        let requests = report
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in ").map(|(n, _)| n.to_owned()))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(requests > 0, "wrk on {}: no requests\n{report}", self.node);
+        requests
+    }
+}
+
+#[test]
+fn a_new_plugin_version_reaches_every_node_under_load_without_a_failed_request() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let config = Config::new(origin());
+    config.with_plugin(&versioned(1)).publish(&etcd, None);
+    let nodes: Vec<Node> =
+        ["a", "b", "c"].iter().map(|n| Node::start(&etcd, root.path(), n, &[], None)).collect();
+    let nodes: Vec<&Node> = nodes.iter().collect();
+    all_serve(&nodes, "1");
+
+    let loads: Vec<Load> = nodes.iter().map(|node| Load::start(node, 4)).collect();
+    // Load runs for a second before the publish (pacing, not synchronisation).
+    std::thread::sleep(Duration::from_secs(1));
+    let published = config.with_plugin(&versioned(2)).publish(&etcd, None);
+    assert!(published.contains("published revision 2"), "{published}");
+    let started = Instant::now();
+    all_serve(&nodes, "2");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "every node on revision 2 took {took:?}");
+    eprintln!("every node served revision 2 within {took:?} of the publish");
+    for load in loads {
+        let requests = load.no_failures();
+        eprintln!("{requests} requests, none failed");
+    }
+
+    for node in &nodes {
+        wait_until(&format!("{}: only version 2 loaded", node.name), || {
+            node.plugin_versions() == ["2 \"live\""]
+        });
+    }
+    let status = status(&etcd);
+    assert_eq!(status["stable"], 2, "{status}");
+    for node in &nodes {
+        let node = node_status(&etcd, &node.name).unwrap();
+        assert_eq!((&node["serving"], &node["health"]), (&2.into(), &"serving".into()), "{node}");
+    }
+}
+
+#[test]
+fn a_revision_every_node_refuses_leaves_them_serving_and_is_reported() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let config = Config::new(origin());
+    config.with_plugin(&versioned(1)).publish(&etcd, None);
+    let reason = "libfoo.so.1: cannot open shared object file";
+    let mut nodes: Vec<Node> = ["a", "b", "c"]
+        .iter()
+        .map(|n| Node::start(&etcd, root.path(), n, &[], Some(reason)))
+        .collect();
+    all_serve(&nodes.iter().collect::<Vec<_>>(), "1");
+
+    config.with_plugin(&refusable()).publish(&etcd, None);
+    for node in &nodes {
+        wait_until(&format!("{} reports refusing revision 2", node.name), || {
+            node_status(&etcd, &node.name).is_some_and(|s| {
+                s["health"] == "refusing" && s["refused"]["revision"] == 2 && s["serving"] == 1
+            })
+        });
+        assert_eq!(node.version(), "1");
+    }
+    let shown = fleet_ok(&etcd, &["fleet", "status"]);
+    for node in &nodes {
+        let line = shown.lines().find(|l| l.split_whitespace().next() == Some(&node.name)).unwrap();
+        assert!(line.contains("revision 2:") && line.contains(reason), "{shown}");
+    }
+
+    // The refused revision's files were put back: a restart serves revision 1 again.
+    nodes[0].stop();
+    nodes[0].spawn();
+    assert_eq!(nodes[0].version(), "1", "{}", nodes[0].log());
+}
+
+#[test]
+fn a_canary_reaches_its_label_then_everyone_and_rolls_back() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let config = Config::new(origin());
+    config.with_plugin(&versioned(1)).publish(&etcd, None);
+    let reason = "not on this machine";
+    let canary = Node::start(&etcd, root.path(), "a", &["tier=canary"], Some(reason));
+    let others: Vec<Node> = ["b", "c"]
+        .iter()
+        .map(|n| Node::start(&etcd, root.path(), n, &["tier=main"], None))
+        .collect();
+    let all = [&canary, &others[0], &others[1]];
+    all_serve(&all, "1");
+
+    let out = config.with_plugin(&versioned(2)).publish(&etcd, Some("tier=canary"));
+    assert!(out.contains("revision 2") && out.contains("tier=canary"), "{out}");
+    all_serve(&[&canary], "2");
+    for node in &others {
+        let status = node_status(&etcd, &node.name).unwrap();
+        assert_eq!((&status["serving"], &status["target"]), (&1.into(), &1.into()), "{status}");
+        assert_eq!(node.version(), "1");
+    }
+    let shown = fleet_ok(&etcd, &["fleet", "status"]);
+    assert!(shown.contains("stable revision 1, canary revision 2 for tier=canary"), "{shown}");
+
+    let out = fleet_ok(&etcd, &["fleet", "promote"]);
+    assert!(out.contains("promoted revision 2"), "{out}");
+    all_serve(&all, "2");
+
+    let out = fleet_ok(&etcd, &["fleet", "rollback"]);
+    assert!(out.contains("revision 3") && out.contains("rollback of 2 to 1"), "{out}");
+    all_serve(&all, "1");
+    assert_eq!(status(&etcd)["stable"], 3);
+
+    // A canary its node refuses is not promoted, unless forced.
+    config.with_plugin(&refusable()).publish(&etcd, Some("tier=canary"));
+    wait_until("the canary node refuses revision 4", || {
+        node_status(&etcd, "a").is_some_and(|s| s["refused"]["revision"] == 4)
+    });
+    let url = etcd.url();
+    let refused = hookyard(&["fleet", "promote", "--etcd", &url, "--cluster", CLUSTER]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(err.contains("canary revision 4 was refused") && err.contains(reason), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(status(&etcd)["stable"], 3);
+    fleet_ok(&etcd, &["fleet", "promote", "--force"]);
+    all_serve(&[&others[0], &others[1]], "refusable");
+    assert_eq!(canary.version(), "1");
+}
+
+#[test]
+fn nodes_serve_through_an_etcd_outage_and_a_restart_without_etcd() {
+    let Some(mut etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let config = Config::new(origin());
+    config.with_plugin(&versioned(1)).publish(&etcd, None);
+    let mut nodes: Vec<Node> =
+        ["a", "b", "c"].iter().map(|n| Node::start(&etcd, root.path(), n, &[], None)).collect();
+    all_serve(&nodes.iter().collect::<Vec<_>>(), "1");
+
+    let loads: Vec<Load> = nodes.iter().map(|node| Load::start(node, 3)).collect();
+    etcd.stop();
+    for load in loads {
+        load.no_failures();
+    }
+    // A node restarted while etcd is down serves the revision it kept on disk.
+    nodes[2].stop();
+    nodes[2].spawn();
+    assert_eq!(nodes[2].version(), "1", "{}", nodes[2].log());
+
+    etcd.resume();
+    let out = config.with_plugin(&versioned(2)).publish(&etcd, None);
+    assert!(out.contains("published revision 2"), "{out}");
+    all_serve(&nodes.iter().collect::<Vec<_>>(), "2");
+    for node in &nodes {
+        wait_until(&format!("{} reports revision 2", node.name), || {
+            node_status(&etcd, &node.name).is_some_and(|s| s["serving"] == 2)
+        });
+    }
+}
