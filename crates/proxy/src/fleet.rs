@@ -13,7 +13,8 @@ use crate::config::{Config, absolute};
 use crate::server::{Server, ServerConfig};
 
 /// The files a revision of `dir` carries, each as (path relative to `dir`, file): the
-/// configuration files `check` read and every plugin file the configuration references.
+/// configuration files `check` read, the files `remap.config` includes, and every plugin file
+/// the configuration references.
 ///
 /// # Errors
 ///
@@ -39,6 +40,8 @@ pub fn revision_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let search: Vec<PathBuf> =
         config.settings.plugin_dirs.iter().cloned().chain([dir.clone()]).collect();
     for rule in config.rules.rules() {
+        // A rule read from a `.include`d file names that file.
+        files.push(rule.file.to_path_buf());
         for plugin in &rule.plugins {
             let found = resolve(&plugin.path, &search)
                 .with_context(|| format!("plugin `{}` not found", plugin.path))?;
