@@ -13,7 +13,9 @@ use tempfile::TempDir;
 
 use crate::support::{DEADLINE, Origin, write};
 
-const CLUSTER: &str = "edge";
+mod credentials;
+
+pub(crate) const CLUSTER: &str = "edge";
 
 /// The `etcd` binary, or `None` after printing why the test does not run.
 fn etcd_binary() -> Option<PathBuf> {
@@ -31,7 +33,7 @@ fn free_port() -> u16 {
 }
 
 /// Polls `condition` every 20 ms until it holds, failing past [`DEADLINE`].
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
         assert!(start.elapsed() < DEADLINE, "{what}: not true within {DEADLINE:?}");
@@ -40,30 +42,50 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 /// One etcd member in a temporary directory, on two loopback ports.
-struct Etcd {
+pub(crate) struct Etcd {
     binary: PathBuf,
-    dir: TempDir,
+    pub(crate) dir: TempDir,
     client: u16,
     peer: u16,
+    /// Serve clients over TLS, requiring a client certificate: (CA, server certificate, its
+    /// key, a client certificate, its key).
+    tls: Option<[PathBuf; 5]>,
     child: Option<Child>,
 }
 
 impl Etcd {
-    fn start() -> Option<Etcd> {
+    pub(crate) fn start() -> Option<Etcd> {
+        Etcd::start_with(None)
+    }
+
+    pub(crate) fn start_with(tls: Option<[PathBuf; 5]>) -> Option<Etcd> {
         let binary = etcd_binary()?;
         let mut etcd = Etcd {
             binary,
             dir: tempfile::tempdir().unwrap(),
             client: free_port(),
             peer: free_port(),
+            tls,
             child: None,
         };
         etcd.resume();
         Some(etcd)
     }
 
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client)
+    pub(crate) fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client)
+    }
+
+    /// `curl` of `path` on the member (with its CA and the client certificate under TLS).
+    pub(crate) fn curl(&self, path: &str) -> Command {
+        let mut command = Command::new("curl");
+        command.args(["-sS", "--max-time", "5"]);
+        if let Some([ca, _, _, cert, key]) = &self.tls {
+            command.arg("--cacert").arg(ca).arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        command.arg(format!("{}{path}", self.url()));
+        command
     }
 
     /// Starts the member (again, on the same data), and waits until it answers.
@@ -76,16 +98,22 @@ impl Etcd {
             .args(["--listen-client-urls", &self.url(), "--advertise-client-urls", &self.url()])
             .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &format!("test={peer}")])
+            .args(self.tls.iter().flat_map(|[ca, cert, key, _, _]| {
+                let mut args: Vec<std::ffi::OsString> =
+                    vec!["--client-cert-auth".into(), "--trusted-ca-file".into()];
+                args.extend([ca.into(), "--cert-file".into(), cert.into(), "--key-file".into()]);
+                args.push(key.into());
+                args
+            }))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let health = format!("127.0.0.1:{}", self.client).parse().unwrap();
         wait_until("etcd answers /health", || {
-            http_get(health, "/health")
-                .is_some_and(|(status, body)| status == 200 && body.contains("\"health\":\"true\""))
+            let output = self.curl("/health").output().unwrap();
+            String::from_utf8_lossy(&output.stdout).contains(r#""health":"true""#)
         });
     }
 
@@ -118,7 +146,7 @@ fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 }
 
 /// An origin on its own thread, for processes that outlive any test runtime's await.
-fn origin() -> SocketAddr {
+pub(crate) fn origin() -> SocketAddr {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -141,7 +169,7 @@ fn hookyard(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "status {}\nstdout:\n{}\nstderr:\n{}",
         output.status,
@@ -171,13 +199,13 @@ fn node_status(etcd: &Etcd, name: &str) -> Option<serde_json::Value> {
 
 /// A configuration directory mapping every request to `origin` through the remap plugin
 /// `plugin` (copied into it as `plugin.so`).
-struct Config {
-    dir: TempDir,
+pub(crate) struct Config {
+    pub(crate) dir: TempDir,
     origin: SocketAddr,
 }
 
 impl Config {
-    fn new(origin: SocketAddr) -> Config {
+    pub(crate) fn new(origin: SocketAddr) -> Config {
         let dir = tempfile::tempdir().unwrap();
         // Each node's runtime directory lies in its own copy of the directory.
         write(dir.path(), "hookyard.yaml", "runtime_dir: run\nworkers: 1\n");
@@ -185,7 +213,7 @@ impl Config {
     }
 
     /// Makes the directory serve through `plugin`.
-    fn with_plugin(&self, plugin: &Path) -> &Config {
+    pub(crate) fn with_plugin(&self, plugin: &Path) -> &Config {
         let staging = self.dir.path().join(".plugin.so.new");
         std::fs::copy(plugin, &staging).unwrap();
         std::fs::rename(&staging, self.dir.path().join("plugin.so")).unwrap();
@@ -217,7 +245,7 @@ fn refusable() -> PathBuf {
 }
 
 /// A `hookyard run --etcd` node.
-struct Node {
+pub(crate) struct Node {
     name: String,
     addr: SocketAddr,
     state: PathBuf,
@@ -230,6 +258,18 @@ impl Node {
     /// Starts node `name` with `labels` in `root/name`; `refuse`: the reason its machine
     /// refuses the `fleet_refuse` plugin.
     fn start(etcd: &Etcd, root: &Path, name: &str, labels: &[&str], refuse: Option<&str>) -> Node {
+        Node::start_with(etcd, root, name, labels, refuse, &[])
+    }
+
+    /// As [`Node::start`], with more arguments to `run`.
+    pub(crate) fn start_with(
+        etcd: &Etcd,
+        root: &Path,
+        name: &str,
+        labels: &[&str],
+        refuse: Option<&str>,
+        extra: &[&str],
+    ) -> Node {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let state = root.join(name);
         let mut args = vec!["run".to_owned(), "--etcd".to_owned(), etcd.url()];
@@ -239,6 +279,7 @@ impl Node {
         for label in labels {
             args.extend(["--label".to_owned(), (*label).to_owned()]);
         }
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let mut node = Node {
             name: name.to_owned(),
             addr,
@@ -282,12 +323,12 @@ impl Node {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.state.join("node.log")).unwrap_or_default()
     }
 
     /// The `X-Plugin-Version` the origin saw for one request, or why there is none.
-    fn version(&self) -> String {
+    pub(crate) fn version(&self) -> String {
         match http_get(self.addr, "/headers") {
             Some((200, body)) => body
                 .lines()
@@ -402,8 +443,10 @@ fn a_new_plugin_version_reaches_every_node_under_load_without_a_failed_request()
     let status = status(&etcd);
     assert_eq!(status["stable"], 2, "{status}");
     for node in &nodes {
-        let node = node_status(&etcd, &node.name).unwrap();
-        assert_eq!((&node["serving"], &node["health"]), (&2.into(), &"serving".into()), "{node}");
+        wait_until(&format!("{} reports serving revision 2", node.name), || {
+            node_status(&etcd, &node.name)
+                .is_some_and(|s| s["serving"] == 2 && s["health"] == "serving")
+        });
     }
 }
 
@@ -460,6 +503,9 @@ fn a_canary_reaches_its_label_then_everyone_and_rolls_back() {
     assert!(out.contains("revision 2") && out.contains("tier=canary"), "{out}");
     all_serve(&[&canary], "2");
     for node in &others {
+        wait_until(&format!("{} reports its status", node.name), || {
+            node_status(&etcd, &node.name).is_some()
+        });
         let status = node_status(&etcd, &node.name).unwrap();
         assert_eq!((&status["serving"], &status["target"]), (&1.into(), &1.into()), "{status}");
         assert_eq!(node.version(), "1");
