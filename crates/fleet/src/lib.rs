@@ -95,3 +95,43 @@ impl std::fmt::Display for Label {
         write!(f, "{}={}", self.key, self.value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_key_equals_value() {
+        let label: Label = "tier=canary".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((label.key.as_str(), label.value.as_str()), ("tier", "canary"));
+        assert_eq!(label.to_string(), "tier=canary");
+        let empty: Label = "zone=".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(empty.value, "");
+        for bad in ["tier", "=canary", "a/b=c", ""] {
+            assert_eq!(bad.parse::<Label>(), Err(format!("`{bad}` is not a KEY=VALUE label")));
+        }
+    }
+
+    #[test]
+    fn options_never_show_the_password() {
+        let options = EtcdOptions {
+            endpoints: vec!["http://127.0.0.1:2379".into()],
+            user: Some("root".into()),
+            password: Some("s3same".into()),
+            ..EtcdOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(shown.contains("root") && shown.contains("<hidden>"), "{shown}");
+        assert!(!shown.contains("s3same"), "{shown}");
+    }
+
+    #[test]
+    fn cluster_names_stay_inside_their_prefix() {
+        for good in ["edge", "edge-1", "eu_west.2"] {
+            assert!(keys::valid_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "edge/../other"] {
+            assert!(!keys::valid_name(bad), "{bad}");
+        }
+    }
+}

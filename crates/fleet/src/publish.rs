@@ -26,6 +26,7 @@ pub async fn publish(
     files: &[(String, PathBuf)],
     canary: Option<Label>,
 ) -> Result<Manifest, Error> {
+    valid_cluster(cluster)?;
     let mut client = etcd.connect().await?;
     let mut entries = Vec::new();
     let mut contents = Vec::new();
@@ -104,6 +105,7 @@ pub async fn publish(
 ///
 /// No canary, a refused canary without `force`, etcd unreachable, a concurrent change.
 pub async fn promote(etcd: &EtcdOptions, cluster: &str, force: bool) -> Result<u64, Error> {
+    valid_cluster(cluster)?;
     let mut client = etcd.connect().await?;
     let key = keys::canary(cluster);
     let response =
@@ -144,6 +146,7 @@ pub async fn promote(etcd: &EtcdOptions, cluster: &str, force: bool) -> Result<u
 ///
 /// No stable revision, or one with nothing before it; etcd unreachable; a concurrent change.
 pub async fn rollback(etcd: &EtcdOptions, cluster: &str) -> Result<Manifest, Error> {
+    valid_cluster(cluster)?;
     let mut client = etcd.connect().await?;
     let Some(stable) = read_stable(&mut client, cluster).await? else {
         return Err(Error::Refused(format!("cluster {cluster} has no revision to roll back")));
@@ -191,6 +194,7 @@ pub struct ClusterStatus {
 ///
 /// etcd unreachable, a key that does not parse.
 pub async fn status(etcd: &EtcdOptions, cluster: &str) -> Result<ClusterStatus, Error> {
+    valid_cluster(cluster)?;
     let mut client = etcd.connect().await?;
     let (head, _) = read_head(&mut client, cluster).await?;
     let stable = read_stable(&mut client, cluster).await?;
@@ -250,6 +254,17 @@ async fn read_nodes(client: &mut Client, cluster: &str) -> Result<Vec<NodeStatus
             })
         })
         .collect()
+}
+
+/// Refuses a cluster name that would reach outside its prefix.
+fn valid_cluster(cluster: &str) -> Result<(), Error> {
+    if keys::valid_name(cluster) {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "cluster `{cluster}`: a cluster name is letters, digits, `-`, `_` or `.`"
+        )))
+    }
 }
 
 fn number(key: &str, value: &[u8]) -> Result<u64, Error> {
