@@ -413,3 +413,92 @@ fn write_atomically(path: &Path, content: &[u8], executable: bool) -> Result<(),
         .map_err(Error::io(&temporary))?;
     std::fs::rename(&temporary, path).map_err(Error::io(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
+    use super::*;
+    use crate::FileEntry;
+
+    fn node(state: &Path) -> Node {
+        let options = NodeOptions {
+            etcd: EtcdOptions::default(),
+            cluster: "c".into(),
+            name: "n".into(),
+            labels: Vec::new(),
+            state_dir: state.to_owned(),
+        };
+        Node::open(options).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A file entry whose content is in the node's cache.
+    fn cached(node: &Node, path: &str, content: &[u8], executable: bool) -> FileEntry {
+        let sha256 = revision::sha256(content);
+        std::fs::write(node.blobs.join(&sha256), content).unwrap_or_else(|e| panic!("{e}"));
+        FileEntry { path: path.into(), sha256, size: content.len() as u64, executable }
+    }
+
+    fn manifest(number: u64, files: Vec<FileEntry>) -> Manifest {
+        Manifest { number, files, previous: None, origin: "publish".into(), published_at: 0 }
+    }
+
+    fn read(node: &Node, path: &str) -> String {
+        std::fs::read_to_string(node.live.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn install_replaces_changed_files_only_and_removes_dropped_ones() {
+        let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let node = node(state.path());
+        let remap = cached(&node, "remap.config", b"map / http://o/\n", false);
+        let one = manifest(1, vec![remap.clone(), cached(&node, "p/x.so", b"v1", true)]);
+        node.install(&one, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(&node, "p/x.so"), "v1");
+        let mode = std::fs::metadata(node.live.join("p/x.so")).map(|m| m.permissions().mode());
+        assert_eq!(mode.map(|m| m & 0o777).ok(), Some(0o755));
+        let inode = |path: &str| std::fs::metadata(node.live.join(path)).map(|m| m.ino()).ok();
+        let remap_inode = inode("remap.config");
+
+        let two = manifest(
+            2,
+            vec![
+                remap.clone(),
+                cached(&node, "p/x.so", b"v2", true),
+                cached(&node, "y", b"y", false),
+            ],
+        );
+        node.install(&two, Some(&one)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((read(&node, "p/x.so").as_str(), read(&node, "y").as_str()), ("v2", "y"));
+        assert_eq!(inode("remap.config"), remap_inode, "an unchanged file is left alone");
+
+        let three = manifest(3, vec![remap]);
+        node.install(&three, Some(&two)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!node.live.join("p/x.so").exists() && !node.live.join("y").exists());
+        assert_eq!(read(&node, "remap.config"), "map / http://o/\n");
+    }
+
+    #[test]
+    fn install_refuses_a_cached_file_that_does_not_match_its_hash() {
+        let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let node = node(state.path());
+        let entry = cached(&node, "x.so", b"good", true);
+        std::fs::write(node.blobs.join(&entry.sha256), b"evil").unwrap_or_else(|e| panic!("{e}"));
+        match node.install(&manifest(1, vec![entry]), None) {
+            Ok(()) => panic!("a file that does not match its hash was installed"),
+            Err(e) => assert!(e.to_string().starts_with("x.so: content does not match"), "{e}"),
+        }
+        assert!(!node.live.join("x.so").exists());
+    }
+
+    #[test]
+    fn the_last_good_revision_survives_a_restart() {
+        let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut first = node(state.path());
+        first.pending = Some(manifest(7, Vec::new()));
+        first.started().unwrap_or_else(|e| panic!("{e}"));
+        let again = node(state.path());
+        assert_eq!(again.serving(), Some(7));
+        assert_eq!(again.status().health, "serving");
+    }
+}
