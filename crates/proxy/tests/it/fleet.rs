@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use hookyard_fixtures::{abi_include_dir, compile_c_with, versioned};
@@ -28,8 +29,30 @@ fn etcd_binary() -> Option<PathBuf> {
     found
 }
 
+/// A port free now, for a process to bind later (and again after a restart): taken below
+/// the kernel's ephemeral range (from 32768 by default), so that no connection's local port
+/// takes it in between.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = ephemeral_range();
+    let (start, span) =
+        if low > 21_000 { (20_000, low - 20_000) } else { (high + 1, 65_535 - high) };
+    let seed = std::process::id() % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free port left in {start}..{}", start + span);
+        let port = u16::try_from(start + (seed + n) % span).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The kernel's range of ports for connections' local ends.
+fn ephemeral_range() -> (u32, u32) {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let mut bounds = text.split_whitespace().map(|n| n.parse::<u32>().unwrap());
+    (bounds.next().unwrap(), bounds.next().unwrap())
 }
 
 /// Polls `condition` every 20 ms until it holds, failing past [`DEADLINE`].
@@ -91,7 +114,11 @@ impl Etcd {
     /// Starts the member (again, on the same data), and waits until it answers.
     fn resume(&mut self) {
         let peer = format!("http://127.0.0.1:{}", self.peer);
-        let log = std::fs::File::create(self.dir.path().join("etcd.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("etcd.log"))
+            .unwrap();
         let child = Command::new(&self.binary)
             .args(["--name", "test", "--data-dir"])
             .arg(self.dir.path().join("data"))
@@ -111,10 +138,24 @@ impl Etcd {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        wait_until("etcd answers /health", || {
+        let started = Instant::now();
+        loop {
             let output = self.curl("/health").output().unwrap();
-            String::from_utf8_lossy(&output.stdout).contains(r#""health":"true""#)
-        });
+            if String::from_utf8_lossy(&output.stdout).contains(r#""health":"true""#) {
+                return;
+            }
+            if started.elapsed() > DEADLINE {
+                let log = std::fs::read_to_string(self.dir.path().join("etcd.log"));
+                let log = log.unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "etcd did not answer /health within {DEADLINE:?}; its log:\n{}",
+                    tail.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills the member.
@@ -568,4 +609,80 @@ fn nodes_serve_through_an_etcd_outage_and_a_restart_without_etcd() {
             node_status(&etcd, &node.name).is_some_and(|s| s["serving"] == 2)
         });
     }
+}
+
+#[test]
+fn a_file_larger_than_a_chunk_arrives_whole_and_a_corrupt_one_is_refused() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let config = Config::new(origin());
+    config.with_plugin(&versioned(1));
+    // Three chunks of remap.config: the rule, then comments.
+    let mut remap = std::fs::read_to_string(config.dir.path().join("remap.config")).unwrap();
+    while remap.len() < 1_200_000 {
+        remap.push_str("# a comment that makes remap.config longer than one etcd chunk\n");
+    }
+    write(config.dir.path(), "remap.config", &remap);
+    config.publish(&etcd, None);
+    let node = Node::start(&etcd, root.path(), "a", &[], None);
+    assert_eq!(node.version(), "1", "{}", node.log());
+    let copied = std::fs::read_to_string(node.state.join("live/remap.config")).unwrap();
+    assert!(copied == remap, "remap.config arrived changed ({} bytes)", copied.len());
+
+    // The plugin's first chunk replaced in etcd: a new node refuses to start on it.
+    let plugin = std::fs::read(config.dir.path().join("plugin.so")).unwrap();
+    let sha: String = sha2::Sha256::digest(&plugin).iter().map(|b| format!("{b:02x}")).collect();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let key = format!("/hookyard/{CLUSTER}/blob/{sha}/000000");
+    let body =
+        format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key.as_bytes()), b64(b"not the plugin"));
+    let put = etcd.curl("/v3/kv/put").args(["-X", "POST", "-d", &body]).output().unwrap();
+    assert!(put.status.success(), "{}", text(&put));
+    let state = root.path().join("b");
+    let mut fresh = Command::new(env!("CARGO_BIN_EXE_hookyard"))
+        .args(["run", "--etcd", &etcd.url(), "--cluster", CLUSTER, "--node", "b"])
+        .args(["--listen", "127.0.0.1:0", "--state", state.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut exited = None;
+    wait_until("the node on a corrupt revision exits", || {
+        exited = fresh.try_wait().unwrap();
+        exited.is_some()
+    });
+    let mut stderr = String::new();
+    fresh.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(!exited.unwrap().success(), "{stderr}");
+    assert!(stderr.contains("plugin.so: content does not match its manifest"), "{stderr}");
+    assert!(!state.join("live/plugin.so").exists(), "a corrupt file was written");
+}
+
+#[test]
+fn publish_refuses_a_directory_that_fails_its_check_or_reaches_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "remap.config", "map http://a.test/\n");
+    let path = dir.path().to_str().unwrap();
+    // Nothing listens on port 9: these fail before etcd is asked.
+    let etcd = ["--etcd", "http://127.0.0.1:9", "--cluster", CLUSTER];
+    let output = hookyard(&[&["publish", "--config", path][..], &etcd].concat());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(err.contains("does not pass `hookyard check`"), "{err}");
+    assert!(err.contains("remap.config:1:"), "{err}");
+
+    let elsewhere = versioned(1);
+    let rule = format!("map / http://127.0.0.1:9/ @plugin={}\n", elsewhere.display());
+    write(dir.path(), "remap.config", &rule);
+    let output = hookyard(&[&["publish", "--config", path][..], &etcd].concat());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        err.contains("a revision carries only files under the configuration directory"),
+        "{err}"
+    );
 }
