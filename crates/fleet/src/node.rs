@@ -140,6 +140,9 @@ impl Node {
     /// A local file that cannot be written.
     pub async fn first(&mut self) -> Result<u64, Error> {
         if let Some(good) = &self.good {
+            // A file of `live/` changed by hand (or a crash mid-write) is put back from the
+            // verified cache first.
+            self.install(good, None)?;
             info!(revision = good.number, "serving the last good revision kept on disk");
             return Ok(good.number);
         }
@@ -489,6 +492,22 @@ mod tests {
             Err(e) => assert!(e.to_string().starts_with("x.so: content does not match"), "{e}"),
         }
         assert!(!node.live.join("x.so").exists());
+    }
+
+    #[test]
+    fn a_start_puts_back_a_changed_file_of_the_last_good_revision() {
+        let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut first = node(state.path());
+        let good = manifest(3, vec![cached(&first, "x.so", b"good", true)]);
+        first.install(&good, None).unwrap_or_else(|e| panic!("{e}"));
+        first.pending = Some(good);
+        first.started().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(first.live.join("x.so"), b"tampered").unwrap_or_else(|e| panic!("{e}"));
+        let mut again = node(state.path());
+        let runtime = tokio::runtime::Builder::new_current_thread().build();
+        let served = runtime.unwrap_or_else(|e| panic!("{e}")).block_on(again.first());
+        assert_eq!(served.ok(), Some(3));
+        assert_eq!(read(&again, "x.so"), "good");
     }
 
     #[test]
