@@ -52,7 +52,11 @@ impl EtcdOptions {
             .with_timeout(timeout)
             .with_keep_alive(Duration::from_secs(2), timeout);
         if let Some(user) = &self.user {
-            options = options.with_user(user, self.password.clone().unwrap_or_default());
+            // etcd's tokens expire (`--auth-token-ttl`, 5 minutes by default) while a node
+            // follows the cluster for days.
+            options = options
+                .with_user(user, self.password.clone().unwrap_or_default())
+                .with_auto_token_refresh(true);
         }
         let tls = self.endpoints.iter().any(|e| e.starts_with("https://"));
         if tls || self.ca.is_some() || self.cert.is_some() {
