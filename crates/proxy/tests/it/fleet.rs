@@ -73,6 +73,8 @@ pub(crate) struct Etcd {
     /// Serve clients over TLS, requiring a client certificate: (CA, server certificate, its
     /// key, a client certificate, its key).
     tls: Option<[PathBuf; 5]>,
+    /// More arguments to etcd.
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -82,6 +84,10 @@ impl Etcd {
     }
 
     pub(crate) fn start_with(tls: Option<[PathBuf; 5]>) -> Option<Etcd> {
+        Etcd::start_with_args(tls, &[])
+    }
+
+    pub(crate) fn start_with_args(tls: Option<[PathBuf; 5]>, extra: &[&str]) -> Option<Etcd> {
         let binary = etcd_binary()?;
         let mut etcd = Etcd {
             binary,
@@ -89,6 +95,7 @@ impl Etcd {
             client: free_port(),
             peer: free_port(),
             tls,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
         };
         etcd.resume();
@@ -132,6 +139,7 @@ impl Etcd {
                 args.push(key.into());
                 args
             }))
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use hookyard_fixtures::versioned;
 
@@ -34,7 +35,8 @@ fn enable_auth(etcd: &Etcd) {
 
 #[test]
 fn a_user_and_password_reach_etcd_and_no_output_shows_the_password() {
-    let Some(etcd) = Etcd::start() else { return };
+    // Tokens that expire after a second, so the node outlives its first one.
+    let Some(etcd) = Etcd::start_with_args(None, &["--auth-token-ttl", "1"]) else { return };
     enable_auth(&etcd);
     let config = Config::new(origin());
     config.with_plugin(&versioned(1));
@@ -71,6 +73,16 @@ fn a_user_and_password_reach_etcd_and_no_output_shows_the_password() {
     };
     wait_until("fleet status shows node a serving", || serving(&status(), "a"));
     let status = status();
+
+    // Past its token's lifetime the node still follows the cluster.
+    std::thread::sleep(Duration::from_millis(2500));
+    config.with_plugin(&versioned(2));
+    let again = hookyard(&etcd, &["publish", "--config", dir, "--etcd-user", "root"])
+        .env("HOOKYARD_ETCD_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    wait_until("the node serves version 2", || node.version() == "2");
     for output in [text(&published), text(&status), node.log()] {
         assert!(!output.contains(PASSWORD), "the password is shown:\n{output}");
     }
