@@ -617,6 +617,11 @@ fn nodes_serve_through_an_etcd_outage_and_a_restart_without_etcd() {
             node_status(&etcd, &node.name).is_some_and(|s| s["serving"] == 2)
         });
     }
+
+    // A node that stops leaves the status once its lease runs out.
+    nodes[1].stop();
+    wait_until("node b leaves the status", || node_status(&etcd, "b").is_none());
+    assert!(node_status(&etcd, "a").is_some());
 }
 
 #[test]
