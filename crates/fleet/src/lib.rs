@@ -19,7 +19,7 @@ mod publish;
 mod revision;
 
 pub use etcd::EtcdOptions;
-pub use node::{Host, Node, NodeOptions, NodeStatus, Refusal};
+pub use node::{Host, Node, NodeOptions, NodeStatus, Refusal, leave};
 pub use publish::{ClusterStatus, promote, publish, rollback, status};
 pub use revision::{Canary, FileEntry, Manifest};
 

@@ -401,6 +401,19 @@ impl Node {
     }
 }
 
+/// Removes node `name`'s status key, for a node that stops on purpose (its lease would remove
+/// it a few seconds later).
+///
+/// # Errors
+///
+/// etcd unreachable.
+pub async fn leave(etcd: &EtcdOptions, cluster: &str, name: &str) -> Result<(), Error> {
+    let mut client = etcd.connect().await?;
+    let key = keys::node(cluster, name);
+    client.delete(key.as_str(), None).await.map_err(Error::etcd(format!("cannot delete {key}")))?;
+    Ok(())
+}
+
 /// Writes a file through a temporary name and a rename, so a reader sees the old or the new
 /// content, never a part.
 fn write_atomically(path: &Path, content: &[u8], executable: bool) -> Result<(), Error> {

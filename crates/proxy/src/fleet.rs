@@ -111,6 +111,7 @@ pub fn run_node(node: NodeOptions, mut server: ServerConfig) -> anyhow::Result<(
         .build()
         .context("cannot start the fleet runtime")?;
     let state = node.state_dir.clone();
+    let (etcd, cluster, name) = (node.etcd.clone(), node.cluster.clone(), node.name.clone());
     let mut node = Node::open(node).with_context(|| format!("fleet state {}", state.display()))?;
     let revision = runtime.block_on(node.first())?;
     server.config_dir = Some(node.live_dir().to_owned());
@@ -130,6 +131,16 @@ pub fn run_node(node: NodeOptions, mut server: ServerConfig) -> anyhow::Result<(
         .spawn(move || runtime.block_on(node.follow(host)))
         .context("cannot start the fleet thread")?;
     crate::run_until_signalled(handle).context("signal handling")?;
+    // Leaving says so at once; unsaid (etcd away), the lease says it a few seconds later.
+    let leaving = async {
+        let leave = hookyard_fleet::leave(&etcd, &cluster, &name);
+        tokio::time::timeout(std::time::Duration::from_secs(1), leave).await
+    };
+    if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build()
+        && let Ok(Err(e)) = runtime.block_on(leaving)
+    {
+        tracing::warn!(error = %e, "cannot remove the node's status");
+    }
     Ok(())
 }
 

@@ -618,10 +618,17 @@ fn nodes_serve_through_an_etcd_outage_and_a_restart_without_etcd() {
         });
     }
 
-    // A node that stops leaves the status once its lease runs out.
+    // A node that stops leaves the status at once; one killed, once its lease (6 s) runs out.
+    let stopped = Instant::now();
     nodes[1].stop();
     wait_until("node b leaves the status", || node_status(&etcd, "b").is_none());
-    assert!(node_status(&etcd, "a").is_some());
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(4), "node b left the status after {took:?}");
+    let mut killed = nodes[0].child.take().unwrap();
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    wait_until("node a leaves the status", || node_status(&etcd, "a").is_none());
+    assert!(node_status(&etcd, "c").is_some());
 }
 
 #[test]
