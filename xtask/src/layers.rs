@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("hookyard-dso", &[]),
     ("hookyard-userargs", &[]),
     ("hookyard-abi", &[]),
+    ("hookyard-fleet", &[]),
     ("hookyard-context", &["hookyard-dso"]),
     ("hookyard-hooks", &["hookyard-context"]),
     ("hookyard-sdk", &["hookyard-abi"]),
@@ -44,6 +45,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "hookyard-proxy",
         &[
+            "hookyard-fleet",
             "hookyard-host",
             "hookyard-remap",
             "hookyard-hooks",

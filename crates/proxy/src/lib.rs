@@ -9,7 +9,8 @@
 //! generations swapped atomically on reload (SIGHUP, `ctl reload`, or a change of a watched
 //! file: `watch`), the control channel ([`ctl`], JSON-RPC 2.0 over a 0600 Unix socket),
 //! Prometheus metrics, the access log ([`access_log`]: one line per transaction, formatted and
-//! written by its own thread), and `hookyard check` ([`check()`]).
+//! written by its own thread), `hookyard check` ([`check()`]), and a fleet node's and the
+//! fleet commands' use of `hookyard-fleet` ([`fleet`]).
 //!
 //! Plugins run, served by the host side of the C ABI (`hookyard-host`): remap plugins as each rule's
 //! `@plugin=` chain, with the whole ATS lifecycle across reloads (`hookyard-remap`'s
@@ -32,6 +33,7 @@ mod conn;
 mod control;
 pub mod ctl;
 mod drain;
+pub mod fleet;
 mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;

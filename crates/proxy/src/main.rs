@@ -51,6 +51,8 @@ enum Command {
         /// of the hookyard running on this control socket, serve on them, then drain it.
         #[arg(long)]
         takeover: bool,
+        #[command(flatten)]
+        fleet: FleetNodeArgs,
     },
     /// Validate a configuration directory: exit 0 when it would load, 1 with every problem.
     Check {
@@ -61,6 +63,22 @@ enum Command {
         /// `warnings` (`file`, `line`, `reason`).
         #[arg(long)]
         json: bool,
+    },
+    /// Publish a configuration directory to a fleet's etcd as its next revision.
+    Publish {
+        #[command(flatten)]
+        etcd: EtcdArgs,
+        /// The configuration directory (checked as `hookyard check` does first).
+        #[arg(long, value_name = "DIR")]
+        config: PathBuf,
+        /// Send it only to the nodes with this label (`hookyard fleet promote` sends it to all).
+        #[arg(long, value_name = "K=V")]
+        canary: Option<hookyard_fleet::Label>,
+    },
+    /// Show or steer a fleet: status, promote, rollback.
+    Fleet {
+        #[command(subcommand)]
+        action: FleetAction,
     },
     /// Talk to a running hookyard over its control socket.
     Ctl {
@@ -89,6 +107,202 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+/// Where a fleet's etcd is and how to log in.
+#[derive(clap::Args, Clone)]
+struct EtcdArgs {
+    /// etcd endpoints, comma-separated (`http://127.0.0.1:2379`; `https://` for TLS).
+    #[arg(long, value_name = "URL", value_delimiter = ',', required = true)]
+    etcd: Vec<String>,
+    /// The cluster: the nodes that serve the same revisions.
+    #[arg(long, value_name = "NAME", required = true)]
+    cluster: String,
+    #[command(flatten)]
+    login: EtcdLogin,
+}
+
+/// etcd credentials (none of them is ever logged).
+#[derive(clap::Args, Clone)]
+struct EtcdLogin {
+    /// An etcd user; its password comes from `HOOKYARD_ETCD_PASSWORD` or --etcd-password-file.
+    #[arg(long, value_name = "USER")]
+    etcd_user: Option<String>,
+    /// A file holding the etcd user's password (its first line).
+    #[arg(long, value_name = "PATH")]
+    etcd_password_file: Option<PathBuf>,
+    /// The CA certificate (PEM) of etcd's server certificates.
+    #[arg(long, value_name = "PATH")]
+    etcd_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for etcd, with --etcd-key.
+    #[arg(long, value_name = "PATH")]
+    etcd_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "PATH")]
+    etcd_key: Option<PathBuf>,
+}
+
+/// `run` as a fleet node: given --etcd, the configuration comes from the cluster.
+#[derive(clap::Args, Clone)]
+struct FleetNodeArgs {
+    /// Run as a node of a fleet: serve the revisions published to this etcd.
+    #[arg(
+        long,
+        value_name = "URL",
+        value_delimiter = ',',
+        requires = "cluster",
+        conflicts_with = "config"
+    )]
+    etcd: Vec<String>,
+    /// The node's cluster.
+    #[arg(long, value_name = "NAME", requires = "etcd")]
+    cluster: Option<String>,
+    /// A label of the node (repeatable); a canary goes to the nodes with its label.
+    #[arg(long, value_name = "K=V", requires = "etcd")]
+    label: Vec<hookyard_fleet::Label>,
+    /// The node's name in the cluster (default: the host's name).
+    #[arg(long, value_name = "NAME", requires = "etcd")]
+    node: Option<String>,
+    /// Where the node keeps its revision (default: /var/lib/hookyard/fleet/CLUSTER as root,
+    /// else ~/.local/state/hookyard/fleet/CLUSTER).
+    #[arg(long, value_name = "DIR", requires = "etcd")]
+    state: Option<PathBuf>,
+    #[command(flatten)]
+    login: EtcdLogin,
+}
+
+#[derive(Subcommand, Clone)]
+enum FleetAction {
+    /// The stable and canary revisions, and every live node: serving, health, refusals.
+    Status {
+        #[command(flatten)]
+        etcd: EtcdArgs,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send the canary revision to every node.
+    Promote {
+        #[command(flatten)]
+        etcd: EtcdArgs,
+        /// Promote even a canary that some of its nodes refused.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Republish the revision the stable one replaced, to every node.
+    Rollback {
+        #[command(flatten)]
+        etcd: EtcdArgs,
+    },
+}
+
+impl EtcdLogin {
+    fn options(&self, endpoints: Vec<String>) -> anyhow::Result<hookyard_fleet::EtcdOptions> {
+        let password = match (&self.etcd_password_file, std::env::var("HOOKYARD_ETCD_PASSWORD")) {
+            (Some(file), _) => Some(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            (None, Ok(password)) => Some(password),
+            (None, Err(_)) => None,
+        };
+        if self.etcd_user.is_none() && password.is_some() && self.etcd_password_file.is_some() {
+            anyhow::bail!("--etcd-password-file needs --etcd-user");
+        }
+        Ok(hookyard_fleet::EtcdOptions {
+            endpoints,
+            user: self.etcd_user.clone(),
+            password,
+            ca: self.etcd_ca.clone(),
+            cert: self.etcd_cert.clone(),
+            key: self.etcd_key.clone(),
+            timeout: None,
+        })
+    }
+}
+
+impl EtcdArgs {
+    fn options(&self) -> anyhow::Result<hookyard_fleet::EtcdOptions> {
+        self.login.options(self.etcd.clone())
+    }
+}
+
+/// The fleet commands: `publish` and `fleet status|promote|rollback`.
+fn run_fleet(command: Command) -> anyhow::Result<ExitCode> {
+    use hookyard_proxy::fleet::{block_on, render_status, revision_files};
+    match command {
+        Command::Publish { etcd, config, canary } => {
+            let files = revision_files(&config)?;
+            let options = etcd.options()?;
+            let manifest =
+                block_on(hookyard_fleet::publish(&options, &etcd.cluster, &files, canary.clone()))?;
+            let to = canary.map_or("every node".to_owned(), |l| format!("the nodes with {l}"));
+            println!(
+                "published revision {} of cluster {} ({} files) to {to}",
+                manifest.number,
+                etcd.cluster,
+                manifest.files.len()
+            );
+        }
+        Command::Fleet { action: FleetAction::Status { etcd, json } } => {
+            let status = block_on(hookyard_fleet::status(&etcd.options()?, &etcd.cluster))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", render_status(&status));
+            }
+        }
+        Command::Fleet { action: FleetAction::Promote { etcd, force } } => {
+            let revision =
+                block_on(hookyard_fleet::promote(&etcd.options()?, &etcd.cluster, force))?;
+            println!("promoted revision {revision} of cluster {} to every node", etcd.cluster);
+        }
+        Command::Fleet { action: FleetAction::Rollback { etcd } } => {
+            let manifest = block_on(hookyard_fleet::rollback(&etcd.options()?, &etcd.cluster))?;
+            println!(
+                "published revision {} of cluster {}: {}",
+                manifest.number, etcd.cluster, manifest.origin
+            );
+        }
+        _ => unreachable!("run_fleet is called with fleet commands only"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The node options of `run --etcd`.
+fn node_options(fleet: &FleetNodeArgs) -> anyhow::Result<Option<hookyard_fleet::NodeOptions>> {
+    let Some(cluster) = fleet.cluster.clone() else { return Ok(None) };
+    let name = match &fleet.node {
+        Some(name) => name.clone(),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .context("cannot read the host name; give --node")?
+            .trim()
+            .to_owned(),
+    };
+    let state = match &fleet.state {
+        Some(dir) => dir.clone(),
+        None => {
+            let root = std::fs::metadata("/proc/self")
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+            let home = std::env::var_os("HOME").filter(|_| !root).map(PathBuf::from);
+            match home {
+                Some(home) => home.join(".local/state/hookyard/fleet"),
+                None => PathBuf::from("/var/lib/hookyard/fleet"),
+            }
+            .join(&cluster)
+        }
+    };
+    Ok(Some(hookyard_fleet::NodeOptions {
+        etcd: fleet.login.options(fleet.etcd.clone())?,
+        cluster,
+        name,
+        labels: fleet.label.clone(),
+        state_dir: state,
+    }))
 }
 
 #[derive(Subcommand, Clone)]
@@ -244,7 +458,17 @@ fn error_text(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config, listen, listen_tls, admin, metrics, log_format: _, takeover } => {
+        command @ (Command::Publish { .. } | Command::Fleet { .. }) => run_fleet(command),
+        Command::Run {
+            config,
+            listen,
+            listen_tls,
+            admin,
+            metrics,
+            log_format: _,
+            takeover,
+            fleet,
+        } => {
             let options = ServerConfig {
                 config_dir: config,
                 listen,
@@ -253,6 +477,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics,
                 workers: None,
             };
+            if let Some(node) = node_options(&fleet)? {
+                anyhow::ensure!(!takeover, "cannot start: --takeover is not supported with --etcd");
+                hookyard_proxy::fleet::run_node(node, options)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let activated = hookyard_proxy::systemd::activated().context("cannot start")?;
             let listeners = match (takeover, activated) {
                 (true, Some(_)) => {

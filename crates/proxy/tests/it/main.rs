@@ -17,6 +17,7 @@ mod ctl;
 mod drain;
 mod errors;
 mod examples;
+mod fleet;
 mod forwarding;
 mod hooks;
 mod http2;
