@@ -34,6 +34,8 @@ use crate::{
     hy_url, hy_url_part, hy_user_arg_type,
 };
 
+pub mod transform;
+
 /// A rule's answer: the checked value, or what the host function returns.
 pub type Checked<T> = Result<T, hy_return>;
 

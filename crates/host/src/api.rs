@@ -11,6 +11,7 @@ mod observe;
 mod origin;
 mod plugin;
 mod priority;
+mod transform;
 mod url;
 mod userargs;
 
@@ -49,6 +50,7 @@ use priority::{
     plugin_enable_set, plugin_priority_get, plugin_priority_of_get, plugin_priority_of_set,
     plugin_priority_set, threshold_get, threshold_set,
 };
+use transform::{transform_add, transform_end, transform_resume, transform_write};
 use url::{url_get, url_set, url_string_get};
 use userargs::{
     user_arg_get, user_arg_index_lookup, user_arg_name_lookup, user_arg_reserve, user_arg_set,

@@ -1246,3 +1246,35 @@ unsafe extern "C" fn msg_reply(
         ok(true)
     })
 }
+
+// -- Body transforms (since 1.5) ---------------------------------------------------------------
+
+unsafe extern "C" fn transform_add(
+    _txn: *mut hookyard_abi::hy_txn,
+    _body: hookyard_abi::hy_body,
+    _kind: hookyard_abi::hy_transform_kind,
+    _cont: *mut hookyard_abi::hy_cont,
+    _priority: i32,
+    _out: *mut *mut hookyard_abi::hy_transform,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn transform_write(
+    _transform: *mut hookyard_abi::hy_transform,
+    _data: *const c_char,
+    _len: usize,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn transform_end(_transform: *mut hookyard_abi::hy_transform) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn transform_resume(
+    _transform: *mut hookyard_abi::hy_transform,
+    _result: i32,
+) -> hy_return {
+    HY_ERROR
+}
