@@ -56,6 +56,11 @@ struct Inner {
     input_ended: bool,
     /// A chunk the plugin holds (answered PENDING).
     held: Option<Held>,
+    /// The CHUNK handler runs now: a resume from another thread may come before it returns
+    /// PENDING.
+    calling: bool,
+    /// Such a resume's answer, applied when the handler returns.
+    early: Option<Answer>,
     /// Why the transform failed.
     failed: Option<String>,
     /// The stage's task, woken when a resume or a write from another thread came.
@@ -236,11 +241,16 @@ pub(crate) fn end(shared: &Shared) -> abi::hy_return {
 pub(crate) fn resume(shared: &Arc<Shared>, result: abi::hy_hook_result) -> abi::hy_return {
     let (waker, orphaned) = {
         let mut inner = shared.lock();
-        let answer = match rules::transform_resume(result, inner.held.is_some()) {
+        let early = inner.calling && inner.early.is_none();
+        let answer = match rules::transform_resume(result, inner.held.is_some() || early) {
             Ok(answer) => answer,
             Err(code) => return code,
         };
-        let Some(held) = inner.held.take() else { return abi::HY_ERROR };
+        let Some(held) = inner.held.take() else {
+            // The handler has not returned its PENDING yet: `feed` applies this then.
+            inner.early = Some(answer);
+            return abi::HY_SUCCESS;
+        };
         shared.answer(&mut inner, held, answer);
         (inner.waker.take(), inner.orphaned)
     };
@@ -360,17 +370,26 @@ impl Stage {
             end: i32::from(end),
         });
         let edata: *mut hy_chunk = &mut *chunk;
-        if end {
-            self.shared.lock().input_ended = true;
+        {
+            let mut inner = self.shared.lock();
+            inner.input_ended |= end;
+            inner.calling = true;
         }
-        let answer = self
+        let mut answer = self
             .shared
             .fire(abi::HY_EVENT_TRANSFORM_CHUNK, edata.cast())
             .map_or(Answer::Continue, rules::chunk_answer);
+        let mut inner = self.shared.lock();
+        inner.calling = false;
+        match (answer, inner.early.take()) {
+            (Answer::Pending, Some(early)) => answer = early,
+            (_, Some(_)) => warn!(plugin = %self.shared.plugin_name(),
+                "a transform_resume came for a chunk its handler did not answer PENDING"),
+            _ => {}
+        }
         if answer == Answer::Error {
             warn!(plugin = %self.shared.plugin_name(), "a body transform failed");
         }
-        let mut inner = self.shared.lock();
         self.shared.answer(&mut inner, Held { data, chunk }, answer);
         if end && answer != Answer::Pending {
             drop(inner);

@@ -27,7 +27,8 @@ pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Http2, Limits, Retirement, Settings, Timeouts,
+    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, DroppedHook, Http2, Limits, Retirement, Settings,
+    Timeouts, Transforms,
 };
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};
 

@@ -1,6 +1,7 @@
 //! `hookyard.yaml`: listeners, the control socket, timeouts and limits.
 
 mod http2;
+mod transforms;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
 use crate::log::LogSettings;
 pub use http2::Http2;
+pub use transforms::Transforms;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -166,6 +168,8 @@ pub struct Settings {
     /// The access log; `None`: none.
     #[serde(serialize_with = "access_log::serialize")]
     pub access_log: Option<Arc<AccessLogSettings>>,
+    /// Body transforms plugins add.
+    pub transforms: Transforms,
 }
 
 impl Default for Settings {
@@ -194,13 +198,14 @@ impl Default for Settings {
             forwarding: Forwarding::default(),
             log: LogSettings::default(),
             access_log: None,
+            transforms: Transforms::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log";
+                    origin_tls, forwarding, log, access_log, transforms";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -292,6 +297,7 @@ impl Settings {
                 "forwarding" => forwarding::parse(&mut r, value, &mut settings.forwarding),
                 "log" => log(&mut r, value, &mut settings.log),
                 "access_log" => settings.access_log = access_log::parse(&mut r, dir, value),
+                "transforms" => transforms::parse(&mut r, value, &mut settings.transforms),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -477,7 +483,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, transforms)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

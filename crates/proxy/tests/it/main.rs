@@ -35,4 +35,5 @@ mod streaming;
 mod support;
 mod timeouts;
 mod tls;
+mod transforms;
 mod watch;
