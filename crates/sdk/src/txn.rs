@@ -403,6 +403,34 @@ impl<'a> Txn<'a> {
         add_hook(self.api, Level::Transaction, self.raw().cast(), hook, cont, priority)
     }
 
+    /// Adds `transform` of `kind` on `body` (since ABI 1.5), in priority order with others
+    /// (`None`: the plugin's own priority). Allowed from a hook before that body starts: a
+    /// request body's up to `SEND_REQUEST_HDR`, a response body's up to `SEND_RESPONSE_HDR`.
+    ///
+    /// # Errors
+    ///
+    /// When the body started already, the transaction was answered directly, or the priority
+    /// is above the plugin's ceiling.
+    pub fn add_transform(
+        &mut self,
+        body: crate::BodyKind,
+        kind: crate::TransformKind,
+        priority: Option<i32>,
+        transform: impl crate::Transform,
+    ) -> Result<(), Error> {
+        // SAFETY: the transaction is lent for this call.
+        unsafe {
+            crate::cont::add_transform(
+                self.api,
+                self.raw(),
+                body,
+                kind,
+                priority,
+                Box::new(transform),
+            )
+        }
+    }
+
     /// The value of a transaction slot (0 when unset).
     ///
     /// # Errors

@@ -40,6 +40,8 @@ fn pattern_fnv(len: usize) -> u64 {
 /// A raw HTTP/1.1 origin on its own threads, one request per connection:
 /// - `GET /cl/N`: N pattern bytes with `Content-Length`;
 /// - `GET /chunked/N`: N pattern bytes, chunked in 16 KiB chunks;
+/// - `GET /encoded/N`, `GET /bin/N`: as `/cl/N`, but `Content-Encoding: br`, or
+///   `Content-Type: application/octet-stream` (not `text/plain`);
 /// - `GET /abort/N`: `Content-Length: 2N`, N bytes, then the connection closes;
 /// - `POST /sink`: reads the body (either framing) and answers
 ///   `len=L fnv=HEX head=FIRST 24 BYTES`.
@@ -171,6 +173,17 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
         out.write_all(head.as_bytes())?;
         send(&mut out, len, 16 * PATTERN.len() * 100, true)?;
         out.write_all(b"0\r\n\r\n")?;
+    } else if let Some(len) = n("/encoded/").or(n("/bin/")) {
+        let field = if target.starts_with("/encoded/") {
+            "Content-Type: text/plain\r\nContent-Encoding: br"
+        } else {
+            "Content-Type: application/octet-stream"
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\n{field}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        );
+        out.write_all(head.as_bytes())?;
+        send(&mut out, len, block.len(), false)?;
     } else if let Some(len) = n("/abort/") {
         let head =
             format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", 2 * len);
@@ -189,10 +202,18 @@ struct Proxy {
     child: Child,
     addr: String,
     dir: tempfile::TempDir,
+    /// The proxy's stderr lines (its log).
+    log: std::sync::mpsc::Receiver<String>,
 }
 
 impl Proxy {
     fn start(origin: &RawOrigin, yaml: &str) -> Proxy {
+        Proxy::with_examples(origin, yaml, &[])
+    }
+
+    /// As [`Proxy::start`], with example plugins after the probe in `plugin.yaml`: each
+    /// (package, library, params), built and installed as `LIBRARY.so`.
+    fn with_examples(origin: &RawOrigin, yaml: &str, examples: &[(&str, &str, &str)]) -> Proxy {
         let dir = config_dir(&[(
             "remap.config",
             &format!("map http://site.test/ http://{}/\n", origin.addr),
@@ -203,24 +224,39 @@ impl Proxy {
         let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/transform_probe.c");
         compile_c_with(&probe, &[], &[&abi_include_dir()], &plugins.join("transform_probe.so"));
         let out = dir.path().join("out");
-        write(
-            dir.path(),
-            "plugin.yaml",
-            &format!(
-                "plugins:\n  - path: transform_probe.so\n    params: [out={}]\n",
-                out.display()
-            ),
+        let mut plugin_yaml = format!(
+            "plugins:\n  - path: transform_probe.so\n    params: [out={}]\n",
+            out.display()
         );
+        for (package, lib, params) in examples {
+            let built = hookyard_fixtures::rust_cdylib(package, lib);
+            std::fs::copy(built, plugins.join(format!("{lib}.so"))).unwrap();
+            plugin_yaml.push_str(&format!("  - path: {lib}.so\n    params: [{params}]\n"));
+        }
+        write(dir.path(), "plugin.yaml", &plugin_yaml);
         write(
             dir.path(),
             "hookyard.yaml",
             &format!("plugin_dirs: [plugins]\nruntime_dir: run\n{yaml}"),
         );
-        let (child, _stderr, addr) = start_run(
+        let (child, log, addr) = start_run(
             dir.path(),
             &["--config", ".", "--listen", "127.0.0.1:0", "--admin", "admin.sock"],
         );
-        Proxy { child, addr, dir }
+        Proxy { child, addr, dir, log }
+    }
+
+    /// Waits for a log line containing `text`; the line.
+    fn logged(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with `{text}`"),
+            }
+        }
     }
 
     fn out(&self) -> PathBuf {
@@ -502,5 +538,102 @@ fn a_hundred_megabytes_each_way_with_the_proxys_memory_bounded() {
     );
     let peak = proxy.peak_rss_kib();
     eprintln!("proxy VmHWM: {before} KiB before, {peak} KiB after 2 x 100 MiB");
+    assert!(peak < before + 64 * 1024, "peak RSS grew from {before} KiB to {peak} KiB");
+}
+
+const GZIP: (&str, &str, &str) = ("hookyard-plugin-gzip", "gzip", "level=6, min_size=1000");
+const SUBSTITUTE: (&str, &str, &str) = ("hookyard-plugin-substitute", "substitute", "\"o=0\"");
+const BODY_HASH: (&str, &str, &str) = ("hookyard-plugin-body-hash", "body_hash", "");
+
+/// The SHA-256 of `bytes`, by `sha256sum`.
+fn sha256(bytes: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let output = Command::new("sha256sum").arg(file.path()).output().unwrap();
+    String::from_utf8(output.stdout).unwrap().split(' ').next().unwrap().to_owned()
+}
+
+#[test]
+fn the_gzip_example_compresses_what_the_client_accepts() {
+    let origin = RawOrigin::start();
+    let proxy = Proxy::with_examples(&origin, "", &[GZIP]);
+    let len = 300_000;
+    // curl decodes what it asked for with --compressed.
+    let got = curl(&proxy, &format!("/cl/{len}"), "", "g1", &["--compressed"]);
+    assert_eq!(got.code, 0, "{}", got.head);
+    assert!(got.has("content-encoding: gzip") && got.has("vary: accept-encoding"), "{}", got.head);
+    assert_eq!(got.body, pattern(len));
+    // The bytes on the wire: gzip, and much smaller (this pattern compresses so well that the
+    // encoder's output was whole before the head went: a new Content-Length).
+    let raw = curl(&proxy, &format!("/cl/{len}"), "", "g2", &["-H", "Accept-Encoding: gzip"]);
+    assert_eq!(&raw.body[..2], [0x1f, 0x8b]);
+    assert!(raw.body.len() < len / 50, "{} bytes", raw.body.len());
+    assert!(raw.has(&format!("content-length: {}", raw.body.len())), "{}", raw.head);
+    // A small body buffered whole goes with a Content-Length of the compressed size.
+    let small = curl(&proxy, "/chunked/2000", "", "g3", &["-H", "Accept-Encoding: gzip"]);
+    assert!(small.has(&format!("content-length: {}", small.body.len())), "{}", small.head);
+    // Not accepted, already encoded, too small, not text: passed through as it came.
+    for (path, accept) in [
+        ("/cl/5000", "br"),
+        ("/cl/5000", "gzip;q=0"),
+        ("/encoded/5000", "gzip"),
+        ("/cl/500", "gzip"),
+        ("/bin/5000", "gzip"),
+    ] {
+        let header = format!("Accept-Encoding: {accept}");
+        let got = curl(&proxy, path, "", "g4", &["-H", &header]);
+        assert!(!got.has("content-encoding: gzip"), "{path} {accept}: {}", got.head);
+        assert_eq!(got.body.len(), path.rsplit('/').next().unwrap().parse::<usize>().unwrap());
+    }
+    // HTTP/2 too.
+    let got =
+        curl(&proxy, "/chunked/100000", "", "g5", &["--compressed", "--http2-prior-knowledge"]);
+    assert!(
+        got.head.starts_with("http/2 200") && got.has("content-encoding: gzip"),
+        "{}",
+        got.head
+    );
+    assert_eq!(got.body, pattern(100_000));
+}
+
+#[test]
+fn the_substitute_and_body_hash_examples_change_in_place_and_read() {
+    let origin = RawOrigin::start();
+    let proxy = Proxy::with_examples(&origin, "", &[SUBSTITUTE, BODY_HASH]);
+    let got = curl(&proxy, "/cl/100000", "", "s1", &[]);
+    assert!(got.has("content-length: 100000"), "{}", got.head);
+    let expected: Vec<u8> =
+        pattern(100_000).iter().map(|b| if *b == b'o' { b'0' } else { *b }).collect();
+    assert_eq!(got.body, expected);
+    // Not text: not substituted; the hash of what the client got is logged.
+    let got = curl(&proxy, "/bin/70000", "", "s2", &[]);
+    assert_eq!(got.body, pattern(70_000));
+    let line = proxy.logged("body_hash: GET http://site.test/bin/70000");
+    assert!(line.contains(&format!("sha256={} bytes=70000", sha256(&pattern(70_000)))), "{line}");
+    // A body the origin cut short has no digest.
+    let got = curl(&proxy, "/abort/50000", "", "s3", &[]);
+    assert_ne!(got.code, 0);
+    let line = proxy.logged("body_hash: GET http://site.test/abort/50000");
+    assert!(line.contains("incomplete"), "{line}");
+}
+
+#[test]
+fn the_examples_stream_a_hundred_megabytes_with_the_proxys_memory_bounded() {
+    let origin = RawOrigin::start();
+    let proxy = Proxy::with_examples(&origin, "", &[GZIP, SUBSTITUTE, BODY_HASH]);
+    let before = proxy.peak_rss_kib();
+    let len = 100 << 20;
+    let path = format!("/chunked/{len}");
+    let got = curl(&proxy, &path, "", "big", &["-H", "Accept-Encoding: gzip", "-o", "/dev/null"]);
+    assert_eq!(got.code, 0, "{}", got.head);
+    assert!(got.has("content-encoding: gzip"), "{}", got.head);
+    let line = proxy.logged(&format!("body_hash: GET http://site.test{path}"));
+    assert!(line.contains("sha256="), "{line}");
+    let got = curl(&proxy, &format!("/cl/{len}"), "", "big2", &["-o", "/dev/null"]);
+    assert_eq!(got.code, 0, "{}", got.head);
+    let line = proxy.logged(&format!("body_hash: GET http://site.test/cl/{len}"));
+    assert!(line.contains(&format!("bytes={len}")), "{line}");
+    let peak = proxy.peak_rss_kib();
+    eprintln!("proxy VmHWM with the examples: {before} KiB before, {peak} KiB after 2 x 100 MiB");
     assert!(peak < before + 64 * 1024, "peak RSS grew from {before} KiB to {peak} KiB");
 }

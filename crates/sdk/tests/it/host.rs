@@ -9,6 +9,9 @@
 //! real host lives in `remap` and `proxy`.
 
 mod table;
+mod transform;
+
+pub(crate) use transform::MockTransform;
 
 use std::collections::{BinaryHeap, HashMap};
 use std::ffi::{CString, c_void};
@@ -451,6 +454,11 @@ pub(crate) struct TxnData {
     pub(crate) control: Control,
     /// The `callback_list` plugin names handed out (kept alive as views).
     pub(crate) names: Vec<Arc<CString>>,
+    /// Body transforms added and not run yet (boxed: `hy_transform *` points into them).
+    #[allow(clippy::vec_box, reason = "a `hy_transform *` points into each box: they never move")]
+    pub(crate) transforms: Vec<Box<MockTransform>>,
+    /// Whether the request and the response body started ([`MockTxn::run_body`]).
+    pub(crate) started: [bool; 2],
 }
 
 /// A transaction; `hy_txn *` points at it.
@@ -617,6 +625,13 @@ impl MockTxn {
         data.msgs[1] = Some(request);
         data.msgs[2] = Some(MockMsg { status, ..MockMsg::default() });
         data.msgs[3] = Some(MockMsg { status, ..MockMsg::default() });
+    }
+
+    /// Adds field `name: value` to message `msg` (as the origin or the client sent it).
+    pub(crate) fn add_field(&self, msg: i32, name: &str, value: &str) {
+        let mut data = self.data();
+        let msg = data.msgs[msg as usize].as_mut().expect("the message exists");
+        msg.headers.push((name.to_owned(), value.as_bytes().to_vec()));
     }
 
     pub(crate) fn resume(&self, result: i32) -> bool {

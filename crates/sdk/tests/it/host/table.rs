@@ -14,7 +14,7 @@ use hookyard_abi::{
 
 use super::{
     ContObj, Control, Hook, MSG_TAG, MockConn, MockLifecycleMsg, MockMsg, MockSsn, MockStat,
-    MockTxn, PluginRec, lock,
+    MockTransform, MockTxn, PluginRec, lock,
 };
 
 /// The table for the plugin at `plugin`.
@@ -1250,31 +1250,67 @@ unsafe extern "C" fn msg_reply(
 // -- Body transforms (since 1.5) ---------------------------------------------------------------
 
 unsafe extern "C" fn transform_add(
-    _txn: *mut hookyard_abi::hy_txn,
-    _body: hookyard_abi::hy_body,
-    _kind: hookyard_abi::hy_transform_kind,
-    _cont: *mut hookyard_abi::hy_cont,
-    _priority: i32,
-    _out: *mut *mut hookyard_abi::hy_transform,
+    t: *mut hy_txn,
+    body: abi::hy_body,
+    kind: abi::hy_transform_kind,
+    cont: *mut hy_cont,
+    priority: i32,
+    out: *mut *mut abi::hy_transform,
 ) -> hy_return {
-    HY_ERROR
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction (contract).
+        let txn = unsafe { txn(t)? };
+        let mut data = txn.data();
+        let started = |b: rules::transform::Body| data.started[b as usize] || data.direct.is_some();
+        let (body, kind) = match rules::transform::transform_add(body, kind, false) {
+            Ok((body, kind)) if !started(body) => (body, kind),
+            _ => return None,
+        };
+        let obj = lock(&txn.state.conts).get(&(cont as usize)).cloned()?;
+        // SAFETY: the continuation's plugin lives as long as its `TestHost`.
+        let owner = unsafe { obj.owner() };
+        let priority = if priority == abi::HY_PRIORITY_DEFAULT {
+            owner.priority.load(std::sync::atomic::Ordering::Relaxed)
+        } else if priority <= owner.ceiling {
+            priority
+        } else {
+            return None;
+        };
+        let plugin = owner.name.to_str().ok()?.to_owned();
+        let transform = Box::new(MockTransform::new(body, kind, cont as usize, priority, plugin));
+        if !out.is_null() {
+            // SAFETY: optional out-parameter, writable when not NULL.
+            unsafe { *out = (&raw const *transform).cast_mut().cast() };
+        }
+        data.transforms.push(transform);
+        ok(true)
+    })
 }
 
 unsafe extern "C" fn transform_write(
-    _transform: *mut hookyard_abi::hy_transform,
-    _data: *const c_char,
-    _len: usize,
+    handle: *mut abi::hy_transform,
+    data: *const c_char,
+    len: usize,
 ) -> hy_return {
-    HY_ERROR
+    guarded(HY_ERROR, || {
+        // SAFETY: a live transform (contract) and a readable span.
+        let (transform, data) = unsafe { (MockTransform::from_ptr(handle)?, bytes(data, len)?) };
+        ok(transform.write(data))
+    })
 }
 
-unsafe extern "C" fn transform_end(_transform: *mut hookyard_abi::hy_transform) -> hy_return {
-    HY_ERROR
+unsafe extern "C" fn transform_end(handle: *mut abi::hy_transform) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a live transform (contract).
+        let transform = unsafe { MockTransform::from_ptr(handle)? };
+        ok(transform.end())
+    })
 }
 
-unsafe extern "C" fn transform_resume(
-    _transform: *mut hookyard_abi::hy_transform,
-    _result: i32,
-) -> hy_return {
-    HY_ERROR
+unsafe extern "C" fn transform_resume(handle: *mut abi::hy_transform, result: i32) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a transform with a pending chunk (contract).
+        let transform = unsafe { MockTransform::from_ptr(handle)? };
+        ok(transform.resume(result))
+    })
 }
