@@ -646,6 +646,19 @@ typedef struct hy_api {
     /* Ends the pending chunk with HY_HOOK_CONTINUE or HY_HOOK_ERROR, from any thread; HY_ERROR
      * when no chunk is pending. */
     hy_return (*transform_resume)(hy_transform *transform, hy_hook_result result);
+
+    /* -- Reason phrases, the configuration directory (since 1.5) ----------------------------- */
+
+    /* The reason phrase of a response message (ATS's TSHttpHdrReasonGet): the one the origin
+     * sent or a plugin set, else the status's standard one ("" for an unknown status). */
+    hy_return (*reason_get)(hy_txn *txn, hy_msg msg, hy_str *reason);
+    /* Sets the reason phrase of a response message (ATS's TSHttpHdrReasonSet): at most 256
+     * bytes of tab, space, visible ASCII and bytes >= 0x80; "" for the standard one. HTTP/2 has
+     * no reason phrase: its clients never see it. */
+    hy_return (*reason_set)(hy_txn *txn, hy_msg msg, const char *reason, size_t len);
+    /* The proxy's configuration directory (ATS's TSConfigDirGet), absolute, without a trailing
+     * '/'; valid until the plugin's done entry point. Any thread. */
+    hy_return (*config_dir_get)(hy_plugin *self, hy_str *dir);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -606,6 +606,18 @@ define_struct! {
         /// Ends a pending chunk (since 1.5).
         pub transform_resume:
             unsafe extern "C" fn(transform: *mut hy_transform, result: hy_hook_result) -> hy_return,
+        /// The reason phrase of a response message (since 1.5).
+        pub reason_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, msg: hy_msg, reason: *mut hy_str) -> hy_return,
+        /// Sets the reason phrase of a response message (since 1.5).
+        pub reason_set: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            reason: *const c_char,
+            len: usize,
+        ) -> hy_return,
+        /// The proxy's configuration directory (since 1.5).
+        pub config_dir_get: unsafe extern "C" fn(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return,
     }
 }
 
@@ -686,6 +698,9 @@ macro_rules! hy_api_table {
             transform_write: $($host)::+::transform_write,
             transform_end: $($host)::+::transform_end,
             transform_resume: $($host)::+::transform_resume,
+            reason_get: $($host)::+::reason_get,
+            reason_set: $($host)::+::reason_set,
+            config_dir_get: $($host)::+::config_dir_get,
         }
     };
 }

@@ -146,6 +146,9 @@ pub enum Call {
     TransformWrite { transform: Obj, data: Text },
     TransformEnd { transform: Obj },
     TransformResume { transform: Obj, result: hy_hook_result },
+    ReasonGet { txn: Obj, msg: hy_msg, out: Out },
+    ReasonSet { txn: Obj, msg: hy_msg, reason: Text },
+    ConfigDirGet { this: Obj, out: Out },
 }
 
 /// One case: a call, and what the host returns.
@@ -357,6 +360,22 @@ pub fn cases() -> Vec<Case> {
         c(Rq, TransformEnd { transform: NULL }, ERR),
         c(Rq, TransformEnd { transform: Ssn }, ERR),
         c(Rq, TransformResume { transform: NULL, result: HY_HOOK_CONTINUE }, ERR),
+    ]);
+    // Reason phrases and the configuration directory (since 1.5).
+    cases.extend([
+        c(Rs, ReasonGet { txn: Txn, msg: CRESP, out: Out::Some }, OK),
+        c(Rs, ReasonGet { txn: Txn, msg: ORESP, out: Out::Null }, ERR),
+        c(Rs, ReasonGet { txn: Txn, msg: CREQ, out: Out::Some }, ERR),
+        c(Rq, ReasonGet { txn: Txn, msg: CRESP, out: Out::Some }, ERR),
+        c(Rs, ReasonGet { txn: Ssn, msg: CRESP, out: Out::Some }, ERR),
+        c(Rs, ReasonSet { txn: Txn, msg: CRESP, reason: Str("Fine") }, OK),
+        c(Rs, ReasonSet { txn: Txn, msg: ORESP, reason: Str("") }, OK),
+        c(Rs, ReasonSet { txn: Txn, msg: CRESP, reason: Str("a\r\nb") }, ERR),
+        c(Rs, ReasonSet { txn: Txn, msg: CRESP, reason: null(2) }, ERR),
+        c(Rs, ReasonSet { txn: Txn, msg: OREQ, reason: Str("x") }, ERR),
+        c(Rq, ReasonSet { txn: Txn, msg: CRESP, reason: Str("x") }, ERR),
+        c(Rs, ReasonSet { txn: NULL, msg: CRESP, reason: Str("x") }, ERR),
+        c(Rq, ConfigDirGet { this: NULL, out: Out::Some }, ERR),
     ]);
     // The client connection: a plain one has no SNI, ALPN or TLS version.
     for field in ConnField::ALL {

@@ -40,11 +40,11 @@ use hooks::{hook_add, ssn_resume, txn_resume, txn_ssn_get};
 pub(crate) use hooks::{ssn_resume_by, txn_resume_by};
 use message::{
     direct_response, header_add, header_field_get, header_get, header_remove, header_set,
-    method_get, method_set, status_get, status_set,
+    method_get, method_set, reason_get, reason_set, status_get, status_set,
 };
 use observe::{log_field_set, msg_reply, stat_create, stat_get, stat_increment, stat_set};
 use origin::{server_addr_get, server_addr_set};
-use plugin::{log, log_enabled, plugin_name_get, plugin_version_get};
+use plugin::{config_dir_get, log, log_enabled, plugin_name_get, plugin_version_get};
 use priority::{
     callback_enable_set, callback_list, callback_priority_set, callback_remove, order_set,
     plugin_enable_set, plugin_priority_get, plugin_priority_of_get, plugin_priority_of_set,

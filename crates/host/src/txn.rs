@@ -84,6 +84,8 @@ pub struct ResponseHead {
     pub status: StatusCode,
     /// The header fields.
     pub headers: HeaderMap,
+    /// A reason phrase other than the status's standard one (`None`: the standard one).
+    pub reason: Option<Vec<u8>>,
 }
 
 /// Tells a lent transaction pointer from garbage.

@@ -562,10 +562,13 @@ impl Transaction {
         fields::reverse_map(&self.generation, &mut parts.headers);
         if let Some(state) = &mut self.state {
             let headers = std::mem::take(&mut parts.headers);
-            state.get().origin_response = Some(ResponseHead { status: parts.status, headers });
+            let reason = fields::reason(&parts);
+            let head = ResponseHead { status: parts.status, headers, reason };
+            state.get().origin_response = Some(head);
             self.hook(HookId::ReadResponseHdr).await?;
             if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
                 fields::set_status(&mut parts, head.status);
+                fields::set_reason(&mut parts, head.reason);
                 parts.headers = head.headers;
             }
         }
@@ -580,7 +583,8 @@ impl Transaction {
         let s = state.get();
         if s.client_response.is_none() {
             let headers = std::mem::take(&mut parts.headers);
-            s.client_response = Some(ResponseHead { status: parts.status, headers });
+            let reason = fields::reason(&parts);
+            s.client_response = Some(ResponseHead { status: parts.status, headers, reason });
         }
         if state.hooked() && Box::pin(state.hook(HookId::SendResponseHdr)).await == Outcome::Error {
             let s = state.get();
@@ -590,6 +594,7 @@ impl Transaction {
         }
         if let Some(head) = state.get().client_response.take() {
             fields::set_status(&mut parts, head.status);
+            fields::set_reason(&mut parts, head.reason);
             parts.headers = head.headers;
         }
         Response::from_parts(parts, body)

@@ -260,6 +260,33 @@ impl<'a> Txn<'a> {
         host_call(r, "status_set")
     }
 
+    /// The reason phrase of a response message (since ABI 1.5): the origin's or one a plugin
+    /// set, else the status's standard one.
+    pub fn reason(&self, msg: Msg) -> Option<&[u8]> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: the transaction is live; the view is valid until the message changes, which
+        // needs `&mut self`.
+        unsafe {
+            let r = (self.api.reason_get)(self.raw(), msg.raw(), &mut out);
+            (r == abi::HY_SUCCESS).then(|| view(&out))
+        }
+    }
+
+    /// Sets the reason phrase of a response message (since ABI 1.5; `""`: the status's
+    /// standard one). HTTP/2 clients never see one.
+    ///
+    /// # Errors
+    ///
+    /// When the message is not there, or the phrase has CR, LF or another control byte, or is
+    /// longer than 256 bytes.
+    pub fn set_reason(&mut self, msg: Msg, reason: &str) -> Result<(), Error> {
+        // SAFETY: the transaction is live; the span is readable.
+        let r = unsafe {
+            (self.api.reason_set)(self.raw(), msg.raw(), reason.as_ptr().cast(), reason.len())
+        };
+        host_call(r, "reason_set")
+    }
+
     /// The address the transaction connects to: from `OS_DNS` on (the origin host resolved),
     /// or once [`Txn::set_server_addr`] set it.
     pub fn server_addr(&self) -> Option<std::net::SocketAddr> {

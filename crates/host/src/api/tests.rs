@@ -46,7 +46,8 @@ fn fixture(stage: Stage) -> Fixture {
     if stage == Stage::Response {
         let state = txn.get();
         state.origin_request = Some(headers);
-        let head = || ResponseHead { status: StatusCode::OK, headers: HeaderMap::new() };
+        let head =
+            || ResponseHead { status: StatusCode::OK, headers: HeaderMap::new(), reason: None };
         state.origin_response = Some(head());
         state.client_response = Some(head());
     }
@@ -205,6 +206,16 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
             Call::TransformEnd { transform } => (api.transform_end)(obj(transform).cast()),
             Call::TransformResume { transform, result } => {
                 (api.transform_resume)(obj(transform).cast(), result)
+            }
+            Call::ReasonGet { txn, msg, out: o } => {
+                (api.reason_get)(obj(txn).cast(), msg, out(o, &mut view))
+            }
+            Call::ReasonSet { txn, msg, reason } => {
+                let (p, n) = text(reason);
+                (api.reason_set)(obj(txn).cast(), msg, p, n)
+            }
+            Call::ConfigDirGet { this, out: o } => {
+                (api.config_dir_get)(obj(this).cast(), out(o, &mut view))
             }
         }
     }

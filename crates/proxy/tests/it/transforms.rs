@@ -299,6 +299,8 @@ struct Got {
     code: i32,
     /// The response head, lower-cased.
     head: String,
+    /// The response head as it came.
+    raw_head: String,
     body: Vec<u8>,
 }
 
@@ -326,9 +328,11 @@ fn curl(proxy: &Proxy, path: &str, transforms: &str, id: &str, extra: &[&str]) -
         .arg(format!("http://{}{path}", proxy.addr))
         .output()
         .unwrap();
+    let raw_head = std::fs::read_to_string(head.path()).unwrap();
     Got {
         code: output.status.code().unwrap_or(-1),
-        head: std::fs::read_to_string(head.path()).unwrap().to_ascii_lowercase(),
+        head: raw_head.to_ascii_lowercase(),
+        raw_head,
         body: std::fs::read(body.path()).unwrap(),
     }
 }
@@ -636,4 +640,32 @@ fn the_examples_stream_a_hundred_megabytes_with_the_proxys_memory_bounded() {
     let peak = proxy.peak_rss_kib();
     eprintln!("proxy VmHWM with the examples: {before} KiB before, {peak} KiB after 2 x 100 MiB");
     assert!(peak < before + 64 * 1024, "peak RSS grew from {before} KiB to {peak} KiB");
+}
+
+#[test]
+fn plugins_read_and_set_reason_phrases_and_read_the_configuration_directory() {
+    let origin = RawOrigin::start();
+    let proxy = Proxy::start(&origin, "");
+    let got = curl(&proxy, "/cl/10", "", "r1", &[]);
+    assert!(got.head.starts_with("http/1.1 200 ok\r\n"), "{}", got.head);
+    assert!(got.has("x-reason-was: ok"), "{}", got.head);
+    let dir = std::fs::canonicalize(proxy.dir.path()).unwrap();
+    let shown = got
+        .raw_head
+        .lines()
+        .find_map(|l| l.split_once(": ").filter(|(n, _)| n.eq_ignore_ascii_case("x-config-dir")))
+        .unwrap()
+        .1;
+    assert_eq!(
+        std::fs::canonicalize(shown.trim_end()).unwrap(),
+        dir,
+        "the configuration directory"
+    );
+    let got = curl(&proxy, "/cl/10", "", "r2", &["-H", "X-Reason: Fine Today"]);
+    assert!(got.raw_head.starts_with("HTTP/1.1 200 Fine Today\r\n"), "{}", got.raw_head);
+    assert!(got.has("x-reason-set: ok"), "{}", got.head);
+    // A 404 from the origin keeps its standard phrase unless set.
+    let got = curl(&proxy, "/nothing", "", "r3", &[]);
+    assert!(got.head.starts_with("http/1.1 404 not found\r\n"), "{}", got.head);
+    assert!(got.has("x-reason-was: not found"), "{}", got.head);
 }

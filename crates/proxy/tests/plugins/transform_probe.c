@@ -23,6 +23,10 @@
  * answered. `X-Transform-Self-Off: 1` switches this plugin off for the transaction after
  * adding the transforms; `X-Transform-Threshold: N` sets the transaction's threshold for every
  * hook to N.
+ *
+ * SEND_RESPONSE_HDR (ABI 1.5's small items): adds `X-Reason-Was: REASON` (reason_get of the
+ * client response) and `X-Config-Dir: DIR` (config_dir_get); with `X-Reason: TEXT` on the
+ * request, sets the client response's reason phrase to TEXT (`X-Reason-Set: ok` or `refused`).
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -298,6 +302,25 @@ static int on_request(hy_cont *cont, hy_event event, void *edata) {
     return HY_HOOK_CONTINUE;
 }
 
+static int on_response(hy_cont *cont, hy_event event, void *edata) {
+    (void)cont;
+    (void)event;
+    hy_txn *txn = edata;
+    hy_str reason, dir, wanted;
+    if (api->reason_get(txn, HY_MSG_CLIENT_RESPONSE, &reason) == HY_SUCCESS) {
+        api->header_set(txn, HY_MSG_CLIENT_RESPONSE, "X-Reason-Was", 12, reason.ptr, reason.len);
+    }
+    if (api->config_dir_get(api->plugin, &dir) == HY_SUCCESS) {
+        api->header_set(txn, HY_MSG_CLIENT_RESPONSE, "X-Config-Dir", 12, dir.ptr, dir.len);
+    }
+    if (api->header_get(txn, HY_MSG_CLIENT_REQUEST, "X-Reason", 8, 0, &wanted) == HY_SUCCESS) {
+        int ok = api->reason_set(txn, HY_MSG_CLIENT_RESPONSE, wanted.ptr, wanted.len) == HY_SUCCESS;
+        api->header_set(txn, HY_MSG_CLIENT_RESPONSE, "X-Reason-Set", 12, ok ? "ok" : "refused",
+                        ok ? 2 : 7);
+    }
+    return HY_HOOK_CONTINUE;
+}
+
 HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char **argv,
                                    char *errbuf, int32_t errbuf_size) {
     api = host;
@@ -307,7 +330,10 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
         }
     }
     hy_cont *cont = api->cont_create(api->plugin, on_request, NULL);
+    hy_cont *response = api->cont_create(api->plugin, on_response, NULL);
     if (api->hook_add(HY_HOOK_LEVEL_GLOBAL, NULL, HY_HOOK_READ_REQUEST_HDR, cont,
+                      HY_PRIORITY_DEFAULT, NULL) != HY_SUCCESS ||
+        api->hook_add(HY_HOOK_LEVEL_GLOBAL, NULL, HY_HOOK_SEND_RESPONSE_HDR, response,
                       HY_PRIORITY_DEFAULT, NULL) != HY_SUCCESS) {
         snprintf(errbuf, (size_t)errbuf_size, "hook_add failed");
         return HY_ERROR;

@@ -484,3 +484,27 @@ unsafe extern "C" fn transform_resume(
 ) -> hy_return {
     HY_ERROR
 }
+
+unsafe extern "C" fn reason_get(
+    _txn: *mut hookyard_abi::hy_txn,
+    _msg: i32,
+    _reason: *mut hookyard_abi::hy_str,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn reason_set(
+    _txn: *mut hookyard_abi::hy_txn,
+    _msg: i32,
+    _reason: *const c_char,
+    _len: usize,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn config_dir_get(
+    _this: *mut hookyard_abi::hy_plugin,
+    _dir: *mut hookyard_abi::hy_str,
+) -> hy_return {
+    HY_ERROR
+}

@@ -154,6 +154,16 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
             Call::TransformResume { transform, result } => {
                 (api.transform_resume)(obj(transform).cast(), result)
             }
+            Call::ReasonGet { txn, msg, out: o } => {
+                (api.reason_get)(obj(txn).cast(), msg, out(o, &mut view))
+            }
+            Call::ReasonSet { txn, msg, reason } => {
+                let (p, n) = text(reason);
+                (api.reason_set)(obj(txn).cast(), msg, p, n)
+            }
+            Call::ConfigDirGet { this, out: o } => {
+                (api.config_dir_get)(obj(this).cast(), out(o, &mut view))
+            }
         }
     }
 }

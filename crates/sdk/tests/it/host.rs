@@ -78,6 +78,9 @@ pub(crate) struct State {
     pub(crate) stats: Mutex<HashMap<String, Vec<MockStat>>>,
     next_callback: AtomicU64,
     timers: Mutex<Option<mpsc::Sender<(Instant, usize)>>>,
+    /// The configuration directory `config_dir_get` reads (`None`: refused, as an embedded
+    /// configuration's).
+    pub(crate) config_dir: Mutex<Option<Box<str>>>,
     /// Invocations running now: plugin code is executing, so its library must stay loaded (the
     /// real host holds the plugin's context, and so its library, for every invocation, even one
     /// whose continuation destroyed itself inside its handler).
@@ -405,6 +408,8 @@ pub(crate) struct MockMsg {
     pub(crate) method: String,
     pub(crate) status: i32,
     pub(crate) headers: Vec<(String, Vec<u8>)>,
+    /// A reason phrase other than the status's standard one.
+    pub(crate) reason: Option<Vec<u8>>,
 }
 
 impl MockMsg {
@@ -550,6 +555,7 @@ impl MockTxn {
             method: method.into(),
             status: 0,
             headers: vec![("Host".into(), url.host.clone().into_bytes())],
+            reason: None,
         };
         let mut data = TxnData::default();
         data.urls[0] = Some(url.clone());

@@ -328,8 +328,13 @@ unsafe extern "C" fn status_set(t: *mut hy_txn, msg: i32, status: i32) -> hy_ret
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
-        let status = rule(rules::status_set(msg, status))?;
-        msg_mut(&mut txn.data(), msg)?.status = i32::from(status);
+        let status = i32::from(rule(rules::status_set(msg, status))?);
+        let mut data = txn.data();
+        let msg = msg_mut(&mut data, msg)?;
+        if msg.status != status {
+            msg.reason = None;
+        }
+        msg.status = status;
         ok(true)
     })
 }
@@ -350,6 +355,7 @@ unsafe extern "C" fn direct_response(
             method: String::new(),
             status,
             headers: vec![("Content-Length".into(), body.len().to_string().into_bytes())],
+            reason: None,
         });
         ok(true)
     })
@@ -1312,5 +1318,58 @@ unsafe extern "C" fn transform_resume(handle: *mut abi::hy_transform, result: i3
         // SAFETY: a transform with a pending chunk (contract).
         let transform = unsafe { MockTransform::from_ptr(handle)? };
         ok(transform.resume(result))
+    })
+}
+
+// -- Reason phrases, the configuration directory (since 1.5) ------------------------------------
+
+unsafe extern "C" fn reason_get(t: *mut hy_txn, msg: i32, reason: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        rule(rules::response_msg(msg).and(rules::out(reason.is_null())))?;
+        let mut data = txn.data();
+        let msg = msg_mut(&mut data, msg)?;
+        let standard = u16::try_from(msg.status)
+            .ok()
+            .and_then(|s| http::StatusCode::from_u16(s).ok())
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let text: &[u8] = match &msg.reason {
+            Some(text) => text,
+            None => standard.as_bytes(),
+        };
+        // SAFETY: writable out-parameter; the view lives in the message until it changes.
+        unsafe { put(reason, text) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn reason_set(
+    t: *mut hy_txn,
+    msg: i32,
+    reason: *const c_char,
+    len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; a readable span.
+        let (txn, reason) = unsafe { (txn(t)?, bytes(reason, len)?) };
+        let reason = rule(rules::reason_set(msg, reason))?;
+        let mut data = txn.data();
+        msg_mut(&mut data, msg)?.reason = (!reason.is_empty()).then(|| reason.to_vec());
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn config_dir_get(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the pointer this host put in the table, or NULL.
+        let plugin = unsafe { plugin(this)? };
+        rule(rules::out(dir.is_null()))?;
+        let dirs = lock(&plugin.state.config_dir);
+        let text = dirs.as_deref()?;
+        // SAFETY: writable out-parameter; the text lives until the test changes it.
+        unsafe { put(dir, text.as_bytes()) };
+        ok(true)
     })
 }
