@@ -4,6 +4,7 @@
  * `[req-]MODE[@PRIORITY]` (req-: on the request body, else on the response body):
  *
  *   inspect    read-only; counts chunks and bytes and an FNV-1a digest of them
+ *   count      read-only; counts chunks and bytes only (the cheapest transform, for benches)
  *   upper      length-preserving; uppercases ASCII letters in place
  *   tag=C      length-preserving; replaces every byte `.` with C (so the order of two
  *              transforms shows: upper then tag=a leaves `a`, tag=a then upper leaves `A`)
@@ -43,7 +44,7 @@ HY_PLUGIN_DESCRIPTOR("transform_probe", "1.0.0", 0);
 static const hy_api *api;
 static char out_dir[512];
 
-enum mode { INSPECT, UPPER, TAG, DOUBLE, BUFFER, PEND, HOLD, FAIL, LATE, FLOOD, CUT };
+enum mode { INSPECT, UPPER, TAG, DOUBLE, BUFFER, PEND, HOLD, FAIL, LATE, FLOOD, CUT, COUNT };
 
 typedef struct probe {
     enum mode mode;
@@ -136,6 +137,12 @@ static int on_chunk(hy_cont *cont, hy_event event, void *edata) {
     }
     hy_chunk *c = edata;
     uint64_t before = p->bytes;
+    if (p->mode == COUNT) {
+        p->chunks++;
+        p->bytes += c->len;
+        p->end |= c->end;
+        return HY_HOOK_CONTINUE;
+    }
     count(p, c);
     switch (p->mode) {
     case INSPECT:
@@ -191,6 +198,8 @@ static int on_chunk(hy_cont *cont, hy_event event, void *edata) {
             /* Refused past the limit: the transaction fails; answering on changes nothing. */
         }
         return HY_HOOK_CONTINUE;
+    case COUNT:
+        return HY_HOOK_CONTINUE;
     case CUT: {
         uint64_t room = (uint64_t)p->arg > before ? (uint64_t)p->arg - before : 0;
         size_t n = c->len < room ? c->len : (size_t)room;
@@ -210,6 +219,7 @@ static hy_transform_kind kind_of(enum mode m) {
     case HOLD:
     case FAIL:
     case LATE:
+    case COUNT:
         return HY_TRANSFORM_INSPECT;
     case UPPER:
     case TAG:
@@ -245,7 +255,7 @@ static void add(hy_txn *txn, const char *spec, size_t len, const hy_str *id) {
         arg = eq[1] && strcmp(s, "tag") == 0 ? (long)(unsigned char)eq[1] : atol(eq + 1);
     }
     static const char *names[] = {"inspect", "upper", "tag",  "double", "buffer", "pend",
-                                  "hold",    "fail",  "late", "flood",  "cut"};
+                                  "hold",    "fail",  "late", "flood",  "cut",   "count"};
     int mode = -1;
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
         if (strcmp(s, names[i]) == 0) {
