@@ -611,6 +611,8 @@ typedef struct hy_api {
      *                     (as changed), and the next chunk comes;
      *   HY_HOOK_PENDING   not yet: nothing more comes until transform_resume, which the plugin
      *                     calls once, from any thread (the chunk's data stays valid till then);
+     *                     a chunk held past the host's pending limit fails the transaction (a
+     *                     late resume then only ends the chunk, and CLOSE follows);
      *   HY_HOOK_ERROR     the transform failed: the transaction ends like one whose origin broke
      *                     (502 before the response head went, else the client connection is
      *                     closed without the body's end), logged with the plugin's name.

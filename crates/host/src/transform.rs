@@ -320,6 +320,11 @@ impl Stage {
         self.shared.plugin_name()
     }
 
+    /// Whether the plugin holds one of its chunks now (answered PENDING, not resumed yet).
+    pub fn is_holding(&self) -> bool {
+        self.shared.lock().held.is_some()
+    }
+
     /// Whether the body keeps its length through this stage.
     pub fn keeps_length(&self) -> bool {
         self.shared.kind.keeps_length()

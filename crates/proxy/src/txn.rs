@@ -431,7 +431,8 @@ impl Transaction {
         if let Some(extensions) = builder.extensions_mut() {
             *extensions = fields::header_case(&mut parts.extensions);
         }
-        let (body, client_body) = RequestBody::watch(body, stages);
+        let pending = self.generation.config.settings.timeouts.hook_pending;
+        let (body, client_body) = RequestBody::watch(body, stages, pending);
         if let Some(log) = &mut self.log {
             log.request_body = Some(client_body.clone());
         }
@@ -623,7 +624,8 @@ impl Transaction {
             }
             return Response::from_parts(parts, Sent::Plain(body));
         }
-        let mut body = Transformed::new(body, stages);
+        let pending = self.generation.config.settings.timeouts.hook_pending;
+        let mut body = Transformed::new(body, stages, pending);
         if !body.keeps_length() {
             parts.headers.remove(header::CONTENT_LENGTH);
         }

@@ -53,9 +53,14 @@ struct Seen {
 pub(crate) struct BodyWatch(Option<Arc<Seen>>);
 
 impl RequestBody {
-    /// Wraps `inner`, run through `stages` (plugins' transforms, in order; a body that is empty
-    /// from the start gives each just its end); the watch says later whether it failed.
-    pub(crate) fn watch(inner: Incoming, stages: Vec<Stage>) -> (RequestBody, BodyWatch) {
+    /// Wraps `inner`, run through `stages` (plugins' transforms, in order, each holding a chunk
+    /// at most `pending_limit`; a body that is empty from the start gives each just its end);
+    /// the watch says later whether it failed.
+    pub(crate) fn watch(
+        inner: Incoming,
+        stages: Vec<Stage>,
+        pending_limit: std::time::Duration,
+    ) -> (RequestBody, BodyWatch) {
         // Most requests have no body: they cost no allocation.
         let seen = (!inner.is_end_stream()).then(Arc::default);
         let watch = BodyWatch(seen.clone());
@@ -67,7 +72,7 @@ impl RequestBody {
             }
             Input::Plain(inner)
         } else {
-            Input::Transformed(Box::new(Transformed::new(inner, stages)))
+            Input::Transformed(Box::new(Transformed::new(inner, stages, pending_limit)))
         };
         (RequestBody { inner, seen }, watch)
     }

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hookyard_host::{Output, Stage};
@@ -37,6 +38,12 @@ pub(crate) struct Transformed<B> {
     trailers: Option<HeaderMap>,
     /// The output ended (or failed): nothing more is polled.
     done: bool,
+    /// How long a transform may hold a chunk (`timeouts.hook_pending`).
+    pending_limit: Duration,
+    /// Runs while a transform holds a chunk; past it the body fails.
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The last poll was left waiting on a transform (not on the input).
+    on_plugin: bool,
 }
 
 /// How a body came out of [`Transformed::prime`].
@@ -54,8 +61,9 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
-    /// `input` through `stages` (not empty).
-    pub(crate) fn new(input: B, stages: Vec<Stage>) -> Transformed<B> {
+    /// `input` through `stages` (not empty); a transform holding a chunk longer than
+    /// `pending_limit` fails the body.
+    pub(crate) fn new(input: B, stages: Vec<Stage>, pending_limit: Duration) -> Transformed<B> {
         let keeps_length = stages.iter().all(Stage::keeps_length);
         Transformed {
             input,
@@ -64,6 +72,9 @@ where
             primed: VecDeque::new(),
             trailers: None,
             done: false,
+            pending_limit,
+            stall: None,
+            on_plugin: false,
         }
     }
 
@@ -134,7 +145,21 @@ where
             return Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))));
         }
         let last = self.stages.len() - 1;
-        match self.poll_stage(last, cx) {
+        self.on_plugin = false;
+        let mut polled = self.poll_stage(last, cx);
+        if polled.is_pending() && self.on_plugin {
+            let limit = self.pending_limit;
+            let stall = self.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+            if stall.as_mut().poll(cx).is_ready() {
+                let plugin = self.stages.iter().find(|s| s.is_holding()).or(self.stages.last());
+                let plugin = plugin.map_or_else(String::new, |s| s.plugin_name().to_owned());
+                let why = format!("a chunk stayed pending past timeouts.hook_pending ({limit:?})");
+                polled = Poll::Ready(Some(Err(Box::new(TransformFailed { plugin, why }))));
+            }
+        } else {
+            self.stall = None;
+        }
+        match polled {
             Poll::Ready(Some(Ok(data))) => Poll::Ready(Some(Ok(Frame::data(data)))),
             Poll::Ready(Some(Err(failed))) => {
                 if let Some(failed) = failed.downcast_ref::<TransformFailed>() {
@@ -161,7 +186,10 @@ where
     ) -> Poll<Option<Result<Bytes, BoxError>>> {
         loop {
             match self.stages[at].poll_output(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.on_plugin = true;
+                    return Poll::Pending;
+                }
                 Poll::Ready(Output::Data(data)) => return Poll::Ready(Some(Ok(data))),
                 Poll::Ready(Output::End) => {
                     // The stages before it need not go on (a rewrite ended its output early).

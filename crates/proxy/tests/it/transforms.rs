@@ -669,3 +669,18 @@ fn plugins_read_and_set_reason_phrases_and_read_the_configuration_directory() {
     assert!(got.head.starts_with("http/1.1 404 not found\r\n"), "{}", got.head);
     assert!(got.has("x-reason-was: not found"), "{}", got.head);
 }
+
+#[test]
+fn a_chunk_pending_past_the_limit_ends_the_transaction() {
+    let origin = RawOrigin::start();
+    let proxy = Proxy::start(&origin, "timeouts: { hook_pending: 300ms }\n");
+    let started = Instant::now();
+    let got = curl(&proxy, "/cl/1000", "stuck", "t1", &[]);
+    assert_eq!(got.status(), "502", "{}", got.head);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let line = proxy.logged("stayed pending past timeouts.hook_pending");
+    assert!(line.contains("transform_probe"), "{line}");
+    // Other transactions go on.
+    let got = curl(&proxy, "/cl/1000", "upper", "t2", &[]);
+    assert_eq!((got.code, got.body), (0, upper(&pattern(1000))));
+}

@@ -13,6 +13,8 @@
  *   pend       rewrite; answers PENDING to every chunk; a thread writes the chunk uppercased
  *              1 ms later (from that thread), ends the output at the end chunk, and resumes
  *   hold       inspect; answers PENDING to every chunk; a thread resumes it 1 ms later
+ *   stuck      inspect; answers PENDING to the first chunk and never resumes it (a broken
+ *              plugin: the proxy's pending limit ends the transaction)
  *   fail       answers ERROR to the first chunk
  *   late=N     inspect; answers ERROR to the first chunk that takes it past N bytes
  *   flood=N    rewrite; writes N bytes at the first chunk (past the buffer limit: refused)
@@ -44,7 +46,7 @@ HY_PLUGIN_DESCRIPTOR("transform_probe", "1.0.0", 0);
 static const hy_api *api;
 static char out_dir[512];
 
-enum mode { INSPECT, UPPER, TAG, DOUBLE, BUFFER, PEND, HOLD, FAIL, LATE, FLOOD, CUT, COUNT };
+enum mode { INSPECT, UPPER, TAG, DOUBLE, BUFFER, PEND, HOLD, FAIL, LATE, FLOOD, CUT, COUNT, STUCK };
 
 typedef struct probe {
     enum mode mode;
@@ -200,6 +202,8 @@ static int on_chunk(hy_cont *cont, hy_event event, void *edata) {
         return HY_HOOK_CONTINUE;
     case COUNT:
         return HY_HOOK_CONTINUE;
+    case STUCK:
+        return HY_HOOK_PENDING;
     case CUT: {
         uint64_t room = (uint64_t)p->arg > before ? (uint64_t)p->arg - before : 0;
         size_t n = c->len < room ? c->len : (size_t)room;
@@ -220,6 +224,7 @@ static hy_transform_kind kind_of(enum mode m) {
     case FAIL:
     case LATE:
     case COUNT:
+    case STUCK:
         return HY_TRANSFORM_INSPECT;
     case UPPER:
     case TAG:
@@ -255,7 +260,7 @@ static void add(hy_txn *txn, const char *spec, size_t len, const hy_str *id) {
         arg = eq[1] && strcmp(s, "tag") == 0 ? (long)(unsigned char)eq[1] : atol(eq + 1);
     }
     static const char *names[] = {"inspect", "upper", "tag",  "double", "buffer", "pend",
-                                  "hold",    "fail",  "late", "flood",  "cut",   "count"};
+                                  "hold",    "fail",  "late", "flood",  "cut",   "count", "stuck"};
     int mode = -1;
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
         if (strcmp(s, names[i]) == 0) {
