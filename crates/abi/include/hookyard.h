@@ -661,6 +661,10 @@ typedef struct hy_api {
     /* The proxy's configuration directory (ATS's TSConfigDirGet), absolute, without a trailing
      * '/'; valid until the plugin's done entry point. Any thread. */
     hy_return (*config_dir_get)(hy_plugin *self, hy_str *dir);
+    /* During hy_remap_do_remap: argument `index` of the running instance, as its new_instance
+     * got them (0 the rule's from URL, 1 its to URL, then the @pparam= values), so a plugin need
+     * not keep its own copy. HY_ERROR past the last, and outside do_remap. */
+    hy_return (*remap_param_get)(hy_txn *txn, size_t index, hy_str *param);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

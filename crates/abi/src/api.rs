@@ -618,6 +618,9 @@ define_struct! {
         ) -> hy_return,
         /// The proxy's configuration directory (since 1.5).
         pub config_dir_get: unsafe extern "C" fn(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return,
+        /// An argument of the remap instance whose `do_remap` runs (since 1.5).
+        pub remap_param_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, index: usize, param: *mut hy_str) -> hy_return,
     }
 }
 
@@ -701,6 +704,7 @@ macro_rules! hy_api_table {
             reason_get: $($host)::+::reason_get,
             reason_set: $($host)::+::reason_set,
             config_dir_get: $($host)::+::config_dir_get,
+            remap_param_get: $($host)::+::remap_param_get,
         }
     };
 }

@@ -149,6 +149,7 @@ pub enum Call {
     ReasonGet { txn: Obj, msg: hy_msg, out: Out },
     ReasonSet { txn: Obj, msg: hy_msg, reason: Text },
     ConfigDirGet { this: Obj, out: Out },
+    RemapParamGet { txn: Obj, index: usize, out: Out },
 }
 
 /// One case: a call, and what the host returns.
@@ -376,6 +377,10 @@ pub fn cases() -> Vec<Case> {
         c(Rq, ReasonSet { txn: Txn, msg: CRESP, reason: Str("x") }, ERR),
         c(Rs, ReasonSet { txn: NULL, msg: CRESP, reason: Str("x") }, ERR),
         c(Rq, ConfigDirGet { this: NULL, out: Out::Some }, ERR),
+        // No do_remap runs in a case: no instance's arguments.
+        c(Rq, RemapParamGet { txn: Txn, index: 0, out: Out::Some }, ERR),
+        c(Rq, RemapParamGet { txn: NULL, index: 0, out: Out::Some }, ERR),
+        c(Rq, RemapParamGet { txn: Ssn, index: 0, out: Out::Some }, ERR),
     ]);
     // The client connection: a plain one has no SNI, ALPN or TLS version.
     for field in ConnField::ALL {

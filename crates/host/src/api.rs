@@ -40,7 +40,7 @@ use hooks::{hook_add, ssn_resume, txn_resume, txn_ssn_get};
 pub(crate) use hooks::{ssn_resume_by, txn_resume_by};
 use message::{
     direct_response, header_add, header_field_get, header_get, header_remove, header_set,
-    method_get, method_set, reason_get, reason_set, status_get, status_set,
+    method_get, method_set, reason_get, reason_set, remap_param_get, status_get, status_set,
 };
 use observe::{log_field_set, msg_reply, stat_create, stat_get, stat_increment, stat_set};
 use origin::{server_addr_get, server_addr_set};

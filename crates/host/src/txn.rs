@@ -140,6 +140,8 @@ pub struct TxnState {
     pub(crate) transforms: Vec<Registered>,
     /// Whether the request body and the response body started (no transform may be added).
     started: [bool; 2],
+    /// The arguments of the remap instance whose `do_remap` runs now (`remap_param_get`).
+    pub(crate) remap_params: Option<Arc<[Box<str>]>>,
 }
 
 impl TxnState {
@@ -266,6 +268,7 @@ impl TxnBox {
             log_fields: Vec::new(),
             transforms: Vec::new(),
             started: [false; 2],
+            remap_params: None,
         });
         TxnBox { state: NonNull::from(Box::leak(state)), _member: member }
     }
@@ -431,9 +434,14 @@ impl TxnBox {
                 plugin.timed(HookId::COUNT, "do_remap", took, slow);
             }
         };
-        // SAFETY: the state is this box's, not otherwise borrowed during the call; `rri` lives
-        // on this frame for the call.
-        unsafe { chain.run(self.state.as_ptr().cast(), &mut rri, timed) }
+        let ptr = self.state.as_ptr();
+        let enter = |params: Option<&Arc<[Box<str>]>>| {
+            // SAFETY: called between plugin calls, when nothing borrows the state.
+            unsafe { (*ptr).remap_params = params.cloned() };
+        };
+        // SAFETY: the state is this box's, not otherwise borrowed during the call (`enter`
+        // writes it only between plugin calls); `rri` lives on this frame for the call.
+        unsafe { chain.run(ptr.cast(), &mut rri, timed, enter) }
     }
 }
 

@@ -287,6 +287,19 @@ impl<'a> Txn<'a> {
         host_call(r, "reason_set")
     }
 
+    /// In `do_remap` (since ABI 1.5): argument `index` of the running instance, as
+    /// `new_instance` got them (0 the rule's from URL, 1 its to URL, then the `@pparam=` values);
+    /// `None` past the last, or outside `do_remap`.
+    pub fn remap_param(&self, index: usize) -> Option<&str> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: the transaction is live; the view lives while do_remap runs, which this
+        // borrow does not outlast.
+        unsafe {
+            let r = (self.api.remap_param_get)(self.raw(), index, &mut out);
+            (r == abi::HY_SUCCESS).then(|| std::str::from_utf8(view(&out)).ok()).flatten()
+        }
+    }
+
     /// The address the transaction connects to: from `OS_DNS` on (the origin host resolved),
     /// or once [`Txn::set_server_addr`] set it.
     pub fn server_addr(&self) -> Option<std::net::SocketAddr> {

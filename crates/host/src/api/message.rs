@@ -330,3 +330,22 @@ pub(super) unsafe extern "C" fn reason_set(
         HY_SUCCESS
     })
 }
+
+pub(super) unsafe extern "C" fn remap_param_get(
+    txn: *mut hy_txn,
+    index: usize,
+    param: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::out(param.is_null()) {
+            return code;
+        }
+        let Some(text) = state.remap_params.as_ref().and_then(|p| p.get(index)) else {
+            return HY_ERROR;
+        };
+        // SAFETY: `param` is writable (checked); the instance keeps the text while it runs.
+        unsafe { put(param, str_view(text)) }
+    })
+}

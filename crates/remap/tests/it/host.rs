@@ -508,3 +508,11 @@ unsafe extern "C" fn config_dir_get(
 ) -> hy_return {
     HY_ERROR
 }
+
+unsafe extern "C" fn remap_param_get(
+    _txn: *mut hookyard_abi::hy_txn,
+    _index: usize,
+    _param: *mut hookyard_abi::hy_str,
+) -> hy_return {
+    HY_ERROR
+}

@@ -206,9 +206,11 @@ fn the_sdk_reads_the_transaction_and_the_rule() {
     let remap = Remap::load(&library, "sdk_test_plugin.so");
     let host = TestHost::new("sdk_test_plugin");
     remap.init(&host).unwrap();
-    let instance = remap.new_instance(FROM, TO, &[]).unwrap();
+    let instance = remap.new_instance(FROM, TO, &["x=1", "y"]).unwrap();
     let txn = host.txn("POST", "http://example.com:8080/a/b?c=1");
     assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_DID_REMAP, false));
+    // The instance's arguments, read again in do_remap (since ABI 1.5).
+    assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Params"), [format!("{FROM}|{TO}|x=1|y")]);
     assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Method"), ["POST"]);
     assert_eq!(
         txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Url"),

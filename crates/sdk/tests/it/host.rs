@@ -464,6 +464,8 @@ pub(crate) struct TxnData {
     pub(crate) transforms: Vec<Box<MockTransform>>,
     /// Whether the request and the response body started ([`MockTxn::run_body`]).
     pub(crate) started: [bool; 2],
+    /// The running remap instance's argv, during its do_remap (`remap_param_get`).
+    pub(crate) remap_params: Option<Vec<String>>,
 }
 
 /// A transaction; `hy_txn *` points at it.

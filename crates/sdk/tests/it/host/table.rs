@@ -1373,3 +1373,20 @@ unsafe extern "C" fn config_dir_get(this: *mut hy_plugin, dir: *mut hy_str) -> h
         ok(true)
     })
 }
+
+unsafe extern "C" fn remap_param_get(
+    t: *mut hy_txn,
+    index: usize,
+    param: *mut hy_str,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        rule(rules::out(param.is_null()))?;
+        let data = txn.data();
+        let text = data.remap_params.as_ref()?.get(index)?;
+        // SAFETY: writable out-parameter; the text lives until do_remap returns.
+        unsafe { put(param, text.as_bytes()) };
+        ok(true)
+    })
+}
