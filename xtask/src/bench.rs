@@ -2,6 +2,9 @@
 //! of issue 9: hookyard, nginx `proxy_pass` and Apache Traffic Server 9.2 in front of the same
 //! origin, driven by the same wrk settings, several rounds in alternating order.
 //!
+//! Then the gzip comparison of issue 18 (`gzip`): hookyard's `gzip` example plugin against
+//! nginx's `gzip on` at the same level, with compressed sizes and ratios side by side.
+//!
 //! Everything runs on 127.0.0.1, from a directory of its own under the system temp directory
 //! (configurations, pid files, logs, runtime directories), with ports the kernel picked. Every
 //! server is bounded in time and torn down at the end, on errors too ([`procs`]). A contender
@@ -9,6 +12,7 @@
 //! others go on. See docs/benchmarks.md.
 
 mod ats;
+mod gzip;
 mod hookyard;
 mod install;
 mod nginx;
@@ -41,6 +45,7 @@ usage: cargo xtask bench [options] [cargo bench args] [-- criterion args]
   --no-micro         skip the criterion benchmarks
   --no-load          skip the load comparison
   --no-tls           skip the TLS comparison (handshakes/s with openssl s_time, HTTP/2 with h2load)
+  --no-gzip          skip the gzip comparison (the gzip example plugin against nginx `gzip on`)
   --keep             keep the bench directory (configs, logs) even when all went well
 Anything else goes to `cargo bench --workspace`.
 ";
@@ -51,6 +56,7 @@ struct Options {
     micro: bool,
     load: bool,
     tls: bool,
+    gzip: bool,
     quick: bool,
     keep: bool,
     rounds: u32,
@@ -66,6 +72,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         micro: true,
         load: true,
         tls: true,
+        gzip: true,
         quick: false,
         keep: false,
         rounds: 3,
@@ -86,6 +93,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--no-micro" => o.micro = false,
             "--no-load" => o.load = false,
             "--no-tls" => o.tls = false,
+            "--no-gzip" => o.gzip = false,
             "--rounds" => rounds = Some(value(arg)?),
             "--duration" => duration = Some(value(arg)?),
             "--warmup" => warmup = Some(value(arg)?),
@@ -148,7 +156,27 @@ pub(crate) fn task(root: &Path, args: &[String]) -> Result<()> {
     if o.tls {
         tls_load(root, &o)?;
     }
+    if o.gzip {
+        gzip_load(root, &o)?;
+    }
     Ok(())
+}
+
+/// The gzip comparison, in a directory of its own (kept when it failed, or with `--keep`).
+fn gzip_load(root: &Path, o: &Options) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("hookyard-bench-gzip-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("xtask bench: gzip comparison in {}", dir.display());
+    let outcome = gzip::compare(root, o, &dir);
+    if outcome.is_ok() && !o.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("xtask bench: configurations and logs kept in {}", dir.display());
+    }
+    outcome
 }
 
 /// A contender while it is being set up.

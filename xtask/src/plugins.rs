@@ -15,6 +15,9 @@ const RUST: &[(&str, &str)] = &[
     ("hookyard-plugin-rewrite", "rewrite"),
     ("hookyard-plugin-request-id", "request_id"),
     ("hookyard-plugin-delay", "delay"),
+    ("hookyard-plugin-gzip", "gzip"),
+    ("hookyard-plugin-substitute", "substitute"),
+    ("hookyard-plugin-body-hash", "body_hash"),
 ];
 
 /// The example C plugins: `plugins/c/<name>.c`.

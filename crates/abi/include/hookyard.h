@@ -1,5 +1,5 @@
 /*
- * hookyard.h: the hookyard plugin ABI, version 1.4.
+ * hookyard.h: the hookyard plugin ABI, version 1.5.
  *
  * One header is all a C plugin needs. A plugin is a shared object that exports
  *
@@ -63,7 +63,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define HY_ABI_MAJOR 1
-#define HY_ABI_MINOR 4
+#define HY_ABI_MINOR 5
 /* (major << 16) | minor, as found in hy_api.version. */
 #define HY_ABI_VERSION ((HY_ABI_MAJOR << 16) | HY_ABI_MINOR)
 /* "HYPL" read as a little-endian uint32_t. */
@@ -185,6 +185,14 @@ typedef int32_t hy_event;
  * edata is the hy_txn * for transaction hooks, the hy_ssn * for SSN_START and SSN_CLOSE, NULL for
  * lifecycle hooks. */
 #define HY_EVENT_HOOK_BASE 60002
+/* A transform's next chunk (since 1.5); edata is a hy_chunk *, valid until the handler returns
+ * or, when it answers HY_HOOK_PENDING, until transform_resume. The handler answers a
+ * hy_hook_result (see transform_add). */
+#define HY_EVENT_TRANSFORM_CHUNK 3
+/* A transform's last event (since 1.5); edata is its hy_transform *, invalid once the handler
+ * returns. It comes once, after the end chunk, or when the body failed or the transaction ended
+ * before it (then without an end chunk), and never while a chunk is pending. */
+#define HY_EVENT_TRANSFORM_CLOSE 4
 #define HY_EVENT_HOOK(hook) (HY_EVENT_HOOK_BASE + (hook))
 
 /* User arg kinds (ATS's TSUserArgType). An index of kind k is slot + (k + 1) * 1000. */
@@ -200,6 +208,26 @@ typedef int32_t hy_stat_kind;
 #define HY_STAT_COUNTER 0
 /* Any value: stat_increment (any sign) and stat_set. */
 #define HY_STAT_GAUGE 1
+
+/* Which body of a transaction a transform works on (since 1.5). */
+typedef int32_t hy_body;
+/* The client's request body, on its way to the origin. */
+#define HY_BODY_REQUEST 0
+/* The origin's response body, on its way to the client. */
+#define HY_BODY_RESPONSE 1
+
+/* What a body transform may do (since 1.5); see transform_add. */
+typedef int32_t hy_transform_kind;
+/* Read-only: sees every chunk, cannot change it. The proxy forwards each chunk as it is, without
+ * copying it. Content-Length is kept. */
+#define HY_TRANSFORM_INSPECT 0
+/* May change a chunk's bytes in place (hy_chunk.data is writable), never its length.
+ * Content-Length is kept. */
+#define HY_TRANSFORM_LENGTH_PRESERVING 1
+/* Any output: the chunks are its input only, the output is what transform_write writes until
+ * transform_end. The proxy re-frames the body: Content-Length is removed (chunked on HTTP/1.1),
+ * or set anew when the whole output was written before the message head went. */
+#define HY_TRANSFORM_REWRITE 2
 
 /* What hy_remap_do_remap answers (ATS's TSRemapStatus). */
 typedef int32_t hy_remap_status;
@@ -285,6 +313,9 @@ typedef struct hy_txn hy_txn;
 typedef struct hy_ssn hy_ssn;
 /* A continuation: a handler and its data, owned by the plugin that created it. */
 typedef struct hy_cont hy_cont;
+/* One body transform of one transaction (since 1.5): valid from transform_add until its
+ * HY_EVENT_TRANSFORM_CLOSE handler returns. */
+typedef struct hy_transform hy_transform;
 
 /* A string view into host memory; not NUL-terminated. */
 typedef struct hy_str {
@@ -299,6 +330,18 @@ typedef struct hy_lifecycle_msg {
     const void *data;
     size_t data_len;
 } hy_lifecycle_msg;
+
+/* A chunk of a body, the edata of HY_EVENT_TRANSFORM_CHUNK (since 1.5). Host memory. */
+typedef struct hy_chunk {
+    /* The transform it is for. */
+    hy_transform *transform;
+    /* Its bytes: read-only, except for a HY_TRANSFORM_LENGTH_PRESERVING transform, which may
+     * change them in place (until it answers, or until transform_resume). */
+    char *data;
+    size_t len;
+    /* 1 for the body's last chunk (which may be empty), else 0. */
+    int32_t end;
+} hy_chunk;
 
 /* One hook callback, as callback_list reports it. */
 typedef struct hy_callback_info {
@@ -558,6 +601,70 @@ typedef struct hy_api {
      * calls append; at most 65536 bytes per plugin and message. */
     hy_return (*msg_reply)(hy_plugin *self, const hy_lifecycle_msg *msg, const char *text,
                            size_t len);
+
+    /* -- Body transforms (since 1.5) ---------------------------------------------------------
+     *
+     * A transform sees a body as a stream of chunks, in order, each delivered to its
+     * continuation as HY_EVENT_TRANSFORM_CHUNK (on the transaction's thread, one at a time), then
+     * HY_EVENT_TRANSFORM_CLOSE. For each chunk the handler answers:
+     *   HY_HOOK_CONTINUE  done with it: an inspect or length-preserving transform's chunk goes on
+     *                     (as changed), and the next chunk comes;
+     *   HY_HOOK_PENDING   not yet: nothing more comes until transform_resume, which the plugin
+     *                     calls once, from any thread (the chunk's data stays valid till then);
+     *                     a chunk held past the host's pending limit fails the transaction (a
+     *                     late resume then only ends the chunk, and CLOSE follows);
+     *   HY_HOOK_ERROR     the transform failed: the transaction ends like one whose origin broke
+     *                     (502 before the response head went, else the client connection is
+     *                     closed without the body's end), logged with the plugin's name.
+     * Back-pressure: a body is read only as fast as the last transform's output is taken (by the
+     * origin for a request body, by the client for a response body). The output a rewrite
+     * transform wrote and was not taken yet is bounded by the `transforms.buffer_limit` setting;
+     * a write past it fails the transaction as HY_HOOK_ERROR does.
+     *
+     * Several transforms on one body run in priority order, highest first (as hook callbacks);
+     * each sees what the one before it let through. A transform whose plugin the transaction or
+     * its session switched off (plugin_enable_set), or whose priority is below the threshold for
+     * every hook (threshold_set with HY_HOOK_ANY), is skipped: it gets only its CLOSE event. A
+     * body that is empty from the start (a HEAD response, a 204 or 304, a GET without body)
+     * gives each transform just an empty end chunk.
+     * ---------------------------------------------------------------------------------------- */
+
+    /* Adds a transform of `kind` on `body` (a HY_BODY_*) to the transaction; `cont` receives
+     * its events. Allowed from any of the transaction's hooks (or remap calls) before the body
+     * starts: a request body's up to SEND_REQUEST_HDR, a response body's up to
+     * SEND_RESPONSE_HDR; HY_ERROR later, and for a transaction answered directly. `priority`
+     * orders it (HY_PRIORITY_DEFAULT: the plugin's priority; at most its ceiling). The handle is
+     * written to *transform (optional: may be NULL). */
+    hy_return (*transform_add)(hy_txn *txn, hy_body body, hy_transform_kind kind, hy_cont *cont,
+                               int32_t priority, hy_transform **transform);
+    /* Appends `len` bytes (copied) to a HY_TRANSFORM_REWRITE transform's output. From its CHUNK
+     * handler, or from any thread while one of its chunks is pending. HY_ERROR for another kind,
+     * after transform_end, or past the buffer limit (the transaction then fails). */
+    hy_return (*transform_write)(hy_transform *transform, const char *data, size_t len);
+    /* Ends a HY_TRANSFORM_REWRITE transform's output (its body ends there, whatever input is
+     * left; no more chunks come). When and where transform_write may be called. Done with the end
+     * chunk (HY_HOOK_CONTINUE), a rewrite transform's output ends without it. */
+    hy_return (*transform_end)(hy_transform *transform);
+    /* Ends the pending chunk with HY_HOOK_CONTINUE or HY_HOOK_ERROR, from any thread; HY_ERROR
+     * when no chunk is pending. */
+    hy_return (*transform_resume)(hy_transform *transform, hy_hook_result result);
+
+    /* -- Reason phrases, the configuration directory (since 1.5) ----------------------------- */
+
+    /* The reason phrase of a response message (ATS's TSHttpHdrReasonGet): the one the origin
+     * sent or a plugin set, else the status's standard one ("" for an unknown status). */
+    hy_return (*reason_get)(hy_txn *txn, hy_msg msg, hy_str *reason);
+    /* Sets the reason phrase of a response message (ATS's TSHttpHdrReasonSet): at most 256
+     * bytes of tab, space, visible ASCII and bytes >= 0x80; "" for the standard one. HTTP/2 has
+     * no reason phrase: its clients never see it. */
+    hy_return (*reason_set)(hy_txn *txn, hy_msg msg, const char *reason, size_t len);
+    /* The proxy's configuration directory (ATS's TSConfigDirGet), absolute, without a trailing
+     * '/'; valid until the plugin's done entry point. Any thread. */
+    hy_return (*config_dir_get)(hy_plugin *self, hy_str *dir);
+    /* During hy_remap_do_remap: argument `index` of the running instance, as its new_instance
+     * got them (0 the rule's from URL, 1 its to URL, then the @pparam= values), so a plugin need
+     * not keep its own copy. HY_ERROR past the last, and outside do_remap. */
+    hy_return (*remap_param_get)(hy_txn *txn, size_t index, hy_str *param);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

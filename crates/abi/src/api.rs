@@ -31,6 +31,10 @@ define_aliases! {
     pub type hy_user_arg_type = i32;
     /// A plugin statistic's kind: `HY_STAT_*` (since 1.4).
     pub type hy_stat_kind = i32;
+    /// Which body of a transaction: `HY_BODY_*` (since 1.5).
+    pub type hy_body = i32;
+    /// What a body transform may do: `HY_TRANSFORM_*` (since 1.5).
+    pub type hy_transform_kind = i32;
     /// A continuation's handler.
     pub type hy_cont_handler =
         unsafe extern "C" fn(cont: *mut hy_cont, event: hy_event, edata: *mut c_void) -> i32;
@@ -154,6 +158,23 @@ define_constants! {
     HY_STAT_COUNTER: hy_stat_kind = 0;
     /// A statistic set to any value (since 1.4).
     HY_STAT_GAUGE: hy_stat_kind = 1;
+
+    /// The client's request body, on its way to the origin (since 1.5).
+    HY_BODY_REQUEST: hy_body = 0;
+    /// The origin's response body, on its way to the client (since 1.5).
+    HY_BODY_RESPONSE: hy_body = 1;
+
+    /// Sees every chunk and cannot change it (since 1.5).
+    HY_TRANSFORM_INSPECT: hy_transform_kind = 0;
+    /// Changes bytes in place; the length stays (since 1.5).
+    HY_TRANSFORM_LENGTH_PRESERVING: hy_transform_kind = 1;
+    /// Writes any output with `transform_write` (since 1.5).
+    HY_TRANSFORM_REWRITE: hy_transform_kind = 2;
+
+    /// A transform's next chunk; edata a `hy_chunk *` (since 1.5).
+    HY_EVENT_TRANSFORM_CHUNK: hy_event = 3;
+    /// A transform's last event; edata its `hy_transform *` (since 1.5).
+    HY_EVENT_TRANSFORM_CLOSE: hy_event = 4;
 }
 
 /// The event a continuation receives for `hook` (`HY_EVENT_HOOK(hook)` in C).
@@ -171,6 +192,8 @@ define_opaque! {
     hy_ssn;
     /// A continuation: a handler and its data, owned by the plugin that created it.
     hy_cont;
+    /// One body transform of one transaction (since 1.5).
+    hy_transform;
 }
 
 define_struct! {
@@ -199,6 +222,21 @@ define_struct! {
         pub data: *const c_void,
         /// The data's length in bytes.
         pub data_len: usize,
+    }
+}
+
+define_struct! {
+    /// A chunk of a body for a transform, the edata of `HY_EVENT_TRANSFORM_CHUNK` (since 1.5).
+    #[derive(Clone, Copy, Debug)]
+    pub struct hy_chunk {
+        /// The transform it is for.
+        pub transform: *mut hy_transform,
+        /// Its bytes (may dangle when `len` is 0); writable for a length-preserving transform.
+        pub data: *mut c_char,
+        /// The length in bytes.
+        pub len: usize,
+        /// 1 for the body's last chunk (which may be empty), else 0.
+        pub end: i32,
     }
 }
 
@@ -547,6 +585,42 @@ define_struct! {
             text: *const c_char,
             len: usize,
         ) -> hy_return,
+
+        /// Adds a transform to a body of the transaction (since 1.5).
+        pub transform_add: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            body: hy_body,
+            kind: hy_transform_kind,
+            cont: *mut hy_cont,
+            priority: i32,
+            transform: *mut *mut hy_transform,
+        ) -> hy_return,
+        /// Appends to a rewrite transform's output (since 1.5).
+        pub transform_write: unsafe extern "C" fn(
+            transform: *mut hy_transform,
+            data: *const c_char,
+            len: usize,
+        ) -> hy_return,
+        /// Ends a rewrite transform's output (since 1.5).
+        pub transform_end: unsafe extern "C" fn(transform: *mut hy_transform) -> hy_return,
+        /// Ends a pending chunk (since 1.5).
+        pub transform_resume:
+            unsafe extern "C" fn(transform: *mut hy_transform, result: hy_hook_result) -> hy_return,
+        /// The reason phrase of a response message (since 1.5).
+        pub reason_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, msg: hy_msg, reason: *mut hy_str) -> hy_return,
+        /// Sets the reason phrase of a response message (since 1.5).
+        pub reason_set: unsafe extern "C" fn(
+            txn: *mut hy_txn,
+            msg: hy_msg,
+            reason: *const c_char,
+            len: usize,
+        ) -> hy_return,
+        /// The proxy's configuration directory (since 1.5).
+        pub config_dir_get: unsafe extern "C" fn(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return,
+        /// An argument of the remap instance whose `do_remap` runs (since 1.5).
+        pub remap_param_get:
+            unsafe extern "C" fn(txn: *mut hy_txn, index: usize, param: *mut hy_str) -> hy_return,
     }
 }
 
@@ -623,6 +697,14 @@ macro_rules! hy_api_table {
             stat_set: $($host)::+::stat_set,
             stat_get: $($host)::+::stat_get,
             msg_reply: $($host)::+::msg_reply,
+            transform_add: $($host)::+::transform_add,
+            transform_write: $($host)::+::transform_write,
+            transform_end: $($host)::+::transform_end,
+            transform_resume: $($host)::+::transform_resume,
+            reason_get: $($host)::+::reason_get,
+            reason_set: $($host)::+::reason_set,
+            config_dir_get: $($host)::+::config_dir_get,
+            remap_param_get: $($host)::+::remap_param_get,
         }
     };
 }

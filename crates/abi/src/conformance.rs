@@ -12,14 +12,15 @@
 //! `hy_plugin *self` pass NULL.
 
 use crate::{
-    HY_ERROR, HY_HOOK_CONTINUE, HY_HOOK_ERROR, HY_HOOK_LEVEL_SESSION, HY_HOOK_LEVEL_TXN,
-    HY_HOOK_PENDING, HY_HOOK_READ_REQUEST_HDR, HY_MSG_CLIENT_REQUEST as CREQ,
-    HY_MSG_CLIENT_RESPONSE as CRESP, HY_MSG_ORIGIN_REQUEST as OREQ,
-    HY_MSG_ORIGIN_RESPONSE as ORESP, HY_STAT_COUNTER, HY_SUCCESS, HY_URL_PART_HOST as HOST,
-    HY_URL_PART_PATH as PATH, HY_URL_PART_PORT as PORT, HY_URL_PART_QUERY as QUERY,
-    HY_URL_PART_SCHEME as SCHEME, HY_URL_PRISTINE, HY_URL_REMAP_FROM, HY_URL_REQUEST as REQ,
-    HY_USER_ARG_TXN, hy_api, hy_hook_id, hy_hook_level, hy_hook_result, hy_msg, hy_return,
-    hy_stat_kind, hy_str, hy_txn, hy_url, hy_url_part, hy_user_arg_type,
+    HY_BODY_REQUEST, HY_BODY_RESPONSE, HY_ERROR, HY_HOOK_CONTINUE, HY_HOOK_ERROR,
+    HY_HOOK_LEVEL_SESSION, HY_HOOK_LEVEL_TXN, HY_HOOK_PENDING, HY_HOOK_READ_REQUEST_HDR,
+    HY_MSG_CLIENT_REQUEST as CREQ, HY_MSG_CLIENT_RESPONSE as CRESP, HY_MSG_ORIGIN_REQUEST as OREQ,
+    HY_MSG_ORIGIN_RESPONSE as ORESP, HY_STAT_COUNTER, HY_SUCCESS, HY_TRANSFORM_INSPECT as INSPECT,
+    HY_URL_PART_HOST as HOST, HY_URL_PART_PATH as PATH, HY_URL_PART_PORT as PORT,
+    HY_URL_PART_QUERY as QUERY, HY_URL_PART_SCHEME as SCHEME, HY_URL_PRISTINE, HY_URL_REMAP_FROM,
+    HY_URL_REQUEST as REQ, HY_USER_ARG_TXN, hy_api, hy_body, hy_hook_id, hy_hook_level,
+    hy_hook_result, hy_msg, hy_return, hy_stat_kind, hy_str, hy_transform_kind, hy_txn, hy_url,
+    hy_url_part, hy_user_arg_type,
 };
 
 /// Where the transaction of a case is.
@@ -141,6 +142,14 @@ pub enum Call {
     StatSet { this: Obj, id: i32, value: i64 },
     StatGet { this: Obj, id: i32, value: Out },
     MsgReply { this: Obj, text: Text },
+    TransformAdd { txn: Obj, body: hy_body, kind: hy_transform_kind, cont: Obj },
+    TransformWrite { transform: Obj, data: Text },
+    TransformEnd { transform: Obj },
+    TransformResume { transform: Obj, result: hy_hook_result },
+    ReasonGet { txn: Obj, msg: hy_msg, out: Out },
+    ReasonSet { txn: Obj, msg: hy_msg, reason: Text },
+    ConfigDirGet { this: Obj, out: Out },
+    RemapParamGet { txn: Obj, index: usize, out: Out },
 }
 
 /// One case: a call, and what the host returns.
@@ -338,6 +347,40 @@ pub fn cases() -> Vec<Case> {
         c(Rq, StatSet { this: NULL, id: 0, value: 1 }, ERR),
         c(Rq, StatGet { this: NULL, id: 0, value: Out::Some }, ERR),
         c(Rq, MsgReply { this: NULL, text: Str("ok") }, ERR),
+    ]);
+    // Body transforms (since 1.5): a transform needs a transaction and a continuation; a NULL
+    // transform handle is refused (a live one's rules are `rules::transform`'s).
+    cases.extend([
+        c(Rq, TransformAdd { txn: NULL, body: HY_BODY_RESPONSE, kind: INSPECT, cont: NULL }, ERR),
+        c(Rq, TransformAdd { txn: Ssn, body: HY_BODY_RESPONSE, kind: INSPECT, cont: NULL }, ERR),
+        c(Rq, TransformAdd { txn: Txn, body: HY_BODY_RESPONSE, kind: INSPECT, cont: NULL }, ERR),
+        c(Rq, TransformAdd { txn: Txn, body: HY_BODY_REQUEST, kind: 3, cont: NULL }, ERR),
+        c(Rq, TransformWrite { transform: NULL, data: Str("x") }, ERR),
+        c(Rq, TransformWrite { transform: NULL, data: null(0) }, ERR),
+        c(Rq, TransformWrite { transform: Txn, data: Str("x") }, ERR),
+        c(Rq, TransformEnd { transform: NULL }, ERR),
+        c(Rq, TransformEnd { transform: Ssn }, ERR),
+        c(Rq, TransformResume { transform: NULL, result: HY_HOOK_CONTINUE }, ERR),
+    ]);
+    // Reason phrases and the configuration directory (since 1.5).
+    cases.extend([
+        c(Rs, ReasonGet { txn: Txn, msg: CRESP, out: Out::Some }, OK),
+        c(Rs, ReasonGet { txn: Txn, msg: ORESP, out: Out::Null }, ERR),
+        c(Rs, ReasonGet { txn: Txn, msg: CREQ, out: Out::Some }, ERR),
+        c(Rq, ReasonGet { txn: Txn, msg: CRESP, out: Out::Some }, ERR),
+        c(Rs, ReasonGet { txn: Ssn, msg: CRESP, out: Out::Some }, ERR),
+        c(Rs, ReasonSet { txn: Txn, msg: CRESP, reason: Str("Fine") }, OK),
+        c(Rs, ReasonSet { txn: Txn, msg: ORESP, reason: Str("") }, OK),
+        c(Rs, ReasonSet { txn: Txn, msg: CRESP, reason: Str("a\r\nb") }, ERR),
+        c(Rs, ReasonSet { txn: Txn, msg: CRESP, reason: null(2) }, ERR),
+        c(Rs, ReasonSet { txn: Txn, msg: OREQ, reason: Str("x") }, ERR),
+        c(Rq, ReasonSet { txn: Txn, msg: CRESP, reason: Str("x") }, ERR),
+        c(Rs, ReasonSet { txn: NULL, msg: CRESP, reason: Str("x") }, ERR),
+        c(Rq, ConfigDirGet { this: NULL, out: Out::Some }, ERR),
+        // No do_remap runs in a case: no instance's arguments.
+        c(Rq, RemapParamGet { txn: Txn, index: 0, out: Out::Some }, ERR),
+        c(Rq, RemapParamGet { txn: NULL, index: 0, out: Out::Some }, ERR),
+        c(Rq, RemapParamGet { txn: Ssn, index: 0, out: Out::Some }, ERR),
     ]);
     // The client connection: a plain one has no SNI, ALPN or TLS version.
     for field in ConnField::ALL {

@@ -76,6 +76,7 @@ pub fn structs() -> Vec<Struct> {
         crate::hy_descriptor::LAYOUT,
         crate::hy_str::LAYOUT,
         crate::hy_lifecycle_msg::LAYOUT,
+        crate::hy_chunk::LAYOUT,
         crate::hy_callback_info::LAYOUT,
         crate::hy_api::LAYOUT,
         crate::hy_remap_request_info::LAYOUT,

@@ -34,6 +34,8 @@ use crate::{
     hy_url, hy_url_part, hy_user_arg_type,
 };
 
+pub mod transform;
+
 /// A rule's answer: the checked value, or what the host function returns.
 pub type Checked<T> = Result<T, hy_return>;
 
@@ -225,6 +227,22 @@ pub fn status_set(msg: hy_msg, status: i32) -> Checked<u16> {
 /// `HY_ERROR` for any other status.
 pub fn direct_status(status: i32) -> Checked<u16> {
     u16::try_from(status).ok().filter(|s| (200..=999).contains(s)).ok_or(REFUSED)
+}
+
+/// The longest reason phrase (`reason_set`).
+pub const REASON_MAX: usize = 256;
+
+/// `reason_set`: a response message, and a reason phrase of at most [`REASON_MAX`] bytes of
+/// HTAB, SP, VCHAR and obs-text (RFC 9112 §4); empty for the status's standard one.
+///
+/// # Errors
+///
+/// `HY_ERROR` for a request message, or a phrase too long or with another byte (CR, LF, ...).
+pub fn reason_set(msg: hy_msg, reason: &[u8]) -> Checked<&[u8]> {
+    response_msg(msg)?;
+    check(reason.len() <= REASON_MAX)?;
+    check(reason.iter().all(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f)))?;
+    Ok(reason)
 }
 
 /// `server_addr_set`'s address: `IP:PORT` or `[IPv6]:PORT` text.
@@ -448,6 +466,15 @@ mod tests {
         assert_eq!(set(HY_URL_PART_QUERY, "a=1"), Ok(UrlValue::Query("a=1")));
         assert_eq!(set(5, "x"), Err(HY_ERROR));
         assert_eq!(url_set(crate::HY_URL_PRISTINE, HY_URL_PART_PATH, b"/"), Err(HY_ERROR));
+    }
+
+    #[test]
+    fn reasons() {
+        assert_eq!(reason_set(HY_MSG_CLIENT_RESPONSE, b"Fine \xe9"), Ok(&b"Fine \xe9"[..]));
+        assert_eq!(reason_set(HY_MSG_CLIENT_RESPONSE, b""), Ok(&b""[..]));
+        assert_eq!(reason_set(HY_MSG_CLIENT_RESPONSE, b"a\r\nb"), Err(HY_ERROR));
+        assert_eq!(reason_set(HY_MSG_CLIENT_REQUEST, b"OK"), Err(HY_ERROR));
+        assert_eq!(reason_set(HY_MSG_ORIGIN_RESPONSE, &[b'x'; REASON_MAX + 1]), Err(HY_ERROR));
     }
 
     #[test]

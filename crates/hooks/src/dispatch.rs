@@ -61,6 +61,28 @@ impl<H: ?Sized> Default for Local<'_, H> {
     }
 }
 
+impl<H: ?Sized> Local<'_, H> {
+    /// Whether `plugin` runs for this transaction as far as its switches go: the transaction's
+    /// say over the session's, on when neither switched it (for what is not a hook callback,
+    /// such as a body transform).
+    pub fn plugin_enabled(&self, plugin: crate::PluginId) -> bool {
+        [self.txn_control, self.session_control]
+            .into_iter()
+            .flatten()
+            .find_map(|c| c.plugin_state(plugin))
+            .unwrap_or(true)
+    }
+
+    /// The threshold for every hook set by the transaction, else by its session; `None` when
+    /// neither set one (the configured one then applies).
+    pub fn general_threshold(&self) -> Option<crate::Priority> {
+        [self.txn_control, self.session_control]
+            .into_iter()
+            .flatten()
+            .find_map(|c| c.threshold(None))
+    }
+}
+
 /// The callback a dispatch picked.
 #[derive(Debug)]
 pub enum Next<'g, 't, H: ?Sized> {

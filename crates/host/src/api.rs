@@ -11,6 +11,7 @@ mod observe;
 mod origin;
 mod plugin;
 mod priority;
+mod transform;
 mod url;
 mod userargs;
 
@@ -39,16 +40,17 @@ use hooks::{hook_add, ssn_resume, txn_resume, txn_ssn_get};
 pub(crate) use hooks::{ssn_resume_by, txn_resume_by};
 use message::{
     direct_response, header_add, header_field_get, header_get, header_remove, header_set,
-    method_get, method_set, status_get, status_set,
+    method_get, method_set, reason_get, reason_set, remap_param_get, status_get, status_set,
 };
 use observe::{log_field_set, msg_reply, stat_create, stat_get, stat_increment, stat_set};
 use origin::{server_addr_get, server_addr_set};
-use plugin::{log, log_enabled, plugin_name_get, plugin_version_get};
+use plugin::{config_dir_get, log, log_enabled, plugin_name_get, plugin_version_get};
 use priority::{
     callback_enable_set, callback_list, callback_priority_set, callback_remove, order_set,
     plugin_enable_set, plugin_priority_get, plugin_priority_of_get, plugin_priority_of_set,
     plugin_priority_set, threshold_get, threshold_set,
 };
+use transform::{transform_add, transform_end, transform_resume, transform_write};
 use url::{url_get, url_set, url_string_get};
 use userargs::{
     user_arg_get, user_arg_index_lookup, user_arg_name_lookup, user_arg_reserve, user_arg_set,

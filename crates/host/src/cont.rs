@@ -97,6 +97,12 @@ impl CCont {
         Some(result)
     }
 
+    /// Calls the handler with an event that is not a hook's (a transform's); `None` when the
+    /// continuation was destroyed.
+    pub(crate) fn fire_event(&self, event: i32, edata: *mut c_void) -> Option<i32> {
+        self.fire(event, edata)
+    }
+
     /// Runs the handler for a hook and counts its time (warning when over `slow`); a destroyed
     /// continuation continues.
     pub(crate) fn fire_hook(&self, hook: HookId, edata: *mut c_void, slow: Duration) -> Outcome {

@@ -33,6 +33,9 @@
 //!   is behind its lock, which the host never holds while plugin code runs. A session abandoned
 //!   while its own hook is pending keeps the box's count for the resume, as a transaction does.
 //!   The session counts its open transactions, so SSN_CLOSE can wait for their TXN_CLOSE.
+//! - `hy_transform *` is a transform's shared state (`transform.rs`), reference-counted: the
+//!   transaction holds it until its body starts, then the [`Stage`] running it; a stage dropped
+//!   while the plugin holds a chunk leaves it to the `transform_resume` that must come.
 //! - `hy_cont *` is a `Continuation<CCont>` the plugin holds one reference of (`Arc::into_raw`);
 //!   hook tables and scheduled events hold others.
 //!
@@ -53,6 +56,7 @@ mod pending;
 mod plugin;
 mod ssn;
 mod stats;
+mod transform;
 mod txn;
 
 use std::sync::OnceLock;
@@ -68,6 +72,7 @@ pub use plugin::{
 };
 pub use ssn::{ClientConn, ClientTls, SsnBox, SsnState};
 pub use stats::{StatValue, plugin_stats};
+pub use transform::{Output, Stage};
 pub use txn::{ResponseHead, RuleUrls, TxnBox, TxnState, UrlParts};
 
 /// The user-arg slots of the process, shared by every plugin.

@@ -148,6 +148,11 @@ impl PluginState {
         self.registrations.lock().unwrap_or_else(PoisonError::into_inner).push(registration);
     }
 
+    /// The configuration directory of the server that loaded it.
+    pub(crate) fn config_dir(&self) -> Option<hookyard_abi::hy_str> {
+        self.link.config_dir()
+    }
+
     /// The serving generation's global hooks.
     pub(crate) fn serving(&self) -> Option<Arc<GlobalHooks>> {
         self.link.current()
@@ -200,9 +205,28 @@ pub struct Link {
     loading: ArcSwapOption<Priorities>,
     /// Every plugin version's state while anything (a generation, a continuation) keeps it.
     states: Mutex<Vec<std::sync::Weak<PluginState>>>,
+    /// The configuration directory (`config_dir_get`): every one it was, the last current (a
+    /// view handed out stays valid, so none is dropped; a server has one).
+    config_dirs: Mutex<Vec<Box<str>>>,
 }
 
 impl Link {
+    /// Sets the configuration directory plugins read (`config_dir_get`).
+    pub fn set_config_dir(&self, dir: &std::path::Path) {
+        let text = dir.to_string_lossy();
+        let text = text.trim_end_matches('/');
+        let mut dirs = self.config_dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if dirs.last().is_none_or(|last| **last != *text) {
+            dirs.push(text.into());
+        }
+    }
+
+    /// The configuration directory, as a view valid as long as the link.
+    pub(crate) fn config_dir(&self) -> Option<hookyard_abi::hy_str> {
+        let dirs = self.config_dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        dirs.last().map(|d| hookyard_abi::hy_str { ptr: d.as_ptr().cast(), len: d.len() })
+    }
+
     /// Publishes the serving generation's global hooks.
     pub fn serve(&self, hooks: Arc<GlobalHooks>) {
         self.current.store(Some(hooks));

@@ -17,6 +17,8 @@ use crate::global::GlobalHooks;
 use crate::pending::Resume;
 use crate::plugin::plugin_state;
 use crate::ssn::{Member, SsnBox, SsnState};
+use crate::transform::{Registered, Stage};
+use hookyard_abi::rules::transform::{self as rules, Body};
 
 /// A URL as plugins see it: parts, with the path's leading `/`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,6 +84,8 @@ pub struct ResponseHead {
     pub status: StatusCode,
     /// The header fields.
     pub headers: HeaderMap,
+    /// A reason phrase other than the status's standard one (`None`: the standard one).
+    pub reason: Option<Vec<u8>>,
 }
 
 /// Tells a lent transaction pointer from garbage.
@@ -132,9 +136,20 @@ pub struct TxnState {
     scratch: Vec<Box<str>>,
     /// The access log fields plugins set (`log_field_set`), in the order first set.
     pub log_fields: Vec<(String, String)>,
+    /// The body transforms plugins added, until their body starts.
+    pub(crate) transforms: Vec<Registered>,
+    /// Whether the request body and the response body started (no transform may be added).
+    started: [bool; 2],
+    /// The arguments of the remap instance whose `do_remap` runs now (`remap_param_get`).
+    pub(crate) remap_params: Option<Arc<[Box<str>]>>,
 }
 
 impl TxnState {
+    /// Whether `body` started: transforms may no longer be added to it.
+    pub(crate) fn body_started(&self, body: Body) -> bool {
+        self.started[body as usize]
+    }
+
     pub(crate) fn resume_handle(&self) -> Arc<Resume> {
         self.resume.clone()
     }
@@ -251,6 +266,9 @@ impl TxnBox {
             resume: Arc::default(),
             scratch: Vec::new(),
             log_fields: Vec::new(),
+            transforms: Vec::new(),
+            started: [false; 2],
+            remap_params: None,
         });
         TxnBox { state: NonNull::from(Box::leak(state)), _member: member }
     }
@@ -363,6 +381,36 @@ impl TxnBox {
         }
     }
 
+    /// Starts `body`: no transform may be added to it any more, and those plugins added run as
+    /// the returned stages, in order (highest priority first; equal ones in the order added),
+    /// each with an output buffer of `limit` bytes. A transform whose plugin this transaction or
+    /// its session switched off, or whose priority is below the threshold for every hook, does
+    /// not run (it gets its CLOSE now).
+    pub fn start_body(&mut self, body: Body, limit: usize) -> Vec<Stage> {
+        let state = self.get();
+        state.started[body as usize] = true;
+        if state.transforms.is_empty() {
+            return Vec::new();
+        }
+        let (mine, rest) = std::mem::take(&mut state.transforms)
+            .into_iter()
+            .partition::<Vec<_>, _>(|t| t.0.body == body);
+        state.transforms = rest;
+        let priorities = state.global.priorities.clone();
+        let configured = priorities.threshold_at(None);
+        let mut runs: Vec<Registered> = state.with_local(|local| {
+            let threshold = local.general_threshold().or(configured).map(|t| t.0);
+            mine.into_iter()
+                .filter(|t| {
+                    let plugin = priorities.plugin(t.0.plugin_name());
+                    rules::transform_runs(local.plugin_enabled(plugin), t.0.priority.0, threshold)
+                })
+                .collect()
+        });
+        runs.sort_by_key(|t| std::cmp::Reverse(t.0.priority));
+        runs.into_iter().map(|t| Stage::start(t, limit)).collect()
+    }
+
     /// Tells the chain's first plugin how the origin answered.
     pub fn os_response(&mut self, chain: &Chain, state: i32) {
         // SAFETY: as in `run_chain`.
@@ -386,9 +434,14 @@ impl TxnBox {
                 plugin.timed(HookId::COUNT, "do_remap", took, slow);
             }
         };
-        // SAFETY: the state is this box's, not otherwise borrowed during the call; `rri` lives
-        // on this frame for the call.
-        unsafe { chain.run(self.state.as_ptr().cast(), &mut rri, timed) }
+        let ptr = self.state.as_ptr();
+        let enter = |params: Option<&Arc<[Box<str>]>>| {
+            // SAFETY: called between plugin calls, when nothing borrows the state.
+            unsafe { (*ptr).remap_params = params.cloned() };
+        };
+        // SAFETY: the state is this box's, not otherwise borrowed during the call (`enter`
+        // writes it only between plugin calls); `rri` lives on this frame for the call.
+        unsafe { chain.run(ptr.cast(), &mut rri, timed, enter) }
     }
 }
 

@@ -28,7 +28,7 @@ pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Drain, DroppedHook, Http2, Limits, Retirement, Settings,
-    Timeouts,
+    Timeouts, Transforms,
 };
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};
 

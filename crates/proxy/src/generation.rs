@@ -116,7 +116,10 @@ pub(crate) fn load_plugins(
         hookyard_hooks::Priorities::new(&config.plugins.priorities).with_dropped_outcome(dropped),
     );
     let file = match &config.source {
-        Source::Dir(dir) => dir.join(crate::config::PLUGIN_FILE),
+        Source::Dir(dir) => {
+            link.set_config_dir(&std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
+            dir.join(crate::config::PLUGIN_FILE)
+        }
         Source::Embedded => PathBuf::from(crate::config::PLUGIN_FILE),
     };
     let globals: Vec<hookyard_remap::GlobalSpec> = config

@@ -20,6 +20,7 @@
 mod answer;
 mod body;
 mod fields;
+pub(crate) mod transform;
 mod url;
 
 use std::convert::Infallible;
@@ -34,15 +35,16 @@ use hookyard_host::{ResponseHead, TxnBox, UrlParts};
 use hookyard_remap::{AclRequest, Chain, Remap, Rule, Rules, Target};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
-use http::{Method, Request, Response, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use self::answer::Answer;
-use self::body::InFlight;
 pub(crate) use self::body::TxnBody;
+use self::body::{InFlight, Sent};
+use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
 use crate::access_log::Logging;
 use crate::access_log::record::{Message, OriginSide, head_len, request_head_len};
@@ -82,7 +84,7 @@ pub(crate) async fn handle_stream(
 /// connection has too many transactions running.
 pub(crate) fn too_many_streams() -> Response<TxnBody> {
     Answer::TooManyStreams.response().map(|inner| TxnBody {
-        inner,
+        inner: Sent::Plain(inner),
         state: None,
         timing: None,
         log: None,
@@ -123,7 +125,8 @@ async fn transact(
             Err(Answer::ClientLeft) => return None,
             Err(answer) => answer.response(),
         };
-        Some(txn.send_response(response).await)
+        let response = txn.send_response(response).await;
+        Some(txn.response_body(&parts.method, response).await)
     });
     let mut response = match ran.await {
         Ok(Some(response)) => response,
@@ -131,7 +134,7 @@ async fn transact(
         Ok(None) => return txn.abandon(),
         Err(_) => {
             let response = txn.timed_out();
-            txn.send_response(response).await
+            txn.send_response(response).await.map(Sent::Plain)
         }
     };
     if parts.version < Version::HTTP_2 && conn.worker.drain.is_draining() {
@@ -145,7 +148,7 @@ async fn transact(
     let timing = Some((started, conn.state.clone()));
     let mut log = txn.log.take();
     if let Some(entry) = log.as_mut().and_then(Logging::entry) {
-        let body = hyper::body::Body::size_hint(response.body()).exact();
+        let body = response.body().size_hint().exact();
         entry.respond(response.status(), response.headers(), body);
     }
     response.map(|inner| TxnBody { inner, state, timing, log })
@@ -406,7 +409,18 @@ impl Transaction {
         fields::remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host_field);
         self.generation.forwarder.request(&mut headers, client);
-        let headers = self.send_request_hdr(headers).await?;
+        let mut headers = self.send_request_hdr(headers).await?;
+        let stages = match &mut self.state {
+            Some(state) => {
+                let limit = self.generation.config.settings.transforms.buffer_limit;
+                state.start_body(abi::rules::transform::Body::Request, limit)
+            }
+            None => Vec::new(),
+        };
+        if !stages.iter().all(hookyard_host::Stage::keeps_length) {
+            // Re-framed: chunked to the origin.
+            headers.remove(header::CONTENT_LENGTH);
+        }
         if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
             let head = request_head_len(&parts.method, target, &headers);
@@ -423,7 +437,8 @@ impl Transaction {
         if let Some(extensions) = builder.extensions_mut() {
             *extensions = fields::header_case(&mut parts.extensions);
         }
-        let (body, client_body) = RequestBody::watch(body);
+        let pending = self.generation.config.settings.timeouts.hook_pending;
+        let (body, client_body) = RequestBody::watch(body, stages, pending);
         if let Some(log) = &mut self.log {
             log.request_body = Some(client_body.clone());
         }
@@ -503,7 +518,9 @@ impl Transaction {
             Ok(Err(e)) => {
                 debug!(origin = %authority, error = %e, "origin unreachable");
                 // A client body that failed on its way is the client's doing, not the origin's.
-                let answer = if client_body.failed() {
+                let answer = if client_body.transform_failed() {
+                    Answer::TransformFailed
+                } else if client_body.failed() {
                     Answer::BadRequestBody
                 } else {
                     let failure = match e {
@@ -552,10 +569,13 @@ impl Transaction {
         fields::reverse_map(&self.generation, &mut parts.headers);
         if let Some(state) = &mut self.state {
             let headers = std::mem::take(&mut parts.headers);
-            state.get().origin_response = Some(ResponseHead { status: parts.status, headers });
+            let reason = fields::reason(&parts);
+            let head = ResponseHead { status: parts.status, headers, reason };
+            state.get().origin_response = Some(head);
             self.hook(HookId::ReadResponseHdr).await?;
             if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
                 fields::set_status(&mut parts, head.status);
+                fields::set_reason(&mut parts, head.reason);
                 parts.headers = head.headers;
             }
         }
@@ -570,7 +590,8 @@ impl Transaction {
         let s = state.get();
         if s.client_response.is_none() {
             let headers = std::mem::take(&mut parts.headers);
-            s.client_response = Some(ResponseHead { status: parts.status, headers });
+            let reason = fields::reason(&parts);
+            s.client_response = Some(ResponseHead { status: parts.status, headers, reason });
         }
         if state.hooked() && Box::pin(state.hook(HookId::SendResponseHdr)).await == Outcome::Error {
             let s = state.get();
@@ -580,9 +601,56 @@ impl Transaction {
         }
         if let Some(head) = state.get().client_response.take() {
             fields::set_status(&mut parts, head.status);
+            fields::set_reason(&mut parts, head.reason);
             parts.headers = head.headers;
         }
         Response::from_parts(parts, body)
+    }
+
+    /// The response body on its way: through the transforms plugins added to it, if any. The
+    /// first output is taken before the head goes, so a transform failing at once is answered
+    /// 502; a rewrite's whole output, when ready at once within the buffer limit, goes with a
+    /// new `Content-Length` (else chunked). A response without body (to `HEAD`, a 204 or 304)
+    /// gives each transform just its end.
+    async fn response_body(&mut self, method: &Method, response: Response<Body>) -> Response<Sent> {
+        let Some(state) = &mut self.state else { return response.map(Sent::Plain) };
+        let limit = self.generation.config.settings.transforms.buffer_limit;
+        let stages = state.start_body(abi::rules::transform::Body::Response, limit);
+        if stages.is_empty() {
+            return response.map(Sent::Plain);
+        }
+        let (mut parts, body) = response.into_parts();
+        let status = parts.status;
+        if *method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            for mut stage in stages {
+                stage.feed(Bytes::new(), true);
+            }
+            return Response::from_parts(parts, Sent::Plain(body));
+        }
+        let pending = self.generation.config.settings.timeouts.hook_pending;
+        let mut body = Transformed::new(body, stages, pending);
+        if !body.keeps_length() {
+            parts.headers.remove(header::CONTENT_LENGTH);
+        }
+        match body.prime(limit).await {
+            Primed::Failed(failed) => {
+                debug!(error = %failed, "the response body failed before its head went");
+                let answer = if failed.is::<transform::TransformFailed>() {
+                    Answer::TransformFailed
+                } else {
+                    Answer::OriginFailed
+                };
+                return answer.response().map(Sent::Plain);
+            }
+            Primed::Whole(len) if !body.keeps_length() => {
+                parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+            Primed::Whole(_) | Primed::Streaming => {}
+        }
+        Response::from_parts(parts, Sent::Transformed(Box::new(body)))
     }
 
     /// The transaction's active timeout passed before its response head: 504 (which goes
@@ -601,7 +669,7 @@ impl Transaction {
             state.close();
         }
         Answer::ClientLeft.response().map(|inner| TxnBody {
-            inner,
+            inner: Sent::Plain(inner),
             state: None,
             timing: None,
             log: None,

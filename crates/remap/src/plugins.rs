@@ -185,6 +185,8 @@ pub struct Instance {
 pub(crate) struct Live {
     plugin: Arc<RemapPlugin>,
     handle: InstanceHandle,
+    /// The instance's argv (from URL, to URL, then the rule's `@pparam=` values).
+    params: Arc<[Box<str>]>,
 }
 
 impl Instance {
@@ -220,7 +222,7 @@ impl fmt::Debug for Instance {
 
 /// Deletes an instance; runs done when it was the plugin version's last.
 fn retire_now(live: Live) {
-    let Live { plugin, handle } = live;
+    let Live { plugin, handle, .. } = live;
     plugin.context.run(|| plugin.entries.delete_instance(handle));
     if plugin.instances.fetch_sub(1, Ordering::AcqRel) == 1 {
         // ATS calls done without a context; we run it in the plugin's, like every other entry.
@@ -274,7 +276,8 @@ impl Chain {
     /// redirect; a negative answer counts as `NO_REMAP` (ATS's code; its documentation says
     /// otherwise). A plugin retired for good (past its drain, or forced) is skipped as if it
     /// answered `NO_REMAP`, its drop counted. `timed` is told how long each plugin's `do_remap`
-    /// took.
+    /// took; `enter` is given each instance's argv (from URL, to URL, then its `@pparam=`
+    /// values) just before its `do_remap`, and `None` just after.
     ///
     /// # Safety
     ///
@@ -285,6 +288,7 @@ impl Chain {
         txn: *mut hy_txn,
         rri: *mut hy_remap_request_info,
         mut timed: impl FnMut(&RemapPlugin, Duration),
+        mut enter: impl FnMut(Option<&Arc<[Box<str>]>>),
     ) -> ChainOutcome {
         let mut outcome = ChainOutcome { remapped: false, redirect: false };
         for instance in &self.instances {
@@ -296,10 +300,12 @@ impl Chain {
             // SAFETY: `rri` is valid and ours for the call (contract).
             unsafe { (*rri).redirect = 0 };
             let started = Instant::now();
+            enter(Some(&live.params));
             let status = live.plugin.context.run(|| {
                 // SAFETY: per this function's contract; the instance is live.
                 unsafe { live.plugin.entries.do_remap(live.handle, txn, rri) }
             });
+            enter(None);
             timed(&live.plugin, started.elapsed());
             let status = if status < 0 { abi::HY_REMAP_NO_REMAP } else { status };
             let did = matches!(status, abi::HY_REMAP_DID_REMAP | abi::HY_REMAP_DID_REMAP_STOP);
@@ -592,7 +598,8 @@ impl Plugins {
             .map_err(|errbuf| abi::Error::instance_failed(&plugin.config_path, &errbuf))?;
         plugin.instances.fetch_add(1, Ordering::AcqRel);
         debug!(plugin = %plugin.identity.name, "remap plugin instance created");
-        Ok(Instance { live: Some(Live { plugin: Arc::clone(plugin), handle }) })
+        let params = argv.iter().map(|a| a.as_str().into()).collect();
+        Ok(Instance { live: Some(Live { plugin: Arc::clone(plugin), handle, params }) })
     }
 
     /// Tears an instance down now; the caller holds the lifecycle lock.

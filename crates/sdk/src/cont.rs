@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::hook::{HookId, HookResult};
 use crate::host::{self, Host, checked};
 use crate::lifecycle_msg::LifecycleMsg;
+use crate::transform::{BodyKind, Running, Transform, TransformKind};
 use crate::txn::{Ssn, Txn};
 
 /// What a continuation is invoked for.
@@ -44,6 +45,8 @@ type Once = Box<dyn FnOnce() + Send>;
 enum Body {
     Repeat(Box<Handler>),
     Once(Mutex<Option<Once>>),
+    /// A body transform's: destroyed at its CLOSE event.
+    Transform(Mutex<Running>),
 }
 
 struct Inner {
@@ -154,6 +157,45 @@ pub fn schedule(delay: Duration, work: impl FnOnce() + Send + 'static) -> Result
     Ok(())
 }
 
+/// Adds `transform` of `kind` on `body` to the transaction at `txn`, behind a continuation of
+/// its own that lives until the transform's CLOSE event.
+///
+/// # Safety
+///
+/// `txn` is a transaction the host lends to the plugin now.
+pub(crate) unsafe fn add_transform(
+    api: &'static hy_api,
+    txn: *mut abi::hy_txn,
+    body: BodyKind,
+    kind: TransformKind,
+    priority: Option<i32>,
+    transform: Box<dyn Transform>,
+) -> Result<(), Error> {
+    let running = Running { kind, transform };
+    let (raw, inner) = create(api, Body::Transform(Mutex::new(running)))?;
+    let priority = priority.unwrap_or(abi::HY_PRIORITY_DEFAULT);
+    // SAFETY: a lent transaction (contract) and the continuation just made; no out-parameter.
+    let r = unsafe {
+        (api.transform_add)(
+            txn,
+            body.raw(),
+            kind.raw(),
+            raw.as_ptr(),
+            priority,
+            std::ptr::null_mut(),
+        )
+    };
+    if r != abi::HY_SUCCESS {
+        // SAFETY: never added: destroy it and release the owner count here.
+        unsafe {
+            (api.cont_destroy)(raw.as_ptr());
+            drop(Arc::from_raw(inner));
+        }
+        return Err(Error::host("transform_add"));
+    }
+    Ok(())
+}
+
 /// The handler every continuation of this SDK is created with.
 unsafe extern "C" fn trampoline(
     cont: *mut hy_cont,
@@ -161,7 +203,11 @@ unsafe extern "C" fn trampoline(
     edata: *mut c_void,
 ) -> i32 {
     let hook = HookId::from_event(event);
-    let failed = if hook.is_some() { abi::HY_HOOK_ERROR } else { 0 };
+    let failed = if hook.is_some() || event == abi::HY_EVENT_TRANSFORM_CHUNK {
+        abi::HY_HOOK_ERROR
+    } else {
+        0
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let Some(api) = host::api() else { return failed };
         // SAFETY: `cont` is one of ours (created with this handler) and live during its
@@ -212,6 +258,27 @@ unsafe extern "C" fn trampoline(
                 } else {
                     0
                 }
+            }
+            Body::Transform(running) => {
+                let mut running = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if event == abi::HY_EVENT_TRANSFORM_CHUNK {
+                    let Some(chunk) = NonNull::new(edata.cast::<abi::hy_chunk>()) else {
+                        return failed;
+                    };
+                    // SAFETY: the chunk the host lends for this event.
+                    return unsafe { running.chunk(chunk, api) };
+                }
+                if event == abi::HY_EVENT_TRANSFORM_CLOSE {
+                    running.transform.on_close();
+                    // SAFETY: CLOSE is the transform's last event: its continuation destroys
+                    // itself (taking effect when this handler returns) and releases the owner
+                    // count nobody else holds; this invocation's count keeps `inner` alive.
+                    unsafe {
+                        (api.cont_destroy)(cont);
+                        Arc::decrement_strong_count(Arc::as_ptr(&inner));
+                    }
+                }
+                0
             }
             Body::Once(work) => {
                 let work = work.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();

@@ -229,6 +229,19 @@ impl Host {
         }
     }
 
+    /// The proxy's configuration directory (since ABI 1.5), to find the plugin's own files;
+    /// `None` for a configuration without one (the embedded default).
+    pub fn config_dir(self) -> Option<std::path::PathBuf> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: a valid out-parameter; the view is copied at once.
+        unsafe {
+            if (self.api.config_dir_get)(self.api.plugin, &mut out) != abi::HY_SUCCESS {
+                return None;
+            }
+            Some(copy_view(out).into())
+        }
+    }
+
     /// This plugin's version, as the host knows it (from the descriptor).
     pub fn plugin_version(self) -> String {
         let mut out = abi::hy_str::EMPTY;

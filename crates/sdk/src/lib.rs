@@ -76,6 +76,8 @@ mod message;
 mod remap;
 #[allow(unsafe_code, reason = "calls through the host table")]
 mod stat;
+#[allow(unsafe_code, reason = "reads the chunks the host lends, calls through the host table")]
+mod transform;
 #[allow(unsafe_code, reason = "calls through the host table on a lent transaction")]
 mod txn;
 
@@ -92,6 +94,7 @@ pub use lifecycle_msg::LifecycleMsg;
 pub use message::{Msg, Url, UrlPart};
 pub use remap::{InstanceArgs, ReloadStatus, RemapPlugin, RemapRequest, RemapStatus, ServerState};
 pub use stat::{Stat, StatKind};
+pub use transform::{BodyKind, Chunk, Deferred, Transform, TransformKind};
 pub use txn::{Resume, Ssn, Txn};
 
 /// Not part of the API: what [`plugin!`] expands to.

@@ -260,6 +260,46 @@ impl<'a> Txn<'a> {
         host_call(r, "status_set")
     }
 
+    /// The reason phrase of a response message (since ABI 1.5): the origin's or one a plugin
+    /// set, else the status's standard one.
+    pub fn reason(&self, msg: Msg) -> Option<&[u8]> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: the transaction is live; the view is valid until the message changes, which
+        // needs `&mut self`.
+        unsafe {
+            let r = (self.api.reason_get)(self.raw(), msg.raw(), &mut out);
+            (r == abi::HY_SUCCESS).then(|| view(&out))
+        }
+    }
+
+    /// Sets the reason phrase of a response message (since ABI 1.5; `""`: the status's
+    /// standard one). HTTP/2 clients never see one.
+    ///
+    /// # Errors
+    ///
+    /// When the message is not there, or the phrase has CR, LF or another control byte, or is
+    /// longer than 256 bytes.
+    pub fn set_reason(&mut self, msg: Msg, reason: &str) -> Result<(), Error> {
+        // SAFETY: the transaction is live; the span is readable.
+        let r = unsafe {
+            (self.api.reason_set)(self.raw(), msg.raw(), reason.as_ptr().cast(), reason.len())
+        };
+        host_call(r, "reason_set")
+    }
+
+    /// In `do_remap` (since ABI 1.5): argument `index` of the running instance, as
+    /// `new_instance` got them (0 the rule's from URL, 1 its to URL, then the `@pparam=` values);
+    /// `None` past the last, or outside `do_remap`.
+    pub fn remap_param(&self, index: usize) -> Option<&str> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: the transaction is live; the view lives while do_remap runs, which this
+        // borrow does not outlast.
+        unsafe {
+            let r = (self.api.remap_param_get)(self.raw(), index, &mut out);
+            (r == abi::HY_SUCCESS).then(|| std::str::from_utf8(view(&out)).ok()).flatten()
+        }
+    }
+
     /// The address the transaction connects to: from `OS_DNS` on (the origin host resolved),
     /// or once [`Txn::set_server_addr`] set it.
     pub fn server_addr(&self) -> Option<std::net::SocketAddr> {
@@ -401,6 +441,34 @@ impl<'a> Txn<'a> {
         priority: Option<i32>,
     ) -> Result<CallbackId, Error> {
         add_hook(self.api, Level::Transaction, self.raw().cast(), hook, cont, priority)
+    }
+
+    /// Adds `transform` of `kind` on `body` (since ABI 1.5), in priority order with others
+    /// (`None`: the plugin's own priority). Allowed from a hook before that body starts: a
+    /// request body's up to `SEND_REQUEST_HDR`, a response body's up to `SEND_RESPONSE_HDR`.
+    ///
+    /// # Errors
+    ///
+    /// When the body started already, the transaction was answered directly, or the priority
+    /// is above the plugin's ceiling.
+    pub fn add_transform(
+        &mut self,
+        body: crate::BodyKind,
+        kind: crate::TransformKind,
+        priority: Option<i32>,
+        transform: impl crate::Transform,
+    ) -> Result<(), Error> {
+        // SAFETY: the transaction is lent for this call.
+        unsafe {
+            crate::cont::add_transform(
+                self.api,
+                self.raw(),
+                body,
+                kind,
+                priority,
+                Box::new(transform),
+            )
+        }
     }
 
     /// The value of a transaction slot (0 when unset).

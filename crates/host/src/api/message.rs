@@ -249,6 +249,10 @@ pub(super) unsafe extern "C" fn status_set(
         };
         let Some(head) = response_of(state, msg) else { return HY_ERROR };
         let Ok(code) = StatusCode::from_u16(code) else { return HY_ERROR };
+        if head.status != code {
+            // The old reason phrase was the old status's.
+            head.reason = None;
+        }
         head.status = code;
         if msg == abi::HY_MSG_CLIENT_RESPONSE
             && let Some((direct, _)) = &mut state.direct
@@ -278,7 +282,70 @@ pub(super) unsafe extern "C" fn direct_response(
         };
         let Ok(code) = StatusCode::from_u16(status) else { return HY_ERROR };
         state.direct = Some((status, body.to_vec()));
-        state.client_response = Some(ResponseHead { status: code, headers: HeaderMap::new() });
+        state.client_response =
+            Some(ResponseHead { status: code, headers: HeaderMap::new(), reason: None });
         HY_SUCCESS
+    })
+}
+
+pub(super) unsafe extern "C" fn reason_get(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    reason: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::response_msg(msg).and(rules::out(reason.is_null())) {
+            return code;
+        }
+        let Some(head) = response_of(state, msg) else { return HY_ERROR };
+        let view = match &head.reason {
+            Some(text) => hy_str { ptr: text.as_ptr().cast(), len: text.len() },
+            None => str_view(head.status.canonical_reason().unwrap_or("")),
+        };
+        // SAFETY: `reason` is writable (checked); the view lives in the head until it changes.
+        unsafe { put(reason, view) }
+    })
+}
+
+pub(super) unsafe extern "C" fn reason_set(
+    txn: *mut hy_txn,
+    msg: hy_msg,
+    reason: *const c_char,
+    len: usize,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_set`.
+        let (Some(state), Some(reason)) = (unsafe { state(txn) }, unsafe { bytes(reason, len) })
+        else {
+            return HY_ERROR;
+        };
+        let reason = match rules::reason_set(msg, reason) {
+            Ok(reason) => reason,
+            Err(code) => return code,
+        };
+        let Some(head) = response_of(state, msg) else { return HY_ERROR };
+        head.reason = (!reason.is_empty()).then(|| reason.to_vec());
+        HY_SUCCESS
+    })
+}
+
+pub(super) unsafe extern "C" fn remap_param_get(
+    txn: *mut hy_txn,
+    index: usize,
+    param: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `method_get`.
+        let Some(state) = (unsafe { state(txn) }) else { return HY_ERROR };
+        if let Err(code) = rules::out(param.is_null()) {
+            return code;
+        }
+        let Some(text) = state.remap_params.as_ref().and_then(|p| p.get(index)) else {
+            return HY_ERROR;
+        };
+        // SAFETY: `param` is writable (checked); the instance keeps the text while it runs.
+        unsafe { put(param, str_view(text)) }
     })
 }

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use hookyard_abi::rules;
-use hookyard_abi::{self as abi, hy_log_level, hy_plugin, hy_str};
+use hookyard_abi::{self as abi, HY_ERROR, hy_log_level, hy_plugin, hy_return, hy_str};
 
 use super::{bytes, guard, plugin, put, str_view};
 
@@ -60,5 +60,18 @@ pub(super) unsafe extern "C" fn plugin_version_get(this: *mut hy_plugin, version
             // SAFETY: as in `plugin_name_get`.
             unsafe { put(version, str_view(&plugin.version)) };
         }
+    })
+}
+
+pub(super) unsafe extern "C" fn config_dir_get(
+    this: *mut hy_plugin,
+    dir: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: `this` is null or this host's plugin state (contract).
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(view) = plugin.config_dir() else { return HY_ERROR };
+        // SAFETY: `dir` is null (refused) or writable; the view lives as long as the link.
+        unsafe { put(dir, view) }
     })
 }

@@ -2,6 +2,7 @@
 
 mod drain;
 mod http2;
+mod transforms;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use super::yaml::{self, Reader, is_null};
 use crate::log::LogSettings;
 pub use drain::Drain;
 pub use http2::Http2;
+pub use transforms::Transforms;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -171,6 +173,8 @@ pub struct Settings {
     pub access_log: Option<Arc<AccessLogSettings>>,
     /// How a drain (`ctl drain`, SIGTERM, an upgrade) winds the proxy down.
     pub drain: Drain,
+    /// Body transforms plugins add.
+    pub transforms: Transforms,
 }
 
 impl Default for Settings {
@@ -200,13 +204,14 @@ impl Default for Settings {
             log: LogSettings::default(),
             access_log: None,
             drain: Drain::default(),
+            transforms: Transforms::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log, drain";
+                    origin_tls, forwarding, log, access_log, drain, transforms";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -299,6 +304,7 @@ impl Settings {
                 "log" => log(&mut r, value, &mut settings.log),
                 "access_log" => settings.access_log = access_log::parse(&mut r, dir, value),
                 "drain" => drain::parse(&mut r, value, &mut settings.drain),
+                "transforms" => transforms::parse(&mut r, value, &mut settings.transforms),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -484,7 +490,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

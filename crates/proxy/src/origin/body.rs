@@ -3,7 +3,8 @@
 //! hyper reads a request body only as the origin connection asks for it, so a body that breaks
 //! (a malformed chunked coding, a client gone mid-body) surfaces as a failed origin exchange.
 //! That is the client's fault, answered 400, not the origin's (502): [`RequestBody`] records
-//! that its stream failed, and [`BodyWatch`] tells the transaction.
+//! that its stream failed, and [`BodyWatch`] tells the transaction. A body that plugins'
+//! transforms run over fails with them too: that is answered 502, as a broken origin.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,14 +12,29 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use hookyard_host::Stage;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use crate::txn::transform::{BoxError, TransformFailed, Transformed};
+
 /// The request body sent to an origin.
-#[derive(Debug)]
 pub(crate) struct RequestBody {
-    inner: Incoming,
+    inner: Input,
     /// `None` for a body that is empty from the start.
     seen: Option<Arc<Seen>>,
+}
+
+/// The client's body, as it is or through transforms.
+enum Input {
+    Plain(Incoming),
+    Transformed(Box<Transformed<Incoming>>),
+}
+
+impl std::fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transformed = matches!(self.inner, Input::Transformed(_));
+        f.debug_struct("RequestBody").field("transformed", &transformed).finish()
+    }
 }
 
 /// What a [`RequestBody`] saw.
@@ -26,6 +42,8 @@ pub(crate) struct RequestBody {
 struct Seen {
     /// Set when the body failed.
     failed: AtomicBool,
+    /// Set when it failed because a transform did.
+    transform_failed: AtomicBool,
     /// Data bytes passed on (for the access log).
     bytes: AtomicU64,
 }
@@ -35,11 +53,27 @@ struct Seen {
 pub(crate) struct BodyWatch(Option<Arc<Seen>>);
 
 impl RequestBody {
-    /// Wraps `inner`; the watch says later whether it failed.
-    pub(crate) fn watch(inner: Incoming) -> (RequestBody, BodyWatch) {
+    /// Wraps `inner`, run through `stages` (plugins' transforms, in order, each holding a chunk
+    /// at most `pending_limit`; a body that is empty from the start gives each just its end);
+    /// the watch says later whether it failed.
+    pub(crate) fn watch(
+        inner: Incoming,
+        stages: Vec<Stage>,
+        pending_limit: std::time::Duration,
+    ) -> (RequestBody, BodyWatch) {
         // Most requests have no body: they cost no allocation.
         let seen = (!inner.is_end_stream()).then(Arc::default);
         let watch = BodyWatch(seen.clone());
+        let inner = if stages.is_empty() {
+            Input::Plain(inner)
+        } else if inner.is_end_stream() {
+            for mut stage in stages {
+                stage.feed(Bytes::new(), true);
+            }
+            Input::Plain(inner)
+        } else {
+            Input::Transformed(Box::new(Transformed::new(inner, stages, pending_limit)))
+        };
         (RequestBody { inner, seen }, watch)
     }
 }
@@ -50,6 +84,11 @@ impl BodyWatch {
         self.0.as_ref().is_some_and(|s| s.failed.load(Ordering::Relaxed))
     }
 
+    /// Whether a transform of the body failed.
+    pub(crate) fn transform_failed(&self) -> bool {
+        self.0.as_ref().is_some_and(|s| s.transform_failed.load(Ordering::Relaxed))
+    }
+
     /// The body's data bytes passed on so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.0.as_ref().map_or(0, |s| s.bytes.load(Ordering::Relaxed))
@@ -58,16 +97,23 @@ impl BodyWatch {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        let poll = Pin::new(&mut this.inner).poll_frame(cx);
+        let poll = match &mut this.inner {
+            Input::Plain(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Input::Transformed(body) => Pin::new(&mut **body).poll_frame(cx),
+        };
         match (&poll, &this.seen) {
-            (Poll::Ready(Some(Err(_))), Some(seen)) => seen.failed.store(true, Ordering::Relaxed),
+            (Poll::Ready(Some(Err(e))), Some(seen)) => {
+                let flag =
+                    if e.is::<TransformFailed>() { &seen.transform_failed } else { &seen.failed };
+                flag.store(true, Ordering::Relaxed);
+            }
             (Poll::Ready(Some(Ok(frame))), Some(seen)) => {
                 if let Some(data) = frame.data_ref() {
                     seen.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -79,10 +125,16 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            Input::Plain(body) => body.is_end_stream(),
+            Input::Transformed(body) => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Input::Plain(body) => body.size_hint(),
+            Input::Transformed(body) => body.size_hint(),
+        }
     }
 }

@@ -65,6 +65,8 @@ pub(crate) enum Answer {
     /// The client's request body broke on its way (a malformed chunked coding): the client's
     /// error, and the rest of the connection cannot be framed.
     BadRequestBody,
+    /// A plugin's body transform failed before the response head went.
+    TransformFailed,
     /// An HTTP/2 connection already has twice `http2.max_concurrent_streams` transactions
     /// running (reset streams whose transactions still finish count): the stream is refused
     /// before it becomes a transaction.
@@ -148,6 +150,9 @@ impl Answer {
             }
             Answer::OriginTimeout => local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n"),
             Answer::OriginFailed => local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
+            Answer::TransformFailed => {
+                local(StatusCode::BAD_GATEWAY, "Bad Gateway: a body transform failed\n")
+            }
             Answer::OriginTls(failure) => local(
                 StatusCode::BAD_GATEWAY,
                 match failure {

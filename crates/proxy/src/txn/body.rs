@@ -12,15 +12,40 @@ use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
 use super::Body;
+use super::transform::{BoxError, Transformed};
 use crate::access_log::Logging;
 use crate::conn::Conn;
 use crate::conn::io::ConnState;
 use hookyard_host::TxnBox;
 
-/// The body hyper sends: a [`Body`], and the transaction's plugin state, whose TXN_CLOSE runs
-/// when the body is done with.
+/// A response body as it goes: as the phases left it, or through plugins' transforms.
+pub(crate) enum Sent {
+    /// As it is.
+    Plain(Body),
+    /// Through transforms.
+    Transformed(Box<Transformed<Body>>),
+}
+
+impl Sent {
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Sent::Plain(body) => hyper::body::Body::is_end_stream(body),
+            Sent::Transformed(body) => hyper::body::Body::is_end_stream(&**body),
+        }
+    }
+
+    pub(super) fn size_hint(&self) -> SizeHint {
+        match self {
+            Sent::Plain(body) => hyper::body::Body::size_hint(body),
+            Sent::Transformed(body) => hyper::body::Body::size_hint(&**body),
+        }
+    }
+}
+
+/// The body hyper sends: a [`Sent`] body, and the transaction's plugin state, whose TXN_CLOSE
+/// runs when the body is done with.
 pub(crate) struct TxnBody {
-    pub(super) inner: Body,
+    pub(super) inner: Sent,
     pub(super) state: Option<TxnBox>,
     /// An answered transaction's start and its connection, whose listener's duration
     /// histogram gets the time from request head to the end of this body.
@@ -31,16 +56,19 @@ pub(crate) struct TxnBody {
 
 impl hyper::body::Body for TxnBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let poll = match &mut this.inner {
-            Either::Left(body) => Pin::new(body).poll_frame(cx),
-            Either::Right(body) => Pin::new(body).poll_frame(cx).map_err(|never| match never {}),
+            Sent::Plain(Either::Left(body)) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Sent::Plain(Either::Right(body)) => {
+                Pin::new(body).poll_frame(cx).map_err(|never| match never {})
+            }
+            Sent::Transformed(body) => Pin::new(&mut **body).poll_frame(cx),
         };
         if let Some(entry) = this.log.as_mut().and_then(Logging::entry) {
             match &poll {
@@ -76,7 +104,7 @@ impl Drop for TxnBody {
             listener.duration.record(started.elapsed());
         }
         // A body that was empty from the start (or a HEAD response's) is never polled.
-        if hyper::body::Body::is_end_stream(&self.inner)
+        if self.inner.is_end_stream()
             && let Some(entry) = self.log.as_mut().and_then(Logging::entry)
         {
             entry.finished = true;

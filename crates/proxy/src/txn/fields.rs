@@ -54,6 +54,24 @@ pub(crate) fn set_status(parts: &mut response::Parts, status: StatusCode) {
     }
 }
 
+/// A response's own reason phrase (the origin's, when not its status's standard one).
+pub(crate) fn reason(parts: &response::Parts) -> Option<Vec<u8>> {
+    parts.extensions.get::<hyper::ext::ReasonPhrase>().map(|r| r.as_bytes().to_vec())
+}
+
+/// Sets a response's reason phrase (`None`: its status's standard one), which hyper writes on
+/// HTTP/1 (HTTP/2 has none).
+pub(crate) fn set_reason(parts: &mut response::Parts, reason: Option<Vec<u8>>) {
+    match reason.map(hyper::ext::ReasonPhrase::try_from) {
+        Some(Ok(reason)) => {
+            parts.extensions.insert(reason);
+        }
+        Some(Err(_)) | None => {
+            parts.extensions.remove::<hyper::ext::ReasonPhrase>();
+        }
+    }
+}
+
 /// Headers of one hop (RFC 9110 §7.6.1), and those `Connection` names.
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the names: most messages have none, or only `Connection`, and each removal

@@ -277,7 +277,10 @@ async fn a_version_kept_only_by_continuations_is_listed_by_name() {
 #[tokio::test]
 async fn a_panicking_rust_plugin_fails_only_its_transaction() {
     let origin = Origin::start("o").await;
-    let remap = format!("map http://site.test/ http://{}/ @plugin=sdk_test.so\n", origin.addr);
+    let remap = format!(
+        "map http://site.test/ http://{}/ @plugin=sdk_test.so @pparam=a=1 @pparam=b\n",
+        origin.addr
+    );
     let yaml = "plugins:\n  - path: sdk_test.so\n";
     let dir = setup(&origin, yaml, &[]);
     write(dir.path(), "remap.config", &remap);
@@ -298,6 +301,9 @@ async fn a_panicking_rust_plugin_fails_only_its_transaction() {
     let answer = raw(addr, request("").as_bytes(), "").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.to_ascii_lowercase().contains("x-echo-method: get"), "{answer}");
+    // do_remap read its instance's arguments again (remap_param_get, ABI 1.5).
+    let params = format!("x-echo-params: http://site.test/|http://{}/|a=1|b", origin.addr);
+    assert!(answer.to_ascii_lowercase().contains(&params), "{answer}");
 }
 
 #[tokio::test]

@@ -39,5 +39,6 @@ mod support;
 mod systemd;
 mod timeouts;
 mod tls;
+mod transforms;
 mod upgrade;
 mod watch;

@@ -452,3 +452,67 @@ unsafe extern "C" fn msg_reply(
 ) -> hy_return {
     HY_ERROR
 }
+
+// -- Body transforms (since 1.5) ---------------------------------------------------------------
+
+unsafe extern "C" fn transform_add(
+    _txn: *mut hookyard_abi::hy_txn,
+    _body: hookyard_abi::hy_body,
+    _kind: hookyard_abi::hy_transform_kind,
+    _cont: *mut hookyard_abi::hy_cont,
+    _priority: i32,
+    _out: *mut *mut hookyard_abi::hy_transform,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn transform_write(
+    _transform: *mut hookyard_abi::hy_transform,
+    _data: *const c_char,
+    _len: usize,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn transform_end(_transform: *mut hookyard_abi::hy_transform) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn transform_resume(
+    _transform: *mut hookyard_abi::hy_transform,
+    _result: i32,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn reason_get(
+    _txn: *mut hookyard_abi::hy_txn,
+    _msg: i32,
+    _reason: *mut hookyard_abi::hy_str,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn reason_set(
+    _txn: *mut hookyard_abi::hy_txn,
+    _msg: i32,
+    _reason: *const c_char,
+    _len: usize,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn config_dir_get(
+    _this: *mut hookyard_abi::hy_plugin,
+    _dir: *mut hookyard_abi::hy_str,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn remap_param_get(
+    _txn: *mut hookyard_abi::hy_txn,
+    _index: usize,
+    _param: *mut hookyard_abi::hy_str,
+) -> hy_return {
+    HY_ERROR
+}

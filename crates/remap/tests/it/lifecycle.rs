@@ -96,7 +96,7 @@ fn run_chain(generation: &Generation, url: &str) -> ChainOutcome {
         to_url: view(&to),
     };
     // SAFETY: the recorder never uses the transaction handle; `rri` lives for the call.
-    unsafe { chain.run(std::ptr::null_mut(), &mut rri, |_, _| {}) }
+    unsafe { chain.run(std::ptr::null_mut(), &mut rri, |_, _| {}, |_| {}) }
 }
 
 #[test]

@@ -59,6 +59,10 @@ impl RemapPlugin for Remap {
             ),
             ("X-Echo-Client-Tls", text(txn.client_tls_version())),
             ("X-Echo-Client-Protocol", text(txn.client_protocol())),
+            (
+                "X-Echo-Params",
+                (0..).map_while(|i| txn.remap_param(i)).collect::<Vec<_>>().join("|"),
+            ),
         ];
         for (name, value) in echo {
             if txn.add_header(Msg::ClientRequest, name, value).is_err() {

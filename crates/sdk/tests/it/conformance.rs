@@ -142,6 +142,31 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
                 let (p, n) = text(t);
                 (api.msg_reply)(obj(this).cast(), std::ptr::null(), p, n)
             }
+            Call::TransformAdd { txn, body, kind, cont } => {
+                let mut handle = std::ptr::null_mut();
+                (api.transform_add)(obj(txn).cast(), body, kind, obj(cont).cast(), 0, &mut handle)
+            }
+            Call::TransformWrite { transform, data } => {
+                let (p, n) = text(data);
+                (api.transform_write)(obj(transform).cast(), p, n)
+            }
+            Call::TransformEnd { transform } => (api.transform_end)(obj(transform).cast()),
+            Call::TransformResume { transform, result } => {
+                (api.transform_resume)(obj(transform).cast(), result)
+            }
+            Call::ReasonGet { txn, msg, out: o } => {
+                (api.reason_get)(obj(txn).cast(), msg, out(o, &mut view))
+            }
+            Call::ReasonSet { txn, msg, reason } => {
+                let (p, n) = text(reason);
+                (api.reason_set)(obj(txn).cast(), msg, p, n)
+            }
+            Call::ConfigDirGet { this, out: o } => {
+                (api.config_dir_get)(obj(this).cast(), out(o, &mut view))
+            }
+            Call::RemapParamGet { txn, index, out: o } => {
+                (api.remap_param_get)(obj(txn).cast(), index, out(o, &mut view))
+            }
         }
     }
 }

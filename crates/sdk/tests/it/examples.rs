@@ -5,6 +5,8 @@ use hookyard_abi::{
     HY_MSG_CLIENT_RESPONSE,
 };
 
+use hookyard_abi::rules::transform::Body;
+
 use crate::host::{CLIENT, INCOMING, MockConn, MockTls, MockTxn, Outcome, TestHost};
 use crate::plugin::{Global, Remap};
 use crate::support::Env;
@@ -204,9 +206,11 @@ fn the_sdk_reads_the_transaction_and_the_rule() {
     let remap = Remap::load(&library, "sdk_test_plugin.so");
     let host = TestHost::new("sdk_test_plugin");
     remap.init(&host).unwrap();
-    let instance = remap.new_instance(FROM, TO, &[]).unwrap();
+    let instance = remap.new_instance(FROM, TO, &["x=1", "y"]).unwrap();
     let txn = host.txn("POST", "http://example.com:8080/a/b?c=1");
     assert_eq!(remap.do_remap(instance, &txn, FROM, TO), (abi::HY_REMAP_DID_REMAP, false));
+    // The instance's arguments, read again in do_remap (since ABI 1.5).
+    assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Params"), [format!("{FROM}|{TO}|x=1|y")]);
     assert_eq!(txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Method"), ["POST"]);
     assert_eq!(
         txn.header(HY_MSG_CLIENT_REQUEST, "X-Echo-Url"),
@@ -286,4 +290,109 @@ fn the_sdk_sets_log_fields_counts_stats_and_answers_messages() {
     let replies = host.run_message("empty", b"");
     assert_eq!(replies, [("sdk_test_plugin".to_owned(), "empty=".to_owned())]);
     assert_eq!(host.stat("sdk_test_plugin", "last_msg_len"), Some(0));
+}
+
+/// A transaction of `host` for `GET url` whose origin answered 200 with `fields` (on both
+/// response messages), with the request's `Accept-Encoding` if given.
+fn answered(
+    host: &TestHost,
+    url: &str,
+    accept: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Box<MockTxn> {
+    let txn = host.txn("GET", url);
+    if let Some(accept) = accept {
+        txn.add_field(HY_MSG_CLIENT_REQUEST, "Accept-Encoding", accept);
+    }
+    txn.origin_answers(200);
+    for (name, value) in fields {
+        txn.add_field(abi::HY_MSG_ORIGIN_RESPONSE, name, value);
+        txn.add_field(HY_MSG_CLIENT_RESPONSE, name, value);
+    }
+    txn
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn gzip_compresses_what_the_client_accepts_and_skips_the_rest() {
+    let env = Env::new();
+    let library = env.load("gzip");
+    let global = Global::load(&library, "gzip.so");
+    let host = TestHost::new("gzip");
+    global.init(&host, &["level=6", "min_size=100"]).unwrap();
+    let text: Vec<u8> = b"a body that compresses well. ".repeat(2000);
+    let chunks: Vec<&[u8]> = text.chunks(7000).collect();
+    let html = [("Content-Type", "text/html; charset=utf-8")];
+
+    let txn = answered(&host, "http://example.com/a", Some("br, gzip;q=0.8"), &html);
+    assert_eq!(txn.run_hook(HY_HOOK_SEND_RESPONSE_HDR), Outcome::Continue);
+    assert_eq!(txn.header(HY_MSG_CLIENT_RESPONSE, "Content-Encoding"), ["gzip"]);
+    assert_eq!(txn.header(HY_MSG_CLIENT_RESPONSE, "Vary"), ["Accept-Encoding"]);
+    let out = txn.run_body(Body::Response, &chunks).unwrap();
+    assert!(out.len() < text.len() / 10, "{} bytes", out.len());
+    assert_eq!(gunzip(&out), text);
+
+    // Not accepted: untouched, but it varies by Accept-Encoding.
+    let txn = answered(&host, "http://example.com/a", Some("gzip;q=0, br"), &html);
+    assert_eq!(txn.run_hook(HY_HOOK_SEND_RESPONSE_HDR), Outcome::Continue);
+    assert!(txn.header(HY_MSG_CLIENT_RESPONSE, "Content-Encoding").is_empty());
+    assert_eq!(txn.header(HY_MSG_CLIENT_RESPONSE, "Vary"), ["Accept-Encoding"]);
+    assert_eq!(txn.run_body(Body::Response, &chunks).unwrap(), text);
+
+    // Already encoded, too small, or not text: untouched.
+    for fields in [
+        &[("Content-Type", "text/plain"), ("Content-Encoding", "br")][..],
+        &[("Content-Type", "text/plain"), ("Content-Length", "99")][..],
+        &[("Content-Type", "image/png")][..],
+    ] {
+        let txn = answered(&host, "http://example.com/a", Some("gzip"), fields);
+        assert_eq!(txn.run_hook(HY_HOOK_SEND_RESPONSE_HDR), Outcome::Continue);
+        assert_eq!(
+            txn.header(HY_MSG_CLIENT_RESPONSE, "Content-Encoding").len(),
+            usize::from(fields.len() == 2 && fields[1].0 == "Content-Encoding")
+        );
+        assert_eq!(txn.run_body(Body::Response, &chunks).unwrap(), text);
+    }
+    let err = global.init(&host, &["level=10"]).unwrap_err();
+    assert!(err.to_string().contains("level must be 0 to 9, not `10`"), "{err}");
+}
+
+#[test]
+fn substitute_replaces_bytes_in_place_and_keeps_the_length() {
+    let env = Env::new();
+    let library = env.load("substitute");
+    let global = Global::load(&library, "substitute.so");
+    let host = TestHost::new("substitute");
+    global.init(&host, &["a=4", "o=0"]).unwrap();
+    let txn = answered(&host, "http://example.com/", None, &[("Content-Type", "text/plain")]);
+    assert_eq!(txn.run_hook(HY_HOOK_SEND_RESPONSE_HDR), Outcome::Continue);
+    let out = txn.run_body(Body::Response, &[b"a photo ", b"of a dog"]).unwrap();
+    assert_eq!(out, b"4 ph0t0 0f 4 d0g");
+    let txn = answered(&host, "http://example.com/", None, &[("Content-Type", "image/png")]);
+    assert_eq!(txn.run_hook(HY_HOOK_SEND_RESPONSE_HDR), Outcome::Continue);
+    assert_eq!(txn.run_body(Body::Response, &[b"a photo"]).unwrap(), b"a photo");
+    let err = global.init(&host, &["ab=c"]).unwrap_err();
+    assert!(err.to_string().contains("argument `ab=c` is not FROM=TO"), "{err}");
+}
+
+#[test]
+fn body_hash_logs_the_digest_of_a_body_it_only_reads() {
+    let env = Env::new();
+    let library = env.load("body_hash");
+    let global = Global::load(&library, "body_hash.so");
+    let host = TestHost::new("body_hash");
+    global.init(&host, &[]).unwrap();
+    let txn = answered(&host, "http://example.com/h", None, &[]);
+    assert_eq!(txn.run_hook(HY_HOOK_SEND_RESPONSE_HDR), Outcome::Continue);
+    assert_eq!(txn.run_body(Body::Response, &[b"ab", b"c"]).unwrap(), b"abc");
+    // sha256("abc")
+    let line = "body_hash: GET http://example.com/h \
+                sha256=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad bytes=3";
+    host.wait_logged(line);
 }

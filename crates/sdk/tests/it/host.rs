@@ -9,6 +9,9 @@
 //! real host lives in `remap` and `proxy`.
 
 mod table;
+mod transform;
+
+pub(crate) use transform::MockTransform;
 
 use std::collections::{BinaryHeap, HashMap};
 use std::ffi::{CString, c_void};
@@ -75,6 +78,9 @@ pub(crate) struct State {
     pub(crate) stats: Mutex<HashMap<String, Vec<MockStat>>>,
     next_callback: AtomicU64,
     timers: Mutex<Option<mpsc::Sender<(Instant, usize)>>>,
+    /// The configuration directory `config_dir_get` reads (`None`: refused, as an embedded
+    /// configuration's).
+    pub(crate) config_dir: Mutex<Option<Box<str>>>,
     /// Invocations running now: plugin code is executing, so its library must stay loaded (the
     /// real host holds the plugin's context, and so its library, for every invocation, even one
     /// whose continuation destroyed itself inside its handler).
@@ -402,6 +408,8 @@ pub(crate) struct MockMsg {
     pub(crate) method: String,
     pub(crate) status: i32,
     pub(crate) headers: Vec<(String, Vec<u8>)>,
+    /// A reason phrase other than the status's standard one.
+    pub(crate) reason: Option<Vec<u8>>,
 }
 
 impl MockMsg {
@@ -451,6 +459,13 @@ pub(crate) struct TxnData {
     pub(crate) control: Control,
     /// The `callback_list` plugin names handed out (kept alive as views).
     pub(crate) names: Vec<Arc<CString>>,
+    /// Body transforms added and not run yet (boxed: `hy_transform *` points into them).
+    #[allow(clippy::vec_box, reason = "a `hy_transform *` points into each box: they never move")]
+    pub(crate) transforms: Vec<Box<MockTransform>>,
+    /// Whether the request and the response body started ([`MockTxn::run_body`]).
+    pub(crate) started: [bool; 2],
+    /// The running remap instance's argv, during its do_remap (`remap_param_get`).
+    pub(crate) remap_params: Option<Vec<String>>,
 }
 
 /// A transaction; `hy_txn *` points at it.
@@ -542,6 +557,7 @@ impl MockTxn {
             method: method.into(),
             status: 0,
             headers: vec![("Host".into(), url.host.clone().into_bytes())],
+            reason: None,
         };
         let mut data = TxnData::default();
         data.urls[0] = Some(url.clone());
@@ -617,6 +633,13 @@ impl MockTxn {
         data.msgs[1] = Some(request);
         data.msgs[2] = Some(MockMsg { status, ..MockMsg::default() });
         data.msgs[3] = Some(MockMsg { status, ..MockMsg::default() });
+    }
+
+    /// Adds field `name: value` to message `msg` (as the origin or the client sent it).
+    pub(crate) fn add_field(&self, msg: i32, name: &str, value: &str) {
+        let mut data = self.data();
+        let msg = data.msgs[msg as usize].as_mut().expect("the message exists");
+        msg.headers.push((name.to_owned(), value.as_bytes().to_vec()));
     }
 
     pub(crate) fn resume(&self, result: i32) -> bool {

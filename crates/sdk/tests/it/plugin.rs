@@ -85,6 +85,8 @@ pub(crate) struct Remap {
     pre_reload: Option<Symbol<abi::hy_remap_pre_config_reload_fn>>,
     post_reload: Option<Symbol<abi::hy_remap_post_config_reload_fn>>,
     os_response: Option<Symbol<abi::hy_remap_os_response_fn>>,
+    /// Each instance's argv, for `remap_param_get` during its do_remap.
+    argv: std::sync::Mutex<std::collections::HashMap<usize, Vec<String>>>,
 }
 
 /// One instance's handle.
@@ -105,6 +107,7 @@ impl Remap {
             pre_reload: optional(library, symbol::REMAP_PRE_CONFIG_RELOAD),
             post_reload: optional(library, symbol::REMAP_POST_CONFIG_RELOAD),
             os_response: optional(library, symbol::REMAP_OS_RESPONSE),
+            argv: std::sync::Mutex::default(),
         }
     }
 
@@ -153,6 +156,8 @@ impl Remap {
             )
         };
         if r == abi::HY_SUCCESS {
+            let argv = [from, to].iter().chain(params).map(|a| (*a).to_owned()).collect();
+            crate::host::lock(&self.argv).insert(ih as usize, argv);
             Ok(Instance(ih as usize))
         } else {
             assert!(ih.is_null(), "a failed new_instance leaves ih alone");
@@ -176,9 +181,12 @@ impl Remap {
             from_url: view(from),
             to_url: view(to),
         };
+        let argv = crate::host::lock(&self.argv).get(&instance.0).cloned();
+        txn.data().remap_params = Some(argv.unwrap_or_else(|| vec![from.into(), to.into()]));
         // SAFETY: the instance from new_instance, a lent transaction, a request info valid for
         // the call.
         let status = unsafe { (*self.do_remap)(instance.0 as *mut c_void, txn.ptr(), &mut rri) };
+        txn.data().remap_params = None;
         (status, rri.redirect != 0)
     }
 

@@ -14,6 +14,9 @@ const RUST: &[(&str, &str)] = &[
     ("hookyard-plugin-rewrite", "librewrite.so"),
     ("hookyard-plugin-request-id", "librequest_id.so"),
     ("hookyard-plugin-delay", "libdelay.so"),
+    ("hookyard-plugin-gzip", "libgzip.so"),
+    ("hookyard-plugin-substitute", "libsubstitute.so"),
+    ("hookyard-plugin-body-hash", "libbody_hash.so"),
     ("hookyard-sdk-test-plugin", "libsdk_test_plugin.so"),
 ];
 

@@ -14,7 +14,7 @@ use hookyard_abi::{
 
 use super::{
     ContObj, Control, Hook, MSG_TAG, MockConn, MockLifecycleMsg, MockMsg, MockSsn, MockStat,
-    MockTxn, PluginRec, lock,
+    MockTransform, MockTxn, PluginRec, lock,
 };
 
 /// The table for the plugin at `plugin`.
@@ -328,8 +328,13 @@ unsafe extern "C" fn status_set(t: *mut hy_txn, msg: i32, status: i32) -> hy_ret
     guarded(HY_ERROR, || {
         // SAFETY: a lent transaction.
         let txn = unsafe { txn(t)? };
-        let status = rule(rules::status_set(msg, status))?;
-        msg_mut(&mut txn.data(), msg)?.status = i32::from(status);
+        let status = i32::from(rule(rules::status_set(msg, status))?);
+        let mut data = txn.data();
+        let msg = msg_mut(&mut data, msg)?;
+        if msg.status != status {
+            msg.reason = None;
+        }
+        msg.status = status;
         ok(true)
     })
 }
@@ -350,6 +355,7 @@ unsafe extern "C" fn direct_response(
             method: String::new(),
             status,
             headers: vec![("Content-Length".into(), body.len().to_string().into_bytes())],
+            reason: None,
         });
         ok(true)
     })
@@ -1243,6 +1249,144 @@ unsafe extern "C" fn msg_reply(
         };
         let text = rule(rules::msg_reply(text, replies[at].1.len()))?;
         replies[at].1.push_str(text);
+        ok(true)
+    })
+}
+
+// -- Body transforms (since 1.5) ---------------------------------------------------------------
+
+unsafe extern "C" fn transform_add(
+    t: *mut hy_txn,
+    body: abi::hy_body,
+    kind: abi::hy_transform_kind,
+    cont: *mut hy_cont,
+    priority: i32,
+    out: *mut *mut abi::hy_transform,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction (contract).
+        let txn = unsafe { txn(t)? };
+        let mut data = txn.data();
+        let started = |b: rules::transform::Body| data.started[b as usize] || data.direct.is_some();
+        let (body, kind) = match rules::transform::transform_add(body, kind, false) {
+            Ok((body, kind)) if !started(body) => (body, kind),
+            _ => return None,
+        };
+        let obj = lock(&txn.state.conts).get(&(cont as usize)).cloned()?;
+        // SAFETY: the continuation's plugin lives as long as its `TestHost`.
+        let owner = unsafe { obj.owner() };
+        let priority = if priority == abi::HY_PRIORITY_DEFAULT {
+            owner.priority.load(std::sync::atomic::Ordering::Relaxed)
+        } else if priority <= owner.ceiling {
+            priority
+        } else {
+            return None;
+        };
+        let plugin = owner.name.to_str().ok()?.to_owned();
+        let transform = Box::new(MockTransform::new(body, kind, cont as usize, priority, plugin));
+        if !out.is_null() {
+            // SAFETY: optional out-parameter, writable when not NULL.
+            unsafe { *out = (&raw const *transform).cast_mut().cast() };
+        }
+        data.transforms.push(transform);
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn transform_write(
+    handle: *mut abi::hy_transform,
+    data: *const c_char,
+    len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a live transform (contract) and a readable span.
+        let (transform, data) = unsafe { (MockTransform::from_ptr(handle)?, bytes(data, len)?) };
+        ok(transform.write(data))
+    })
+}
+
+unsafe extern "C" fn transform_end(handle: *mut abi::hy_transform) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a live transform (contract).
+        let transform = unsafe { MockTransform::from_ptr(handle)? };
+        ok(transform.end())
+    })
+}
+
+unsafe extern "C" fn transform_resume(handle: *mut abi::hy_transform, result: i32) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a transform with a pending chunk (contract).
+        let transform = unsafe { MockTransform::from_ptr(handle)? };
+        ok(transform.resume(result))
+    })
+}
+
+// -- Reason phrases, the configuration directory (since 1.5) ------------------------------------
+
+unsafe extern "C" fn reason_get(t: *mut hy_txn, msg: i32, reason: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        rule(rules::response_msg(msg).and(rules::out(reason.is_null())))?;
+        let mut data = txn.data();
+        let msg = msg_mut(&mut data, msg)?;
+        let standard = u16::try_from(msg.status)
+            .ok()
+            .and_then(|s| http::StatusCode::from_u16(s).ok())
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let text: &[u8] = match &msg.reason {
+            Some(text) => text,
+            None => standard.as_bytes(),
+        };
+        // SAFETY: writable out-parameter; the view lives in the message until it changes.
+        unsafe { put(reason, text) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn reason_set(
+    t: *mut hy_txn,
+    msg: i32,
+    reason: *const c_char,
+    len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction; a readable span.
+        let (txn, reason) = unsafe { (txn(t)?, bytes(reason, len)?) };
+        let reason = rule(rules::reason_set(msg, reason))?;
+        let mut data = txn.data();
+        msg_mut(&mut data, msg)?.reason = (!reason.is_empty()).then(|| reason.to_vec());
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn config_dir_get(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the pointer this host put in the table, or NULL.
+        let plugin = unsafe { plugin(this)? };
+        rule(rules::out(dir.is_null()))?;
+        let dirs = lock(&plugin.state.config_dir);
+        let text = dirs.as_deref()?;
+        // SAFETY: writable out-parameter; the text lives until the test changes it.
+        unsafe { put(dir, text.as_bytes()) };
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn remap_param_get(
+    t: *mut hy_txn,
+    index: usize,
+    param: *mut hy_str,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: a lent transaction.
+        let txn = unsafe { txn(t)? };
+        rule(rules::out(param.is_null()))?;
+        let data = txn.data();
+        let text = data.remap_params.as_ref()?.get(index)?;
+        // SAFETY: writable out-parameter; the text lives until do_remap returns.
+        unsafe { put(param, text.as_bytes()) };
         ok(true)
     })
 }
