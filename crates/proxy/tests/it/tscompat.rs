@@ -1,0 +1,142 @@
+//! ATS plugins rebuilt with the compatibility layer (`crates/tscompat`, the builder behind
+//! `cargo xtask ts-plugin`), run through the proxy and asked with curl; and proof that the same
+//! sources are genuine ATS plugins: they compile against Debian's trafficserver-dev headers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use crate::support::{Origin, config_dir, proxy, write};
+
+fn source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tscompat/plugins").join(name)
+}
+
+/// A configuration directory with `files`, whose plugin directory holds the ATS plugins
+/// `sources` built as `<stem>.so`.
+fn setup(files: &[(&str, &str)], sources: &[&str]) -> TempDir {
+    let dir = config_dir(files);
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let yaml = format!(
+        "runtime_dir: {}\nplugin_dirs: [{}]\n",
+        dir.path().join("run").display(),
+        plugins.display()
+    );
+    write(dir.path(), "hookyard.yaml", &yaml);
+    for name in sources {
+        let out = plugins.join(Path::new(name).with_extension("so").file_name().unwrap());
+        hookyard_tscompat::build_plugin(&[source(name)], &out).unwrap();
+    }
+    dir
+}
+
+/// `curl -i` of `url` with `args`: the status line and header lines, and the body.
+async fn curl(url: String, args: &[&str]) -> (Vec<String>, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-i", "--max-time", "10"]).args(args).arg(url);
+    let output = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "curl: {}", String::from_utf8_lossy(&output.stderr));
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    (head.lines().map(str::to_owned).collect(), body.to_owned())
+}
+
+fn header<'a>(head: &'a [String], name: &str) -> Vec<&'a str> {
+    head.iter()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[tokio::test]
+async fn remap_plugin_instances_set_their_own_fields() {
+    let origin = Origin::start("o").await;
+    let remap = format!(
+        "map http://a.test/ http://{0}/ @plugin=set_header_remap.so @pparam=X-Rule:a \
+         @pparam=X-Team:blue\n\
+         map http://b.test/ http://{0}/ @plugin=set_header_remap.so @pparam=X-Rule:b\n",
+        origin.addr
+    );
+    let dir = setup(&[("remap.config", &remap)], &["set_header_remap.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/headers", proxy.addrs()[0]);
+
+    let (head, body) = curl(url.clone(), &["-H", "Host: a.test", "-H", "X-Rule: client"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
+    assert_eq!(lines, ["x-instance-count: 1", "x-rule: a", "x-team: blue"]);
+
+    let (_, body) = curl(url.clone(), &["-H", "Host: b.test"]).await;
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
+    assert_eq!(lines, ["x-instance-count: 1", "x-rule: b"]);
+    // Each instance keeps its own count.
+    let (_, body) = curl(url, &["-H", "Host: a.test"]).await;
+    assert!(body.contains("x-instance-count: 2"), "{body}");
+}
+
+#[tokio::test]
+async fn remap_plugin_refuses_bad_parameters_with_its_message() {
+    let remap = "map http://a.test/ http://127.0.0.1:9/ @plugin=set_header_remap.so \
+                 @pparam=no-colon\n";
+    let dir = setup(&[("remap.config", remap)], &["set_header_remap.c"]);
+    let output = Command::new(env!("CARGO_BIN_EXE_hookyard"))
+        .args(["check", "--config"])
+        .arg(dir.path())
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("argument 1: expected NAME:VALUE, got \"no-colon\""), "{stderr}");
+}
+
+#[tokio::test]
+async fn global_plugin_rewrites_request_and_response_headers() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: rewrite_headers.so\n    params: [ts-compat-test]\n";
+    let dir =
+        setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["rewrite_headers.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/headers", proxy.addrs()[0]);
+
+    let (head, body) = curl(
+        url,
+        &[
+            "-H",
+            "Host: site.test",
+            "-H",
+            "X-Drop-One: 1",
+            "-H",
+            "X-Keep: yes",
+            "-H",
+            "X-Drop-Two: 2",
+            "-H",
+            "X-List: a, b, c",
+        ],
+    )
+    .await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
+    assert_eq!(lines, ["x-keep: yes", "x-list: a, B, c"]);
+    assert_eq!(header(&head, "X-Rewritten-By"), ["ts-compat-test"]);
+    // curl sends Host, User-Agent and Accept besides the four fields above.
+    assert_eq!(header(&head, "X-Request-Fields"), ["7"]);
+}
+
+#[test]
+fn sources_compile_against_the_ats_headers() {
+    let ats = Path::new("/usr/include/ts/ts.h");
+    assert!(ats.exists(), "{} is missing: install Debian's trafficserver-dev", ats.display());
+    for name in ["set_header_remap.c", "rewrite_headers.c"] {
+        let status = Command::new("cc")
+            .args(["-fsyntax-only", "-Wall", "-Werror", "-I/usr/include"])
+            .arg(source(name))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name} does not compile against ATS's headers");
+    }
+}
