@@ -127,11 +127,40 @@ async fn global_plugin_rewrites_request_and_response_headers() {
     assert_eq!(header(&head, "X-Request-Fields"), ["7"]);
 }
 
+#[tokio::test]
+async fn error_responses_user_args_and_stats() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: deny_with_stats.so\n";
+    let dir =
+        setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["deny_with_stats.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/page", proxy.addrs()[0]);
+
+    let (head, body) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    assert!(body.starts_with("o GET /page"), "{body}");
+    assert_eq!(header(&head, "X-Request-Number"), ["1"]);
+    assert_eq!(header(&head, "X-Denied"), ["0"]);
+
+    let (head, body) = curl(url.clone(), &["-H", "Host: site.test", "-H", "X-Deny: yes"]).await;
+    assert!(head[0].contains(" 403"), "{head:?}");
+    assert_eq!(body, "denied by deny_with_stats\n");
+    assert_eq!(header(&head, "Content-Type"), ["text/plain"]);
+    assert_eq!(header(&head, "X-Request-Number"), ["2"]);
+    assert_eq!(header(&head, "X-Denied"), ["1"]);
+
+    let (head, _) = curl(url, &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    assert_eq!(header(&head, "X-Request-Number"), ["3"]);
+    assert_eq!(header(&head, "X-Denied"), ["1"]);
+}
+
 #[test]
 fn sources_compile_against_the_ats_headers() {
     let ats = Path::new("/usr/include/ts/ts.h");
     assert!(ats.exists(), "{} is missing: install Debian's trafficserver-dev", ats.display());
-    for name in ["set_header_remap.c", "rewrite_headers.c"] {
+    for name in ["set_header_remap.c", "rewrite_headers.c", "deny_with_stats.c"] {
         let status = Command::new("cc")
             .args(["-fsyntax-only", "-Wall", "-Werror", "-I/usr/include"])
             .arg(source(name))

@@ -49,6 +49,40 @@ tsapi void TSHttpHookAdd(TSHttpHookID id, TSCont contp);
 tsapi void TSHttpTxnHookAdd(TSHttpTxn txnp, TSHttpHookID id, TSCont contp);
 tsapi void TSHttpTxnReenable(TSHttpTxn txnp, TSEvent event);
 
+tsapi TSHttpSsn TSHttpTxnSsnGet(TSHttpTxn txnp);
+tsapi const char *TSConfigDirGet(void);
+
+/* -- Error responses -------------------------------------------------------------------------- */
+
+/* Answers the client with `status` instead of going to the origin (before and at POST_REMAP),
+ * or changes the client response's status (later). */
+tsapi void TSHttpTxnStatusSet(TSHttpTxn txnp, TSHttpStatus status);
+/* Answers the client with `buf` (taken over: allocate it with TSmalloc) as the body, of type
+ * `mimetype` (taken over too; may be NULL), and the status TSHttpTxnStatusSet set (else 500). */
+tsapi void TSHttpTxnErrorBodySet(TSHttpTxn txnp, char *buf, size_t buflength, char *mimetype);
+
+/* -- User arguments --------------------------------------------------------------------------- */
+
+tsapi TSReturnCode TSUserArgIndexReserve(TSUserArgType type, const char *name,
+                                         const char *description, int *arg_idx);
+tsapi TSReturnCode TSUserArgIndexNameLookup(TSUserArgType type, const char *name, int *arg_idx,
+                                            const char **description);
+tsapi TSReturnCode TSUserArgIndexLookup(TSUserArgType type, int arg_idx, const char **name,
+                                        const char **description);
+tsapi void TSUserArgSet(void *data, int arg_idx, void *arg);
+tsapi void *TSUserArgGet(void *data, int arg_idx);
+
+/* -- Statistics ------------------------------------------------------------------------------- */
+
+/* Creates (or finds again, after a reload) the plugin's statistic `the_name`; its id, or
+ * TS_ERROR. */
+tsapi int TSStatCreate(const char *the_name, TSRecordDataType the_type, TSStatPersistence persist,
+                       TSStatSync sync);
+tsapi void TSStatIntIncrement(int the_stat, TSMgmtInt amount);
+tsapi void TSStatIntDecrement(int the_stat, TSMgmtInt amount);
+tsapi TSMgmtInt TSStatIntGet(int the_stat);
+tsapi void TSStatIntSet(int the_stat, TSMgmtInt value);
+
 /* -- Messages --------------------------------------------------------------------------------- */
 
 tsapi TSReturnCode TSHttpTxnClientReqGet(TSHttpTxn txnp, TSMBuffer *bufp, TSMLoc *offset);
