@@ -457,3 +457,80 @@ TSReturnCode TSMimeHdrFieldValueStringSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc fie
     free(built);
     return rc;
 }
+
+/* -- Message heads ----------------------------------------------------------------------------- */
+
+static int head_args(TSMBuffer bufp, TSMLoc offset, hy_msg *msg) {
+    return bufp && hdr_msg(offset, msg);
+}
+
+static size_t length_of(const char *value, int length) {
+    return length < 0 ? strlen(value) : (size_t)length;
+}
+
+const char *TSHttpHdrMethodGet(TSMBuffer bufp, TSMLoc offset, int *length) {
+    hy_msg msg;
+    hy_str method;
+    if (!head_args(bufp, offset, &msg) ||
+        hy_ts_api->method_get((hy_txn *)bufp, msg, &method) != HY_SUCCESS) {
+        return NULL;
+    }
+    if (length) {
+        *length = (int)method.len;
+    }
+    return method.ptr;
+}
+
+TSReturnCode TSHttpHdrMethodSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length) {
+    hy_msg msg;
+    if (!value || !head_args(bufp, offset, &msg)) {
+        return TS_ERROR;
+    }
+    return hy_ts_api->method_set((hy_txn *)bufp, msg, value, length_of(value, length)) ==
+                   HY_SUCCESS
+               ? TS_SUCCESS
+               : TS_ERROR;
+}
+
+TSHttpStatus TSHttpHdrStatusGet(TSMBuffer bufp, TSMLoc offset) {
+    hy_msg msg;
+    int32_t status;
+    if (!head_args(bufp, offset, &msg) ||
+        hy_ts_api->status_get((hy_txn *)bufp, msg, &status) != HY_SUCCESS) {
+        return TS_HTTP_STATUS_NONE;
+    }
+    return (TSHttpStatus)status;
+}
+
+TSReturnCode TSHttpHdrStatusSet(TSMBuffer bufp, TSMLoc offset, TSHttpStatus status) {
+    hy_msg msg;
+    if (!head_args(bufp, offset, &msg)) {
+        return TS_ERROR;
+    }
+    return hy_ts_api->status_set((hy_txn *)bufp, msg, (int32_t)status) == HY_SUCCESS ? TS_SUCCESS
+                                                                                     : TS_ERROR;
+}
+
+const char *TSHttpHdrReasonGet(TSMBuffer bufp, TSMLoc offset, int *length) {
+    hy_msg msg;
+    hy_str reason;
+    if (!head_args(bufp, offset, &msg) ||
+        hy_ts_api->reason_get((hy_txn *)bufp, msg, &reason) != HY_SUCCESS) {
+        return NULL;
+    }
+    if (length) {
+        *length = (int)reason.len;
+    }
+    return reason.ptr;
+}
+
+TSReturnCode TSHttpHdrReasonSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length) {
+    hy_msg msg;
+    if (!value || !head_args(bufp, offset, &msg)) {
+        return TS_ERROR;
+    }
+    return hy_ts_api->reason_set((hy_txn *)bufp, msg, value, length_of(value, length)) ==
+                   HY_SUCCESS
+               ? TS_SUCCESS
+               : TS_ERROR;
+}

@@ -4,7 +4,9 @@
  * On READ_REQUEST_HDR it removes every client request field whose name starts with
  * "X-Drop-", upper-cases the second element of X-List, and adds a transaction hook on
  * SEND_RESPONSE_HDR that adds "X-Rewritten-By: ARG" to the response (ARG: its first argument)
- * and "X-Request-Fields: N", the number of request fields it saw.
+ * and "X-Request-Fields: N", the number of request fields it saw, "X-Request-Method" and
+ * "X-Status-Seen" (the response's status and reason before it changes the reason to
+ * "Rewritten").
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -28,12 +30,23 @@ static void add_field(TSMBuffer bufp, TSMLoc hdr, const char *name, const char *
     TSHandleMLocRelease(bufp, hdr, field);
 }
 
-static int rewrite_request(TSHttpTxn txnp) {
+/* Per transaction: what the response hook reports about the request. */
+struct txn_state {
+    int fields;
+    char method[16];
+};
+
+static int rewrite_request(TSHttpTxn txnp, struct txn_state *state) {
     TSMBuffer bufp;
     TSMLoc hdr;
     if (TSHttpTxnClientReqGet(txnp, &bufp, &hdr) != TS_SUCCESS) {
         TSError("[%s] no client request", PLUGIN_NAME);
         return 0;
+    }
+    int method_len;
+    const char *method = TSHttpHdrMethodGet(bufp, hdr, &method_len);
+    if (method) {
+        snprintf(state->method, sizeof state->method, "%.*s", method_len, method);
     }
     int seen = 0;
     int idx = 0;
@@ -69,30 +82,32 @@ static int rewrite_request(TSHttpTxn txnp) {
     return seen;
 }
 
-static void rewrite_response(TSHttpTxn txnp, int fields) {
+static void rewrite_response(TSHttpTxn txnp, const struct txn_state *state) {
     TSMBuffer bufp;
     TSMLoc hdr;
     if (TSHttpTxnClientRespGet(txnp, &bufp, &hdr) != TS_SUCCESS) {
         TSError("[%s] no client response", PLUGIN_NAME);
         return;
     }
-    char count[16];
-    snprintf(count, sizeof count, "%d", fields);
+    char text[300];
+    snprintf(text, sizeof text, "%d", state->fields);
     add_field(bufp, hdr, "X-Rewritten-By", rewritten_by);
-    add_field(bufp, hdr, "X-Request-Fields", count);
+    add_field(bufp, hdr, "X-Request-Fields", text);
+    add_field(bufp, hdr, "X-Request-Method", state->method);
+    int reason_len = 0;
+    const char *reason = TSHttpHdrReasonGet(bufp, hdr, &reason_len);
+    snprintf(text, sizeof text, "%d %.*s", (int)TSHttpHdrStatusGet(bufp, hdr), reason_len,
+             reason ? reason : "");
+    add_field(bufp, hdr, "X-Status-Seen", text);
+    TSHttpHdrReasonSet(bufp, hdr, "Rewritten", 9);
     TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
 }
-
-/* Per transaction: the number of request fields, until SEND_RESPONSE_HDR. */
-struct txn_state {
-    int fields;
-};
 
 static int on_response(TSCont contp, TSEvent event, void *edata) {
     TSHttpTxn txnp = (TSHttpTxn)edata;
     struct txn_state *state = TSContDataGet(contp);
     if (event == TS_EVENT_HTTP_SEND_RESPONSE_HDR) {
-        rewrite_response(txnp, state->fields);
+        rewrite_response(txnp, state);
     } else if (event == TS_EVENT_HTTP_TXN_CLOSE) {
         TSfree(state);
         TSContDestroy(contp);
@@ -106,7 +121,8 @@ static int on_request(TSCont contp, TSEvent event, void *edata) {
     (void)contp;
     if (event == TS_EVENT_HTTP_READ_REQUEST_HDR) {
         struct txn_state *state = TSmalloc(sizeof *state);
-        state->fields = rewrite_request(txnp);
+        state->method[0] = '\0';
+        state->fields = rewrite_request(txnp, state);
         TSCont per_txn = TSContCreate(on_response, NULL);
         TSContDataSet(per_txn, state);
         TSHttpTxnHookAdd(txnp, TS_HTTP_SEND_RESPONSE_HDR_HOOK, per_txn);
