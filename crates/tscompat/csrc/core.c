@@ -151,7 +151,9 @@ TSMutex TSMutexCreate(void) {
 /* The hook callback running on this thread, so that a TSHttpTxnReenable inside it becomes the
  * callback's answer: hookyard's resume is for other threads only. */
 struct hook_call {
-    hy_txn *txn;
+    /* The hy_txn *, or the hy_ssn * of a session hook. */
+    void *object;
+    int session;
     int reenabled;
     hy_hook_result result;
 };
@@ -161,10 +163,10 @@ static int32_t trampoline(hy_cont *cont, hy_event event, void *edata) {
     struct tsapi_cont *c = hy_ts_api->cont_data_get(cont);
     int is_hook = event >= HY_EVENT_HOOK_BASE && event < HY_EVENT_HOOK(HY_HOOK_PLUGINS_LOADED);
     hy_hook_id hook = event - HY_EVENT_HOOK_BASE;
-    int is_txn_hook = is_hook && hook != HY_HOOK_SSN_START && hook != HY_HOOK_SSN_CLOSE;
-    struct hook_call call = {edata, 0, HY_HOOK_CONTINUE};
+    int is_ssn_hook = hook == HY_HOOK_SSN_START || hook == HY_HOOK_SSN_CLOSE;
+    struct hook_call call = {edata, is_ssn_hook, 0, HY_HOOK_CONTINUE};
     struct hook_call *outer = current_call;
-    current_call = is_txn_hook ? &call : NULL;
+    current_call = is_hook ? &call : NULL;
     TSEventFunc func = c->func;
     TSMutex mutex = c->mutex;
     if (mutex) {
@@ -175,11 +177,10 @@ static int32_t trampoline(hy_cont *cont, hy_event event, void *edata) {
         pthread_mutex_unlock(&mutex->lock);
     }
     current_call = outer;
-    if (is_txn_hook) {
+    if (is_hook) {
         return call.reenabled ? call.result : HY_HOOK_PENDING;
     }
-    /* Session hooks: TSHttpSsnReenable is not in the subset yet, so they continue. */
-    return is_hook ? HY_HOOK_CONTINUE : 0;
+    return 0;
 }
 
 TSCont TSContCreate(TSEventFunc funcp, TSMutex mutexp) {
@@ -271,14 +272,36 @@ void TSHttpTxnHookAdd(TSHttpTxn txnp, TSHttpHookID id, TSCont contp) {
     hook_add(HY_HOOK_LEVEL_TXN, txnp, id, contp);
 }
 
-void TSHttpTxnReenable(TSHttpTxn txnp, TSEvent event) {
-    hy_hook_result result = event == TS_EVENT_HTTP_ERROR ? HY_HOOK_ERROR : HY_HOOK_CONTINUE;
+void TSHttpSsnHookAdd(TSHttpSsn ssnp, TSHttpHookID id, TSCont contp) {
+    hook_add(HY_HOOK_LEVEL_SESSION, ssnp, id, contp);
+}
+
+/* Records a reenable of the hook running on this thread for `object`; 0 when there is none. */
+static int answer_current(void *object, int session, TSEvent event) {
     struct hook_call *call = current_call;
-    if (call && call->txn == (hy_txn *)txnp && !call->reenabled) {
-        call->reenabled = 1;
-        call->result = result;
+    if (!call || call->object != object || call->session != session || call->reenabled) {
+        return 0;
+    }
+    call->reenabled = 1;
+    call->result = event == TS_EVENT_HTTP_ERROR ? HY_HOOK_ERROR : HY_HOOK_CONTINUE;
+    return 1;
+}
+
+void TSHttpSsnReenable(TSHttpSsn ssnp, TSEvent event) {
+    if (answer_current(ssnp, 1, event)) {
         return;
     }
+    hy_hook_result result = event == TS_EVENT_HTTP_ERROR ? HY_HOOK_ERROR : HY_HOOK_CONTINUE;
+    if (hy_ts_api->ssn_resume((hy_ssn *)ssnp, result) != HY_SUCCESS) {
+        TSError("TSHttpSsnReenable: the session is not waiting on this plugin");
+    }
+}
+
+void TSHttpTxnReenable(TSHttpTxn txnp, TSEvent event) {
+    if (answer_current(txnp, 0, event)) {
+        return;
+    }
+    hy_hook_result result = event == TS_EVENT_HTTP_ERROR ? HY_HOOK_ERROR : HY_HOOK_CONTINUE;
     if (hy_ts_api->txn_resume((hy_txn *)txnp, result) != HY_SUCCESS) {
         TSError("TSHttpTxnReenable: the transaction is not waiting on this plugin");
     }

@@ -2,7 +2,8 @@
  * deny_with_stats: an ATS global plugin. Requests with an X-Deny field get a 403 with a plain
  * text body; every response carries X-Request-Number (the request's number, kept in a
  * transaction user argument from READ_REQUEST_HDR to SEND_RESPONSE_HDR) and X-Denied (the
- * number of denied requests, from a statistic).
+ * number of denied requests, from a statistic). Each client session registers a session-level
+ * SEND_RESPONSE_HDR hook that adds X-Session-Hook.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -78,6 +79,33 @@ static int handler(TSCont contp, TSEvent event, void *edata) {
     return 0;
 }
 
+static int on_session_response(TSCont contp, TSEvent event, void *edata) {
+    TSHttpTxn txnp = (TSHttpTxn)edata;
+    (void)contp;
+    if (event == TS_EVENT_HTTP_SEND_RESPONSE_HDR) {
+        TSMBuffer bufp;
+        TSMLoc hdr;
+        if (TSHttpTxnClientRespGet(txnp, &bufp, &hdr) == TS_SUCCESS) {
+            add_field(bufp, hdr, "X-Session-Hook", 1);
+            TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
+        }
+    }
+    TSHttpTxnReenable(txnp, TS_EVENT_HTTP_CONTINUE);
+    return 0;
+}
+
+static TSCont session_response_cont;
+
+static int on_session_start(TSCont contp, TSEvent event, void *edata) {
+    TSHttpSsn ssnp = (TSHttpSsn)edata;
+    (void)contp;
+    if (event == TS_EVENT_HTTP_SSN_START) {
+        TSHttpSsnHookAdd(ssnp, TS_HTTP_SEND_RESPONSE_HDR_HOOK, session_response_cont);
+    }
+    TSHttpSsnReenable(ssnp, TS_EVENT_HTTP_CONTINUE);
+    return 0;
+}
+
 void TSPluginInit(int argc, const char *argv[]) {
     TSPluginRegistrationInfo info = {PLUGIN_NAME, "hookyard", "dev@hookyard.invalid"};
     (void)argc;
@@ -98,4 +126,6 @@ void TSPluginInit(int argc, const char *argv[]) {
     TSCont cont = TSContCreate(handler, NULL);
     TSHttpHookAdd(TS_HTTP_READ_REQUEST_HDR_HOOK, cont);
     TSHttpHookAdd(TS_HTTP_SEND_RESPONSE_HDR_HOOK, cont);
+    session_response_cont = TSContCreate(on_session_response, NULL);
+    TSHttpHookAdd(TS_HTTP_SSN_START_HOOK, TSContCreate(on_session_start, NULL));
 }

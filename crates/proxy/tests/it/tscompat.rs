@@ -130,7 +130,7 @@ async fn global_plugin_rewrites_request_and_response_headers() {
 }
 
 #[tokio::test]
-async fn error_responses_user_args_and_stats() {
+async fn error_responses_user_args_stats_and_session_hooks() {
     let origin = Origin::start("o").await;
     let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
     let plugin_yaml = "plugins:\n  - path: deny_with_stats.so\n";
@@ -144,6 +144,8 @@ async fn error_responses_user_args_and_stats() {
     assert!(body.starts_with("o GET /page"), "{body}");
     assert_eq!(header(&head, "X-Request-Number"), ["1"]);
     assert_eq!(header(&head, "X-Denied"), ["0"]);
+    // Registered per session from SSN_START with TSHttpSsnHookAdd.
+    assert_eq!(header(&head, "X-Session-Hook"), ["1"]);
 
     let (head, body) = curl(url.clone(), &["-H", "Host: site.test", "-H", "X-Deny: yes"]).await;
     assert!(head[0].contains(" 403"), "{head:?}");
