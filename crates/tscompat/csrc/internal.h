@@ -24,5 +24,8 @@ void hy_ts_logv(hy_log_level level, const char *prefix, const char *fmt, va_list
  * pointer to a struct ts_field. The TSMBuffer is the transaction itself. */
 #define HY_TS_HDR_LOC_BASE 0x10u
 #define HY_TS_HDR_LOC(msg) ((TSMLoc)(uintptr_t)(HY_TS_HDR_LOC_BASE + (unsigned)(msg)))
+/* URL locations, likewise: one per hy_url. */
+#define HY_TS_URL_LOC_BASE 0x20u
+#define HY_TS_URL_LOC(url) ((TSMLoc)(uintptr_t)(HY_TS_URL_LOC_BASE + (unsigned)(url)))
 
 #endif /* HOOKYARD_TS_INTERNAL_H */

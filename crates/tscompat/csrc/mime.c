@@ -86,8 +86,8 @@ static void field_free(struct tsapi_mloc *f) {
 TSReturnCode TSHandleMLocRelease(TSMBuffer bufp, TSMLoc parent, TSMLoc mloc) {
     (void)bufp;
     (void)parent;
-    hy_msg msg;
-    if (mloc == TS_NULL_MLOC || hdr_msg(mloc, &msg)) {
+    /* Header and URL locations are names, not handles: nothing to free. */
+    if ((uintptr_t)mloc <= HY_TS_HDR_LOC_BASE + 0x100) {
         return TS_SUCCESS;
     }
     struct tsapi_mloc *f = as_field(mloc);

@@ -34,6 +34,9 @@ hy_remap_status hy_remap_do_remap(void *ih, hy_txn *txn, hy_remap_request_info *
     memset(&info, 0, sizeof info);
     info.requestBufp = (TSMBuffer)txn;
     info.requestHdrp = HY_TS_HDR_LOC(HY_MSG_CLIENT_REQUEST);
+    info.requestUrl = HY_TS_URL_LOC(HY_URL_REQUEST);
+    info.mapFromUrl = HY_TS_URL_LOC(HY_URL_REMAP_FROM);
+    info.mapToUrl = HY_TS_URL_LOC(HY_URL_REMAP_TO);
     TSRemapStatus status = TSRemapDoRemap(ih, (TSHttpTxn)txn, &info);
     if (info.redirect) {
         rri->redirect = 1;

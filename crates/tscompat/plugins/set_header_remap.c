@@ -1,7 +1,9 @@
 /*
  * set_header_remap: an ATS remap plugin. Each instance (one per @plugin= of a rule) takes
  * @pparam=NAME:VALUE arguments and sets those fields on the client request of every
- * transaction its rule maps; it also counts its transactions in X-Instance-Count.
+ * transaction its rule maps; it also counts its transactions in X-Instance-Count and reports
+ * the rule's from host in X-Remap-From. The argument prefix=SEGMENT puts SEGMENT in front of
+ * the request path instead.
  *
  *   map http://a.test/ http://origin/ @plugin=set_header_remap.so @pparam=X-Rule:a
  */
@@ -19,6 +21,7 @@ struct field {
 };
 
 struct instance {
+    char *prefix;
     int count;
     struct field *fields;
     unsigned long hits;
@@ -36,10 +39,16 @@ TSReturnCode TSRemapInit(TSRemapInterface *api_info, char *errbuf, int errbuf_si
 TSReturnCode TSRemapNewInstance(int argc, char *argv[], void **ih, char *errbuf,
                                 int errbuf_size) {
     struct instance *inst = TSmalloc(sizeof *inst);
+    inst->prefix = NULL;
     inst->count = 0;
     inst->hits = 0;
     inst->fields = TSmalloc(sizeof(struct field) * (argc > 2 ? argc - 2 : 1));
     for (int i = 2; i < argc; i++) {
+        if (strncmp(argv[i], "prefix=", 7) == 0) {
+            TSfree(inst->prefix);
+            inst->prefix = TSstrdup(argv[i] + 7);
+            continue;
+        }
         const char *colon = strchr(argv[i], ':');
         if (!colon || colon == argv[i]) {
             snprintf(errbuf, errbuf_size, "argument %d: expected NAME:VALUE, got \"%s\"", i - 1,
@@ -49,6 +58,7 @@ TSReturnCode TSRemapNewInstance(int argc, char *argv[], void **ih, char *errbuf,
                 TSfree(inst->fields[j].value);
             }
             TSfree(inst->fields);
+            TSfree(inst->prefix);
             TSfree(inst);
             return TS_ERROR;
         }
@@ -67,6 +77,7 @@ void TSRemapDeleteInstance(void *ih) {
         TSfree(inst->fields[i].value);
     }
     TSfree(inst->fields);
+    TSfree(inst->prefix);
     TSfree(inst);
 }
 
@@ -92,5 +103,24 @@ TSRemapStatus TSRemapDoRemap(void *ih, TSHttpTxn rh, TSRemapRequestInfo *rri) {
     char hits[32];
     snprintf(hits, sizeof hits, "%lu", __atomic_add_fetch(&inst->hits, 1, __ATOMIC_RELAXED));
     set_field(rri->requestBufp, rri->requestHdrp, "X-Instance-Count", hits);
-    return TSREMAP_NO_REMAP;
+    int len;
+    const char *from = TSUrlHostGet(rri->requestBufp, rri->mapFromUrl, &len);
+    if (from) {
+        char host[256];
+        snprintf(host, sizeof host, "%.*s", len, from);
+        set_field(rri->requestBufp, rri->requestHdrp, "X-Remap-From", host);
+    }
+    if (!inst->prefix) {
+        return TSREMAP_NO_REMAP;
+    }
+    const char *path = TSUrlPathGet(rri->requestBufp, rri->requestUrl, &len);
+    char new_path[1024];
+    int n = snprintf(new_path, sizeof new_path, "%s/%.*s", inst->prefix, path ? len : 0,
+                     path ? path : "");
+    if (n < 0 || n >= (int)sizeof new_path ||
+        TSUrlPathSet(rri->requestBufp, rri->requestUrl, new_path, n) != TS_SUCCESS) {
+        TSError("[%s] cannot set the path", PLUGIN_NAME);
+        return TSREMAP_NO_REMAP;
+    }
+    return TSREMAP_DID_REMAP;
 }

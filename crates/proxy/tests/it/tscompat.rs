@@ -57,7 +57,8 @@ async fn remap_plugin_instances_set_their_own_fields() {
     let remap = format!(
         "map http://a.test/ http://{0}/ @plugin=set_header_remap.so @pparam=X-Rule:a \
          @pparam=X-Team:blue\n\
-         map http://b.test/ http://{0}/ @plugin=set_header_remap.so @pparam=X-Rule:b\n",
+         map http://b.test/ http://{0}/ @plugin=set_header_remap.so @pparam=X-Rule:b\n\
+         map http://c.test/ http://{0}/ @plugin=set_header_remap.so @pparam=prefix=v2\n",
         origin.addr
     );
     let dir = setup(&[("remap.config", &remap)], &["set_header_remap.c"]);
@@ -67,14 +68,18 @@ async fn remap_plugin_instances_set_their_own_fields() {
     let (head, body) = curl(url.clone(), &["-H", "Host: a.test", "-H", "X-Rule: client"]).await;
     assert!(head[0].contains(" 200"), "{head:?}");
     let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
-    assert_eq!(lines, ["x-instance-count: 1", "x-rule: a", "x-team: blue"]);
+    assert_eq!(lines, ["x-instance-count: 1", "x-remap-from: a.test", "x-rule: a", "x-team: blue"]);
 
     let (_, body) = curl(url.clone(), &["-H", "Host: b.test"]).await;
     let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
-    assert_eq!(lines, ["x-instance-count: 1", "x-rule: b"]);
+    assert_eq!(lines, ["x-instance-count: 1", "x-remap-from: b.test", "x-rule: b"]);
     // Each instance keeps its own count.
     let (_, body) = curl(url, &["-H", "Host: a.test"]).await;
     assert!(body.contains("x-instance-count: 2"), "{body}");
+    // An instance that rewrites the path (TSUrlPathGet/Set on the request URL).
+    let page = format!("http://{}/page?q=1", proxy.addrs()[0]);
+    let (_, body) = curl(page, &["-H", "Host: c.test"]).await;
+    assert!(body.starts_with("o GET /v2/page?q=1 "), "{body}");
 }
 
 #[tokio::test]

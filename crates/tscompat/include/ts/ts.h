@@ -102,6 +102,25 @@ tsapi TSReturnCode TSHttpHdrStatusSet(TSMBuffer bufp, TSMLoc offset, TSHttpStatu
 tsapi const char *TSHttpHdrReasonGet(TSMBuffer bufp, TSMLoc offset, int *length);
 tsapi TSReturnCode TSHttpHdrReasonSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
 
+/* -- URLs ------------------------------------------------------------------------------------- */
+
+tsapi TSReturnCode TSHttpHdrUrlGet(TSMBuffer bufp, TSMLoc offset, TSMLoc *locp);
+tsapi TSReturnCode TSHttpTxnPristineUrlGet(TSHttpTxn txnp, TSMBuffer *bufp, TSMLoc *url_loc);
+/* The whole URL, allocated with TSmalloc: free it with TSfree. */
+tsapi char *TSUrlStringGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi const char *TSUrlSchemeGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlSchemeSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+tsapi const char *TSUrlHostGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlHostSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+/* The explicit port, else the scheme's (80 or 443). */
+tsapi int TSUrlPortGet(TSMBuffer bufp, TSMLoc offset);
+tsapi TSReturnCode TSUrlPortSet(TSMBuffer bufp, TSMLoc offset, int port);
+/* The path without its leading '/'. */
+tsapi const char *TSUrlPathGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlPathSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+tsapi const char *TSUrlHttpQueryGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlHttpQuerySet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+
 /* -- MIME fields ------------------------------------------------------------------------------ */
 
 tsapi int TSMimeHdrFieldsCount(TSMBuffer bufp, TSMLoc offset);
