@@ -186,3 +186,33 @@ fn root() -> PathBuf {
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{root, ts_plugin};
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn ts_plugin_builds_the_named_output() {
+        let dir = std::env::temp_dir().join(format!("xtask-ts-plugin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("deny_with_stats.so");
+        let source = root().join("crates/tscompat/plugins/deny_with_stats.c");
+        ts_plugin(&args(&[source.to_str().unwrap(), "-o", out.to_str().unwrap()])).unwrap();
+        assert!(std::fs::metadata(&out).unwrap().len() > 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ts_plugin_refuses_a_missing_output_and_unknown_options() {
+        let err = ts_plugin(&args(&["a.c"])).unwrap_err();
+        assert!(err.to_string().contains("usage: cargo xtask ts-plugin"), "{err}");
+        let err = ts_plugin(&args(&["a.c", "--fast", "-o", "a.so"])).unwrap_err();
+        assert!(err.to_string().contains("unknown option `--fast`"), "{err}");
+        let err = ts_plugin(&args(&["a.c", "-o"])).unwrap_err();
+        assert!(err.to_string().contains("-o needs a file name"), "{err}");
+    }
+}
