@@ -159,8 +159,31 @@ struct hook_call {
 };
 static __thread struct hook_call *current_call;
 
+/* A lifecycle event, as ATS numbers it and with ATS's edata. */
+static int32_t lifecycle(struct tsapi_cont *c, hy_event event, void *edata) {
+    if (c->mutex) {
+        pthread_mutex_lock(&c->mutex->lock);
+    }
+    if (event == HY_EVENT_HOOK(HY_HOOK_LIFECYCLE_MSG)) {
+        const hy_lifecycle_msg *msg = edata;
+        char *tag = _TSstrdup(msg->tag.ptr, (int64_t)msg->tag.len, __FILE__);
+        TSPluginMsg ts_msg = {tag, msg->data, msg->data_len};
+        c->func((TSCont)c, TS_EVENT_LIFECYCLE_MSG, &ts_msg);
+        free(tag);
+    } else {
+        c->func((TSCont)c, TS_EVENT_LIFECYCLE_SHUTDOWN, NULL);
+    }
+    if (c->mutex) {
+        pthread_mutex_unlock(&c->mutex->lock);
+    }
+    return HY_HOOK_CONTINUE;
+}
+
 static int32_t trampoline(hy_cont *cont, hy_event event, void *edata) {
     struct tsapi_cont *c = hy_ts_api->cont_data_get(cont);
+    if (event == HY_EVENT_HOOK(HY_HOOK_LIFECYCLE_MSG) || event == HY_EVENT_HOOK(HY_HOOK_SHUTDOWN)) {
+        return lifecycle(c, event, edata);
+    }
     int is_hook = event >= HY_EVENT_HOOK_BASE && event < HY_EVENT_HOOK(HY_HOOK_PLUGINS_LOADED);
     hy_hook_id hook = event - HY_EVENT_HOOK_BASE;
     int is_ssn_hook = hook == HY_HOOK_SSN_START || hook == HY_HOOK_SSN_CLOSE;
@@ -270,6 +293,22 @@ void TSHttpHookAdd(TSHttpHookID id, TSCont contp) { hook_add(HY_HOOK_LEVEL_GLOBA
 
 void TSHttpTxnHookAdd(TSHttpTxn txnp, TSHttpHookID id, TSCont contp) {
     hook_add(HY_HOOK_LEVEL_TXN, txnp, id, contp);
+}
+
+void TSLifecycleHookAdd(TSLifecycleHookID id, TSCont contp) {
+    hy_hook_id hook;
+    switch (id) {
+    case TS_LIFECYCLE_MSG_HOOK:
+        hook = HY_HOOK_LIFECYCLE_MSG;
+        break;
+    case TS_LIFECYCLE_SHUTDOWN_HOOK:
+        hook = HY_HOOK_SHUTDOWN;
+        break;
+    default:
+        TSError("TSLifecycleHookAdd: hook %d is not in the subset", (int)id);
+        return;
+    }
+    hook_add(HY_HOOK_LEVEL_GLOBAL, NULL, (TSHttpHookID)hook, contp);
 }
 
 void TSHttpSsnHookAdd(TSHttpSsn ssnp, TSHttpHookID id, TSCont contp) {

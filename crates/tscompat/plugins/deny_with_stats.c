@@ -3,7 +3,9 @@
  * text body; every response carries X-Request-Number (the request's number, kept in a
  * transaction user argument from READ_REQUEST_HDR to SEND_RESPONSE_HDR) and X-Denied (the
  * number of denied requests, from a statistic). Each client session registers a session-level
- * SEND_RESPONSE_HDR hook that adds X-Session-Hook.
+ * SEND_RESPONSE_HDR hook that adds X-Session-Hook. The message "deny-all" (`traffic_ctl plugin
+ * msg deny-all on|off`; hookyard: `hookyard ctl plugin msg deny_with_stats deny-all on|off`)
+ * denies every request, or stops doing so.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #define PLUGIN_NAME "deny_with_stats"
 
 static int arg_index;
+static int deny_all;
 static int requests_stat;
 static int denied_stat;
 
@@ -38,11 +41,13 @@ static TSEvent on_request(TSHttpTxn txnp) {
         return TS_EVENT_HTTP_CONTINUE;
     }
     TSMLoc deny = TSMimeHdrFieldFind(bufp, hdr, "X-Deny", 6);
+    if (deny != TS_NULL_MLOC) {
+        TSHandleMLocRelease(bufp, hdr, deny);
+    }
     TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
-    if (deny == TS_NULL_MLOC) {
+    if (deny == TS_NULL_MLOC && !__atomic_load_n(&deny_all, __ATOMIC_RELAXED)) {
         return TS_EVENT_HTTP_CONTINUE;
     }
-    TSHandleMLocRelease(bufp, hdr, deny);
     TSStatIntIncrement(denied_stat, 1);
     TSHttpTxnStatusSet(txnp, TS_HTTP_STATUS_FORBIDDEN);
     const char *body = "denied by " PLUGIN_NAME "\n";
@@ -96,6 +101,19 @@ static int on_session_response(TSCont contp, TSEvent event, void *edata) {
 
 static TSCont session_response_cont;
 
+static int on_message(TSCont contp, TSEvent event, void *edata) {
+    (void)contp;
+    if (event == TS_EVENT_LIFECYCLE_MSG) {
+        const TSPluginMsg *msg = edata;
+        if (strcmp(msg->tag, "deny-all") == 0) {
+            int on = msg->data_size == 2 && memcmp(msg->data, "on", 2) == 0;
+            __atomic_store_n(&deny_all, on, __ATOMIC_RELAXED);
+            TSNote("[%s] deny-all %s", PLUGIN_NAME, on ? "on" : "off");
+        }
+    }
+    return 0;
+}
+
 static int on_session_start(TSCont contp, TSEvent event, void *edata) {
     TSHttpSsn ssnp = (TSHttpSsn)edata;
     (void)contp;
@@ -128,4 +146,5 @@ void TSPluginInit(int argc, const char *argv[]) {
     TSHttpHookAdd(TS_HTTP_SEND_RESPONSE_HDR_HOOK, cont);
     session_response_cont = TSContCreate(on_session_response, NULL);
     TSHttpHookAdd(TS_HTTP_SSN_START_HOOK, TSContCreate(on_session_start, NULL));
+    TSLifecycleHookAdd(TS_LIFECYCLE_MSG_HOOK, TSContCreate(on_message, NULL));
 }

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use hookyard_proxy::AdminSocket;
 use tempfile::TempDir;
 
-use crate::support::{Origin, config_dir, proxy, write};
+use crate::support::{Origin, config_dir, proxy, proxy_with, write};
 
 fn source(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tscompat/plugins").join(name)
@@ -163,6 +164,44 @@ async fn error_responses_user_args_stats_and_session_hooks() {
     assert!(head[0].contains(" 200"), "{head:?}");
     assert_eq!(header(&head, "X-Request-Number"), ["3"]);
     assert_eq!(header(&head, "X-Denied"), ["1"]);
+}
+
+#[tokio::test]
+async fn lifecycle_messages_reach_the_plugin() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: deny_with_stats.so\n";
+    let dir =
+        setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["deny_with_stats.c"]);
+    let socket = dir.path().join("run/admin.sock");
+    let proxy = proxy_with(Some(dir.path()), AdminSocket::At(socket.clone()));
+    let url = format!("http://{}/page", proxy.addrs()[0]);
+    let ctl = |args: &'static [&'static str]| {
+        let socket = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_hookyard"))
+                .args(["ctl", "--admin"])
+                .arg(&socket)
+                .args(args)
+                .env("RUST_LOG", "off")
+                .output()
+                .unwrap()
+        })
+    };
+
+    let (head, _) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    let output = ctl(&["plugin", "msg", "deny_with_stats", "deny-all", "on"]).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.starts_with("delivered to 1 callback(s): deny_with_stats"), "{text}");
+    let (head, body) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 403"), "{head:?}");
+    assert_eq!(body, "denied by deny_with_stats\n");
+    let output = ctl(&["plugin", "msg", "deny_with_stats", "deny-all", "off"]).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let (head, _) = curl(url, &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
 }
 
 #[test]

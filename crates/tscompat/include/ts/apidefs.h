@@ -52,6 +52,21 @@ typedef enum {
     TS_HTTP_POST_REMAP_HOOK = 15,
 } TSHttpHookID;
 
+/* The lifecycle hooks hookyard runs; the values are ATS's. */
+typedef enum {
+    /* An operator's message: `hookyard ctl plugin msg NAME TAG [DATA]`; edata a TSPluginMsg *. */
+    TS_LIFECYCLE_MSG_HOOK = 5,
+    TS_LIFECYCLE_SHUTDOWN_HOOK = 7,
+} TSLifecycleHookID;
+
+/* What TS_LIFECYCLE_MSG_HOOK's continuation gets; valid for the call. */
+typedef struct {
+    /* NUL-terminated. */
+    const char *tag;
+    void const *data;
+    size_t data_size;
+} TSPluginMsg;
+
 /* Events a continuation receives; a hook's event is TS_EVENT_HTTP_READ_REQUEST_HDR plus the
  * hook's id. */
 typedef enum {
@@ -74,6 +89,9 @@ typedef enum {
     TS_EVENT_HTTP_SSN_CLOSE = 60014,
     TS_EVENT_HTTP_PRE_REMAP = 60016,
     TS_EVENT_HTTP_POST_REMAP = 60017,
+
+    TS_EVENT_LIFECYCLE_MSG = 60105,
+    TS_EVENT_LIFECYCLE_SHUTDOWN = 60107,
 } TSEvent;
 
 /* HTTP status codes, as TSHttpTxnStatusSet takes them. */

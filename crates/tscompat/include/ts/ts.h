@@ -48,6 +48,7 @@ tsapi void *TSContDataGet(TSCont contp);
 tsapi void TSHttpHookAdd(TSHttpHookID id, TSCont contp);
 tsapi void TSHttpTxnHookAdd(TSHttpTxn txnp, TSHttpHookID id, TSCont contp);
 tsapi void TSHttpTxnReenable(TSHttpTxn txnp, TSEvent event);
+tsapi void TSLifecycleHookAdd(TSLifecycleHookID id, TSCont contp);
 tsapi void TSHttpSsnHookAdd(TSHttpSsn ssnp, TSHttpHookID id, TSCont contp);
 tsapi void TSHttpSsnReenable(TSHttpSsn ssnp, TSEvent event);
 
