@@ -161,8 +161,10 @@ static __thread struct hook_call *current_call;
 
 /* A lifecycle event, as ATS numbers it and with ATS's edata. */
 static int32_t lifecycle(struct tsapi_cont *c, hy_event event, void *edata) {
-    if (c->mutex) {
-        pthread_mutex_lock(&c->mutex->lock);
+    /* The handler may destroy its continuation: nothing of `c` is read after it. */
+    TSMutex mutex = c->mutex;
+    if (mutex) {
+        pthread_mutex_lock(&mutex->lock);
     }
     if (event == HY_EVENT_HOOK(HY_HOOK_LIFECYCLE_MSG)) {
         const hy_lifecycle_msg *msg = edata;
@@ -173,8 +175,8 @@ static int32_t lifecycle(struct tsapi_cont *c, hy_event event, void *edata) {
     } else {
         c->func((TSCont)c, TS_EVENT_LIFECYCLE_SHUTDOWN, NULL);
     }
-    if (c->mutex) {
-        pthread_mutex_unlock(&c->mutex->lock);
+    if (mutex) {
+        pthread_mutex_unlock(&mutex->lock);
     }
     return HY_HOOK_CONTINUE;
 }
