@@ -8,7 +8,7 @@ use std::process::Command;
 use hookyard_proxy::AdminSocket;
 use tempfile::TempDir;
 
-use crate::support::{Origin, config_dir, proxy, proxy_with, write};
+use crate::support::{Origin, config_dir, proxy, proxy_with, wait_for, write};
 
 fn source(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tscompat/plugins").join(name)
@@ -17,6 +17,17 @@ fn source(name: &str) -> PathBuf {
 /// A configuration directory with `files`, whose plugin directory holds the ATS plugins
 /// `sources` built as `<stem>.so`.
 fn setup(files: &[(&str, &str)], sources: &[&str]) -> TempDir {
+    let named: Vec<(&str, String)> = sources
+        .iter()
+        .map(|s| (*s, Path::new(s).with_extension("so").to_str().unwrap().to_owned()))
+        .collect();
+    let named: Vec<(&str, &str)> = named.iter().map(|(s, o)| (*s, o.as_str())).collect();
+    setup_named(files, &named)
+}
+
+/// As [`setup`], each source built under the given file name: statistics belong to a plugin's
+/// name, so tests that run in one process and count give their plugin a name of their own.
+fn setup_named(files: &[(&str, &str)], sources: &[(&str, &str)]) -> TempDir {
     let dir = config_dir(files);
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
@@ -26,9 +37,8 @@ fn setup(files: &[(&str, &str)], sources: &[&str]) -> TempDir {
         plugins.display()
     );
     write(dir.path(), "hookyard.yaml", &yaml);
-    for name in sources {
-        let out = plugins.join(Path::new(name).with_extension("so").file_name().unwrap());
-        hookyard_tscompat::build_plugin(&[source(name)], &out).unwrap();
+    for (name, out) in sources {
+        hookyard_tscompat::build_plugin(&[source(name)], &plugins.join(out)).unwrap();
     }
     dir
 }
@@ -170,9 +180,9 @@ async fn error_responses_user_args_stats_and_session_hooks() {
 async fn lifecycle_messages_reach_the_plugin() {
     let origin = Origin::start("o").await;
     let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
-    let plugin_yaml = "plugins:\n  - path: deny_with_stats.so\n";
-    let dir =
-        setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["deny_with_stats.c"]);
+    let plugin_yaml = "plugins:\n  - path: deny_msg.so\n";
+    let files = [("remap.config", remap.as_str()), ("plugin.yaml", plugin_yaml)];
+    let dir = setup_named(&files, &[("deny_with_stats.c", "deny_msg.so")]);
     let socket = dir.path().join("run/admin.sock");
     let proxy = proxy_with(Some(dir.path()), AdminSocket::At(socket.clone()));
     let url = format!("http://{}/page", proxy.addrs()[0]);
@@ -191,17 +201,41 @@ async fn lifecycle_messages_reach_the_plugin() {
 
     let (head, _) = curl(url.clone(), &["-H", "Host: site.test"]).await;
     assert!(head[0].contains(" 200"), "{head:?}");
-    let output = ctl(&["plugin", "msg", "deny_with_stats", "deny-all", "on"]).await.unwrap();
+    let output = ctl(&["plugin", "msg", "deny_msg", "deny-all", "on"]).await.unwrap();
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.starts_with("delivered to 1 callback(s): deny_with_stats"), "{text}");
+    assert!(text.starts_with("delivered to 1 callback(s): deny_msg"), "{text}");
     let (head, body) = curl(url.clone(), &["-H", "Host: site.test"]).await;
     assert!(head[0].contains(" 403"), "{head:?}");
     assert_eq!(body, "denied by deny_with_stats\n");
-    let output = ctl(&["plugin", "msg", "deny_with_stats", "deny-all", "off"]).await.unwrap();
+    let output = ctl(&["plugin", "msg", "deny_msg", "deny-all", "off"]).await.unwrap();
     assert!(output.status.success(), "{output:?}");
     let (head, _) = curl(url, &["-H", "Host: site.test"]).await;
     assert!(head[0].contains(" 200"), "{head:?}");
+}
+
+/// ATS never unloads a global plugin, so its plugins leave their continuations alive; the layer
+/// destroys them when hookyard is done with the version, which can then unload.
+#[tokio::test]
+async fn a_global_plugin_dropped_by_a_reload_unloads() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: deny_reload.so\n";
+    let files = [("remap.config", remap.as_str()), ("plugin.yaml", plugin_yaml)];
+    let dir = setup_named(&files, &[("deny_with_stats.c", "deny_reload.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let loaded: Vec<(String, String, u64)> =
+        proxy.plugins().into_iter().map(|p| (p.name, p.kind, p.continuations)).collect();
+    // Four from TSPluginInit: the request/response handler, the session start and session
+    // response handlers, and the message handler.
+    assert_eq!(loaded, [("deny_reload".to_owned(), "global".to_owned(), 4)]);
+    let (head, _) = curl(format!("http://{}/", proxy.addrs()[0]), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+
+    write(dir.path(), "plugin.yaml", "plugins: []\n");
+    let report = proxy.reload();
+    assert!(report.ok, "{report:?}");
+    wait_for("the dropped plugin to unload", || proxy.plugins().is_empty()).await;
 }
 
 #[test]
