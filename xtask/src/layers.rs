@@ -56,13 +56,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("hookyard-fixtures", &[]),
-    ("xtask", &[]),
+    ("hookyard-tscompat", &[]),
+    ("xtask", &["hookyard-tscompat"]),
 ];
 
 /// Edges allowed as dev-dependencies only: the ABI's and the SDK's tests load real plugins with
 /// the loader. Neither crate is below `hookyard-dso`, so no cycle arises.
-const DEV_ALLOWED: &[(&str, &[&str])] =
-    &[("hookyard-abi", &["hookyard-dso"]), ("hookyard-sdk", &["hookyard-dso"])];
+/// The proxy's tests build ATS plugins with the compatibility layer's builder.
+const DEV_ALLOWED: &[(&str, &[&str])] = &[
+    ("hookyard-abi", &["hookyard-dso"]),
+    ("hookyard-sdk", &["hookyard-dso"]),
+    ("hookyard-proxy", &["hookyard-tscompat"]),
+];
 
 /// Test support that any crate may use, as a dev-dependency only.
 const TEST_SUPPORT: &str = "hookyard-fixtures";

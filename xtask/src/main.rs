@@ -34,6 +34,8 @@ tasks:
              nginx and ATS (docs/benchmarks.md; `cargo xtask bench --help` for its options)
   fuzz       run the cargo-fuzz targets, 60 s each [TARGET...] [--seconds N] (nightly)
   soak       reloads under load for 10 minutes, RSS and fds sampled [--minutes N] (local)
+  ts-plugin  build an ATS plugin against ts/ts.h and ts/remap.h: SRC... -o OUT.so
+             (docs/porting.md)
 ";
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn run(args: &[String]) -> Result<()> {
         "fuzz" => fuzz::task(&root(), rest),
         "soak" => soak::task(&root(), rest),
         "demo" => demo::task(&root(), rest),
+        "ts-plugin" => ts_plugin(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -125,6 +128,30 @@ fn fixtures() -> Result<()> {
     )
 }
 
+/// `cargo xtask ts-plugin SRC... -o OUT.so`: paths are taken relative to the caller's
+/// directory, not the workspace root.
+fn ts_plugin(args: &[String]) -> Result<()> {
+    let mut sources = Vec::new();
+    let mut out = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-o" => out = Some(PathBuf::from(args.next().context("-o needs a file name")?)),
+            flag if flag.starts_with('-') => bail!("ts-plugin: unknown option `{flag}`"),
+            source => sources.push(PathBuf::from(source)),
+        }
+    }
+    let out = out.context("usage: cargo xtask ts-plugin SRC... -o OUT.so")?;
+    let entry = hookyard_tscompat::build_plugin(&sources, &out)?;
+    let kinds = match (entry.global, entry.remap) {
+        (true, true) => "global and remap",
+        (true, false) => "global",
+        _ => "remap",
+    };
+    eprintln!("ts-plugin: built {} ({kinds} plugin)", out.display());
+    Ok(())
+}
+
 fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
     eprintln!("xtask ci: {name}");
     f().with_context(|| format!("step `{name}` failed"))
@@ -158,4 +185,34 @@ fn root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{root, ts_plugin};
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn ts_plugin_builds_the_named_output() {
+        let dir = std::env::temp_dir().join(format!("xtask-ts-plugin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("deny_with_stats.so");
+        let source = root().join("crates/tscompat/plugins/deny_with_stats.c");
+        ts_plugin(&args(&[source.to_str().unwrap(), "-o", out.to_str().unwrap()])).unwrap();
+        assert!(std::fs::metadata(&out).unwrap().len() > 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ts_plugin_refuses_a_missing_output_and_unknown_options() {
+        let err = ts_plugin(&args(&["a.c"])).unwrap_err();
+        assert!(err.to_string().contains("usage: cargo xtask ts-plugin"), "{err}");
+        let err = ts_plugin(&args(&["a.c", "--fast", "-o", "a.so"])).unwrap_err();
+        assert!(err.to_string().contains("unknown option `--fast`"), "{err}");
+        let err = ts_plugin(&args(&["a.c", "-o"])).unwrap_err();
+        assert!(err.to_string().contains("-o needs a file name"), "{err}");
+    }
 }

@@ -40,5 +40,6 @@ mod systemd;
 mod timeouts;
 mod tls;
 mod transforms;
+mod tscompat;
 mod upgrade;
 mod watch;

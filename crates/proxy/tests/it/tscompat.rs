@@ -1,0 +1,255 @@
+//! ATS plugins rebuilt with the compatibility layer (`crates/tscompat`, the builder behind
+//! `cargo xtask ts-plugin`), run through the proxy and asked with curl; and proof that the same
+//! sources are genuine ATS plugins: they compile against Debian's trafficserver-dev headers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hookyard_proxy::AdminSocket;
+use tempfile::TempDir;
+
+use crate::support::{Origin, config_dir, proxy, proxy_with, wait_for, write};
+
+fn source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tscompat/plugins").join(name)
+}
+
+/// A configuration directory with `files`, whose plugin directory holds the ATS plugins
+/// `sources` built as `<stem>.so`.
+fn setup(files: &[(&str, &str)], sources: &[&str]) -> TempDir {
+    let named: Vec<(&str, String)> = sources
+        .iter()
+        .map(|s| (*s, Path::new(s).with_extension("so").to_str().unwrap().to_owned()))
+        .collect();
+    let named: Vec<(&str, &str)> = named.iter().map(|(s, o)| (*s, o.as_str())).collect();
+    setup_named(files, &named)
+}
+
+/// As [`setup`], each source built under the given file name: statistics belong to a plugin's
+/// name, so tests that run in one process and count give their plugin a name of their own.
+fn setup_named(files: &[(&str, &str)], sources: &[(&str, &str)]) -> TempDir {
+    let dir = config_dir(files);
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let yaml = format!(
+        "runtime_dir: {}\nplugin_dirs: [{}]\n",
+        dir.path().join("run").display(),
+        plugins.display()
+    );
+    write(dir.path(), "hookyard.yaml", &yaml);
+    for (name, out) in sources {
+        hookyard_tscompat::build_plugin(&[source(name)], &plugins.join(out)).unwrap();
+    }
+    dir
+}
+
+/// `curl -i` of `url` with `args`: the status line and header lines, and the body.
+async fn curl(url: String, args: &[&str]) -> (Vec<String>, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-i", "--max-time", "10"]).args(args).arg(url);
+    let output = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "curl: {}", String::from_utf8_lossy(&output.stderr));
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    (head.lines().map(str::to_owned).collect(), body.to_owned())
+}
+
+fn header<'a>(head: &'a [String], name: &str) -> Vec<&'a str> {
+    head.iter()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[tokio::test]
+async fn remap_plugin_instances_set_their_own_fields() {
+    let origin = Origin::start("o").await;
+    let remap = format!(
+        "map http://a.test/ http://{0}/ @plugin=set_header_remap.so @pparam=X-Rule:a \
+         @pparam=X-Team:blue\n\
+         map http://b.test/ http://{0}/ @plugin=set_header_remap.so @pparam=X-Rule:b\n\
+         map http://c.test/ http://{0}/ @plugin=set_header_remap.so @pparam=prefix=v2\n",
+        origin.addr
+    );
+    let dir = setup(&[("remap.config", &remap)], &["set_header_remap.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/headers", proxy.addrs()[0]);
+
+    let (head, body) = curl(url.clone(), &["-H", "Host: a.test", "-H", "X-Rule: client"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
+    assert_eq!(lines, ["x-instance-count: 1", "x-remap-from: a.test", "x-rule: a", "x-team: blue"]);
+
+    let (_, body) = curl(url.clone(), &["-H", "Host: b.test"]).await;
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
+    assert_eq!(lines, ["x-instance-count: 1", "x-remap-from: b.test", "x-rule: b"]);
+    // Each instance keeps its own count.
+    let (_, body) = curl(url, &["-H", "Host: a.test"]).await;
+    assert!(body.contains("x-instance-count: 2"), "{body}");
+    // An instance that rewrites the path (TSUrlPathGet/Set on the request URL).
+    let page = format!("http://{}/page?q=1", proxy.addrs()[0]);
+    let (_, body) = curl(page, &["-H", "Host: c.test"]).await;
+    assert!(body.starts_with("o GET /v2/page?q=1 "), "{body}");
+}
+
+#[tokio::test]
+async fn remap_plugin_refuses_bad_parameters_with_its_message() {
+    let remap = "map http://a.test/ http://127.0.0.1:9/ @plugin=set_header_remap.so \
+                 @pparam=no-colon\n";
+    let dir = setup(&[("remap.config", remap)], &["set_header_remap.c"]);
+    let output = Command::new(env!("CARGO_BIN_EXE_hookyard"))
+        .args(["check", "--config"])
+        .arg(dir.path())
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("argument 1: expected NAME:VALUE, got \"no-colon\""), "{stderr}");
+}
+
+#[tokio::test]
+async fn global_plugin_rewrites_request_and_response_headers() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: rewrite_headers.so\n    params: [ts-compat-test]\n";
+    let dir =
+        setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["rewrite_headers.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/headers", proxy.addrs()[0]);
+
+    let (head, body) = curl(
+        url,
+        &[
+            "-H",
+            "Host: site.test",
+            "-H",
+            "X-Drop-One: 1",
+            "-H",
+            "X-Keep: yes",
+            "-H",
+            "X-Drop-Two: 2",
+            "-H",
+            "X-List: a, b, c",
+        ],
+    )
+    .await;
+    assert_eq!(head[0], "HTTP/1.1 200 Rewritten");
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
+    assert_eq!(lines, ["x-keep: yes", "x-list: a, B, c"]);
+    assert_eq!(header(&head, "X-Request-Method"), ["GET"]);
+    assert_eq!(header(&head, "X-Status-Seen"), ["200 OK"]);
+    let config_dir = dir.path().canonicalize().unwrap();
+    assert_eq!(header(&head, "X-Config-Dir"), [config_dir.to_str().unwrap()]);
+    assert_eq!(header(&head, "X-Rewritten-By"), ["ts-compat-test"]);
+    // curl sends Host, User-Agent and Accept besides the four fields above.
+    assert_eq!(header(&head, "X-Request-Fields"), ["7"]);
+}
+
+#[tokio::test]
+async fn error_responses_user_args_stats_and_session_hooks() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: deny_with_stats.so\n";
+    let dir =
+        setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["deny_with_stats.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/page", proxy.addrs()[0]);
+
+    let (head, body) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    assert!(body.starts_with("o GET /page"), "{body}");
+    assert_eq!(header(&head, "X-Request-Number"), ["1"]);
+    assert_eq!(header(&head, "X-Denied"), ["0"]);
+    // Registered per session from SSN_START with TSHttpSsnHookAdd.
+    assert_eq!(header(&head, "X-Session-Hook"), ["1"]);
+
+    let (head, body) = curl(url.clone(), &["-H", "Host: site.test", "-H", "X-Deny: yes"]).await;
+    assert!(head[0].contains(" 403"), "{head:?}");
+    assert_eq!(body, "denied by deny_with_stats\n");
+    assert_eq!(header(&head, "Content-Type"), ["text/plain"]);
+    assert_eq!(header(&head, "X-Request-Number"), ["2"]);
+    assert_eq!(header(&head, "X-Denied"), ["1"]);
+
+    let (head, _) = curl(url, &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    assert_eq!(header(&head, "X-Request-Number"), ["3"]);
+    assert_eq!(header(&head, "X-Denied"), ["1"]);
+}
+
+#[tokio::test]
+async fn lifecycle_messages_reach_the_plugin() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: deny_msg.so\n";
+    let files = [("remap.config", remap.as_str()), ("plugin.yaml", plugin_yaml)];
+    let dir = setup_named(&files, &[("deny_with_stats.c", "deny_msg.so")]);
+    let socket = dir.path().join("run/admin.sock");
+    let proxy = proxy_with(Some(dir.path()), AdminSocket::At(socket.clone()));
+    let url = format!("http://{}/page", proxy.addrs()[0]);
+    let ctl = |args: &'static [&'static str]| {
+        let socket = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_hookyard"))
+                .args(["ctl", "--admin"])
+                .arg(&socket)
+                .args(args)
+                .env("RUST_LOG", "off")
+                .output()
+                .unwrap()
+        })
+    };
+
+    let (head, _) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    let output = ctl(&["plugin", "msg", "deny_msg", "deny-all", "on"]).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.starts_with("delivered to 1 callback(s): deny_msg"), "{text}");
+    let (head, body) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 403"), "{head:?}");
+    assert_eq!(body, "denied by deny_with_stats\n");
+    let output = ctl(&["plugin", "msg", "deny_msg", "deny-all", "off"]).await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let (head, _) = curl(url, &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+}
+
+/// ATS never unloads a global plugin, so its plugins leave their continuations alive; the layer
+/// destroys them when hookyard is done with the version, which can then unload.
+#[tokio::test]
+async fn a_global_plugin_dropped_by_a_reload_unloads() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: deny_reload.so\n";
+    let files = [("remap.config", remap.as_str()), ("plugin.yaml", plugin_yaml)];
+    let dir = setup_named(&files, &[("deny_with_stats.c", "deny_reload.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let loaded: Vec<(String, String, u64)> =
+        proxy.plugins().into_iter().map(|p| (p.name, p.kind, p.continuations)).collect();
+    // Four from TSPluginInit: the request/response handler, the session start and session
+    // response handlers, and the message handler.
+    assert_eq!(loaded, [("deny_reload".to_owned(), "global".to_owned(), 4)]);
+    let (head, _) = curl(format!("http://{}/", proxy.addrs()[0]), &["-H", "Host: site.test"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+
+    write(dir.path(), "plugin.yaml", "plugins: []\n");
+    let report = proxy.reload();
+    assert!(report.ok, "{report:?}");
+    wait_for("the dropped plugin to unload", || proxy.plugins().is_empty()).await;
+}
+
+#[test]
+fn sources_compile_against_the_ats_headers() {
+    let ats = Path::new("/usr/include/ts/ts.h");
+    assert!(ats.exists(), "{} is missing: install Debian's trafficserver-dev", ats.display());
+    for name in ["set_header_remap.c", "rewrite_headers.c", "deny_with_stats.c"] {
+        let status = Command::new("cc")
+            .args(["-fsyntax-only", "-Wall", "-Werror", "-I/usr/include"])
+            .arg(source(name))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name} does not compile against ATS's headers");
+    }
+}

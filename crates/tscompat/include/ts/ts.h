@@ -1,0 +1,148 @@
+/*
+ * ts/ts.h: the functions of Apache Traffic Server's plugin API (9.2) that hookyard's
+ * compatibility layer implements, with ATS's names and signatures. Build a plugin with
+ * `cargo xtask ts-plugin SRC... -o OUT.so`; docs/porting.md lists the subset and every
+ * difference from ATS.
+ */
+#ifndef HOOKYARD_TS_TS_H
+#define HOOKYARD_TS_TS_H
+
+#include "apidefs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* -- Memory: the pointer of one call, freed by the other ------------------------------------- */
+
+#define TS_RES_MEM_PATH __FILE__
+#define TSmalloc(s) _TSmalloc((s), TS_RES_MEM_PATH)
+#define TSstrdup(p) _TSstrdup((p), -1, TS_RES_MEM_PATH)
+#define TSstrndup(p, n) _TSstrdup((p), (n), TS_RES_MEM_PATH)
+#define TSfree(p) _TSfree(p)
+tsapi void *_TSmalloc(size_t size, const char *path);
+tsapi char *_TSstrdup(const char *str, int64_t length, const char *path);
+tsapi void _TSfree(void *ptr);
+
+/* -- Registration and logging ----------------------------------------------------------------- */
+
+/* Entry point of a global plugin (plugin.yaml); argv[0] is the plugin's path. */
+tsapi void TSPluginInit(int argc, const char *argv[]);
+tsapi TSReturnCode TSPluginRegister(const TSPluginRegistrationInfo *plugin_info);
+
+tsapi void TSStatus(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSNote(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSWarning(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSError(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi int TSIsDebugTagSet(const char *t);
+tsapi void TSDebug(const char *tag, const char *format_str, ...) TS_PRINTFLIKE(2, 3);
+
+/* -- Continuations and hooks ------------------------------------------------------------------ */
+
+tsapi TSMutex TSMutexCreate(void);
+tsapi TSCont TSContCreate(TSEventFunc funcp, TSMutex mutexp);
+tsapi void TSContDestroy(TSCont contp);
+tsapi void TSContDataSet(TSCont contp, void *data);
+tsapi void *TSContDataGet(TSCont contp);
+
+tsapi void TSHttpHookAdd(TSHttpHookID id, TSCont contp);
+tsapi void TSHttpTxnHookAdd(TSHttpTxn txnp, TSHttpHookID id, TSCont contp);
+tsapi void TSHttpTxnReenable(TSHttpTxn txnp, TSEvent event);
+tsapi void TSLifecycleHookAdd(TSLifecycleHookID id, TSCont contp);
+tsapi void TSHttpSsnHookAdd(TSHttpSsn ssnp, TSHttpHookID id, TSCont contp);
+tsapi void TSHttpSsnReenable(TSHttpSsn ssnp, TSEvent event);
+
+tsapi TSHttpSsn TSHttpTxnSsnGet(TSHttpTxn txnp);
+tsapi const char *TSConfigDirGet(void);
+
+/* -- Error responses -------------------------------------------------------------------------- */
+
+/* Answers the client with `status` instead of going to the origin (before and at POST_REMAP),
+ * or changes the client response's status (later). */
+tsapi void TSHttpTxnStatusSet(TSHttpTxn txnp, TSHttpStatus status);
+/* Answers the client with `buf` (taken over: allocate it with TSmalloc) as the body, of type
+ * `mimetype` (taken over too; may be NULL), and the status TSHttpTxnStatusSet set (else 500). */
+tsapi void TSHttpTxnErrorBodySet(TSHttpTxn txnp, char *buf, size_t buflength, char *mimetype);
+
+/* -- User arguments --------------------------------------------------------------------------- */
+
+tsapi TSReturnCode TSUserArgIndexReserve(TSUserArgType type, const char *name,
+                                         const char *description, int *arg_idx);
+tsapi TSReturnCode TSUserArgIndexNameLookup(TSUserArgType type, const char *name, int *arg_idx,
+                                            const char **description);
+tsapi TSReturnCode TSUserArgIndexLookup(TSUserArgType type, int arg_idx, const char **name,
+                                        const char **description);
+tsapi void TSUserArgSet(void *data, int arg_idx, void *arg);
+tsapi void *TSUserArgGet(void *data, int arg_idx);
+
+/* -- Statistics ------------------------------------------------------------------------------- */
+
+/* Creates (or finds again, after a reload) the plugin's statistic `the_name`; its id, or
+ * TS_ERROR. */
+tsapi int TSStatCreate(const char *the_name, TSRecordDataType the_type, TSStatPersistence persist,
+                       TSStatSync sync);
+tsapi void TSStatIntIncrement(int the_stat, TSMgmtInt amount);
+tsapi void TSStatIntDecrement(int the_stat, TSMgmtInt amount);
+tsapi TSMgmtInt TSStatIntGet(int the_stat);
+tsapi void TSStatIntSet(int the_stat, TSMgmtInt value);
+
+/* -- Messages --------------------------------------------------------------------------------- */
+
+tsapi TSReturnCode TSHttpTxnClientReqGet(TSHttpTxn txnp, TSMBuffer *bufp, TSMLoc *offset);
+tsapi TSReturnCode TSHttpTxnClientRespGet(TSHttpTxn txnp, TSMBuffer *bufp, TSMLoc *offset);
+tsapi TSReturnCode TSHttpTxnServerReqGet(TSHttpTxn txnp, TSMBuffer *bufp, TSMLoc *offset);
+tsapi TSReturnCode TSHttpTxnServerRespGet(TSHttpTxn txnp, TSMBuffer *bufp, TSMLoc *offset);
+tsapi TSReturnCode TSHandleMLocRelease(TSMBuffer bufp, TSMLoc parent, TSMLoc mloc);
+
+/* -- HTTP message heads ----------------------------------------------------------------------- */
+
+tsapi const char *TSHttpHdrMethodGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSHttpHdrMethodSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+tsapi TSHttpStatus TSHttpHdrStatusGet(TSMBuffer bufp, TSMLoc offset);
+tsapi TSReturnCode TSHttpHdrStatusSet(TSMBuffer bufp, TSMLoc offset, TSHttpStatus status);
+tsapi const char *TSHttpHdrReasonGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSHttpHdrReasonSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+
+/* -- URLs ------------------------------------------------------------------------------------- */
+
+tsapi TSReturnCode TSHttpHdrUrlGet(TSMBuffer bufp, TSMLoc offset, TSMLoc *locp);
+tsapi TSReturnCode TSHttpTxnPristineUrlGet(TSHttpTxn txnp, TSMBuffer *bufp, TSMLoc *url_loc);
+/* The whole URL, allocated with TSmalloc: free it with TSfree. */
+tsapi char *TSUrlStringGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi const char *TSUrlSchemeGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlSchemeSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+tsapi const char *TSUrlHostGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlHostSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+/* The explicit port, else the scheme's (80 or 443). */
+tsapi int TSUrlPortGet(TSMBuffer bufp, TSMLoc offset);
+tsapi TSReturnCode TSUrlPortSet(TSMBuffer bufp, TSMLoc offset, int port);
+/* The path without its leading '/'. */
+tsapi const char *TSUrlPathGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlPathSet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+tsapi const char *TSUrlHttpQueryGet(TSMBuffer bufp, TSMLoc offset, int *length);
+tsapi TSReturnCode TSUrlHttpQuerySet(TSMBuffer bufp, TSMLoc offset, const char *value, int length);
+
+/* -- MIME fields ------------------------------------------------------------------------------ */
+
+tsapi int TSMimeHdrFieldsCount(TSMBuffer bufp, TSMLoc offset);
+tsapi TSMLoc TSMimeHdrFieldGet(TSMBuffer bufp, TSMLoc hdr, int idx);
+tsapi TSMLoc TSMimeHdrFieldFind(TSMBuffer bufp, TSMLoc hdr, const char *name, int length);
+tsapi TSMLoc TSMimeHdrFieldNext(TSMBuffer bufp, TSMLoc hdr, TSMLoc field);
+tsapi TSMLoc TSMimeHdrFieldNextDup(TSMBuffer bufp, TSMLoc hdr, TSMLoc field);
+tsapi TSReturnCode TSMimeHdrFieldCreateNamed(TSMBuffer bufp, TSMLoc mh_mloc, const char *name,
+                                             int name_len, TSMLoc *locp);
+tsapi TSReturnCode TSMimeHdrFieldAppend(TSMBuffer bufp, TSMLoc hdr, TSMLoc field);
+tsapi TSReturnCode TSMimeHdrFieldRemove(TSMBuffer bufp, TSMLoc hdr, TSMLoc field);
+tsapi TSReturnCode TSMimeHdrFieldDestroy(TSMBuffer bufp, TSMLoc hdr, TSMLoc field);
+tsapi const char *TSMimeHdrFieldNameGet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int *length);
+tsapi int TSMimeHdrFieldValuesCount(TSMBuffer bufp, TSMLoc hdr, TSMLoc field);
+tsapi const char *TSMimeHdrFieldValueStringGet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                               int *value_len_ptr);
+tsapi TSReturnCode TSMimeHdrFieldValueStringSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                                const char *value, int length);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOOKYARD_TS_TS_H */
