@@ -120,22 +120,10 @@ TSReturnCode TSPluginRegister(const TSPluginRegistrationInfo *plugin_info) {
 
 /* -- Continuations ----------------------------------------------------------------------------- */
 
-/* An ATS mutex: held around every call of a continuation created with it. Recursive, since ATS
- * lets a handler take its own continuation's lock again. Never freed (ATS counts references;
- * plugins do not release mutexes they create). */
-struct tsapi_mutex {
-    pthread_mutex_t lock;
-};
+/* Mutexes from TSMutexCreate are never freed (ATS counts references; plugins do not release the
+ * mutexes they create). */
 
-struct tsapi_cont {
-    TSEventFunc func;
-    void *data;
-    TSMutex mutex;
-    hy_cont *cont;
-    struct tsapi_cont *prev, *next;
-};
-
-static pthread_mutex_t conts_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t hy_ts_conts_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tsapi_cont *conts;
 
 TSMutex TSMutexCreate(void) {
@@ -156,6 +144,8 @@ struct hook_call {
     int session;
     int reenabled;
     hy_hook_result result;
+    /* Calls the handler scheduled: they start once it has returned. */
+    struct tsapi_action *deferred;
 };
 static __thread struct hook_call *current_call;
 
@@ -181,27 +171,55 @@ static int32_t lifecycle(struct tsapi_cont *c, hy_event event, void *edata) {
     return HY_HOOK_CONTINUE;
 }
 
+int hy_ts_in_hook(void) { return current_call != NULL; }
+
+void hy_ts_defer_schedule(struct tsapi_action *action) {
+    hy_ts_action_push(&current_call->deferred, action);
+}
+
+int hy_ts_call(struct tsapi_cont *c, TSEvent event, void *edata) {
+    /* The handler may destroy its continuation: nothing of `c` is read after it. */
+    TSEventFunc func = c->func;
+    TSMutex mutex = c->mutex;
+    if (mutex) {
+        pthread_mutex_lock(&mutex->lock);
+    }
+    int answer = func((TSCont)c, event, edata);
+    if (mutex) {
+        pthread_mutex_unlock(&mutex->lock);
+    }
+    return answer;
+}
+
+int TSContCall(TSCont contp, TSEvent event, void *edata) {
+    if (!contp) {
+        return 0;
+    }
+    if (contp->transform) {
+        return hy_ts_transform_call(contp, event, edata);
+    }
+    return hy_ts_call(contp, event, edata);
+}
+
+TSMutex TSContMutexGet(TSCont contp) { return contp ? contp->mutex : NULL; }
+
 static int32_t trampoline(hy_cont *cont, hy_event event, void *edata) {
     struct tsapi_cont *c = hy_ts_api->cont_data_get(cont);
+    if (c->transform) {
+        return hy_ts_transform_event(c, event, edata);
+    }
     if (event == HY_EVENT_HOOK(HY_HOOK_LIFECYCLE_MSG) || event == HY_EVENT_HOOK(HY_HOOK_SHUTDOWN)) {
         return lifecycle(c, event, edata);
     }
     int is_hook = event >= HY_EVENT_HOOK_BASE && event < HY_EVENT_HOOK(HY_HOOK_PLUGINS_LOADED);
     hy_hook_id hook = event - HY_EVENT_HOOK_BASE;
     int is_ssn_hook = hook == HY_HOOK_SSN_START || hook == HY_HOOK_SSN_CLOSE;
-    struct hook_call call = {edata, is_ssn_hook, 0, HY_HOOK_CONTINUE};
+    struct hook_call call = {edata, is_ssn_hook, 0, HY_HOOK_CONTINUE, NULL};
     struct hook_call *outer = current_call;
     current_call = is_hook ? &call : NULL;
-    TSEventFunc func = c->func;
-    TSMutex mutex = c->mutex;
-    if (mutex) {
-        pthread_mutex_lock(&mutex->lock);
-    }
-    func((TSCont)c, (TSEvent)event, edata);
-    if (mutex) {
-        pthread_mutex_unlock(&mutex->lock);
-    }
+    hy_ts_call(c, (TSEvent)event, edata);
     current_call = outer;
+    hy_ts_submit_deferred(call.deferred);
     if (is_hook) {
         return call.reenabled ? call.result : HY_HOOK_PENDING;
     }
@@ -217,19 +235,21 @@ TSCont TSContCreate(TSEventFunc funcp, TSMutex mutexp) {
     c->func = funcp;
     c->data = NULL;
     c->mutex = mutexp;
+    c->transform = NULL;
+    c->actions = NULL;
     c->cont = api->cont_create(api->plugin, trampoline, c);
     if (!c->cont) {
         free(c);
         return NULL;
     }
-    pthread_mutex_lock(&conts_lock);
+    pthread_mutex_lock(&hy_ts_conts_lock);
     c->prev = NULL;
     c->next = conts;
     if (conts) {
         conts->prev = c;
     }
     conts = c;
-    pthread_mutex_unlock(&conts_lock);
+    pthread_mutex_unlock(&hy_ts_conts_lock);
     return c;
 }
 
@@ -248,20 +268,25 @@ void TSContDestroy(TSCont contp) {
     if (!contp) {
         return;
     }
-    pthread_mutex_lock(&conts_lock);
+    hy_ts_cancel_actions(contp);
+    pthread_mutex_lock(&hy_ts_conts_lock);
     unlink_cont(contp);
-    pthread_mutex_unlock(&conts_lock);
+    pthread_mutex_unlock(&hy_ts_conts_lock);
     /* Waits for a handler running on another thread; from the continuation's own handler it
      * takes effect when the handler returns, which reads nothing of `contp` afterwards. */
     hy_ts_api->cont_destroy(contp->cont);
+    if (contp->transform && !hy_ts_transform_free(contp)) {
+        /* Its handler runs now on this thread: the transform frees it once that returns. */
+        return;
+    }
     free(contp);
 }
 
 void hy_ts_destroy_all_conts(void) {
     for (;;) {
-        pthread_mutex_lock(&conts_lock);
+        pthread_mutex_lock(&hy_ts_conts_lock);
         struct tsapi_cont *c = conts;
-        pthread_mutex_unlock(&conts_lock);
+        pthread_mutex_unlock(&hy_ts_conts_lock);
         if (!c) {
             return;
         }
@@ -294,6 +319,10 @@ static void hook_add(hy_hook_level level, void *object, TSHttpHookID id, TSCont 
 void TSHttpHookAdd(TSHttpHookID id, TSCont contp) { hook_add(HY_HOOK_LEVEL_GLOBAL, NULL, id, contp); }
 
 void TSHttpTxnHookAdd(TSHttpTxn txnp, TSHttpHookID id, TSCont contp) {
+    if (id == TS_HTTP_REQUEST_TRANSFORM_HOOK || id == TS_HTTP_RESPONSE_TRANSFORM_HOOK) {
+        hy_ts_transform_hook((hy_txn *)txnp, id, contp);
+        return;
+    }
     hook_add(HY_HOOK_LEVEL_TXN, txnp, id, contp);
 }
 

@@ -2,9 +2,14 @@
  * Transactions beyond their headers: sessions, error responses, user arguments, statistics and
  * the configuration directory.
  */
+#define _XOPEN_SOURCE 700
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 
@@ -27,6 +32,76 @@ const char *TSConfigDirGet(void) {
     pthread_once(&config_dir_once, config_dir_init);
     return config_dir;
 }
+
+/* Addresses handed out, per thread: the last HY_TS_ADDRS lookups stay valid (a transaction
+ * pointer may be reused once its transaction ended, so nothing is looked up by it). */
+#define HY_TS_ADDRS 64
+static __thread struct sockaddr_storage addrs[HY_TS_ADDRS];
+static __thread unsigned next_addr;
+
+/* Parses `IP:PORT` or `[IPv6]:PORT`; 1 on success. */
+static int parse_addr(const char *text, size_t len, struct sockaddr_storage *out) {
+    char host[64];
+    const char *colon = NULL;
+    for (size_t i = len; i > 0; i--) {
+        if (text[i - 1] == ':') {
+            colon = text + i - 1;
+            break;
+        }
+    }
+    if (!colon) {
+        return 0;
+    }
+    const char *h = text;
+    size_t hlen = (size_t)(colon - text);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof host) {
+        return 0;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    unsigned long port = 0;
+    for (const char *p = colon + 1; p < text + len; p++) {
+        if (*p < '0' || *p > '9' || (port = port * 10 + (unsigned long)(*p - '0')) > 65535) {
+            return 0;
+        }
+    }
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return 1;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return 1;
+    }
+    return 0;
+}
+
+static const struct sockaddr *txn_addr(TSHttpTxn txnp, int which) {
+    if (!txnp) {
+        return NULL;
+    }
+    hy_str text;
+    hy_return found = which ? hy_ts_api->incoming_addr_get((hy_txn *)txnp, &text)
+                            : hy_ts_api->client_addr_get((hy_txn *)txnp, &text);
+    struct sockaddr_storage *slot = &addrs[next_addr++ % HY_TS_ADDRS];
+    if (found != HY_SUCCESS || !parse_addr(text.ptr, text.len, slot)) {
+        return NULL;
+    }
+    return (const struct sockaddr *)slot;
+}
+
+const struct sockaddr *TSHttpTxnClientAddrGet(TSHttpTxn txnp) { return txn_addr(txnp, 0); }
+
+const struct sockaddr *TSHttpTxnIncomingAddrGet(TSHttpTxn txnp) { return txn_addr(txnp, 1); }
 
 void TSHttpTxnStatusSet(TSHttpTxn txnp, TSHttpStatus status) {
     hy_txn *txn = (hy_txn *)txnp;

@@ -122,7 +122,8 @@ pub fn build_plugin(sources: &[PathBuf], out: &Path) -> Result<EntryPoints, Erro
     if !entry.global && !entry.remap {
         return Err(Error::NoEntryPoint);
     }
-    let mut layer = vec!["core.c", "mime.c", "txn.c", "url.c"];
+    let mut layer =
+        vec!["core.c", "iobuffer.c", "mime.c", "schedule.c", "transform.c", "txn.c", "url.c"];
     if entry.global {
         layer.push("plugin_entry.c");
     }

@@ -240,12 +240,172 @@ async fn a_global_plugin_dropped_by_a_reload_unloads() {
     wait_for("the dropped plugin to unload", || proxy.plugins().is_empty()).await;
 }
 
+/// curl POSTing `body` (from a file) to `url` with `args`: the head lines and the body bytes.
+async fn post(url: String, body: &[u8], args: &[&str]) -> (Vec<String>, Vec<u8>) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-D", "-", "-o", "-", "--max-time", "20", "--data-binary"])
+        .arg(format!("@{}", file.path().display()))
+        .args(["-H", "Content-Type: text/plain", "-H", "Expect:"])
+        .args(args)
+        .arg(url);
+    let output = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert!(output.status.success(), "curl: {}", String::from_utf8_lossy(&output.stderr));
+    let split = output.stdout.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&output.stdout[..split]);
+    (head.lines().map(str::to_owned).collect(), output.stdout[split + 4..].to_vec())
+}
+
+/// What upper_transform makes of `body`.
+fn uppered(body: &[u8]) -> Vec<u8> {
+    let mut out = body.to_ascii_uppercase();
+    out.extend_from_slice(format!("\n[{} bytes]", body.len()).as_bytes());
+    out
+}
+
+#[tokio::test]
+async fn a_response_transform_in_the_null_transform_shape_rewrites_bodies() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: upper_transform.so\n";
+    let dir =
+        setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["upper_transform.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/echo", proxy.addrs()[0]);
+    let host = ["-H", "Host: site.test"];
+
+    // Untouched without the field; the client's address from TSHttpTxnClientAddrGet.
+    let (head, body) = post(url.clone(), b"hello, world", &host).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    assert_eq!(body, b"hello, world");
+    assert_eq!(header(&head, "X-Client-Addr"), ["127.0.0.1"]);
+
+    // Small and large bodies (many chunks), finished in the handler or 20 ms later from a
+    // scheduled continuation.
+    let large: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| b"abcdefghij,\n"[i % 12]).collect();
+    for mode in ["upper", "upper-later"] {
+        let field = format!("X-Transform: {mode}");
+        let args = ["-H", "Host: site.test", "-H", field.as_str()];
+        let (head, body) = post(url.clone(), b"hello, world", &args).await;
+        assert!(head[0].contains(" 200"), "{mode}: {head:?}");
+        assert_eq!(String::from_utf8_lossy(&body), "HELLO, WORLD\n[12 bytes]", "{mode}");
+        assert!(
+            header(&head, "Content-Length").is_empty() || header(&head, "Content-Length") == ["23"]
+        );
+        let (head, body) = post(url.clone(), &large, &args).await;
+        assert!(head[0].contains(" 200"), "{mode}: {head:?}");
+        assert!(body == uppered(&large), "{mode}: {} bytes back", body.len());
+        let (_, body) = post(url.clone(), b"", &args).await;
+        assert_eq!(String::from_utf8_lossy(&body), "\n[0 bytes]", "{mode}");
+    }
+}
+
+/// Many transforms at once, half of them ended from scheduled continuations: every body right,
+/// and every transform and scheduled continuation destroyed (the plugin then unloads).
+#[tokio::test]
+async fn concurrent_transforms_end_and_their_plugin_unloads() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: upper_many.so\n";
+    let files = [("remap.config", remap.as_str()), ("plugin.yaml", plugin_yaml)];
+    let dir = setup_named(&files, &[("upper_transform.c", "upper_many.so")]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/echo", proxy.addrs()[0]);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let body: Vec<u8> = (0..(i * 5000 + 1)).map(|j| b'a' + (j % 26) as u8).collect();
+            let mode = if i % 2 == 0 { "X-Transform: upper" } else { "X-Transform: upper-later" };
+            let (head, got) = post(url, &body, &["-H", "Host: site.test", "-H", mode]).await;
+            assert!(head[0].contains(" 200"), "{head:?}");
+            assert!(got == uppered(&body), "request {i}: {} bytes back", got.len());
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    write(dir.path(), "plugin.yaml", "plugins: []\n");
+    let report = proxy.reload();
+    assert!(report.ok, "{report:?}");
+    wait_for("the dropped plugin to unload", || proxy.plugins().is_empty()).await;
+}
+
+/// The value of the plugin statistic `stat` of `plugin` in the metrics text.
+fn plugin_stat(text: &str, plugin: &str, stat: &str) -> Option<i64> {
+    let name = format!("hookyard_plugin_stat{{plugin=\"{plugin}\",stat=\"{stat}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(name.as_str())).and_then(|v| v.trim().parse().ok())
+}
+
+/// A C++ plugin: transactions held by scheduled continuations and reenabled from another
+/// thread, a periodic continuation counting into a statistic, cancelled by a plugin message.
+#[tokio::test]
+async fn scheduled_continuations_hold_transactions_and_tick_until_cancelled() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_yaml = "plugins:\n  - path: async_hold.so\n";
+    let dir = setup(&[("remap.config", &remap), ("plugin.yaml", plugin_yaml)], &["async_hold.cc"]);
+    let socket = dir.path().join("run/admin.sock");
+    let proxy = proxy_with(Some(dir.path()), AdminSocket::At(socket.clone()));
+    let url = format!("http://{}/headers", proxy.addrs()[0]);
+
+    let started = std::time::Instant::now();
+    let (head, body) = curl(url.clone(), &["-H", "Host: site.test", "-H", "X-Hold-Ms: 300"]).await;
+    assert!(head[0].contains(" 200"), "{head:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "{:?}", started.elapsed());
+    assert!(body.lines().any(|l| l == "x-held-ms: 300"), "{body}");
+    // Twenty held at once, each released by its own continuation.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let hold = format!("X-Hold-Ms: {}", i * 7);
+            let (head, body) = curl(url, &["-H", "Host: site.test", "-H", &hold]).await;
+            assert!(head[0].contains(" 200"), "{head:?}");
+            assert!(body.lines().any(|l| l == format!("x-held-ms: {}", i * 7)), "{body}");
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let (_, body) = curl(url, &["-H", "Host: site.test"]).await;
+    assert!(!body.contains("x-held-ms"), "{body}");
+
+    // The ticker counts every 50 ms until the message cancels it.
+    let ticks = || plugin_stat(&proxy.metrics_text(), "async_hold", "async_hold.ticks");
+    wait_for("ticks", || ticks().is_some_and(|n| n >= 3)).await;
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_hookyard"))
+            .args(["ctl", "--admin"])
+            .arg(&socket)
+            .args(["plugin", "msg", "async_hold", "ticks", "stop"])
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stopped = ticks().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(ticks(), Some(stopped), "ticks went on after TSActionCancel");
+}
+
 #[test]
 fn sources_compile_against_the_ats_headers() {
     let ats = Path::new("/usr/include/ts/ts.h");
     assert!(ats.exists(), "{} is missing: install Debian's trafficserver-dev", ats.display());
-    for name in ["set_header_remap.c", "rewrite_headers.c", "deny_with_stats.c"] {
-        let status = Command::new("cc")
+    let sources = [
+        "set_header_remap.c",
+        "rewrite_headers.c",
+        "deny_with_stats.c",
+        "upper_transform.c",
+        "async_hold.cc",
+    ];
+    for name in sources {
+        let compiler = if name.ends_with(".cc") { "c++" } else { "cc" };
+        let status = Command::new(compiler)
             .args(["-fsyntax-only", "-Wall", "-Werror", "-I/usr/include"])
             .arg(source(name))
             .status()

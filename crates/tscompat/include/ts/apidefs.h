@@ -44,6 +44,9 @@ typedef enum {
     TS_HTTP_SEND_REQUEST_HDR_HOOK = 2,
     TS_HTTP_READ_RESPONSE_HDR_HOOK = 4,
     TS_HTTP_SEND_RESPONSE_HDR_HOOK = 5,
+    /* Body transforms: register a TSTransformCreate vconnection with TSHttpTxnHookAdd. */
+    TS_HTTP_REQUEST_TRANSFORM_HOOK = 6,
+    TS_HTTP_RESPONSE_TRANSFORM_HOOK = 7,
     TS_HTTP_TXN_START_HOOK = 9,
     TS_HTTP_TXN_CLOSE_HOOK = 10,
     TS_HTTP_SSN_START_HOOK = 11,
@@ -75,6 +78,12 @@ typedef enum {
     TS_EVENT_TIMEOUT = 2,
     TS_EVENT_ERROR = 3,
     TS_EVENT_CONTINUE = 4,
+    /* A vconnection's events, as a transform sees them. */
+    TS_EVENT_VCONN_READ_READY = 100,
+    TS_EVENT_VCONN_WRITE_READY = 101,
+    TS_EVENT_VCONN_READ_COMPLETE = 102,
+    TS_EVENT_VCONN_WRITE_COMPLETE = 103,
+    TS_EVENT_VCONN_EOS = 104,
 
     TS_EVENT_HTTP_CONTINUE = 60000,
     TS_EVENT_HTTP_ERROR = 60001,
@@ -190,6 +199,43 @@ typedef struct tsapi_httpssn *TSHttpSsn;
 typedef struct tsapi_httptxn *TSHttpTxn;
 typedef struct tsapi_mutex *TSMutex;
 typedef struct tsapi_cont *TSCont;
+
+/* Scheduling: where an event runs (every pool is the proxy's own threads here) and its delay
+ * in milliseconds. */
+typedef enum {
+    TS_THREAD_POOL_NET,
+    TS_THREAD_POOL_TASK,
+    TS_THREAD_POOL_DNS,
+    TS_THREAD_POOL_UDP,
+} TSThreadPool;
+typedef int64_t TSHRTime;
+
+/* Body transforms: a vconnection is a continuation (TSContDataGet works on it). */
+typedef struct tsapi_cont *TSVConn;
+typedef struct tsapi_vio *TSVIO;
+typedef struct tsapi_action *TSAction;
+typedef struct tsapi_iobuffer *TSIOBuffer;
+typedef struct tsapi_bufferblock *TSIOBufferBlock;
+typedef struct tsapi_bufferreader *TSIOBufferReader;
+
+/* The sizes TSIOBufferSizedCreate takes: 128 bytes << index. */
+typedef enum {
+    TS_IOBUFFER_SIZE_INDEX_128 = 0,
+    TS_IOBUFFER_SIZE_INDEX_256 = 1,
+    TS_IOBUFFER_SIZE_INDEX_512 = 2,
+    TS_IOBUFFER_SIZE_INDEX_1K = 3,
+    TS_IOBUFFER_SIZE_INDEX_2K = 4,
+    TS_IOBUFFER_SIZE_INDEX_4K = 5,
+    TS_IOBUFFER_SIZE_INDEX_8K = 6,
+    TS_IOBUFFER_SIZE_INDEX_16K = 7,
+    TS_IOBUFFER_SIZE_INDEX_32K = 8,
+    TS_IOBUFFER_SIZE_INDEX_64K = 9,
+    TS_IOBUFFER_SIZE_INDEX_128K = 10,
+    TS_IOBUFFER_SIZE_INDEX_256K = 11,
+    TS_IOBUFFER_SIZE_INDEX_512K = 12,
+    TS_IOBUFFER_SIZE_INDEX_1M = 13,
+    TS_IOBUFFER_SIZE_INDEX_2M = 14,
+} TSIOBufferSizeIndex;
 
 /* The "no location" value: a TSMLoc that names nothing. */
 #define TS_NULL_MLOC ((TSMLoc)0)

@@ -9,6 +9,8 @@
 
 #include "apidefs.h"
 
+struct sockaddr;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -54,6 +56,27 @@ tsapi void TSHttpSsnReenable(TSHttpSsn ssnp, TSEvent event);
 
 tsapi TSHttpSsn TSHttpTxnSsnGet(TSHttpTxn txnp);
 tsapi const char *TSConfigDirGet(void);
+tsapi TSMutex TSContMutexGet(TSCont contp);
+/* Calls the continuation's handler now, on this thread, with its mutex held. */
+tsapi int TSContCall(TSCont contp, TSEvent event, void *edata);
+
+/* -- Scheduling ------------------------------------------------------------------------------- */
+/* Calls the handler once after `timeout` milliseconds (TS_EVENT_TIMEOUT; TS_EVENT_IMMEDIATE for
+ * 0) with the TSAction as edata, on one of the proxy's threads whatever the pool, and never
+ * before the hook handler that scheduled it has returned. */
+tsapi TSAction TSContSchedule(TSCont contp, TSHRTime timeout);
+tsapi TSAction TSContScheduleOnPool(TSCont contp, TSHRTime timeout, TSThreadPool tp);
+tsapi TSAction TSHttpSchedule(TSCont contp, TSHttpTxn txnp, TSHRTime timeout);
+/* Calls the handler every `every` milliseconds (TS_EVENT_TIMEOUT) until cancelled. */
+tsapi TSAction TSContScheduleEvery(TSCont contp, TSHRTime every);
+tsapi TSAction TSContScheduleEveryOnPool(TSCont contp, TSHRTime every, TSThreadPool tp);
+/* Cancels a scheduled call that has not run (any periodic one). */
+tsapi void TSActionCancel(TSAction actionp);
+
+/* The client's address and the proxy's address it connected to. Each call's answer stays valid
+ * for the next 63 calls on the same thread: copy it to keep it longer. */
+tsapi struct sockaddr const *TSHttpTxnClientAddrGet(TSHttpTxn txnp);
+tsapi struct sockaddr const *TSHttpTxnIncomingAddrGet(TSHttpTxn txnp);
 
 /* -- Error responses -------------------------------------------------------------------------- */
 
@@ -141,8 +164,79 @@ tsapi const char *TSMimeHdrFieldValueStringGet(TSMBuffer bufp, TSMLoc hdr, TSMLo
 tsapi TSReturnCode TSMimeHdrFieldValueStringSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
                                                 const char *value, int length);
 
+/* -- Body transforms -------------------------------------------------------------------------- */
+/* A transform vconnection for the transaction; register it on TS_HTTP_REQUEST_TRANSFORM_HOOK or
+ * TS_HTTP_RESPONSE_TRANSFORM_HOOK with TSHttpTxnHookAdd. Its handler gets TS_EVENT_IMMEDIATE
+ * and TS_EVENT_VCONN_WRITE_READY as input arrives, TS_EVENT_VCONN_WRITE_COMPLETE when its
+ * output is done, and a last event once TSVConnClosedGet answers 1. */
+tsapi TSVConn TSTransformCreate(TSEventFunc event_funcp, TSHttpTxn txnp);
+tsapi TSVConn TSTransformOutputVConnGet(TSVConn connp);
+tsapi TSVIO TSVConnWriteVIOGet(TSVConn connp);
+tsapi int TSVConnClosedGet(TSVConn connp);
+tsapi TSVIO TSVConnWrite(TSVConn connp, TSCont contp, TSIOBufferReader readerp, int64_t nbytes);
+tsapi void TSVConnShutdown(TSVConn connp, int read, int write);
+tsapi void TSVConnAbort(TSVConn connp, int error);
+/* There is no cache: both are accepted and change nothing. */
+tsapi void TSHttpTxnUntransformedRespCache(TSHttpTxn txnp, int on);
+tsapi void TSHttpTxnTransformedRespCache(TSHttpTxn txnp, int on);
+
+tsapi void TSVIOReenable(TSVIO viop);
+tsapi TSIOBuffer TSVIOBufferGet(TSVIO viop);
+tsapi TSIOBufferReader TSVIOReaderGet(TSVIO viop);
+tsapi int64_t TSVIONBytesGet(TSVIO viop);
+tsapi void TSVIONBytesSet(TSVIO viop, int64_t nbytes);
+tsapi int64_t TSVIONDoneGet(TSVIO viop);
+tsapi void TSVIONDoneSet(TSVIO viop, int64_t ndone);
+tsapi int64_t TSVIONTodoGet(TSVIO viop);
+tsapi TSCont TSVIOContGet(TSVIO viop);
+tsapi TSVConn TSVIOVConnGet(TSVIO viop);
+tsapi TSMutex TSVIOMutexGet(TSVIO viop);
+
+/* -- I/O buffers ------------------------------------------------------------------------------ */
+tsapi TSIOBuffer TSIOBufferCreate(void);
+tsapi TSIOBuffer TSIOBufferSizedCreate(TSIOBufferSizeIndex index);
+tsapi void TSIOBufferDestroy(TSIOBuffer bufp);
+tsapi int64_t TSIOBufferWaterMarkGet(TSIOBuffer bufp);
+tsapi void TSIOBufferWaterMarkSet(TSIOBuffer bufp, int64_t water_mark);
+tsapi int64_t TSIOBufferWrite(TSIOBuffer bufp, const void *buf, int64_t length);
+tsapi int64_t TSIOBufferCopy(TSIOBuffer bufp, TSIOBufferReader readerp, int64_t length,
+                             int64_t offset);
+tsapi TSIOBufferBlock TSIOBufferStart(TSIOBuffer bufp);
+tsapi void TSIOBufferProduce(TSIOBuffer bufp, int64_t nbytes);
+tsapi TSIOBufferBlock TSIOBufferBlockNext(TSIOBufferBlock blockp);
+tsapi const char *TSIOBufferBlockReadStart(TSIOBufferBlock blockp, TSIOBufferReader readerp,
+                                           int64_t *avail);
+tsapi int64_t TSIOBufferBlockReadAvail(TSIOBufferBlock blockp, TSIOBufferReader readerp);
+tsapi char *TSIOBufferBlockWriteStart(TSIOBufferBlock blockp, int64_t *avail);
+tsapi int64_t TSIOBufferBlockWriteAvail(TSIOBufferBlock blockp);
+tsapi TSIOBufferReader TSIOBufferReaderAlloc(TSIOBuffer bufp);
+tsapi TSIOBufferReader TSIOBufferReaderClone(TSIOBufferReader readerp);
+tsapi void TSIOBufferReaderFree(TSIOBufferReader readerp);
+tsapi TSIOBufferBlock TSIOBufferReaderStart(TSIOBufferReader readerp);
+tsapi void TSIOBufferReaderConsume(TSIOBufferReader readerp, int64_t nbytes);
+tsapi int64_t TSIOBufferReaderAvail(TSIOBufferReader readerp);
+tsapi int64_t TSIOBufferReaderCopy(TSIOBufferReader readerp, void *buf, int64_t length);
+
 #ifdef __cplusplus
 }
+
+/* Debug controls (ATS 10's C++ API; ATS 9.2 has only TSDebug): `static DbgCtl dbg{"tag"};`
+ * then `Dbg(dbg, "format", ...)`. The message is built only when debug logging is on. */
+class DbgCtl {
+  public:
+    explicit DbgCtl(const char *tag) : tag_(tag) {}
+    const char *tag() const { return tag_; }
+    bool on() const { return TSIsDebugTagSet(tag_) != 0; }
+
+  private:
+    const char *tag_;
+};
+#define Dbg(ctl, ...)                                                                             \
+    do {                                                                                          \
+        if ((ctl).on()) {                                                                         \
+            TSDebug((ctl).tag(), __VA_ARGS__);                                                    \
+        }                                                                                         \
+    } while (0)
 #endif
 
 #endif /* HOOKYARD_TS_TS_H */
