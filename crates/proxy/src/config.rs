@@ -25,7 +25,7 @@ use serde::Serialize;
 pub use access_log::AccessLogSettings;
 pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
-pub use plugins::{GlobalPluginSpec, PluginConfig};
+pub use plugins::{GlobalPluginSpec, PluginConfig, PluginSource};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Drain, DroppedHook, Http2, Limits, Retirement, Settings,
     Timeouts, Transforms,
@@ -38,6 +38,8 @@ pub const SETTINGS_FILE: &str = "hookyard.yaml";
 pub const REMAP_FILE: &str = "remap.config";
 /// The plugin file's name.
 pub const PLUGIN_FILE: &str = "plugin.yaml";
+/// ATS's list of global plugins, read when there is no `plugin.yaml`.
+pub const ATS_PLUGIN_FILE: &str = "plugin.config";
 /// The TLS certificate list's name (ATS's), read unless `hookyard.yaml` lists certificates.
 pub const MULTICERT_FILE: &str = "ssl_multicert.config";
 
@@ -206,11 +208,7 @@ impl Config {
         })
         .unwrap_or_default();
 
-        let path = dir.join(PLUGIN_FILE);
-        let plugins = file(&path, &mut files, &mut problems, |text| {
-            PluginConfig::parse(&path, text, &settings.plugin_dirs).map(|c| (c, Vec::new()))
-        })
-        .unwrap_or_default();
+        let plugins = plugin_list(dir, &settings, &mut files, &mut problems);
 
         let tls = certificates(dir, &settings, &mut files, &mut problems).unwrap_or_default();
 
@@ -324,6 +322,31 @@ pub(crate) fn certificate_files(dir: &Path, settings: &Settings) -> Vec<PathBuf>
 }
 
 /// Reads and parses one optional file, recording its report.
+/// The global plugins: `plugin.yaml`, else ATS's `plugin.config` (as ATS chooses).
+fn plugin_list(
+    dir: &Path,
+    settings: &Settings,
+    files: &mut Vec<FileReport>,
+    problems: &mut Vec<Problem>,
+) -> PluginConfig {
+    let yaml = dir.join(PLUGIN_FILE);
+    let ats = dir.join(ATS_PLUGIN_FILE);
+    if !yaml.exists() && ats.exists() {
+        return file(&ats, files, problems, |text| {
+            PluginConfig::parse_ats(&ats, text, &settings.plugin_dirs)
+        })
+        .unwrap_or_default();
+    }
+    file(&yaml, files, problems, |text| {
+        let config = PluginConfig::parse(&yaml, text, &settings.plugin_dirs)?;
+        let ignored = ats
+            .exists()
+            .then(|| format!("{}: ignored: {PLUGIN_FILE} lists the global plugins", ats.display()));
+        Ok((config, ignored.into_iter().collect()))
+    })
+    .unwrap_or_default()
+}
+
 fn file<T>(
     path: &Path,
     files: &mut Vec<FileReport>,

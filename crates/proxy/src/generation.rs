@@ -118,7 +118,7 @@ pub(crate) fn load_plugins(
     let file = match &config.source {
         Source::Dir(dir) => {
             link.set_config_dir(&std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
-            dir.join(crate::config::PLUGIN_FILE)
+            dir.join(config.plugins.source.file_name())
         }
         Source::Embedded => PathBuf::from(crate::config::PLUGIN_FILE),
     };

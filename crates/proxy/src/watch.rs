@@ -29,7 +29,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
-use crate::config::{MULTICERT_FILE, PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, Settings, Source};
+use crate::config::{
+    ATS_PLUGIN_FILE, MULTICERT_FILE, PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, Settings, Source,
+};
 use crate::reload::Reloader;
 
 /// How long the watched files must stay unchanged before a reload: a burst of writes and
@@ -302,7 +304,7 @@ impl Targets {
     /// files the serving generation uses or the configuration on disk names.
     fn derive(reloader: &Reloader, dir: &Path) -> Targets {
         let mut targets = Targets::default();
-        for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE, MULTICERT_FILE] {
+        for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE, ATS_PLUGIN_FILE, MULTICERT_FILE] {
             targets.add_file(&dir.join(name));
         }
         // Owned: the scan below reads files, too long to hold a guard of the generation.
@@ -343,6 +345,9 @@ impl Targets {
         }
         if let Ok(text) = fs::read_to_string(dir.join(PLUGIN_FILE)) {
             plugins.extend(global_paths(&text));
+        }
+        if let Ok(text) = fs::read_to_string(dir.join(ATS_PLUGIN_FILE)) {
+            plugins.extend(ats_global_paths(&text));
         }
         for plugin in &plugins {
             let plugin = Path::new(plugin);
@@ -447,6 +452,14 @@ fn global_paths(text: &str) -> impl Iterator<Item = String> + '_ {
         let path = path.trim_matches(['"', '\'']);
         (!path.is_empty()).then(|| path.to_owned())
     })
+}
+
+/// The plugin paths of an ATS `plugin.config`: each line's first word.
+fn ats_global_paths(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
 }
 
 /// `path` with its directory made canonical (the file itself may not exist, or be a link the

@@ -57,14 +57,41 @@ pub struct CanarySpec {
     pub line: usize,
 }
 
-/// The contents of `plugin.yaml`.
+/// The contents of `plugin.yaml` (or of ATS's `plugin.config`, read when there is no
+/// `plugin.yaml`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PluginConfig {
     /// Global plugins, in load order.
     pub plugins: Vec<GlobalPluginSpec>,
     /// The priority table.
     pub priorities: PriorityConfig,
+    /// The file the list came from.
+    pub source: PluginSource,
 }
+
+/// Which file lists the global plugins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PluginSource {
+    /// `plugin.yaml`, hookyard's own (also when there is neither file).
+    #[default]
+    Yaml,
+    /// ATS's `plugin.config`: one plugin per line, its path then its arguments.
+    AtsConfig,
+}
+
+impl PluginSource {
+    /// The file's name in the configuration directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            PluginSource::Yaml => super::PLUGIN_FILE,
+            PluginSource::AtsConfig => super::ATS_PLUGIN_FILE,
+        }
+    }
+}
+
+/// The most arguments a `plugin.config` line may give a plugin (ATS's limit, its path
+/// included).
+const ATS_MAX_ARGS: usize = 64;
 
 impl PluginConfig {
     /// Parses a `plugin.yaml` text; relative plugin paths are searched in `plugin_dirs`.
@@ -104,6 +131,95 @@ impl PluginConfig {
         r.problems.sort_by_key(|p| p.line);
         if r.problems.is_empty() { Ok(config) } else { Err(r.problems) }
     }
+}
+
+impl PluginConfig {
+    /// Parses ATS's `plugin.config`: a plugin per line, its path (searched in `plugin_dirs` when
+    /// relative) then its arguments, separated by blanks; `"..."` groups an argument with
+    /// blanks; `#` starts a comment line. Warnings come with the list.
+    ///
+    /// # Errors
+    ///
+    /// Every problem, each with `file:line: reason`.
+    pub fn parse_ats(
+        file: &Path,
+        text: &str,
+        plugin_dirs: &[PathBuf],
+    ) -> Result<(PluginConfig, Vec<String>), Vec<Problem>> {
+        let mut config = PluginConfig { source: PluginSource::AtsConfig, ..Default::default() };
+        let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+        let problem = |line, reason: String| Problem { file: file.to_owned(), line, reason };
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let words = match ats_words(raw) {
+                Ok(words) => words,
+                Err(reason) => {
+                    problems.push(problem(line, reason));
+                    continue;
+                }
+            };
+            let Some((path, params)) = words.split_first() else { continue };
+            if words.len() > ATS_MAX_ARGS {
+                let reason = format!("{} arguments: at most {ATS_MAX_ARGS}", words.len());
+                problems.push(problem(line, reason));
+                continue;
+            }
+            for param in params.iter().filter(|p| p.starts_with('$')) {
+                warnings.push(format!(
+                    "{}:{line}: `{param}` is passed as written: hookyard has no records to \
+                     expand it from (ATS passes an unknown record's name as written too)",
+                    file.display()
+                ));
+            }
+            let resolved = resolve(path, plugin_dirs);
+            if resolved.is_none() {
+                problems.push(problem(line, not_found(path, plugin_dirs)));
+            }
+            config.plugins.push(GlobalPluginSpec {
+                path: path.clone(),
+                resolved,
+                params: params.to_vec(),
+                enabled: true,
+                line,
+                canary: None,
+            });
+        }
+        if problems.is_empty() { Ok((config, warnings)) } else { Err(problems) }
+    }
+}
+
+/// The words of a `plugin.config` line: none for a blank or comment line.
+fn ats_words(line: &str) -> Result<Vec<String>, String> {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return Ok(Vec::new());
+    }
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut word = String::new();
+        if c == '"' {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some(c) => word.push(c),
+                    None => return Err("a quoted argument has no closing `\"`".to_owned()),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek().filter(|c| !c.is_whitespace()) {
+                word.push(c);
+                chars.next();
+            }
+        }
+        words.push(word);
+    }
+    Ok(words)
 }
 
 fn plugins(
@@ -293,6 +409,40 @@ mod tests {
     fn parse(text: &str) -> Result<PluginConfig, Vec<String>> {
         PluginConfig::parse(Path::new("/c/plugin.yaml"), text, &[PathBuf::from("/nonexistent")])
             .map_err(|ps| ps.iter().map(ToString::to_string).collect())
+    }
+
+    fn parse_ats(text: &str, dirs: &[PathBuf]) -> Result<(PluginConfig, Vec<String>), Vec<String>> {
+        PluginConfig::parse_ats(Path::new("/c/plugin.config"), text, dirs)
+            .map_err(|ps| ps.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn ats_plugin_config_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.so", "b.so"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let dirs = [dir.path().to_owned()];
+        let text = "# global plugins\n\na.so --x=1 \"two words\"  last\n  b.so $proxy.config.x\n";
+        let (config, warnings) = parse_ats(text, &dirs).unwrap();
+        assert_eq!(config.source, PluginSource::AtsConfig);
+        let got: Vec<(&str, &[String], usize)> =
+            config.plugins.iter().map(|p| (p.path.as_str(), &p.params[..], p.line)).collect();
+        let a = ["--x=1".to_owned(), "two words".to_owned(), "last".to_owned()];
+        let b = ["$proxy.config.x".to_owned()];
+        assert_eq!(got, [("a.so", &a[..], 3), ("b.so", &b[..], 4)]);
+        assert!(config.plugins.iter().all(|p| p.enabled && p.resolved.is_some()));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("/c/plugin.config:4: `$proxy.config.x` is passed"));
+
+        let errors = parse_ats("a.so \"open\nmissing.so\n", &dirs).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0], "/c/plugin.config:1: a quoted argument has no closing `\"`");
+        assert!(errors[1].starts_with("/c/plugin.config:2: "), "{errors:?}");
+        assert!(errors[1].contains("missing.so"), "{errors:?}");
+        let many = format!("a.so{}\n", " x".repeat(64));
+        let errors = parse_ats(&many, &dirs).unwrap_err();
+        assert_eq!(errors, ["/c/plugin.config:1: 65 arguments: at most 64"]);
     }
 
     #[test]

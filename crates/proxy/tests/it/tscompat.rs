@@ -332,6 +332,52 @@ async fn concurrent_transforms_end_and_their_plugin_unloads() {
     wait_for("the dropped plugin to unload", || proxy.plugins().is_empty()).await;
 }
 
+/// ATS's `plugin.config` lists the global plugins when there is no `plugin.yaml`: quoted
+/// arguments, comments, reloads; `plugin.yaml` wins when both exist; `check` names bad lines.
+#[tokio::test]
+async fn an_ats_plugin_config_lists_global_plugins() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let plugin_config = "# ATS global plugins\nrewrite_headers.so \"from plugin.config\"\n";
+    let files = [("remap.config", remap.as_str()), ("plugin.config", plugin_config)];
+    let dir = setup(&files, &["rewrite_headers.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let url = format!("http://{}/headers", proxy.addrs()[0]);
+    let (head, _) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert_eq!(header(&head, "X-Rewritten-By"), ["from plugin.config"]);
+
+    // New params need a new file, as for plugin.yaml: refused, naming plugin.config's line.
+    write(dir.path(), "plugin.config", "rewrite_headers.so second\n");
+    let report = proxy.reload();
+    assert!(!report.ok, "{report:?}");
+    assert!(report.problems.iter().any(|p| p.contains("plugin.config:1: ")), "{report:?}");
+    let (head, _) = curl(url.clone(), &["-H", "Host: site.test"]).await;
+    assert_eq!(header(&head, "X-Rewritten-By"), ["from plugin.config"]);
+
+    write(dir.path(), "plugin.config", plugin_config);
+    write(dir.path(), "plugin.yaml", "plugins: []\n");
+    let report = proxy.reload();
+    assert!(report.ok, "{report:?}");
+    let warned = report.files.iter().flat_map(|f| &f.warnings).any(|w| w.contains("ignored"));
+    assert!(warned, "{report:?}");
+    let (head, _) = curl(url, &["-H", "Host: site.test"]).await;
+    assert!(header(&head, "X-Rewritten-By").is_empty(), "{head:?}");
+
+    std::fs::remove_file(dir.path().join("plugin.yaml")).unwrap();
+    write(dir.path(), "plugin.config", "# fine\nrewrite_headers.so ok\nmissing.so\nx.so \"open\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_hookyard"))
+        .args(["check", "--config"])
+        .arg(dir.path())
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("plugin.config:3: "), "{text}");
+    assert!(text.contains("missing.so"), "{text}");
+    assert!(text.contains("plugin.config:4: a quoted argument has no closing `\"`"), "{text}");
+}
+
 /// The value of the plugin statistic `stat` of `plugin` in the metrics text.
 fn plugin_stat(text: &str, plugin: &str, stat: &str) -> Option<i64> {
     let name = format!("hookyard_plugin_stat{{plugin=\"{plugin}\",stat=\"{stat}\"}} ");
