@@ -4,7 +4,8 @@
  * upper-cased and followed by a line "\n[N bytes]" (N: the body's length before); with
  * "X-Transform: upper-later" the same, but the transform ends its output from a continuation
  * scheduled 20 ms after the body's end, not from its own handler. The client's address, as
- * TSHttpTxnClientAddrGet gives it, goes in the response field X-Client-Addr.
+ * TSHttpTxnClientAddrGet gives it, goes in the response field X-Client-Addr. A request with
+ * "X-Transform-Request: upper" has its body changed the same way on its way to the origin.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -141,15 +142,15 @@ static int upper_transform(TSCont contp, TSEvent event, void *edata) {
     return 0;
 }
 
-/* The X-Transform value of the client request: 0 none, 1 upper, 2 upper-later. */
-static int wanted(TSHttpTxn txnp) {
+/* The `name` value of the client request: 0 none, 1 upper, 2 upper-later. */
+static int wanted(TSHttpTxn txnp, const char *name) {
     TSMBuffer bufp;
     TSMLoc hdr;
     int mode = 0;
     if (TSHttpTxnClientReqGet(txnp, &bufp, &hdr) != TS_SUCCESS) {
         return 0;
     }
-    TSMLoc field = TSMimeHdrFieldFind(bufp, hdr, "X-Transform", 11);
+    TSMLoc field = TSMimeHdrFieldFind(bufp, hdr, name, (int)strlen(name));
     if (field) {
         int len = 0;
         const char *value = TSMimeHdrFieldValueStringGet(bufp, hdr, field, -1, &len);
@@ -185,21 +186,30 @@ static void add_client_addr(TSHttpTxn txnp) {
     TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
 }
 
-static int on_response(TSCont contp, TSEvent event, void *edata) {
+static void add_transform(TSHttpTxn txnp, TSHttpHookID hook, int mode) {
+    TSVConn connp = TSTransformCreate(upper_transform, txnp);
+    struct transform_data *data = TSmalloc(sizeof *data);
+    memset(data, 0, sizeof *data);
+    data->later = mode == 2;
+    TSContDataSet(connp, data);
+    TSHttpTxnHookAdd(txnp, hook, connp);
+}
+
+static int on_txn(TSCont contp, TSEvent event, void *edata) {
     (void)contp;
     TSHttpTxn txnp = (TSHttpTxn)edata;
-    if (event == TS_EVENT_HTTP_READ_RESPONSE_HDR) {
+    if (event == TS_EVENT_HTTP_READ_REQUEST_HDR) {
+        int mode = wanted(txnp, "X-Transform-Request");
+        if (mode) {
+            add_transform(txnp, TS_HTTP_REQUEST_TRANSFORM_HOOK, mode);
+        }
+    } else if (event == TS_EVENT_HTTP_READ_RESPONSE_HDR) {
         TSMBuffer bufp;
         TSMLoc hdr;
-        int mode = wanted(txnp);
+        int mode = wanted(txnp, "X-Transform");
         if (mode && TSHttpTxnServerRespGet(txnp, &bufp, &hdr) == TS_SUCCESS) {
             if (TSHttpHdrStatusGet(bufp, hdr) == TS_HTTP_STATUS_OK) {
-                TSVConn connp = TSTransformCreate(upper_transform, txnp);
-                struct transform_data *data = TSmalloc(sizeof *data);
-                memset(data, 0, sizeof *data);
-                data->later = mode == 2;
-                TSContDataSet(connp, data);
-                TSHttpTxnHookAdd(txnp, TS_HTTP_RESPONSE_TRANSFORM_HOOK, connp);
+                add_transform(txnp, TS_HTTP_RESPONSE_TRANSFORM_HOOK, mode);
                 TSHttpTxnUntransformedRespCache(txnp, 1);
                 TSHttpTxnTransformedRespCache(txnp, 0);
             }
@@ -220,7 +230,8 @@ void TSPluginInit(int argc, const char *argv[]) {
         TSError("[%s] registration failed", PLUGIN_NAME);
         return;
     }
-    TSCont cont = TSContCreate(on_response, NULL);
+    TSCont cont = TSContCreate(on_txn, NULL);
+    TSHttpHookAdd(TS_HTTP_READ_REQUEST_HDR_HOOK, cont);
     TSHttpHookAdd(TS_HTTP_READ_RESPONSE_HDR_HOOK, cont);
     TSHttpHookAdd(TS_HTTP_SEND_RESPONSE_HDR_HOOK, cont);
 }

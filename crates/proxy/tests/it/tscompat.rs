@@ -298,6 +298,12 @@ async fn a_response_transform_in_the_null_transform_shape_rewrites_bodies() {
         assert!(body == uppered(&large), "{mode}: {} bytes back", body.len());
         let (_, body) = post(url.clone(), b"", &args).await;
         assert_eq!(String::from_utf8_lossy(&body), "\n[0 bytes]", "{mode}");
+        // The request body, on its way to the origin (which echoes it).
+        let field = format!("X-Transform-Request: {mode}");
+        let args = ["-H", "Host: site.test", "-H", field.as_str()];
+        let (head, body) = post(url.clone(), &large, &args).await;
+        assert!(head[0].contains(" 200"), "{mode}: {head:?}");
+        assert!(body == uppered(&large), "{mode}: {} bytes back", body.len());
     }
 }
 
