@@ -63,7 +63,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define HY_ABI_MAJOR 1
-#define HY_ABI_MINOR 5
+#define HY_ABI_MINOR 6
 /* (major << 16) | minor, as found in hy_api.version. */
 #define HY_ABI_VERSION ((HY_ABI_MAJOR << 16) | HY_ABI_MINOR)
 /* "HYPL" read as a little-endian uint32_t. */
@@ -665,6 +665,13 @@ typedef struct hy_api {
      * got them (0 the rule's from URL, 1 its to URL, then the @pparam= values), so a plugin need
      * not keep its own copy. HY_ERROR past the last, and outside do_remap. */
     hy_return (*remap_param_get)(hy_txn *txn, size_t index, hy_str *param);
+
+    /* -- Since 1.6 ------------------------------------------------------------------------- */
+
+    /* The directory of the plugin file this version was loaded from, as the operator installed
+     * it (canonical, absolute, without a trailing '/'; not the private copy the proxy maps):
+     * ATS's TSPluginDirGet. Valid until the plugin's done entry point. Any thread. */
+    hy_return (*plugin_dir_get)(hy_plugin *self, hy_str *dir);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -621,6 +621,8 @@ define_struct! {
         /// An argument of the remap instance whose `do_remap` runs (since 1.5).
         pub remap_param_get:
             unsafe extern "C" fn(txn: *mut hy_txn, index: usize, param: *mut hy_str) -> hy_return,
+        /// The directory of the plugin file this version was loaded from (since 1.6).
+        pub plugin_dir_get: unsafe extern "C" fn(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return,
     }
 }
 
@@ -705,6 +707,7 @@ macro_rules! hy_api_table {
             reason_set: $($host)::+::reason_set,
             config_dir_get: $($host)::+::config_dir_get,
             remap_param_get: $($host)::+::remap_param_get,
+            plugin_dir_get: $($host)::+::plugin_dir_get,
         }
     };
 }

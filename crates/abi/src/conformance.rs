@@ -150,6 +150,7 @@ pub enum Call {
     ReasonSet { txn: Obj, msg: hy_msg, reason: Text },
     ConfigDirGet { this: Obj, out: Out },
     RemapParamGet { txn: Obj, index: usize, out: Out },
+    PluginDirGet { this: Obj, out: Out },
 }
 
 /// One case: a call, and what the host returns.
@@ -381,6 +382,7 @@ pub fn cases() -> Vec<Case> {
         c(Rq, RemapParamGet { txn: Txn, index: 0, out: Out::Some }, ERR),
         c(Rq, RemapParamGet { txn: NULL, index: 0, out: Out::Some }, ERR),
         c(Rq, RemapParamGet { txn: Ssn, index: 0, out: Out::Some }, ERR),
+        c(Rq, PluginDirGet { this: NULL, out: Out::Some }, ERR),
     ]);
     // The client connection: a plain one has no SNI, ALPN or TLS version.
     for field in ConnField::ALL {

@@ -44,7 +44,9 @@ use message::{
 };
 use observe::{log_field_set, msg_reply, stat_create, stat_get, stat_increment, stat_set};
 use origin::{server_addr_get, server_addr_set};
-use plugin::{config_dir_get, log, log_enabled, plugin_name_get, plugin_version_get};
+use plugin::{
+    config_dir_get, log, log_enabled, plugin_dir_get, plugin_name_get, plugin_version_get,
+};
 use priority::{
     callback_enable_set, callback_list, callback_priority_set, callback_remove, order_set,
     plugin_enable_set, plugin_priority_get, plugin_priority_of_get, plugin_priority_of_set,

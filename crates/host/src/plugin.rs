@@ -82,6 +82,8 @@ pub struct PluginState {
     pub name: String,
     /// The version from its descriptor.
     pub version: String,
+    /// The directory of the file it was loaded from (`plugin_dir_get`), without a trailing '/'.
+    pub dir: Box<str>,
     /// Its context: current while its code runs, and what keeps its library loaded.
     pub context: Context,
     link: Arc<Link>,
@@ -301,6 +303,13 @@ impl Drop for Table {
     }
 }
 
+/// The directory of a plugin file, as `plugin_dir_get` answers it.
+fn plugin_dir(path: &std::path::Path) -> Box<str> {
+    let dir = path.parent().map(|d| d.to_string_lossy()).unwrap_or_default();
+    let dir = dir.trim_end_matches('/');
+    if dir.is_empty() { "/".into() } else { dir.into() }
+}
+
 /// The plugin state behind a loader's table.
 pub fn plugin_state(table: &dyn PluginTable) -> Option<&Arc<PluginState>> {
     table.as_any().downcast_ref::<Table>().map(|t| &t.state)
@@ -320,6 +329,7 @@ impl HostTables for Tables {
             dso: plugin.library.id(),
             name: plugin.identity.name.clone(),
             version: plugin.identity.version.clone(),
+            dir: plugin_dir(plugin.library.path()),
             context: plugin.context.clone(),
             link: self.link.clone(),
             registrations: Mutex::new(Vec::new()),

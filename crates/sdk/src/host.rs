@@ -242,6 +242,19 @@ impl Host {
         }
     }
 
+    /// The directory of the plugin file this version was loaded from, as the operator installed
+    /// it (since ABI 1.6; ATS's `TSPluginDirGet`); `None` when the host knows none.
+    pub fn plugin_dir(self) -> Option<std::path::PathBuf> {
+        let mut out = abi::hy_str::EMPTY;
+        // SAFETY: a valid out-parameter; the view is copied at once.
+        unsafe {
+            if (self.api.plugin_dir_get)(self.api.plugin, &mut out) != abi::HY_SUCCESS {
+                return None;
+            }
+            Some(copy_view(out).into())
+        }
+    }
+
     /// This plugin's version, as the host knows it (from the descriptor).
     pub fn plugin_version(self) -> String {
         let mut out = abi::hy_str::EMPTY;

@@ -61,11 +61,11 @@ fn the_current_version_and_every_older_minor_pass() {
 #[test]
 fn another_major_is_refused_with_both_versions_and_what_to_do() {
     let err = check(&fields(HY_ABI_MAJOR + 1, 0)).unwrap_err();
-    assert!(matches!(err, Error::MajorMismatch { plugin_abi: (2, 0), host_abi: (1, 5), .. }));
+    assert!(matches!(err, Error::MajorMismatch { plugin_abi: (2, 0), host_abi: (1, 6), .. }));
     assert_eq!(
         err.to_string(),
         "plugin rewrite 2.1.0 (`/plugins/rewrite.so`) was built for plugin ABI 2.0, but this \
-         hookyard provides ABI 1.5: rebuild the plugin against this hookyard's hookyard.h or \
+         hookyard provides ABI 1.6: rebuild the plugin against this hookyard's hookyard.h or \
          hookyard-sdk, or run a hookyard that provides ABI 2.x"
     );
     assert!(matches!(check(&fields(0, 0)), Err(Error::MajorMismatch { .. })));
@@ -76,9 +76,9 @@ fn a_newer_minor_is_refused_with_both_versions_and_what_to_do() {
     let err = check(&fields(HY_ABI_MAJOR, HY_ABI_MINOR + 1)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin rewrite 2.1.0 (`/plugins/rewrite.so`) was built for plugin ABI 1.6, newer than \
-         this hookyard's ABI 1.5: upgrade hookyard to one that provides ABI 1.6 or later, or \
-         rebuild the plugin against ABI 1.5"
+        "plugin rewrite 2.1.0 (`/plugins/rewrite.so`) was built for plugin ABI 1.7, newer than \
+         this hookyard's ABI 1.6: upgrade hookyard to one that provides ABI 1.7 or later, or \
+         rebuild the plugin against ABI 1.6"
     );
 }
 

@@ -70,8 +70,8 @@ fn a_plugin_built_for_the_next_major_is_refused_before_any_symbol_is_touched() {
     assert_eq!(
         message,
         format!(
-            "plugin probe 0.3.1 (`{}`) was built for plugin ABI 2.5, but this hookyard provides \
-             ABI 1.5: rebuild the plugin against this hookyard's hookyard.h or hookyard-sdk, or \
+            "plugin probe 0.3.1 (`{}`) was built for plugin ABI 2.6, but this hookyard provides \
+             ABI 1.6: rebuild the plugin against this hookyard's hookyard.h or hookyard-sdk, or \
              run a hookyard that provides ABI 2.x",
             path_of(&env, "major.so")
         )
@@ -88,9 +88,9 @@ fn a_plugin_built_for_a_newer_minor_is_refused() {
     assert_eq!(
         message,
         format!(
-            "plugin probe 0.3.1 (`{}`) was built for plugin ABI 1.6, newer than this hookyard's \
-             ABI 1.5: upgrade hookyard to one that provides ABI 1.6 or later, or rebuild the \
-             plugin against ABI 1.5",
+            "plugin probe 0.3.1 (`{}`) was built for plugin ABI 1.7, newer than this hookyard's \
+             ABI 1.6: upgrade hookyard to one that provides ABI 1.7 or later, or rebuild the \
+             plugin against ABI 1.6",
             path_of(&env, "minor.so")
         )
     );

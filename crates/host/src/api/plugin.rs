@@ -63,6 +63,19 @@ pub(super) unsafe extern "C" fn plugin_version_get(this: *mut hy_plugin, version
     })
 }
 
+pub(super) unsafe extern "C" fn plugin_dir_get(
+    this: *mut hy_plugin,
+    dir: *mut hy_str,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: `this` is null or this host's plugin state (contract).
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        // SAFETY: `dir` is null (refused) or writable; the string lives as long as the state,
+        // which outlives the plugin's done entry point.
+        unsafe { put(dir, str_view(&plugin.dir)) }
+    })
+}
+
 pub(super) unsafe extern "C" fn config_dir_get(
     this: *mut hy_plugin,
     dir: *mut hy_str,

@@ -509,6 +509,13 @@ unsafe extern "C" fn config_dir_get(
     HY_ERROR
 }
 
+unsafe extern "C" fn plugin_dir_get(
+    _this: *mut hookyard_abi::hy_plugin,
+    _dir: *mut hookyard_abi::hy_str,
+) -> hy_return {
+    HY_ERROR
+}
+
 unsafe extern "C" fn remap_param_get(
     _txn: *mut hookyard_abi::hy_txn,
     _index: usize,

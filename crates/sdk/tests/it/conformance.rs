@@ -167,6 +167,9 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
             Call::RemapParamGet { txn, index, out: o } => {
                 (api.remap_param_get)(obj(txn).cast(), index, out(o, &mut view))
             }
+            Call::PluginDirGet { this, out: o } => {
+                (api.plugin_dir_get)(obj(this).cast(), out(o, &mut view))
+            }
         }
     }
 }

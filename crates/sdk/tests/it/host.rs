@@ -81,6 +81,8 @@ pub(crate) struct State {
     /// The configuration directory `config_dir_get` reads (`None`: refused, as an embedded
     /// configuration's).
     pub(crate) config_dir: Mutex<Option<Box<str>>>,
+    /// The plugin file's directory `plugin_dir_get` reads (`None`: refused).
+    pub(crate) plugin_dir: Mutex<Option<Box<str>>>,
     /// Invocations running now: plugin code is executing, so its library must stay loaded (the
     /// real host holds the plugin's context, and so its library, for every invocation, even one
     /// whose continuation destroyed itself inside its handler).

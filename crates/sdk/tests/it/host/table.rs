@@ -1374,6 +1374,19 @@ unsafe extern "C" fn config_dir_get(this: *mut hy_plugin, dir: *mut hy_str) -> h
     })
 }
 
+unsafe extern "C" fn plugin_dir_get(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the pointer this host put in the table, or NULL.
+        let plugin = unsafe { plugin(this)? };
+        rule(rules::out(dir.is_null()))?;
+        let known = lock(&plugin.state.plugin_dir);
+        let text = known.as_deref()?;
+        // SAFETY: writable out-parameter; the text lives until the test changes it.
+        unsafe { put(dir, text.as_bytes()) };
+        ok(true)
+    })
+}
+
 unsafe extern "C" fn remap_param_get(
     t: *mut hy_txn,
     index: usize,
