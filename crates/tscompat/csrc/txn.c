@@ -103,6 +103,22 @@ const struct sockaddr *TSHttpTxnClientAddrGet(TSHttpTxn txnp) { return txn_addr(
 
 const struct sockaddr *TSHttpTxnIncomingAddrGet(TSHttpTxn txnp) { return txn_addr(txnp, 1); }
 
+static pthread_once_t plugin_dir_once = PTHREAD_ONCE_INIT;
+static char *plugin_dir;
+
+static void plugin_dir_init(void) {
+    hy_str dir;
+    if (hy_ts_api->plugin_dir_get(hy_ts_api->plugin, &dir) == HY_SUCCESS) {
+        plugin_dir = _TSstrdup(dir.ptr, (int64_t)dir.len, __FILE__);
+    }
+}
+
+/* A C string that lives as long as the plugin, like TSConfigDirGet's. */
+const char *TSPluginDirGet(void) {
+    pthread_once(&plugin_dir_once, plugin_dir_init);
+    return plugin_dir;
+}
+
 void TSHttpTxnStatusSet(TSHttpTxn txnp, TSHttpStatus status) {
     hy_txn *txn = (hy_txn *)txnp;
     int32_t current;

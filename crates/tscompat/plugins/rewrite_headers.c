@@ -6,7 +6,8 @@
  * SEND_RESPONSE_HDR that adds "X-Rewritten-By: ARG" to the response (ARG: its first argument)
  * and "X-Request-Fields: N", the number of request fields it saw, "X-Request-Method" and
  * "X-Status-Seen" (the response's status and reason before it changes the reason to
- * "Rewritten"), and "X-Config-Dir", the proxy's configuration directory.
+ * "Rewritten"), "X-Config-Dir", the proxy's configuration directory, and "X-Plugin-Dir", the
+ * directory of the plugin's file.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -102,6 +103,8 @@ static void rewrite_response(TSHttpTxn txnp, const struct txn_state *state) {
     TSHttpHdrReasonSet(bufp, hdr, "Rewritten", 9);
     const char *config_dir = TSConfigDirGet();
     add_field(bufp, hdr, "X-Config-Dir", config_dir ? config_dir : "");
+    const char *plugin_dir = TSPluginDirGet();
+    add_field(bufp, hdr, "X-Plugin-Dir", plugin_dir ? plugin_dir : "");
     TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
 }
 

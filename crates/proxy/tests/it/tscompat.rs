@@ -142,6 +142,9 @@ async fn global_plugin_rewrites_request_and_response_headers() {
     assert_eq!(header(&head, "X-Status-Seen"), ["200 OK"]);
     let config_dir = dir.path().canonicalize().unwrap();
     assert_eq!(header(&head, "X-Config-Dir"), [config_dir.to_str().unwrap()]);
+    // The directory the plugin was found in, not the runtime copy the proxy loaded.
+    let plugin_dir = config_dir.join("plugins");
+    assert_eq!(header(&head, "X-Plugin-Dir"), [plugin_dir.to_str().unwrap()]);
     assert_eq!(header(&head, "X-Rewritten-By"), ["ts-compat-test"]);
     // curl sends Host, User-Agent and Accept besides the four fields above.
     assert_eq!(header(&head, "X-Request-Fields"), ["7"]);

@@ -56,6 +56,9 @@ tsapi void TSHttpSsnReenable(TSHttpSsn ssnp, TSEvent event);
 
 tsapi TSHttpSsn TSHttpTxnSsnGet(TSHttpTxn txnp);
 tsapi const char *TSConfigDirGet(void);
+/* The directory the plugin's file was installed in (hookyard searches several plugin
+ * directories: the one it was found in). */
+tsapi const char *TSPluginDirGet(void);
 tsapi TSMutex TSContMutexGet(TSCont contp);
 /* Calls the continuation's handler now, on this thread, with its mutex held. */
 tsapi int TSContCall(TSCont contp, TSEvent event, void *edata);
