@@ -83,3 +83,21 @@ fn an_output_name_that_is_no_plugin_name_is_refused() {
         build_plugin(&[source("rewrite_headers.c")], Path::new("/tmp/bad name.so")).unwrap_err();
     assert!(matches!(err, Error::BadName(_)), "{err}");
 }
+
+#[test]
+fn cpp_plugins_build_with_ats_10_debug_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("dbg.cc");
+    std::fs::write(
+        &src,
+        "#include <ts/ts.h>\nnamespace { DbgCtl dbg{\"dbg_tag\"}; }\n\
+         void TSPluginInit(int argc, const char *argv[]) {\n  \
+         Dbg(dbg, \"%d arguments, the first %s\", argc, argv[0]);\n  \
+         if (dbg.on()) { TSDebug(dbg.tag(), \"on\"); }\n}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("dbg.so");
+    let entry = build_plugin(&[src], &out).unwrap();
+    assert_eq!(entry, EntryPoints { global: true, remap: false });
+    assert!(exported(&out).contains(&"hy_plugin_init".to_owned()));
+}
