@@ -29,6 +29,7 @@ mod os_dns;
 mod packaging;
 mod plugin_ops;
 mod plugins;
+mod pools;
 mod reload;
 mod retire;
 mod routing;
