@@ -33,18 +33,23 @@ pub struct Generation {
     pub(crate) origin_tls: OriginTlsClients,
     /// The forwarding headers it adds (`Via`, `X-Forwarded-For`, `Forwarded`).
     pub(crate) forwarder: Forwarder,
+    /// The strategies of `strategies.yaml`, and which rule uses which.
+    pub(crate) pools: crate::pool::Pools,
     /// When it was loaded.
     pub loaded_at: SystemTime,
 }
 
 impl Generation {
-    /// Generation `id` of `config`, with the remap generation and global hooks loaded for it.
+    /// Generation `id` of `config`, with the remap generation and global hooks loaded for it;
+    /// its strategies' hosts are those of `hosts`.
     pub(crate) fn new(
         id: u64,
         config: Config,
         remap: Arc<hookyard_remap::Generation>,
         hooks: Arc<GlobalHooks>,
+        hosts: &crate::pool::HostTable,
     ) -> Generation {
+        let pools = crate::pool::Pools::new(&config.strategies, remap.rules(), hosts);
         let origin_tls = OriginTlsClients::new(&config.settings.origin_tls);
         let forwarder = Forwarder::new(&config.settings.forwarding);
         if remap.rules().rules().iter().any(|rule| rule.to.scheme == "https") {
@@ -57,6 +62,7 @@ impl Generation {
             rule_urls: rule_urls(&remap),
             origin_tls,
             forwarder,
+            pools,
             remap,
             hooks,
             loaded_at: SystemTime::now(),

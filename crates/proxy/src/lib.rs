@@ -43,6 +43,7 @@ pub mod log;
 mod metrics;
 mod notify;
 mod origin;
+mod pool;
 mod process;
 mod reload;
 mod report;

@@ -26,6 +26,8 @@ pub(crate) struct Reloader {
     config_dir: Option<PathBuf>,
     /// Whether the server has TLS listeners: a configuration without certificates is refused.
     tls_listeners: bool,
+    /// The hosts of every strategy, with their status, across generations.
+    hosts: Arc<crate::pool::HostTable>,
     /// One reload at a time.
     lock: Mutex<()>,
     ok: AtomicU64,
@@ -39,6 +41,7 @@ impl Reloader {
         link: Arc<Link>,
         config_dir: Option<PathBuf>,
         tls_listeners: bool,
+        hosts: Arc<crate::pool::HostTable>,
     ) -> Reloader {
         Reloader {
             serving,
@@ -46,6 +49,7 @@ impl Reloader {
             link,
             config_dir,
             tls_listeners,
+            hosts,
             lock: Mutex::new(()),
             ok: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -55,6 +59,11 @@ impl Reloader {
     /// The generation it reloads into.
     pub(crate) fn serving(&self) -> &Arc<Serving> {
         &self.serving
+    }
+
+    /// The hosts of every strategy, across generations.
+    pub(crate) fn hosts(&self) -> &Arc<crate::pool::HostTable> {
+        &self.hosts
     }
 
     /// The remap generations (and the plugin loader behind them).
@@ -107,7 +116,13 @@ impl Reloader {
                 report.ok = true;
                 let drain = config.settings.retirement.drain;
                 let remap = self.remap.current();
-                self.serving.store(Generation::new(old.id + 1, config, remap.clone(), hooks));
+                self.serving.store(Generation::new(
+                    old.id + 1,
+                    config,
+                    remap.clone(),
+                    hooks,
+                    &self.hosts,
+                ));
                 retire_dropped(&old.remap, &remap, drain);
                 self.ok.fetch_add(1, Ordering::Relaxed);
                 info!(generation = old.id + 1, previous = old.id, "configuration reloaded");

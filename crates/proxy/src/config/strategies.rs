@@ -134,6 +134,14 @@ impl Scheme {
         }
     }
 
+    /// `http` or `https`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
     /// The port used when a host gives none for this scheme.
     pub fn default_port(self) -> u16 {
         match self {
@@ -476,10 +484,7 @@ fn strategy(r: &mut Reader<'_>, node: &MarkedYaml<'_>) -> Option<StrategySpec> {
 }
 
 fn scheme_name(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::Http => "http",
-        Scheme::Https => "https",
-    }
+    scheme.name()
 }
 
 fn group_list(
