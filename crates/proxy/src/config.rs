@@ -28,7 +28,7 @@ pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Drain, DroppedHook, HealthChecks, Http2, Limits,
+    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Dns, Drain, DroppedHook, HealthChecks, Http2, Limits,
     Retirement, Settings, Timeouts, Transforms,
 };
 pub use strategies::{STRATEGIES_FILE, Strategies};

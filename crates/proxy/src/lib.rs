@@ -32,6 +32,7 @@ pub mod config;
 mod conn;
 mod control;
 pub mod ctl;
+mod dns;
 mod drain;
 pub mod fleet;
 mod forwarding;

@@ -28,6 +28,7 @@ pub(crate) mod tls;
 
 use self::body::RequestBody;
 use self::tls::{TlsError, TlsTarget};
+use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};
 
 /// Why a request did not reach its origin or got no usable response head.
@@ -171,15 +172,22 @@ impl OriginPool {
         Ok(())
     }
 
-    /// A new connection to `to`: TCP, then TLS for an `https://` origin (each step within
+    /// A new connection to `to` (its name resolved by `dns`): TCP, then TLS for an `https://` origin (each step within
     /// `timeouts.origin_connect`), then HTTP/1.1.
-    async fn connect(&self, to: &Destination) -> Result<SendRequest<RequestBody>, OriginError> {
+    async fn connect(
+        &self,
+        to: &Destination,
+        dns: &Resolver,
+    ) -> Result<SendRequest<RequestBody>, OriginError> {
         let (host, port, addr) = (to.host.as_str(), to.port, to.addr);
         let connect = async {
             match (addr, host.parse::<IpAddr>()) {
                 (Some(addr), _) => tokio::net::TcpStream::connect(addr).await,
                 (None, Ok(ip)) => tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await,
-                (None, Err(_)) => tokio::net::TcpStream::connect((host, port)).await,
+                (None, Err(_)) => {
+                    let addrs = dns.resolve_all(host, port).await?;
+                    tokio::net::TcpStream::connect(addrs.as_slice()).await
+                }
             }
         };
         let stream = tokio::time::timeout(self.connect_timeout, connect)
@@ -205,6 +213,7 @@ impl OriginPool {
         &self,
         to: &Destination,
         mut request: Request<RequestBody>,
+        dns: &Resolver,
     ) -> Result<Response<Incoming>, Failed> {
         let authority = to.key.as_str();
         while let Some(mut sender) = self.checkout(authority) {
@@ -221,7 +230,7 @@ impl OriginPool {
         }
         // Boxed: connecting is the rare path, and its future would make every request's larger.
         let started = Instant::now();
-        let mut sender = match Box::pin(self.connect(to)).await {
+        let mut sender = match Box::pin(self.connect(to, dns)).await {
             Ok(sender) => sender,
             Err(error) => return Err(Failed { error, unsent: Some(request) }),
         };

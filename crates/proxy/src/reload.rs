@@ -28,6 +28,8 @@ pub(crate) struct Reloader {
     tls_listeners: bool,
     /// The hosts of every strategy, with their status, across generations.
     hosts: Arc<crate::pool::HostTable>,
+    /// The resolver of the serving `dns` settings.
+    resolvers: crate::dns::Resolvers,
     /// One reload at a time.
     lock: Mutex<()>,
     ok: AtomicU64,
@@ -42,6 +44,7 @@ impl Reloader {
         config_dir: Option<PathBuf>,
         tls_listeners: bool,
         hosts: Arc<crate::pool::HostTable>,
+        resolvers: crate::dns::Resolvers,
     ) -> Reloader {
         Reloader {
             serving,
@@ -50,6 +53,7 @@ impl Reloader {
             config_dir,
             tls_listeners,
             hosts,
+            resolvers,
             lock: Mutex::new(()),
             ok: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -116,13 +120,10 @@ impl Reloader {
                 report.ok = true;
                 let drain = config.settings.retirement.drain;
                 let remap = self.remap.current();
-                self.serving.store(Generation::new(
-                    old.id + 1,
-                    config,
-                    remap.clone(),
-                    hooks,
-                    &self.hosts,
-                ));
+                let dns = self.resolvers.for_settings(&config.settings.dns);
+                let next =
+                    Generation::new(old.id + 1, config, remap.clone(), hooks, &self.hosts, dns);
+                self.serving.store(next);
                 retire_dropped(&old.remap, &remap, drain);
                 self.ok.fetch_add(1, Ordering::Relaxed);
                 info!(generation = old.id + 1, previous = old.id, "configuration reloaded");

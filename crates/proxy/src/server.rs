@@ -206,7 +206,9 @@ impl Server {
         let limits = Arc::new(ConnLimits::new(&settings.limits));
         let source = config.source.to_string();
         let hosts = Arc::new(crate::pool::HostTable::default());
-        let first = Generation::new(1, config, remap.current(), hooks, &hosts);
+        let resolvers = crate::dns::Resolvers::default();
+        let dns = resolvers.for_settings(&config.settings.dns);
+        let first = Generation::new(1, config, remap.current(), hooks, &hosts, dns);
         let serving = Arc::new(Serving::new(first));
         let access_log = AccessLog::start(&serving)
             .map_err(|source| StartError::Spawn { what: "access log writer", source })?;
@@ -218,6 +220,7 @@ impl Server {
                 options.config_dir.clone(),
                 !tls_addrs.is_empty(),
                 hosts,
+                resolvers,
             )),
             sampler: Arc::new(Sampler::default()),
             stats: Arc::new(Stats::new(workers, addrs.len() + tls_addrs.len())),

@@ -575,7 +575,8 @@ impl Transaction {
         let wanted = state.has_callbacks(HookId::OsDns);
         if wanted && state.get().server_addr.is_none() {
             let limit = self.generation.config.settings.timeouts.origin_connect;
-            let resolved = resolve(host, port, limit).await.ok_or(Answer::OriginUnresolved)?;
+            let dns = &self.generation.dns;
+            let resolved = resolve(dns, host, port, limit).await.ok_or(Answer::OriginUnresolved)?;
             state.get().server_addr = Some(resolved);
         }
         if wanted {
@@ -610,7 +611,10 @@ impl Transaction {
             if let Some(host) = &to.pool_host {
                 host.request();
             }
-            let sent = tokio::time::timeout(timeout, conn.worker.origins.send(&to, request));
+            let sent = tokio::time::timeout(
+                timeout,
+                conn.worker.origins.send(&to, request, &self.generation.dns),
+            );
             let sent = match &mut self.left {
                 None => sent.await,
                 // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
@@ -903,12 +907,14 @@ impl Transaction {
 }
 
 /// The first address of `host` (an IP literal as is), within `limit`.
-async fn resolve(host: &str, port: u16, limit: std::time::Duration) -> Option<SocketAddr> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Some(SocketAddr::new(ip, port));
-    }
-    match tokio::time::timeout(limit, tokio::net::lookup_host((host, port))).await {
-        Ok(Ok(mut addrs)) => addrs.next(),
+async fn resolve(
+    dns: &crate::dns::Resolver,
+    host: &str,
+    port: u16,
+    limit: std::time::Duration,
+) -> Option<SocketAddr> {
+    match tokio::time::timeout(limit, dns.resolve(host, port)).await {
+        Ok(Ok(addr)) => Some(addr),
         Ok(Err(e)) => {
             debug!(%host, error = %e, "origin host does not resolve");
             None

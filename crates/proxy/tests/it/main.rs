@@ -14,6 +14,7 @@ mod conformance;
 mod control;
 mod coordination;
 mod ctl;
+mod dns;
 mod drain;
 mod errors;
 mod examples;
