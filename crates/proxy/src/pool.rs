@@ -137,7 +137,8 @@ impl Attempts {
 }
 
 impl Strategy {
-    fn new(spec: &StrategySpec, hosts: &HostTable) -> Strategy {
+    /// The strategy of `spec`, its hosts taken from `hosts`.
+    pub(crate) fn new(spec: &StrategySpec, hosts: &HostTable) -> Strategy {
         let groups = spec.groups.iter().map(|group| Group::new(group, hosts)).collect();
         Strategy {
             name: spec.name.clone(),
