@@ -81,7 +81,7 @@ fn check_validates_strategies_and_every_strategy_reference() {
 /// at once, as a killed process's) and started again on the same address.
 ///
 /// It answers `NAME TARGET host=HOST`; `/slow...` waits for [`Killable::release`]; `/health`
-/// answers 200 `ok`, or 503 once [`Killable::set_healthy`] said false.
+/// answers 200 `ok`, or 503 once [`Killable::set_healthy`] said false, as `/fail...` does then.
 struct Killable {
     name: &'static str,
     addr: SocketAddr,
@@ -201,6 +201,12 @@ async fn answer(
         if !ok {
             *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         }
+        return Ok(response);
+    }
+    if path.starts_with("/fail") && !healthy.load(Ordering::SeqCst) {
+        served.fetch_add(1, Ordering::SeqCst);
+        let mut response = Response::new(Full::new(Bytes::from(format!("{name} failing"))));
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         return Ok(response);
     }
     if path.starts_with("/slow") {
@@ -473,5 +479,78 @@ fn a_reload_changing_a_strategy_keeps_in_flight_transactions_and_host_marks() {
     let row = listed.iter().find(|h| h.0 == c).unwrap();
     assert_eq!((row.1.as_str(), row.2.as_str()), ("down", "kept"), "{listed:?}");
     println!("reload under load: {requests} requests under wrk, none failed");
+    stop(child);
+}
+
+/// One request over a new connection with `method` and `body`; the whole answer.
+fn send(addr: &str, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: site.test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn a_listed_status_is_retried_on_another_host_for_requests_without_a_body_only() {
+    let origins = [Killable::start("a"), Killable::start("b")];
+    let root = tempfile::tempdir().unwrap();
+    let failover = "    failover:\n      max_simple_retries: 1\n      response_codes: [503]\n      health_check: [active]\n";
+    let yaml = strategies(&origins.iter().collect::<Vec<_>>(), "rr_strict", failover);
+    // Active checks only, every hour: the failing host stays up, so every other request tries it.
+    let (child, addr) = run_pool(root.path(), &yaml, "health_checks: {interval: 1h}\n");
+    origins[0].set_healthy(false);
+    for i in 0..6 {
+        let answer = http_get(&addr, "site.test", &format!("/fail/{i}"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "retried on b: {answer}");
+        assert!(answer.contains("\r\n\r\nb /fail/"), "{answer}");
+    }
+    assert!(origins[0].served() >= 3, "a was tried (and answered 503) first every other time");
+    let answers: Vec<String> =
+        (0..4).map(|i| send(&addr, "POST", &format!("/fail/p{i}"), "x=1")).collect();
+    assert!(
+        answers.iter().any(|a| a.starts_with("HTTP/1.1 503") && a.ends_with("a failing")),
+        "a request with a body is not made again: {answers:?}"
+    );
+    stop(child);
+}
+
+#[test]
+fn with_every_host_down_a_rule_goes_direct_or_answers_502() {
+    let origins = [Killable::start("a"), Killable::start("direct")];
+    let root = tempfile::tempdir().unwrap();
+    let yaml = strategies(&[&origins[0]], "first_live", "    go_direct: false\n");
+    let (child, addr) = run_pool(root.path(), &yaml, "");
+    let a = format!("127.0.0.1:{}", origins[0].addr.port());
+    ctl(root.path(), &["host", "down", "127.0.0.1"]);
+    assert_eq!(hosts(root.path())[0].1, "down", "a host's name marks each of its ports");
+    let answer = http_get(&addr, "site.test", "/x");
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    assert!(answer.ends_with("no host of the strategy is up\n"), "{answer}");
+    // go_direct (ATS's default): the rule's own origin.
+    let yaml = strategies(&[&origins[0]], "first_live", "");
+    write(root.path(), "strategies.yaml", &yaml);
+    write(
+        root.path(),
+        "remap.config",
+        &format!("map http://site.test/ http://{}/ @strategy=pool\n", origins[1].addr),
+    );
+    assert_eq!(ctl(root.path(), &["reload"])["ok"], true);
+    assert_eq!(who(&addr, "/x"), "direct");
+    ctl(root.path(), &["host", "up", &a]);
+    assert_eq!(who(&addr, "/x"), "a");
+    let unknown = hookyard(root.path())
+        .args(["ctl", "--admin", "a.sock", "host", "down", "nowhere.test"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(message.contains("no host `nowhere.test` in the strategies"), "{message}");
     stop(child);
 }
