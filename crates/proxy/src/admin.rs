@@ -277,6 +277,24 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
             serde_json::to_value(control.drain())
         }
         "rules" => serde_json::to_value(control.rules()),
+        "hosts" => serde_json::to_value(control.hosts()),
+        "host_down" | "host_up" => {
+            let text =
+                |key: &str| request.pointer(&format!("/params/{key}")).and_then(Value::as_str);
+            let Some(name) = text("name") else {
+                return error(
+                    id,
+                    -32602,
+                    &format!("invalid params: `{method}` needs `name`, a string"),
+                );
+            };
+            let reason = (method == "host_down").then(|| text("reason").unwrap_or("manual"));
+            info!(host = name, reason, "host marked on the control socket");
+            match control.mark_host(name, reason) {
+                Ok(changed) => serde_json::to_value(changed),
+                Err(unknown) => return error(id, -32602, &unknown.to_string()),
+            }
+        }
         "plugins" => serde_json::to_value(control.reloader.plugins()),
         "hooks" if request.pointer("/params/txn_sample") == Some(&json!(true)) => {
             match control.sampler.next(std::time::Duration::from_secs(10)).await {
@@ -292,7 +310,7 @@ async fn answer(line: &str, control: &Arc<Control>) -> Value {
                 id,
                 -32601,
                 &format!(
-                    "method not found: `{other}` (expected reload, status, config, rules, plugins, retire, plugin_msg, hooks, metrics, log_level, drain, takeover)"
+                    "method not found: `{other}` (expected reload, status, config, rules, hosts, host_down, host_up, plugins, retire, plugin_msg, hooks, metrics, log_level, drain, takeover)"
                 ),
             );
         }

@@ -145,6 +145,7 @@ fn load_plugins(config: &mut Config, dir: &Path) -> Result<(), Problems> {
         settings,
         rules: std::mem::take(&mut config.rules),
         plugins: config.plugins.clone(),
+        strategies: config.strategies.clone(),
         tls: config.tls.clone(),
     };
     // Everything that can hold the loader (and so its lock file in the scratch directory) is

@@ -1,5 +1,5 @@
 //! The configuration directory (`docs/operating.md`): `hookyard.yaml`, `remap.config`,
-//! `plugin.yaml`.
+//! `plugin.yaml`, `strategies.yaml`.
 //!
 //! Every file is optional. Loading parses everything before anything is used and reports every
 //! problem of every file as `file:line: reason`, so a bad directory never half-replaces a good
@@ -11,6 +11,7 @@ pub(crate) mod multicert;
 mod origin_tls;
 mod plugins;
 mod settings;
+pub mod strategies;
 mod tls;
 mod yaml;
 
@@ -27,9 +28,10 @@ pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig, PluginSource};
 pub use settings::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Drain, DroppedHook, Http2, Limits, Retirement, Settings,
-    Timeouts, Transforms,
+    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Dns, Drain, DroppedHook, HealthChecks, Http2, Limits,
+    Retirement, Settings, Timeouts, Transforms,
 };
+pub use strategies::{STRATEGIES_FILE, Strategies};
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};
 
 /// The settings file's name.
@@ -108,6 +110,8 @@ pub struct Config {
     pub rules: Rules,
     /// `plugin.yaml`.
     pub plugins: PluginConfig,
+    /// `strategies.yaml`: the origin pools rules name with `@strategy=`.
+    pub strategies: Strategies,
     /// The TLS certificates (`ssl_multicert.config`, or `tls.certificates` of `hookyard.yaml`).
     pub(crate) tls: Arc<crate::tls::Certs>,
 }
@@ -163,6 +167,7 @@ impl Config {
             settings: Settings::default(),
             rules: Rules::default(),
             plugins: PluginConfig::default(),
+            strategies: Strategies::default(),
             tls: Arc::default(),
         }
     }
@@ -210,15 +215,42 @@ impl Config {
 
         let plugins = plugin_list(dir, &settings, &mut files, &mut problems);
 
+        let path = dir.join(STRATEGIES_FILE);
+        let before = problems.len();
+        let strategies = file(&path, &mut files, &mut problems, |text| {
+            strategies::parse(&path, text).map(|s| (s, Vec::new()))
+        });
+        let strategies = strategies.unwrap_or_default();
+        // A strategies file with problems would make every reference to it one more.
+        if problems.len() == before {
+            strategy_references(&rules, &strategies, &mut problems);
+        }
+
         let tls = certificates(dir, &settings, &mut files, &mut problems).unwrap_or_default();
 
         let result = if problems.is_empty() {
             let tls = Arc::new(tls);
-            Ok(Config { source: Source::Dir(dir.to_owned()), settings, rules, plugins, tls })
+            let source = Source::Dir(dir.to_owned());
+            Ok(Config { source, settings, rules, plugins, strategies, tls })
         } else {
             Err(Problems(problems))
         };
         Loaded { result, files }
+    }
+}
+
+/// A problem for every rule whose `@strategy=` names no strategy of `strategies` (ATS's message).
+fn strategy_references(rules: &Rules, strategies: &Strategies, problems: &mut Vec<Problem>) {
+    for rule in rules.rules() {
+        if let Some(name) = &rule.strategy
+            && strategies.get(name).is_none()
+        {
+            problems.push(Problem {
+                file: rule.file.to_path_buf(),
+                line: rule.line,
+                reason: format!("no strategy named '{name}' is defined in the config"),
+            });
+        }
     }
 }
 

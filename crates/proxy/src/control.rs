@@ -101,6 +101,24 @@ impl Control {
         )
     }
 
+    /// The serving strategies' hosts with their state and counters (`ctl hosts`).
+    pub(crate) fn hosts(&self) -> Vec<crate::pool::HostInfo> {
+        let generation = self.reloader.serving().load();
+        generation.pools.hosts().iter().map(|host| host.info()).collect()
+    }
+
+    /// Marks the hosts called `name` (`host:port`, or a host for each of its ports) down with
+    /// `reason`, or up with `None` (`ctl host down|up`); the hosts changed. The mark holds
+    /// across reloads, until `ctl host up`.
+    pub(crate) fn mark_host(
+        &self,
+        name: &str,
+        reason: Option<&str>,
+    ) -> Result<Vec<String>, crate::pool::UnknownHost> {
+        let known = self.reloader.serving().load().pools.hosts();
+        self.reloader.hosts().mark(name, reason, &known)
+    }
+
     /// The serving rules with their plugin instances (`ctl rules`).
     pub(crate) fn rules(&self) -> Vec<RuleInfo> {
         let generation = self.reloader.serving().load();

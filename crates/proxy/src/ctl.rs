@@ -118,6 +118,13 @@ pub fn render(method: &str, result: &Value) -> String {
         "reload" => reload(&mut out, result),
         "status" => status(&mut out, result),
         "rules" => rules(&mut out, result),
+        "hosts" => hosts(&mut out, result),
+        "host_down" | "host_up" => {
+            let state = if method == "host_down" { "down" } else { "up" };
+            for host in result.as_array().into_iter().flatten() {
+                let _ = writeln!(out, "{} {state}", s(host));
+            }
+        }
         "hooks" => hooks(&mut out, result),
         "plugins" => plugins(&mut out, result),
         "retire" => retired(&mut out, result),
@@ -215,6 +222,35 @@ fn status(out: &mut String, result: &Value) {
             other => s(other),
         };
         let _ = writeln!(out, "{key:<15} {value}");
+    }
+}
+
+fn hosts(out: &mut String, result: &Value) {
+    let hosts = result.as_array().map(Vec::as_slice).unwrap_or_default();
+    if hosts.is_empty() {
+        out.push_str("no strategy hosts\n");
+        return;
+    }
+    let width = hosts.iter().map(|h| s(&h["name"]).len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<5}  {:<12}  {:>10}  {:>8}",
+        "NAME", "STATE", "REASON", "REQUESTS", "ERRORS"
+    );
+    for host in hosts {
+        let reason = match s(&host["reason"]) {
+            r if r.is_empty() => "-".to_owned(),
+            r => r,
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<5}  {:<12}  {:>10}  {:>8}",
+            s(&host["name"]),
+            s(&host["state"]),
+            reason,
+            s(&host["requests"]),
+            s(&host["errors"]),
+        );
     }
 }
 

@@ -33,18 +33,26 @@ pub struct Generation {
     pub(crate) origin_tls: OriginTlsClients,
     /// The forwarding headers it adds (`Via`, `X-Forwarded-For`, `Forwarded`).
     pub(crate) forwarder: Forwarder,
+    /// The strategies of `strategies.yaml`, and which rule uses which.
+    pub(crate) pools: crate::pool::Pools,
+    /// The resolver of origin host names (`dns`).
+    pub(crate) dns: Arc<crate::dns::Resolver>,
     /// When it was loaded.
     pub loaded_at: SystemTime,
 }
 
 impl Generation {
-    /// Generation `id` of `config`, with the remap generation and global hooks loaded for it.
+    /// Generation `id` of `config`, with the remap generation and global hooks loaded for it;
+    /// its strategies' hosts are those of `hosts`, and `dns` resolves its origin names.
     pub(crate) fn new(
         id: u64,
         config: Config,
         remap: Arc<hookyard_remap::Generation>,
         hooks: Arc<GlobalHooks>,
+        hosts: &crate::pool::HostTable,
+        dns: Arc<crate::dns::Resolver>,
     ) -> Generation {
+        let pools = crate::pool::Pools::new(&config.strategies, remap.rules(), hosts);
         let origin_tls = OriginTlsClients::new(&config.settings.origin_tls);
         let forwarder = Forwarder::new(&config.settings.forwarding);
         if remap.rules().rules().iter().any(|rule| rule.to.scheme == "https") {
@@ -57,6 +65,8 @@ impl Generation {
             rule_urls: rule_urls(&remap),
             origin_tls,
             forwarder,
+            pools,
+            dns,
             remap,
             hooks,
             loaded_at: SystemTime::now(),

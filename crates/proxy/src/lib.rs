@@ -1,7 +1,8 @@
 //! The `hookyard` reverse proxy: the library behind the `hookyard` binary.
 //!
 //! It owns the configuration directory ([`config`]: `hookyard.yaml`, `remap.config`,
-//! `plugin.yaml`, `ssl_multicert.config`), the HTTP/1.1 server (plain and TLS listeners, TLS
+//! `plugin.yaml`, `strategies.yaml`, `ssl_multicert.config`), origin pools (`pool.rs`: hosts
+//! chosen per strategy, checked and marked, names resolved with a cache), the HTTP/1.1 server (plain and TLS listeners, TLS
 //! certificates chosen by SNI) and its pooled origin clients ([`Server`]: one current-thread
 //! runtime per worker, each with its own `SO_REUSEPORT` listener and origin pool,
 //! so a connection never leaves the worker that accepted it; `ARCHITECTURE.md` gives the
@@ -27,11 +28,14 @@
 
 pub mod access_log;
 mod admin;
+#[doc(hidden)]
+pub mod benching;
 mod check;
 pub mod config;
 mod conn;
 mod control;
 pub mod ctl;
+mod dns;
 mod drain;
 pub mod fleet;
 mod forwarding;
@@ -43,6 +47,7 @@ pub mod log;
 mod metrics;
 mod notify;
 mod origin;
+mod pool;
 mod process;
 mod reload;
 mod report;

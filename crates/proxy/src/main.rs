@@ -316,6 +316,14 @@ enum Method {
     Config,
     /// The serving remap rules.
     Rules,
+    /// The hosts of the serving strategies (strategies.yaml): name, state, reason, requests,
+    /// errors.
+    Hosts,
+    /// Mark a host of the strategies down or up (ATS's `traffic_ctl host down|up`).
+    Host {
+        #[command(subcommand)]
+        action: HostAction,
+    },
     /// Loaded plugin versions: kind, state, retirement, dropped events, references, instances,
     /// continuations, paths.
     Plugins,
@@ -345,6 +353,25 @@ enum Method {
     /// listeners close after `drain.grace`; the process exits 0 once in-flight transactions
     /// finished (at most `drain.deadline`).
     Drain,
+}
+
+#[derive(Subcommand, Clone)]
+enum HostAction {
+    /// Take host NAME (`host:port` as `ctl hosts` shows it, or a host for each of its ports)
+    /// out: it gets no new transactions until `ctl host up`, across reloads. Prints the hosts
+    /// marked.
+    Down {
+        /// The host.
+        name: String,
+        /// Why (shown by `ctl hosts`; default `manual`).
+        #[arg(long, value_name = "R")]
+        reason: Option<String>,
+    },
+    /// Put host NAME back (whatever the reason it was marked down by the operator).
+    Up {
+        /// The host.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Clone)]
@@ -378,6 +405,9 @@ impl Method {
             Method::Status => "status",
             Method::Config => "config",
             Method::Rules => "rules",
+            Method::Hosts => "hosts",
+            Method::Host { action: HostAction::Down { .. } } => "host_down",
+            Method::Host { action: HostAction::Up { .. } } => "host_up",
             Method::Plugins => "plugins",
             Method::Plugin { action: PluginAction::Retire { .. } } => "retire",
             Method::Plugin { action: PluginAction::Msg { .. } } => "plugin_msg",
@@ -396,6 +426,10 @@ impl Method {
                 serde_json::json!({ "name": name, "force": force })
             }
             Method::LogLevel { level: Some(level) } => serde_json::json!({ "level": level }),
+            Method::Host { action: HostAction::Down { name, reason } } => {
+                serde_json::json!({ "name": name, "reason": reason.as_deref().unwrap_or("manual") })
+            }
+            Method::Host { action: HostAction::Up { name } } => serde_json::json!({ "name": name }),
             Method::Plugin { action: PluginAction::Msg { name, tag, data } } => {
                 serde_json::json!({ "name": name, "tag": tag, "data": data.as_deref().unwrap_or("") })
             }

@@ -16,6 +16,9 @@
 //! the counters `hookyard_received_bytes_total` and `hookyard_sent_bytes_total`; per origin the
 //! histogram `hookyard_origin_connect_seconds` and `hookyard_origin_errors_total{origin,kind}`;
 //! the gauges `hookyard_origin_connections` and `hookyard_origin_connections_pooled`;
+//! per host of the strategies (`strategies.yaml`) `hookyard_host_up{host}`,
+//! `hookyard_host_requests_total{host}`, `hookyard_host_errors_total{host}`,
+//! `hookyard_host_connects_total{host}` and `hookyard_host_connect_seconds_total{host}`;
 //! `hookyard_build_info{version,commit}`; and the `process_*` series.
 
 use std::fmt::Write as _;
@@ -170,6 +173,7 @@ pub(crate) fn render(control: &Control) -> String {
     control.tls.render_metrics(&mut out);
     listener_series(control, &mut out);
     origin_series(control, &totals, &mut out);
+    host_series(control, &mut out);
     build_info(&mut out);
     crate::process::render(&mut out);
     control.access_log.render_metrics(&mut out);
@@ -243,6 +247,49 @@ fn origin_series(control: &Control, totals: &crate::stats::Totals, out: &mut Str
     ];
     for (name, help, value) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    }
+}
+
+/// A family of host series: name, type, help, and its value for a host.
+type Family = (&'static str, &'static str, &'static str, fn(&crate::pool::HostInfo) -> String);
+
+/// The series of the serving strategies' hosts.
+fn host_series(control: &Control, out: &mut String) {
+    let hosts = control.hosts();
+    if hosts.is_empty() {
+        return;
+    }
+    let families: [Family; 5] = [
+        ("hookyard_host_up", "gauge", "1 while a strategy host takes transactions, else 0.", |h| {
+            u8::from(h.state == "up").to_string()
+        }),
+        ("hookyard_host_requests_total", "counter", "Transactions sent to a strategy host.", |h| {
+            h.requests.to_string()
+        }),
+        (
+            "hookyard_host_errors_total",
+            "counter",
+            "Transactions that failed at a strategy host (connect, timeout, 5xx).",
+            |h| h.errors.to_string(),
+        ),
+        (
+            "hookyard_host_connects_total",
+            "counter",
+            "Connections opened to a strategy host.",
+            |h| h.connects.to_string(),
+        ),
+        (
+            "hookyard_host_connect_seconds_total",
+            "counter",
+            "Time spent opening connections to a strategy host.",
+            |h| h.connect_seconds.to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for host in &hosts {
+            let _ = writeln!(out, "{name}{{host=\"{}\"}} {}", escape(&host.name), value(host));
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) mod tls;
 
 use self::body::RequestBody;
 use self::tls::{TlsError, TlsTarget};
+use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};
 
 /// Why a request did not reach its origin or got no usable response head.
@@ -48,6 +49,20 @@ pub(crate) enum OriginError {
     /// The origin answered 101 Switching Protocols, which the proxy never asks for.
     #[error("unsolicited 101 switching protocols")]
     SwitchingProtocols,
+}
+
+/// A request that got no response: why, and the request itself when nothing of it was sent
+/// (no connection could be made), so it can go elsewhere.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: OriginError,
+    pub(crate) unsent: Option<Request<RequestBody>>,
+}
+
+impl From<OriginError> for Failed {
+    fn from(error: OriginError) -> Failed {
+        Failed { error, unsent: None }
+    }
 }
 
 /// One idle (or busy-reading) connection.
@@ -157,15 +172,22 @@ impl OriginPool {
         Ok(())
     }
 
-    /// A new connection to `to`: TCP, then TLS for an `https://` origin (each step within
+    /// A new connection to `to` (its name resolved by `dns`): TCP, then TLS for an `https://` origin (each step within
     /// `timeouts.origin_connect`), then HTTP/1.1.
-    async fn connect(&self, to: &Destination) -> Result<SendRequest<RequestBody>, OriginError> {
+    async fn connect(
+        &self,
+        to: &Destination,
+        dns: &Resolver,
+    ) -> Result<SendRequest<RequestBody>, OriginError> {
         let (host, port, addr) = (to.host.as_str(), to.port, to.addr);
         let connect = async {
             match (addr, host.parse::<IpAddr>()) {
                 (Some(addr), _) => tokio::net::TcpStream::connect(addr).await,
                 (None, Ok(ip)) => tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await,
-                (None, Err(_)) => tokio::net::TcpStream::connect((host, port)).await,
+                (None, Err(_)) => {
+                    let addrs = dns.resolve_all(host, port).await?;
+                    tokio::net::TcpStream::connect(addrs.as_slice()).await
+                }
             }
         };
         let stream = tokio::time::timeout(self.connect_timeout, connect)
@@ -185,12 +207,14 @@ impl OriginPool {
 
     /// Sends `request` (origin-form target, `Host` set) to `host:port` (`authority`), on an
     /// idle connection if there is one, else a new one; a request an idle connection could not
-    /// take (the origin closed it meanwhile) goes on a new connection.
+    /// take (the origin closed it meanwhile) goes on a new connection. A request no connection
+    /// could be made for comes back with the error.
     pub(crate) async fn send(
         &self,
         to: &Destination,
         mut request: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, OriginError> {
+        dns: &Resolver,
+    ) -> Result<Response<Incoming>, Failed> {
         let authority = to.key.as_str();
         while let Some(mut sender) = self.checkout(authority) {
             match sender.try_send_request(request).await {
@@ -200,20 +224,27 @@ impl OriginPool {
                 }
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
-                    None => return Err(OriginError::Exchange(e.into_error())),
+                    None => return Err(OriginError::Exchange(e.into_error()).into()),
                 },
             }
         }
         // Boxed: connecting is the rare path, and its future would make every request's larger.
         let started = Instant::now();
-        let mut sender = Box::pin(self.connect(to)).await?;
-        self.stats().origins.get(&to.label()).connect.record(started.elapsed());
+        let mut sender = match Box::pin(self.connect(to, dns)).await {
+            Ok(sender) => sender,
+            Err(error) => return Err(Failed { error, unsent: Some(request) }),
+        };
+        let took = started.elapsed();
+        self.stats().origins.get(&to.label()).connect.record(took);
+        if let Some(host) = &to.pool_host {
+            host.connected(took);
+        }
         match sender.try_send_request(request).await {
             Ok(mut response) => {
                 self.done(authority, sender, &mut response)?;
                 Ok(response)
             }
-            Err(e) => Err(OriginError::Exchange(e.into_error())),
+            Err(e) => Err(OriginError::Exchange(e.into_error()).into()),
         }
     }
 }
@@ -271,6 +302,8 @@ pub(crate) struct Destination {
     pub(crate) addr: Option<SocketAddr>,
     /// For an `https://` origin: how to connect.
     pub(crate) tls: Option<TlsTarget>,
+    /// The strategy's host it goes to, if a strategy chose it.
+    pub(crate) pool_host: Option<Arc<crate::pool::Host>>,
 }
 
 impl Destination {
@@ -295,7 +328,25 @@ impl Destination {
                 }
             }
         };
-        Destination { key, host: host.to_owned(), port, addr, tls }
+        Destination { key, host: host.to_owned(), port, addr, tls, pool_host: None }
+    }
+
+    /// To `pool_host`, a strategy's host (or to `addr` when given), asked as `authority`; its
+    /// connections are pooled apart from those of the strategy's other hosts.
+    pub(crate) fn to_pool_host(
+        authority: &str,
+        pool_host: Arc<crate::pool::Host>,
+        addr: Option<SocketAddr>,
+        tls: Option<TlsTarget>,
+    ) -> Self {
+        let via = match addr {
+            Some(addr) => format!("{authority}@{addr}"),
+            None => format!("{authority}@{}", pool_host.name),
+        };
+        let mut to = Destination::new(via, &pool_host.host, pool_host.port, None, tls);
+        to.addr = addr;
+        to.pool_host = Some(pool_host);
+        to
     }
 
     /// The origin's name in the metrics: `scheme://host:port`.

@@ -26,6 +26,10 @@ pub(crate) struct Reloader {
     config_dir: Option<PathBuf>,
     /// Whether the server has TLS listeners: a configuration without certificates is refused.
     tls_listeners: bool,
+    /// The hosts of every strategy, with their status, across generations.
+    hosts: Arc<crate::pool::HostTable>,
+    /// The resolver of the serving `dns` settings.
+    resolvers: crate::dns::Resolvers,
     /// One reload at a time.
     lock: Mutex<()>,
     ok: AtomicU64,
@@ -39,6 +43,8 @@ impl Reloader {
         link: Arc<Link>,
         config_dir: Option<PathBuf>,
         tls_listeners: bool,
+        hosts: Arc<crate::pool::HostTable>,
+        resolvers: crate::dns::Resolvers,
     ) -> Reloader {
         Reloader {
             serving,
@@ -46,6 +52,8 @@ impl Reloader {
             link,
             config_dir,
             tls_listeners,
+            hosts,
+            resolvers,
             lock: Mutex::new(()),
             ok: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -55,6 +63,11 @@ impl Reloader {
     /// The generation it reloads into.
     pub(crate) fn serving(&self) -> &Arc<Serving> {
         &self.serving
+    }
+
+    /// The hosts of every strategy, across generations.
+    pub(crate) fn hosts(&self) -> &Arc<crate::pool::HostTable> {
+        &self.hosts
     }
 
     /// The remap generations (and the plugin loader behind them).
@@ -107,7 +120,10 @@ impl Reloader {
                 report.ok = true;
                 let drain = config.settings.retirement.drain;
                 let remap = self.remap.current();
-                self.serving.store(Generation::new(old.id + 1, config, remap.clone(), hooks));
+                let dns = self.resolvers.for_settings(&config.settings.dns);
+                let next =
+                    Generation::new(old.id + 1, config, remap.clone(), hooks, &self.hosts, dns);
+                self.serving.store(next);
                 retire_dropped(&old.remap, &remap, drain);
                 self.ok.fetch_add(1, Ordering::Relaxed);
                 info!(generation = old.id + 1, previous = old.id, "configuration reloaded");

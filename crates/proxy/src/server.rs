@@ -205,7 +205,11 @@ impl Server {
         .map_err(|source| StartError::Spawn { what: "socket handover", source })?;
         let limits = Arc::new(ConnLimits::new(&settings.limits));
         let source = config.source.to_string();
-        let serving = Arc::new(Serving::new(Generation::new(1, config, remap.current(), hooks)));
+        let hosts = Arc::new(crate::pool::HostTable::default());
+        let resolvers = crate::dns::Resolvers::default();
+        let dns = resolvers.for_settings(&config.settings.dns);
+        let first = Generation::new(1, config, remap.current(), hooks, &hosts, dns);
+        let serving = Arc::new(Serving::new(first));
         let access_log = AccessLog::start(&serving)
             .map_err(|source| StartError::Spawn { what: "access log writer", source })?;
         let control = Arc::new(Control {
@@ -215,6 +219,8 @@ impl Server {
                 link,
                 options.config_dir.clone(),
                 !tls_addrs.is_empty(),
+                hosts,
+                resolvers,
             )),
             sampler: Arc::new(Sampler::default()),
             stats: Arc::new(Stats::new(workers, addrs.len() + tls_addrs.len())),
@@ -234,6 +240,10 @@ impl Server {
         let mut threads = spawn_workers(sockets, &control, &stopped)?;
         let (admin_path, metrics_addr) = (endpoints.admin_path.clone(), endpoints.metrics_addr());
         threads.push(endpoints.spawn(control.clone(), stopped.clone())?);
+        threads.extend(crate::pool::health::start(
+            control.reloader.serving().clone(),
+            stopped.clone(),
+        ));
         threads.extend(crate::watch::start(&control.reloader, stopped));
         info!(listen = ?addrs, listen_tls = ?tls_addrs, workers, config = %source,
             admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");

@@ -54,7 +54,8 @@ use crate::forwarding::ClientSide;
 use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
-use crate::origin::{Destination, OriginError};
+use crate::origin::{Destination, Failed, OriginError};
+use crate::pool::{Attempts, Strategy};
 use crate::stats::OriginFailure;
 
 /// A response body: the origin's, streamed, or one the proxy made.
@@ -182,6 +183,8 @@ struct Route<'a> {
     /// Whether an `https://` origin's certificate is verified (the rule's
     /// `@origin_tls_verify=`, else `origin_tls.verify`).
     verify: bool,
+    /// The rule's strategy (`@strategy=`), which picks the host requests go to.
+    strategy: Option<&'a Arc<Strategy>>,
 }
 
 /// A request ready for its origin.
@@ -191,6 +194,62 @@ struct OriginRequest {
     to: Destination,
     /// Whether the client's body failed on its way.
     client_body: BodyWatch,
+    /// The strategy's choice, when the rule has one.
+    pool: Option<PoolTry>,
+}
+
+/// A transaction's tries on a strategy's hosts.
+struct PoolTry {
+    strategy: Arc<Strategy>,
+    /// The key's (or client's) hash the policy selects by.
+    hash: u64,
+    attempts: Attempts,
+    /// Retries made so far.
+    retries: u32,
+    /// The `Host` the origin is asked as.
+    authority: String,
+    /// What a retry connects with: the TLS target, for an `https` strategy.
+    tls: Option<TlsTarget>,
+    /// The request again, for retries after a listed response code or a failed exchange
+    /// (no response head): only for a request without a body whose method is idempotent.
+    again: Option<Again>,
+}
+
+/// What a request is made again from.
+struct Again {
+    method: Method,
+    uri: http::Uri,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+}
+
+impl Again {
+    fn request(&self) -> Request<RequestBody> {
+        let mut request = Request::new(RequestBody::empty());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = self.headers.clone();
+        *request.extensions_mut() = self.extensions.clone();
+        request
+    }
+}
+
+impl PoolTry {
+    /// The next host for a retry, when retries are left; `None` otherwise.
+    fn retry(&mut self) -> Option<Destination> {
+        if self.retries >= self.strategy.failover.max_simple_retries {
+            return None;
+        }
+        let host = self.strategy.select(self.hash, &mut self.attempts)?.host.clone();
+        self.retries += 1;
+        Some(Destination::to_pool_host(&self.authority, host, None, self.tls.clone()))
+    }
+
+    /// How passive checks count a failure, if the strategy uses them.
+    fn passive(&self, checks: &crate::config::HealthChecks) -> Option<(u32, std::time::Duration)> {
+        self.strategy.failover.passive.then_some((checks.fall, checks.retry))
+    }
 }
 
 impl Transaction {
@@ -280,18 +339,20 @@ impl Transaction {
             let chain = generation.remap.chain(rule);
             self.run_chain(generation, rule, chain, &target)?;
             let verify = rule.origin_tls_verify.unwrap_or(default_verify);
-            return Ok(Route { chain, target: None, verify });
+            let strategy = generation.pools.of_rule(rule.index);
+            return Ok(Route { chain, target: None, verify, strategy });
         }
         let request = client_url.remap_request(self.local.port(), parts.version);
         let (rule, target) = self.route(rules, &request, parts)?;
         let chain = generation.remap.chain(rule);
         let verify = rule.origin_tls_verify.unwrap_or(default_verify);
+        let strategy = generation.pools.of_rule(rule.index);
         if chain.is_empty() {
-            return Ok(Route { chain, target: Some(target), verify });
+            return Ok(Route { chain, target: Some(target), verify, strategy });
         }
         self.make_state(conn, parts, client_url.to_parts()).await;
         self.run_chain(generation, rule, chain, &target)?;
-        Ok(Route { chain, target: None, verify })
+        Ok(Route { chain, target: None, verify, strategy })
     }
 
     /// The rule `request` maps by, if it allows the request.
@@ -382,7 +443,21 @@ impl Transaction {
             (None, Some(target)) => Url::of_target(target),
             (None, None) => return Err(Answer::InvalidOriginUrl),
         };
-        let tls = match dest.scheme {
+        let mut pool = route.strategy.map(|strategy| self.pool_try(strategy, &dest));
+        let chosen = pool
+            .as_mut()
+            .and_then(|p| Some(p.strategy.select(p.hash, &mut p.attempts)?.host.clone()));
+        if let Some(p) = &pool
+            && chosen.is_none()
+            && !p.strategy.go_direct
+        {
+            return Err(Answer::NoHostUp);
+        }
+        let scheme = match (&pool, &chosen) {
+            (Some(p), Some(_)) => p.strategy.scheme.name(),
+            _ => dest.scheme,
+        };
+        let tls = match scheme {
             "http" => None,
             "https" => Some(
                 TlsTarget::new(&self.generation.origin_tls, dest.host, route.verify)
@@ -394,14 +469,24 @@ impl Transaction {
         let authority = dest.authority();
         let host_field =
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
-        let port = dest.port.unwrap_or(if tls.is_some() { 443 } else { 80 });
-        let addr = self.os_dns(dest.host, port).await?;
+        let (host, port) = match &chosen {
+            Some(chosen) => (chosen.host.as_str(), chosen.port),
+            None => (dest.host, dest.port.unwrap_or(if tls.is_some() { 443 } else { 80 })),
+        };
+        let addr = self.os_dns(host, port).await?;
         if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
-            let literal = dest.host.parse().ok().map(|ip| SocketAddr::new(ip, port));
-            let host = dest.host.to_owned();
+            let literal = host.parse().ok().map(|ip| SocketAddr::new(ip, port));
+            let host = host.to_owned();
             entry.origin = Some(OriginSide { host, addr: addr.or(literal), ..Default::default() });
         }
-        let to = Destination::new(authority, dest.host, port, addr, tls);
+        if let Some(p) = &mut pool {
+            p.authority.clone_from(&authority);
+            p.tls.clone_from(&tls);
+        }
+        let to = match chosen {
+            Some(chosen) => Destination::to_pool_host(&authority, chosen, addr, tls),
+            None => Destination::new(authority, dest.host, port, addr, tls),
+        };
         let mut headers = match &mut self.state {
             Some(state) => state.origin_headers(),
             None => std::mem::take(&mut parts.headers),
@@ -443,7 +528,43 @@ impl Transaction {
             log.request_body = Some(client_body.clone());
         }
         let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
-        Ok(OriginRequest { request, to, client_body })
+        if let Some(p) = &mut pool
+            && p.strategy.failover.max_simple_retries > 0
+            && request.method().is_idempotent()
+            && hyper::body::Body::is_end_stream(request.body())
+        {
+            p.again = Some(Again {
+                method: request.method().clone(),
+                uri: request.uri().clone(),
+                headers: request.headers().clone(),
+                extensions: request.extensions().clone(),
+            });
+        }
+        Ok(OriginRequest { request, to, client_body, pool })
+    }
+
+    /// A transaction's first try on `strategy`: the hash its policy selects by.
+    fn pool_try(&self, strategy: &Arc<Strategy>, dest: &Url<'_>) -> PoolTry {
+        let hash = match strategy.policy {
+            crate::config::strategies::Policy::RrIp => crate::pool::client_hash(self.client.ip()),
+            crate::config::strategies::Policy::ConsistentHash => crate::pool::key_hash(
+                strategy.hash_key,
+                dest.scheme,
+                dest.host,
+                dest.path,
+                dest.query,
+            ),
+            _ => 0,
+        };
+        PoolTry {
+            strategy: strategy.clone(),
+            hash,
+            attempts: Attempts::default(),
+            retries: 0,
+            authority: String::new(),
+            tls: None,
+            again: None,
+        }
     }
 
     /// OS_DNS, when plugins may see or choose the origin's address: the one a plugin set, else
@@ -454,7 +575,8 @@ impl Transaction {
         let wanted = state.has_callbacks(HookId::OsDns);
         if wanted && state.get().server_addr.is_none() {
             let limit = self.generation.config.settings.timeouts.origin_connect;
-            let resolved = resolve(host, port, limit).await.ok_or(Answer::OriginUnresolved)?;
+            let dns = &self.generation.dns;
+            let resolved = resolve(dns, host, port, limit).await.ok_or(Answer::OriginUnresolved)?;
             state.get().server_addr = Some(resolved);
         }
         if wanted {
@@ -483,18 +605,73 @@ impl Transaction {
         request: OriginRequest,
         chain: &Chain,
     ) -> Result<Response<Incoming>, Answer> {
-        let OriginRequest { request, to, client_body } = request;
-        let authority = &to.key;
+        let OriginRequest { mut request, mut to, client_body, mut pool } = request;
         let timeout = self.generation.config.settings.timeouts.origin_response;
-        let sent = tokio::time::timeout(timeout, conn.worker.origins.send(&to, request));
-        let sent = match &mut self.left {
-            None => sent.await,
-            // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
-            Some(left) => tokio::select! {
-                sent = sent => sent,
-                () = left.closed() => return Err(Answer::ClientLeft),
-            },
+        let sent = loop {
+            if let Some(host) = &to.pool_host {
+                host.request();
+            }
+            let sent = tokio::time::timeout(
+                timeout,
+                conn.worker.origins.send(&to, request, &self.generation.dns),
+            );
+            let sent = match &mut self.left {
+                None => sent.await,
+                // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
+                Some(left) => tokio::select! {
+                    sent = sent => sent,
+                    () = left.closed() => return Err(Answer::ClientLeft),
+                },
+            };
+            let (Some(p), Some(host)) = (&mut pool, to.pool_host.clone()) else { break sent };
+            let passive = p.passive(&self.generation.config.settings.health_checks);
+            match sent {
+                Ok(Ok(response)) => {
+                    let status = response.status();
+                    if status.is_server_error() {
+                        host.failed(passive);
+                    } else {
+                        host.succeeded();
+                    }
+                    if p.strategy.failover.response_codes.contains(&status.as_u16())
+                        && let Some(again) = p.again.as_ref().map(Again::request)
+                        && let Some(next) = p.retry()
+                    {
+                        debug!(host = %host.name, %status, next = %next.key, "retrying");
+                        (request, to) = (again, next);
+                        continue;
+                    }
+                    break Ok(Ok(response));
+                }
+                Ok(Err(Failed { error, unsent: Some(unsent) })) => {
+                    host.failed(passive);
+                    match p.retry() {
+                        Some(next) => {
+                            debug!(host = %host.name, %error, next = %next.key, "retrying");
+                            (request, to) = (unsent, next);
+                        }
+                        None => break Ok(Err(Failed { error, unsent: None })),
+                    }
+                }
+                Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: None })) => {
+                    host.failed(passive);
+                    // No response head came: a request without a body can go elsewhere.
+                    match p.again.as_ref().map(Again::request).zip(p.retry()) {
+                        Some((again, next)) => {
+                            debug!(host = %host.name, %error, next = %next.key, "retrying");
+                            (request, to) = (again, next);
+                        }
+                        None => break Ok(Err(Failed { error, unsent: None })),
+                    }
+                }
+                failed => {
+                    host.failed(passive);
+                    break failed;
+                }
+            }
         };
+        let authority = &to.key;
+        let sent = sent.map(|sent| sent.map_err(|failed| failed.error));
         let failed = |failure| conn.worker.stats().origins.get(&to.label()).error(failure);
         let (server_state, result) = match sent {
             Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
@@ -730,12 +907,14 @@ impl Transaction {
 }
 
 /// The first address of `host` (an IP literal as is), within `limit`.
-async fn resolve(host: &str, port: u16, limit: std::time::Duration) -> Option<SocketAddr> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Some(SocketAddr::new(ip, port));
-    }
-    match tokio::time::timeout(limit, tokio::net::lookup_host((host, port))).await {
-        Ok(Ok(mut addrs)) => addrs.next(),
+async fn resolve(
+    dns: &crate::dns::Resolver,
+    host: &str,
+    port: u16,
+    limit: std::time::Duration,
+) -> Option<SocketAddr> {
+    match tokio::time::timeout(limit, dns.resolve(host, port)).await {
+        Ok(Ok(addr)) => Some(addr),
         Ok(Err(e)) => {
             debug!(%host, error = %e, "origin host does not resolve");
             None

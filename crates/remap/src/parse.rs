@@ -305,6 +305,7 @@ impl Parser {
         let mut early_params: Vec<String> = Vec::new();
         let mut map_id = None;
         let mut origin_tls_verify = None;
+        let mut strategy: Option<String> = None;
         for opt in tokens.iter().filter_map(option) {
             let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
             match key.to_ascii_lowercase().as_str() {
@@ -345,19 +346,30 @@ impl Parser {
                     ),
                     Err(reason) => self.error(file, line, reason),
                 },
-                "strategy" => {
-                    self.error(
+                "strategy" if value.is_empty() => {
+                    self.error(file, line, "@strategy= needs the name of a strategy");
+                }
+                "strategy" => match &strategy {
+                    Some(first) => self.error(
                         file,
                         line,
-                        "@strategy= is not supported: hookyard has no parent selection strategies",
-                    );
-                }
+                        format!("a second @strategy= (`{value}`): the rule already uses `{first}`"),
+                    ),
+                    None => strategy = Some(value.to_owned()),
+                },
                 _ => match filter_option(&mut inline, opt, &mut action_seen) {
                     Ok(true) => has_inline = true,
                     Ok(false) => self.error(file, line, format!("unknown remap option \"@{opt}\"")),
                     Err(reason) => self.error(file, line, reason),
                 },
             }
+        }
+        if strategy.is_some() && !kind.is_forward() {
+            self.error(
+                file,
+                line,
+                format!("@strategy= is only for map rules, not {}", kind.name()),
+            );
         }
         if !early_params.is_empty() && plugins.is_empty() {
             self.error(file, line, "@pparam= without a @plugin= on the line");
@@ -412,6 +424,7 @@ impl Parser {
             plugins,
             map_id,
             origin_tls_verify,
+            strategy,
             file: Arc::clone(file),
             line,
             rank,

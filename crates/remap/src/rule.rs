@@ -94,6 +94,10 @@ pub struct Rule {
     /// `@origin_tls_verify=`: whether an `https://` origin's certificate is verified for this
     /// rule; `None` leaves it to the proxy's default (`origin_tls.verify` in `hookyard.yaml`).
     pub origin_tls_verify: Option<bool>,
+    /// `@strategy=`: the name of the strategy (of `strategies.yaml`) that picks the host this
+    /// rule's requests go to; the TO URL then gives their `Host` and, with `go_direct`, where
+    /// they go when every host of the strategy is down.
+    pub strategy: Option<String>,
     /// The file the rule is in.
     pub file: Arc<Path>,
     /// Its line (the first physical line of the logical line).
@@ -116,6 +120,9 @@ impl fmt::Display for Rule {
             for param in &plugin.params {
                 write!(f, " @pparam={param}")?;
             }
+        }
+        if let Some(strategy) = &self.strategy {
+            write!(f, " @strategy={strategy}")?;
         }
         if let Some(verify) = self.origin_tls_verify {
             write!(f, " @origin_tls_verify={}", if verify { "on" } else { "off" })?;

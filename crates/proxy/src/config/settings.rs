@@ -1,6 +1,8 @@
 //! `hookyard.yaml`: listeners, the control socket, timeouts and limits.
 
+mod dns;
 mod drain;
+mod health_checks;
 mod http2;
 mod transforms;
 
@@ -19,7 +21,9 @@ use super::origin_tls::{self, OriginTls};
 use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
 use crate::log::LogSettings;
+pub use dns::Dns;
 pub use drain::Drain;
+pub use health_checks::HealthChecks;
 pub use http2::Http2;
 pub use transforms::Transforms;
 
@@ -175,6 +179,10 @@ pub struct Settings {
     pub drain: Drain,
     /// Body transforms plugins add.
     pub transforms: Transforms,
+    /// How the hosts of `strategies.yaml` are checked and marked down.
+    pub health_checks: HealthChecks,
+    /// How origin host names are resolved.
+    pub dns: Dns,
 }
 
 impl Default for Settings {
@@ -205,13 +213,15 @@ impl Default for Settings {
             access_log: None,
             drain: Drain::default(),
             transforms: Transforms::default(),
+            health_checks: HealthChecks::default(),
+            dns: Dns::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log, drain, transforms";
+                    origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -305,6 +315,10 @@ impl Settings {
                 "access_log" => settings.access_log = access_log::parse(&mut r, dir, value),
                 "drain" => drain::parse(&mut r, value, &mut settings.drain),
                 "transforms" => transforms::parse(&mut r, value, &mut settings.transforms),
+                "health_checks" => {
+                    health_checks::parse(&mut r, value, &mut settings.health_checks);
+                }
+                "dns" => dns::parse(&mut r, value, &mut settings.dns),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -490,7 +504,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -26,6 +26,8 @@ pub(crate) struct RequestBody {
 
 /// The client's body, as it is or through transforms.
 enum Input {
+    /// No body (a request made again for a retry).
+    Empty,
     Plain(Incoming),
     Transformed(Box<Transformed<Incoming>>),
 }
@@ -78,6 +80,13 @@ impl RequestBody {
     }
 }
 
+impl RequestBody {
+    /// No body.
+    pub(crate) fn empty() -> RequestBody {
+        RequestBody { inner: Input::Empty, seen: None }
+    }
+}
+
 impl BodyWatch {
     /// Whether the client's body failed (so far).
     pub(crate) fn failed(&self) -> bool {
@@ -105,6 +114,7 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let poll = match &mut this.inner {
+            Input::Empty => return Poll::Ready(None),
             Input::Plain(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Input::Transformed(body) => Pin::new(&mut **body).poll_frame(cx),
         };
@@ -126,6 +136,7 @@ impl Body for RequestBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.inner {
+            Input::Empty => true,
             Input::Plain(body) => body.is_end_stream(),
             Input::Transformed(body) => body.is_end_stream(),
         }
@@ -133,6 +144,7 @@ impl Body for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         match &self.inner {
+            Input::Empty => SizeHint::with_exact(0),
             Input::Plain(body) => body.size_hint(),
             Input::Transformed(body) => body.size_hint(),
         }

@@ -146,6 +146,7 @@ impl ServerCertVerifier for NoVerification {
 
 /// Where a TLS connection goes: the connector (verifying or not) and the name it checks and
 /// sends as SNI.
+#[derive(Clone)]
 pub(crate) struct TlsTarget {
     connector: TlsConnector,
     name: ServerName<'static>,

@@ -62,6 +62,8 @@ pub(crate) enum Answer {
     OriginTls(TlsFailure),
     /// The origin's host name did not resolve (for OS_DNS).
     OriginUnresolved,
+    /// Every host of the rule's strategy is down, and it may not go direct.
+    NoHostUp,
     /// The client's request body broke on its way (a malformed chunked coding): the client's
     /// error, and the rest of the connection cannot be framed.
     BadRequestBody,
@@ -165,6 +167,9 @@ impl Answer {
                     TlsFailure::Handshake => "Bad Gateway: tls handshake failed with the origin\n",
                 },
             ),
+            Answer::NoHostUp => {
+                local(StatusCode::BAD_GATEWAY, "Bad Gateway: no host of the strategy is up\n")
+            }
             Answer::OriginUnresolved => {
                 local(StatusCode::BAD_GATEWAY, "Bad Gateway: the origin host does not resolve\n")
             }

@@ -67,8 +67,8 @@ async fn a_failed_reload_keeps_the_serving_generation() {
         report.files.iter().map(|f| serde_json::to_value(&f.status).unwrap()).collect();
     assert_eq!(
         statuses,
-        ["failed", "failed", "absent", "absent"],
-        "hookyard.yaml, remap.config, plugin.yaml, ssl_multicert.config"
+        ["failed", "failed", "absent", "absent", "absent"],
+        "hookyard.yaml, remap.config, plugin.yaml, strategies.yaml, ssl_multicert.config"
     );
 
     assert!(get(addr, "www.example.com", "/still").await.body.starts_with("a GET /still"));

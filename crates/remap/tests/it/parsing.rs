@@ -42,6 +42,28 @@ fn plugin_parameters_go_to_the_plugin_before_them_or_the_first() {
 }
 
 #[test]
+fn strategy_names_a_strategy_on_forward_rules_only() {
+    let r = rules(
+        "map http://a/ http://b/ @strategy=mid-tier\n\
+         map http://c/ http://d/ @action=allow @strategy=south\n\
+         map http://e/ http://f/\n",
+    );
+    let names: Vec<_> = r.rules().iter().map(|rule| rule.strategy.as_deref()).collect();
+    assert_eq!(names, [Some("mid-tier"), Some("south"), None]);
+    assert_eq!(r.rules()[0].to_string(), "map http://a/ http://b/ @strategy=mid-tier");
+    assert_eq!(
+        errors(
+            "map http://a/ http://b/ @strategy=x @strategy=y\n\
+             redirect http://c/ http://d/ @strategy=x\n"
+        ),
+        [
+            "remap.config:1: a second @strategy= (`y`): the rule already uses `x`",
+            "remap.config:2: @strategy= is only for map rules, not redirect",
+        ]
+    );
+}
+
+#[test]
 fn origin_tls_verify_is_per_rule_in_hookyards_words_or_atss() {
     let r = rules(
         "map http://a/ https://b/ @origin_tls_verify=off\n\
@@ -152,7 +174,7 @@ map http://p2/ http://q/ @colour=blue
 map http://p3/ http://q/ @src_ip=10.0.0.300
 map http://p4/ http://q/ @volume=1,
 map http://p5/ http://q/ @volume=300
-map http://p6/ http://q/ @strategy=s1
+map http://p6/ http://q/ @strategy=
 regex_map http://(a)/ http://$2/
 regex_map http://a(/ http://b/
 .definefilter
@@ -180,7 +202,7 @@ map https://p9/ https://q/ @origin_tls_verify=maybe
             "remap.config:15: invalid IP address range `10.0.0.300`",
             "remap.config:16: Invalid @volume= directive '1,' (trailing comma)",
             "remap.config:17: Volume number 300 out of range (1-255)",
-            "remap.config:18: @strategy= is not supported: hookyard has no parent selection strategies",
+            "remap.config:18: @strategy= needs the name of a strategy",
             "remap.config:19: the To host `$2` uses $2 but the host regex has 1 groups",
             "remap.config:20: invalid host regex `a(`: unclosed group",
             "remap.config:21: directive \".definefilter\" must have name argument",

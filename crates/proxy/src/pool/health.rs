@@ -1,0 +1,151 @@
+//! Active health checks: an HTTP GET of each `health_check_url` of the strategies that list
+//! `active` (`failover.health_check`), every `health_checks.interval`, on a thread of its own.
+//!
+//! A check passes on a 2xx or 3xx answer within `health_checks.timeout`. `fall` failures in a
+//! row mark the host down, `rise` passes in a row bring it back. The serving generation is read
+//! again before each round, so a reload changes what is checked; a host no longer checked
+//! actively loses what active checks said of it.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use http::{Request, StatusCode};
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use super::Host;
+use crate::config::HealthChecks;
+use crate::config::strategies::HealthUrl;
+use crate::generation::Serving;
+
+/// Starts the checker thread; it ends once `stopped` turns true.
+pub(crate) fn start(
+    serving: Arc<Serving>,
+    stopped: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let spawned = std::thread::Builder::new().name("hookyard-health".to_owned()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        match runtime {
+            Ok(runtime) => runtime.block_on(run(&serving, stopped)),
+            Err(e) => warn!(error = %e, "cannot start active health checks"),
+        }
+    });
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            warn!(error = %e, "cannot start the health check thread");
+            None
+        }
+    }
+}
+
+/// One host to check, and how.
+type Target = (Arc<Host>, HealthUrl);
+
+async fn run(serving: &Serving, mut stopped: watch::Receiver<bool>) {
+    let mut checked: Vec<Arc<Host>> = Vec::new();
+    loop {
+        let generation = serving.load_full();
+        let settings = generation.config.settings.health_checks.clone();
+        let targets = targets(&generation.pools);
+        drop(generation);
+        for host in &checked {
+            if !targets.iter().any(|(h, _)| Arc::ptr_eq(h, host)) {
+                forget(host);
+            }
+        }
+        checked = targets.iter().map(|(h, _)| h.clone()).collect();
+        let mut round = tokio::task::JoinSet::new();
+        for (host, url) in targets {
+            let timeout = settings.timeout;
+            round.spawn(async move {
+                let passed = check(&url, timeout).await;
+                (host, passed)
+            });
+        }
+        while let Some(done) = round.join_next().await {
+            if let Ok((host, passed)) = done {
+                record(&host, passed, &settings);
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(settings.interval) => {}
+            changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { return },
+        }
+    }
+}
+
+/// The hosts of strategies checked actively, once each.
+fn targets(pools: &super::Pools) -> Vec<Target> {
+    let mut targets: Vec<Target> = Vec::new();
+    for strategy in pools.strategies().iter().filter(|s| s.failover.active) {
+        for member in strategy.members() {
+            let Some(url) = &member.health else { continue };
+            if !targets.iter().any(|(h, _)| Arc::ptr_eq(h, &member.host)) {
+                targets.push((member.host.clone(), url.clone()));
+            }
+        }
+    }
+    targets
+}
+
+/// A host no longer checked actively: what the checks said of it goes.
+fn forget(host: &Host) {
+    host.check_failures.store(0, Ordering::Relaxed);
+    host.check_passes.store(0, Ordering::Relaxed);
+    host.set_active_down(false);
+}
+
+/// Counts a check's outcome; `fall` failures or `rise` passes in a row change the host's state.
+fn record(host: &Host, passed: bool, settings: &HealthChecks) {
+    if passed {
+        host.check_failures.store(0, Ordering::Relaxed);
+        let passes = host.check_passes.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        if passes >= settings.rise {
+            host.set_active_down(false);
+        }
+    } else {
+        host.check_passes.store(0, Ordering::Relaxed);
+        let failures = host.check_failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        if failures >= settings.fall {
+            host.set_active_down(true);
+        }
+    }
+}
+
+/// Whether `GET url` answers 2xx or 3xx within `timeout`.
+async fn check(url: &HealthUrl, timeout: Duration) -> bool {
+    let outcome = tokio::time::timeout(timeout, get(url)).await;
+    match outcome {
+        Ok(Ok(status)) => {
+            debug!(url = %url.url, %status, "health check");
+            status.is_success() || status.is_redirection()
+        }
+        Ok(Err(e)) => {
+            debug!(url = %url.url, error = %e, "health check failed");
+            false
+        }
+        Err(_) => {
+            debug!(url = %url.url, "health check timed out");
+            false
+        }
+    }
+}
+
+async fn get(url: &HealthUrl) -> Result<StatusCode, Box<dyn std::error::Error + Send + Sync>> {
+    let stream = tokio::net::TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let host = super::hosts::endpoint_name(&url.host, url.port);
+    let request = Request::get(url.path.as_str())
+        .header(http::header::HOST, host)
+        .header(http::header::USER_AGENT, "hookyard-health-check")
+        .header(http::header::CONNECTION, "close")
+        .body(Empty::<bytes::Bytes>::new())?;
+    Ok(sender.send_request(request).await?.status())
+}
