@@ -25,10 +25,10 @@ use serde::Serialize;
 pub use access_log::AccessLogSettings;
 pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
-pub use plugins::{GlobalPluginSpec, PluginConfig};
+pub use plugins::{GlobalPluginSpec, PluginConfig, is_wasm};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Drain, DroppedHook, Http2, Limits, Retirement, Settings,
-    Timeouts, Transforms,
+    Timeouts, Transforms, Wasm,
 };
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};
 

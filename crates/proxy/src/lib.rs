@@ -54,6 +54,7 @@ pub mod systemd;
 mod tls;
 mod txn;
 mod versions;
+mod wasm;
 mod watch;
 
 pub use check::{Check, check};

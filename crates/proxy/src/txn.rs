@@ -22,6 +22,7 @@ mod body;
 mod fields;
 pub(crate) mod transform;
 mod url;
+mod wasm;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -109,6 +110,7 @@ async fn transact(
         state: None,
         left,
         log: None,
+        wasm: Vec::new(),
     };
     let (mut parts, body) = request.into_parts();
     txn.log = conn.worker.access_log.entry(
@@ -171,6 +173,8 @@ pub(crate) struct Transaction {
     left: Option<oneshot::Sender<()>>,
     /// Its access log line, if its listener logs: queued when dropped.
     log: Option<Logging>,
+    /// Its WebAssembly filters' HTTP contexts, in request order (ended when it drops).
+    wasm: Vec<hookyard_wasm::HttpFilter>,
 }
 
 /// Where a remapped transaction goes.
@@ -182,6 +186,8 @@ struct Route<'a> {
     /// Whether an `https://` origin's certificate is verified (the rule's
     /// `@origin_tls_verify=`, else `origin_tls.verify`).
     verify: bool,
+    /// The rule's index.
+    rule: usize,
 }
 
 /// A request ready for its origin.
@@ -221,6 +227,16 @@ impl Transaction {
             version: parts.version,
         };
         let route = self.remap(conn, parts, &generation, client_url).await?;
+        if generation.wasm.any_for(route.rule) {
+            let properties = hookyard_wasm::Properties::new(
+                Some(self.client),
+                Some(self.local),
+                format!("{:?}", parts.version),
+            );
+            let priorities = &generation.hooks.priorities;
+            self.wasm =
+                generation.wasm.filters(route.rule, conn.worker.index, priorities, &properties);
+        }
         self.hook(HookId::PostRemap).await?;
         let request = self.origin_request(parts, body, &route, &client).await?;
         let response = self.origin(conn, request, route.chain).await?;
@@ -280,18 +296,18 @@ impl Transaction {
             let chain = generation.remap.chain(rule);
             self.run_chain(generation, rule, chain, &target)?;
             let verify = rule.origin_tls_verify.unwrap_or(default_verify);
-            return Ok(Route { chain, target: None, verify });
+            return Ok(Route { chain, target: None, verify, rule: rule.index });
         }
         let request = client_url.remap_request(self.local.port(), parts.version);
         let (rule, target) = self.route(rules, &request, parts)?;
         let chain = generation.remap.chain(rule);
         let verify = rule.origin_tls_verify.unwrap_or(default_verify);
         if chain.is_empty() {
-            return Ok(Route { chain, target: Some(target), verify });
+            return Ok(Route { chain, target: Some(target), verify, rule: rule.index });
         }
         self.make_state(conn, parts, client_url.to_parts()).await;
         self.run_chain(generation, rule, chain, &target)?;
-        Ok(Route { chain, target: None, verify })
+        Ok(Route { chain, target: None, verify, rule: rule.index })
     }
 
     /// The rule `request` maps by, if it allows the request.
@@ -390,7 +406,7 @@ impl Transaction {
             ),
             other => return Err(Answer::OriginScheme(other.to_owned())),
         };
-        let uri = dest.origin_form()?;
+        let mut uri = dest.origin_form()?;
         let authority = dest.authority();
         let host_field =
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
@@ -409,6 +425,15 @@ impl Transaction {
         fields::remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host_field);
         self.generation.forwarder.request(&mut headers, client);
+        let end_of_stream = hyper::body::Body::is_end_stream(&body);
+        let head = wasm::OriginHead {
+            method: &mut parts.method,
+            uri: &mut uri,
+            headers: &mut headers,
+            scheme: client.proto,
+            end_of_stream,
+        };
+        wasm::request(&mut self.wasm, head)?;
         let mut headers = self.send_request_hdr(headers).await?;
         let stages = match &mut self.state {
             Some(state) => {
@@ -567,6 +592,7 @@ impl Transaction {
         parts.version = Version::HTTP_11;
         fields::remove_hop_by_hop(&mut parts.headers);
         fields::reverse_map(&self.generation, &mut parts.headers);
+        wasm::response(&mut self.wasm, &mut parts, hyper::body::Body::is_end_stream(&body))?;
         if let Some(state) = &mut self.state {
             let headers = std::mem::take(&mut parts.headers);
             let reason = fields::reason(&parts);

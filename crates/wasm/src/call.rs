@@ -87,6 +87,17 @@ pub struct Properties {
     pub(crate) custom: HashMap<Vec<u8>, Vec<u8>>,
 }
 
+impl Properties {
+    /// The properties of a transaction from `source` to `destination` over `protocol`.
+    pub fn new(
+        source: Option<SocketAddr>,
+        destination: Option<SocketAddr>,
+        protocol: String,
+    ) -> Properties {
+        Properties { source, destination, protocol, ..Properties::default() }
+    }
+}
+
 /// What the current callback may act on.
 #[derive(Default)]
 pub(crate) struct Call {

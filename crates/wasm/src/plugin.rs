@@ -158,6 +158,16 @@ impl Plugin {
         self.module.hash_hex()
     }
 
+    /// Its configuration bytes.
+    pub fn config(&self) -> &[u8] {
+        &self.shared.config
+    }
+
+    /// How many instances it may have.
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Its limits.
     pub fn limits(&self) -> Limits {
         self.limits

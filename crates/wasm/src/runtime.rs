@@ -14,6 +14,9 @@ use crate::Error;
 /// How often the epoch advances: a callback's deadline is counted in these ticks.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(2);
 
+/// How many modules no version uses any more stay compiled.
+const RECENT: usize = 8;
+
 /// A compiled module and the hash of the bytes it was compiled from.
 #[derive(Debug)]
 pub struct CompiledModule {
@@ -33,6 +36,9 @@ pub struct Runtime {
     pub(crate) engine: Engine,
     /// Modules by content hash, while any plugin version uses them.
     modules: Mutex<HashMap<[u8; 32], Weak<CompiledModule>>>,
+    /// The modules used last, kept compiled when no version uses them any more: a reload back
+    /// to an earlier module (a rollback, two versions alternating) compiles nothing.
+    recent: Mutex<std::collections::VecDeque<Arc<CompiledModule>>>,
     compiled: std::sync::atomic::AtomicU64,
 }
 
@@ -69,6 +75,7 @@ impl Runtime {
         Ok(Runtime {
             engine,
             modules: Mutex::new(HashMap::new()),
+            recent: Mutex::new(std::collections::VecDeque::new()),
             compiled: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -85,6 +92,7 @@ impl Runtime {
         modules.retain(|_, m| m.strong_count() > 0);
         if let Some(found) = modules.get(&hash).and_then(Weak::upgrade) {
             debug!(hash = %found.hash_hex(), "wasm module found in the cache");
+            self.keep(&found);
             return Ok(found);
         }
         // Compiled under the lock: two loads of one module never compile it twice.
@@ -96,7 +104,16 @@ impl Runtime {
         if modules.len() > 1024 {
             warn!(modules = modules.len(), "many distinct wasm modules are in use at once");
         }
+        self.keep(&compiled);
         Ok(compiled)
+    }
+
+    /// Keeps `module` among the [`RECENT`] used last.
+    fn keep(&self, module: &Arc<CompiledModule>) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.retain(|m| !Arc::ptr_eq(m, module));
+        recent.push_front(module.clone());
+        recent.truncate(RECENT);
     }
 
     /// How many modules this process compiled (a cache hit compiles none).

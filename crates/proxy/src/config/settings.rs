@@ -3,6 +3,7 @@
 mod drain;
 mod http2;
 mod transforms;
+mod wasm;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::log::LogSettings;
 pub use drain::Drain;
 pub use http2::Http2;
 pub use transforms::Transforms;
+pub use wasm::Wasm;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -175,6 +177,8 @@ pub struct Settings {
     pub drain: Drain,
     /// Body transforms plugins add.
     pub transforms: Transforms,
+    /// The limits of WebAssembly plugins.
+    pub wasm: Wasm,
 }
 
 impl Default for Settings {
@@ -205,13 +209,14 @@ impl Default for Settings {
             access_log: None,
             drain: Drain::default(),
             transforms: Transforms::default(),
+            wasm: Wasm::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log, drain, transforms";
+                    origin_tls, forwarding, log, access_log, drain, transforms, wasm";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -305,6 +310,7 @@ impl Settings {
                 "access_log" => settings.access_log = access_log::parse(&mut r, dir, value),
                 "drain" => drain::parse(&mut r, value, &mut settings.drain),
                 "transforms" => transforms::parse(&mut r, value, &mut settings.transforms),
+                "wasm" => wasm::parse(&mut r, value, &mut settings.wasm),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -490,7 +496,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, wasm)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -42,4 +42,5 @@ mod tls;
 mod transforms;
 mod tscompat;
 mod upgrade;
+mod wasm;
 mod watch;
