@@ -22,7 +22,7 @@ mod body;
 mod fields;
 pub(crate) mod transform;
 mod url;
-mod wasm;
+pub(crate) mod wasm;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -47,6 +47,7 @@ pub(crate) use self::body::TxnBody;
 use self::body::{InFlight, Sent};
 use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
+use self::wasm::WasmBody;
 use crate::access_log::Logging;
 use crate::access_log::record::{Message, OriginSide, head_len, request_head_len};
 use crate::config::Source;
@@ -110,7 +111,8 @@ async fn transact(
         state: None,
         left,
         log: None,
-        wasm: Vec::new(),
+        wasm: None,
+        wasm_answered: None,
     };
     let (mut parts, body) = request.into_parts();
     txn.log = conn.worker.access_log.entry(
@@ -173,8 +175,11 @@ pub(crate) struct Transaction {
     left: Option<oneshot::Sender<()>>,
     /// Its access log line, if its listener logs: queued when dropped.
     log: Option<Logging>,
-    /// Its WebAssembly filters' HTTP contexts, in request order (ended when it drops).
-    wasm: Vec<hookyard_wasm::HttpFilter>,
+    /// Its WebAssembly filters' HTTP contexts, in request order (ended when the last of the
+    /// transaction and its bodies drops).
+    wasm: Option<wasm::Filters>,
+    /// A local response a filter of the request body answered.
+    wasm_answered: Option<wasm::Answered>,
 }
 
 /// Where a remapped transaction goes.
@@ -234,8 +239,9 @@ impl Transaction {
                 format!("{:?}", parts.version),
             );
             let priorities = &generation.hooks.priorities;
-            self.wasm =
+            let filters =
                 generation.wasm.filters(route.rule, conn.worker.index, priorities, &properties);
+            self.wasm = Some(std::sync::Arc::new(std::sync::Mutex::new(filters)));
         }
         self.hook(HookId::PostRemap).await?;
         let request = self.origin_request(parts, body, &route, &client).await?;
@@ -433,7 +439,9 @@ impl Transaction {
             scheme: client.proto,
             end_of_stream,
         };
-        wasm::request(&mut self.wasm, head)?;
+        if let Some(filters) = &self.wasm {
+            wasm::request(filters, head, self.generation.remap.rules()).await?;
+        }
         let mut headers = self.send_request_hdr(headers).await?;
         let stages = match &mut self.state {
             Some(state) => {
@@ -463,7 +471,13 @@ impl Transaction {
             *extensions = fields::header_case(&mut parts.extensions);
         }
         let pending = self.generation.config.settings.timeouts.hook_pending;
-        let (body, client_body) = RequestBody::watch(body, stages, pending);
+        let limit = self.generation.config.settings.transforms.buffer_limit;
+        let wasm = self.wasm.clone().filter(|_| !end_of_stream).map(|filters| {
+            let answered = wasm::Answered::default();
+            self.wasm_answered = Some(answered.clone());
+            (filters, answered, limit)
+        });
+        let (body, client_body) = RequestBody::watch(body, stages, pending, wasm);
         if let Some(log) = &mut self.log {
             log.request_body = Some(client_body.clone());
         }
@@ -543,7 +557,12 @@ impl Transaction {
             Ok(Err(e)) => {
                 debug!(origin = %authority, error = %e, "origin unreachable");
                 // A client body that failed on its way is the client's doing, not the origin's.
-                let answer = if client_body.transform_failed() {
+                let answered = self.wasm_answered.as_ref().and_then(|a| {
+                    a.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+                });
+                let answer = if let Some(local) = answered {
+                    Answer::WasmLocal(local)
+                } else if client_body.transform_failed() {
                     Answer::TransformFailed
                 } else if client_body.failed() {
                     Answer::BadRequestBody
@@ -592,7 +611,9 @@ impl Transaction {
         parts.version = Version::HTTP_11;
         fields::remove_hop_by_hop(&mut parts.headers);
         fields::reverse_map(&self.generation, &mut parts.headers);
-        wasm::response(&mut self.wasm, &mut parts, hyper::body::Body::is_end_stream(&body))?;
+        if let Some(filters) = &self.wasm {
+            wasm::response(filters, &mut parts, hyper::body::Body::is_end_stream(&body))?;
+        }
         if let Some(state) = &mut self.state {
             let headers = std::mem::take(&mut parts.headers);
             let reason = fields::reason(&parts);
@@ -639,44 +660,50 @@ impl Transaction {
     /// new `Content-Length` (else chunked). A response without body (to `HEAD`, a 204 or 304)
     /// gives each transform just its end.
     async fn response_body(&mut self, method: &Method, response: Response<Body>) -> Response<Sent> {
-        let Some(state) = &mut self.state else { return response.map(Sent::Plain) };
+        let status = response.status();
+        let bodiless = *method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
         let limit = self.generation.config.settings.transforms.buffer_limit;
+        // The filters' body callbacks run over the origin's body, before any transform.
+        let wasm = self
+            .wasm
+            .clone()
+            .filter(|_| !bodiless && !hyper::body::Body::is_end_stream(response.body()));
+        let Some(state) = &mut self.state else {
+            return match wasm {
+                Some(filters) => response
+                    .map(|b| Sent::Wasm(Box::new(WasmBody::new(b, filters, true, None, limit)))),
+                None => response.map(Sent::Plain),
+            };
+        };
         let stages = state.start_body(abi::rules::transform::Body::Response, limit);
         if stages.is_empty() {
-            return response.map(Sent::Plain);
+            return match wasm {
+                Some(filters) => response
+                    .map(|b| Sent::Wasm(Box::new(WasmBody::new(b, filters, true, None, limit)))),
+                None => response.map(Sent::Plain),
+            };
         }
-        let (mut parts, body) = response.into_parts();
-        let status = parts.status;
-        if *method == Method::HEAD
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-        {
+        let (parts, body) = response.into_parts();
+        if bodiless {
             for mut stage in stages {
                 stage.feed(Bytes::new(), true);
             }
             return Response::from_parts(parts, Sent::Plain(body));
         }
         let pending = self.generation.config.settings.timeouts.hook_pending;
-        let mut body = Transformed::new(body, stages, pending);
-        if !body.keeps_length() {
-            parts.headers.remove(header::CONTENT_LENGTH);
-        }
-        match body.prime(limit).await {
-            Primed::Failed(failed) => {
-                debug!(error = %failed, "the response body failed before its head went");
-                let answer = if failed.is::<transform::TransformFailed>() {
-                    Answer::TransformFailed
-                } else {
-                    Answer::OriginFailed
-                };
-                return answer.response().map(Sent::Plain);
+        match wasm {
+            Some(filters) => {
+                let body = WasmBody::new(body, filters, true, None, limit);
+                let body = Transformed::new(body, stages, pending);
+                primed(parts, body, limit, |b| Sent::WasmTransformed(Box::new(b))).await
             }
-            Primed::Whole(len) if !body.keeps_length() => {
-                parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            None => {
+                let body = Transformed::new(body, stages, pending);
+                primed(parts, body, limit, |b| Sent::Transformed(Box::new(b))).await
             }
-            Primed::Whole(_) | Primed::Streaming => {}
         }
-        Response::from_parts(parts, Sent::Transformed(Box::new(body)))
     }
 
     /// The transaction's active timeout passed before its response head: 504 (which goes
@@ -771,4 +798,40 @@ async fn resolve(host: &str, port: u16, limit: std::time::Duration) -> Option<So
             None
         }
     }
+}
+
+/// A response body through transforms: its first output taken before the head goes (a
+/// transform failing at once is answered 502); a rewrite's whole output, ready at once within
+/// `limit`, goes with a new `Content-Length` (else chunked).
+async fn primed<B>(
+    mut parts: http::response::Parts,
+    mut body: Transformed<B>,
+    limit: usize,
+    sent: impl FnOnce(Transformed<B>) -> Sent,
+) -> Response<Sent>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<transform::BoxError>,
+{
+    if !body.keeps_length() {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    match body.prime(limit).await {
+        Primed::Failed(failed) => {
+            debug!(error = %failed, "the response body failed before its head went");
+            let answer = if failed.is::<transform::TransformFailed>() {
+                Answer::TransformFailed
+            } else if failed.is::<wasm::WasmStopped>() {
+                Answer::WasmFailed
+            } else {
+                Answer::OriginFailed
+            };
+            return answer.response().map(Sent::Plain);
+        }
+        Primed::Whole(len) if !body.keeps_length() => {
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        Primed::Whole(_) | Primed::Streaming => {}
+    }
+    Response::from_parts(parts, sent(body))
 }

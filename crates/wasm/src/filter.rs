@@ -24,6 +24,18 @@ pub enum Verdict {
     Wait(Vec<HttpCall>),
 }
 
+/// What a body callback decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyVerdict {
+    /// The chunk (as the filter left it) goes on.
+    Continue,
+    /// The filter holds the chunk (`Action::Pause`): the next callback gets it again with
+    /// what follows, as Envoy buffers.
+    Buffer,
+    /// The transaction is answered with this response instead, if its head has not gone.
+    Respond(LocalResponse),
+}
+
 /// One transaction's context in one plugin. Dropping it ends the context in the module
 /// (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`).
 pub struct HttpFilter {
@@ -151,7 +163,7 @@ impl HttpFilter {
     }
 
     /// `proxy_on_request_body` (or `proxy_on_response_body` when `response`): the filter
-    /// sees (and may replace) one chunk of the body.
+    /// sees (and may replace, with `proxy_set_buffer_bytes`) one chunk of the body.
     ///
     /// # Errors
     ///
@@ -161,7 +173,7 @@ impl HttpFilter {
         response: bool,
         chunk: &mut Vec<u8>,
         end_of_stream: bool,
-    ) -> Result<Verdict, Failure> {
+    ) -> Result<BodyVerdict, Failure> {
         let (which, kind) = if response {
             (Filter::ResponseBody, buffer::RESPONSE_BODY)
         } else {
@@ -169,9 +181,28 @@ impl HttpFilter {
         };
         let size = chunk.len() as i32;
         let mut call = Call { body: Some((kind, std::mem::take(chunk))), ..Call::default() };
-        let verdict = self.run(which, size, end_of_stream, &mut call);
+        call.properties = Some(std::mem::take(&mut self.properties));
+        let action = self.with_context(|vm, id| {
+            let (result, back) =
+                vm.filter(which, id, size, end_of_stream, std::mem::take(&mut call));
+            call = back;
+            result
+        });
         *chunk = call.body.take().map(|(_, b)| b).unwrap_or_default();
-        verdict
+        if let Some(properties) = call.properties.take() {
+            self.properties = properties;
+        }
+        let action = action?;
+        if let Some(local) = call.local.take() {
+            self.plugin.local_response();
+            return Ok(BodyVerdict::Respond(local));
+        }
+        // A pause at the end has nothing more to wait for.
+        Ok(if action == ACTION_PAUSE && !end_of_stream {
+            BodyVerdict::Buffer
+        } else {
+            BodyVerdict::Continue
+        })
     }
 
     /// `proxy_on_http_call_response`: the answer to call `token`, while the filter waits with

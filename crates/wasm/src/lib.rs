@@ -30,7 +30,7 @@ mod runtime;
 mod vm;
 
 pub use call::{HttpCall, HttpCallResponse, LocalResponse, Properties, RequestHead, ResponseHead};
-pub use filter::{HttpFilter, Verdict};
+pub use filter::{BodyVerdict, HttpFilter, Verdict};
 pub use plugin::{Counts, Limits, Plugin, PluginSpec};
 pub use runtime::{CompiledModule, Runtime};
 

@@ -336,3 +336,121 @@ fn a_hundred_reloads_alternating_two_versions_under_load_fail_no_request() {
     assert!(got.head.contains("x-wasm: on"), "{}", got.head);
     eprintln!("100 reloads in {reloading:?} under {requests} requests");
 }
+
+/// `curl` POSTing `body` to `path` with `Host: host`: status, head, body.
+fn post(proxy: &Proxy, host: &str, path: &str, body: &[u8]) -> Got {
+    let file = proxy.root().join("post.bin");
+    std::fs::write(&file, body).unwrap();
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "20", "-H", &format!("Host: {host}"), "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("http://{}{path}", proxy.addr))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Got { status, head: head.to_lowercase(), body: body.to_owned(), took: started.elapsed() }
+}
+
+/// An origin that reads a request's whole body before it answers `len=N`, one request per
+/// connection.
+fn sink_origin() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end().to_ascii_lowercase();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(n) = line.strip_prefix("content-length:") {
+                        length = n.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let text = format!("len={length}");
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn body_callbacks_see_request_and_response_bodies() {
+    let sink = sink_origin();
+    let proxy = Proxy::start(
+        &[("body_inspect.wasm", "body_inspect"), ("add_header.wasm", "add_header")],
+        "plugins:\n  - path: add_header.wasm\n",
+        &format!("\nmap http://sink.test/ http://{sink}/ @plugin=body_inspect.wasm @pparam=secret"),
+        "workers: 1\n",
+    );
+    // A clean body streams through the filters to the origin whole, and back (`/echo`).
+    let clean: Vec<u8> = b"nothing to see here\n".iter().copied().cycle().take(300_000).collect();
+    let got = post(&proxy, "site.test", "/echo", &clean);
+    assert_eq!(got.status, 200, "{}", got.head);
+    assert!(got.body.as_bytes() == clean.as_slice(), "the echoed body differs");
+    assert!(got.head.contains("x-wasm-filter: add_header"), "{}", got.head);
+    // The inspecting filter buffers the request body, and counts the response's.
+    let got = post(&proxy, "sink.test", "/", &clean);
+    assert_eq!(got.status, 200, "{}", got.head);
+    assert_eq!(got.body, format!("len={}", clean.len()));
+    proxy.logged("response body: 10 bytes");
+    // A body with the word, past the first chunks, is refused before the origin sees its end.
+    let mut dirty = clean.clone();
+    dirty.extend_from_slice(b"the secret\n");
+    let refused = post(&proxy, "sink.test", "/", &dirty);
+    assert_eq!(refused.status, 403, "{}{}", refused.head, refused.body);
+    assert_eq!(refused.body, "refused\n");
+    assert!(refused.head.contains("x-body-inspect: refused"), "{}", refused.head);
+    assert_eq!(proxy.wasm_versions("body_inspect")[0]["wasm"]["local_responses"], 1);
+}
+
+#[test]
+fn a_filter_calls_another_rules_origin_before_its_request_goes_on() {
+    let proxy = Proxy::start(
+        &[("http_call.wasm", "http_call")],
+        "",
+        "@plugin=http_call.wasm @pparam=plain.test",
+        "workers: 1\n",
+    );
+    let got = proxy.get("site.test", "/headers");
+    assert_eq!(got.status, 200, "{}{}", got.head, got.body);
+    // The call went to `plain.test`'s origin, and its answer into the request.
+    assert!(
+        got.body.lines().any(|l| l == "x-auth: origin GET /auth host=plain.test"),
+        "{}",
+        got.body
+    );
+    drop(proxy);
+    // A call to an upstream no rule has fails: the filter refuses the request.
+    let proxy = Proxy::start(
+        &[("http_call.wasm", "http_call")],
+        "",
+        "@plugin=http_call.wasm @pparam=nowhere.test",
+        "workers: 1\n",
+    );
+    let denied = proxy.get("site.test", "/headers");
+    assert_eq!(denied.status, 403, "{}{}", denied.head, denied.body);
+    assert_eq!(denied.body, "denied\n");
+}

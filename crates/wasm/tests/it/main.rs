@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookyard_wasm::{
-    FailureKind, Limits, Plugin, PluginSpec, Properties, RequestHead, ResponseHead, Runtime,
-    Verdict,
+    BodyVerdict, FailureKind, Limits, Plugin, PluginSpec, Properties, RequestHead, ResponseHead,
+    Runtime, Verdict,
 };
 use http::HeaderMap;
 
@@ -166,10 +166,14 @@ fn request_bodies_are_inspected() {
     let mut filter = plugin.filter(0, Properties::default()).unwrap();
     filter.request_headers(&mut request("/"), false).unwrap();
     let mut chunk = b"a harmless se".to_vec();
-    assert_eq!(filter.body(false, &mut chunk, false).unwrap(), Verdict::Continue);
+    assert_eq!(filter.body(false, &mut chunk, false).unwrap(), BodyVerdict::Buffer);
     let mut whole = b"a harmless secret".to_vec();
-    let Verdict::Respond(local) = filter.body(false, &mut whole, true).unwrap() else {
+    let BodyVerdict::Respond(local) = filter.body(false, &mut whole, true).unwrap() else {
         panic!("not refused");
     };
     assert_eq!(local.status, 403);
+    let mut clean = plugin.filter(0, Properties::default()).unwrap();
+    let mut body = b"nothing to see".to_vec();
+    assert_eq!(clean.body(false, &mut body, true).unwrap(), BodyVerdict::Continue);
+    assert_eq!(body, b"nothing to see");
 }
