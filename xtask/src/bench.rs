@@ -5,6 +5,9 @@
 //! Then the gzip comparison of issue 18 (`gzip`): hookyard's `gzip` example plugin against
 //! nginx's `gzip on` at the same level, with compressed sizes and ratios side by side.
 //!
+//! Then the WebAssembly comparison of issue 22 (`wasm`): the proxy-wasm header filter against
+//! the same field added by a native plugin, each beside a hookyard without plugin.
+//!
 //! Everything runs on 127.0.0.1, from a directory of its own under the system temp directory
 //! (configurations, pid files, logs, runtime directories), with ports the kernel picked. Every
 //! server is bounded in time and torn down at the end, on errors too ([`procs`]). A contender
@@ -19,6 +22,7 @@ mod nginx;
 mod procs;
 mod report;
 mod tls;
+mod wasm;
 mod wrk;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -46,6 +50,7 @@ usage: cargo xtask bench [options] [cargo bench args] [-- criterion args]
   --no-load          skip the load comparison
   --no-tls           skip the TLS comparison (handshakes/s with openssl s_time, HTTP/2 with h2load)
   --no-gzip          skip the gzip comparison (the gzip example plugin against nginx `gzip on`)
+  --no-wasm          skip the wasm comparison (the proxy-wasm header filter against a native one)
   --keep             keep the bench directory (configs, logs) even when all went well
 Anything else goes to `cargo bench --workspace`.
 ";
@@ -57,6 +62,7 @@ struct Options {
     load: bool,
     tls: bool,
     gzip: bool,
+    wasm: bool,
     quick: bool,
     keep: bool,
     rounds: u32,
@@ -73,6 +79,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         load: true,
         tls: true,
         gzip: true,
+        wasm: true,
         quick: false,
         keep: false,
         rounds: 3,
@@ -94,6 +101,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--no-load" => o.load = false,
             "--no-tls" => o.tls = false,
             "--no-gzip" => o.gzip = false,
+            "--no-wasm" => o.wasm = false,
             "--rounds" => rounds = Some(value(arg)?),
             "--duration" => duration = Some(value(arg)?),
             "--warmup" => warmup = Some(value(arg)?),
@@ -159,7 +167,27 @@ pub(crate) fn task(root: &Path, args: &[String]) -> Result<()> {
     if o.gzip {
         gzip_load(root, &o)?;
     }
+    if o.wasm {
+        wasm_load(root, &o)?;
+    }
     Ok(())
+}
+
+/// The wasm comparison, in a directory of its own (kept when it failed, or with `--keep`).
+fn wasm_load(root: &Path, o: &Options) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("hookyard-bench-wasm-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("xtask bench: wasm comparison in {}", dir.display());
+    let outcome = wasm::compare(root, o, &dir);
+    if outcome.is_ok() && !o.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("xtask bench: configurations and logs kept in {}", dir.display());
+    }
+    outcome
 }
 
 /// The gzip comparison, in a directory of its own (kept when it failed, or with `--keep`).

@@ -18,6 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("hookyard-userargs", &[]),
     ("hookyard-abi", &[]),
     ("hookyard-fleet", &[]),
+    ("hookyard-wasm", &[]),
     ("hookyard-context", &["hookyard-dso"]),
     ("hookyard-hooks", &["hookyard-context"]),
     ("hookyard-sdk", &["hookyard-abi"]),
@@ -46,6 +47,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "hookyard-proxy",
         &[
             "hookyard-fleet",
+            "hookyard-wasm",
             "hookyard-host",
             "hookyard-remap",
             "hookyard-hooks",

@@ -26,10 +26,10 @@ use serde::Serialize;
 pub use access_log::AccessLogSettings;
 pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
-pub use plugins::{GlobalPluginSpec, PluginConfig, PluginSource};
+pub use plugins::{GlobalPluginSpec, PluginConfig, PluginSource, is_wasm};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Dns, Drain, DroppedHook, HealthChecks, Http2, Limits,
-    Retirement, Settings, Timeouts, Transforms,
+    Retirement, Settings, Timeouts, Transforms, Wasm,
 };
 pub use strategies::{STRATEGIES_FILE, Strategies};
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};

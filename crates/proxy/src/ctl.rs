@@ -316,6 +316,23 @@ fn plugins(out: &mut String, result: &Value) {
             s(&v["path"]),
             s(&v["runtime_path"]),
         );
+        let wasm = &v["wasm"];
+        if wasm.is_object() {
+            let _ = writeln!(
+                out,
+                "      wasm: module {} calls={} traps={} deadlines={} memory={} broken={} \
+                 local_responses={} skipped={}{}",
+                s(&wasm["module"]),
+                s(&wasm["calls"]),
+                s(&wasm["traps"]),
+                s(&wasm["deadlines"]),
+                s(&wasm["memory"]),
+                s(&wasm["broken"]),
+                s(&wasm["local_responses"]),
+                s(&wasm["skipped"]),
+                if wasm["quarantined"] == true { " QUARANTINED" } else { "" },
+            );
+        }
         let canary = &v["canary"];
         if canary.is_object() {
             let _ = writeln!(

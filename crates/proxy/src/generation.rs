@@ -15,6 +15,11 @@ use hookyard_host::{Canary, GlobalHooks, Link, RuleUrls};
 use crate::config::{Config, GlobalPluginSpec, Source};
 use crate::forwarding::Forwarder;
 use crate::origin::tls::OriginTlsClients;
+use crate::wasm::WasmPlugins;
+
+/// What a generation's plugins are served through: the global hook table (native plugins)
+/// and the WebAssembly plugins.
+pub(crate) type PluginSet = (Arc<GlobalHooks>, WasmPlugins);
 
 /// One configuration as served: what new transactions take.
 #[derive(Debug)]
@@ -27,6 +32,8 @@ pub struct Generation {
     pub remap: Arc<hookyard_remap::Generation>,
     /// The global hook table and the plugin priorities.
     pub(crate) hooks: Arc<GlobalHooks>,
+    /// The WebAssembly plugins, global and per rule.
+    pub(crate) wasm: WasmPlugins,
     /// Per rule (by index), the URLs its plugin chain is shown; `None` for a rule without one.
     pub(crate) rule_urls: Vec<Option<Arc<RuleUrls>>>,
     /// The TLS clients for `https://` origins (the roots `origin_tls` says).
@@ -48,7 +55,7 @@ impl Generation {
         id: u64,
         config: Config,
         remap: Arc<hookyard_remap::Generation>,
-        hooks: Arc<GlobalHooks>,
+        (hooks, wasm): PluginSet,
         hosts: &crate::pool::HostTable,
         dns: Arc<crate::dns::Resolver>,
     ) -> Generation {
@@ -69,6 +76,7 @@ impl Generation {
             dns,
             remap,
             hooks,
+            wasm,
             loaded_at: SystemTime::now(),
         }
     }
@@ -112,12 +120,13 @@ pub(crate) fn rule_urls(generation: &hookyard_remap::Generation) -> Vec<Option<A
 /// Loads the configuration's plugins as a new remap generation (global plugins first, with the
 /// priorities of `plugin.yaml` in force during their init, and `retirement.dropped_hook` as
 /// what a retired plugin's dropped callback counts as), and builds its global hook table;
-/// the table is published to plugin calls and its PLUGINS_LOADED hook run.
+/// the table is published to plugin calls and its PLUGINS_LOADED hook run. The WebAssembly
+/// plugins load first (taking their entries out of the rules' chains).
 pub(crate) fn load_plugins(
     remap: &hookyard_remap::Generations,
     link: &Link,
     config: &mut Config,
-) -> Result<(hookyard_remap::LoadReport, Arc<GlobalHooks>), hookyard_remap::LoadErrors> {
+) -> Result<(hookyard_remap::LoadReport, PluginSet), hookyard_remap::LoadErrors> {
     let dropped = match config.settings.retirement.dropped_hook {
         crate::config::DroppedHook::Continue => hookyard_hooks::Outcome::Continue,
         crate::config::DroppedHook::Error => hookyard_hooks::Outcome::Error,
@@ -125,18 +134,32 @@ pub(crate) fn load_plugins(
     let priorities = Arc::new(
         hookyard_hooks::Priorities::new(&config.plugins.priorities).with_dropped_outcome(dropped),
     );
-    let file = match &config.source {
+    let (file, config_dir) = match &config.source {
         Source::Dir(dir) => {
             link.set_config_dir(&std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
-            dir.join(config.plugins.source.file_name())
+            (dir.join(config.plugins.source.file_name()), Some(dir.clone()))
         }
-        Source::Embedded => PathBuf::from(crate::config::PLUGIN_FILE),
+        Source::Embedded => (PathBuf::from(crate::config::PLUGIN_FILE), None),
     };
+    let wasm = WasmPlugins::load(config, &file, config_dir.as_deref(), &priorities).map_err(
+        |problems| {
+            hookyard_remap::LoadErrors(
+                problems
+                    .into_iter()
+                    .map(|p| hookyard_remap::LoadError {
+                        file: p.file,
+                        line: p.line,
+                        reason: p.reason,
+                    })
+                    .collect(),
+            )
+        },
+    )?;
     let globals: Vec<hookyard_remap::GlobalSpec> = config
         .plugins
         .plugins
         .iter()
-        .filter(|p| p.enabled)
+        .filter(|p| p.enabled && !p.is_wasm())
         .flat_map(|p| global_specs(p, &file))
         .collect();
     let rules = std::mem::take(&mut config.rules);
@@ -165,7 +188,7 @@ pub(crate) fn load_plugins(
     link.serve(hooks.clone());
     hooks.lifecycle(hookyard_hooks::HookId::PluginsLoaded);
     hooks.edit(|table| table.refresh_priorities(&hooks.priorities));
-    Ok((report, hooks))
+    Ok((report, (hooks, wasm)))
 }
 
 /// Resolves the ordering constraints of `plugin.yaml` against the plugins loaded and sets them
@@ -187,6 +210,10 @@ fn order_constraints(
         .plugins
         .iter()
         .map(|p| {
+            if p.is_wasm() {
+                // Not loaded by the remap generation: known by its file's stem.
+                return None;
+            }
             let name = p.enabled.then(|| loaded.next().copied()).flatten();
             if p.enabled && p.canary.is_some() {
                 loaded.next();
@@ -202,7 +229,7 @@ fn order_constraints(
     };
     // A disabled global plugin is known by its file's stem: disabling it keeps the file valid.
     let disabled =
-        plugins.plugins.iter().filter(|p| !p.enabled).filter_map(|p| {
+        plugins.plugins.iter().filter(|p| !p.enabled || p.is_wasm()).filter_map(|p| {
             Path::new(&p.path).file_stem().map(|s| s.to_string_lossy().into_owned())
         });
     let known: Vec<String> = names
@@ -259,7 +286,8 @@ fn canaries(
 ) -> Vec<Canary> {
     let states: Vec<_> =
         generation.globals().map(|g| hookyard_host::plugin_state(g.table()).cloned()).collect();
-    let mut settings = config.iter().filter(|p| p.enabled).filter_map(|p| p.canary.as_ref());
+    let mut settings =
+        config.iter().filter(|p| p.enabled && !p.is_wasm()).filter_map(|p| p.canary.as_ref());
     let mut out = Vec::new();
     for (at, spec) in specs.iter().enumerate().skip(1) {
         if !spec.canary {

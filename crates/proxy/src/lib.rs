@@ -59,6 +59,7 @@ pub mod systemd;
 mod tls;
 mod txn;
 mod versions;
+mod wasm;
 mod watch;
 
 pub use check::{Check, check};

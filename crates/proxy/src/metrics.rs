@@ -19,7 +19,11 @@
 //! per host of the strategies (`strategies.yaml`) `hookyard_host_up{host}`,
 //! `hookyard_host_requests_total{host}`, `hookyard_host_errors_total{host}`,
 //! `hookyard_host_connects_total{host}` and `hookyard_host_connect_seconds_total{host}`;
-//! `hookyard_build_info{version,commit}`; and the `process_*` series.
+//! `hookyard_build_info{version,commit}`; per WebAssembly plugin version the counters
+//! `hookyard_wasm_calls_total{plugin,version}`, `hookyard_wasm_call_seconds_total`,
+//! `hookyard_wasm_failures_total{plugin,version,kind}` (trap, deadline, memory, broken),
+//! `hookyard_wasm_skipped_total` and the gauge `hookyard_wasm_quarantined`; and the
+//! `process_*` series.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -178,7 +182,62 @@ pub(crate) fn render(control: &Control) -> String {
     crate::process::render(&mut out);
     control.access_log.render_metrics(&mut out);
     plugin_stat_series(&mut out);
+    wasm_series(&mut out);
     out
+}
+
+/// Per WebAssembly plugin version: calls, time, failures by kind, skips and quarantine.
+fn wasm_series(out: &mut String) {
+    let versions = crate::wasm::versions();
+    if versions.is_empty() {
+        return;
+    }
+    let series: [(&str, &str, &str); 4] = [
+        ("hookyard_wasm_calls_total", "counter", "Filter callbacks of WebAssembly plugins."),
+        ("hookyard_wasm_call_seconds_total", "counter", "Time in WebAssembly filter callbacks."),
+        (
+            "hookyard_wasm_skipped_total",
+            "counter",
+            "Transactions that skipped a quarantined plugin.",
+        ),
+        ("hookyard_wasm_quarantined", "gauge", "Whether repeated failures quarantined a plugin."),
+    ];
+    for (name, kind, help) in series {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for v in &versions {
+            let Some(w) = &v.wasm else { continue };
+            let value = match name {
+                "hookyard_wasm_calls_total" => w.calls.to_string(),
+                "hookyard_wasm_call_seconds_total" => (w.nanos as f64 / 1e9).to_string(),
+                "hookyard_wasm_skipped_total" => w.skipped.to_string(),
+                _ => u8::from(w.quarantined).to_string(),
+            };
+            let (plugin, version) = (escape(&v.name), escape(&v.version));
+            let _ = writeln!(out, "{name}{{plugin=\"{plugin}\",version=\"{version}\"}} {value}");
+        }
+    }
+    let name = "hookyard_wasm_failures_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} WebAssembly callbacks that failed their transaction, by kind."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for v in &versions {
+        let Some(w) = &v.wasm else { continue };
+        let (plugin, version) = (escape(&v.name), escape(&v.version));
+        for (kind, n) in [
+            ("trap", w.traps),
+            ("deadline", w.deadlines),
+            ("memory", w.memory),
+            ("broken", w.broken),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name}{{plugin=\"{plugin}\",version=\"{version}\",kind=\"{kind}\"}} {n}"
+            );
+        }
+    }
 }
 
 /// Per listen address: request durations, bytes received and sent.
@@ -379,7 +438,7 @@ fn plugin_series(control: &Control, out: &mut String) {
     let versions = control.reloader.plugins();
     let _ = writeln!(out, "# HELP hookyard_plugin_versions Loaded plugin versions, by state.");
     let _ = writeln!(out, "# TYPE hookyard_plugin_versions gauge");
-    for state in ["live", "unloading", "pinned"] {
+    for state in ["live", "unloading", "pinned", "quarantined"] {
         let n = versions.iter().filter(|v| v.state == state).count();
         let _ = writeln!(out, "hookyard_plugin_versions{{state=\"{state}\"}} {n}");
     }

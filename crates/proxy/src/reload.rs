@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hookyard_remap::Retire;
 
-use hookyard_host::{GlobalHooks, Link};
+use hookyard_host::Link;
 use tracing::{info, warn};
 
 use crate::config::{Config, Problems, Source};
@@ -172,7 +172,7 @@ impl Reloader {
         &self,
         mut config: Config,
         report: &mut ReloadReport,
-    ) -> Result<(Config, Arc<GlobalHooks>), Problems> {
+    ) -> Result<(Config, crate::generation::PluginSet), Problems> {
         let (plugins, hooks) =
             load_plugins(&self.remap, &self.link, &mut config).map_err(problems)?;
         report.plugin_millis = plugins.took.as_secs_f64() * 1000.0;

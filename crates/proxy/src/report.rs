@@ -221,6 +221,36 @@ pub struct PluginVersion {
     /// Its part in a canary of the serving generation, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryRole>,
+    /// A WebAssembly plugin's module and counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm: Option<WasmInfo>,
+}
+
+/// What `ctl plugins` shows of a WebAssembly plugin version.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WasmInfo {
+    /// The SHA-256 of its module, in hex.
+    pub module: String,
+    /// Filter callbacks run.
+    pub calls: u64,
+    /// Time in them, in nanoseconds.
+    pub nanos: u64,
+    /// Callbacks that trapped.
+    pub traps: u64,
+    /// Callbacks stopped at their deadline.
+    pub deadlines: u64,
+    /// Callbacks stopped at the memory limit.
+    pub memory: u64,
+    /// Instances that could not start.
+    pub broken: u64,
+    /// Transactions that skipped it while it was quarantined.
+    pub skipped: u64,
+    /// Local responses it sent.
+    pub local_responses: u64,
+    /// Whether repeated failures quarantined it.
+    pub quarantined: bool,
+    /// The metrics it defined, with their values.
+    pub metrics: Vec<(String, i64)>,
 }
 
 /// A plugin version's part in a canary (`ctl plugins`).

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use hookyard_host::{GlobalHooks, Link};
+use hookyard_host::Link;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -307,7 +307,7 @@ fn load_plugins_into(
     config: &mut Config,
     dir: Option<&Path>,
     plugin_root: &Path,
-) -> Result<(hookyard_remap::Generations, Arc<Link>, Arc<GlobalHooks>), StartError> {
+) -> Result<(hookyard_remap::Generations, Arc<Link>, crate::generation::PluginSet), StartError> {
     let (remap, link) = remap_generations(&config.settings, dir, plugin_root.to_owned());
     let (_, hooks) =
         load_plugins(&remap, &link, config).map_err(|e| StartError::Config(problems(e)))?;

@@ -22,6 +22,7 @@ mod body;
 mod fields;
 pub(crate) mod transform;
 mod url;
+pub(crate) mod wasm;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ pub(crate) use self::body::TxnBody;
 use self::body::{InFlight, Sent};
 use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
+use self::wasm::WasmBody;
 use crate::access_log::Logging;
 use crate::access_log::record::{Message, OriginSide, head_len, request_head_len};
 use crate::config::Source;
@@ -110,6 +112,8 @@ async fn transact(
         state: None,
         left,
         log: None,
+        wasm: None,
+        wasm_answered: None,
     };
     let (mut parts, body) = request.into_parts();
     txn.log = conn.worker.access_log.entry(
@@ -172,6 +176,11 @@ pub(crate) struct Transaction {
     left: Option<oneshot::Sender<()>>,
     /// Its access log line, if its listener logs: queued when dropped.
     log: Option<Logging>,
+    /// Its WebAssembly filters' HTTP contexts, in request order (ended when the last of the
+    /// transaction and its bodies drops).
+    wasm: Option<wasm::Filters>,
+    /// A local response a filter of the request body answered.
+    wasm_answered: Option<wasm::Answered>,
 }
 
 /// Where a remapped transaction goes.
@@ -185,6 +194,8 @@ struct Route<'a> {
     verify: bool,
     /// The rule's strategy (`@strategy=`), which picks the host requests go to.
     strategy: Option<&'a Arc<Strategy>>,
+    /// The rule's index.
+    rule: usize,
 }
 
 /// A request ready for its origin.
@@ -280,6 +291,17 @@ impl Transaction {
             version: parts.version,
         };
         let route = self.remap(conn, parts, &generation, client_url).await?;
+        if generation.wasm.any_for(route.rule) {
+            let properties = hookyard_wasm::Properties::new(
+                Some(self.client),
+                Some(self.local),
+                format!("{:?}", parts.version),
+            );
+            let priorities = &generation.hooks.priorities;
+            let filters =
+                generation.wasm.filters(route.rule, conn.worker.index, priorities, &properties);
+            self.wasm = Some(std::sync::Arc::new(std::sync::Mutex::new(filters)));
+        }
         self.hook(HookId::PostRemap).await?;
         let request = self.origin_request(parts, body, &route, &client).await?;
         let response = self.origin(conn, request, route.chain).await?;
@@ -340,7 +362,7 @@ impl Transaction {
             self.run_chain(generation, rule, chain, &target)?;
             let verify = rule.origin_tls_verify.unwrap_or(default_verify);
             let strategy = generation.pools.of_rule(rule.index);
-            return Ok(Route { chain, target: None, verify, strategy });
+            return Ok(Route { chain, target: None, verify, strategy, rule: rule.index });
         }
         let request = client_url.remap_request(self.local.port(), parts.version);
         let (rule, target) = self.route(rules, &request, parts)?;
@@ -348,11 +370,11 @@ impl Transaction {
         let verify = rule.origin_tls_verify.unwrap_or(default_verify);
         let strategy = generation.pools.of_rule(rule.index);
         if chain.is_empty() {
-            return Ok(Route { chain, target: Some(target), verify, strategy });
+            return Ok(Route { chain, target: Some(target), verify, strategy, rule: rule.index });
         }
         self.make_state(conn, parts, client_url.to_parts()).await;
         self.run_chain(generation, rule, chain, &target)?;
-        Ok(Route { chain, target: None, verify, strategy })
+        Ok(Route { chain, target: None, verify, strategy, rule: rule.index })
     }
 
     /// The rule `request` maps by, if it allows the request.
@@ -465,7 +487,7 @@ impl Transaction {
             ),
             other => return Err(Answer::OriginScheme(other.to_owned())),
         };
-        let uri = dest.origin_form()?;
+        let mut uri = dest.origin_form()?;
         let authority = dest.authority();
         let host_field =
             HeaderValue::from_str(&authority).map_err(|_| Answer::InvalidOriginHost)?;
@@ -494,6 +516,17 @@ impl Transaction {
         fields::remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host_field);
         self.generation.forwarder.request(&mut headers, client);
+        let end_of_stream = hyper::body::Body::is_end_stream(&body);
+        let head = wasm::OriginHead {
+            method: &mut parts.method,
+            uri: &mut uri,
+            headers: &mut headers,
+            scheme: client.proto,
+            end_of_stream,
+        };
+        if let Some(filters) = &self.wasm {
+            wasm::request(filters, head, self.generation.remap.rules()).await?;
+        }
         let mut headers = self.send_request_hdr(headers).await?;
         let stages = match &mut self.state {
             Some(state) => {
@@ -523,7 +556,13 @@ impl Transaction {
             *extensions = fields::header_case(&mut parts.extensions);
         }
         let pending = self.generation.config.settings.timeouts.hook_pending;
-        let (body, client_body) = RequestBody::watch(body, stages, pending);
+        let limit = self.generation.config.settings.transforms.buffer_limit;
+        let wasm = self.wasm.clone().filter(|_| !end_of_stream).map(|filters| {
+            let answered = wasm::Answered::default();
+            self.wasm_answered = Some(answered.clone());
+            (filters, answered, limit)
+        });
+        let (body, client_body) = RequestBody::watch(body, stages, pending, wasm);
         if let Some(log) = &mut self.log {
             log.request_body = Some(client_body.clone());
         }
@@ -695,7 +734,12 @@ impl Transaction {
             Ok(Err(e)) => {
                 debug!(origin = %authority, error = %e, "origin unreachable");
                 // A client body that failed on its way is the client's doing, not the origin's.
-                let answer = if client_body.transform_failed() {
+                let answered = self.wasm_answered.as_ref().and_then(|a| {
+                    a.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+                });
+                let answer = if let Some(local) = answered {
+                    Answer::WasmLocal(local)
+                } else if client_body.transform_failed() {
                     Answer::TransformFailed
                 } else if client_body.failed() {
                     Answer::BadRequestBody
@@ -744,6 +788,9 @@ impl Transaction {
         parts.version = Version::HTTP_11;
         fields::remove_hop_by_hop(&mut parts.headers);
         fields::reverse_map(&self.generation, &mut parts.headers);
+        if let Some(filters) = &self.wasm {
+            wasm::response(filters, &mut parts, hyper::body::Body::is_end_stream(&body))?;
+        }
         if let Some(state) = &mut self.state {
             let headers = std::mem::take(&mut parts.headers);
             let reason = fields::reason(&parts);
@@ -790,44 +837,50 @@ impl Transaction {
     /// new `Content-Length` (else chunked). A response without body (to `HEAD`, a 204 or 304)
     /// gives each transform just its end.
     async fn response_body(&mut self, method: &Method, response: Response<Body>) -> Response<Sent> {
-        let Some(state) = &mut self.state else { return response.map(Sent::Plain) };
+        let status = response.status();
+        let bodiless = *method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
         let limit = self.generation.config.settings.transforms.buffer_limit;
+        // The filters' body callbacks run over the origin's body, before any transform.
+        let wasm = self
+            .wasm
+            .clone()
+            .filter(|_| !bodiless && !hyper::body::Body::is_end_stream(response.body()));
+        let Some(state) = &mut self.state else {
+            return match wasm {
+                Some(filters) => response
+                    .map(|b| Sent::Wasm(Box::new(WasmBody::new(b, filters, true, None, limit)))),
+                None => response.map(Sent::Plain),
+            };
+        };
         let stages = state.start_body(abi::rules::transform::Body::Response, limit);
         if stages.is_empty() {
-            return response.map(Sent::Plain);
+            return match wasm {
+                Some(filters) => response
+                    .map(|b| Sent::Wasm(Box::new(WasmBody::new(b, filters, true, None, limit)))),
+                None => response.map(Sent::Plain),
+            };
         }
-        let (mut parts, body) = response.into_parts();
-        let status = parts.status;
-        if *method == Method::HEAD
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-        {
+        let (parts, body) = response.into_parts();
+        if bodiless {
             for mut stage in stages {
                 stage.feed(Bytes::new(), true);
             }
             return Response::from_parts(parts, Sent::Plain(body));
         }
         let pending = self.generation.config.settings.timeouts.hook_pending;
-        let mut body = Transformed::new(body, stages, pending);
-        if !body.keeps_length() {
-            parts.headers.remove(header::CONTENT_LENGTH);
-        }
-        match body.prime(limit).await {
-            Primed::Failed(failed) => {
-                debug!(error = %failed, "the response body failed before its head went");
-                let answer = if failed.is::<transform::TransformFailed>() {
-                    Answer::TransformFailed
-                } else {
-                    Answer::OriginFailed
-                };
-                return answer.response().map(Sent::Plain);
+        match wasm {
+            Some(filters) => {
+                let body = WasmBody::new(body, filters, true, None, limit);
+                let body = Transformed::new(body, stages, pending);
+                primed(parts, body, limit, |b| Sent::WasmTransformed(Box::new(b))).await
             }
-            Primed::Whole(len) if !body.keeps_length() => {
-                parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            None => {
+                let body = Transformed::new(body, stages, pending);
+                primed(parts, body, limit, |b| Sent::Transformed(Box::new(b))).await
             }
-            Primed::Whole(_) | Primed::Streaming => {}
         }
-        Response::from_parts(parts, Sent::Transformed(Box::new(body)))
     }
 
     /// The transaction's active timeout passed before its response head: 504 (which goes
@@ -924,4 +977,40 @@ async fn resolve(
             None
         }
     }
+}
+
+/// A response body through transforms: its first output taken before the head goes (a
+/// transform failing at once is answered 502); a rewrite's whole output, ready at once within
+/// `limit`, goes with a new `Content-Length` (else chunked).
+async fn primed<B>(
+    mut parts: http::response::Parts,
+    mut body: Transformed<B>,
+    limit: usize,
+    sent: impl FnOnce(Transformed<B>) -> Sent,
+) -> Response<Sent>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<transform::BoxError>,
+{
+    if !body.keeps_length() {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    match body.prime(limit).await {
+        Primed::Failed(failed) => {
+            debug!(error = %failed, "the response body failed before its head went");
+            let answer = if failed.is::<transform::TransformFailed>() {
+                Answer::TransformFailed
+            } else if failed.is::<wasm::WasmStopped>() {
+                Answer::WasmFailed
+            } else {
+                Answer::OriginFailed
+            };
+            return answer.response().map(Sent::Plain);
+        }
+        Primed::Whole(len) if !body.keeps_length() => {
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        Primed::Whole(_) | Primed::Streaming => {}
+    }
+    Response::from_parts(parts, sent(body))
 }

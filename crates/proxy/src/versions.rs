@@ -182,8 +182,10 @@ pub(crate) fn list(
                 .to_owned(),
                 age_secs: v.info.loaded_at.elapsed().map_or(0.0, |d| d.as_secs_f64()),
                 canary: canaries.iter().find_map(|c| crate::report::CanaryRole::of(c, v.info.id)),
+                wasm: None,
             }
         })
+        .chain(crate::wasm::versions())
         .collect()
 }
 

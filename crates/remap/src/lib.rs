@@ -184,6 +184,20 @@ impl Rules {
         &self.rules
     }
 
+    /// Moves the `@plugin=` entries `which` accepts out of every rule's chain: per rule (by
+    /// index), the entries taken, in chain order. A caller that runs some plugins itself (the
+    /// proxy's WebAssembly plugins) takes them before the chains are loaded.
+    pub fn take_plugins(&mut self, which: impl Fn(&PluginSpec) -> bool) -> Vec<Vec<PluginSpec>> {
+        self.rules
+            .iter_mut()
+            .map(|rule| {
+                let (taken, kept) = std::mem::take(&mut rule.plugins).into_iter().partition(&which);
+                rule.plugins = kept;
+                taken
+            })
+            .collect()
+    }
+
     /// What was accepted but deserves a look (shadowed rules, ignored options).
     pub fn warnings(&self) -> &[LoadError] {
         &self.warnings

@@ -38,6 +38,29 @@ pub struct GlobalPluginSpec {
     pub line: usize,
     /// Another version of the plugin, run by a share of the transactions instead of this one.
     pub canary: Option<CanarySpec>,
+    /// A WebAssembly plugin's configuration (`config:`); without one, its params joined by
+    /// spaces are.
+    pub config: Option<String>,
+}
+
+impl GlobalPluginSpec {
+    /// Whether it is a WebAssembly (proxy-wasm) module: its path ends in `.wasm`.
+    pub fn is_wasm(&self) -> bool {
+        is_wasm(&self.path)
+    }
+
+    /// A WebAssembly plugin's configuration bytes: `config:`, else the params joined by spaces.
+    pub fn wasm_config(&self) -> Vec<u8> {
+        match &self.config {
+            Some(config) => config.clone().into_bytes(),
+            None => self.params.join(" ").into_bytes(),
+        }
+    }
+}
+
+/// Whether `path` names a WebAssembly (proxy-wasm) module: it ends in `.wasm`.
+pub fn is_wasm(path: &str) -> bool {
+    path.ends_with(".wasm")
 }
 
 /// The `canary:` of a global plugin entry.
@@ -182,6 +205,7 @@ impl PluginConfig {
                 enabled: true,
                 line,
                 canary: None,
+                config: None,
             });
         }
         if problems.is_empty() { Ok((config, warnings)) } else { Err(problems) }
@@ -234,20 +258,24 @@ fn plugins(
     let mut out = Vec::new();
     for item in items {
         let (mut path, mut params, mut enabled) = (None, Vec::new(), true);
-        let mut canary_node = None;
+        let (mut canary_node, mut config, mut config_node) = (None, None, None);
         for (name, key, value) in r.mapping(item, "a `plugins` entry") {
             match name {
                 "path" => path = r.string(value, "`path`"),
                 "params" => params = r.strings(value, "`params`"),
                 "enabled" => enabled = r.bool(value, "`enabled`").unwrap_or(true),
                 "canary" => canary_node = Some(value),
+                "config" => {
+                    config = r.string(value, "`config`");
+                    config_node = Some(key);
+                }
                 // Ordering constraints: read by hookyard_hooks::PriorityConfig.
                 "before" | "after" | "hooks" => {}
                 other => r.unknown(
                     key,
                     other,
                     "a `plugins` entry",
-                    "path, params, enabled, canary, before, after, hooks",
+                    "path, params, enabled, canary, config, before, after, hooks",
                 ),
             }
         }
@@ -258,6 +286,12 @@ fn plugins(
             }
             continue;
         };
+        if let Some(node) = config_node.filter(|_| !is_wasm(&path)) {
+            r.error(node, "`config` is for WebAssembly plugins (a `path` ending in `.wasm`)");
+        }
+        if is_wasm(&path) && canary_node.is_some() {
+            r.error(item, "a WebAssembly plugin has no `canary` (a reload loads its new version)");
+        }
         let resolved = resolve(&path, dirs);
         if enabled && resolved.is_none() {
             r.error(item, not_found(&path, dirs));
@@ -282,6 +316,7 @@ fn plugins(
             enabled,
             line: item.span.start.line(),
             canary,
+            config,
         });
     }
     out
@@ -500,6 +535,39 @@ mod tests {
     }
 
     #[test]
+    fn a_wasm_entry_takes_config_or_joins_its_params() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.wasm"), b"").unwrap();
+        let dirs = [dir.path().to_owned()];
+        let text = "plugins:\n  - path: f.wasm\n    params: [a=1, b=2]\n  - path: f.wasm\n    \
+                    config: \"x y\"\n";
+        let config = PluginConfig::parse(Path::new("/c/plugin.yaml"), text, &dirs).unwrap();
+        assert!(config.plugins.iter().all(GlobalPluginSpec::is_wasm));
+        assert_eq!(config.plugins[0].wasm_config(), b"a=1 b=2");
+        assert_eq!(config.plugins[1].wasm_config(), b"x y");
+        let errors = PluginConfig::parse(
+            Path::new("/c/plugin.yaml"),
+            "plugins:\n  - path: f.wasm\n    canary: { path: f.wasm, percent: 5 }\n  - path: \
+             missing.so\n    config: x\n",
+            &dirs,
+        )
+        .unwrap_err();
+        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            errors.contains(
+                &"/c/plugin.yaml:2: a WebAssembly plugin has no `canary` (a reload loads its new \
+              version)"
+                    .to_owned()
+            ),
+            "{errors:?}"
+        );
+        assert!(errors.contains(
+            &"/c/plugin.yaml:5: `config` is for WebAssembly plugins (a `path` ending in `.wasm`)"
+                .to_owned()
+        ), "{errors:?}");
+    }
+
+    #[test]
     fn every_problem_in_line_order() {
         let errors = parse(
             "plugins:\n  - path: missing.so\n  - pth: x\nweird: 1\npriorities:\n  bogus: 2\n",
@@ -509,7 +577,7 @@ mod tests {
             errors,
             [
                 "/c/plugin.yaml:2: plugin `missing.so` not found (searched: /nonexistent)",
-                "/c/plugin.yaml:3: unknown key `pth` in a `plugins` entry (expected path, params, enabled, canary, before, after, hooks)",
+                "/c/plugin.yaml:3: unknown key `pth` in a `plugins` entry (expected path, params, enabled, canary, config, before, after, hooks)",
                 "/c/plugin.yaml:3: a `plugins` entry needs a `path`",
                 "/c/plugin.yaml:4: unknown key `weird` in plugin.yaml (expected plugins, priorities)",
                 "/c/plugin.yaml:6: unknown key `bogus` in `priorities` (expected default, threshold, hooks, plugins)",

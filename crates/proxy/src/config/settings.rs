@@ -5,6 +5,7 @@ mod drain;
 mod health_checks;
 mod http2;
 mod transforms;
+mod wasm;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use drain::Drain;
 pub use health_checks::HealthChecks;
 pub use http2::Http2;
 pub use transforms::Transforms;
+pub use wasm::Wasm;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -183,6 +185,8 @@ pub struct Settings {
     pub health_checks: HealthChecks,
     /// How origin host names are resolved.
     pub dns: Dns,
+    /// The limits of WebAssembly plugins.
+    pub wasm: Wasm,
 }
 
 impl Default for Settings {
@@ -215,13 +219,15 @@ impl Default for Settings {
             transforms: Transforms::default(),
             health_checks: HealthChecks::default(),
             dns: Dns::default(),
+            wasm: Wasm::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns";
+                    origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, \
+                    wasm";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -319,6 +325,7 @@ impl Settings {
                     health_checks::parse(&mut r, value, &mut settings.health_checks);
                 }
                 "dns" => dns::parse(&mut r, value, &mut settings.dns),
+                "wasm" => wasm::parse(&mut r, value, &mut settings.wasm),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -504,7 +511,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, wasm)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -16,6 +16,7 @@ use hookyard_host::Stage;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::txn::transform::{BoxError, TransformFailed, Transformed};
+use crate::txn::wasm::{Answered, Filters, WasmBody};
 
 /// The request body sent to an origin.
 pub(crate) struct RequestBody {
@@ -24,17 +25,20 @@ pub(crate) struct RequestBody {
     seen: Option<Arc<Seen>>,
 }
 
-/// The client's body, as it is or through transforms.
+/// The client's body, as it is or through transforms, WebAssembly filters, or both (the
+/// filters first).
 enum Input {
     /// No body (a request made again for a retry).
     Empty,
     Plain(Incoming),
     Transformed(Box<Transformed<Incoming>>),
+    Wasm(Box<WasmBody<Incoming>>),
+    WasmTransformed(Box<Transformed<WasmBody<Incoming>>>),
 }
 
 impl std::fmt::Debug for RequestBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let transformed = matches!(self.inner, Input::Transformed(_));
+        let transformed = !matches!(self.inner, Input::Plain(_));
         f.debug_struct("RequestBody").field("transformed", &transformed).finish()
     }
 }
@@ -55,17 +59,28 @@ struct Seen {
 pub(crate) struct BodyWatch(Option<Arc<Seen>>);
 
 impl RequestBody {
-    /// Wraps `inner`, run through `stages` (plugins' transforms, in order, each holding a chunk
-    /// at most `pending_limit`; a body that is empty from the start gives each just its end);
-    /// the watch says later whether it failed.
+    /// Wraps `inner`, run through `wasm`'s body callbacks (a local response goes to its
+    /// [`Answered`]; each filter holds at most its limit) and `stages` (plugins' transforms, in order, each holding a chunk at most
+    /// `pending_limit`; a body that is empty from the start gives each just its end); the watch
+    /// says later whether it failed.
     pub(crate) fn watch(
         inner: Incoming,
         stages: Vec<Stage>,
         pending_limit: std::time::Duration,
+        wasm: Option<(Filters, Answered, usize)>,
     ) -> (RequestBody, BodyWatch) {
         // Most requests have no body: they cost no allocation.
         let seen = (!inner.is_end_stream()).then(Arc::default);
         let watch = BodyWatch(seen.clone());
+        if let Some((filters, answered, limit)) = wasm.filter(|_| !inner.is_end_stream()) {
+            let body = WasmBody::new(inner, filters, false, Some(answered), limit);
+            let inner = if stages.is_empty() {
+                Input::Wasm(Box::new(body))
+            } else {
+                Input::WasmTransformed(Box::new(Transformed::new(body, stages, pending_limit)))
+            };
+            return (RequestBody { inner, seen }, watch);
+        }
         let inner = if stages.is_empty() {
             Input::Plain(inner)
         } else if inner.is_end_stream() {
@@ -117,11 +132,13 @@ impl Body for RequestBody {
             Input::Empty => return Poll::Ready(None),
             Input::Plain(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Input::Transformed(body) => Pin::new(&mut **body).poll_frame(cx),
+            Input::Wasm(body) => Pin::new(&mut **body).poll_frame(cx),
+            Input::WasmTransformed(body) => Pin::new(&mut **body).poll_frame(cx),
         };
         match (&poll, &this.seen) {
             (Poll::Ready(Some(Err(e))), Some(seen)) => {
-                let flag =
-                    if e.is::<TransformFailed>() { &seen.transform_failed } else { &seen.failed };
+                let plugins = e.is::<TransformFailed>() || e.is::<crate::txn::wasm::WasmStopped>();
+                let flag = if plugins { &seen.transform_failed } else { &seen.failed };
                 flag.store(true, Ordering::Relaxed);
             }
             (Poll::Ready(Some(Ok(frame))), Some(seen)) => {
@@ -139,6 +156,8 @@ impl Body for RequestBody {
             Input::Empty => true,
             Input::Plain(body) => body.is_end_stream(),
             Input::Transformed(body) => body.is_end_stream(),
+            Input::Wasm(body) => body.is_end_stream(),
+            Input::WasmTransformed(body) => body.is_end_stream(),
         }
     }
 
@@ -147,6 +166,8 @@ impl Body for RequestBody {
             Input::Empty => SizeHint::with_exact(0),
             Input::Plain(body) => body.size_hint(),
             Input::Transformed(body) => body.size_hint(),
+            Input::Wasm(body) => body.size_hint(),
+            Input::WasmTransformed(body) => body.size_hint(),
         }
     }
 }

@@ -40,6 +40,11 @@ pub(crate) enum Answer {
     Direct { status: u16, body: Vec<u8> },
     /// A plugin callback failed the transaction.
     PluginFailed,
+    /// A WebAssembly plugin's local response (`send_local_response`).
+    WasmLocal(hookyard_wasm::LocalResponse),
+    /// A WebAssembly plugin's callback trapped or passed a limit (logged and counted where it
+    /// failed).
+    WasmFailed,
     /// A plugin callback stayed pending past `timeouts.hook_pending`.
     HookTimedOut,
     /// The response head was not ready within `timeouts.transaction_active`.
@@ -116,6 +121,23 @@ impl Answer {
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 response
             }
+            Answer::WasmLocal(answer) => {
+                let mut response =
+                    Response::new(Either::Right(Full::new(Bytes::from(answer.body))));
+                *response.status_mut() = StatusCode::from_u16(answer.status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                for (name, value) in answer.headers {
+                    let name = header::HeaderName::from_bytes(name.as_bytes());
+                    if let (Ok(name), Ok(value)) = (name, HeaderValue::from_bytes(&value)) {
+                        response.headers_mut().append(name, value);
+                    }
+                }
+                response
+            }
+            Answer::WasmFailed => local(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: a WebAssembly plugin failed the transaction\n",
+            ),
             Answer::PluginFailed => local(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal Server Error: a plugin failed the transaction\n",

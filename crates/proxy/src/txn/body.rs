@@ -13,6 +13,7 @@ use hyper::body::{Frame, SizeHint};
 
 use super::Body;
 use super::transform::{BoxError, Transformed};
+use super::wasm::WasmBody;
 use crate::access_log::Logging;
 use crate::conn::Conn;
 use crate::conn::io::ConnState;
@@ -24,6 +25,10 @@ pub(crate) enum Sent {
     Plain(Body),
     /// Through transforms.
     Transformed(Box<Transformed<Body>>),
+    /// Through WebAssembly filters' body callbacks.
+    Wasm(Box<WasmBody<Body>>),
+    /// Through WebAssembly filters, then transforms.
+    WasmTransformed(Box<Transformed<WasmBody<Body>>>),
 }
 
 impl Sent {
@@ -31,6 +36,8 @@ impl Sent {
         match self {
             Sent::Plain(body) => hyper::body::Body::is_end_stream(body),
             Sent::Transformed(body) => hyper::body::Body::is_end_stream(&**body),
+            Sent::Wasm(body) => hyper::body::Body::is_end_stream(&**body),
+            Sent::WasmTransformed(body) => hyper::body::Body::is_end_stream(&**body),
         }
     }
 
@@ -38,6 +45,8 @@ impl Sent {
         match self {
             Sent::Plain(body) => hyper::body::Body::size_hint(body),
             Sent::Transformed(body) => hyper::body::Body::size_hint(&**body),
+            Sent::Wasm(body) => hyper::body::Body::size_hint(&**body),
+            Sent::WasmTransformed(body) => hyper::body::Body::size_hint(&**body),
         }
     }
 }
@@ -69,6 +78,8 @@ impl hyper::body::Body for TxnBody {
                 Pin::new(body).poll_frame(cx).map_err(|never| match never {})
             }
             Sent::Transformed(body) => Pin::new(&mut **body).poll_frame(cx),
+            Sent::Wasm(body) => Pin::new(&mut **body).poll_frame(cx),
+            Sent::WasmTransformed(body) => Pin::new(&mut **body).poll_frame(cx),
         };
         if let Some(entry) = this.log.as_mut().and_then(Logging::entry) {
             match &poll {

@@ -44,4 +44,5 @@ mod tls;
 mod transforms;
 mod tscompat;
 mod upgrade;
+mod wasm;
 mod watch;

@@ -1,0 +1,179 @@
+//! `hookyard-wasm` with real modules: the example filters of `plugins/wasm`, built from source
+//! with the proxy-wasm Rust SDK.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookyard_wasm::{
+    BodyVerdict, FailureKind, Limits, Plugin, PluginSpec, Properties, RequestHead, ResponseHead,
+    Runtime, Verdict,
+};
+use http::HeaderMap;
+
+fn load(name: &str, config: &str, limits: Limits) -> Arc<Plugin> {
+    let bytes = std::fs::read(hookyard_fixtures::wasm_plugin(name)).unwrap();
+    let spec = PluginSpec {
+        name: name.to_owned(),
+        bytes,
+        config: config.as_bytes().to_vec(),
+        limits,
+        slots: 2,
+    };
+    Plugin::load(spec).unwrap()
+}
+
+fn request(path: &str) -> RequestHead {
+    RequestHead {
+        method: "GET".to_owned(),
+        path: path.to_owned(),
+        authority: "example.com".to_owned(),
+        scheme: "http".to_owned(),
+        headers: HeaderMap::new(),
+    }
+}
+
+#[test]
+fn the_header_filter_adds_its_configured_fields_both_ways() {
+    let plugin = load("add_header", "x-one=1 x-two=2", Limits::default());
+    let mut filter = plugin.filter(0, Properties::default()).unwrap();
+    let mut head = request("/");
+    assert_eq!(filter.request_headers(&mut head, true).unwrap(), Verdict::Continue);
+    assert_eq!(head.headers["x-one"], "1");
+    assert_eq!(head.headers["x-two"], "2");
+    let mut response = ResponseHead { status: 200, headers: HeaderMap::new() };
+    assert_eq!(filter.response_headers(&mut response, false).unwrap(), Verdict::Continue);
+    assert_eq!(response.headers["x-two"], "2");
+    assert_eq!(plugin.counts().calls, 2);
+}
+
+#[test]
+fn a_local_response_answers_the_request() {
+    let plugin = load("add_header", "", Limits::default());
+    let mut filter = plugin.filter(1, Properties::default()).unwrap();
+    let mut head = request("/wasm-hello");
+    let Verdict::Respond(local) = filter.request_headers(&mut head, true).unwrap() else {
+        panic!("no local response");
+    };
+    assert_eq!(local.status, 200);
+    assert_eq!(local.body, b"Hello, World!\n");
+    assert!(local.headers.contains(&("powered-by".to_owned(), b"proxy-wasm".to_vec())));
+    assert_eq!(plugin.counts().local_responses, 1);
+}
+
+#[test]
+fn a_configuration_the_module_refuses_fails_the_load() {
+    let bytes = std::fs::read(hookyard_fixtures::wasm_plugin("add_header")).unwrap();
+    let spec = PluginSpec {
+        name: "add_header".to_owned(),
+        bytes,
+        config: b"no-pairs-here".to_vec(),
+        limits: Limits::default(),
+        slots: 1,
+    };
+    let error = Plugin::load(spec).unwrap_err().to_string();
+    assert!(error.contains("proxy_on_configure answered false"), "{error}");
+    let error = Plugin::load(PluginSpec {
+        name: "junk".to_owned(),
+        bytes: b"\0asm junk".to_vec(),
+        config: Vec::new(),
+        limits: Limits::default(),
+        slots: 1,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(error.starts_with("not a valid WebAssembly module"), "{error}");
+}
+
+/// `bytes` with a custom section appended: another module of the same code.
+fn with_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let payload_len = 1 + name.len();
+    assert!(payload_len < 128);
+    out.extend_from_slice(&[0, payload_len as u8, name.len() as u8]);
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+#[test]
+fn an_unchanged_module_is_compiled_once() {
+    let bytes = std::fs::read(hookyard_fixtures::wasm_plugin("body_inspect")).unwrap();
+    let bytes = with_custom_section(&bytes, "cache-test");
+    let runtime = Runtime::get().unwrap();
+    let first = runtime.module(&bytes).unwrap();
+    let again = runtime.module(&bytes).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "compiled again");
+    let other = runtime.module(&with_custom_section(&bytes, "v2")).unwrap();
+    assert!(!Arc::ptr_eq(&first, &other));
+    assert_ne!(first.hash_hex(), other.hash_hex());
+}
+
+#[test]
+fn traps_deadlines_and_memory_fail_only_their_call() {
+    let limits =
+        Limits { memory: 16 << 20, deadline: Duration::from_millis(50), ..Limits::default() };
+    let plugin = load("misbehave", "", limits);
+    for (path, kind) in [
+        ("/trap", FailureKind::Trap),
+        ("/loop", FailureKind::Deadline),
+        ("/grow", FailureKind::Memory),
+    ] {
+        let mut filter = plugin.filter(0, Properties::default()).unwrap();
+        let started = Instant::now();
+        let failure = filter.request_headers(&mut request(path), true).unwrap_err();
+        assert_eq!(failure.kind, kind, "{path}: {failure}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{path} took {:?}", started.elapsed());
+        // The next transaction on the same slot gets a fresh instance.
+        let mut next = plugin.filter(0, Properties::default()).unwrap();
+        let mut head = request("/fine");
+        assert_eq!(next.request_headers(&mut head, true).unwrap(), Verdict::Continue);
+        assert_eq!(head.headers["x-misbehave"], "fine");
+    }
+    let counts = plugin.counts();
+    assert_eq!((counts.traps, counts.deadlines, counts.memory), (1, 1, 1));
+    assert!(!plugin.is_quarantined());
+}
+
+#[test]
+fn repeated_failures_quarantine_the_plugin() {
+    let limits =
+        Limits { quarantine_after: 3, window: Duration::from_secs(60), ..Limits::default() };
+    let plugin = load("misbehave", "", limits);
+    for _ in 0..3 {
+        let mut filter = plugin.filter(0, Properties::default()).unwrap();
+        filter.request_headers(&mut request("/trap"), true).unwrap_err();
+    }
+    assert!(plugin.is_quarantined());
+    assert!(plugin.filter(0, Properties::default()).is_none());
+    assert_eq!(plugin.counts().skipped, 1);
+}
+
+#[test]
+fn a_context_of_a_dropped_instance_goes_on_in_a_new_one() {
+    let plugin = load("misbehave", "", Limits::default());
+    let mut survivor = plugin.filter(0, Properties::default()).unwrap();
+    survivor.request_headers(&mut request("/fine"), false).unwrap();
+    let mut trapping = plugin.filter(0, Properties::default()).unwrap();
+    trapping.request_headers(&mut request("/trap"), true).unwrap_err();
+    let mut response = ResponseHead { status: 200, headers: HeaderMap::new() };
+    assert_eq!(survivor.response_headers(&mut response, true).unwrap(), Verdict::Continue);
+}
+
+#[test]
+fn request_bodies_are_inspected() {
+    let plugin = load("body_inspect", "secret", Limits::default());
+    let mut filter = plugin.filter(0, Properties::default()).unwrap();
+    filter.request_headers(&mut request("/"), false).unwrap();
+    let mut chunk = b"a harmless se".to_vec();
+    assert_eq!(filter.body(false, &mut chunk, false).unwrap(), BodyVerdict::Buffer);
+    let mut whole = b"a harmless secret".to_vec();
+    let BodyVerdict::Respond(local) = filter.body(false, &mut whole, true).unwrap() else {
+        panic!("not refused");
+    };
+    assert_eq!(local.status, 403);
+    let mut clean = plugin.filter(0, Properties::default()).unwrap();
+    let mut body = b"nothing to see".to_vec();
+    assert_eq!(clean.body(false, &mut body, true).unwrap(), BodyVerdict::Continue);
+    assert_eq!(body, b"nothing to see");
+}

@@ -1,0 +1,171 @@
+//! `cargo xtask bench`'s WebAssembly part (issue 22): the per-request cost of the proxy-wasm
+//! header filter (`plugins/wasm/add_header`) against the same job done by a native plugin
+//! (`plugins/c/add_header.c`), each on a `map` rule of its own hookyard, beside a hookyard
+//! without plugin, all in front of one nginx origin, in alternating rounds.
+//!
+//! The cost of a filter per request is `1/rps(with) - 1/rps(plain)` (seconds of the whole
+//! proxy per request); the report gives both costs and their ratio (goal: wasm at most 1.3x
+//! native). The wasm filter does a little more than the C one: it adds its field to the
+//! response too.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use super::procs::{self, Server};
+use super::{Options, hookyard, install, nginx, wrk};
+
+/// The field both filters add.
+const FIELD: (&str, &str) = ("X-Bench", "hookyard");
+
+/// Builds the example filters for wasm32-unknown-unknown; the header filter's path.
+fn build_filter(root: &Path) -> Result<PathBuf> {
+    let target = root.join("target/wasm-plugins");
+    let mut cmd = crate::cargo_cmd();
+    cmd.current_dir(root.join("plugins/wasm"))
+        .args(["build", "--release", "--locked", "--target", "wasm32-unknown-unknown"])
+        .arg("--target-dir")
+        .arg(&target);
+    crate::status(cmd)?;
+    Ok(target.join("wasm32-unknown-unknown/release/add_header.wasm"))
+}
+
+/// One hookyard: its address and results.
+struct Side {
+    name: &'static str,
+    addr: SocketAddr,
+    samples: Vec<wrk::Sample>,
+}
+
+/// Starts a hookyard in `dir` on a free port with one rule to `origin` running `plugin`.
+fn start(
+    binary: &Path,
+    dir: &Path,
+    origin: u16,
+    plugin: Option<(&Path, &[&str])>,
+    limit: Duration,
+) -> Result<(Server, SocketAddr)> {
+    std::fs::create_dir_all(dir.join("run"))?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?));
+    std::fs::write(dir.join("hookyard.yaml"), hookyard::settings(dir))?;
+    let from = format!("http://{addr}/");
+    std::fs::write(dir.join("remap.config"), hookyard::rule(&from, origin, plugin))?;
+    let mut cmd = std::process::Command::new(binary);
+    cmd.args(["run", "--config"]).arg(dir).args(["--listen", &addr.to_string()]);
+    let mut server = Server::start("hookyard", &cmd, limit, &dir.join("stdout.log"))?;
+    server.wait_ready(addr, &addr.to_string(), Duration::from_secs(20))?;
+    Ok((server, addr))
+}
+
+/// `cargo xtask bench`'s wasm part, in `dir`.
+pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
+    let installed = install::ensure()?;
+    if let Some((_, why)) = installed.unavailable.iter().find(|(p, _)| *p == "nginx") {
+        bail!("nginx is needed as the origin of the wasm comparison: {why}");
+    }
+    let binary = hookyard::build(root)?;
+    let filter = build_filter(root)?;
+    let native = hookyard::compile_plugin(root, dir, "add_header")?;
+    let limit =
+        (o.wrk.duration + Duration::from_secs(10)) * 3 * (o.rounds + 1) + Duration::from_secs(120);
+    let (origin_server, origin) =
+        nginx::start_origin(&dir.join("origin"), limit, Duration::from_secs(20))?;
+    let native_param = format!("{}:{}", FIELD.0, FIELD.1);
+    let wasm_param = format!("{}={}", FIELD.0, FIELD.1);
+    let (plain_server, plain) = start(&binary, &dir.join("plain"), origin.port(), None, limit)?;
+    let (native_server, native_addr) = start(
+        &binary,
+        &dir.join("native"),
+        origin.port(),
+        Some((&native, &[native_param.as_str()])),
+        limit,
+    )?;
+    let (wasm_server, wasm_addr) = start(
+        &binary,
+        &dir.join("wasm"),
+        origin.port(),
+        Some((&filter, &[wasm_param.as_str()])),
+        limit,
+    )?;
+    let script = dir.join("report.lua");
+    std::fs::write(&script, wrk::SCRIPT)?;
+    let mut sides = [("plain", plain), ("native", native_addr), ("wasm", wasm_addr)]
+        .map(|(name, addr)| Side { name, addr, samples: Vec::new() });
+    for side in &mut sides {
+        let warm = wrk::Load { duration: o.warmup.max(Duration::from_secs(1)), ..o.wrk.clone() };
+        wrk::run(&warm, &script, &format!("http://{}/", side.addr))?;
+    }
+    for round in 0..o.rounds as usize {
+        for i in 0..sides.len() {
+            let side = &mut sides[(round + i) % 3];
+            let sample = wrk::run(&o.wrk, &script, &format!("http://{}/", side.addr))?;
+            eprintln!(
+                "xtask bench: wasm round {}/{} {:<7} {:>8.0} req/s  errors {}",
+                round + 1,
+                o.rounds,
+                side.name,
+                sample.rps,
+                sample.errors()
+            );
+            side.samples.push(sample);
+        }
+    }
+    drop((wasm_server, native_server, plain_server, origin_server));
+    println!("{}", table(&sides));
+    Ok(())
+}
+
+/// Median requests per second of a side.
+fn median_rps(side: &Side) -> f64 {
+    let mut rps: Vec<f64> = side.samples.iter().map(|s| s.rps).collect();
+    rps.sort_by(f64::total_cmp);
+    rps.get(rps.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The report: each side's median throughput, each filter's cost per request, the ratio.
+fn table(sides: &[Side]) -> String {
+    let rps: Vec<f64> = sides.iter().map(median_rps).collect();
+    let plain = rps[0];
+    let cost = |rps: f64| if rps > 0.0 && plain > 0.0 { 1e6 / rps - 1e6 / plain } else { f64::NAN };
+    let mut out = String::from("wasm header filter against the native one (median of rounds)\n");
+    for (side, rps) in sides.iter().zip(&rps) {
+        out.push_str(&format!("  {:<7} {:>9.0} req/s\n", side.name, rps));
+    }
+    let (native, wasm) = (cost(rps[1]), cost(rps[2]));
+    out.push_str(&format!(
+        "  cost per request: native {native:.2} us, wasm {wasm:.2} us, ratio {:.2} (goal <= 1.3)\n",
+        wasm / native
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(name: &'static str, rps: &[f64]) -> Side {
+        let samples = rps
+            .iter()
+            .map(|r| wrk::Sample {
+                requests: 1,
+                rps: *r,
+                p50_us: 0.0,
+                p99_us: 0.0,
+                status_errors: 0,
+                socket_errors: 0,
+            })
+            .collect();
+        Side { name, addr: SocketAddr::from(([127, 0, 0, 1], 1)), samples }
+    }
+
+    #[test]
+    fn the_ratio_is_of_costs_over_the_plain_proxy() {
+        // 1e6/40000 - 1e6/50000 = 5 us; 1e6/37037 - 20 = 7 us.
+        let sides =
+            [side("plain", &[50000.0]), side("native", &[40000.0]), side("wasm", &[37037.037])];
+        let report = table(&sides);
+        assert!(report.contains("native 5.00 us, wasm 7.00 us, ratio 1.40"), "{report}");
+    }
+}
