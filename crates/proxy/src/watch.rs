@@ -43,7 +43,7 @@ const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// How far apart two looks at the changed files (size, modification time, inode) must agree
 /// before a reload reads them: a file still being written in place is waited for.
-const STABLE_CHECK: Duration = Duration::from_millis(150);
+const STABLE_CHECK: Duration = Duration::from_millis(300);
 
 /// The longest a reload waits for the changed files to stop changing; then it reloads anyway,
 /// and what is still incomplete is refused (and retried on the next change).

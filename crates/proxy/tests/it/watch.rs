@@ -260,20 +260,22 @@ async fn a_remap_config_written_longer_than_a_burst_may_last_is_read_once_whole(
     // for: the reload still waits until the file stops changing, so it never reads a cut-off
     // line (which would fail to parse).
     let text: String = (0..40).map(|i| map(&format!("host{i}.test"), &origin)).collect();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(dir.path().join("remap.config"))
-        .unwrap();
-    let started = Instant::now();
-    let chunks = text.as_bytes().chunks(6);
-    let pause = Duration::from_millis(3000) / u32::try_from(chunks.len()).unwrap();
-    for chunk in chunks {
-        file.write_all(chunk).unwrap();
-        tokio::time::sleep(pause).await;
-    }
-    drop(file);
-    assert!(started.elapsed() > Duration::from_secs(2), "longer than a burst may last");
+    // A thread of its own, so that the writer's pauses stay short when the test runtime is
+    // busy; the writes are what the watcher must wait out.
+    let path = dir.path().join("remap.config");
+    let writer = std::thread::spawn(move || {
+        let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+        let started = Instant::now();
+        let chunks = text.as_bytes().chunks(6);
+        let pause = Duration::from_millis(3000) / u32::try_from(chunks.len()).unwrap();
+        for chunk in chunks {
+            file.write_all(chunk).unwrap();
+            std::thread::sleep(pause);
+        }
+        started.elapsed()
+    });
+    let elapsed = tokio::task::spawn_blocking(move || writer.join().unwrap()).await.unwrap();
+    assert!(elapsed > Duration::from_secs(2), "longer than a burst may last");
     answer_until(addr, "host39.test", "/", "the whole file", |a| a.status == 200).await;
     let status = proxy.status();
     assert_eq!(status.reloads_failed, 0, "no reload read a half-written file: {status:?}");
