@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use arc_swap::ArcSwap;
 
 use crate::config::PriorityConfig;
 use crate::dispatch::Outcome;
@@ -67,20 +69,41 @@ impl Caller {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct PluginEntry {
     name: String,
     ceiling: Priority,
-    priority: Priority,
+    /// The current default priority (`set_priority`).
+    priority: AtomicI32,
+}
+
+impl PluginEntry {
+    fn new(name: &str, ceiling: Priority, priority: Priority) -> Arc<PluginEntry> {
+        Arc::new(PluginEntry {
+            name: name.to_owned(),
+            ceiling,
+            priority: AtomicI32::new(priority.0),
+        })
+    }
+
+    fn priority(&self) -> Priority {
+        Priority(self.priority.load(Ordering::Relaxed))
+    }
 }
 
 /// The priority table of one configuration: every plugin's ceiling and current default
 /// priority, and the configured thresholds.
 ///
 /// Plugins the configuration does not name get the configured defaults when first seen.
+///
+/// Reading it takes no lock (transactions register callbacks, and so look plugins up, all the
+/// time): the plugins are an immutable snapshot swapped whole when a plugin is first seen, which
+/// happens once per plugin name and table.
 #[derive(Debug)]
 pub struct Priorities {
-    plugins: Mutex<Plugins>,
+    plugins: ArcSwap<Plugins>,
+    /// Serialises the (rare) additions of plugins.
+    adding: Mutex<()>,
     default_priority: Priority,
     default_ceiling: Priority,
     /// The global threshold and the per-hook ones, as [`encode`]d; settable at run time.
@@ -101,10 +124,23 @@ fn decode(value: i64) -> Option<Priority> {
     (value != i64::MIN).then_some(Priority(value as i32))
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Plugins {
-    entries: Vec<PluginEntry>,
-    by_name: HashMap<String, PluginId>,
+    entries: Vec<Arc<PluginEntry>>,
+    by_name: HashMap<Arc<str>, PluginId>,
+}
+
+impl Plugins {
+    fn push(&mut self, entry: Arc<PluginEntry>) -> PluginId {
+        let id = PluginId(self.entries.len() as u32);
+        self.by_name.insert(entry.name.as_str().into(), id);
+        self.entries.push(entry);
+        id
+    }
+
+    fn get(&self, plugin: PluginId) -> Option<&PluginEntry> {
+        self.entries.get(plugin.0 as usize).map(|e| &**e)
+    }
 }
 
 impl Default for Priorities {
@@ -117,27 +153,17 @@ impl Priorities {
     /// The table for a configuration.
     pub fn new(config: &PriorityConfig) -> Priorities {
         let mut plugins = Plugins::default();
-        plugins.entries.push(PluginEntry {
-            name: "core".to_owned(),
-            ceiling: Priority::MAX,
-            priority: Priority(0),
-        });
-        plugins.by_name.insert("core".to_owned(), PluginId::CORE);
+        plugins.push(PluginEntry::new("core", Priority::MAX, Priority(0)));
         for plugin in &config.plugins {
-            let id = PluginId(plugins.entries.len() as u32);
-            plugins.entries.push(PluginEntry {
-                name: plugin.name.clone(),
-                ceiling: plugin.max_priority,
-                priority: plugin.priority,
-            });
-            plugins.by_name.insert(plugin.name.clone(), id);
+            plugins.push(PluginEntry::new(&plugin.name, plugin.max_priority, plugin.priority));
         }
         let hook_thresholds = std::array::from_fn(|_| AtomicI64::new(i64::MIN));
         for (hook, threshold) in &config.hook_thresholds {
             hook_thresholds[hook.index()].store(encode(Some(*threshold)), Ordering::Relaxed);
         }
         Priorities {
-            plugins: Mutex::new(plugins),
+            plugins: ArcSwap::from_pointee(plugins),
+            adding: Mutex::new(()),
             default_priority: config.default_priority,
             default_ceiling: config.default_max_priority,
             threshold: AtomicI64::new(encode(config.threshold)),
@@ -160,46 +186,43 @@ impl Priorities {
         self.dropped
     }
 
-    fn plugins(&self) -> std::sync::MutexGuard<'_, Plugins> {
-        self.plugins.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The id of the plugin called `name`, adding it with the default priority and ceiling if
-    /// the configuration does not name it. `core` is the proxy itself.
+    /// the configuration does not name it. `core` is the proxy itself. Takes no lock once the
+    /// table has the plugin.
     pub fn plugin(&self, name: &str) -> PluginId {
-        let mut plugins = self.plugins();
-        if let Some(id) = plugins.by_name.get(name) {
+        if let Some(id) = self.find(name) {
+            return id;
+        }
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.plugins.load();
+        if let Some(id) = current.by_name.get(name) {
             return *id;
         }
-        let id = PluginId(plugins.entries.len() as u32);
-        plugins.entries.push(PluginEntry {
-            name: name.to_owned(),
-            ceiling: self.default_ceiling,
-            priority: self.default_priority,
-        });
-        plugins.by_name.insert(name.to_owned(), id);
+        let mut next = Plugins::clone(&current);
+        let id = next.push(PluginEntry::new(name, self.default_ceiling, self.default_priority));
+        self.plugins.store(Arc::new(next));
         id
     }
 
     /// The id of the plugin called `name` if the table has it (named by the configuration or
     /// seen since); unlike [`Priorities::plugin`], adds nothing.
     pub fn find(&self, name: &str) -> Option<PluginId> {
-        self.plugins().by_name.get(name).copied()
+        self.plugins.load().by_name.get(name).copied()
     }
 
     /// The plugin's name.
     pub fn name(&self, plugin: PluginId) -> String {
-        self.plugins().entries.get(plugin.0 as usize).map_or_else(String::new, |p| p.name.clone())
+        self.plugins.load().get(plugin).map_or_else(String::new, |p| p.name.clone())
     }
 
     /// The plugin's ceiling: no callback of it may have a higher priority.
     pub fn ceiling(&self, plugin: PluginId) -> Priority {
-        self.plugins().entries.get(plugin.0 as usize).map_or(self.default_ceiling, |p| p.ceiling)
+        self.plugins.load().get(plugin).map_or(self.default_ceiling, |p| p.ceiling)
     }
 
     /// The plugin's current default priority, given to callbacks registered without one.
     pub fn priority(&self, plugin: PluginId) -> Priority {
-        self.plugins().entries.get(plugin.0 as usize).map_or(self.default_priority, |p| p.priority)
+        self.plugins.load().get(plugin).map_or(self.default_priority, PluginEntry::priority)
     }
 
     /// The plugin as a [`Caller`], limited by its ceiling (the core is not limited).
@@ -217,9 +240,8 @@ impl Priorities {
     ///
     /// [`Error::AboveCeiling`] when `priority` is above the plugin's ceiling.
     pub fn set_priority(&self, plugin: PluginId, priority: Priority) -> Result<(), Error> {
-        let mut plugins = self.plugins();
-        let entry =
-            plugins.entries.get_mut(plugin.0 as usize).ok_or(Error::UnknownPlugin(plugin))?;
+        let plugins = self.plugins.load();
+        let entry = plugins.get(plugin).ok_or(Error::UnknownPlugin(plugin))?;
         if priority > entry.ceiling {
             return Err(Error::AboveCeiling {
                 plugin: entry.name.clone(),
@@ -227,7 +249,7 @@ impl Priorities {
                 ceiling: entry.ceiling,
             });
         }
-        entry.priority = priority;
+        entry.priority.store(priority.0, Ordering::Relaxed);
         Ok(())
     }
 
@@ -291,12 +313,12 @@ impl Priorities {
 
     /// Every plugin: id, name, ceiling, default priority.
     pub fn list(&self) -> Vec<(PluginId, String, Priority, Priority)> {
-        let plugins = self.plugins();
+        let plugins = self.plugins.load();
         plugins
             .entries
             .iter()
             .enumerate()
-            .map(|(i, p)| (PluginId(i as u32), p.name.clone(), p.ceiling, p.priority))
+            .map(|(i, p)| (PluginId(i as u32), p.name.clone(), p.ceiling, p.priority()))
             .collect()
     }
 }
