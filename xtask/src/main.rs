@@ -27,7 +27,8 @@ tasks:
   layers     fail on a crate dependency that ARCHITECTURE.md's layering does not allow
   tidy       fail on a file that cites notes outside the repository
   fixtures   build the Rust test plugins into target/fixtures
-  plugins    build the example plugins into target/plugins/<name>.so [--release]
+  plugins    build the example plugins into target/plugins/<name>.so [--release], and the
+             proxy-wasm filters into target/plugins/<name>.wasm
   demo       hookyard with example plugins in front of an origin, with commands to try;
              --check runs it non-interactively and verifies every answer
   bench      the criterion benchmarks of every crate, then the load comparison of hookyard,

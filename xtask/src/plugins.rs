@@ -1,8 +1,11 @@
-//! `cargo xtask plugins`: builds the example plugins into `target/plugins/<name>.so`.
+//! `cargo xtask plugins`: builds the example plugins into `target/plugins/<name>.so`, and the
+//! proxy-wasm example filters into `target/plugins/<name>.wasm`.
 //!
 //! Rust plugins are built with cargo into `target/plugins` (their own target directory, which
 //! the SDK's tests share, so a test run after this task builds nothing); C plugins are compiled
-//! with the system compiler (`$CC`, else `cc`) against `crates/abi/include/hookyard.h`.
+//! with the system compiler (`$CC`, else `cc`) against `crates/abi/include/hookyard.h`; the
+//! filters of `plugins/wasm` (a workspace of its own) with cargo for `wasm32-unknown-unknown`,
+//! always in release, into `target/wasm-plugins` (where the tests look for them).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +25,9 @@ const RUST: &[(&str, &str)] = &[
 
 /// The example C plugins: `plugins/c/<name>.c`.
 const C: &[&str] = &["add_header", "response_header"];
+
+/// The proxy-wasm example filters: `plugins/wasm/<name>`.
+const WASM: &[&str] = &["add_header", "body_inspect", "http_call", "misbehave"];
 
 /// The SDK's own test plugin, built with the examples before `cargo xtask test`.
 const TEST_PLUGIN: &str = "hookyard-sdk-test-plugin";
@@ -81,6 +87,26 @@ fn build(root: &Path, release: bool, extra: &[&str]) -> Result<Vec<PathBuf>> {
             .arg(&staging)
             .arg(root.join("plugins/c").join(format!("{name}.c")));
         super::status(cmd)?;
+        std::fs::rename(&staging, &dest)
+            .with_context(|| format!("cannot install {}", dest.display()))?;
+        out.push(dest);
+    }
+    let wasm_target = root.join("target/wasm-plugins");
+    let mut cmd = super::cargo_cmd();
+    cmd.current_dir(root.join("plugins/wasm"))
+        .args(["build", "--locked", "--release", "--target", "wasm32-unknown-unknown"])
+        .arg("--target-dir")
+        .arg(&wasm_target);
+    super::status(cmd).context(
+        "building plugins/wasm needs the wasm32-unknown-unknown target: \
+         rustup target add wasm32-unknown-unknown",
+    )?;
+    for name in WASM {
+        let built = wasm_target.join(format!("wasm32-unknown-unknown/release/{name}.wasm"));
+        let dest = target.join(format!("{name}.wasm"));
+        let staging = target.join(format!(".{name}.wasm.tmp"));
+        std::fs::copy(&built, &staging)
+            .with_context(|| format!("cannot copy {}", built.display()))?;
         std::fs::rename(&staging, &dest)
             .with_context(|| format!("cannot install {}", dest.display()))?;
         out.push(dest);

@@ -293,6 +293,12 @@ impl TxnBox {
             || state.ssn.as_ref().is_some_and(|s| s.hooked())
     }
 
+    /// Whether plugin `plugin` runs for this transaction, as its own and its session's
+    /// switches (`plugin_enable_set`) say: the transaction's override the session's.
+    pub fn plugin_enabled(&mut self, plugin: hookyard_hooks::PluginId) -> bool {
+        self.get().with_local(|local| local.plugin_enabled(plugin))
+    }
+
     /// Whether a callback is registered on `hook` for this transaction, at any level (whether
     /// it is switched off for it or not).
     pub fn has_callbacks(&mut self, hook: HookId) -> bool {

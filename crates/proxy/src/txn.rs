@@ -298,8 +298,16 @@ impl Transaction {
                 format!("{:?}", parts.version),
             );
             let priorities = &generation.hooks.priorities;
-            let filters =
-                generation.wasm.filters(route.rule, conn.worker.index, priorities, &properties);
+            let state = &mut self.state;
+            // The switches plugins set for the transaction (or its session) so far.
+            let enabled = |id| state.as_mut().is_none_or(|s| s.plugin_enabled(id));
+            let filters = generation.wasm.filters(
+                route.rule,
+                conn.worker.index,
+                priorities,
+                &properties,
+                enabled,
+            );
             self.wasm = Some(std::sync::Arc::new(std::sync::Mutex::new(filters)));
         }
         self.hook(HookId::PostRemap).await?;

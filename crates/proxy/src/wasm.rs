@@ -44,8 +44,8 @@ static IDS: AtomicU64 = AtomicU64::new(1 << 32);
 pub(crate) struct WasmPlugins {
     /// `plugin.yaml`'s, with their priority table entry, in priority order.
     globals: Vec<(Arc<Plugin>, PluginId)>,
-    /// Each rule's (by index), in chain order.
-    rules: Vec<Vec<Arc<Plugin>>>,
+    /// Each rule's (by index), in chain order, with their priority table entry.
+    rules: Vec<Vec<(Arc<Plugin>, PluginId)>>,
 }
 
 impl std::fmt::Debug for WasmPlugins {
@@ -116,7 +116,10 @@ impl WasmPlugins {
                 };
                 let config = spec.params.join(" ").into_bytes();
                 match load_one(&path, config, limits, slots, "remap") {
-                    Ok(plugin) => chain.push(plugin),
+                    Ok(plugin) => {
+                        let id = priorities.plugin(plugin.name());
+                        chain.push((plugin, id));
+                    }
                     Err(reason) => problems.push(problem(reason)),
                 }
             }
@@ -131,23 +134,27 @@ impl WasmPlugins {
     }
 
     /// The HTTP contexts a transaction of rule `rule` on worker `worker` runs, in request
-    /// order: the global ones above `hook`'s threshold, then the rule's. A quarantined plugin
-    /// has none.
+    /// order: the global ones at or above READ_REQUEST_HDR's threshold, then the rule's; each
+    /// only if `enabled` (the transaction's switches) says so. A quarantined plugin has none.
     pub(crate) fn filters(
         &self,
         rule: usize,
         worker: usize,
         priorities: &Priorities,
         properties: &Properties,
+        mut enabled: impl FnMut(PluginId) -> bool,
     ) -> Vec<HttpFilter> {
         let threshold = priorities.threshold(HookId::ReadRequestHdr);
         let globals = self
             .globals
             .iter()
-            .filter(|(_, id)| threshold.is_none_or(|t| priorities.priority(*id) >= t))
-            .map(|(plugin, _)| plugin);
+            .filter(|(_, id)| threshold.is_none_or(|t| priorities.priority(*id) >= t));
         let chain = self.rules.get(rule).into_iter().flatten();
-        globals.chain(chain).filter_map(|p| p.filter(worker, properties.clone())).collect()
+        globals
+            .chain(chain)
+            .filter(|(_, id)| enabled(*id))
+            .filter_map(|(p, _)| p.filter(worker, properties.clone()))
+            .collect()
     }
 }
 

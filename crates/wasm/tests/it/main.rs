@@ -177,3 +177,31 @@ fn request_bodies_are_inspected() {
     assert_eq!(clean.body(false, &mut body, true).unwrap(), BodyVerdict::Continue);
     assert_eq!(body, b"nothing to see");
 }
+
+#[test]
+fn ticks_count_in_shared_data_and_properties_are_answered() {
+    let plugin = load("misbehave", "tick", Limits::default());
+    let source: std::net::SocketAddr = "127.0.0.1:5555".parse().unwrap();
+    let properties = Properties::new(Some(source), None, "HTTP/1.1".to_owned());
+    let started = Instant::now();
+    let ticks = loop {
+        let mut filter = plugin.filter(0, properties.clone()).unwrap();
+        let mut head = request("/fine?q=1");
+        filter.request_headers(&mut head, true).unwrap();
+        assert_eq!(head.headers["x-source"], "127.0.0.1:5555");
+        assert_eq!(head.headers["x-path"], "/fine?q=1");
+        let ticks: u64 = head.headers["x-ticks"].to_str().unwrap().parse().unwrap();
+        if ticks >= 3 {
+            break ticks;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "ticks stalled at {ticks}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(ticks >= 3);
+    // Without `tick`, no tick runs: its own count stays where the other left it.
+    let quiet = load("misbehave", "", Limits::default());
+    let mut filter = quiet.filter(0, Properties::default()).unwrap();
+    let mut head = request("/fine");
+    filter.request_headers(&mut head, true).unwrap();
+    assert!(head.headers["x-ticks"].to_str().unwrap().parse::<u64>().unwrap() >= ticks);
+}
