@@ -7,6 +7,7 @@
 /* pthread_mutexattr_settype and strncasecmp are POSIX (XSI). */
 #define _XOPEN_SOURCE 700
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -406,6 +407,19 @@ const char *TSMimeHdrFieldValueStringGet(TSMBuffer bufp, TSMLoc hdr, TSMLoc fiel
     return whole.ptr;
 }
 
+/* Sets the field's whole value: a handle's copy (detached) or the message's field. */
+static TSReturnCode set_whole(TSMBuffer bufp, struct tsapi_mloc *f, const char *value,
+                              size_t len) {
+    if (!f->attached) {
+        char *copy = _TSstrdup(value, (int64_t)len, __FILE__);
+        free(f->value);
+        f->value = copy;
+        f->value_len = len;
+        return TS_SUCCESS;
+    }
+    return rewrite((hy_txn *)bufp, f, value, len, 0);
+}
+
 TSReturnCode TSMimeHdrFieldValueStringSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
                                           const char *value, int length) {
     struct tsapi_mloc *f = as_field(field);
@@ -444,18 +458,156 @@ TSReturnCode TSMimeHdrFieldValueStringSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc fie
         memcpy(built + at, whole.ptr + post_start, whole.len - post_start);
         value = built;
     }
-    TSReturnCode rc;
-    if (!f->attached) {
-        char *copy = _TSstrdup(value ? value : "", (int64_t)built_len, __FILE__);
-        free(f->value);
-        f->value = copy;
-        f->value_len = built_len;
-        rc = TS_SUCCESS;
-    } else {
-        rc = rewrite((hy_txn *)bufp, f, value ? value : "", built_len, 0);
-    }
+    TSReturnCode rc = set_whole(bufp, f, value ? value : "", built_len);
     free(built);
     return rc;
+}
+
+/* Replaces element `idx` of the field's value with `before` + the element + `after` (an
+ * insertion when `keep` is 0: the element is not kept, and `before` is the new element followed
+ * by ", "). Past the last element (or idx < 0), `after` goes at the end. */
+static TSReturnCode splice(TSMBuffer bufp, struct tsapi_mloc *f, int idx, const char *value,
+                           size_t len, int insert) {
+    hy_str whole, part;
+    if (!whole_value(bufp, f, &whole)) {
+        return TS_ERROR;
+    }
+    size_t at;
+    int at_end = idx < 0 || whole.len == 0 || !element(whole, idx, &part);
+    if (at_end) {
+        at = whole.len;
+    } else {
+        at = (size_t)(part.ptr - whole.ptr) + (insert ? 0 : part.len);
+    }
+    /* An insertion before an element adds ", " after the new one; one at the end adds ", "
+     * before it (when there is a value). */
+    const char *sep_before = insert && at_end && whole.len > 0 ? ", " : "";
+    const char *sep_after = insert && !at_end ? ", " : "";
+    size_t n = whole.len + strlen(sep_before) + len + strlen(sep_after);
+    char *built = _TSmalloc(n + 1, __FILE__);
+    size_t o = 0;
+    memcpy(built + o, whole.ptr, at);
+    o += at;
+    memcpy(built + o, sep_before, strlen(sep_before));
+    o += strlen(sep_before);
+    memcpy(built + o, value, len);
+    o += len;
+    memcpy(built + o, sep_after, strlen(sep_after));
+    o += strlen(sep_after);
+    memcpy(built + o, whole.ptr + at, whole.len - at);
+    TSReturnCode rc = set_whole(bufp, f, built, n);
+    free(built);
+    return rc;
+}
+
+TSReturnCode TSMimeHdrFieldValueStringInsert(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                             const char *value, int length) {
+    struct tsapi_mloc *f = as_field(field);
+    (void)hdr;
+    if (!f || !value) {
+        return TS_ERROR;
+    }
+    return splice(bufp, f, idx, value, length < 0 ? strlen(value) : (size_t)length, 1);
+}
+
+TSReturnCode TSMimeHdrFieldValueAppend(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                       const char *value, int length) {
+    struct tsapi_mloc *f = as_field(field);
+    (void)hdr;
+    if (!f || !value) {
+        return TS_ERROR;
+    }
+    return splice(bufp, f, idx, value, length < 0 ? strlen(value) : (size_t)length, 0);
+}
+
+TSReturnCode TSMimeHdrFieldValuesClear(TSMBuffer bufp, TSMLoc hdr, TSMLoc field) {
+    struct tsapi_mloc *f = as_field(field);
+    (void)hdr;
+    return f ? set_whole(bufp, f, "", 0) : TS_ERROR;
+}
+
+/* Element idx (the whole value for idx < 0) as a number; 0 when it is none. */
+static long long number_of(TSMBuffer bufp, TSMLoc field, int idx, int is_unsigned) {
+    struct tsapi_mloc *f = as_field(field);
+    hy_str whole, part;
+    if (!f || !whole_value(bufp, f, &whole)) {
+        return 0;
+    }
+    if (idx >= 0) {
+        if (!element(whole, idx, &part)) {
+            return 0;
+        }
+        whole = part;
+    }
+    char text[32];
+    size_t n = whole.len < sizeof text - 1 ? whole.len : sizeof text - 1;
+    memcpy(text, whole.ptr, n);
+    text[n] = '\0';
+    return is_unsigned ? (long long)strtoull(text, NULL, 10) : strtoll(text, NULL, 10);
+}
+
+int TSMimeHdrFieldValueIntGet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx) {
+    (void)hdr;
+    return (int)number_of(bufp, field, idx, 0);
+}
+
+int64_t TSMimeHdrFieldValueInt64Get(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx) {
+    (void)hdr;
+    return (int64_t)number_of(bufp, field, idx, 0);
+}
+
+unsigned int TSMimeHdrFieldValueUintGet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx) {
+    (void)hdr;
+    return (unsigned int)number_of(bufp, field, idx, 1);
+}
+
+TSReturnCode TSMimeHdrFieldValueIntSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                       int value) {
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d", value);
+    return TSMimeHdrFieldValueStringSet(bufp, hdr, field, idx, text, n);
+}
+
+TSReturnCode TSMimeHdrFieldValueInt64Set(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                         int64_t value) {
+    char text[24];
+    int n = snprintf(text, sizeof text, "%lld", (long long)value);
+    return TSMimeHdrFieldValueStringSet(bufp, hdr, field, idx, text, n);
+}
+
+TSReturnCode TSMimeHdrFieldValueUintSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                        unsigned int value) {
+    char text[16];
+    int n = snprintf(text, sizeof text, "%u", value);
+    return TSMimeHdrFieldValueStringSet(bufp, hdr, field, idx, text, n);
+}
+
+TSReturnCode TSMimeHdrFieldCreate(TSMBuffer bufp, TSMLoc hdr, TSMLoc *locp) {
+    return TSMimeHdrFieldCreateNamed(bufp, hdr, "", 0, locp);
+}
+
+TSReturnCode TSMimeHdrFieldNameSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, const char *name,
+                                   int length) {
+    struct tsapi_mloc *f = as_field(field);
+    (void)hdr;
+    if (!f || !name) {
+        return TS_ERROR;
+    }
+    size_t len = length < 0 ? strlen(name) : (size_t)length;
+    if (f->attached) {
+        /* A renamed field is the old one removed and a new one appended with its value. */
+        if (TSMimeHdrFieldRemove(bufp, hdr, field) != TS_SUCCESS) {
+            return TS_ERROR;
+        }
+        free(f->name);
+        f->name = _TSstrdup(name, (int64_t)len, __FILE__);
+        f->name_len = len;
+        return TSMimeHdrFieldAppend(bufp, HY_TS_HDR_LOC(f->msg), field);
+    }
+    free(f->name);
+    f->name = _TSstrdup(name, (int64_t)len, __FILE__);
+    f->name_len = len;
+    return TS_SUCCESS;
 }
 
 /* -- Message heads ----------------------------------------------------------------------------- */

@@ -2,7 +2,9 @@
  * rewrite_headers: an ATS global plugin (plugin.yaml) that rewrites headers.
  *
  * On READ_REQUEST_HDR it removes every client request field whose name starts with
- * "X-Drop-", upper-cases the second element of X-List, and adds a transaction hook on
+ * "X-Drop-", upper-cases the second element of X-List, puts "zero" before its first, "!" after
+ * its third and "end" after its last, renames X-Count to X-Count-Seen and adds X-Count-Next with
+ * the number plus one, and adds a transaction hook on
  * SEND_RESPONSE_HDR that adds "X-Rewritten-By: ARG" to the response (ARG: its first argument)
  * and "X-Request-Fields: N", the number of request fields it saw, "X-Request-Method" and
  * "X-Status-Seen" (the response's status and reason before it changes the reason to
@@ -77,7 +79,25 @@ static int rewrite_request(TSHttpTxn txnp, struct txn_state *state) {
             }
             TSMimeHdrFieldValueStringSet(bufp, hdr, list, 1, upper, n);
         }
+        /* "a, B, c" becomes "zero, a, B, c!, end". */
+        TSMimeHdrFieldValueStringInsert(bufp, hdr, list, 0, "zero", 4);
+        TSMimeHdrFieldValueAppend(bufp, hdr, list, 3, "!", 1);
+        TSMimeHdrFieldValueStringInsert(bufp, hdr, list, -1, "end", 3);
         TSHandleMLocRelease(bufp, hdr, list);
+    }
+    /* X-Count: N becomes X-Count-Next: N+1, a field created unnamed and named after. */
+    TSMLoc count = TSMimeHdrFieldFind(bufp, hdr, "X-Count", 7);
+    if (count != TS_NULL_MLOC) {
+        int n = TSMimeHdrFieldValueIntGet(bufp, hdr, count, -1);
+        TSMimeHdrFieldNameSet(bufp, hdr, count, "X-Count-Seen", 12);
+        TSHandleMLocRelease(bufp, hdr, count);
+        TSMLoc next;
+        if (TSMimeHdrFieldCreate(bufp, hdr, &next) == TS_SUCCESS) {
+            TSMimeHdrFieldNameSet(bufp, hdr, next, "X-Count-Next", 12);
+            TSMimeHdrFieldValueIntSet(bufp, hdr, next, -1, n + 1);
+            TSMimeHdrFieldAppend(bufp, hdr, next);
+            TSHandleMLocRelease(bufp, hdr, next);
+        }
     }
     TSHandleMLocRelease(bufp, TS_NULL_MLOC, hdr);
     return seen;

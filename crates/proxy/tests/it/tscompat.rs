@@ -132,12 +132,17 @@ async fn global_plugin_rewrites_request_and_response_headers() {
             "X-Drop-Two: 2",
             "-H",
             "X-List: a, b, c",
+            "-H",
+            "X-Count: 41",
         ],
     )
     .await;
     assert_eq!(head[0], "HTTP/1.1 200 Rewritten");
     let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("x-")).collect();
-    assert_eq!(lines, ["x-keep: yes", "x-list: a, B, c"]);
+    assert_eq!(
+        lines,
+        ["x-count-next: 42", "x-count-seen: 41", "x-keep: yes", "x-list: zero, a, B, c!, end"]
+    );
     assert_eq!(header(&head, "X-Request-Method"), ["GET"]);
     assert_eq!(header(&head, "X-Status-Seen"), ["200 OK"]);
     let config_dir = dir.path().canonicalize().unwrap();
@@ -146,8 +151,8 @@ async fn global_plugin_rewrites_request_and_response_headers() {
     let plugin_dir = config_dir.join("plugins");
     assert_eq!(header(&head, "X-Plugin-Dir"), [plugin_dir.to_str().unwrap()]);
     assert_eq!(header(&head, "X-Rewritten-By"), ["ts-compat-test"]);
-    // curl sends Host, User-Agent and Accept besides the four fields above.
-    assert_eq!(header(&head, "X-Request-Fields"), ["7"]);
+    // curl sends Host, User-Agent and Accept besides the five fields above.
+    assert_eq!(header(&head, "X-Request-Fields"), ["8"]);
 }
 
 #[tokio::test]

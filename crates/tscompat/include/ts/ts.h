@@ -166,6 +166,28 @@ tsapi const char *TSMimeHdrFieldValueStringGet(TSMBuffer bufp, TSMLoc hdr, TSMLo
                                                int *value_len_ptr);
 tsapi TSReturnCode TSMimeHdrFieldValueStringSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
                                                 const char *value, int length);
+/* Inserts `value` as element idx (-1: the last), with ", " between elements. */
+tsapi TSReturnCode TSMimeHdrFieldValueStringInsert(TSMBuffer bufp, TSMLoc hdr, TSMLoc field,
+                                                   int idx, const char *value, int length);
+/* Appends `value` to element idx (-1: to the whole value), with no separator. */
+tsapi TSReturnCode TSMimeHdrFieldValueAppend(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                             const char *value, int length);
+tsapi TSReturnCode TSMimeHdrFieldValuesClear(TSMBuffer bufp, TSMLoc hdr, TSMLoc field);
+/* Element idx (-1: the whole value) read as a decimal number; 0 when it is none. */
+tsapi int TSMimeHdrFieldValueIntGet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx);
+tsapi int64_t TSMimeHdrFieldValueInt64Get(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx);
+tsapi unsigned int TSMimeHdrFieldValueUintGet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx);
+tsapi TSReturnCode TSMimeHdrFieldValueIntSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                             int value);
+tsapi TSReturnCode TSMimeHdrFieldValueInt64Set(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                               int64_t value);
+tsapi TSReturnCode TSMimeHdrFieldValueUintSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field, int idx,
+                                              unsigned int value);
+/* A field with no name yet: name it with TSMimeHdrFieldNameSet before appending it. */
+tsapi TSReturnCode TSMimeHdrFieldCreate(TSMBuffer bufp, TSMLoc hdr, TSMLoc *locp);
+/* Renames a field; an appended one moves to the end of the message. */
+tsapi TSReturnCode TSMimeHdrFieldNameSet(TSMBuffer bufp, TSMLoc hdr, TSMLoc field,
+                                         const char *name, int length);
 
 /* -- Body transforms -------------------------------------------------------------------------- */
 /* A transform vconnection for the transaction; register it on TS_HTTP_REQUEST_TRANSFORM_HOOK or
