@@ -19,6 +19,7 @@ mod gzip;
 mod hookyard;
 mod install;
 mod nginx;
+mod pools;
 mod procs;
 mod report;
 mod tls;
@@ -51,6 +52,7 @@ usage: cargo xtask bench [options] [cargo bench args] [-- criterion args]
   --no-tls           skip the TLS comparison (handshakes/s with openssl s_time, HTTP/2 with h2load)
   --no-gzip          skip the gzip comparison (the gzip example plugin against nginx `gzip on`)
   --no-wasm          skip the wasm comparison (the proxy-wasm header filter against a native one)
+  --no-pools         skip the pool comparison (a three-host round-robin strategy against one origin)
   --keep             keep the bench directory (configs, logs) even when all went well
 Anything else goes to `cargo bench --workspace`.
 ";
@@ -63,6 +65,7 @@ struct Options {
     tls: bool,
     gzip: bool,
     wasm: bool,
+    pools: bool,
     quick: bool,
     keep: bool,
     rounds: u32,
@@ -80,6 +83,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         tls: true,
         gzip: true,
         wasm: true,
+        pools: true,
         quick: false,
         keep: false,
         rounds: 3,
@@ -102,6 +106,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--no-tls" => o.tls = false,
             "--no-gzip" => o.gzip = false,
             "--no-wasm" => o.wasm = false,
+            "--no-pools" => o.pools = false,
             "--rounds" => rounds = Some(value(arg)?),
             "--duration" => duration = Some(value(arg)?),
             "--warmup" => warmup = Some(value(arg)?),
@@ -170,7 +175,27 @@ pub(crate) fn task(root: &Path, args: &[String]) -> Result<()> {
     if o.wasm {
         wasm_load(root, &o)?;
     }
+    if o.pools {
+        pools_load(root, &o)?;
+    }
     Ok(())
+}
+
+/// The pool comparison, in a directory of its own (kept when it failed, or with `--keep`).
+fn pools_load(root: &Path, o: &Options) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("hookyard-bench-pools-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("xtask bench: pool comparison in {}", dir.display());
+    let outcome = pools::compare(root, o, &dir);
+    if outcome.is_ok() && !o.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("xtask bench: configurations and logs kept in {}", dir.display());
+    }
+    outcome
 }
 
 /// The wasm comparison, in a directory of its own (kept when it failed, or with `--keep`).
