@@ -29,7 +29,7 @@ pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig};
 pub use settings::{
     DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Dns, Drain, DroppedHook, HealthChecks, Http2, Limits,
-    Retirement, Settings, Timeouts, Transforms,
+    OriginPool, Retirement, Settings, Timeouts, Transforms,
 };
 pub use strategies::{STRATEGIES_FILE, Strategies};
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};

@@ -644,7 +644,10 @@ impl Transaction {
                     break Ok(Ok(response));
                 }
                 Ok(Err(Failed { error, unsent: Some(unsent) })) => {
-                    host.failed(passive);
+                    // A host at its connection limit is busy, not failing.
+                    if !matches!(error, OriginError::Busy) {
+                        host.failed(passive);
+                    }
                     match p.retry() {
                         Some(next) => {
                             debug!(host = %host.name, %error, next = %next.key, "retrying");
@@ -701,7 +704,7 @@ impl Transaction {
                     Answer::BadRequestBody
                 } else {
                     let failure = match e {
-                        OriginError::Connect(_) => OriginFailure::Connect,
+                        OriginError::Connect(_) | OriginError::Busy => OriginFailure::Connect,
                         _ => OriginFailure::Exchange,
                     };
                     failed(failure);

@@ -4,6 +4,7 @@ mod dns;
 mod drain;
 mod health_checks;
 mod http2;
+mod origin_pool;
 mod transforms;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub use dns::Dns;
 pub use drain::Drain;
 pub use health_checks::HealthChecks;
 pub use http2::Http2;
+pub use origin_pool::OriginPool;
 pub use transforms::Transforms;
 
 /// The address `run` listens on when neither `--listen` nor `hookyard.yaml` says otherwise.
@@ -183,6 +185,8 @@ pub struct Settings {
     pub health_checks: HealthChecks,
     /// How origin host names are resolved.
     pub dns: Dns,
+    /// Each worker's connections per origin host (read at start).
+    pub origin_pool: OriginPool,
 }
 
 impl Default for Settings {
@@ -215,13 +219,14 @@ impl Default for Settings {
             transforms: Transforms::default(),
             health_checks: HealthChecks::default(),
             dns: Dns::default(),
+            origin_pool: OriginPool::default(),
         }
     }
 }
 
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns";
+                    origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, origin_pool";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -319,6 +324,7 @@ impl Settings {
                     health_checks::parse(&mut r, value, &mut settings.health_checks);
                 }
                 "dns" => dns::parse(&mut r, value, &mut settings.dns),
+                "origin_pool" => origin_pool::parse(&mut r, value, &mut settings.origin_pool),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -504,7 +510,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, origin_pool)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -140,7 +140,8 @@ fn answers_are_kept_for_their_ttl_and_missing_names_are_remembered() {
             port = first.port()
         ),
     );
-    let (mut child, _log, addr) = start_run(Path::new(root.path()), &["--config", "."]);
+    let (child, _log, addr) = start_run(Path::new(root.path()), &["--config", "."]);
+    let _proxy = crate::pools::Running(child);
     let started = Instant::now();
     for _ in 0..5 {
         assert_eq!(body(&addr, "site.test"), "first");
@@ -172,6 +173,4 @@ fn answers_are_kept_for_their_ttl_and_missing_names_are_remembered() {
         assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
     }
     assert_eq!(stub.asked("gone.test").len(), 1, "a missing name is asked once, then remembered");
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -89,6 +89,8 @@ struct Killable {
     served: Arc<AtomicU64>,
     /// `/slow` requests waiting.
     waiting: Arc<AtomicU64>,
+    /// Connections accepted since the first start.
+    connections: Arc<AtomicU64>,
     healthy: Arc<AtomicBool>,
     release: watch::Sender<bool>,
     stop: Option<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
@@ -102,6 +104,7 @@ impl Killable {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             served: Arc::default(),
             waiting: Arc::default(),
+            connections: Arc::default(),
             healthy: Arc::new(AtomicBool::new(true)),
             release,
             stop: None,
@@ -119,6 +122,7 @@ impl Killable {
         let (name, at) = (self.name, self.addr);
         let (served, waiting, healthy) =
             (self.served.clone(), self.waiting.clone(), self.healthy.clone());
+        let connections = self.connections.clone();
         let released = self.release.subscribe();
         let thread = std::thread::spawn(move || {
             let runtime =
@@ -129,6 +133,7 @@ impl Killable {
                 let serve = async {
                     loop {
                         let Ok((stream, _)) = listener.accept().await else { continue };
+                        connections.fetch_add(1, Ordering::SeqCst);
                         let (served, waiting, healthy, released) =
                             (served.clone(), waiting.clone(), healthy.clone(), released.clone());
                         let service = service_fn(move |request: Request<Incoming>| {
@@ -242,15 +247,26 @@ fn strategies(origins: &[&Killable], policy: &str, extra: &str) -> String {
     text
 }
 
+/// A running proxy process, killed when dropped (a failing test leaves none behind).
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A proxy (the real binary) for `site.test` through strategy `pool`, with `settings` added
-/// to its hookyard.yaml; its process, and its address.
-fn run_pool(root: &Path, strategies_yaml: &str, settings: &str) -> (Child, String) {
-    let yaml = format!("listen: 127.0.0.1:0\nworkers: 2\nadmin: a.sock\n{settings}");
+/// to its hookyard.yaml (two workers unless they say `workers:`); its process, and its address.
+fn run_pool(root: &Path, strategies_yaml: &str, settings: &str) -> (Running, String) {
+    let workers = if settings.contains("workers:") { "" } else { "workers: 2\n" };
+    let yaml = format!("listen: 127.0.0.1:0\n{workers}admin: a.sock\n{settings}");
     write(root, "hookyard.yaml", &yaml);
     write(root, "strategies.yaml", strategies_yaml);
     write(root, "remap.config", "map http://site.test/ http://origin.test/ @strategy=pool\n");
     let (child, _log, addr) = start_run(root, &["--config", "."]);
-    (child, addr)
+    (Running(child), addr)
 }
 
 fn ctl(root: &Path, args: &[&str]) -> serde_json::Value {
@@ -295,9 +311,8 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+fn stop(proxy: Running) {
+    drop(proxy);
 }
 
 #[test]
@@ -552,5 +567,40 @@ fn with_every_host_down_a_rule_goes_direct_or_answers_502() {
     assert!(!unknown.status.success());
     let message = String::from_utf8_lossy(&unknown.stderr);
     assert!(message.contains("no host `nowhere.test` in the strategies"), "{message}");
+    stop(child);
+}
+
+#[test]
+fn origin_pool_limits_connections_per_host_and_requests_per_connection() {
+    let origins = [Killable::start("a"), Killable::start("b")];
+    let root = tempfile::tempdir().unwrap();
+    let yaml = strategies(&origins.iter().collect::<Vec<_>>(), "first_live", "");
+    let settings = "workers: 1\norigin_pool: {max_connections: 1, max_requests: 3}\n";
+    let (child, addr) = run_pool(root.path(), &yaml, settings);
+    // Sequential requests share a's one connection, three requests each.
+    for i in 0..9 {
+        assert_eq!(who(&addr, &format!("/seq/{i}")), "a");
+    }
+    let connections = origins[0].connections.load(Ordering::SeqCst);
+    println!("origin_pool: 9 sequential requests over {connections} connections");
+    assert!((3..=6).contains(&connections), "{connections} connections for 9 requests");
+    // a's connections all busy: the next request goes to b, not to a new connection to a.
+    let slow: Vec<_> = (0..2)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || http_get(&addr, "site.test", &format!("/slow/{i}")))
+        })
+        .collect();
+    wait_until("both slow requests are out", || {
+        origins[0].waiting.load(Ordering::SeqCst) + origins[1].waiting.load(Ordering::SeqCst) == 2
+    });
+    assert!(origins[1].waiting.load(Ordering::SeqCst) >= 1, "the second went to b");
+    origins[0].release();
+    origins[1].release();
+    for thread in slow {
+        assert!(thread.join().unwrap().starts_with("HTTP/1.1 200"));
+    }
+    let listed = hosts(root.path());
+    assert!(listed.iter().all(|h| h.1 == "up"), "a busy host is not marked down: {listed:?}");
     stop(child);
 }
