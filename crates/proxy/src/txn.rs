@@ -55,7 +55,7 @@ use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
 use crate::origin::{Destination, Failed, OriginError};
-use crate::pool::{Attempts, Strategy};
+use crate::pool::{Attempts, Host, Strategy};
 use crate::stats::OriginFailure;
 
 /// A response body: the origin's, streamed, or one the proxy made.
@@ -237,13 +237,13 @@ impl Again {
 
 impl PoolTry {
     /// The next host for a retry, when retries are left; `None` otherwise.
-    fn retry(&mut self) -> Option<Destination> {
+    fn retry(&mut self) -> Option<Arc<Host>> {
         if self.retries >= self.strategy.failover.max_simple_retries {
             return None;
         }
         let host = self.strategy.select(self.hash, &mut self.attempts)?.host.clone();
         self.retries += 1;
-        Some(Destination::to_pool_host(&self.authority, host, None, self.tls.clone()))
+        Some(host)
     }
 
     /// How passive checks count a failure, if the strategy uses them.
@@ -589,6 +589,19 @@ impl Transaction {
         }))
     }
 
+    /// OS_DNS again for a retry on `host`, when plugins may see or choose its address: what
+    /// was resolved or set for the host before is forgotten.
+    async fn os_dns_again(&mut self, host: &Host) -> Result<Option<SocketAddr>, Answer> {
+        let Some(state) = &mut self.state else { return Ok(None) };
+        if !state.has_callbacks(HookId::OsDns) {
+            return Ok(None);
+        }
+        let state = state.get();
+        state.server_addr = None;
+        state.server_addr_fixed = false;
+        self.os_dns(&host.host, host.port).await
+    }
+
     /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields.
     async fn send_request_hdr(&mut self, headers: HeaderMap) -> Result<HeaderMap, Answer> {
         let Some(state) = &mut self.state else { return Ok(headers) };
@@ -625,51 +638,13 @@ impl Transaction {
             };
             let (Some(p), Some(host)) = (&mut pool, to.pool_host.clone()) else { break sent };
             let passive = p.passive(&self.generation.config.settings.health_checks);
-            match sent {
-                Ok(Ok(response)) => {
-                    let status = response.status();
-                    if status.is_server_error() {
-                        host.failed(passive);
-                    } else {
-                        host.succeeded();
-                    }
-                    if p.strategy.failover.response_codes.contains(&status.as_u16())
-                        && let Some(again) = p.again.as_ref().map(Again::request)
-                        && let Some(next) = p.retry()
-                    {
-                        debug!(host = %host.name, %status, next = %next.key, "retrying");
-                        (request, to) = (again, next);
-                        continue;
-                    }
-                    break Ok(Ok(response));
-                }
-                Ok(Err(Failed { error, unsent: Some(unsent) })) => {
-                    // A host at its connection limit is busy, not failing.
-                    if !matches!(error, OriginError::Busy) {
-                        host.failed(passive);
-                    }
-                    match p.retry() {
-                        Some(next) => {
-                            debug!(host = %host.name, %error, next = %next.key, "retrying");
-                            (request, to) = (unsent, next);
-                        }
-                        None => break Ok(Err(Failed { error, unsent: None })),
-                    }
-                }
-                Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: None })) => {
-                    host.failed(passive);
-                    // No response head came: a request without a body can go elsewhere.
-                    match p.again.as_ref().map(Again::request).zip(p.retry()) {
-                        Some((again, next)) => {
-                            debug!(host = %host.name, %error, next = %next.key, "retrying");
-                            (request, to) = (again, next);
-                        }
-                        None => break Ok(Err(Failed { error, unsent: None })),
-                    }
-                }
-                failed => {
-                    host.failed(passive);
-                    break failed;
+            match next_try(p, &host, sent, passive) {
+                Step::Done(sent) => break sent,
+                Step::Again(again, next) => {
+                    // As ATS, the next host's name goes through OS_DNS too.
+                    let addr = self.os_dns_again(&next).await?;
+                    to = Destination::to_pool_host(&p.authority, next, addr, p.tls.clone());
+                    request = again;
                 }
             }
         };
@@ -906,6 +881,73 @@ impl Transaction {
                 &hookyard_hooks::Local::default(),
             ),
         });
+    }
+}
+
+/// What follows one try of a strategy's host.
+enum Step {
+    /// The outcome stands.
+    Done(Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>),
+    /// The request goes again, to this host.
+    Again(Request<RequestBody>, Arc<Host>),
+}
+
+/// Counts a try's outcome at `host` (passive checks with `passive`), and decides whether the
+/// request goes to another host: after a connection that could not be made (nothing was sent),
+/// and, for a request that can be made again, after a failed exchange or a listed status;
+/// while retries and hosts are left.
+fn next_try(
+    p: &mut PoolTry,
+    host: &Host,
+    sent: Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>,
+    passive: Option<(u32, std::time::Duration)>,
+) -> Step {
+    match sent {
+        Ok(Ok(response)) => {
+            let status = response.status();
+            if status.is_server_error() {
+                host.failed(passive);
+            } else {
+                host.succeeded();
+            }
+            if p.strategy.failover.response_codes.contains(&status.as_u16())
+                && let Some(again) = p.again.as_ref().map(Again::request)
+                && let Some(next) = p.retry()
+            {
+                debug!(host = %host.name, %status, next = %next.name, "retrying");
+                return Step::Again(again, next);
+            }
+            Step::Done(Ok(Ok(response)))
+        }
+        Ok(Err(Failed { error, unsent: Some(unsent) })) => {
+            // A host at its connection limit is busy, not failing.
+            if !matches!(error, OriginError::Busy) {
+                host.failed(passive);
+            }
+            match p.retry() {
+                Some(next) => {
+                    debug!(host = %host.name, %error, next = %next.name, "retrying");
+                    Step::Again(unsent, next)
+                }
+                None => Step::Done(Ok(Err(Failed { error, unsent: None }))),
+            }
+        }
+        Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: None })) => {
+            host.failed(passive);
+            // No response head came: a request without a body can go elsewhere.
+            let again = p.again.as_ref().map(Again::request);
+            match again.and_then(|again| Some((again, p.retry()?))) {
+                Some((again, next)) => {
+                    debug!(host = %host.name, %error, next = %next.name, "retrying");
+                    Step::Again(again, next)
+                }
+                None => Step::Done(Ok(Err(Failed { error, unsent: None }))),
+            }
+        }
+        failed => {
+            host.failed(passive);
+            Step::Done(failed)
+        }
     }
 }
 
