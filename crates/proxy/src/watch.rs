@@ -29,7 +29,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
-use crate::config::{MULTICERT_FILE, PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, Settings, Source};
+use crate::config::{
+    MULTICERT_FILE, PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, STRATEGIES_FILE, Settings, Source,
+};
 use crate::reload::Reloader;
 
 /// How long the watched files must stay unchanged before a reload: a burst of writes and
@@ -302,7 +304,7 @@ impl Targets {
     /// files the serving generation uses or the configuration on disk names.
     fn derive(reloader: &Reloader, dir: &Path) -> Targets {
         let mut targets = Targets::default();
-        for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE, MULTICERT_FILE] {
+        for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE, STRATEGIES_FILE, MULTICERT_FILE] {
             targets.add_file(&dir.join(name));
         }
         // Owned: the scan below reads files, too long to hold a guard of the generation.
