@@ -244,13 +244,24 @@ impl HealthUrl {
             None => (rest, "/"),
         };
         let bad = || format!("health_check_url `{text}` has no valid host and port");
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                (host, port.parse::<u16>().map_err(|_| bad())?)
+        // `[v6]` or `[v6]:port`; else `host` or `host:port`.
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(rest) => {
+                let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+                match after {
+                    "" => (host, None),
+                    _ => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+                }
             }
-            _ => (authority, 80),
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = match port {
+            Some(port) => port.parse::<u16>().map_err(|_| bad())?,
+            None => 80,
+        };
         if host.is_empty() || port == 0 {
             return Err(bad());
         }

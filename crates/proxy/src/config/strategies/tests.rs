@@ -173,3 +173,20 @@ strategies:
         ]
     );
 }
+
+#[test]
+fn health_check_urls_are_http_with_a_host_and_port() {
+    let url = HealthUrl::parse("http://10.0.0.1:8080/up?deep=1").unwrap();
+    assert_eq!((url.host.as_str(), url.port, url.path.as_str()), ("10.0.0.1", 8080, "/up?deep=1"));
+    let url = HealthUrl::parse("http://[::1]/").unwrap();
+    assert_eq!((url.host.as_str(), url.port), ("::1", 80));
+    let url = HealthUrl::parse("http://h").unwrap();
+    assert_eq!((url.host.as_str(), url.port, url.path.as_str()), ("h", 80, "/"));
+    let url = HealthUrl::parse("http://[::1]:9000/h").unwrap();
+    assert_eq!((url.host.as_str(), url.port, url.path.as_str()), ("::1", 9000, "/h"));
+    assert!(HealthUrl::parse("http://[::1]x/").is_err());
+    assert!(HealthUrl::parse("https://h/").is_err());
+    assert!(HealthUrl::parse("http://:80/").is_err());
+    assert!(HealthUrl::parse("http://h:0/").is_err());
+    assert!(HealthUrl::parse("http://h:port/").is_err());
+}
