@@ -127,7 +127,8 @@ fn answers_are_kept_for_their_ttl_and_missing_names_are_remembered() {
         root.path(),
         "hookyard.yaml",
         &format!(
-            "listen: 127.0.0.1:0\nworkers: 1\ndns: {{nameservers: ['{}'], negative_ttl: 30s}}\n",
+            "listen: 127.0.0.1:0\nworkers: 1\nadmin: a.sock\nruntime_dir: run\n\
+             dns: {{nameservers: ['{}'], negative_ttl: 30s}}\n",
             stub.addr
         ),
     );

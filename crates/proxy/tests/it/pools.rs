@@ -261,7 +261,8 @@ impl Drop for Running {
 /// to its hookyard.yaml (two workers unless they say `workers:`); its process, and its address.
 fn run_pool(root: &Path, strategies_yaml: &str, settings: &str) -> (Running, String) {
     let workers = if settings.contains("workers:") { "" } else { "workers: 2\n" };
-    let yaml = format!("listen: 127.0.0.1:0\n{workers}admin: a.sock\n{settings}");
+    // Its own control socket and runtime directory: other servers may run on this machine.
+    let yaml = format!("listen: 127.0.0.1:0\n{workers}admin: a.sock\nruntime_dir: run\n{settings}");
     write(root, "hookyard.yaml", &yaml);
     write(root, "strategies.yaml", strategies_yaml);
     write(root, "remap.config", "map http://site.test/ http://origin.test/ @strategy=pool\n");
