@@ -221,11 +221,13 @@ impl HostSpec {
     }
 }
 
-/// An `http://host[:port]/path` health check URL.
+/// An `http://host[:port]/path` (or `https://`) health check URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HealthUrl {
     /// As written.
     pub url: String,
+    /// Whether it is `https://`: checked over TLS, verified as `origin_tls` says.
+    pub tls: bool,
     /// Its host.
     pub host: String,
     /// Its port.
@@ -236,9 +238,15 @@ pub struct HealthUrl {
 
 impl HealthUrl {
     fn parse(text: &str) -> Result<HealthUrl, String> {
-        let rest = text
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("health_check_url `{text}`: only http:// URLs are checked"))?;
+        let (tls, rest) = match (text.strip_prefix("http://"), text.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => {
+                return Err(format!(
+                    "health_check_url `{text}`: only http:// and https:// URLs are checked"
+                ));
+            }
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -260,12 +268,19 @@ impl HealthUrl {
         };
         let port = match port {
             Some(port) => port.parse::<u16>().map_err(|_| bad())?,
+            None if tls => 443,
             None => 80,
         };
         if host.is_empty() || port == 0 {
             return Err(bad());
         }
-        Ok(HealthUrl { url: text.to_owned(), host: host.to_owned(), port, path: path.to_owned() })
+        Ok(HealthUrl {
+            url: text.to_owned(),
+            tls,
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        })
     }
 }
 
