@@ -605,3 +605,94 @@ fn origin_pool_limits_connections_per_host_and_requests_per_connection() {
     assert!(listed.iter().all(|h| h.1 == "up"), "a busy host is not marked down: {listed:?}");
     stop(child);
 }
+
+/// ATS's example (Debian's /etc/trafficserver/strategies.yaml, uncommented, its prose dropped).
+const ATS_EXAMPLE: &str = "\
+hosts:
+  - &p1
+    host: p1.foo.com
+    hash_string: slsklslsk
+    protocol:
+      - scheme: http
+        port:  80
+        health_check_url: http://192.168.1.1:80
+      - scheme: https
+        port: 443
+        health_check_url: https://192.168.1.1:443
+  - &p2
+    host: p2.foo.com
+    protocol:
+      - scheme: http
+        port: 80
+        health_check_url: http://192.168.1.2:80
+      - scheme: https
+        port: 443
+        health_check_url: https://192.168.1.2:443
+groups:
+  - &g1
+    - <<: *p1
+      weight: 0.5
+    - <<: *p2
+      weight: 0.5
+strategies:
+  - strategy: 'mid-tier-north'
+    policy: rr_ip
+    hash_key: hostname
+    go_direct: true
+    parent_is_proxy: false
+    cache_peer_result: true
+    groups:
+      - *g1
+    scheme: http
+    failover:
+      max_simple_retries: 2
+      ring_mode: exhaust_ring
+      response_codes:
+        - 404
+        - 502
+        - 503
+      health_check:
+        - passive
+        - active
+  - strategy: 'mid-tier-south'
+    policy: latched
+    hash_key: uri
+    go_direct: false
+    parent_is_proxy: false
+    groups:
+      - *g1
+    scheme: https
+    failover:
+      max_simple_retries: 2
+      ring_mode: alternate_ring
+      response_codes:
+        - 404
+        - 502
+        - 503
+      health_check:
+        - passive
+        - active
+";
+
+#[test]
+fn check_accepts_atss_example_and_ctl_lists_its_hosts() {
+    let dir = config_dir(&[
+        ("strategies.yaml", ATS_EXAMPLE),
+        (
+            "remap.config",
+            "map http://a.test/ http://o.test/ @strategy=mid-tier-north\n\
+             map http://b.test/ https://o.test/ @strategy=mid-tier-south\n",
+        ),
+    ]);
+    let (code, out) = check(dir.path());
+    assert_eq!(code, 0, "{out}");
+    // Served: both strategies' hosts, once per scheme's port.
+    let settings =
+        "listen: 127.0.0.1:0\nadmin: a.sock\nruntime_dir: run\nhealth_checks: {interval: 1h}\n";
+    write(dir.path(), "hookyard.yaml", settings);
+    let (child, _log, _addr) = start_run(dir.path(), &["--config", "."]);
+    let proxy = Running(child);
+    let names: Vec<String> = hosts(dir.path()).into_iter().map(|h| h.0).collect();
+    assert_eq!(names, ["p1.foo.com:80", "p2.foo.com:80", "p1.foo.com:443", "p2.foo.com:443"]);
+    drop(proxy);
+}
