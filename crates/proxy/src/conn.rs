@@ -29,9 +29,6 @@ use crate::tls::TlsInfo;
 /// that pends.
 const TXN_CLOSE_MARGIN: Duration = Duration::from_secs(1);
 
-/// How long an origin connection may stay idle in a worker's pool.
-const ORIGIN_IDLE: Duration = Duration::from_secs(90);
-
 /// What every connection of a worker shares.
 pub(crate) struct Worker {
     /// The generation new transactions take.
@@ -62,7 +59,7 @@ impl Worker {
     ) -> Worker {
         let settings = &serving.load().config.settings;
         let connect = settings.timeouts.origin_connect;
-        let origins = OriginPool::new(connect, ORIGIN_IDLE, stats.clone(), index);
+        let origins = OriginPool::new(connect, &settings.origin_pool, stats.clone(), index);
         Worker { serving, sampler, stats, limit, origins, index, access_log, drain }
     }
 

@@ -49,6 +49,9 @@ pub(crate) enum OriginError {
     /// The origin answered 101 Switching Protocols, which the proxy never asks for.
     #[error("unsolicited 101 switching protocols")]
     SwitchingProtocols,
+    /// The host has `origin_pool.max_connections` open, none idle.
+    #[error("at origin_pool.max_connections")]
+    Busy,
 }
 
 /// A request that got no response: why, and the request itself when nothing of it was sent
@@ -69,6 +72,8 @@ impl From<OriginError> for Failed {
 struct Pooled {
     sender: SendRequest<RequestBody>,
     since: Instant,
+    /// Requests sent on it so far.
+    requests: u64,
 }
 
 /// A worker's origin connections, per `host:port`.
@@ -76,6 +81,10 @@ pub(crate) struct OriginPool {
     lists: Mutex<Lists>,
     connect_timeout: Duration,
     idle_timeout: Duration,
+    max_idle: usize,
+    max_requests: u64,
+    /// With `origin_pool.max_connections`: the limit, and the connections open per key.
+    open: Option<(usize, Arc<OpenCounts>)>,
     /// Every worker's counters, and this worker's index in them.
     stats: Arc<Stats>,
     worker: usize,
@@ -88,26 +97,35 @@ struct Lists {
     pooled: usize,
 }
 
-/// Connections kept per origin at most; more are closed when their response ends.
-const MAX_PER_ORIGIN: usize = 1024;
-
 impl OriginPool {
-    /// An empty pool of worker `worker`, counting in `stats`.
+    /// An empty pool of worker `worker` as `settings` say, counting in `stats`.
     pub(crate) fn new(
         connect_timeout: Duration,
-        idle_timeout: Duration,
+        settings: &crate::config::OriginPool,
         stats: Arc<Stats>,
         worker: usize,
     ) -> OriginPool {
-        OriginPool { lists: Mutex::default(), connect_timeout, idle_timeout, stats, worker }
+        let open =
+            (settings.max_connections > 0).then(|| (settings.max_connections, Arc::default()));
+        OriginPool {
+            lists: Mutex::default(),
+            connect_timeout,
+            idle_timeout: settings.idle_timeout,
+            max_idle: settings.max_idle,
+            max_requests: settings.max_requests,
+            open,
+            stats,
+            worker,
+        }
     }
 
     fn stats(&self) -> &WorkerStats {
         &self.stats.workers[self.worker]
     }
 
-    /// A ready connection to `authority`, if one is idle; closed and stale ones are dropped.
-    fn checkout(&self, authority: &str) -> Option<SendRequest<RequestBody>> {
+    /// A ready connection to `authority` and the requests it carried, if one is idle; closed
+    /// and stale ones are dropped.
+    fn checkout(&self, authority: &str) -> Option<(SendRequest<RequestBody>, u64)> {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let Lists { by_key, pooled: count } = &mut *lists;
         let list = by_key.get_mut(authority)?;
@@ -119,7 +137,7 @@ impl OriginPool {
                 continue;
             }
             if pooled.sender.is_ready() {
-                found = Some(pooled.sender);
+                found = Some((pooled.sender, pooled.requests));
                 break;
             }
             // Still reading its last response's body.
@@ -130,15 +148,17 @@ impl OriginPool {
         found
     }
 
-    fn put(&self, authority: &str, sender: SendRequest<RequestBody>) {
+    fn put(&self, authority: &str, sender: SendRequest<RequestBody>, requests: u64) {
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let Lists { by_key, pooled: count } = &mut *lists;
+        let pooled = Pooled { sender, since: Instant::now(), requests };
         match by_key.get_mut(authority) {
-            Some(list) if list.len() >= MAX_PER_ORIGIN => return,
-            Some(list) => list.push_back(Pooled { sender, since: Instant::now() }),
+            Some(list) if list.len() >= self.max_idle => return,
+            Some(list) => list.push_back(pooled),
+            None if self.max_idle == 0 => return,
             None => {
                 let mut list = VecDeque::with_capacity(8);
-                list.push_back(Pooled { sender, since: Instant::now() });
+                list.push_back(pooled);
                 by_key.insert(authority.to_owned(), list);
             }
         }
@@ -158,6 +178,7 @@ impl OriginPool {
         &self,
         authority: &str,
         sender: SendRequest<RequestBody>,
+        requests: u64,
         response: &mut Response<Incoming>,
     ) -> Result<(), OriginError> {
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -168,7 +189,11 @@ impl OriginPool {
             // Dropping the sender closes the connection once this response's body is read.
             return Ok(());
         }
-        self.put(authority, sender);
+        if self.max_requests > 0 && requests >= self.max_requests {
+            // Its last request: the connection closes once this response's body is read.
+            return Ok(());
+        }
+        self.put(authority, sender, requests);
         Ok(())
     }
 
@@ -178,6 +203,7 @@ impl OriginPool {
         &self,
         to: &Destination,
         dns: &Resolver,
+        slot: Option<Slot>,
     ) -> Result<SendRequest<RequestBody>, OriginError> {
         let (host, port, addr) = (to.host.as_str(), to.port, to.addr);
         let connect = async {
@@ -197,7 +223,7 @@ impl OriginPool {
         if let Err(e) = stream.set_nodelay(true) {
             debug!(error = %e, "cannot set TCP_NODELAY on an origin connection");
         }
-        let open = OpenOrigin::count(self.stats.clone(), self.worker);
+        let open = OpenOrigin::count(self.stats.clone(), self.worker, slot);
         let Some(tls) = &to.tls else { return http(TokioIo::new(stream), open).await };
         let stream = tokio::time::timeout(self.connect_timeout, tls.handshake(stream))
             .await
@@ -216,10 +242,10 @@ impl OriginPool {
         dns: &Resolver,
     ) -> Result<Response<Incoming>, Failed> {
         let authority = to.key.as_str();
-        while let Some(mut sender) = self.checkout(authority) {
+        while let Some((mut sender, requests)) = self.checkout(authority) {
             match sender.try_send_request(request).await {
                 Ok(mut response) => {
-                    self.done(authority, sender, &mut response)?;
+                    self.done(authority, sender, requests + 1, &mut response)?;
                     return Ok(response);
                 }
                 Err(mut e) => match e.take_message() {
@@ -228,9 +254,12 @@ impl OriginPool {
                 },
             }
         }
+        let Ok(slot) = self.reserve(authority) else {
+            return Err(Failed { error: OriginError::Busy, unsent: Some(request) });
+        };
         // Boxed: connecting is the rare path, and its future would make every request's larger.
         let started = Instant::now();
-        let mut sender = match Box::pin(self.connect(to, dns)).await {
+        let mut sender = match Box::pin(self.connect(to, dns, slot)).await {
             Ok(sender) => sender,
             Err(error) => return Err(Failed { error, unsent: Some(request) }),
         };
@@ -241,25 +270,64 @@ impl OriginPool {
         }
         match sender.try_send_request(request).await {
             Ok(mut response) => {
-                self.done(authority, sender, &mut response)?;
+                self.done(authority, sender, 1, &mut response)?;
                 Ok(response)
             }
             Err(e) => Err(OriginError::Exchange(e.into_error()).into()),
         }
     }
+
+    /// With `origin_pool.max_connections`: a place for one more connection to `key`, held
+    /// until the connection ends (or fails to open).
+    ///
+    /// # Errors
+    ///
+    /// `key` has the most connections open already.
+    fn reserve(&self, key: &str) -> Result<Option<Slot>, ()> {
+        let Some((max, open)) = &self.open else { return Ok(None) };
+        let mut counts = open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key.to_owned()).or_default();
+        if *count >= *max {
+            return Err(());
+        }
+        *count += 1;
+        Ok(Some(Slot { open: open.clone(), key: key.to_owned() }))
+    }
+}
+
+/// Connections open per key, under `origin_pool.max_connections`.
+type OpenCounts = Mutex<HashMap<String, usize>>;
+
+/// One connection's place under `origin_pool.max_connections`; given back when dropped.
+struct Slot {
+    open: Arc<OpenCounts>,
+    key: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Counts an origin connection open from its TCP connect until its task ends (or it failed
-/// before having one).
+/// before having one); holds its place under a connection limit as long.
 struct OpenOrigin {
     stats: Arc<Stats>,
     worker: usize,
+    _slot: Option<Slot>,
 }
 
 impl OpenOrigin {
-    fn count(stats: Arc<Stats>, worker: usize) -> OpenOrigin {
+    fn count(stats: Arc<Stats>, worker: usize, slot: Option<Slot>) -> OpenOrigin {
         stats.workers[worker].origin_opened.fetch_add(1, Ordering::Relaxed);
-        OpenOrigin { stats, worker }
+        OpenOrigin { stats, worker, _slot: slot }
     }
 }
 

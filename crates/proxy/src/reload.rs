@@ -302,6 +302,7 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
         o.limits.max_control_connections != n.limits.max_control_connections,
         "limits.max_control_connections",
     );
+    note(o.origin_pool != n.origin_pool, "origin_pool");
     note(o.watch != n.watch, "watch");
     note(o.log != n.log, "log");
     notes

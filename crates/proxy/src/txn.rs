@@ -20,6 +20,7 @@
 mod answer;
 mod body;
 mod fields;
+mod retry;
 pub(crate) mod transform;
 mod url;
 pub(crate) mod wasm;
@@ -45,6 +46,7 @@ use tracing::{debug, warn};
 use self::answer::Answer;
 pub(crate) use self::body::TxnBody;
 use self::body::{InFlight, Sent};
+use self::retry::{Again, PoolTry, Step, next_try};
 use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
 use self::wasm::WasmBody;
@@ -56,8 +58,8 @@ use crate::forwarding::ClientSide;
 use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
-use crate::origin::{Destination, Failed, OriginError};
-use crate::pool::{Attempts, Strategy};
+use crate::origin::{Destination, OriginError};
+use crate::pool::{Attempts, Host, Strategy};
 use crate::stats::OriginFailure;
 
 /// A response body: the origin's, streamed, or one the proxy made.
@@ -207,60 +209,6 @@ struct OriginRequest {
     client_body: BodyWatch,
     /// The strategy's choice, when the rule has one.
     pool: Option<PoolTry>,
-}
-
-/// A transaction's tries on a strategy's hosts.
-struct PoolTry {
-    strategy: Arc<Strategy>,
-    /// The key's (or client's) hash the policy selects by.
-    hash: u64,
-    attempts: Attempts,
-    /// Retries made so far.
-    retries: u32,
-    /// The `Host` the origin is asked as.
-    authority: String,
-    /// What a retry connects with: the TLS target, for an `https` strategy.
-    tls: Option<TlsTarget>,
-    /// The request again, for retries after a listed response code or a failed exchange
-    /// (no response head): only for a request without a body whose method is idempotent.
-    again: Option<Again>,
-}
-
-/// What a request is made again from.
-struct Again {
-    method: Method,
-    uri: http::Uri,
-    headers: HeaderMap,
-    extensions: http::Extensions,
-}
-
-impl Again {
-    fn request(&self) -> Request<RequestBody> {
-        let mut request = Request::new(RequestBody::empty());
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.version_mut() = Version::HTTP_11;
-        *request.headers_mut() = self.headers.clone();
-        *request.extensions_mut() = self.extensions.clone();
-        request
-    }
-}
-
-impl PoolTry {
-    /// The next host for a retry, when retries are left; `None` otherwise.
-    fn retry(&mut self) -> Option<Destination> {
-        if self.retries >= self.strategy.failover.max_simple_retries {
-            return None;
-        }
-        let host = self.strategy.select(self.hash, &mut self.attempts)?.host.clone();
-        self.retries += 1;
-        Some(Destination::to_pool_host(&self.authority, host, None, self.tls.clone()))
-    }
-
-    /// How passive checks count a failure, if the strategy uses them.
-    fn passive(&self, checks: &crate::config::HealthChecks) -> Option<(u32, std::time::Duration)> {
-        self.strategy.failover.passive.then_some((checks.fall, checks.retry))
-    }
 }
 
 impl Transaction {
@@ -636,6 +584,19 @@ impl Transaction {
         }))
     }
 
+    /// OS_DNS again for a retry on `host`, when plugins may see or choose its address: what
+    /// was resolved or set for the host before is forgotten.
+    async fn os_dns_again(&mut self, host: &Host) -> Result<Option<SocketAddr>, Answer> {
+        let Some(state) = &mut self.state else { return Ok(None) };
+        if !state.has_callbacks(HookId::OsDns) {
+            return Ok(None);
+        }
+        let state = state.get();
+        state.server_addr = None;
+        state.server_addr_fixed = false;
+        self.os_dns(&host.host, host.port).await
+    }
+
     /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields.
     async fn send_request_hdr(&mut self, headers: HeaderMap) -> Result<HeaderMap, Answer> {
         let Some(state) = &mut self.state else { return Ok(headers) };
@@ -672,48 +633,13 @@ impl Transaction {
             };
             let (Some(p), Some(host)) = (&mut pool, to.pool_host.clone()) else { break sent };
             let passive = p.passive(&self.generation.config.settings.health_checks);
-            match sent {
-                Ok(Ok(response)) => {
-                    let status = response.status();
-                    if status.is_server_error() {
-                        host.failed(passive);
-                    } else {
-                        host.succeeded();
-                    }
-                    if p.strategy.failover.response_codes.contains(&status.as_u16())
-                        && let Some(again) = p.again.as_ref().map(Again::request)
-                        && let Some(next) = p.retry()
-                    {
-                        debug!(host = %host.name, %status, next = %next.key, "retrying");
-                        (request, to) = (again, next);
-                        continue;
-                    }
-                    break Ok(Ok(response));
-                }
-                Ok(Err(Failed { error, unsent: Some(unsent) })) => {
-                    host.failed(passive);
-                    match p.retry() {
-                        Some(next) => {
-                            debug!(host = %host.name, %error, next = %next.key, "retrying");
-                            (request, to) = (unsent, next);
-                        }
-                        None => break Ok(Err(Failed { error, unsent: None })),
-                    }
-                }
-                Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: None })) => {
-                    host.failed(passive);
-                    // No response head came: a request without a body can go elsewhere.
-                    match p.again.as_ref().map(Again::request).zip(p.retry()) {
-                        Some((again, next)) => {
-                            debug!(host = %host.name, %error, next = %next.key, "retrying");
-                            (request, to) = (again, next);
-                        }
-                        None => break Ok(Err(Failed { error, unsent: None })),
-                    }
-                }
-                failed => {
-                    host.failed(passive);
-                    break failed;
+            match next_try(p, &host, sent, passive) {
+                Step::Done(sent) => break sent,
+                Step::Again(again, next) => {
+                    // As ATS, the next host's name goes through OS_DNS too.
+                    let addr = self.os_dns_again(&next).await?;
+                    to = Destination::to_pool_host(&p.authority, next, addr, p.tls.clone());
+                    request = again;
                 }
             }
         };
@@ -753,7 +679,7 @@ impl Transaction {
                     Answer::BadRequestBody
                 } else {
                     let failure = match e {
-                        OriginError::Connect(_) => OriginFailure::Connect,
+                        OriginError::Connect(_) | OriginError::Busy => OriginFailure::Connect,
                         _ => OriginFailure::Exchange,
                     };
                     failed(failure);

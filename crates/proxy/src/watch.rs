@@ -30,7 +30,8 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
 use crate::config::{
-    ATS_PLUGIN_FILE, MULTICERT_FILE, PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, Settings, Source,
+    ATS_PLUGIN_FILE, MULTICERT_FILE, PLUGIN_FILE, REMAP_FILE, SETTINGS_FILE, STRATEGIES_FILE,
+    Settings, Source,
 };
 use crate::reload::Reloader;
 
@@ -304,7 +305,15 @@ impl Targets {
     /// files the serving generation uses or the configuration on disk names.
     fn derive(reloader: &Reloader, dir: &Path) -> Targets {
         let mut targets = Targets::default();
-        for name in [SETTINGS_FILE, REMAP_FILE, PLUGIN_FILE, ATS_PLUGIN_FILE, MULTICERT_FILE] {
+        let files = [
+            SETTINGS_FILE,
+            REMAP_FILE,
+            PLUGIN_FILE,
+            ATS_PLUGIN_FILE,
+            STRATEGIES_FILE,
+            MULTICERT_FILE,
+        ];
+        for name in files {
             targets.add_file(&dir.join(name));
         }
         // Owned: the scan below reads files, too long to hold a guard of the generation.

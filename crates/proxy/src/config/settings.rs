@@ -4,6 +4,7 @@ mod dns;
 mod drain;
 mod health_checks;
 mod http2;
+mod origin_pool;
 mod transforms;
 mod wasm;
 
@@ -26,6 +27,7 @@ pub use dns::Dns;
 pub use drain::Drain;
 pub use health_checks::HealthChecks;
 pub use http2::Http2;
+pub use origin_pool::OriginPool;
 pub use transforms::Transforms;
 pub use wasm::Wasm;
 
@@ -187,6 +189,8 @@ pub struct Settings {
     pub dns: Dns,
     /// The limits of WebAssembly plugins.
     pub wasm: Wasm,
+    /// Each worker's connections per origin host (read at start).
+    pub origin_pool: OriginPool,
 }
 
 impl Default for Settings {
@@ -220,6 +224,7 @@ impl Default for Settings {
             health_checks: HealthChecks::default(),
             dns: Dns::default(),
             wasm: Wasm::default(),
+            origin_pool: OriginPool::default(),
         }
     }
 }
@@ -227,7 +232,7 @@ impl Default for Settings {
 const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
                     dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
                     origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, \
-                    wasm";
+                    wasm, origin_pool";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -326,6 +331,7 @@ impl Settings {
                 }
                 "dns" => dns::parse(&mut r, value, &mut settings.dns),
                 "wasm" => wasm::parse(&mut r, value, &mut settings.wasm),
+                "origin_pool" => origin_pool::parse(&mut r, value, &mut settings.origin_pool),
                 other => r.unknown(key, other, "hookyard.yaml", KEYS),
             }
         }
@@ -511,7 +517,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, wasm)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, wasm, origin_pool)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

@@ -221,11 +221,13 @@ impl HostSpec {
     }
 }
 
-/// An `http://host[:port]/path` health check URL.
+/// An `http://host[:port]/path` (or `https://`) health check URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HealthUrl {
     /// As written.
     pub url: String,
+    /// Whether it is `https://`: checked over TLS, verified as `origin_tls` says.
+    pub tls: bool,
     /// Its host.
     pub host: String,
     /// Its port.
@@ -236,25 +238,49 @@ pub struct HealthUrl {
 
 impl HealthUrl {
     fn parse(text: &str) -> Result<HealthUrl, String> {
-        let rest = text
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("health_check_url `{text}`: only http:// URLs are checked"))?;
+        let (tls, rest) = match (text.strip_prefix("http://"), text.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (None, Some(rest)) => (true, rest),
+            (None, None) => {
+                return Err(format!(
+                    "health_check_url `{text}`: only http:// and https:// URLs are checked"
+                ));
+            }
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
         let bad = || format!("health_check_url `{text}` has no valid host and port");
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                (host, port.parse::<u16>().map_err(|_| bad())?)
+        // `[v6]` or `[v6]:port`; else `host` or `host:port`.
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(rest) => {
+                let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+                match after {
+                    "" => (host, None),
+                    _ => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+                }
             }
-            _ => (authority, 80),
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = match port {
+            Some(port) => port.parse::<u16>().map_err(|_| bad())?,
+            None if tls => 443,
+            None => 80,
+        };
         if host.is_empty() || port == 0 {
             return Err(bad());
         }
-        Ok(HealthUrl { url: text.to_owned(), host: host.to_owned(), port, path: path.to_owned() })
+        Ok(HealthUrl {
+            url: text.to_owned(),
+            tls,
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        })
     }
 }
 

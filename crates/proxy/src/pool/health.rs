@@ -1,5 +1,6 @@
 //! Active health checks: an HTTP GET of each `health_check_url` of the strategies that list
-//! `active` (`failover.health_check`), every `health_checks.interval`, on a thread of its own.
+//! `active` (`failover.health_check`), every `health_checks.interval`, on a thread of its own;
+//! an `https://` one over TLS, verified as `origin_tls` says (the name is the URL's host).
 //!
 //! A check passes on a 2xx or 3xx answer within `health_checks.timeout`. `fall` failures in a
 //! row mark the host down, `rise` passes in a row bring it back. The serving generation is read
@@ -20,7 +21,8 @@ use tracing::{debug, warn};
 use super::Host;
 use crate::config::HealthChecks;
 use crate::config::strategies::HealthUrl;
-use crate::generation::Serving;
+use crate::generation::{Generation, Serving};
+use crate::origin::tls::TlsTarget;
 
 /// Starts the checker thread; it ends once `stopped` turns true.
 pub(crate) fn start(
@@ -43,27 +45,28 @@ pub(crate) fn start(
     }
 }
 
-/// One host to check, and how.
-type Target = (Arc<Host>, HealthUrl);
+/// One host to check, how, and for an `https://` URL the TLS target (`None` when the URL's host
+/// is no valid server name: the check fails).
+type Target = (Arc<Host>, HealthUrl, Option<TlsTarget>);
 
 async fn run(serving: &Serving, mut stopped: watch::Receiver<bool>) {
     let mut checked: Vec<Arc<Host>> = Vec::new();
     loop {
         let generation = serving.load_full();
         let settings = generation.config.settings.health_checks.clone();
-        let targets = targets(&generation.pools);
+        let targets = targets(&generation);
         drop(generation);
         for host in &checked {
-            if !targets.iter().any(|(h, _)| Arc::ptr_eq(h, host)) {
+            if !targets.iter().any(|(h, _, _)| Arc::ptr_eq(h, host)) {
                 forget(host);
             }
         }
-        checked = targets.iter().map(|(h, _)| h.clone()).collect();
+        checked = targets.iter().map(|(h, _, _)| h.clone()).collect();
         let mut round = tokio::task::JoinSet::new();
-        for (host, url) in targets {
+        for (host, url, tls) in targets {
             let timeout = settings.timeout;
             round.spawn(async move {
-                let passed = check(&url, timeout).await;
+                let passed = check(&url, tls.as_ref(), timeout).await;
                 (host, passed)
             });
         }
@@ -79,14 +82,19 @@ async fn run(serving: &Serving, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// The hosts of strategies checked actively, once each.
-fn targets(pools: &super::Pools) -> Vec<Target> {
+/// The hosts of `generation`'s strategies checked actively, once each.
+fn targets(generation: &Generation) -> Vec<Target> {
+    let verify = generation.config.settings.origin_tls.verify;
     let mut targets: Vec<Target> = Vec::new();
-    for strategy in pools.strategies().iter().filter(|s| s.failover.active) {
+    for strategy in generation.pools.strategies().iter().filter(|s| s.failover.active) {
         for member in strategy.members() {
             let Some(url) = &member.health else { continue };
-            if !targets.iter().any(|(h, _)| Arc::ptr_eq(h, &member.host)) {
-                targets.push((member.host.clone(), url.clone()));
+            if !targets.iter().any(|(h, _, _)| Arc::ptr_eq(h, &member.host)) {
+                let tls = url
+                    .tls
+                    .then(|| TlsTarget::new(&generation.origin_tls, &url.host, verify))
+                    .flatten();
+                targets.push((member.host.clone(), url.clone(), tls));
             }
         }
     }
@@ -117,9 +125,13 @@ fn record(host: &Host, passed: bool, settings: &HealthChecks) {
     }
 }
 
-/// Whether `GET url` answers 2xx or 3xx within `timeout`.
-async fn check(url: &HealthUrl, timeout: Duration) -> bool {
-    let outcome = tokio::time::timeout(timeout, get(url)).await;
+/// Whether `GET url` answers 2xx or 3xx within `timeout` (over `tls` for an `https://` URL).
+async fn check(url: &HealthUrl, tls: Option<&TlsTarget>, timeout: Duration) -> bool {
+    if url.tls && tls.is_none() {
+        debug!(url = %url.url, "health check URL has no valid TLS server name");
+        return false;
+    }
+    let outcome = tokio::time::timeout(timeout, get(url, tls)).await;
     match outcome {
         Ok(Ok(status)) => {
             debug!(url = %url.url, %status, "health check");
@@ -136,10 +148,22 @@ async fn check(url: &HealthUrl, timeout: Duration) -> bool {
     }
 }
 
-async fn get(url: &HealthUrl) -> Result<StatusCode, Box<dyn std::error::Error + Send + Sync>> {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn get(url: &HealthUrl, tls: Option<&TlsTarget>) -> Result<StatusCode, BoxError> {
     let stream = tokio::net::TcpStream::connect((url.host.as_str(), url.port)).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    match tls {
+        Some(tls) => request(url, TokioIo::new(tls.handshake(stream).await?)).await,
+        None => request(url, TokioIo::new(stream)).await,
+    }
+}
+
+/// `GET url` on the connection `io`.
+async fn request<T>(url: &HealthUrl, io: T) -> Result<StatusCode, BoxError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
     tokio::spawn(connection);
     let host = super::hosts::endpoint_name(&url.host, url.port);
     let request = Request::get(url.path.as_str())

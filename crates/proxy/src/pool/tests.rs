@@ -109,3 +109,23 @@ fn passive_marking_takes_fall_failures_in_a_row_and_a_success_ends_it() {
     std::thread::sleep(std::time::Duration::from_millis(5));
     assert!(host.is_up(), "tried again once the retry time passed");
 }
+
+#[test]
+fn an_operators_mark_covers_every_port_of_a_host_and_hosts_named_later() {
+    let table = HostTable::default();
+    let (a80, a81) = (table.host("a", 80), table.host("a", 81));
+    let known = vec![a80.clone(), a81.clone()];
+    assert_eq!(table.mark("a", Some("rack"), &known).unwrap(), ["a:80", "a:81"]);
+    assert!(!a80.is_up() && !a81.is_up());
+    assert_eq!(a81.info().reason, "rack");
+    // A reload adding a port of the marked host: marked too.
+    let a82 = table.host("a", 82);
+    assert!(!a82.is_up());
+    let known = vec![a80.clone(), a81.clone(), a82.clone()];
+    table.mark("a:81", None, &known).unwrap();
+    assert!(a81.is_up(), "up on one port clears the host's mark for it");
+    assert!(table.mark("b", Some("x"), &known).is_err(), "no host b");
+    table.mark("a", None, &known).unwrap();
+    assert!(known.iter().all(|h| h.is_up()));
+    assert_eq!(a80.info().state, "up");
+}

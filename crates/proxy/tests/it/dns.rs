@@ -127,7 +127,8 @@ fn answers_are_kept_for_their_ttl_and_missing_names_are_remembered() {
         root.path(),
         "hookyard.yaml",
         &format!(
-            "listen: 127.0.0.1:0\nworkers: 1\ndns: {{nameservers: ['{}'], negative_ttl: 30s}}\n",
+            "listen: 127.0.0.1:0\nworkers: 1\nadmin: a.sock\nruntime_dir: run\n\
+             dns: {{nameservers: ['{}'], negative_ttl: 30s}}\n",
             stub.addr
         ),
     );
@@ -140,7 +141,8 @@ fn answers_are_kept_for_their_ttl_and_missing_names_are_remembered() {
             port = first.port()
         ),
     );
-    let (mut child, _log, addr) = start_run(Path::new(root.path()), &["--config", "."]);
+    let (child, _log, addr) = start_run(Path::new(root.path()), &["--config", "."]);
+    let _proxy = crate::pools::Running(child);
     let started = Instant::now();
     for _ in 0..5 {
         assert_eq!(body(&addr, "site.test"), "first");
@@ -172,6 +174,4 @@ fn answers_are_kept_for_their_ttl_and_missing_names_are_remembered() {
         assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
     }
     assert_eq!(stub.asked("gone.test").len(), 1, "a missing name is asked once, then remembered");
-    let _ = child.kill();
-    let _ = child.wait();
 }

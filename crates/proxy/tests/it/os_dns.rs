@@ -56,3 +56,20 @@ async fn a_host_that_does_not_resolve_for_os_dns_answers_502() {
     assert_eq!(answer.status, 502, "{}", answer.body);
     assert!(answer.body.contains("does not resolve"), "{}", answer.body);
 }
+
+#[tokio::test]
+async fn os_dns_sees_the_host_a_strategy_chose_and_may_replace_it() {
+    let origin = Origin::start("o").await;
+    let dir = closed_origin_with(&format!("dns={}", origin.addr));
+    write(
+        dir.path(),
+        "strategies.yaml",
+        "strategies:\n  - strategy: pool\n    policy: first_live\n    groups:\n      - - host: 127.0.0.1\n          protocol: [{scheme: http, port: 9}]\n",
+    );
+    write(dir.path(), "remap.config", "map http://site.test/ http://origin.test/ @strategy=pool\n");
+    let proxy = proxy(Some(dir.path()));
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("x-probe-dns-was: 127.0.0.1:9"), "{}", answer.body);
+    assert!(answer.body.contains("host: origin.test"), "the Host is the rule's: {}", answer.body);
+}

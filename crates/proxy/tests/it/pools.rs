@@ -89,6 +89,8 @@ struct Killable {
     served: Arc<AtomicU64>,
     /// `/slow` requests waiting.
     waiting: Arc<AtomicU64>,
+    /// Connections accepted since the first start.
+    connections: Arc<AtomicU64>,
     healthy: Arc<AtomicBool>,
     release: watch::Sender<bool>,
     stop: Option<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
@@ -102,6 +104,7 @@ impl Killable {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             served: Arc::default(),
             waiting: Arc::default(),
+            connections: Arc::default(),
             healthy: Arc::new(AtomicBool::new(true)),
             release,
             stop: None,
@@ -119,6 +122,7 @@ impl Killable {
         let (name, at) = (self.name, self.addr);
         let (served, waiting, healthy) =
             (self.served.clone(), self.waiting.clone(), self.healthy.clone());
+        let connections = self.connections.clone();
         let released = self.release.subscribe();
         let thread = std::thread::spawn(move || {
             let runtime =
@@ -129,6 +133,7 @@ impl Killable {
                 let serve = async {
                     loop {
                         let Ok((stream, _)) = listener.accept().await else { continue };
+                        connections.fetch_add(1, Ordering::SeqCst);
                         let (served, waiting, healthy, released) =
                             (served.clone(), waiting.clone(), healthy.clone(), released.clone());
                         let service = service_fn(move |request: Request<Incoming>| {
@@ -242,15 +247,27 @@ fn strategies(origins: &[&Killable], policy: &str, extra: &str) -> String {
     text
 }
 
+/// A running proxy process, killed when dropped (a failing test leaves none behind).
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A proxy (the real binary) for `site.test` through strategy `pool`, with `settings` added
-/// to its hookyard.yaml; its process, and its address.
-fn run_pool(root: &Path, strategies_yaml: &str, settings: &str) -> (Child, String) {
-    let yaml = format!("listen: 127.0.0.1:0\nworkers: 2\nadmin: a.sock\n{settings}");
+/// to its hookyard.yaml (two workers unless they say `workers:`); its process, and its address.
+fn run_pool(root: &Path, strategies_yaml: &str, settings: &str) -> (Running, String) {
+    let workers = if settings.contains("workers:") { "" } else { "workers: 2\n" };
+    // Its own control socket and runtime directory: other servers may run on this machine.
+    let yaml = format!("listen: 127.0.0.1:0\n{workers}admin: a.sock\nruntime_dir: run\n{settings}");
     write(root, "hookyard.yaml", &yaml);
     write(root, "strategies.yaml", strategies_yaml);
     write(root, "remap.config", "map http://site.test/ http://origin.test/ @strategy=pool\n");
     let (child, _log, addr) = start_run(root, &["--config", "."]);
-    (child, addr)
+    (Running(child), addr)
 }
 
 fn ctl(root: &Path, args: &[&str]) -> serde_json::Value {
@@ -295,9 +312,8 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+fn stop(proxy: Running) {
+    drop(proxy);
 }
 
 #[test]
@@ -553,4 +569,130 @@ fn with_every_host_down_a_rule_goes_direct_or_answers_502() {
     let message = String::from_utf8_lossy(&unknown.stderr);
     assert!(message.contains("no host `nowhere.test` in the strategies"), "{message}");
     stop(child);
+}
+
+#[test]
+fn origin_pool_limits_connections_per_host_and_requests_per_connection() {
+    let origins = [Killable::start("a"), Killable::start("b")];
+    let root = tempfile::tempdir().unwrap();
+    let yaml = strategies(&origins.iter().collect::<Vec<_>>(), "first_live", "");
+    let settings = "workers: 1\norigin_pool: {max_connections: 1, max_requests: 3}\n";
+    let (child, addr) = run_pool(root.path(), &yaml, settings);
+    // Sequential requests share a's one connection, three requests each.
+    for i in 0..9 {
+        assert_eq!(who(&addr, &format!("/seq/{i}")), "a");
+    }
+    let connections = origins[0].connections.load(Ordering::SeqCst);
+    println!("origin_pool: 9 sequential requests over {connections} connections");
+    assert!((3..=6).contains(&connections), "{connections} connections for 9 requests");
+    // a's connections all busy: the next request goes to b, not to a new connection to a.
+    let slow: Vec<_> = (0..2)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || http_get(&addr, "site.test", &format!("/slow/{i}")))
+        })
+        .collect();
+    wait_until("both slow requests are out", || {
+        origins[0].waiting.load(Ordering::SeqCst) + origins[1].waiting.load(Ordering::SeqCst) == 2
+    });
+    assert!(origins[1].waiting.load(Ordering::SeqCst) >= 1, "the second went to b");
+    origins[0].release();
+    origins[1].release();
+    for thread in slow {
+        assert!(thread.join().unwrap().starts_with("HTTP/1.1 200"));
+    }
+    let listed = hosts(root.path());
+    assert!(listed.iter().all(|h| h.1 == "up"), "a busy host is not marked down: {listed:?}");
+    stop(child);
+}
+
+/// ATS's example (Debian's /etc/trafficserver/strategies.yaml, uncommented, its prose dropped).
+const ATS_EXAMPLE: &str = "\
+hosts:
+  - &p1
+    host: p1.foo.com
+    hash_string: slsklslsk
+    protocol:
+      - scheme: http
+        port:  80
+        health_check_url: http://192.168.1.1:80
+      - scheme: https
+        port: 443
+        health_check_url: https://192.168.1.1:443
+  - &p2
+    host: p2.foo.com
+    protocol:
+      - scheme: http
+        port: 80
+        health_check_url: http://192.168.1.2:80
+      - scheme: https
+        port: 443
+        health_check_url: https://192.168.1.2:443
+groups:
+  - &g1
+    - <<: *p1
+      weight: 0.5
+    - <<: *p2
+      weight: 0.5
+strategies:
+  - strategy: 'mid-tier-north'
+    policy: rr_ip
+    hash_key: hostname
+    go_direct: true
+    parent_is_proxy: false
+    cache_peer_result: true
+    groups:
+      - *g1
+    scheme: http
+    failover:
+      max_simple_retries: 2
+      ring_mode: exhaust_ring
+      response_codes:
+        - 404
+        - 502
+        - 503
+      health_check:
+        - passive
+        - active
+  - strategy: 'mid-tier-south'
+    policy: latched
+    hash_key: uri
+    go_direct: false
+    parent_is_proxy: false
+    groups:
+      - *g1
+    scheme: https
+    failover:
+      max_simple_retries: 2
+      ring_mode: alternate_ring
+      response_codes:
+        - 404
+        - 502
+        - 503
+      health_check:
+        - passive
+        - active
+";
+
+#[test]
+fn check_accepts_atss_example_and_ctl_lists_its_hosts() {
+    let dir = config_dir(&[
+        ("strategies.yaml", ATS_EXAMPLE),
+        (
+            "remap.config",
+            "map http://a.test/ http://o.test/ @strategy=mid-tier-north\n\
+             map http://b.test/ https://o.test/ @strategy=mid-tier-south\n",
+        ),
+    ]);
+    let (code, out) = check(dir.path());
+    assert_eq!(code, 0, "{out}");
+    // Served: both strategies' hosts, once per scheme's port.
+    let settings =
+        "listen: 127.0.0.1:0\nadmin: a.sock\nruntime_dir: run\nhealth_checks: {interval: 1h}\n";
+    write(dir.path(), "hookyard.yaml", settings);
+    let (child, _log, _addr) = start_run(dir.path(), &["--config", "."]);
+    let proxy = Running(child);
+    let names: Vec<String> = hosts(dir.path()).into_iter().map(|h| h.0).collect();
+    assert_eq!(names, ["p1.foo.com:80", "p2.foo.com:80", "p1.foo.com:443", "p2.foo.com:443"]);
+    drop(proxy);
 }

@@ -281,3 +281,27 @@ async fn a_remap_config_written_longer_than_a_burst_may_last_is_read_once_whole(
     assert_eq!(status.reloads_failed, 0, "no reload read a half-written file: {status:?}");
     assert_eq!(status.rules, 40, "{status:?}");
 }
+
+#[tokio::test]
+async fn a_changed_strategies_yaml_reloads() {
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let pool = |origin: &Origin| {
+        format!(
+            "strategies:\n  - strategy: pool\n    policy: first_live\n    groups:\n      - - host: 127.0.0.1\n          protocol: [{{scheme: http, port: {}}}]\n",
+            origin.addr.port()
+        )
+    };
+    let dir = config_dir(&[
+        ("hookyard.yaml", WATCH),
+        ("strategies.yaml", &pool(&a)),
+        ("remap.config", "map http://www.example.com/ http://origin.test/ @strategy=pool\n"),
+    ]);
+    let proxy = proxy(Some(dir.path()));
+    let addr = proxy.addrs()[0];
+    assert!(get(addr, "www.example.com", "/").await.body.starts_with("a GET /"));
+    replace(dir.path(), "strategies.yaml", &pool(&b));
+    answer_until(addr, "www.example.com", "/", "the new strategy", |a| {
+        a.body.starts_with("b GET /")
+    })
+    .await;
+}

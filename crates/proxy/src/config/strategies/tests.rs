@@ -73,7 +73,7 @@ strategies:
     scheme: https
     failover:
       ring_mode: alternate_ring
-      health_check: [passive]
+      health_check: [passive, active]
 ";
 
 #[test]
@@ -102,7 +102,9 @@ fn atss_example_with_anchors_and_merge_keys() {
     assert!(!south.go_direct);
     assert_eq!(south.failover.ring_mode, RingMode::AlternateRing);
     assert_eq!(south.failover.max_simple_retries, 1);
-    assert!(south.failover.passive && !south.failover.active);
+    assert!(south.failover.passive && south.failover.active);
+    let url = south.groups[0][0].health_check_url.as_ref().expect("an https url");
+    assert_eq!((url.tls, url.host.as_str(), url.port), (true, "192.168.1.1", 443));
 }
 
 #[test]
@@ -172,4 +174,23 @@ strategies:
             "strategies.yaml:4: host `x` has no health_check_url for http but strategy `a` checks its hosts actively"
         ]
     );
+}
+
+#[test]
+fn health_check_urls_are_http_with_a_host_and_port() {
+    let url = HealthUrl::parse("http://10.0.0.1:8080/up?deep=1").unwrap();
+    assert_eq!((url.host.as_str(), url.port, url.path.as_str()), ("10.0.0.1", 8080, "/up?deep=1"));
+    let url = HealthUrl::parse("http://[::1]/").unwrap();
+    assert_eq!((url.host.as_str(), url.port), ("::1", 80));
+    let url = HealthUrl::parse("http://h").unwrap();
+    assert_eq!((url.host.as_str(), url.port, url.path.as_str()), ("h", 80, "/"));
+    let url = HealthUrl::parse("http://[::1]:9000/h").unwrap();
+    assert_eq!((url.host.as_str(), url.port, url.path.as_str()), ("::1", 9000, "/h"));
+    assert!(HealthUrl::parse("http://[::1]x/").is_err());
+    let url = HealthUrl::parse("https://h/").unwrap();
+    assert_eq!((url.tls, url.port), (true, 443));
+    assert!(HealthUrl::parse("ftp://h/").is_err());
+    assert!(HealthUrl::parse("http://:80/").is_err());
+    assert!(HealthUrl::parse("http://h:0/").is_err());
+    assert!(HealthUrl::parse("http://h:port/").is_err());
 }

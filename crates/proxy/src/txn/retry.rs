@@ -1,0 +1,138 @@
+//! A transaction's tries on the hosts of its rule's strategy: which host comes next, and whether
+//! a request that failed at one may go to another (`docs/operating.md`, "Origin pools").
+
+use std::sync::Arc;
+
+use http::header::HeaderMap;
+use http::{Method, Request, Response, Version};
+use hyper::body::Incoming;
+use tracing::debug;
+
+use crate::origin::body::RequestBody;
+use crate::origin::tls::TlsTarget;
+use crate::origin::{Failed, OriginError};
+use crate::pool::{Attempts, Host, Strategy};
+
+/// A transaction's tries on a strategy's hosts.
+pub(super) struct PoolTry {
+    pub(super) strategy: Arc<Strategy>,
+    /// The key's (or client's) hash the policy selects by.
+    pub(super) hash: u64,
+    pub(super) attempts: Attempts,
+    /// Retries made so far.
+    pub(super) retries: u32,
+    /// The `Host` the origin is asked as.
+    pub(super) authority: String,
+    /// What a retry connects with: the TLS target, for an `https` strategy.
+    pub(super) tls: Option<TlsTarget>,
+    /// The request again, for retries after a listed response code or a failed exchange
+    /// (no response head): only for a request without a body whose method is idempotent.
+    pub(super) again: Option<Again>,
+}
+
+/// What a request is made again from.
+pub(super) struct Again {
+    pub(super) method: Method,
+    pub(super) uri: http::Uri,
+    pub(super) headers: HeaderMap,
+    pub(super) extensions: http::Extensions,
+}
+
+impl Again {
+    fn request(&self) -> Request<RequestBody> {
+        let mut request = Request::new(RequestBody::empty());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = self.headers.clone();
+        *request.extensions_mut() = self.extensions.clone();
+        request
+    }
+}
+
+impl PoolTry {
+    /// The next host for a retry, when retries are left; `None` otherwise.
+    fn retry(&mut self) -> Option<Arc<Host>> {
+        if self.retries >= self.strategy.failover.max_simple_retries {
+            return None;
+        }
+        let host = self.strategy.select(self.hash, &mut self.attempts)?.host.clone();
+        self.retries += 1;
+        Some(host)
+    }
+
+    /// How passive checks count a failure, if the strategy uses them.
+    pub(super) fn passive(
+        &self,
+        checks: &crate::config::HealthChecks,
+    ) -> Option<(u32, std::time::Duration)> {
+        self.strategy.failover.passive.then_some((checks.fall, checks.retry))
+    }
+}
+
+/// What follows one try of a strategy's host.
+pub(super) enum Step {
+    /// The outcome stands.
+    Done(Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>),
+    /// The request goes again, to this host.
+    Again(Request<RequestBody>, Arc<Host>),
+}
+
+/// Counts a try's outcome at `host` (passive checks with `passive`), and decides whether the
+/// request goes to another host: after a connection that could not be made (nothing was sent),
+/// and, for a request that can be made again, after a failed exchange or a listed status;
+/// while retries and hosts are left.
+pub(super) fn next_try(
+    p: &mut PoolTry,
+    host: &Host,
+    sent: Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>,
+    passive: Option<(u32, std::time::Duration)>,
+) -> Step {
+    match sent {
+        Ok(Ok(response)) => {
+            let status = response.status();
+            if status.is_server_error() {
+                host.failed(passive);
+            } else {
+                host.succeeded();
+            }
+            if p.strategy.failover.response_codes.contains(&status.as_u16())
+                && let Some(again) = p.again.as_ref().map(Again::request)
+                && let Some(next) = p.retry()
+            {
+                debug!(host = %host.name, %status, next = %next.name, "retrying");
+                return Step::Again(again, next);
+            }
+            Step::Done(Ok(Ok(response)))
+        }
+        Ok(Err(Failed { error, unsent: Some(unsent) })) => {
+            // A host at its connection limit is busy, not failing.
+            if !matches!(error, OriginError::Busy) {
+                host.failed(passive);
+            }
+            match p.retry() {
+                Some(next) => {
+                    debug!(host = %host.name, %error, next = %next.name, "retrying");
+                    Step::Again(unsent, next)
+                }
+                None => Step::Done(Ok(Err(Failed { error, unsent: None }))),
+            }
+        }
+        Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: None })) => {
+            host.failed(passive);
+            // No response head came: a request without a body can go elsewhere.
+            let again = p.again.as_ref().map(Again::request);
+            match again.and_then(|again| Some((again, p.retry()?))) {
+                Some((again, next)) => {
+                    debug!(host = %host.name, %error, next = %next.name, "retrying");
+                    Step::Again(again, next)
+                }
+                None => Step::Done(Ok(Err(Failed { error, unsent: None }))),
+            }
+        }
+        failed => {
+            host.failed(passive);
+            Step::Done(failed)
+        }
+    }
+}
