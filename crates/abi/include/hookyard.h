@@ -672,6 +672,16 @@ typedef struct hy_api {
      * it (canonical, absolute, without a trailing '/'; not the private copy the proxy maps):
      * ATS's TSPluginDirGet. Valid until the plugin's done entry point. Any thread. */
     hy_return (*plugin_dir_get)(hy_plugin *self, hy_str *dir);
+    /* Marks origin host `name` of the serving strategies (`host:port`, or a host for each of its
+     * ports, as `hookyard ctl host`) down, with `reason` (UTF-8; shown by `ctl hosts` after the
+     * plugin's name), when `up` is 0; up again when `up` is 1 (`reason` unused: may be NULL).
+     * It is an operator's mark: it holds across reloads until this call or `ctl host up` clears
+     * it (ATS's TSHostStatusSet). HY_ERROR for a name no serving strategy has. Any thread. */
+    hy_return (*host_status_set)(hy_plugin *self, const char *name, size_t name_len, int32_t up,
+                                 const char *reason, size_t reason_len);
+    /* Whether origin host `name` takes transactions now: *up is 1, or 0 when it is down for any
+     * reason (a mark, failed checks). HY_ERROR for a name no serving strategy has. Any thread. */
+    hy_return (*host_status_get)(hy_plugin *self, const char *name, size_t name_len, int32_t *up);
 } hy_api;
 
 /* ---------------------------------------------------------------------------------------------

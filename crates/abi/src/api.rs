@@ -623,6 +623,22 @@ define_struct! {
             unsafe extern "C" fn(txn: *mut hy_txn, index: usize, param: *mut hy_str) -> hy_return,
         /// The directory of the plugin file this version was loaded from (since 1.6).
         pub plugin_dir_get: unsafe extern "C" fn(this: *mut hy_plugin, dir: *mut hy_str) -> hy_return,
+        /// Marks an origin host of the serving strategies down or up (since 1.6).
+        pub host_status_set: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            name: *const c_char,
+            name_len: usize,
+            up: i32,
+            reason: *const c_char,
+            reason_len: usize,
+        ) -> hy_return,
+        /// Whether an origin host of the serving strategies takes transactions (since 1.6).
+        pub host_status_get: unsafe extern "C" fn(
+            this: *mut hy_plugin,
+            name: *const c_char,
+            name_len: usize,
+            up: *mut i32,
+        ) -> hy_return,
     }
 }
 
@@ -708,6 +724,8 @@ macro_rules! hy_api_table {
             config_dir_get: $($host)::+::config_dir_get,
             remap_param_get: $($host)::+::remap_param_get,
             plugin_dir_get: $($host)::+::plugin_dir_get,
+            host_status_set: $($host)::+::host_status_set,
+            host_status_get: $($host)::+::host_status_get,
         }
     };
 }

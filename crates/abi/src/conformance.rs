@@ -151,6 +151,8 @@ pub enum Call {
     ConfigDirGet { this: Obj, out: Out },
     RemapParamGet { txn: Obj, index: usize, out: Out },
     PluginDirGet { this: Obj, out: Out },
+    HostStatusSet { this: Obj, name: Text, up: i32, reason: Text },
+    HostStatusGet { this: Obj, name: Text, out: Out },
 }
 
 /// One case: a call, and what the host returns.
@@ -383,6 +385,8 @@ pub fn cases() -> Vec<Case> {
         c(Rq, RemapParamGet { txn: NULL, index: 0, out: Out::Some }, ERR),
         c(Rq, RemapParamGet { txn: Ssn, index: 0, out: Out::Some }, ERR),
         c(Rq, PluginDirGet { this: NULL, out: Out::Some }, ERR),
+        c(Rq, HostStatusSet { this: NULL, name: Str("h:80"), up: 1, reason: null(0) }, ERR),
+        c(Rq, HostStatusGet { this: NULL, name: Str("h:80"), out: Out::Some }, ERR),
     ]);
     // The client connection: a plain one has no SNI, ALPN or TLS version.
     for field in ConnField::ALL {

@@ -245,6 +245,42 @@ pub fn reason_set(msg: hy_msg, reason: &[u8]) -> Checked<&[u8]> {
     Ok(reason)
 }
 
+/// The longest reason `host_status_set` keeps.
+pub const HOST_REASON_MAX: usize = 256;
+
+/// `host_status_set`'s arguments: a non-empty UTF-8 name, `up` 0 or 1, and (when down) a UTF-8
+/// reason of at most [`HOST_REASON_MAX`] bytes without control characters. The checked name
+/// and the reason of a down mark (`None`: up).
+///
+/// # Errors
+///
+/// `HY_ERROR` for anything else.
+pub fn host_status_set<'a>(
+    name: &'a [u8],
+    up: i32,
+    reason: &'a [u8],
+) -> Checked<(&'a str, Option<&'a str>)> {
+    let name = host_name(name)?;
+    match up {
+        1 => Ok((name, None)),
+        0 => {
+            let reason = std::str::from_utf8(reason).map_err(|_| REFUSED)?;
+            check(reason.len() <= HOST_REASON_MAX && !reason.chars().any(char::is_control))?;
+            Ok((name, Some(reason)))
+        }
+        _ => Err(REFUSED),
+    }
+}
+
+/// An origin host's name as `host_status_set` and `host_status_get` take it: non-empty UTF-8.
+///
+/// # Errors
+///
+/// `HY_ERROR` for anything else.
+pub fn host_name(name: &[u8]) -> Checked<&str> {
+    std::str::from_utf8(name).ok().filter(|n| !n.is_empty()).ok_or(REFUSED)
+}
+
 /// `server_addr_set`'s address: `IP:PORT` or `[IPv6]:PORT` text.
 ///
 /// # Errors

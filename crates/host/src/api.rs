@@ -45,7 +45,8 @@ use message::{
 use observe::{log_field_set, msg_reply, stat_create, stat_get, stat_increment, stat_set};
 use origin::{server_addr_get, server_addr_set};
 use plugin::{
-    config_dir_get, log, log_enabled, plugin_dir_get, plugin_name_get, plugin_version_get,
+    config_dir_get, host_status_get, host_status_set, log, log_enabled, plugin_dir_get,
+    plugin_name_get, plugin_version_get,
 };
 use priority::{
     callback_enable_set, callback_list, callback_priority_set, callback_remove, order_set,

@@ -68,7 +68,8 @@ pub use cont::{CCont, Callback};
 pub use global::GlobalHooks;
 pub use message::Delivery;
 pub use plugin::{
-    CallsSnapshot, HookCalls, LATENCY_BUCKETS_US, Link, PluginState, plugin_state, tables,
+    CallsSnapshot, HookCalls, HostStatus, LATENCY_BUCKETS_US, Link, PluginState, plugin_state,
+    tables,
 };
 pub use ssn::{ClientConn, ClientTls, SsnBox, SsnState};
 pub use stats::{StatValue, plugin_stats};

@@ -155,6 +155,11 @@ impl PluginState {
         self.link.config_dir()
     }
 
+    /// The server's origin hosts, if it has told the link (`host_status_set/get`).
+    pub(crate) fn host_status(&self) -> Option<&Arc<dyn HostStatus>> {
+        self.link.host_status.get()
+    }
+
     /// The serving generation's global hooks.
     pub(crate) fn serving(&self) -> Option<Arc<GlobalHooks>> {
         self.link.current()
@@ -199,6 +204,18 @@ impl PluginState {
     }
 }
 
+/// The origin hosts of a server's strategies, as plugins mark and read them
+/// (`host_status_set`, `host_status_get`). Implemented by the server, which knows its pools.
+pub trait HostStatus: Send + Sync {
+    /// Marks the hosts called `name` down with `reason`, or up with `None`, as an operator's
+    /// mark; false when no serving strategy has a host of that name.
+    fn mark(&self, name: &str, reason: Option<&str>) -> bool;
+
+    /// Whether the hosts called `name` take transactions (any of them, for a host name with
+    /// several ports); `None` when no serving strategy has a host of that name.
+    fn is_up(&self, name: &str) -> Option<bool>;
+}
+
 /// What plugin calls reach of the server: the serving generation's global hooks, and the
 /// priorities of the one being loaded.
 #[derive(Default)]
@@ -210,6 +227,8 @@ pub struct Link {
     /// The configuration directory (`config_dir_get`): every one it was, the last current (a
     /// view handed out stays valid, so none is dropped; a server has one).
     config_dirs: Mutex<Vec<Box<str>>>,
+    /// The server's origin hosts (`host_status_set/get`), once it has them.
+    host_status: OnceLock<Arc<dyn HostStatus>>,
 }
 
 impl Link {
@@ -227,6 +246,12 @@ impl Link {
     pub(crate) fn config_dir(&self) -> Option<hookyard_abi::hy_str> {
         let dirs = self.config_dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         dirs.last().map(|d| hookyard_abi::hy_str { ptr: d.as_ptr().cast(), len: d.len() })
+    }
+
+    /// Gives plugins the server's origin hosts (`host_status_set/get`); once: later calls
+    /// change nothing.
+    pub fn set_host_status(&self, hosts: Arc<dyn HostStatus>) {
+        let _ = self.host_status.set(hosts);
     }
 
     /// Publishes the serving generation's global hooks.

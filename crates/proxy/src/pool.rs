@@ -314,3 +314,36 @@ pub(crate) fn client_hash(ip: IpAddr) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+/// The origin hosts as plugins mark and read them (`host_status_set`, `host_status_get`): the
+/// serving generation's strategies and the server's host table, as `ctl host` uses them. The
+/// serving generations are held weakly: they hold the plugins that hold this.
+pub(crate) struct PluginHosts {
+    table: Arc<HostTable>,
+    serving: std::sync::Weak<crate::generation::Serving>,
+}
+
+impl PluginHosts {
+    pub(crate) fn new(
+        table: Arc<HostTable>,
+        serving: &Arc<crate::generation::Serving>,
+    ) -> PluginHosts {
+        PluginHosts { table, serving: Arc::downgrade(serving) }
+    }
+
+    fn known(&self) -> Vec<Arc<Host>> {
+        self.serving.upgrade().map(|s| s.load().pools.hosts()).unwrap_or_default()
+    }
+}
+
+impl hookyard_host::HostStatus for PluginHosts {
+    fn mark(&self, name: &str, reason: Option<&str>) -> bool {
+        self.table.mark(name, reason, &self.known()).is_ok()
+    }
+
+    fn is_up(&self, name: &str) -> Option<bool> {
+        let named: Vec<Arc<Host>> =
+            self.known().into_iter().filter(|h| h.name == name || h.host == name).collect();
+        (!named.is_empty()).then(|| named.iter().any(|h| h.is_up()))
+    }
+}

@@ -210,6 +210,7 @@ impl Server {
         let dns = resolvers.for_settings(&config.settings.dns);
         let first = Generation::new(1, config, remap.current(), hooks, &hosts, dns);
         let serving = Arc::new(Serving::new(first));
+        link.set_host_status(Arc::new(crate::pool::PluginHosts::new(hosts.clone(), &serving)));
         let access_log = AccessLog::start(&serving)
             .map_err(|source| StartError::Spawn { what: "access log writer", source })?;
         let control = Arc::new(Control {

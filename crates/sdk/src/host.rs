@@ -255,6 +255,48 @@ impl Host {
         }
     }
 
+    /// Marks the origin host `name` of the proxy's strategies (`host:port`, or a host for each
+    /// of its ports) down with `reason`, or up again with `None` (since ABI 1.6; ATS's
+    /// `TSHostStatusSet`). The mark is the operator's: it holds across reloads until changed.
+    ///
+    /// # Errors
+    ///
+    /// When no serving strategy has a host called `name`, or `reason` is refused (over 256
+    /// bytes, control characters).
+    pub fn set_host_status(self, name: &str, reason: Option<&str>) -> Result<(), Error> {
+        let (up, reason) = match reason {
+            Some(reason) => (0, reason),
+            None => (1, ""),
+        };
+        // SAFETY: valid spans for the call.
+        let r = unsafe {
+            (self.api.host_status_set)(
+                self.api.plugin,
+                name.as_ptr().cast(),
+                name.len(),
+                up,
+                reason.as_ptr().cast(),
+                reason.len(),
+            )
+        };
+        if r == abi::HY_SUCCESS {
+            Ok(())
+        } else {
+            Err(Error::new(format_args!("host `{name}`: status refused")))
+        }
+    }
+
+    /// Whether the origin host `name` takes transactions now (since ABI 1.6); `None` when no
+    /// serving strategy has a host called `name`.
+    pub fn host_up(self, name: &str) -> Option<bool> {
+        let mut up = 0;
+        // SAFETY: a valid span and out-parameter for the call.
+        let r = unsafe {
+            (self.api.host_status_get)(self.api.plugin, name.as_ptr().cast(), name.len(), &mut up)
+        };
+        (r == abi::HY_SUCCESS).then_some(up != 0)
+    }
+
     /// This plugin's version, as the host knows it (from the descriptor).
     pub fn plugin_version(self) -> String {
         let mut out = abi::hy_str::EMPTY;

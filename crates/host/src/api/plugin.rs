@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use hookyard_abi::rules;
-use hookyard_abi::{self as abi, HY_ERROR, hy_log_level, hy_plugin, hy_return, hy_str};
+use hookyard_abi::{self as abi, HY_ERROR, HY_SUCCESS, hy_log_level, hy_plugin, hy_return, hy_str};
 
 use super::{bytes, guard, plugin, put, str_view};
 
@@ -73,6 +73,61 @@ pub(super) unsafe extern "C" fn plugin_dir_get(
         // SAFETY: `dir` is null (refused) or writable; the string lives as long as the state,
         // which outlives the plugin's done entry point.
         unsafe { put(dir, str_view(&plugin.dir)) }
+    })
+}
+
+pub(super) unsafe extern "C" fn host_status_set(
+    this: *mut hy_plugin,
+    name: *const c_char,
+    name_len: usize,
+    up: i32,
+    reason: *const c_char,
+    reason_len: usize,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: `this` is null or this host's plugin state (contract); the spans are readable
+        // for their lengths or null (checked).
+        let (Some(plugin), Some(name), Some(reason)) =
+            (unsafe { plugin(this) }, unsafe { bytes(name, name_len) }, unsafe {
+                bytes(reason, reason_len)
+            })
+        else {
+            return HY_ERROR;
+        };
+        let (name, reason) = match rules::host_status_set(name, up, reason) {
+            Ok(checked) => checked,
+            Err(code) => return code,
+        };
+        let Some(hosts) = plugin.host_status() else { return HY_ERROR };
+        let reason = reason.map(|r| format!("{}: {r}", plugin.name));
+        if hosts.mark(name, reason.as_deref()) { HY_SUCCESS } else { HY_ERROR }
+    })
+}
+
+pub(super) unsafe extern "C" fn host_status_get(
+    this: *mut hy_plugin,
+    name: *const c_char,
+    name_len: usize,
+    up: *mut i32,
+) -> hy_return {
+    guard(HY_ERROR, || {
+        // SAFETY: as in `host_status_set`.
+        let (Some(plugin), Some(name)) =
+            (unsafe { plugin(this) }, unsafe { bytes(name, name_len) })
+        else {
+            return HY_ERROR;
+        };
+        let checked = rules::host_name(name).and_then(|n| rules::out(up.is_null()).map(|()| n));
+        let name = match checked {
+            Ok(name) => name,
+            Err(code) => return code,
+        };
+        let Some(is_up) = plugin.host_status().and_then(|hosts| hosts.is_up(name)) else {
+            return HY_ERROR;
+        };
+        // SAFETY: `up` is writable (checked non-null).
+        unsafe { *up = i32::from(is_up) };
+        HY_SUCCESS
     })
 }
 

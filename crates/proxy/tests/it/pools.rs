@@ -438,6 +438,54 @@ fn ctl_host_down_drains_a_host_under_load_with_no_failed_request() {
     stop(child);
 }
 
+/// A plugin marks a host down and up again (ABI 1.6 `host_status_set`), as the operator would,
+/// and reads it (`host_status_get`); told by `ctl plugin msg`.
+#[test]
+fn a_plugin_marks_a_host_down_and_up_and_reads_it() {
+    let origins = [Killable::start("a"), Killable::start("b"), Killable::start("c")];
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("plugins")).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/ops_probe.c");
+    let defines = ["-DPROBE_NAME=\"hostops\"", "-DPROBE_BUILD=\"1\""];
+    let out = root.path().join("plugins/hostops.so");
+    hookyard_fixtures::compile_c_with(
+        &source,
+        &defines,
+        &[&hookyard_fixtures::abi_include_dir()],
+        &out,
+    );
+    write(root.path(), "plugin.yaml", "plugins:\n  - path: hostops.so\n");
+    let yaml = strategies(&origins.iter().collect::<Vec<_>>(), "round_robin", "");
+    let (child, addr) = run_pool(root.path(), &yaml, "plugin_dirs: [plugins]\n");
+    let b = format!("127.0.0.1:{}", origins[1].addr.port());
+    let msg = |tag: &str, data: &str| {
+        let output = hookyard(root.path())
+            .args(["ctl", "--admin", "a.sock", "plugin", "msg", "hostops", tag, data])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(msg("host-get", &b).contains("up=1"));
+    assert!(msg("host-down", &b).contains("down"));
+    assert!(msg("host-get", &b).contains("up=0"));
+    let listed = hosts(root.path());
+    let row = listed.iter().find(|h| h.0 == b).unwrap_or_else(|| panic!("{listed:?}"));
+    assert_eq!((row.1.as_str(), row.2.as_str()), ("down", "hostops: by message"), "{listed:?}");
+    let served = origins[1].served();
+    let seen: Vec<String> = (0..9).map(|i| who(&addr, &format!("/marked/{i}"))).collect();
+    assert!(!seen.iter().any(|w| w == "b"), "b is down: {seen:?}");
+    assert_eq!(origins[1].served(), served);
+    assert!(msg("host-get", "no-such-host:1").contains("refused"));
+    assert!(msg("host-down", "no-such-host:1").contains("refused"));
+    // The plugin's mark is the operator's: `ctl host up` clears it as well as the plugin can.
+    assert!(msg("host-up", &b).contains("up"));
+    assert!(msg("host-get", &b).contains("up=1"));
+    let seen: Vec<String> = (0..9).map(|i| who(&addr, &format!("/again/{i}"))).collect();
+    assert!(seen.iter().any(|w| w == "b"), "b is back: {seen:?}");
+    stop(child);
+}
+
 #[test]
 fn active_checks_take_a_sick_host_out_and_bring_it_back() {
     let origins = [Killable::start("a"), Killable::start("b"), Killable::start("c")];

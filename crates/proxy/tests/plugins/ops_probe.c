@@ -11,7 +11,9 @@
  * TXN_CLOSE    sets log field `closed` to `yes` (fields set at TXN_CLOSE reach the line)
  * LIFECYCLE_MSG  replies `NAME/BUILD got TAG [DATA] requests=N` (two msg_reply calls, appended), and
  *              sets `last_len` to the data's length; tag `refuse` answers HY_HOOK_ERROR
- *              without replying
+ *              without replying. Tags `host-down`, `host-up` and `host-get` with an origin
+ *              host's name as data (ABI 1.6): mark it down (reason "by message") or up, or
+ *              read it; the reply is `down`, `up`, `up=1`/`up=0`, or `refused`.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +38,30 @@ static hy_return set_field(hy_txn *txn, const char *name, const char *value, siz
     return api->log_field_set(txn, name, strlen(name), value, len);
 }
 
+/* host-down, host-up, host-get NAME: an origin host's status, set or read. */
+static int host_msg(const hy_lifecycle_msg *msg) {
+    const char *name = msg->data;
+    size_t len = msg->data_len;
+    const char *tag = msg->tag.ptr + 5;
+    size_t tag_len = msg->tag.len - 5;
+    char text[64];
+    int n;
+    if (tag_len == 4 && memcmp(tag, "down", 4) == 0) {
+        hy_return r = api->host_status_set(api->plugin, name, len, 0, "by message", 10);
+        n = snprintf(text, sizeof text, "%s", r == HY_SUCCESS ? "down" : "refused");
+    } else if (tag_len == 2 && memcmp(tag, "up", 2) == 0) {
+        hy_return r = api->host_status_set(api->plugin, name, len, 1, NULL, 0);
+        n = snprintf(text, sizeof text, "%s", r == HY_SUCCESS ? "up" : "refused");
+    } else {
+        int32_t up = -1;
+        hy_return r = api->host_status_get(api->plugin, name, len, &up);
+        n = r == HY_SUCCESS ? snprintf(text, sizeof text, "up=%d", (int)up)
+                            : snprintf(text, sizeof text, "refused");
+    }
+    api->msg_reply(api->plugin, msg, text, (size_t)n);
+    return HY_HOOK_CONTINUE;
+}
+
 static int on_event(hy_cont *cont, hy_event event, void *edata) {
     (void)cont;
     if (event == HY_EVENT_HOOK(HY_HOOK_READ_REQUEST_HDR)) {
@@ -52,6 +78,9 @@ static int on_event(hy_cont *cont, hy_event event, void *edata) {
         const hy_lifecycle_msg *msg = edata;
         if (msg->tag.len == 6 && memcmp(msg->tag.ptr, "refuse", 6) == 0) {
             return HY_HOOK_ERROR;
+        }
+        if (msg->tag.len > 5 && memcmp(msg->tag.ptr, "host-", 5) == 0) {
+            return host_msg(msg);
         }
         int64_t n = -1;
         api->stat_get(api->plugin, requests, &n);

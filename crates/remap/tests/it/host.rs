@@ -516,6 +516,26 @@ unsafe extern "C" fn plugin_dir_get(
     HY_ERROR
 }
 
+unsafe extern "C" fn host_status_set(
+    _this: *mut hookyard_abi::hy_plugin,
+    _name: *const std::ffi::c_char,
+    _name_len: usize,
+    _up: i32,
+    _reason: *const std::ffi::c_char,
+    _reason_len: usize,
+) -> hy_return {
+    HY_ERROR
+}
+
+unsafe extern "C" fn host_status_get(
+    _this: *mut hookyard_abi::hy_plugin,
+    _name: *const std::ffi::c_char,
+    _name_len: usize,
+    _up: *mut i32,
+) -> hy_return {
+    HY_ERROR
+}
+
 unsafe extern "C" fn remap_param_get(
     _txn: *mut hookyard_abi::hy_txn,
     _index: usize,

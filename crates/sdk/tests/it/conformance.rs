@@ -170,6 +170,14 @@ unsafe fn call(api: &hy_api, call: Call, txn: *mut c_void, ssn: *mut c_void) -> 
             Call::PluginDirGet { this, out: o } => {
                 (api.plugin_dir_get)(obj(this).cast(), out(o, &mut view))
             }
+            Call::HostStatusSet { this, name, up, reason } => {
+                let ((p, n), (r, rn)) = (text(name), text(reason));
+                (api.host_status_set)(obj(this).cast(), p, n, up, r, rn)
+            }
+            Call::HostStatusGet { this, name, out: o } => {
+                let (p, n) = text(name);
+                (api.host_status_get)(obj(this).cast(), p, n, out(o, &mut int))
+            }
         }
     }
 }

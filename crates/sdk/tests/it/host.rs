@@ -83,6 +83,9 @@ pub(crate) struct State {
     pub(crate) config_dir: Mutex<Option<Box<str>>>,
     /// The plugin file's directory `plugin_dir_get` reads (`None`: refused).
     pub(crate) plugin_dir: Mutex<Option<Box<str>>>,
+    /// Origin hosts by name, with the reason of a down mark (`host_status_set/get`); a test
+    /// adds the names it wants known.
+    pub(crate) hosts: Mutex<HashMap<String, Option<String>>>,
     /// Invocations running now: plugin code is executing, so its library must stay loaded (the
     /// real host holds the plugin's context, and so its library, for every invocation, even one
     /// whose continuation destroyed itself inside its handler).

@@ -1387,6 +1387,44 @@ unsafe extern "C" fn plugin_dir_get(this: *mut hy_plugin, dir: *mut hy_str) -> h
     })
 }
 
+unsafe extern "C" fn host_status_set(
+    this: *mut hy_plugin,
+    name: *const c_char,
+    name_len: usize,
+    up: i32,
+    reason: *const c_char,
+    reason_len: usize,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the pointer this host put in the table, or NULL; readable spans.
+        let (plugin, name, reason) =
+            unsafe { (plugin(this)?, bytes(name, name_len)?, bytes(reason, reason_len)?) };
+        let (name, reason) = rule(rules::host_status_set(name, up, reason))?;
+        let mut hosts = lock(&plugin.state.hosts);
+        let mark = hosts.get_mut(name)?;
+        *mark = reason.map(str::to_owned);
+        ok(true)
+    })
+}
+
+unsafe extern "C" fn host_status_get(
+    this: *mut hy_plugin,
+    name: *const c_char,
+    name_len: usize,
+    up: *mut i32,
+) -> hy_return {
+    guarded(HY_ERROR, || {
+        // SAFETY: the pointer this host put in the table, or NULL; a readable span.
+        let (plugin, name) = unsafe { (plugin(this)?, bytes(name, name_len)?) };
+        let name = rule(rules::host_name(name))?;
+        rule(rules::out(up.is_null()))?;
+        let down = lock(&plugin.state.hosts).get(name)?.is_some();
+        // SAFETY: writable out-parameter (checked).
+        unsafe { *up = i32::from(!down) };
+        ok(true)
+    })
+}
+
 unsafe extern "C" fn remap_param_get(
     t: *mut hy_txn,
     index: usize,
