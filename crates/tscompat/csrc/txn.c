@@ -119,6 +119,40 @@ const char *TSPluginDirGet(void) {
     return plugin_dir;
 }
 
+TSReturnCode TSHostStatusGet(const char *hostname, const size_t hostname_len,
+                             TSHostStatus *status, unsigned int *reason) {
+    int32_t up = 0;
+    if (!hostname ||
+        hy_ts_api->host_status_get(hy_ts_api->plugin, hostname, hostname_len, &up) != HY_SUCCESS) {
+        return TS_ERROR;
+    }
+    if (status) {
+        *status = up ? TS_HOST_STATUS_UP : TS_HOST_STATUS_DOWN;
+    }
+    if (reason) {
+        *reason = 0;
+    }
+    return TS_SUCCESS;
+}
+
+void TSHostStatusSet(const char *hostname, const size_t hostname_len, TSHostStatus status,
+                     const unsigned int down_time, const unsigned int reason) {
+    if (down_time) {
+        TSWarning("TSHostStatusSet: down_time %u is not supported: the mark holds until changed",
+                  down_time);
+    }
+    const char *why = reason & TS_HOST_STATUS_ACTIVE   ? "active"
+                      : reason & TS_HOST_STATUS_LOCAL  ? "local"
+                      : reason & TS_HOST_STATUS_SELF_DETECT ? "self_detect"
+                                                            : "manual";
+    int up = status != TS_HOST_STATUS_DOWN;
+    if (!hostname || hy_ts_api->host_status_set(hy_ts_api->plugin, hostname, hostname_len, up,
+                                                why, strlen(why)) != HY_SUCCESS) {
+        TSError("TSHostStatusSet: no host \"%.*s\" in the proxy's strategies",
+                (int)hostname_len, hostname ? hostname : "");
+    }
+}
+
 void TSHttpTxnStatusSet(TSHttpTxn txnp, TSHttpStatus status) {
     hy_txn *txn = (hy_txn *)txnp;
     int32_t current;

@@ -192,6 +192,22 @@ typedef enum {
     TS_STAT_SYNC_TIMEAVG = 3,
 } TSStatSync;
 
+/* An origin host's status (TSHostStatusGet/Set): the hosts of the proxy's strategies. */
+typedef enum {
+    TS_HOST_STATUS_INIT,
+    TS_HOST_STATUS_DOWN,
+    TS_HOST_STATUS_UP,
+} TSHostStatus;
+
+/* Why a host is down, as bits. */
+typedef enum {
+    TS_HOST_STATUS_ACTIVE = 0x1,
+    TS_HOST_STATUS_LOCAL = 0x2,
+    TS_HOST_STATUS_MANUAL = 0x4,
+    TS_HOST_STATUS_SELF_DETECT = 0x8,
+    TS_HOST_STATUS_ALL = 0xf,
+} TSHostStatusReason;
+
 /* Opaque handles. */
 typedef struct tsapi_mloc *TSMLoc;
 typedef struct tsapi_mbuffer *TSMBuffer;

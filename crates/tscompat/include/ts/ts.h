@@ -81,6 +81,16 @@ tsapi void TSActionCancel(TSAction actionp);
 tsapi struct sockaddr const *TSHttpTxnClientAddrGet(TSHttpTxn txnp);
 tsapi struct sockaddr const *TSHttpTxnIncomingAddrGet(TSHttpTxn txnp);
 
+/* -- Origin hosts ------------------------------------------------------------------------------ */
+/* Whether a host of the proxy's strategies (`host:port`, or a host) is up; TS_ERROR for a name
+ * no strategy has. `reason` (optional) is 0: hookyard does not say why a host is down. */
+tsapi TSReturnCode TSHostStatusGet(const char *hostname, const size_t hostname_len,
+                                   TSHostStatus *status, unsigned int *reason);
+/* Marks a host down (TS_HOST_STATUS_DOWN) or up, as `hookyard ctl host` does; `down_time` is
+ * not supported (the mark holds until changed) and `reason` names the mark. */
+tsapi void TSHostStatusSet(const char *hostname, const size_t hostname_len, TSHostStatus status,
+                           const unsigned int down_time, const unsigned int reason);
+
 /* -- Error responses -------------------------------------------------------------------------- */
 
 /* Answers the client with `status` instead of going to the origin (before and at POST_REMAP),
