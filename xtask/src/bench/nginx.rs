@@ -139,6 +139,36 @@ pub(crate) fn start_origin(
     Ok((server, addr))
 }
 
+/// The origin of [`start_origin`] listening on several ports at once (one process, one worker:
+/// as many origin servers as ports, at the cost of one).
+pub(crate) fn start_origin_ports(
+    dir: &Path,
+    count: usize,
+    limit: Duration,
+    ready: Duration,
+) -> Result<(Server, Vec<SocketAddr>)> {
+    let mut addrs = Vec::new();
+    for _ in 0..count {
+        addrs.push(SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?)));
+    }
+    std::fs::create_dir_all(dir.join("tmp"))?;
+    let first = format!("listen 127.0.0.1:{} reuseport;", addrs[0].port());
+    let all: Vec<String> =
+        addrs.iter().map(|a| format!("listen 127.0.0.1:{} reuseport;", a.port())).collect();
+    let conf = origin_conf(dir, addrs[0].port()).replace(&first, &all.join("\n        "));
+    std::fs::write(dir.join("nginx.conf"), conf)?;
+    let mut server = Server::start(
+        "origin nginx",
+        &command(&install::nginx(), dir),
+        limit,
+        &dir.join("stdout.log"),
+    )?;
+    for addr in &addrs {
+        server.wait_ready(*addr, &addr.to_string(), ready).context("the origin did not start")?;
+    }
+    Ok((server, addrs))
+}
+
 /// The command that runs the configuration written to `dir/nginx.conf`.
 pub(crate) fn command(nginx: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(nginx);

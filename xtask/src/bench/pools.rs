@@ -1,6 +1,6 @@
 //! `cargo xtask bench`'s origin-pool part: the throughput of one `map` rule whose requests go
-//! round robin to three nginx origins through a `strategies.yaml` strategy (`@strategy=`),
-//! against the same rule to one of those origins, each on a hookyard of its own, asked by wrk
+//! round robin to three origins (one nginx listening on three ports) through a
+//! `strategies.yaml` strategy (`@strategy=`), against the same rule to one of those ports, each on a hookyard of its own, asked by wrk
 //! in alternating rounds. The goal is "within noise": picking a host per request costs next to
 //! nothing against a request.
 //!
@@ -84,12 +84,11 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
     let binary = hookyard::build(root)?;
     let limit =
         (o.wrk.duration + Duration::from_secs(10)) * 2 * (o.rounds + 1) + Duration::from_secs(120);
-    let mut origins = Vec::new();
-    for i in 0..3 {
-        let ready = Duration::from_secs(20);
-        origins.push(nginx::start_origin(&dir.join(format!("origin{i}")), limit, ready)?);
-    }
-    let ports: Vec<u16> = origins.iter().map(|(_, addr)| addr.port()).collect();
+    // One nginx process on three ports: the pool's three origins cost the machine what the
+    // single origin does, so only the strategy differs.
+    let (origins, addrs) =
+        nginx::start_origin_ports(&dir.join("origin"), 3, limit, Duration::from_secs(20))?;
+    let ports: Vec<u16> = addrs.iter().map(SocketAddr::port).collect();
     let metrics = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?));
     let (single_server, single) = start(&binary, &dir.join("single"), ports[0], None, None, limit)?;
     let text = strategies(&ports);
