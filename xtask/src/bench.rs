@@ -170,60 +170,33 @@ pub(crate) fn task(root: &Path, args: &[String]) -> Result<()> {
         tls_load(root, &o)?;
     }
     if o.gzip {
-        gzip_load(root, &o)?;
+        in_own_dir(root, &o, "gzip", "gzip comparison", gzip::compare)?;
     }
     if o.wasm {
-        wasm_load(root, &o)?;
+        in_own_dir(root, &o, "wasm", "wasm comparison", wasm::compare)?;
     }
     if o.pools {
-        pools_load(root, &o)?;
+        in_own_dir(root, &o, "pools", "pool comparison", pools::compare)?;
     }
     Ok(())
 }
 
-/// The pool comparison, in a directory of its own (kept when it failed, or with `--keep`).
-fn pools_load(root: &Path, o: &Options) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("hookyard-bench-pools-{}", std::process::id()));
+/// Runs one comparison (`what`, its directory named `hookyard-bench-NAME-PID` under the temp
+/// directory) in a fresh directory, kept when it failed or with `--keep`.
+fn in_own_dir(
+    root: &Path,
+    o: &Options,
+    name: &str,
+    what: &str,
+    compare: fn(&Path, &Options, &Path) -> Result<()>,
+) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("hookyard-bench-{name}-{}", std::process::id()));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(&dir)?;
-    eprintln!("xtask bench: pool comparison in {}", dir.display());
-    let outcome = pools::compare(root, o, &dir);
-    if outcome.is_ok() && !o.keep {
-        let _ = std::fs::remove_dir_all(&dir);
-    } else {
-        eprintln!("xtask bench: configurations and logs kept in {}", dir.display());
-    }
-    outcome
-}
-
-/// The wasm comparison, in a directory of its own (kept when it failed, or with `--keep`).
-fn wasm_load(root: &Path, o: &Options) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("hookyard-bench-wasm-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    eprintln!("xtask bench: wasm comparison in {}", dir.display());
-    let outcome = wasm::compare(root, o, &dir);
-    if outcome.is_ok() && !o.keep {
-        let _ = std::fs::remove_dir_all(&dir);
-    } else {
-        eprintln!("xtask bench: configurations and logs kept in {}", dir.display());
-    }
-    outcome
-}
-
-/// The gzip comparison, in a directory of its own (kept when it failed, or with `--keep`).
-fn gzip_load(root: &Path, o: &Options) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("hookyard-bench-gzip-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    eprintln!("xtask bench: gzip comparison in {}", dir.display());
-    let outcome = gzip::compare(root, o, &dir);
+    eprintln!("xtask bench: {what} in {}", dir.display());
+    let outcome = compare(root, o, &dir);
     if outcome.is_ok() && !o.keep {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
