@@ -15,14 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::procs::{self, Server};
-use super::{Options, hookyard, install, nginx, wrk};
-
-/// One hookyard: its address and results.
-struct Side {
-    name: &'static str,
-    addr: SocketAddr,
-    samples: Vec<wrk::Sample>,
-}
+use super::wrk::{self, Side};
+use super::{Options, hookyard, install, nginx};
 
 /// `strategies.yaml` with strategy `bench`: round robin over `ports` on 127.0.0.1.
 fn strategies(ports: &[u16]) -> String {
@@ -96,30 +90,8 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
         start(&binary, &dir.join("pool"), ports[0], Some(&text), Some(metrics), limit)?;
     let script = dir.join("report.lua");
     std::fs::write(&script, wrk::SCRIPT)?;
-    let mut sides = [("single", single), ("pool", pool)].map(|(name, addr)| Side {
-        name,
-        addr,
-        samples: Vec::new(),
-    });
-    for side in &mut sides {
-        let warm = wrk::Load { duration: o.warmup.max(Duration::from_secs(1)), ..o.wrk.clone() };
-        wrk::run(&warm, &script, &format!("http://{}/", side.addr))?;
-    }
-    for round in 0..o.rounds as usize {
-        for i in 0..sides.len() {
-            let side = &mut sides[(round + i) % 2];
-            let sample = wrk::run(&o.wrk, &script, &format!("http://{}/", side.addr))?;
-            eprintln!(
-                "xtask bench: pool round {}/{} {:<6} {:>8.0} req/s  errors {}",
-                round + 1,
-                o.rounds,
-                side.name,
-                sample.rps,
-                sample.errors()
-            );
-            side.samples.push(sample);
-        }
-    }
+    let mut sides = [("single", single), ("pool", pool)].map(|(name, addr)| Side::new(name, addr));
+    wrk::rotate(&o.wrk, o.warmup, o.rounds, &script, "pool", &mut sides)?;
     let split = host_requests(metrics).context("reading the pool's per-host requests")?;
     drop((pool_server, single_server, origins));
     println!("{}", table(&sides, &split));
@@ -162,22 +134,13 @@ fn check_split(split: &[(String, u64)]) -> Result<()> {
     Ok(())
 }
 
-/// Median requests per second of a side.
-fn median_rps(side: &Side) -> f64 {
-    let mut rps: Vec<f64> = side.samples.iter().map(|s| s.rps).collect();
-    rps.sort_by(f64::total_cmp);
-    rps.get(rps.len() / 2).copied().unwrap_or(0.0)
-}
-
 /// The report: each side's median throughput and p99, their ratio, the per-host split.
 fn table(sides: &[Side], split: &[(String, u64)]) -> String {
-    let rps: Vec<f64> = sides.iter().map(median_rps).collect();
+    let rps: Vec<f64> = sides.iter().map(Side::median_rps).collect();
     let mut out =
         String::from("three-host round-robin strategy against one origin (median of rounds)\n");
     for (side, rps) in sides.iter().zip(&rps) {
-        let mut p99: Vec<f64> = side.samples.iter().map(|s| s.p99_us).collect();
-        p99.sort_by(f64::total_cmp);
-        let p99 = p99.get(p99.len() / 2).copied().unwrap_or(0.0);
+        let p99 = side.median_p99_us();
         out.push_str(&format!("  {:<6} {:>9.0} req/s  p99 {:>7.0} us\n", side.name, rps, p99));
     }
     out.push_str(&format!("  pool / single: {:.3}\n", rps[1] / rps[0]));

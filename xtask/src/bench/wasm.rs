@@ -15,7 +15,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::procs::{self, Server};
-use super::{Options, hookyard, install, nginx, wrk};
+use super::wrk::{self, Side};
+use super::{Options, hookyard, install, nginx};
 
 /// The field both filters add.
 const FIELD: (&str, &str) = ("X-Bench", "hookyard");
@@ -30,13 +31,6 @@ fn build_filter(root: &Path) -> Result<PathBuf> {
         .arg(&target);
     crate::status(cmd)?;
     Ok(target.join("wasm32-unknown-unknown/release/add_header.wasm"))
-}
-
-/// One hookyard: its address and results.
-struct Side {
-    name: &'static str,
-    addr: SocketAddr,
-    samples: Vec<wrk::Sample>,
 }
 
 /// Starts a hookyard in `dir` on a free port with one rule to `origin` running `plugin`.
@@ -92,41 +86,16 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
     let script = dir.join("report.lua");
     std::fs::write(&script, wrk::SCRIPT)?;
     let mut sides = [("plain", plain), ("native", native_addr), ("wasm", wasm_addr)]
-        .map(|(name, addr)| Side { name, addr, samples: Vec::new() });
-    for side in &mut sides {
-        let warm = wrk::Load { duration: o.warmup.max(Duration::from_secs(1)), ..o.wrk.clone() };
-        wrk::run(&warm, &script, &format!("http://{}/", side.addr))?;
-    }
-    for round in 0..o.rounds as usize {
-        for i in 0..sides.len() {
-            let side = &mut sides[(round + i) % 3];
-            let sample = wrk::run(&o.wrk, &script, &format!("http://{}/", side.addr))?;
-            eprintln!(
-                "xtask bench: wasm round {}/{} {:<7} {:>8.0} req/s  errors {}",
-                round + 1,
-                o.rounds,
-                side.name,
-                sample.rps,
-                sample.errors()
-            );
-            side.samples.push(sample);
-        }
-    }
+        .map(|(name, addr)| Side::new(name, addr));
+    wrk::rotate(&o.wrk, o.warmup, o.rounds, &script, "wasm", &mut sides)?;
     drop((wasm_server, native_server, plain_server, origin_server));
     println!("{}", table(&sides));
     Ok(())
 }
 
-/// Median requests per second of a side.
-fn median_rps(side: &Side) -> f64 {
-    let mut rps: Vec<f64> = side.samples.iter().map(|s| s.rps).collect();
-    rps.sort_by(f64::total_cmp);
-    rps.get(rps.len() / 2).copied().unwrap_or(0.0)
-}
-
 /// The report: each side's median throughput, each filter's cost per request, the ratio.
 fn table(sides: &[Side]) -> String {
-    let rps: Vec<f64> = sides.iter().map(median_rps).collect();
+    let rps: Vec<f64> = sides.iter().map(Side::median_rps).collect();
     let plain = rps[0];
     let cost = |rps: f64| if rps > 0.0 && plain > 0.0 { 1e6 / rps - 1e6 / plain } else { f64::NAN };
     let mut out = String::from("wasm header filter against the native one (median of rounds)\n");

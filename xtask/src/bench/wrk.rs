@@ -5,6 +5,7 @@
 //! `--latency` text is the fallback, so a wrk whose Lua support is broken still gives numbers
 //! (rounded to wrk's two decimals).
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -49,6 +50,62 @@ impl Sample {
     pub(crate) fn errors(&self) -> u64 {
         self.status_errors + self.socket_errors
     }
+}
+
+/// One contender of a comparison: a server at `addr` and the samples wrk took of it.
+pub(crate) struct Side {
+    pub(crate) name: &'static str,
+    pub(crate) addr: SocketAddr,
+    pub(crate) samples: Vec<Sample>,
+}
+
+impl Side {
+    pub(crate) fn new(name: &'static str, addr: SocketAddr) -> Side {
+        Side { name, addr, samples: Vec::new() }
+    }
+
+    /// The median of its samples' requests per second.
+    pub(crate) fn median_rps(&self) -> f64 {
+        super::report::median(&self.samples.iter().map(|s| s.rps).collect::<Vec<_>>())
+    }
+
+    /// The median of its samples' p99 latencies, in microseconds.
+    pub(crate) fn median_p99_us(&self) -> f64 {
+        super::report::median(&self.samples.iter().map(|s| s.p99_us).collect::<Vec<_>>())
+    }
+}
+
+/// Warms every side up once (`warmup`, at least a second, discarded), then runs `rounds`
+/// rounds of `load`, every side once a round in an order rotating by one each round, printing a
+/// line per run tagged with `label`.
+pub(crate) fn rotate(
+    load: &Load,
+    warmup: Duration,
+    rounds: u32,
+    script: &Path,
+    label: &str,
+    sides: &mut [Side],
+) -> Result<()> {
+    for side in sides.iter() {
+        let warm = Load { duration: warmup.max(Duration::from_secs(1)), ..load.clone() };
+        run(&warm, script, &format!("http://{}/", side.addr))?;
+    }
+    for round in 0..rounds as usize {
+        for i in 0..sides.len() {
+            let n = sides.len();
+            let side = &mut sides[(round + i) % n];
+            let sample = run(load, script, &format!("http://{}/", side.addr))?;
+            eprintln!(
+                "xtask bench: {label} round {}/{rounds} {:<7} {:>8.0} req/s  errors {}",
+                round + 1,
+                side.name,
+                sample.rps,
+                sample.errors()
+            );
+            side.samples.push(sample);
+        }
+    }
+    Ok(())
 }
 
 /// Runs wrk against `url`; bounded by `timeout` (coreutils) at the run's duration + 30 s.
