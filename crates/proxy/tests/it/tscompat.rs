@@ -54,6 +54,13 @@ async fn curl(url: String, args: &[&str]) -> (Vec<String>, String) {
     (head.lines().map(str::to_owned).collect(), body.to_owned())
 }
 
+/// `hookyard ctl --admin SOCKET ARGS...`, from a blocking thread.
+async fn ctl(socket: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookyard"));
+    cmd.args(["ctl", "--admin"]).arg(socket).args(args).env("RUST_LOG", "off");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
 fn header<'a>(head: &'a [String], name: &str) -> Vec<&'a str> {
     head.iter()
         .filter_map(|l| l.split_once(": "))
@@ -196,29 +203,17 @@ async fn lifecycle_messages_reach_the_plugin() {
     let socket = dir.path().join("run/admin.sock");
     let proxy = proxy_with(Some(dir.path()), AdminSocket::At(socket.clone()));
     let url = format!("http://{}/page", proxy.addrs()[0]);
-    let ctl = |args: &'static [&'static str]| {
-        let socket = socket.clone();
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_hookyard"))
-                .args(["ctl", "--admin"])
-                .arg(&socket)
-                .args(args)
-                .env("RUST_LOG", "off")
-                .output()
-                .unwrap()
-        })
-    };
 
     let (head, _) = curl(url.clone(), &["-H", "Host: site.test"]).await;
     assert!(head[0].contains(" 200"), "{head:?}");
-    let output = ctl(&["plugin", "msg", "deny_msg", "deny-all", "on"]).await.unwrap();
+    let output = ctl(&socket, &["plugin", "msg", "deny_msg", "deny-all", "on"]).await;
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.starts_with("delivered to 1 callback(s): deny_msg"), "{text}");
     let (head, body) = curl(url.clone(), &["-H", "Host: site.test"]).await;
     assert!(head[0].contains(" 403"), "{head:?}");
     assert_eq!(body, "denied by deny_with_stats\n");
-    let output = ctl(&["plugin", "msg", "deny_msg", "deny-all", "off"]).await.unwrap();
+    let output = ctl(&socket, &["plugin", "msg", "deny_msg", "deny-all", "off"]).await;
     assert!(output.status.success(), "{output:?}");
     let (head, _) = curl(url, &["-H", "Host: site.test"]).await;
     assert!(head[0].contains(" 200"), "{head:?}");
@@ -435,17 +430,7 @@ async fn scheduled_continuations_hold_transactions_and_tick_until_cancelled() {
     // The ticker counts every 50 ms until the message cancels it.
     let ticks = || plugin_stat(&proxy.metrics_text(), "async_hold", "async_hold.ticks");
     wait_for("ticks", || ticks().is_some_and(|n| n >= 3)).await;
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_hookyard"))
-            .args(["ctl", "--admin"])
-            .arg(&socket)
-            .args(["plugin", "msg", "async_hold", "ticks", "stop"])
-            .env("RUST_LOG", "off")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = ctl(&socket, &["plugin", "msg", "async_hold", "ticks", "stop"]).await;
     assert!(output.status.success(), "{output:?}");
     let stopped = ticks().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
