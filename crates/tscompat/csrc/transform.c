@@ -274,11 +274,9 @@ int hy_ts_transform_call(struct tsapi_cont *c, TSEvent event, void *edata) {
         reap(t);
         return 0;
     }
-    if (c == &t->upstream) {
-        /* The handler tells the body's producer it read (WRITE_READY) or read all of it
-         * (WRITE_COMPLETE): the layer feeds it as chunks come, so there is nothing to do. */
-        return 0;
-    }
+    /* The body's producer (the input side) told it read some (WRITE_READY) or all of it
+     * (WRITE_COMPLETE): the layer feeds the body as chunks come, so there is nothing to do; the
+     * output side takes no calls. */
     return 0;
 }
 
