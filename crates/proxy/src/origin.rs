@@ -402,15 +402,20 @@ impl Destination {
     /// To `pool_host`, a strategy's host (or to `addr` when given), asked as `authority`; its
     /// connections are pooled apart from those of the strategy's other hosts.
     pub(crate) fn to_pool_host(
-        authority: &str,
+        authority: String,
         pool_host: Arc<crate::pool::Host>,
         addr: Option<SocketAddr>,
         tls: Option<TlsTarget>,
     ) -> Self {
-        let via = match addr {
-            Some(addr) => format!("{authority}@{addr}"),
-            None => format!("{authority}@{}", pool_host.name),
-        };
+        let mut via = authority;
+        via.push('@');
+        match addr {
+            Some(addr) => {
+                use std::fmt::Write as _;
+                let _ = write!(via, "{addr}");
+            }
+            None => via.push_str(&pool_host.name),
+        }
         let mut to = Destination::new(via, &pool_host.host, pool_host.port, None, tls);
         to.addr = addr;
         to.pool_host = Some(pool_host);

@@ -46,7 +46,7 @@ use tracing::{debug, warn};
 use self::answer::Answer;
 pub(crate) use self::body::TxnBody;
 use self::body::{InFlight, Sent};
-use self::retry::{Again, PoolTry, Step, next_try};
+use self::retry::{Again, PoolTry, next_try};
 use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
 use self::wasm::WasmBody;
@@ -207,8 +207,8 @@ struct OriginRequest {
     to: Destination,
     /// Whether the client's body failed on its way.
     client_body: BodyWatch,
-    /// The strategy's choice, when the rule has one.
-    pool: Option<PoolTry>,
+    /// The strategy's choice, when the rule has one (boxed: a transaction's future moves less).
+    pool: Option<Box<PoolTry>>,
 }
 
 impl Transaction {
@@ -458,11 +458,10 @@ impl Transaction {
             entry.origin = Some(OriginSide { host, addr: addr.or(literal), ..Default::default() });
         }
         if let Some(p) = &mut pool {
-            p.authority.clone_from(&authority);
             p.tls.clone_from(&tls);
         }
         let to = match chosen {
-            Some(chosen) => Destination::to_pool_host(&authority, chosen, addr, tls),
+            Some(chosen) => Destination::to_pool_host(authority, chosen, addr, tls),
             None => Destination::new(authority, dest.host, port, addr, tls),
         };
         let mut headers = match &mut self.state {
@@ -532,14 +531,13 @@ impl Transaction {
                 method: request.method().clone(),
                 uri: request.uri().clone(),
                 headers: request.headers().clone(),
-                extensions: request.extensions().clone(),
             });
         }
         Ok(OriginRequest { request, to, client_body, pool })
     }
 
     /// A transaction's first try on `strategy`: the hash its policy selects by.
-    fn pool_try(&self, strategy: &Arc<Strategy>, dest: &Url<'_>) -> PoolTry {
+    fn pool_try(&self, strategy: &Arc<Strategy>, dest: &Url<'_>) -> Box<PoolTry> {
         let hash = match strategy.policy {
             crate::config::strategies::Policy::RrIp => crate::pool::client_hash(self.client.ip()),
             crate::config::strategies::Policy::ConsistentHash => crate::pool::key_hash(
@@ -551,15 +549,14 @@ impl Transaction {
             ),
             _ => 0,
         };
-        PoolTry {
+        Box::new(PoolTry {
             strategy: strategy.clone(),
             hash,
             attempts: Attempts::default(),
             retries: 0,
-            authority: String::new(),
             tls: None,
             again: None,
-        }
+        })
     }
 
     /// OS_DNS, when plugins may see or choose the origin's address: the one a plugin set, else
@@ -623,7 +620,7 @@ impl Transaction {
                 timeout,
                 conn.worker.origins.send(&to, request, &self.generation.dns),
             );
-            let sent = match &mut self.left {
+            let mut sent = match &mut self.left {
                 None => sent.await,
                 // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
                 Some(left) => tokio::select! {
@@ -631,17 +628,14 @@ impl Transaction {
                     () = left.closed() => return Err(Answer::ClientLeft),
                 },
             };
-            let (Some(p), Some(host)) = (&mut pool, to.pool_host.clone()) else { break sent };
+            let (Some(p), Some(host)) = (&mut pool, to.pool_host.as_deref()) else { break sent };
             let passive = p.passive(&self.generation.config.settings.health_checks);
-            match next_try(p, &host, sent, passive) {
-                Step::Done(sent) => break sent,
-                Step::Again(again, next) => {
-                    // As ATS, the next host's name goes through OS_DNS too.
-                    let addr = self.os_dns_again(&next).await?;
-                    to = Destination::to_pool_host(&p.authority, next, addr, p.tls.clone());
-                    request = again;
-                }
-            }
+            let Some((again, next)) = next_try(p, host, &mut sent, passive) else { break sent };
+            // As ATS, the next host's name goes through OS_DNS too.
+            let addr = self.os_dns_again(&next).await?;
+            let authority = PoolTry::authority(&again);
+            to = Destination::to_pool_host(authority, next, addr, p.tls.clone());
+            request = again;
         };
         let authority = &to.key;
         let sent = sent.map(|sent| sent.map_err(|failed| failed.error));

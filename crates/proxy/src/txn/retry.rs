@@ -21,8 +21,6 @@ pub(super) struct PoolTry {
     pub(super) attempts: Attempts,
     /// Retries made so far.
     pub(super) retries: u32,
-    /// The `Host` the origin is asked as.
-    pub(super) authority: String,
     /// What a retry connects with: the TLS target, for an `https` strategy.
     pub(super) tls: Option<TlsTarget>,
     /// The request again, for retries after a listed response code or a failed exchange
@@ -30,12 +28,13 @@ pub(super) struct PoolTry {
     pub(super) again: Option<Again>,
 }
 
-/// What a request is made again from.
+/// What a request is made again from: its head without the record of its field names' case,
+/// whose copy would cost every request more than it is worth to the few made again (those go
+/// with lowercase names).
 pub(super) struct Again {
     pub(super) method: Method,
     pub(super) uri: http::Uri,
     pub(super) headers: HeaderMap,
-    pub(super) extensions: http::Extensions,
 }
 
 impl Again {
@@ -45,12 +44,17 @@ impl Again {
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = Version::HTTP_11;
         *request.headers_mut() = self.headers.clone();
-        *request.extensions_mut() = self.extensions.clone();
         request
     }
 }
 
 impl PoolTry {
+    /// The `Host` a request (made again) asks for, which its connection is pooled by.
+    pub(super) fn authority(request: &Request<RequestBody>) -> String {
+        let host = request.headers().get(http::header::HOST);
+        host.and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned()
+    }
+
     /// The next host for a retry, when retries are left; `None` otherwise.
     fn retry(&mut self) -> Option<Arc<Host>> {
         if self.retries >= self.strategy.failover.max_simple_retries {
@@ -70,24 +74,20 @@ impl PoolTry {
     }
 }
 
-/// What follows one try of a strategy's host.
-pub(super) enum Step {
-    /// The outcome stands.
-    Done(Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>),
-    /// The request goes again, to this host.
-    Again(Request<RequestBody>, Arc<Host>),
-}
+/// What one try of a strategy's host came to: the response, or why there was none.
+pub(super) type Sent = Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>;
 
 /// Counts a try's outcome at `host` (passive checks with `passive`), and decides whether the
 /// request goes to another host: after a connection that could not be made (nothing was sent),
 /// and, for a request that can be made again, after a failed exchange or a listed status;
-/// while retries and hosts are left.
+/// while retries and hosts are left. The request to send and the host to send it to, if so
+/// (a request that was not sent is taken out of `sent`).
 pub(super) fn next_try(
     p: &mut PoolTry,
     host: &Host,
-    sent: Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>,
+    sent: &mut Sent,
     passive: Option<(u32, std::time::Duration)>,
-) -> Step {
+) -> Option<(Request<RequestBody>, Arc<Host>)> {
     match sent {
         Ok(Ok(response)) => {
             let status = response.status();
@@ -96,43 +96,34 @@ pub(super) fn next_try(
             } else {
                 host.succeeded();
             }
-            if p.strategy.failover.response_codes.contains(&status.as_u16())
-                && let Some(again) = p.again.as_ref().map(Again::request)
-                && let Some(next) = p.retry()
-            {
-                debug!(host = %host.name, %status, next = %next.name, "retrying");
-                return Step::Again(again, next);
+            if !p.strategy.failover.response_codes.contains(&status.as_u16()) {
+                return None;
             }
-            Step::Done(Ok(Ok(response)))
+            let again = p.again.as_ref().map(Again::request)?;
+            let next = p.retry()?;
+            debug!(host = %host.name, %status, next = %next.name, "retrying");
+            Some((again, next))
         }
-        Ok(Err(Failed { error, unsent: Some(unsent) })) => {
+        Ok(Err(Failed { error, unsent: unsent @ Some(_) })) => {
             // A host at its connection limit is busy, not failing.
             if !matches!(error, OriginError::Busy) {
                 host.failed(passive);
             }
-            match p.retry() {
-                Some(next) => {
-                    debug!(host = %host.name, %error, next = %next.name, "retrying");
-                    Step::Again(unsent, next)
-                }
-                None => Step::Done(Ok(Err(Failed { error, unsent: None }))),
-            }
+            let next = p.retry()?;
+            debug!(host = %host.name, %error, next = %next.name, "retrying");
+            Some((unsent.take()?, next))
         }
         Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: None })) => {
             host.failed(passive);
             // No response head came: a request without a body can go elsewhere.
-            let again = p.again.as_ref().map(Again::request);
-            match again.and_then(|again| Some((again, p.retry()?))) {
-                Some((again, next)) => {
-                    debug!(host = %host.name, %error, next = %next.name, "retrying");
-                    Step::Again(again, next)
-                }
-                None => Step::Done(Ok(Err(Failed { error, unsent: None }))),
-            }
+            let again = p.again.as_ref().map(Again::request)?;
+            let next = p.retry()?;
+            debug!(host = %host.name, %error, next = %next.name, "retrying");
+            Some((again, next))
         }
-        failed => {
+        _ => {
             host.failed(passive);
-            Step::Done(failed)
+            None
         }
     }
 }
