@@ -33,7 +33,7 @@ pub(crate) struct ClientSide<'a> {
     /// The address the client connected to.
     pub(crate) local: SocketAddr,
     /// The scheme the client used (`http` or `https`).
-    pub(crate) proto: &'a str,
+    pub(crate) proto: &'static str,
     /// The `Host` the client asked for (`host[:port]`).
     pub(crate) host: &'a str,
     /// The version of the client's request.

@@ -243,7 +243,7 @@ impl Transaction {
             let properties = hookyard_wasm::Properties::new(
                 Some(self.client),
                 Some(self.local),
-                format!("{:?}", parts.version),
+                crate::access_log::record::version(parts.version),
             );
             let priorities = &generation.hooks.priorities;
             let state = &mut self.state;

@@ -1,22 +1,26 @@
 //! What one callback sees of its transaction: the heads and body moved in for the call and
 //! moved back out after it, and what the module asked for meanwhile.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use http::HeaderMap;
 
 /// A request head as a filter sees it: the pseudo-headers Envoy's filters read, and the fields.
+///
+/// Pseudo-headers are `Cow`s so the common ones (a standard method, `http`) cost nothing to
+/// copy, as the request as it arrived is kept for properties.
 #[derive(Clone, Debug, Default)]
 pub struct RequestHead {
     /// `:method`.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// `:path`: path and query.
-    pub path: String,
+    pub path: Cow<'static, str>,
     /// `:authority`: the host (and port) the request is for.
-    pub authority: String,
+    pub authority: Cow<'static, str>,
     /// `:scheme`.
-    pub scheme: String,
+    pub scheme: Cow<'static, str>,
     /// The header fields.
     pub headers: HeaderMap,
 }
@@ -77,7 +81,7 @@ pub struct Properties {
     /// The address the client connected to (`destination.address`, `destination.port`).
     pub destination: Option<SocketAddr>,
     /// The request's protocol (`request.protocol`: `HTTP/1.1`, `HTTP/2`).
-    pub protocol: String,
+    pub protocol: &'static str,
     /// The request as it arrived (`request.path`, `request.method`, `request.host`,
     /// `request.scheme`); filled in by the first request-headers callback.
     pub(crate) request: Option<RequestHead>,
@@ -92,7 +96,7 @@ impl Properties {
     pub fn new(
         source: Option<SocketAddr>,
         destination: Option<SocketAddr>,
-        protocol: String,
+        protocol: &'static str,
     ) -> Properties {
         Properties { source, destination, protocol, ..Properties::default() }
     }
@@ -105,7 +109,7 @@ pub(crate) struct Call {
     pub(crate) response: Option<ResponseHead>,
     /// The body chunk of a body callback, and which (the ABI's buffer type).
     pub(crate) body: Option<(i32, Vec<u8>)>,
-    pub(crate) properties: Option<Properties>,
+    pub(crate) properties: Option<Box<Properties>>,
     pub(crate) local: Option<LocalResponse>,
     pub(crate) calls: Vec<HttpCall>,
     pub(crate) call_response: Option<HttpCallResponse>,

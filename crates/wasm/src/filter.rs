@@ -43,12 +43,16 @@ pub struct HttpFilter {
     slot: usize,
     /// The instance (by serial) and the context id, once created.
     context: Option<(u64, i32)>,
-    properties: Properties,
+    /// Boxed: lent to each callback's call and back, it moves as a pointer.
+    properties: Option<Box<Properties>>,
 }
+
+/// What a header callback left: its action, a local response, the HTTP calls it made.
+type Asked = (i32, Option<LocalResponse>, Vec<HttpCall>);
 
 impl HttpFilter {
     pub(crate) fn new(plugin: Arc<Plugin>, slot: usize, properties: Properties) -> HttpFilter {
-        HttpFilter { plugin, slot, context: None, properties }
+        HttpFilter { plugin, slot, context: None, properties: Some(Box::new(properties)) }
     }
 
     /// The plugin version this context belongs to.
@@ -57,64 +61,79 @@ impl HttpFilter {
     }
 
     /// Runs `f` on this context in the instance of its slot (starting an instance, or creating
-    /// the context in a new one, as needed). A failure drops the instance.
+    /// the context in a new one, as needed), with the transaction's properties in the call. A
+    /// failure drops the instance.
     fn with_context<T>(
         &mut self,
         f: impl FnOnce(&mut Vm, i32) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
-        let plugin = self.plugin.clone();
-        let mut slot = plugin.slot(self.slot);
+        let HttpFilter { plugin, slot, context, properties } = self;
+        let mut slot = plugin.slot(*slot);
         let vm = match &mut *slot {
             Some(vm) => vm,
             empty => empty.insert(plugin.start_vm()?),
         };
         let started = Instant::now();
-        let id = match self.context {
+        let id = match *context {
             Some((serial, id)) if serial == vm.serial => Ok(id),
-            _ => vm.create_context().inspect(|id| self.context = Some((vm.serial, *id))),
+            _ => vm.create_context().inspect(|id| *context = Some((vm.serial, *id))),
         };
+        std::mem::swap(&mut vm.call().properties, properties);
         let result = id.and_then(|id| f(vm, id));
+        std::mem::swap(&mut vm.call().properties, properties);
         plugin.timed(started.elapsed());
         if let Err(failure) = &result {
             *slot = None;
-            self.context = None;
+            *context = None;
             plugin.failed(failure);
         }
         result
     }
 
-    /// Runs a filter callback with `call`, and turns what it asked for into a verdict.
-    fn run(
+    /// Runs header callback `which`; `fill` puts its head into the call, `back` takes it out
+    /// again (also when the callback failed).
+    fn headers(
         &mut self,
         which: Filter,
         arg: i32,
         end_of_stream: bool,
-        call: &mut Call,
+        fill: impl FnOnce(&mut Call),
+        back: impl FnOnce(&mut Call),
     ) -> Result<Verdict, Failure> {
-        call.properties = Some(std::mem::take(&mut self.properties));
-        let action = self.with_context(|vm, id| {
-            let (result, back) = vm.filter(which, id, arg, end_of_stream, std::mem::take(call));
-            *call = back;
-            result
-        });
-        if let Some(properties) = call.properties.take() {
-            self.properties = properties;
-        }
-        let action = action?;
-        Ok(self.verdict(action, call))
+        let asked = self.with_context(|vm, id| {
+            fill(vm.call());
+            let action = vm.filter(which, id, arg, end_of_stream);
+            let call = vm.call();
+            back(call);
+            Ok((action?, call.local.take(), std::mem::take(&mut call.calls)))
+        })?;
+        Ok(self.verdict(asked))
     }
 
-    fn verdict(&self, action: i32, call: &mut Call) -> Verdict {
-        if let Some(local) = call.local.take() {
+    fn verdict(&self, (action, local, calls): Asked) -> Verdict {
+        if let Some(local) = local {
             self.plugin.local_response();
             return Verdict::Respond(local);
         }
-        let calls = std::mem::take(&mut call.calls);
         if action == ACTION_PAUSE && !calls.is_empty() {
             return Verdict::Wait(calls);
         }
         // A pause with nothing to wait for continues: nothing would ever resume it.
         Verdict::Continue
+    }
+
+    /// The request as it arrived, for properties: kept at the first request callback.
+    fn keep_request(&mut self, head: &RequestHead) {
+        let Some(properties) = self.properties.as_mut() else { return };
+        if properties.request.is_none() {
+            properties.request = Some(RequestHead {
+                headers: http::HeaderMap::new(),
+                method: head.method.clone(),
+                path: head.path.clone(),
+                authority: head.authority.clone(),
+                scheme: head.scheme.clone(),
+            });
+        }
     }
 
     /// `proxy_on_request_headers`: the filter sees (and may change) `head`.
@@ -128,20 +147,16 @@ impl HttpFilter {
         head: &mut RequestHead,
         end_of_stream: bool,
     ) -> Result<Verdict, Failure> {
-        if self.properties.request.is_none() {
-            self.properties.request = Some(RequestHead {
-                headers: http::HeaderMap::new(),
-                method: head.method.clone(),
-                path: head.path.clone(),
-                authority: head.authority.clone(),
-                scheme: head.scheme.clone(),
-            });
-        }
+        self.keep_request(head);
         let count = head.headers.len() as i32 + 4;
-        let mut call = Call { request: Some(std::mem::take(head)), ..Call::default() };
-        let verdict = self.run(Filter::RequestHeaders, count, end_of_stream, &mut call);
-        *head = call.request.take().unwrap_or_default();
-        verdict
+        let lent = std::mem::take(head);
+        self.headers(
+            Filter::RequestHeaders,
+            count,
+            end_of_stream,
+            |call| call.request = Some(lent),
+            |call| *head = call.request.take().unwrap_or_default(),
+        )
     }
 
     /// `proxy_on_response_headers`: the filter sees (and may change) `head`.
@@ -154,12 +169,18 @@ impl HttpFilter {
         head: &mut ResponseHead,
         end_of_stream: bool,
     ) -> Result<Verdict, Failure> {
-        self.properties.response_code = Some(head.status);
+        if let Some(properties) = self.properties.as_mut() {
+            properties.response_code = Some(head.status);
+        }
         let count = head.headers.len() as i32 + 1;
-        let mut call = Call { response: Some(std::mem::take(head)), ..Call::default() };
-        let verdict = self.run(Filter::ResponseHeaders, count, end_of_stream, &mut call);
-        *head = call.response.take().unwrap_or_default();
-        verdict
+        let lent = std::mem::take(head);
+        self.headers(
+            Filter::ResponseHeaders,
+            count,
+            end_of_stream,
+            |call| call.response = Some(lent),
+            |call| *head = call.response.take().unwrap_or_default(),
+        )
     }
 
     /// `proxy_on_request_body` (or `proxy_on_response_body` when `response`): the filter
@@ -180,20 +201,15 @@ impl HttpFilter {
             (Filter::RequestBody, buffer::REQUEST_BODY)
         };
         let size = chunk.len() as i32;
-        let mut call = Call { body: Some((kind, std::mem::take(chunk))), ..Call::default() };
-        call.properties = Some(std::mem::take(&mut self.properties));
-        let action = self.with_context(|vm, id| {
-            let (result, back) =
-                vm.filter(which, id, size, end_of_stream, std::mem::take(&mut call));
-            call = back;
-            result
-        });
-        *chunk = call.body.take().map(|(_, b)| b).unwrap_or_default();
-        if let Some(properties) = call.properties.take() {
-            self.properties = properties;
-        }
-        let action = action?;
-        if let Some(local) = call.local.take() {
+        let lent = std::mem::take(chunk);
+        let (action, local) = self.with_context(|vm, id| {
+            vm.call().body = Some((kind, lent));
+            let action = vm.filter(which, id, size, end_of_stream);
+            let call = vm.call();
+            *chunk = call.body.take().map(|(_, b)| b).unwrap_or_default();
+            Ok((action?, call.local.take()))
+        })?;
+        if let Some(local) = local {
             self.plugin.local_response();
             return Ok(BodyVerdict::Respond(local));
         }
@@ -222,25 +238,20 @@ impl HttpFilter {
             answer.body.len() as i32,
             0,
         );
-        let mut call = Call {
-            request: Some(std::mem::take(head)),
-            call_response: Some(answer),
-            properties: Some(std::mem::take(&mut self.properties)),
-            ..Call::default()
-        };
-        let result = self.with_context(|vm, id| {
-            let (result, back) =
-                vm.http_call_response(id, token, counts, std::mem::take(&mut call));
-            call = back;
-            result
-        });
-        *head = call.request.take().unwrap_or_default();
-        if let Some(properties) = call.properties.take() {
-            self.properties = properties;
-        }
-        result?;
-        // After an answer, the filter goes on unless it answered or called again.
-        Ok(self.verdict(ACTION_PAUSE, &mut call))
+        let lent = std::mem::take(head);
+        let asked = self.with_context(|vm, id| {
+            let call = vm.call();
+            call.request = Some(lent);
+            call.call_response = Some(answer);
+            let done = vm.http_call_response(id, token, counts);
+            let call = vm.call();
+            *head = call.request.take().unwrap_or_default();
+            call.call_response = None;
+            done?;
+            // After an answer, the filter goes on unless it answered or called again.
+            Ok((ACTION_PAUSE, call.local.take(), std::mem::take(&mut call.calls)))
+        })?;
+        Ok(self.verdict(asked))
     }
 }
 
@@ -249,9 +260,10 @@ impl Drop for HttpFilter {
         let Some((serial, id)) = self.context else { return };
         let mut slot = self.plugin.slot(self.slot);
         let Some(vm) = slot.as_mut().filter(|vm| vm.serial == serial) else { return };
-        let call =
-            Call { properties: Some(std::mem::take(&mut self.properties)), ..Call::default() };
-        if let Err(failure) = vm.end_context(id, call) {
+        std::mem::swap(&mut vm.call().properties, &mut self.properties);
+        let ended = vm.end_context(id);
+        vm.call().properties = None;
+        if let Err(failure) = ended {
             *slot = None;
             self.plugin.failed(&failure);
         }

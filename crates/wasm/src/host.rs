@@ -3,11 +3,13 @@
 //! answered `BAD_ARGUMENT`, never followed. Imports this host does not offer (gRPC, shared
 //! queues, foreign functions) trap when called, naming the import.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use smallvec::SmallVec;
 use tracing::{Level, debug, error, info, trace, warn};
 use wasmtime::{Caller, Linker, Memory, StoreLimits, TypedFunc};
 
@@ -36,7 +38,8 @@ pub(crate) struct HostState {
     pub(crate) limits: StoreLimits,
     pub(crate) shared: Arc<Shared>,
     pub(crate) memory: Option<Memory>,
-    pub(crate) alloc: Option<TypedFunc<i32, i32>>,
+    /// The module's allocator (shared: a typed function's clone costs more than a count).
+    pub(crate) alloc: Option<Arc<TypedFunc<i32, i32>>>,
     pub(crate) call: Call,
     pub(crate) next_token: u32,
 }
@@ -49,6 +52,17 @@ fn read(caller: &Ctx<'_>, ptr: i32, len: i32) -> Option<Vec<u8>> {
     let memory = caller.data().memory?;
     let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
     memory.data(caller).get(ptr..ptr.checked_add(len)?).map(<[u8]>::to_vec)
+}
+
+/// A field name the module passed (`len` bytes at `ptr`), lowercased; `None` when out of
+/// bounds. Short names stay on the stack.
+fn read_name(caller: &Ctx<'_>, ptr: i32, len: i32) -> Option<SmallVec<[u8; 64]>> {
+    let memory = caller.data().memory?;
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    let bytes = memory.data(caller).get(ptr..ptr.checked_add(len)?)?;
+    let mut name = SmallVec::from_slice(bytes);
+    name.make_ascii_lowercase();
+    Some(name)
 }
 
 /// Writes `bytes` at `ptr`; false when out of bounds.
@@ -111,6 +125,41 @@ fn pairs(call: &Call, kind: i32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     }
 }
 
+/// The first value of field `key` (lowercase; a pseudo-header too) of map `kind`, if the
+/// current callback has the map and the map the field.
+fn value(call: &Call, kind: i32, key: &[u8]) -> Option<Vec<u8>> {
+    let status = |code: u16| code.to_string().into_bytes();
+    let headers = match kind {
+        map::REQUEST_HEADERS => {
+            let r = call.request.as_ref()?;
+            match key {
+                b":authority" => return Some(r.authority.as_bytes().to_vec()),
+                b":path" => return Some(r.path.as_bytes().to_vec()),
+                b":method" => return Some(r.method.as_bytes().to_vec()),
+                b":scheme" => return Some(r.scheme.as_bytes().to_vec()),
+                _ => &r.headers,
+            }
+        }
+        map::RESPONSE_HEADERS => {
+            let r = call.response.as_ref()?;
+            if key == b":status" {
+                return Some(status(r.status));
+            }
+            &r.headers
+        }
+        map::HTTP_CALL_RESPONSE_HEADERS => {
+            let r = call.call_response.as_ref()?;
+            if key == b":status" {
+                return r.status.map(status);
+            }
+            &r.headers
+        }
+        _ => return None,
+    };
+    let name = std::str::from_utf8(key).ok()?;
+    headers.get(name).map(|v| v.as_bytes().to_vec())
+}
+
 /// How a header map is changed.
 #[derive(Clone, Copy)]
 enum Edit {
@@ -122,7 +171,7 @@ enum Edit {
 /// Applies `edit` of `key` (to `value`) to map `kind`; a status.
 fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32 {
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let (headers, pseudo): (&mut HeaderMap, Option<&mut String>) = match kind {
+    let (headers, pseudo): (&mut HeaderMap, Option<&mut Cow<'static, str>>) = match kind {
         map::REQUEST_HEADERS => {
             let Some(r) = call.request.as_mut() else { return status::NOT_FOUND };
             let pseudo = match key {
@@ -154,7 +203,7 @@ fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32
     if let Some(pseudo) = pseudo {
         return match edit {
             Edit::Replace | Edit::Add if !value.is_empty() => {
-                *pseudo = text(value);
+                *pseudo = Cow::Owned(text(value));
                 status::OK
             }
             _ => status::BAD_ARGUMENT,
@@ -211,14 +260,14 @@ fn property(state: &HostState, path: &[u8]) -> Option<Vec<u8>> {
     let number = |n: u64| Some(n.to_le_bytes().to_vec());
     let request = props.request.as_ref();
     match parts.as_slice() {
-        [b"request", b"path"] => request.map(|r| r.path.clone().into_bytes()),
+        [b"request", b"path"] => request.map(|r| r.path.as_bytes().to_vec()),
         [b"request", b"url_path"] => {
             request.map(|r| r.path.split('?').next().unwrap_or_default().as_bytes().to_vec())
         }
-        [b"request", b"method"] => request.map(|r| r.method.clone().into_bytes()),
-        [b"request", b"host"] => request.map(|r| r.authority.clone().into_bytes()),
-        [b"request", b"scheme"] => request.map(|r| r.scheme.clone().into_bytes()),
-        [b"request", b"protocol"] => Some(props.protocol.clone().into_bytes()),
+        [b"request", b"method"] => request.map(|r| r.method.as_bytes().to_vec()),
+        [b"request", b"host"] => request.map(|r| r.authority.as_bytes().to_vec()),
+        [b"request", b"scheme"] => request.map(|r| r.scheme.as_bytes().to_vec()),
+        [b"request", b"protocol"] => Some(props.protocol.as_bytes().to_vec()),
         [b"source", b"address"] => props.source.map(|a| a.to_string().into_bytes()),
         [b"source", b"port"] => props.source.and_then(|a| number(u64::from(a.port()))),
         [b"destination", b"address"] => props.destination.map(|a| a.to_string().into_bytes()),
@@ -383,11 +432,9 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_value",
         |mut c: Ctx<'_>, kind: i32, kptr: i32, klen: i32, ptr_out: i32, len_out: i32| -> Answer {
-            let Some(key) = read(&c, kptr, klen) else { return Ok(status::BAD_ARGUMENT) };
-            let key = key.to_ascii_lowercase();
-            let Some(pairs) = pairs(&c.data().call, kind) else { return Ok(status::NOT_FOUND) };
-            match pairs.into_iter().find(|(k, _)| *k == key) {
-                Some((_, value)) => give(&mut c, &value, ptr_out, len_out),
+            let Some(key) = read_name(&c, kptr, klen) else { return Ok(status::BAD_ARGUMENT) };
+            match value(&c.data().call, kind, &key) {
+                Some(value) => give(&mut c, &value, ptr_out, len_out),
                 None => Ok(status::NOT_FOUND),
             }
         },
@@ -400,10 +447,11 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             "env",
             name,
             move |mut c: Ctx<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
-                let (Some(key), Some(value)) = (read(&c, kptr, klen), read(&c, vptr, vlen)) else {
+                let (Some(key), Some(value)) = (read_name(&c, kptr, klen), read(&c, vptr, vlen))
+                else {
                     return status::BAD_ARGUMENT;
                 };
-                edit(&mut c.data_mut().call, kind, how, &key.to_ascii_lowercase(), &value)
+                edit(&mut c.data_mut().call, kind, how, &key, &value)
             },
         )?;
     }
@@ -411,8 +459,8 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_remove_header_map_value",
         |mut c: Ctx<'_>, kind: i32, kptr: i32, klen: i32| {
-            let Some(key) = read(&c, kptr, klen) else { return status::BAD_ARGUMENT };
-            edit(&mut c.data_mut().call, kind, Edit::Remove, &key.to_ascii_lowercase(), &[])
+            let Some(key) = read_name(&c, kptr, klen) else { return status::BAD_ARGUMENT };
+            edit(&mut c.data_mut().call, kind, Edit::Remove, &key, &[])
         },
     )?;
     linker.func_wrap(

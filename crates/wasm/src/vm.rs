@@ -93,7 +93,7 @@ impl Vm {
             .or_else(|_| instance.get_typed_func::<i32, i32>(&mut store, "malloc"))
             .map_err(|_| broken("the module exports no `proxy_on_memory_allocate`"))?;
         store.data_mut().memory = Some(memory);
-        store.data_mut().alloc = Some(alloc);
+        store.data_mut().alloc = Some(Arc::new(alloc));
         let abi_marker = ["proxy_abi_version_0_2_1", "proxy_abi_version_0_2_0"]
             .iter()
             .any(|m| instance.get_func(&mut store, m).is_some());
@@ -152,82 +152,88 @@ impl Vm {
         &mut self,
         f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, Failure> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        f(&mut self.store).map_err(|e| Failure::of(&self.store.data().shared.name, &e))
+        run(&mut self.store, self.deadline_ticks, f)
     }
 
     /// A new HTTP context's id, created in the module.
     pub(crate) fn create_context(&mut self) -> Result<i32, Failure> {
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1).unwrap_or(ROOT_ID + 1);
-        if let Some(create) = self.exports.context_create.clone() {
-            self.run(|store| create.call(store, (id, ROOT_ID)))?;
+        if let Some(create) = &self.exports.context_create {
+            run(&mut self.store, self.deadline_ticks, |store| create.call(store, (id, ROOT_ID)))?;
         }
         Ok(id)
     }
 
-    /// Runs filter callback `which` of context `id` with `call` as what it sees; returns the
-    /// callback's action and the call as it left it.
+    /// What the current callback sees and what it asked for: filled before a callback, emptied
+    /// after it, left in place between callbacks (its buffers are reused).
+    pub(crate) fn call(&mut self) -> &mut Call {
+        &mut self.store.data_mut().call
+    }
+
+    /// Runs filter callback `which` of context `id` on what [`call`](Vm::call) holds; the
+    /// callback's action.
     pub(crate) fn filter(
         &mut self,
         which: Filter,
         id: i32,
         arg: i32,
         end_of_stream: bool,
-        call: Call,
-    ) -> (Result<i32, Failure>, Call) {
+    ) -> Result<i32, Failure> {
         let f = match which {
             Filter::RequestHeaders => &self.exports.request_headers,
             Filter::RequestBody => &self.exports.request_body,
             Filter::ResponseHeaders => &self.exports.response_headers,
             Filter::ResponseBody => &self.exports.response_body,
         };
-        let Some(f) = f.clone() else { return (Ok(0), call) };
-        self.store.data_mut().call = call;
-        let result = self.run(|store| f.call(store, (id, arg, i32::from(end_of_stream))));
-        (result, std::mem::take(&mut self.store.data_mut().call))
+        let Some(f) = f else { return Ok(0) };
+        let args = (id, arg, i32::from(end_of_stream));
+        run(&mut self.store, self.deadline_ticks, |store| f.call(store, args))
     }
 
-    /// Delivers the answer of HTTP call `token` to context `id`.
+    /// Delivers the answer of HTTP call `token` to context `id` (the answer in
+    /// [`call`](Vm::call)).
     pub(crate) fn http_call_response(
         &mut self,
         id: i32,
         token: u32,
         counts: (i32, i32, i32),
-        call: Call,
-    ) -> (Result<(), Failure>, Call) {
-        let Some(f) = self.exports.http_call_response.clone() else { return (Ok(()), call) };
-        self.store.data_mut().call = call;
+    ) -> Result<(), Failure> {
+        let Some(f) = &self.exports.http_call_response else { return Ok(()) };
         let (headers, body, trailers) = counts;
-        let result = self.run(|store| f.call(store, (id, token as i32, headers, body, trailers)));
-        (result, std::mem::take(&mut self.store.data_mut().call))
+        let args = (id, token as i32, headers, body, trailers);
+        run(&mut self.store, self.deadline_ticks, |store| f.call(store, args))
     }
 
     /// Ends context `id`: done, log, delete.
-    pub(crate) fn end_context(&mut self, id: i32, call: Call) -> Result<(), Failure> {
-        self.store.data_mut().call = call;
-        let done = self.exports.done.clone();
-        let log = self.exports.log.clone();
-        let delete = self.exports.delete.clone();
-        let result = (|| {
-            if let Some(done) = done {
-                self.run(|store| done.call(store, id))?;
-            }
-            if let Some(log) = log {
-                self.run(|store| log.call(store, id))?;
-            }
-            if let Some(delete) = delete {
-                self.run(|store| delete.call(store, id))?;
-            }
-            Ok(())
-        })();
-        self.store.data_mut().call = Call::default();
-        result
+    pub(crate) fn end_context(&mut self, id: i32) -> Result<(), Failure> {
+        let Vm { store, exports, deadline_ticks, .. } = self;
+        if let Some(done) = &exports.done {
+            run(store, *deadline_ticks, |store| done.call(&mut *store, id))?;
+        }
+        if let Some(log) = &exports.log {
+            run(store, *deadline_ticks, |store| log.call(&mut *store, id))?;
+        }
+        if let Some(delete) = &exports.delete {
+            run(store, *deadline_ticks, |store| delete.call(&mut *store, id))?;
+        }
+        Ok(())
     }
 
     /// Runs the root context's tick.
     pub(crate) fn tick(&mut self) -> Result<(), Failure> {
-        let Some(tick) = self.exports.tick.clone() else { return Ok(()) };
-        self.run(|store| tick.call(store, ROOT_ID))
+        let Some(tick) = &self.exports.tick else { return Ok(()) };
+        run(&mut self.store, self.deadline_ticks, |store| tick.call(store, ROOT_ID))
     }
+}
+
+/// Runs `f` on `store` within a deadline of `ticks` epochs; a trap, the deadline or a limit
+/// is a failure.
+fn run<R>(
+    store: &mut Store<HostState>,
+    ticks: u64,
+    f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> Result<R, Failure> {
+    store.set_epoch_deadline(ticks);
+    f(store).map_err(|e| Failure::of(&store.data().shared.name, &e))
 }

@@ -2,6 +2,7 @@
 //! request's head, their response side (in reverse order) on the origin's response head, and
 //! their body callbacks over the request and response bodies ([`WasmBody`]).
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -36,7 +37,7 @@ pub(super) struct OriginHead<'a> {
     pub(super) method: &'a mut Method,
     pub(super) uri: &'a mut Uri,
     pub(super) headers: &'a mut HeaderMap,
-    pub(super) scheme: &'a str,
+    pub(super) scheme: &'static str,
     pub(super) end_of_stream: bool,
 }
 
@@ -58,10 +59,10 @@ pub(super) async fn request(
         .unwrap_or_default()
         .to_owned();
     let mut head = RequestHead {
-        method: origin.method.as_str().to_owned(),
-        path: origin.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned(),
-        authority: authority.clone(),
-        scheme: origin.scheme.to_owned(),
+        method: method_name(origin.method),
+        path: origin.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned().into(),
+        authority: authority.clone().into(),
+        scheme: origin.scheme.into(),
         headers: std::mem::take(origin.headers),
     };
     // The lock is taken per callback, never across a call's wait.
@@ -84,7 +85,7 @@ pub(super) async fn request(
         }
     }
     *origin.headers = head.headers;
-    if *origin.method != head.method.as_str() {
+    if *origin.method != *head.method {
         *origin.method =
             Method::from_bytes(head.method.as_bytes()).map_err(|_| Answer::WasmFailed)?;
     }
@@ -96,6 +97,23 @@ pub(super) async fn request(
         origin.headers.insert(header::HOST, host);
     }
     Ok(())
+}
+
+/// `method`'s name: a standard method's without a copy.
+fn method_name(method: &Method) -> Cow<'static, str> {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(method.as_str().to_owned()),
+    };
+    Cow::Borrowed(name)
 }
 
 /// Runs each filter's response side, last filter first, on the origin's response head.

@@ -26,10 +26,10 @@ fn load(name: &str, config: &str, limits: Limits) -> Arc<Plugin> {
 
 fn request(path: &str) -> RequestHead {
     RequestHead {
-        method: "GET".to_owned(),
-        path: path.to_owned(),
-        authority: "example.com".to_owned(),
-        scheme: "http".to_owned(),
+        method: "GET".into(),
+        path: path.to_owned().into(),
+        authority: "example.com".into(),
+        scheme: "http".into(),
         headers: HeaderMap::new(),
     }
 }
@@ -46,6 +46,31 @@ fn the_header_filter_adds_its_configured_fields_both_ways() {
     assert_eq!(filter.response_headers(&mut response, false).unwrap(), Verdict::Continue);
     assert_eq!(response.headers["x-two"], "2");
     assert_eq!(plugin.counts().calls, 2);
+}
+
+#[test]
+fn the_request_header_filter_adds_to_the_request_only() {
+    let plugin = load("request_header", "x-bench=hookyard x-two=2", Limits::default());
+    for _ in 0..3 {
+        let mut filter = plugin.filter(0, Properties::default()).unwrap();
+        let mut head = request("/");
+        assert_eq!(filter.request_headers(&mut head, true).unwrap(), Verdict::Continue);
+        assert_eq!(head.headers["x-bench"], "hookyard");
+        assert_eq!(head.headers["x-two"], "2");
+        let mut response = ResponseHead { status: 200, headers: HeaderMap::new() };
+        assert_eq!(filter.response_headers(&mut response, false).unwrap(), Verdict::Continue);
+        assert!(response.headers.is_empty());
+    }
+    assert_eq!(plugin.counts().calls, 6);
+    let bytes = std::fs::read(hookyard_fixtures::wasm_plugin("request_header")).unwrap();
+    let spec = PluginSpec {
+        name: "request_header".to_owned(),
+        bytes,
+        config: Vec::new(),
+        limits: Limits::default(),
+        slots: 1,
+    };
+    assert!(Plugin::load(spec).is_err(), "a filter without fields is refused");
 }
 
 #[test]
@@ -182,7 +207,7 @@ fn request_bodies_are_inspected() {
 fn ticks_count_in_shared_data_and_properties_are_answered() {
     let plugin = load("misbehave", "tick", Limits::default());
     let source: std::net::SocketAddr = "127.0.0.1:5555".parse().unwrap();
-    let properties = Properties::new(Some(source), None, "HTTP/1.1".to_owned());
+    let properties = Properties::new(Some(source), None, "HTTP/1.1");
     let started = Instant::now();
     let ticks = loop {
         let mut filter = plugin.filter(0, properties.clone()).unwrap();
