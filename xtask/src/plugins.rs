@@ -27,7 +27,7 @@ const RUST: &[(&str, &str)] = &[
 const C: &[&str] = &["add_header", "response_header"];
 
 /// The proxy-wasm example filters: `plugins/wasm/<name>`.
-const WASM: &[&str] = &["add_header", "body_inspect", "http_call", "misbehave"];
+const WASM: &[&str] = &["add_header", "body_inspect", "http_call", "misbehave", "request_header"];
 
 /// The SDK's own test plugin, built with the examples before `cargo xtask test`.
 const TEST_PLUGIN: &str = "hookyard-sdk-test-plugin";

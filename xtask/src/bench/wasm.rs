@@ -1,12 +1,12 @@
-//! `cargo xtask bench`'s WebAssembly part (issue 22): the per-request cost of the proxy-wasm
-//! header filter (`plugins/wasm/add_header`) against the same job done by a native plugin
-//! (`plugins/c/add_header.c`), each on a `map` rule of its own hookyard, beside a hookyard
-//! without plugin, all in front of one nginx origin, in alternating rounds.
+//! `cargo xtask bench`'s WebAssembly part (issue 22): the per-request cost of a proxy-wasm
+//! header filter (`plugins/wasm/request_header`, written with the proxy-wasm Rust SDK) against
+//! the same job done by a native plugin (`plugins/c/add_header.c`): both add one field to the
+//! request the origin gets, and nothing else. Each runs on a `map` rule of its own hookyard,
+//! beside a hookyard without plugin, all in front of one nginx origin, in alternating rounds.
 //!
 //! The cost of a filter per request is `1/rps(with) - 1/rps(plain)` (seconds of the whole
 //! proxy per request); the report gives both costs and their ratio (goal: wasm at most 1.3x
-//! native). The wasm filter does a little more than the C one: it adds its field to the
-//! response too.
+//! native).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ use super::{Options, hookyard, install, nginx};
 /// The field both filters add.
 const FIELD: (&str, &str) = ("X-Bench", "hookyard");
 
-/// Builds the example filters for wasm32-unknown-unknown; the header filter's path.
+/// Builds the example filters for wasm32-unknown-unknown; the request header filter's path.
 fn build_filter(root: &Path) -> Result<PathBuf> {
     let target = root.join("target/wasm-plugins");
     let mut cmd = crate::cargo_cmd();
@@ -30,7 +30,7 @@ fn build_filter(root: &Path) -> Result<PathBuf> {
         .arg("--target-dir")
         .arg(&target);
     crate::status(cmd)?;
-    Ok(target.join("wasm32-unknown-unknown/release/add_header.wasm"))
+    Ok(target.join("wasm32-unknown-unknown/release/request_header.wasm"))
 }
 
 /// Starts a hookyard in `dir` on a free port with one rule to `origin` running `plugin`.
