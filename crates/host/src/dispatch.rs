@@ -100,51 +100,90 @@ pub(crate) async unsafe fn dispatch<T: Target>(
     global: &GlobalHooks,
     hook: HookId,
 ) -> Outcome {
-    let table = global.table.load_full();
+    let mut dispatch = Dispatch::new(hook);
+    // SAFETY: per the contract.
+    match unsafe { run_now(&target, global, &mut dispatch) } {
+        Some(outcome) => outcome,
+        // SAFETY: per the contract.
+        None => unsafe { wait(target, global, dispatch).await },
+    }
+}
+
+/// Runs `dispatch` on `target` as far as it goes without waiting: its outcome, or `None` when
+/// a callback holds it pending (then [`wait`] goes on with it). Most dispatches end here, with
+/// no future to build or move.
+///
+/// # Safety
+///
+/// As [`dispatch`], for the duration of this call.
+pub(crate) unsafe fn run_now<T: Target>(
+    target: &Ptr<T>,
+    global: &GlobalHooks,
+    dispatch: &mut Dispatch,
+) -> Option<Outcome> {
+    let table = global.table.load();
     // SAFETY: per the contract; the `Arc` is cloned so that no reference into the target is
     // held while the plugin may use it. The session is not the target's memory and outlives it.
     let (resume, session, arms) = unsafe {
         let target = &*target.raw();
         (target.resume().clone(), target.session(), target.arms(global))
     };
-    let mut dispatch = Dispatch::new(hook);
+    let data = session.map(SsnState::lock);
+    let mut step = Step { target, session, data, arms };
+    let progress = dispatch.run(
+        Some(&**table),
+        &global.priorities,
+        &mut step,
+        Step::local,
+        |handler, hook, step| {
+            // Unlocked while plugin code runs: it may call host functions on its session.
+            step.data = None;
+            resume.arm(handler.plugin().id);
+            let edata = step.target.raw().cast();
+            let outcome = handler.fire_hook(hook, edata, global.slow_callback);
+            let outcome = match resume.ended(outcome == Outcome::Pending) {
+                Ended::Answered => outcome,
+                Ended::Early(outcome) => outcome,
+                Ended::Pending => Outcome::Pending,
+            };
+            step.data = step.session.map(SsnState::lock);
+            outcome
+        },
+    );
+    match progress {
+        Progress::Done(outcome) => Some(outcome),
+        Progress::Pending => None,
+    }
+}
+
+/// Waits for the callback holding `dispatch` pending, then runs the dispatch on, as often as
+/// callbacks hold it, to its end.
+///
+/// # Safety
+///
+/// As [`dispatch`].
+pub(crate) async unsafe fn wait<T: Target>(
+    target: Ptr<T>,
+    global: &GlobalHooks,
+    mut dispatch: Dispatch,
+) -> Outcome {
+    // SAFETY: per the contract; the `Arc` is not the target's memory.
+    let resume = unsafe { (*target.raw()).resume().clone() };
+    let hook = dispatch.hook();
     loop {
-        let progress = {
-            let data = session.map(SsnState::lock);
-            let mut step = Step { target: &target, session, data, arms };
-            dispatch.run(
-                Some(&*table),
-                &global.priorities,
-                &mut step,
-                Step::local,
-                |handler, hook, step| {
-                    // Unlocked while plugin code runs: it may call host functions on its session.
-                    step.data = None;
-                    resume.arm(handler.plugin().id);
-                    let edata = step.target.raw().cast();
-                    let outcome = handler.fire_hook(hook, edata, global.slow_callback);
-                    let outcome = match resume.ended(outcome == Outcome::Pending) {
-                        Ended::Answered => outcome,
-                        Ended::Early(outcome) => outcome,
-                        Ended::Pending => Outcome::Pending,
-                    };
-                    step.data = step.session.map(SsnState::lock);
-                    outcome
-                },
-            )
-        };
-        match progress {
-            Progress::Done(outcome) => return outcome,
-            Progress::Pending => match resume.wait(global.hook_pending).await {
-                Some(outcome) => dispatch.resume(outcome),
-                None => {
-                    warn!(%hook, limit = ?global.hook_pending,
-                        "a hook callback stayed pending past timeouts.hook_pending");
-                    // SAFETY: as above; the wait ended, so no callback holds it now.
-                    unsafe { T::expired(target.0) };
-                    dispatch.resume(Outcome::Error);
-                }
-            },
+        match resume.wait(global.hook_pending).await {
+            Some(outcome) => dispatch.resume(outcome),
+            None => {
+                warn!(%hook, limit = ?global.hook_pending,
+                    "a hook callback stayed pending past timeouts.hook_pending");
+                // SAFETY: as above; the wait ended, so no callback holds it now.
+                unsafe { T::expired(target.0) };
+                dispatch.resume(Outcome::Error);
+            }
+        }
+        // SAFETY: per the contract.
+        if let Some(outcome) = unsafe { run_now(&target, global, &mut dispatch) } {
+            return outcome;
         }
     }
 }

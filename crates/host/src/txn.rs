@@ -5,14 +5,14 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use hookyard_abi::{hy_remap_request_info, hy_str};
-use hookyard_hooks::{Arms, Control, HookId, Hooks, Level, Local, Outcome, Priorities};
+use hookyard_hooks::{Arms, Control, Dispatch, HookId, Hooks, Level, Local, Outcome, Priorities};
 use hookyard_remap::{Chain, ChainOutcome};
 use hookyard_userargs::{Slots, Txn};
 use http::{HeaderMap, Method, StatusCode, Version};
 use tracing::warn;
 
 use crate::cont::CCont;
-use crate::dispatch::{Ptr, Target, dispatch, release};
+use crate::dispatch::{Ptr, Target, dispatch, release, run_now, wait};
 use crate::global::GlobalHooks;
 use crate::pending::Resume;
 use crate::plugin::plugin_state;
@@ -227,6 +227,10 @@ pub struct TxnBox {
 // hook while that task waits; never by two at once.
 unsafe impl Send for TxnBox {}
 
+/// The rest of a hook dispatch a callback holds pending: it ends when the callback resumes it
+/// (or its wait expires), having run the callbacks after it.
+pub type PendingHook<'a> = std::pin::Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
 impl TxnBox {
     /// A transaction's state, in the session `ssn` (if any), for a client request that arrived
     /// in HTTP `version`. It chooses its side of each of the generation's canaries now (a
@@ -334,12 +338,29 @@ impl TxnBox {
 
     /// Runs `hook`'s callbacks for this transaction.
     pub async fn hook(&mut self, hook: HookId) -> Outcome {
+        match self.hook_now(hook) {
+            Ok(outcome) => outcome,
+            Err(pending) => pending.await,
+        }
+    }
+
+    /// Runs `hook`'s callbacks for this transaction as far as they go without waiting: the
+    /// outcome, or, when a callback holds the hook pending, the rest of the dispatch to await.
+    /// Only a pending hook costs a future.
+    pub fn hook_now(&mut self, hook: HookId) -> Result<Outcome, PendingHook<'_>> {
         if !self.hooked() {
-            return Outcome::Continue;
+            return Ok(Outcome::Continue);
         }
         let global = self.get().global.clone();
-        // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch.
-        unsafe { dispatch(Ptr(self.state), &global, hook).await }
+        let target = Ptr(self.state);
+        let mut dispatch = Dispatch::new(hook);
+        // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch (the
+        // pending rest borrows it as long).
+        if let Some(outcome) = unsafe { run_now(&target, &global, &mut dispatch) } {
+            return Ok(outcome);
+        }
+        // SAFETY: as above.
+        Err(Box::pin(async move { unsafe { wait(target, &global, dispatch).await } }))
     }
 
     /// The transaction's active timeout passed while it ran: a callback's pending wait ends

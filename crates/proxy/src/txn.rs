@@ -857,8 +857,11 @@ impl Transaction {
         if hook != HookId::TxnStart && self.left.as_ref().is_some_and(oneshot::Sender::is_closed) {
             return Err(Answer::ClientLeft);
         }
-        let outcome =
-            if state.hooked() { Box::pin(state.hook(hook)).await } else { Outcome::Continue };
+        // Most hooks end without waiting: only a pending callback costs a future.
+        let outcome = match state.hook_now(hook) {
+            Ok(outcome) => outcome,
+            Err(pending) => pending.await,
+        };
         let state = state.get();
         if let Some((status, body)) = state.direct.take() {
             return Err(Answer::Direct { status, body });
