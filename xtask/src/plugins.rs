@@ -24,7 +24,7 @@ const RUST: &[(&str, &str)] = &[
 ];
 
 /// The example C plugins: `plugins/c/<name>.c`.
-const C: &[&str] = &["add_header", "response_header"];
+const C: &[&str] = &["add_header", "response_header", "txn_hooks"];
 
 /// The proxy-wasm example filters: `plugins/wasm/<name>`.
 const WASM: &[&str] = &["add_header", "body_inspect", "http_call", "misbehave", "request_header"];
