@@ -1,0 +1,202 @@
+//! Encoders: heads from `http` parts (names in their received case and order where a
+//! [`HeaderCase`] is given), and bodies framed by a length or the chunked coding.
+
+use std::fmt::Write as _;
+
+use bytes::{BufMut, BytesMut};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+
+use crate::case::HeaderCase;
+use crate::error::{Error, ErrorKind};
+use crate::framing::BodyKind;
+
+/// Writes a request head: request line, fields, empty line.
+///
+/// The target is written as `uri` holds it (origin form when it has no scheme); `HTTP/1.0` is
+/// written as such, any other version as `HTTP/1.1`. Fields are written as [`write_fields`]
+/// says.
+pub fn encode_request(
+    method: &Method,
+    uri: &Uri,
+    version: Version,
+    headers: &HeaderMap,
+    case: Option<&HeaderCase>,
+    dst: &mut BytesMut,
+) {
+    dst.reserve(estimate(headers, case));
+    dst.put_slice(method.as_str().as_bytes());
+    dst.put_u8(b' ');
+    match (uri.scheme(), uri.authority()) {
+        (None, None) => {
+            let target = uri.path_and_query().map_or("/", |p| p.as_str());
+            dst.put_slice(target.as_bytes());
+        }
+        // Absolute form, or the authority form of CONNECT.
+        _ => {
+            let _ = write!(dst, "{uri}");
+        }
+    }
+    dst.put_slice(if version == Version::HTTP_10 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
+    write_fields(headers, case, dst);
+    dst.put_slice(b"\r\n");
+}
+
+/// Writes a response head: status line, fields, empty line.
+///
+/// `reason` is written when given and valid (no control bytes other than HTAB), the status's
+/// standard reason otherwise; versions as in [`encode_request`].
+pub fn encode_response(
+    status: StatusCode,
+    version: Version,
+    reason: Option<&[u8]>,
+    headers: &HeaderMap,
+    case: Option<&HeaderCase>,
+    dst: &mut BytesMut,
+) {
+    dst.reserve(estimate(headers, case));
+    dst.put_slice(if version == Version::HTTP_10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+    dst.put_slice(status.as_str().as_bytes());
+    dst.put_u8(b' ');
+    let valid = |r: &&[u8]| r.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+    match reason.filter(valid) {
+        Some(reason) => dst.put_slice(reason),
+        None => dst.put_slice(status.canonical_reason().unwrap_or_default().as_bytes()),
+    }
+    dst.put_slice(b"\r\n");
+    write_fields(headers, case, dst);
+    dst.put_slice(b"\r\n");
+}
+
+/// Writes `headers` as field lines.
+///
+/// With `case`, the fields it records come first, in its order and spelling, each with its
+/// name's current value of the same index (so a value changed in the map is written in place);
+/// recorded fields no longer in the map are skipped. Then every field not recorded (added since,
+/// or without a record) follows in the map's order, its name in lower case.
+pub fn write_fields(headers: &HeaderMap, case: Option<&HeaderCase>, dst: &mut BytesMut) {
+    let mut written = 0;
+    if let Some(case) = case {
+        for (name, nth) in case.names() {
+            // Names in the record are tokens, so ASCII; the map's look-up ignores case.
+            let Ok(key) = std::str::from_utf8(name) else { continue };
+            if let Some(value) = headers.get_all(key).iter().nth(nth) {
+                field(dst, name, value.as_bytes());
+                written += 1;
+            }
+        }
+    }
+    // Most messages keep their fields or change them in place: nothing is left to write.
+    if written == headers.len() {
+        return;
+    }
+    let mut current = None;
+    let (mut index, mut recorded) = (0, 0);
+    for (name, value) in headers {
+        if current != Some(name) {
+            current = Some(name);
+            index = 0;
+            recorded = case.map_or(0, |case| case.count(name.as_str().as_bytes()));
+        }
+        if index >= recorded {
+            field(dst, name.as_str().as_bytes(), value.as_bytes());
+        }
+        index += 1;
+    }
+}
+
+fn field(dst: &mut BytesMut, name: &[u8], value: &[u8]) {
+    dst.put_slice(name);
+    dst.put_slice(b": ");
+    dst.put_slice(value);
+    dst.put_slice(b"\r\n");
+}
+
+/// About the size of a head, to reserve once.
+fn estimate(headers: &HeaderMap, case: Option<&HeaderCase>) -> usize {
+    64 + case.map_or(headers.len() * 32, |case| case.raw_len())
+}
+
+/// Frames body data as a length or the chunked coding, checking it against the framing.
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// This many bytes are still to come (0 for an empty body).
+    Length(u64),
+    Chunked,
+    UntilClose,
+    Finished,
+}
+
+impl Encoder {
+    /// An encoder for a body framed as `kind` (the framing its head announces).
+    pub fn new(kind: BodyKind) -> Encoder {
+        let kind = match kind {
+            BodyKind::Empty => Kind::Length(0),
+            BodyKind::Length(n) => Kind::Length(n),
+            BodyKind::Chunked => Kind::Chunked,
+            BodyKind::UntilClose => Kind::UntilClose,
+        };
+        Encoder { kind }
+    }
+
+    /// Writes `data` framed; empty data writes nothing (an empty chunk would end the body).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::BodyTooLong`] when `data` goes past the length, or the body was finished;
+    /// nothing is written then.
+    pub fn data(&mut self, data: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
+        match &mut self.kind {
+            Kind::Length(left) => {
+                let n = data.len() as u64;
+                if n > *left {
+                    return Err(ErrorKind::BodyTooLong.into());
+                }
+                *left -= n;
+                dst.put_slice(data);
+            }
+            Kind::Chunked if data.is_empty() => {}
+            Kind::Chunked => {
+                let _ = write!(dst, "{:X}\r\n", data.len());
+                dst.put_slice(data);
+                dst.put_slice(b"\r\n");
+            }
+            Kind::UntilClose => dst.put_slice(data),
+            Kind::Finished if data.is_empty() => {}
+            Kind::Finished => return Err(ErrorKind::BodyTooLong.into()),
+        }
+        Ok(())
+    }
+
+    /// Ends the body: the last chunk and `trailers` for the chunked coding (trailers cannot
+    /// be sent otherwise, and are dropped); a check that the length was met for a length.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::BodyTooShort`] when fewer bytes than the length were written.
+    pub fn finish(
+        &mut self,
+        trailers: Option<&HeaderMap>,
+        dst: &mut BytesMut,
+    ) -> Result<(), Error> {
+        match std::mem::replace(&mut self.kind, Kind::Finished) {
+            Kind::Length(0) | Kind::UntilClose | Kind::Finished => Ok(()),
+            Kind::Length(left) => {
+                self.kind = Kind::Length(left);
+                Err(ErrorKind::BodyTooShort.into())
+            }
+            Kind::Chunked => {
+                dst.put_slice(b"0\r\n");
+                if let Some(trailers) = trailers {
+                    write_fields(trailers, None, dst);
+                }
+                dst.put_slice(b"\r\n");
+                Ok(())
+            }
+        }
+    }
+}

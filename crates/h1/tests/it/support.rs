@@ -1,0 +1,73 @@
+//! Helpers shared by the test modules.
+
+use bytes::{Bytes, BytesMut};
+use hookyard_h1::{Decoded, Decoder, Error, ErrorKind, Limits, RequestHead, parse_request};
+use http::HeaderMap;
+
+/// A request parsed from `text`, which must hold a whole head.
+pub(crate) fn request(text: &[u8]) -> Result<RequestHead, Error> {
+    let mut buf = BytesMut::from(text);
+    Ok(parse_request(&mut buf, &Limits::default())?.expect("a whole head"))
+}
+
+/// The error kind a request head gives.
+pub(crate) fn refused(text: &[u8]) -> ErrorKind {
+    match request(text) {
+        Ok(head) => panic!("accepted: {:?} {:?}", head.method, head.headers),
+        Err(err) => err.kind(),
+    }
+}
+
+/// A decoded body: its data, its trailers, and the input left after it; or the error.
+pub(crate) type Outcome = Result<(Vec<u8>, Option<HeaderMap>, Vec<u8>), ErrorKind>;
+
+/// A whole body decoded from `input` fed in pieces ending at `cuts` (sorted offsets); the
+/// data, the trailers, and what is left after the body (or the error).
+pub(crate) fn decode_split(
+    decoder: &mut Decoder,
+    input: &[u8],
+    cuts: &[usize],
+    eof: bool,
+) -> Outcome {
+    let mut buf = BytesMut::new();
+    let mut data = Vec::new();
+    let mut trailers = None;
+    let mut from = 0;
+    let mut ends = cuts.iter().copied().filter(|&c| c <= input.len()).collect::<Vec<_>>();
+    ends.push(input.len());
+    for end in ends {
+        if end < from {
+            continue;
+        }
+        buf.extend_from_slice(&input[from..end]);
+        from = end;
+        loop {
+            match decoder.decode(&mut buf).map_err(|e| e.kind())? {
+                Decoded::Data(bytes) => {
+                    assert!(!bytes.is_empty(), "empty data frame");
+                    data.extend_from_slice(&bytes);
+                }
+                Decoded::Trailers(map) => trailers = Some(map),
+                Decoded::End => return Ok((data, trailers, rest(&buf, &input[from..]))),
+                Decoded::NeedMore => break,
+            }
+        }
+    }
+    if eof {
+        decoder.finish().map_err(|e| e.kind())?;
+        return Ok((data, trailers, Vec::new()));
+    }
+    Err(ErrorKind::IncompleteBody)
+}
+
+fn rest(buf: &[u8], unread: &[u8]) -> Vec<u8> {
+    [buf, unread].concat()
+}
+
+/// The fields of `headers` in order, as text pairs.
+pub(crate) fn pairs(headers: &HeaderMap) -> Vec<(String, Bytes)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
+        .collect()
+}
