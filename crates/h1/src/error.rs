@@ -41,7 +41,8 @@ pub enum ErrorKind {
     ObsFold,
     /// Both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.3: the smugglers' favourite).
     LengthAndTransferEncoding,
-    /// A `Content-Length` value is not a decimal number (or does not fit in 64 bits).
+    /// A `Content-Length` value is not a decimal number (or does not fit in 64 bits), or on a
+    /// request is a list.
     InvalidContentLength,
     /// Several `Content-Length` values that differ.
     ConflictingContentLength,

@@ -28,6 +28,8 @@ pub(crate) struct Fields {
     length: Option<u64>,
     /// Why the `Content-Length` fields give no length.
     length_error: Option<ErrorKind>,
+    /// A `Content-Length` value was a list (`5, 5`).
+    length_list: bool,
     /// A `Transfer-Encoding` field was seen.
     has_coding: bool,
     /// The codings seen so far end in one `chunked` (the only one) and are all well formed.
@@ -71,6 +73,7 @@ impl Fields {
         self.has_length = true;
         // RFC 9110 §8.6: a list of equal values (a field repeated by an intermediary) is one
         // length; anything else has no length at all.
+        self.length_list |= value.contains(&b',');
         for item in value.split(|&b| b == b',') {
             let Some(n) = decimal(trim(item)) else {
                 self.length_error.get_or_insert(ErrorKind::InvalidContentLength);
@@ -139,6 +142,11 @@ impl Fields {
                 return Err(ErrorKind::TransferEncodingNotChunked.into());
             }
             return Ok(BodyKind::Chunked);
+        }
+        // A list in one field is allowed on responses only: a client has no say over what an
+        // origin sends, but a request can be refused (as hyper's server and ATS do).
+        if self.length_list && self.length_error.is_none() {
+            return Err(ErrorKind::InvalidContentLength.into());
         }
         self.length_body().map(|body| body.unwrap_or(BodyKind::Empty))
     }
@@ -238,7 +246,7 @@ mod tests {
             (&[], Ok(Empty)),
             (&[("Content-Length", "0")], Ok(Empty)),
             (&[("content-length", "12")], Ok(Length(12))),
-            (&[("Content-Length", "5, 5")], Ok(Length(5))),
+            (&[("Content-Length", "5, 5")], Err(InvalidContentLength)),
             (&[("Content-Length", "5"), ("Content-Length", "5")], Ok(Length(5))),
             (&[("Content-Length", "5"), ("Content-Length", "6")], Err(ConflictingContentLength)),
             (&[("Content-Length", "5, 6")], Err(ConflictingContentLength)),
@@ -301,6 +309,7 @@ mod tests {
         assert_eq!(body(&[], &Method::CONNECT, 200), Ok((Empty, false)));
         assert_eq!(body(&[], &Method::CONNECT, 403), Ok((UntilClose, true)));
         assert_eq!(body(&[("Content-Length", "5")], &get, 200), Ok((Length(5), false)));
+        assert_eq!(body(&[("Content-Length", "5, 5")], &get, 200), Ok((Length(5), false)));
         assert_eq!(body(&[("Transfer-Encoding", "chunked")], &get, 200), Ok((Chunked, false)));
         let both = [("Transfer-Encoding", "chunked"), ("Content-Length", "5")];
         assert_eq!(body(&both, &get, 200), Ok((Chunked, true)));

@@ -179,3 +179,22 @@ fn a_response_head_keeps_its_reason_and_framing() {
     assert_eq!(head.body(), BodyKind::Chunked);
     assert!(!head.keep_alive());
 }
+
+#[test]
+fn long_mixed_case_names_are_found_and_kept() {
+    let name = format!("X-{}", "AbCd".repeat(40));
+    let text = format!("GET / HTTP/1.1\r\n{name}: 1\r\nHost: a\r\n{name}: 2\r\n\r\n");
+    let head = request(text.as_bytes()).unwrap();
+    let lower = name.to_ascii_lowercase();
+    assert_eq!(head.headers.get_all(lower.as_str()).iter().count(), 2);
+    let mut out = bytes::BytesMut::new();
+    hookyard_h1::encode_request(
+        &head.method,
+        &head.uri,
+        head.version,
+        &head.headers,
+        Some(&head.case),
+        &mut out,
+    );
+    assert_eq!(String::from_utf8_lossy(&out), text);
+}

@@ -27,6 +27,7 @@ fn smuggling_forms_are_refused_each_with_its_kind() {
             ConflictingContentLength,
         ),
         (b"POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n", ConflictingContentLength),
+        (b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n", InvalidContentLength),
         (b"POST / HTTP/1.1\r\nContent-Length: 3a\r\n\r\n", InvalidContentLength),
         (b"POST / HTTP/1.1\r\nContent-Length: -3\r\n\r\n", InvalidContentLength),
         (b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n", InvalidContentLength),
