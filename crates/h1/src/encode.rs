@@ -9,6 +9,7 @@ use http::{HeaderMap, Method, StatusCode, Uri, Version};
 use crate::case::HeaderCase;
 use crate::error::{Error, ErrorKind};
 use crate::framing::BodyKind;
+use crate::head::ReasonPhrase;
 
 /// Writes a request head: request line, fields, empty line.
 ///
@@ -65,6 +66,22 @@ pub fn encode_response(
     dst.put_slice(b"\r\n");
     write_fields(headers, case, dst);
     dst.put_slice(b"\r\n");
+}
+
+/// Writes a request head from `parts`, with the [`HeaderCase`] in its extensions if any (as
+/// [`crate::RequestHead::into_parts`] leaves it); see [`encode_request`].
+pub fn encode_request_parts(parts: &http::request::Parts, dst: &mut BytesMut) {
+    let case = parts.extensions.get::<HeaderCase>();
+    encode_request(&parts.method, &parts.uri, parts.version, &parts.headers, case, dst);
+}
+
+/// Writes a response head from `parts`, with the [`HeaderCase`] and [`ReasonPhrase`] in its
+/// extensions if any (as [`crate::ResponseHead::into_parts`] leaves them); see
+/// [`encode_response`].
+pub fn encode_response_parts(parts: &http::response::Parts, dst: &mut BytesMut) {
+    let case = parts.extensions.get::<HeaderCase>();
+    let reason = parts.extensions.get::<ReasonPhrase>().map(ReasonPhrase::as_bytes);
+    encode_response(parts.status, parts.version, reason, &parts.headers, case, dst);
 }
 
 /// Writes `headers` as field lines.
@@ -150,26 +167,38 @@ impl Encoder {
     /// [`ErrorKind::BodyTooLong`] when `data` goes past the length, or the body was finished;
     /// nothing is written then.
     pub fn data(&mut self, data: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
+        let after = self.frame(data.len(), dst)?;
+        dst.put_slice(data);
+        dst.put_slice(after);
+        Ok(())
+    }
+
+    /// Writes the framing that goes before `len` bytes of data, for a caller that writes the
+    /// data itself (from its own buffer, without a copy); returns what goes after the data.
+    /// `len` 0 writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Encoder::data`].
+    pub fn frame(&mut self, len: usize, dst: &mut BytesMut) -> Result<&'static [u8], Error> {
         match &mut self.kind {
             Kind::Length(left) => {
-                let n = data.len() as u64;
+                let n = len as u64;
                 if n > *left {
                     return Err(ErrorKind::BodyTooLong.into());
                 }
                 *left -= n;
-                dst.put_slice(data);
+                Ok(b"")
             }
-            Kind::Chunked if data.is_empty() => {}
+            Kind::Chunked if len == 0 => Ok(b""),
             Kind::Chunked => {
-                let _ = write!(dst, "{:X}\r\n", data.len());
-                dst.put_slice(data);
-                dst.put_slice(b"\r\n");
+                let _ = write!(dst, "{len:X}\r\n");
+                Ok(b"\r\n")
             }
-            Kind::UntilClose => dst.put_slice(data),
-            Kind::Finished if data.is_empty() => {}
-            Kind::Finished => return Err(ErrorKind::BodyTooLong.into()),
+            Kind::UntilClose => Ok(b""),
+            Kind::Finished if len == 0 => Ok(b""),
+            Kind::Finished => Err(ErrorKind::BodyTooLong.into()),
         }
-        Ok(())
     }
 
     /// Ends the body: the last chunk and `trailers` for the chunked coding (trailers cannot

@@ -153,14 +153,31 @@ impl ResponseHead {
         self.status == StatusCode::SWITCHING_PROTOCOLS || self.tunnel
     }
 
-    /// The head as [`http::response::Parts`], its [`HeaderCase`] in the extensions.
+    /// The head as [`http::response::Parts`], its [`HeaderCase`] in the extensions, and its
+    /// reason as a [`ReasonPhrase`] there too when it is not the status's standard one.
     pub fn into_parts(self) -> http::response::Parts {
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = self.status;
         parts.version = self.version;
         parts.headers = self.headers;
         parts.extensions.insert(self.case);
+        let standard = self.status.canonical_reason().unwrap_or_default().as_bytes();
+        if self.reason != standard {
+            parts.extensions.insert(ReasonPhrase(self.reason));
+        }
         parts
+    }
+}
+
+/// A response's reason phrase as received, when it is not its status's standard one; kept in
+/// [`http::response::Parts`]' extensions, where [`crate::encode_response_parts`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReasonPhrase(Bytes);
+
+impl ReasonPhrase {
+    /// The phrase's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -38,7 +38,10 @@ mod head;
 
 pub use case::HeaderCase;
 pub use decode::{Decoded, Decoder};
-pub use encode::{Encoder, encode_request, encode_response, write_fields};
+pub use encode::{
+    Encoder, encode_request, encode_request_parts, encode_response, encode_response_parts,
+    write_fields,
+};
 pub use error::{Error, ErrorKind};
 pub use framing::BodyKind;
-pub use head::{Limits, RequestHead, ResponseHead, parse_request, parse_response};
+pub use head::{Limits, ReasonPhrase, RequestHead, ResponseHead, parse_request, parse_response};

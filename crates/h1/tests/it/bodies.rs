@@ -297,3 +297,22 @@ fn the_chunked_encoder_writes_chunks_and_a_last_chunk() {
     let want = [&b"1A\r\n"[..], &[b'a'; 26], b"\r\n0\r\nx-sum: abc\r\n\r\n"].concat();
     assert_eq!(&dst[..], &want[..]);
 }
+
+#[test]
+fn framing_written_apart_from_the_data_is_the_same() {
+    for kind in [BodyKind::Chunked, BodyKind::Length(9), BodyKind::UntilClose] {
+        let (mut whole, mut apart) = (BytesMut::new(), BytesMut::new());
+        let (mut a, mut b) = (Encoder::new(kind), Encoder::new(kind));
+        for piece in [&b"abc"[..], b"", b"defghi"] {
+            a.data(piece, &mut whole).unwrap();
+            let after = b.frame(piece.len(), &mut apart).unwrap();
+            apart.extend_from_slice(piece);
+            apart.extend_from_slice(after);
+        }
+        a.finish(None, &mut whole).unwrap();
+        b.finish(None, &mut apart).unwrap();
+        assert_eq!(whole, apart, "{kind:?}");
+    }
+    let mut e = Encoder::new(BodyKind::Length(2));
+    assert_eq!(e.frame(3, &mut BytesMut::new()).unwrap_err().kind(), ErrorKind::BodyTooLong);
+}

@@ -250,3 +250,36 @@ fn a_response_reason_falls_back_to_the_standard_one() {
     );
     assert_eq!(&out[..], b"HTTP/1.1 200 Tr\xe8s bien\r\n\r\n");
 }
+
+#[test]
+fn parts_carry_the_case_and_the_reason_to_the_encoders() {
+    let limits = Limits::default();
+    let text = b"HTTP/1.1 200 Fine Thanks\r\nX-Mixed: 1\r\nContent-Length: 0\r\n\r\n";
+    let head =
+        parse_response(&mut BytesMut::from(&text[..]), &limits, &Method::GET).unwrap().unwrap();
+    let parts = head.into_parts();
+    assert_eq!(
+        parts.extensions.get::<hookyard_h1::ReasonPhrase>().unwrap().as_bytes(),
+        b"Fine Thanks"
+    );
+    let mut out = BytesMut::new();
+    hookyard_h1::encode_response_parts(&parts, &mut out);
+    assert_eq!(&out[..], &text[..]);
+    // The standard reason is not kept: a changed status gets its own.
+    let text = b"HTTP/1.1 200 OK\r\n\r\n";
+    let head =
+        parse_response(&mut BytesMut::from(&text[..]), &limits, &Method::GET).unwrap().unwrap();
+    let mut parts = head.into_parts();
+    assert!(parts.extensions.get::<hookyard_h1::ReasonPhrase>().is_none());
+    parts.status = StatusCode::NOT_FOUND;
+    let mut out = BytesMut::new();
+    hookyard_h1::encode_response_parts(&parts, &mut out);
+    assert_eq!(&out[..], b"HTTP/1.1 404 Not Found\r\n\r\n");
+
+    let text = b"PUT /x?y HTTP/1.1\r\nHOST: a\r\nX-B: 2\r\n\r\n";
+    let head = parse_request(&mut BytesMut::from(&text[..]), &limits).unwrap().unwrap();
+    let parts = head.into_parts();
+    let mut out = BytesMut::new();
+    hookyard_h1::encode_request_parts(&parts, &mut out);
+    assert_eq!(&out[..], &text[..]);
+}
