@@ -378,7 +378,7 @@ mod generated {
             requests in proptest::collection::vec(request(), 1..4),
         ) {
             let input = latin1(&requests.concat());
-            let ours = codec_reads(&input).map_err(|e| TestCaseError::fail(e))?;
+            let ours = codec_reads(&input).map_err(TestCaseError::fail)?;
             prop_assert_eq!(ours.len(), requests.len());
             let (theirs, failed) = runtime().block_on(hyper_reads(&input, requests.len()));
             prop_assert!(!failed, "hyper failed");
