@@ -71,3 +71,65 @@ pub(crate) fn pairs(headers: &HeaderMap) -> Vec<(String, Bytes)> {
         .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
         .collect()
 }
+
+/// One request read off a stream: head fields and body.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Read {
+    pub(crate) method: http::Method,
+    pub(crate) uri: http::Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+    pub(crate) trailers: Option<HeaderMap>,
+}
+
+/// The requests a server reads from `input` arriving in pieces ending at `cuts`, as a
+/// connection would (head, body, next head), and the error that stopped it, if any.
+pub(crate) fn read_stream(
+    input: &[u8],
+    cuts: &[usize],
+    limits: &Limits,
+) -> (Vec<Read>, Option<ErrorKind>) {
+    let mut ends: Vec<usize> = cuts.iter().copied().filter(|&c| c < input.len()).collect();
+    ends.push(input.len());
+    let mut buf = BytesMut::new();
+    let mut from = 0;
+    let mut read = Vec::new();
+    let mut current: Option<(RequestHead, Decoder, Vec<u8>, Option<HeaderMap>)> = None;
+    for end in ends {
+        if end < from {
+            continue;
+        }
+        buf.extend_from_slice(&input[from..end]);
+        from = end;
+        loop {
+            if current.is_none() {
+                match parse_request(&mut buf, limits) {
+                    Ok(Some(head)) => {
+                        let decoder = Decoder::new(head.body(), limits);
+                        current = Some((head, decoder, Vec::new(), None));
+                    }
+                    Ok(None) => break,
+                    Err(err) => return (read, Some(err.kind())),
+                }
+            }
+            let Some((_, decoder, body, trailers)) = current.as_mut() else { break };
+            match decoder.decode(&mut buf) {
+                Ok(Decoded::Data(data)) => body.extend_from_slice(&data),
+                Ok(Decoded::Trailers(map)) => *trailers = Some(map),
+                Ok(Decoded::End) => {
+                    let (head, _, body, trailers) = current.take().expect("a request");
+                    read.push(Read {
+                        method: head.method,
+                        uri: head.uri,
+                        headers: head.headers,
+                        body,
+                        trailers,
+                    });
+                }
+                Ok(Decoded::NeedMore) => break,
+                Err(err) => return (read, Some(err.kind())),
+            }
+        }
+    }
+    (read, None)
+}
