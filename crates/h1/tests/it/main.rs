@@ -6,6 +6,7 @@ mod arbitrary;
 mod bodies;
 mod differential;
 mod heads;
+mod responses;
 mod roundtrip;
 mod rules;
 mod support;
