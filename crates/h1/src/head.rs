@@ -438,10 +438,7 @@ fn kind(buf: &[u8], err: httparse::Error) -> ErrorKind {
         httparse::Error::Token => {
             let line = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
             let method = buf[line..].split(|&b| b == b' ').next().unwrap_or_default();
-            if !method.is_empty()
-                && method.iter().all(|&b| is_token(b))
-                && line + method.len() < buf.len()
-            {
+            if !method.is_empty() && method.iter().all(|&b| is_token(b)) {
                 ErrorKind::Target
             } else {
                 ErrorKind::Method
@@ -450,16 +447,25 @@ fn kind(buf: &[u8], err: httparse::Error) -> ErrorKind {
     }
 }
 
-/// Whether a field line of the head at the start of `buf` begins with white space (obs-fold),
-/// before the empty line that ends the head.
+/// Whether the field line `httparse` refused (with a bad name) is a fold: one that begins with
+/// white space after a field line.
+///
+/// The lines before the refused one have good names, so the refused line is the first that
+/// does not; what follows it is not looked at, so the answer does not depend on how much of
+/// the stream was read.
 fn folded(buf: &[u8]) -> bool {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
-    // White space before the first field continues nothing: that is a bad name, not a fold.
     for (n, line) in buf[start..].split(|&b| b == b'\n').skip(1).enumerate() {
-        match line {
-            [b' ' | b'\t', ..] => return n > 0,
-            [] | [b'\r'] => return false,
-            _ => {}
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // White space before the first field continues nothing: that is a bad name.
+        match line.first() {
+            Some(b' ' | b'\t') => return n > 0,
+            None => return false,
+            Some(_) => {}
+        }
+        let colon = line.iter().position(|&b| b == b':');
+        if !colon.is_some_and(|c| c > 0 && line[..c].iter().all(|&b| is_token(b))) {
+            return false;
         }
     }
     false

@@ -119,3 +119,20 @@ fn responses_refuse_folds_and_bad_status_lines() {
         assert_eq!(err.kind(), *want, "{}", String::from_utf8_lossy(text).escape_debug());
     }
 }
+
+/// Found by the `stream` fuzz target: a bad field line followed, further on, by a line that
+/// begins with white space was a bad name when read in pieces but a fold when read at once.
+#[test]
+fn a_bad_name_is_not_taken_for_a_later_fold() {
+    let stream = b"POST /c HTTP/1.1\r\nTransabc\r\n0\r1T:\n \r\n\r\nGET / HTTP/1.0\r\n\r\n";
+    let limits = Limits::default();
+    let whole = crate::support::read_stream(stream, &[], &limits);
+    assert_eq!(whole.1, Some(ErrorKind::HeaderName));
+    for cut in 1..stream.len() {
+        assert_eq!(crate::support::read_stream(stream, &[cut], &limits), whole, "cut at {cut}");
+    }
+    assert_eq!(
+        crate::support::refused(b"GET / HTTP/1.1\r\nA: 1\r\n\tfolded\r\nB\r\n\r\n"),
+        ErrorKind::ObsFold
+    );
+}
