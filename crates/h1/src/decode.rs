@@ -301,9 +301,15 @@ fn parse_trailers(
     let too_large = || Error::from(ErrorKind::TrailersTooLarge { limit });
     // Only the bytes a section may have are looked at (see `head::find`).
     let input = &input[..input.len().min(limit)];
+    // Lines end in CRLF. `httparse` also takes a bare LF, but a recipient that does not (hyper
+    // reads on to the next CRLF) would see the section end elsewhere: the section is parsed
+    // up to the first bare LF only, and refused if it has not ended by then.
+    let bare = (0..input.len()).find(|&i| input[i] == b'\n' && (i == 0 || input[i - 1] != b'\r'));
+    let scan = &input[..bare.unwrap_or(input.len())];
     let mut fields = vec![httparse::EMPTY_HEADER; max_fields];
-    let (len, parsed) = match httparse::parse_headers(input, &mut fields) {
+    let (len, parsed) = match httparse::parse_headers(scan, &mut fields) {
         Ok(httparse::Status::Complete((len, parsed))) => (len, parsed),
+        Ok(httparse::Status::Partial) if bare.is_some() => return Err(ErrorKind::Trailer.into()),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(too_large()),
         Err(_) => return Err(ErrorKind::Trailer.into()),

@@ -61,7 +61,8 @@ pub enum ErrorKind {
     },
     /// Chunk data not followed by CRLF.
     ChunkDataEnd,
-    /// A malformed trailer field, or one that may not be a trailer (framing fields).
+    /// A malformed trailer field, a trailer line not ended by CRLF, or a field that may not be
+    /// a trailer (framing fields).
     Trailer,
     /// The trailer section is longer than the limit, in bytes or fields.
     TrailersTooLarge {

@@ -73,6 +73,11 @@ fn chunked_rules_refuse_each_malformed_form() {
         (b"0\r\ntransfer-encoding: chunked\r\n\r\n", Trailer),
         (b"0\r\nBad Name: x\r\n\r\n", Trailer),
         (b"0\r\nX: a\r\n b\r\n\r\n", Trailer),
+        // Found by the mangled-stream differential: hyper reads this section on to the next
+        // CRLF CRLF, httparse would end it at the bare LF.
+        (b"0\r\nT: 1 \n\r\nGET / HTTP/1.1\r\n\r\n", Trailer),
+        (b"0\r\nT: 1\r\nU: 2\n\n", Trailer),
+        (b"0\r\n\n", Trailer),
     ];
     for (input, want) in table {
         let got = whole(BodyKind::Chunked, input, true);
