@@ -55,36 +55,14 @@ proptest! {
     }
 }
 
-/// Pipelined requests, some mangled: what a server reads off the stream (requests, then the
-/// error that stopped it) does not depend on how the stream was split into reads.
-fn stream() -> impl Strategy<Value = (Vec<u8>, usize, bool)> {
-    let request = prop_oneof![
-        Just(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]),
-        Just(&b"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"[..]),
-        Just(&b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n"[..]),
-        Just(&b"\r\nPUT /q HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"[..]),
-        Just(&b"GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"[..]),
-    ];
-    (
-        proptest::collection::vec(request, 1..5),
-        proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
-    )
-        .prop_map(|(requests, flips)| {
-            let mut stream = requests.concat();
-            for &(at, byte) in &flips {
-                let at = at % stream.len();
-                stream[at] = byte;
-            }
-            (stream, requests.len(), !flips.is_empty())
-        })
-}
-
+// A stream of pipelined requests, some mangled: what a server reads off it (requests, then the
+// error that stopped it) does not depend on how the stream was split into reads.
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn a_stream_reads_the_same_for_any_split(
-        (stream, requests, mangled) in stream(),
+        (stream, requests, mangled) in crate::support::mangled_stream(),
         cuts in proptest::collection::vec(0..200usize, 0..10),
         small in any::<bool>(),
     ) {

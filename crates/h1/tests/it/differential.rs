@@ -216,6 +216,101 @@ async fn hyper_reads(input: &[u8], want: usize) -> (Vec<Result<Seen, String>>, b
     (seen, failed)
 }
 
+/// What hyper's server makes of `input` followed by the client's close: every request its
+/// service saw (`Err` for a body it could not read), in order.
+async fn hyper_reads_all(input: &[u8]) -> Vec<Result<Seen, String>> {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let service = service_fn(move |req: Request<Incoming>| {
+        let tx = tx.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let seen = match body.collect().await {
+                Ok(collected) => Ok(Seen {
+                    method: parts.method.to_string(),
+                    target: parts.uri.to_string(),
+                    version: parts.version,
+                    fields: pairs(&parts.headers),
+                    trailers: collected.trailers().cloned(),
+                    body: collected.to_bytes(),
+                }),
+                Err(err) => Err(err.to_string()),
+            };
+            let _ = tx.send(seen);
+            let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+            if parts.method == Method::CONNECT {
+                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    // Half-close: the client's close after its last byte must not cut requests already sent.
+    let conn = tokio::spawn(
+        hyper::server::conn::http1::Builder::new()
+            .half_close(true)
+            .serve_connection(TokioIo::new(server), service),
+    );
+    let (mut read, mut write) = tokio::io::split(client);
+    // Answers are read (and dropped) so that hyper never waits on a full pipe.
+    let drain = tokio::spawn(async move {
+        let mut sink = tokio::io::sink();
+        let _ = tokio::io::copy(&mut read, &mut sink).await;
+    });
+    write.write_all(input).await.unwrap();
+    write.shutdown().await.unwrap();
+    let deadline = Duration::from_secs(10);
+    tokio::time::timeout(deadline, conn)
+        .await
+        .unwrap_or_else(|_| panic!("hyper did not end the connection in {deadline:?}"))
+        .unwrap()
+        .ok();
+    drain.abort();
+    let mut seen = Vec::new();
+    while let Ok(got) = rx.try_recv() {
+        seen.push(got);
+    }
+    seen
+}
+
+/// What this codec makes of `input` as a server reads it: the requests before the first error
+/// or the first request after which the connection closes (no keep-alive), and the error.
+fn codec_stream(input: &[u8]) -> (Vec<Seen>, Option<hookyard_h1::ErrorKind>) {
+    let limits = Limits::default();
+    let mut buf = BytesMut::from(input);
+    let mut seen = Vec::new();
+    loop {
+        let head = match parse_request(&mut buf, &limits) {
+            Ok(Some(head)) => head,
+            Ok(None) => return (seen, None),
+            Err(err) => return (seen, Some(err.kind())),
+        };
+        let mut decoder = Decoder::new(head.body(), &limits);
+        let mut body = Vec::new();
+        let mut trailers = None;
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Decoded::Data(data)) => body.extend_from_slice(&data),
+                Ok(Decoded::Trailers(map)) => trailers = Some(map),
+                Ok(Decoded::End) => break,
+                Ok(Decoded::NeedMore) => return (seen, None),
+                Err(err) => return (seen, Some(err.kind())),
+            }
+        }
+        let keep_alive = head.keep_alive();
+        seen.push(Seen {
+            method: head.method.to_string(),
+            target: head.uri.to_string(),
+            version: head.version,
+            fields: pairs(&head.headers),
+            body: body.into(),
+            trailers,
+        });
+        if !keep_alive {
+            return (seen, None);
+        }
+    }
+}
+
 /// What this codec makes of `input`: every request in it, or the first error.
 fn codec_reads(input: &[u8]) -> Result<Vec<Seen>, String> {
     let limits = Limits::default();
@@ -384,6 +479,40 @@ mod generated {
             prop_assert!(!failed, "hyper failed");
             let theirs: Vec<_> = theirs.into_iter().map(|s| s.unwrap()).collect();
             prop_assert_eq!(ours, theirs);
+        }
+    }
+}
+
+mod mangled {
+    //! Pipelined requests with bytes replaced at random, read by hyper and by the codec: every
+    //! request the codec reads, hyper reads the same; where hyper reads more, the codec refused
+    //! (it is stricter by design, never more lenient).
+
+    use proptest::prelude::*;
+
+    use super::{codec_stream, hyper_reads_all, runtime};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn the_codec_reads_nothing_hyper_would_read_otherwise(
+            (stream, requests, mangled) in crate::support::mangled_stream(),
+        ) {
+            let theirs = runtime().block_on(hyper_reads_all(&stream));
+            let theirs: Vec<_> = theirs.into_iter().map_while(Result::ok).collect();
+            let (ours, refused) = codec_stream(&stream);
+            if !mangled {
+                prop_assert_eq!(refused, None);
+                let closes = stream.windows(8).any(|w| w == b"HTTP/1.0");
+                prop_assert!(closes || ours.len() == requests, "{} of {}", ours.len(), requests);
+            }
+            prop_assert!(ours.len() <= theirs.len(), "the codec read more: {:?} / {:?}", ours, theirs);
+            prop_assert_eq!(&ours[..], &theirs[..ours.len()]);
+            if ours.len() < theirs.len() {
+                prop_assert!(refused.is_some(), "the codec stopped without refusing: {:?}", theirs);
+                eprintln!("stricter: {refused:?}");
+            }
         }
     }
 }

@@ -133,3 +133,30 @@ pub(crate) fn read_stream(
     }
     (read, None)
 }
+
+/// Pipelined requests (1 to 4 of a few kinds), some bytes replaced at random when `mangle`:
+/// the stream, how many requests it had, and whether it was mangled.
+pub(crate) fn mangled_stream() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, usize, bool)>
+{
+    use proptest::prelude::*;
+    let request = prop_oneof![
+        Just(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]),
+        Just(&b"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"[..]),
+        Just(&b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n"[..]),
+        Just(&b"\r\nPUT /q HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"[..]),
+        Just(&b"GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"[..]),
+        Just(&b"GET http://h.example/x?y HTTP/1.1\r\nConnection: keep-alive\r\nCookie: a\r\ncookie: b\r\n\r\n"[..]),
+    ];
+    (
+        proptest::collection::vec(request, 1..5),
+        proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+    )
+        .prop_map(|(requests, flips)| {
+            let mut stream = requests.concat();
+            for &(at, byte) in &flips {
+                let at = at % stream.len();
+                stream[at] = byte;
+            }
+            (stream, requests.len(), !flips.is_empty())
+        })
+}
