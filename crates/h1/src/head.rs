@@ -41,7 +41,8 @@ impl Default for Limits {
 ///
 /// The public fields are the message as received and may be changed before it is encoded
 /// again; the framing facts ([`RequestHead::body`] and the like) are those of the message as
-/// received and do not follow such changes.
+/// received and do not follow such changes. A `Content-Length` repeated with the same value is
+/// kept once, as hyper's server keeps it.
 #[derive(Clone, Debug)]
 pub struct RequestHead {
     /// The method.
@@ -227,7 +228,7 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Reque
             .map_err(|_| Error::from(ErrorKind::Method))?;
         let uri = Uri::from_maybe_shared(raw.slice(found.second.0..found.second.1))
             .map_err(|_| Error::from(ErrorKind::Target))?;
-        let (headers, case, fields) = fields(&raw, spans)?;
+        let (headers, case, fields) = fields(&raw, spans, true)?;
         let body = fields.request_body(version)?;
         Ok((method, uri, headers, case, fields, body))
     })();
@@ -266,7 +267,7 @@ pub fn parse_response(
     let status = StatusCode::from_u16(found.status).map_err(|_| Error::from(ErrorKind::Status));
     let version = if found.minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
     let parsed = status.and_then(|status| {
-        let (headers, case, fields) = fields(&raw, spans)?;
+        let (headers, case, fields) = fields(&raw, spans, false)?;
         let (body, must_close) = fields.response_body(version, method, status)?;
         Ok((status, headers, case, fields, body, must_close))
     });
@@ -471,8 +472,14 @@ fn folded(buf: &[u8]) -> bool {
     false
 }
 
-/// The header map, case record and framing facts of the fields at `spans` of `raw`.
-fn fields(raw: &Bytes, spans: &[Span]) -> Result<(HeaderMap, HeaderCase, Fields), Error> {
+/// The header map, case record and framing facts of the fields at `spans` of `raw`; with
+/// `one_length`, a repeated `Content-Length` is kept once (the framing refuses it if its value
+/// differs).
+fn fields(
+    raw: &Bytes,
+    spans: &[Span],
+    one_length: bool,
+) -> Result<(HeaderMap, HeaderCase, Fields), Error> {
     let mut headers = HeaderMap::with_capacity(spans.len());
     let mut case = HeaderCase::with_capacity(raw.clone(), spans.len());
     let mut fields = Fields::default();
@@ -480,6 +487,12 @@ fn fields(raw: &Bytes, spans: &[Span]) -> Result<(HeaderMap, HeaderCase, Fields)
         let name = &raw[span.name.0..span.name.1];
         let value = &raw[span.value.0..span.value.1];
         fields.see(name, value);
+        if one_length
+            && name.eq_ignore_ascii_case(b"content-length")
+            && headers.contains_key(http::header::CONTENT_LENGTH)
+        {
+            continue;
+        }
         let header =
             HeaderName::from_bytes(name).map_err(|_| Error::from(ErrorKind::HeaderName))?;
         let value = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1))

@@ -198,3 +198,13 @@ fn long_mixed_case_names_are_found_and_kept() {
     );
     assert_eq!(String::from_utf8_lossy(&out), text);
 }
+
+#[test]
+fn a_repeated_request_length_is_kept_once() {
+    let head = request(b"PUT / HTTP/1.1\r\nContent-Length: 1\r\nX: y\r\ncontent-length: 1\r\n\r\n")
+        .unwrap();
+    assert_eq!(head.headers.get_all("content-length").iter().count(), 1);
+    let names: Vec<_> = head.case.names().map(|(n, _)| n.to_vec()).collect();
+    assert_eq!(names, [b"Content-Length".to_vec(), b"X".to_vec()]);
+    assert_eq!(head.body(), BodyKind::Length(1));
+}
