@@ -134,8 +134,9 @@ pub(crate) fn read_stream(
     (read, None)
 }
 
-/// Pipelined requests (1 to 4 of a few kinds), some bytes replaced at random when `mangle`:
-/// the stream, how many requests it had, and whether it was mangled.
+/// Pipelined requests (1 to 4 of a few kinds), mangled by up to 3 edits (a byte replaced,
+/// inserted or removed; bytes that matter to HTTP more often than others): the stream, how
+/// many requests it had, and whether it was mangled.
 pub(crate) fn mangled_stream() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, usize, bool)>
 {
     use proptest::prelude::*;
@@ -143,20 +144,32 @@ pub(crate) fn mangled_stream() -> impl proptest::strategy::Strategy<Value = (Vec
         Just(&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..]),
         Just(&b"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"[..]),
         Just(&b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n"[..]),
+        Just(&b"POST /c HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n"[..]),
+        Just(&b"PUT /l HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx"[..]),
         Just(&b"\r\nPUT /q HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"[..]),
         Just(&b"GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"[..]),
         Just(&b"GET http://h.example/x?y HTTP/1.1\r\nConnection: keep-alive\r\nCookie: a\r\ncookie: b\r\n\r\n"[..]),
+        Just(&b"OPTIONS * HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"[..]),
     ];
-    (
-        proptest::collection::vec(request, 1..5),
-        proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
-    )
-        .prop_map(|(requests, flips)| {
+    let byte = prop_oneof![
+        any::<u8>(),
+        proptest::sample::select(&b"\r\n \t:;,0123456789aAfF-\"\x00\x7f\xff"[..]),
+    ];
+    let edit = (0..3u8, any::<usize>(), byte);
+    (proptest::collection::vec(request, 1..5), proptest::collection::vec(edit, 0..4)).prop_map(
+        |(requests, edits)| {
             let mut stream = requests.concat();
-            for &(at, byte) in &flips {
+            for &(kind, at, byte) in &edits {
                 let at = at % stream.len();
-                stream[at] = byte;
+                match kind {
+                    0 => stream[at] = byte,
+                    1 => stream.insert(at, byte),
+                    _ => {
+                        stream.remove(at);
+                    }
+                }
             }
-            (stream, requests.len(), !flips.is_empty())
-        })
+            (stream, requests.len(), !edits.is_empty())
+        },
+    )
 }
