@@ -119,9 +119,10 @@ impl Fields {
         !self.close && (version != Version::HTTP_10 || self.keep_alive)
     }
 
-    /// Whether the head asks to switch protocols (`Connection: upgrade` with `Upgrade`).
-    pub(crate) fn upgrade(&self) -> bool {
-        self.upgrade && self.connection_upgrade
+    /// Whether the head asks to switch protocols (`Connection: upgrade` with `Upgrade`); an
+    /// HTTP/1.0 request cannot (RFC 9110 §7.8).
+    pub(crate) fn upgrade(&self, version: Version) -> bool {
+        self.upgrade && self.connection_upgrade && version == Version::HTTP_11
     }
 
     /// Whether an HTTP/1.1 request waits for `100 Continue` before sending its body.
@@ -333,8 +334,9 @@ mod tests {
         assert!(!fields(&[("Connection", "keep-alive, close")]).persistent(v10));
         assert!(fields(&[("Connection", "closed")]).persistent(v11));
         let up = fields(&[("Connection", "keep-alive, Upgrade"), ("Upgrade", "websocket")]);
-        assert!(up.upgrade());
-        assert!(!fields(&[("Upgrade", "websocket")]).upgrade());
+        assert!(up.upgrade(v11));
+        assert!(!up.upgrade(v10));
+        assert!(!fields(&[("Upgrade", "websocket")]).upgrade(v11));
         assert!(fields(&[("Expect", "100-Continue")]).expect_continue(v11));
         assert!(!fields(&[("Expect", "100-continue")]).expect_continue(v10));
     }

@@ -77,9 +77,10 @@ impl RequestHead {
         self.fields.persistent(self.version)
     }
 
-    /// Whether the request asks to switch protocols (`Connection: upgrade` and `Upgrade`).
+    /// Whether the request asks to switch protocols (`Connection: upgrade` and `Upgrade`, on
+    /// HTTP/1.1).
     pub fn wants_upgrade(&self) -> bool {
-        self.fields.upgrade()
+        self.fields.upgrade(self.version)
     }
 
     /// Whether the request is a `CONNECT`, which asks for a tunnel.
