@@ -46,8 +46,9 @@ pub enum ErrorKind {
     InvalidContentLength,
     /// Several `Content-Length` values that differ.
     ConflictingContentLength,
-    /// A request's `Transfer-Encoding` whose last coding is not `chunked`, or that names
-    /// `chunked` more than once or has an empty or malformed coding: its length is unknowable.
+    /// A request's `Transfer-Encoding` whose last coding is not `chunked`, or any message's
+    /// that names `chunked` more than once or has an empty or malformed coding: its length is
+    /// unknowable, or readers would disagree on it.
     TransferEncodingNotChunked,
     /// `Transfer-Encoding` on an HTTP/1.0 message, whose framing then cannot be trusted.
     TransferEncodingHttp10,

@@ -172,9 +172,14 @@ impl Fields {
             if version == Version::HTTP_10 {
                 return Err(ErrorKind::TransferEncodingHttp10.into());
             }
+            // A malformed list (`chunked` twice, a coding that is no token) has no one reading:
+            // hyper's client takes the last element alone, a stricter reader refuses it.
+            if self.coding_error {
+                return Err(ErrorKind::TransferEncodingNotChunked.into());
+            }
             // Both framing fields: the coding wins, and nothing after this response on the
             // connection can be trusted (RFC 9112 §6.3 item 3).
-            if !self.coding_error && self.chunked_last {
+            if self.chunked_last {
                 return Ok((BodyKind::Chunked, self.has_length));
             }
             return Ok((BodyKind::UntilClose, true));
@@ -315,6 +320,14 @@ mod tests {
         let both = [("Transfer-Encoding", "chunked"), ("Content-Length", "5")];
         assert_eq!(body(&both, &get, 200), Ok((Chunked, true)));
         assert_eq!(body(&[("Transfer-Encoding", "gzip")], &get, 200), Ok((UntilClose, true)));
+        assert_eq!(
+            body(&[("Transfer-Encoding", ":gzip, chunked")], &get, 200),
+            Err(ErrorKind::TransferEncodingNotChunked)
+        );
+        assert_eq!(
+            body(&[("Transfer-Encoding", "chunked, chunked")], &get, 200),
+            Err(ErrorKind::TransferEncodingNotChunked)
+        );
         assert_eq!(body(&[], &get, 200), Ok((UntilClose, true)));
         assert_eq!(
             body(&[("Content-Length", "5, 6")], &get, 200),
