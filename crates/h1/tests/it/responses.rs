@@ -80,7 +80,8 @@ const REFUSED: &[(&str, &str)] = &[
 
 /// What hyper's client makes of `response` to a `method` request: the final response, or the
 /// error it gave.
-async fn hyper_reads(method: &str, response: &'static str) -> Result<Got, String> {
+async fn hyper_reads(method: &str, response: &[u8]) -> Result<Got, String> {
+    let response = response.to_vec();
     let (client, mut server) = tokio::io::duplex(1 << 16);
     let origin = tokio::spawn(async move {
         // The request head, then the response and the close.
@@ -93,7 +94,7 @@ async fn hyper_reads(method: &str, response: &'static str) -> Result<Got, String
             }
             seen.extend_from_slice(&buf[..n]);
         }
-        server.write_all(response.as_bytes()).await.unwrap();
+        server.write_all(&response).await.unwrap();
         server.shutdown().await.unwrap();
         // Hold the read side until the client is done.
         let _ = server.read(&mut buf).await;
@@ -131,14 +132,18 @@ async fn hyper_reads(method: &str, response: &'static str) -> Result<Got, String
 
 /// What the codec makes of `response`: 1xx heads skipped, the body read to its end (or to the
 /// end of the input, for a body framed by the close).
-fn codec_reads(method: &str, response: &str) -> Result<Got, String> {
+fn codec_reads(method: &str, response: &[u8]) -> Result<Got, String> {
+    codec_reads_kind(method, response).map_err(|e| e.to_string())
+}
+
+fn codec_reads_kind(method: &str, response: &[u8]) -> Result<Got, hookyard_h1::Error> {
     let limits = Limits::default();
     let method = Method::from_bytes(method.as_bytes()).unwrap();
-    let mut buf = BytesMut::from(response.as_bytes());
+    let mut buf = BytesMut::from(response);
     let head = loop {
-        let head = parse_response(&mut buf, &limits, &method)
-            .map_err(|e| e.to_string())?
-            .ok_or("a partial head")?;
+        // A head cut short by the close is as incomplete as a body would be.
+        let head = parse_response(&mut buf, &limits, &method)?
+            .ok_or(hookyard_h1::ErrorKind::IncompleteBody)?;
         if !head.status.is_informational() {
             break head;
         }
@@ -147,12 +152,12 @@ fn codec_reads(method: &str, response: &str) -> Result<Got, String> {
     let mut body = Vec::new();
     let mut trailers = None;
     loop {
-        match decoder.decode(&mut buf).map_err(|e| e.to_string())? {
+        match decoder.decode(&mut buf)? {
             Decoded::Data(data) => body.extend_from_slice(&data),
             Decoded::Trailers(map) => trailers = Some(map),
             Decoded::End => break,
             Decoded::NeedMore => {
-                decoder.finish().map_err(|e| e.to_string())?;
+                decoder.finish()?;
                 break;
             }
         }
@@ -174,9 +179,10 @@ fn runtime() -> tokio::runtime::Runtime {
 fn the_corpus_reads_the_same_as_with_hyper_s_client() {
     let rt = runtime();
     for (method, text) in CORPUS {
-        let ours = codec_reads(method, text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-        let theirs =
-            rt.block_on(hyper_reads(method, text)).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let ours = codec_reads(method, text.as_bytes()).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let theirs = rt
+            .block_on(hyper_reads(method, text.as_bytes()))
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
         assert_eq!(ours, theirs, "{method} {text:?}");
     }
 }
@@ -185,8 +191,80 @@ fn the_corpus_reads_the_same_as_with_hyper_s_client() {
 fn what_hyper_s_client_refuses_is_refused() {
     let rt = runtime();
     for (method, text) in REFUSED {
-        let theirs = rt.block_on(hyper_reads(method, text));
+        let theirs = rt.block_on(hyper_reads(method, text.as_bytes()));
         assert!(theirs.is_err(), "hyper accepted {text:?}: {theirs:?}");
-        assert!(codec_reads(method, text).is_err(), "the codec accepted {text:?}");
+        assert!(codec_reads(method, text.as_bytes()).is_err(), "the codec accepted {text:?}");
+    }
+}
+
+mod mangled {
+    //! Responses mangled at random, read by hyper's client and by the codec: a response the
+    //! codec reads, hyper reads the same; one hyper reads and the codec refuses is refused for a
+    //! reason the codec is stricter by design.
+
+    use hookyard_h1::ErrorKind;
+    use proptest::prelude::*;
+
+    use super::{codec_reads_kind, hyper_reads, runtime};
+
+    fn response() -> impl Strategy<Value = (&'static str, Vec<u8>, bool)> {
+        let valid = proptest::sample::select(
+            super::CORPUS
+                .iter()
+                .filter(|(_, text)| !text.starts_with("HTTP/1.1 1"))
+                .collect::<Vec<_>>(),
+        );
+        let byte = prop_oneof![
+            any::<u8>(),
+            proptest::sample::select(&b"\r\n \t:;,0123456789aAfF-\"\x00\x7f\xff"[..]),
+        ];
+        let edits = proptest::collection::vec((0..3u8, any::<usize>(), byte), 0..4);
+        (valid, edits).prop_map(|(&(method, text), edits)| {
+            let mut bytes = text.as_bytes().to_vec();
+            for &(kind, at, byte) in &edits {
+                let at = at % bytes.len().max(1);
+                match kind {
+                    0 if !bytes.is_empty() => bytes[at] = byte,
+                    1 => bytes.insert(at.min(bytes.len()), byte),
+                    _ if !bytes.is_empty() => {
+                        bytes.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            (method, bytes, !edits.is_empty())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(800))]
+
+        #[test]
+        fn the_codec_reads_no_response_hyper_would_read_otherwise(
+            (method, bytes, mangled) in response(),
+        ) {
+            let theirs = runtime().block_on(hyper_reads(method, &bytes));
+            let ours = codec_reads_kind(method, &bytes);
+            if !mangled {
+                prop_assert!(ours.is_ok());
+            }
+            match (ours, theirs) {
+                (Ok(ours), Ok(theirs)) => prop_assert_eq!(ours, theirs),
+                (Ok(ours), Err(err)) => {
+                    prop_assert!(false, "hyper refused ({}) what the codec read: {:?}", err, ours);
+                }
+                (Err(err), Ok(_)) => {
+                    use ErrorKind::*;
+                    let by_design = [ChunkSize, Trailer, TransferEncodingNotChunked];
+                    prop_assert!(
+                        by_design.contains(&err.kind()),
+                        "the codec refused ({:?}) what hyper read: {:?}",
+                        err.kind(),
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+                (Err(_), Err(_)) => {}
+            }
+        }
     }
 }
