@@ -16,11 +16,13 @@
 //! - **Strict framing (RFC 9112 §6):** a request with both `Content-Length` and
 //!   `Transfer-Encoding`, differing or malformed lengths, a coding that does not end in one
 //!   `chunked`, `Transfer-Encoding` on HTTP/1.0, or a folded field line is refused, each with
-//!   its own [`ErrorKind`]; chunk-size lines are strict (hex digits, bounded extensions, CRLF).
+//!   its own [`ErrorKind`]; chunk-size lines and trailer lines are strict (hex digits, bounded
+//!   extensions, CRLF). Never more lenient than hyper: whatever this crate reads, hyper reads
+//!   the same (tested on mangled input).
 //! - **Bounded:** head size, field count, chunk-size lines and trailer sections have limits
 //!   ([`Limits`]), and errors say which one was passed.
-//! - **Split invariance:** a decoder gives the same body, trailers and errors however its input
-//!   is split into reads.
+//! - **Split invariance:** heads and decoders give the same result, errors included, however
+//!   the input is split into reads.
 //! - **No panics on input:** every byte sequence gives a head, "need more", or an error.
 //!
 //! It knows nothing of sockets, tasks or the proxy: callers read into a [`bytes::BytesMut`],
