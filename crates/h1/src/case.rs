@@ -3,6 +3,11 @@
 
 use bytes::Bytes;
 
+/// Up to this many fields, the fields of one name are counted by a scan of the record; past
+/// it, through a map, so that a head of many fields of one name costs linear time, not
+/// quadratic.
+pub(crate) const SCAN_MAX: usize = 64;
+
 /// The names of a head's fields, in the case and order they were received.
 ///
 /// An [`http::HeaderMap`] keeps names in lower case and groups the values of a name together;
@@ -31,22 +36,20 @@ impl HeaderCase {
         HeaderCase { raw, entries: Vec::with_capacity(n) }
     }
 
-    /// Records the next field, whose name is at `start..start + len` of the head.
-    ///
-    /// `repeated` says whether a field of the same name came before; only then are the earlier
-    /// entries searched for its index.
-    pub(crate) fn push(&mut self, start: usize, len: usize, repeated: bool) {
-        let nth = if repeated {
-            let name = &self.raw[start..start + len];
-            let same = self.names().filter(|(earlier, _)| earlier.eq_ignore_ascii_case(name));
-            u32::try_from(same.count()).unwrap_or(u32::MAX)
-        } else {
-            0
-        };
+    /// Records the next field, whose name is at `start..start + len` of the head and which is
+    /// its name's `nth` field.
+    pub(crate) fn push(&mut self, start: usize, len: usize, nth: usize) {
         // Heads are bounded far below 4 GiB by the limits; offsets fit.
         let start = u32::try_from(start).unwrap_or(u32::MAX);
         let len = u32::try_from(len).unwrap_or(0);
+        let nth = u32::try_from(nth).unwrap_or(u32::MAX);
         self.entries.push(Entry { start, len, nth });
+    }
+
+    /// How many fields recorded so far are named `name` (compared without case), by a scan:
+    /// for heads of at most [`SCAN_MAX`] fields.
+    pub(crate) fn count_by_scan(&self, name: &[u8]) -> usize {
+        self.names().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
     }
 
     /// The number of names recorded.
@@ -71,10 +74,5 @@ impl HeaderCase {
     /// The length of the head the names are in.
     pub(crate) fn raw_len(&self) -> usize {
         self.raw.len()
-    }
-
-    /// How many fields named `name` (compared without case) were received.
-    pub(crate) fn count(&self, name: &[u8]) -> usize {
-        self.names().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
     }
 }

@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
+use http::header::{HeaderName, HeaderValue, ValueIter};
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 
-use crate::case::HeaderCase;
+use crate::case::{HeaderCase, SCAN_MAX};
 use crate::error::{Error, ErrorKind};
 use crate::framing::BodyKind;
 use crate::head::ReasonPhrase;
@@ -91,30 +92,68 @@ pub fn encode_response_parts(parts: &http::response::Parts, dst: &mut BytesMut) 
 /// recorded fields no longer in the map are skipped. Then every field not recorded (added since,
 /// or without a record) follows in the map's order, its name in lower case.
 pub fn write_fields(headers: &HeaderMap, case: Option<&HeaderCase>, dst: &mut BytesMut) {
-    let mut written = 0;
-    if let Some(case) = case {
-        for (name, nth) in case.names() {
-            // Names in the record are tokens, so ASCII; the map's look-up ignores case.
-            let Ok(key) = std::str::from_utf8(name) else { continue };
-            if let Some(value) = headers.get_all(key).iter().nth(nth) {
-                field(dst, name, value.as_bytes());
-                written += 1;
+    match case {
+        Some(case) if case.len() > SCAN_MAX => write_large(headers, case, dst),
+        Some(case) => write_small(headers, case, dst),
+        None => {
+            for (name, value) in headers {
+                field(dst, name.as_str().as_bytes(), value.as_bytes());
             }
+        }
+    }
+}
+
+/// [`write_fields`] for a record of at most [`SCAN_MAX`] names: look-ups and scans.
+fn write_small(headers: &HeaderMap, case: &HeaderCase, dst: &mut BytesMut) {
+    let mut written = 0;
+    for (name, nth) in case.names() {
+        // Names in the record are tokens, so ASCII; the map's look-up ignores case.
+        let Ok(key) = std::str::from_utf8(name) else { continue };
+        if let Some(value) = headers.get_all(key).iter().nth(nth) {
+            field(dst, name, value.as_bytes());
+            written += 1;
         }
     }
     // Most messages keep their fields or change them in place: nothing is left to write.
     if written == headers.len() {
         return;
     }
+    write_rest(headers, dst, |name| case.count_by_scan(name.as_str().as_bytes()));
+}
+
+/// [`write_fields`] for a large record: one walk over each name's values, whatever their
+/// number, through a map from name to its values not yet written.
+fn write_large(headers: &HeaderMap, case: &HeaderCase, dst: &mut BytesMut) {
+    let mut values: HeaderMap<(ValueIter<'_, HeaderValue>, usize)> = HeaderMap::default();
+    let mut written = 0;
+    for (name, _) in case.names() {
+        let Ok(key) = HeaderName::from_bytes(name) else { continue };
+        let (left, recorded) =
+            values.entry(key.clone()).or_insert_with(|| (headers.get_all(&key).iter(), 0));
+        *recorded += 1;
+        if let Some(value) = left.next() {
+            field(dst, name, value.as_bytes());
+            written += 1;
+        }
+    }
+    if written == headers.len() {
+        return;
+    }
+    write_rest(headers, dst, |name| values.get(name).map_or(0, |(_, recorded)| *recorded));
+}
+
+/// Writes the fields of `headers` past the first `recorded(name)` of each name, in the map's
+/// order, names in lower case.
+fn write_rest(headers: &HeaderMap, dst: &mut BytesMut, recorded: impl Fn(&HeaderName) -> usize) {
     let mut current = None;
-    let (mut index, mut recorded) = (0, 0);
+    let (mut index, mut skip) = (0, 0);
     for (name, value) in headers {
         if current != Some(name) {
             current = Some(name);
             index = 0;
-            recorded = case.map_or(0, |case| case.count(name.as_str().as_bytes()));
+            skip = recorded(name);
         }
-        if index >= recorded {
+        if index >= skip {
             field(dst, name.as_str().as_bytes(), value.as_bytes());
         }
         index += 1;

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 
-use crate::case::HeaderCase;
+use crate::case::{HeaderCase, SCAN_MAX};
 use crate::error::{Error, ErrorKind};
 use crate::framing::{BodyKind, Fields, is_token, trim};
 
@@ -484,6 +484,8 @@ fn fields(
     let mut headers = HeaderMap::with_capacity(spans.len());
     let mut case = HeaderCase::with_capacity(raw.clone(), spans.len());
     let mut fields = Fields::default();
+    // Each field's index among those of its name: counted in a map for large heads.
+    let mut counts: Option<HeaderMap<usize>> = (spans.len() > SCAN_MAX).then(HeaderMap::default);
     for span in spans {
         let name = &raw[span.name.0..span.name.1];
         let value = &raw[span.value.0..span.value.1];
@@ -498,8 +500,17 @@ fn fields(
             HeaderName::from_bytes(name).map_err(|_| Error::from(ErrorKind::HeaderName))?;
         let value = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1))
             .map_err(|_| Error::from(ErrorKind::HeaderValue))?;
-        let repeated = headers.append(header, value);
-        case.push(span.name.0, span.name.1 - span.name.0, repeated);
+        let nth = match &mut counts {
+            Some(counts) => {
+                let count = counts.entry(header.clone()).or_insert(0);
+                *count += 1;
+                headers.append(header, value);
+                *count - 1
+            }
+            None if headers.append(header, value) => case.count_by_scan(name),
+            None => 0,
+        };
+        case.push(span.name.0, span.name.1 - span.name.0, nth);
     }
     Ok((headers, case, fields))
 }

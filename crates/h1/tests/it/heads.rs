@@ -208,3 +208,29 @@ fn a_repeated_request_length_is_kept_once() {
     assert_eq!(names, [b"Content-Length".to_vec(), b"X".to_vec()]);
     assert_eq!(head.body(), BodyKind::Length(1));
 }
+
+#[test]
+fn ten_thousand_fields_of_one_name_round_trip() {
+    // The most `limits.max_headers` allows; the case record is kept through a map past 64
+    // fields, so this costs linear time.
+    let mut text = String::from("GET / HTTP/1.1\r\n");
+    for i in 0..10_000 {
+        text.push_str(if i % 2 == 0 { "X-Same: " } else { "x-same: " });
+        text.push_str(&format!("{i}\r\n"));
+    }
+    text.push_str("\r\n");
+    let limits = Limits { max_head_bytes: 1 << 20, max_headers: 10_000, ..Limits::default() };
+    let head = parse_request(&mut BytesMut::from(text.as_bytes()), &limits).unwrap().unwrap();
+    assert_eq!(head.headers.get_all("x-same").iter().count(), 10_000);
+    assert_eq!(head.case.names().last().unwrap().1, 9_999);
+    let mut out = BytesMut::new();
+    hookyard_h1::encode_request(
+        &head.method,
+        &head.uri,
+        head.version,
+        &head.headers,
+        Some(&head.case),
+        &mut out,
+    );
+    assert_eq!(out, text.as_bytes());
+}

@@ -283,3 +283,74 @@ fn parts_carry_the_case_and_the_reason_to_the_encoders() {
     hookyard_h1::encode_request_parts(&parts, &mut out);
     assert_eq!(&out[..], &text[..]);
 }
+
+/// Encoding after changes, against a plain model of the rule (recorded fields in order with
+/// their name's current value of the same index, then the rest in the map's order), on heads
+/// below and above the size where the encoder switches from scans to a map.
+mod changed {
+    use bytes::BytesMut;
+    use hookyard_h1::{Limits, encode_request, parse_request};
+    use http::{HeaderMap, HeaderValue};
+    use proptest::prelude::*;
+
+    fn model(headers: &HeaderMap, recorded: &[(Vec<u8>, usize)]) -> String {
+        let mut out = String::new();
+        let mut written = Vec::new();
+        for (name, nth) in recorded {
+            let key = std::str::from_utf8(name).unwrap();
+            if let Some(value) = headers.get_all(key).iter().nth(*nth) {
+                out.push_str(&format!("{key}: {}\r\n", value.to_str().unwrap()));
+                written.push((key.to_ascii_lowercase(), *nth));
+            }
+        }
+        let mut index = 0;
+        let mut current = None;
+        for (name, value) in headers {
+            if current != Some(name) {
+                current = Some(name);
+                index = 0;
+            }
+            if !written.contains(&(name.as_str().to_owned(), index)) {
+                out.push_str(&format!("{}: {}\r\n", name, value.to_str().unwrap()));
+            }
+            index += 1;
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn changed_heads_encode_as_the_rule_says(
+            names in proptest::collection::vec(prop_oneof![
+                Just("Cookie"), Just("cookie"), Just("X-A"), Just("x-b"), Just("Via"), Just("Host"),
+            ], 0..200),
+            removed in proptest::collection::vec(prop_oneof![Just("cookie"), Just("x-a"), Just("via")], 0..2),
+            inserted in proptest::collection::vec((prop_oneof![Just("x-b"), Just("x-new"), Just("host")], "[a-z]{1,4}"), 0..3),
+            appended in proptest::collection::vec((prop_oneof![Just("cookie"), Just("x-new")], "[a-z]{1,4}"), 0..3),
+        ) {
+            let mut text = String::from("GET / HTTP/1.1\r\n");
+            for (i, name) in names.iter().enumerate() {
+                text.push_str(&format!("{name}: v{i}\r\n"));
+            }
+            text.push_str("\r\n");
+            let limits = Limits { max_headers: 500, ..Limits::default() };
+            let mut head = parse_request(&mut BytesMut::from(text.as_bytes()), &limits).unwrap().unwrap();
+            let recorded: Vec<_> = head.case.names().map(|(n, i)| (n.to_vec(), i)).collect();
+            for name in removed {
+                head.headers.remove(name);
+            }
+            for (name, value) in inserted {
+                head.headers.insert(name, HeaderValue::from_str(&value).unwrap());
+            }
+            for (name, value) in appended {
+                head.headers.append(name, HeaderValue::from_str(&value).unwrap());
+            }
+            let mut out = BytesMut::new();
+            encode_request(&head.method, &head.uri, head.version, &head.headers, Some(&head.case), &mut out);
+            let want = format!("GET / HTTP/1.1\r\n{}\r\n", model(&head.headers, &recorded));
+            prop_assert_eq!(String::from_utf8(out.to_vec()).unwrap(), want);
+        }
+    }
+}
