@@ -1,12 +1,12 @@
 //! Body decoders: incremental state machines over the bytes read so far. Any split of the input
 //! gives the same data, trailers and errors; data comes out as slices of the input (no copy).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 use crate::error::{Error, ErrorKind};
-use crate::framing::{BodyKind, trim};
+use crate::framing::{BodyKind, is_token, trim};
 use crate::head::Limits;
 
 /// What one call of [`Decoder::decode`] produced.
@@ -29,6 +29,12 @@ pub struct Decoder {
     max_chunk_line: usize,
     max_trailer_bytes: usize,
     max_trailers: usize,
+    /// The trailer section's bytes so far.
+    section: BytesMut,
+    /// Trailer fields ended so far.
+    trailer_fields: usize,
+    /// The trailers of an ended body, until returned.
+    trailers: Option<HeaderMap>,
 }
 
 #[derive(Clone, Debug)]
@@ -43,7 +49,7 @@ enum State {
 }
 
 /// Where a chunked body's decoder is (RFC 9112 §7.1).
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 enum Chunk {
     /// In a chunk-size's hex digits; `line` bytes of the line read so far.
     Size { size: u64, digits: u8, line: usize },
@@ -59,8 +65,24 @@ enum Chunk {
     DataCr,
     /// CR after the data was read; LF must follow.
     DataLf,
-    /// After the last chunk: the trailer section, gathered here when it spans reads.
-    Trailers(BytesMut),
+    /// After the last chunk: in the trailer section (RFC 9112 §7.1.2).
+    Trailer(Line),
+}
+
+/// Where a trailer section's reader is: lines of `name: value` ended by CRLF, then CRLF. Read
+/// a byte at a time, like the chunk-size lines, so its cost is linear however it is split.
+#[derive(Clone, Copy, Debug)]
+enum Line {
+    /// At the start of a line: a name, or CR for the end of the section.
+    Start,
+    /// In a field name.
+    Name,
+    /// In a field value (after the colon).
+    Value,
+    /// A field line's CR was read; LF must follow.
+    ValueLf,
+    /// The section's last CR was read; LF must follow.
+    EndLf,
 }
 
 impl Decoder {
@@ -77,6 +99,9 @@ impl Decoder {
             max_chunk_line: limits.max_chunk_line,
             max_trailer_bytes: limits.max_trailer_bytes,
             max_trailers: limits.max_headers,
+            section: BytesMut::new(),
+            trailer_fields: 0,
+            trailers: None,
         }
     }
 
@@ -94,7 +119,7 @@ impl Decoder {
     /// further.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
         match &mut self.state {
-            State::Done => Ok(Decoded::End),
+            State::Done => Ok(self.ended()),
             State::Failed(kind) => Err((*kind).into()),
             State::UntilClose if buf.is_empty() => Ok(Decoded::NeedMore),
             State::UntilClose => Ok(Decoded::Data(buf.split().freeze())),
@@ -131,45 +156,46 @@ impl Decoder {
         }
     }
 
+    /// The end of the body: its trailers if it had any (once), then [`Decoded::End`].
+    fn ended(&mut self) -> Decoded {
+        match self.trailers.take() {
+            Some(trailers) if !trailers.is_empty() => Decoded::Trailers(trailers),
+            _ => Decoded::End,
+        }
+    }
+
     fn chunked(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
         loop {
             let State::Chunked(chunk) = &mut self.state else {
-                return Ok(Decoded::End);
+                return Ok(self.ended());
             };
-            match chunk {
-                Chunk::Data(left) => {
-                    if buf.is_empty() {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    let take = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
-                    *left -= take as u64;
-                    if *left == 0 {
-                        *chunk = Chunk::DataCr;
-                    }
-                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
+            if let Chunk::Data(left) = chunk {
+                if buf.is_empty() {
+                    return Ok(Decoded::NeedMore);
                 }
-                Chunk::Trailers(_) => return self.trailers(buf),
-                _ => {
-                    let mut used = 0;
-                    let mut line_state = true;
-                    for &b in buf.iter() {
-                        used += 1;
-                        if let Err(err) = self.step(b) {
-                            buf.advance(used);
-                            return self.fail(err);
-                        }
-                        if let State::Chunked(Chunk::Data(_) | Chunk::Trailers(_)) | State::Done =
-                            self.state
-                        {
-                            line_state = false;
-                            break;
-                        }
-                    }
+                let take = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
+                *left -= take as u64;
+                if *left == 0 {
+                    *chunk = Chunk::DataCr;
+                }
+                return Ok(Decoded::Data(buf.split_to(take).freeze()));
+            }
+            let mut used = 0;
+            let mut in_lines = true;
+            for &b in buf.iter() {
+                used += 1;
+                if let Err(err) = self.step(b) {
                     buf.advance(used);
-                    if line_state {
-                        return Ok(Decoded::NeedMore);
-                    }
+                    return self.fail(err);
                 }
+                if let State::Chunked(Chunk::Data(_)) | State::Done = self.state {
+                    in_lines = false;
+                    break;
+                }
+            }
+            buf.advance(used);
+            if in_lines {
+                return Ok(Decoded::NeedMore);
             }
         }
     }
@@ -232,57 +258,53 @@ impl Decoder {
                 }
             }
             Chunk::SizeLf { size } => match b {
-                b'\n' if size == 0 => Chunk::Trailers(BytesMut::new()),
+                b'\n' if size == 0 => Chunk::Trailer(Line::Start),
                 b'\n' => Chunk::Data(size),
                 _ => return Err(ErrorKind::ChunkSize.into()),
             },
             Chunk::DataCr if b == b'\r' => Chunk::DataLf,
             Chunk::DataLf if b == b'\n' => Chunk::Size { size: 0, digits: 0, line: 0 },
             Chunk::DataCr | Chunk::DataLf => return Err(ErrorKind::ChunkDataEnd.into()),
-            Chunk::Data(_) | Chunk::Trailers(_) => return Ok(()),
+            Chunk::Trailer(line) => return self.trailer(line, b),
+            Chunk::Data(_) => return Ok(()),
         };
         Ok(())
     }
 
-    /// The trailer section: fields, then an empty line. Parsed in `buf` when it arrives in one
-    /// read, gathered (within the limit) when it spans several.
-    fn trailers(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
-        let State::Chunked(Chunk::Trailers(gathered)) = &mut self.state else {
-            return Ok(Decoded::End);
-        };
+    /// One byte of the trailer section.
+    fn trailer(&mut self, line: Line, b: u8) -> Result<(), Error> {
         let limit = self.max_trailer_bytes;
-        let gathering = !gathered.is_empty();
-        if gathering {
-            gathered.extend_from_slice(buf);
-            buf.clear();
+        if self.section.len() >= limit {
+            return Err(ErrorKind::TrailersTooLarge { limit }.into());
         }
-        let input = if gathering { &*gathered } else { &*buf };
-        let parsed = parse_trailers(input, self.max_trailers, limit);
-        let available = input.len();
-        match parsed {
-            Ok(Some((len, trailers))) => {
-                if gathering {
-                    // What followed the section is the next message's.
-                    gathered.advance(len);
-                    *buf = std::mem::take(gathered);
-                } else {
-                    buf.advance(len);
+        self.section.put_u8(b);
+        let bad = || Err(Error::from(ErrorKind::Trailer));
+        let next = match (line, b) {
+            (Line::Start, b'\r') => Line::EndLf,
+            // White space here would fold the previous line (obs-fold): refused too.
+            (Line::Start | Line::Name, b) if is_token(b) => Line::Name,
+            (Line::Name, b':') => Line::Value,
+            (Line::Value, b'\r') => Line::ValueLf,
+            (Line::Value, b'\t' | b' '..=b'~' | 0x80..=0xff) => Line::Value,
+            (Line::ValueLf, b'\n') => {
+                self.trailer_fields += 1;
+                if self.trailer_fields > self.max_trailers {
+                    return Err(ErrorKind::TrailersTooLarge { limit }.into());
                 }
+                Line::Start
+            }
+            (Line::EndLf, b'\n') => {
+                self.trailers = Some(trailer_map(&self.section)?);
+                self.section = BytesMut::new();
                 self.state = State::Done;
-                Ok(if trailers.is_empty() { Decoded::End } else { Decoded::Trailers(trailers) })
+                return Ok(());
             }
-            Ok(None) if available >= limit => {
-                self.fail(ErrorKind::TrailersTooLarge { limit }.into())
-            }
-            Ok(None) => {
-                if !gathering {
-                    gathered.extend_from_slice(buf);
-                    buf.clear();
-                }
-                Ok(Decoded::NeedMore)
-            }
-            Err(err) => self.fail(err),
-        }
+            // A bare LF (where `httparse` would end a line and hyper would not), a control
+            // byte, white space before the colon.
+            _ => return bad(),
+        };
+        self.state = State::Chunked(Chunk::Trailer(next));
+        Ok(())
     }
 
     /// Fails for good: after a framing error nothing more of the input can be trusted.
@@ -292,40 +314,22 @@ impl Decoder {
     }
 }
 
-/// Fields of a trailer section at the start of `input`, and its length in bytes.
-fn parse_trailers(
-    input: &[u8],
-    max_fields: usize,
-    limit: usize,
-) -> Result<Option<(usize, HeaderMap)>, Error> {
-    let too_large = || Error::from(ErrorKind::TrailersTooLarge { limit });
-    // Only the bytes a section may have are looked at (see `head::find`).
-    let input = &input[..input.len().min(limit)];
-    // Lines end in CRLF. `httparse` also takes a bare LF, but a recipient that does not (hyper
-    // reads on to the next CRLF) would see the section end elsewhere: the section is parsed
-    // up to the first bare LF only, and refused if it has not ended by then.
-    let bare = (0..input.len()).find(|&i| input[i] == b'\n' && (i == 0 || input[i - 1] != b'\r'));
-    let scan = &input[..bare.unwrap_or(input.len())];
-    let mut fields = vec![httparse::EMPTY_HEADER; max_fields];
-    let (len, parsed) = match httparse::parse_headers(scan, &mut fields) {
-        Ok(httparse::Status::Complete((len, parsed))) => (len, parsed),
-        Ok(httparse::Status::Partial) if bare.is_some() => return Err(ErrorKind::Trailer.into()),
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(too_large()),
-        Err(_) => return Err(ErrorKind::Trailer.into()),
-    };
-    let mut trailers = HeaderMap::with_capacity(parsed.len());
-    for field in parsed {
-        let name = HeaderName::from_bytes(field.name.as_bytes())
-            .map_err(|_| Error::from(ErrorKind::Trailer))?;
+/// The fields of a trailer section whose lines the state machine has checked.
+fn trailer_map(section: &[u8]) -> Result<HeaderMap, Error> {
+    let mut trailers = HeaderMap::new();
+    for line in section.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let name =
+            HeaderName::from_bytes(&line[..colon]).map_err(|_| Error::from(ErrorKind::Trailer))?;
         // RFC 9110 §6.5.1: framing fields may not be trailers; a recipient that merged one into
         // the head would read another body length.
         if name == http::header::CONTENT_LENGTH || name == http::header::TRANSFER_ENCODING {
             return Err(ErrorKind::Trailer.into());
         }
-        let value = HeaderValue::from_bytes(trim(field.value))
+        let value = HeaderValue::from_bytes(trim(&line[colon + 1..]))
             .map_err(|_| Error::from(ErrorKind::Trailer))?;
         trailers.append(name, value);
     }
-    Ok(Some((len, trailers)))
+    Ok(trailers)
 }

@@ -321,3 +321,20 @@ fn framing_written_apart_from_the_data_is_the_same() {
     let mut e = Encoder::new(BodyKind::Length(2));
     assert_eq!(e.frame(3, &mut BytesMut::new()).unwrap_err().kind(), ErrorKind::BodyTooLong);
 }
+
+#[test]
+fn a_long_trailer_section_byte_by_byte_reads_as_at_once() {
+    // Read a byte at a time, like chunk-size lines: linear in its length however it arrives.
+    let value = "v".repeat(16_000);
+    let input = format!("0\r\nX-Long: {value}\r\nX-Short: s\r\n\r\nNEXT");
+    let limits = Limits { max_trailer_bytes: 16_100, ..Limits::default() };
+    let bytewise: Vec<usize> = (1..input.len()).collect();
+    let mut decoder = Decoder::new(BodyKind::Chunked, &limits);
+    let (data, trailers, rest) =
+        decode_split(&mut decoder, input.as_bytes(), &bytewise, false).unwrap();
+    assert!(data.is_empty());
+    let trailers = trailers.unwrap();
+    assert_eq!(trailers["x-long"], value.as_str());
+    assert_eq!(trailers["x-short"], "s");
+    assert_eq!(rest, b"NEXT");
+}
