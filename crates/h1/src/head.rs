@@ -211,6 +211,10 @@ struct Found {
 /// otherwise the head's bytes are split off `buf`, which keeps what follows (a body, the next
 /// request).
 ///
+/// Each call reads from the start of `buf`: a head that arrives in many small reads is read
+/// many times (within `limits.max_head_bytes`). A head ends with LF, so a caller may skip the
+/// call after a read that brought no LF, except to see a limit passed or an error early.
+///
 /// # Errors
 ///
 /// A head over a limit, malformed, or framed ambiguously (see [`ErrorKind`]); `buf` is left as
