@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("hookyard-abi", &[]),
     ("hookyard-fleet", &[]),
     ("hookyard-wasm", &[]),
+    ("hookyard-h1", &[]),
     ("hookyard-context", &["hookyard-dso"]),
     ("hookyard-hooks", &["hookyard-context"]),
     ("hookyard-sdk", &["hookyard-abi"]),
@@ -48,6 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "hookyard-fleet",
             "hookyard-wasm",
+            "hookyard-h1",
             "hookyard-host",
             "hookyard-remap",
             "hookyard-hooks",
