@@ -190,6 +190,18 @@ impl<'a> Filter<'a> {
         let stamps = [session.map(Control::stamp), txn.map(Control::stamp)];
         let derived = match *cache {
             Some(derived) if derived.stamps == stamps => derived,
+            // The common case: no session or transaction changed anything.
+            _ if [session, txn].into_iter().flatten().all(Control::is_empty) => {
+                let derived = Derived {
+                    stamps,
+                    threshold: priorities.threshold(hook),
+                    switches: false,
+                    overrides: false,
+                    ordered: priorities.orders().applies(hook),
+                };
+                *cache = Some(derived);
+                derived
+            }
             _ => {
                 let derived = Derived {
                     stamps,
