@@ -284,7 +284,7 @@ fn run_load(
     let load_before = loadavg();
     let script = dir.join("report.lua");
     std::fs::write(&script, wrk::SCRIPT)?;
-    let targets = 4;
+    let targets = 5;
     let limit = o.warmup * targets
         + (o.wrk.duration + Duration::from_secs(5)) * targets * o.rounds
         + Duration::from_secs(180);
@@ -317,6 +317,17 @@ fn run_load(
     }
     if let Some(note) = &plugin.1 {
         eprintln!("xtask bench: hookyard runs without its plugin: {note}");
+    }
+
+    // hookyard with a global plugin of eight hook callbacks per transaction, no remap plugin.
+    let mut hooks = Contender::new(
+        "hy-8hooks",
+        "release build, default workers, one map rule without plugin, and the global plugin txn_hooks.so: one continuation on 8 hooks of every transaction".into(),
+        procs::free_port()?,
+    );
+    match start_hooks(root, dir, &hooks, origin_port, limit, ready) {
+        Ok(server) => hooks.server = Some(server),
+        Err(err) => hooks.fail(format!("{err:#}")),
     }
 
     // nginx proxy_pass.
@@ -376,7 +387,7 @@ fn run_load(
         }
     }
 
-    let mut all = [hy, ngx, ats, origin];
+    let mut all = [hy, hooks, ngx, ats, origin];
     verify(&mut all, plugin.0);
 
     // Warm-up, then the rounds, each starting one contender later than the last.
@@ -472,7 +483,7 @@ fn run_load(
     );
     print!("{}", report::table(&run));
     println!("written: {} and {}", json_path.display(), svg_path.display());
-    if run.proxies.iter().take(3).all(|p| p.samples.is_err()) {
+    if run.proxies.iter().take(4).all(|p| p.samples.is_err()) {
         bail!("no proxy could be measured");
     }
     Ok(run.proxies.iter().all(|p| p.samples.is_ok()))
@@ -495,6 +506,34 @@ fn start_hookyard(
     let mut server = Server::start("hookyard", &cmd, limit, &hy_dir.join("stderr.log"))?;
     server.wait_ready(hy.addr, &hy.addr.to_string(), ready)?;
     Ok((server, setup))
+}
+
+/// hookyard with the global plugin `txn_hooks` (eight callbacks per transaction) and a rule
+/// without plugin.
+fn start_hooks(
+    root: &Path,
+    dir: &Path,
+    hooks: &Contender,
+    origin: u16,
+    limit: Duration,
+    ready: Duration,
+) -> Result<Server> {
+    let binary = hookyard::build(root).context("cannot build hookyard")?;
+    let hy_dir = dir.join("hy-8hooks");
+    std::fs::create_dir_all(hy_dir.join("run"))?;
+    std::fs::write(hy_dir.join("hookyard.yaml"), hookyard::settings(&hy_dir))?;
+    let plugin = hookyard::compile_plugin(root, &hy_dir, "txn_hooks")?;
+    std::fs::write(
+        hy_dir.join("plugin.yaml"),
+        format!("plugins:\n  - path: {}\n", plugin.display()),
+    )?;
+    let from = format!("http://127.0.0.1:{}/", hooks.addr.port());
+    std::fs::write(hy_dir.join("remap.config"), hookyard::rule(&from, origin, None))?;
+    let mut cmd = Command::new(&binary);
+    cmd.arg("run").arg("--config").arg(&hy_dir).arg("--listen").arg(hooks.addr.to_string());
+    let mut server = Server::start("hookyard", &cmd, limit, &hy_dir.join("stderr.log"))?;
+    server.wait_ready(hooks.addr, &hooks.addr.to_string(), ready)?;
+    Ok(server)
 }
 
 /// Every contender serves the origin's body; hookyard's plugin, when it runs, is seen by the
