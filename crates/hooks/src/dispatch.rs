@@ -310,6 +310,9 @@ impl Dispatch {
         let session_list = local.session.and_then(|t| t.list_at(at));
         let txn_list = local.txn.and_then(|t| t.list_at(at));
         let lists: [Option<&HookList<H>>; 3] = [global_list, session_list, txn_list];
+        if self.cursors_exhausted(&lists, local) {
+            return None;
+        }
         let filter = Filter::new(
             hook,
             priorities,
@@ -335,6 +338,30 @@ impl Dispatch {
                 });
             }
         }
+    }
+
+    /// Whether the cursor path, still the one the unchanged controls call for, is at the end of
+    /// every list, none of which changed since: the last call of a dispatch ends here without
+    /// working anything out again.
+    #[inline]
+    fn cursors_exhausted<H: ?Sized>(
+        &self,
+        lists: &[Option<&HookList<H>>; 3],
+        local: &Local<'_, H>,
+    ) -> bool {
+        let Some(derived) = self.derived else { return false };
+        let stamps =
+            [local.session_control.map(Control::stamp), local.txn_control.map(Control::stamp)];
+        !self.ordered
+            && !derived.ordered
+            && !derived.overrides
+            && derived.stamps == stamps
+            && lists.iter().enumerate().all(|(level, list)| {
+                list.is_none_or(|list| {
+                    self.versions[level] == Some(list.version)
+                        && self.cursors[level] >= list.entries.len()
+                })
+            })
     }
 
     /// The fast path: every level's list is in dispatch order, so the next callback is the
