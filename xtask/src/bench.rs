@@ -411,16 +411,18 @@ fn run_load(
                 c.fail(format!("round {}: no longer serving: {err:#}", round + 1));
                 continue;
             }
-            match wrk::run(&o.wrk, &script, &c.url()) {
+            let group = Some(server.group());
+            match wrk::run_measured(&o.wrk, &script, &c.url(), group) {
                 Ok(sample) => {
                     eprintln!(
-                        "xtask bench: round {}/{} {:<9} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+                        "xtask bench: round {}/{} {:<9} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  cpu {:.1} us/req  errors {}",
                         round + 1,
                         o.rounds,
                         c.name,
                         sample.rps,
                         sample.p50_us / 1e3,
                         sample.p99_us / 1e3,
+                        sample.cpu_us.unwrap_or(f64::NAN),
                         sample.errors()
                     );
                     if let Ok(samples) = c.samples.as_mut() {

@@ -90,7 +90,10 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
         start(&binary, &dir.join("pool"), ports[0], Some(&text), Some(metrics), limit)?;
     let script = dir.join("report.lua");
     std::fs::write(&script, wrk::SCRIPT)?;
-    let mut sides = [("single", single), ("pool", pool)].map(|(name, addr)| Side::new(name, addr));
+    let mut sides = [
+        Side::new("single", single).in_group(single_server.group()),
+        Side::new("pool", pool).in_group(pool_server.group()),
+    ];
     wrk::rotate(&o.wrk, o.warmup, o.rounds, &script, "pool", &mut sides)?;
     let split = host_requests(metrics).context("reading the pool's per-host requests")?;
     drop((pool_server, single_server, origins));
@@ -141,9 +144,17 @@ fn table(sides: &[Side], split: &[(String, u64)]) -> String {
         String::from("three-host round-robin strategy against one origin (median of rounds)\n");
     for (side, rps) in sides.iter().zip(&rps) {
         let p99 = side.median_p99_us();
-        out.push_str(&format!("  {:<6} {:>9.0} req/s  p99 {:>7.0} us\n", side.name, rps, p99));
+        let cpu = side.median_cpu_us().map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+        out.push_str(&format!(
+            "  {:<6} {:>9.0} req/s  p99 {:>7.0} us  cpu {cpu} us/request\n",
+            side.name, rps, p99
+        ));
     }
-    out.push_str(&format!("  pool / single: {:.3}\n", rps[1] / rps[0]));
+    out.push_str(&format!("  pool / single: {:.3}", rps[1] / rps[0]));
+    if let (Some(single), Some(pool)) = (sides[0].median_cpu_us(), sides[1].median_cpu_us()) {
+        out.push_str(&format!(", cpu per request {:.3}", pool / single));
+    }
+    out.push('\n');
     let hosts: Vec<String> = split.iter().map(|(h, n)| format!("{h} {n}")).collect();
     out.push_str(&format!("  requests per host: {}\n", hosts.join(", ")));
     out

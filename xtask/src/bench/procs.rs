@@ -51,6 +51,12 @@ impl Server {
         Ok(Server { name: name.to_owned(), child, log: log.to_owned() })
     }
 
+    /// The server's process group (its `timeout` wrapper's id): itself and every process it
+    /// started.
+    pub(crate) fn group(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until `GET /` with `host` on `addr` answers 200; fails early if the server exits.
     /// Returns the response head.
     pub(crate) fn wait_ready(
@@ -154,6 +160,35 @@ pub(crate) fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// Clock ticks per second of `/proc/*/stat` times: `USER_HZ`, 100 on every Linux architecture
+/// the bench runs on.
+const USER_HZ: u64 = 100;
+
+/// The CPU time (user and system, every thread) the live processes of process group `group`
+/// used so far, from `/proc/PID/stat`.
+pub(crate) fn group_cpu(group: u32) -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Duration::ZERO };
+    let ticks: u64 = dir
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| stat_ticks(&stat, group))
+        .sum();
+    Duration::from_millis(ticks * 1000 / USER_HZ)
+}
+
+/// `utime + stime` of a `/proc/PID/stat` line when its process group is `group`.
+fn stat_ticks(stat: &str, group: u32) -> Option<u64> {
+    // The command name, in parentheses, may hold anything: fields are counted after its end.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    // After the name: state (3), ppid (4), pgrp (5), ... utime (14), stime (15).
+    let pgrp: u32 = fields.get(2)?.parse().ok()?;
+    if pgrp != group {
+        return None;
+    }
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +200,13 @@ mod tests {
         assert_eq!(header(response, "x-origin-saw-bench"), Some("hookyard"));
         assert_eq!(header(response, "X-Not"), None);
         assert_eq!(header(response, "Missing"), None);
+    }
+
+    #[test]
+    fn stat_lines_give_user_and_system_ticks_of_the_group() {
+        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 10 0 0 0 120 35 0 0 20 0 3 0";
+        assert_eq!(stat_ticks(line, 4242), Some(155));
+        assert_eq!(stat_ticks(line, 7), None);
+        assert_eq!(stat_ticks("garbage", 4242), None);
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Summary {
     pub(crate) p50_us: f64,
     pub(crate) p99_us: f64,
     pub(crate) errors: u64,
+    /// The server's CPU time per request, in microseconds, when measured.
+    pub(crate) cpu_us: Option<f64>,
 }
 
 impl Proxy {
@@ -36,6 +38,7 @@ impl Proxy {
             p50_us: of(|s| s.p50_us),
             p99_us: of(|s| s.p99_us),
             errors: samples.iter().map(Sample::errors).sum(),
+            cpu_us: super::wrk::median_cpu(samples),
         })
     }
 }
@@ -56,6 +59,8 @@ pub(crate) fn median(values: &[f64]) -> f64 {
 pub(crate) struct Ratio {
     pub(crate) rps: f64,
     pub(crate) p99: f64,
+    /// CPU time per request, hookyard's over theirs (lower is better), when both measured.
+    pub(crate) cpu: Option<f64>,
 }
 
 /// The goals per pair `subject/other`: req/s at least this many times the other's (issue 17:
@@ -67,8 +72,11 @@ const RPS_GOALS: &[(&str, f64)] =
 const P99_GOALS: &[(&str, f64)] = &[("hookyard/nginx", 1.0)];
 
 pub(crate) fn ratio(hookyard: &Summary, other: &Summary) -> Option<Ratio> {
-    (other.rps > 0.0 && other.p99_us > 0.0)
-        .then(|| Ratio { rps: hookyard.rps / other.rps, p99: hookyard.p99_us / other.p99_us })
+    (other.rps > 0.0 && other.p99_us > 0.0).then(|| Ratio {
+        rps: hookyard.rps / other.rps,
+        p99: hookyard.p99_us / other.p99_us,
+        cpu: hookyard.cpu_us.zip(other.cpu_us).map(|(h, o)| h / o),
+    })
 }
 
 /// The hookyards measured: with the add_header rule, and with eight global hook callbacks.
@@ -125,12 +133,14 @@ pub(crate) fn json(run: &Run) -> Value {
                     "rps": s.rps.round(),
                     "p50_ms": ms(s.p50_us),
                     "p99_ms": ms(s.p99_us),
+                    "cpu_us_per_request": s.cpu_us.map(round2),
                 },
                 "errors": s.errors,
                 "rounds": samples.iter().map(|r| json!({
                     "rps": r.rps.round(),
                     "p50_ms": ms(r.p50_us),
                     "p99_ms": ms(r.p99_us),
+                    "cpu_us_per_request": r.cpu_us.map(round2),
                     "requests": r.requests,
                     "status_errors": r.status_errors,
                     "socket_errors": r.socket_errors,
@@ -151,6 +161,7 @@ pub(crate) fn json(run: &Run) -> Value {
             json!({
                 "rps": round2(r.rps),
                 "p99": round2(r.p99),
+                "cpu": r.cpu.map(round2),
                 "rps_goal_min": goal(RPS_GOALS, &name),
                 "rps_goal_met": goal(RPS_GOALS, &name).map(|g| r.rps >= g),
                 "p99_goal_max": goal(P99_GOALS, &name),
@@ -175,20 +186,22 @@ pub(crate) fn table(run: &Run) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<10} {:>10} {:>9} {:>9} {:>7}  req/s per round",
-        "proxy", "req/s", "p50 ms", "p99 ms", "errors"
+        "{:<10} {:>10} {:>9} {:>9} {:>9} {:>7}  req/s per round",
+        "proxy", "req/s", "p50 ms", "p99 ms", "cpu us/rq", "errors"
     );
     for p in &run.proxies {
         match (&p.samples, p.summary()) {
             (Ok(samples), Some(s)) => {
                 let rounds: Vec<String> = samples.iter().map(|r| format!("{:.0}", r.rps)).collect();
+                let cpu = s.cpu_us.map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"));
                 let _ = writeln!(
                     out,
-                    "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>7}  {}",
+                    "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>9} {:>7}  {}",
                     p.name,
                     s.rps,
                     s.p50_us / 1e3,
                     s.p99_us / 1e3,
+                    cpu,
                     s.errors,
                     rounds.join(" ")
                 );
@@ -210,6 +223,9 @@ pub(crate) fn table(run: &Run) -> String {
         let _ = write!(line, ", p99 {:.2}×", r.p99);
         if let Some(g) = goal(P99_GOALS, &name) {
             let _ = write!(line, " (goal ≤ {g:.2}×: {})", met(r.p99 <= g));
+        }
+        if let Some(cpu) = r.cpu {
+            let _ = write!(line, ", cpu/request {cpu:.2}×");
         }
         let _ = writeln!(out, "{line}");
     }
@@ -436,6 +452,7 @@ mod tests {
             p99_us: p99,
             status_errors: errors,
             socket_errors: 0,
+            cpu_us: Some(rps / 10.0),
         }
     }
 
@@ -481,14 +498,19 @@ mod tests {
     #[test]
     fn summary_takes_medians_and_sums_errors() {
         let s = run().proxies[0].summary().expect("ran");
-        assert_eq!(s, Summary { rps: 110.0, p50_us: 450.0, p99_us: 2000.0, errors: 3 });
+        let cpu = Some(11.0);
+        assert_eq!(
+            s,
+            Summary { rps: 110.0, p50_us: 450.0, p99_us: 2000.0, errors: 3, cpu_us: cpu }
+        );
         assert_eq!(run().proxies[2].summary(), None);
     }
 
     #[test]
     fn ratios_skip_the_unavailable() {
         let r = ratios(&run().proxies);
-        assert_eq!(r, vec![("hookyard/nginx".to_string(), Ratio { rps: 1.1, p99: 2.0 })]);
+        let ratio = Ratio { rps: 1.1, p99: 2.0, cpu: Some(1.1) };
+        assert_eq!(r, vec![("hookyard/nginx".to_string(), ratio)]);
         let none = ratios(&run().proxies[1..]);
         assert!(none.is_empty());
     }
@@ -513,11 +535,13 @@ mod tests {
     fn table_shows_everyone() {
         let t = table(&run());
         let row: Vec<&str> = t.lines().nth(1).unwrap_or_default().split_whitespace().collect();
-        assert_eq!(row, ["hookyard", "110", "0.45", "2.00", "3", "100", "120", "110"], "{t}");
+        let expected = ["hookyard", "110", "0.45", "2.00", "11.0", "3", "100", "120", "110"];
+        assert_eq!(row, expected, "{t}");
         assert!(t.contains("ats        unavailable: would not start <x>"), "{t}");
         assert!(
             t.contains(
-                "hookyard/nginx: req/s 1.10× (goal ≥ 1.05×: met), p99 2.00× (goal ≤ 1.00×: missed)"
+                "hookyard/nginx: req/s 1.10× (goal ≥ 1.05×: met), p99 2.00× (goal ≤ 1.00×: missed), \
+                 cpu/request 1.10×"
             ),
             "{t}"
         );

@@ -44,6 +44,8 @@ pub(crate) struct Sample {
     pub(crate) status_errors: u64,
     /// connect + read + write + timeout errors.
     pub(crate) socket_errors: u64,
+    /// CPU time the server used per request meanwhile, in microseconds (when measured).
+    pub(crate) cpu_us: Option<f64>,
 }
 
 impl Sample {
@@ -56,12 +58,24 @@ impl Sample {
 pub(crate) struct Side {
     pub(crate) name: &'static str,
     pub(crate) addr: SocketAddr,
+    /// The server's process group, whose CPU time each run measures.
+    pub(crate) group: Option<u32>,
     pub(crate) samples: Vec<Sample>,
 }
 
 impl Side {
     pub(crate) fn new(name: &'static str, addr: SocketAddr) -> Side {
-        Side { name, addr, samples: Vec::new() }
+        Side { name, addr, group: None, samples: Vec::new() }
+    }
+
+    /// The side served by the processes of `group` (their CPU time is measured per run).
+    pub(crate) fn in_group(self, group: u32) -> Side {
+        Side { group: Some(group), ..self }
+    }
+
+    /// The median of its samples' CPU time per request, in microseconds, if measured.
+    pub(crate) fn median_cpu_us(&self) -> Option<f64> {
+        median_cpu(&self.samples)
     }
 
     /// The median of its samples' requests per second.
@@ -94,7 +108,7 @@ pub(crate) fn rotate(
         for i in 0..sides.len() {
             let n = sides.len();
             let side = &mut sides[(round + i) % n];
-            let sample = run(load, script, &format!("http://{}/", side.addr))?;
+            let sample = run_measured(load, script, &format!("http://{}/", side.addr), side.group)?;
             eprintln!(
                 "xtask bench: {label} round {}/{rounds} {:<7} {:>8.0} req/s  errors {}",
                 round + 1,
@@ -106,6 +120,30 @@ pub(crate) fn rotate(
         }
     }
     Ok(())
+}
+
+/// The median CPU time per request of the samples that measured it.
+pub(crate) fn median_cpu(samples: &[Sample]) -> Option<f64> {
+    let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu_us).collect();
+    (!cpu.is_empty()).then(|| super::report::median(&cpu))
+}
+
+/// [`run`], measuring the CPU time process group `group` (the server) used per request.
+pub(crate) fn run_measured(
+    load: &Load,
+    script: &Path,
+    url: &str,
+    group: Option<u32>,
+) -> Result<Sample> {
+    let before = group.map(super::procs::group_cpu);
+    let mut sample = run(load, script, url)?;
+    if let (Some(group), Some(before)) = (group, before)
+        && sample.requests > 0
+    {
+        let used = super::procs::group_cpu(group).saturating_sub(before);
+        sample.cpu_us = Some(used.as_secs_f64() * 1e6 / sample.requests as f64);
+    }
+    Ok(sample)
 }
 
 /// Runs wrk against `url`; bounded by `timeout` (coreutils) at the run's duration + 30 s.
@@ -158,6 +196,7 @@ fn parse_script_line(line: &str) -> Result<Sample> {
         p99_us: get("p99_us")? as f64,
         status_errors: get("status")?,
         socket_errors: get("connect")? + get("read")? + get("write")? + get("timeout")?,
+        cpu_us: None,
     })
 }
 
@@ -193,6 +232,7 @@ fn parse_text(out: &str) -> Result<Sample> {
         p99_us: p99.context("no 99% line (was --latency given?)")?,
         status_errors,
         socket_errors,
+        cpu_us: None,
     })
 }
 
