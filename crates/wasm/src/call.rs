@@ -108,7 +108,7 @@ pub(crate) struct Call {
     pub(crate) request: Option<RequestHead>,
     pub(crate) response: Option<ResponseHead>,
     /// The body chunk of a body callback, and which (the ABI's buffer type).
-    pub(crate) body: Option<(i32, Vec<u8>)>,
+    pub(crate) body: Option<(i32, bytes::Bytes)>,
     pub(crate) properties: Option<Box<Properties>>,
     pub(crate) local: Option<LocalResponse>,
     pub(crate) calls: Vec<HttpCall>,

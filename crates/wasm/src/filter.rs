@@ -2,6 +2,8 @@
 //! transaction's worker, and the context's end.
 
 use std::sync::Arc;
+
+use bytes::Bytes;
 use std::time::Instant;
 
 use crate::Failure;
@@ -184,7 +186,8 @@ impl HttpFilter {
     }
 
     /// `proxy_on_request_body` (or `proxy_on_response_body` when `response`): the filter
-    /// sees (and may replace, with `proxy_set_buffer_bytes`) one chunk of the body.
+    /// sees (and may replace, with `proxy_set_buffer_bytes`) one chunk of the body. A chunk the
+    /// filter leaves as it is comes back as the same bytes, not a copy.
     ///
     /// # Errors
     ///
@@ -192,7 +195,7 @@ impl HttpFilter {
     pub fn body(
         &mut self,
         response: bool,
-        chunk: &mut Vec<u8>,
+        chunk: &mut Bytes,
         end_of_stream: bool,
     ) -> Result<BodyVerdict, Failure> {
         let (which, kind) = if response {

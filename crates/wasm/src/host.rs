@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use smallvec::SmallVec;
 use tracing::{Level, debug, error, info, trace, warn};
@@ -340,16 +341,17 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_buffer_bytes",
         |mut c: Ctx<'_>, kind: i32, start: i32, max: i32, ptr_out: i32, len_out: i32| -> Answer {
+            // Shared, not copied: a body chunk or the configuration is only read here.
             let state = c.data();
-            let whole: Vec<u8> = match kind {
-                buffer::PLUGIN_CONFIGURATION => state.shared.config.clone(),
-                buffer::VM_CONFIGURATION => Vec::new(),
+            let whole: Bytes = match kind {
+                buffer::PLUGIN_CONFIGURATION => Bytes::copy_from_slice(&state.shared.config),
+                buffer::VM_CONFIGURATION => Bytes::new(),
                 buffer::REQUEST_BODY | buffer::RESPONSE_BODY => match &state.call.body {
                     Some((k, body)) if *k == kind => body.clone(),
                     _ => return Ok(status::NOT_FOUND),
                 },
                 buffer::HTTP_CALL_RESPONSE_BODY => match &state.call.call_response {
-                    Some(r) => r.body.clone(),
+                    Some(r) => Bytes::copy_from_slice(&r.body),
                     None => return Ok(status::NOT_FOUND),
                 },
                 _ => return Ok(status::NOT_FOUND),
@@ -391,7 +393,12 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Some((k, body)) if *k == kind => {
                     let start = (start as u32 as usize).min(body.len());
                     let end = start.saturating_add(size as u32 as usize).min(body.len());
-                    body.splice(start..end, data);
+                    // A chunk is copied only when a filter changes it.
+                    let mut changed = Vec::with_capacity(body.len() - (end - start) + data.len());
+                    changed.extend_from_slice(&body[..start]);
+                    changed.extend_from_slice(&data);
+                    changed.extend_from_slice(&body[end..]);
+                    *body = Bytes::from(changed);
                     status::OK
                 }
                 _ => status::NOT_FOUND,

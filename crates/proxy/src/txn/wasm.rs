@@ -176,8 +176,9 @@ impl<B> WasmBody<B> {
         WasmBody { input, filters, response, held, answered, limit, trailers: None, done: false }
     }
 
-    /// Runs `chunk` through the filters; what comes out of the last one.
-    fn run(&mut self, chunk: Vec<u8>, end: bool) -> Result<Bytes, BoxError> {
+    /// Runs `chunk` through the filters; what comes out of the last one (the same bytes when
+    /// no filter changed or held them).
+    fn run(&mut self, chunk: Bytes, end: bool) -> Result<Bytes, BoxError> {
         let mut filters = lock(&self.filters);
         let n = filters.len().min(self.held.len());
         let mut data = chunk;
@@ -185,8 +186,8 @@ impl<B> WasmBody<B> {
             let at = if self.response { n - 1 - step } else { step };
             if !self.held[at].is_empty() {
                 let mut held = std::mem::take(&mut self.held[at]);
-                held.append(&mut data);
-                data = held;
+                held.extend_from_slice(&data);
+                data = Bytes::from(held);
             }
             match filters[at].body(self.response, &mut data, end) {
                 Ok(BodyVerdict::Continue) => {}
@@ -198,7 +199,7 @@ impl<B> WasmBody<B> {
                     ))));
                 }
                 Ok(BodyVerdict::Buffer) => {
-                    self.held[at] = data;
+                    self.held[at] = Vec::from(data);
                     return Ok(Bytes::new());
                 }
                 Ok(BodyVerdict::Respond(local)) => {
@@ -215,13 +216,13 @@ impl<B> WasmBody<B> {
                 Err(failure) => return Err(Box::new(WasmStopped(failure.to_string()))),
             }
         }
-        Ok(Bytes::from(data))
+        Ok(data)
     }
 
     /// Ends the body: the end goes through every filter.
     fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.done = true;
-        match self.run(Vec::new(), true) {
+        match self.run(Bytes::new(), true) {
             Ok(out) if !out.is_empty() => Poll::Ready(Some(Ok(Frame::data(out)))),
             Ok(_) => Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t)))),
             Err(e) => Poll::Ready(Some(Err(e))),
@@ -258,13 +259,13 @@ where
                     // `Content-Length`) stops polling once it has it.
                     Ok(data) if this.input.is_end_stream() => {
                         this.done = true;
-                        return match this.run(data.to_vec(), true) {
+                        return match this.run(data, true) {
                             Ok(out) if out.is_empty() => Poll::Ready(None),
                             Ok(out) => Poll::Ready(Some(Ok(Frame::data(out)))),
                             Err(e) => Poll::Ready(Some(Err(e))),
                         };
                     }
-                    Ok(data) => match this.run(data.to_vec(), false) {
+                    Ok(data) => match this.run(data, false) {
                         Ok(out) if out.is_empty() => {}
                         Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
                         Err(e) => {

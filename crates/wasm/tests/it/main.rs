@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hookyard_wasm::{
     BodyVerdict, FailureKind, Limits, Plugin, PluginSpec, Properties, RequestHead, ResponseHead,
     Runtime, Verdict,
@@ -190,17 +191,19 @@ fn request_bodies_are_inspected() {
     let plugin = load("body_inspect", "secret", Limits::default());
     let mut filter = plugin.filter(0, Properties::default()).unwrap();
     filter.request_headers(&mut request("/"), false).unwrap();
-    let mut chunk = b"a harmless se".to_vec();
+    let mut chunk = Bytes::from_static(b"a harmless se");
     assert_eq!(filter.body(false, &mut chunk, false).unwrap(), BodyVerdict::Buffer);
-    let mut whole = b"a harmless secret".to_vec();
+    let mut whole = Bytes::from_static(b"a harmless secret");
     let BodyVerdict::Respond(local) = filter.body(false, &mut whole, true).unwrap() else {
         panic!("not refused");
     };
     assert_eq!(local.status, 403);
     let mut clean = plugin.filter(0, Properties::default()).unwrap();
-    let mut body = b"nothing to see".to_vec();
-    assert_eq!(clean.body(false, &mut body, true).unwrap(), BodyVerdict::Continue);
-    assert_eq!(body, b"nothing to see");
+    let body = Bytes::from(b"nothing to see".to_vec());
+    let mut passed = body.clone();
+    assert_eq!(clean.body(false, &mut passed, true).unwrap(), BodyVerdict::Continue);
+    assert_eq!(passed, body);
+    assert_eq!(passed.as_ptr(), body.as_ptr(), "a chunk the filter left is not copied");
 }
 
 #[test]
