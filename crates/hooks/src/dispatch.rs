@@ -350,18 +350,21 @@ impl Dispatch {
         local: &Local<'_, H>,
     ) -> bool {
         let Some(derived) = self.derived else { return false };
-        let stamps =
-            [local.session_control.map(Control::stamp), local.txn_control.map(Control::stamp)];
+        // Cheapest first: mid-dispatch, a list with callbacks left ends the check.
         !self.ordered
             && !derived.ordered
             && !derived.overrides
-            && derived.stamps == stamps
             && lists.iter().enumerate().all(|(level, list)| {
                 list.is_none_or(|list| {
                     self.versions[level] == Some(list.version)
                         && self.cursors[level] >= list.entries.len()
                 })
             })
+            && derived.stamps
+                == [
+                    local.session_control.map(Control::stamp),
+                    local.txn_control.map(Control::stamp),
+                ]
     }
 
     /// The fast path: every level's list is in dispatch order, so the next callback is the
