@@ -503,10 +503,7 @@ fn start_hookyard(
     let hy_dir = dir.join("hookyard");
     std::fs::create_dir_all(&hy_dir)?;
     let setup = hookyard::prepare(root, &binary, &hy_dir, hy.addr.port(), origin)?;
-    let mut cmd = Command::new(&binary);
-    cmd.arg("run").arg("--config").arg(&hy_dir).arg("--listen").arg(hy.addr.to_string());
-    let mut server = Server::start("hookyard", &cmd, limit, &hy_dir.join("stderr.log"))?;
-    server.wait_ready(hy.addr, &hy.addr.to_string(), ready)?;
+    let server = hookyard::serve(&binary, &hy_dir, hy.addr, limit, ready, "stderr.log")?;
     Ok((server, setup))
 }
 
@@ -531,11 +528,7 @@ fn start_hooks(
     )?;
     let from = format!("http://127.0.0.1:{}/", hooks.addr.port());
     std::fs::write(hy_dir.join("remap.config"), hookyard::rule(&from, origin, None))?;
-    let mut cmd = Command::new(&binary);
-    cmd.arg("run").arg("--config").arg(&hy_dir).arg("--listen").arg(hooks.addr.to_string());
-    let mut server = Server::start("hookyard", &cmd, limit, &hy_dir.join("stderr.log"))?;
-    server.wait_ready(hooks.addr, &hooks.addr.to_string(), ready)?;
-    Ok(server)
+    hookyard::serve(&binary, &hy_dir, hooks.addr, limit, ready, "stderr.log")
 }
 
 /// Every contender serves the origin's body; hookyard's plugin, when it runs, is seen by the

@@ -181,10 +181,7 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
         plugin.display()
     );
     std::fs::write(hy_dir.join("plugin.yaml"), entry)?;
-    let mut cmd = std::process::Command::new(&binary);
-    cmd.args(["run", "--config"]).arg(&hy_dir).args(["--listen", &hy.to_string()]);
-    let mut hy_server = Server::start("hookyard", &cmd, limit, &hy_dir.join("stdout.log"))?;
-    hy_server.wait_ready(hy, &hy.to_string(), ready)?;
+    let hy_server = hookyard::serve(&binary, &hy_dir, hy, limit, ready, "stdout.log")?;
 
     let lua = script();
     let script = dir.join("gzip.lua");

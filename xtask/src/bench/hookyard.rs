@@ -6,10 +6,14 @@
 //! plugin-less rule is benched instead, and the report says so (`"hookyard_plugin": false`)
 //! with the proxy's own reason, rather than the run failing.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+
+use super::procs::Server;
 
 /// The plugin on the bench rule: `plugins/c/<name>.c` and its pparams. `None` benches the
 /// plugin-less rule on purpose (the one-line switch).
@@ -65,6 +69,23 @@ pub(crate) fn rule(from: &str, origin: u16, plugin: Option<(&Path, &[&str])>) ->
 /// rest is the defaults (one worker per core).
 pub(crate) fn settings(dir: &Path) -> String {
     format!("# written by cargo xtask bench\nruntime_dir: {}\n", dir.join("run").display())
+}
+
+/// Runs `binary` on the configuration in `dir`, listening on `addr` (its output to `dir/log`),
+/// and waits until it serves, within `ready`.
+pub(crate) fn serve(
+    binary: &Path,
+    dir: &Path,
+    addr: SocketAddr,
+    limit: Duration,
+    ready: Duration,
+    log: &str,
+) -> Result<Server> {
+    let mut cmd = Command::new(binary);
+    cmd.arg("run").arg("--config").arg(dir).arg("--listen").arg(addr.to_string());
+    let mut server = Server::start("hookyard", &cmd, limit, &dir.join(log))?;
+    server.wait_ready(addr, &addr.to_string(), ready)?;
+    Ok(server)
 }
 
 /// Writes the configuration into `dir`: with the plugin when `hookyard check` accepts it, else

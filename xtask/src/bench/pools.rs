@@ -62,10 +62,8 @@ fn start(
         rule = format!("{} @strategy=bench\n", rule.trim_end());
     }
     std::fs::write(dir.join("remap.config"), rule)?;
-    let mut cmd = std::process::Command::new(binary);
-    cmd.args(["run", "--config"]).arg(dir).args(["--listen", &addr.to_string()]);
-    let mut server = Server::start("hookyard", &cmd, limit, &dir.join("stdout.log"))?;
-    server.wait_ready(addr, &addr.to_string(), Duration::from_secs(20))?;
+    let ready = Duration::from_secs(20);
+    let server = hookyard::serve(binary, dir, addr, limit, ready, "stdout.log")?;
     Ok((server, addr))
 }
 

@@ -46,10 +46,8 @@ fn start(
     std::fs::write(dir.join("hookyard.yaml"), hookyard::settings(dir))?;
     let from = format!("http://{addr}/");
     std::fs::write(dir.join("remap.config"), hookyard::rule(&from, origin, plugin))?;
-    let mut cmd = std::process::Command::new(binary);
-    cmd.args(["run", "--config"]).arg(dir).args(["--listen", &addr.to_string()]);
-    let mut server = Server::start("hookyard", &cmd, limit, &dir.join("stdout.log"))?;
-    server.wait_ready(addr, &addr.to_string(), Duration::from_secs(20))?;
+    let ready = Duration::from_secs(20);
+    let server = hookyard::serve(binary, dir, addr, limit, ready, "stdout.log")?;
     Ok((server, addr))
 }
 
