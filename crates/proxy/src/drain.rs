@@ -6,7 +6,7 @@
 //! connections get a GOAWAY; the listeners keep accepting for `drain.grace`, so clients that
 //! have not yet heard go on being served, then close; transactions still running then finish
 //! until `drain.deadline`, counted from the start. The process that owns the server
-//! ([`crate::run_until_signalled`]) times the steps; the workers read this state.
+//! ([`crate::SignalHandlers::serve`]) times the steps; the workers read this state.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -115,6 +115,7 @@ pub fn run_node(node: NodeOptions, mut server: ServerConfig) -> anyhow::Result<(
     let mut node = Node::open(node).with_context(|| format!("fleet state {}", state.display()))?;
     let revision = runtime.block_on(node.first())?;
     server.config_dir = Some(node.live_dir().to_owned());
+    let signals = crate::SignalHandlers::install().context("signal handling")?;
     let handle =
         Server::start(server).with_context(|| format!("cannot start on revision {revision}"))?;
     node.started()?;
@@ -130,7 +131,7 @@ pub fn run_node(node: NodeOptions, mut server: ServerConfig) -> anyhow::Result<(
         .name("hookyard-fleet".into())
         .spawn(move || runtime.block_on(node.follow(host)))
         .context("cannot start the fleet thread")?;
-    crate::run_until_signalled(handle).context("signal handling")?;
+    signals.serve(handle).context("signal handling")?;
     // Leaving says so at once; unsaid (etcd away), the lease says it a few seconds later.
     let leaving = async {
         let leave = hookyard_fleet::leave(&etcd, &cluster, &name);

@@ -69,6 +69,6 @@ pub use report::{
     CallbackEntry, Draining, HookInfo, PluginVersion, ReloadReport, RuleInfo, Status,
 };
 pub use server::{AdminSocket, Listeners, Server, ServerConfig, ServerHandle, StartError};
-pub use signals::run_until_signalled;
+pub use signals::SignalHandlers;
 pub use txn::Body;
 pub use versions::{RetiredVersion, UnknownPlugin};

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand};
 use hookyard_proxy::config::{Settings, admin_socket, settings_of};
 use hookyard_proxy::log::LogFormat;
-use hookyard_proxy::{AdminSocket, Listeners, Server, ServerConfig, ctl};
+use hookyard_proxy::{AdminSocket, Listeners, Server, ServerConfig, SignalHandlers, ctl};
 
 /// The binary's allocator: mimalloc, which cut the proxy's time in malloc and free (13 % of its
 /// profile under load with glibc's) — see docs/benchmarks.md. Plugins keep their own (they
@@ -525,6 +525,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (false, Some(sockets)) => Listeners::Activated(sockets),
                 (false, None) => Listeners::Bind,
             };
+            let signals = SignalHandlers::install().context("signal handling")?;
             let handle = Server::start_with(options, listeners).context("cannot start")?;
             for addr in handle.addrs() {
                 eprintln!("hookyard: listening on http://{addr}");
@@ -538,7 +539,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(addr) = handle.metrics_addr() {
                 eprintln!("hookyard: metrics on http://{addr}/metrics");
             }
-            hookyard_proxy::run_until_signalled(handle).context("signal handling")?;
+            signals.serve(handle).context("signal handling")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { config, json } => {

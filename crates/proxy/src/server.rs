@@ -582,7 +582,7 @@ impl ServerHandle {
     /// Starts draining with the serving `drain` settings (what `ctl drain`, SIGTERM and SIGINT
     /// do), unless a drain runs already: the health route answers 503, HTTP/1 responses close
     /// their connections, HTTP/2 connections get a GOAWAY. Listeners keep accepting until
-    /// [`ServerHandle::shutdown`], which [`run_until_signalled`](crate::run_until_signalled)
+    /// [`ServerHandle::shutdown`], which [`SignalHandlers::serve`](crate::SignalHandlers::serve)
     /// calls once `drain.grace` has passed. Returns what is left of the drain's grace and
     /// deadline.
     pub fn drain(&self) -> crate::report::Draining {

@@ -9,67 +9,91 @@ use tracing::{error, info, warn};
 
 use crate::server::ServerHandle;
 
-/// Serves until a drain (SIGTERM, SIGINT or `ctl drain`) has run its course, reloading on
-/// SIGHUP; then returns, the process's work done.
-///
-/// A drain keeps the listeners open for `drain.grace` (a second SIGTERM or SIGINT ends the
-/// grace at once), then closes them and waits for what still runs, until `drain.deadline`
-/// from its start.
-///
-/// # Errors
-///
-/// The signal handlers or their runtime cannot be set up.
-pub fn run_until_signalled(handle: ServerHandle) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let handle = Arc::new(handle);
-    let waiter = handle.clone();
-    runtime.block_on(async move {
-        let mut signals = Signals {
-            hangup: signal(SignalKind::hangup())?,
-            terminate: signal(SignalKind::terminate())?,
-            interrupt: signal(SignalKind::interrupt())?,
-            user1: signal(SignalKind::user_defined1())?,
+/// The process's signal handlers, installed before anything serves: a signal that arrives
+/// while the server starts waits for [`SignalHandlers::serve`] instead of taking its default
+/// action (SIGUSR1 and SIGHUP would end the process).
+pub struct SignalHandlers {
+    runtime: tokio::runtime::Runtime,
+    signals: Signals,
+}
+
+impl SignalHandlers {
+    /// Installs the handlers for SIGHUP, SIGTERM, SIGINT and SIGUSR1.
+    ///
+    /// # Errors
+    ///
+    /// The signal handlers or their runtime cannot be set up.
+    pub fn install() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let signals = {
+            let _entered = runtime.enter();
+            Signals {
+                hangup: signal(SignalKind::hangup())?,
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+                user1: signal(SignalKind::user_defined1())?,
+            }
         };
-        let mut draining = handle.drain_state().subscribe();
-        crate::notify::notify("READY=1\nSTATUS=serving");
-        loop {
-            tokio::select! {
-                () = reload_on(&mut signals.hangup, &handle) => {}
-                () = reopen_on(&mut signals.user1, &handle) => {}
-                _ = signals.terminate.recv() => { info!("SIGTERM: draining"); break }
-                _ = signals.interrupt.recv() => { info!("SIGINT: draining"); break }
-                _ = draining.wait_for(|draining| *draining) => break,
-            }
-        }
-        let draining = handle.drain();
-        watchdog(Duration::from_millis(draining.deadline_left_ms) + WATCHDOG_MARGIN)?;
-        let grace_end = tokio::time::Instant::now() + Duration::from_millis(draining.grace_left_ms);
-        loop {
-            tokio::select! {
-                () = reload_on(&mut signals.hangup, &handle) => {}
-                () = reopen_on(&mut signals.user1, &handle) => {}
-                () = tokio::time::sleep_until(grace_end) => break,
-                _ = signals.terminate.recv() => {
-                    info!("SIGTERM again: closing the listeners now");
-                    break;
-                }
-                _ = signals.interrupt.recv() => {
-                    info!("SIGINT again: closing the listeners now");
-                    break;
-                }
-            }
-        }
-        info!("drain grace over: listeners closed, waiting for in-flight transactions");
-        handle.shutdown();
-        Ok::<_, std::io::Error>(())
-    })?;
-    drop(runtime);
-    match Arc::try_unwrap(waiter) {
-        Ok(handle) => handle.wait(),
-        Err(_) => warn!("a reload is still running at shutdown"),
+        Ok(Self { runtime, signals })
     }
-    info!("hookyard stopped");
-    Ok(())
+
+    /// Serves until a drain (SIGTERM, SIGINT or `ctl drain`) has run its course, reloading on
+    /// SIGHUP and reopening the access log on SIGUSR1; then returns, the process's work done.
+    ///
+    /// A drain keeps the listeners open for `drain.grace` (a second SIGTERM or SIGINT ends the
+    /// grace at once), then closes them and waits for what still runs, until `drain.deadline`
+    /// from its start.
+    ///
+    /// # Errors
+    ///
+    /// The watchdog thread cannot be started.
+    pub fn serve(self, handle: ServerHandle) -> std::io::Result<()> {
+        let Self { runtime, mut signals } = self;
+        let handle = Arc::new(handle);
+        let waiter = handle.clone();
+        runtime.block_on(async move {
+            let mut draining = handle.drain_state().subscribe();
+            crate::notify::notify("READY=1\nSTATUS=serving");
+            loop {
+                tokio::select! {
+                    () = reload_on(&mut signals.hangup, &handle) => {}
+                    () = reopen_on(&mut signals.user1, &handle) => {}
+                    _ = signals.terminate.recv() => { info!("SIGTERM: draining"); break }
+                    _ = signals.interrupt.recv() => { info!("SIGINT: draining"); break }
+                    _ = draining.wait_for(|draining| *draining) => break,
+                }
+            }
+            let draining = handle.drain();
+            watchdog(Duration::from_millis(draining.deadline_left_ms) + WATCHDOG_MARGIN)?;
+            let grace_end =
+                tokio::time::Instant::now() + Duration::from_millis(draining.grace_left_ms);
+            loop {
+                tokio::select! {
+                    () = reload_on(&mut signals.hangup, &handle) => {}
+                    () = reopen_on(&mut signals.user1, &handle) => {}
+                    () = tokio::time::sleep_until(grace_end) => break,
+                    _ = signals.terminate.recv() => {
+                        info!("SIGTERM again: closing the listeners now");
+                        break;
+                    }
+                    _ = signals.interrupt.recv() => {
+                        info!("SIGINT again: closing the listeners now");
+                        break;
+                    }
+                }
+            }
+            info!("drain grace over: listeners closed, waiting for in-flight transactions");
+            handle.shutdown();
+            Ok::<_, std::io::Error>(())
+        })?;
+        drop(runtime);
+        match Arc::try_unwrap(waiter) {
+            Ok(handle) => handle.wait(),
+            Err(_) => warn!("a reload is still running at shutdown"),
+        }
+        info!("hookyard stopped");
+        Ok(())
+    }
 }
 
 /// How long past `drain.deadline` a process that has not exited yet is ended by the watchdog.

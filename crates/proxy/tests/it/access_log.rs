@@ -450,10 +450,14 @@ async fn a_full_queue_drops_and_counts() {
     assert_eq!(metric(&text, "hookyard_access_log_dropped_total"), 4);
 }
 
+/// A `hookyard run` configuration with an access log and sockets of its own.
+const LOGGED_RUN: &str =
+    "admin: a.sock\nruntime_dir: run\naccess_log: {path: access.log, format: common}\n";
+
 #[test]
 fn logrotate_renames_and_sigusr1_reopens() {
     use crate::cli::{http_get, start_run};
-    let dir = config_dir(&[("hookyard.yaml", "access_log: {path: access.log, format: common}\n")]);
+    let dir = config_dir(&[("hookyard.yaml", LOGGED_RUN)]);
     let (mut child, stderr, addr) =
         start_run(dir.path(), &["--config", ".", "--listen", "127.0.0.1:0"]);
     let log = dir.path().join("access.log");
@@ -492,6 +496,30 @@ fn logrotate_renames_and_sigusr1_reopens() {
     assert_eq!(count(&rotated), 2);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("\"GET /_hookyard/health?n=3 HTTP/1.1\" 200 "), "{text}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The handlers are in place before the proxy says it listens: a SIGUSR1 sent at once (a
+/// logrotate run racing a start) reopens the log instead of ending the process.
+#[test]
+fn a_sigusr1_as_soon_as_the_proxy_listens_is_handled() {
+    use crate::cli::{http_get, start_run};
+    let dir = config_dir(&[("hookyard.yaml", LOGGED_RUN)]);
+    let (mut child, stderr, addr) =
+        start_run(dir.path(), &["--config", ".", "--listen", "127.0.0.1:0"]);
+    let killed =
+        std::process::Command::new("kill").args(["-USR1", &child.id().to_string()]).status();
+    assert!(killed.unwrap().success());
+    let reopened = loop {
+        match stderr.recv_timeout(crate::support::DEADLINE) {
+            Ok(line) if line.contains("access log reopened") => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    assert!(reopened, "no `access log reopened`: {:?}", child.try_wait());
+    assert!(http_get(&addr, "h.test", "/_hookyard/health").contains("200 OK"));
     let _ = child.kill();
     let _ = child.wait();
 }
