@@ -29,6 +29,9 @@ use crate::tls::TlsInfo;
 /// that pends.
 const TXN_CLOSE_MARGIN: Duration = Duration::from_secs(1);
 
+/// A request body as a client sends it.
+pub(crate) type ClientBody = hyper::body::Incoming;
+
 /// What every connection of a worker shares.
 pub(crate) struct Worker {
     /// The generation new transactions take.

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderMap};
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::rt::{Read, Write};
 use hyper_util::rt::TokioIo;
@@ -30,6 +29,9 @@ use self::body::RequestBody;
 use self::tls::{TlsError, TlsTarget};
 use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};
+
+/// A response body as an origin sends it.
+pub(crate) type OriginBody = hyper::body::Incoming;
 
 /// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +181,7 @@ impl OriginPool {
         authority: &str,
         sender: SendRequest<RequestBody>,
         requests: u64,
-        response: &mut Response<Incoming>,
+        response: &mut Response<OriginBody>,
     ) -> Result<(), OriginError> {
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             return Err(OriginError::SwitchingProtocols);
@@ -240,7 +242,7 @@ impl OriginPool {
         to: &Destination,
         mut request: Request<RequestBody>,
         dns: &Resolver,
-    ) -> Result<Response<Incoming>, Failed> {
+    ) -> Result<Response<OriginBody>, Failed> {
         let authority = to.key.as_str();
         while let Some((mut sender, requests)) = self.checkout(authority) {
             match sender.try_send_request(request).await {

@@ -39,7 +39,6 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -53,22 +52,22 @@ use self::wasm::WasmBody;
 use crate::access_log::Logging;
 use crate::access_log::record::{Message, OriginSide, head_len, request_head_len};
 use crate::config::Source;
-use crate::conn::Conn;
+use crate::conn::{ClientBody, Conn};
 use crate::forwarding::ClientSide;
 use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
-use crate::origin::{Destination, OriginError};
+use crate::origin::{Destination, OriginBody, OriginError};
 use crate::pool::{Attempts, Host, Strategy};
 use crate::stats::OriginFailure;
 
 /// A response body: the origin's, streamed, or one the proxy made.
-pub type Body = Either<Incoming, Full<Bytes>>;
+pub type Body = Either<OriginBody, Full<Bytes>>;
 
 /// hyper's service entry: one call per request head.
 pub(crate) async fn handle(
     conn: Arc<Conn>,
-    request: Request<Incoming>,
+    request: Request<ClientBody>,
 ) -> Result<Response<TxnBody>, Infallible> {
     Ok(transact(conn, request, None).await)
 }
@@ -79,7 +78,7 @@ pub(crate) async fn handle(
 /// TXN_CLOSE.
 pub(crate) async fn handle_stream(
     conn: Arc<Conn>,
-    request: Request<Incoming>,
+    request: Request<ClientBody>,
     left: oneshot::Sender<()>,
 ) -> Response<TxnBody> {
     transact(conn, request, Some(left)).await
@@ -99,7 +98,7 @@ pub(crate) fn too_many_streams() -> Response<TxnBody> {
 /// Runs a transaction to its response (see [`handle_stream`] for `left`).
 async fn transact(
     conn: Arc<Conn>,
-    request: Request<Incoming>,
+    request: Request<ClientBody>,
     left: Option<oneshot::Sender<()>>,
 ) -> Response<TxnBody> {
     let started = std::time::Instant::now();
@@ -217,7 +216,7 @@ impl Transaction {
         &mut self,
         conn: &Conn,
         parts: &mut Parts,
-        body: Incoming,
+        body: ClientBody,
     ) -> Result<Response<Body>, Answer> {
         if parts.version == Version::HTTP_2 {
             fields::join_cookies(&mut parts.headers);
@@ -407,7 +406,7 @@ impl Transaction {
     async fn origin_request(
         &mut self,
         parts: &mut Parts,
-        body: Incoming,
+        body: ClientBody,
         route: &Route<'_>,
         client: &ClientSide<'_>,
     ) -> Result<OriginRequest, Answer> {
@@ -609,7 +608,7 @@ impl Transaction {
         conn: &Conn,
         request: OriginRequest,
         chain: &Chain,
-    ) -> Result<Response<Incoming>, Answer> {
+    ) -> Result<Response<OriginBody>, Answer> {
         let OriginRequest { mut request, mut to, client_body, mut pool } = request;
         let timeout = self.generation.config.settings.timeouts.origin_response;
         let sent = loop {
@@ -706,7 +705,7 @@ impl Transaction {
     /// READ_RESPONSE_HDR: plugins see (and may change) the origin's response head.
     async fn read_response(
         &mut self,
-        response: Response<Incoming>,
+        response: Response<OriginBody>,
     ) -> Result<Response<Body>, Answer> {
         let (mut parts, body) = response.into_parts();
         let received = parts.version;

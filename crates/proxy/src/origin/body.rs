@@ -13,8 +13,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hookyard_host::Stage;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 
+use crate::conn::ClientBody;
 use crate::txn::transform::{BoxError, TransformFailed, Transformed};
 use crate::txn::wasm::{Answered, Filters, WasmBody};
 
@@ -30,10 +31,10 @@ pub(crate) struct RequestBody {
 enum Input {
     /// No body (a request made again for a retry).
     Empty,
-    Plain(Incoming),
-    Transformed(Box<Transformed<Incoming>>),
-    Wasm(Box<WasmBody<Incoming>>),
-    WasmTransformed(Box<Transformed<WasmBody<Incoming>>>),
+    Plain(ClientBody),
+    Transformed(Box<Transformed<ClientBody>>),
+    Wasm(Box<WasmBody<ClientBody>>),
+    WasmTransformed(Box<Transformed<WasmBody<ClientBody>>>),
 }
 
 impl std::fmt::Debug for RequestBody {
@@ -64,7 +65,7 @@ impl RequestBody {
     /// `pending_limit`; a body that is empty from the start gives each just its end); the watch
     /// says later whether it failed.
     pub(crate) fn watch(
-        inner: Incoming,
+        inner: ClientBody,
         stages: Vec<Stage>,
         pending_limit: std::time::Duration,
         wasm: Option<(Filters, Answered, usize)>,

@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use http::header::HeaderMap;
 use http::{Method, Request, Response, Version};
-use hyper::body::Incoming;
 use tracing::debug;
 
 use crate::origin::body::RequestBody;
 use crate::origin::tls::TlsTarget;
-use crate::origin::{Failed, OriginError};
+use crate::origin::{Failed, OriginBody, OriginError};
 use crate::pool::{Attempts, Host, Strategy};
 
 /// A transaction's tries on a strategy's hosts.
@@ -75,7 +74,7 @@ impl PoolTry {
 }
 
 /// What one try of a strategy's host came to: the response, or why there was none.
-pub(super) type Sent = Result<Result<Response<Incoming>, Failed>, tokio::time::error::Elapsed>;
+pub(super) type Sent = Result<Result<Response<OriginBody>, Failed>, tokio::time::error::Elapsed>;
 
 /// Counts a try's outcome at `host` (passive checks with `passive`), and decides whether the
 /// request goes to another host: after a connection that could not be made (nothing was sent),
