@@ -162,8 +162,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// One request and its response; whether the connection goes on.
     async fn exchange(&mut self, head: hookyard_h1::RequestHead) -> std::io::Result<bool> {
-        let asked =
-            Asked { method: head.method.clone(), version: head.version, keep_alive: head.keep_alive() };
+        let asked = Asked {
+            method: head.method.clone(),
+            version: head.version,
+            keep_alive: head.keep_alive(),
+        };
         let expects_continue = head.expects_continue();
         let kind = head.body();
         let parts = head.into_parts();
@@ -191,17 +194,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 read = reader.step(&mut self.io, &mut self.read, &mut self.write) => read?,
             }
         };
-        let body_read = reader.as_mut().is_none_or(BodyReader::finish);
-        let keep_alive = asked.keep_alive && body_read && !*self.stopped.borrow();
-        self.respond(response, &asked, keep_alive).await
+        let keep_alive = asked.keep_alive && !*self.stopped.borrow();
+        let keep_alive = self.respond(response, &asked, keep_alive, reader.as_mut()).await?;
+        // A body not read to its end leaves the connection unframed.
+        let body_read = reader.is_none_or(|mut r| r.finish(&mut self.read));
+        Ok(keep_alive && body_read)
     }
 
-    /// Writes `response` to a request as `asked`; whether the connection goes on.
+    /// Writes `response` to a request as `asked`, reading on the request's body with `reader`
+    /// meanwhile; whether the connection goes on.
     async fn respond(
         &mut self,
         response: Response<TxnBody>,
         asked: &Asked,
         keep_alive: bool,
+        reader: Option<&mut BodyReader>,
     ) -> std::io::Result<bool> {
         let (mut parts, mut body) = response.into_parts();
         let mut keep_alive = keep_alive && !connection_has(&parts.headers, "close");
@@ -242,15 +249,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         self.write.put_slice(b"\r\n");
         drop(parts);
-        let sent = self.send_body(&mut body, framing).await;
+        let sent = self.send_body(&mut body, framing, reader).await;
         // TXN_CLOSE runs as the body drops: after its last byte, before the next request.
         drop(body);
         sent?;
         Ok(keep_alive)
     }
 
-    /// Writes `body` framed as `framing`, after the head in the write buffer.
-    async fn send_body(&mut self, body: &mut TxnBody, framing: BodyKind) -> std::io::Result<()> {
+    /// Writes `body` framed as `framing`, after the head in the write buffer; while it waits
+    /// for the body, `reader` reads on the request's (a request and its response may stream at
+    /// once).
+    async fn send_body(
+        &mut self,
+        body: &mut TxnBody,
+        framing: BodyKind,
+        mut reader: Option<&mut BodyReader>,
+    ) -> std::io::Result<()> {
         let mut encoder = Encoder::new(framing);
         if framing != BodyKind::Empty {
             loop {
@@ -259,8 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     Some(frame) => frame,
                     None => {
                         self.flush().await?;
-                        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx))
-                            .await
+                        self.next_frame(body, reader.as_deref_mut()).await?
                     }
                 };
                 let Some(frame) = frame else { break };
@@ -280,6 +293,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         encoder.finish(None, &mut self.write).map_err(std::io::Error::other)?;
         self.flush().await
+    }
+
+    /// The body's next frame, `reader` reading the request's body meanwhile.
+    async fn next_frame(
+        &mut self,
+        body: &mut TxnBody,
+        mut reader: Option<&mut BodyReader>,
+    ) -> std::io::Result<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        let mut next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx));
+        loop {
+            let Some(reader) = reader.as_deref_mut().filter(|r| r.reading()) else {
+                return Ok(next.await);
+            };
+            tokio::select! {
+                frame = &mut next => return Ok(frame),
+                read = reader.step(&mut self.io, &mut self.read, &mut self.write) => read?,
+            }
+        }
     }
 
     /// One data frame of a response body, through `encoder`.
@@ -395,11 +426,19 @@ impl BodyReader {
         }
     }
 
-    /// The response is ready: whether the body was read to its end (else reading stops, and
-    /// the transaction, should it still read, sees the body abandoned).
-    fn finish(&mut self) -> bool {
+    /// The response is ready: whether the body was read to its end, what of it is still
+    /// buffered skipped (else reading stops, and the transaction, should it still read, sees the
+    /// body abandoned).
+    fn finish(&mut self, read: &mut BytesMut) -> bool {
         self.sender = None;
-        self.done
+        while !self.done {
+            match self.decoder.decode(read) {
+                Ok(Decoded::Data(_) | Decoded::Trailers(_)) => {}
+                Ok(Decoded::End) => self.done = true,
+                Ok(Decoded::NeedMore) | Err(_) => return false,
+            }
+        }
+        true
     }
 }
 

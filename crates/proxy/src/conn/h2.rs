@@ -32,8 +32,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, debug_span};
 
-use super::{ClientBody, Conn};
 use super::io::ConnState;
+use super::{ClientBody, Conn};
 use crate::txn::{self, TxnBody};
 
 /// The worker's shutdown as one connection sees it: its signal, the server's drain, and the

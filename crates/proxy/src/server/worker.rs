@@ -11,10 +11,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
-use crate::conn::{h1, h2};
 use crate::conn::io::{ConnIo, ConnState};
 use crate::conn::preface::{self, Protocol, Rewind};
 use crate::conn::{Conn, Worker};
+use crate::conn::{h1, h2};
 use crate::limit::Permit;
 use crate::stats::ListenerCounts;
 use crate::tls::{TlsInfo, TlsServer};
