@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::body::RequestBody;
-use super::conn::Stream;
+use super::conn::{ExchangeError, Stream};
 use super::response::OriginBodyError;
 use super::*;
 use crate::conn::ClientBody;
@@ -397,4 +397,105 @@ async fn after_an_early_2xx_the_body_goes_on_as_the_response_is_read() {
     assert_eq!(data, "5\r\nfirst\r\n6\r\nsecond\r\n0\r\n\r\n");
     // Answered early: not used again.
     assert_eq!(counts(&stats), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn a_bodiless_request_a_reused_connection_dropped_goes_again_on_a_new_one() {
+    let (listener, to) = origin().await;
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = BytesMut::new();
+        read_head(&mut s, &mut buf).await;
+        s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+        // The next request is read, and the connection closed unanswered.
+        let dropped = read_head(&mut s, &mut buf).await;
+        drop(s);
+        let (mut s, _) = listener.accept().await.unwrap();
+        let again = read_head(&mut s, &mut buf).await;
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain").await.unwrap();
+        (dropped, again, s)
+    });
+    let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
+    pool.send(&to, get(&to), &dns).await.unwrap();
+    let response = pool.send(&to, get(&to), &dns).await.unwrap();
+    assert_eq!(collect(response).await.0, "again");
+    let (dropped, again, _s) = server.await.unwrap();
+    assert_eq!(dropped, again);
+    assert_eq!(counts(&stats), (2, 1, 1));
+}
+
+#[tokio::test]
+async fn a_request_with_a_body_is_not_sent_again_and_lengths_go_raw() {
+    let (listener, to) = origin().await;
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = BytesMut::new();
+        read_head(&mut s, &mut buf).await;
+        s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+        let head = read_head(&mut s, &mut buf).await;
+        read_until(&mut s, &mut buf, b"hello").await;
+        (head, buf)
+    });
+    let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
+    pool.send(&to, get(&to), &dns).await.unwrap();
+    let body = http_body_util::Full::new(Bytes::from_static(b"hello"));
+    let request = post(&to, body).await;
+    let failed = pool.send(&to, request, &dns).await.unwrap_err();
+    assert!(
+        matches!(failed.error, OriginError::Exchange(ExchangeError::Closed)),
+        "{:?}",
+        failed.error
+    );
+    assert!(failed.unsent.is_none());
+    let (head, body) = server.await.unwrap();
+    assert!(head.contains("content-length: 5\r\n"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert_eq!(&body[..], b"hello");
+    assert_eq!(counts(&stats), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn connection_close_either_way_ends_the_connection() {
+    let (listener, to) = origin().await;
+    tokio::spawn(async move {
+        for answer in [
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na",
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb",
+        ] {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = BytesMut::new();
+            read_head(&mut s, &mut buf).await;
+            s.write_all(answer.as_bytes()).await.unwrap();
+            while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
+        }
+    });
+    let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
+    let response = pool.send(&to, get(&to), &dns).await.unwrap();
+    assert_eq!(collect(response).await.0, "a");
+    assert_eq!(counts(&stats), (1, 1, 0));
+    let mut request = get(&to);
+    request.headers_mut().insert(http::header::CONNECTION, "close".parse().unwrap());
+    let response = pool.send(&to, request, &dns).await.unwrap();
+    assert_eq!(collect(response).await.0, "b");
+    assert_eq!(counts(&stats), (2, 2, 0));
+}
+
+#[tokio::test]
+async fn response_heads_as_large_as_hyper_allowed_are_read() {
+    let (listener, to) = origin().await;
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = BytesMut::new();
+        read_head(&mut s, &mut buf).await;
+        let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+        for n in 0..90 {
+            head.push_str(&format!("X-Big-{n}: {}\r\n", "v".repeat(3000)));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).await.unwrap();
+        while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
+    });
+    let (pool, _stats, dns) = pool(&crate::config::OriginPool::default());
+    let response = pool.send(&to, get(&to), &dns).await.unwrap();
+    assert_eq!(response.headers().len(), 91);
 }
