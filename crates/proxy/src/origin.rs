@@ -110,7 +110,8 @@ struct Lists {
 
 impl Idle {
     /// Puts `conn` on `key`'s idle list, unless the list is full (the connection closes).
-    fn put(&self, key: &str, conn: OriginConn) {
+    fn put(&self, key: &str, mut conn: OriginConn) {
+        conn.idle();
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let Lists { by_key, pooled: count } = &mut *lists;
         let pooled = Pooled { conn, since: Instant::now() };

@@ -42,8 +42,12 @@ pub(super) const RESPONSE_LIMITS: Limits = Limits {
 /// enough to bound what a connection holds.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
 
-/// What the read buffer grows by when it is full.
+/// What the read buffer grows by when it is full, at first.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// What the read buffer grows by at most: reads that fill what was asked (a large body) ask
+/// for twice as much next time, up to this.
+const READ_CHUNK_MAX: usize = 128 * 1024;
 
 /// An origin connection's byte stream: TCP, or TLS over TCP for an `https://` origin.
 pub(crate) enum Stream {
@@ -99,6 +103,8 @@ pub(crate) struct OriginConn {
     pub(super) read: BytesMut,
     /// Bytes encoded and not yet written.
     write: BytesMut,
+    /// What the next read reserves room for, when the read buffer is full.
+    read_size: usize,
     _open: OpenOrigin,
     /// Requests sent on it so far.
     pub(super) requests: u64,
@@ -150,6 +156,7 @@ impl OriginConn {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),
             write: BytesMut::with_capacity(1024),
+            read_size: READ_CHUNK,
             _open: open,
             requests: 0,
         }
@@ -162,7 +169,7 @@ impl OriginConn {
             return false;
         }
         let mut cx = Context::from_waker(Waker::noop());
-        poll_read_more(&mut self.stream, &mut self.read, &mut cx).is_pending()
+        self.poll_read(&mut cx).is_pending()
     }
 
     /// Sends `request` (its head in one write with a body that is empty), and reads the
@@ -247,7 +254,7 @@ impl OriginConn {
             if let Some(head) = final_head(&mut self.read, method)? {
                 return Ok(head);
             }
-            let read = poll_fn(|cx| poll_read_more(&mut self.stream, &mut self.read, cx)).await;
+            let read = poll_fn(|cx| self.poll_read(cx)).await;
             match read {
                 Ok(0) => return Err(ExchangeError::Closed),
                 Ok(_) => {}
@@ -273,7 +280,28 @@ impl OriginConn {
 
     /// Polls for more bytes into the read buffer: how many came (0 at the end of the stream).
     pub(super) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        poll_read_more(&mut self.stream, &mut self.read, cx)
+        if self.read.capacity() - self.read.len() < READ_CHUNK / 4 {
+            self.read.reserve(self.read_size);
+        }
+        let room = self.read.capacity() - self.read.len();
+        // `read_buf`'s future holds nothing but its borrows: dropped when pending, no byte is
+        // lost.
+        let read = std::pin::pin!(self.stream.read_buf(&mut self.read)).poll(cx);
+        if let Poll::Ready(Ok(n)) = read
+            && n == room
+        {
+            self.read_size = (self.read_size * 2).min(READ_CHUNK_MAX);
+        }
+        read
+    }
+
+    /// Readies an idle connection for the pool: a read buffer grown for a large body is let
+    /// go, so that idle connections hold little.
+    pub(super) fn idle(&mut self) {
+        if self.read.capacity() > READ_CHUNK {
+            self.read = BytesMut::new();
+            self.read_size = READ_CHUNK;
+        }
     }
 }
 
@@ -346,20 +374,6 @@ fn final_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead
             Err(e) => return Err(ExchangeError::Codec(e)),
         }
     }
-}
-
-/// Reads what `stream` has into `buf`, growing it when full.
-fn poll_read_more(
-    stream: &mut Stream,
-    buf: &mut BytesMut,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<usize>> {
-    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-        buf.reserve(READ_CHUNK);
-    }
-    // `read_buf`'s future holds nothing but its borrows: dropped when pending, no byte is lost.
-    let read = stream.read_buf(buf);
-    std::pin::pin!(read).as_mut().poll(cx)
 }
 
 /// How the request's body is framed, its fields set to say so, as hyper's client decided: a
