@@ -499,3 +499,25 @@ async fn response_heads_as_large_as_hyper_allowed_are_read() {
     let response = pool.send(&to, get(&to), &dns).await.unwrap();
     assert_eq!(response.headers().len(), 91);
 }
+
+#[tokio::test]
+async fn reads_that_fill_the_buffer_grow_and_an_idle_connection_lets_go() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let (mut server, _) = server.unwrap();
+    let stats = Arc::new(Stats::new(1, 0));
+    let mut conn = OriginConn::new(Stream::Tcp(client.unwrap()), OpenOrigin::count(stats, 0, None));
+    // Well within loopback's buffers: all of it is there to read at once.
+    server.write_all(&[b'x'; 48 * 1024]).await.unwrap();
+    let mut sizes = Vec::new();
+    while conn.read.len() < 48 * 1024 {
+        let n = std::future::poll_fn(|cx| conn.poll_read(cx)).await.unwrap();
+        sizes.push(n);
+    }
+    assert_eq!(sizes[0], 16 * 1024, "{sizes:?}");
+    assert!(sizes[1] > 16 * 1024, "{sizes:?}");
+    conn.read.clear();
+    conn.idle();
+    assert!(conn.read.capacity() <= 16 * 1024);
+}
