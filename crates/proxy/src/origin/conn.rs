@@ -135,17 +135,17 @@ pub(crate) struct Unanswered {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ExchangeError {
     /// Reading or writing the connection failed.
-    #[error("connection failed")]
+    #[error("connection failed: {0}")]
     Io(#[source] io::Error),
     /// The origin closed the connection before a whole response head.
     #[error("connection closed before a response head")]
     Closed,
     /// The response head is malformed or over a limit, or the request body did not fit its
     /// length.
-    #[error("malformed message")]
+    #[error("malformed message: {0}")]
     Codec(#[source] hookyard_h1::Error),
     /// The request body failed (the client's, or a plugin's transform of it).
-    #[error("request body failed")]
+    #[error("request body failed: {0}")]
     Body(#[source] BoxError),
 }
 

@@ -51,13 +51,13 @@ pub(super) struct Back {
 #[derive(Debug, thiserror::Error)]
 pub enum OriginBodyError {
     /// Reading the connection failed.
-    #[error("reading the origin's response body failed")]
+    #[error("reading the origin's response body failed: {0}")]
     Io(#[source] io::Error),
     /// The body's framing is malformed, or the connection closed before its end.
-    #[error("malformed origin response body")]
+    #[error("malformed origin response body: {0}")]
     Codec(#[source] hookyard_h1::Error),
     /// The request's body, still being sent, failed.
-    #[error("the request body failed while the response was read")]
+    #[error("the request body failed while the response was read: {0}")]
     Request(#[source] BoxError),
 }
 

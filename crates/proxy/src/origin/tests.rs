@@ -2,6 +2,7 @@
 //! a script of what it reads and writes.
 
 use std::convert::Infallible;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -520,4 +521,14 @@ async fn reads_that_fill_the_buffer_grow_and_an_idle_connection_lets_go() {
     conn.read.clear();
     conn.idle();
     assert!(conn.read.capacity() <= 16 * 1024);
+}
+
+#[test]
+fn exchange_errors_name_their_cause() {
+    let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+    let error = OriginError::Exchange(ExchangeError::Io(reset));
+    assert!(error.to_string().contains("connection reset"), "{error}");
+    let cut = hookyard_h1::Error::from(hookyard_h1::ErrorKind::IncompleteBody);
+    let error = OriginBodyError::Codec(cut);
+    assert!(error.to_string().ends_with("connection closed inside a body"), "{error}");
 }
