@@ -532,3 +532,23 @@ fn exchange_errors_name_their_cause() {
     let error = OriginBodyError::Codec(cut);
     assert!(error.to_string().ends_with("connection closed inside a body"), "{error}");
 }
+
+#[tokio::test]
+async fn a_body_dropped_before_its_end_closes_its_connection() {
+    let (listener, to) = origin().await;
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = BytesMut::new();
+        read_head(&mut s, &mut buf).await;
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf.").await.unwrap();
+        while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
+    });
+    let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
+    let mut body = pool.send(&to, get(&to), &dns).await.unwrap().into_body();
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "half.");
+    assert_eq!(body.size_hint().exact(), Some(5));
+    assert_eq!(counts(&stats), (1, 0, 0));
+    drop(body);
+    assert_eq!(counts(&stats), (1, 1, 0));
+}
