@@ -75,8 +75,8 @@ async fn collect(response: Response<OriginBody>) -> (Bytes, Option<HeaderMap>) {
     (collected.to_bytes(), trailers)
 }
 
-/// A client's request body as the proxy's server gets it: `body`, sent through hyper's client
-/// to hyper's server over an in-memory pipe.
+/// A client's request body as hyper's server reads it (as the proxy's HTTP/2 streams have
+/// theirs): `body`, sent through hyper's client to hyper's server over an in-memory pipe.
 async fn client_body<B>(body: B) -> ClientBody
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -85,9 +85,9 @@ where
     let (client, server) = tokio::io::duplex(64 * 1024);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tx = std::sync::Mutex::new(Some(tx));
-    let service = hyper::service::service_fn(move |request: Request<ClientBody>| {
+    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
         if let Some(tx) = tx.lock().unwrap().take() {
-            let _ = tx.send(request.into_body());
+            let _ = tx.send(ClientBody::Http2(request.into_body()));
         }
         // Never answered: the body stays readable as long as the test needs it.
         std::future::pending::<Result<Response<http_body_util::Empty<Bytes>>, Infallible>>()
