@@ -177,6 +177,13 @@ impl ResponseHead {
 pub struct ReasonPhrase(Bytes);
 
 impl ReasonPhrase {
+    /// A phrase of `bytes`, if a status line may carry them: visible ASCII, spaces, tabs and
+    /// obs-text (RFC 9112 §4), no CR or LF.
+    pub fn new(bytes: Bytes) -> Option<ReasonPhrase> {
+        let valid = |&b: &u8| b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80;
+        bytes.iter().all(valid).then_some(ReasonPhrase(bytes))
+    }
+
     /// The phrase's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

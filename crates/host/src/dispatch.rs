@@ -61,7 +61,8 @@ impl<T> Ptr<T> {
 }
 
 /// One run of a dispatch between waits: the target, and its session's data, locked while
-/// callbacks are picked and unlocked while one runs.
+/// callbacks are picked and unlocked while one runs; not locked at all while the session has
+/// neither callbacks nor a changed control (nothing of it takes part).
 struct Step<'s, T> {
     target: &'s Ptr<T>,
     session: Option<&'s SsnState>,
@@ -128,7 +129,7 @@ pub(crate) unsafe fn run_now<T: Target>(
         let target = &*target.raw();
         (target.resume().clone(), target.session(), target.arms(global))
     };
-    let data = session.map(SsnState::lock);
+    let data = session.filter(|s| s.takes_part()).map(SsnState::lock);
     let mut step = Step { target, session, data, arms };
     let progress = dispatch.run(
         Some(&**table),
@@ -146,7 +147,7 @@ pub(crate) unsafe fn run_now<T: Target>(
                 Ended::Early(outcome) => outcome,
                 Ended::Pending => Outcome::Pending,
             };
-            step.data = step.session.map(SsnState::lock);
+            step.data = step.session.filter(|s| s.takes_part()).map(SsnState::lock);
             outcome
         },
     );

@@ -51,6 +51,9 @@ pub struct SsnState {
     /// Whether the session's own hook table has a callback (set with the first, never cleared:
     /// callbacks are only added), so that transactions ask without taking the lock.
     hooked: AtomicBool,
+    /// Whether a plugin changed the session's control (set with the first change, never
+    /// cleared): until then a dispatch has nothing of the session to read, and takes no lock.
+    controlled: AtomicBool,
     /// The client connection the session is (its client's address is what `by: client`
     /// canaries choose a side by); never changes.
     conn: Option<ClientConn>,
@@ -128,6 +131,21 @@ impl SsnState {
         self.hooked.load(Ordering::Acquire)
     }
 
+    /// The session's data locked to change its control: dispatches read the session from now
+    /// on.
+    pub(crate) fn lock_for_control(&self) -> MutexGuard<'_, SsnData> {
+        let data = self.lock();
+        self.controlled.store(true, Ordering::Release);
+        data
+    }
+
+    /// Whether a dispatch has anything of the session to read: callbacks, or a control a plugin
+    /// changed (no lock taken).
+    #[inline]
+    pub(crate) fn takes_part(&self) -> bool {
+        self.hooked() || self.controlled.load(Ordering::Acquire)
+    }
+
     /// The state's address: what `hy_ssn *` is.
     pub(crate) fn ptr(this: &Arc<SsnState>) -> *mut SsnState {
         Arc::as_ptr(this).cast_mut()
@@ -202,6 +220,7 @@ impl SsnBox {
             open: AtomicUsize::new(0),
             ended: Notify::new(),
             hooked: AtomicBool::new(false),
+            controlled: AtomicBool::new(false),
             conn,
         }))
     }

@@ -167,7 +167,7 @@ impl TxnState {
     /// Hands `f` what decides the callbacks each hook runs: the transaction's own hooks and
     /// controls and its session's, locked meanwhile (`f` runs no plugin code).
     pub(crate) fn with_local<R>(&self, f: impl FnOnce(&Local<'_, CCont>) -> R) -> R {
-        let data = self.ssn.as_deref().map(SsnState::lock);
+        let data = self.ssn.as_deref().filter(|s| s.takes_part()).map(SsnState::lock);
         let data = data.as_deref();
         f(&Local {
             session: data.map(|d| &d.hooks),

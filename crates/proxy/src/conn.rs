@@ -1,6 +1,9 @@
 //! A worker and its client connections: what every transaction of a connection reaches (the
 //! serving generation, the worker's origin pool and counters, the session's plugin state).
 
+pub(crate) mod body;
+mod date;
+pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod io;
 pub(crate) mod preface;
@@ -14,6 +17,7 @@ use hookyard_host::{ClientConn, ClientTls, GlobalHooks, SsnBox};
 use tokio::sync::OnceCell;
 use tracing::{debug, warn};
 
+pub(crate) use self::body::ClientBody;
 use self::io::ConnState;
 use crate::access_log::AccessLog;
 use crate::drain::Drain;
@@ -28,9 +32,6 @@ use crate::tls::TlsInfo;
 /// TXN_CLOSE may have started just before the connection ended, and run callbacks after the one
 /// that pends.
 const TXN_CLOSE_MARGIN: Duration = Duration::from_secs(1);
-
-/// A request body as a client sends it.
-pub(crate) type ClientBody = hyper::body::Incoming;
 
 /// What every connection of a worker shares.
 pub(crate) struct Worker {

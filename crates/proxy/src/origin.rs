@@ -1,13 +1,16 @@
 //! A worker's connections to its origins: HTTP/1.1 over TCP, kept alive and reused, one request
 //! at a time each (each worker its own pool, no lock shared between workers: `ARCHITECTURE.md`, `crates/proxy`).
 //!
-//! A connection goes back to its origin's idle list as soon as the response head arrived (unless
-//! that head had both framing fields); it is handed out again only once hyper says it is ready,
-//! i.e. after that response's body was read to its end. Lists are looked up by `host:port`, the `Host` the request carries
-//! (`https://host:port` for TLS origins, `https+noverify://host:port` without verification).
+//! A connection is spoken with our own client ([`conn`], over `hookyard-h1`). It goes back to
+//! its origin's idle list once its response's body was read to its end ([`OriginBody`] puts it
+//! there), unless the response or the request said to close, the response had both framing
+//! fields, or the origin answered before the request's body was all sent. Lists are looked up
+//! by `host:port`, the `Host` the request carries (`https://host:port` for TLS origins,
+//! `https+noverify://host:port` without verification).
 //!
-//! Header names keep the case the origin wrote them in (hyper's `preserve_header_case`): the
-//! response carries hyper's case map in its extensions, and the transaction moves it on.
+//! Header names keep the case the origin wrote them in: the response carries the head's
+//! [`hookyard_h1::HeaderCase`] (and its reason phrase) in its extensions, and the transaction
+//! moves them on.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -15,23 +18,23 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use hookyard_h1::BodyKind;
 use http::header::{self, HeaderMap};
 use http::{Request, Response, StatusCode};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::rt::{Read, Write};
-use hyper_util::rt::TokioIo;
 use tracing::debug;
 
 pub(crate) mod body;
+pub(crate) mod conn;
+mod response;
 pub(crate) mod tls;
 
 use self::body::RequestBody;
+use self::conn::{ExchangeError, Exchanged, OriginConn, Stream, Unanswered};
+use self::response::Back;
+pub(crate) use self::response::OriginBody;
 use self::tls::{TlsError, TlsTarget};
 use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};
-
-/// A response body as an origin sends it.
-pub(crate) type OriginBody = hyper::body::Incoming;
 
 /// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +50,7 @@ pub(crate) enum OriginError {
     Tls(#[from] TlsError),
     /// The request or the response head failed on an established connection.
     #[error("exchange: {0}")]
-    Exchange(#[source] hyper::Error),
+    Exchange(#[source] ExchangeError),
     /// The origin answered 101 Switching Protocols, which the proxy never asks for.
     #[error("unsolicited 101 switching protocols")]
     SwitchingProtocols,
@@ -70,24 +73,30 @@ impl From<OriginError> for Failed {
     }
 }
 
-/// One idle (or busy-reading) connection.
+/// One idle connection.
 struct Pooled {
-    sender: SendRequest<RequestBody>,
+    conn: OriginConn,
     since: Instant,
-    /// Requests sent on it so far.
-    requests: u64,
 }
 
 /// A worker's origin connections, per `host:port`.
 pub(crate) struct OriginPool {
-    lists: Mutex<Lists>,
+    /// Shared with the response bodies, which give connections back.
+    idle: Arc<Idle>,
     connect_timeout: Duration,
     idle_timeout: Duration,
-    max_idle: usize,
     max_requests: u64,
     /// With `origin_pool.max_connections`: the limit, and the connections open per key.
     open: Option<(usize, Arc<OpenCounts>)>,
     /// Every worker's counters, and this worker's index in them.
+    stats: Arc<Stats>,
+    worker: usize,
+}
+
+/// A pool's idle connections, and what putting one back needs.
+pub(crate) struct Idle {
+    lists: Mutex<Lists>,
+    max_idle: usize,
     stats: Arc<Stats>,
     worker: usize,
 }
@@ -97,6 +106,28 @@ pub(crate) struct OriginPool {
 struct Lists {
     by_key: HashMap<String, VecDeque<Pooled>, foldhash::fast::RandomState>,
     pooled: usize,
+}
+
+impl Idle {
+    /// Puts `conn` on `key`'s idle list, unless the list is full (the connection closes).
+    fn put(&self, key: &str, mut conn: OriginConn) {
+        conn.idle();
+        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        let Lists { by_key, pooled: count } = &mut *lists;
+        let pooled = Pooled { conn, since: Instant::now() };
+        match by_key.get_mut(key) {
+            Some(list) if list.len() >= self.max_idle => return,
+            Some(list) => list.push_back(pooled),
+            None if self.max_idle == 0 => return,
+            None => {
+                let mut list = VecDeque::with_capacity(8);
+                list.push_back(pooled);
+                by_key.insert(key.to_owned(), list);
+            }
+        }
+        *count += 1;
+        self.stats.workers[self.worker].origin_pooled.store(*count as u64, Ordering::Relaxed);
+    }
 }
 
 impl OriginPool {
@@ -109,11 +140,16 @@ impl OriginPool {
     ) -> OriginPool {
         let open =
             (settings.max_connections > 0).then(|| (settings.max_connections, Arc::default()));
-        OriginPool {
+        let idle = Idle {
             lists: Mutex::default(),
+            max_idle: settings.max_idle,
+            stats: stats.clone(),
+            worker,
+        };
+        OriginPool {
+            idle: Arc::new(idle),
             connect_timeout,
             idle_timeout: settings.idle_timeout,
-            max_idle: settings.max_idle,
             max_requests: settings.max_requests,
             open,
             stats,
@@ -125,88 +161,72 @@ impl OriginPool {
         &self.stats.workers[self.worker]
     }
 
-    /// A ready connection to `authority` and the requests it carried, if one is idle; closed
-    /// and stale ones are dropped.
-    fn checkout(&self, authority: &str) -> Option<(SendRequest<RequestBody>, u64)> {
-        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+    /// An idle connection to `authority`, if one is usable; those idle too long, closed by
+    /// the origin, or with bytes no request asked for are dropped.
+    fn checkout(&self, authority: &str) -> Option<OriginConn> {
+        let mut lists = self.idle.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let Lists { by_key, pooled: count } = &mut *lists;
         let list = by_key.get_mut(authority)?;
         let before = list.len();
         let mut found = None;
-        for _ in 0..before {
-            let Some(pooled) = list.pop_front() else { break };
-            if pooled.sender.is_closed() || pooled.since.elapsed() > self.idle_timeout {
-                continue;
-            }
-            if pooled.sender.is_ready() {
-                found = Some((pooled.sender, pooled.requests));
+        while let Some(mut pooled) = list.pop_front() {
+            if pooled.since.elapsed() <= self.idle_timeout && pooled.conn.usable() {
+                found = Some(pooled.conn);
                 break;
             }
-            // Still reading its last response's body.
-            list.push_back(pooled);
         }
         *count -= before - list.len();
         self.stats().origin_pooled.store(*count as u64, Ordering::Relaxed);
         found
     }
 
-    fn put(&self, authority: &str, sender: SendRequest<RequestBody>, requests: u64) {
-        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
-        let Lists { by_key, pooled: count } = &mut *lists;
-        let pooled = Pooled { sender, since: Instant::now(), requests };
-        match by_key.get_mut(authority) {
-            Some(list) if list.len() >= self.max_idle => return,
-            Some(list) => list.push_back(pooled),
-            None if self.max_idle == 0 => return,
-            None => {
-                let mut list = VecDeque::with_capacity(8);
-                list.push_back(pooled);
-                by_key.insert(authority.to_owned(), list);
-            }
-        }
-        *count += 1;
-        self.stats().origin_pooled.store(*count as u64, Ordering::Relaxed);
-    }
-
-    /// A response head arrived on `sender`'s connection: the connection goes back to the pool,
-    /// unless the response had conflicting framing or switched protocols.
+    /// The response whose head `exchanged` holds, read on `conn` (a connection to `key`); its
+    /// body reads on, and gives the connection back when it may carry another request.
     ///
     /// # Errors
     ///
     /// A 101: `Upgrade` is hop-by-hop, so the proxy never offers a protocol, and a server must
     /// not switch to one the request did not offer (RFC 9110 §15.2.2). Forwarded, the 101 would
     /// leave the client's connection in no protocol at all.
-    fn done(
+    fn respond(
         &self,
-        authority: &str,
-        sender: SendRequest<RequestBody>,
-        requests: u64,
-        response: &mut Response<OriginBody>,
-    ) -> Result<(), OriginError> {
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        key: &str,
+        conn: OriginConn,
+        exchanged: Exchanged,
+    ) -> Result<Response<OriginBody>, OriginError> {
+        let Exchanged { head, early, rest, close } = exchanged;
+        if head.status == StatusCode::SWITCHING_PROTOCOLS {
             return Err(OriginError::SwitchingProtocols);
         }
-        if drop_conflicting_length(response.headers_mut()) {
-            debug!(origin = authority, "response with both Content-Length and Transfer-Encoding");
-            // Dropping the sender closes the connection once this response's body is read.
-            return Ok(());
+        // Its last request under `max_requests`: the connection closes after this response.
+        let spent = self.max_requests > 0 && conn.requests >= self.max_requests;
+        let mut reuse = head.keep_alive() && !early && !close && !spent;
+        let kind = head.body();
+        let mut parts = head.into_parts();
+        if drop_conflicting_length(&mut parts.headers) {
+            debug!(origin = key, "response with both Content-Length and Transfer-Encoding");
+            reuse = false;
         }
-        if self.max_requests > 0 && requests >= self.max_requests {
-            // Its last request: the connection closes once this response's body is read.
-            return Ok(());
-        }
-        self.put(authority, sender, requests);
-        Ok(())
+        let body = if kind == BodyKind::Empty {
+            if reuse && conn.read.is_empty() {
+                self.idle.put(key, conn);
+            }
+            OriginBody::empty()
+        } else {
+            let back = reuse.then(|| Back { idle: self.idle.clone(), key: key.to_owned() });
+            OriginBody::new(conn, kind, back, rest)
+        };
+        Ok(Response::from_parts(parts, body))
     }
 
     /// A new connection to `to` (its name resolved by `dns`): TCP, then TLS for an `https://` origin (each step within
-    /// `timeouts.origin_connect`), then HTTP/1.1.
+    /// `timeouts.origin_connect`).
     async fn connect(
         &self,
         to: &Destination,
         dns: &Resolver,
         slot: Option<Slot>,
-    ) -> Result<SendRequest<RequestBody>, OriginError> {
+    ) -> Result<OriginConn, OriginError> {
         let (host, port, addr) = (to.host.as_str(), to.port, to.addr);
         let connect = async {
             match (addr, host.parse::<IpAddr>()) {
@@ -226,17 +246,17 @@ impl OriginPool {
             debug!(error = %e, "cannot set TCP_NODELAY on an origin connection");
         }
         let open = OpenOrigin::count(self.stats.clone(), self.worker, slot);
-        let Some(tls) = &to.tls else { return http(TokioIo::new(stream), open).await };
+        let Some(tls) = &to.tls else { return Ok(OriginConn::new(Stream::Tcp(stream), open)) };
         let stream = tokio::time::timeout(self.connect_timeout, tls.handshake(stream))
             .await
             .map_err(|_| OriginError::ConnectTimeout)??;
-        http(TokioIo::new(stream), open).await
+        Ok(OriginConn::new(Stream::Tls(Box::new(stream)), open))
     }
 
     /// Sends `request` (origin-form target, `Host` set) to `host:port` (`authority`), on an
-    /// idle connection if there is one, else a new one; a request an idle connection could not
-    /// take (the origin closed it meanwhile) goes on a new connection. A request no connection
-    /// could be made for comes back with the error.
+    /// idle connection if there is one, else a new one; a request an idle connection failed
+    /// before any byte of its response arrived goes on another, when its body was empty. A
+    /// request no connection could be made for comes back with the error.
     pub(crate) async fn send(
         &self,
         to: &Destination,
@@ -244,16 +264,17 @@ impl OriginPool {
         dns: &Resolver,
     ) -> Result<Response<OriginBody>, Failed> {
         let authority = to.key.as_str();
-        while let Some((mut sender, requests)) = self.checkout(authority) {
-            match sender.try_send_request(request).await {
-                Ok(mut response) => {
-                    self.done(authority, sender, requests + 1, &mut response)?;
-                    return Ok(response);
+        while let Some(mut conn) = self.checkout(authority) {
+            match conn.exchange(request).await {
+                Ok(exchanged) => return Ok(self.respond(authority, conn, exchanged)?),
+                // The origin closed the idle connection as it was taken: the request goes again.
+                Err(Unanswered { error, request: Some(unsent) }) => {
+                    debug!(origin = authority, error = %error, "idle origin connection failed");
+                    request = unsent;
                 }
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) => request = unsent,
-                    None => return Err(OriginError::Exchange(e.into_error()).into()),
-                },
+                Err(Unanswered { error, request: None }) => {
+                    return Err(OriginError::Exchange(error).into());
+                }
             }
         }
         let Ok(slot) = self.reserve(authority) else {
@@ -261,8 +282,8 @@ impl OriginPool {
         };
         // Boxed: connecting is the rare path, and its future would make every request's larger.
         let started = Instant::now();
-        let mut sender = match Box::pin(self.connect(to, dns, slot)).await {
-            Ok(sender) => sender,
+        let mut conn = match Box::pin(self.connect(to, dns, slot)).await {
+            Ok(conn) => conn,
             Err(error) => return Err(Failed { error, unsent: Some(request) }),
         };
         let took = started.elapsed();
@@ -270,12 +291,9 @@ impl OriginPool {
         if let Some(host) = &to.pool_host {
             host.connected(took);
         }
-        match sender.try_send_request(request).await {
-            Ok(mut response) => {
-                self.done(authority, sender, 1, &mut response)?;
-                Ok(response)
-            }
-            Err(e) => Err(OriginError::Exchange(e.into_error()).into()),
+        match conn.exchange(request).await {
+            Ok(exchanged) => Ok(self.respond(authority, conn, exchanged)?),
+            Err(Unanswered { error, .. }) => Err(OriginError::Exchange(error).into()),
         }
     }
 
@@ -318,9 +336,9 @@ impl Drop for Slot {
     }
 }
 
-/// Counts an origin connection open from its TCP connect until its task ends (or it failed
-/// before having one); holds its place under a connection limit as long.
-struct OpenOrigin {
+/// Counts an origin connection open from its TCP connect until it is dropped (or it failed
+/// before it was made); holds its place under a connection limit as long.
+pub(crate) struct OpenOrigin {
     stats: Arc<Stats>,
     worker: usize,
     _slot: Option<Slot>,
@@ -337,26 +355,6 @@ impl Drop for OpenOrigin {
     fn drop(&mut self) {
         self.stats.workers[self.worker].origin_closed.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// HTTP/1.1 over a connected `io`, whose connection task runs on this worker (and holds
-/// `open` until it ends).
-async fn http<T>(io: T, open: OpenOrigin) -> Result<SendRequest<RequestBody>, OriginError>
-where
-    T: Read + Write + Unpin + Send + 'static,
-{
-    let (sender, connection) = http1::Builder::new()
-        .preserve_header_case(true)
-        .handshake(io)
-        .await
-        .map_err(OriginError::Exchange)?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            debug!(error = %e, "origin connection ended with an error");
-        }
-        drop(open);
-    });
-    Ok(sender)
 }
 
 /// Where a request goes: a host and port (resolved as the connection is made), or a fixed
@@ -434,7 +432,7 @@ impl Destination {
 /// Removes `Content-Length` from a response head that also has `Transfer-Encoding`; whether it
 /// did.
 ///
-/// hyper reads such a body by its transfer coding, as RFC 9112 §6.3 says, but keeps both fields;
+/// The body is read by its transfer coding, as RFC 9112 §6.3 says, but the head keeps both fields;
 /// forwarded, the length would frame the decoded body for the client, cutting it off or leaving
 /// the connection waiting. An intermediary must remove the length before forwarding (§6.1), and
 /// the body is framed anew for the client. Apache httpd and HAProxy do the same; nginx (since
@@ -446,3 +444,6 @@ fn drop_conflicting_length(headers: &mut HeaderMap) -> bool {
     }
     headers.remove(header::CONTENT_LENGTH).is_some()
 }
+
+#[cfg(test)]
+mod tests;

@@ -28,7 +28,7 @@ pub(crate) struct WorkerStats {
     /// Origin connections made, and ended.
     pub(crate) origin_opened: AtomicU64,
     pub(crate) origin_closed: AtomicU64,
-    /// Origin connections in the worker's pool (idle, or reading their last body).
+    /// Origin connections idle in the worker's pool.
     pub(crate) origin_pooled: AtomicU64,
 }
 

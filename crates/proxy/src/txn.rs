@@ -25,7 +25,6 @@ pub(crate) mod transform;
 mod url;
 pub(crate) mod wasm;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -64,12 +63,9 @@ use crate::stats::OriginFailure;
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<OriginBody, Full<Bytes>>;
 
-/// hyper's service entry: one call per request head.
-pub(crate) async fn handle(
-    conn: Arc<Conn>,
-    request: Request<ClientBody>,
-) -> Result<Response<TxnBody>, Infallible> {
-    Ok(transact(conn, request, None).await)
+/// An HTTP/1 request's transaction, run by its connection (`conn/h1.rs`) to its response.
+pub(crate) async fn handle(conn: Arc<Conn>, request: Request<ClientBody>) -> Response<TxnBody> {
+    transact(conn, request, None).await
 }
 
 /// One HTTP/2 stream's transaction, run on a task of its own (`conn/h2.rs`): `left` closes
@@ -102,14 +98,13 @@ async fn transact(
     left: Option<oneshot::Sender<()>>,
 ) -> Response<TxnBody> {
     let started = std::time::Instant::now();
-    let index = conn.state.requests.fetch_add(1, Ordering::Relaxed);
+    conn.state.requests.fetch_add(1, Ordering::Relaxed);
     let mut in_flight = InFlight::start(&conn);
     let mut txn = Transaction {
         // The one atomic load of the generation, kept to the end.
         generation: conn.worker.serving.load_full(),
         client: conn.peer,
         local: conn.local,
-        conflicting_framing: conn.state.conflicting(index),
         state: None,
         left,
         log: None,
@@ -168,8 +163,6 @@ pub(crate) struct Transaction {
     pub(crate) client: SocketAddr,
     /// The local address the connection was accepted on.
     pub(crate) local: SocketAddr,
-    /// The request head had both `Content-Length` and `Transfer-Encoding`.
-    conflicting_framing: bool,
     /// What plugins see of the transaction, once a hook or plugin chain may run.
     state: Option<TxnBox>,
     /// An HTTP/2 stream's: closed when its client left (hyper drops an HTTP/1 transaction
@@ -266,9 +259,6 @@ impl Transaction {
     /// Refuses what no rule or plugin may see, and answers the health route (503 while
     /// `draining`).
     fn admit(&self, parts: &Parts, draining: bool) -> Result<RequestLine, Answer> {
-        if self.conflicting_framing {
-            return Err(Answer::ConflictingFraming);
-        }
         if parts.method == Method::CONNECT {
             return Err(Answer::Connect);
         }

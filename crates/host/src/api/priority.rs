@@ -178,7 +178,7 @@ pub(super) unsafe extern "C" fn order_set(
                 // SAFETY: per the contract.
                 let Some(ssn) = (unsafe { ssn_state(object.cast()) }) else { return HY_ERROR };
                 let Some(priorities) = plugin.priorities() else { return HY_ERROR };
-                set(&mut ssn.lock().control, &priorities, None)
+                set(&mut ssn.lock_for_control().control, &priorities, None)
             }
             _ => HY_ERROR,
         }
@@ -208,7 +208,7 @@ unsafe fn with_control<R>(
             // SAFETY: per the contract.
             let ssn = unsafe { ssn_state(object.cast()) }?;
             let priorities = plugin.priorities()?;
-            Some(f(&mut ssn.lock().control, &priorities))
+            Some(f(&mut ssn.lock_for_control().control, &priorities))
         }
         _ => None,
     }
@@ -394,8 +394,12 @@ unsafe fn change_callback(
             }
             _ => return HY_ERROR,
         };
-        // Held to the end: the change is checked against the tables it then writes.
-        let mut data = session.map(SsnState::lock);
+        // Held to the end: the change is checked against the tables it then writes (the
+        // session's control when the change is the session's).
+        let mut data = match &txn {
+            Some(_) => session.map(SsnState::lock),
+            None => session.map(SsnState::lock_for_control),
+        };
         let priorities = match &txn {
             Some(t) => t.global.priorities.clone(),
             None => match plugin.priorities() {

@@ -356,7 +356,7 @@ pub(crate) fn head_len(status: StatusCode, headers: &HeaderMap) -> u64 {
     (15 + reason + fields_len(headers)) as u64
 }
 
-/// What hyper's HTTP/1 server adds to a response head: `Date`, and the framing field
+/// What the HTTP/1 connection adds to a response head: `Date`, and the framing field
 /// (`Content-Length` for a body of known size, else `Transfer-Encoding: chunked`).
 fn http1_adds(status: StatusCode, headers: &HeaderMap, body: Option<u64>) -> u64 {
     use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};

@@ -32,8 +32,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, debug_span};
 
-use super::Conn;
 use super::io::ConnState;
+use super::{ClientBody, Conn};
 use crate::txn::{self, TxnBody};
 
 /// The worker's shutdown as one connection sees it: its signal, the server's drain, and the
@@ -168,7 +168,7 @@ async fn stream(
     }
     let (left, stays) = oneshot::channel();
     let transaction = async move {
-        let response = txn::handle_stream(conn, request, left).await;
+        let response = txn::handle_stream(conn, request.map(ClientBody::Http2), left).await;
         // Returned together: a response nobody reads (its TXN_CLOSE) drops before the sender.
         (response, alive)
     };

@@ -1,6 +1,6 @@
 //! A client's request body on its way to the origin, watched for failure.
 //!
-//! hyper reads a request body only as the origin connection asks for it, so a body that breaks
+//! The origin connection reads a request body only as it sends it, so a body that breaks
 //! (a malformed chunked coding, a client gone mid-body) surfaces as a failed origin exchange.
 //! That is the client's fault, answered 400, not the origin's (502): [`RequestBody`] records
 //! that its stream failed, and [`BodyWatch`] tells the transaction. A body that plugins'

@@ -6,22 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
-use crate::conn::h2;
 use crate::conn::io::{ConnIo, ConnState};
 use crate::conn::preface::{self, Protocol, Rewind};
 use crate::conn::{Conn, Worker};
+use crate::conn::{h1, h2};
 use crate::limit::Permit;
 use crate::stats::ListenerCounts;
 use crate::tls::{TlsInfo, TlsServer};
-use crate::txn;
 
 /// What a listener's connections speak.
 pub(super) enum Listener {
@@ -250,42 +246,30 @@ async fn serve_http1<S>(stream: S, tls: Option<TlsInfo>, accepted: Accepted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Accepted { peer, local, listener, worker, stopped: _, watcher, open, counts } = accepted;
+    let Accepted { peer, local, listener, worker, stopped, watcher, open, counts } = accepted;
     let generation = worker.serving.load();
     let settings = &generation.config.settings;
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        // A client may shut down its sending side once its request is sent (RFC 9112 §9.6);
-        // without this hyper takes that EOF for an abort while the origin answers, and drops
-        // the response. The response is written, then the connection closes. A client that
-        // left altogether is noticed when the response is written, or by the origin timeouts.
-        .half_close(true)
-        // Run by the connection's task below, from a head's first byte (hyper's would also cut
-        // keep-alive connections waiting for their next request).
-        .header_read_timeout(None)
-        // Names go on as the client wrote them (the map travels in the request's extensions).
-        .preserve_header_case(true)
-        .max_buf_size(settings.limits.max_header_bytes.max(8192) + 8192)
-        .max_header_size(settings.limits.max_header_bytes);
-    if settings.limits.max_headers != 100 {
-        // Not at the default only: a set count moves hyper's header array to the heap.
-        builder.max_headers(settings.limits.max_headers);
-    }
+    let limits = hookyard_h1::Limits {
+        max_head_bytes: settings.limits.max_header_bytes,
+        max_headers: settings.limits.max_headers,
+        ..hookyard_h1::Limits::default()
+    };
     let idle = settings.timeouts.idle;
     let header_read = settings.timeouts.header_read;
     drop(generation);
     let state = Arc::new(ConnState::counting(Some(counts)));
     let conn = Arc::new(Conn::new(worker, peer, local, listener, tls, state.clone()));
-    let closing = conn.clone();
-    let service = service_fn(move |request| txn::handle(conn.clone(), request));
-    let io = TokioIo::new(ConnIo::new(stream, state.clone()));
-    let connection = watcher.watch(builder.serve_connection(io, service));
-    // Dropped when it returns: hyper's connection, with every response body it still holds
+    let io = ConnIo::new(stream, state.clone());
+    // A client may shut down its sending side once its request is sent (RFC 9112 §9.6): the
+    // response is written, then the connection closes. A client that left altogether is
+    // noticed when the response is written, or by the origin timeouts.
+    let connection = h1::serve(io, conn.clone(), limits, stopped);
+    // Dropped when it returns: the connection, with the response body it may still hold
     // (whose drop runs TXN_CLOSE).
     drive(connection, &state, idle, header_read).await;
-    closing.close_session().await;
+    conn.close_session().await;
+    // The worker's graceful shutdown waits for SSN_CLOSE too.
+    drop(watcher);
     drop(open);
 }
 

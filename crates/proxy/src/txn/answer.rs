@@ -19,9 +19,6 @@ pub(crate) enum Answer {
     Draining,
     /// `/` of the embedded default configuration.
     Welcome,
-    /// The request head had both `Content-Length` and `Transfer-Encoding` (the connection
-    /// closes: the rest of it cannot be framed).
-    ConflictingFraming,
     /// `CONNECT`, which a reverse proxy does not tunnel.
     Connect,
     /// An invalid request target or `Host` field.
@@ -94,13 +91,6 @@ impl Answer {
                 let html = HeaderValue::from_static("text/html; charset=utf-8");
                 response.headers_mut().insert(header::CONTENT_TYPE, html);
                 response
-            }
-            Answer::ConflictingFraming => {
-                debug!("request with both Content-Length and Transfer-Encoding refused");
-                closing(local(
-                    StatusCode::BAD_REQUEST,
-                    "Bad Request: both Content-Length and Transfer-Encoding\n",
-                ))
             }
             Answer::Connect => local(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n"),
             Answer::BadTarget => local(

@@ -2,6 +2,7 @@
 //! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, the case
 //! of names kept.
 
+use hookyard_h1::ReasonPhrase;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Extensions, StatusCode, response};
 use smallvec::SmallVec;
@@ -35,14 +36,12 @@ fn is_underscored_framing(name: &str) -> bool {
     name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
 }
 
-/// The client request's extensions that go on to the origin request: hyper's map of the case
-/// each header name was received in (its `preserve_header_case`), so the origin gets names as
-/// the client wrote them; a name that is not in it (a field a plugin or the proxy added) goes
-/// in lower case. The server's upgrade handle stays behind: `Upgrade` is hop-by-hop.
+/// The client request's extensions that go on to the origin request: the case each header
+/// name was received in ([`hookyard_h1::HeaderCase`]), so the origin gets names as the client
+/// wrote them; a name that is not in it (a field a plugin or the proxy added) goes in lower
+/// case.
 pub(crate) fn header_case(client: &mut Extensions) -> Extensions {
-    let mut extensions = std::mem::take(client);
-    extensions.remove::<hyper::upgrade::OnUpgrade>();
-    extensions
+    std::mem::take(client)
 }
 
 /// Sets a response's status; an origin's own reason phrase (which hyper keeps in the
@@ -50,24 +49,24 @@ pub(crate) fn header_case(client: &mut Extensions) -> Extensions {
 pub(crate) fn set_status(parts: &mut response::Parts, status: StatusCode) {
     if parts.status != status {
         parts.status = status;
-        parts.extensions.remove::<hyper::ext::ReasonPhrase>();
+        parts.extensions.remove::<ReasonPhrase>();
     }
 }
 
 /// A response's own reason phrase (the origin's, when not its status's standard one).
 pub(crate) fn reason(parts: &response::Parts) -> Option<Vec<u8>> {
-    parts.extensions.get::<hyper::ext::ReasonPhrase>().map(|r| r.as_bytes().to_vec())
+    parts.extensions.get::<ReasonPhrase>().map(|r| r.as_bytes().to_vec())
 }
 
 /// Sets a response's reason phrase (`None`: its status's standard one), which hyper writes on
 /// HTTP/1 (HTTP/2 has none).
 pub(crate) fn set_reason(parts: &mut response::Parts, reason: Option<Vec<u8>>) {
-    match reason.map(hyper::ext::ReasonPhrase::try_from) {
-        Some(Ok(reason)) => {
+    match reason.map(|r| ReasonPhrase::new(r.into())) {
+        Some(Some(reason)) => {
             parts.extensions.insert(reason);
         }
-        Some(Err(_)) | None => {
-            parts.extensions.remove::<hyper::ext::ReasonPhrase>();
+        Some(None) | None => {
+            parts.extensions.remove::<ReasonPhrase>();
         }
     }
 }

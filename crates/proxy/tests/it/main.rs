@@ -21,6 +21,7 @@ mod examples;
 mod fleet;
 mod forwarding;
 mod hooks;
+mod http1;
 mod http2;
 mod limits;
 mod metrics;

@@ -1,0 +1,508 @@
+//! One HTTP/1.1 client connection, read and written with our own codec (`hookyard-h1`):
+//! request heads parsed in place (names keep their case and order on their way to the origin),
+//! each a transaction ([`txn::handle`]), answered in order, kept alive and pipelined.
+//!
+//! Why not hyper's server: it parses every head into a map and writes every response again
+//! (the proxy's largest cost after the transaction itself), lowercases names, and settles a
+//! request with both framing fields silently, which a proxy must refuse (request smuggling);
+//! the codec refuses every ambiguous framing with its own error, answered here 400 (431 for a
+//! head over `limits:`), and the connection closes.
+//!
+//! A request's body is read as its transaction asks for it ([`ClientBody`]), one piece ahead at
+//! most; `Expect: 100-continue` is answered when it first asks. Once the response is ready, a
+//! body not read to its end ends the connection after the response. The connection's own
+//! timeouts (`timeouts.idle`, `timeouts.header_read`) are the caller's (`server/worker.rs`),
+//! which reads [`ConnState`]'s stamps: this module marks when a head starts and ends.
+//!
+//! A response is written as RFC 9112 and hyper's server do: a `Date` when it has none; the
+//! length from `Content-Length` or the body's known size, else chunked (close-delimited to an
+//! HTTP/1.0 client); no body for `HEAD`, 1xx, 204 and 304; `HTTP/1.0` and `Connection:
+//! keep-alive` to an HTTP/1.0 client that keeps the connection.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, BytesMut};
+use hookyard_h1::{BodyKind, Decoded, Decoder, Encoder, HeaderCase, Limits, ReasonPhrase};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::{Body, Frame};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tracing::debug;
+
+use super::Conn;
+use super::body::{ClientBody, ClientBodyError, Http1Body, Http1Sender, Piece};
+use super::date;
+use crate::txn::transform::BoxError;
+use crate::txn::{self, TxnBody};
+
+/// The least room a read is given.
+const READ_ROOM: usize = 8 * 1024;
+
+/// A response body frame at least this large is written as it is, not copied after its head.
+const COPY_LIMIT: usize = 16 * 1024;
+
+/// Serves `io` as one HTTP/1.1 connection of `conn` until the client closes it, a request or
+/// response says so, a head breaks `limits` or its framing, or `stopped` turns true between
+/// requests. Ends with an I/O error when the connection fails.
+pub(crate) async fn serve<S>(
+    io: S,
+    conn: Arc<Conn>,
+    limits: Limits,
+    stopped: watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut connection = Connection {
+        io,
+        read: BytesMut::with_capacity(READ_ROOM),
+        write: BytesMut::with_capacity(READ_ROOM),
+        conn,
+        limits,
+        stopped,
+    };
+    let result = connection.run().await;
+    // A close: the client reads what was written, then the end.
+    let _ = connection.io.shutdown().await;
+    result
+}
+
+struct Connection<S> {
+    io: S,
+    read: BytesMut,
+    write: BytesMut,
+    conn: Arc<Conn>,
+    limits: Limits,
+    stopped: watch::Receiver<bool>,
+}
+
+/// What a request head says of its exchange, kept once the head went to its transaction.
+struct Asked {
+    method: Method,
+    version: Version,
+    keep_alive: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    async fn run(&mut self) -> std::io::Result<()> {
+        while let Some(head) = self.read_head().await? {
+            if !self.exchange(head).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next request head; `None` when the connection ends first (closed, stopped, or a
+    /// head refused, whose answer is written).
+    async fn read_head(&mut self) -> std::io::Result<Option<hookyard_h1::RequestHead>> {
+        let state = &self.conn.state;
+        loop {
+            if !self.read.is_empty() {
+                state.head_begins();
+                match hookyard_h1::parse_request(&mut self.read, &self.limits) {
+                    Ok(Some(head)) => {
+                        state.head_ends();
+                        return Ok(Some(head));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        state.head_ends();
+                        self.refuse(&e).await?;
+                        return Ok(None);
+                    }
+                }
+            }
+            self.read.reserve(READ_ROOM);
+            let read = if self.read.is_empty() {
+                // Between requests a stopping worker closes the connection.
+                if *self.stopped.borrow() {
+                    return Ok(None);
+                }
+                tokio::select! {
+                    read = self.io.read_buf(&mut self.read) => read?,
+                    _ = self.stopped.wait_for(|stopped| *stopped) => return Ok(None),
+                }
+            } else {
+                self.io.read_buf(&mut self.read).await?
+            };
+            if read == 0 {
+                // Closed (mid-head too: nothing to answer).
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Answers a head the codec refused, as hyper's server does: 431 for one over a limit,
+    /// 400 otherwise; then the connection closes.
+    async fn refuse(&mut self, error: &hookyard_h1::Error) -> std::io::Result<()> {
+        debug!(%error, "request head refused");
+        let status = if error.is_limit() {
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let reason = status.canonical_reason().unwrap_or_default();
+        let body = format!("{reason}: {error}\n");
+        self.write.clear();
+        let _ = write!(
+            self.write,
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+             connection: close\r\n",
+            body.len()
+        );
+        date::write(&mut self.write);
+        self.write.put_slice(b"\r\n");
+        self.write.put_slice(body.as_bytes());
+        self.flush().await
+    }
+
+    /// One request and its response; whether the connection goes on.
+    async fn exchange(&mut self, head: hookyard_h1::RequestHead) -> std::io::Result<bool> {
+        let asked = Asked {
+            method: head.method.clone(),
+            version: head.version,
+            keep_alive: head.keep_alive(),
+        };
+        let expects_continue = head.expects_continue();
+        let kind = head.body();
+        let parts = head.into_parts();
+        let (body, mut reader) = match kind {
+            BodyKind::Empty => (ClientBody::Empty, None),
+            kind => {
+                let length = match kind {
+                    BodyKind::Length(n) => Some(n),
+                    _ => None,
+                };
+                let (body, sender) = Http1Body::channel(length);
+                let decoder = Decoder::new(kind, &self.limits);
+                let reader = BodyReader::new(decoder, sender, expects_continue);
+                (ClientBody::Http1(body), Some(reader))
+            }
+        };
+        let transaction = txn::handle(self.conn.clone(), Request::from_parts(parts, body));
+        tokio::pin!(transaction);
+        let response = loop {
+            let Some(reader) = reader.as_mut().filter(|r| r.reading()) else {
+                break transaction.await;
+            };
+            tokio::select! {
+                response = &mut transaction => break response,
+                read = reader.step(&mut self.io, &mut self.read, &mut self.write) => read?,
+            }
+        };
+        let keep_alive = asked.keep_alive && !*self.stopped.borrow();
+        let keep_alive = self.respond(response, &asked, keep_alive, reader.as_mut()).await?;
+        // A body not read to its end leaves the connection unframed.
+        let body_read = reader.is_none_or(|mut r| r.finish(&mut self.read));
+        Ok(keep_alive && body_read)
+    }
+
+    /// Writes `response` to a request as `asked`, reading on the request's body with `reader`
+    /// meanwhile; whether the connection goes on.
+    async fn respond(
+        &mut self,
+        response: Response<TxnBody>,
+        asked: &Asked,
+        keep_alive: bool,
+        reader: Option<&mut BodyReader>,
+    ) -> std::io::Result<bool> {
+        let (mut parts, mut body) = response.into_parts();
+        let mut keep_alive = keep_alive && !connection_has(&parts.headers, "close");
+        let framing = framing(&mut parts, &body, asked);
+        if framing == BodyKind::UntilClose {
+            keep_alive = false;
+        }
+        let old_client = asked.version == Version::HTTP_10;
+        if old_client && keep_alive && !connection_has(&parts.headers, "keep-alive") {
+            parts.headers.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        }
+        let case = parts.extensions.get::<HeaderCase>();
+        let reason = parts.extensions.get::<ReasonPhrase>().map(ReasonPhrase::as_bytes);
+        let version = if old_client { Version::HTTP_10 } else { Version::HTTP_11 };
+        self.write.clear();
+        hookyard_h1::encode_response(
+            parts.status,
+            version,
+            reason,
+            &parts.headers,
+            case,
+            &mut self.write,
+        );
+        // The codec ended the head; the fields the framing needs go before its end.
+        self.write.truncate(self.write.len() - 2);
+        match framing {
+            BodyKind::Length(n) if !parts.headers.contains_key(header::CONTENT_LENGTH) => {
+                let _ = write!(self.write, "content-length: {n}\r\n");
+            }
+            BodyKind::Empty if implicit_zero_length(&parts, asked) => {
+                self.write.put_slice(b"content-length: 0\r\n");
+            }
+            BodyKind::Chunked => self.write.put_slice(b"transfer-encoding: chunked\r\n"),
+            _ => {}
+        }
+        if !parts.headers.contains_key(header::DATE) {
+            date::write(&mut self.write);
+        }
+        self.write.put_slice(b"\r\n");
+        drop(parts);
+        let sent = self.send_body(&mut body, framing, reader).await;
+        // TXN_CLOSE runs as the body drops: after its last byte, before the next request.
+        drop(body);
+        sent?;
+        Ok(keep_alive)
+    }
+
+    /// Writes `body` framed as `framing`, after the head in the write buffer; while it waits
+    /// for the body, `reader` reads on the request's (a request and its response may stream at
+    /// once).
+    async fn send_body(
+        &mut self,
+        body: &mut TxnBody,
+        framing: BodyKind,
+        mut reader: Option<&mut BodyReader>,
+    ) -> std::io::Result<()> {
+        let mut encoder = Encoder::new(framing);
+        if framing != BodyKind::Empty {
+            loop {
+                // What is ready goes out with what is buffered; a wait first sends that.
+                let frame = match poll_now(body) {
+                    Some(frame) => frame,
+                    None => {
+                        self.flush().await?;
+                        self.next_frame(body, reader.as_deref_mut()).await?
+                    }
+                };
+                let Some(frame) = frame else { break };
+                let frame = frame.map_err(|e| std::io::Error::other(e.to_string()))?;
+                match frame.into_data() {
+                    Ok(data) => self.send_data(&mut encoder, &data).await?,
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            encoder
+                                .finish(Some(&trailers), &mut self.write)
+                                .map_err(std::io::Error::other)?;
+                            return self.flush().await;
+                        }
+                    }
+                }
+            }
+        }
+        encoder.finish(None, &mut self.write).map_err(std::io::Error::other)?;
+        self.flush().await
+    }
+
+    /// The body's next frame, `reader` reading the request's body meanwhile.
+    async fn next_frame(
+        &mut self,
+        body: &mut TxnBody,
+        mut reader: Option<&mut BodyReader>,
+    ) -> std::io::Result<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        let mut next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx));
+        loop {
+            let Some(reader) = reader.as_deref_mut().filter(|r| r.reading()) else {
+                return Ok(next.await);
+            };
+            tokio::select! {
+                frame = &mut next => return Ok(frame),
+                read = reader.step(&mut self.io, &mut self.read, &mut self.write) => read?,
+            }
+        }
+    }
+
+    /// One data frame of a response body, through `encoder`.
+    async fn send_data(&mut self, encoder: &mut Encoder, data: &[u8]) -> std::io::Result<()> {
+        if data.len() < COPY_LIMIT {
+            return encoder.data(data, &mut self.write).map_err(std::io::Error::other);
+        }
+        let tail = encoder.frame(data.len(), &mut self.write).map_err(std::io::Error::other)?;
+        self.flush().await?;
+        self.io.write_all(data).await?;
+        self.write.put_slice(tail);
+        Ok(())
+    }
+
+    /// Writes what the write buffer holds.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.write.is_empty() {
+            self.io.write_all(&self.write).await?;
+            self.write.clear();
+        }
+        self.io.flush().await
+    }
+}
+
+/// A request body's reading, on the connection's side.
+struct BodyReader {
+    decoder: Decoder,
+    sender: Option<Http1Sender>,
+    /// `100 Continue` is still to be sent when the transaction asks for the body.
+    expects_continue: bool,
+    /// The body was read to its end.
+    done: bool,
+}
+
+impl BodyReader {
+    fn new(decoder: Decoder, sender: Http1Sender, expects_continue: bool) -> BodyReader {
+        BodyReader { decoder, sender: Some(sender), expects_continue, done: false }
+    }
+
+    /// Whether it still reads (the transaction may still want pieces).
+    fn reading(&self) -> bool {
+        self.sender.is_some()
+    }
+
+    /// Reads and hands on the next piece once the transaction has room for it; ends reading
+    /// when the body ends, fails, or is no longer wanted. Cancel-safe: nothing read is lost.
+    async fn step<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut S,
+        read: &mut BytesMut,
+        write: &mut BytesMut,
+    ) -> std::io::Result<()> {
+        let Some(sender) = &mut self.sender else { return Ok(()) };
+        if self.expects_continue {
+            if (&mut sender.wanted).await.is_err() {
+                // The transaction dropped its body unread.
+                self.sender = None;
+                return Ok(());
+            }
+            self.expects_continue = false;
+            write.clear();
+            write.put_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            io.write_all(write).await?;
+            write.clear();
+            io.flush().await?;
+        }
+        let Ok(permit) = sender.pieces.reserve().await else {
+            self.sender = None;
+            return Ok(());
+        };
+        loop {
+            match self.decoder.decode(read) {
+                Ok(Decoded::Data(data)) => {
+                    permit.send(Piece::Frame(Frame::data(data)));
+                    return Ok(());
+                }
+                Ok(Decoded::Trailers(trailers)) => {
+                    permit.send(Piece::Frame(Frame::trailers(trailers)));
+                    return Ok(());
+                }
+                Ok(Decoded::End) => {
+                    permit.send(Piece::End);
+                    self.done = true;
+                    self.sender = None;
+                    return Ok(());
+                }
+                Ok(Decoded::NeedMore) => {}
+                Err(e) => {
+                    permit.send(Piece::Error(ClientBodyError::Framing(e)));
+                    self.sender = None;
+                    return Ok(());
+                }
+            }
+            read.reserve(READ_ROOM);
+            let n = match io.read_buf(read).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let error = std::io::Error::new(e.kind(), e.to_string());
+                    permit.send(Piece::Error(ClientBodyError::Io(error)));
+                    self.sender = None;
+                    return Err(e);
+                }
+            };
+            if n == 0 {
+                let error = std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the client closed the connection before the body's end",
+                );
+                permit.send(Piece::Error(ClientBodyError::Io(error)));
+                self.sender = None;
+                return Ok(());
+            }
+        }
+    }
+
+    /// The response is ready: whether the body was read to its end, what of it is still
+    /// buffered skipped (else reading stops, and the transaction, should it still read, sees the
+    /// body abandoned).
+    fn finish(&mut self, read: &mut BytesMut) -> bool {
+        self.sender = None;
+        while !self.done {
+            match self.decoder.decode(read) {
+                Ok(Decoded::Data(_) | Decoded::Trailers(_)) => {}
+                Ok(Decoded::End) => self.done = true,
+                Ok(Decoded::NeedMore) | Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
+/// How a response's body is framed for the client, as hyper's server frames it: none for
+/// `HEAD`, 1xx, 204, 304 and a 2xx to `CONNECT`; else its `Content-Length`, a known size, or
+/// chunked (close-delimited to HTTP/1.0). Framing fields that do not apply are removed.
+fn framing(parts: &mut http::response::Parts, body: &TxnBody, asked: &Asked) -> BodyKind {
+    let status = parts.status;
+    let no_body = asked.method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || (asked.method == Method::CONNECT && status.is_success());
+    let headers = &mut parts.headers;
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        // Framed here: a coding the client did not ask for would not be understood.
+        headers.remove(header::TRANSFER_ENCODING);
+        if !no_body {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+    }
+    if no_body {
+        if asked.method != Method::HEAD {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        return BodyKind::Empty;
+    }
+    if body.is_end_stream() {
+        headers.remove(header::CONTENT_LENGTH);
+        return BodyKind::Empty;
+    }
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+    match declared.or(body.size_hint().exact()) {
+        Some(0) => BodyKind::Empty,
+        Some(n) => BodyKind::Length(n),
+        None if asked.version == Version::HTTP_10 => BodyKind::UntilClose,
+        None => BodyKind::Chunked,
+    }
+}
+
+/// Whether an empty body gets `Content-Length: 0` written (not to `HEAD`, not on statuses
+/// that have no body, not when the head has one already).
+fn implicit_zero_length(parts: &http::response::Parts, asked: &Asked) -> bool {
+    let status = parts.status;
+    asked.method != Method::HEAD
+        && !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
+        && !(asked.method == Method::CONNECT && status.is_success())
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+}
+
+/// Whether the `Connection` fields name `token`.
+fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+/// The body's next frame if it is ready now.
+fn poll_now(body: &mut TxnBody) -> Option<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match std::pin::Pin::new(body).poll_frame(&mut cx) {
+        Poll::Ready(frame) => Some(frame),
+        Poll::Pending => None,
+    }
+}

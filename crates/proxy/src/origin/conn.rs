@@ -1,0 +1,433 @@
+//! One HTTP/1.1 connection to an origin, spoken with `hookyard-h1`: a request's head and body
+//! written, its response head read. The response body is read by [`super::OriginBody`].
+//!
+//! Why our own client rather than hyper's: this is the proxy's hot path. hyper's client parses
+//! every response head into a map of its own and encodes every request again with its names in
+//! lower case, and runs each connection as a task that requests and responses reach through
+//! channels. Here a connection is a plain value (its stream, a read and a write buffer) owned
+//! by whoever uses it: the pool while it is idle, the exchange, then the response body. It is
+//! read and written only when its owner is polled; no task, no channel. Names keep their case
+//! both ways ([`hookyard_h1::HeaderCase`] in the messages' extensions).
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Buf, BytesMut};
+use hookyard_h1::{BodyKind, Encoder, Limits, ResponseHead};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::request::Parts;
+use http::{Method, Request};
+use hyper::body::Body;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::OpenOrigin;
+use super::body::RequestBody;
+use crate::txn::transform::BoxError;
+
+/// Limits on a response head: those of hyper's client, which the proxy used before, so that
+/// no origin that worked stops working (hyper reads heads into a buffer of 8 KiB plus 4 KiB per
+/// field of at most 100; see `hyper::proto::h1::io`).
+pub(super) const RESPONSE_LIMITS: Limits = Limits {
+    max_head_bytes: 8 * 1024 + 100 * 4 * 1024,
+    max_headers: 100,
+    max_chunk_line: 4 * 1024,
+    max_trailer_bytes: 16 * 1024,
+};
+
+/// Body bytes gathered before they are written: large enough for few system calls, small
+/// enough to bound what a connection holds.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
+
+/// What the read buffer grows by when it is full, at first.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What the read buffer grows by at most: reads that fill what was asked (a large body) ask
+/// for twice as much next time, up to this.
+const READ_CHUNK_MAX: usize = 128 * 1024;
+
+/// An origin connection's byte stream: TCP, or TLS over TCP for an `https://` origin.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One connection to an origin, counted open (`origin_opened`, `origin_closed`) from its TCP
+/// connect until it is dropped.
+pub(crate) struct OriginConn {
+    pub(super) stream: Stream,
+    /// Bytes read and not yet parsed or decoded.
+    pub(super) read: BytesMut,
+    /// Bytes encoded and not yet written.
+    write: BytesMut,
+    /// What the next read reserves room for, when the read buffer is full.
+    read_size: usize,
+    _open: OpenOrigin,
+    /// Requests sent on it so far.
+    pub(super) requests: u64,
+}
+
+/// A response head, and what its exchange says about the connection.
+pub(crate) struct Exchanged {
+    pub(crate) head: ResponseHead,
+    /// The origin answered before the request's body was all sent: the connection cannot
+    /// carry another request.
+    pub(crate) early: bool,
+    /// The rest of the request's body, sent on while the response's body is read: after an
+    /// early 2xx (an origin that streams its answer as the body comes, an echo). After any
+    /// other early answer (413, say) the body is cut short.
+    pub(crate) rest: Option<Sending>,
+    /// The request asked to close the connection after it.
+    pub(crate) close: bool,
+}
+
+/// An exchange that got no response head: why, and the request when it can be sent again (its
+/// body was empty and no byte of a response arrived).
+pub(crate) struct Unanswered {
+    pub(crate) error: ExchangeError,
+    pub(crate) request: Option<Request<RequestBody>>,
+}
+
+/// Why an exchange on an established connection failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// Reading or writing the connection failed.
+    #[error("connection failed: {0}")]
+    Io(#[source] io::Error),
+    /// The origin closed the connection before a whole response head.
+    #[error("connection closed before a response head")]
+    Closed,
+    /// The response head is malformed or over a limit, or the request body did not fit its
+    /// length.
+    #[error("malformed message: {0}")]
+    Codec(#[source] hookyard_h1::Error),
+    /// The request body failed (the client's, or a plugin's transform of it).
+    #[error("request body failed: {0}")]
+    Body(#[source] BoxError),
+}
+
+impl OriginConn {
+    /// A connection over `stream`, counted by `open`.
+    pub(super) fn new(stream: Stream, open: OpenOrigin) -> OriginConn {
+        OriginConn {
+            stream,
+            read: BytesMut::with_capacity(READ_CHUNK),
+            write: BytesMut::with_capacity(1024),
+            read_size: READ_CHUNK,
+            _open: open,
+            requests: 0,
+        }
+    }
+
+    /// Whether an idle connection can take a request: looked at without waiting, it has
+    /// neither ended, failed, nor sent bytes no request asked for.
+    pub(super) fn usable(&mut self) -> bool {
+        if !self.read.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        self.poll_read(&mut cx).is_pending()
+    }
+
+    /// Sends `request` (its head in one write with a body that is empty), and reads the
+    /// response head, skipping informational ones other than 101.
+    ///
+    /// # Errors
+    ///
+    /// The exchange failed before a whole response head: see [`Unanswered`].
+    pub(crate) async fn exchange(
+        &mut self,
+        request: Request<RequestBody>,
+    ) -> Result<Exchanged, Unanswered> {
+        let (mut parts, body) = request.into_parts();
+        self.requests += 1;
+        let close = wants_close(&parts.headers);
+        let kind = framing(&mut parts, &body);
+        hookyard_h1::encode_request_parts(&parts, &mut self.write);
+        if kind != BodyKind::Empty {
+            let mut sending = Sending { body, encoder: Encoder::new(kind), ended: false };
+            let method = &parts.method;
+            let head = match poll_fn(|cx| self.poll_upload(&mut sending, method, cx)).await {
+                Ok(Some(head)) => {
+                    let rest = head.status.is_success().then_some(sending);
+                    return Ok(Exchanged { head, early: true, rest, close });
+                }
+                Ok(None) => self.read_head(method).await,
+                Err(error) => Err(error),
+            };
+            return match head {
+                Ok(head) => Ok(Exchanged { head, early: false, rest: None, close }),
+                Err(error) => Err(Unanswered { error, request: None }),
+            };
+        }
+        let written = self.stream.write_all(&self.write).await;
+        self.write.clear();
+        let head = match written {
+            Ok(()) => match self.stream.flush().await {
+                Ok(()) => self.read_head(&parts.method).await,
+                Err(e) => Err(ExchangeError::Io(e)),
+            },
+            Err(e) => Err(ExchangeError::Io(e)),
+        };
+        match head {
+            Ok(head) => Ok(Exchanged { head, early: false, rest: None, close }),
+            Err(error) => {
+                // Nothing of the body went, and nothing came back: the request can go again.
+                let again = body.is_end_stream() && self.read.is_empty();
+                let request = again.then(|| Request::from_parts(parts, body));
+                Err(Unanswered { error, request })
+            }
+        }
+    }
+
+    /// Sends the request's body, the read side watched: `None` once all is sent, or a final
+    /// response head that arrived first.
+    fn poll_upload(
+        &mut self,
+        sending: &mut Sending,
+        method: &Method,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<ResponseHead>, ExchangeError>> {
+        loop {
+            // An origin may answer before the body's end (413, say, or an echo).
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(ExchangeError::Closed)),
+                Poll::Ready(Ok(_)) => {
+                    if let Some(head) = final_head(&mut self.read, method)? {
+                        return Poll::Ready(Ok(Some(head)));
+                    }
+                    continue;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(ExchangeError::Io(e))),
+                Poll::Pending => {}
+            }
+            return sending.poll(self, cx).map_ok(|()| None);
+        }
+    }
+
+    /// Reads until a final response head.
+    async fn read_head(&mut self, method: &Method) -> Result<ResponseHead, ExchangeError> {
+        loop {
+            if let Some(head) = final_head(&mut self.read, method)? {
+                return Ok(head);
+            }
+            let read = poll_fn(|cx| self.poll_read(cx)).await;
+            match read {
+                Ok(0) => return Err(ExchangeError::Closed),
+                Ok(_) => {}
+                Err(e) => return Err(ExchangeError::Io(e)),
+            }
+        }
+    }
+
+    /// Writes what the write buffer holds.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.write.is_empty() {
+            match Pin::new(&mut self.stream).poll_write(cx, &self.write) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.write.advance(n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Polls for more bytes into the read buffer: how many came (0 at the end of the stream).
+    pub(super) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read.capacity() - self.read.len() < READ_CHUNK / 4 {
+            self.read.reserve(self.read_size);
+        }
+        let room = self.read.capacity() - self.read.len();
+        // `read_buf`'s future holds nothing but its borrows: dropped when pending, no byte is
+        // lost.
+        let read = std::pin::pin!(self.stream.read_buf(&mut self.read)).poll(cx);
+        if let Poll::Ready(Ok(n)) = read
+            && n == room
+        {
+            self.read_size = (self.read_size * 2).min(READ_CHUNK_MAX);
+        }
+        read
+    }
+
+    /// Readies an idle connection for the pool: a read buffer grown for a large body is let
+    /// go, so that idle connections hold little.
+    pub(super) fn idle(&mut self) {
+        if self.read.capacity() > READ_CHUNK {
+            self.read = BytesMut::new();
+            self.read_size = READ_CHUNK;
+        }
+    }
+}
+
+/// A request's body on its way to the origin.
+pub(crate) struct Sending {
+    body: RequestBody,
+    encoder: Encoder,
+    /// The body has ended and its end is encoded.
+    ended: bool,
+}
+
+impl Sending {
+    /// Writes what is buffered and encodes what the body gives, until the body has ended and
+    /// all is written.
+    ///
+    /// # Errors
+    ///
+    /// Writing failed, the body failed, or it did not fit its length.
+    pub(super) fn poll(
+        &mut self,
+        conn: &mut OriginConn,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ExchangeError>> {
+        loop {
+            match conn.poll_drain(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(ExchangeError::Io(e))),
+                Poll::Pending => return Poll::Pending,
+            }
+            if self.ended {
+                return Pin::new(&mut conn.stream).poll_flush(cx).map_err(ExchangeError::Io);
+            }
+            // Gather what the body has ready, up to the high-water mark, then write it.
+            while conn.write.len() < WRITE_HIGH_WATER {
+                match Pin::new(&mut self.body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) => self.encoder.data(&data, &mut conn.write),
+                        Err(frame) => {
+                            self.ended = true;
+                            let trailers = frame.into_trailers().ok();
+                            self.encoder.finish(trailers.as_ref(), &mut conn.write)
+                        }
+                    }
+                    .map_err(ExchangeError::Codec)?,
+                    Poll::Ready(None) => {
+                        self.ended = true;
+                        self.encoder.finish(None, &mut conn.write).map_err(ExchangeError::Codec)?;
+                    }
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(ExchangeError::Body(e))),
+                    Poll::Pending if conn.write.is_empty() => return Poll::Pending,
+                    Poll::Pending => break,
+                }
+                if self.ended {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Parses the response heads in `buf`, skipping informational ones other than 101 (as hyper's
+/// client does): the final head, if it is all there.
+fn final_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead>, ExchangeError> {
+    loop {
+        match hookyard_h1::parse_response(buf, &RESPONSE_LIMITS, method) {
+            Ok(Some(head))
+                if head.status.is_informational()
+                    && head.status != http::StatusCode::SWITCHING_PROTOCOLS => {}
+            Ok(head) => return Ok(head),
+            Err(e) => return Err(ExchangeError::Codec(e)),
+        }
+    }
+}
+
+/// How the request's body is framed, its fields set to say so, as hyper's client decided: a
+/// body that is empty is sent as none; a `Transfer-Encoding` is kept (ending in `chunked`) and a
+/// `Content-Length` beside it removed; else a `Content-Length` is kept, or one set from a body
+/// that knows its length; else the body goes chunked, except for `GET`, `HEAD` and `CONNECT`
+/// requests, which are sent without one.
+fn framing(parts: &mut Parts, body: &RequestBody) -> BodyKind {
+    let headers = &mut parts.headers;
+    if body.is_end_stream() {
+        headers.remove(header::TRANSFER_ENCODING);
+        return BodyKind::Empty;
+    }
+    if let Some(coding) = headers.get(header::TRANSFER_ENCODING) {
+        let chunked = coding
+            .as_bytes()
+            .rsplit(|&b| b == b',')
+            .next()
+            .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        if !chunked {
+            headers.append(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        }
+        headers.remove(header::CONTENT_LENGTH);
+        return BodyKind::Chunked;
+    }
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .map(|v| std::str::from_utf8(v.as_bytes()).ok().and_then(|s| s.trim().parse::<u64>().ok()));
+    match length {
+        Some(Some(0)) => return BodyKind::Empty,
+        Some(Some(n)) => return BodyKind::Length(n),
+        Some(None) => {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        None => {}
+    }
+    match body.size_hint().exact() {
+        Some(n) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            if n == 0 { BodyKind::Empty } else { BodyKind::Length(n) }
+        }
+        None if matches!(parts.method, Method::GET | Method::HEAD | Method::CONNECT) => {
+            BodyKind::Empty
+        }
+        None => {
+            headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+            BodyKind::Chunked
+        }
+    }
+}
+
+/// Whether `Connection` says `close`.
+fn wants_close(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}

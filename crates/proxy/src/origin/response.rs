@@ -1,0 +1,208 @@
+//! A response body read from its origin connection as it is polled.
+//!
+//! The body owns the connection while it reads: no task reads ahead, no channel carries the
+//! data. When the body ends where its framing says, the connection goes back to the pool if it
+//! may carry another request; a body dropped before its end, or one that ends when the origin
+//! closes, takes the connection with it (closed).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hookyard_h1::{BodyKind, Decoded, Decoder};
+use hyper::body::{Body, Frame, SizeHint};
+
+use super::Idle;
+use super::conn::{ExchangeError, OriginConn, RESPONSE_LIMITS, Sending};
+use crate::txn::transform::BoxError;
+
+/// A response body as its origin sends it.
+pub struct OriginBody {
+    reading: Option<Box<Reading>>,
+    /// A failure, reported at the next poll (see [`OriginBody::fail`]).
+    failed: Option<OriginBodyError>,
+}
+
+/// A body still being read.
+struct Reading {
+    conn: OriginConn,
+    decoder: Decoder,
+    /// Bytes left of a body framed by its length.
+    left: Option<u64>,
+    /// Where the connection goes when the body ends, if it may be used again.
+    back: Option<Back>,
+    /// The origin closed the connection.
+    eof: bool,
+    /// The rest of the request's body, sent as this body is read (see [`Exchanged::rest`]).
+    ///
+    /// [`Exchanged::rest`]: super::conn::Exchanged::rest
+    sending: Option<Sending>,
+}
+
+/// A pool's idle lists, and the key a connection goes back under.
+pub(super) struct Back {
+    pub(super) idle: Arc<Idle>,
+    pub(super) key: String,
+}
+
+/// Why a response body could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum OriginBodyError {
+    /// Reading the connection failed.
+    #[error("reading the origin's response body failed: {0}")]
+    Io(#[source] io::Error),
+    /// The body's framing is malformed, or the connection closed before its end.
+    #[error("malformed origin response body: {0}")]
+    Codec(#[source] hookyard_h1::Error),
+    /// The request's body, still being sent, failed.
+    #[error("the request body failed while the response was read: {0}")]
+    Request(#[source] BoxError),
+}
+
+impl OriginBody {
+    /// A body with nothing in it.
+    pub(crate) fn empty() -> OriginBody {
+        OriginBody { reading: None, failed: None }
+    }
+
+    /// The body framed as `kind` that follows a head read on `conn`; `back` says where the
+    /// connection goes after it, `sending` is the rest of the request's body to send meanwhile.
+    pub(super) fn new(
+        conn: OriginConn,
+        kind: BodyKind,
+        back: Option<Back>,
+        sending: Option<Sending>,
+    ) -> OriginBody {
+        let left = match kind {
+            BodyKind::Length(n) => Some(n),
+            _ => None,
+        };
+        let decoder = Decoder::new(kind, &RESPONSE_LIMITS);
+        let reading = Reading { conn, decoder, left, back, eof: false, sending };
+        OriginBody { reading: Some(Box::new(reading)), failed: None }
+    }
+
+    /// The body has ended: its connection goes back to the pool, if it may.
+    fn end(&mut self) {
+        let Some(reading) = self.reading.take() else { return };
+        let Reading { conn, back, eof, .. } = *reading;
+        // Bytes after the body are an answer to no request: the connection cannot be trusted.
+        if let Some(back) = back
+            && !eof
+            && conn.read.is_empty()
+        {
+            back.idle.put(&back.key, conn);
+        }
+    }
+
+    /// The body failed: its connection closes, and the failure is reported at the next poll.
+    ///
+    /// The data before a failure has often just been returned, and a consumer that gathers
+    /// writes (hyper's server does) drops what it gathered when a body fails: a pause gives
+    /// it the chance to send what came before the failure (the part of a body an origin sent
+    /// before it reset the connection).
+    fn fail(
+        &mut self,
+        error: OriginBodyError,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, OriginBodyError>>> {
+        self.reading = None;
+        self.failed = Some(error);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Body for OriginBody {
+    type Data = Bytes;
+    type Error = OriginBodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, OriginBodyError>>> {
+        let this = self.get_mut();
+        if let Some(error) = this.failed.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        loop {
+            let Some(reading) = &mut this.reading else { return Poll::Ready(None) };
+            if let Some(sending) = &mut reading.sending {
+                match sending.poll(&mut reading.conn, cx) {
+                    Poll::Ready(Ok(())) => reading.sending = None,
+                    Poll::Ready(Err(ExchangeError::Body(e))) => {
+                        return this.fail(OriginBodyError::Request(e), cx);
+                    }
+                    // The origin stopped reading: its answer may still come whole.
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(error = %e, "origin stopped reading the request body");
+                        reading.sending = None;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            match reading.decoder.decode(&mut reading.conn.read) {
+                Ok(Decoded::Data(data)) => {
+                    if let Some(left) = &mut reading.left {
+                        *left = left.saturating_sub(data.len() as u64);
+                    }
+                    if reading.decoder.is_done() {
+                        this.end();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Ok(Decoded::Trailers(trailers)) => {
+                    this.end();
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+                Ok(Decoded::End) => {
+                    this.end();
+                    return Poll::Ready(None);
+                }
+                Ok(Decoded::NeedMore) if reading.eof => {
+                    return match reading.decoder.finish() {
+                        // Delimited by the close: it ended, and so did the connection.
+                        Ok(()) => {
+                            this.reading = None;
+                            Poll::Ready(None)
+                        }
+                        Err(e) => this.fail(OriginBodyError::Codec(e), cx),
+                    };
+                }
+                Ok(Decoded::NeedMore) => match reading.conn.poll_read(cx) {
+                    Poll::Ready(Ok(0)) => reading.eof = true,
+                    Poll::Ready(Ok(_)) => {}
+                    Poll::Ready(Err(e)) => return this.fail(OriginBodyError::Io(e), cx),
+                    Poll::Pending => return Poll::Pending,
+                },
+                Err(e) => return this.fail(OriginBodyError::Codec(e), cx),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.reading.is_none() && self.failed.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.reading {
+            None => SizeHint::with_exact(0),
+            Some(reading) => match reading.left {
+                Some(left) => SizeHint::with_exact(left),
+                None => SizeHint::default(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for OriginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let left = self.reading.as_ref().and_then(|r| r.left);
+        f.debug_struct("OriginBody")
+            .field("open", &self.reading.is_some())
+            .field("left", &left)
+            .finish()
+    }
+}
