@@ -62,7 +62,10 @@ fn rig() -> &'static Rig {
         write(
             "hookyard.yaml",
             format!(
-                "runtime_dir: {}\ntimeouts:\n  header_read: 300ms\n  origin_response: 1s\n  idle: 1s\n",
+                // HTTP/1 only: with h2c on, an input starting with the HTTP/2 preface is
+                // (rightly) answered in HTTP/2 frames.
+                "runtime_dir: {}\nhttp2:\n  h2c: false\ntimeouts:\n  header_read: 300ms\n  \
+                 origin_response: 1s\n  idle: 1s\n",
                 dir.path().join("run").display()
             ),
         );
