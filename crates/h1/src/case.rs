@@ -20,9 +20,6 @@ pub struct HeaderCase {
     /// The head the offsets point into.
     raw: Bytes,
     entries: Vec<Entry>,
-    /// One bit per recorded name, by [`name_bit`]: a name whose bit is clear is not recorded,
-    /// so the encoders skip the scan for fields added since (most of those they meet).
-    names: u64,
 }
 
 /// One received field: where its name is in `raw`, and which of its name's values it was.
@@ -36,7 +33,7 @@ struct Entry {
 
 impl HeaderCase {
     pub(crate) fn with_capacity(raw: Bytes, n: usize) -> HeaderCase {
-        HeaderCase { raw, entries: Vec::with_capacity(n), names: 0 }
+        HeaderCase { raw, entries: Vec::with_capacity(n) }
     }
 
     /// Records the next field, whose name is at `start..start + len` of the head and which is
@@ -46,16 +43,12 @@ impl HeaderCase {
         let start = u32::try_from(start).unwrap_or(u32::MAX);
         let len = u32::try_from(len).unwrap_or(0);
         let nth = u32::try_from(nth).unwrap_or(u32::MAX);
-        self.names |= name_bit(&self.raw[start as usize..(start + len) as usize]);
         self.entries.push(Entry { start, len, nth });
     }
 
     /// How many fields recorded so far are named `name` (compared without case), by a scan:
     /// for heads of at most [`SCAN_MAX`] fields.
     pub(crate) fn count_by_scan(&self, name: &[u8]) -> usize {
-        if self.names & name_bit(name) == 0 {
-            return 0;
-        }
         self.names().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
     }
 
@@ -81,35 +74,5 @@ impl HeaderCase {
     /// The length of the head the names are in.
     pub(crate) fn raw_len(&self) -> usize {
         self.raw.len()
-    }
-}
-
-/// A name's bit in [`HeaderCase::names`], the same whatever its case: from its length and its
-/// first and last bytes (ASCII letters folded to lower case).
-fn name_bit(name: &[u8]) -> u64 {
-    let fold = |b: Option<&u8>| u32::from(b.map_or(0, |b| b.to_ascii_lowercase()));
-    let len = u32::try_from(name.len()).unwrap_or(u32::MAX);
-    let mix =
-        len.wrapping_mul(31).wrapping_add(fold(name.first()) * 7).wrapping_add(fold(name.last()));
-    1 << (mix % 64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_name_is_counted_in_any_case_and_an_unrecorded_one_is_not() {
-        let raw = Bytes::from_static(b"Set-Cookie X-Trace SET-COOKIE");
-        let mut case = HeaderCase::with_capacity(raw, 3);
-        case.push(0, 10, 0);
-        case.push(11, 7, 0);
-        case.push(19, 10, 1);
-        assert_eq!(case.count_by_scan(b"set-cookie"), 2);
-        assert_eq!(case.count_by_scan(b"x-trace"), 1);
-        assert_eq!(case.count_by_scan(b"X-TRACE"), 1);
-        for absent in [&b"via"[..], b"x-forwarded-for", b"date", b"set-cookiE2", b""] {
-            assert_eq!(case.count_by_scan(absent), 0, "{:?}", String::from_utf8_lossy(absent));
-        }
     }
 }
