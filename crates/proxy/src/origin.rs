@@ -180,6 +180,23 @@ impl OriginPool {
         found
     }
 
+    /// Drops the idle connections that idled past `origin_pool.idle_timeout`, that their
+    /// origin closed, or that sent bytes nobody asked for: run now and then by the worker, so
+    /// that an origin's close is followed by ours without waiting for a request to the origin.
+    pub(crate) fn sweep(&self) {
+        let mut lists = self.idle.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        let Lists { by_key, pooled: count } = &mut *lists;
+        if *count == 0 {
+            return;
+        }
+        for list in by_key.values_mut() {
+            list.retain_mut(|p| p.since.elapsed() <= self.idle_timeout && p.conn.usable());
+        }
+        by_key.retain(|_, list| !list.is_empty());
+        *count = by_key.values().map(VecDeque::len).sum();
+        self.stats().origin_pooled.store(*count as u64, Ordering::Relaxed);
+    }
+
     /// The response whose head `exchanged` holds, read on `conn` (a connection to `key`); its
     /// body reads on, and gives the connection back when it may carry another request.
     ///

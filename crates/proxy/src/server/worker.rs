@@ -76,12 +76,28 @@ pub(super) fn run(
                 Err(e) => error!(worker = index, error = %e, "cannot register a listener"),
             }
         }
+        let sweeper = tokio::spawn(sweep_origins(worker.clone()));
         for task in tasks {
             if let Err(e) = task.await {
                 error!(worker = index, error = %e, "accept task failed");
             }
         }
+        sweeper.abort();
     });
+}
+
+/// How often a worker looks over its idle origin connections.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Closes the worker's idle origin connections that their origins closed or that idled too
+/// long (no task watches an idle connection), every [`SWEEP_EVERY`].
+async fn sweep_origins(worker: Arc<Worker>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        worker.origins.sweep();
+    }
 }
 
 /// How long, after the listeners of a draining server close, its connections that have not

@@ -566,3 +566,33 @@ async fn both_framing_headers_are_refused_after_heads_the_tracker_skips() {
     assert!(forwarded.is_empty(), "{forwarded:#?}");
     assert!(origin.seen().iter().all(|s| !s.starts_with("POST /x")), "{:?}", origin.seen());
 }
+
+/// An origin that closes a keep-alive connection once it has answered: the proxy closes its
+/// end too, without waiting for another request to that origin (no task watches an idle
+/// connection; the worker looks its idle ones over every second).
+#[tokio::test]
+async fn an_idle_origin_connection_the_origin_closed_is_closed_without_a_request() {
+    let (origin, accepted) = raw_origin(|mut stream| async move {
+        read_head(&mut stream).await;
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        // Long enough for the proxy to pool the connection first.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(stream);
+    })
+    .await;
+    let (_dir, proxy) = proxy_to(origin, "origin_pool: {idle_timeout: 1h}\n");
+    let answer = get(proxy.addrs()[0], "site.test", "/").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    let gauge = |text: &str, series: &str| {
+        let line = text.lines().find(|l| l.starts_with(&format!("{series} ")));
+        line.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    wait_for("the origin connection closed and out of the pool", || {
+        let text = proxy.metrics_text();
+        gauge(&text, "hookyard_origin_connections") == Some(0.0)
+            && gauge(&text, "hookyard_origin_connections_pooled") == Some(0.0)
+    })
+    .await;
+}
