@@ -79,6 +79,14 @@ struct Pooled {
     since: Instant,
 }
 
+impl Pooled {
+    /// Whether it may take a request: idle at most `idle_timeout`, and neither closed by its
+    /// origin nor holding bytes nobody asked for.
+    fn usable(&mut self, idle_timeout: Duration) -> bool {
+        self.since.elapsed() <= idle_timeout && self.conn.usable()
+    }
+}
+
 /// A worker's origin connections, per `host:port`.
 pub(crate) struct OriginPool {
     /// Shared with the response bodies, which give connections back.
@@ -170,7 +178,7 @@ impl OriginPool {
         let before = list.len();
         let mut found = None;
         while let Some(mut pooled) = list.pop_front() {
-            if pooled.since.elapsed() <= self.idle_timeout && pooled.conn.usable() {
+            if pooled.usable(self.idle_timeout) {
                 found = Some(pooled.conn);
                 break;
             }
@@ -190,7 +198,7 @@ impl OriginPool {
             return;
         }
         for list in by_key.values_mut() {
-            list.retain_mut(|p| p.since.elapsed() <= self.idle_timeout && p.conn.usable());
+            list.retain_mut(|p| p.usable(self.idle_timeout));
         }
         by_key.retain(|_, list| !list.is_empty());
         *count = by_key.values().map(VecDeque::len).sum();

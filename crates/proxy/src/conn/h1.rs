@@ -446,12 +446,7 @@ impl BodyReader {
 /// `HEAD`, 1xx, 204, 304 and a 2xx to `CONNECT`; else its `Content-Length`, a known size, or
 /// chunked (close-delimited to HTTP/1.0). Framing fields that do not apply are removed.
 fn framing(parts: &mut http::response::Parts, body: &TxnBody, asked: &Asked) -> BodyKind {
-    let status = parts.status;
-    let no_body = asked.method == Method::HEAD
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-        || (asked.method == Method::CONNECT && status.is_success());
+    let no_body = !has_body(&asked.method, parts.status);
     let headers = &mut parts.headers;
     if headers.contains_key(header::TRANSFER_ENCODING) {
         // Framed here: a coding the client did not ask for would not be understood.
@@ -479,16 +474,20 @@ fn framing(parts: &mut http::response::Parts, body: &TxnBody, asked: &Asked) -> 
     }
 }
 
-/// Whether an empty body gets `Content-Length: 0` written (not to `HEAD`, not on statuses
-/// that have no body, not when the head has one already).
-fn implicit_zero_length(parts: &http::response::Parts, asked: &Asked) -> bool {
-    let status = parts.status;
-    asked.method != Method::HEAD
+/// Whether a response of `status` to `method` has a body (RFC 9112 §6.3): not to `HEAD`, not
+/// 1xx, 204 or 304, not a 2xx to `CONNECT`.
+fn has_body(method: &Method, status: StatusCode) -> bool {
+    *method != Method::HEAD
         && !status.is_informational()
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
-        && !(asked.method == Method::CONNECT && status.is_success())
-        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+        && !(*method == Method::CONNECT && status.is_success())
+}
+
+/// Whether an empty body gets `Content-Length: 0` written (where a body could be, and the
+/// head has no length yet).
+fn implicit_zero_length(parts: &http::response::Parts, asked: &Asked) -> bool {
+    has_body(&asked.method, parts.status) && !parts.headers.contains_key(header::CONTENT_LENGTH)
 }
 
 /// Whether the `Connection` fields name `token`.

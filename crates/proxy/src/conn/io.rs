@@ -70,11 +70,14 @@ impl ConnState {
         }
     }
 
-    /// Stamps a byte moved now; the milliseconds since the connection began.
-    pub(crate) fn touch(&self) -> u64 {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-        self.last_activity.store(ms, Ordering::Relaxed);
-        ms
+    /// Stamps a byte moved now.
+    pub(crate) fn touch(&self) {
+        self.last_activity.store(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the connection began (one less than the most a stamp can hold).
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
     /// When the last byte moved.
@@ -85,8 +88,7 @@ impl ConnState {
     /// Stamps the start of a request head, unless one is stamped already.
     pub(crate) fn head_begins(&self) {
         if self.head_started.load(Ordering::Relaxed) == 0 {
-            let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-            self.head_started.store(ms + 1, Ordering::Relaxed);
+            self.head_started.store(self.elapsed_ms() + 1, Ordering::Relaxed);
         }
     }
 
