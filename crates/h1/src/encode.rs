@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
-use http::header::{HeaderName, HeaderValue, ValueIter};
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 
 use crate::case::{HeaderCase, SCAN_MAX};
@@ -87,76 +87,152 @@ pub fn encode_response_parts(parts: &http::response::Parts, dst: &mut BytesMut) 
 
 /// Writes `headers` as field lines.
 ///
-/// With `case`, the fields it records come first, in its order and spelling, each with its
-/// name's current value of the same index (so a value changed in the map is written in place);
-/// recorded fields no longer in the map are skipped. Then every field not recorded (added since,
-/// or without a record) follows in the map's order, its name in lower case.
+/// With `case`, the fields it records are written in its order and spelling: each value still
+/// in the map as received (the same slice of the head) in its own place, and a value set in
+/// the map since in the place of its name's field of the same index, if that field's value is
+/// no longer there. Recorded fields no longer in the map are skipped. Then every other field
+/// (added since, or without a record) follows in the map's order, its name in lower case.
 pub fn write_fields(headers: &HeaderMap, case: Option<&HeaderCase>, dst: &mut BytesMut) {
-    match case {
-        Some(case) if case.len() > SCAN_MAX => write_large(headers, case, dst),
-        Some(case) => write_small(headers, case, dst),
-        None => {
-            for (name, value) in headers {
-                field(dst, name.as_str().as_bytes(), value.as_bytes());
-            }
-        }
-    }
-}
-
-/// [`write_fields`] for a record of at most [`SCAN_MAX`] names: look-ups and scans.
-fn write_small(headers: &HeaderMap, case: &HeaderCase, dst: &mut BytesMut) {
-    let mut written = 0;
-    for (name, nth) in case.names() {
-        // Names in the record are tokens, so ASCII; the map's look-up ignores case.
-        let Ok(key) = std::str::from_utf8(name) else { continue };
-        if let Some(value) = headers.get_all(key).iter().nth(nth) {
-            field(dst, name, value.as_bytes());
-            written += 1;
-        }
-    }
-    // Most messages keep their fields or change them in place: nothing is left to write.
-    if written == headers.len() {
-        return;
-    }
-    write_rest(headers, dst, |name| case.count_by_scan(name.as_str().as_bytes()));
-}
-
-/// [`write_fields`] for a large record: one walk over each name's values, whatever their
-/// number, through a map from name to its values not yet written.
-fn write_large(headers: &HeaderMap, case: &HeaderCase, dst: &mut BytesMut) {
-    let mut values: HeaderMap<(ValueIter<'_, HeaderValue>, usize)> = HeaderMap::default();
-    let mut written = 0;
-    for (name, _) in case.names() {
-        let Ok(key) = HeaderName::from_bytes(name) else { continue };
-        let (left, recorded) =
-            values.entry(key.clone()).or_insert_with(|| (headers.get_all(&key).iter(), 0));
-        *recorded += 1;
-        if let Some(value) = left.next() {
-            field(dst, name, value.as_bytes());
-            written += 1;
-        }
-    }
-    if written == headers.len() {
-        return;
-    }
-    write_rest(headers, dst, |name| values.get(name).map_or(0, |(_, recorded)| *recorded));
-}
-
-/// Writes the fields of `headers` past the first `recorded(name)` of each name, in the map's
-/// order, names in lower case.
-fn write_rest(headers: &HeaderMap, dst: &mut BytesMut, recorded: impl Fn(&HeaderName) -> usize) {
-    let mut current = None;
-    let (mut index, mut skip) = (0, 0);
-    for (name, value) in headers {
-        if current != Some(name) {
-            current = Some(name);
-            index = 0;
-            skip = recorded(name);
-        }
-        if index >= skip {
+    let Some(case) = case else {
+        for (name, value) in headers {
             field(dst, name.as_str().as_bytes(), value.as_bytes());
         }
-        index += 1;
+        return;
+    };
+    let mut stack = [None; SCAN_MAX];
+    let mut heap = Vec::new();
+    let places = if case.len() <= SCAN_MAX {
+        &mut stack[..case.len()]
+    } else {
+        heap.resize(case.len(), None);
+        &mut heap[..]
+    };
+    // Values as received first: most messages keep their fields or drop a few.
+    let placed = place_received(headers, case, places);
+    let positions = (placed < headers.len()).then(|| {
+        let positions = Positions::new(case, headers.len() - placed);
+        place_set(headers, case, places, &positions);
+        positions
+    });
+    for (index, value) in places.iter().enumerate() {
+        if let Some(value) = value {
+            field(dst, case.name(index), value.as_bytes());
+        }
+    }
+    let Some(positions) = positions else { return };
+    for (name, nth, value) in indexed(headers) {
+        if !positions.placed(case, places, name, nth, value) {
+            field(dst, name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+}
+
+/// Puts each of the map's values that is a recorded field's value as received in that
+/// field's place; returns how many.
+fn place_received<'h>(
+    headers: &'h HeaderMap,
+    case: &HeaderCase,
+    places: &mut [Option<&'h HeaderValue>],
+) -> usize {
+    let mut placed = 0;
+    let mut hint = 0;
+    for (name, value) in headers {
+        if let Some(index) = case.received_as(name, value.as_bytes(), hint)
+            && places[index].is_none()
+        {
+            places[index] = Some(value);
+            placed += 1;
+            hint = index + 1;
+        }
+    }
+    placed
+}
+
+/// Puts each of the map's values set since it was received in the place of its name's field
+/// of the same index, if that place is free.
+fn place_set<'h>(
+    headers: &'h HeaderMap,
+    case: &HeaderCase,
+    places: &mut [Option<&'h HeaderValue>],
+    positions: &Positions,
+) {
+    for (name, nth, value) in indexed(headers) {
+        if is(places, case.received_as(name, value.as_bytes(), 0), value) {
+            continue;
+        }
+        if let Some(index) = positions.get(case, name, nth)
+            && places[index].is_none()
+        {
+            places[index] = Some(value);
+        }
+    }
+}
+
+/// Whether `value` (a value in the map) is the one at `index` of `places`.
+fn is(places: &[Option<&HeaderValue>], index: Option<usize>, value: &HeaderValue) -> bool {
+    index.and_then(|i| places[i]).is_some_and(|placed| std::ptr::eq(placed, value))
+}
+
+/// The map's fields, each with its index among its name's values.
+fn indexed(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, usize, &HeaderValue)> {
+    let mut current = None;
+    let mut nth = 0;
+    headers.iter().map(move |(name, value)| {
+        if current == Some(name) {
+            nth += 1;
+        } else {
+            current = Some(name);
+            nth = 0;
+        }
+        (name, nth, value)
+    })
+}
+
+/// Finds a recorded field by name and index: by a scan of the record when it is small or few
+/// are looked for, through a map built once otherwise, so that the cost stays linear.
+enum Positions {
+    Scan,
+    Map(HeaderMap<Vec<usize>>),
+}
+
+impl Positions {
+    fn new(case: &HeaderCase, lookups: usize) -> Positions {
+        if case.len() <= SCAN_MAX || lookups <= 4 {
+            return Positions::Scan;
+        }
+        let mut map: HeaderMap<Vec<usize>> = HeaderMap::default();
+        for (index, (name, nth)) in case.keys().enumerate() {
+            let indices = map.entry(name.clone()).or_insert_with(Vec::new);
+            if indices.len() <= nth {
+                indices.resize(nth + 1, usize::MAX);
+            }
+            indices[nth] = index;
+        }
+        Positions::Map(map)
+    }
+
+    /// Whether the map's `nth` value of `name` has a place among `places`.
+    fn placed(
+        &self,
+        case: &HeaderCase,
+        places: &[Option<&HeaderValue>],
+        name: &HeaderName,
+        nth: usize,
+        value: &HeaderValue,
+    ) -> bool {
+        is(places, case.received_as(name, value.as_bytes(), 0), value)
+            || is(places, self.get(case, name, nth), value)
+    }
+
+    fn get(&self, case: &HeaderCase, name: &HeaderName, nth: usize) -> Option<usize> {
+        match self {
+            Positions::Scan => case.position(name, nth),
+            Positions::Map(map) => map
+                .get(name)
+                .and_then(|indices| indices.get(nth))
+                .copied()
+                .filter(|&i| i != usize::MAX),
+        }
     }
 }
 

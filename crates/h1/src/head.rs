@@ -511,17 +511,17 @@ fn fields(
             HeaderName::from_bytes(name).map_err(|_| Error::from(ErrorKind::HeaderName))?;
         let value = HeaderValue::from_maybe_shared(raw.slice(span.value.0..span.value.1))
             .map_err(|_| Error::from(ErrorKind::HeaderValue))?;
+        let repeated = headers.append(header.clone(), value);
         let nth = match &mut counts {
             Some(counts) => {
                 let count = counts.entry(header.clone()).or_insert(0);
                 *count += 1;
-                headers.append(header, value);
                 *count - 1
             }
-            None if headers.append(header, value) => case.count_by_scan(name),
+            None if repeated => case.count_by_scan(&header),
             None => 0,
         };
-        case.push(span.name.0, span.name.1 - span.name.0, nth);
+        case.push(header, span.name.0, span.name.1 - span.name.0, nth, span.value.0);
     }
     Ok((headers, case, fields))
 }

@@ -234,3 +234,38 @@ fn ten_thousand_fields_of_one_name_round_trip() {
     );
     assert_eq!(out, text.as_bytes());
 }
+
+#[test]
+fn ten_thousand_changed_values_keep_their_places() {
+    // Every value set anew: each goes to its name's field of the same index, found through a
+    // map built once, not a scan per value.
+    let mut text = String::from("GET / HTTP/1.1\r\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("X-Same: {i}\r\n"));
+    }
+    text.push_str("\r\n");
+    let limits = Limits { max_head_bytes: 1 << 20, max_headers: 10_000, ..Limits::default() };
+    let mut head = parse_request(&mut BytesMut::from(text.as_bytes()), &limits).unwrap().unwrap();
+    let http::header::Entry::Occupied(mut same) = head.headers.entry("x-same") else {
+        panic!("x-same was received");
+    };
+    for value in same.iter_mut() {
+        let doubled = format!("{}{}", value.to_str().unwrap(), value.to_str().unwrap());
+        *value = http::HeaderValue::from_str(&doubled).unwrap();
+    }
+    let mut out = BytesMut::new();
+    hookyard_h1::encode_request(
+        &head.method,
+        &head.uri,
+        head.version,
+        &head.headers,
+        Some(&head.case),
+        &mut out,
+    );
+    let mut want = String::from("GET / HTTP/1.1\r\n");
+    for i in 0..10_000 {
+        want.push_str(&format!("X-Same: {i}{i}\r\n"));
+    }
+    want.push_str("\r\n");
+    assert_eq!(out, want.as_bytes());
+}

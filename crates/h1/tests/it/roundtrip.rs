@@ -218,6 +218,35 @@ fn changed_fields_stay_in_place_and_added_ones_follow() {
 }
 
 #[test]
+fn received_values_keep_their_own_places() {
+    let text = b"GET / HTTP/1.1\r\nSet-Cookie: a\r\nHost: h\r\nSet-Cookie: b\r\nX-Id: 7\r\n\r\n";
+    let mut head =
+        parse_request(&mut BytesMut::from(&text[..]), &Limits::default()).unwrap().unwrap();
+    // The first cookie goes: the second stays where it was received, not in the first's place.
+    let second = head.headers.get_all("set-cookie").iter().nth(1).unwrap().clone();
+    head.headers.insert("set-cookie", second);
+    // A received value copied under another name is an added field, not the one it came from.
+    let id = head.headers["x-id"].clone();
+    head.headers.insert("x-copy", id);
+    // A received value taken out and put back keeps its place.
+    let host = head.headers.remove("host").unwrap();
+    head.headers.insert("host", host);
+    let mut out = BytesMut::new();
+    encode_request(
+        &head.method,
+        &head.uri,
+        head.version,
+        &head.headers,
+        Some(&head.case),
+        &mut out,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "GET / HTTP/1.1\r\nHost: h\r\nSet-Cookie: b\r\nX-Id: 7\r\nx-copy: 7\r\n\r\n"
+    );
+}
+
+#[test]
 fn a_response_reason_falls_back_to_the_standard_one() {
     let mut out = BytesMut::new();
     encode_response(
