@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use hookyard_h1::{BodyKind, ErrorKind, Limits, parse_request, parse_response};
 use http::{Method, StatusCode, Version};
 
-use crate::support::request;
+use crate::support::{encoded, request};
 
 const GET: &[u8] = b"GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nX-Custom-Thing: one\r\n\
                      accept: */*\r\nX-CUSTOM-thing: two\r\n\r\n";
@@ -187,15 +187,7 @@ fn long_mixed_case_names_are_found_and_kept() {
     let head = request(text.as_bytes()).unwrap();
     let lower = name.to_ascii_lowercase();
     assert_eq!(head.headers.get_all(lower.as_str()).iter().count(), 2);
-    let mut out = bytes::BytesMut::new();
-    hookyard_h1::encode_request(
-        &head.method,
-        &head.uri,
-        head.version,
-        &head.headers,
-        Some(&head.case),
-        &mut out,
-    );
+    let out = encoded(&head);
     assert_eq!(String::from_utf8_lossy(&out), text);
 }
 
@@ -223,15 +215,7 @@ fn ten_thousand_fields_of_one_name_round_trip() {
     let head = parse_request(&mut BytesMut::from(text.as_bytes()), &limits).unwrap().unwrap();
     assert_eq!(head.headers.get_all("x-same").iter().count(), 10_000);
     assert_eq!(head.case.names().last().unwrap().1, 9_999);
-    let mut out = BytesMut::new();
-    hookyard_h1::encode_request(
-        &head.method,
-        &head.uri,
-        head.version,
-        &head.headers,
-        Some(&head.case),
-        &mut out,
-    );
+    let out = encoded(&head);
     assert_eq!(out, text.as_bytes());
 }
 
@@ -253,15 +237,7 @@ fn ten_thousand_changed_values_keep_their_places() {
         let doubled = format!("{}{}", value.to_str().unwrap(), value.to_str().unwrap());
         *value = http::HeaderValue::from_str(&doubled).unwrap();
     }
-    let mut out = BytesMut::new();
-    hookyard_h1::encode_request(
-        &head.method,
-        &head.uri,
-        head.version,
-        &head.headers,
-        Some(&head.case),
-        &mut out,
-    );
+    let out = encoded(&head);
     let mut want = String::from("GET / HTTP/1.1\r\n");
     for i in 0..10_000 {
         want.push_str(&format!("X-Same: {i}{i}\r\n"));

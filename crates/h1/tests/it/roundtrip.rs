@@ -9,7 +9,7 @@ use hookyard_h1::{
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 use proptest::prelude::*;
 
-use crate::support::{decode_split, pairs};
+use crate::support::{decode_split, encoded, pairs};
 
 fn method() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -137,8 +137,7 @@ proptest! {
         prop_assert!(rest.is_empty());
 
         // Encoded again: names as received, in order, one space after the colon.
-        let mut out = BytesMut::new();
-        encode_request(&head.method, &head.uri, head.version, &head.headers, Some(&head.case), &mut out);
+        let mut out = encoded(&head);
         let mut want = format!("{method} {target} {version}\r\n");
         for (name, value) in &all {
             want.push_str(&format!("{name}: {value}\r\n"));
@@ -187,15 +186,7 @@ fn changed_fields_stay_in_place_and_added_ones_follow() {
     head.headers.append("cookie", HeaderValue::from_static("c3"));
     head.headers.insert("via", HeaderValue::from_static("1.1 hookyard"));
     head.headers.insert("X-Two", HeaderValue::from_static("two"));
-    let mut out = BytesMut::new();
-    encode_request(
-        &head.method,
-        &head.uri,
-        head.version,
-        &head.headers,
-        Some(&head.case),
-        &mut out,
-    );
+    let out = encoded(&head);
     assert_eq!(
         String::from_utf8_lossy(&out),
         "GET / HTTP/1.1\r\nHost: b\r\nCookie: c1\r\nX-Two: two\r\ncookie: c2\r\n\
@@ -231,15 +222,7 @@ fn received_values_keep_their_own_places() {
     // A received value taken out and put back keeps its place.
     let host = head.headers.remove("host").unwrap();
     head.headers.insert("host", host);
-    let mut out = BytesMut::new();
-    encode_request(
-        &head.method,
-        &head.uri,
-        head.version,
-        &head.headers,
-        Some(&head.case),
-        &mut out,
-    );
+    let out = encoded(&head);
     assert_eq!(
         String::from_utf8_lossy(&out),
         "GET / HTTP/1.1\r\nHost: h\r\nSet-Cookie: b\r\nX-Id: 7\r\nx-copy: 7\r\n\r\n"
@@ -320,9 +303,11 @@ fn parts_carry_the_case_and_the_reason_to_the_encoders() {
 /// text: the `i`th received field's value is `v{i}`, set values are letters only.
 mod changed {
     use bytes::BytesMut;
-    use hookyard_h1::{Limits, encode_request, parse_request};
+    use hookyard_h1::{Limits, parse_request};
     use http::{HeaderMap, HeaderValue};
     use proptest::prelude::*;
+
+    use crate::support::encoded;
 
     fn model(headers: &HeaderMap, recorded: &[(Vec<u8>, usize)]) -> String {
         let received = |value: &str| value.strip_prefix('v').and_then(|i| i.parse::<usize>().ok());
@@ -403,8 +388,7 @@ mod changed {
             for (name, value) in appended {
                 head.headers.append(name, HeaderValue::from_str(&value).unwrap());
             }
-            let mut out = BytesMut::new();
-            encode_request(&head.method, &head.uri, head.version, &head.headers, Some(&head.case), &mut out);
+            let out = encoded(&head);
             let want = format!("GET / HTTP/1.1\r\n{}\r\n", model(&head.headers, &recorded));
             prop_assert_eq!(String::from_utf8(out.to_vec()).unwrap(), want);
         }

@@ -1,13 +1,29 @@
 //! Helpers shared by the test modules.
 
 use bytes::{Bytes, BytesMut};
-use hookyard_h1::{Decoded, Decoder, Error, ErrorKind, Limits, RequestHead, parse_request};
+use hookyard_h1::{
+    Decoded, Decoder, Error, ErrorKind, Limits, RequestHead, encode_request, parse_request,
+};
 use http::HeaderMap;
 
 /// A request parsed from `text`, which must hold a whole head.
 pub(crate) fn request(text: &[u8]) -> Result<RequestHead, Error> {
     let mut buf = BytesMut::from(text);
     Ok(parse_request(&mut buf, &Limits::default())?.expect("a whole head"))
+}
+
+/// `head` encoded again with its case record.
+pub(crate) fn encoded(head: &RequestHead) -> BytesMut {
+    let mut out = BytesMut::new();
+    encode_request(
+        &head.method,
+        &head.uri,
+        head.version,
+        &head.headers,
+        Some(&head.case),
+        &mut out,
+    );
+    out
 }
 
 /// The error kind a request head gives.
