@@ -53,6 +53,15 @@ async fn read_head(s: &mut TcpStream, buf: &mut BytesMut) -> String {
     }
 }
 
+/// The next connection to `listener`, its first request head read: the stream, what was read
+/// past the head, and the head as text.
+async fn first_request(listener: &TcpListener) -> (TcpStream, BytesMut, String) {
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut buf = BytesMut::new();
+    let head = read_head(&mut s, &mut buf).await;
+    (s, buf, head)
+}
+
 /// Reads from `s` until `buf` ends with `end`.
 async fn read_until(s: &mut TcpStream, buf: &mut BytesMut, end: &[u8]) {
     while !buf.ends_with(end) {
@@ -163,9 +172,7 @@ async fn keep_alive_reuses_one_connection_with_names_in_their_case() {
 async fn chunked_bodies_and_trailers_go_both_ways() {
     let (listener, to) = origin().await;
     let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        let head = read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, head) = first_request(&listener).await;
         read_until(&mut s, &mut buf, b"\r\n\r\n").await;
         let response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
                         3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n";
@@ -197,9 +204,7 @@ async fn chunked_bodies_and_trailers_go_both_ways() {
 async fn an_early_answer_stops_the_upload_and_closes() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         let refusal = "HTTP/1.1 100 Continue\r\n\r\n\
                        HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!";
         s.write_all(refusal.as_bytes()).await.unwrap();
@@ -225,9 +230,7 @@ async fn a_closed_idle_connection_is_not_used_and_the_request_goes_on_a_new_one(
     let (listener, to) = origin().await;
     tokio::spawn(async move {
         for n in 0..2 {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = BytesMut::new();
-            read_head(&mut s, &mut buf).await;
+            let (mut s, _, _) = first_request(&listener).await;
             let response = format!("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n{n}");
             s.write_all(response.as_bytes()).await.unwrap();
             // Keep-alive announced, closed all the same.
@@ -270,9 +273,7 @@ async fn an_idle_connection_closed_or_talking_is_unusable() {
 async fn an_unsolicited_101_fails_and_informational_heads_are_skipped() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         let response = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
                         HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         s.write_all(response.as_bytes()).await.unwrap();
@@ -295,9 +296,7 @@ async fn an_unsolicited_101_fails_and_informational_heads_are_skipped() {
 async fn a_response_with_length_and_coding_loses_its_length_and_connection() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         let response = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n\
                         4\r\nbody\r\n0\r\n\r\n";
         s.write_all(response.as_bytes()).await.unwrap();
@@ -314,9 +313,7 @@ async fn a_response_with_length_and_coding_loses_its_length_and_connection() {
 async fn a_body_delimited_by_the_close_ends_with_its_connection() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, _, _) = first_request(&listener).await;
         s.write_all(b"HTTP/1.1 200 OK\r\n\r\nuntil ").await.unwrap();
         s.write_all(b"the close").await.unwrap();
     });
@@ -331,9 +328,7 @@ async fn a_body_delimited_by_the_close_ends_with_its_connection() {
 async fn a_body_cut_short_is_an_error_and_closes() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, _, _) = first_request(&listener).await;
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort").await.unwrap();
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
@@ -376,9 +371,7 @@ async fn a_connection_closes_after_max_requests() {
 async fn after_an_early_2xx_the_body_goes_on_as_the_response_is_read() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").await.unwrap();
         read_until(&mut s, &mut buf, b"0\r\n\r\n").await;
         let echo = format!("{:X}\r\n", buf.len());
@@ -404,9 +397,7 @@ async fn after_an_early_2xx_the_body_goes_on_as_the_response_is_read() {
 async fn a_bodiless_request_a_reused_connection_dropped_goes_again_on_a_new_one() {
     let (listener, to) = origin().await;
     let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
         // The next request is read, and the connection closed unanswered.
         let dropped = read_head(&mut s, &mut buf).await;
@@ -429,9 +420,7 @@ async fn a_bodiless_request_a_reused_connection_dropped_goes_again_on_a_new_one(
 async fn a_request_with_a_body_is_not_sent_again_and_lengths_go_raw() {
     let (listener, to) = origin().await;
     let server = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
         let head = read_head(&mut s, &mut buf).await;
         read_until(&mut s, &mut buf, b"hello").await;
@@ -463,9 +452,7 @@ async fn connection_close_either_way_ends_the_connection() {
             "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na",
             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb",
         ] {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = BytesMut::new();
-            read_head(&mut s, &mut buf).await;
+            let (mut s, mut buf, _) = first_request(&listener).await;
             s.write_all(answer.as_bytes()).await.unwrap();
             while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
         }
@@ -485,9 +472,7 @@ async fn connection_close_either_way_ends_the_connection() {
 async fn response_heads_as_large_as_hyper_allowed_are_read() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
         for n in 0..90 {
             head.push_str(&format!("X-Big-{n}: {}\r\n", "v".repeat(3000)));
@@ -537,9 +522,7 @@ fn exchange_errors_name_their_cause() {
 async fn a_body_dropped_before_its_end_closes_its_connection() {
     let (listener, to) = origin().await;
     tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = BytesMut::new();
-        read_head(&mut s, &mut buf).await;
+        let (mut s, mut buf, _) = first_request(&listener).await;
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf.").await.unwrap();
         while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
     });
