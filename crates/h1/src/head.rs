@@ -193,6 +193,10 @@ impl ReasonPhrase {
 /// Fields parsed on the stack; a head with more takes one allocation of `max_headers`.
 const STACK_FIELDS: usize = 64;
 
+/// Room a parsed head's map keeps beyond its fields: a proxy adds a few (`Via`, forwarding
+/// fields, a plugin's), and a full map would rehash into a new table for the first of them.
+const SPARE_FIELDS: usize = 4;
+
 /// Where one field's name and value are in the head.
 #[derive(Clone, Copy, Debug, Default)]
 struct Span {
@@ -492,7 +496,7 @@ fn fields(
     spans: &[Span],
     one_length: bool,
 ) -> Result<(HeaderMap, HeaderCase, Fields), Error> {
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut headers = HeaderMap::with_capacity(spans.len() + SPARE_FIELDS);
     let mut case = HeaderCase::with_capacity(raw.clone(), spans.len());
     let mut fields = Fields::default();
     // Each field's index among those of its name: counted in a map for large heads.
