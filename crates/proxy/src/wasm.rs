@@ -19,6 +19,9 @@ use hookyard_wasm::{HttpFilter, Plugin, PluginSpec, Properties};
 
 use crate::config::{Config, Problem, is_wasm};
 
+/// The filters of one transaction, in request order; a rule rarely has more than two.
+pub(crate) type FilterList = smallvec::SmallVec<[HttpFilter; 2]>;
+
 /// What `ctl plugins` shows of a loaded version besides the plugin's own counts.
 struct Version {
     id: u64,
@@ -143,7 +146,7 @@ impl WasmPlugins {
         priorities: &Priorities,
         properties: &Properties,
         mut enabled: impl FnMut(PluginId) -> bool,
-    ) -> Vec<HttpFilter> {
+    ) -> FilterList {
         let threshold = priorities.threshold(HookId::ReadRequestHdr);
         let globals = self
             .globals

@@ -1,28 +1,77 @@
 //! What one callback sees of its transaction: the heads and body moved in for the call and
 //! moved back out after it, and what the module asked for meanwhile.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use http::HeaderMap;
+use http::uri::{PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderValue, Method};
 
 /// A request head as a filter sees it: the pseudo-headers Envoy's filters read, and the fields.
 ///
-/// Pseudo-headers are `Cow`s so the common ones (a standard method, `http`) cost nothing to
-/// copy, as the request as it arrived is kept for properties.
-#[derive(Clone, Debug, Default)]
+/// Pseudo-headers are the `http` crate's types: a copy of the head (the request as it
+/// arrived, kept for properties) shares their bytes instead of copying them, and a value a
+/// filter sets is checked when it sets it.
+#[derive(Clone, Debug)]
 pub struct RequestHead {
     /// `:method`.
-    pub method: Cow<'static, str>,
+    pub method: Method,
     /// `:path`: path and query.
-    pub path: Cow<'static, str>,
+    pub path: PathAndQuery,
     /// `:authority`: the host (and port) the request is for.
-    pub authority: Cow<'static, str>,
+    pub authority: HeaderValue,
     /// `:scheme`.
-    pub scheme: Cow<'static, str>,
+    pub scheme: Scheme,
     /// The header fields.
     pub headers: HeaderMap,
+}
+
+impl Default for RequestHead {
+    fn default() -> RequestHead {
+        RequestHead {
+            method: Method::GET,
+            path: PathAndQuery::from_static("/"),
+            authority: HeaderValue::from_static(""),
+            scheme: Scheme::HTTP,
+            headers: HeaderMap::new(),
+        }
+    }
+}
+
+/// The pseudo-headers of a request head, in the order a filter lists them.
+pub(crate) const REQUEST_PSEUDO: [&str; 4] = [":authority", ":path", ":method", ":scheme"];
+
+impl RequestHead {
+    /// The value of pseudo-header `name`, if it is one of [`REQUEST_PSEUDO`].
+    pub(crate) fn pseudo(&self, name: &[u8]) -> Option<&[u8]> {
+        Some(match name {
+            b":authority" => self.authority.as_bytes(),
+            b":path" => self.path.as_str().as_bytes(),
+            b":method" => self.method.as_str().as_bytes(),
+            b":scheme" => self.scheme.as_str().as_bytes(),
+            _ => return None,
+        })
+    }
+
+    /// Sets pseudo-header `name` to `value`: `None` when `name` is not one, else whether
+    /// `value` is valid for it (an empty or invalid one changes nothing). A path must be in
+    /// origin form (`/` and on) or be `*`.
+    pub(crate) fn set_pseudo(&mut self, name: &[u8], value: &[u8]) -> Option<bool> {
+        let set = !value.is_empty();
+        Some(match name {
+            b":authority" => {
+                set && HeaderValue::from_bytes(value).map(|v| self.authority = v).is_ok()
+            }
+            b":path" => {
+                // Origin form, or `*` (`OPTIONS *`): what a request line's target may be.
+                let form = value.starts_with(b"/") || value == b"*";
+                form && PathAndQuery::try_from(value).map(|v| self.path = v).is_ok()
+            }
+            b":method" => set && Method::from_bytes(value).map(|v| self.method = v).is_ok(),
+            b":scheme" => set && Scheme::try_from(value).map(|v| self.scheme = v).is_ok(),
+            _ => return None,
+        })
+    }
 }
 
 /// A response head as a filter sees it.
@@ -113,4 +162,45 @@ pub(crate) struct Call {
     pub(crate) local: Option<LocalResponse>,
     pub(crate) calls: Vec<HttpCall>,
     pub(crate) call_response: Option<HttpCallResponse>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudo_headers_take_valid_values_only() {
+        let mut head = RequestHead::default();
+        assert_eq!(head.set_pseudo(b":path", b"/a?b=1"), Some(true));
+        assert_eq!(head.set_pseudo(b":method", b"PURGE"), Some(true));
+        assert_eq!(head.set_pseudo(b":authority", b"example.com:8080"), Some(true));
+        assert_eq!(head.set_pseudo(b":scheme", b"https"), Some(true));
+        let refused: [(&[u8], &[u8]); 6] = [
+            (b":path", b"no-slash"),
+            (b":path", b"/a b"),
+            (b":path", b""),
+            (b":method", b"GE T"),
+            (b":authority", b"bad\nhost"),
+            (b":authority", b""),
+        ];
+        for (name, value) in refused {
+            assert_eq!(head.set_pseudo(name, value), Some(false), "{value:?}");
+        }
+        assert_eq!(head.set_pseudo(b":status", b"200"), None);
+        assert_eq!(head.set_pseudo(b"host", b"example.com"), None);
+        // The refused values changed nothing.
+        assert_eq!(head.pseudo(b":path"), Some(&b"/a?b=1"[..]));
+        assert_eq!(head.pseudo(b":method"), Some(&b"PURGE"[..]));
+        assert_eq!(head.pseudo(b":authority"), Some(&b"example.com:8080"[..]));
+        assert_eq!(head.pseudo(b":scheme"), Some(&b"https"[..]));
+        assert_eq!(head.set_pseudo(b":path", b"*"), Some(true));
+    }
+
+    #[test]
+    fn a_copy_of_the_pseudo_headers_shares_their_bytes() {
+        let mut head = RequestHead::default();
+        head.set_pseudo(b":path", b"/a/long/enough/path?with=query").unwrap();
+        let copy = head.clone();
+        assert_eq!(copy.path.as_str().as_ptr(), head.path.as_str().as_ptr());
+    }
 }

@@ -3,7 +3,6 @@
 //! answered `BAD_ARGUMENT`, never followed. Imports this host does not offer (gRPC, shared
 //! queues, foreign functions) trap when called, naming the import.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -15,7 +14,7 @@ use tracing::{Level, debug, error, info, trace, warn};
 use wasmtime::{Caller, Linker, Memory, StoreLimits, TypedFunc};
 
 use crate::abi::{self, buffer, map, status};
-use crate::call::{Call, HttpCall, Properties};
+use crate::call::{Call, HttpCall, Properties, REQUEST_PSEUDO};
 
 /// What a plugin's instances share: its name, configuration, tick period and metrics.
 #[derive(Debug)]
@@ -48,20 +47,23 @@ pub(crate) struct HostState {
 type Ctx<'a> = Caller<'a, HostState>;
 type Answer = wasmtime::Result<i32>;
 
+/// The `len` bytes at `ptr` of a module's memory `data`; `None` when out of bounds.
+fn span(data: &[u8], ptr: i32, len: i32) -> Option<&[u8]> {
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    data.get(ptr..ptr.checked_add(len)?)
+}
+
 /// Reads `len` bytes at `ptr` of the module's memory; `None` when out of bounds.
 fn read(caller: &Ctx<'_>, ptr: i32, len: i32) -> Option<Vec<u8>> {
     let memory = caller.data().memory?;
-    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
-    memory.data(caller).get(ptr..ptr.checked_add(len)?).map(<[u8]>::to_vec)
+    span(memory.data(caller), ptr, len).map(<[u8]>::to_vec)
 }
 
 /// A field name the module passed (`len` bytes at `ptr`), lowercased; `None` when out of
 /// bounds. Short names stay on the stack.
 fn read_name(caller: &Ctx<'_>, ptr: i32, len: i32) -> Option<SmallVec<[u8; 64]>> {
     let memory = caller.data().memory?;
-    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
-    let bytes = memory.data(caller).get(ptr..ptr.checked_add(len)?)?;
-    let mut name = SmallVec::from_slice(bytes);
+    let mut name = SmallVec::from_slice(span(memory.data(caller), ptr, len)?);
     name.make_ascii_lowercase();
     Some(name)
 }
@@ -97,15 +99,9 @@ fn pairs(call: &Call, kind: i32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     }
     match kind {
         map::REQUEST_HEADERS => call.request.as_ref().map(|r| {
-            let pseudo = [
-                (":authority", &r.authority),
-                (":path", &r.path),
-                (":method", &r.method),
-                (":scheme", &r.scheme),
-            ];
-            pseudo
-                .into_iter()
-                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            REQUEST_PSEUDO
+                .iter()
+                .filter_map(|k| Some((k.as_bytes().to_vec(), r.pseudo(k.as_bytes())?.to_vec())))
                 .chain(fields(&r.headers))
                 .collect()
         }),
@@ -133,13 +129,10 @@ fn value(call: &Call, kind: i32, key: &[u8]) -> Option<Vec<u8>> {
     let headers = match kind {
         map::REQUEST_HEADERS => {
             let r = call.request.as_ref()?;
-            match key {
-                b":authority" => return Some(r.authority.as_bytes().to_vec()),
-                b":path" => return Some(r.path.as_bytes().to_vec()),
-                b":method" => return Some(r.method.as_bytes().to_vec()),
-                b":scheme" => return Some(r.scheme.as_bytes().to_vec()),
-                _ => &r.headers,
+            if let Some(pseudo) = r.pseudo(key) {
+                return Some(pseudo.to_vec());
             }
+            &r.headers
         }
         map::RESPONSE_HEADERS => {
             let r = call.response.as_ref()?;
@@ -172,17 +165,20 @@ enum Edit {
 /// Applies `edit` of `key` (to `value`) to map `kind`; a status.
 fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32 {
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let (headers, pseudo): (&mut HeaderMap, Option<&mut Cow<'static, str>>) = match kind {
+    let headers = match kind {
         map::REQUEST_HEADERS => {
             let Some(r) = call.request.as_mut() else { return status::NOT_FOUND };
-            let pseudo = match key {
-                b":authority" => Some(&mut r.authority),
-                b":path" => Some(&mut r.path),
-                b":method" => Some(&mut r.method),
-                b":scheme" => Some(&mut r.scheme),
-                _ => None,
-            };
-            (&mut r.headers, pseudo)
+            if key.starts_with(b":") {
+                let set = match edit {
+                    Edit::Replace | Edit::Add => r.set_pseudo(key, value),
+                    Edit::Remove => r.pseudo(key).map(|_| false),
+                };
+                return match set {
+                    Some(true) => status::OK,
+                    Some(false) | None => status::BAD_ARGUMENT,
+                };
+            }
+            &mut r.headers
         }
         map::RESPONSE_HEADERS => {
             let Some(r) = call.response.as_mut() else { return status::NOT_FOUND };
@@ -195,21 +191,12 @@ fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32
                     _ => status::BAD_ARGUMENT,
                 };
             }
-            (&mut r.headers, None)
+            &mut r.headers
         }
         // Trailers are not offered: a change of them has nothing to act on.
         map::REQUEST_TRAILERS | map::RESPONSE_TRAILERS => return status::OK,
         _ => return status::BAD_ARGUMENT,
     };
-    if let Some(pseudo) = pseudo {
-        return match edit {
-            Edit::Replace | Edit::Add if !value.is_empty() => {
-                *pseudo = Cow::Owned(text(value));
-                status::OK
-            }
-            _ => status::BAD_ARGUMENT,
-        };
-    }
     let Ok(name) = HeaderName::from_bytes(key) else { return status::BAD_ARGUMENT };
     match edit {
         Edit::Remove => {
@@ -261,13 +248,11 @@ fn property(state: &HostState, path: &[u8]) -> Option<Vec<u8>> {
     let number = |n: u64| Some(n.to_le_bytes().to_vec());
     let request = props.request.as_ref();
     match parts.as_slice() {
-        [b"request", b"path"] => request.map(|r| r.path.as_bytes().to_vec()),
-        [b"request", b"url_path"] => {
-            request.map(|r| r.path.split('?').next().unwrap_or_default().as_bytes().to_vec())
-        }
-        [b"request", b"method"] => request.map(|r| r.method.as_bytes().to_vec()),
+        [b"request", b"path"] => request.map(|r| r.path.as_str().as_bytes().to_vec()),
+        [b"request", b"url_path"] => request.map(|r| r.path.path().as_bytes().to_vec()),
+        [b"request", b"method"] => request.map(|r| r.method.as_str().as_bytes().to_vec()),
         [b"request", b"host"] => request.map(|r| r.authority.as_bytes().to_vec()),
-        [b"request", b"scheme"] => request.map(|r| r.scheme.as_bytes().to_vec()),
+        [b"request", b"scheme"] => request.map(|r| r.scheme.as_str().as_bytes().to_vec()),
         [b"request", b"protocol"] => Some(props.protocol.as_bytes().to_vec()),
         [b"source", b"address"] => props.source.map(|a| a.to_string().into_bytes()),
         [b"source", b"port"] => props.source.and_then(|a| number(u64::from(a.port()))),
@@ -454,11 +439,12 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             "env",
             name,
             move |mut c: Ctx<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
-                let (Some(key), Some(value)) = (read_name(&c, kptr, klen), read(&c, vptr, vlen))
-                else {
-                    return status::BAD_ARGUMENT;
-                };
-                edit(&mut c.data_mut().call, kind, how, &key, &value)
+                let Some(key) = read_name(&c, kptr, klen) else { return status::BAD_ARGUMENT };
+                let Some(memory) = c.data().memory else { return status::BAD_ARGUMENT };
+                // The value is read in place: the map takes its own copy.
+                let (data, state) = memory.data_and_store_mut(&mut c);
+                let Some(value) = span(data, vptr, vlen) else { return status::BAD_ARGUMENT };
+                edit(&mut state.call, kind, how, &key, value)
             },
         )?;
     }

@@ -2,7 +2,6 @@
 //! request's head, their response side (in reverse order) on the origin's response head, and
 //! their body callbacks over the request and response bodies ([`WasmBody`]).
 
-use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -10,27 +9,28 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hookyard_wasm::{
-    BodyVerdict, HttpCall, HttpCallResponse, HttpFilter, LocalResponse, RequestHead, ResponseHead,
-    Verdict,
+    BodyVerdict, HttpCall, HttpCallResponse, LocalResponse, RequestHead, ResponseHead, Verdict,
 };
 use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::{PathAndQuery, Scheme};
 use http::{Method, Uri};
 use hyper::body::{Body, Frame, SizeHint};
 use tracing::{debug, warn};
 
 use super::answer::Answer;
 use super::transform::BoxError;
+use crate::wasm::FilterList;
 
 /// A transaction's filters: its head phases run them, and its bodies (on the origin
 /// connection's task) while they stream. Locked only for one callback at a time.
-pub(crate) type Filters = Arc<Mutex<Vec<HttpFilter>>>;
+pub(crate) type Filters = Arc<Mutex<FilterList>>;
+
+fn lock(filters: &Filters) -> std::sync::MutexGuard<'_, FilterList> {
+    filters.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A local response a request body's filter answered, for the transaction to send.
 pub(crate) type Answered = Arc<Mutex<Option<LocalResponse>>>;
-
-fn lock(filters: &Filters) -> std::sync::MutexGuard<'_, Vec<HttpFilter>> {
-    filters.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// The origin request's head as the filters may change it.
 pub(super) struct OriginHead<'a> {
@@ -52,17 +52,13 @@ pub(super) async fn request(
     if count == 0 {
         return Ok(());
     }
-    let authority = origin
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let path = origin.uri.path_and_query().cloned();
+    let authority = origin.headers.get(header::HOST).cloned();
     let mut head = RequestHead {
-        method: method_name(origin.method),
-        path: origin.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned().into(),
-        authority: authority.clone().into(),
-        scheme: origin.scheme.into(),
+        method: origin.method.clone(),
+        path: path.clone().unwrap_or_else(|| PathAndQuery::from_static("/")),
+        authority: authority.clone().unwrap_or_else(|| HeaderValue::from_static("")),
+        scheme: if origin.scheme == "https" { Scheme::HTTPS } else { Scheme::HTTP },
         headers: std::mem::take(origin.headers),
     };
     // The lock is taken per callback, never across a call's wait.
@@ -85,35 +81,14 @@ pub(super) async fn request(
         }
     }
     *origin.headers = head.headers;
-    if *origin.method != *head.method {
-        *origin.method =
-            Method::from_bytes(head.method.as_bytes()).map_err(|_| Answer::WasmFailed)?;
+    *origin.method = head.method;
+    if path.as_ref() != Some(&head.path) {
+        *origin.uri = Uri::from(head.path);
     }
-    if origin.uri.path_and_query().map_or("/", |pq| pq.as_str()) != head.path {
-        *origin.uri = head.path.parse().map_err(|_| Answer::InvalidOriginUrl)?;
-    }
-    if head.authority != authority {
-        let host = HeaderValue::from_str(&head.authority).map_err(|_| Answer::InvalidOriginHost)?;
-        origin.headers.insert(header::HOST, host);
+    if authority.as_ref() != Some(&head.authority) {
+        origin.headers.insert(header::HOST, head.authority);
     }
     Ok(())
-}
-
-/// `method`'s name: a standard method's without a copy.
-fn method_name(method: &Method) -> Cow<'static, str> {
-    let name = match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => return Cow::Owned(method.as_str().to_owned()),
-    };
-    Cow::Borrowed(name)
 }
 
 /// Runs each filter's response side, last filter first, on the origin's response head.
@@ -152,7 +127,7 @@ pub(crate) struct WasmBody<B> {
     input: B,
     filters: Filters,
     response: bool,
-    /// Per filter, what it holds.
+    /// Per filter, what it holds; empty until a filter first holds a chunk.
     held: Vec<Vec<u8>>,
     /// Where a request body's local response goes.
     answered: Option<Answered>,
@@ -172,20 +147,28 @@ impl<B> WasmBody<B> {
         answered: Option<Answered>,
         limit: usize,
     ) -> WasmBody<B> {
-        let held = vec![Vec::new(); lock(&filters).len()];
-        WasmBody { input, filters, response, held, answered, limit, trailers: None, done: false }
+        WasmBody {
+            input,
+            filters,
+            response,
+            held: Vec::new(),
+            answered,
+            limit,
+            trailers: None,
+            done: false,
+        }
     }
 
     /// Runs `chunk` through the filters; what comes out of the last one (the same bytes when
     /// no filter changed or held them).
     fn run(&mut self, chunk: Bytes, end: bool) -> Result<Bytes, BoxError> {
         let mut filters = lock(&self.filters);
-        let n = filters.len().min(self.held.len());
+        let n = filters.len();
         let mut data = chunk;
         for step in 0..n {
             let at = if self.response { n - 1 - step } else { step };
-            if !self.held[at].is_empty() {
-                let mut held = std::mem::take(&mut self.held[at]);
+            if let Some(held) = self.held.get_mut(at).filter(|h| !h.is_empty()) {
+                let mut held = std::mem::take(held);
                 held.extend_from_slice(&data);
                 data = Bytes::from(held);
             }
@@ -199,6 +182,9 @@ impl<B> WasmBody<B> {
                     ))));
                 }
                 Ok(BodyVerdict::Buffer) => {
+                    if self.held.len() < n {
+                        self.held.resize_with(n, Vec::new);
+                    }
                     self.held[at] = Vec::from(data);
                     return Ok(Bytes::new());
                 }

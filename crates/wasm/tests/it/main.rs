@@ -27,11 +27,9 @@ fn load(name: &str, config: &str, limits: Limits) -> Arc<Plugin> {
 
 fn request(path: &str) -> RequestHead {
     RequestHead {
-        method: "GET".into(),
-        path: path.to_owned().into(),
-        authority: "example.com".into(),
-        scheme: "http".into(),
-        headers: HeaderMap::new(),
+        path: path.parse().unwrap(),
+        authority: http::HeaderValue::from_static("example.com"),
+        ..RequestHead::default()
     }
 }
 
