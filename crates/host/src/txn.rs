@@ -18,21 +18,26 @@ use crate::pending::Resume;
 use crate::plugin::plugin_state;
 use crate::ssn::{Member, SsnBox, SsnState};
 use crate::transform::{Registered, Stage};
+use compact_str::CompactString;
 use hookyard_abi::rules::transform::{self as rules, Body};
 
 /// A URL as plugins see it: parts, with the path's leading `/`.
+///
+/// The parts are compact strings: a transaction copies its URL a few times (the client's, kept
+/// as the pristine one, the rule's target, the origin's), and parts up to 24 bytes, as most
+/// schemes, hosts and many paths are, copy without an allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UrlParts {
     /// `http` or `https`.
-    pub scheme: String,
+    pub scheme: CompactString,
     /// The host, without brackets around an IPv6 address.
-    pub host: String,
+    pub host: CompactString,
     /// The port, when the URL names one.
     pub port: Option<u16>,
     /// The path, from its leading `/`.
-    pub path: String,
+    pub path: CompactString,
     /// The query, without its `?` (empty: none).
-    pub query: String,
+    pub query: CompactString,
 }
 
 impl UrlParts {
@@ -66,11 +71,11 @@ impl RuleUrls {
     /// The URLs of `rule`.
     pub fn new(rule: &hookyard_remap::Rule) -> RuleUrls {
         let parts = |url: &hookyard_remap::RuleUrl| UrlParts {
-            scheme: url.scheme.clone(),
-            host: url.host.clone(),
+            scheme: url.scheme.as_str().into(),
+            host: url.host.as_str().into(),
             port: url.port,
-            path: format!("/{}", url.path),
-            query: String::new(),
+            path: compact_str::format_compact!("/{}", url.path),
+            query: CompactString::default(),
         };
         let (from, to) = (parts(&rule.from), parts(&rule.to));
         RuleUrls { from_text: from.to_url_string(), to_text: to.to_url_string(), from, to }

@@ -369,11 +369,7 @@ impl Transaction {
         target: &Target<'_>,
     ) -> Result<(), Answer> {
         let Some(state) = &mut self.state else { return Ok(()) };
-        let mut url = Url::of_target(target).to_parts();
-        // A target's path never has its leading `/`: one is added even before a `/` it starts
-        // with (`//x` stays two slashes for plugins).
-        url.path = format!("/{}", target.path);
-        state.get().url = url;
+        state.get().url = Url::target_parts(target);
         if chain.is_empty() {
             return Ok(());
         }

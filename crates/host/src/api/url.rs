@@ -36,11 +36,11 @@ pub(super) unsafe extern "C" fn url_get(
         }
         let Some(parts) = url_of(state, url) else { return HY_ERROR };
         let text = match part {
-            abi::HY_URL_PART_SCHEME => parts.scheme.clone(),
-            abi::HY_URL_PART_HOST => parts.host.clone(),
+            abi::HY_URL_PART_SCHEME => parts.scheme.to_string(),
+            abi::HY_URL_PART_HOST => parts.host.to_string(),
             abi::HY_URL_PART_PORT => parts.port.map(|p| p.to_string()).unwrap_or_default(),
-            abi::HY_URL_PART_PATH => parts.path.clone(),
-            abi::HY_URL_PART_QUERY => parts.query.clone(),
+            abi::HY_URL_PART_PATH => parts.path.to_string(),
+            abi::HY_URL_PART_QUERY => parts.query.to_string(),
             _ => return HY_ERROR,
         };
         let view = state.keep(text);
@@ -64,11 +64,11 @@ pub(super) unsafe extern "C" fn url_set(
         };
         let parts = &mut state.url;
         match rules::url_set(url, part, bytes) {
-            Ok(UrlValue::Scheme(text)) => text.clone_into(&mut parts.scheme),
-            Ok(UrlValue::Host(text)) => text.clone_into(&mut parts.host),
+            Ok(UrlValue::Scheme(text)) => parts.scheme = text.into(),
+            Ok(UrlValue::Host(text)) => parts.host = text.into(),
             Ok(UrlValue::Port(port)) => parts.port = port,
-            Ok(UrlValue::Path(text)) => text.clone_into(&mut parts.path),
-            Ok(UrlValue::Query(text)) => text.clone_into(&mut parts.query),
+            Ok(UrlValue::Path(text)) => parts.path = text.into(),
+            Ok(UrlValue::Query(text)) => parts.query = text.into(),
             Err(code) => return code,
         }
         HY_SUCCESS

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use compact_str::CompactString;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::uri::Authority;
@@ -51,17 +52,27 @@ impl<'a> Url<'a> {
 
     /// Owned parts for plugins to edit (the path with its leading `/`).
     pub(crate) fn to_parts(self) -> UrlParts {
-        let mut path = String::with_capacity(self.path.len() + 1);
-        if !self.path.starts_with('/') {
-            path.push('/');
-        }
+        let slash = if self.path.starts_with('/') { "" } else { "/" };
+        self.parts_with(slash)
+    }
+
+    /// Owned parts of a remap target: its path never has its leading `/`, so one is added
+    /// even before a `/` it starts with (`//x` stays two slashes for plugins).
+    pub(crate) fn target_parts(target: &hookyard_remap::Target<'_>) -> UrlParts {
+        Url::of_target(target).parts_with("/")
+    }
+
+    /// Owned parts, the path after `lead`.
+    fn parts_with(self, lead: &str) -> UrlParts {
+        let mut path = CompactString::with_capacity(lead.len() + self.path.len());
+        path.push_str(lead);
         path.push_str(self.path);
         UrlParts {
-            scheme: self.scheme.to_owned(),
-            host: self.host.to_owned(),
+            scheme: self.scheme.into(),
+            host: self.host.into(),
             port: self.port,
             path,
-            query: self.query.to_owned(),
+            query: self.query.into(),
         }
     }
 
