@@ -487,14 +487,13 @@ impl Transaction {
             }
             entry.capture(Message::ProxyRequest, &headers);
         }
-        let mut builder =
-            Request::builder().method(parts.method.clone()).uri(uri).version(Version::HTTP_11);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers;
-        }
-        if let Some(extensions) = builder.extensions_mut() {
-            *extensions = fields::header_case(&mut parts.extensions);
-        }
+        // Built in place: a builder moves its whole head at each step.
+        let (mut head, ()) = Request::new(()).into_parts();
+        head.method = parts.method.clone();
+        head.uri = uri;
+        head.version = Version::HTTP_11;
+        head.headers = headers;
+        head.extensions = fields::header_case(&mut parts.extensions);
         let pending = self.generation.config.settings.timeouts.hook_pending;
         let limit = self.generation.config.settings.transforms.buffer_limit;
         let wasm = self.wasm.clone().filter(|_| !end_of_stream).map(|filters| {
@@ -506,7 +505,7 @@ impl Transaction {
         if let Some(log) = &mut self.log {
             log.request_body = Some(client_body.clone());
         }
-        let request = builder.body(body).map_err(|_| Answer::InvalidOriginRequest)?;
+        let request = Request::from_parts(head, body);
         if let Some(p) = &mut pool
             && p.strategy.failover.max_simple_retries > 0
             && request.method().is_idempotent()

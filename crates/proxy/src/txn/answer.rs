@@ -54,8 +54,6 @@ pub(crate) enum Answer {
     InvalidOriginUrl,
     /// The origin host cannot be a `Host` field.
     InvalidOriginHost,
-    /// The origin request could not be built.
-    InvalidOriginRequest,
     /// The origin did not connect or answer in time.
     OriginTimeout,
     /// The origin could not be reached or failed the exchange.
@@ -158,9 +156,6 @@ impl Answer {
             }
             Answer::InvalidOriginHost => {
                 local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin host\n")
-            }
-            Answer::InvalidOriginRequest => {
-                local(StatusCode::BAD_GATEWAY, "Bad Gateway: invalid origin request\n")
             }
             Answer::OriginTimeout => local(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n"),
             Answer::OriginFailed => local(StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
