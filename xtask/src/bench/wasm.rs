@@ -112,9 +112,16 @@ fn table(sides: &[Side]) -> String {
     // work (wrk, the origin) does not blur.
     let cpu: Vec<Option<f64>> = sides.iter().map(Side::median_cpu_us).collect();
     if let [Some(plain), Some(native), Some(wasm)] = cpu[..] {
-        let (native, wasm) = (native - plain, wasm - plain);
         out.push_str(&format!(
-            "  cpu per request over plain ({plain:.2} us): native {native:.2} us, wasm {wasm:.2} us, ratio {:.2}\n",
+            "  cpu per request over plain ({plain:.2} us): native {:.2} us, wasm {:.2} us, ratio {:.2}\n",
+            native - plain,
+            wasm - plain,
+            (wasm - plain) / (native - plain)
+        ));
+        // What a request costs the whole proxy with each filter: the filters' cost in
+        // proportion to the rest of the work.
+        out.push_str(&format!(
+            "  cpu per request, whole proxy: native {native:.2} us, wasm {wasm:.2} us, ratio {:.2}\n",
             wasm / native
         ));
     }
@@ -148,5 +155,20 @@ mod tests {
             [side("plain", &[50000.0]), side("native", &[40000.0]), side("wasm", &[37037.037])];
         let report = table(&sides);
         assert!(report.contains("native 5.00 us, wasm 7.00 us, ratio 1.40"), "{report}");
+    }
+
+    #[test]
+    fn cpu_time_gives_the_filters_cost_and_the_whole_proxys() {
+        let mut sides =
+            [side("plain", &[50000.0]), side("native", &[40000.0]), side("wasm", &[37037.0])];
+        for (side, cpu) in sides.iter_mut().zip([10.0, 12.0, 13.0]) {
+            side.samples[0].cpu_us = Some(cpu);
+        }
+        let report = table(&sides);
+        assert!(report.contains("native 2.00 us, wasm 3.00 us, ratio 1.50"), "{report}");
+        assert!(
+            report.contains("whole proxy: native 12.00 us, wasm 13.00 us, ratio 1.08"),
+            "{report}"
+        );
     }
 }
