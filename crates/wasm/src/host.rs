@@ -169,14 +169,12 @@ fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32
         map::REQUEST_HEADERS => {
             let Some(r) = call.request.as_mut() else { return status::NOT_FOUND };
             if key.starts_with(b":") {
+                // A pseudo-header is always there: it can be set, never removed.
                 let set = match edit {
-                    Edit::Replace | Edit::Add => r.set_pseudo(key, value),
-                    Edit::Remove => r.pseudo(key).map(|_| false),
+                    Edit::Replace | Edit::Add => r.set_pseudo(key, value) == Some(true),
+                    Edit::Remove => false,
                 };
-                return match set {
-                    Some(true) => status::OK,
-                    Some(false) | None => status::BAD_ARGUMENT,
-                };
+                return if set { status::OK } else { status::BAD_ARGUMENT };
             }
             &mut r.headers
         }

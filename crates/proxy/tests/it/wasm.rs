@@ -195,6 +195,20 @@ fn a_remap_rule_runs_its_wasm_plugin_with_its_pparams() {
 }
 
 #[test]
+fn a_filter_changes_the_origin_requests_method_path_and_authority() {
+    let proxy = Proxy::start(
+        &[("request_header.wasm", "request_header")],
+        "",
+        "@plugin=request_header.wasm @pparam=:method=PURGE @pparam=:path=/elsewhere?x=1 \
+         @pparam=:authority=other.test",
+        "workers: 1\n",
+    );
+    let got = proxy.get("site.test", "/asked");
+    assert_eq!(got.status, 200, "{}{}", got.head, got.body);
+    assert_eq!(got.body, "origin PURGE /elsewhere?x=1 host=other.test");
+}
+
+#[test]
 fn a_missing_or_refusing_wasm_plugin_is_a_configuration_problem() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
