@@ -96,13 +96,20 @@ impl RequestHead {
 
     /// The head as [`http::request::Parts`], its [`HeaderCase`] in the extensions.
     pub fn into_parts(self) -> http::request::Parts {
+        let (mut parts, case) = self.into_parts_and_case();
+        parts.extensions.insert(case);
+        parts
+    }
+
+    /// The head as [`http::request::Parts`] and its [`HeaderCase`] apart: what carries the
+    /// record on saves the `http` extensions' allocations.
+    pub fn into_parts_and_case(self) -> (http::request::Parts, HeaderCase) {
         let (mut parts, ()) = http::Request::new(()).into_parts();
         parts.method = self.method;
         parts.uri = self.uri;
         parts.version = self.version;
         parts.headers = self.headers;
-        parts.extensions.insert(self.case);
-        parts
+        (parts, self.case)
     }
 }
 

@@ -31,6 +31,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use hookyard_abi as abi;
+use hookyard_h1::HeaderCase;
 use hookyard_hooks::{HookId, Outcome};
 use hookyard_host::{ResponseHead, TxnBox, UrlParts};
 use hookyard_remap::{AclRequest, Chain, Remap, Rule, Rules, Target};
@@ -63,9 +64,14 @@ use crate::stats::OriginFailure;
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<OriginBody, Full<Bytes>>;
 
-/// An HTTP/1 request's transaction, run by its connection (`conn/h1.rs`) to its response.
-pub(crate) async fn handle(conn: Arc<Conn>, request: Request<ClientBody>) -> Response<TxnBody> {
-    transact(conn, request, None).await
+/// An HTTP/1 request's transaction, run by its connection (`conn/h1.rs`) to its response;
+/// `case` records how the client spelt and ordered its fields, for the origin request.
+pub(crate) async fn handle(
+    conn: Arc<Conn>,
+    request: Request<ClientBody>,
+    case: HeaderCase,
+) -> Response<TxnBody> {
+    transact(conn, request, Some(case), None).await
 }
 
 /// One HTTP/2 stream's transaction, run on a task of its own (`conn/h2.rs`): `left` closes
@@ -77,7 +83,7 @@ pub(crate) async fn handle_stream(
     request: Request<ClientBody>,
     left: oneshot::Sender<()>,
 ) -> Response<TxnBody> {
-    transact(conn, request, Some(left)).await
+    transact(conn, request, None, Some(left)).await
 }
 
 /// The answer to an HTTP/2 stream refused before it became a transaction (no hook runs): the
@@ -95,6 +101,7 @@ pub(crate) fn too_many_streams() -> Response<TxnBody> {
 async fn transact(
     conn: Arc<Conn>,
     request: Request<ClientBody>,
+    case: Option<HeaderCase>,
     left: Option<oneshot::Sender<()>>,
 ) -> Response<TxnBody> {
     let started = std::time::Instant::now();
@@ -106,6 +113,7 @@ async fn transact(
         client: conn.peer,
         local: conn.local,
         state: None,
+        case,
         left,
         log: None,
         wasm: None,
@@ -165,6 +173,8 @@ pub(crate) struct Transaction {
     pub(crate) local: SocketAddr,
     /// What plugins see of the transaction, once a hook or plugin chain may run.
     state: Option<TxnBox>,
+    /// How an HTTP/1 client spelt and ordered its fields: the origin gets them so.
+    case: Option<HeaderCase>,
     /// An HTTP/2 stream's: closed when its client left (hyper drops an HTTP/1 transaction
     /// instead).
     left: Option<oneshot::Sender<()>>,
@@ -493,7 +503,6 @@ impl Transaction {
         head.uri = uri;
         head.version = Version::HTTP_11;
         head.headers = headers;
-        head.extensions = fields::header_case(&mut parts.extensions);
         let pending = self.generation.config.settings.timeouts.hook_pending;
         let limit = self.generation.config.settings.transforms.buffer_limit;
         let wasm = self.wasm.clone().filter(|_| !end_of_stream).map(|filters| {
@@ -602,7 +611,7 @@ impl Transaction {
             }
             let sent = tokio::time::timeout(
                 timeout,
-                conn.worker.origins.send(&to, request, &self.generation.dns),
+                conn.worker.origins.send(&to, request, self.case.as_ref(), &self.generation.dns),
             );
             let mut sent = match &mut self.left {
                 None => sent.await,

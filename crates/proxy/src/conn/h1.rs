@@ -169,7 +169,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         let expects_continue = head.expects_continue();
         let kind = head.body();
-        let parts = head.into_parts();
+        let (parts, case) = head.into_parts_and_case();
         let (body, mut reader) = match kind {
             BodyKind::Empty => (ClientBody::Empty, None),
             kind => {
@@ -183,7 +183,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 (ClientBody::Http1(body), Some(reader))
             }
         };
-        let transaction = txn::handle(self.conn.clone(), Request::from_parts(parts, body));
+        let transaction = txn::handle(self.conn.clone(), Request::from_parts(parts, body), case);
         tokio::pin!(transaction);
         let response = loop {
             let Some(reader) = reader.as_mut().filter(|r| r.reading()) else {

@@ -7,7 +7,8 @@
 //! channels. Here a connection is a plain value (its stream, a read and a write buffer) owned
 //! by whoever uses it: the pool while it is idle, the exchange, then the response body. It is
 //! read and written only when its owner is polled; no task, no channel. Names keep their case
-//! both ways ([`hookyard_h1::HeaderCase`] in the messages' extensions).
+//! both ways (the request's [`hookyard_h1::HeaderCase`] given with it, the response's in its
+//! extensions).
 
 use std::future::poll_fn;
 use std::io;
@@ -15,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, BytesMut};
-use hookyard_h1::{BodyKind, Encoder, Limits, ResponseHead};
+use hookyard_h1::{BodyKind, Encoder, HeaderCase, Limits, ResponseHead};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request};
@@ -172,8 +173,9 @@ impl OriginConn {
         self.poll_read(&mut cx).is_pending()
     }
 
-    /// Sends `request` (its head in one write with a body that is empty), and reads the
-    /// response head, skipping informational ones other than 101.
+    /// Sends `request` (its head in one write with a body that is empty; its field names
+    /// spelt and ordered as `case` records, if given), and reads the response head, skipping
+    /// informational ones other than 101.
     ///
     /// # Errors
     ///
@@ -181,12 +183,21 @@ impl OriginConn {
     pub(crate) async fn exchange(
         &mut self,
         request: Request<RequestBody>,
+        case: Option<&HeaderCase>,
     ) -> Result<Exchanged, Unanswered> {
         let (mut parts, body) = request.into_parts();
         self.requests += 1;
         let close = wants_close(&parts.headers);
         let kind = framing(&mut parts, &body);
-        hookyard_h1::encode_request_parts(&parts, &mut self.write);
+        let p = &parts;
+        hookyard_h1::encode_request(
+            &p.method,
+            &p.uri,
+            p.version,
+            &p.headers,
+            case,
+            &mut self.write,
+        );
         if kind != BodyKind::Empty {
             let mut sending = Sending { body, encoder: Encoder::new(kind), ended: false };
             let method = &parts.method;

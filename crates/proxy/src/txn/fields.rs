@@ -4,7 +4,7 @@
 
 use hookyard_h1::ReasonPhrase;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Extensions, StatusCode, response};
+use http::{StatusCode, response};
 use smallvec::SmallVec;
 use tracing::debug;
 
@@ -34,14 +34,6 @@ fn is_underscored_framing(name: &str) -> bool {
     };
     // Names are lower case; the exact framing names are hyper's to read.
     name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
-}
-
-/// The client request's extensions that go on to the origin request: the case each header
-/// name was received in ([`hookyard_h1::HeaderCase`]), so the origin gets names as the client
-/// wrote them; a name that is not in it (a field a plugin or the proxy added) goes in lower
-/// case.
-pub(crate) fn header_case(client: &mut Extensions) -> Extensions {
-    std::mem::take(client)
 }
 
 /// Sets a response's status; an origin's own reason phrase (which hyper keeps in the
