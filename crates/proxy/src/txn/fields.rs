@@ -1,6 +1,6 @@
 //! Header fields as they cross the proxy: hop-by-hop fields removed, underscore spellings of
-//! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, the case
-//! of names kept.
+//! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, an
+//! origin's own reason phrase kept while its status stands.
 
 use hookyard_h1::ReasonPhrase;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
