@@ -108,8 +108,16 @@ impl Control {
         (std::ptr::from_ref(self) as usize, self.version)
     }
 
+    /// Whether nothing was ever changed: cheaper than [`Control::is_empty`], for dispatch's
+    /// common case.
+    #[inline]
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.version == 0
+    }
+
     fn changed(&mut self) {
-        self.version = self.version.wrapping_add(1);
+        // Never back to 0, which means pristine.
+        self.version = self.version.checked_add(1).unwrap_or(1);
     }
 
     pub(crate) fn switches_nothing(&self) -> bool {

@@ -73,6 +73,20 @@ impl<H: ?Sized> Local<'_, H> {
             .unwrap_or(true)
     }
 
+    /// Whether the session and the transaction take no part in dispatching the hook at `at`:
+    /// neither has callbacks on it, and neither changed anything about dispatch.
+    #[inline]
+    fn inert(&self, at: usize) -> bool {
+        let no_callbacks = |hooks: Option<&crate::Hooks<H>>| {
+            hooks.and_then(|t| t.list_at(at)).is_none_or(|list| list.entries.is_empty())
+        };
+        let untouched = |control: Option<&Control>| control.is_none_or(Control::is_pristine);
+        no_callbacks(self.session)
+            && no_callbacks(self.txn)
+            && untouched(self.session_control)
+            && untouched(self.txn_control)
+    }
+
     /// The threshold for every hook set by the transaction, else by its session; `None` when
     /// neither set one (the configured one then applies).
     pub fn general_threshold(&self) -> Option<crate::Priority> {
@@ -616,6 +630,9 @@ impl Dispatch {
             return Progress::Done(if self.failed { Outcome::Error } else { Outcome::Continue });
         }
         let hook = self.hook;
+        if let Some(progress) = self.run_global(global, priorities, target, &local, &mut call) {
+            return progress;
+        }
         loop {
             enum Picked<'g, H: ?Sized> {
                 Global(&'g Entry<H>),
@@ -633,15 +650,87 @@ impl Dispatch {
                 Picked::Global(entry) => entry.callback().call(|h| call(h, hook, target)),
                 Picked::Local(callback) => callback.call(|h| call(h, hook, target)),
             };
-            let outcome = result.unwrap_or_else(|dropped| {
-                debug!(hook = %hook, error = %dropped, "callback of a retired plugin skipped");
-                priorities.dropped_outcome()
-            });
-            if let Some(progress) = self.record(outcome) {
+            if let Some(progress) = self.record(ran(result, hook, priorities)) {
                 return progress;
             }
         }
+        self.finish()
+    }
+
+    /// The common case, without the general path's bookkeeping: the hook's callbacks are
+    /// global only, no threshold or ordering constraint applies to it, and neither the session
+    /// nor the transaction changed anything about dispatch. Runs the global callbacks in order
+    /// while that holds; `None` hands the rest to the general path, at the same position, as
+    /// soon as it does not (a callback added one at another level, or changed a control).
+    #[inline]
+    fn run_global<T: ?Sized, H: ?Sized>(
+        &mut self,
+        global: Option<&crate::Hooks<H>>,
+        priorities: &Priorities,
+        target: &mut T,
+        local: &impl Fn(&T) -> Local<'_, H>,
+        call: &mut impl FnMut(&H, HookId, &mut T) -> Outcome,
+    ) -> Option<Progress> {
+        let (hook, at) = (self.hook, self.hook_index);
+        let list = global.and_then(|t| t.list_at(at))?;
+        if self.ordered
+            || self.scan.is_some()
+            || self.closed[0].is_some()
+            || priorities.threshold(hook).is_some()
+            || priorities.orders().applies(hook)
+        {
+            return None;
+        }
+        if self.versions[0] != Some(list.version) {
+            self.cursors[0] = match self.last {
+                None => 0,
+                Some(last) => list.entries.partition_point(|e| e.key() <= last),
+            };
+            self.versions[0] = Some(list.version);
+        }
+        loop {
+            let arms = {
+                let local = local(target);
+                if !local.inert(at) {
+                    return None;
+                }
+                local.arms
+            };
+            let cursor = self.cursors[0];
+            let Some(entry) = list.entries.get(cursor) else {
+                return Some(self.finish());
+            };
+            self.cursors[0] = cursor + 1;
+            self.last = Some(entry.key());
+            if cursor + 1 == list.entries.len() {
+                self.close(0, list);
+            }
+            if !arms.runs(entry.arm()) {
+                continue;
+            }
+            let result = entry.callback().call(|h| call(h, hook, target));
+            if let Some(progress) = self.record(ran(result, hook, priorities)) {
+                return Some(progress);
+            }
+        }
+    }
+
+    /// Every callback ran: the dispatch's end.
+    fn finish(&mut self) -> Progress {
         self.done = true;
         Progress::Done(if self.failed { Outcome::Error } else { Outcome::Continue })
     }
+}
+
+/// A callback's outcome; a callback of a retired plugin counts as
+/// [`Priorities::dropped_outcome`].
+fn ran<E: std::fmt::Display>(
+    result: Result<Outcome, E>,
+    hook: HookId,
+    priorities: &Priorities,
+) -> Outcome {
+    result.unwrap_or_else(|dropped| {
+        debug!(hook = %hook, error = %dropped, "callback of a retired plugin skipped");
+        priorities.dropped_outcome()
+    })
 }

@@ -161,3 +161,56 @@ fn an_addition_before_the_position_waits_also_while_priorities_change() {
     world.dispatch(HOOK, &mut txn);
     assert_eq!(txn.log, ["a", "b", "c"]);
 }
+
+/// A world whose plugins may take priorities up to 100, with global callbacks `g1` (priority
+/// 10, running `first`) and `g2` (priority 0) on [`HOOK`].
+fn two_global(first: impl Fn(&mut Txn) + Send + Sync + 'static) -> World {
+    let mut world = World::new("priorities:\n  default: { priority: 0, max_priority: 100 }\n");
+    let g1 = with_handler("g1", move |txn| {
+        txn.log.push("g1".into());
+        first(txn);
+        Outcome::Continue
+    });
+    let priorities = world.priorities.clone();
+    world.global.add(HOOK, g1, Some(Priority(10)), &priorities).unwrap();
+    let g2 = logging("g2", "g2", Outcome::Continue);
+    world.global.add(HOOK, g2, Some(Priority(0)), &priorities).unwrap();
+    world
+}
+
+#[test]
+fn a_global_callback_adding_a_transaction_callback_sees_it_run_in_priority_order() {
+    let world = two_global(|txn| {
+        let priorities = txn.priorities.clone();
+        let added = logging("t", "txn-added", Outcome::Continue);
+        txn.txn.add(HOOK, added, Some(Priority(5)), &priorities).unwrap();
+    });
+    let mut txn = world.txn();
+    assert_eq!(world.dispatch(HOOK, &mut txn), Progress::Done(Outcome::Continue));
+    assert_eq!(txn.log, ["g1", "txn-added", "g2"]);
+}
+
+#[test]
+fn a_global_callback_switching_a_later_plugin_off_skips_it_in_the_same_dispatch() {
+    let world = two_global(|txn| {
+        let priorities = txn.priorities.clone();
+        let g2 = priorities.plugin("g2");
+        txn.control.set_plugin_enabled(g2, false, &Caller::OPERATOR, &priorities).unwrap();
+    });
+    let mut txn = world.txn();
+    world.dispatch(HOOK, &mut txn);
+    assert_eq!(txn.log, ["g1"]);
+}
+
+#[test]
+fn a_global_callback_raising_the_threshold_skips_what_falls_below_it() {
+    let world = two_global(|txn| {
+        txn.control.set_threshold(None, Some(Priority(5)), &Caller::OPERATOR).unwrap();
+    });
+    let mut txn = world.txn();
+    world.dispatch(HOOK, &mut txn);
+    assert_eq!(txn.log, ["g1"]);
+    txn.log.clear();
+    world.dispatch(HOOK, &mut txn);
+    assert_eq!(txn.log, ["g1"], "the threshold holds for the next dispatch too");
+}
