@@ -123,11 +123,12 @@ pub(crate) unsafe fn run_now<T: Target>(
     dispatch: &mut Dispatch,
 ) -> Option<Outcome> {
     let table = global.table.load();
-    // SAFETY: per the contract; the `Arc` is cloned so that no reference into the target is
-    // held while the plugin may use it. The session is not the target's memory and outlives it.
+    // SAFETY: per the contract. No reference into the target is held while plugins run: the
+    // resume state is an allocation of its own, kept by the target's `Arc` (never replaced) as
+    // long as the target, and the session is not the target's memory and outlives it.
     let (resume, session, arms) = unsafe {
         let target = &*target.raw();
-        (target.resume().clone(), target.session(), target.arms(global))
+        (&*Arc::as_ptr(target.resume()), target.session(), target.arms(global))
     };
     let data = session.filter(|s| s.takes_part()).map(SsnState::lock);
     let mut step = Step { target, session, data, arms };

@@ -356,14 +356,19 @@ impl TxnBox {
         if !self.hooked() {
             return Ok(Outcome::Continue);
         }
-        let global = self.get().global.clone();
+        // SAFETY: the generation's hooks are an allocation of their own, kept by the state's
+        // `Arc` (never replaced) as long as the state, which this box owns and keeps through
+        // the call: no reference into the state is held while plugins run.
+        let global: &GlobalHooks = unsafe { &*Arc::as_ptr(&self.get().global) };
         let target = Ptr(self.state);
         let mut dispatch = Dispatch::new(hook);
         // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch (the
         // pending rest borrows it as long).
-        if let Some(outcome) = unsafe { run_now(&target, &global, &mut dispatch) } {
+        if let Some(outcome) = unsafe { run_now(&target, global, &mut dispatch) } {
             return Ok(outcome);
         }
+        // Only a pending hook takes a reference of its own to the hooks, for its future.
+        let global = Arc::clone(&self.get().global);
         // SAFETY: as above.
         Err(Box::pin(async move { unsafe { wait(target, &global, dispatch).await } }))
     }
