@@ -81,8 +81,10 @@ impl CCont {
         if self.is_destroyed() {
             return None;
         }
-        self.active.fetch_add(1, Ordering::AcqRel);
-        if self.is_destroyed() {
+        // With `destroy`'s store and load, all sequentially consistent: either this sees the
+        // continuation destroyed, or `destroy` sees this invocation active and waits for it.
+        self.active.fetch_add(1, Ordering::SeqCst);
+        if self.destroyed.load(Ordering::SeqCst) {
             self.active.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
@@ -178,7 +180,9 @@ pub(crate) unsafe fn destroy(raw: *const Callback) {
     // SAFETY: per the contract, the plugin's own reference.
     let callback = unsafe { Arc::from_raw(raw) };
     let cont = callback.handler();
-    cont.destroyed.store(true, Ordering::Release);
+    // Sequentially consistent, with `fire`'s increment and check (see there): a release store
+    // followed by an acquire load may be reordered, and miss an invocation starting meanwhile.
+    cont.destroyed.store(true, Ordering::SeqCst);
     for timer in cont.timers.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
         timer.abort();
     }
@@ -189,7 +193,7 @@ pub(crate) unsafe fn destroy(raw: *const Callback) {
         .retain(|r| !Arc::ptr_eq(&r.callback, &callback));
     let inside = RUNNING.get() == std::ptr::from_ref(cont);
     let own = usize::from(inside);
-    while cont.active.load(Ordering::Acquire) as usize > own {
+    while cont.active.load(Ordering::SeqCst) as usize > own {
         std::thread::yield_now();
     }
 }
