@@ -54,6 +54,7 @@ mod global;
 mod message;
 mod pending;
 mod plugin;
+mod shard;
 mod ssn;
 mod stats;
 mod transform;
@@ -68,8 +69,7 @@ pub use cont::{CCont, Callback};
 pub use global::GlobalHooks;
 pub use message::Delivery;
 pub use plugin::{
-    CallsSnapshot, HookCalls, HostStatus, LATENCY_BUCKETS_US, Link, PluginState, plugin_state,
-    tables,
+    CallsSnapshot, HostStatus, LATENCY_BUCKETS_US, Link, PluginState, plugin_state, tables,
 };
 pub use ssn::{ClientConn, ClientTls, SsnBox, SsnState};
 pub use stats::{StatValue, plugin_stats};

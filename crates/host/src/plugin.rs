@@ -15,14 +15,15 @@ use tracing::warn;
 
 use crate::cont::Callback;
 use crate::global::GlobalHooks;
+use crate::shard::Sharded;
 use crate::{api, caller};
 
 /// Latency buckets of the per-plugin per-hook histograms, in microseconds (`+Inf` beyond).
 pub const LATENCY_BUCKETS_US: [u64; 8] = [1, 5, 10, 50, 100, 500, 1_000, 10_000];
 
-/// Calls and time of one plugin version on one hook.
+/// Calls and time of one plugin version on one hook, as one shard counted them.
 #[derive(Debug, Default)]
-pub struct HookCalls {
+struct HookCalls {
     calls: AtomicU64,
     nanos: AtomicU64,
     /// Counts per bucket of [`LATENCY_BUCKETS_US`] (not cumulative), then `+Inf`.
@@ -42,12 +43,12 @@ pub struct CallsSnapshot {
 }
 
 impl HookCalls {
-    /// The counts now.
-    pub fn snapshot(&self) -> CallsSnapshot {
-        CallsSnapshot {
-            calls: self.calls.load(Ordering::Relaxed),
-            nanos: self.nanos.load(Ordering::Relaxed),
-            buckets: std::array::from_fn(|at| self.buckets[at].load(Ordering::Relaxed)),
+    /// Adds this shard's counts to `sum`.
+    fn add_to(&self, sum: &mut CallsSnapshot) {
+        sum.calls += self.calls.load(Ordering::Relaxed);
+        sum.nanos += self.nanos.load(Ordering::Relaxed);
+        for (sum, n) in sum.buckets.iter_mut().zip(&self.buckets) {
+            *sum += n.load(Ordering::Relaxed);
         }
     }
 
@@ -89,8 +90,9 @@ pub struct PluginState {
     link: Arc<Link>,
     /// Its global registrations, in order.
     pub(crate) registrations: Mutex<Vec<Registration>>,
-    /// Per hook (dense index), then one more for the remap chain (`do_remap`).
-    calls: Box<[HookCalls]>,
+    /// Per hook (dense index), then one more for the remap chain (`do_remap`); per shard, so
+    /// that workers timing callbacks do not contend.
+    calls: Sharded<[HookCalls; HookId::COUNT + 1]>,
     /// Whether a refused resume of this version was logged (once per version).
     stray_resume_logged: AtomicBool,
     /// Milliseconds after [`epoch`] before which no slow-callback warning is logged.
@@ -122,8 +124,17 @@ impl PluginState {
     }
 
     /// Calls and time of this version's callbacks on `hook`.
-    pub fn hook_calls(&self, hook: HookId) -> &HookCalls {
-        &self.calls[hook.index()]
+    pub fn hook_calls(&self, hook: HookId) -> CallsSnapshot {
+        self.calls_at(hook.index())
+    }
+
+    /// Calls and time counted at `at` (see [`PluginState::timed`]), over every shard.
+    fn calls_at(&self, at: usize) -> CallsSnapshot {
+        let mut sum = CallsSnapshot::default();
+        for shard in self.calls.iter() {
+            shard[at].add_to(&mut sum);
+        }
+        sum
     }
 
     /// Transactions that ran this version as a canary's stable side and as its canary side
@@ -138,8 +149,8 @@ impl PluginState {
     }
 
     /// Calls and time of this version's `do_remap`.
-    pub fn remap_calls(&self) -> &HookCalls {
-        &self.calls[HookId::COUNT]
+    pub fn remap_calls(&self) -> CallsSnapshot {
+        self.calls_at(HookId::COUNT)
     }
 
     pub(crate) fn registrations(&self) -> Vec<Registration> {
@@ -175,7 +186,7 @@ impl PluginState {
     /// `do_remap`), and warns (at most every [`SLOW_WARN_EVERY`] per version) when it took longer
     /// than `slow`: the worker that ran it served nothing else meanwhile.
     pub(crate) fn timed(&self, at: usize, name: &str, took: Duration, slow: Duration) {
-        self.calls[at].record(took);
+        self.calls.mine()[at].record(took);
         if took <= slow {
             return;
         }
@@ -358,7 +369,7 @@ impl HostTables for Tables {
             context: plugin.context.clone(),
             link: self.link.clone(),
             registrations: Mutex::new(Vec::new()),
-            calls: (0..=HookId::COUNT).map(|_| HookCalls::default()).collect(),
+            calls: Sharded::default(),
             stray_resume_logged: AtomicBool::new(false),
             slow_quiet_until: AtomicU64::new(0),
             canary_txns: Default::default(),

@@ -4,22 +4,65 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use hookyard_abi::rules::STATS_MAX;
 use hookyard_abi::{HY_STAT_COUNTER, hy_stat_kind};
 
-/// One statistic.
+use crate::shard::Sharded;
+
+/// One statistic. A counter is sharded: workers increment it on their hot paths. A gauge,
+/// which `stat_set` sets, is one value.
 #[derive(Debug)]
 pub(crate) struct Stat {
     name: String,
     pub(crate) kind: hy_stat_kind,
-    pub(crate) value: AtomicI64,
+    value: Sharded<AtomicI64>,
 }
 
-/// One plugin's statistics, in creation order (the index is the id).
-#[derive(Debug, Default)]
+impl Stat {
+    fn new(name: &str, kind: hy_stat_kind) -> Stat {
+        Stat { name: name.to_owned(), kind, value: Sharded::default() }
+    }
+
+    fn counter(&self) -> bool {
+        self.kind == HY_STAT_COUNTER
+    }
+
+    /// Adds `amount` (wrapping: a counter past `i64::MAX` is the plugin's to avoid).
+    pub(crate) fn add(&self, amount: i64) {
+        let value = if self.counter() { self.value.mine() } else { self.value.first() };
+        value.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    /// Sets a gauge's value.
+    pub(crate) fn set(&self, value: i64) {
+        debug_assert!(!self.counter(), "only a gauge is set");
+        self.value.first().store(value, Ordering::Relaxed);
+    }
+
+    /// The value now.
+    pub(crate) fn get(&self) -> i64 {
+        self.value.iter().fold(0, |sum, n| sum.wrapping_add(n.load(Ordering::Relaxed)))
+    }
+}
+
+/// One plugin's statistics, in creation order (the index is the id). Reading one takes no
+/// lock: its slot, made for every id a plugin may have, is set once.
+#[derive(Debug)]
 pub(crate) struct PluginStats {
-    stats: RwLock<Vec<Arc<Stat>>>,
+    slots: Box<[OnceLock<Box<Stat>>]>,
+    /// How many slots are set; held by a maker.
+    made: Mutex<usize>,
+}
+
+impl Default for PluginStats {
+    fn default() -> PluginStats {
+        PluginStats {
+            slots: (0..STATS_MAX).map(|_| OnceLock::new()).collect(),
+            made: Mutex::new(0),
+        }
+    }
 }
 
 impl PluginStats {
@@ -31,22 +74,34 @@ impl PluginStats {
         kind: hy_stat_kind,
         check: impl FnOnce(Option<hy_stat_kind>, usize) -> bool,
     ) -> Option<i32> {
-        let mut stats = self.stats.write().unwrap_or_else(PoisonError::into_inner);
-        let found = stats.iter().position(|s| s.name == name);
-        if !check(found.map(|at| stats[at].kind), stats.len()) {
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = self.iter().position(|s| s.name == name);
+        if !check(found.and_then(|at| self.get(at)).map(|s| s.kind), *made) {
             return None;
         }
-        let at = found.unwrap_or_else(|| {
-            stats.push(Arc::new(Stat { name: name.to_owned(), kind, value: AtomicI64::new(0) }));
-            stats.len() - 1
-        });
+        let at = match found {
+            Some(at) => at,
+            None => {
+                self.slots.get(*made)?.set(Box::new(Stat::new(name, kind))).ok()?;
+                *made += 1;
+                *made - 1
+            }
+        };
         i32::try_from(at).ok()
     }
 
-    /// Statistic `id`.
-    pub(crate) fn get(&self, id: i32) -> Option<Arc<Stat>> {
-        let at = usize::try_from(id).ok()?;
-        self.stats.read().unwrap_or_else(PoisonError::into_inner).get(at).cloned()
+    /// Runs `f` on statistic `id`; `None` when there is no such statistic.
+    pub(crate) fn with<R>(&self, id: i32, f: impl FnOnce(&Stat) -> R) -> Option<R> {
+        self.get(usize::try_from(id).ok()?).map(f)
+    }
+
+    fn get(&self, at: usize) -> Option<&Stat> {
+        self.slots.get(at)?.get().map(|stat| &**stat)
+    }
+
+    /// The statistics, in id order.
+    fn iter(&self) -> impl Iterator<Item = &Stat> {
+        self.slots.iter().map_while(|slot| slot.get().map(|stat| &**stat))
     }
 }
 
@@ -80,14 +135,68 @@ pub fn plugin_stats() -> Vec<StatValue> {
     let registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
     let mut all = Vec::new();
     for (plugin, stats) in registry.iter() {
-        for stat in stats.stats.read().unwrap_or_else(PoisonError::into_inner).iter() {
+        for stat in stats.iter() {
             all.push(StatValue {
                 plugin: plugin.clone(),
                 stat: stat.name.clone(),
-                counter: stat.kind == HY_STAT_COUNTER,
-                value: stat.value.load(Ordering::Relaxed),
+                counter: stat.counter(),
+                value: stat.get(),
             });
         }
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use hookyard_abi::HY_STAT_GAUGE;
+    use hookyard_abi::rules::stat_found;
+
+    use super::*;
+
+    fn create(stats: &PluginStats, name: &str, kind: hy_stat_kind) -> Option<i32> {
+        stats.create(name, kind, |found, count| stat_found(found, kind, count).is_ok())
+    }
+
+    #[test]
+    fn a_name_keeps_its_id_and_kind() {
+        let stats = PluginStats::default();
+        assert_eq!(create(&stats, "a", HY_STAT_COUNTER), Some(0));
+        assert_eq!(create(&stats, "b", HY_STAT_GAUGE), Some(1));
+        assert_eq!(create(&stats, "a", HY_STAT_COUNTER), Some(0));
+        assert_eq!(create(&stats, "a", HY_STAT_GAUGE), None, "another kind");
+        assert!(stats.with(2, |_| ()).is_none());
+        assert!(stats.with(-1, |_| ()).is_none());
+    }
+
+    #[test]
+    fn no_more_than_the_abis_limit() {
+        let stats = PluginStats::default();
+        for n in 0..STATS_MAX {
+            assert_eq!(create(&stats, &n.to_string(), HY_STAT_COUNTER), i32::try_from(n).ok());
+        }
+        assert_eq!(create(&stats, "one more", HY_STAT_COUNTER), None);
+        assert_eq!(create(&stats, "7", HY_STAT_COUNTER), Some(7), "existing ones are found");
+    }
+
+    #[test]
+    fn a_counter_adds_up_over_threads_and_a_gauge_is_what_was_set() {
+        let stats = PluginStats::default();
+        let counter = create(&stats, "c", HY_STAT_COUNTER).unwrap();
+        let gauge = create(&stats, "g", HY_STAT_GAUGE).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        stats.with(counter, |c| c.add(2));
+                        stats.with(gauge, |g| g.add(1));
+                    }
+                });
+            }
+        });
+        assert_eq!(stats.with(counter, Stat::get), Some(16_000));
+        assert_eq!(stats.with(gauge, Stat::get), Some(8_000));
+        stats.with(gauge, |g| g.set(-5));
+        assert_eq!(stats.with(gauge, Stat::get), Some(-5));
+    }
 }

@@ -456,7 +456,7 @@ fn plugin_series(control: &Control, out: &mut String) {
                 escape(&member.version),
                 hook.name()
             );
-            histogram(out, name, &labels, &member.hook_calls(hook).snapshot());
+            histogram(out, name, &labels, &member.hook_calls(hook));
         }
     }
     let name = "hookyard_plugin_remap_seconds";
@@ -465,7 +465,7 @@ fn plugin_series(control: &Control, out: &mut String) {
     for member in generation.hooks.members() {
         let labels =
             format!("plugin=\"{}\",version=\"{}\"", escape(&member.name), escape(&member.version));
-        histogram(out, name, &labels, &member.remap_calls().snapshot());
+        histogram(out, name, &labels, &member.remap_calls());
     }
 }
 

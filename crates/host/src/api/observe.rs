@@ -3,7 +3,6 @@
 //! ATS's `TSStatCreate` family) and answers to operator messages (`msg_reply`).
 
 use std::ffi::c_char;
-use std::sync::atomic::Ordering;
 
 use hookyard_abi::{
     HY_ERROR, HY_SUCCESS, hy_lifecycle_msg, hy_plugin, hy_return, hy_stat_kind, hy_txn, rules,
@@ -11,6 +10,7 @@ use hookyard_abi::{
 
 use super::{bytes, guard, plugin, put_i32, state};
 use crate::message::MessageState;
+use crate::stats::Stat;
 
 pub(super) unsafe extern "C" fn log_field_set(
     txn: *mut hy_txn,
@@ -76,29 +76,21 @@ pub(super) unsafe extern "C" fn stat_increment(
 ) -> hy_return {
     guard(HY_ERROR, || {
         // SAFETY: as in `stat_create`.
-        let Some(stat) = (unsafe { plugin(this) }).and_then(|p| p.stats().get(id)) else {
-            return HY_ERROR;
-        };
-        if rules::stat_increment(stat.kind, amount).is_err() {
-            return HY_ERROR;
-        }
-        // Wraps rather than panics: a counter past i64::MAX is the plugin's to avoid.
-        stat.value.fetch_add(amount, Ordering::Relaxed);
-        HY_SUCCESS
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let added = plugin
+            .stats()
+            .with(id, |stat| rules::stat_increment(stat.kind, amount).map(|()| stat.add(amount)));
+        if added.is_some_and(|added| added.is_ok()) { HY_SUCCESS } else { HY_ERROR }
     })
 }
 
 pub(super) unsafe extern "C" fn stat_set(this: *mut hy_plugin, id: i32, value: i64) -> hy_return {
     guard(HY_ERROR, || {
         // SAFETY: as in `stat_create`.
-        let Some(stat) = (unsafe { plugin(this) }).and_then(|p| p.stats().get(id)) else {
-            return HY_ERROR;
-        };
-        if rules::stat_set(stat.kind).is_err() {
-            return HY_ERROR;
-        }
-        stat.value.store(value, Ordering::Relaxed);
-        HY_SUCCESS
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let set =
+            plugin.stats().with(id, |stat| rules::stat_set(stat.kind).map(|()| stat.set(value)));
+        if set.is_some_and(|set| set.is_ok()) { HY_SUCCESS } else { HY_ERROR }
     })
 }
 
@@ -109,14 +101,13 @@ pub(super) unsafe extern "C" fn stat_get(
 ) -> hy_return {
     guard(HY_ERROR, || {
         // SAFETY: as in `stat_create`.
-        let Some(stat) = (unsafe { plugin(this) }).and_then(|p| p.stats().get(id)) else {
-            return HY_ERROR;
-        };
+        let Some(plugin) = (unsafe { plugin(this) }) else { return HY_ERROR };
+        let Some(now) = plugin.stats().with(id, Stat::get) else { return HY_ERROR };
         if rules::out(value.is_null()).is_err() {
             return HY_ERROR;
         }
         // SAFETY: `value` is writable (checked non-null above).
-        unsafe { *value = stat.value.load(Ordering::Relaxed) };
+        unsafe { *value = now };
         HY_SUCCESS
     })
 }
