@@ -3,6 +3,7 @@
 //! update. A thread updates the shard it got on first use (threads past the shard count share
 //! one), and a read adds the shards up.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -20,12 +21,23 @@ fn count() -> usize {
 }
 
 /// The calling thread's shard, given in the order threads first update a sharded value.
+#[inline]
 fn index() -> usize {
+    /// Not given yet.
+    const NONE: usize = usize::MAX;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) & (count() - 1);
+        // Constant-initialised: read without a lazy-initialisation check.
+        static INDEX: Cell<usize> = const { Cell::new(NONE) };
     }
-    INDEX.with(|index| *index)
+    INDEX.with(|index| match index.get() {
+        NONE => {
+            let given = NEXT.fetch_add(1, Ordering::Relaxed) & (count() - 1);
+            index.set(given);
+            given
+        }
+        given => given,
+    })
 }
 
 /// One shard, on cache lines of its own.
