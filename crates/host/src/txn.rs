@@ -12,7 +12,7 @@ use http::{HeaderMap, Method, StatusCode, Version};
 use tracing::warn;
 
 use crate::cont::CCont;
-use crate::dispatch::{Ptr, Target, dispatch, release, run_now, wait};
+use crate::dispatch::{Ptr, Target, release, run_now, wait};
 use crate::global::GlobalHooks;
 use crate::pending::Resume;
 use crate::plugin::plugin_state;
@@ -398,23 +398,28 @@ impl TxnBox {
             after(std::mem::take(&mut this.get().log_fields));
             return;
         }
-        let global = this.get().global.clone();
-        let mut future = Box::pin(async move {
+        // SAFETY: as in `hook_now`.
+        let global: &GlobalHooks = unsafe { &*Arc::as_ptr(&this.get().global) };
+        let mut dispatch = Dispatch::new(HookId::TxnClose);
+        // SAFETY: `this` owns the state and keeps it through the call.
+        if unsafe { run_now(&Ptr(this.state), global, &mut dispatch) }.is_some() {
+            after(std::mem::take(&mut this.get().log_fields));
+            return;
+        }
+        // A callback holds it: the rest waits on a task of its own.
+        let global = Arc::clone(&this.get().global);
+        let rest = async move {
             // SAFETY: `this` owns the state and lives in this future to its end.
-            unsafe { dispatch(Ptr(this.state), &global, HookId::TxnClose).await };
+            unsafe { wait(Ptr(this.state), &global, dispatch).await };
             after(std::mem::take(&mut this.get().log_fields));
             drop(this);
-        });
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        if future.as_mut().poll(&mut cx).is_pending() {
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => drop(handle.spawn(future)),
-                Err(_) => warn!(
-                    "TXN_CLOSE pending outside a runtime: its wait is dropped (the state is \
-                     released as if the client had left)"
-                ),
-            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn(rest)),
+            Err(_) => warn!(
+                "TXN_CLOSE pending outside a runtime: its wait is dropped (the state is \
+                 released as if the client had left)"
+            ),
         }
     }
 
