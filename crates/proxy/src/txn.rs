@@ -561,7 +561,10 @@ impl Transaction {
         if wanted && state.get().server_addr.is_none() {
             let limit = self.generation.config.settings.timeouts.origin_connect;
             let dns = &self.generation.dns;
-            let resolved = resolve(dns, host, port, limit).await.ok_or(Answer::OriginUnresolved)?;
+            // Boxed: only an OS_DNS callback needs the look-up here, and its future would make
+            // every transaction's larger (and so slower to move).
+            let resolved =
+                Box::pin(resolve(dns, host, port, limit)).await.ok_or(Answer::OriginUnresolved)?;
             state.get().server_addr = Some(resolved);
         }
         if wanted {
