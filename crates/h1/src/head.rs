@@ -165,16 +165,24 @@ impl ResponseHead {
     /// The head as [`http::response::Parts`], its [`HeaderCase`] in the extensions, and its
     /// reason as a [`ReasonPhrase`] there too when it is not the status's standard one.
     pub fn into_parts(self) -> http::response::Parts {
+        let (mut parts, case) = self.into_parts_and_case();
+        parts.extensions.insert(case);
+        parts
+    }
+
+    /// As [`ResponseHead::into_parts`], with the [`HeaderCase`] apart: what carries the record
+    /// on saves the `http` extensions' allocations. A reason phrase other than the status's
+    /// standard one still goes in the extensions.
+    pub fn into_parts_and_case(self) -> (http::response::Parts, HeaderCase) {
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = self.status;
         parts.version = self.version;
         parts.headers = self.headers;
-        parts.extensions.insert(self.case);
         let standard = self.status.canonical_reason().unwrap_or_default().as_bytes();
         if self.reason != standard {
             parts.extensions.insert(ReasonPhrase(self.reason));
         }
-        parts
+        (parts, self.case)
     }
 }
 

@@ -8,9 +8,9 @@
 //! by `host:port`, the `Host` the request carries (`https://host:port` for TLS origins,
 //! `https+noverify://host:port` without verification).
 //!
-//! Header names keep the case the origin wrote them in: the response carries the head's
-//! [`hookyard_h1::HeaderCase`] (and its reason phrase) in its extensions, and the transaction
-//! moves them on.
+//! Header names keep the case the origin wrote them in: the response's body carries the head's
+//! [`hookyard_h1::HeaderCase`] (and an unusual reason phrase is in its extensions), and the
+//! transaction moves them on.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -227,7 +227,7 @@ impl OriginPool {
         let spent = self.max_requests > 0 && conn.requests >= self.max_requests;
         let mut reuse = head.keep_alive() && !early && !close && !spent;
         let kind = head.body();
-        let mut parts = head.into_parts();
+        let (mut parts, case) = head.into_parts_and_case();
         if drop_conflicting_length(&mut parts.headers) {
             debug!(origin = key, "response with both Content-Length and Transfer-Encoding");
             reuse = false;
@@ -241,7 +241,7 @@ impl OriginPool {
             let back = reuse.then(|| Back { idle: self.idle.clone(), key: key.to_owned() });
             OriginBody::new(conn, kind, back, rest)
         };
-        Ok(Response::from_parts(parts, body))
+        Ok(Response::from_parts(parts, body.with_case(case)))
     }
 
     /// A new connection to `to` (its name resolved by `dns`): TCP, then TLS for an `https://` origin (each step within

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, BytesMut};
-use hookyard_h1::{BodyKind, Decoded, Decoder, Encoder, HeaderCase, Limits, ReasonPhrase};
+use hookyard_h1::{BodyKind, Decoded, Decoder, Encoder, Limits, ReasonPhrase};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Frame};
@@ -220,7 +220,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if old_client && keep_alive && !connection_has(&parts.headers, "keep-alive") {
             parts.headers.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
         }
-        let case = parts.extensions.get::<HeaderCase>();
+        let case = body.header_case();
         let reason = parts.extensions.get::<ReasonPhrase>().map(ReasonPhrase::as_bytes);
         let version = if old_client { Version::HTTP_10 } else { Version::HTTP_11 };
         self.write.clear();

@@ -7,8 +7,8 @@
 //! channels. Here a connection is a plain value (its stream, a read and a write buffer) owned
 //! by whoever uses it: the pool while it is idle, the exchange, then the response body. It is
 //! read and written only when its owner is polled; no task, no channel. Names keep their case
-//! both ways (the request's [`hookyard_h1::HeaderCase`] given with it, the response's in its
-//! extensions).
+//! both ways (the request's [`hookyard_h1::HeaderCase`] given with it, the response's with its
+//! body).
 
 use std::future::poll_fn;
 use std::io;

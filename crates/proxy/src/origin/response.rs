@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hookyard_h1::{BodyKind, Decoded, Decoder};
+use hookyard_h1::{BodyKind, Decoded, Decoder, HeaderCase};
 use hyper::body::{Body, Frame, SizeHint};
 
 use super::Idle;
@@ -23,6 +23,9 @@ pub struct OriginBody {
     reading: Option<Box<Reading>>,
     /// A failure, reported at the next poll (see [`OriginBody::fail`]).
     failed: Option<OriginBodyError>,
+    /// How the origin spelt and ordered its head's fields: the client gets them so. It goes
+    /// with the body, so that a response the proxy makes instead has none.
+    case: Option<HeaderCase>,
 }
 
 /// A body still being read.
@@ -64,7 +67,17 @@ pub enum OriginBodyError {
 impl OriginBody {
     /// A body with nothing in it.
     pub(crate) fn empty() -> OriginBody {
-        OriginBody { reading: None, failed: None }
+        OriginBody { reading: None, failed: None, case: None }
+    }
+
+    /// The body, with the case record of the head it follows.
+    pub(crate) fn with_case(self, case: HeaderCase) -> OriginBody {
+        OriginBody { case: Some(case), ..self }
+    }
+
+    /// The case record of the head this body follows.
+    pub(crate) fn case(&self) -> Option<&HeaderCase> {
+        self.case.as_ref()
     }
 
     /// The body framed as `kind` that follows a head read on `conn`; `back` says where the
@@ -81,7 +94,7 @@ impl OriginBody {
         };
         let decoder = Decoder::new(kind, &RESPONSE_LIMITS);
         let reading = Reading { conn, decoder, left, back, eof: false, sending };
-        OriginBody { reading: Some(Box::new(reading)), failed: None }
+        OriginBody { reading: Some(Box::new(reading)), failed: None, case: None }
     }
 
     /// The body has ended: its connection goes back to the pool, if it may.

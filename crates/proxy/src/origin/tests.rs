@@ -150,7 +150,7 @@ async fn keep_alive_reuses_one_connection_with_names_in_their_case() {
     let mut request = Request::from_parts(parts, RequestBody::empty());
     request.headers_mut().insert(http::header::HOST, to.key.parse().unwrap());
     let response = pool.send(&to, request, Some(&case), &dns).await.unwrap();
-    let case = response.extensions().get::<hookyard_h1::HeaderCase>().unwrap();
+    let case = response.body().case().unwrap();
     let names: Vec<_> = case.names().map(|(n, _)| n.to_vec()).collect();
     assert_eq!(names, [b"X-Mixed-Case".to_vec(), b"Content-Length".to_vec()]);
     let reason = response.extensions().get::<hookyard_h1::ReasonPhrase>().unwrap();

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use hookyard_h1::HeaderCase;
 use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
@@ -41,6 +42,23 @@ impl Sent {
         }
     }
 
+    /// The case record of the origin's head, if the body is still the origin's (through
+    /// filters and transforms, which keep the head's names).
+    fn header_case(&self) -> Option<&HeaderCase> {
+        fn origin(body: &Body) -> Option<&HeaderCase> {
+            match body {
+                Either::Left(body) => body.case(),
+                Either::Right(_) => None,
+            }
+        }
+        match self {
+            Sent::Plain(body) => origin(body),
+            Sent::Transformed(body) => origin(body.input()),
+            Sent::Wasm(body) => origin(body.input()),
+            Sent::WasmTransformed(body) => origin(body.input().input()),
+        }
+    }
+
     pub(super) fn size_hint(&self) -> SizeHint {
         match self {
             Sent::Plain(body) => hyper::body::Body::size_hint(body),
@@ -61,6 +79,14 @@ pub(crate) struct TxnBody {
     pub(super) timing: Option<(Instant, Arc<ConnState>)>,
     /// The access log line, counting the body's bytes; queued when the body is dropped.
     pub(super) log: Option<Logging>,
+}
+
+impl TxnBody {
+    /// How the origin spelt and ordered the fields of the head this body follows; `None` for a
+    /// response the proxy made.
+    pub(crate) fn header_case(&self) -> Option<&HeaderCase> {
+        self.inner.header_case()
+    }
 }
 
 impl hyper::body::Body for TxnBody {

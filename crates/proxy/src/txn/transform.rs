@@ -56,6 +56,13 @@ pub(crate) enum Primed {
     Failed(BoxError),
 }
 
+impl<B> Transformed<B> {
+    /// The body it transforms.
+    pub(crate) fn input(&self) -> &B {
+        &self.input
+    }
+}
+
 impl<B> Transformed<B>
 where
     B: Body<Data = Bytes> + Unpin,

@@ -138,6 +138,11 @@ pub(crate) struct WasmBody<B> {
 }
 
 impl<B> WasmBody<B> {
+    /// The body it filters.
+    pub(crate) fn input(&self) -> &B {
+        &self.input
+    }
+
     /// `input` through `filters`' body callbacks (`response`: the response side), each holding
     /// at most `limit` bytes; a local response goes to `answered`.
     pub(crate) fn new(
