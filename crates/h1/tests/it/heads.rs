@@ -151,6 +151,13 @@ fn a_response_head_keeps_its_reason_and_framing() {
     let mut buf = BytesMut::from(&text[..]);
     let head = parse_response(&mut buf, &limits, &Method::HEAD).unwrap().unwrap();
     assert_eq!(head.body(), BodyKind::Empty);
+    // Handed over apart, the case record leaves the extensions with the reason alone.
+    let (parts, case) = head.into_parts_and_case();
+    let names: Vec<_> = case.names().map(|(name, _)| name.to_vec()).collect();
+    assert_eq!(names, [b"Content-Length".to_vec(), b"Server".to_vec()]);
+    assert!(parts.extensions.get::<hookyard_h1::HeaderCase>().is_none());
+    let reason = parts.extensions.get::<hookyard_h1::ReasonPhrase>().unwrap();
+    assert_eq!(reason.as_bytes(), b"Not Here");
 
     // A reason beyond ASCII is kept as received; none at all is empty.
     let mut buf = BytesMut::from(&b"HTTP/1.1 200 \xc3\xa9t\xc3\xa9\r\n\r\n"[..]);
