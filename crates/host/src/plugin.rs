@@ -30,8 +30,9 @@ struct HookCalls {
     buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
 }
 
-/// What a [`HookCalls`] counted, read field by field (not one atomic snapshot: a call counted
-/// meanwhile may show in one field and not yet in another).
+/// The calls of a plugin version on one hook, and their time, added up over the shards and read
+/// field by field (not one atomic snapshot: a call counted meanwhile may show in one field and
+/// not yet in another).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallsSnapshot {
     /// Calls.
