@@ -90,11 +90,17 @@ impl Fields {
 
     fn transfer_coding(&mut self, value: &[u8]) {
         self.has_coding = true;
+        // Codings and their parameters are ASCII; hyper's client, which reads such a value
+        // as text, takes one with other bytes for no coding at all.
+        if !value.is_ascii() {
+            self.coding_error = true;
+        }
         for item in value.split(|&b| b == b',') {
             let item = trim(item);
             // A coding with parameters is `token *( OWS ";" OWS param )`; `chunked` has none.
-            let name = trim(item.split(|&b| b == b';').next().unwrap_or_default());
-            if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+            let mut parts = item.split(|&b| b == b';');
+            let name = trim(parts.next().unwrap_or_default());
+            if name.is_empty() || !name.iter().all(|&b| is_token(b)) || !parts.all(is_parameter) {
                 self.coding_error = true;
             } else if item.eq_ignore_ascii_case(b"chunked") {
                 // RFC 9112 §6.1: chunked is applied once, and last.
@@ -222,6 +228,37 @@ pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
 }
 
 /// Whether `b` may appear in a token (RFC 9110 §5.6.2).
+/// Whether `param` (between `;`s) is a transfer parameter: `token BWS "=" BWS ( token /
+/// quoted-string )` (RFC 9112 §7, RFC 9110 §5.6.6), spaces around it allowed.
+fn is_parameter(param: &[u8]) -> bool {
+    let param = trim(param);
+    let Some(eq) = param.iter().position(|&b| b == b'=') else { return false };
+    let (name, value) = (trim(&param[..eq]), trim(&param[eq + 1..]));
+    let token = |s: &[u8]| !s.is_empty() && s.iter().all(|&b| is_token(b));
+    token(name) && (token(value) || is_quoted_string(value))
+}
+
+/// Whether `s` is one whole `quoted-string` (RFC 9110 §5.6.4).
+fn is_quoted_string(s: &[u8]) -> bool {
+    let Some(inner) = s.strip_prefix(b"\"").and_then(|s| s.strip_suffix(b"\"")) else {
+        return false;
+    };
+    let mut bytes = inner.iter();
+    while let Some(&b) = bytes.next() {
+        let fine = match b {
+            b'\\' => {
+                bytes.next().is_some_and(|&q| q == b'\t' || q == b' ' || q > b' ' && q != 0x7f)
+            }
+            b'"' => false,
+            b => b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80,
+        };
+        if !fine {
+            return false;
+        }
+    }
+    true
+}
+
 pub(crate) fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
@@ -273,6 +310,12 @@ mod tests {
             (&[("Transfer-Encoding", "gzip")], Err(TransferEncodingNotChunked)),
             (&[("Transfer-Encoding", "")], Err(TransferEncodingNotChunked)),
             (&[("Transfer-Encoding", "chunked;x=1")], Err(TransferEncodingNotChunked)),
+            (&[("Transfer-Encoding", "gzip;level=1, chunked")], Ok(Chunked)),
+            (&[("Transfer-Encoding", "gzip ; level = \"1 \\\" x\", chunked")], Ok(Chunked)),
+            (&[("Transfer-Encoding", "gzip;level, chunked")], Err(TransferEncodingNotChunked)),
+            (&[("Transfer-Encoding", "gzip;=1, chunked")], Err(TransferEncodingNotChunked)),
+            (&[("Transfer-Encoding", "gzip;a=\"1, chunked")], Err(TransferEncodingNotChunked)),
+            (&[("Transfer-Encoding", "gzip;a=b c, chunked")], Err(TransferEncodingNotChunked)),
             (&[("Transfer-Encoding", "xchunked")], Err(TransferEncodingNotChunked)),
             (&[("Transfer-Encoding", "\"chunked\"")], Err(TransferEncodingNotChunked)),
             (
@@ -291,6 +334,16 @@ mod tests {
         for (pairs, want) in table {
             assert_eq!(&request(pairs), want, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn a_coding_with_bytes_beyond_ascii_is_refused_both_ways() {
+        let mut f = Fields::default();
+        f.see(b"Transfer-Encoding", b"g;z\x80ip, chunked");
+        let err = f.request_body(Version::HTTP_11).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TransferEncodingNotChunked);
+        let err = f.response_body(Version::HTTP_11, &Method::GET, StatusCode::OK).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TransferEncodingNotChunked);
     }
 
     #[test]
