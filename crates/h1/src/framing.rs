@@ -100,7 +100,7 @@ impl Fields {
             // A coding with parameters is `token *( OWS ";" OWS param )`; `chunked` has none.
             let mut parts = item.split(|&b| b == b';');
             let name = trim(parts.next().unwrap_or_default());
-            if name.is_empty() || !name.iter().all(|&b| is_token(b)) || !parts.all(is_parameter) {
+            if !is_token_text(name) || !parts.all(is_parameter) {
                 self.coding_error = true;
             } else if item.eq_ignore_ascii_case(b"chunked") {
                 // RFC 9112 §6.1: chunked is applied once, and last.
@@ -227,15 +227,13 @@ pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// Whether `b` may appear in a token (RFC 9110 §5.6.2).
 /// Whether `param` (between `;`s) is a transfer parameter: `token BWS "=" BWS ( token /
 /// quoted-string )` (RFC 9112 §7, RFC 9110 §5.6.6), spaces around it allowed.
 fn is_parameter(param: &[u8]) -> bool {
     let param = trim(param);
     let Some(eq) = param.iter().position(|&b| b == b'=') else { return false };
     let (name, value) = (trim(&param[..eq]), trim(&param[eq + 1..]));
-    let token = |s: &[u8]| !s.is_empty() && s.iter().all(|&b| is_token(b));
-    token(name) && (token(value) || is_quoted_string(value))
+    is_token_text(name) && (is_token_text(value) || is_quoted_string(value))
 }
 
 /// Whether `s` is one whole `quoted-string` (RFC 9110 §5.6.4).
@@ -259,8 +257,14 @@ fn is_quoted_string(s: &[u8]) -> bool {
     true
 }
 
+/// Whether `b` may appear in a token (RFC 9110 §5.6.2).
 pub(crate) fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `s` is one whole token: not empty, token characters only.
+pub(crate) fn is_token_text(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token(b))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use http::{HeaderMap, Method, StatusCode, Uri, Version};
 
 use crate::case::{HeaderCase, SCAN_MAX};
 use crate::error::{Error, ErrorKind};
-use crate::framing::{BodyKind, Fields, is_token, trim};
+use crate::framing::{BodyKind, Fields, is_token_text, trim};
 
 /// How large a head may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -470,11 +470,7 @@ fn kind(buf: &[u8], err: httparse::Error) -> ErrorKind {
         httparse::Error::Token => {
             let line = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
             let method = buf[line..].split(|&b| b == b' ').next().unwrap_or_default();
-            if !method.is_empty() && method.iter().all(|&b| is_token(b)) {
-                ErrorKind::Target
-            } else {
-                ErrorKind::Method
-            }
+            if is_token_text(method) { ErrorKind::Target } else { ErrorKind::Method }
         }
     }
 }
@@ -496,7 +492,7 @@ fn folded(buf: &[u8]) -> bool {
             Some(_) => {}
         }
         let colon = line.iter().position(|&b| b == b':');
-        if !colon.is_some_and(|c| c > 0 && line[..c].iter().all(|&b| is_token(b))) {
+        if !colon.is_some_and(|c| is_token_text(&line[..c])) {
             return false;
         }
     }
