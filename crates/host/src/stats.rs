@@ -75,12 +75,12 @@ impl PluginStats {
         check: impl FnOnce(Option<hy_stat_kind>, usize) -> bool,
     ) -> Option<i32> {
         let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
-        let found = self.iter().position(|s| s.name == name);
-        if !check(found.and_then(|at| self.get(at)).map(|s| s.kind), *made) {
+        let found = self.iter().enumerate().find(|(_, s)| s.name == name);
+        if !check(found.map(|(_, s)| s.kind), *made) {
             return None;
         }
         let at = match found {
-            Some(at) => at,
+            Some((at, _)) => at,
             None => {
                 self.slots.get(*made)?.set(Box::new(Stat::new(name, kind))).ok()?;
                 *made += 1;
