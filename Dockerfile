@@ -5,9 +5,10 @@
 # The build stage compiles the release binary; the runtime stage is Debian slim with it alone.
 
 FROM rust:1-bookworm AS build
-# gcc and libc headers: ring (rustls' crypto provider) builds C.
+# gcc and libc headers: ring (rustls' crypto provider) builds C; protoc and the standard .proto
+# files: the etcd client's build compiles its gRPC definitions.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev protobuf-compiler libprotobuf-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
