@@ -75,7 +75,7 @@ impl From<OriginError> for Failed {
 
 /// One idle connection.
 struct Pooled {
-    conn: OriginConn,
+    conn: Box<OriginConn>,
     since: Instant,
 }
 
@@ -118,7 +118,7 @@ struct Lists {
 
 impl Idle {
     /// Puts `conn` on `key`'s idle list, unless the list is full (the connection closes).
-    fn put(&self, key: &str, mut conn: OriginConn) {
+    fn put(&self, key: &str, mut conn: Box<OriginConn>) {
         conn.idle();
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let Lists { by_key, pooled: count } = &mut *lists;
@@ -171,7 +171,7 @@ impl OriginPool {
 
     /// An idle connection to `authority`, if one is usable; those idle too long, closed by
     /// the origin, or with bytes no request asked for are dropped.
-    fn checkout(&self, authority: &str) -> Option<OriginConn> {
+    fn checkout(&self, authority: &str) -> Option<Box<OriginConn>> {
         let mut lists = self.idle.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let Lists { by_key, pooled: count } = &mut *lists;
         let list = by_key.get_mut(authority)?;
@@ -216,7 +216,7 @@ impl OriginPool {
     fn respond(
         &self,
         key: &str,
-        conn: OriginConn,
+        conn: Box<OriginConn>,
         exchanged: Exchanged,
     ) -> Result<Response<OriginBody>, OriginError> {
         let Exchanged { head, early, rest, close } = exchanged;
@@ -251,7 +251,7 @@ impl OriginPool {
         to: &Destination,
         dns: &Resolver,
         slot: Option<Slot>,
-    ) -> Result<OriginConn, OriginError> {
+    ) -> Result<Box<OriginConn>, OriginError> {
         let (host, port, addr) = (to.host.as_str(), to.port, to.addr);
         let connect = async {
             match (addr, host.parse::<IpAddr>()) {

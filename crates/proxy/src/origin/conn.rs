@@ -151,16 +151,17 @@ pub(crate) enum ExchangeError {
 }
 
 impl OriginConn {
-    /// A connection over `stream`, counted by `open`.
-    pub(super) fn new(stream: Stream, open: OpenOrigin) -> OriginConn {
-        OriginConn {
+    /// A connection over `stream`, counted by `open`. Boxed: a connection passes from the pool
+    /// to its exchange, its response's body and back at every request, a word each time.
+    pub(super) fn new(stream: Stream, open: OpenOrigin) -> Box<OriginConn> {
+        Box::new(OriginConn {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),
             write: BytesMut::with_capacity(1024),
             read_size: READ_CHUNK,
             _open: open,
             requests: 0,
-        }
+        })
     }
 
     /// Whether an idle connection can take a request: looked at without waiting, it has

@@ -30,7 +30,7 @@ pub struct OriginBody {
 
 /// A body still being read.
 struct Reading {
-    conn: OriginConn,
+    conn: Box<OriginConn>,
     decoder: Decoder,
     /// Bytes left of a body framed by its length.
     left: Option<u64>,
@@ -83,7 +83,7 @@ impl OriginBody {
     /// The body framed as `kind` that follows a head read on `conn`; `back` says where the
     /// connection goes after it, `sending` is the rest of the request's body to send meanwhile.
     pub(super) fn new(
-        conn: OriginConn,
+        conn: Box<OriginConn>,
         kind: BodyKind,
         back: Option<Back>,
         sending: Option<Sending>,
