@@ -715,7 +715,11 @@ impl Transaction {
         if let Some(filters) = &self.wasm {
             wasm::response(filters, &mut parts, hyper::body::Body::is_end_stream(&body))?;
         }
-        if let Some(state) = &mut self.state {
+        // Plugins see the head only in READ_RESPONSE_HDR's callbacks: without any, it stays.
+        let seen = self.state.as_mut().is_some_and(|s| s.has_callbacks(HookId::ReadResponseHdr));
+        if !seen {
+            self.hook(HookId::ReadResponseHdr).await?;
+        } else if let Some(state) = &mut self.state {
             let headers = std::mem::take(&mut parts.headers);
             let reason = fields::reason(&parts);
             let head = ResponseHead { status: parts.status, headers, reason };
@@ -734,6 +738,10 @@ impl Transaction {
     /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
     async fn send_response(&mut self, response: Response<Body>) -> Response<Body> {
         let Some(state) = &mut self.state else { return response };
+        // No callback can run, nor any see the response later: it goes as it is.
+        if !state.hooked() && state.get().client_response.is_none() {
+            return response;
+        }
         let (mut parts, body) = response.into_parts();
         let s = state.get();
         if s.client_response.is_none() {
