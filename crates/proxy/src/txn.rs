@@ -129,12 +129,12 @@ async fn transact(
     );
     let limit = txn.generation.config.settings.timeouts.transaction_active;
     let ran = tokio::time::timeout(limit, async {
-        let response = match txn.run(&conn, &mut parts, body).await {
+        let mut response = match txn.run(&conn, &mut parts, body).await {
             Ok(response) => response,
             Err(Answer::ClientLeft) => return None,
             Err(answer) => answer.response(),
         };
-        let response = txn.send_response(response).await;
+        txn.send_response(&mut response).await;
         Some(txn.response_body(&parts.method, response).await)
     });
     let mut response = match ran.await {
@@ -142,8 +142,9 @@ async fn transact(
         // Not answered: counted abandoned, as a transaction hyper dropped.
         Ok(None) => return txn.abandon(),
         Err(_) => {
-            let response = txn.timed_out();
-            txn.send_response(response).await.map(Sent::Plain)
+            let mut response = txn.timed_out();
+            txn.send_response(&mut response).await;
+            response.map(Sent::Plain)
         }
     };
     if parts.version < Version::HTTP_2 && conn.worker.drain.is_draining() {
@@ -736,13 +737,15 @@ impl Transaction {
     }
 
     /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
-    async fn send_response(&mut self, response: Response<Body>) -> Response<Body> {
-        let Some(state) = &mut self.state else { return response };
+    /// Changed in place: a response moved in and out would be copied twice.
+    async fn send_response(&mut self, response: &mut Response<Body>) {
+        let Some(state) = &mut self.state else { return };
         // No callback can run, nor any see the response later: it goes as it is.
         if !state.hooked() && state.get().client_response.is_none() {
-            return response;
+            return;
         }
-        let (mut parts, body) = response.into_parts();
+        let taken = std::mem::replace(response, Response::new(Either::Right(Full::default())));
+        let (mut parts, body) = taken.into_parts();
         let s = state.get();
         if s.client_response.is_none() {
             let headers = std::mem::take(&mut parts.headers);
@@ -753,14 +756,15 @@ impl Transaction {
             let s = state.get();
             s.client_response = None;
             let answer = if s.timed_out { Answer::HookTimedOut } else { Answer::PluginFailed };
-            return answer.response();
+            *response = answer.response();
+            return;
         }
         if let Some(head) = state.get().client_response.take() {
             fields::set_status(&mut parts, head.status);
             fields::set_reason(&mut parts, head.reason);
             parts.headers = head.headers;
         }
-        Response::from_parts(parts, body)
+        *response = Response::from_parts(parts, body);
     }
 
     /// The response body on its way: through the transforms plugins added to it, if any. The
