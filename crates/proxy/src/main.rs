@@ -251,9 +251,9 @@ fn run_fleet(command: Command) -> anyhow::Result<ExitCode> {
         Command::Fleet { action: FleetAction::Status { etcd, json } } => {
             let status = block_on(hookyard_fleet::status(&etcd.options()?, &etcd.cluster))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                out(&format!("{}\n", serde_json::to_string_pretty(&status)?))?;
             } else {
-                print!("{}", render_status(&status));
+                out(&render_status(&status))?;
             }
         }
         Command::Fleet { action: FleetAction::Promote { etcd, force } } => {
@@ -545,21 +545,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { config, json } => {
             let check = hookyard_proxy::check(&config);
             if json {
-                println!("{}", serde_json::to_string_pretty(&check.to_json())?);
+                out(&format!("{}\n", serde_json::to_string_pretty(&check.to_json())?))?;
                 return Ok(if check.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
             }
-            for line in &check.files {
-                println!("{line}");
-            }
-            for problem in &check.problems {
-                println!("{problem}");
+            let mut text = String::new();
+            for line in check.files.iter().chain(&check.problems) {
+                text.push_str(line);
+                text.push('\n');
             }
             if check.ok {
-                println!("{}: ok", config.display());
-                Ok(ExitCode::SUCCESS)
-            } else {
-                Ok(ExitCode::FAILURE)
+                text.push_str(&format!("{}: ok\n", config.display()));
             }
+            out(&text)?;
+            Ok(if check.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Ctl { admin, config, json, method } => {
             let path = match (admin, config) {
@@ -582,21 +580,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 result = serde_json::Value::String(ctl::select_metrics(page, selection));
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
+                out(&format!("{}\n", serde_json::to_string_pretty(&result)?))?;
             } else {
-                print!("{}", ctl::render(method.name(), &result));
+                out(&ctl::render(method.name(), &result))?;
             }
             let failed_reload = matches!(method, Method::Reload) && result["ok"] != true;
             Ok(if failed_reload { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hookyard", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hookyard", &mut script);
+            out_bytes(&script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { dir: None } => {
+            let mut page = Vec::new();
             clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
-                .context("cannot write the man page")?;
+                .render(&mut page)
+                .context("cannot render the man page")?;
+            out_bytes(&page)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { dir: Some(dir) } => {
@@ -604,5 +606,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes `text` to standard output.
+fn out(text: &str) -> anyhow::Result<()> {
+    out_bytes(text.as_bytes())
+}
+
+/// Writes `bytes` to standard output. A reader that stopped reading (`| head`) ends the output
+/// quietly, as with other command-line tools, rather than as an error.
+fn out_bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("cannot write to standard output"),
     }
 }

@@ -167,3 +167,21 @@ fn man_pages_render() {
     assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
     assert!(text.contains("NAME") && text.contains("drain"), "{text}");
 }
+
+/// Output into a pipe nobody reads any more (`hookyard man | head`) ends quietly: no panic,
+/// no error, success.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["completions", "bash"][..], &["man"], &["check", "--config", "."]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = hookyard(dir.path()).args(args).stdout(writer).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
