@@ -251,7 +251,7 @@ fn run_fleet(command: Command) -> anyhow::Result<ExitCode> {
         Command::Fleet { action: FleetAction::Status { etcd, json } } => {
             let status = block_on(hookyard_fleet::status(&etcd.options()?, &etcd.cluster))?;
             if json {
-                out(&format!("{}\n", serde_json::to_string_pretty(&status)?))?;
+                out_json(&status)?;
             } else {
                 out(&render_status(&status))?;
             }
@@ -545,7 +545,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { config, json } => {
             let check = hookyard_proxy::check(&config);
             if json {
-                out(&format!("{}\n", serde_json::to_string_pretty(&check.to_json())?))?;
+                out_json(&check.to_json())?;
                 return Ok(if check.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
             }
             let mut text = String::new();
@@ -580,7 +580,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 result = serde_json::Value::String(ctl::select_metrics(page, selection));
             }
             if json {
-                out(&format!("{}\n", serde_json::to_string_pretty(&result)?))?;
+                out_json(&result)?;
             } else {
                 out(&ctl::render(method.name(), &result))?;
             }
@@ -607,6 +607,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes `value` to standard output as pretty-printed JSON, on lines of its own.
+fn out_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    out(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
 /// Writes `text` to standard output.

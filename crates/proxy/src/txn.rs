@@ -716,15 +716,14 @@ impl Transaction {
         if let Some(filters) = &self.wasm {
             wasm::response(filters, &mut parts, hyper::body::Body::is_end_stream(&body))?;
         }
-        // Plugins see the head only in READ_RESPONSE_HDR's callbacks: without any, it stays.
-        let seen = self.state.as_mut().is_some_and(|s| s.has_callbacks(HookId::ReadResponseHdr));
-        if !seen {
-            self.hook(HookId::ReadResponseHdr).await?;
-        } else if let Some(state) = &mut self.state {
-            let headers = std::mem::take(&mut parts.headers);
-            let reason = fields::reason(&parts);
-            let head = ResponseHead { status: parts.status, headers, reason };
-            state.get().origin_response = Some(head);
+        if let Some(state) = &mut self.state {
+            // Plugins see the head only in READ_RESPONSE_HDR's callbacks: without any, it stays.
+            if state.has_callbacks(HookId::ReadResponseHdr) {
+                let headers = std::mem::take(&mut parts.headers);
+                let reason = fields::reason(&parts);
+                let head = ResponseHead { status: parts.status, headers, reason };
+                state.get().origin_response = Some(head);
+            }
             self.hook(HookId::ReadResponseHdr).await?;
             if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
                 fields::set_status(&mut parts, head.status);
