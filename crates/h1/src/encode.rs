@@ -56,6 +56,18 @@ pub fn encode_response(
     dst: &mut BytesMut,
 ) {
     dst.reserve(estimate(headers, case));
+    encode_status_line(status, version, reason, dst);
+    write_fields(headers, case, dst);
+    dst.put_slice(b"\r\n");
+}
+
+/// Writes a response's status line; `reason` and versions as in [`encode_response`].
+pub fn encode_status_line(
+    status: StatusCode,
+    version: Version,
+    reason: Option<&[u8]>,
+    dst: &mut BytesMut,
+) {
     dst.put_slice(if version == Version::HTTP_10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
     dst.put_slice(status.as_str().as_bytes());
     dst.put_u8(b' ');
@@ -65,8 +77,11 @@ pub fn encode_response(
         None => dst.put_slice(status.canonical_reason().unwrap_or_default().as_bytes()),
     }
     dst.put_slice(b"\r\n");
-    write_fields(headers, case, dst);
-    dst.put_slice(b"\r\n");
+}
+
+/// Writes one field line, `name: value`.
+pub fn write_field(name: &[u8], value: &[u8], dst: &mut BytesMut) {
+    field(dst, name, value);
 }
 
 /// Writes a request head from `parts`, with the [`HeaderCase`] in its extensions if any (as

@@ -125,6 +125,11 @@ impl Fields {
         !self.close && (version != Version::HTTP_10 || self.keep_alive)
     }
 
+    /// Whether the head has both a `Content-Length` and a `Transfer-Encoding` field.
+    pub(crate) fn has_length_and_coding(&self) -> bool {
+        self.has_length && self.has_coding
+    }
+
     /// Whether the head asks to switch protocols (`Connection: upgrade` with `Upgrade`); an
     /// HTTP/1.0 request cannot (RFC 9110 §7.8).
     pub(crate) fn upgrade(&self, version: Version) -> bool {

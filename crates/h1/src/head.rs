@@ -115,18 +115,16 @@ impl RequestHead {
 
 /// A parsed response head.
 ///
-/// As with [`RequestHead`], the framing facts are those of the message as received.
+/// As with [`RequestHead`], the framing facts are those of the message as received. Its fields
+/// stay as received ([`FieldLines`]) until [`ResponseHead::into_parts_and_case`] puts them in a
+/// map: a proxy that changes none of them may write them on as they came.
 #[derive(Clone, Debug)]
 pub struct ResponseHead {
     /// The status code.
     pub status: StatusCode,
     /// `HTTP/1.0` or `HTTP/1.1`.
     pub version: Version,
-    /// The fields, values sliced from the received head.
-    pub headers: HeaderMap,
-    /// The case and order of the field names as received.
-    pub case: HeaderCase,
-    raw: Bytes,
+    lines: FieldLines,
     reason: Bytes,
     body: BodyKind,
     must_close: bool,
@@ -137,7 +135,12 @@ pub struct ResponseHead {
 impl ResponseHead {
     /// The head's bytes as received.
     pub fn raw(&self) -> &Bytes {
-        &self.raw
+        &self.lines.raw
+    }
+
+    /// The field lines as received.
+    pub fn lines(&self) -> &FieldLines {
+        &self.lines
     }
 
     /// The reason phrase as received (may be empty; may have bytes beyond ASCII).
@@ -156,6 +159,12 @@ impl ResponseHead {
         !self.must_close && self.fields.persistent(self.version)
     }
 
+    /// Whether the head has both `Content-Length` and `Transfer-Encoding` (the coding frames
+    /// the body; see [`ResponseHead::keep_alive`]).
+    pub fn has_conflicting_length(&self) -> bool {
+        self.fields.has_length_and_coding()
+    }
+
     /// Whether the connection becomes a tunnel after this head: `101 Switching Protocols`, or
     /// a 2xx to `CONNECT` (the method given to [`parse_response`]).
     pub fn is_upgrade(&self) -> bool {
@@ -164,25 +173,83 @@ impl ResponseHead {
 
     /// The head as [`http::response::Parts`], its [`HeaderCase`] in the extensions, and its
     /// reason as a [`ReasonPhrase`] there too when it is not the status's standard one.
-    pub fn into_parts(self) -> http::response::Parts {
-        let (mut parts, case) = self.into_parts_and_case();
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldLines::to_map`].
+    pub fn into_parts(self) -> Result<http::response::Parts, Error> {
+        let (mut parts, case) = self.into_parts_and_case()?;
         parts.extensions.insert(case);
-        parts
+        Ok(parts)
     }
 
     /// As [`ResponseHead::into_parts`], with the [`HeaderCase`] apart: what carries the record
     /// on saves the `http` extensions' allocations. A reason phrase other than the status's
     /// standard one still goes in the extensions.
-    pub fn into_parts_and_case(self) -> (http::response::Parts, HeaderCase) {
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldLines::to_map`].
+    pub fn into_parts_and_case(self) -> Result<(http::response::Parts, HeaderCase), Error> {
+        let (headers, case) = self.lines.to_map()?;
+        let (mut parts, _) = self.into_parts_and_lines();
+        parts.headers = headers;
+        Ok((parts, case))
+    }
+
+    /// The head as [`http::response::Parts`] with no fields (its reason in the extensions as
+    /// in [`ResponseHead::into_parts`]), and its fields as received apart.
+    pub fn into_parts_and_lines(self) -> (http::response::Parts, FieldLines) {
         let (mut parts, ()) = http::Response::new(()).into_parts();
         parts.status = self.status;
         parts.version = self.version;
-        parts.headers = self.headers;
         let standard = self.status.canonical_reason().unwrap_or_default().as_bytes();
         if self.reason != standard {
             parts.extensions.insert(ReasonPhrase(self.reason));
         }
-        (parts, self.case)
+        (parts, self.lines)
+    }
+}
+
+/// A head's field lines as received: names in their case, values without the white space
+/// around them, in order, all slices of the head's bytes.
+///
+/// Put in a map by [`FieldLines::to_map`] when something must read or change them; written on
+/// as they are otherwise ([`FieldLines::iter`]), which saves the map's hashing and allocations.
+#[derive(Clone, Debug)]
+pub struct FieldLines {
+    /// The head the spans point into.
+    raw: Bytes,
+    spans: Vec<Span>,
+}
+
+impl FieldLines {
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The fields in order: each name as received, and its value.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        self.spans.iter().map(|span| {
+            (&self.raw[span.name.0..span.name.1], &self.raw[span.value.0..span.value.1])
+        })
+    }
+
+    /// The fields as a map (values sliced from the head, not copied) and the record of their
+    /// names' case and order, as [`parse_request`] makes them.
+    ///
+    /// # Errors
+    ///
+    /// A name or value the map cannot hold. `httparse` and the parser check both, so a head
+    /// [`parse_response`] returned gives none; the error is the map's, kept rather than assumed.
+    pub fn to_map(&self) -> Result<(HeaderMap, HeaderCase), Error> {
+        map(&self.raw, &self.spans, false)
     }
 }
 
@@ -298,11 +365,11 @@ pub fn parse_response(
     let status = StatusCode::from_u16(found.status).map_err(|_| Error::from(ErrorKind::Status));
     let version = if found.minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
     let parsed = status.and_then(|status| {
-        let (headers, case, fields) = fields(&raw, spans, false)?;
+        let fields = facts(&raw, spans)?;
         let (body, must_close) = fields.response_body(version, method, status)?;
-        Ok((status, headers, case, fields, body, must_close))
+        Ok((status, fields, body, must_close))
     });
-    let (status, headers, case, fields, body, must_close) = match parsed {
+    let (status, fields, body, must_close) = match parsed {
         Ok(parsed) => parsed,
         Err(err) => {
             restore(buf, raw);
@@ -311,18 +378,8 @@ pub fn parse_response(
     };
     let reason = raw.slice(found.second.0..found.second.1);
     let tunnel = *method == Method::CONNECT && status.is_success();
-    Ok(Some(ResponseHead {
-        status,
-        version,
-        headers,
-        case,
-        raw,
-        reason,
-        body,
-        must_close,
-        fields,
-        tunnel,
-    }))
+    let lines = FieldLines { raw, spans: spans.to_vec() };
+    Ok(Some(ResponseHead { status, version, lines, reason, body, must_close, fields, tunnel }))
 }
 
 /// Puts a head split off `buf` back in front of it.
@@ -507,15 +564,41 @@ fn fields(
     spans: &[Span],
     one_length: bool,
 ) -> Result<(HeaderMap, HeaderCase, Fields), Error> {
+    let fields = facts(raw, spans)?;
+    let (headers, case) = map(raw, spans, one_length)?;
+    Ok((headers, case, fields))
+}
+
+/// The framing facts of the fields at `spans` of `raw`.
+///
+/// # Errors
+///
+/// A name longer than a map holds (`httparse` has checked every byte of names and values
+/// against the sets the map allows, but not the length).
+fn facts(raw: &[u8], spans: &[Span]) -> Result<Fields, Error> {
+    let mut fields = Fields::default();
+    for span in spans {
+        let name = &raw[span.name.0..span.name.1];
+        if name.len() > MAX_NAME {
+            return Err(ErrorKind::HeaderName.into());
+        }
+        fields.see(name, &raw[span.value.0..span.value.1]);
+    }
+    Ok(fields)
+}
+
+/// The longest name a [`HeaderName`] holds.
+const MAX_NAME: usize = u16::MAX as usize;
+
+/// The header map and case record of the fields at `spans` of `raw`; `one_length` as in
+/// [`fields`].
+fn map(raw: &Bytes, spans: &[Span], one_length: bool) -> Result<(HeaderMap, HeaderCase), Error> {
     let mut headers = HeaderMap::with_capacity(spans.len() + SPARE_FIELDS);
     let mut case = HeaderCase::with_capacity(raw.clone(), spans.len());
-    let mut fields = Fields::default();
     // Each field's index among those of its name: counted in a map for large heads.
     let mut counts: Option<HeaderMap<usize>> = (spans.len() > SCAN_MAX).then(HeaderMap::default);
     for span in spans {
         let name = &raw[span.name.0..span.name.1];
-        let value = &raw[span.value.0..span.value.1];
-        fields.see(name, value);
         if one_length
             && name.eq_ignore_ascii_case(b"content-length")
             && headers.contains_key(http::header::CONTENT_LENGTH)
@@ -538,5 +621,5 @@ fn fields(
         };
         case.push(header, span.name.0, span.name.1 - span.name.0, nth, span.value.0);
     }
-    Ok((headers, case, fields))
+    Ok((headers, case))
 }

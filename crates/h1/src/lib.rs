@@ -10,7 +10,9 @@
 //!
 //! What it guarantees:
 //! - **Zero copy:** a parsed head keeps its received bytes as one [`bytes::Bytes`]; the
-//!   [`http::HeaderMap`] values, the target and body data are slices of the input.
+//!   [`http::HeaderMap`] values, the target and body data are slices of the input. A response
+//!   head's fields go into a map only when asked ([`FieldLines`]): a proxy that changes none
+//!   writes them on as received.
 //! - **Case and order kept:** [`HeaderCase`] records the names as received; the encoders write
 //!   them back in that case and order, appending fields added since.
 //! - **Strict framing (RFC 9112 §6):** a request with both `Content-Length` and
@@ -42,8 +44,10 @@ pub use case::HeaderCase;
 pub use decode::{Decoded, Decoder};
 pub use encode::{
     Encoder, encode_request, encode_request_parts, encode_response, encode_response_parts,
-    write_fields,
+    encode_status_line, write_field, write_fields,
 };
 pub use error::{Error, ErrorKind};
 pub use framing::BodyKind;
-pub use head::{Limits, ReasonPhrase, RequestHead, ResponseHead, parse_request, parse_response};
+pub use head::{
+    FieldLines, Limits, ReasonPhrase, RequestHead, ResponseHead, parse_request, parse_response,
+};

@@ -5,6 +5,7 @@ pub(crate) mod body;
 mod date;
 pub(crate) mod h1;
 pub(crate) mod h2;
+mod head;
 pub(crate) mod io;
 pub(crate) mod preface;
 

@@ -62,6 +62,11 @@ impl Forwarder {
         }
     }
 
+    /// Whether [`Forwarder::response`] adds `Via` (to the origin's, if it sent one).
+    pub(crate) fn via_response(&self) -> bool {
+        self.via_response
+    }
+
     /// Whether `Forwarded` carries the client's `Host` (only then is it worth writing out).
     pub(crate) fn wants_host(&self) -> bool {
         self.forwarded.host

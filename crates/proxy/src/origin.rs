@@ -31,7 +31,7 @@ pub(crate) mod tls;
 use self::body::RequestBody;
 use self::conn::{ExchangeError, Exchanged, OriginConn, Stream, Unanswered};
 use self::response::Back;
-pub(crate) use self::response::OriginBody;
+pub(crate) use self::response::{OriginBody, Received};
 use self::tls::{TlsError, TlsTarget};
 use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};
@@ -227,11 +227,11 @@ impl OriginPool {
         let spent = self.max_requests > 0 && conn.requests >= self.max_requests;
         let mut reuse = head.keep_alive() && !early && !close && !spent;
         let kind = head.body();
-        let (mut parts, case) = head.into_parts_and_case();
-        if drop_conflicting_length(&mut parts.headers) {
+        if head.has_conflicting_length() {
             debug!(origin = key, "response with both Content-Length and Transfer-Encoding");
             reuse = false;
         }
+        let (parts, lines) = head.into_parts_and_lines();
         let body = if kind == BodyKind::Empty {
             if reuse && conn.read.is_empty() {
                 self.idle.put(key, conn);
@@ -241,7 +241,7 @@ impl OriginPool {
             let back = reuse.then(|| Back { idle: self.idle.clone(), key: key.to_owned() });
             OriginBody::new(conn, kind, back, rest)
         };
-        Ok(Response::from_parts(parts, body.with_case(case)))
+        Ok(Response::from_parts(parts, body.with_lines(lines)))
     }
 
     /// A new connection to `to` (its name resolved by `dns`): TCP, then TLS for an `https://` origin (each step within
@@ -456,8 +456,8 @@ impl Destination {
     }
 }
 
-/// Removes `Content-Length` from a response head that also has `Transfer-Encoding`; whether it
-/// did.
+/// Removes `Content-Length` from a response head that also has `Transfer-Encoding` (the HTTP/1
+/// writer skips it from fields still as received; see `conn/h1.rs`).
 ///
 /// The body is read by its transfer coding, as RFC 9112 §6.3 says, but the head keeps both fields;
 /// forwarded, the length would frame the decoded body for the client, cutting it off or leaving
@@ -465,11 +465,10 @@ impl Destination {
 /// the body is framed anew for the client. Apache httpd and HAProxy do the same; nginx (since
 /// 1.23) answers 502 instead. Such a response may be an attempt at response splitting, so its
 /// connection is not used again, as Apache httpd does.
-fn drop_conflicting_length(headers: &mut HeaderMap) -> bool {
-    if !headers.contains_key(header::TRANSFER_ENCODING) {
-        return false;
+fn drop_conflicting_length(headers: &mut HeaderMap) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
     }
-    headers.remove(header::CONTENT_LENGTH).is_some()
 }
 
 #[cfg(test)]

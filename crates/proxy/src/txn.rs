@@ -19,7 +19,7 @@
 
 mod answer;
 mod body;
-mod fields;
+pub(crate) mod fields;
 mod retry;
 pub(crate) mod transform;
 mod url;
@@ -83,7 +83,16 @@ pub(crate) async fn handle_stream(
     request: Request<ClientBody>,
     left: oneshot::Sender<()>,
 ) -> Response<TxnBody> {
-    transact(conn, request, None, Some(left)).await
+    let response = transact(conn, request, None, Some(left)).await;
+    // hyper's HTTP/2 server writes the fields from the map.
+    let (mut parts, mut body) = response.into_parts();
+    if let Err(e) = body.fields_into(&mut parts.headers) {
+        debug!(error = %e, "origin response fields");
+        let (failed, inner) = Answer::OriginFailed.response().into_parts();
+        parts = failed;
+        body.inner = Sent::Plain(inner);
+    }
+    Response::from_parts(parts, body)
 }
 
 /// The answer to an HTTP/2 stream refused before it became a transaction (no hook runs): the
@@ -684,18 +693,19 @@ impl Transaction {
         {
             state.os_response(chain, server_state);
         }
-        if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
-            match &result {
-                Ok(response) => {
-                    if let Some(origin) = &mut entry.origin {
-                        origin.status = Some(response.status());
-                        origin.response_head = head_len(response.status(), response.headers());
-                    }
-                    entry.capture(Message::ServerResponse, response.headers());
+        let Some(entry) = self.log.as_mut().and_then(Logging::entry) else { return result };
+        // The log may read the origin's fields: they go into the response's map.
+        let result = result.and_then(fields_in_map);
+        match &result {
+            Ok(response) => {
+                if let Some(origin) = &mut entry.origin {
+                    origin.status = Some(response.status());
+                    origin.response_head = head_len(response.status(), response.headers());
                 }
-                Err(Answer::OriginTimeout) => entry.error = Some("ERR_READ_TIMEOUT"),
-                Err(_) => entry.error = Some("ERR_CONNECT_FAIL"),
+                entry.capture(Message::ServerResponse, response.headers());
             }
+            Err(Answer::OriginTimeout) => entry.error = Some("ERR_READ_TIMEOUT"),
+            Err(_) => entry.error = Some("ERR_CONNECT_FAIL"),
         }
         result
     }
@@ -705,6 +715,10 @@ impl Transaction {
         &mut self,
         response: Response<OriginBody>,
     ) -> Result<Response<Body>, Answer> {
+        let mut response = response;
+        if self.reads_response_fields(response.body()) {
+            response = fields_in_map(response)?;
+        }
         let (mut parts, body) = response.into_parts();
         let received = parts.version;
         // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
@@ -735,6 +749,18 @@ impl Transaction {
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 
+    /// Whether anything of the transaction may read or change the fields of the origin's
+    /// response `body` follows (filters, `reverse_map` rules, plugin callbacks, a plugin's copy
+    /// of the client's response, the proxy's `Via` joined to the origin's); if not, they stay as
+    /// received and are written so.
+    fn reads_response_fields(&mut self, body: &OriginBody) -> bool {
+        let generation = &self.generation;
+        self.wasm.is_some()
+            || generation.remap.rules().has_reverse()
+            || (generation.forwarder.via_response() && body.received_has(b"via"))
+            || self.state.as_mut().is_some_and(|s| s.hooked() || s.get().client_response.is_some())
+    }
+
     /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
     /// Changed in place: a response moved in and out would be copied twice.
     async fn send_response(&mut self, response: &mut Response<Body>) {
@@ -744,7 +770,12 @@ impl Transaction {
             return;
         }
         let taken = std::mem::replace(response, Response::new(Either::Right(Full::default())));
-        let (mut parts, body) = taken.into_parts();
+        let (mut parts, mut body) = taken.into_parts();
+        // A session's callback added since READ_RESPONSE_HDR (on another HTTP/2 stream) reads them.
+        if !fields_in_map_after_read(&mut parts, &mut body) {
+            *response = Answer::OriginFailed.response();
+            return;
+        }
         let s = state.get();
         if s.client_response.is_none() {
             let headers = std::mem::take(&mut parts.headers);
@@ -797,7 +828,11 @@ impl Transaction {
                 None => response.map(Sent::Plain),
             };
         }
-        let (parts, body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
+        // A transform may change the framing fields.
+        if !fields_in_map_after_read(&mut parts, &mut body) {
+            return Answer::OriginFailed.response().map(Sent::Plain);
+        }
         if bodiless {
             for mut stage in stages {
                 stage.feed(Bytes::new(), true);
@@ -895,6 +930,29 @@ impl Transaction {
             ),
         });
     }
+}
+
+/// `response` with its origin's fields in its map, as received (see
+/// [`OriginBody::fields_into`]); 502 if the map cannot hold one.
+fn fields_in_map(response: Response<OriginBody>) -> Result<Response<OriginBody>, Answer> {
+    let (mut parts, mut body) = response.into_parts();
+    if let Err(e) = body.fields_into(&mut parts.headers, |_| {}) {
+        debug!(error = %e, "origin response fields");
+        return Err(Answer::OriginFailed);
+    }
+    Ok(Response::from_parts(parts, body))
+}
+
+/// Puts the fields of the origin's response `body` follows into `parts`' map, if still as
+/// received, after READ_RESPONSE_HDR (without those of one hop); whether they could be (logged
+/// if not).
+fn fields_in_map_after_read(parts: &mut http::response::Parts, body: &mut Body) -> bool {
+    let Either::Left(origin) = body else { return true };
+    let Err(e) = origin.fields_into(&mut parts.headers, fields::remove_hop_by_hop) else {
+        return true;
+    };
+    debug!(error = %e, "origin response fields");
+    false
 }
 
 /// The first address of `host` (an IP literal as is), within `limit`.

@@ -152,7 +152,7 @@ fn a_response_head_keeps_its_reason_and_framing() {
     let head = parse_response(&mut buf, &limits, &Method::HEAD).unwrap().unwrap();
     assert_eq!(head.body(), BodyKind::Empty);
     // Handed over apart, the case record leaves the extensions with the reason alone.
-    let (parts, case) = head.into_parts_and_case();
+    let (parts, case) = head.into_parts_and_case().unwrap();
     let names: Vec<_> = case.names().map(|(name, _)| name.to_vec()).collect();
     assert_eq!(names, [b"Content-Length".to_vec(), b"Server".to_vec()]);
     assert!(parts.extensions.get::<hookyard_h1::HeaderCase>().is_none());
@@ -185,6 +185,7 @@ fn a_response_head_keeps_its_reason_and_framing() {
     let head = parse_response(&mut buf, &limits, &Method::GET).unwrap().unwrap();
     assert_eq!(head.body(), BodyKind::Chunked);
     assert!(!head.keep_alive());
+    assert!(head.has_conflicting_length());
 }
 
 #[test]

@@ -165,7 +165,7 @@ fn codec_reads_kind(method: &str, response: &[u8]) -> Result<Got, hookyard_h1::E
     Ok(Got {
         status: head.status,
         version: head.version,
-        fields: pairs(&head.headers),
+        fields: pairs(&head.lines().to_map()?.0),
         body: body.into(),
         trailers,
     })

@@ -167,10 +167,11 @@ proptest! {
             .unwrap();
         prop_assert_eq!(head.status, status);
         prop_assert_eq!(&head.reason()[..], reason.as_bytes());
+        let (map, case) = head.lines().to_map().unwrap();
         let mut out = BytesMut::new();
-        encode_response(head.status, head.version, Some(head.reason()), &head.headers, Some(&head.case), &mut out);
+        encode_response(head.status, head.version, Some(head.reason()), &map, Some(&case), &mut out);
         prop_assert_eq!(String::from_utf8_lossy(&out), wire);
-        headers.clone_from(&head.headers);
+        headers.clone_from(&map);
         prop_assert_eq!(text_pairs(&headers).len(), fields.len() + 1);
     }
 }
@@ -269,7 +270,7 @@ fn parts_carry_the_case_and_the_reason_to_the_encoders() {
     let text = b"HTTP/1.1 200 Fine Thanks\r\nX-Mixed: 1\r\nContent-Length: 0\r\n\r\n";
     let head =
         parse_response(&mut BytesMut::from(&text[..]), &limits, &Method::GET).unwrap().unwrap();
-    let parts = head.into_parts();
+    let parts = head.into_parts().unwrap();
     assert_eq!(
         parts.extensions.get::<hookyard_h1::ReasonPhrase>().unwrap().as_bytes(),
         b"Fine Thanks"
@@ -281,7 +282,7 @@ fn parts_carry_the_case_and_the_reason_to_the_encoders() {
     let text = b"HTTP/1.1 200 OK\r\n\r\n";
     let head =
         parse_response(&mut BytesMut::from(&text[..]), &limits, &Method::GET).unwrap().unwrap();
-    let mut parts = head.into_parts();
+    let mut parts = head.into_parts().unwrap();
     assert!(parts.extensions.get::<hookyard_h1::ReasonPhrase>().is_none());
     parts.status = StatusCode::NOT_FOUND;
     let mut out = BytesMut::new();

@@ -14,10 +14,8 @@
 //! timeouts (`timeouts.idle`, `timeouts.header_read`) are the caller's (`server/worker.rs`),
 //! which reads [`ConnState`]'s stamps: this module marks when a head starts and ends.
 //!
-//! A response is written as RFC 9112 and hyper's server do: a `Date` when it has none; the
-//! length from `Content-Length` or the body's known size, else chunked (close-delimited to an
-//! HTTP/1.0 client); no body for `HEAD`, 1xx, 204 and 304; `HTTP/1.0` and `Connection:
-//! keep-alive` to an HTTP/1.0 client that keeps the connection.
+//! A response head is written as `conn/head.rs` says: framed as RFC 9112 and hyper's server
+//! frame it, from the origin's fields as received when nothing had to read or change them.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -25,8 +23,7 @@ use std::task::{Context, Poll};
 
 use bytes::{BufMut, BytesMut};
 use hookyard_h1::{BodyKind, Decoded, Decoder, Encoder, Limits, ReasonPhrase};
-use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode};
 use hyper::body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -35,6 +32,8 @@ use tracing::debug;
 use super::Conn;
 use super::body::{ClientBody, ClientBodyError, Http1Body, Http1Sender, Piece};
 use super::date;
+use super::head::{self, Asked, BodyFacts, LineFields, MapFields, Status};
+use crate::origin::Received;
 use crate::txn::transform::BoxError;
 use crate::txn::{self, TxnBody};
 
@@ -77,13 +76,6 @@ struct Connection<S> {
     conn: Arc<Conn>,
     limits: Limits,
     stopped: watch::Receiver<bool>,
-}
-
-/// What a request head says of its exchange, kept once the head went to its transaction.
-struct Asked {
-    method: Method,
-    version: Version,
-    keep_alive: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -211,43 +203,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         reader: Option<&mut BodyReader>,
     ) -> std::io::Result<bool> {
         let (mut parts, mut body) = response.into_parts();
-        let mut keep_alive = keep_alive && !connection_has(&parts.headers, "close");
-        let framing = framing(&mut parts, &body, asked);
-        if framing == BodyKind::UntilClose {
-            keep_alive = false;
-        }
-        let old_client = asked.version == Version::HTTP_10;
-        if old_client && keep_alive && !connection_has(&parts.headers, "keep-alive") {
-            parts.headers.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
-        }
-        let case = body.header_case();
+        let facts = BodyFacts { empty: body.is_end_stream(), size: body.size_hint().exact() };
         let reason = parts.extensions.get::<ReasonPhrase>().map(ReasonPhrase::as_bytes);
-        let version = if old_client { Version::HTTP_10 } else { Version::HTTP_11 };
+        let status = Status { status: parts.status, reason };
         self.write.clear();
-        hookyard_h1::encode_response(
-            parts.status,
-            version,
-            reason,
-            &parts.headers,
-            case,
-            &mut self.write,
-        );
-        // The codec ended the head; the fields the framing needs go before its end.
-        self.write.truncate(self.write.len() - 2);
-        match framing {
-            BodyKind::Length(n) if !parts.headers.contains_key(header::CONTENT_LENGTH) => {
-                let _ = write!(self.write, "content-length: {n}\r\n");
+        let dst = &mut self.write;
+        let (framing, keep_alive) = match body.received() {
+            Some(Received::Lines(lines)) => {
+                let mut fields = LineFields::new(lines, &mut parts.headers);
+                head::write(&status, &mut fields, facts, asked, keep_alive, dst)
             }
-            BodyKind::Empty if implicit_zero_length(&parts, asked) => {
-                self.write.put_slice(b"content-length: 0\r\n");
+            received => {
+                let case = match received {
+                    Some(Received::Case(case)) => Some(case),
+                    _ => None,
+                };
+                let mut fields = MapFields { headers: &mut parts.headers, case };
+                head::write(&status, &mut fields, facts, asked, keep_alive, dst)
             }
-            BodyKind::Chunked => self.write.put_slice(b"transfer-encoding: chunked\r\n"),
-            _ => {}
-        }
-        if !parts.headers.contains_key(header::DATE) {
-            date::write(&mut self.write);
-        }
-        self.write.put_slice(b"\r\n");
+        };
         drop(parts);
         let sent = self.send_body(&mut body, framing, reader).await;
         // TXN_CLOSE runs as the body drops: after its last byte, before the next request.
@@ -440,61 +414,6 @@ impl BodyReader {
         }
         true
     }
-}
-
-/// How a response's body is framed for the client, as hyper's server frames it: none for
-/// `HEAD`, 1xx, 204, 304 and a 2xx to `CONNECT`; else its `Content-Length`, a known size, or
-/// chunked (close-delimited to HTTP/1.0). Framing fields that do not apply are removed.
-fn framing(parts: &mut http::response::Parts, body: &TxnBody, asked: &Asked) -> BodyKind {
-    let no_body = !has_body(&asked.method, parts.status);
-    let headers = &mut parts.headers;
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        // Framed here: a coding the client did not ask for would not be understood.
-        headers.remove(header::TRANSFER_ENCODING);
-        if !no_body {
-            headers.remove(header::CONTENT_LENGTH);
-        }
-    }
-    if no_body {
-        if asked.method != Method::HEAD {
-            headers.remove(header::CONTENT_LENGTH);
-        }
-        return BodyKind::Empty;
-    }
-    if body.is_end_stream() {
-        headers.remove(header::CONTENT_LENGTH);
-        return BodyKind::Empty;
-    }
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    match declared.or(body.size_hint().exact()) {
-        Some(0) => BodyKind::Empty,
-        Some(n) => BodyKind::Length(n),
-        None if asked.version == Version::HTTP_10 => BodyKind::UntilClose,
-        None => BodyKind::Chunked,
-    }
-}
-
-/// Whether a response of `status` to `method` has a body (RFC 9112 §6.3): not to `HEAD`, not
-/// 1xx, 204 or 304, not a 2xx to `CONNECT`.
-fn has_body(method: &Method, status: StatusCode) -> bool {
-    *method != Method::HEAD
-        && !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED
-        && !(*method == Method::CONNECT && status.is_success())
-}
-
-/// Whether an empty body gets `Content-Length: 0` written (where a body could be, and the
-/// head has no length yet).
-fn implicit_zero_length(parts: &http::response::Parts, asked: &Asked) -> bool {
-    has_body(&asked.method, parts.status) && !parts.headers.contains_key(header::CONTENT_LENGTH)
-}
-
-/// Whether the `Connection` fields name `token`.
-fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    })
 }
 
 /// The body's next frame if it is ready now.

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hookyard_h1::{BodyKind, Decoded, Decoder, HeaderCase};
+use hookyard_h1::{BodyKind, Decoded, Decoder, FieldLines, HeaderCase};
+use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};
 
 use super::Idle;
@@ -23,9 +24,19 @@ pub struct OriginBody {
     reading: Option<Box<Reading>>,
     /// A failure, reported at the next poll (see [`OriginBody::fail`]).
     failed: Option<OriginBodyError>,
-    /// How the origin spelt and ordered its head's fields: the client gets them so. It goes
-    /// with the body, so that a response the proxy makes instead has none.
-    case: Option<HeaderCase>,
+    /// The fields of the head this body follows, as the client gets them. They go with the
+    /// body, so that a response the proxy makes instead has none.
+    received: Option<Received>,
+}
+
+/// The fields of an origin's response head, as they travel with its body.
+#[derive(Debug)]
+pub(crate) enum Received {
+    /// Still as received, not in the response's map, which holds only the fields added
+    /// since: nothing has had to read or change them (see [`OriginBody::fields_into`]).
+    Lines(FieldLines),
+    /// In the response's map: how the origin spelt and ordered them.
+    Case(HeaderCase),
 }
 
 /// A body still being read.
@@ -67,17 +78,54 @@ pub enum OriginBodyError {
 impl OriginBody {
     /// A body with nothing in it.
     pub(crate) fn empty() -> OriginBody {
-        OriginBody { reading: None, failed: None, case: None }
+        OriginBody { reading: None, failed: None, received: None }
     }
 
-    /// The body, with the case record of the head it follows.
-    pub(crate) fn with_case(self, case: HeaderCase) -> OriginBody {
-        OriginBody { case: Some(case), ..self }
+    /// The body, with the fields of the head it follows, as received.
+    pub(crate) fn with_lines(self, lines: FieldLines) -> OriginBody {
+        OriginBody { received: Some(Received::Lines(lines)), ..self }
     }
 
-    /// The case record of the head this body follows.
-    pub(crate) fn case(&self) -> Option<&HeaderCase> {
-        self.case.as_ref()
+    /// The fields of the head this body follows.
+    pub(crate) fn received(&self) -> Option<&Received> {
+        self.received.as_ref()
+    }
+
+    /// Whether the head's fields are still as received and one is named `name` (any case).
+    pub(crate) fn received_has(&self, name: &[u8]) -> bool {
+        let Some(Received::Lines(lines)) = &self.received else { return false };
+        lines.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// Puts the head's fields, if they are still as received, into `headers` (the response's
+    /// map), before the fields added since; `trim` is first given the received ones alone.
+    /// A `Content-Length` beside a `Transfer-Encoding` is dropped (the coding frames the body).
+    ///
+    /// # Errors
+    ///
+    /// A field the map cannot hold (see [`FieldLines::to_map`]).
+    pub(crate) fn fields_into(
+        &mut self,
+        headers: &mut HeaderMap,
+        trim: impl FnOnce(&mut HeaderMap),
+    ) -> Result<(), hookyard_h1::Error> {
+        let Some(Received::Lines(lines)) = &self.received else { return Ok(()) };
+        let (mut map, case) = lines.to_map()?;
+        super::drop_conflicting_length(&mut map);
+        trim(&mut map);
+        let mut name = None;
+        for (key, value) in std::mem::take(headers) {
+            // Later values of one name come without it.
+            if key.is_some() {
+                name = key;
+            }
+            if let Some(name) = &name {
+                map.append(name.clone(), value);
+            }
+        }
+        *headers = map;
+        self.received = Some(Received::Case(case));
+        Ok(())
     }
 
     /// The body framed as `kind` that follows a head read on `conn`; `back` says where the
@@ -94,7 +142,7 @@ impl OriginBody {
         };
         let decoder = Decoder::new(kind, &RESPONSE_LIMITS);
         let reading = Reading { conn, decoder, left, back, eof: false, sending };
-        OriginBody { reading: Some(Box::new(reading)), failed: None, case: None }
+        OriginBody { reading: Some(Box::new(reading)), failed: None, received: None }
     }
 
     /// The body has ended: its connection goes back to the pool, if it may.

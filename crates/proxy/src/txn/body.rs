@@ -8,16 +8,17 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use hookyard_h1::HeaderCase;
+use http::HeaderMap;
 use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
-use super::Body;
 use super::transform::{BoxError, Transformed};
 use super::wasm::WasmBody;
+use super::{Body, fields};
 use crate::access_log::Logging;
 use crate::conn::Conn;
 use crate::conn::io::ConnState;
+use crate::origin::Received;
 use hookyard_host::TxnBox;
 
 /// A response body as it goes: as the phases left it, or through plugins' transforms.
@@ -42,20 +43,22 @@ impl Sent {
         }
     }
 
-    /// The case record of the origin's head, if the body is still the origin's (through
-    /// filters and transforms, which keep the head's names).
-    fn header_case(&self) -> Option<&HeaderCase> {
-        fn origin(body: &Body) -> Option<&HeaderCase> {
-            match body {
-                Either::Left(body) => body.case(),
-                Either::Right(_) => None,
-            }
+    /// The fields of the origin's head, if the body is still the origin's (through filters and
+    /// transforms, which keep the head's names).
+    fn received(&self) -> Option<&Received> {
+        match self.origin() {
+            Either::Left(body) => body.received(),
+            Either::Right(_) => None,
         }
+    }
+
+    /// The body as the phases left it, under any filters and transforms.
+    fn origin(&self) -> &Body {
         match self {
-            Sent::Plain(body) => origin(body),
-            Sent::Transformed(body) => origin(body.input()),
-            Sent::Wasm(body) => origin(body.input()),
-            Sent::WasmTransformed(body) => origin(body.input().input()),
+            Sent::Plain(body) => body,
+            Sent::Transformed(body) => body.input(),
+            Sent::Wasm(body) => body.input(),
+            Sent::WasmTransformed(body) => body.input().input(),
         }
     }
 
@@ -82,10 +85,27 @@ pub(crate) struct TxnBody {
 }
 
 impl TxnBody {
-    /// How the origin spelt and ordered the fields of the head this body follows; `None` for a
-    /// response the proxy made.
-    pub(crate) fn header_case(&self) -> Option<&HeaderCase> {
-        self.inner.header_case()
+    /// The fields of the origin's head this body follows; `None` for a response the proxy
+    /// made.
+    pub(crate) fn received(&self) -> Option<&Received> {
+        self.inner.received()
+    }
+
+    /// Puts the origin's fields, if still as received, into `headers` (see
+    /// [`crate::origin::OriginBody::fields_into`]), without those of one hop: for a writer that needs them
+    /// in a map.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::origin::OriginBody::fields_into`].
+    pub(crate) fn fields_into(
+        &mut self,
+        headers: &mut HeaderMap,
+    ) -> Result<(), hookyard_h1::Error> {
+        match &mut self.inner {
+            Sent::Plain(Either::Left(body)) => body.fields_into(headers, fields::remove_hop_by_hop),
+            _ => Ok(()),
+        }
     }
 }
 

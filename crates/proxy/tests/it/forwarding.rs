@@ -155,3 +155,34 @@ async fn header_case_is_kept_beside_fields_a_plugin_added() {
     assert!(head.to_ascii_lowercase().contains("\r\nx-added: yes\r\n"), "{head}");
     assert!(answer.contains("\r\nX-Origin-Case: yes\r\n"), "{answer}");
 }
+
+const UNREAD_RESPONSE: &str = "HTTP/1.1 203 Quite Fine\r\nX-Origin-Case: yes\r\n\
+                               Connection: X-Private, keep-alive\r\nX-Private: secret\r\n\
+                               Keep-Alive: timeout=5\r\nSET-cookie: a=1\r\nSet-Cookie: b=2\r\n\
+                               content-TYPE: text/plain\r\nContent-Length: 2\r\n\r\nok";
+
+/// A response head nothing reads is written from the origin's fields as received; one an
+/// access log reads goes through a map. The client gets the same bytes either way: the
+/// origin's fields in their case and order, without those of one hop, then the proxy's.
+#[tokio::test]
+async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
+    let request = "GET /unread HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n";
+    let mut answers = Vec::new();
+    for settings in ["", "access_log: {path: access.log, format: json}\n"] {
+        let (origin, _heads) = raw_origin(UNREAD_RESPONSE).await;
+        let settings = format!("forwarding: {{via_hostname: edge}}\n{settings}");
+        let (_dir, proxy) = setup(origin, &settings);
+        let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+        // The date is the clock's.
+        let answer: String =
+            answer.split_inclusive("\r\n").filter(|l| !l.starts_with("date: ")).collect();
+        answers.push(answer);
+    }
+    let via = format!("via: http/1.1 edge (hookyard/{VERSION})");
+    let expected = format!(
+        "HTTP/1.1 203 Quite Fine\r\nX-Origin-Case: yes\r\nSET-cookie: a=1\r\nSet-Cookie: b=2\r\n\
+         content-TYPE: text/plain\r\nContent-Length: 2\r\n{via}\r\n\r\nok"
+    );
+    assert_eq!(answers[0], expected);
+    assert_eq!(answers[1], expected);
+}

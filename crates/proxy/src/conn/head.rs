@@ -1,0 +1,417 @@
+//! A response head written for an HTTP/1 client, from its map or from the origin's fields as
+//! received.
+//!
+//! An origin's fields stay as received ([`FieldLines`]) until something must read or change
+//! them: a plugin callback, a filter, a `reverse_map` rule, an access log, a transform, an
+//! HTTP/2 client. When nothing did, the response's map holds only the fields the proxy added
+//! (`Via`, say), and the head is written from the received lines, without those of one hop,
+//! then the added fields: the bytes a map would have given, without building and encoding one
+//! for every response (the largest part of a plain proxied request's cost after the kernel's).
+//!
+//! Either way the head is framed as RFC 9112 and hyper's server frame it: a `Date` when it has
+//! none; the length from `Content-Length` or the body's known size, else chunked
+//! (close-delimited to an HTTP/1.0 client); no body for `HEAD`, 1xx, 204 and 304; `HTTP/1.0`
+//! and `Connection: keep-alive` to an HTTP/1.0 client that keeps the connection.
+
+use std::fmt::Write as _;
+
+use bytes::{BufMut, BytesMut};
+use hookyard_h1::{BodyKind, FieldLines, HeaderCase};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+use smallvec::SmallVec;
+
+use super::date;
+use crate::txn::fields::is_hop_by_hop_name;
+
+/// What a request head says of its exchange, kept once the head went to its transaction.
+pub(super) struct Asked {
+    pub(super) method: Method,
+    pub(super) version: Version,
+    pub(super) keep_alive: bool,
+}
+
+/// What the writer knows of a response's body before it is sent.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BodyFacts {
+    /// The body is known to be empty.
+    pub(super) empty: bool,
+    /// Its exact size, when known.
+    pub(super) size: Option<u64>,
+}
+
+/// A response's status line.
+pub(super) struct Status<'a> {
+    pub(super) status: StatusCode,
+    /// A reason other than the status's standard one.
+    pub(super) reason: Option<&'a [u8]>,
+}
+
+/// A response head's fields as the writer reads, trims and writes them.
+pub(super) trait Fields {
+    /// Whether a field named `name` is there.
+    fn has(&self, name: &HeaderName) -> bool;
+    /// The first value of `name`.
+    fn first(&self, name: &HeaderName) -> Option<&[u8]>;
+    /// Removes every field named `name`.
+    fn remove(&mut self, name: &HeaderName);
+    /// Adds a field after the others.
+    fn append(&mut self, name: HeaderName, value: HeaderValue);
+    /// Whether the `Connection` fields name `token`.
+    fn connection_has(&self, token: &str) -> bool;
+    /// Writes the fields as field lines.
+    fn write(&self, dst: &mut BytesMut);
+    /// About how many bytes the fields take.
+    fn estimate(&self) -> usize;
+}
+
+/// The fields in the response's map; `case` how the origin spelt and ordered them.
+pub(super) struct MapFields<'a> {
+    pub(super) headers: &'a mut HeaderMap,
+    pub(super) case: Option<&'a HeaderCase>,
+}
+
+impl Fields for MapFields<'_> {
+    fn has(&self, name: &HeaderName) -> bool {
+        self.headers.contains_key(name)
+    }
+
+    fn first(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.headers.get(name).map(HeaderValue::as_bytes)
+    }
+
+    fn remove(&mut self, name: &HeaderName) {
+        self.headers.remove(name);
+    }
+
+    fn append(&mut self, name: HeaderName, value: HeaderValue) {
+        self.headers.append(name, value);
+    }
+
+    fn connection_has(&self, token: &str) -> bool {
+        connection_has(self.headers, token)
+    }
+
+    fn write(&self, dst: &mut BytesMut) {
+        hookyard_h1::write_fields(self.headers, self.case, dst);
+    }
+
+    fn estimate(&self) -> usize {
+        self.headers.len() * 32
+    }
+}
+
+/// An origin's fields as received, without those of one hop, and the fields the proxy added
+/// in the response's map.
+pub(super) struct LineFields<'a> {
+    /// The received fields written on: name as received, value.
+    kept: SmallVec<[(&'a [u8], &'a [u8]); 16]>,
+    added: &'a mut HeaderMap,
+}
+
+impl<'a> LineFields<'a> {
+    /// `lines` without the fields the proxy does not forward, as the map's path removes them:
+    /// those of one hop and those their `Connection` fields name, and a `Content-Length`
+    /// beside a `Transfer-Encoding`.
+    pub(super) fn new(lines: &'a FieldLines, added: &'a mut HeaderMap) -> LineFields<'a> {
+        let mut named: SmallVec<[&[u8]; 4]> = SmallVec::new();
+        let mut coded = false;
+        for (name, value) in lines.iter() {
+            if name.eq_ignore_ascii_case(b"connection") && is_visible_ascii(value) {
+                let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
+                named.extend(tokens.filter(|t| !t.is_empty()));
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                coded = true;
+            }
+        }
+        let dropped = |name: &[u8]| {
+            is_hop_by_hop_name(name)
+                || named.iter().any(|n| n.eq_ignore_ascii_case(name))
+                || (coded && name.eq_ignore_ascii_case(b"content-length"))
+        };
+        LineFields { kept: lines.iter().filter(|(name, _)| !dropped(name)).collect(), added }
+    }
+}
+
+impl Fields for LineFields<'_> {
+    fn has(&self, name: &HeaderName) -> bool {
+        self.first(name).is_some()
+    }
+
+    fn first(&self, name: &HeaderName) -> Option<&[u8]> {
+        let key = name.as_str().as_bytes();
+        let kept = self.kept.iter().find(|(n, _)| n.eq_ignore_ascii_case(key));
+        kept.map(|&(_, value)| value).or_else(|| self.added.get(name).map(HeaderValue::as_bytes))
+    }
+
+    fn remove(&mut self, name: &HeaderName) {
+        let key = name.as_str().as_bytes();
+        self.kept.retain(|(n, _)| !n.eq_ignore_ascii_case(key));
+        self.added.remove(name);
+    }
+
+    fn append(&mut self, name: HeaderName, value: HeaderValue) {
+        self.added.append(name, value);
+    }
+
+    fn connection_has(&self, token: &str) -> bool {
+        // The received `Connection` fields are of one hop: only added ones are left.
+        connection_has(self.added, token)
+    }
+
+    fn write(&self, dst: &mut BytesMut) {
+        for &(name, value) in &self.kept {
+            hookyard_h1::write_field(name, value, dst);
+        }
+        hookyard_h1::write_fields(self.added, None, dst);
+    }
+
+    fn estimate(&self) -> usize {
+        let kept: usize = self.kept.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        kept + self.added.len() * 32
+    }
+}
+
+/// Writes a response head to a request as `asked` into `dst`, its fields framed for `body`;
+/// how the body is framed, and whether the connection goes on (`keep_alive` says whether it
+/// may).
+pub(super) fn write(
+    status: &Status<'_>,
+    fields: &mut impl Fields,
+    body: BodyFacts,
+    asked: &Asked,
+    keep_alive: bool,
+    dst: &mut BytesMut,
+) -> (BodyKind, bool) {
+    let mut keep_alive = keep_alive && !fields.connection_has("close");
+    let framing = framing(status.status, fields, body, asked);
+    if framing == BodyKind::UntilClose {
+        keep_alive = false;
+    }
+    let old_client = asked.version == Version::HTTP_10;
+    if old_client && keep_alive && !fields.connection_has("keep-alive") {
+        fields.append(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+    let version = if old_client { Version::HTTP_10 } else { Version::HTTP_11 };
+    dst.reserve(64 + fields.estimate());
+    hookyard_h1::encode_status_line(status.status, version, status.reason, dst);
+    fields.write(dst);
+    match framing {
+        BodyKind::Length(n) if !fields.has(&header::CONTENT_LENGTH) => {
+            let _ = write!(dst, "content-length: {n}\r\n");
+        }
+        BodyKind::Empty if implicit_zero_length(status.status, fields, asked) => {
+            dst.put_slice(b"content-length: 0\r\n");
+        }
+        BodyKind::Chunked => dst.put_slice(b"transfer-encoding: chunked\r\n"),
+        _ => {}
+    }
+    if !fields.has(&header::DATE) {
+        date::write(dst);
+    }
+    dst.put_slice(b"\r\n");
+    (framing, keep_alive)
+}
+
+/// How a response's body is framed for the client, as hyper's server frames it: none for
+/// `HEAD`, 1xx, 204, 304 and a 2xx to `CONNECT`; else its `Content-Length`, a known size, or
+/// chunked (close-delimited to HTTP/1.0). Framing fields that do not apply are removed.
+fn framing(
+    status: StatusCode,
+    fields: &mut impl Fields,
+    body: BodyFacts,
+    asked: &Asked,
+) -> BodyKind {
+    let no_body = !has_body(&asked.method, status);
+    if fields.has(&header::TRANSFER_ENCODING) {
+        // Framed here: a coding the client did not ask for would not be understood.
+        fields.remove(&header::TRANSFER_ENCODING);
+        if !no_body {
+            fields.remove(&header::CONTENT_LENGTH);
+        }
+    }
+    if no_body {
+        if asked.method != Method::HEAD {
+            fields.remove(&header::CONTENT_LENGTH);
+        }
+        return BodyKind::Empty;
+    }
+    if body.empty {
+        fields.remove(&header::CONTENT_LENGTH);
+        return BodyKind::Empty;
+    }
+    let declared = fields
+        .first(&header::CONTENT_LENGTH)
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
+    match declared.or(body.size) {
+        Some(0) => BodyKind::Empty,
+        Some(n) => BodyKind::Length(n),
+        None if asked.version == Version::HTTP_10 => BodyKind::UntilClose,
+        None => BodyKind::Chunked,
+    }
+}
+
+/// Whether a response of `status` to `method` has a body (RFC 9112 §6.3): not to `HEAD`, not
+/// 1xx, 204 or 304, not a 2xx to `CONNECT`.
+fn has_body(method: &Method, status: StatusCode) -> bool {
+    *method != Method::HEAD
+        && !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
+        && !(*method == Method::CONNECT && status.is_success())
+}
+
+/// Whether an empty body gets `Content-Length: 0` written (where a body could be, and the
+/// head has no length yet).
+fn implicit_zero_length(status: StatusCode, fields: &impl Fields, asked: &Asked) -> bool {
+    has_body(&asked.method, status) && !fields.has(&header::CONTENT_LENGTH)
+}
+
+/// Whether the `Connection` fields of `headers` name `token`.
+pub(super) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+/// Whether a value reads as text ([`HeaderValue::to_str`]'s test): visible ASCII and tabs.
+fn is_visible_ascii(value: &[u8]) -> bool {
+    value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use hookyard_h1::{Limits, ReasonPhrase, parse_response};
+    use http::header::{self, HeaderMap, HeaderValue};
+    use http::{Method, Version};
+
+    use super::{Asked, BodyFacts, LineFields, MapFields, Status, write};
+    use crate::txn::fields::remove_hop_by_hop;
+
+    /// Origin heads: plain ones, with fields of one hop and those `Connection` names, both
+    /// framing fields, repeated names, odd case, and what no client should see.
+    const HEADS: &[&str] = &[
+        "HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Fri, 04 Dec 2026 10:00:00 GMT\r\n\
+         Content-Type: text/plain\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 404 Gone Fishing\r\ncontent-length: 0\r\nX-A: 1\r\nx-a: 2\r\nX-B: 3\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\nTrailer: x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Chunked: yes\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: X-Private, close\r\nX-Private: secret\r\n\
+         Keep-Alive: timeout=5\r\nX-Public: 1\r\nContent-Length: 3\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: Date\r\nDate: Fri, 04 Dec 2026 10:00:00 GMT\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nCONNECTION: content-length\r\nContent-Length: 7\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 12\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n\
+         Proxy-Authorization: Basic eA==\r\nX-Cache: hit\r\nContent-Length: 2\r\n\r\n",
+        "HTTP/1.0 200 OK\r\nX-Old: été\r\nConnection: é, x-old\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: ,, x-gone ,\r\nX-Gone: 1\r\nX-Kept:  spaced  \r\n\r\n",
+    ];
+
+    /// The head written both ways: the map as the transaction's phases leave it (its fields of
+    /// one hop removed, `Via` appended), and the received lines with only `Via` in the map. (A
+    /// head with a `Via` of its own goes the map's way: the proxy joins its own to it.)
+    fn both(text: &str, asked: &Asked, body: BodyFacts, keep_alive: bool) -> [(String, bool); 2] {
+        let mut outputs = Vec::new();
+        for lines in [false, true] {
+            let mut buf = BytesMut::from(text.as_bytes());
+            let head = parse_response(&mut buf, &Limits::default(), &asked.method);
+            let (parts, received) = head.unwrap().unwrap().into_parts_and_lines();
+            let reason = parts.extensions.get::<ReasonPhrase>().map(ReasonPhrase::as_bytes);
+            let status = Status { status: parts.status, reason };
+            let via = HeaderValue::from_static("http/1.1 hookyard");
+            let mut dst = BytesMut::new();
+            let (kind, keep) = if lines {
+                let mut added = HeaderMap::new();
+                added.append(header::VIA, via);
+                let mut fields = LineFields::new(&received, &mut added);
+                write(&status, &mut fields, body, asked, keep_alive, &mut dst)
+            } else {
+                let (mut headers, case) = received.to_map().unwrap();
+                if headers.contains_key(header::TRANSFER_ENCODING) {
+                    headers.remove(header::CONTENT_LENGTH);
+                }
+                remove_hop_by_hop(&mut headers);
+                headers.append(header::VIA, via);
+                let mut fields = MapFields { headers: &mut headers, case: Some(&case) };
+                write(&status, &mut fields, body, asked, keep_alive, &mut dst)
+            };
+            // The date the writer adds is the clock's: not compared.
+            let text = String::from_utf8_lossy(&dst);
+            let text: String =
+                text.split_inclusive("\r\n").filter(|l| !l.starts_with("date: ")).collect();
+            outputs.push((format!("{kind:?} {text}"), keep));
+        }
+        [outputs[0].clone(), outputs[1].clone()]
+    }
+
+    /// The lines of a head the origin sent, in their order and spelling: those the proxy adds
+    /// go where the map puts them (a `Connection: keep-alive` to an HTTP/1.0 client in place
+    /// of the origin's, spelt as it was), and are compared by [`sorted`].
+    fn received(text: &str) -> Vec<&str> {
+        let added = |l: &&str| {
+            let l = l.to_ascii_lowercase();
+            l.starts_with("via: http/1.1 hookyard") || l.starts_with("connection: keep-alive")
+        };
+        text.split_inclusive("\r\n").filter(|l| !added(l)).collect()
+    }
+
+    /// The lines of a head, names in lower case, sorted.
+    fn sorted(text: &str) -> Vec<String> {
+        let mut lines: Vec<String> = text
+            .split_inclusive("\r\n")
+            .map(|l| match l.split_once(':') {
+                Some((name, value)) => format!("{}:{value}", name.to_ascii_lowercase()),
+                None => l.to_owned(),
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn received_lines_are_written_as_the_map_would_write_them() {
+        let mut compared = 0;
+        for text in HEADS {
+            for method in [Method::GET, Method::HEAD] {
+                for version in [Version::HTTP_10, Version::HTTP_11] {
+                    for keep_alive in [false, true] {
+                        for (empty, size) in [(false, Some(5)), (false, None), (true, Some(0))] {
+                            let asked = Asked { method: method.clone(), version, keep_alive };
+                            let body = BodyFacts { empty, size };
+                            let [map, lines] = both(text, &asked, body, keep_alive);
+                            let context = format!("{text:?} to {method} {version:?}");
+                            assert_eq!(map.1, lines.1, "{context}");
+                            assert_eq!(received(&map.0), received(&lines.0), "{context}");
+                            assert_eq!(sorted(&map.0), sorted(&lines.0), "{context}");
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, HEADS.len() * 24);
+    }
+
+    #[test]
+    fn fields_of_one_hop_are_not_forwarded() {
+        let asked = Asked { method: Method::GET, version: Version::HTTP_11, keep_alive: true };
+        let body = BodyFacts { empty: false, size: Some(3) };
+        let [(_, _), (text, keep)] = both(HEADS[5], &asked, body, true);
+        assert_eq!(
+            text,
+            "Length(3) HTTP/1.1 200 OK\r\nX-Public: 1\r\nContent-Length: 3\r\n\
+             via: http/1.1 hookyard\r\n\r\n"
+        );
+        // The origin's `close` is its own connection's.
+        assert!(keep);
+        let [(_, _), (text, _)] =
+            both(HEADS[3], &asked, BodyFacts { empty: false, size: None }, true);
+        assert_eq!(
+            text,
+            "Chunked HTTP/1.1 200 OK\r\nvia: http/1.1 hookyard\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+    }
+}
