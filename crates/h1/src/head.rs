@@ -234,6 +234,11 @@ impl FieldLines {
         self.spans.is_empty()
     }
 
+    /// The length of the head the fields are in.
+    pub fn raw_len(&self) -> usize {
+        self.raw.len()
+    }
+
     /// The fields in order: each name as received, and its value.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
         self.spans.iter().map(|span| {

@@ -47,18 +47,23 @@ pub(super) struct Status<'a> {
     pub(super) reason: Option<&'a [u8]>,
 }
 
-/// A response head's fields as the writer reads, trims and writes them.
+/// A response head's fields as the writer reads, trims and writes them: the framing fields,
+/// `Date` and `Connection` are all it asks about.
 pub(super) trait Fields {
-    /// Whether a field named `name` is there.
-    fn has(&self, name: &HeaderName) -> bool;
-    /// The first value of `name`.
-    fn first(&self, name: &HeaderName) -> Option<&[u8]>;
-    /// Removes every field named `name`.
-    fn remove(&mut self, name: &HeaderName);
-    /// Adds a field after the others.
-    fn append(&mut self, name: HeaderName, value: HeaderValue);
+    /// The first `Content-Length` value.
+    fn length(&self) -> Option<&[u8]>;
+    /// Removes every `Content-Length`.
+    fn remove_length(&mut self);
+    /// Whether a `Transfer-Encoding` is there.
+    fn has_coding(&self) -> bool;
+    /// Removes every `Transfer-Encoding`.
+    fn remove_coding(&mut self);
+    /// Whether a `Date` is there.
+    fn has_date(&self) -> bool;
     /// Whether the `Connection` fields name `token`.
     fn connection_has(&self, token: &str) -> bool;
+    /// Adds a field after the others.
+    fn append(&mut self, name: HeaderName, value: HeaderValue);
     /// Writes the fields as field lines.
     fn write(&self, dst: &mut BytesMut);
     /// About how many bytes the fields take.
@@ -72,24 +77,32 @@ pub(super) struct MapFields<'a> {
 }
 
 impl Fields for MapFields<'_> {
-    fn has(&self, name: &HeaderName) -> bool {
-        self.headers.contains_key(name)
+    fn length(&self) -> Option<&[u8]> {
+        self.headers.get(header::CONTENT_LENGTH).map(HeaderValue::as_bytes)
     }
 
-    fn first(&self, name: &HeaderName) -> Option<&[u8]> {
-        self.headers.get(name).map(HeaderValue::as_bytes)
+    fn remove_length(&mut self) {
+        self.headers.remove(header::CONTENT_LENGTH);
     }
 
-    fn remove(&mut self, name: &HeaderName) {
-        self.headers.remove(name);
+    fn has_coding(&self) -> bool {
+        self.headers.contains_key(header::TRANSFER_ENCODING)
     }
 
-    fn append(&mut self, name: HeaderName, value: HeaderValue) {
-        self.headers.append(name, value);
+    fn remove_coding(&mut self) {
+        self.headers.remove(header::TRANSFER_ENCODING);
+    }
+
+    fn has_date(&self) -> bool {
+        self.headers.contains_key(header::DATE)
     }
 
     fn connection_has(&self, token: &str) -> bool {
         connection_has(self.headers, token)
+    }
+
+    fn append(&mut self, name: HeaderName, value: HeaderValue) {
+        self.headers.append(name, value);
     }
 
     fn write(&self, dst: &mut BytesMut) {
@@ -102,10 +115,15 @@ impl Fields for MapFields<'_> {
 }
 
 /// An origin's fields as received, without those of one hop, and the fields the proxy added
-/// in the response's map.
+/// in the response's map (a field or two: walked, not hashed).
 pub(super) struct LineFields<'a> {
-    /// The received fields written on: name as received, value.
-    kept: SmallVec<[(&'a [u8], &'a [u8]); 16]>,
+    lines: &'a FieldLines,
+    /// Which lines are not written, by index.
+    dropped: SmallVec<[bool; 32]>,
+    /// The first written `Content-Length`'s value.
+    length: Option<&'a [u8]>,
+    /// A written line is a `Date`.
+    date: bool,
     added: &'a mut HeaderMap,
 }
 
@@ -117,41 +135,69 @@ impl<'a> LineFields<'a> {
         let mut named: SmallVec<[&[u8]; 4]> = SmallVec::new();
         let mut coded = false;
         for (name, value) in lines.iter() {
-            if name.eq_ignore_ascii_case(b"connection") && is_visible_ascii(value) {
-                let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
-                named.extend(tokens.filter(|t| !t.is_empty()));
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                coded = true;
+            match name.len() {
+                10 if name.eq_ignore_ascii_case(b"connection") && is_visible_ascii(value) => {
+                    let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
+                    named.extend(tokens.filter(|t| !t.is_empty()));
+                }
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => coded = true,
+                _ => {}
             }
         }
-        let dropped = |name: &[u8]| {
-            is_hop_by_hop_name(name)
+        let mut fields =
+            LineFields { lines, dropped: SmallVec::new(), length: None, date: false, added };
+        for (name, value) in lines.iter() {
+            let length = is_length(name);
+            let dropped = is_hop_by_hop_name(name)
                 || named.iter().any(|n| n.eq_ignore_ascii_case(name))
-                || (coded && name.eq_ignore_ascii_case(b"content-length"))
-        };
-        LineFields { kept: lines.iter().filter(|(name, _)| !dropped(name)).collect(), added }
+                || (coded && length);
+            fields.dropped.push(dropped);
+            if dropped {
+                continue;
+            }
+            if length && fields.length.is_none() {
+                fields.length = Some(value);
+            }
+            fields.date |= name.len() == 4 && name.eq_ignore_ascii_case(b"date");
+        }
+        fields
+    }
+
+    /// Whether the proxy added a field named `name`.
+    fn added_has(&self, name: &HeaderName) -> bool {
+        self.added.keys().any(|n| n == name)
     }
 }
 
 impl Fields for LineFields<'_> {
-    fn has(&self, name: &HeaderName) -> bool {
-        self.first(name).is_some()
+    fn length(&self) -> Option<&[u8]> {
+        self.length.or_else(|| {
+            let added = self.added.iter().find(|(n, _)| *n == header::CONTENT_LENGTH);
+            added.map(|(_, value)| value.as_bytes())
+        })
     }
 
-    fn first(&self, name: &HeaderName) -> Option<&[u8]> {
-        let key = name.as_str().as_bytes();
-        let kept = self.kept.iter().find(|(n, _)| n.eq_ignore_ascii_case(key));
-        kept.map(|&(_, value)| value).or_else(|| self.added.get(name).map(HeaderValue::as_bytes))
+    fn remove_length(&mut self) {
+        for (dropped, (name, _)) in self.dropped.iter_mut().zip(self.lines.iter()) {
+            *dropped |= is_length(name);
+        }
+        self.length = None;
+        if self.added_has(&header::CONTENT_LENGTH) {
+            self.added.remove(header::CONTENT_LENGTH);
+        }
     }
 
-    fn remove(&mut self, name: &HeaderName) {
-        let key = name.as_str().as_bytes();
-        self.kept.retain(|(n, _)| !n.eq_ignore_ascii_case(key));
-        self.added.remove(name);
+    fn has_coding(&self) -> bool {
+        // The received ones are of one hop.
+        self.added_has(&header::TRANSFER_ENCODING)
     }
 
-    fn append(&mut self, name: HeaderName, value: HeaderValue) {
-        self.added.append(name, value);
+    fn remove_coding(&mut self) {
+        self.added.remove(header::TRANSFER_ENCODING);
+    }
+
+    fn has_date(&self) -> bool {
+        self.date || self.added_has(&header::DATE)
     }
 
     fn connection_has(&self, token: &str) -> bool {
@@ -159,17 +205,27 @@ impl Fields for LineFields<'_> {
         connection_has(self.added, token)
     }
 
+    fn append(&mut self, name: HeaderName, value: HeaderValue) {
+        self.added.append(name, value);
+    }
+
     fn write(&self, dst: &mut BytesMut) {
-        for &(name, value) in &self.kept {
-            hookyard_h1::write_field(name, value, dst);
+        for (&dropped, (name, value)) in self.dropped.iter().zip(self.lines.iter()) {
+            if !dropped {
+                hookyard_h1::write_field(name, value, dst);
+            }
         }
         hookyard_h1::write_fields(self.added, None, dst);
     }
 
     fn estimate(&self) -> usize {
-        let kept: usize = self.kept.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-        kept + self.added.len() * 32
+        self.lines.raw_len() + self.added.len() * 32
     }
+}
+
+/// Whether a field named `name` is a `Content-Length`.
+fn is_length(name: &[u8]) -> bool {
+    name.len() == 14 && name.eq_ignore_ascii_case(b"content-length")
 }
 
 /// Writes a response head to a request as `asked` into `dst`, its fields framed for `body`;
@@ -197,7 +253,7 @@ pub(super) fn write(
     hookyard_h1::encode_status_line(status.status, version, status.reason, dst);
     fields.write(dst);
     match framing {
-        BodyKind::Length(n) if !fields.has(&header::CONTENT_LENGTH) => {
+        BodyKind::Length(n) if fields.length().is_none() => {
             let _ = write!(dst, "content-length: {n}\r\n");
         }
         BodyKind::Empty if implicit_zero_length(status.status, fields, asked) => {
@@ -206,7 +262,7 @@ pub(super) fn write(
         BodyKind::Chunked => dst.put_slice(b"transfer-encoding: chunked\r\n"),
         _ => {}
     }
-    if !fields.has(&header::DATE) {
+    if !fields.has_date() {
         date::write(dst);
     }
     dst.put_slice(b"\r\n");
@@ -223,26 +279,24 @@ fn framing(
     asked: &Asked,
 ) -> BodyKind {
     let no_body = !has_body(&asked.method, status);
-    if fields.has(&header::TRANSFER_ENCODING) {
+    if fields.has_coding() {
         // Framed here: a coding the client did not ask for would not be understood.
-        fields.remove(&header::TRANSFER_ENCODING);
+        fields.remove_coding();
         if !no_body {
-            fields.remove(&header::CONTENT_LENGTH);
+            fields.remove_length();
         }
     }
     if no_body {
         if asked.method != Method::HEAD {
-            fields.remove(&header::CONTENT_LENGTH);
+            fields.remove_length();
         }
         return BodyKind::Empty;
     }
     if body.empty {
-        fields.remove(&header::CONTENT_LENGTH);
+        fields.remove_length();
         return BodyKind::Empty;
     }
-    let declared = fields
-        .first(&header::CONTENT_LENGTH)
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
+    let declared = fields.length().and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
     match declared.or(body.size) {
         Some(0) => BodyKind::Empty,
         Some(n) => BodyKind::Length(n),
@@ -264,7 +318,7 @@ fn has_body(method: &Method, status: StatusCode) -> bool {
 /// Whether an empty body gets `Content-Length: 0` written (where a body could be, and the
 /// head has no length yet).
 fn implicit_zero_length(status: StatusCode, fields: &impl Fields, asked: &Asked) -> bool {
-    has_body(&asked.method, status) && !fields.has(&header::CONTENT_LENGTH)
+    has_body(&asked.method, status) && fields.length().is_none()
 }
 
 /// Whether the `Connection` fields of `headers` name `token`.

@@ -85,25 +85,24 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(&name.as_str())
+    is_hop_by_hop_name(name.as_str().as_bytes())
 }
 
-/// Whether a field named `name` (in any case) is of one hop, whatever `Connection` says.
+/// Whether a field named `name` (in any case) is of one hop (RFC 9110 §7.6.1), whatever
+/// `Connection` says; `Proxy-Authorization` too, which is the proxy's.
 pub(crate) fn is_hop_by_hop_name(name: &[u8]) -> bool {
-    HOP_BY_HOP.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+    let is = |hop: &[u8]| name.eq_ignore_ascii_case(hop);
+    // The length tells the names apart before any byte is compared.
+    match name.len() {
+        2 => is(b"te"),
+        7 => is(b"trailer") || is(b"upgrade"),
+        10 => is(b"connection") || is(b"keep-alive"),
+        16 => is(b"proxy-connection"),
+        17 => is(b"transfer-encoding"),
+        19 => is(b"proxy-authorization"),
+        _ => false,
+    }
 }
-
-/// The fields of one hop (RFC 9110 §7.6.1), and `Proxy-Authorization`, which is the proxy's.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "keep-alive",
-    "proxy-connection",
-];
 
 /// Joins an HTTP/2 request's `Cookie` fields into one, separated by `; ` (RFC 9113 §8.2.3:
 /// HTTP/2 clients send each cookie as a field of its own, for compression, and a message passed
