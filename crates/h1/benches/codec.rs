@@ -4,7 +4,9 @@
 //!
 //! - `codec/parse_request`: `parse_request` on the head, into `http` types and a `HeaderMap`;
 //! - `codec/encode_request`: `encode_request` of that head, one field changed and one added;
-//! - `codec/parse_response`: `parse_response` on a 9-field response head.
+//! - `codec/parse_response`: `parse_response` on a 9-field response head (its fields kept as
+//!   received, as a proxy that changes none of them forwards them);
+//! - `codec/parse_response_to_map`: the same, its fields then put in a `HeaderMap`.
 //!
 //! Run: `cargo bench -p hookyard-h1 --bench codec` (CI only builds it; a quick check that it
 //! runs: `cargo bench -p hookyard-h1 --bench codec -- --test`).
@@ -82,6 +84,14 @@ fn codec(c: &mut Criterion) {
         b.iter(|| {
             let mut buf = BytesMut::from(RESPONSE);
             black_box(parse_response(&mut buf, &limits, &Method::GET).unwrap().unwrap())
+        });
+    });
+
+    group.bench_function("parse_response_to_map", |b| {
+        b.iter(|| {
+            let mut buf = BytesMut::from(RESPONSE);
+            let head = parse_response(&mut buf, &limits, &Method::GET).unwrap().unwrap();
+            black_box(head.into_parts_and_case().unwrap())
         });
     });
     group.finish();
