@@ -23,7 +23,7 @@ use http::{Method, StatusCode, Version};
 use smallvec::SmallVec;
 
 use super::date;
-use crate::txn::fields::is_hop_by_hop_name;
+use crate::txn::fields::{is_hop_by_hop_name, is_name};
 
 /// What a request head says of its exchange, kept once the head went to its transaction.
 pub(super) struct Asked {
@@ -137,11 +137,11 @@ impl<'a> LineFields<'a> {
         let mut coded = false;
         for (name, value) in lines.iter() {
             match name.len() {
-                10 if name.eq_ignore_ascii_case(b"connection") && is_visible_ascii(value) => {
+                10 if is_name(name, b"connection") && is_visible_ascii(value) => {
                     let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
                     named.extend(tokens.filter(|t| !t.is_empty()));
                 }
-                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => coded = true,
+                17 if is_name(name, b"transfer-encoding") => coded = true,
                 _ => {}
             }
         }
@@ -159,7 +159,7 @@ impl<'a> LineFields<'a> {
             if length && fields.length.is_none() {
                 fields.length = Some(value);
             }
-            fields.date |= name.len() == 4 && name.eq_ignore_ascii_case(b"date");
+            fields.date |= is_name(name, b"date");
         }
         fields
     }
@@ -226,7 +226,7 @@ impl Fields for LineFields<'_> {
 
 /// Whether a field named `name` is a `Content-Length`.
 fn is_length(name: &[u8]) -> bool {
-    name.len() == 14 && name.eq_ignore_ascii_case(b"content-length")
+    is_name(name, b"content-length")
 }
 
 /// Writes a response head to a request as `asked` into `dst`, its fields framed for `body`;

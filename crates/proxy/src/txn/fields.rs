@@ -91,7 +91,7 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// Whether a field named `name` (in any case) is of one hop (RFC 9110 §7.6.1), whatever
 /// `Connection` says; `Proxy-Authorization` too, which is the proxy's.
 pub(crate) fn is_hop_by_hop_name(name: &[u8]) -> bool {
-    let is = |hop: &[u8]| name.eq_ignore_ascii_case(hop);
+    let is = |hop: &[u8]| is_name(name, hop);
     // The length tells the names apart before any byte is compared.
     match name.len() {
         2 => is(b"te"),
@@ -102,6 +102,17 @@ pub(crate) fn is_hop_by_hop_name(name: &[u8]) -> bool {
         19 => is(b"proxy-authorization"),
         _ => false,
     }
+}
+
+/// Whether `name`, a field name (a token, as the codec and `http` check), is `lower` in any
+/// case; `lower` is lower-case letters and `-`.
+///
+/// A token and such a name differ, where they match in any case, only in the bit that sets a
+/// letter's case (no token byte becomes `-` with it): that bit or-ed in, the bytes compare
+/// without a branch each, which a response's every field pays several times over.
+pub(crate) fn is_name(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && name.iter().zip(lower).fold(0u8, |differ, (&a, &b)| differ | ((a | 0x20) ^ b)) == 0
 }
 
 /// Joins an HTTP/2 request's `Cookie` fields into one, separated by `; ` (RFC 9113 §8.2.3:
@@ -151,6 +162,21 @@ fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderN
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_match_in_any_case_and_nothing_else() {
+        assert!(is_name(b"Content-Length", b"content-length"));
+        assert!(is_name(b"TE", b"te"));
+        assert!(!is_name(b"Content-Lengths", b"content-length"));
+        assert!(!is_name(b"Content_Length", b"content-length"));
+        // Every byte a name may have against every byte of the lower-case names.
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        for a in (0..=255u8).filter(|&b| token(b)) {
+            for b in (b'a'..=b'z').chain([b'-']) {
+                assert_eq!(is_name(&[a], &[b]), a.eq_ignore_ascii_case(&b), "{a} {b}");
+            }
+        }
+    }
 
     #[test]
     fn cookie_crumbs_are_joined_in_order() {
