@@ -457,7 +457,7 @@ impl Destination {
 }
 
 /// Removes `Content-Length` from a response head that also has `Transfer-Encoding` (the HTTP/1
-/// writer skips it from fields still as received; see `conn/h1.rs`).
+/// writer skips it from fields still as received; see `conn/head.rs`).
 ///
 /// The body is read by its transfer coding, as RFC 9112 §6.3 says, but the head keeps both fields;
 /// forwarded, the length would frame the decoded body for the client, cutting it off or leaving

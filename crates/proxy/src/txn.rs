@@ -86,8 +86,9 @@ pub(crate) async fn handle_stream(
     let response = transact(conn, request, None, Some(left)).await;
     // hyper's HTTP/2 server writes the fields from the map.
     let (mut parts, mut body) = response.into_parts();
-    if let Err(e) = body.fields_into(&mut parts.headers) {
-        debug!(error = %e, "origin response fields");
+    if let Sent::Plain(inner) = &mut body.inner
+        && !fields_in_map_after_read(&mut parts, inner)
+    {
         let (failed, inner) = Answer::OriginFailed.response().into_parts();
         parts = failed;
         body.inner = Sent::Plain(inner);

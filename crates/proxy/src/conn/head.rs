@@ -323,7 +323,7 @@ fn implicit_zero_length(status: StatusCode, fields: &impl Fields, asked: &Asked)
 }
 
 /// Whether the `Connection` fields of `headers` name `token`.
-pub(super) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+fn connection_has(headers: &HeaderMap, token: &str) -> bool {
     headers.get_all(header::CONNECTION).iter().any(|value| {
         value.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     })

@@ -8,13 +8,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::HeaderMap;
 use http_body_util::Either;
 use hyper::body::{Frame, SizeHint};
 
+use super::Body;
 use super::transform::{BoxError, Transformed};
 use super::wasm::WasmBody;
-use super::{Body, fields};
 use crate::access_log::Logging;
 use crate::conn::Conn;
 use crate::conn::io::ConnState;
@@ -89,23 +88,6 @@ impl TxnBody {
     /// made.
     pub(crate) fn received(&self) -> Option<&Received> {
         self.inner.received()
-    }
-
-    /// Puts the origin's fields, if still as received, into `headers` (see
-    /// [`crate::origin::OriginBody::fields_into`]), without those of one hop: for a writer that needs them
-    /// in a map.
-    ///
-    /// # Errors
-    ///
-    /// As [`crate::origin::OriginBody::fields_into`].
-    pub(crate) fn fields_into(
-        &mut self,
-        headers: &mut HeaderMap,
-    ) -> Result<(), hookyard_h1::Error> {
-        match &mut self.inner {
-            Sent::Plain(Either::Left(body)) => body.fields_into(headers, fields::remove_hop_by_hop),
-            _ => Ok(()),
-        }
     }
 }
 
