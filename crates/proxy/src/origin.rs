@@ -31,7 +31,7 @@ pub(crate) mod tls;
 use self::body::RequestBody;
 use self::conn::{ExchangeError, Exchanged, OriginConn, Stream, Unanswered};
 use self::response::Back;
-pub(crate) use self::response::{OriginBody, Received};
+pub(crate) use self::response::{OriginBody, Received, put_received};
 use self::tls::{TlsError, TlsTarget};
 use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};

@@ -720,7 +720,7 @@ impl Transaction {
         if self.reads_response_fields(response.body()) {
             response = fields_in_map(response)?;
         }
-        let (mut parts, body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
         let received = parts.version;
         // The client is answered in its own version, not the origin's (RFC 9110 §6.2): hyper
         // writes HTTP/1.0 to an HTTP/1.0 client itself, and would end an HTTP/1.1 client's
@@ -729,7 +729,8 @@ impl Transaction {
         fields::remove_hop_by_hop(&mut parts.headers);
         fields::reverse_map(&self.generation, &mut parts.headers);
         if let Some(filters) = &self.wasm {
-            wasm::response(filters, &mut parts, hyper::body::Body::is_end_stream(&body))?;
+            let end = hyper::body::Body::is_end_stream(&body);
+            wasm::response(filters, &mut parts, &mut body, end)?;
         }
         if let Some(state) = &mut self.state {
             // Plugins see the head only in READ_RESPONSE_HDR's callbacks: without any, it stays.
@@ -751,13 +752,12 @@ impl Transaction {
     }
 
     /// Whether anything of the transaction may read or change the fields of the origin's
-    /// response `body` follows (filters, `reverse_map` rules, plugin callbacks, a plugin's copy
-    /// of the client's response, the proxy's `Via` joined to the origin's); if not, they stay as
-    /// received and are written so.
+    /// response `body` follows (`reverse_map` rules, plugin callbacks, a plugin's copy of the
+    /// client's response, the proxy's `Via` joined to the origin's); if not, they stay as
+    /// received and are written so, unless a wasm filter reads them (see [`wasm::response`]).
     fn reads_response_fields(&mut self, body: &OriginBody) -> bool {
         let generation = &self.generation;
-        self.wasm.is_some()
-            || generation.remap.rules().has_reverse()
+        generation.remap.rules().has_reverse()
             || (generation.forwarder.via_response() && body.received_has(b"via"))
             || self.state.as_mut().is_some_and(|s| s.hooked() || s.get().client_response.is_some())
     }

@@ -1,6 +1,7 @@
 //! What one callback sees of its transaction: the heads and body moved in for the call and
 //! moved back out after it, and what the module asked for meanwhile.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -74,13 +75,86 @@ impl RequestHead {
     }
 }
 
+/// Header fields of a response head that its host has not put in the head's map yet, as a
+/// host that forwards fields as received keeps them: a filter that reads or changes the
+/// head's fields has them put there first, and one that does not leaves them unread.
+pub trait Unread: Any + Send {
+    /// How many fields putting them adds to the map.
+    fn count(&self) -> usize;
+
+    /// Puts them into `headers`, before the fields already there.
+    fn put(&mut self, headers: &mut HeaderMap);
+}
+
 /// A response head as a filter sees it.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct ResponseHead {
     /// `:status`.
     pub status: u16,
-    /// The header fields.
-    pub headers: HeaderMap,
+    headers: HeaderMap,
+    /// Fields not in `headers` yet, and whether they have been put there.
+    unread: Option<(Box<dyn Unread>, bool)>,
+}
+
+impl ResponseHead {
+    /// A head with `status` and the fields `headers`.
+    pub fn new(status: u16, headers: HeaderMap) -> ResponseHead {
+        ResponseHead { status, headers, unread: None }
+    }
+
+    /// A head with `status` and the fields `headers` and `unread`, put into `headers` when a
+    /// filter first reads or changes them.
+    pub fn with_unread(status: u16, headers: HeaderMap, unread: Box<dyn Unread>) -> ResponseHead {
+        ResponseHead { status, headers, unread: Some((unread, false)) }
+    }
+
+    /// The header fields, with any unread ones put in first.
+    pub fn headers(&mut self) -> &mut HeaderMap {
+        if let Some((unread, put @ false)) = &mut self.unread {
+            unread.put(&mut self.headers);
+            *put = true;
+        }
+        &mut self.headers
+    }
+
+    /// How many header fields the head has, unread ones included.
+    pub fn len(&self) -> usize {
+        self.headers.len() + self.unread_count()
+    }
+
+    /// How many fields are still unread.
+    fn unread_count(&self) -> usize {
+        match &self.unread {
+            Some((unread, false)) => unread.count(),
+            _ => 0,
+        }
+    }
+
+    /// Whether the head has no header field, unread or not.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The status, the fields in the map (all of them if the unread ones were put there),
+    /// and the unread fields the head was made with, if they are a `U` (whether they were
+    /// put is theirs to tell).
+    pub fn into_parts<U: Unread>(self) -> (u16, HeaderMap, Option<Box<U>>) {
+        let unread = self.unread.and_then(|(unread, _)| {
+            let unread: Box<dyn Any> = unread;
+            unread.downcast().ok()
+        });
+        (self.status, self.headers, unread)
+    }
+}
+
+impl std::fmt::Debug for ResponseHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseHead")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("unread", &self.unread_count())
+            .finish()
+    }
 }
 
 /// A response a filter made instead of the origin's (`proxy_send_local_response`).

@@ -174,7 +174,7 @@ impl HttpFilter {
         if let Some(properties) = self.properties.as_mut() {
             properties.response_code = Some(head.status);
         }
-        let count = head.headers.len() as i32 + 1;
+        let count = head.len() as i32 + 1;
         let lent = std::mem::take(head);
         self.headers(
             Filter::ResponseHeaders,

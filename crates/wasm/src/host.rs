@@ -93,7 +93,7 @@ fn give(caller: &mut Ctx<'_>, bytes: &[u8], ptr_out: i32, len_out: i32) -> Answe
 }
 
 /// The pseudo-headers and fields of map `kind`, if the current callback has it.
-fn pairs(call: &Call, kind: i32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+fn pairs(call: &mut Call, kind: i32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     fn fields(headers: &HeaderMap) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
         headers.iter().map(|(k, v)| (k.as_str().as_bytes().to_vec(), v.as_bytes().to_vec()))
     }
@@ -105,9 +105,9 @@ fn pairs(call: &Call, kind: i32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
                 .chain(fields(&r.headers))
                 .collect()
         }),
-        map::RESPONSE_HEADERS => call.response.as_ref().map(|r| {
+        map::RESPONSE_HEADERS => call.response.as_mut().map(|r| {
             std::iter::once((b":status".to_vec(), r.status.to_string().into_bytes()))
-                .chain(fields(&r.headers))
+                .chain(fields(r.headers()))
                 .collect()
         }),
         map::HTTP_CALL_RESPONSE_HEADERS => call.call_response.as_ref().map(|r| {
@@ -124,7 +124,7 @@ fn pairs(call: &Call, kind: i32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 
 /// The first value of field `key` (lowercase; a pseudo-header too) of map `kind`, if the
 /// current callback has the map and the map the field.
-fn value(call: &Call, kind: i32, key: &[u8]) -> Option<Vec<u8>> {
+fn value(call: &mut Call, kind: i32, key: &[u8]) -> Option<Vec<u8>> {
     let status = |code: u16| code.to_string().into_bytes();
     let headers = match kind {
         map::REQUEST_HEADERS => {
@@ -135,11 +135,11 @@ fn value(call: &Call, kind: i32, key: &[u8]) -> Option<Vec<u8>> {
             &r.headers
         }
         map::RESPONSE_HEADERS => {
-            let r = call.response.as_ref()?;
+            let r = call.response.as_mut()?;
             if key == b":status" {
                 return Some(status(r.status));
             }
-            &r.headers
+            r.headers()
         }
         map::HTTP_CALL_RESPONSE_HEADERS => {
             let r = call.call_response.as_ref()?;
@@ -189,7 +189,7 @@ fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32
                     _ => status::BAD_ARGUMENT,
                 };
             }
-            &mut r.headers
+            r.headers()
         }
         // Trailers are not offered: a change of them has nothing to act on.
         map::REQUEST_TRAILERS | map::RESPONSE_TRAILERS => return status::OK,
@@ -220,7 +220,7 @@ fn set_pairs(call: &mut Call, kind: i32, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> i32 
             None => return status::NOT_FOUND,
         },
         map::RESPONSE_HEADERS => match call.response.as_mut() {
-            Some(r) => r.headers.clear(),
+            Some(r) => r.headers().clear(),
             None => return status::NOT_FOUND,
         },
         map::REQUEST_TRAILERS | map::RESPONSE_TRAILERS => return status::OK,
@@ -392,7 +392,9 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_pairs",
         |mut c: Ctx<'_>, kind: i32, ptr_out: i32, len_out: i32| -> Answer {
-            let Some(pairs) = pairs(&c.data().call, kind) else { return Ok(status::NOT_FOUND) };
+            let Some(pairs) = pairs(&mut c.data_mut().call, kind) else {
+                return Ok(status::NOT_FOUND);
+            };
             let encoded = abi::encode_map(pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
             give(&mut c, &encoded, ptr_out, len_out)
         },
@@ -412,7 +414,7 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_size",
         |mut c: Ctx<'_>, kind: i32, out: i32| {
-            let Some(pairs) = pairs(&c.data().call, kind) else { return status::NOT_FOUND };
+            let Some(pairs) = pairs(&mut c.data_mut().call, kind) else { return status::NOT_FOUND };
             let size = abi::encode_map(pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
                 .len() as u32;
             if write(&mut c, out, &size.to_le_bytes()) { status::OK } else { status::BAD_ARGUMENT }
@@ -423,7 +425,7 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_get_header_map_value",
         |mut c: Ctx<'_>, kind: i32, kptr: i32, klen: i32, ptr_out: i32, len_out: i32| -> Answer {
             let Some(key) = read_name(&c, kptr, klen) else { return Ok(status::BAD_ARGUMENT) };
-            match value(&c.data().call, kind, &key) {
+            match value(&mut c.data_mut().call, kind, &key) {
                 Some(value) => give(&mut c, &value, ptr_out, len_out),
                 None => Ok(status::NOT_FOUND),
             }

@@ -29,7 +29,9 @@ mod plugin;
 mod runtime;
 mod vm;
 
-pub use call::{HttpCall, HttpCallResponse, LocalResponse, Properties, RequestHead, ResponseHead};
+pub use call::{
+    HttpCall, HttpCallResponse, LocalResponse, Properties, RequestHead, ResponseHead, Unread,
+};
 pub use filter::{BodyVerdict, HttpFilter, Verdict};
 pub use plugin::{Counts, Limits, Plugin, PluginSpec};
 pub use runtime::{CompiledModule, Runtime};

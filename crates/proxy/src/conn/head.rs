@@ -23,7 +23,7 @@ use http::{Method, StatusCode, Version};
 use smallvec::SmallVec;
 
 use super::date;
-use crate::txn::fields::{is_hop_by_hop_name, is_name};
+use crate::txn::fields::{each_received, is_name};
 
 /// What a request head says of its exchange, kept once the head went to its transaction.
 pub(super) struct Asked {
@@ -133,35 +133,18 @@ impl<'a> LineFields<'a> {
     /// those of one hop and those their `Connection` fields name, and a `Content-Length`
     /// beside a `Transfer-Encoding`.
     pub(super) fn new(lines: &'a FieldLines, added: &'a mut HeaderMap) -> LineFields<'a> {
-        let mut named: SmallVec<[&[u8]; 4]> = SmallVec::new();
-        let mut coded = false;
-        for (name, value) in lines.iter() {
-            match name.len() {
-                10 if is_name(name, b"connection") && is_visible_ascii(value) => {
-                    let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
-                    named.extend(tokens.filter(|t| !t.is_empty()));
+        let mut dropped = SmallVec::new();
+        let (mut length, mut date) = (None, false);
+        each_received(lines, |name, value, forwarded| {
+            dropped.push(!forwarded);
+            if forwarded {
+                if length.is_none() && is_length(name) {
+                    length = Some(value);
                 }
-                17 if is_name(name, b"transfer-encoding") => coded = true,
-                _ => {}
+                date |= is_name(name, b"date");
             }
-        }
-        let mut fields =
-            LineFields { lines, dropped: SmallVec::new(), length: None, date: false, added };
-        for (name, value) in lines.iter() {
-            let length = is_length(name);
-            let dropped = is_hop_by_hop_name(name)
-                || named.iter().any(|n| n.eq_ignore_ascii_case(name))
-                || (coded && length);
-            fields.dropped.push(dropped);
-            if dropped {
-                continue;
-            }
-            if length && fields.length.is_none() {
-                fields.length = Some(value);
-            }
-            fields.date |= is_name(name, b"date");
-        }
-        fields
+        });
+        LineFields { lines, dropped, length, date, added }
     }
 
     /// Whether the proxy added a field named `name`.
@@ -329,11 +312,6 @@ fn connection_has(headers: &HeaderMap, token: &str) -> bool {
     })
 }
 
-/// Whether a value reads as text ([`HeaderValue::to_str`]'s test): visible ASCII and tabs.
-fn is_visible_ascii(value: &[u8]) -> bool {
-    value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
@@ -342,7 +320,8 @@ mod tests {
     use http::{Method, Version};
 
     use super::{Asked, BodyFacts, LineFields, MapFields, Status, write};
-    use crate::txn::fields::remove_hop_by_hop;
+    use crate::origin::put_received;
+    use crate::txn::fields::{each_received, remove_hop_by_hop};
 
     /// Origin heads: plain ones, with fields of one hop and those `Connection` names, both
     /// framing fields, repeated names, odd case, and what no client should see.
@@ -424,6 +403,30 @@ mod tests {
             .collect();
         lines.sort();
         lines
+    }
+
+    /// What a wasm filter is told a head has before it reads it (the fields
+    /// [`each_received`] forwards) is what the map holds once it reads it.
+    #[test]
+    fn the_received_fields_forwarded_are_those_the_map_keeps() {
+        for text in HEADS {
+            let mut buf = BytesMut::from(text.as_bytes());
+            let head = parse_response(&mut buf, &Limits::default(), &Method::GET);
+            let (_, received) = head.unwrap().unwrap().into_parts_and_lines();
+            let mut forwarded = Vec::new();
+            each_received(&received, |name, value, kept| {
+                if kept {
+                    forwarded.push((name.to_ascii_lowercase(), value.to_vec()));
+                }
+            });
+            let mut map = HeaderMap::new();
+            put_received(&received, &mut map, remove_hop_by_hop).unwrap();
+            let kept = map.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+            let mut kept: Vec<_> = kept.map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+            forwarded.sort();
+            kept.sort();
+            assert_eq!(forwarded, kept, "{text:?}");
+        }
     }
 
     #[test]

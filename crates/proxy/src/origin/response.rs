@@ -39,6 +39,36 @@ pub(crate) enum Received {
     Case(HeaderCase),
 }
 
+/// Puts an origin's received fields `lines` into `headers` (the response's map), before the
+/// fields added there since; `trim` is first given the received ones alone. A `Content-Length`
+/// beside a `Transfer-Encoding` is dropped (the coding frames the body). How the origin spelt
+/// and ordered them.
+///
+/// # Errors
+///
+/// A field the map cannot hold (see [`FieldLines::to_map`]).
+pub(crate) fn put_received(
+    lines: &FieldLines,
+    headers: &mut HeaderMap,
+    trim: impl FnOnce(&mut HeaderMap),
+) -> Result<HeaderCase, hookyard_h1::Error> {
+    let (mut map, case) = lines.to_map()?;
+    super::drop_conflicting_length(&mut map);
+    trim(&mut map);
+    let mut name = None;
+    for (key, value) in std::mem::take(headers) {
+        // Later values of one name come without it.
+        if key.is_some() {
+            name = key;
+        }
+        if let Some(name) = &name {
+            map.append(name.clone(), value);
+        }
+    }
+    *headers = map;
+    Ok(case)
+}
+
 /// A body still being read.
 struct Reading {
     conn: Box<OriginConn>,
@@ -98,8 +128,7 @@ impl OriginBody {
     }
 
     /// Puts the head's fields, if they are still as received, into `headers` (the response's
-    /// map), before the fields added since; `trim` is first given the received ones alone.
-    /// A `Content-Length` beside a `Transfer-Encoding` is dropped (the coding frames the body).
+    /// map), as [`put_received`] does.
     ///
     /// # Errors
     ///
@@ -110,22 +139,27 @@ impl OriginBody {
         trim: impl FnOnce(&mut HeaderMap),
     ) -> Result<(), hookyard_h1::Error> {
         let Some(Received::Lines(lines)) = &self.received else { return Ok(()) };
-        let (mut map, case) = lines.to_map()?;
-        super::drop_conflicting_length(&mut map);
-        trim(&mut map);
-        let mut name = None;
-        for (key, value) in std::mem::take(headers) {
-            // Later values of one name come without it.
-            if key.is_some() {
-                name = key;
-            }
-            if let Some(name) = &name {
-                map.append(name.clone(), value);
-            }
-        }
-        *headers = map;
+        let case = put_received(lines, headers, trim)?;
         self.received = Some(Received::Case(case));
         Ok(())
+    }
+
+    /// Takes the head's fields if they are still as received, to lend them; they come back
+    /// with [`OriginBody::give_back`].
+    pub(crate) fn take_lines(&mut self) -> Option<FieldLines> {
+        match self.received.take() {
+            Some(Received::Lines(lines)) => Some(lines),
+            other => {
+                self.received = other;
+                None
+            }
+        }
+    }
+
+    /// Gives back the head's fields taken with [`OriginBody::take_lines`]: unread, or put in
+    /// the response's map as `Received::Case` tells.
+    pub(crate) fn give_back(&mut self, received: Received) {
+        self.received = Some(received);
     }
 
     /// The body framed as `kind` that follows a head read on `conn`; `back` says where the

@@ -2,7 +2,7 @@
 //! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, an
 //! origin's own reason phrase kept while its status stands.
 
-use hookyard_h1::ReasonPhrase;
+use hookyard_h1::{FieldLines, ReasonPhrase};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, response};
 use smallvec::SmallVec;
@@ -113,6 +113,38 @@ pub(crate) fn is_hop_by_hop_name(name: &[u8]) -> bool {
 pub(crate) fn is_name(name: &[u8], lower: &[u8]) -> bool {
     name.len() == lower.len()
         && name.iter().zip(lower).fold(0u8, |differ, (&a, &b)| differ | ((a | 0x20) ^ b)) == 0
+}
+
+/// Visits an origin's received response fields in order, each with whether it goes on to the
+/// client: not if it is of one hop, named by a `Connection` field, or a `Content-Length` beside
+/// a `Transfer-Encoding` (as [`remove_hop_by_hop`] and the origin's framing rule leave a map).
+pub(crate) fn each_received<'a>(
+    lines: &'a FieldLines,
+    mut visit: impl FnMut(&'a [u8], &'a [u8], bool),
+) {
+    let mut named: SmallVec<[&[u8]; 4]> = SmallVec::new();
+    let mut coded = false;
+    for (name, value) in lines.iter() {
+        match name.len() {
+            10 if is_name(name, b"connection") && is_visible_ascii(value) => {
+                let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
+                named.extend(tokens.filter(|t| !t.is_empty()));
+            }
+            17 if is_name(name, b"transfer-encoding") => coded = true,
+            _ => {}
+        }
+    }
+    for (name, value) in lines.iter() {
+        let dropped = is_hop_by_hop_name(name)
+            || named.iter().any(|n| n.eq_ignore_ascii_case(name))
+            || (coded && is_name(name, b"content-length"));
+        visit(name, value, !dropped);
+    }
+}
+
+/// Whether a value reads as text ([`HeaderValue::to_str`]'s test): visible ASCII and tabs.
+fn is_visible_ascii(value: &[u8]) -> bool {
+    value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
 /// Joins an HTTP/2 request's `Cookie` fields into one, separated by `; ` (RFC 9113 §8.2.3:

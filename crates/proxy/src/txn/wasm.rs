@@ -8,8 +8,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookyard_h1::{FieldLines, HeaderCase};
 use hookyard_wasm::{
-    BodyVerdict, HttpCall, HttpCallResponse, LocalResponse, RequestHead, ResponseHead, Verdict,
+    BodyVerdict, HttpCall, HttpCallResponse, LocalResponse, RequestHead, ResponseHead, Unread,
+    Verdict,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
@@ -18,7 +20,9 @@ use hyper::body::{Body, Frame, SizeHint};
 use tracing::{debug, warn};
 
 use super::answer::Answer;
+use super::fields;
 use super::transform::BoxError;
+use crate::origin::{OriginBody, Received, put_received};
 use crate::wasm::FilterList;
 
 /// A transaction's filters: its head phases run them, and its bodies (on the origin
@@ -91,18 +95,26 @@ pub(super) async fn request(
     Ok(())
 }
 
-/// Runs each filter's response side, last filter first, on the origin's response head.
+/// Runs each filter's response side, last filter first, on the origin's response head: the
+/// fields in `parts`, and those `body` holds as received, which are put into `parts` only if a
+/// filter reads or changes the fields (the proxy-wasm SDKs export every callback, so a filter
+/// that acts on requests alone still gets one for each response).
 pub(super) fn response(
     filters: &Filters,
     parts: &mut http::response::Parts,
+    body: &mut OriginBody,
     end_of_stream: bool,
 ) -> Result<(), Answer> {
     let mut filters = lock(filters);
     if filters.is_empty() {
         return Ok(());
     }
-    let mut head =
-        ResponseHead { status: parts.status.as_u16(), headers: std::mem::take(&mut parts.headers) };
+    let status = parts.status.as_u16();
+    let headers = std::mem::take(&mut parts.headers);
+    let mut head = match body.take_lines() {
+        Some(lines) => ResponseHead::with_unread(status, headers, Box::new(Lent::new(lines))),
+        None => ResponseHead::new(status, headers),
+    };
     for filter in filters.iter_mut().rev() {
         match filter.response_headers(&mut head, end_of_stream) {
             Ok(Verdict::Continue | Verdict::Wait(_)) => {}
@@ -110,9 +122,53 @@ pub(super) fn response(
             Err(_) => return Err(Answer::WasmFailed),
         }
     }
-    parts.headers = head.headers;
-    parts.status = http::StatusCode::from_u16(head.status).map_err(|_| Answer::WasmFailed)?;
+    let (status, headers, lent) = head.into_parts::<Lent>();
+    parts.headers = headers;
+    if let Some(lent) = lent {
+        body.give_back(lent.back()?);
+    }
+    parts.status = http::StatusCode::from_u16(status).map_err(|_| Answer::WasmFailed)?;
     Ok(())
+}
+
+/// An origin's received response fields lent to the filters: put into the head's map, as the
+/// proxy would have (without those of one hop), when a filter first reads or changes them.
+struct Lent {
+    lines: FieldLines,
+    /// How many fields the map gets.
+    count: usize,
+    /// What putting them gave: how the origin spelt them, or why the map could not hold them.
+    put: Option<Result<HeaderCase, hookyard_h1::Error>>,
+}
+
+impl Lent {
+    fn new(lines: FieldLines) -> Lent {
+        let mut count = 0;
+        fields::each_received(&lines, |_, _, forwarded| count += usize::from(forwarded));
+        Lent { lines, count, put: None }
+    }
+
+    /// The fields as they go back to the response's body; 502 if the map could not hold one.
+    fn back(self) -> Result<Received, Answer> {
+        match self.put {
+            None => Ok(Received::Lines(self.lines)),
+            Some(Ok(case)) => Ok(Received::Case(case)),
+            Some(Err(e)) => {
+                debug!(error = %e, "origin response fields");
+                Err(Answer::OriginFailed)
+            }
+        }
+    }
+}
+
+impl Unread for Lent {
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn put(&mut self, headers: &mut HeaderMap) {
+        self.put = Some(put_received(&self.lines, headers, fields::remove_hop_by_hop));
+    }
 }
 
 /// A body stopped by a WebAssembly filter: it failed, or answered with a local response.

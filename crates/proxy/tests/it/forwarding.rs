@@ -162,16 +162,32 @@ const UNREAD_RESPONSE: &str = "HTTP/1.1 203 Quite Fine\r\nX-Origin-Case: yes\r\n
                                content-TYPE: text/plain\r\nContent-Length: 2\r\n\r\nok";
 
 /// A response head nothing reads is written from the origin's fields as received; one an
-/// access log reads goes through a map. The client gets the same bytes either way: the
-/// origin's fields in their case and order, without those of one hop, then the proxy's.
+/// access log or a wasm filter reads goes through a map. The client gets the same bytes either
+/// way: the origin's fields in their case and order, without those of one hop, then the
+/// proxy's (and a filter's).
 #[tokio::test]
 async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
     let request = "GET /unread HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n";
+    let filter = |name: &str| format!("@plugin={}", hookyard_fixtures::wasm_plugin(name).display());
+    // The request header filter never reads a response's fields; the SDK's header filter sets
+    // one.
+    let unread = filter("request_header") + " @pparam=X-Bench=hookyard";
+    let read = filter("add_header") + " @pparam=X-Wasm=1";
+    let cases = [
+        ("", ""),
+        ("access_log: {path: access.log, format: json}\n", ""),
+        ("", unread.as_str()),
+        ("", read.as_str()),
+    ];
     let mut answers = Vec::new();
-    for settings in ["", "access_log: {path: access.log, format: json}\n"] {
+    for (settings, options) in cases {
         let (origin, _heads) = raw_origin(UNREAD_RESPONSE).await;
-        let settings = format!("forwarding: {{via_hostname: edge}}\n{settings}");
-        let (_dir, proxy) = setup(origin, &settings);
+        // A debug build's callbacks may miss the default deadline on a busy machine.
+        let settings =
+            format!("forwarding: {{via_hostname: edge}}\nwasm: {{deadline: 5s}}\n{settings}");
+        let remap = format!("map http://site.test/ http://{origin}/ {options}\n");
+        let dir = config_dir(&[("remap.config", &remap), ("hookyard.yaml", &settings)]);
+        let proxy = proxy(Some(dir.path()));
         let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
         // The date is the clock's.
         let answer: String =
@@ -179,10 +195,11 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
         answers.push(answer);
     }
     let via = format!("via: http/1.1 edge (hookyard/{VERSION})");
-    let expected = format!(
-        "HTTP/1.1 203 Quite Fine\r\nX-Origin-Case: yes\r\nSET-cookie: a=1\r\nSet-Cookie: b=2\r\n\
-         content-TYPE: text/plain\r\nContent-Length: 2\r\n{via}\r\n\r\nok"
-    );
+    let origin = "HTTP/1.1 203 Quite Fine\r\nX-Origin-Case: yes\r\nSET-cookie: a=1\r\n\
+                  Set-Cookie: b=2\r\ncontent-TYPE: text/plain\r\nContent-Length: 2\r\n";
+    let expected = format!("{origin}{via}\r\n\r\nok");
     assert_eq!(answers[0], expected);
     assert_eq!(answers[1], expected);
+    assert_eq!(answers[2], expected);
+    assert_eq!(answers[3], format!("{origin}x-wasm: 1\r\n{via}\r\n\r\nok"));
 }

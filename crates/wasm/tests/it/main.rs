@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hookyard_wasm::{
     BodyVerdict, FailureKind, Limits, Plugin, PluginSpec, Properties, RequestHead, ResponseHead,
-    Runtime, Verdict,
+    Runtime, Unread, Verdict,
 };
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 fn load(name: &str, config: &str, limits: Limits) -> Arc<Plugin> {
     let bytes = std::fs::read(hookyard_fixtures::wasm_plugin(name)).unwrap();
@@ -23,6 +23,30 @@ fn load(name: &str, config: &str, limits: Limits) -> Arc<Plugin> {
         slots: 2,
     };
     Plugin::load(spec).unwrap()
+}
+
+/// A response field as a host keeps it unread: `x-origin: kept`, and how often it was put.
+struct Received {
+    puts: usize,
+}
+
+impl Received {
+    fn new() -> Received {
+        Received { puts: 0 }
+    }
+}
+
+impl Unread for Received {
+    fn count(&self) -> usize {
+        1
+    }
+
+    fn put(&mut self, headers: &mut HeaderMap) {
+        self.puts += 1;
+        let added = std::mem::take(headers);
+        headers.insert("x-origin", HeaderValue::from_static("kept"));
+        headers.extend(added);
+    }
 }
 
 fn request(path: &str) -> RequestHead {
@@ -41,9 +65,14 @@ fn the_header_filter_adds_its_configured_fields_both_ways() {
     assert_eq!(filter.request_headers(&mut head, true).unwrap(), Verdict::Continue);
     assert_eq!(head.headers["x-one"], "1");
     assert_eq!(head.headers["x-two"], "2");
-    let mut response = ResponseHead { status: 200, headers: HeaderMap::new() };
+    let mut response = ResponseHead::with_unread(200, HeaderMap::new(), Box::new(Received::new()));
     assert_eq!(filter.response_headers(&mut response, false).unwrap(), Verdict::Continue);
-    assert_eq!(response.headers["x-two"], "2");
+    // The filter set its fields: the received ones were put in the map first, and stay.
+    assert_eq!(response.headers()["x-two"], "2");
+    assert_eq!(response.headers()["x-origin"], "kept");
+    let (_, headers, received) = response.into_parts::<Received>();
+    assert_eq!(received.unwrap().puts, 1);
+    assert_eq!(headers.len(), 3);
     assert_eq!(plugin.counts().calls, 2);
 }
 
@@ -56,9 +85,14 @@ fn the_request_header_filter_adds_to_the_request_only() {
         assert_eq!(filter.request_headers(&mut head, true).unwrap(), Verdict::Continue);
         assert_eq!(head.headers["x-bench"], "hookyard");
         assert_eq!(head.headers["x-two"], "2");
-        let mut response = ResponseHead { status: 200, headers: HeaderMap::new() };
+        let mut response =
+            ResponseHead::with_unread(200, HeaderMap::new(), Box::new(Received::new()));
         assert_eq!(filter.response_headers(&mut response, false).unwrap(), Verdict::Continue);
-        assert!(response.headers.is_empty());
+        // The filter never read the response's fields: they were not put in a map.
+        assert_eq!(response.len(), 1);
+        let (_, headers, received) = response.into_parts::<Received>();
+        assert!(headers.is_empty());
+        assert_eq!(received.unwrap().puts, 0);
     }
     assert_eq!(plugin.counts().calls, 6);
     let bytes = std::fs::read(hookyard_fixtures::wasm_plugin("request_header")).unwrap();
@@ -184,7 +218,7 @@ fn a_context_of_a_dropped_instance_goes_on_in_a_new_one() {
     survivor.request_headers(&mut request("/fine"), false).unwrap();
     let mut trapping = plugin.filter(0, Properties::default()).unwrap();
     trapping.request_headers(&mut request("/trap"), true).unwrap_err();
-    let mut response = ResponseHead { status: 200, headers: HeaderMap::new() };
+    let mut response = ResponseHead::new(200, HeaderMap::new());
     assert_eq!(survivor.response_headers(&mut response, true).unwrap(), Verdict::Continue);
 }
 
