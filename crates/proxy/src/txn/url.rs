@@ -175,7 +175,7 @@ impl RequestLine {
 fn host_of(text: &str) -> &str {
     match text.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => text.rsplit_once(':').map_or(text, |(host, _)| host),
+        None => text.bytes().rposition(|b| b == b':').map_or(text, |colon| &text[..colon]),
     }
 }
 
@@ -187,10 +187,14 @@ fn host(authority: &Authority) -> &str {
 /// An authority's port: `Ok(None)` when it has none (or an empty one, RFC 3986 §3.2.3), refused
 /// when it is not digits making a number up to 65535 (`http` reads those as no port).
 fn port(authority: &Authority) -> Result<Option<u16>, Answer> {
-    let text = authority.as_str();
-    // After an IPv6 literal's `]`, if there is one: its colons are not the port's.
-    let after_host = text.rfind(']').map_or(text, |end| &text[end + 1..]);
-    let Some((_, digits)) = after_host.rsplit_once(':') else { return Ok(None) };
+    let text = authority.as_str().as_bytes();
+    // The last `:` after an IPv6 literal's `]`, if there is one (its colons are not the
+    // port's). A byte loop: an authority is short, and searched once per request.
+    let Some(colon) = text.iter().rposition(|&b| b == b':' || b == b']') else { return Ok(None) };
+    if text[colon] == b']' {
+        return Ok(None);
+    }
+    let digits = &authority.as_str()[colon + 1..];
     if digits.is_empty() {
         return Ok(None);
     }
@@ -198,4 +202,37 @@ fn port(authority: &Authority) -> Result<Option<u16>, Answer> {
         return Err(Answer::BadTarget);
     }
     digits.parse().map(Some).map_err(|_| Answer::BadTarget)
+}
+
+#[cfg(test)]
+mod tests {
+    use http::uri::Authority;
+
+    use super::{Answer, host_of, port};
+
+    fn port_of(text: &str) -> Result<Option<u16>, Answer> {
+        port(&Authority::try_from(text).unwrap())
+    }
+
+    #[test]
+    fn an_authority_has_its_port_after_its_last_colon_outside_brackets() {
+        assert_eq!(port_of("example.com").unwrap(), None);
+        assert_eq!(port_of("example.com:8080").unwrap(), Some(8080));
+        assert_eq!(port_of("example.com:").unwrap(), None);
+        assert_eq!(port_of("[::1]").unwrap(), None);
+        assert_eq!(port_of("[::1]:8443").unwrap(), Some(8443));
+        assert_eq!(port_of("[::1]:").unwrap(), None);
+        assert_eq!(port_of("127.0.0.1:0").unwrap(), Some(0));
+        assert!(matches!(port_of("example.com:65536"), Err(Answer::BadTarget)));
+        assert!(matches!(port_of("example.com:+80"), Err(Answer::BadTarget)));
+    }
+
+    #[test]
+    fn an_authority_has_its_host_before_its_port_without_brackets() {
+        assert_eq!(host_of("example.com"), "example.com");
+        assert_eq!(host_of("example.com:8080"), "example.com");
+        assert_eq!(host_of("example.com:"), "example.com");
+        assert_eq!(host_of("[::1]:8443"), "::1");
+        assert_eq!(host_of("[::1]"), "::1");
+    }
 }
