@@ -263,7 +263,10 @@ impl OriginConn {
     /// Reads until a final response head.
     async fn read_head(&mut self, method: &Method) -> Result<ResponseHead, ExchangeError> {
         loop {
-            if let Some(head) = final_head(&mut self.read, method)? {
+            // A connection from the pool has read nothing yet: nothing to parse.
+            if !self.read.is_empty()
+                && let Some(head) = final_head(&mut self.read, method)?
+            {
                 return Ok(head);
             }
             let read = poll_fn(|cx| self.poll_read(cx)).await;
