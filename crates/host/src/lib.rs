@@ -74,7 +74,7 @@ pub use plugin::{
 pub use ssn::{ClientConn, ClientTls, SsnBox, SsnState};
 pub use stats::{StatValue, plugin_stats};
 pub use transform::{Output, Stage};
-pub use txn::{PendingHook, ResponseHead, RuleUrls, TxnBox, TxnState, UrlParts};
+pub use txn::{PendingHook, ResponseHead, RuleUrls, TxnBox, TxnState, Unread, UrlParts};
 
 /// The user-arg slots of the process, shared by every plugin.
 pub(crate) fn user_args() -> &'static Registry {

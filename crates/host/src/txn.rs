@@ -1,6 +1,7 @@
 //! A transaction as plugins see it: the state a `hy_txn *` points to ([`TxnState`]), the box
 //! that owns it ([`TxnBox`]), and what it holds (URL parts, the rule's URLs, response heads).
 
+use std::any::Any;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -82,15 +83,56 @@ impl RuleUrls {
     }
 }
 
+/// Header fields of a response head that its host has not put in the head's map yet, as a
+/// host that forwards fields as received keeps them: a plugin that reads or changes the head's
+/// fields has them put there first, and one that does not leaves them unread.
+pub trait Unread: Any + Send + std::fmt::Debug {
+    /// Puts them into `headers`, before the fields already there.
+    fn put(&mut self, headers: &mut HeaderMap);
+}
+
 /// A response head as plugins see it.
 #[derive(Debug)]
 pub struct ResponseHead {
     /// The status code.
     pub status: StatusCode,
-    /// The header fields.
+    /// The header fields, or with unread ones, those added since (see
+    /// [`ResponseHead::fields`]).
     pub headers: HeaderMap,
     /// A reason phrase other than the status's standard one (`None`: the standard one).
     pub reason: Option<Vec<u8>>,
+    /// Fields not in `headers` yet, and whether they have been put there.
+    unread: Option<(Box<dyn Unread>, bool)>,
+}
+
+impl ResponseHead {
+    /// A head with `status`, the fields `headers` and `reason` (see [`ResponseHead::reason`]).
+    pub fn new(status: StatusCode, headers: HeaderMap, reason: Option<Vec<u8>>) -> ResponseHead {
+        ResponseHead { status, headers, reason, unread: None }
+    }
+
+    /// As [`ResponseHead::new`], with the fields `unread` too, put into `headers` when a plugin
+    /// first reads or changes the head's fields.
+    pub fn with_unread(self, unread: Box<dyn Unread>) -> ResponseHead {
+        ResponseHead { unread: Some((unread, false)), ..self }
+    }
+
+    /// The header fields, with any unread ones put in first.
+    pub fn fields(&mut self) -> &mut HeaderMap {
+        if let Some((unread, put @ false)) = &mut self.unread {
+            unread.put(&mut self.headers);
+            *put = true;
+        }
+        &mut self.headers
+    }
+
+    /// Takes the unread fields the head was made with, if they are a `U` (whether they were
+    /// put is theirs to tell); `headers` holds all fields if they were.
+    pub fn take_unread<U: Unread>(&mut self) -> Option<Box<U>> {
+        let (unread, _) = self.unread.take()?;
+        let unread: Box<dyn Any> = unread;
+        unread.downcast().ok()
+    }
 }
 
 /// Tells a lent transaction pointer from garbage.

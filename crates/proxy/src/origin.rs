@@ -31,7 +31,9 @@ pub(crate) mod tls;
 use self::body::RequestBody;
 use self::conn::{ExchangeError, Exchanged, OriginConn, Stream, Unanswered};
 use self::response::Back;
-pub(crate) use self::response::{OriginBody, Received, put_received};
+#[cfg(test)]
+pub(crate) use self::response::put_received;
+pub(crate) use self::response::{LentFields, OriginBody, Received};
 use self::tls::{TlsError, TlsTarget};
 use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};

@@ -57,7 +57,7 @@ use crate::forwarding::ClientSide;
 use crate::generation::Generation;
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
-use crate::origin::{Destination, OriginBody, OriginError};
+use crate::origin::{Destination, LentFields, OriginBody, OriginError};
 use crate::pool::{Attempts, Host, Strategy};
 use crate::stats::OriginFailure;
 
@@ -735,16 +735,11 @@ impl Transaction {
         if let Some(state) = &mut self.state {
             // Plugins see the head only in READ_RESPONSE_HDR's callbacks: without any, it stays.
             if state.has_callbacks(HookId::ReadResponseHdr) {
-                let headers = std::mem::take(&mut parts.headers);
-                let reason = fields::reason(&parts);
-                let head = ResponseHead { status: parts.status, headers, reason };
-                state.get().origin_response = Some(head);
+                state.get().origin_response = Some(lend_head(&mut parts, &mut body));
             }
             self.hook(HookId::ReadResponseHdr).await?;
             if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
-                fields::set_status(&mut parts, head.status);
-                fields::set_reason(&mut parts, head.reason);
-                parts.headers = head.headers;
+                take_head_back(head, &mut parts, &mut body)?;
             }
         }
         self.generation.forwarder.response(&mut parts.headers, received);
@@ -759,7 +754,7 @@ impl Transaction {
         let generation = &self.generation;
         generation.remap.rules().has_reverse()
             || (generation.forwarder.via_response() && body.received_has(b"via"))
-            || self.state.as_mut().is_some_and(|s| s.hooked() || s.get().client_response.is_some())
+            || self.state.as_mut().is_some_and(|s| s.get().client_response.is_some())
     }
 
     /// SEND_RESPONSE_HDR: plugins see (and may change) the response head before it goes.
@@ -772,16 +767,20 @@ impl Transaction {
         }
         let taken = std::mem::replace(response, Response::new(Either::Right(Full::default())));
         let (mut parts, mut body) = taken.into_parts();
-        // A session's callback added since READ_RESPONSE_HDR (on another HTTP/2 stream) reads them.
-        if !fields_in_map_after_read(&mut parts, &mut body) {
-            *response = Answer::OriginFailed.response();
-            return;
-        }
+        // Plugins get the head, the origin's fields lent; a head a plugin made before replaces
+        // them (they go into the map, which that head's fields replace).
         let s = state.get();
         if s.client_response.is_none() {
-            let headers = std::mem::take(&mut parts.headers);
-            let reason = fields::reason(&parts);
-            s.client_response = Some(ResponseHead { status: parts.status, headers, reason });
+            s.client_response = Some(match &mut body {
+                Either::Left(origin) => lend_head(&mut parts, origin),
+                Either::Right(_) => {
+                    let headers = std::mem::take(&mut parts.headers);
+                    ResponseHead::new(parts.status, headers, fields::reason(&parts))
+                }
+            });
+        } else if !fields_in_map_after_read(&mut parts, &mut body) {
+            *response = Answer::OriginFailed.response();
+            return;
         }
         if state.hooked() && Box::pin(state.hook(HookId::SendResponseHdr)).await == Outcome::Error {
             let s = state.get();
@@ -791,9 +790,17 @@ impl Transaction {
             return;
         }
         if let Some(head) = state.get().client_response.take() {
-            fields::set_status(&mut parts, head.status);
-            fields::set_reason(&mut parts, head.reason);
-            parts.headers = head.headers;
+            let taken = match &mut body {
+                Either::Left(origin) => take_head_back(head, &mut parts, origin),
+                Either::Right(_) => {
+                    set_head(&mut parts, head);
+                    Ok(())
+                }
+            };
+            if let Err(answer) = taken {
+                *response = answer.response();
+                return;
+            }
         }
         *response = Response::from_parts(parts, body);
     }
@@ -931,6 +938,42 @@ impl Transaction {
             ),
         });
     }
+}
+
+/// The response head `parts` tells, for plugins, with the fields of the origin's response
+/// `body` follows lent if they are still as received: they go into the head's map only if a
+/// plugin reads or changes them.
+fn lend_head(parts: &mut http::response::Parts, body: &mut OriginBody) -> ResponseHead {
+    let headers = std::mem::take(&mut parts.headers);
+    let head = ResponseHead::new(parts.status, headers, fields::reason(parts));
+    match body.lend() {
+        Some(lent) => head.with_unread(Box::new(lent)),
+        None => head,
+    }
+}
+
+/// Puts `head`, as plugins left it, back into `parts`, and its lent fields into `body` (see
+/// [`lend_head`]); 502 if they were put in the map and it could not hold one.
+fn take_head_back(
+    mut head: ResponseHead,
+    parts: &mut http::response::Parts,
+    body: &mut OriginBody,
+) -> Result<(), Answer> {
+    if let Some(lent) = head.take_unread::<LentFields>()
+        && let Err(e) = body.give_back(*lent)
+    {
+        debug!(error = %e, "origin response fields");
+        return Err(Answer::OriginFailed);
+    }
+    set_head(parts, head);
+    Ok(())
+}
+
+/// Puts `head`'s status, reason and fields into `parts`.
+fn set_head(parts: &mut http::response::Parts, head: ResponseHead) {
+    fields::set_status(parts, head.status);
+    fields::set_reason(parts, head.reason);
+    parts.headers = head.headers;
 }
 
 /// `response` with its origin's fields in its map, as received (see

@@ -14,7 +14,7 @@ fn headers_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
     match msg {
         abi::HY_MSG_CLIENT_REQUEST => Some(&mut state.headers),
         abi::HY_MSG_ORIGIN_REQUEST => state.origin_request.as_mut(),
-        _ => response_of(state, msg).map(|r| &mut r.headers),
+        _ => response_of(state, msg).map(ResponseHead::fields),
     }
 }
 
@@ -282,8 +282,7 @@ pub(super) unsafe extern "C" fn direct_response(
         };
         let Ok(code) = StatusCode::from_u16(status) else { return HY_ERROR };
         state.direct = Some((status, body.to_vec()));
-        state.client_response =
-            Some(ResponseHead { status: code, headers: HeaderMap::new(), reason: None });
+        state.client_response = Some(ResponseHead::new(code, HeaderMap::new(), None));
         HY_SUCCESS
     })
 }

@@ -46,8 +46,7 @@ fn fixture(stage: Stage) -> Fixture {
     if stage == Stage::Response {
         let state = txn.get();
         state.origin_request = Some(headers);
-        let head =
-            || ResponseHead { status: StatusCode::OK, headers: HeaderMap::new(), reason: None };
+        let head = || ResponseHead::new(StatusCode::OK, HeaderMap::new(), None);
         state.origin_response = Some(head());
         state.client_response = Some(head());
     }
@@ -318,4 +317,49 @@ fn the_client_connection_is_read_through_the_session() {
     // A session made for no connection knows none; the transaction's version is its own.
     let got = conn_texts(None, Version::HTTP_11);
     assert_eq!(got, [None, None, None, None, None, None, some("HTTP/1.1")]);
+}
+
+/// A response field as a host keeps it unread: `x-origin: kept`, and how often it was put.
+#[derive(Debug)]
+struct Received {
+    puts: usize,
+}
+
+impl crate::Unread for Received {
+    fn put(&mut self, headers: &mut HeaderMap) {
+        self.puts += 1;
+        let added = std::mem::take(headers);
+        headers.insert("x-origin", HeaderValue::from_static("kept"));
+        headers.extend(added);
+    }
+}
+
+#[test]
+fn unread_response_fields_are_put_when_a_plugin_first_reads_or_changes_fields() {
+    let api = super::table(std::ptr::null_mut());
+    let mut f = fixture(Stage::Response);
+    let head = ResponseHead::new(StatusCode::OK, HeaderMap::new(), None);
+    f.txn.get().origin_response = Some(head.with_unread(Box::new(Received { puts: 0 })));
+    let txn = f.txn.as_ptr().cast();
+    let msg = hookyard_abi::HY_MSG_ORIGIN_RESPONSE;
+    let mut status = 0;
+    // SAFETY: the transaction belongs to this host and lives to the end of the calls; the
+    // names and values are valid for their lengths, the out-parameters are locals.
+    unsafe {
+        assert_eq!((api.status_get)(txn, msg, &mut status), hookyard_abi::HY_SUCCESS);
+        assert_eq!(status, 200);
+        let unread = f.txn.get().origin_response.as_mut().unwrap();
+        assert!(unread.headers.is_empty(), "the status alone puts no field");
+        let (name, value) = ("x-plugin", "1");
+        let added = (api.header_add)(txn, msg, name.as_ptr().cast(), 8, value.as_ptr().cast(), 1);
+        assert_eq!(added, hookyard_abi::HY_SUCCESS);
+        let mut view = hy_str { ptr: std::ptr::null(), len: 0 };
+        let got = (api.header_get)(txn, msg, "x-origin".as_ptr().cast(), 8, 0, &mut view);
+        assert_eq!(got, hookyard_abi::HY_SUCCESS);
+        assert_eq!(std::slice::from_raw_parts(view.ptr.cast::<u8>(), view.len), b"kept");
+    }
+    let head = f.txn.get().origin_response.as_mut().unwrap();
+    assert_eq!(head.take_unread::<Received>().unwrap().puts, 1);
+    let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["x-origin", "x-plugin"], "received before added");
 }

@@ -17,6 +17,7 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use super::Idle;
 use super::conn::{ExchangeError, OriginConn, RESPONSE_LIMITS, Sending};
+use crate::txn::fields::{each_received, remove_hop_by_hop};
 use crate::txn::transform::BoxError;
 
 /// A response body as its origin sends it.
@@ -67,6 +68,46 @@ pub(crate) fn put_received(
     }
     *headers = map;
     Ok(case)
+}
+
+/// An origin's response fields as received, lent to what may read them (wasm filters, plugin
+/// callbacks): put into the head's map, as the proxy would have put them (without those of one
+/// hop), only when one reads or changes them.
+#[derive(Debug)]
+pub(crate) struct LentFields {
+    lines: FieldLines,
+    /// What putting them gave: how the origin spelt them, or why the map could not hold them.
+    put: Option<Result<HeaderCase, hookyard_h1::Error>>,
+}
+
+impl LentFields {
+    /// How many fields the map gets when they are put.
+    fn count(&self) -> usize {
+        let mut count = 0;
+        each_received(&self.lines, |_, _, forwarded| count += usize::from(forwarded));
+        count
+    }
+
+    /// Puts them into `headers`, before the fields there.
+    fn put(&mut self, headers: &mut HeaderMap) {
+        self.put = Some(put_received(&self.lines, headers, remove_hop_by_hop));
+    }
+}
+
+impl hookyard_wasm::Unread for LentFields {
+    fn count(&self) -> usize {
+        LentFields::count(self)
+    }
+
+    fn put(&mut self, headers: &mut HeaderMap) {
+        LentFields::put(self, headers);
+    }
+}
+
+impl hookyard_host::Unread for LentFields {
+    fn put(&mut self, headers: &mut HeaderMap) {
+        LentFields::put(self, headers);
+    }
 }
 
 /// A body still being read.
@@ -144,11 +185,11 @@ impl OriginBody {
         Ok(())
     }
 
-    /// Takes the head's fields if they are still as received, to lend them; they come back
-    /// with [`OriginBody::give_back`].
-    pub(crate) fn take_lines(&mut self) -> Option<FieldLines> {
+    /// Lends the head's fields if they are still as received; they come back with
+    /// [`OriginBody::give_back`].
+    pub(crate) fn lend(&mut self) -> Option<LentFields> {
         match self.received.take() {
-            Some(Received::Lines(lines)) => Some(lines),
+            Some(Received::Lines(lines)) => Some(LentFields { lines, put: None }),
             other => {
                 self.received = other;
                 None
@@ -156,10 +197,18 @@ impl OriginBody {
         }
     }
 
-    /// Gives back the head's fields taken with [`OriginBody::take_lines`]: unread, or put in
-    /// the response's map as `Received::Case` tells.
-    pub(crate) fn give_back(&mut self, received: Received) {
-        self.received = Some(received);
+    /// Takes back the head's fields lent with [`OriginBody::lend`]: as received, or in the
+    /// response's map if they were put there.
+    ///
+    /// # Errors
+    ///
+    /// They were put, and the map could not hold one (see [`FieldLines::to_map`]).
+    pub(crate) fn give_back(&mut self, lent: LentFields) -> Result<(), hookyard_h1::Error> {
+        self.received = Some(match lent.put {
+            None => Received::Lines(lent.lines),
+            Some(put) => Received::Case(put?),
+        });
+        Ok(())
     }
 
     /// The body framed as `kind` that follows a head read on `conn`; `back` says where the

@@ -8,10 +8,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookyard_h1::{FieldLines, HeaderCase};
 use hookyard_wasm::{
-    BodyVerdict, HttpCall, HttpCallResponse, LocalResponse, RequestHead, ResponseHead, Unread,
-    Verdict,
+    BodyVerdict, HttpCall, HttpCallResponse, LocalResponse, RequestHead, ResponseHead, Verdict,
 };
 use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
@@ -20,9 +18,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use tracing::{debug, warn};
 
 use super::answer::Answer;
-use super::fields;
 use super::transform::BoxError;
-use crate::origin::{OriginBody, Received, put_received};
+use crate::origin::{LentFields, OriginBody};
 use crate::wasm::FilterList;
 
 /// A transaction's filters: its head phases run them, and its bodies (on the origin
@@ -111,8 +108,8 @@ pub(super) fn response(
     }
     let status = parts.status.as_u16();
     let headers = std::mem::take(&mut parts.headers);
-    let mut head = match body.take_lines() {
-        Some(lines) => ResponseHead::with_unread(status, headers, Box::new(Lent::new(lines))),
+    let mut head = match body.lend() {
+        Some(lent) => ResponseHead::with_unread(status, headers, Box::new(lent)),
         None => ResponseHead::new(status, headers),
     };
     for filter in filters.iter_mut().rev() {
@@ -122,53 +119,16 @@ pub(super) fn response(
             Err(_) => return Err(Answer::WasmFailed),
         }
     }
-    let (status, headers, lent) = head.into_parts::<Lent>();
+    let (status, headers, lent) = head.into_parts::<LentFields>();
     parts.headers = headers;
-    if let Some(lent) = lent {
-        body.give_back(lent.back()?);
+    if let Some(lent) = lent
+        && let Err(e) = body.give_back(*lent)
+    {
+        debug!(error = %e, "origin response fields");
+        return Err(Answer::OriginFailed);
     }
     parts.status = http::StatusCode::from_u16(status).map_err(|_| Answer::WasmFailed)?;
     Ok(())
-}
-
-/// An origin's received response fields lent to the filters: put into the head's map, as the
-/// proxy would have (without those of one hop), when a filter first reads or changes them.
-struct Lent {
-    lines: FieldLines,
-    /// How many fields the map gets.
-    count: usize,
-    /// What putting them gave: how the origin spelt them, or why the map could not hold them.
-    put: Option<Result<HeaderCase, hookyard_h1::Error>>,
-}
-
-impl Lent {
-    fn new(lines: FieldLines) -> Lent {
-        let mut count = 0;
-        fields::each_received(&lines, |_, _, forwarded| count += usize::from(forwarded));
-        Lent { lines, count, put: None }
-    }
-
-    /// The fields as they go back to the response's body; 502 if the map could not hold one.
-    fn back(self) -> Result<Received, Answer> {
-        match self.put {
-            None => Ok(Received::Lines(self.lines)),
-            Some(Ok(case)) => Ok(Received::Case(case)),
-            Some(Err(e)) => {
-                debug!(error = %e, "origin response fields");
-                Err(Answer::OriginFailed)
-            }
-        }
-    }
-}
-
-impl Unread for Lent {
-    fn count(&self) -> usize {
-        self.count
-    }
-
-    fn put(&mut self, headers: &mut HeaderMap) {
-        self.put = Some(put_received(&self.lines, headers, fields::remove_hop_by_hop));
-    }
 }
 
 /// A body stopped by a WebAssembly filter: it failed, or answered with a local response.

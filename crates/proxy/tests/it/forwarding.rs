@@ -162,32 +162,50 @@ const UNREAD_RESPONSE: &str = "HTTP/1.1 203 Quite Fine\r\nX-Origin-Case: yes\r\n
                                content-TYPE: text/plain\r\nContent-Length: 2\r\n\r\nok";
 
 /// A response head nothing reads is written from the origin's fields as received; one an
-/// access log or a wasm filter reads goes through a map. The client gets the same bytes either
-/// way: the origin's fields in their case and order, without those of one hop, then the
-/// proxy's (and a filter's).
+/// access log, a wasm filter or a plugin callback reads goes through a map. The client gets
+/// the same bytes either way: the origin's fields in their case and order, without those of
+/// one hop, then the proxy's (and a filter's or plugin's).
 #[tokio::test]
 async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
-    let request = "GET /unread HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n";
     let filter = |name: &str| format!("@plugin={}", hookyard_fixtures::wasm_plugin(name).display());
     // The request header filter never reads a response's fields; the SDK's header filter sets
     // one.
     let unread = filter("request_header") + " @pparam=X-Bench=hookyard";
     let read = filter("add_header") + " @pparam=X-Wasm=1";
+    // `txn_hooks` has callbacks on both response hooks that read nothing; `response_header`
+    // adds a field at SEND_RESPONSE_HDR.
+    let hooks = "plugins:\n  - path: txn_hooks.so\n";
+    let adds = "plugins:\n  - path: response_header.so\n    params: [X-Plugin:1]\n";
     let cases = [
-        ("", ""),
-        ("access_log: {path: access.log, format: json}\n", ""),
-        ("", unread.as_str()),
-        ("", read.as_str()),
+        ("", "", ""),
+        ("access_log: {path: access.log, format: json}\n", "", ""),
+        ("", unread.as_str(), ""),
+        ("", read.as_str(), ""),
+        ("", "", hooks),
+        ("", "", adds),
     ];
     let mut answers = Vec::new();
-    for (settings, options) in cases {
+    for (settings, options, plugins) in cases {
         let (origin, _heads) = raw_origin(UNREAD_RESPONSE).await;
         // A debug build's callbacks may miss the default deadline on a busy machine.
-        let settings =
-            format!("forwarding: {{via_hostname: edge}}\nwasm: {{deadline: 5s}}\n{settings}");
+        let settings = format!(
+            "forwarding: {{via_hostname: edge}}\nwasm: {{deadline: 5s}}\n\
+             plugin_dirs: [plugins]\nruntime_dir: run\n{settings}"
+        );
         let remap = format!("map http://site.test/ http://{origin}/ {options}\n");
-        let dir = config_dir(&[("remap.config", &remap), ("hookyard.yaml", &settings)]);
+        let dir = config_dir(&[
+            ("remap.config", &remap),
+            ("hookyard.yaml", &settings),
+            ("plugin.yaml", plugins),
+        ]);
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        for name in ["txn_hooks", "response_header"] {
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c");
+            let built = dir.path().join(format!("plugins/{name}.so"));
+            compile_c_with(&source.join(format!("{name}.c")), &[], &[&abi_include_dir()], &built);
+        }
         let proxy = proxy(Some(dir.path()));
+        let request = "GET /unread HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n";
         let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
         // The date is the clock's.
         let answer: String =
@@ -197,9 +215,18 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
     let via = format!("via: http/1.1 edge (hookyard/{VERSION})");
     let origin = "HTTP/1.1 203 Quite Fine\r\nX-Origin-Case: yes\r\nSET-cookie: a=1\r\n\
                   Set-Cookie: b=2\r\ncontent-TYPE: text/plain\r\nContent-Length: 2\r\n";
-    let expected = format!("{origin}{via}\r\n\r\nok");
-    assert_eq!(answers[0], expected);
-    assert_eq!(answers[1], expected);
-    assert_eq!(answers[2], expected);
-    assert_eq!(answers[3], format!("{origin}x-wasm: 1\r\n{via}\r\n\r\nok"));
+    for (at, answer) in answers.iter().enumerate() {
+        let plus = match at {
+            3 => "x-wasm: 1\r\n",
+            5 => "x-plugin: 1\r\n",
+            _ => "",
+        };
+        // The proxy's `Via` goes in after READ_RESPONSE_HDR, before SEND_RESPONSE_HDR.
+        let expected = if at == 5 {
+            format!("{origin}{via}\r\n{plus}\r\nok")
+        } else {
+            format!("{origin}{plus}{via}\r\n\r\nok")
+        };
+        assert_eq!(*answer, expected, "case {at}");
+    }
 }
