@@ -746,10 +746,11 @@ impl Transaction {
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 
-    /// Whether anything of the transaction may read or change the fields of the origin's
-    /// response `body` follows (`reverse_map` rules, plugin callbacks, a plugin's copy of the
-    /// client's response, the proxy's `Via` joined to the origin's); if not, they stay as
-    /// received and are written so, unless a wasm filter reads them (see [`wasm::response`]).
+    /// Whether the fields of the origin's response `body` follows must go into the response's
+    /// map before the transaction's filters and plugins see it (`reverse_map` rules, a plugin's
+    /// own client response, the proxy's `Via` joined to the origin's); if not, they stay as
+    /// received and are written so, unless a filter or plugin callback reads or changes them
+    /// (see [`wasm::response`] and [`lend_head`]).
     fn reads_response_fields(&mut self, body: &OriginBody) -> bool {
         let generation = &self.generation;
         generation.remap.rules().has_reverse()
