@@ -1,10 +1,13 @@
 //! One worker: a current-thread runtime, its listeners, its origin connection pool, and the
 //! connections it accepted, which never leave it.
 
+use std::future::{Future, poll_fn};
 use std::net::{SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
 
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -317,14 +320,36 @@ async fn drive<E: std::fmt::Display>(
         // A head starting while this task sleeps is seen at the next wake: waking at
         // least every `header_read` bounds a slow head to twice that.
         deadline = deadline.min(head.unwrap_or(now + header_read));
-        tokio::select! {
-            result = &mut connection => {
-                if let Err(e) = result {
-                    debug!(error = %e, "connection ended with an error");
-                }
-                break;
+        if let Some(result) = until(connection.as_mut(), deadline).await {
+            if let Err(e) = result {
+                debug!(error = %e, "connection ended with an error");
             }
-            () = tokio::time::sleep_until(deadline.into()) => {}
+            break;
         }
     }
+}
+
+/// `connection`'s end, or `None` at `deadline` if it has not ended by then.
+///
+/// The connection is polled first at each wake, the timer only when it fired or the task's
+/// waker changed: a registered timer keeps the waker it was polled with, and a poll of it costs
+/// more than the check (the connection wakes several times per request).
+async fn until<F: Future>(mut connection: Pin<&mut F>, deadline: Instant) -> Option<F::Output> {
+    let sleep = tokio::time::sleep_until(deadline.into());
+    tokio::pin!(sleep);
+    let mut polled_with: Option<Waker> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = connection.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let current = polled_with.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if !current || sleep.is_elapsed() {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            polled_with = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    })
+    .await
 }
