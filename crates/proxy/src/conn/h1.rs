@@ -18,6 +18,7 @@
 //! frame it, from the origin's fields as received when nothing had to read or change them.
 
 use std::fmt::Write as _;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -61,12 +62,18 @@ where
         write: BytesMut::with_capacity(READ_ROOM),
         conn,
         limits,
+        stop: Some(Box::pin(stop(stopped.clone()))),
         stopped,
     };
     let result = connection.run().await;
     // A close: the client reads what was written, then the end.
     let _ = connection.io.shutdown().await;
     result
+}
+
+/// Ends when `stopped` turns true, or its sender goes.
+async fn stop(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
 }
 
 struct Connection<S> {
@@ -76,6 +83,10 @@ struct Connection<S> {
     conn: Arc<Conn>,
     limits: Limits,
     stopped: watch::Receiver<bool>,
+    /// [`stop`] on `stopped`, waited for between requests (`None` once it ended). One future
+    /// for the connection's life: it stays registered with the channel, where a new wait per
+    /// request would register and unregister each time.
+    stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -111,12 +122,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.read.reserve(READ_ROOM);
             let read = if self.read.is_empty() {
                 // Between requests a stopping worker closes the connection.
-                if *self.stopped.borrow() {
+                let Some(stop) = self.stop.as_mut().filter(|_| !*self.stopped.borrow()) else {
                     return Ok(None);
-                }
+                };
                 tokio::select! {
                     read = self.io.read_buf(&mut self.read) => read?,
-                    _ = self.stopped.wait_for(|stopped| *stopped) => return Ok(None),
+                    () = stop => {
+                        self.stop = None;
+                        return Ok(None);
+                    }
                 }
             } else {
                 self.io.read_buf(&mut self.read).await?

@@ -612,3 +612,23 @@ async fn a_silent_connection_does_not_delay_shutdown() {
     let read = within("the silent connection to close", stream.read(&mut buf)).await;
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
+
+/// An HTTP/1 keep-alive connection waiting for its next request closes when the server shuts
+/// down, not when `idle` ends.
+#[tokio::test]
+async fn a_keep_alive_connection_between_requests_closes_at_shutdown() {
+    let dir = crate::support::config_dir(&[(
+        "hookyard.yaml",
+        "timeouts:\n  idle: 10m\n  shutdown: 10m\nhealth_path: /healthz\n",
+    )]);
+    let proxy = proxy(Some(dir.path()));
+    let mut stream = TcpStream::connect(proxy.addrs()[0]).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: a.test\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = within("the response", stream.read(&mut buf)).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    proxy.shutdown();
+    within("the server threads", tokio::task::spawn_blocking(move || proxy.wait())).await.unwrap();
+    let read = within("the kept connection to close", stream.read(&mut buf)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
