@@ -623,17 +623,26 @@ impl Transaction {
             if let Some(host) = &to.pool_host {
                 host.request();
             }
-            let sent = tokio::time::timeout(
-                timeout,
-                conn.worker.origins.send(&to, request, self.case.as_ref(), &self.generation.dns),
-            );
-            let mut sent = match &mut self.left {
-                None => sent.await,
-                // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
-                Some(left) => tokio::select! {
-                    sent = sent => sent,
-                    () = left.closed() => return Err(Answer::ClientLeft),
-                },
+            let mut sent = {
+                // Pinned where it is made: the exchange's future is large, and awaiting it by
+                // value would move it once more.
+                let sending = std::pin::pin!(tokio::time::timeout(
+                    timeout,
+                    conn.worker.origins.send(
+                        &to,
+                        request,
+                        self.case.as_ref(),
+                        &self.generation.dns
+                    ),
+                ));
+                match &mut self.left {
+                    None => sending.await,
+                    // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
+                    Some(left) => tokio::select! {
+                        sent = sending => sent,
+                        () = left.closed() => return Err(Answer::ClientLeft),
+                    },
+                }
             };
             let (Some(p), Some(host)) = (&mut pool, to.pool_host.as_deref()) else { break sent };
             let passive = p.passive(&self.generation.config.settings.health_checks);
