@@ -969,14 +969,20 @@ fn take_head_back(
     parts: &mut http::response::Parts,
     body: &mut OriginBody,
 ) -> Result<(), Answer> {
-    if let Some(lent) = head.take_unread::<LentFields>()
-        && let Err(e) = body.give_back(*lent)
-    {
-        debug!(error = %e, "origin response fields");
-        return Err(Answer::OriginFailed);
+    if let Some(lent) = head.take_unread::<LentFields>() {
+        give_back(body, *lent)?;
     }
     set_head(parts, head);
     Ok(())
+}
+
+/// Gives `lent` back to the origin's response `body` (see [`OriginBody::give_back`]); 502 if
+/// they were put in the map and it could not hold one.
+fn give_back(body: &mut OriginBody, lent: LentFields) -> Result<(), Answer> {
+    body.give_back(lent).map_err(|e| {
+        debug!(error = %e, "origin response fields");
+        Answer::OriginFailed
+    })
 }
 
 /// Puts `head`'s status, reason and fields into `parts`.

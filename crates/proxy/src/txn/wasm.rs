@@ -121,11 +121,8 @@ pub(super) fn response(
     }
     let (status, headers, lent) = head.into_parts::<LentFields>();
     parts.headers = headers;
-    if let Some(lent) = lent
-        && let Err(e) = body.give_back(*lent)
-    {
-        debug!(error = %e, "origin response fields");
-        return Err(Answer::OriginFailed);
+    if let Some(lent) = lent {
+        super::give_back(body, *lent)?;
     }
     parts.status = http::StatusCode::from_u16(status).map_err(|_| Answer::WasmFailed)?;
     Ok(())
