@@ -596,39 +596,46 @@ async fn a_connection_silent_before_its_first_request_waits_for_idle() {
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
 }
 
-/// A connection that never sent a byte does not hold up a graceful shutdown.
-#[tokio::test]
-async fn a_silent_connection_does_not_delay_shutdown() {
+/// A proxy whose idle connections and shutdown would wait ten minutes, and a connection to it.
+async fn patient_proxy() -> (tempfile::TempDir, hookyard_proxy::ServerHandle, TcpStream) {
     let dir = crate::support::config_dir(&[(
         "hookyard.yaml",
         "timeouts:\n  idle: 10m\n  shutdown: 10m\n",
     )]);
     let proxy = proxy(Some(dir.path()));
-    let mut stream = TcpStream::connect(proxy.addrs()[0]).await.unwrap();
-    wait_for("the connection accepted", || proxy.status().connections == 1).await;
+    let stream = TcpStream::connect(proxy.addrs()[0]).await.unwrap();
+    (dir, proxy, stream)
+}
+
+/// Shuts `proxy` down and checks that `stream` (`what`) was closed by then.
+async fn closed_at_shutdown(
+    proxy: hookyard_proxy::ServerHandle,
+    mut stream: TcpStream,
+    what: &str,
+) {
     proxy.shutdown();
     within("the server threads", tokio::task::spawn_blocking(move || proxy.wait())).await.unwrap();
     let mut buf = [0u8; 16];
-    let read = within("the silent connection to close", stream.read(&mut buf)).await;
+    let read = within(what, stream.read(&mut buf)).await;
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
+/// A connection that never sent a byte does not hold up a graceful shutdown.
+#[tokio::test]
+async fn a_silent_connection_does_not_delay_shutdown() {
+    let (_dir, proxy, stream) = patient_proxy().await;
+    wait_for("the connection accepted", || proxy.status().connections == 1).await;
+    closed_at_shutdown(proxy, stream, "the silent connection to close").await;
 }
 
 /// An HTTP/1 keep-alive connection waiting for its next request closes when the server shuts
 /// down, not when `idle` ends.
 #[tokio::test]
 async fn a_keep_alive_connection_between_requests_closes_at_shutdown() {
-    let dir = crate::support::config_dir(&[(
-        "hookyard.yaml",
-        "timeouts:\n  idle: 10m\n  shutdown: 10m\nhealth_path: /healthz\n",
-    )]);
-    let proxy = proxy(Some(dir.path()));
-    let mut stream = TcpStream::connect(proxy.addrs()[0]).await.unwrap();
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: a.test\r\n\r\n").await.unwrap();
+    let (_dir, proxy, mut stream) = patient_proxy().await;
+    stream.write_all(b"GET /_hookyard/health HTTP/1.1\r\nHost: a.test\r\n\r\n").await.unwrap();
     let mut buf = [0u8; 512];
     let n = within("the response", stream.read(&mut buf)).await.unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
-    proxy.shutdown();
-    within("the server threads", tokio::task::spawn_blocking(move || proxy.wait())).await.unwrap();
-    let read = within("the kept connection to close", stream.read(&mut buf)).await;
-    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    closed_at_shutdown(proxy, stream, "the kept connection to close").await;
 }
