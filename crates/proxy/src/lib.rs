@@ -31,6 +31,7 @@ mod admin;
 #[doc(hidden)]
 pub mod benching;
 mod check;
+mod clock;
 pub mod config;
 mod conn;
 mod control;

@@ -35,6 +35,7 @@ use self::response::Back;
 pub(crate) use self::response::put_received;
 pub(crate) use self::response::{LentFields, OriginBody, Received};
 use self::tls::{TlsError, TlsTarget};
+use crate::clock::Stamp;
 use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};
 
@@ -78,14 +79,15 @@ impl From<OriginError> for Failed {
 /// One idle connection.
 struct Pooled {
     conn: Box<OriginConn>,
-    since: Instant,
+    /// When it came back, on the coarse [`clock`] (a tick is nothing to an idle timeout).
+    since: Stamp,
 }
 
 impl Pooled {
     /// Whether it may take a request: idle at most `idle_timeout`, and neither closed by its
     /// origin nor holding bytes nobody asked for.
     fn usable(&mut self, idle_timeout: Duration) -> bool {
-        self.since.elapsed() <= idle_timeout && self.conn.usable()
+        self.since.until(Stamp::now()) <= idle_timeout && self.conn.usable()
     }
 }
 
@@ -124,7 +126,7 @@ impl Idle {
         conn.idle();
         let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
         let Lists { by_key, pooled: count } = &mut *lists;
-        let pooled = Pooled { conn, since: Instant::now() };
+        let pooled = Pooled { conn, since: Stamp::now() };
         match by_key.get_mut(key) {
             Some(list) if list.len() >= self.max_idle => return,
             Some(list) => list.push_back(pooled),

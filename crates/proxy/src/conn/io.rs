@@ -7,16 +7,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::clock::{self, Stamp};
 use crate::stats::{ListenerCounts, ListenerStats};
 
 /// What a connection's transactions and its I/O share.
 #[derive(Debug)]
 pub(crate) struct ConnState {
-    epoch: Instant,
+    /// When the connection began, on the coarse [`clock`].
+    epoch: Stamp,
     /// Milliseconds from `epoch` to the last byte moved.
     last_activity: AtomicU64,
     /// Transactions whose handler is running.
@@ -34,7 +36,7 @@ impl ConnState {
     /// A connection's state that counts its traffic in `counts`.
     pub(crate) fn counting(counts: Option<ListenerCounts>) -> ConnState {
         ConnState {
-            epoch: Instant::now(),
+            epoch: Stamp::now(),
             last_activity: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             requests: AtomicU64::new(0),
@@ -62,11 +64,12 @@ impl ConnState {
         }
     }
 
-    /// When the first byte of the request head being read now came, if one is.
-    pub(crate) fn head_started(&self) -> Option<Instant> {
+    /// When the first byte of the request head being read now came, if one is: the latest it
+    /// may have, seen at the precise `now`.
+    pub(crate) fn head_started(&self, now: Instant) -> Option<Instant> {
         match self.head_started.load(Ordering::Relaxed) {
             0 => None,
-            ms => Some(self.epoch + std::time::Duration::from_millis(ms - 1)),
+            ms => Some(self.stamped(ms - 1, now)),
         }
     }
 
@@ -75,14 +78,24 @@ impl ConnState {
         self.last_activity.store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
-    /// Milliseconds since the connection began (one less than the most a stamp can hold).
+    /// Milliseconds since the connection began, on the coarse [`clock`] (one less than the
+    /// most a stamp can hold).
     fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+        u64::try_from(self.epoch.until(Stamp::now()).as_millis()).unwrap_or(u64::MAX - 1)
     }
 
-    /// When the last byte moved.
-    pub(crate) fn last_activity(&self) -> Instant {
-        self.epoch + std::time::Duration::from_millis(self.last_activity.load(Ordering::Relaxed))
+    /// The latest moment a stamp of `ms` may stand for, seen at the precise `now`: `now` less
+    /// the least time that may have passed since (the coarse clock's reading, less a tick and
+    /// the millisecond the stamp dropped), so that a timeout counted from it never ends early.
+    fn stamped(&self, ms: u64, now: Instant) -> Instant {
+        let passed = self.epoch.until(Stamp::now()).saturating_sub(Duration::from_millis(ms));
+        let least = passed.saturating_sub(clock::TICK + Duration::from_millis(1));
+        now.checked_sub(least).unwrap_or(now)
+    }
+
+    /// When the last byte moved: the latest it may have, seen at the precise `now`.
+    pub(crate) fn last_activity(&self, now: Instant) -> Instant {
+        self.stamped(self.last_activity.load(Ordering::Relaxed), now)
     }
 
     /// Stamps the start of a request head, unless one is stamped already.
@@ -171,5 +184,50 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::ConnState;
+    use crate::clock::TICK;
+
+    /// How late a stamp may read: a tick of lag at each end, the margin and a dropped
+    /// millisecond.
+    const LATE: Duration = Duration::from_millis(3 * TICK.as_millis() as u64 + 1);
+
+    #[test]
+    fn a_timeout_counted_from_the_last_activity_never_ends_early() {
+        let state = ConnState::counting(None);
+        std::thread::sleep(Duration::from_millis(50));
+        let before = Instant::now();
+        state.touch();
+        let after = Instant::now();
+        for wait in [0, 5, 40] {
+            std::thread::sleep(Duration::from_millis(wait));
+            let now = Instant::now();
+            let last = state.last_activity(now);
+            assert!(last >= before, "{:?} before the byte moved", before - last);
+            assert!(last <= now && last <= after + LATE, "{:?} late", last - after);
+        }
+    }
+
+    #[test]
+    fn a_head_is_timed_from_its_first_byte_until_it_ends() {
+        let state = ConnState::counting(None);
+        assert_eq!(state.head_started(Instant::now()), None);
+        std::thread::sleep(Duration::from_millis(30));
+        let before = Instant::now();
+        state.head_begins();
+        let after = Instant::now();
+        std::thread::sleep(2 * LATE);
+        // A second call while the head is read keeps the first stamp.
+        state.head_begins();
+        let started = state.head_started(Instant::now()).expect("a head is being read");
+        assert!(started >= before && started <= after + LATE);
+        state.head_ends();
+        assert_eq!(state.head_started(Instant::now()), None);
     }
 }
