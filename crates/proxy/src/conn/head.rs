@@ -342,6 +342,10 @@ mod tests {
          Proxy-Authorization: Basic eA==\r\nX-Cache: hit\r\nContent-Length: 2\r\n\r\n",
         "HTTP/1.0 200 OK\r\nX-Old: été\r\nConnection: é, x-old\r\n\r\n",
         "HTTP/1.1 200 OK\r\nConnection: ,, x-gone ,\r\nX-Gone: 1\r\nX-Kept:  spaced  \r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, TE, x-kept, é\r\nKeep-Alive: timeout=5\r\n\
+         X-Kept: 1\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\
+         X-Kept: 1\r\n\r\n",
     ];
 
     /// The head written both ways: the map as the transaction's phases leave it (its fields of

@@ -104,12 +104,13 @@ pub(crate) fn is_hop_by_hop_name(name: &[u8]) -> bool {
     }
 }
 
-/// Whether `name`, a field name (a token, as the codec and `http` check), is `lower` in any
-/// case; `lower` is lower-case letters and `-`.
+/// Whether `name`, a field name (a token, as the codec and `http` check) or a part of a field
+/// value, is `lower` in any case; `lower` is lower-case letters and `-`.
 ///
-/// A token and such a name differ, where they match in any case, only in the bit that sets a
-/// letter's case (no token byte becomes `-` with it): that bit or-ed in, the bytes compare
-/// without a branch each, which a response's every field pays several times over.
+/// Such bytes and `lower` differ, where they match in any case, only in the bit that sets a
+/// letter's case (no token or value byte becomes `-` with it: only a CR would, which no value
+/// holds): that bit or-ed in, the bytes compare without a branch each, which a response's
+/// every field pays several times over.
 pub(crate) fn is_name(name: &[u8], lower: &[u8]) -> bool {
     name.len() == lower.len()
         && name.iter().zip(lower).fold(0u8, |differ, (&a, &b)| differ | ((a | 0x20) ^ b)) == 0
@@ -126,9 +127,15 @@ pub(crate) fn each_received<'a>(
     let mut coded = false;
     for (name, value) in lines.iter() {
         match name.len() {
-            10 if is_name(name, b"connection") && is_visible_ascii(value) => {
+            10 if is_name(name, b"connection") => {
+                // Tokens naming fields of one hop (`keep-alive`, most often) drop nothing more.
                 let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
-                named.extend(tokens.filter(|t| !t.is_empty()));
+                let before = named.len();
+                named.extend(tokens.filter(|t| !t.is_empty() && !is_hop_by_hop_name(t)));
+                // A value that is not text names nothing, as the map's reading of it.
+                if named.len() > before && !is_visible_ascii(value) {
+                    named.truncate(before);
+                }
             }
             17 if is_name(name, b"transfer-encoding") => coded = true,
             _ => {}
