@@ -138,7 +138,9 @@ async fn transact(
         &parts,
     );
     let limit = txn.generation.config.settings.timeouts.transaction_active;
-    let ran = tokio::time::timeout(limit, async {
+    // Counted from `started`: one clock read fewer than a timeout reading its own.
+    let deadline = tokio::time::Instant::from_std(started) + limit;
+    let ran = tokio::time::timeout_at(deadline, async {
         let mut response = match txn.run(&conn, &mut parts, body).await {
             Ok(response) => response,
             Err(Answer::ClientLeft) => return None,
