@@ -153,7 +153,8 @@ impl RequestLine {
         let (path, query) = (uri.path(), uri.query().unwrap_or(""));
         if let Some(authority) = uri.authority() {
             let scheme = uri.scheme_str().unwrap_or("http");
-            return Ok(Url { scheme, host: host(authority), port: port(authority)?, path, query });
+            let port = port(authority.as_str())?;
+            return Ok(Url { scheme, host: host(authority), port, path, query });
         }
         if !path.starts_with('/') {
             return Err(Answer::BadTarget);
@@ -162,14 +163,49 @@ impl RequestLine {
             return Ok(Url { scheme, host: "", port: None, path, query });
         };
         let text = value.to_str().map_err(|_| Answer::BadTarget)?;
-        let authority = Authority::try_from(text).map_err(|_| Answer::BadTarget)?;
-        if authority.as_str().contains('@') {
+        if !is_authority(text.as_bytes()) || text.contains('@') {
             return Err(Answer::BadTarget);
         }
-        // The host as a slice of the field itself: the parsed `Authority` is a copy.
-        Ok(Url { scheme, host: host_of(text), port: port(&authority)?, path, query })
+        Ok(Url { scheme, host: host_of(text), port: port(text)?, path, query })
     }
 }
+
+/// Whether `text` is an authority as `http`'s [`Authority`] reads one (what its `try_from`
+/// takes), checked in place: that parse copies the text into a buffer of its own, one
+/// allocation per request to check a `Host` field.
+///
+/// Each byte is one a URI may have (RFC 3986 §2: unreserved, sub-delims, `:`, `@`, `[`, `]`,
+/// and `%`); none of `/`, `?` and `#`, which would end the authority before the text does.
+/// An IPv6 literal is one bracketed span, not after a `%`. Outside it, and after the last `@`
+/// (what precedes is user info), there is at most one `:` and no `%` (a percent-encoded
+/// character or a zone outside brackets is refused); an `@` does not end the text.
+fn is_authority(text: &[u8]) -> bool {
+    let (mut colons, mut percent) = (0, false);
+    let (mut opened, mut closed) = (false, false);
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {}
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => {}
+            b':' if colons >= MAX_COLONS => return false,
+            b':' => colons += 1,
+            b'%' => percent = true,
+            b'[' if opened || percent => return false,
+            b'[' => opened = true,
+            b']' if !opened || closed => return false,
+            // The colons and a `%` so far were the literal's (or its zone's).
+            b']' => (closed, colons, percent) = (true, 0, false),
+            b'@' if i + 1 == text.len() => return false,
+            // The colons and a `%` so far were the user info's.
+            b'@' => (colons, percent) = (0, false),
+            _ => return false,
+        }
+    }
+    !text.is_empty() && opened == closed && colons <= 1 && !percent
+}
+
+/// The most colons an authority may have outside brackets as it is read (an IPv6 address
+/// written without them has seven; `http` refuses a ninth).
+const MAX_COLONS: u32 = 8;
 
 /// The host of a valid authority's text, without an IPv6 literal's brackets.
 fn host_of(text: &str) -> &str {
@@ -186,15 +222,15 @@ fn host(authority: &Authority) -> &str {
 
 /// An authority's port: `Ok(None)` when it has none (or an empty one, RFC 3986 §3.2.3), refused
 /// when it is not digits making a number up to 65535 (`http` reads those as no port).
-fn port(authority: &Authority) -> Result<Option<u16>, Answer> {
-    let text = authority.as_str().as_bytes();
+fn port(authority: &str) -> Result<Option<u16>, Answer> {
+    let text = authority.as_bytes();
     // The last `:` after an IPv6 literal's `]`, if there is one (its colons are not the
     // port's). A byte loop: an authority is short, and searched once per request.
     let Some(colon) = text.iter().rposition(|&b| b == b':' || b == b']') else { return Ok(None) };
     if text[colon] == b']' {
         return Ok(None);
     }
-    let digits = &authority.as_str()[colon + 1..];
+    let digits = &authority[colon + 1..];
     if digits.is_empty() {
         return Ok(None);
     }
@@ -208,10 +244,53 @@ fn port(authority: &Authority) -> Result<Option<u16>, Answer> {
 mod tests {
     use http::uri::Authority;
 
-    use super::{Answer, host_of, port};
+    use super::{Answer, host_of, is_authority, port};
 
     fn port_of(text: &str) -> Result<Option<u16>, Answer> {
-        port(&Authority::try_from(text).unwrap())
+        assert!(is_authority(text.as_bytes()), "{text}");
+        port(text)
+    }
+
+    /// Every text of up to five bytes from an alphabet of the bytes the rules tell apart, and
+    /// some longer ones: checked in place as `http` parses them.
+    #[test]
+    fn an_authority_is_checked_in_place_as_http_parses_it() {
+        let alphabet = b"a1:@[]%/?#.- \"{";
+        let mut text = Vec::new();
+        let mut checked = 0;
+        for len in 0..=5u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                let parsed =
+                    std::str::from_utf8(&text).is_ok_and(|t| Authority::try_from(t).is_ok());
+                assert_eq!(is_authority(&text), parsed, "{:?}", String::from_utf8_lossy(&text));
+                checked += 1;
+            }
+        }
+        assert!(checked > 800_000);
+        for text in [
+            "example.com",
+            "example.com:8080",
+            "user:pass@example.com:80",
+            "a@b@c",
+            "[fe80::1%25eth0]:443",
+            "[2001:db8::7]",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7:8",
+            "[1:2:3:4:5:6:7:8:9:10]",
+            "héllo.example",
+            "%41.example",
+            "[::1]]",
+            "[[::1]",
+            "x]:80",
+        ] {
+            let parsed = Authority::try_from(text).is_ok();
+            assert_eq!(is_authority(text.as_bytes()), parsed, "{text}");
+        }
     }
 
     #[test]
