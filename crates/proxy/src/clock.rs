@@ -9,8 +9,10 @@
 //!
 //! Both ends of a span read this way may each lag by up to a tick, so the span is known to
 //! within [`TICK`]; a timeout counted from a stamp takes the shortest span it may have been, so
-//! that it never ends early. Durations reported to users (transactions, plugin callbacks) keep
-//! precise reads.
+//! that it does not end early. (The kernel advances the clock on one CPU's tick: on a busy
+//! virtual machine whose host holds that CPU back, the clock can lag longer, and such a timeout
+//! may then end early by the difference, a few milliseconds against timeouts of seconds.)
+//! Durations reported to users (transactions, plugin callbacks) keep precise reads.
 
 use std::time::Duration;
 
@@ -41,25 +43,27 @@ mod tests {
 
     use super::*;
 
+    /// How far the clock may lag here and the tests still hold: far more than a tick, for a
+    /// loaded test machine.
+    const SLACK: Duration = Duration::from_millis(250);
+
     #[test]
-    fn a_span_on_the_coarse_clock_is_at_most_a_tick_longer_than_the_precise_one() {
-        for wait in [0, 1, 7, 30] {
-            let (precise, coarse) = (Instant::now(), Stamp::now());
-            std::thread::sleep(Duration::from_millis(wait));
-            let read = coarse.until(Stamp::now());
-            let took = precise.elapsed();
-            // (Shorter it may be by any amount: the thread may be held between the reads.)
-            assert!(read <= took + TICK, "{read:?} read, {took:?} taken");
-        }
+    fn a_span_on_the_coarse_clock_reads_as_the_precise_one() {
+        let wait = Duration::from_millis(300);
+        let (precise, coarse) = (Instant::now(), Stamp::now());
+        std::thread::sleep(wait);
+        let read = coarse.until(Stamp::now());
+        let took = precise.elapsed();
+        assert!(read + SLACK >= wait && read <= took + SLACK, "{read:?} read, {took:?} taken");
     }
 
     #[test]
     fn a_stamp_before_another_reads_as_no_time_from_it() {
         let earlier = Stamp::now();
-        std::thread::sleep(TICK * 2);
+        std::thread::sleep(SLACK * 2);
         let later = Stamp::now();
         assert!(later > earlier);
         assert_eq!(later.until(earlier), Duration::ZERO);
-        assert!(earlier.until(later) >= TICK);
+        assert!(earlier.until(later) >= SLACK);
     }
 }

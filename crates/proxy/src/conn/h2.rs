@@ -247,7 +247,7 @@ fn next(state: &ConnState, idle: Duration, closing: Option<Instant>) -> Next {
         Some(end) if end <= now => Next::Drop,
         Some(end) => Next::Wait(end),
         None => {
-            let deadline = state.last_activity(now) + idle;
+            let deadline = state.last_activity() + idle;
             if deadline > now {
                 Next::Wait(deadline)
             } else if state.in_flight.load(Ordering::Relaxed) == 0 {

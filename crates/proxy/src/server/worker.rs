@@ -303,12 +303,12 @@ async fn drive<E: std::fmt::Display>(
     tokio::pin!(connection);
     loop {
         let now = std::time::Instant::now();
-        let head = state.head_started(now).map(|started| started + header_read);
+        let head = state.head_started().map(|started| started + header_read);
         if head.is_some_and(|limit| limit <= now) {
             debug!("header read timeout");
             break;
         }
-        let mut deadline = state.last_activity(now) + idle;
+        let mut deadline = state.last_activity() + idle;
         if deadline <= now {
             if state.in_flight.load(Ordering::Relaxed) == 0 {
                 debug!("idle timeout");
