@@ -14,6 +14,8 @@
 //! may then end early by the difference, a few milliseconds against timeouts of seconds.)
 //! Durations reported to users (transactions, plugin callbacks) keep precise reads.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The longest a tick of the coarse clock may be: 10 ms, Linux's with `HZ=100` (the common
@@ -37,6 +39,35 @@ impl Stamp {
     }
 }
 
+/// Milliseconds on the coarse clock since its first reading in this process.
+fn millis() -> u64 {
+    static START: OnceLock<Stamp> = OnceLock::new();
+    let start = *START.get_or_init(Stamp::now);
+    u64::try_from(start.until(Stamp::now()).as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A warning's rate: whether one is due now, the first at once, then at most one per period,
+/// whichever thread asks.
+#[derive(Debug, Default)]
+pub(crate) struct Quiet {
+    /// Until when (milliseconds of [`millis`]) none is due.
+    until: AtomicU64,
+}
+
+impl Quiet {
+    /// Whether a warning is due now; if so, none is for `every` after.
+    pub(crate) fn due(&self, every: Duration) -> bool {
+        let now = millis();
+        let until = self.until.load(Ordering::Relaxed);
+        let next = now.saturating_add(u64::try_from(every.as_millis()).unwrap_or(u64::MAX));
+        now >= until
+            && self
+                .until
+                .compare_exchange(until, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -55,6 +86,16 @@ mod tests {
         let read = coarse.until(Stamp::now());
         let took = precise.elapsed();
         assert!(read + SLACK >= wait && read <= took + SLACK, "{read:?} read, {took:?} taken");
+    }
+
+    #[test]
+    fn a_warning_is_due_at_first_then_once_per_period() {
+        let quiet = Quiet::default();
+        assert!(quiet.due(SLACK));
+        assert!(!quiet.due(SLACK));
+        std::thread::sleep(SLACK * 3);
+        assert!(quiet.due(SLACK));
+        assert!(!quiet.due(SLACK));
     }
 
     #[test]

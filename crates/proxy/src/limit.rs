@@ -8,9 +8,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::warn;
+
+use crate::clock::Quiet;
 
 /// The shortest time between two warnings of one endpoint.
 pub(crate) const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -25,9 +27,8 @@ pub(crate) struct ConnLimit {
     max: usize,
     open: AtomicUsize,
     refused: AtomicU64,
-    /// Milliseconds after `since` before which no warning is logged.
-    quiet_until: AtomicU64,
-    since: Instant,
+    /// When a refusal is logged next.
+    quiet: Quiet,
 }
 
 /// An open connection's place under its cap; the place is freed when it drops.
@@ -47,8 +48,7 @@ impl ConnLimit {
             max: max.max(1),
             open: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
-            quiet_until: AtomicU64::new(0),
-            since: Instant::now(),
+            quiet: Quiet::default(),
         })
     }
 
@@ -67,15 +67,7 @@ impl ConnLimit {
     }
 
     fn warn(&self, refused: u64) {
-        let now = self.since.elapsed().as_millis() as u64;
-        let quiet = self.quiet_until.load(Ordering::Relaxed);
-        let next = now + WARN_EVERY.as_millis() as u64;
-        if now < quiet
-            || self
-                .quiet_until
-                .compare_exchange(quiet, next, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
+        if !self.quiet.due(WARN_EVERY) {
             return;
         }
         warn!(

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use crate::clock;
+
 /// One worker's counters.
 #[derive(Debug, Default)]
 pub(crate) struct WorkerStats {
@@ -229,12 +231,23 @@ pub(crate) struct OriginStats {
     pub(crate) connect: Histogram,
     /// By [`OriginFailure`], in [`OriginFailure::ALL`]'s order.
     pub(crate) errors: [AtomicU64; 5],
+    /// When a failure is logged next.
+    quiet: clock::Quiet,
 }
+
+/// How often a worker logs one origin's failures at most.
+const FAILURE_WARN_EVERY: Duration = Duration::from_secs(10);
 
 impl OriginStats {
     pub(crate) fn error(&self, failure: OriginFailure) {
         let at = OriginFailure::ALL.iter().position(|f| *f == failure).unwrap_or(0);
         self.errors[at].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a failure now should be logged: the first, then at most one per
+    /// [`FAILURE_WARN_EVERY`].
+    pub(crate) fn warn_due(&self) -> bool {
+        self.quiet.due(FAILURE_WARN_EVERY)
     }
 }
 

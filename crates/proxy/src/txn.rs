@@ -657,24 +657,37 @@ impl Transaction {
         };
         let authority = &to.key;
         let sent = sent.map(|sent| sent.map_err(|failed| failed.error));
-        let failed = |failure| conn.worker.stats().origins.get(&to.label()).error(failure);
+        let failed = |failure: OriginFailure, error: &dyn std::fmt::Display| {
+            let stats = conn.worker.stats().origins.get(&to.label());
+            stats.error(failure);
+            // Each answers a client 502 or 504 that no other line explains (a TLS failure has
+            // its own line).
+            if failure != OriginFailure::Tls && stats.warn_due() {
+                warn!(origin = %authority, failure = failure.label(), %error,
+                    "an origin failed: clients were answered 502 or 504 (logged at most every \
+                     10 s per origin and worker; `hookyard_origin_errors_total` counts them all)");
+            }
+        };
         let (server_state, result) = match sent {
             Ok(Ok(response)) => (abi::HY_SERVER_STATE_TRANSACTION_COMPLETE, Ok(response)),
             Err(_) => {
                 debug!(origin = %authority, "origin response timeout");
-                failed(OriginFailure::ResponseTimeout);
+                failed(
+                    OriginFailure::ResponseTimeout,
+                    &format_args!("no response head in {timeout:?}"),
+                );
                 (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
             }
             Ok(Err(e @ OriginError::ConnectTimeout)) => {
                 debug!(origin = %authority, error = %e, "origin connect timeout");
-                failed(OriginFailure::ConnectTimeout);
+                failed(OriginFailure::ConnectTimeout, &e);
                 (abi::HY_SERVER_STATE_ACTIVE_TIMEOUT, Err(Answer::OriginTimeout))
             }
             Ok(Err(OriginError::Tls(e))) => {
                 warn!(origin = %authority, error = %e, "origin tls failed");
                 let counter = &conn.worker.stats().origin_tls_failures[e.kind.index()];
                 counter.fetch_add(1, Ordering::Relaxed);
-                failed(OriginFailure::Tls);
+                failed(OriginFailure::Tls, &e);
                 (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(Answer::OriginTls(e.kind)))
             }
             Ok(Err(e)) => {
@@ -694,7 +707,7 @@ impl Transaction {
                         OriginError::Connect(_) | OriginError::Busy => OriginFailure::Connect,
                         _ => OriginFailure::Exchange,
                     };
-                    failed(failure);
+                    failed(failure, &e);
                     Answer::OriginFailed
                 };
                 (abi::HY_SERVER_STATE_CONNECTION_ERROR, Err(answer))

@@ -73,3 +73,28 @@ POST / HTTP/1.1\r\nHost: www.example.com\r\nTransfer-Encoding: chunked\r\nConten
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("HTTP/1.1 400"), "{answer}");
 }
+
+/// An origin that fails is named in the log at `warn`, once per origin and worker however many
+/// requests fail meanwhile: each failure answers a client 502 that no other line explains.
+#[test]
+fn a_failing_origin_is_logged_once_not_per_request() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = config_dir(&[
+        ("remap.config", &format!("map http://www.example.com/ http://{closed}/\n")),
+        ("hookyard.yaml", "workers: 1\n"),
+    ]);
+    let args = ["--config", ".", "--listen", "127.0.0.1:0"];
+    let (mut child, log, addr) = crate::cli::start_run(dir.path(), &args);
+    for _ in 0..5 {
+        let answer = crate::cli::http_get(&addr, "www.example.com", "/");
+        assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // The child is gone: its log ends.
+    let lines: Vec<String> = log.iter().collect();
+    let warned: Vec<&String> = lines.iter().filter(|l| l.contains("an origin failed")).collect();
+    assert_eq!(warned.len(), 1, "{}", lines.join("\n"));
+    assert!(warned[0].contains(&closed.to_string()) && warned[0].contains("WARN"), "{}", warned[0]);
+    assert!(warned[0].contains("failure=\"connect\"") || warned[0].contains("failure=connect"));
+}
