@@ -79,7 +79,8 @@ impl From<OriginError> for Failed {
 /// One idle connection.
 struct Pooled {
     conn: Box<OriginConn>,
-    /// When it came back, on the coarse [`clock`] (a tick is nothing to an idle timeout).
+    /// When it came back, on the coarse [`clock`](crate::clock) (a tick is nothing to an idle
+    /// timeout).
     since: Stamp,
 }
 
