@@ -1,17 +1,26 @@
 //! The process log: `tracing` events to standard error, as text or JSON lines, through a filter
 //! that `hookyard ctl log-level` replaces at run time.
 //!
-//! A process has one subscriber, so the reload handle is process-wide too: [`install`] keeps it
-//! where the control channel finds it ([`installed`]). A server started in a process that
+//! A process has one subscriber, so the filter's handle is process-wide too: [`install`] keeps
+//! it where the control channel finds it ([`installed`]). A server started in a process that
 //! installed no subscriber (a test) has no filter to change, and says so.
+//!
+//! The filter is our own layer over `EnvFilter` (`Swappable`), not `tracing_subscriber`'s
+//! `reload` layer: that one takes a lock at every call, and a connection's span is entered and
+//! left at every poll of the connection, several times a request.
 
 use std::io::IsTerminal as _;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use arc_swap::ArcSwap;
 use serde::Serialize;
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::subscriber::{Interest, Subscriber};
+use tracing_core::{LevelFilter, Metadata};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Registry, reload};
 
 /// The filter used when neither `RUST_LOG` nor `log.level` gives one.
 pub const DEFAULT_LEVEL: &str = "warn,hookyard=info";
@@ -69,14 +78,11 @@ pub enum LogError {
     /// This process installed no reloadable subscriber.
     #[error("this process has no reloadable log filter")]
     NotInstalled,
-    /// The subscriber is gone (the process is ending).
-    #[error("the log filter cannot be replaced")]
-    Reload(#[source] reload::Error),
 }
 
 /// The running process's log filter, replaceable.
 pub struct LogControl {
-    handle: reload::Handle<EnvFilter, Registry>,
+    filter: Swappable,
     /// The directive in force as it was given (`EnvFilter` shows its own normal form).
     directive: Mutex<String>,
 }
@@ -97,14 +103,128 @@ impl LogControl {
     ///
     /// # Errors
     ///
-    /// The directive does not parse (the filter in force stays), or the subscriber is gone.
+    /// The directive does not parse (the filter in force stays).
     pub fn set_level(&self, directive: &str) -> Result<(), LogError> {
         let filter = parse(directive)?;
         // Under the lock, so that two changes at once leave the filter and its text agreeing.
         let mut current = self.directive.lock().unwrap_or_else(PoisonError::into_inner);
-        self.handle.reload(filter).map_err(LogError::Reload)?;
+        self.filter.replace(directive, filter);
         directive.clone_into(&mut current);
         Ok(())
+    }
+}
+
+/// The process's filter layer: an `EnvFilter`, replaced whole by [`Swappable::replace`].
+///
+/// `EnvFilter` looks a span up under a lock at each entry and exit, which only a filter with
+/// span directives (`[conn]=debug`) needs: for any other the lookup finds nothing. This layer
+/// skips the span calls while no such filter is in force, after one atomic load.
+#[derive(Clone)]
+struct Swappable(Arc<Filter>);
+
+struct Filter {
+    in_force: ArcSwap<EnvFilter>,
+    /// Whether the filter in force may have span directives (true while one is replaced by
+    /// another too): then `EnvFilter` tracks the spans they match, from creation to close, and
+    /// their entries and exits.
+    spans: AtomicBool,
+}
+
+impl Swappable {
+    fn new(directive: &str, filter: EnvFilter) -> Swappable {
+        Swappable(Arc::new(Filter {
+            in_force: ArcSwap::from_pointee(filter),
+            spans: AtomicBool::new(has_span_directives(directive)),
+        }))
+    }
+
+    /// Puts `filter` (parsed from `directive`) in force, for callsites seen before too.
+    ///
+    /// A span is only ever tracked by the filter in force when it was made: entered under one
+    /// filter and left under another, it is left alone by both (as with `reload`). The flag is
+    /// raised before a filter with span directives goes in, and lowered after one without them
+    /// did, so that a span entry one filter saw is never skipped while that filter is in force.
+    fn replace(&self, directive: &str, filter: EnvFilter) {
+        let spans = has_span_directives(directive);
+        if spans {
+            self.0.spans.store(true, Ordering::SeqCst);
+        }
+        self.0.in_force.store(Arc::new(filter));
+        if !spans {
+            self.0.spans.store(false, Ordering::SeqCst);
+        }
+        // Each callsite's cached interest, and the highest level enabled, are asked again.
+        tracing_core::callsite::rebuild_interest_cache();
+        // Records of crates that log through the `log` facade stop where this filter stops.
+        log::set_max_level(log_level(LevelFilter::current()));
+    }
+
+    /// The filter in force, when span calls are to go to it.
+    fn for_spans(&self) -> Option<arc_swap::Guard<Arc<EnvFilter>>> {
+        self.0.spans.load(Ordering::Relaxed).then(|| self.0.in_force.load())
+    }
+}
+
+/// Whether `directive` may have span or field directives, written in brackets
+/// (`target[span{field=value}]=level`).
+fn has_span_directives(directive: &str) -> bool {
+    directive.contains('[')
+}
+
+/// The `log` facade's level for a `tracing` level.
+fn log_level(level: LevelFilter) -> log::LevelFilter {
+    match level.into_level() {
+        None => log::LevelFilter::Off,
+        Some(tracing_core::Level::ERROR) => log::LevelFilter::Error,
+        Some(tracing_core::Level::WARN) => log::LevelFilter::Warn,
+        Some(tracing_core::Level::INFO) => log::LevelFilter::Info,
+        Some(tracing_core::Level::DEBUG) => log::LevelFilter::Debug,
+        Some(_) => log::LevelFilter::Trace,
+    }
+}
+
+// Each call goes to the filter in force, as `EnvFilter`'s own `Layer` methods do.
+impl<S: Subscriber> Layer<S> for Swappable {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        Layer::<S>::register_callsite(&**self.0.in_force.load(), metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        Layer::<S>::enabled(&**self.0.in_force.load(), metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Layer::<S>::max_level_hint(&**self.0.in_force.load())
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(filter) = self.for_spans() {
+            Layer::<S>::on_new_span(&**filter, attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(filter) = self.for_spans() {
+            Layer::<S>::on_record(&**filter, id, values, ctx);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(filter) = self.for_spans() {
+            Layer::<S>::on_enter(&**filter, id, ctx);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(filter) = self.for_spans() {
+            Layer::<S>::on_exit(&**filter, id, ctx);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(filter) = self.for_spans() {
+            Layer::<S>::on_close(&**filter, id, ctx);
+        }
     }
 }
 
@@ -130,7 +250,7 @@ pub(crate) fn parse(directive: &str) -> Result<EnvFilter, LogError> {
 pub fn install(format: LogFormat, level: Option<&str>) -> Result<&'static LogControl, LogError> {
     let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
     let directive = from_env.as_deref().or(level).unwrap_or(DEFAULT_LEVEL);
-    let (filter, handle) = reload::Layer::new(parse(directive)?);
+    let filter = Swappable::new(directive, parse(directive)?);
     let ansi = std::io::stderr().is_terminal();
     let text = (format == LogFormat::Text)
         .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi));
@@ -142,13 +262,13 @@ pub fn install(format: LogFormat, level: Option<&str>) -> Result<&'static LogCon
             .with_writer(std::io::stderr)
     });
     tracing_subscriber::registry()
-        .with(filter)
+        .with(filter.clone())
         .with(text)
         .with(json)
         .try_init()
         .map_err(|_| LogError::NotInstalled)?;
     let directive = Mutex::new(directive.to_owned());
-    Ok(INSTALLED.get_or_init(|| LogControl { handle, directive }))
+    Ok(INSTALLED.get_or_init(|| LogControl { filter, directive }))
 }
 
 /// The filter [`install`] installed, if this process did.
@@ -171,6 +291,85 @@ mod tests {
         for bad in ["", "  ", "hookyard=loud", "[{"] {
             let err = parse(bad).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("is not a log filter") || err.contains("empty"), "{bad}: {err}");
+        }
+    }
+
+    /// The levels of the events that reached the subscriber.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<tracing::Level>>>);
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            self.0.lock().unwrap().push(*event.metadata().level());
+        }
+    }
+
+    impl Seen {
+        fn take(&self) -> Vec<tracing::Level> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    fn swappable(directive: &str) -> Swappable {
+        Swappable::new(directive, parse(directive).unwrap())
+    }
+
+    fn replace(filter: &Swappable, directive: &str) {
+        filter.replace(directive, parse(directive).unwrap());
+    }
+
+    #[test]
+    fn a_replaced_filter_holds_for_events_and_spans_made_before() {
+        use tracing::Level;
+        let filter = swappable("warn");
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry().with(filter.clone()).with(seen.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let conn = tracing::info_span!("conn");
+            let emit = || {
+                tracing::debug!("debug");
+                tracing::warn!("warn");
+            };
+            conn.in_scope(emit);
+            assert_eq!(seen.take(), [Level::WARN]);
+            // A span directive: debug events within `conn` spans, made from now on.
+            replace(&filter, "warn,[conn]=debug");
+            let later = tracing::info_span!("conn");
+            later.in_scope(emit);
+            assert_eq!(seen.take(), [Level::DEBUG, Level::WARN]);
+            emit();
+            assert_eq!(seen.take(), [Level::WARN], "outside the span");
+            // Entered under one filter, left under the next: neither is thrown off.
+            let entered = later.enter();
+            replace(&filter, "debug");
+            drop(entered);
+            emit();
+            assert_eq!(seen.take(), [Level::DEBUG, Level::WARN]);
+            replace(&filter, "warn,[conn]=debug");
+            let third = tracing::info_span!("conn");
+            let entered = third.enter();
+            replace(&filter, "error");
+            drop(entered);
+            third.in_scope(emit);
+            emit();
+            assert!(seen.take().is_empty(), "nothing under error");
+            replace(&filter, "warn,[conn]=debug");
+            tracing::info_span!("conn").in_scope(emit);
+            emit();
+            assert_eq!(seen.take(), [Level::DEBUG, Level::WARN, Level::WARN]);
+        });
+    }
+
+    #[test]
+    fn only_bracketed_directives_follow_spans() {
+        for (directive, spans) in [
+            ("warn,hookyard=info", false),
+            ("off", false),
+            ("[conn]=debug", true),
+            ("hookyard[conn{peer=1.2.3.4}]=trace", true),
+        ] {
+            assert_eq!(has_span_directives(directive), spans, "{directive}");
+            assert_eq!(swappable(directive).for_spans().is_some(), spans, "{directive}");
         }
     }
 

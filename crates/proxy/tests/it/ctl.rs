@@ -154,6 +154,12 @@ fn ctl_log_level_changes_the_filter_of_the_running_process() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("`hookyard=loud` is not a log filter"), "{}", stderr(&bad));
     assert_eq!(stdout(&proxy.ctl(&["log-level"])), "hookyard=debug\n");
+    // A span directive: debug lines from within a connection (a head refused, here).
+    let spans = proxy.ctl(&["log-level", "warn,[conn]=debug"]);
+    assert!(spans.status.success(), "{}", stderr(&spans));
+    assert!(http_get(&proxy.addr, "x", "/a b").starts_with("HTTP/1.1 400"));
+    let refused = wait_line(&proxy.lines, &mut seen, |l| l.contains("request head refused"));
+    assert!(refused.is_some_and(|l| l.contains("DEBUG") && l.contains("conn{")), "{seen:#?}");
     let off = proxy.ctl(&["log-level", "off"]);
     assert!(off.status.success(), "{}", stderr(&off));
     assert!(http_get(&proxy.addr, "down.test", "/").starts_with("HTTP/1.1 502"));
