@@ -20,7 +20,7 @@
 use std::fmt::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{BufMut, BytesMut};
 use hookyard_h1::{BodyKind, Decoded, Decoder, Encoder, Limits, ReasonPhrase};
@@ -62,8 +62,7 @@ where
         write: BytesMut::with_capacity(READ_ROOM),
         conn,
         limits,
-        stop: Some(Box::pin(stop(stopped.clone()))),
-        stopped,
+        stop: Stop::new(stopped),
     };
     let result = connection.run().await;
     // A close: the client reads what was written, then the end.
@@ -71,9 +70,55 @@ where
     result
 }
 
-/// Ends when `stopped` turns true, or its sender goes.
-async fn stop(mut stopped: watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stopped| *stopped).await;
+/// The worker's stop signal, as a connection waits for it between requests.
+struct Stop {
+    signal: watch::Receiver<bool>,
+    /// `signal` turning true (or its sender going), waited for by one future for the
+    /// connection's life (`None` once it ended): it stays registered with the channel, where a
+    /// new wait per request would register and unregister each time.
+    wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// The waker `wait` was last polled with: until the channel changes, polling it again with
+    /// the same one would only find it waiting (and cost a lock).
+    polled_with: Option<Waker>,
+}
+
+impl Stop {
+    fn new(mut signal: watch::Receiver<bool>) -> Stop {
+        // Seen now: from here on, an unchanged channel is one that still says false.
+        let stopped = *signal.borrow_and_update();
+        let wait = (!stopped).then(|| {
+            let mut signal = signal.clone();
+            Box::pin(async move {
+                let _ = signal.wait_for(|stopped| *stopped).await;
+            }) as Pin<Box<dyn Future<Output = ()> + Send>>
+        });
+        Stop { signal, wait, polled_with: None }
+    }
+
+    /// Whether the worker is stopping (or gone).
+    fn is_stopped(&self) -> bool {
+        self.wait.is_none() || (!unchanged(&self.signal) && *self.signal.borrow())
+    }
+
+    /// Ready when the worker stops.
+    fn poll_stopped(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(wait) = &mut self.wait else { return Poll::Ready(()) };
+        let current = self.polled_with.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if current && unchanged(&self.signal) {
+            return Poll::Pending;
+        }
+        self.polled_with = Some(cx.waker().clone());
+        let stopped = wait.as_mut().poll(cx);
+        if stopped.is_ready() {
+            self.wait = None;
+        }
+        stopped
+    }
+}
+
+/// Whether nothing was sent on `signal` since it was last seen (false once its sender went).
+fn unchanged(signal: &watch::Receiver<bool>) -> bool {
+    matches!(signal.has_changed(), Ok(false))
 }
 
 struct Connection<S> {
@@ -82,11 +127,7 @@ struct Connection<S> {
     write: BytesMut,
     conn: Arc<Conn>,
     limits: Limits,
-    stopped: watch::Receiver<bool>,
-    /// [`stop`] on `stopped`, waited for between requests (`None` once it ended). One future
-    /// for the connection's life: it stays registered with the channel, where a new wait per
-    /// request would register and unregister each time.
-    stop: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    stop: Stop,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -122,15 +163,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.read.reserve(READ_ROOM);
             let read = if self.read.is_empty() {
                 // Between requests a stopping worker closes the connection.
-                let Some(stop) = self.stop.as_mut().filter(|_| !*self.stopped.borrow()) else {
+                if self.stop.is_stopped() {
                     return Ok(None);
-                };
+                }
+                let stop = &mut self.stop;
                 tokio::select! {
+                    biased;
                     read = self.io.read_buf(&mut self.read) => read?,
-                    () = stop => {
-                        self.stop = None;
-                        return Ok(None);
-                    }
+                    () = std::future::poll_fn(|cx| stop.poll_stopped(cx)) => return Ok(None),
                 }
             } else {
                 self.io.read_buf(&mut self.read).await?
@@ -200,7 +240,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 read = reader.step(&mut self.io, &mut self.read, &mut self.write) => read?,
             }
         };
-        let keep_alive = asked.keep_alive && !*self.stopped.borrow();
+        let keep_alive = asked.keep_alive && !self.stop.is_stopped();
         let keep_alive = self.respond(response, &asked, keep_alive, reader.as_mut()).await?;
         // A body not read to its end leaves the connection unframed.
         let body_read = reader.is_none_or(|mut r| r.finish(&mut self.read));
@@ -436,5 +476,76 @@ fn poll_now(body: &mut TxnBody) -> Option<Option<Result<Frame<bytes::Bytes>, Box
     match std::pin::Pin::new(body).poll_frame(&mut cx) {
         Poll::Ready(frame) => Some(frame),
         Poll::Pending => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn a_stop_wakes_the_waker_last_polled_with() {
+        let (tell, signal) = watch::channel(false);
+        let mut stop = Stop::new(signal);
+        let (first, first_waker) = waker();
+        let (second, second_waker) = waker();
+        assert!(!stop.is_stopped());
+        for _ in 0..3 {
+            assert!(stop.poll_stopped(&mut Context::from_waker(&first_waker)).is_pending());
+        }
+        // Polled by another task (or through a future that wraps wakers): that one is woken.
+        assert!(stop.poll_stopped(&mut Context::from_waker(&second_waker)).is_pending());
+        tell.send_replace(true);
+        assert_eq!(first.0.load(Ordering::Relaxed), 0);
+        assert_eq!(second.0.load(Ordering::Relaxed), 1);
+        assert!(stop.is_stopped());
+        assert!(stop.poll_stopped(&mut Context::from_waker(&second_waker)).is_ready());
+        assert!(stop.poll_stopped(&mut Context::from_waker(&second_waker)).is_ready());
+    }
+
+    #[test]
+    fn a_stop_before_the_connection_or_a_gone_worker_ends_it() {
+        let (_tell, signal) = watch::channel(true);
+        let mut stop = Stop::new(signal);
+        assert!(stop.is_stopped());
+        assert!(stop.poll_stopped(&mut Context::from_waker(Waker::noop())).is_ready());
+        let (tell, signal) = watch::channel(false);
+        let mut stop = Stop::new(signal);
+        let (count, waker) = waker();
+        assert!(stop.poll_stopped(&mut Context::from_waker(&waker)).is_pending());
+        drop(tell);
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert!(stop.poll_stopped(&mut Context::from_waker(&waker)).is_ready());
+        assert!(stop.is_stopped());
+    }
+
+    #[test]
+    fn a_stop_sent_while_not_waiting_is_seen_at_the_next_wait() {
+        let (tell, signal) = watch::channel(false);
+        let mut stop = Stop::new(signal);
+        let (_, waker) = waker();
+        assert!(stop.poll_stopped(&mut Context::from_waker(&waker)).is_pending());
+        // The connection is busy with a request meanwhile: the wake went elsewhere.
+        tell.send_replace(true);
+        assert!(stop.is_stopped());
+        assert!(stop.poll_stopped(&mut Context::from_waker(&waker)).is_ready());
     }
 }
