@@ -141,8 +141,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// The next request head; `None` when the connection ends first (closed, stopped, or a
-    /// head refused, whose answer is written).
-    async fn read_head(&mut self) -> std::io::Result<Option<hookyard_h1::RequestHead>> {
+    /// head refused, whose answer is written). Boxed: some 360 bytes, it would be copied at
+    /// each step to the transaction (the futures that pass it on hold it by value).
+    async fn read_head(&mut self) -> std::io::Result<Option<Box<hookyard_h1::RequestHead>>> {
         let state = &self.conn.state;
         loop {
             if !self.read.is_empty() {
@@ -150,7 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 match hookyard_h1::parse_request(&mut self.read, &self.limits) {
                     Ok(Some(head)) => {
                         state.head_ends();
-                        return Ok(Some(head));
+                        return Ok(Some(Box::new(head)));
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -207,7 +208,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// One request and its response; whether the connection goes on.
-    async fn exchange(&mut self, head: hookyard_h1::RequestHead) -> std::io::Result<bool> {
+    async fn exchange(&mut self, head: Box<hookyard_h1::RequestHead>) -> std::io::Result<bool> {
         let asked = Asked {
             method: head.method.clone(),
             version: head.version,
