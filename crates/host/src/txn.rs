@@ -293,34 +293,38 @@ impl TxnBox {
     ) -> TxnBox {
         let member = ssn.map(SsnBox::member);
         let arms = global.canaries.transaction(ssn.and_then(SsnBox::client));
-        let state = Box::new(TxnState {
-            tag: TXN_TAG,
-            arms,
-            global,
-            ssn: member.as_ref().map(|m| m.state().clone()),
-            hooks: Hooks::new(Level::Transaction),
-            control: Control::default(),
-            method,
-            pristine: url.clone(),
-            url,
-            rule: None,
-            version,
-            headers,
-            origin_request: None,
-            origin_response: None,
-            client_response: None,
-            direct: None,
-            timed_out: false,
-            server_addr: None,
-            server_addr_fixed: false,
-            slots: Slots::new(),
-            resume: Arc::default(),
-            scratch: Vec::new(),
-            log_fields: Vec::new(),
-            transforms: Vec::new(),
-            started: [false; 2],
-            remap_params: None,
-        });
+        // Written where it lives: built first and moved into a box, its kilobyte is copied.
+        let state = Box::write(
+            Box::new_uninit(),
+            TxnState {
+                tag: TXN_TAG,
+                arms,
+                global,
+                ssn: member.as_ref().map(|m| m.state().clone()),
+                hooks: Hooks::new(Level::Transaction),
+                control: Control::default(),
+                method,
+                pristine: url.clone(),
+                url,
+                rule: None,
+                version,
+                headers,
+                origin_request: None,
+                origin_response: None,
+                client_response: None,
+                direct: None,
+                timed_out: false,
+                server_addr: None,
+                server_addr_fixed: false,
+                slots: Slots::new(),
+                resume: Arc::default(),
+                scratch: Vec::new(),
+                log_fields: Vec::new(),
+                transforms: Vec::new(),
+                started: [false; 2],
+                remap_params: None,
+            },
+        );
         TxnBox { state: NonNull::from(Box::leak(state)), _member: member }
     }
 
