@@ -289,6 +289,9 @@ fn run_load(
         + (o.wrk.duration + Duration::from_secs(5)) * targets * o.rounds
         + Duration::from_secs(180);
     let ready = Duration::from_secs(20);
+    // Built before any server starts: each server's life is bounded from its own start, and a
+    // build can take minutes.
+    let binary = hookyard::build(root).map_err(|e| format!("cannot build hookyard: {e:#}"));
 
     // The origin: without it, nothing to compare.
     let (server, origin_addr) = nginx::start_origin(&dir.join("origin"), limit, ready)?;
@@ -303,7 +306,7 @@ fn run_load(
     // hookyard.
     let mut hy = Contender::new("hookyard", String::new(), procs::free_port()?);
     let mut plugin = (false, None);
-    match start_hookyard(root, dir, &hy, origin_port, limit, ready) {
+    match start_hookyard(root, dir, &hy, binary.as_deref(), origin_port, limit, ready) {
         Ok((server, setup)) => {
             plugin = (setup.plugin, setup.note.clone());
             hy.setup = if setup.plugin {
@@ -325,7 +328,7 @@ fn run_load(
         "release build, default workers, one map rule without plugin, and the global plugin txn_hooks.so: one continuation on 8 hooks of every transaction".into(),
         procs::free_port()?,
     );
-    match start_hooks(root, dir, &hooks, origin_port, limit, ready) {
+    match start_hooks(root, dir, &hooks, binary.as_deref(), origin_port, limit, ready) {
         Ok(server) => hooks.server = Some(server),
         Err(err) => hooks.fail(format!("{err:#}")),
     }
@@ -495,15 +498,16 @@ fn start_hookyard(
     root: &Path,
     dir: &Path,
     hy: &Contender,
+    binary: Result<&Path, &String>,
     origin: u16,
     limit: Duration,
     ready: Duration,
 ) -> Result<(Server, hookyard::Setup)> {
-    let binary = hookyard::build(root).context("cannot build hookyard")?;
+    let binary = binary.map_err(|e| anyhow::anyhow!("{e}"))?;
     let hy_dir = dir.join("hookyard");
     std::fs::create_dir_all(&hy_dir)?;
-    let setup = hookyard::prepare(root, &binary, &hy_dir, hy.addr.port(), origin)?;
-    let server = hookyard::serve(&binary, &hy_dir, hy.addr, limit, ready, "stderr.log")?;
+    let setup = hookyard::prepare(root, binary, &hy_dir, hy.addr.port(), origin)?;
+    let server = hookyard::serve(binary, &hy_dir, hy.addr, limit, ready, "stderr.log")?;
     Ok((server, setup))
 }
 
@@ -513,11 +517,12 @@ fn start_hooks(
     root: &Path,
     dir: &Path,
     hooks: &Contender,
+    binary: Result<&Path, &String>,
     origin: u16,
     limit: Duration,
     ready: Duration,
 ) -> Result<Server> {
-    let binary = hookyard::build(root).context("cannot build hookyard")?;
+    let binary = binary.map_err(|e| anyhow::anyhow!("{e}"))?;
     let hy_dir = dir.join("hy-8hooks");
     std::fs::create_dir_all(hy_dir.join("run"))?;
     std::fs::write(hy_dir.join("hookyard.yaml"), hookyard::settings(&hy_dir))?;
@@ -528,7 +533,7 @@ fn start_hooks(
     )?;
     let from = format!("http://127.0.0.1:{}/", hooks.addr.port());
     std::fs::write(hy_dir.join("remap.config"), hookyard::rule(&from, origin, None))?;
-    hookyard::serve(&binary, &hy_dir, hooks.addr, limit, ready, "stderr.log")
+    hookyard::serve(binary, &hy_dir, hooks.addr, limit, ready, "stderr.log")
 }
 
 /// Every contender serves the origin's body; hookyard's plugin, when it runs, is seen by the

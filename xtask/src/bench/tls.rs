@@ -75,12 +75,15 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
     let limit = (o.warmup + (o.wrk.duration + Duration::from_secs(5)) * 2) * 2 * (o.rounds + 1)
         + Duration::from_secs(180);
     let ready = Duration::from_secs(20);
+    // Built before any server starts: each server's life is bounded from its own start, and a
+    // build can take minutes.
+    let binary = hookyard::build(root).map_err(|e| format!("cannot build hookyard: {e:#}"));
 
     let (origin, origin_addr) = nginx::start_origin(&dir.join("origin"), limit, ready)?;
     let origin_port = origin_addr.port();
 
     let mut hy = contender("hookyard")?;
-    match start_hookyard(root, dir, hy.addr, origin_port, (&cert, &key), limit) {
+    match start_hookyard(root, dir, binary.as_deref(), hy.addr, origin_port, (&cert, &key), limit) {
         Ok(server) => hy.server = Some(server),
         Err(err) => hy.fail(format!("{err:#}")),
     }
@@ -165,12 +168,13 @@ fn certificate(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 fn start_hookyard(
     root: &Path,
     dir: &Path,
+    binary: Result<&Path, &String>,
     addr: SocketAddr,
     origin: u16,
     (cert, key): (&Path, &Path),
     limit: Duration,
 ) -> Result<Server> {
-    let binary = hookyard::build(root).context("cannot build hookyard")?;
+    let binary = binary.map_err(|e| anyhow::anyhow!("{e}"))?;
     let hy_dir = dir.join("hookyard");
     std::fs::create_dir_all(hy_dir.join("run"))?;
     std::fs::write(hy_dir.join("hookyard.yaml"), settings(&hy_dir, addr, (cert, key)))?;
@@ -182,7 +186,7 @@ fn start_hookyard(
     let rule = hookyard::rule(&format!("https://{addr}/"), origin, plugin);
     std::fs::write(hy_dir.join("remap.config"), rule)?;
     let plain = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?));
-    let mut cmd = Command::new(&binary);
+    let mut cmd = Command::new(binary);
     cmd.arg("run").arg("--config").arg(&hy_dir).arg("--listen").arg(plain.to_string());
     Server::start("hookyard", &cmd, limit, &hy_dir.join("stderr.log"))
 }
