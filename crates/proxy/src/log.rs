@@ -361,6 +361,20 @@ mod tests {
     }
 
     #[test]
+    fn the_log_facade_gets_the_same_level() {
+        for (level, log) in [
+            (LevelFilter::OFF, log::LevelFilter::Off),
+            (LevelFilter::ERROR, log::LevelFilter::Error),
+            (LevelFilter::WARN, log::LevelFilter::Warn),
+            (LevelFilter::INFO, log::LevelFilter::Info),
+            (LevelFilter::DEBUG, log::LevelFilter::Debug),
+            (LevelFilter::TRACE, log::LevelFilter::Trace),
+        ] {
+            assert_eq!(log_level(level), log, "{level}");
+        }
+    }
+
+    #[test]
     fn only_bracketed_directives_follow_spans() {
         for (directive, spans) in [
             ("warn,hookyard=info", false),
