@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
+use smallvec::SmallVec;
 
 use crate::case::{HeaderCase, SCAN_MAX};
 use crate::error::{Error, ErrorKind};
@@ -280,6 +281,10 @@ impl ReasonPhrase {
 /// Fields parsed on the stack; a head with more takes one allocation of `max_headers`.
 const STACK_FIELDS: usize = 64;
 
+/// A head's field spans: up to [`STACK_FIELDS`] on the stack, not zeroed first (an array of
+/// them would be, 2 kB per head), more on the heap.
+type Spans = SmallVec<[Span; STACK_FIELDS]>;
+
 /// Room a parsed head's map keeps beyond its fields: a proxy adds a few (`Via`, forwarding
 /// fields, a plugin's), and a full map would rehash into a new table for the first of them.
 const SPARE_FIELDS: usize = 4;
@@ -300,7 +305,6 @@ struct Found {
     second: (usize, usize),
     status: u16,
     minor: u8,
-    fields: usize,
 }
 
 /// Parses a request head at the start of `buf`.
@@ -318,12 +322,11 @@ struct Found {
 /// A head over a limit, malformed, or framed ambiguously (see [`ErrorKind`]); `buf` is left as
 /// it was, and the connection cannot be read further.
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestHead>, Error> {
-    let mut spans = [Span::default(); STACK_FIELDS];
-    let mut more = Vec::new();
-    let Some(found) = find(buf, limits, &mut spans, &mut more, find_request)? else {
+    let mut spans = Spans::new();
+    let Some(found) = find(buf, limits, &mut spans, find_request)? else {
         return Ok(None);
     };
-    let spans = if more.is_empty() { &spans[..found.fields] } else { &more[..] };
+    let spans = &spans[..];
     let raw = buf.split_to(found.len).freeze();
     let version = if found.minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
     let parsed = (|| {
@@ -360,12 +363,11 @@ pub fn parse_response(
     limits: &Limits,
     method: &Method,
 ) -> Result<Option<ResponseHead>, Error> {
-    let mut spans = [Span::default(); STACK_FIELDS];
-    let mut more = Vec::new();
-    let Some(found) = find(buf, limits, &mut spans, &mut more, find_response)? else {
+    let mut spans = Spans::new();
+    let Some(found) = find(buf, limits, &mut spans, find_response)? else {
         return Ok(None);
     };
-    let spans = if more.is_empty() { &spans[..found.fields] } else { &more[..] };
+    let spans = &spans[..];
     let raw = buf.split_to(found.len).freeze();
     let status = StatusCode::from_u16(found.status).map_err(|_| Error::from(ErrorKind::Status));
     let version = if found.minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
@@ -396,16 +398,15 @@ fn restore(buf: &mut BytesMut, raw: Bytes) {
 }
 
 /// Runs `finder` over `buf` with room for `limits.max_headers` fields and checks the head
-/// size; spans of up to [`STACK_FIELDS`] fields go to `spans`, more to `more`.
+/// size; the fields' spans go to `spans`.
 fn find(
     buf: &[u8],
     limits: &Limits,
-    spans: &mut [Span; STACK_FIELDS],
-    more: &mut Vec<Span>,
+    spans: &mut Spans,
     finder: impl for<'b> Fn(
         &'b [u8],
         &mut [MaybeUninit<httparse::Header<'b>>],
-        &mut [Span],
+        &mut Spans,
     ) -> FindOutcome,
 ) -> Result<Option<Found>, Error> {
     let max = limits.max_headers;
@@ -418,12 +419,7 @@ fn find(
         Err(httparse::Error::TooManyHeaders) if max > STACK_FIELDS => {
             let mut heap = Vec::with_capacity(max);
             heap.resize_with(max, MaybeUninit::uninit);
-            more.resize(max, Span::default());
-            let outcome = finder(buf, &mut heap, more);
-            if let Ok(Some(found)) = &outcome {
-                more.truncate(found.fields);
-            }
-            outcome
+            finder(buf, &mut heap, spans)
         }
         outcome => outcome,
     };
@@ -445,7 +441,7 @@ type FindOutcome = Result<Option<Found>, httparse::Error>;
 fn find_request<'b>(
     buf: &'b [u8],
     headers: &mut [MaybeUninit<httparse::Header<'b>>],
-    spans: &mut [Span],
+    spans: &mut Spans,
 ) -> FindOutcome {
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, headers)? {
@@ -454,21 +450,20 @@ fn find_request<'b>(
     };
     let method = req.method.unwrap_or_default().as_bytes();
     let path = req.path.unwrap_or_default().as_bytes();
-    let fields = record(buf, req.headers, spans);
+    record(buf, req.headers, spans);
     Ok(Some(Found {
         len,
         first: range(buf, method),
         second: range(buf, path),
         status: 0,
         minor: req.version.unwrap_or(1),
-        fields,
     }))
 }
 
 fn find_response<'b>(
     buf: &'b [u8],
     headers: &mut [MaybeUninit<httparse::Header<'b>>],
-    spans: &mut [Span],
+    spans: &mut Spans,
 ) -> FindOutcome {
     let mut res = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
@@ -476,26 +471,23 @@ fn find_response<'b>(
         httparse::Status::Complete(len) => len,
         httparse::Status::Partial => return Ok(None),
     };
-    let fields = record(buf, res.headers, spans);
+    record(buf, res.headers, spans);
     Ok(Some(Found {
         len,
         first: (0, 0),
         second: reason(buf),
         status: res.code.unwrap_or_default(),
         minor: res.version.unwrap_or(1),
-        fields,
     }))
 }
 
-/// Writes the spans of `headers` (slices of `buf`) to `spans`; returns how many.
-fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut [Span]) -> usize {
-    for (header, span) in headers.iter().zip(spans.iter_mut()) {
-        *span = Span {
-            name: range(buf, header.name.as_bytes()),
-            value: range(buf, trim(header.value)),
-        };
-    }
-    headers.len()
+/// Puts the spans of `headers` (slices of `buf`) in `spans`.
+fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut Spans) {
+    spans.clear();
+    spans.extend(headers.iter().map(|header| Span {
+        name: range(buf, header.name.as_bytes()),
+        value: range(buf, trim(header.value)),
+    }));
 }
 
 /// Where `part`, a slice of `buf`, is in it.
