@@ -68,15 +68,16 @@ impl Quiet {
     }
 }
 
+/// How far the coarse clock may lag in tests (here and of stamps taken on it) and they still
+/// hold: far more than a tick, for a loaded test machine.
+#[cfg(test)]
+pub(crate) const SLACK: Duration = Duration::from_millis(250);
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
 
     use super::*;
-
-    /// How far the clock may lag here and the tests still hold: far more than a tick, for a
-    /// loaded test machine.
-    const SLACK: Duration = Duration::from_millis(250);
 
     #[test]
     fn a_span_on_the_coarse_clock_reads_as_the_precise_one() {

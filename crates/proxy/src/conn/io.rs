@@ -195,15 +195,11 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::ConnState;
-    use crate::clock::TICK;
+    use crate::clock::{SLACK, TICK};
 
     /// How late a stamp may read: a tick of lag at each end, the margin and a dropped
     /// millisecond.
     const LATE: Duration = Duration::from_millis(3 * TICK.as_millis() as u64 + 1);
-
-    /// How much longer than a tick the clock may lag on a loaded test machine, and the tests
-    /// still hold (see `clock`).
-    const SLACK: Duration = Duration::from_millis(250);
 
     #[test]
     fn a_timeout_counted_from_the_last_activity_does_not_end_early() {
