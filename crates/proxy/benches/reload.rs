@@ -41,11 +41,14 @@ use hookyard_proxy::{AdminSocket, Server, ServerConfig, ServerHandle};
 use hookyard_remap::Rules;
 use tempfile::TempDir;
 
+#[path = "../src/allocator.rs"]
+mod allocator;
+
 /// The binary's allocator (`src/main.rs`), so the numbers are the ones `hookyard` gives: with
 /// the system allocator, freeing the replaced generation and building the next one spend most of
 /// a reload in malloc and free.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
 const RULES: usize = 10_000;
 const PLUGINS: usize = 10;

@@ -36,8 +36,12 @@ use hyper_util::rt::TokioIo;
 use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
 
+#[path = "../src/allocator.rs"]
+mod allocator;
+
+/// The binary's allocator (`src/main.rs`), so the numbers are the ones `hookyard` gives.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
 const BODY: usize = 1 << 20;
 

@@ -11,11 +11,13 @@ use hookyard_proxy::config::{Settings, admin_socket, settings_of};
 use hookyard_proxy::log::LogFormat;
 use hookyard_proxy::{AdminSocket, Listeners, Server, ServerConfig, SignalHandlers, ctl};
 
+mod allocator;
+
 /// The binary's allocator: mimalloc, which cut the proxy's time in malloc and free (13 % of its
 /// profile under load with glibc's) — see docs/benchmarks.md. Plugins keep their own (they
 /// never free what the host allocates, nor the reverse).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
 /// The hookyard reverse proxy.
 #[derive(Parser)]
