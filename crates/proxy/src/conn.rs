@@ -3,6 +3,7 @@
 
 pub(crate) mod body;
 mod date;
+pub(crate) mod deadline;
 pub(crate) mod h1;
 pub(crate) mod h2;
 mod head;

@@ -52,6 +52,7 @@ use self::wasm::WasmBody;
 use crate::access_log::Logging;
 use crate::access_log::record::{Message, OriginSide, head_len, request_head_len};
 use crate::config::Source;
+use crate::conn::deadline::{Bounded, Deadlines, Expired, Phase};
 use crate::conn::{ClientBody, Conn};
 use crate::forwarding::ClientSide;
 use crate::generation::Generation;
@@ -140,21 +141,25 @@ async fn transact(
     );
     let limit = txn.generation.config.settings.timeouts.transaction_active;
     // Counted from `started`: one clock read fewer than a timeout reading its own.
-    let deadline = tokio::time::Instant::from_std(started) + limit;
-    let ran = tokio::time::timeout_at(deadline, async {
-        let mut response = match txn.run(&conn, &mut parts, body).await {
-            Ok(response) => response,
-            Err(Answer::ClientLeft) => return None,
-            Err(answer) => answer.response(),
-        };
-        txn.send_response(&mut response).await;
-        Some(txn.response_body(&parts.method, response).await)
-    });
-    let mut response = match ran.await {
+    let deadline = started + limit;
+    let driver = txn.driver(&conn);
+    let ran = {
+        let running = std::pin::pin!(async {
+            let mut response = match txn.run(&conn, &mut parts, body).await {
+                Ok(response) => response,
+                Err(Answer::ClientLeft) => return None,
+                Err(answer) => answer.response(),
+            };
+            txn.send_response(&mut response).await;
+            Some(txn.response_body(&parts.method, response).await)
+        });
+        Bounded::new(running, Phase::Transaction, deadline, driver).await
+    };
+    let mut response = match ran {
         Ok(Some(response)) => response,
         // Not answered: counted abandoned, as a transaction hyper dropped.
         Ok(None) => return txn.abandon(),
-        Err(_) => {
+        Err(Expired) => {
             let mut response = txn.timed_out();
             txn.send_response(&mut response).await;
             response.map(Sent::Plain)
@@ -605,6 +610,12 @@ impl Transaction {
         self.os_dns(&host.host, host.port).await
     }
 
+    /// Where this transaction's deadlines are kept: by its HTTP/1 connection's driver (an
+    /// HTTP/1 transaction has no `left`), or, an HTTP/2 stream's, by timers of their own.
+    fn driver<'c>(&self, conn: &'c Conn) -> Option<&'c Deadlines> {
+        self.left.is_none().then_some(&conn.state.deadlines)
+    }
+
     /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields.
     async fn send_request_hdr(&mut self, headers: HeaderMap) -> Result<HeaderMap, Answer> {
         let Some(state) = &mut self.state else { return Ok(headers) };
@@ -630,15 +641,14 @@ impl Transaction {
             let mut sent = {
                 // Pinned where it is made: the exchange's future is large, and awaiting it by
                 // value would move it once more.
-                let sending = std::pin::pin!(tokio::time::timeout(
-                    timeout,
-                    conn.worker.origins.send(
-                        &to,
-                        request,
-                        self.case.as_ref(),
-                        &self.generation.dns
-                    ),
+                let sending = std::pin::pin!(conn.worker.origins.send(
+                    &to,
+                    request,
+                    self.case.as_ref(),
+                    &self.generation.dns
                 ));
+                let at = std::time::Instant::now() + timeout;
+                let sending = Bounded::new(sending, Phase::OriginResponse, at, self.driver(conn));
                 match &mut self.left {
                     None => sending.await,
                     // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.

@@ -1,6 +1,7 @@
 //! A client connection's byte stream, watched: its traffic counted, and its activity stamped
 //! for the idle timeout; and what its transactions and its I/O share ([`ConnState`]), the
-//! start of the request head being read among it, for `timeouts.header_read`.
+//! start of the request head being read among it, for `timeouts.header_read`, and the running
+//! transaction's deadlines.
 
 use std::io;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::deadline::Deadlines;
 use crate::clock::{self, Stamp};
 use crate::stats::{ListenerCounts, ListenerStats};
 
@@ -30,6 +32,8 @@ pub(crate) struct ConnState {
     head_started: AtomicU64,
     /// Where the connection's bytes and durations count (none in the fuzz targets).
     counts: Option<ListenerCounts>,
+    /// The running HTTP/1 transaction's deadlines, kept by the connection's driver.
+    pub(crate) deadlines: Deadlines,
 }
 
 impl ConnState {
@@ -42,6 +46,7 @@ impl ConnState {
             requests: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             counts,
+            deadlines: Deadlines::default(),
         }
     }
 

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info_span, warn};
 
+use crate::conn::deadline::{Deadlines, Moment};
 use crate::conn::io::{ConnIo, ConnState};
 use crate::conn::preface::{self, Protocol, Rewind};
 use crate::conn::{Conn, Worker};
@@ -293,7 +294,8 @@ where
 }
 
 /// Serves `connection` until it ends or one of the connection's own timeouts (idle, header
-/// read) ends it.
+/// read) ends it; on the same timer, ends its transaction's phases at their deadlines
+/// (`conn/deadline.rs`).
 async fn drive<E: std::fmt::Display>(
     connection: impl Future<Output = Result<(), E>>,
     state: &ConnState,
@@ -303,6 +305,8 @@ async fn drive<E: std::fmt::Display>(
     tokio::pin!(connection);
     loop {
         let now = std::time::Instant::now();
+        // A transaction's phase past its deadline ends when the connection is polled below.
+        state.deadlines.pass(now);
         let head = state.head_started().map(|started| started + header_read);
         if head.is_some_and(|limit| limit <= now) {
             debug!("header read timeout");
@@ -320,7 +324,10 @@ async fn drive<E: std::fmt::Display>(
         // A head starting while this task sleeps is seen at the next wake: waking at
         // least every `header_read` bounds a slow head to twice that.
         deadline = deadline.min(head.unwrap_or(now + header_read));
-        if let Some(result) = until(connection.as_mut(), deadline).await {
+        if let Some(next) = state.deadlines.next() {
+            deadline = deadline.min(next);
+        }
+        if let Some(result) = until(connection.as_mut(), deadline, &state.deadlines).await {
             if let Err(e) = result {
                 debug!(error = %e, "connection ended with an error");
             }
@@ -329,18 +336,27 @@ async fn drive<E: std::fmt::Display>(
     }
 }
 
-/// `connection`'s end, or `None` at `deadline` if it has not ended by then.
+/// `connection`'s end, or `None` at `deadline` if it has not ended by then, or as soon as its
+/// transaction sets one of its `deadlines` earlier than that.
 ///
 /// The connection is polled first at each wake, the timer only when it fired or the task's
 /// waker changed: a registered timer keeps the waker it was polled with, and a poll of it costs
 /// more than the check (the connection wakes several times per request).
-async fn until<F: Future>(mut connection: Pin<&mut F>, deadline: Instant) -> Option<F::Output> {
+async fn until<F: Future>(
+    mut connection: Pin<&mut F>,
+    deadline: Instant,
+    deadlines: &Deadlines,
+) -> Option<F::Output> {
     let sleep = tokio::time::sleep_until(deadline.into());
     tokio::pin!(sleep);
     let mut polled_with: Option<Waker> = None;
+    let timer = Moment::from(deadline);
     poll_fn(|cx| {
         if let Poll::Ready(output) = connection.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
+        }
+        if deadlines.any_before(timer) {
+            return Poll::Ready(None);
         }
         let current = polled_with.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
         if !current || sleep.is_elapsed() {
@@ -352,4 +368,39 @@ async fn until<F: Future>(mut connection: Pin<&mut F>, deadline: Instant) -> Opt
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::clock::SLACK;
+    use crate::conn::deadline::{Bounded, Phase};
+
+    /// A transaction's phase bounded more tightly than the driver's own timeouts: the driver
+    /// wakes for it, not at its own timer (here 10 s ahead), and the phase ends then.
+    #[tokio::test]
+    async fn a_deadline_earlier_than_the_drivers_timer_ends_its_phase_on_time() {
+        let state = ConnState::counting(None);
+        let expired = Cell::new(false);
+        let limit = Duration::from_millis(80);
+        let started = Instant::now();
+        let connection = async {
+            // Set once the driver's timer is armed: it must move to the earlier deadline.
+            tokio::task::yield_now().await;
+            let mut never = std::future::pending::<()>();
+            let at = Instant::now() + limit;
+            let phase = Bounded::new(Pin::new(&mut never), Phase::OriginResponse, at, {
+                Some(&state.deadlines)
+            });
+            expired.set(phase.await.is_err());
+            Ok::<(), &str>(())
+        };
+        drive(connection, &state, Duration::from_secs(60), Duration::from_secs(10)).await;
+        let took = started.elapsed();
+        assert!(expired.get());
+        assert!(took >= limit && took < limit + SLACK, "{took:?}");
+        assert_eq!(state.deadlines.next(), None);
+    }
 }

@@ -7,6 +7,7 @@ use http::header::HeaderMap;
 use http::{Method, Request, Response, Version};
 use tracing::debug;
 
+use crate::conn::deadline::Expired;
 use crate::origin::body::RequestBody;
 use crate::origin::tls::TlsTarget;
 use crate::origin::{Failed, OriginBody, OriginError};
@@ -74,7 +75,7 @@ impl PoolTry {
 }
 
 /// What one try of a strategy's host came to: the response, or why there was none.
-pub(super) type Sent = Result<Result<Response<OriginBody>, Failed>, tokio::time::error::Elapsed>;
+pub(super) type Sent = Result<Result<Response<OriginBody>, Failed>, Expired>;
 
 /// Counts a try's outcome at `host` (passive checks with `passive`), and decides whether the
 /// request goes to another host: after a connection that could not be made (nothing was sent),
