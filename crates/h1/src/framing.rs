@@ -5,6 +5,7 @@
 use http::{Method, StatusCode, Version};
 
 use crate::error::{Error, ErrorKind};
+use crate::name::is_name;
 
 /// How a message's body is framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,21 +49,21 @@ impl Fields {
     pub(crate) fn see(&mut self, name: &[u8], value: &[u8]) {
         // The length tells the few names apart before any comparison of bytes.
         match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => self.content_length(value),
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => self.transfer_coding(value),
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            14 if is_name(name, b"content-length") => self.content_length(value),
+            17 if is_name(name, b"transfer-encoding") => self.transfer_coding(value),
+            10 if is_name(name, b"connection") => {
                 for token in list(value) {
-                    if token.eq_ignore_ascii_case(b"close") {
+                    if is_name(token, b"close") {
                         self.close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    } else if is_name(token, b"keep-alive") {
                         self.keep_alive = true;
-                    } else if token.eq_ignore_ascii_case(b"upgrade") {
+                    } else if is_name(token, b"upgrade") {
                         self.connection_upgrade = true;
                     }
                 }
             }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade = true,
-            6 if name.eq_ignore_ascii_case(b"expect") => {
+            7 if is_name(name, b"upgrade") => self.upgrade = true,
+            6 if is_name(name, b"expect") => {
                 self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
             }
             _ => {}

@@ -11,6 +11,7 @@ use smallvec::SmallVec;
 use crate::case::{HeaderCase, SCAN_MAX};
 use crate::error::{Error, ErrorKind};
 use crate::framing::{BodyKind, Fields, is_token_text, trim};
+use crate::name::is_name;
 
 /// How large a head may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -597,7 +598,7 @@ fn map(raw: &Bytes, spans: &[Span], one_length: bool) -> Result<(HeaderMap, Head
     for span in spans {
         let name = &raw[span.name.0..span.name.1];
         if one_length
-            && name.eq_ignore_ascii_case(b"content-length")
+            && is_name(name, b"content-length")
             && headers.contains_key(http::header::CONTENT_LENGTH)
         {
             continue;

@@ -39,6 +39,7 @@ mod encode;
 mod error;
 mod framing;
 mod head;
+mod name;
 
 pub use case::HeaderCase;
 pub use decode::{Decoded, Decoder};
@@ -51,3 +52,4 @@ pub use framing::BodyKind;
 pub use head::{
     FieldLines, Limits, ReasonPhrase, RequestHead, ResponseHead, parse_request, parse_response,
 };
+pub use name::is_name;

@@ -2,6 +2,7 @@
 //! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, an
 //! origin's own reason phrase kept while its status stands.
 
+pub(crate) use hookyard_h1::is_name;
 use hookyard_h1::{FieldLines, ReasonPhrase};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, response};
@@ -104,35 +105,6 @@ pub(crate) fn is_hop_by_hop_name(name: &[u8]) -> bool {
     }
 }
 
-/// Whether `name`, a field name (a token, as the codec and `http` check) or a part of a field
-/// value, is `lower` in any case; `lower` is lower-case letters and `-`.
-///
-/// Such bytes and `lower` differ, where they match in any case, only in the bit that sets a
-/// letter's case (no token or value byte becomes `-` with it: only a CR would, which no value
-/// holds): that bit or-ed in, the bytes compare without a branch each, which a response's
-/// every field pays several times over.
-pub(crate) fn is_name(name: &[u8], lower: &[u8]) -> bool {
-    if name.len() != lower.len() {
-        return false;
-    }
-    // Eight bytes at a time, then the rest: the names compared are 2 to 19 bytes long.
-    let (mut name, mut lower) = (name, lower);
-    let mut differ = 0;
-    while let (Some((a, name_rest)), Some((b, lower_rest))) =
-        (name.split_first_chunk::<8>(), lower.split_first_chunk::<8>())
-    {
-        differ |= (u64::from_ne_bytes(*a) | CASE_BITS) ^ u64::from_ne_bytes(*b);
-        (name, lower) = (name_rest, lower_rest);
-    }
-    for (&a, &b) in name.iter().zip(lower) {
-        differ |= u64::from((a | 0x20) ^ b);
-    }
-    differ == 0
-}
-
-/// The bit that sets a letter's case, in each of eight bytes.
-const CASE_BITS: u64 = u64::from_ne_bytes([0x20; 8]);
-
 /// Visits an origin's received response fields in order, each with whether it goes on to the
 /// client: not if it is of one hop, named by a `Connection` field, or a `Content-Length` beside
 /// a `Transfer-Encoding` (as [`remove_hop_by_hop`] and the origin's framing rule leave a map).
@@ -218,29 +190,6 @@ fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderN
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_match_in_any_case_and_nothing_else() {
-        assert!(is_name(b"Content-Length", b"content-length"));
-        assert!(is_name(b"TE", b"te"));
-        assert!(!is_name(b"Content-Lengths", b"content-length"));
-        assert!(!is_name(b"Content_Length", b"content-length"));
-        // Every byte a name or a value may have against every byte of the lower-case names,
-        // at every place of the longest name (compared eight bytes at a time, then one).
-        let value_byte = |b: u8| b == b'\t' || b == b' ' || (b'!'..=b'~').contains(&b) || b >= 0x80;
-        let lower = b"proxy-authorization";
-        for at in 0..lower.len() {
-            for a in (0..=255u8).filter(|&b| value_byte(b)) {
-                for b in (b'a'..=b'z').chain([b'-']) {
-                    let mut name = *lower;
-                    name[at] = a;
-                    let mut other = *lower;
-                    other[at] = b;
-                    assert_eq!(is_name(&name, &other), a.eq_ignore_ascii_case(&b), "{a} {b} {at}");
-                }
-            }
-        }
-    }
 
     #[test]
     fn cookie_crumbs_are_joined_in_order() {
