@@ -170,8 +170,20 @@ impl OriginConn {
         if !self.read.is_empty() {
             return false;
         }
-        let mut cx = Context::from_waker(Waker::noop());
-        self.poll_read(&mut cx).is_pending()
+        match &mut self.stream {
+            // From the readiness the runtime last saw, without a waker to register (a poll
+            // would, at every request): read only if the socket turned readable since, and then
+            // whatever it holds (bytes, an end, an error) makes it unusable.
+            Stream::Tcp(tcp) => {
+                let mut byte = [0; 1];
+                matches!(tcp.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            // TLS may have records to read that are no bytes of the stream (a session ticket).
+            Stream::Tls(_) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                self.poll_read(&mut cx).is_pending()
+            }
+        }
     }
 
     /// Sends `request` (its head in one write with a body that is empty; its field names
