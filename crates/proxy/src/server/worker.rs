@@ -390,10 +390,8 @@ mod tests {
             // Set once the driver's timer is armed: it must move to the earlier deadline.
             tokio::task::yield_now().await;
             let mut never = std::future::pending::<()>();
-            let at = Instant::now() + limit;
-            let phase = Bounded::new(Pin::new(&mut never), Phase::OriginResponse, at, {
-                Some(&state.deadlines)
-            });
+            let (at, driver) = (Instant::now() + limit, Some(&state.deadlines));
+            let phase = Bounded::new(Pin::new(&mut never), Phase::OriginResponse, at, driver);
             expired.set(phase.await.is_err());
             Ok::<(), &str>(())
         };
