@@ -3,7 +3,7 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 use smallvec::SmallVec;
@@ -246,6 +246,41 @@ impl FieldLines {
         self.spans.iter().map(|span| {
             (&self.raw[span.name.0..span.name.1], &self.raw[span.value.0..span.value.1])
         })
+    }
+
+    /// Writes the fields `keep` keeps (by index, in order) into `dst` as [`write_field`]
+    /// writes each: `name: value` and CRLF.
+    ///
+    /// A line received in that very form is copied as it came, and a run of such lines kept
+    /// one after another at once: most origins write every line so, and copying a response's
+    /// lines in one piece costs a fraction of writing each field in four.
+    ///
+    /// [`write_field`]: crate::write_field
+    pub fn write_kept(&self, mut keep: impl FnMut(usize) -> bool, dst: &mut BytesMut) {
+        let raw = &self.raw[..];
+        // The run of lines to copy, as a range of `raw`.
+        let mut run = 0..0;
+        for (i, span) in self.spans.iter().enumerate() {
+            if !keep(i) {
+                dst.put_slice(&raw[std::mem::take(&mut run)]);
+                continue;
+            }
+            let (start, end) = (span.name.0, span.value.1);
+            let as_written = span.value.0 == span.name.1 + 2
+                && raw.get(span.name.1..span.value.0) == Some(b": ")
+                && raw.get(end..end + 2) == Some(b"\r\n");
+            if as_written && run.end == start && !run.is_empty() {
+                run.end = end + 2;
+            } else {
+                dst.put_slice(&raw[std::mem::take(&mut run)]);
+                if as_written {
+                    run = start..end + 2;
+                } else {
+                    crate::write_field(&raw[start..span.name.1], &raw[span.value.0..end], dst);
+                }
+            }
+        }
+        dst.put_slice(&raw[run]);
     }
 
     /// The fields as a map (values sliced from the head, not copied) and the record of their

@@ -268,3 +268,50 @@ mod mangled {
         }
     }
 }
+
+/// Kept fields are written as `write_field` writes each, whatever form their lines came in
+/// (lines already in that form are copied, in runs): every head of three lines from the forms
+/// below, with every choice of lines kept.
+#[test]
+fn kept_lines_are_written_as_each_field_would_be() {
+    let forms: &[&[u8]] = &[
+        b"Server: nginx\r\n",
+        b"x-a:tight\r\n",
+        b"X-B:  two spaces\r\n",
+        b"X-C: trailing \t\r\n",
+        b"X-Empty: \r\n",
+        b"X-Bare:\r\n",
+        b"X-Lf: bare lf\n",
+        b"Content-Length: 0\r\n",
+    ];
+    let mut heads = 0;
+    for a in forms {
+        for b in forms {
+            for c in forms {
+                let mut buf = BytesMut::from(&b"HTTP/1.1 204 No Content\r\n"[..]);
+                for line in [a, b, c] {
+                    buf.extend_from_slice(line);
+                }
+                buf.extend_from_slice(b"\r\n");
+                let head = parse_response(&mut buf, &Limits::default(), &Method::GET)
+                    .expect("a valid head")
+                    .expect("a whole head");
+                let lines = head.lines();
+                for mask in 0..8u8 {
+                    let keep = |i: usize| mask & (1 << i) != 0;
+                    let mut expected = BytesMut::new();
+                    for (i, (name, value)) in lines.iter().enumerate() {
+                        if keep(i) {
+                            hookyard_h1::write_field(name, value, &mut expected);
+                        }
+                    }
+                    let mut written = BytesMut::new();
+                    lines.write_kept(keep, &mut written);
+                    assert_eq!(written, expected, "{head:?} kept {mask:03b}");
+                }
+                heads += 1;
+            }
+        }
+    }
+    assert_eq!(heads, forms.len().pow(3));
+}

@@ -194,11 +194,7 @@ impl Fields for LineFields<'_> {
     }
 
     fn write(&self, dst: &mut BytesMut) {
-        for (&dropped, (name, value)) in self.dropped.iter().zip(self.lines.iter()) {
-            if !dropped {
-                hookyard_h1::write_field(name, value, dst);
-            }
-        }
+        self.lines.write_kept(|i| self.dropped.get(i) == Some(&false), dst);
         hookyard_h1::write_fields(self.added, None, dst);
     }
 
