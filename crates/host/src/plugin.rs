@@ -202,7 +202,8 @@ impl PluginState {
         {
             warn!(plugin = %self.name, version = %self.version, callback = name, ?took, limit = ?slow,
                 "a plugin callback ran longer than limits.slow_callback: every connection of its \
-                 worker waited meanwhile (logged at most every 10 s per plugin)");
+                 worker waited meanwhile (logged at most every {} s per plugin)",
+                SLOW_WARN_EVERY.as_secs());
         }
     }
 

@@ -236,7 +236,7 @@ pub(crate) struct OriginStats {
 }
 
 /// How often a worker logs one origin's failures at most.
-const FAILURE_WARN_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const FAILURE_WARN_EVERY: Duration = Duration::from_secs(10);
 
 impl OriginStats {
     pub(crate) fn error(&self, failure: OriginFailure) {

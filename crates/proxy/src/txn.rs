@@ -60,7 +60,7 @@ use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
 use crate::origin::{Destination, LentFields, OriginBody, OriginError};
 use crate::pool::{Attempts, Host, Strategy};
-use crate::stats::OriginFailure;
+use crate::stats::{FAILURE_WARN_EVERY, OriginFailure};
 
 /// A response body: the origin's, streamed, or one the proxy made.
 pub type Body = Either<OriginBody, Full<Bytes>>;
@@ -677,7 +677,8 @@ impl Transaction {
             if failure != OriginFailure::Tls && stats.warn_due() {
                 warn!(origin = %authority, failure = failure.label(), %error,
                     "an origin failed: clients were answered 502 or 504 (logged at most every \
-                     10 s per origin and worker; `hookyard_origin_errors_total` counts them all)");
+                     {} s per origin and worker; `hookyard_origin_errors_total` counts them all)",
+                    FAILURE_WARN_EVERY.as_secs());
             }
         };
         let (server_state, result) = match sent {

@@ -97,4 +97,5 @@ fn a_failing_origin_is_logged_once_not_per_request() {
     assert_eq!(warned.len(), 1, "{}", lines.join("\n"));
     assert!(warned[0].contains(&closed.to_string()) && warned[0].contains("WARN"), "{}", warned[0]);
     assert!(warned[0].contains("failure=\"connect\"") || warned[0].contains("failure=connect"));
+    assert!(warned[0].contains("at most every 10 s per origin"), "{}", warned[0]);
 }
