@@ -252,8 +252,8 @@ impl FieldLines {
     /// writes each: `name: value` and CRLF.
     ///
     /// A line received in that very form is copied as it came, and a run of such lines kept
-    /// one after another at once: most origins write every line so, and copying a response's
-    /// lines in one piece costs a fraction of writing each field in four.
+    /// one after another at once (most origins write every line so): one copy for the run,
+    /// where each field takes four writes.
     ///
     /// [`write_field`]: crate::write_field
     pub fn write_kept(&self, mut keep: impl FnMut(usize) -> bool, dst: &mut BytesMut) {
