@@ -557,6 +557,26 @@ async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
     wait_for("the connection counted closed", || proxy.status().connections == 0).await;
 }
 
+/// A stream whose origin never answers gets 504 at `timeouts.origin_response` (a stream's
+/// phases keep timers of their own, where an HTTP/1 connection's driver keeps them), and the
+/// session's other streams are answered meanwhile.
+#[tokio::test]
+async fn a_silent_origin_answers_its_stream_504_after_the_response_timeout() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/\n", origin.addr);
+    let yaml = "timeouts:\n  origin_response: 300ms\n";
+    let dir = crate::support::config_dir(&[("remap.config", &remap), ("hookyard.yaml", yaml)]);
+    let proxy = proxy(Some(dir.path()));
+    let client = connect(proxy.addrs()[0]).await;
+    let started = std::time::Instant::now();
+    let silent = tokio::spawn(send(client.clone(), request("/never", &[])));
+    let answered = within("the other stream", send(client, request("/", &[]))).await;
+    assert_eq!(answered.status, StatusCode::OK);
+    let silent = within("the silent stream", silent).await.unwrap();
+    assert_eq!(silent.status, StatusCode::GATEWAY_TIMEOUT, "{}", silent.body);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
 #[tokio::test]
 async fn shutdown_finishes_the_streams_in_flight() {
     let origin = Origin::start("o").await;
