@@ -122,40 +122,74 @@ pub fn write_fields(headers: &HeaderMap, case: Option<&HeaderCase>, dst: &mut By
         heap.resize(case.len(), None);
         &mut heap[..]
     };
-    // Values as received first: most messages keep their fields or drop a few.
-    let placed = place_received(headers, case, places);
-    let positions = (placed < headers.len()).then(|| {
-        let positions = Positions::new(case, headers.len() - placed);
-        place_set(headers, case, places, &positions);
-        positions
-    });
+    // Values as received first: most messages keep their fields or drop a few. Which of the
+    // map's values found a place is noted, so that no later pass looks for it again.
+    let mut found = Found::new(headers.len());
+    let received = place_received(headers, case, places, &mut found);
+    let all_received = received == headers.len();
+    if !all_received {
+        let positions = Positions::new(case, headers.len() - received);
+        place_set(headers, case, places, &positions, &mut found);
+    }
     for (index, value) in places.iter().enumerate() {
         if let Some(value) = value {
             field(dst, case.name(index), value.as_bytes());
         }
     }
-    let Some(positions) = positions else { return };
-    for (name, nth, value) in indexed(headers) {
-        if !positions.placed(case, places, name, nth, value) {
+    if all_received {
+        return;
+    }
+    for (k, (name, value)) in headers.iter().enumerate() {
+        if !found.has(k) {
             field(dst, name.as_str().as_bytes(), value.as_bytes());
         }
     }
 }
 
+/// Which of a map's values (by their order in it) have a place among the recorded fields'.
+struct Found {
+    /// The first 64.
+    low: u64,
+    /// The rest (empty, without an allocation, for a map of 64 values or fewer).
+    high: Vec<bool>,
+}
+
+impl Found {
+    fn new(values: usize) -> Found {
+        Found { low: 0, high: vec![false; values.saturating_sub(64)] }
+    }
+
+    fn set(&mut self, k: usize) {
+        match k.checked_sub(64) {
+            None => self.low |= 1 << k,
+            Some(high) => self.high[high] = true,
+        }
+    }
+
+    fn has(&self, k: usize) -> bool {
+        match k.checked_sub(64) {
+            None => self.low & (1 << k) != 0,
+            Some(high) => self.high[high],
+        }
+    }
+}
+
 /// Puts each of the map's values that is a recorded field's value as received in that
-/// field's place; returns how many.
+/// field's place, noting it in `found`; returns how many.
 fn place_received<'h>(
     headers: &'h HeaderMap,
     case: &HeaderCase,
     places: &mut [Option<&'h HeaderValue>],
+    found: &mut Found,
 ) -> usize {
     let mut placed = 0;
     let mut hint = 0;
-    for (name, value) in headers {
+    for (k, (name, value)) in headers.iter().enumerate() {
         if let Some(index) = case.received_as(name, value.as_bytes(), hint)
             && places[index].is_none()
         {
             places[index] = Some(value);
+            found.set(k);
             placed += 1;
             hint = index + 1;
         }
@@ -164,28 +198,25 @@ fn place_received<'h>(
 }
 
 /// Puts each of the map's values set since it was received in the place of its name's field
-/// of the same index, if that place is free.
+/// of the same index, if that place is free, noting it in `found`.
 fn place_set<'h>(
     headers: &'h HeaderMap,
     case: &HeaderCase,
     places: &mut [Option<&'h HeaderValue>],
     positions: &Positions,
+    found: &mut Found,
 ) {
-    for (name, nth, value) in indexed(headers) {
-        if is(places, case.received_as(name, value.as_bytes(), 0), value) {
+    for (k, (name, nth, value)) in indexed(headers).enumerate() {
+        if found.has(k) {
             continue;
         }
         if let Some(index) = positions.get(case, name, nth)
             && places[index].is_none()
         {
             places[index] = Some(value);
+            found.set(k);
         }
     }
-}
-
-/// Whether `value` (a value in the map) is the one at `index` of `places`.
-fn is(places: &[Option<&HeaderValue>], index: Option<usize>, value: &HeaderValue) -> bool {
-    index.and_then(|i| places[i]).is_some_and(|placed| std::ptr::eq(placed, value))
 }
 
 /// The map's fields, each with its index among its name's values.
@@ -224,19 +255,6 @@ impl Positions {
             indices[nth] = index;
         }
         Positions::Map(map)
-    }
-
-    /// Whether the map's `nth` value of `name` has a place among `places`.
-    fn placed(
-        &self,
-        case: &HeaderCase,
-        places: &[Option<&HeaderValue>],
-        name: &HeaderName,
-        nth: usize,
-        value: &HeaderValue,
-    ) -> bool {
-        is(places, case.received_as(name, value.as_bytes(), 0), value)
-            || is(places, self.get(case, name, nth), value)
     }
 
     fn get(&self, case: &HeaderCase, name: &HeaderName, nth: usize) -> Option<usize> {
