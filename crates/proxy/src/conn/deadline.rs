@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::time::Sleep;
 
 /// A bounded phase of a transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Phase {
     /// From the request head to the response head (`timeouts.transaction_active`).
     Transaction,
