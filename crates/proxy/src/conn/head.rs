@@ -317,7 +317,7 @@ mod tests {
 
     use super::{Asked, BodyFacts, LineFields, MapFields, Status, write};
     use crate::origin::put_received;
-    use crate::txn::fields::{each_received, remove_hop_by_hop};
+    use crate::txn::fields::{count_forwarded, each_received, remove_hop_by_hop};
 
     /// Origin heads: plain ones, with fields of one hop and those `Connection` names, both
     /// framing fields, repeated names, odd case, and what no client should see.
@@ -406,7 +406,8 @@ mod tests {
     }
 
     /// What a wasm filter is told a head has before it reads it (the fields
-    /// [`each_received`] forwards) is what the map holds once it reads it.
+    /// [`each_received`] forwards, as many as [`count_forwarded`] counts) is what the map holds
+    /// once it reads it.
     #[test]
     fn the_received_fields_forwarded_are_those_the_map_keeps() {
         for text in HEADS {
@@ -423,6 +424,7 @@ mod tests {
             put_received(&received, &mut map, remove_hop_by_hop).unwrap();
             let kept = map.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
             let mut kept: Vec<_> = kept.map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+            assert_eq!(count_forwarded(&received), forwarded.len(), "{text:?}");
             forwarded.sort();
             kept.sort();
             assert_eq!(forwarded, kept, "{text:?}");
@@ -490,7 +492,8 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
-        /// Any origin head the codec reads is written the same from its lines as from its map.
+        /// Any origin head the codec reads is written the same from its lines as from its map,
+        /// and has as many fields forwarded as [`count_forwarded`] counts.
         #[test]
         fn any_head_is_written_the_same_from_its_lines(
             status in proptest::sample::select(vec![200u16, 203, 204, 206, 304, 404, 500]),
@@ -519,6 +522,11 @@ mod tests {
             let asked = Asked { method, version, keep_alive };
             let body = BodyFacts { empty, size: if empty { Some(0) } else { size } };
             let [map, lines] = both(&text, &asked, body, keep_alive);
+            let (_, received_lines) = parse_response(&mut BytesMut::from(text.as_bytes()),
+                &Limits::default(), &asked.method).unwrap().unwrap().into_parts_and_lines();
+            let mut forwarded = 0;
+            each_received(&received_lines, |_, _, kept| forwarded += usize::from(kept));
+            proptest::prop_assert_eq!(count_forwarded(&received_lines), forwarded);
             proptest::prop_assert_eq!(map.1, lines.1);
             proptest::prop_assert_eq!(received(&map.0), received(&lines.0));
             proptest::prop_assert_eq!(sorted(&map.0), sorted(&lines.0));

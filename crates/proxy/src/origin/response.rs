@@ -17,7 +17,7 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use super::Idle;
 use super::conn::{ExchangeError, OriginConn, RESPONSE_LIMITS, Sending};
-use crate::txn::fields::{each_received, remove_hop_by_hop};
+use crate::txn::fields::{count_forwarded, remove_hop_by_hop};
 use crate::txn::transform::BoxError;
 
 /// A response body as its origin sends it.
@@ -83,9 +83,7 @@ pub(crate) struct LentFields {
 impl LentFields {
     /// How many fields the map gets when they are put.
     fn count(&self) -> usize {
-        let mut count = 0;
-        each_received(&self.lines, |_, _, forwarded| count += usize::from(forwarded));
-        count
+        count_forwarded(&self.lines)
     }
 
     /// Puts them into `headers`, before the fields there.

@@ -138,6 +138,44 @@ pub(crate) fn each_received<'a>(
     }
 }
 
+/// How many of an origin's received response fields go on to the client: those
+/// [`each_received`] visits as forwarded. One look at each name, unless a `Connection` field
+/// names fields other than those of one hop, or both framing fields are there: then
+/// [`each_received`] counts.
+pub(crate) fn count_forwarded(lines: &FieldLines) -> usize {
+    let (mut dropped, mut coded, mut length) = (0, false, false);
+    for (name, value) in lines.iter() {
+        if is_hop_by_hop_name(name) {
+            dropped += 1;
+            if name.len() == 10 && is_name(name, b"connection") && names_other_fields(value) {
+                return count_each_received(lines);
+            }
+            // The one name of one hop this long.
+            coded |= name.len() == 17;
+        } else {
+            length |= is_name(name, b"content-length");
+        }
+    }
+    if coded && length {
+        return count_each_received(lines);
+    }
+    lines.len() - dropped
+}
+
+fn count_each_received(lines: &FieldLines) -> usize {
+    let mut count = 0;
+    each_received(lines, |_, _, forwarded| count += usize::from(forwarded));
+    count
+}
+
+/// Whether a `Connection` value has a token other than the name of a field of one hop.
+fn names_other_fields(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .any(|t| !t.is_empty() && !is_hop_by_hop_name(t))
+}
+
 /// Whether a value reads as text ([`HeaderValue::to_str`]'s test): visible ASCII and tabs.
 fn is_visible_ascii(value: &[u8]) -> bool {
     value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
