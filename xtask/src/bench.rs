@@ -8,6 +8,10 @@
 //! Then the WebAssembly comparison of issue 22 (`wasm`): the proxy-wasm header filter against
 //! the same field added by a native plugin, each beside a hookyard without plugin.
 //!
+//! Then the instruction counts of issues 17 and 22 (`instructions`): hookyard without plugin,
+//! with the native and the wasm filter, with eight global callbacks, and nginx, each counted
+//! under valgrind's callgrind per request.
+//!
 //! Everything runs on 127.0.0.1, from a directory of its own under the system temp directory
 //! (configurations, pid files, logs, runtime directories), with ports the kernel picked. Every
 //! server is bounded in time and torn down at the end, on errors too ([`procs`]). A contender
@@ -18,6 +22,7 @@ mod ats;
 mod gzip;
 mod hookyard;
 mod install;
+mod instructions;
 mod nginx;
 mod pools;
 mod procs;
@@ -53,6 +58,7 @@ usage: cargo xtask bench [options] [cargo bench args] [-- criterion args]
   --no-gzip          skip the gzip comparison (the gzip example plugin against nginx `gzip on`)
   --no-wasm          skip the wasm comparison (the proxy-wasm header filter against a native one)
   --no-pools         skip the pool comparison (a three-host round-robin strategy against one origin)
+  --no-instructions  skip the instruction counts (callgrind: hookyard's rules and nginx, per request)
   --keep             keep the bench directory (configs, logs) even when all went well
 Anything else goes to `cargo bench --workspace`.
 ";
@@ -66,6 +72,7 @@ struct Options {
     gzip: bool,
     wasm: bool,
     pools: bool,
+    instructions: bool,
     quick: bool,
     keep: bool,
     rounds: u32,
@@ -84,6 +91,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         gzip: true,
         wasm: true,
         pools: true,
+        instructions: true,
         quick: false,
         keep: false,
         rounds: 3,
@@ -107,6 +115,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--no-gzip" => o.gzip = false,
             "--no-wasm" => o.wasm = false,
             "--no-pools" => o.pools = false,
+            "--no-instructions" => o.instructions = false,
             "--rounds" => rounds = Some(value(arg)?),
             "--duration" => duration = Some(value(arg)?),
             "--warmup" => warmup = Some(value(arg)?),
@@ -177,6 +186,9 @@ pub(crate) fn task(root: &Path, args: &[String]) -> Result<()> {
     }
     if o.pools {
         in_own_dir(root, &o, "pools", "pool comparison", pools::compare)?;
+    }
+    if o.instructions {
+        in_own_dir(root, &o, "instructions", "instruction counts", instructions::compare)?;
     }
     Ok(())
 }
@@ -613,16 +625,16 @@ mod tests {
         let o = parse_args(&[]).expect("parses");
         assert_eq!((o.rounds, o.wrk.duration.as_secs(), o.warmup.as_secs()), (3, 10, 2));
         assert_eq!((o.wrk.threads, o.wrk.connections), (1, 32));
-        assert!(o.micro && o.load && o.tls && !o.quick);
+        assert!(o.micro && o.load && o.tls && o.instructions && !o.quick);
         let q = parse_args(&args("--quick --rounds 2")).expect("parses");
         assert_eq!((q.rounds, q.wrk.duration.as_secs(), q.warmup.as_secs()), (2, 2, 1));
     }
 
     #[test]
     fn options_and_passthrough() {
-        let o = parse_args(&args("--no-micro --no-tls --duration 5s -p hookyard-remap --connections 64 -- --save-baseline x --rounds"))
+        let o = parse_args(&args("--no-micro --no-tls --no-instructions --duration 5s -p hookyard-remap --connections 64 -- --save-baseline x --rounds"))
             .expect("parses");
-        assert!(!o.micro && !o.tls && o.load);
+        assert!(!o.micro && !o.tls && !o.instructions && o.load);
         assert_eq!((o.wrk.duration.as_secs(), o.wrk.connections, o.rounds), (5, 64, 3));
         assert_eq!(o.cargo, args("-p hookyard-remap -- --save-baseline x --rounds"));
         assert!(parse_args(&args("--rounds")).is_err());

@@ -1,4 +1,4 @@
-//! The Debian packages the load comparison needs, installed when missing.
+//! The Debian packages the comparisons need, installed when missing.
 //!
 //! Idempotent: each package is looked for by the file it brings, so a machine that has them
 //! runs no `apt-get` at all. Otherwise `apt-get update` runs once, then one `apt-get install`
@@ -28,6 +28,11 @@ pub(crate) const NEEDS: &[Need] = &[
     Need { package: "openssl", file: "/usr/bin/openssl", for_proxy: Some("tls") },
     Need { package: "nghttp2-client", file: "/usr/bin/h2load", for_proxy: Some("tls") },
     Need { package: "curl", file: "/usr/bin/curl", for_proxy: Some("tls") },
+    Need {
+        package: "valgrind",
+        file: "/usr/bin/callgrind_control",
+        for_proxy: Some("instructions"),
+    },
 ];
 
 /// The packages' state after installing: proxies that cannot run, with the reason.

@@ -57,6 +57,13 @@ pub(crate) fn proxy_conf(dir: &Path, port: u16, origin: u16) -> String {
     conf(dir, 0, &upstream(origin, 64), &server)
 }
 
+/// `conf` (one of this module's) as one process: no master, one worker, which does all the
+/// work in the process started (what a profiler that follows one process needs).
+pub(crate) fn single_process(conf: &str) -> String {
+    conf.replace("master_process on;", "master_process off;")
+        .replace("worker_processes auto;", "worker_processes 1;")
+}
+
 /// The TLS contender: as [`proxy_conf`], on a TLS listener with HTTP/2 (`cert` and `key`, TLS 1.3
 /// only), and `/health` answered by nginx itself (what the handshake clients fetch). Its pool
 /// keeps up to 1024 idle origin connections: HTTP/2 clients have many more requests in flight
@@ -191,6 +198,15 @@ pub(crate) fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_process_has_no_master_and_one_worker() {
+        let conf = single_process(&proxy_conf(Path::new("/tmp/b/nginx"), 8081, 8000));
+        assert!(conf.contains("master_process off;"));
+        assert!(conf.contains("worker_processes 1;"));
+        assert!(!conf.contains("master_process on;"));
+        assert!(!conf.contains("auto;"));
+    }
 
     #[test]
     fn proxy_keeps_upstream_connections_alive() {

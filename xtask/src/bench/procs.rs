@@ -167,25 +167,42 @@ const USER_HZ: u64 = 100;
 /// The CPU time (user and system, every thread) the live processes of process group `group`
 /// used so far, from `/proc/PID/stat`.
 pub(crate) fn group_cpu(group: u32) -> Duration {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Duration::ZERO };
-    let ticks: u64 = dir
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter_map(|stat| stat_ticks(&stat, group))
-        .sum();
+    let ticks: u64 = stats().filter_map(|(_, stat)| stat_ticks(&stat, group)).sum();
     Duration::from_millis(ticks * 1000 / USER_HZ)
 }
 
-/// `utime + stime` of a `/proc/PID/stat` line when its process group is `group`.
+/// The live processes of process group `group`.
+pub(crate) fn group_pids(group: u32) -> Vec<u32> {
+    stats().filter(|(_, stat)| stat_group(stat) == Some(group)).map(|(pid, _)| pid).collect()
+}
+
+/// Every live process's id and `/proc/PID/stat` line.
+fn stats() -> impl Iterator<Item = (u32, String)> {
+    let dir = std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok);
+    dir.filter_map(|e| {
+        let pid = e.file_name().to_str()?.parse().ok()?;
+        Some((pid, std::fs::read_to_string(e.path().join("stat")).ok()?))
+    })
+}
+
+/// The fields of a `/proc/PID/stat` line after the command name, which is in parentheses and
+/// may hold anything: from the state (field 3) on.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    Some(stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect())
+}
+
+/// The process group (field 5) of a `/proc/PID/stat` line.
+fn stat_group(stat: &str) -> Option<u32> {
+    stat_fields(stat)?.get(2)?.parse().ok()
+}
+
+/// `utime + stime` (fields 14 and 15) of a `/proc/PID/stat` line when its process group is
+/// `group`.
 fn stat_ticks(stat: &str, group: u32) -> Option<u64> {
-    // The command name, in parentheses, may hold anything: fields are counted after its end.
-    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
-    // After the name: state (3), ppid (4), pgrp (5), ... utime (14), stime (15).
-    let pgrp: u32 = fields.get(2)?.parse().ok()?;
-    if pgrp != group {
+    if stat_group(stat)? != group {
         return None;
     }
+    let fields = stat_fields(stat)?;
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
@@ -208,5 +225,15 @@ mod tests {
         assert_eq!(stat_ticks(line, 4242), Some(155));
         assert_eq!(stat_ticks(line, 7), None);
         assert_eq!(stat_ticks("garbage", 4242), None);
+        assert_eq!(stat_group(line), Some(4242));
+        assert_eq!(stat_group("4242 (x) S 1 77 4242"), Some(77));
+        assert_eq!(stat_group("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_in_its_own_group() {
+        let group = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| stat_group(&s));
+        let pids = group_pids(group.unwrap());
+        assert!(pids.contains(&std::process::id()), "{pids:?}");
     }
 }

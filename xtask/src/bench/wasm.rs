@@ -23,7 +23,7 @@ use super::{Options, hookyard, install, nginx};
 const FIELD: (&str, &str) = ("X-Bench", "hookyard");
 
 /// Builds the example filters for wasm32-unknown-unknown; the request header filter's path.
-fn build_filter(root: &Path) -> Result<PathBuf> {
+pub(crate) fn build_filter(root: &Path) -> Result<PathBuf> {
     let target = root.join("target/wasm-plugins");
     let mut cmd = crate::cargo_cmd();
     cmd.current_dir(root.join("plugins/wasm"))
