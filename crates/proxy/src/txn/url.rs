@@ -3,8 +3,6 @@
 //! (the host's owned `UrlParts`). Views cost no allocation; owned parts are made only when
 //! plugins may edit them.
 
-use std::fmt::Write as _;
-
 use compact_str::CompactString;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
@@ -119,7 +117,8 @@ impl<'a> Url<'a> {
             text.push(']');
         }
         if let Some(port) = self.port {
-            let _ = write!(text, ":{port}");
+            text.push(':');
+            text.push_str(itoa::Buffer::new().format(port));
         }
         text
     }
@@ -230,21 +229,40 @@ fn port(authority: &str) -> Result<Option<u16>, Answer> {
     if text[colon] == b']' {
         return Ok(None);
     }
-    let digits = &authority[colon + 1..];
+    let digits = &text[colon + 1..];
     if digits.is_empty() {
         return Ok(None);
     }
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Answer::BadTarget);
+    // Digits only (no sign), at most 65535; leading zeros allowed, as `u16`'s parse has them.
+    let mut port: u32 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return Err(Answer::BadTarget);
+        }
+        port = port * 10 + u32::from(b - b'0');
+        if port > u32::from(u16::MAX) {
+            return Err(Answer::BadTarget);
+        }
     }
-    digits.parse().map(Some).map_err(|_| Answer::BadTarget)
+    Ok(Some(port as u16))
 }
 
 #[cfg(test)]
 mod tests {
     use http::uri::Authority;
 
-    use super::{Answer, host_of, is_authority, port};
+    use super::{Answer, Url, host_of, is_authority, port};
+
+    #[test]
+    fn an_authority_is_the_host_bracketed_if_need_be_and_its_port() {
+        let url = |host, port| Url { scheme: "http", host, port, path: "/", query: "" };
+        assert_eq!(url("example.com", None).authority(), "example.com");
+        assert_eq!(url("example.com", Some(8080)).authority(), "example.com:8080");
+        assert_eq!(url("10.0.0.1", Some(0)).authority(), "10.0.0.1:0");
+        assert_eq!(url("::1", Some(65535)).authority(), "[::1]:65535");
+        assert_eq!(url("[::1]", Some(443)).authority(), "[::1]:443");
+        assert_eq!(url("::1", None).authority(), "[::1]");
+    }
 
     fn port_of(text: &str) -> Result<Option<u16>, Answer> {
         assert!(is_authority(text.as_bytes()), "{text}");
@@ -304,6 +322,15 @@ mod tests {
         assert_eq!(port_of("127.0.0.1:0").unwrap(), Some(0));
         assert!(matches!(port_of("example.com:65536"), Err(Answer::BadTarget)));
         assert!(matches!(port_of("example.com:+80"), Err(Answer::BadTarget)));
+        assert_eq!(port_of("example.com:65535").unwrap(), Some(65535));
+        assert_eq!(port_of("example.com:0080").unwrap(), Some(80));
+        assert_eq!(port_of("example.com:000000000000000443").unwrap(), Some(443));
+        assert!(matches!(port_of("example.com:99999999999999999999"), Err(Answer::BadTarget)));
+        // Every port, and the first numbers past them, as `u16` parses them.
+        for n in 0..70_000u32 {
+            let parsed = port(&format!("h:{n}")).ok().flatten();
+            assert_eq!(parsed, u16::try_from(n).ok(), "{n}");
+        }
     }
 
     #[test]
