@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http::Version;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{ForwardedParams, Forwarding};
 
@@ -163,19 +163,22 @@ fn quoted_if_needed(text: &mut String, value: &str) {
 /// Appends `value` to the list field `name`: one field, the existing values first, separated
 /// by `, ` (as ATS writes it), or `value` alone.
 fn append(headers: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
-    let mut existing = headers.get_all(&name).iter().peekable();
-    if existing.peek().is_none() {
-        headers.insert(name, value);
-        return;
-    }
+    // One look-up: most requests and responses have none of these fields.
+    let mut existing = match headers.entry(name) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(value);
+            return;
+        }
+        Entry::Occupied(occupied) => occupied,
+    };
     let mut joined = Vec::with_capacity(128);
-    for old in existing {
+    for old in existing.iter() {
         joined.extend_from_slice(old.as_bytes());
         joined.extend_from_slice(b", ");
     }
     joined.extend_from_slice(value.as_bytes());
     if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(joined)) {
-        headers.insert(name, value);
+        existing.insert(value);
     }
 }
 
