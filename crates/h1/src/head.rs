@@ -115,6 +115,72 @@ impl RequestHead {
     }
 }
 
+/// A parsed request head whose fields are still as received ([`FieldLines`]), as
+/// [`parse_request_lines`] gives it: a proxy that forwards them as they came needs no map, and
+/// [`RequestLines::into_head`] makes one when something must read or change them.
+///
+/// The framing facts are those of [`RequestHead`], worked out from the same fields.
+#[derive(Clone, Debug)]
+pub struct RequestLines {
+    /// The method.
+    pub method: Method,
+    /// The request target, as received.
+    pub uri: Uri,
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: Version,
+    lines: FieldLines,
+    body: BodyKind,
+    fields: Fields,
+}
+
+impl RequestLines {
+    /// The field lines as received (the head's bytes with them).
+    pub fn lines(&self) -> &FieldLines {
+        &self.lines
+    }
+
+    /// As [`RequestHead::body`].
+    pub fn body(&self) -> BodyKind {
+        self.body
+    }
+
+    /// As [`RequestHead::keep_alive`].
+    pub fn keep_alive(&self) -> bool {
+        self.fields.persistent(self.version)
+    }
+
+    /// As [`RequestHead::wants_upgrade`].
+    pub fn wants_upgrade(&self) -> bool {
+        self.fields.upgrade(self.version)
+    }
+
+    /// As [`RequestHead::expects_continue`].
+    pub fn expects_continue(&self) -> bool {
+        self.fields.expect_continue(self.version)
+    }
+
+    /// The head with its fields in a map and their case recorded, as [`parse_request`] gives
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldLines::to_map`].
+    pub fn into_head(self) -> Result<RequestHead, Error> {
+        let (headers, case) = self.lines.to_request_map()?;
+        let RequestLines { method, uri, version, lines, body, fields } = self;
+        Ok(RequestHead { method, uri, version, headers, case, raw: lines.raw, body, fields })
+    }
+
+    /// The head as [`http::request::Parts`] with no fields, and its fields as received apart.
+    pub fn into_parts_and_lines(self) -> (http::request::Parts, FieldLines) {
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.method = self.method;
+        parts.uri = self.uri;
+        parts.version = self.version;
+        (parts, self.lines)
+    }
+}
+
 /// A parsed response head.
 ///
 /// As with [`RequestHead`], the framing facts are those of the message as received. Its fields
@@ -293,6 +359,17 @@ impl FieldLines {
     pub fn to_map(&self) -> Result<(HeaderMap, HeaderCase), Error> {
         map(&self.raw, &self.spans, false)
     }
+
+    /// As [`FieldLines::to_map`], for a request's fields: a `Content-Length` repeated (with
+    /// the same value, or the framing refused the head) is kept once, as [`parse_request`]
+    /// keeps it.
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldLines::to_map`].
+    pub fn to_request_map(&self) -> Result<(HeaderMap, HeaderCase), Error> {
+        map(&self.raw, &self.spans, true)
+    }
 }
 
 /// A response's reason phrase as received, when it is not its status's standard one; kept in
@@ -358,11 +435,24 @@ struct Found {
 /// A head over a limit, malformed, or framed ambiguously (see [`ErrorKind`]); `buf` is left as
 /// it was, and the connection cannot be read further.
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<RequestHead>, Error> {
+    let Some(lines) = parse_request_lines(buf, limits)? else { return Ok(None) };
+    let raw = lines.lines.raw.clone();
+    lines.into_head().map(Some).inspect_err(|_| restore(buf, raw))
+}
+
+/// As [`parse_request`], with the fields left as received: no map is made.
+///
+/// # Errors
+///
+/// As [`parse_request`]: `buf` is left as it was.
+pub fn parse_request_lines(
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Option<RequestLines>, Error> {
     let mut spans = Spans::new();
     let Some(found) = find(buf, limits, &mut spans, find_request)? else {
         return Ok(None);
     };
-    let spans = &spans[..];
     let raw = buf.split_to(found.len).freeze();
     let version = if found.minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
     let parsed = (|| {
@@ -370,11 +460,11 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Reque
             .map_err(|_| Error::from(ErrorKind::Method))?;
         let uri = Uri::from_maybe_shared(raw.slice(found.second.0..found.second.1))
             .map_err(|_| Error::from(ErrorKind::Target))?;
-        let (headers, case, fields) = fields(&raw, spans, true)?;
+        let fields = facts(&raw, &spans)?;
         let body = fields.request_body(version)?;
-        Ok((method, uri, headers, case, fields, body))
+        Ok((method, uri, fields, body))
     })();
-    let (method, uri, headers, case, fields, body) = match parsed {
+    let (method, uri, fields, body) = match parsed {
         Ok(parsed) => parsed,
         Err(err) => {
             // Leave `buf` as it was, as promised: the head goes back in front.
@@ -382,7 +472,8 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Reque
             return Err(err);
         }
     };
-    Ok(Some(RequestHead { method, uri, version, headers, case, raw, body, fields }))
+    let lines = FieldLines { raw, spans: spans.to_vec() };
+    Ok(Some(RequestLines { method, uri, version, lines, body, fields }))
 }
 
 /// Parses a response head at the start of `buf`, given the method of the request it answers
@@ -587,19 +678,6 @@ fn folded(buf: &[u8]) -> bool {
         }
     }
     false
-}
-
-/// The header map, case record and framing facts of the fields at `spans` of `raw`; with
-/// `one_length`, a repeated `Content-Length` is kept once (the framing refuses it if its value
-/// differs).
-fn fields(
-    raw: &Bytes,
-    spans: &[Span],
-    one_length: bool,
-) -> Result<(HeaderMap, HeaderCase, Fields), Error> {
-    let fields = facts(raw, spans)?;
-    let (headers, case) = map(raw, spans, one_length)?;
-    Ok((headers, case, fields))
 }
 
 /// The framing facts of the fields at `spans` of `raw`.

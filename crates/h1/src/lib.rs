@@ -10,9 +10,9 @@
 //!
 //! What it guarantees:
 //! - **Zero copy:** a parsed head keeps its received bytes as one [`bytes::Bytes`]; the
-//!   [`http::HeaderMap`] values, the target and body data are slices of the input. A response
-//!   head's fields go into a map only when asked ([`FieldLines`]): a proxy that changes none
-//!   writes them on as received.
+//!   [`http::HeaderMap`] values, the target and body data are slices of the input. A head's
+//!   fields go into a map only when asked ([`FieldLines`], [`parse_request_lines`],
+//!   [`parse_response`]): a proxy that changes none writes them on as received.
 //! - **Case and order kept:** [`HeaderCase`] records the names as received; the encoders write
 //!   them back in that case and order, appending fields added since.
 //! - **Strict framing (RFC 9112 §6):** a request with both `Content-Length` and
@@ -50,6 +50,7 @@ pub use encode::{
 pub use error::{Error, ErrorKind};
 pub use framing::BodyKind;
 pub use head::{
-    FieldLines, Limits, ReasonPhrase, RequestHead, ResponseHead, parse_request, parse_response,
+    FieldLines, Limits, ReasonPhrase, RequestHead, RequestLines, ResponseHead, parse_request,
+    parse_request_lines, parse_response,
 };
 pub use name::is_name;

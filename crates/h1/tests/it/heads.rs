@@ -1,7 +1,9 @@
 //! Heads: parsed in place, case and order recorded, limits, partial input, pipelining.
 
 use bytes::BytesMut;
-use hookyard_h1::{BodyKind, ErrorKind, Limits, parse_request, parse_response};
+use hookyard_h1::{
+    BodyKind, ErrorKind, Limits, parse_request, parse_request_lines, parse_response,
+};
 use http::{Method, StatusCode, Version};
 
 use crate::support::{encoded, request};
@@ -112,6 +114,59 @@ fn the_field_count_limit_is_named_beyond_the_stack_too() {
             assert_eq!(head.case.len(), n);
             assert_eq!(head.case.names().nth(n - 1).unwrap().0, format!("X-{}", n - 1).as_bytes());
         }
+    }
+}
+
+/// A head's fields left as received give the facts of the head with a map, the lines as they
+/// came, and that head again; a refused head is refused alike, its buffer left as it was.
+#[test]
+fn a_request_left_as_received_is_the_request_with_a_map() {
+    let heads: &[&[u8]] = &[
+        GET,
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"\r\nPOST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+        b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost:   spaced   \r\nConnection: close\r\nX:\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"G@T / HTTP/1.1\r\n\r\n",
+    ];
+    let limits = Limits::default();
+    for &text in heads {
+        let (mut with_map, mut as_received) = (BytesMut::from(text), BytesMut::from(text));
+        let head = parse_request(&mut with_map, &limits);
+        let lines = parse_request_lines(&mut as_received, &limits);
+        assert_eq!(with_map, as_received, "{text:?}");
+        let (head, lines) = match (head, lines) {
+            (Ok(Some(head)), Ok(Some(lines))) => (head, lines),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.kind(), b.kind(), "{text:?}");
+                assert_eq!(&as_received[..], text, "{text:?}");
+                continue;
+            }
+            (a, b) => panic!("{text:?}: {a:?} against {b:?}"),
+        };
+        assert_eq!(
+            (&lines.method, &lines.uri, lines.version),
+            (&head.method, &head.uri, head.version)
+        );
+        assert_eq!(lines.body(), head.body(), "{text:?}");
+        assert_eq!(lines.keep_alive(), head.keep_alive(), "{text:?}");
+        assert_eq!(lines.wants_upgrade(), head.wants_upgrade(), "{text:?}");
+        assert_eq!(lines.expects_continue(), head.expects_continue(), "{text:?}");
+        assert_eq!(lines.lines().raw_len(), head.raw().len(), "{text:?}");
+        let received: Vec<(Vec<u8>, Vec<u8>)> =
+            lines.lines().iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+        assert_eq!(received.len(), head.case.len() + usize::from(text.starts_with(b"\r\nPOST")));
+        let again = lines.clone().into_head().unwrap();
+        assert_eq!(again.headers, head.headers, "{text:?}");
+        assert_eq!(encoded(&again), encoded(&head), "{text:?}");
+        let (parts, fields) = lines.into_parts_and_lines();
+        assert!(parts.headers.is_empty());
+        assert_eq!((parts.method, parts.uri), (head.method.clone(), head.uri.clone()));
+        let fields: Vec<_> = fields.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+        assert_eq!(fields, received);
     }
 }
 
