@@ -26,6 +26,14 @@ pub fn encode_request(
     dst: &mut BytesMut,
 ) {
     dst.reserve(estimate(headers, case));
+    encode_request_line(method, uri, version, dst);
+    write_fields(headers, case, dst);
+    dst.put_slice(b"\r\n");
+}
+
+/// Writes a request line, as [`encode_request`] writes it: the fields and the empty line that
+/// ends the head are the caller's to write.
+pub fn encode_request_line(method: &Method, uri: &Uri, version: Version, dst: &mut BytesMut) {
     dst.put_slice(method.as_str().as_bytes());
     dst.put_u8(b' ');
     match (uri.scheme(), uri.authority()) {
@@ -39,8 +47,6 @@ pub fn encode_request(
         }
     }
     dst.put_slice(if version == Version::HTTP_10 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
-    write_fields(headers, case, dst);
-    dst.put_slice(b"\r\n");
 }
 
 /// Writes a response head: status line, fields, empty line.

@@ -2,6 +2,7 @@
 //! become one [`Bytes`], and every value in the [`HeaderMap`] is a slice of it.
 
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
@@ -322,12 +323,26 @@ impl FieldLines {
     /// where each field takes four writes.
     ///
     /// [`write_field`]: crate::write_field
-    pub fn write_kept(&self, mut keep: impl FnMut(usize) -> bool, dst: &mut BytesMut) {
+    pub fn write_kept(&self, keep: impl FnMut(usize) -> bool, dst: &mut BytesMut) {
+        self.write_kept_in(0..self.spans.len(), keep, dst);
+    }
+
+    /// As [`FieldLines::write_kept`], for the fields at `range` (by index) only; a range past
+    /// the last field stops there.
+    pub fn write_kept_in(
+        &self,
+        range: Range<usize>,
+        mut keep: impl FnMut(usize) -> bool,
+        dst: &mut BytesMut,
+    ) {
         let raw = &self.raw[..];
+        let first = range.start;
+        let end = range.end.min(self.spans.len());
+        let spans = self.spans.get(first..end).unwrap_or_default();
         // The run of lines to copy, as a range of `raw`.
         let mut run = 0..0;
-        for (i, span) in self.spans.iter().enumerate() {
-            if !keep(i) {
+        for (i, span) in spans.iter().enumerate() {
+            if !keep(first + i) {
                 dst.put_slice(&raw[std::mem::take(&mut run)]);
                 continue;
             }
@@ -347,6 +362,12 @@ impl FieldLines {
             }
         }
         dst.put_slice(&raw[run]);
+    }
+
+    /// The value of the field at `index`, sharing the head's bytes; `None` past the last.
+    pub fn shared_value(&self, index: usize) -> Option<Bytes> {
+        let span = self.spans.get(index)?;
+        Some(self.raw.slice(span.value.0..span.value.1))
     }
 
     /// The fields as a map (values sliced from the head, not copied) and the record of their

@@ -44,8 +44,8 @@ mod name;
 pub use case::HeaderCase;
 pub use decode::{Decoded, Decoder};
 pub use encode::{
-    Encoder, encode_request, encode_request_parts, encode_response, encode_response_parts,
-    encode_status_line, write_field, write_fields,
+    Encoder, encode_request, encode_request_line, encode_request_parts, encode_response,
+    encode_response_parts, encode_status_line, write_field, write_fields,
 };
 pub use error::{Error, ErrorKind};
 pub use framing::BodyKind;

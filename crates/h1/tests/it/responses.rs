@@ -271,7 +271,7 @@ mod mangled {
 
 /// Kept fields are written as `write_field` writes each, whatever form their lines came in
 /// (lines already in that form are copied, in runs): every head of three lines from the forms
-/// below, with every choice of lines kept.
+/// below, with every choice of lines kept, whole or in two ranges.
 #[test]
 fn kept_lines_are_written_as_each_field_would_be() {
     let forms: &[&[u8]] = &[
@@ -308,7 +308,20 @@ fn kept_lines_are_written_as_each_field_would_be() {
                     let mut written = BytesMut::new();
                     lines.write_kept(keep, &mut written);
                     assert_eq!(written, expected, "{head:?} kept {mask:03b}");
+                    // In two pieces at every place, the same.
+                    for cut in 0..=3 {
+                        let mut pieces = BytesMut::new();
+                        lines.write_kept_in(0..cut, keep, &mut pieces);
+                        lines.write_kept_in(cut..5, keep, &mut pieces);
+                        assert_eq!(pieces, expected, "{head:?} kept {mask:03b} cut at {cut}");
+                    }
                 }
+                for (i, (_, value)) in lines.iter().enumerate() {
+                    let shared = lines.shared_value(i).unwrap();
+                    assert_eq!(&shared[..], value);
+                    assert_eq!(shared.as_ptr(), value.as_ptr(), "a slice of the head, not a copy");
+                }
+                assert_eq!(lines.shared_value(3), None);
                 heads += 1;
             }
         }
