@@ -160,6 +160,13 @@ fn quoted_if_needed(text: &mut String, value: &str) {
     text.push('"');
 }
 
+/// Whether a field named `name` (any case) is one the proxy may join its own value to (`Via`,
+/// `X-Forwarded-For`, `Forwarded`).
+pub(crate) fn joins(name: &[u8]) -> bool {
+    use crate::txn::fields::is_name;
+    is_name(name, b"via") || is_name(name, b"x-forwarded-for") || is_name(name, b"forwarded")
+}
+
 /// Appends `value` to the list field `name`: one field, the existing values first, separated
 /// by `, ` (as ATS writes it), or `value` alone.
 fn append(headers: &mut HeaderMap, name: HeaderName, value: HeaderValue) {

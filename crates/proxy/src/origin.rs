@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use hookyard_h1::{BodyKind, HeaderCase};
+use hookyard_h1::BodyKind;
 use http::header::{self, HeaderMap};
 use http::{Request, Response, StatusCode};
 use tracing::debug;
@@ -38,6 +38,7 @@ use self::tls::{TlsError, TlsTarget};
 use crate::clock::Stamp;
 use crate::dns::Resolver;
 use crate::stats::{Stats, WorkerStats};
+use crate::txn::fields::ClientFields;
 
 /// Why a request did not reach its origin or got no usable response head.
 #[derive(Debug, thiserror::Error)]
@@ -283,8 +284,8 @@ impl OriginPool {
         Ok(OriginConn::new(Stream::Tls(Box::new(stream)), open))
     }
 
-    /// Sends `request` (origin-form target, `Host` set; its field names spelt and ordered as
-    /// `case` records, if given) to `host:port` (`authority`), on an idle connection if there
+    /// Sends `request` (origin-form target, `Host` set; its fields written as `received` says,
+    /// see [`OriginConn::exchange`]) to `host:port` (`authority`), on an idle connection if there
     /// is one, else a new one; a request an idle connection failed before any byte of its
     /// response arrived goes on another, when its body was empty. A request no connection
     /// could be made for comes back with the error.
@@ -292,12 +293,12 @@ impl OriginPool {
         &self,
         to: &Destination,
         mut request: Request<RequestBody>,
-        case: Option<&HeaderCase>,
+        received: Option<&ClientFields>,
         dns: &Resolver,
     ) -> Result<Response<OriginBody>, Failed> {
         let authority = to.key.as_str();
         while let Some(mut conn) = self.checkout(authority) {
-            match conn.exchange(request, case).await {
+            match conn.exchange(request, received).await {
                 Ok(exchanged) => return Ok(self.respond(authority, conn, exchanged)?),
                 // The origin closed the idle connection as it was taken: the request goes again.
                 Err(Unanswered { error, request: Some(unsent) }) => {
@@ -323,7 +324,7 @@ impl OriginPool {
         if let Some(host) = &to.pool_host {
             host.connected(took);
         }
-        match conn.exchange(request, case).await {
+        match conn.exchange(request, received).await {
             Ok(exchanged) => Ok(self.respond(authority, conn, exchanged)?),
             Err(Unanswered { error, .. }) => Err(OriginError::Exchange(error).into()),
         }

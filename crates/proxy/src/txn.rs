@@ -31,7 +31,6 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use hookyard_abi as abi;
-use hookyard_h1::HeaderCase;
 use hookyard_hooks::{HookId, Outcome};
 use hookyard_host::{ResponseHead, TxnBox, UrlParts};
 use hookyard_remap::{AclRequest, Chain, Remap, Rule, Rules, Target};
@@ -45,6 +44,7 @@ use tracing::{debug, warn};
 use self::answer::Answer;
 pub(crate) use self::body::TxnBody;
 use self::body::{InFlight, Sent};
+use self::fields::ClientFields;
 use self::retry::{Again, PoolTry, next_try};
 use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
@@ -66,14 +66,15 @@ use crate::stats::{FAILURE_WARN_EVERY, OriginFailure};
 pub type Body = Either<OriginBody, Full<Bytes>>;
 
 /// An HTTP/1 request's transaction, run by its connection (`conn/h1.rs`) to its response;
-/// `case` records how the client spelt and ordered its fields, for the origin request.
+/// `received` has the client's fields as it spelt and ordered them, for the origin request:
+/// in the request's map, or still as received (the map empty) until something reads them.
 pub(crate) fn handle(
     conn: Arc<Conn>,
     request: Request<ClientBody>,
-    case: HeaderCase,
+    received: ClientFields,
 ) -> impl Future<Output = Response<TxnBody>> {
     // The transaction's own future, not one around it: the request is not copied once more.
-    transact(conn, request, Some(case), None)
+    transact(conn, request, Some(received), None)
 }
 
 /// One HTTP/2 stream's transaction, run on a task of its own (`conn/h2.rs`): `left` closes
@@ -113,7 +114,7 @@ pub(crate) fn too_many_streams() -> Response<TxnBody> {
 async fn transact(
     conn: Arc<Conn>,
     request: Request<ClientBody>,
-    case: Option<HeaderCase>,
+    received: Option<ClientFields>,
     left: Option<oneshot::Sender<()>>,
 ) -> Response<TxnBody> {
     let started = std::time::Instant::now();
@@ -125,13 +126,18 @@ async fn transact(
         client: conn.peer,
         local: conn.local,
         state: None,
-        case,
+        received,
         left,
         log: None,
         wasm: None,
         wasm_answered: None,
     };
     let (mut parts, body) = request.into_parts();
+    // An access log line reads the request's fields: they go in the map first.
+    let unmapped = match &txn.generation.config.settings.access_log {
+        Some(_) => txn.fields_in_map(&mut parts).err(),
+        None => None,
+    };
     txn.log = conn.worker.access_log.entry(
         &txn.generation,
         conn.listener,
@@ -145,7 +151,11 @@ async fn transact(
     let driver = txn.driver(&conn);
     let ran = {
         let running = std::pin::pin!(async {
-            let mut response = match txn.run(&conn, &mut parts, body).await {
+            let ran = match unmapped {
+                Some(answer) => Err(answer),
+                None => txn.run(&conn, &mut parts, body).await,
+            };
+            let mut response = match ran {
                 Ok(response) => response,
                 Err(Answer::ClientLeft) => return None,
                 Err(answer) => answer.response(),
@@ -192,8 +202,10 @@ pub(crate) struct Transaction {
     pub(crate) local: SocketAddr,
     /// What plugins see of the transaction, once a hook or plugin chain may run.
     state: Option<TxnBox>,
-    /// How an HTTP/1 client spelt and ordered its fields: the origin gets them so.
-    case: Option<HeaderCase>,
+    /// An HTTP/1 client's fields as it spelt and ordered them: the origin gets them so. Still
+    /// as received (the request's map empty) until something must read them: see
+    /// [`Transaction::fields_in_map`].
+    received: Option<ClientFields>,
     /// An HTTP/2 stream's: closed when its client left (hyper drops an HTTP/1 transaction
     /// instead).
     left: Option<oneshot::Sender<()>>,
@@ -246,6 +258,9 @@ impl Transaction {
         }
         let line = self.admit(parts, conn.worker.drain.is_draining())?;
         let client_url = line.url(conn.scheme())?;
+        if self.received_lines().is_some_and(fields::has_underscored_framing) {
+            self.fields_in_map(parts)?;
+        }
         fields::drop_underscored_framing(&mut parts.headers);
         self.read_request(conn, parts, client_url).await?;
         let generation = self.generation.clone();
@@ -299,7 +314,10 @@ impl Transaction {
         if settings.health_path.as_deref() == Some(parts.uri.path()) {
             return Err(if draining { Answer::Draining } else { Answer::Health });
         }
-        RequestLine::of(parts)
+        match self.received_lines() {
+            Some(lines) => RequestLine::of_lines(parts, lines),
+            None => RequestLine::of(parts),
+        }
     }
 
     /// TXN_START, READ_REQUEST_HDR and PRE_REMAP, with plugin state made first when the
@@ -311,7 +329,7 @@ impl Transaction {
         url: Url<'_>,
     ) -> Result<(), Answer> {
         if self.generation.hooks.has_hooks() || conn.has_session_hooks() {
-            self.make_state(conn, parts, url.to_parts()).await;
+            self.make_state(conn, parts, url.to_parts()).await?;
         }
         for hook in [HookId::TxnStart, HookId::ReadRequestHdr, HookId::PreRemap] {
             self.hook(hook).await?;
@@ -347,7 +365,7 @@ impl Transaction {
         if chain.is_empty() {
             return Ok(Route { chain, target: Some(target), verify, strategy, rule: rule.index });
         }
-        self.make_state(conn, parts, client_url.to_parts()).await;
+        self.make_state(conn, parts, client_url.to_parts()).await?;
         self.run_chain(generation, rule, chain, &target)?;
         Ok(Route { chain, target: None, verify, strategy, rule: rule.index })
     }
@@ -479,6 +497,10 @@ impl Transaction {
             Some(chosen) => Destination::to_pool_host(authority, chosen, addr, tls),
             None => Destination::new(authority, dest.host, port, addr, tls),
         };
+        let end_of_stream = hyper::body::Body::is_end_stream(&body);
+        if !self.forwards_as_received(end_of_stream, pool.is_some()) {
+            self.fields_in_map(parts)?;
+        }
         let mut headers = match &mut self.state {
             Some(state) => state.origin_headers(),
             None => std::mem::take(&mut parts.headers),
@@ -486,7 +508,6 @@ impl Transaction {
         fields::remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host_field);
         self.generation.forwarder.request(&mut headers, client);
-        let end_of_stream = hyper::body::Body::is_end_stream(&body);
         let head = wasm::OriginHead {
             method: &mut parts.method,
             uri: &mut uri,
@@ -644,7 +665,7 @@ impl Transaction {
                 let sending = std::pin::pin!(conn.worker.origins.send(
                     &to,
                     request,
-                    self.case.as_ref(),
+                    self.received.as_ref(),
                     &self.generation.dns
                 ));
                 let at = std::time::Instant::now() + timeout;
@@ -924,7 +945,14 @@ impl Transaction {
 
     /// Makes the plugin state (and the connection's session state, with its SSN_START, the
     /// first time).
-    async fn make_state(&mut self, conn: &Conn, parts: &mut Parts, url: UrlParts) {
+    async fn make_state(
+        &mut self,
+        conn: &Conn,
+        parts: &mut Parts,
+        url: UrlParts,
+    ) -> Result<(), Answer> {
+        // Plugins read and change the request's fields in the map.
+        self.fields_in_map(parts)?;
         let global = self.generation.hooks.clone();
         // Boxed here and below: hook dispatch only runs with plugin state, and its futures would
         // make every transaction's larger (it is moved into hyper whole).
@@ -935,6 +963,43 @@ impl Transaction {
         let headers = std::mem::take(&mut parts.headers);
         let method = parts.method.clone();
         self.state = Some(TxnBox::new(global, Some(session), method, url, parts.version, headers));
+        Ok(())
+    }
+
+    /// The client's fields, if they are still as received (the request's map empty).
+    fn received_lines(&self) -> Option<&hookyard_h1::FieldLines> {
+        match &self.received {
+            Some(ClientFields::Lines(lines)) => Some(lines),
+            _ => None,
+        }
+    }
+
+    /// Puts the client's fields in the request's map if they are still as received: whatever
+    /// reads or changes them (plugin state, wasm filters, an access log line, a retry, the
+    /// forwarding fields joined to the client's) finds them there.
+    fn fields_in_map(&mut self, parts: &mut Parts) -> Result<(), Answer> {
+        match &mut self.received {
+            Some(received) => received.put(&mut parts.headers).map_err(|e| {
+                debug!(error = %e, "request fields the map cannot hold");
+                Answer::BadFields
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the client's fields may go to the origin as received: they still are, nothing
+    /// reads or changes them on the way (no plugin state, no wasm filter, no access log line,
+    /// no retry on another host of a pool), the request has no body (the codec owns the
+    /// framing fields of one), and no forwarding field of the client's is joined with the
+    /// proxy's.
+    fn forwards_as_received(&self, end_of_stream: bool, pooled: bool) -> bool {
+        let Some(lines) = self.received_lines() else { return false };
+        self.state.is_none()
+            && self.wasm.is_none()
+            && self.log.is_none()
+            && !pooled
+            && end_of_stream
+            && !lines.iter().any(|(name, _)| crate::forwarding::joins(name))
     }
 
     /// Runs `hook` if there is plugin state; an [`Answer`] when a plugin ended the transaction

@@ -35,6 +35,7 @@ use super::body::{ClientBody, ClientBodyError, Http1Body, Http1Sender, Piece};
 use super::date;
 use super::head::{self, Asked, BodyFacts, LineFields, MapFields, Status};
 use crate::origin::Received;
+use crate::txn::fields::ClientFields;
 use crate::txn::transform::BoxError;
 use crate::txn::{self, TxnBody};
 
@@ -143,12 +144,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The next request head; `None` when the connection ends first (closed, stopped, or a
     /// head refused, whose answer is written). Boxed: some 360 bytes, it would be copied at
     /// each step to the transaction (the futures that pass it on hold it by value).
-    async fn read_head(&mut self) -> std::io::Result<Option<Box<hookyard_h1::RequestHead>>> {
+    async fn read_head(&mut self) -> std::io::Result<Option<Box<hookyard_h1::RequestLines>>> {
         let state = &self.conn.state;
         loop {
             if !self.read.is_empty() {
                 state.head_begins();
-                match hookyard_h1::parse_request(&mut self.read, &self.limits) {
+                match hookyard_h1::parse_request_lines(&mut self.read, &self.limits) {
                     Ok(Some(head)) => {
                         state.head_ends();
                         return Ok(Some(Box::new(head)));
@@ -208,7 +209,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// One request and its response; whether the connection goes on.
-    async fn exchange(&mut self, head: Box<hookyard_h1::RequestHead>) -> std::io::Result<bool> {
+    async fn exchange(&mut self, head: Box<hookyard_h1::RequestLines>) -> std::io::Result<bool> {
         let asked = Asked {
             method: head.method.clone(),
             version: head.version,
@@ -216,7 +217,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         let expects_continue = head.expects_continue();
         let kind = head.body();
-        let (parts, case) = head.into_parts_and_case();
+        // A request without a body keeps its fields as received until something reads them
+        // (see `txn::fields::ClientFields`); one with a body, or one that asks to switch
+        // protocols, goes into the map now (the framing and upgrade fields are the proxy's to
+        // rewrite).
+        let (parts, received) = if kind == BodyKind::Empty && !head.wants_upgrade() {
+            let (parts, lines) = head.into_parts_and_lines();
+            (parts, ClientFields::Lines(lines))
+        } else {
+            match head.into_head() {
+                Ok(head) => {
+                    let (parts, case) = head.into_parts_and_case();
+                    (parts, ClientFields::Case(case))
+                }
+                Err(e) => {
+                    self.refuse(&e).await?;
+                    return Ok(false);
+                }
+            }
+        };
         let (body, mut reader) = match kind {
             BodyKind::Empty => (ClientBody::Empty, None),
             kind => {
@@ -230,7 +249,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 (ClientBody::Http1(body), Some(reader))
             }
         };
-        let transaction = txn::handle(self.conn.clone(), Request::from_parts(parts, body), case);
+        let transaction =
+            txn::handle(self.conn.clone(), Request::from_parts(parts, body), received);
         tokio::pin!(transaction);
         let response = loop {
             let Some(reader) = reader.as_mut().filter(|r| r.reading()) else {

@@ -15,8 +15,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use bytes::{Buf, BytesMut};
-use hookyard_h1::{BodyKind, Encoder, HeaderCase, Limits, ResponseHead};
+use bytes::{Buf, BufMut, BytesMut};
+use hookyard_h1::{BodyKind, Encoder, Limits, ResponseHead};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request};
@@ -27,6 +27,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::OpenOrigin;
 use super::body::RequestBody;
+use crate::txn::fields::{ClientFields, write_request_lines};
 use crate::txn::transform::BoxError;
 
 /// Limits on a response head: those of hyper's client, which the proxy used before, so that
@@ -186,9 +187,9 @@ impl OriginConn {
         }
     }
 
-    /// Sends `request` (its head in one write with a body that is empty; its field names
-    /// spelt and ordered as `case` records, if given), and reads the response head, skipping
-    /// informational ones other than 101.
+    /// Sends `request` (its head in one write with a body that is empty; its fields written
+    /// as `received` says: the client's, in its spelling and order, see [`write_head`]), and
+    /// reads the response head, skipping informational ones other than 101.
     ///
     /// # Errors
     ///
@@ -196,21 +197,13 @@ impl OriginConn {
     pub(crate) async fn exchange(
         &mut self,
         request: Request<RequestBody>,
-        case: Option<&HeaderCase>,
+        received: Option<&ClientFields>,
     ) -> Result<Exchanged, Unanswered> {
         let (mut parts, body) = request.into_parts();
         self.requests += 1;
         let close = wants_close(&parts.headers);
         let kind = framing(&mut parts, &body);
-        let p = &parts;
-        hookyard_h1::encode_request(
-            &p.method,
-            &p.uri,
-            p.version,
-            &p.headers,
-            case,
-            &mut self.write,
-        );
+        write_head(&parts, received, &mut self.write);
         if kind != BodyKind::Empty {
             let mut sending = Sending { body, encoder: Encoder::new(kind), ended: false };
             let method = &parts.method;
@@ -408,6 +401,28 @@ fn final_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead
 /// `Content-Length` beside it removed; else a `Content-Length` is kept, or one set from a body
 /// that knows its length; else the body goes chunked, except for `GET`, `HEAD` and `CONNECT`
 /// requests, which are sent without one.
+/// Writes a request head: its fields from the map, in the client's spelling and order when
+/// `received` has them in the map, or the client's lines as received then the map's fields
+/// (those the proxy added) when it has them as received.
+fn write_head(parts: &Parts, received: Option<&ClientFields>, dst: &mut BytesMut) {
+    let Some(ClientFields::Lines(lines)) = received else {
+        let case = received.and_then(ClientFields::case);
+        hookyard_h1::encode_request(
+            &parts.method,
+            &parts.uri,
+            parts.version,
+            &parts.headers,
+            case,
+            dst,
+        );
+        return;
+    };
+    dst.reserve(lines.raw_len() + parts.headers.len() * 32);
+    hookyard_h1::encode_request_line(&parts.method, &parts.uri, parts.version, dst);
+    write_request_lines(lines, &parts.headers, dst);
+    dst.put_slice(b"\r\n");
+}
+
 fn framing(parts: &mut Parts, body: &RequestBody) -> BodyKind {
     let headers = &mut parts.headers;
     if body.is_end_stream() {

@@ -17,7 +17,7 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use super::Idle;
 use super::conn::{ExchangeError, OriginConn, RESPONSE_LIMITS, Sending};
-use crate::txn::fields::{count_forwarded, remove_hop_by_hop};
+use crate::txn::fields::{append_all, count_forwarded, remove_hop_by_hop};
 use crate::txn::transform::BoxError;
 
 /// A response body as its origin sends it.
@@ -56,16 +56,7 @@ pub(crate) fn put_received(
     let (mut map, case) = lines.to_map()?;
     super::drop_conflicting_length(&mut map);
     trim(&mut map);
-    let mut name = None;
-    for (key, value) in std::mem::take(headers) {
-        // Later values of one name come without it.
-        if key.is_some() {
-            name = key;
-        }
-        if let Some(name) = &name {
-            map.append(name.clone(), value);
-        }
-    }
+    append_all(&mut map, std::mem::take(headers));
     *headers = map;
     Ok(case)
 }

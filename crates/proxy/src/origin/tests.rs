@@ -149,7 +149,8 @@ async fn keep_alive_reuses_one_connection_with_names_in_their_case() {
     let (parts, case) = head.unwrap().into_parts_and_case();
     let mut request = Request::from_parts(parts, RequestBody::empty());
     request.headers_mut().insert(http::header::HOST, to.key.parse().unwrap());
-    let response = in_map(pool.send(&to, request, Some(&case), &dns).await.unwrap());
+    let received = crate::txn::fields::ClientFields::Case(case);
+    let response = in_map(pool.send(&to, request, Some(&received), &dns).await.unwrap());
     let Some(Received::Case(case)) = response.body().received() else { panic!("not in the map") };
     let names: Vec<_> = case.names().map(|(n, _)| n.to_vec()).collect();
     assert_eq!(names, [b"X-Mixed-Case".to_vec(), b"Content-Length".to_vec()]);

@@ -23,6 +23,9 @@ pub(crate) enum Answer {
     Connect,
     /// An invalid request target or `Host` field.
     BadTarget,
+    /// A request field the header map cannot hold (the codec lets none through: kept rather
+    /// than assumed).
+    BadFields,
     /// An HTTP/2 request with more fields than `limits.max_headers` (hyper counts HTTP/1's).
     TooManyHeaders,
     /// No rule matched and the request named no host.
@@ -95,6 +98,9 @@ impl Answer {
                 StatusCode::BAD_REQUEST,
                 "Bad Request: invalid request target or Host header\n",
             ),
+            Answer::BadFields => {
+                closing(local(StatusCode::BAD_REQUEST, "Bad Request: invalid request field\n"))
+            }
             Answer::TooManyHeaders => local(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "Request Header Fields Too Large: too many fields\n",

@@ -2,8 +2,9 @@
 //! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, an
 //! origin's own reason phrase kept while its status stands.
 
+use bytes::BytesMut;
 pub(crate) use hookyard_h1::is_name;
-use hookyard_h1::{FieldLines, ReasonPhrase};
+use hookyard_h1::{FieldLines, HeaderCase, ReasonPhrase};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, response};
 use smallvec::SmallVec;
@@ -20,21 +21,34 @@ use crate::generation::Generation;
 /// with an underscore and ATS forwards them, so clients that send one harmlessly keep working,
 /// and dropping alone removes the disagreement. Other names with underscores pass, as with ATS.
 pub(crate) fn drop_underscored_framing(headers: &mut HeaderMap) {
-    let found: SmallVec<[HeaderName; 2]> =
-        headers.keys().filter(|name| is_underscored_framing(name.as_str())).cloned().collect();
+    let found: SmallVec<[HeaderName; 2]> = headers
+        .keys()
+        .filter(|name| is_underscored_framing(name.as_str().as_bytes()))
+        .cloned()
+        .collect();
     for name in found {
         debug!(%name, "request field dropped: a framing field spelt with an underscore");
         headers.remove(name);
     }
 }
 
-fn is_underscored_framing(name: &str) -> bool {
-    let spelt = |field: &str| {
+/// Whether a request's fields as received have one [`drop_underscored_framing`] drops.
+pub(crate) fn has_underscored_framing(lines: &FieldLines) -> bool {
+    lines.iter().any(|(name, _)| is_underscored_framing(name))
+}
+
+/// Whether a field named `name` (in any case) would be dropped by
+/// [`drop_underscored_framing`].
+fn is_underscored_framing(name: &[u8]) -> bool {
+    let spelt = |field: &[u8]| {
         name.len() == field.len()
-            && name.bytes().zip(field.bytes()).all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+            && name
+                .iter()
+                .zip(field)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b || (*a == b'_' && *b == b'-'))
     };
-    // Names are lower case; the exact framing names are hyper's to read.
-    name.contains('_') && (spelt("transfer-encoding") || spelt("content-length"))
+    // The exact framing names are the codec's to read.
+    name.contains(&b'_') && (spelt(b"transfer-encoding") || spelt(b"content-length"))
 }
 
 /// Sets a response's status; an origin's own reason phrase (which hyper keeps in the
@@ -138,6 +152,96 @@ pub(crate) fn each_received<'a>(
     }
 }
 
+/// A client request's fields as the transaction has them.
+#[derive(Debug)]
+pub(crate) enum ClientFields {
+    /// In the request's map; how the client spelt and ordered them.
+    Case(HeaderCase),
+    /// As received, the request's map holding none of them (only fields added since): nothing
+    /// has had to read or change them. [`ClientFields::put`] puts them in the map.
+    Lines(FieldLines),
+}
+
+impl ClientFields {
+    /// Puts fields still as received into `headers`, before those added there since; then
+    /// they are in the map.
+    ///
+    /// # Errors
+    ///
+    /// A field the map cannot hold (see [`FieldLines::to_request_map`]).
+    pub(crate) fn put(&mut self, headers: &mut HeaderMap) -> Result<(), hookyard_h1::Error> {
+        let ClientFields::Lines(lines) = self else { return Ok(()) };
+        let (mut map, case) = lines.to_request_map()?;
+        append_all(&mut map, std::mem::take(headers));
+        *headers = map;
+        *self = ClientFields::Case(case);
+        Ok(())
+    }
+
+    /// The record of the fields' case and order, once they are in the map.
+    pub(crate) fn case(&self) -> Option<&HeaderCase> {
+        match self {
+            ClientFields::Case(case) => Some(case),
+            ClientFields::Lines(_) => None,
+        }
+    }
+}
+
+/// Appends every value of `from` to `map`, in `from`'s order.
+pub(crate) fn append_all(map: &mut HeaderMap, from: HeaderMap) {
+    let mut name = None;
+    for (key, value) in from {
+        // Later values of one name come without it.
+        if key.is_some() {
+            name = key;
+        }
+        if let Some(name) = &name {
+            map.append(name.clone(), value);
+        }
+    }
+}
+
+/// The values of a request's `Host` fields as received (any case), sharing the head's bytes.
+pub(crate) fn hosts(lines: &FieldLines) -> impl Iterator<Item = bytes::Bytes> + '_ {
+    let named = lines.iter().enumerate().filter(|(_, (name, _))| is_name(name, b"host"));
+    named.filter_map(|(i, _)| lines.shared_value(i))
+}
+
+/// Writes a request's fields as received (`lines`) on their way to its origin, as the map's
+/// way writes them once they are put there and the fields of one hop removed: the client's
+/// lines in their spelling and order, less those of one hop ([`each_received`]), with its
+/// `Host` replaced in place by the one in `added`; then the other fields of `added` (those the
+/// proxy added), in its order, names in lower case.
+pub(crate) fn write_request_lines(lines: &FieldLines, added: &HeaderMap, dst: &mut BytesMut) {
+    // Whether each line goes on; the client's `Host` lines do not (the first's place is the
+    // new one's).
+    let mut kept: SmallVec<[bool; 32]> = SmallVec::new();
+    let mut host_at = None;
+    each_received(lines, |name, _, forwarded| {
+        let host = is_name(name, b"host");
+        if host && host_at.is_none() {
+            host_at = Some(kept.len());
+        }
+        kept.push(forwarded && !host);
+    });
+    let keep = |i: usize| kept.get(i) == Some(&true);
+    let host = added.get(header::HOST);
+    match (host_at, host) {
+        (Some(at), Some(host)) => {
+            lines.write_kept_in(0..at, keep, dst);
+            let name = lines.iter().nth(at).map_or(&b"host"[..], |(name, _)| name);
+            hookyard_h1::write_field(name, host.as_bytes(), dst);
+            lines.write_kept_in(at + 1..lines.len(), keep, dst);
+        }
+        _ => lines.write_kept(keep, dst),
+    }
+    for (name, value) in added {
+        if host_at.is_none() || name != header::HOST {
+            hookyard_h1::write_field(name.as_str().as_bytes(), value.as_bytes(), dst);
+        }
+    }
+}
+
 /// How many of an origin's received response fields go on to the client: those
 /// [`each_received`] visits as forwarded. One look at each name, unless a `Connection` field
 /// names fields other than those of one hop, or both framing fields are there: then
@@ -228,6 +332,82 @@ fn rewrite(rules: &hookyard_remap::Rules, headers: &mut HeaderMap, name: HeaderN
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names a request may have: `Host` in any case, those of one hop, and plain ones a
+    /// `Connection` field may name.
+    const NAMES: &[&str] = &[
+        "Host",
+        "hOsT",
+        "Connection",
+        "connection",
+        "Keep-Alive",
+        "TE",
+        "Trailer",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "Upgrade",
+        "X-A",
+        "x-a",
+        "Accept",
+        "Cookie",
+    ];
+
+    /// Values for `NAMES[i]`: token lists for `Connection`, text otherwise.
+    fn value(name: &str, pick: usize) -> &'static str {
+        const TOKENS: &[&str] = &["close", "keep-alive", "x-a", "X-A, accept", "host", ", ,", "é"];
+        const TEXT: &[&str] = &["v", "two words", "", "  spaced  ", "a=1; b=2"];
+        match name.to_ascii_lowercase().as_str() {
+            "connection" | "proxy-connection" => TOKENS[pick % TOKENS.len()],
+            _ => TEXT[pick % TEXT.len()],
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any request head the codec reads goes to the origin the same from its lines as
+        /// from its map: the fields of one hop removed, `Host` the proxy's, `Via` added.
+        #[test]
+        fn any_request_is_written_the_same_from_its_lines(
+            fields in proptest::collection::vec((0..NAMES.len(), 0usize..8), 0..10),
+            old_client in proptest::bool::ANY,
+        ) {
+            let mut text = format!("GET /p?q HTTP/1.{}\r\n", u8::from(!old_client));
+            for (name, pick) in fields {
+                let name = NAMES[name];
+                text.push_str(&format!("{name}: {}\r\n", value(name, pick)));
+            }
+            text.push_str("\r\n");
+            let limits = hookyard_h1::Limits::default();
+            let parsed = hookyard_h1::parse_request(&mut BytesMut::from(text.as_str()), &limits);
+            let Ok(Some(head)) = parsed else {
+                proptest::prop_assume!(false);
+                unreachable!()
+            };
+            let host = HeaderValue::from_static("origin.test:8080");
+            let via = HeaderValue::from_static("http/1.1 edge");
+            let (parts, case) = head.into_parts_and_case();
+            let mut headers = parts.headers;
+            remove_hop_by_hop(&mut headers);
+            headers.insert(header::HOST, host.clone());
+            headers.append(header::VIA, via.clone());
+            let mut from_map = BytesMut::new();
+            hookyard_h1::write_fields(&headers, Some(&case), &mut from_map);
+            let mut buf = BytesMut::from(text.as_str());
+            let lines = hookyard_h1::parse_request_lines(&mut buf, &limits).unwrap().unwrap();
+            let mut added = HeaderMap::new();
+            added.insert(header::HOST, host);
+            added.append(header::VIA, via);
+            let mut from_lines = BytesMut::new();
+            write_request_lines(lines.lines(), &added, &mut from_lines);
+            proptest::prop_assert_eq!(
+                String::from_utf8_lossy(&from_lines),
+                String::from_utf8_lossy(&from_map),
+                "{}",
+                text
+            );
+        }
+    }
 
     #[test]
     fn cookie_crumbs_are_joined_in_order() {

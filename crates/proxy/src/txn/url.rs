@@ -4,6 +4,7 @@
 //! plugins may edit them.
 
 use compact_str::CompactString;
+use hookyard_h1::FieldLines;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::uri::Authority;
@@ -136,6 +137,17 @@ impl RequestLine {
     pub(crate) fn of(parts: &Parts) -> Result<RequestLine, Answer> {
         let mut hosts = parts.headers.get_all(header::HOST).iter();
         let host = hosts.next().cloned();
+        if hosts.next().is_some() {
+            return Err(Answer::BadTarget);
+        }
+        Ok(RequestLine { uri: parts.uri.clone(), host })
+    }
+
+    /// As [`RequestLine::of`], the request's fields still as received (`lines`).
+    pub(crate) fn of_lines(parts: &Parts, lines: &FieldLines) -> Result<RequestLine, Answer> {
+        let mut hosts = super::fields::hosts(lines);
+        let host = hosts.next().map(HeaderValue::from_maybe_shared).transpose();
+        let host = host.map_err(|_| Answer::BadTarget)?;
         if hosts.next().is_some() {
             return Err(Answer::BadTarget);
         }

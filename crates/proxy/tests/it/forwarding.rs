@@ -230,3 +230,44 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
         assert_eq!(*answer, expected, "case {at}");
     }
 }
+
+/// A request nothing reads on its way (no plugin, no filter, no access log) goes to its origin
+/// from the client's field lines as received; one something reads goes through a map. The
+/// origin gets the same bytes either way: the client's fields in their case and order, without
+/// those of one hop, `Host` the rule's in the client's place and spelling, then the proxy's.
+#[tokio::test]
+async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
+    let hooks = "plugins:\n  - path: txn_hooks.so\n";
+    let cases = [("", ""), ("access_log: {path: access.log, format: json}\n", ""), ("", hooks)];
+    let request = "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: site.test\r\n\
+                   Connection: X-Private, close\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\n\
+                   TE: trailers\r\nX-Spaced:   two  \r\nx-a: 1\r\nX-A: 2\r\nX-Empty:\r\n\
+                   Accept: */*\r\n\r\n";
+    for (at, (settings, plugins)) in cases.into_iter().enumerate() {
+        let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+        let settings = format!(
+            "forwarding: {{via_hostname: edge}}\nplugin_dirs: [plugins]\nruntime_dir: run\n\
+             {settings}"
+        );
+        let remap = format!("map http://site.test/ http://{origin}/\n");
+        let dir = config_dir(&[
+            ("remap.config", &remap),
+            ("hookyard.yaml", &settings),
+            ("plugin.yaml", plugins),
+        ]);
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/txn_hooks.c");
+        let built = dir.path().join("plugins/txn_hooks.so");
+        compile_c_with(&source, &[], &[&abi_include_dir()], &built);
+        let proxy = proxy(Some(dir.path()));
+        let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "case {at}: {answer}");
+        let head = within("the origin's request", heads.recv()).await.unwrap();
+        let expected = format!(
+            "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: {origin}\r\nX-Spaced: two\r\n\
+             x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\n\
+             via: http/1.1 edge (hookyard/{VERSION})\r\n\r\n"
+        );
+        assert_eq!(head, expected, "case {at}");
+    }
+}
