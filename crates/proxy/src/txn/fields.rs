@@ -172,7 +172,10 @@ impl ClientFields {
     pub(crate) fn put(&mut self, headers: &mut HeaderMap) -> Result<(), hookyard_h1::Error> {
         let ClientFields::Lines(lines) = self else { return Ok(()) };
         let (mut map, case) = lines.to_request_map()?;
-        append_all(&mut map, std::mem::take(headers));
+        // Mostly nothing was added yet.
+        if !headers.is_empty() {
+            append_all(&mut map, std::mem::take(headers));
+        }
         *headers = map;
         *self = ClientFields::Case(case);
         Ok(())
@@ -359,6 +362,41 @@ mod tests {
         match name.to_ascii_lowercase().as_str() {
             "connection" | "proxy-connection" => TOKENS[pick % TOKENS.len()],
             _ => TEXT[pick % TEXT.len()],
+        }
+    }
+
+    #[test]
+    fn fields_put_in_the_map_come_before_those_added_there() {
+        let text = "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\nAccept: */*\r\n\r\n";
+        let limits = hookyard_h1::Limits::default();
+        for added in [false, true] {
+            let mut buf = BytesMut::from(text);
+            let head = hookyard_h1::parse_request_lines(&mut buf, &limits).unwrap().unwrap();
+            let (_, lines) = head.into_parts_and_lines();
+            let mut fields = ClientFields::Lines(lines);
+            assert!(fields.case().is_none());
+            let mut headers = HeaderMap::new();
+            if added {
+                headers.append(header::VIA, HeaderValue::from_static("1.1 p"));
+                headers.append("x-a", HeaderValue::from_static("3"));
+            }
+            fields.put(&mut headers).unwrap();
+            let mut all: Vec<(&str, &[u8])> =
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+            let mut want: Vec<(&str, &[u8])> =
+                vec![("host", b"a"), ("x-a", b"1"), ("x-a", b"2"), ("accept", b"*/*")];
+            if added {
+                want.insert(3, ("x-a", b"3"));
+                want.push(("via", b"1.1 p"));
+            }
+            all.sort_by_key(|(n, _)| *n);
+            want.sort_by_key(|(n, _)| *n);
+            assert_eq!(all, want, "added {added}");
+            assert_eq!(headers.get_all("x-a").iter().count(), 2 + usize::from(added));
+            assert_eq!(fields.case().map(HeaderCase::len), Some(4));
+            // Put once: again changes nothing.
+            fields.put(&mut headers).unwrap();
+            assert_eq!(headers.len(), 4 + 2 * usize::from(added));
         }
     }
 
