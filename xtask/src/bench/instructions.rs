@@ -8,7 +8,9 @@
 //! warms it up (1 s); then callgrind's counters are zeroed (`callgrind_control --zero`), wrk
 //! loads it (`-t1 -c8`, the run's duration), and the counters are dumped
 //! (`callgrind_control --dump`). A contender's count is its process's instructions, every
-//! thread, between the zero and the dump, over the requests wrk completed meanwhile.
+//! thread, between the zero and the dump, over the requests wrk completed meanwhile. It is
+//! counted twice: with wrk's requests, which have one field (`Host`), and with the dozen more a
+//! browser sends ([`BROWSER`]), where a proxy's cost per field shows.
 //!
 //! The contenders: hookyard with no plugin on its rule (`plain`), with the C `add_header` remap
 //! plugin (`native`), with the proxy-wasm `request_header` filter (`wasm`), with the global
@@ -17,7 +19,7 @@
 //! addition over native's is issue 22's ratio counted in instructions.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,22 @@ use super::{Options, hookyard, install, nginx, wasm};
 /// wrk's load while counting: the proxy runs some 50 times slower under callgrind, and a few
 /// connections keep it busy.
 const CONNECTIONS: u32 = 8;
+
+/// The fields a browser sends with a page request besides `Host`, as wrk's Lua sets them.
+const BROWSER: &str = r#"-- written by cargo xtask bench: the fields a browser sends with a page request
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+wrk.headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+wrk.headers["Accept-Language"] = "en-US,en;q=0.9"
+wrk.headers["Accept-Encoding"] = "gzip, deflate, br"
+wrk.headers["Cookie"] = "session=abcdef0123456789; theme=dark; _ga=GA1.2.123456789.1700000000"
+wrk.headers["Referer"] = "http://127.0.0.1/index.html"
+wrk.headers["Sec-Fetch-Dest"] = "document"
+wrk.headers["Sec-Fetch-Mode"] = "navigate"
+wrk.headers["Sec-Fetch-Site"] = "same-origin"
+wrk.headers["Sec-Fetch-User"] = "?1"
+wrk.headers["Upgrade-Insecure-Requests"] = "1"
+wrk.headers["Cache-Control"] = "max-age=0"
+"#;
 
 /// One contender's count.
 #[derive(Debug, PartialEq)]
@@ -62,11 +80,12 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
     let limit = (o.wrk.duration + settle) * 6 + Duration::from_secs(60);
     let (origin_server, origin) =
         nginx::start_origin(&dir.join("origin"), limit, Duration::from_secs(20))?;
-    let script = dir.join("report.lua");
-    std::fs::write(&script, wrk::SCRIPT)?;
+    let scripts = [dir.join("report.lua"), dir.join("browser.lua")];
+    std::fs::write(&scripts[0], wrk::SCRIPT)?;
+    std::fs::write(&scripts[1], format!("{BROWSER}{}", wrk::SCRIPT))?;
     let native_param = "X-Bench:hookyard";
     let wasm_param = "X-Bench=hookyard";
-    let mut counts = Vec::new();
+    let (mut counts, mut browser) = (Vec::new(), Vec::new());
     let mut unavailable = Vec::new();
     let hookyards: [(&'static str, Plugin<'_>); 4] = [
         ("plain", Plugin::None),
@@ -87,21 +106,28 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
         }
         let side = dir.join(name);
         let counted = hookyard_side(&binary, &side, origin.port(), plugin, limit)
-            .and_then(|(server, addr)| count(name, server, addr, &side, o, &script));
+            .and_then(|(server, addr)| count(name, server, addr, &side, o, &scripts));
         match counted {
-            Ok(c) => counts.push(c),
+            Ok([one, dozen]) => {
+                counts.push(one);
+                browser.push(dozen);
+            }
             Err(e) => unavailable.push((name, format!("{e:#}"))),
         }
     }
     let side = dir.join("nginx");
     match nginx_side(&side, origin.port(), limit)
-        .and_then(|(server, addr)| count("nginx", server, addr, &side, o, &script))
+        .and_then(|(server, addr)| count("nginx", server, addr, &side, o, &scripts))
     {
-        Ok(c) => counts.push(c),
+        Ok([one, dozen]) => {
+            counts.push(one);
+            browser.push(dozen);
+        }
         Err(e) => unavailable.push(("nginx", format!("{e:#}"))),
     }
     drop(origin_server);
-    println!("{}", table(&counts, o.wrk.duration));
+    println!("{}", table(&counts, "wrk's requests (1 field)", o.wrk.duration));
+    println!("{}", table(&browser, "a browser's requests (13 fields)", o.wrk.duration));
     for (name, why) in &unavailable {
         println!("  {name}: not counted: {why}");
     }
@@ -178,31 +204,43 @@ fn nginx_side(dir: &Path, origin: u16, limit: Duration) -> Result<(Server, Socke
     Ok((server, addr))
 }
 
-/// Warms `server` up, zeroes its counters, loads it, and reads its count from the dump.
+/// Warms `server` up, then for each of `scripts` (wrk's plain requests, a browser's) zeroes
+/// its counters, loads it, and reads its count from the dump.
 fn count(
     name: &'static str,
     server: Server,
     addr: SocketAddr,
     dir: &Path,
     o: &Options,
-    script: &Path,
-) -> Result<Count> {
+    scripts: &[PathBuf; 2],
+) -> Result<[Count; 2]> {
     let pid = callgrind_pid(server.group())?;
     let url = format!("http://{addr}/");
     let warm = Load { threads: 1, connections: CONNECTIONS, duration: Duration::from_secs(1) };
-    wrk::run(&warm, script, &url)?;
-    control(pid, "--zero")?;
+    wrk::run(&warm, &scripts[0], &url)?;
     let load = Load { duration: o.wrk.duration, ..warm };
-    let sample = wrk::run(&load, script, &url)?;
-    control(pid, "--dump")?;
-    if sample.errors() > 0 {
-        bail!("{} of {} requests failed", sample.errors(), sample.requests);
+    let mut counts = Vec::new();
+    for (at, script) in scripts.iter().enumerate() {
+        control(pid, "--zero")?;
+        let sample = wrk::run(&load, script, &url)?;
+        control(pid, "--dump")?;
+        if sample.errors() > 0 {
+            bail!("{} of {} requests failed", sample.errors(), sample.requests);
+        }
+        // Dumps are numbered from 1.
+        let dump = dir.join(format!("callgrind.out.{}", at + 1));
+        let instructions = summary(&wait_for(&dump, Duration::from_secs(30))?)
+            .with_context(|| format!("in {}", dump.display()))?;
+        eprintln!(
+            "xtask bench: {name}: {} requests, {instructions} instructions ({})",
+            sample.requests,
+            script.display()
+        );
+        counts.push(Count { name, requests: sample.requests, instructions });
     }
-    let dump = wait_for(&dir.join("callgrind.out.1"), Duration::from_secs(30))?;
     drop(server);
-    let instructions = summary(&dump).with_context(|| format!("in {}", dir.display()))?;
-    eprintln!("xtask bench: {name}: {} requests, {instructions} instructions", sample.requests);
-    Ok(Count { name, requests: sample.requests, instructions })
+    let [one, dozen] = <[Count; 2]>::try_from(counts).expect("one count per script");
+    Ok([one, dozen])
 }
 
 /// The process under callgrind in process group `group`: valgrind itself (its `timeout`
@@ -269,10 +307,11 @@ pub(crate) fn summary(dump: &str) -> Result<u64> {
 
 /// The report: each contender's instructions per request and ratio to nginx's; each plugin's
 /// addition over plain; wasm's addition over native's.
-pub(crate) fn table(counts: &[Count], duration: Duration) -> String {
+pub(crate) fn table(counts: &[Count], requests: &str, duration: Duration) -> String {
     let of = |name: &str| counts.iter().find(|c| c.name == name).map(Count::per_request);
     let mut out = format!(
-        "instructions per request (callgrind, one worker, wrk -t1 -c{CONNECTIONS} for {} s)\n",
+        "instructions per request, {requests} (callgrind, one worker, wrk -t1 -c{CONNECTIONS} \
+         for {} s)\n",
         duration.as_secs()
     );
     for c in counts {
@@ -297,6 +336,14 @@ pub(crate) fn table(counts: &[Count], duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_browser_sends_twelve_fields_besides_host() {
+        let fields: Vec<&str> =
+            BROWSER.lines().filter_map(|l| l.strip_prefix("wrk.headers[\"")).collect();
+        assert_eq!(fields.len(), 12, "{fields:?}");
+        assert!(!BROWSER.to_ascii_lowercase().contains("[\"host\"]"));
+    }
 
     #[test]
     fn valgrind_is_told_from_its_wrapper() {
@@ -327,7 +374,8 @@ mod tests {
             count("wasm", 34_000_000),
             count("nginx", 18_000_000),
         ];
-        let report = table(&counts, Duration::from_secs(10));
+        let report = table(&counts, "wrk's", Duration::from_secs(10));
+        assert!(report.starts_with("instructions per request, wrk's (callgrind"), "{report}");
         assert!(report.contains("wrk -t1 -c8 for 10 s"), "{report}");
         assert!(report.contains("plain      24000  1.33x nginx\n"), "{report}");
         assert!(report.contains("native     29000  1.61x nginx  +5000 over plain\n"), "{report}");
@@ -338,9 +386,9 @@ mod tests {
     #[test]
     fn without_nginx_or_plain_there_is_no_ratio() {
         let counts = [Count { name: "wasm", requests: 10, instructions: 300 }];
-        let report = table(&counts, Duration::from_secs(2));
+        let report = table(&counts, "a browser's", Duration::from_secs(2));
         assert!(report.ends_with("  wasm          30\n"), "{report}");
         let none = [Count { name: "plain", requests: 0, instructions: 5 }];
-        assert!(table(&none, Duration::from_secs(2)).contains("plain        NaN"));
+        assert!(table(&none, "wrk's", Duration::from_secs(2)).contains("plain        NaN"));
     }
 }
