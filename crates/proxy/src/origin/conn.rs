@@ -396,11 +396,6 @@ fn final_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead
     }
 }
 
-/// How the request's body is framed, its fields set to say so, as hyper's client decided: a
-/// body that is empty is sent as none; a `Transfer-Encoding` is kept (ending in `chunked`) and a
-/// `Content-Length` beside it removed; else a `Content-Length` is kept, or one set from a body
-/// that knows its length; else the body goes chunked, except for `GET`, `HEAD` and `CONNECT`
-/// requests, which are sent without one.
 /// Writes a request head: its fields from the map, in the client's spelling and order when
 /// `received` has them in the map, or the client's lines as received then the map's fields
 /// (those the proxy added) when it has them as received.
@@ -423,6 +418,11 @@ fn write_head(parts: &Parts, received: Option<&ClientFields>, dst: &mut BytesMut
     dst.put_slice(b"\r\n");
 }
 
+/// How the request's body is framed, its fields set to say so, as hyper's client decided: a
+/// body that is empty is sent as none; a `Transfer-Encoding` is kept (ending in `chunked`) and a
+/// `Content-Length` beside it removed; else a `Content-Length` is kept, or one set from a body
+/// that knows its length; else the body goes chunked, except for `GET`, `HEAD` and `CONNECT`
+/// requests, which are sent without one.
 fn framing(parts: &mut Parts, body: &RequestBody) -> BodyKind {
     let headers = &mut parts.headers;
     if body.is_end_stream() {
