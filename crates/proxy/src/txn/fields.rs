@@ -1,6 +1,7 @@
-//! Header fields as they cross the proxy: hop-by-hop fields removed, underscore spellings of
-//! framing fields dropped, origin URLs in responses rewritten by `reverse_map` rules, an
-//! origin's own reason phrase kept while its status stands.
+//! Header fields as they cross the proxy: a client request's kept as received until something
+//! reads them ([`ClientFields`], [`write_request_lines`]), hop-by-hop fields removed,
+//! underscore spellings of framing fields dropped, origin URLs in responses rewritten by
+//! `reverse_map` rules, an origin's own reason phrase kept while its status stands.
 
 use bytes::BytesMut;
 pub(crate) use hookyard_h1::is_name;
