@@ -371,7 +371,8 @@ impl FieldLines {
     }
 
     /// The fields as a map (values sliced from the head, not copied) and the record of their
-    /// names' case and order, as [`parse_request`] makes them.
+    /// names' case and order: a response's, as [`ResponseHead::into_parts_and_case`] makes
+    /// them (a request's: [`FieldLines::to_request_map`]).
     ///
     /// # Errors
     ///
