@@ -218,15 +218,17 @@ pub(crate) fn hosts(lines: &FieldLines) -> impl Iterator<Item = bytes::Bytes> + 
 /// proxy added), in its order, names in lower case.
 pub(crate) fn write_request_lines(lines: &FieldLines, added: &HeaderMap, dst: &mut BytesMut) {
     // Whether each line goes on; the client's `Host` lines do not (the first's place is the
-    // new one's).
+    // new one's), nor a `Content-Length` repeated (the codec refused one with another value,
+    // and the map keeps one).
     let mut kept: SmallVec<[bool; 32]> = SmallVec::new();
-    let mut host_at = None;
+    let (mut host_at, mut length) = (None, false);
     each_received(lines, |name, _, forwarded| {
         let host = is_name(name, b"host");
         if host && host_at.is_none() {
             host_at = Some(kept.len());
         }
-        kept.push(forwarded && !host);
+        let repeated = is_name(name, b"content-length") && std::mem::replace(&mut length, true);
+        kept.push(forwarded && !host && !repeated);
     });
     let keep = |i: usize| kept.get(i) == Some(&true);
     let host = added.get(header::HOST);
@@ -354,6 +356,7 @@ mod tests {
         "x-a",
         "Accept",
         "Cookie",
+        "Content-Length",
     ];
 
     /// Values for `NAMES[i]`: token lists for `Connection`, text otherwise.
@@ -362,6 +365,8 @@ mod tests {
         const TEXT: &[&str] = &["v", "two words", "", "  spaced  ", "a=1; b=2"];
         match name.to_ascii_lowercase().as_str() {
             "connection" | "proxy-connection" => TOKENS[pick % TOKENS.len()],
+            // Bodies other than none take the map's way.
+            "content-length" => "0",
             _ => TEXT[pick % TEXT.len()],
         }
     }
