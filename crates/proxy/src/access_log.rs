@@ -25,6 +25,7 @@ pub use format::{Field, Format, FormatError, Piece};
 pub use record::{Header, Message};
 
 use crate::generation::{Generation, Serving};
+use crate::txn::fields::Seen;
 use record::Entry;
 pub(crate) use writer::DEFAULT_QUEUE;
 
@@ -123,6 +124,7 @@ impl AccessLog {
         client: SocketAddr,
         scheme: &'static str,
         parts: &http::request::Parts,
+        fields: Seen<'_>,
     ) -> Option<Logging> {
         let settings = generation.config.settings.access_log.as_ref()?;
         if let Some(listeners) = &settings.listeners
@@ -130,7 +132,7 @@ impl AccessLog {
         {
             return None;
         }
-        let entry = Entry::start(settings.clone(), generation.id, client, scheme, parts);
+        let entry = Entry::start(settings.clone(), generation.id, client, scheme, parts, fields);
         Some(Logging { entry: Some(Box::new(entry)), sink: self.clone(), request_body: None })
     }
 

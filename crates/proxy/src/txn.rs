@@ -44,7 +44,7 @@ use tracing::{debug, warn};
 use self::answer::Answer;
 pub(crate) use self::body::TxnBody;
 use self::body::{InFlight, Sent};
-use self::fields::ClientFields;
+use self::fields::{ClientFields, Seen};
 use self::retry::{Again, PoolTry, next_try};
 use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
@@ -133,10 +133,9 @@ async fn transact(
         wasm_answered: None,
     };
     let (mut parts, body) = request.into_parts();
-    // An access log line reads the request's fields: they go in the map first.
-    let unmapped = match &txn.generation.config.settings.access_log {
-        Some(_) => txn.fields_in_map(&mut parts).err(),
-        None => None,
+    let fields = match txn.received_lines() {
+        Some(lines) => Seen::Client(lines),
+        None => Seen::Map(&parts.headers),
     };
     txn.log = conn.worker.access_log.entry(
         &txn.generation,
@@ -144,6 +143,7 @@ async fn transact(
         conn.peer,
         conn.scheme(),
         &parts,
+        fields,
     );
     let limit = txn.generation.config.settings.timeouts.transaction_active;
     // Counted from `started`: one clock read fewer than a timeout reading its own.
@@ -151,11 +151,7 @@ async fn transact(
     let driver = txn.driver(&conn);
     let ran = {
         let running = std::pin::pin!(async {
-            let ran = match unmapped {
-                Some(answer) => Err(answer),
-                None => txn.run(&conn, &mut parts, body).await,
-            };
-            let mut response = match ran {
+            let mut response = match txn.run(&conn, &mut parts, body).await {
                 Ok(response) => response,
                 Err(Answer::ClientLeft) => return None,
                 Err(answer) => answer.response(),
@@ -532,11 +528,15 @@ impl Transaction {
         }
         if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let head = request_head_len(&parts.method, target, &headers);
+            let fields = match &self.received {
+                Some(ClientFields::Lines(lines)) => Seen::Origin(lines, &headers),
+                _ => Seen::Map(&headers),
+            };
+            let head = request_head_len(&parts.method, target, fields);
             if let Some(origin) = &mut entry.origin {
                 origin.request_head = head;
             }
-            entry.capture(Message::ProxyRequest, &headers);
+            entry.capture(Message::ProxyRequest, fields);
         }
         // Built in place: a builder moves its whole head at each step.
         let (mut head, ()) = Request::new(()).into_parts();
@@ -761,7 +761,7 @@ impl Transaction {
                     origin.status = Some(response.status());
                     origin.response_head = head_len(response.status(), response.headers());
                 }
-                entry.capture(Message::ServerResponse, response.headers());
+                entry.capture(Message::ServerResponse, Seen::Map(response.headers()));
             }
             Err(Answer::OriginTimeout) => entry.error = Some("ERR_READ_TIMEOUT"),
             Err(_) => entry.error = Some("ERR_CONNECT_FAIL"),
@@ -975,8 +975,8 @@ impl Transaction {
     }
 
     /// Puts the client's fields in the request's map if they are still as received: whatever
-    /// reads or changes them (plugin state, wasm filters, an access log line, a retry, the
-    /// forwarding fields joined to the client's) finds them there.
+    /// reads or changes them (plugin state, wasm filters, a retry, the forwarding fields joined
+    /// to the client's) finds them there.
     fn fields_in_map(&mut self, parts: &mut Parts) -> Result<(), Answer> {
         match &mut self.received {
             Some(received) => received.put(&mut parts.headers).map_err(|e| {
@@ -988,15 +988,14 @@ impl Transaction {
     }
 
     /// Whether the client's fields may go to the origin as received: they still are, nothing
-    /// reads or changes them on the way (no plugin state, no wasm filter, no access log line,
-    /// no retry on another host of a pool), the request has no body (the codec owns the
-    /// framing fields of one), and no forwarding field of the client's is joined with the
-    /// proxy's.
+    /// changes them on the way (no plugin state, no wasm filter, no retry on another host of a
+    /// pool), the request has no body (the codec owns the framing fields of one), and no
+    /// forwarding field of the client's is joined with the proxy's. (An access log line reads
+    /// them as received: [`Seen`].)
     fn forwards_as_received(&self, end_of_stream: bool, pooled: bool) -> bool {
         let Some(lines) = self.received_lines() else { return false };
         self.state.is_none()
             && self.wasm.is_none()
-            && self.log.is_none()
             && !pooled
             && end_of_stream
             && !lines.iter().any(|(name, _)| crate::forwarding::joins(name))

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::Settings;
 use super::format::{Field, text};
+use crate::txn::fields::Seen;
 
 /// Which message a captured header is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -127,6 +128,7 @@ impl Entry {
         client: SocketAddr,
         scheme: &'static str,
         parts: &http::request::Parts,
+        fields: Seen<'_>,
     ) -> Entry {
         let target = match parts.uri.path_and_query() {
             Some(pq) if parts.uri.authority().is_none() || parts.version == Version::HTTP_2 => {
@@ -138,10 +140,7 @@ impl Entry {
             .uri
             .authority()
             .map(|a| a.as_str().to_owned())
-            .or_else(|| {
-                let host = parts.headers.get(http::header::HOST)?;
-                host.to_str().ok().map(str::to_owned)
-            })
+            .or_else(|| fields.texts(&http::header::HOST).first().map(|h| (*h).to_owned()))
             .unwrap_or_default();
         let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let url = format!("{scheme}://{host}{path}");
@@ -161,7 +160,7 @@ impl Entry {
             path,
             scheme,
             version: parts.version,
-            request_head: (request_line + fields_len(&parts.headers)) as u64,
+            request_head: (request_line + seen_len(fields)) as u64,
             request_body: 0,
             status: None,
             response_head: 0,
@@ -172,16 +171,15 @@ impl Entry {
             error: None,
             plugin: Vec::new(),
         };
-        entry.capture(Message::ClientRequest, &parts.headers);
+        entry.capture(Message::ClientRequest, fields);
         entry
     }
 
     /// Keeps the values of the format's headers of `message`.
-    pub(crate) fn capture(&mut self, message: Message, headers: &HeaderMap) {
+    pub(crate) fn capture(&mut self, message: Message, fields: Seen<'_>) {
         for (at, header) in self.settings.format.headers.iter().enumerate() {
             if header.message == message {
-                let values: Vec<&str> =
-                    headers.get_all(&header.name).iter().filter_map(|v| v.to_str().ok()).collect();
+                let values = fields.texts(&header.name);
                 self.headers[at] = (!values.is_empty()).then(|| values.join(", "));
             }
         }
@@ -198,7 +196,7 @@ impl Entry {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        self.capture(Message::ProxyResponse, headers);
+        self.capture(Message::ProxyResponse, Seen::Map(headers));
     }
 
     /// The seconds since the epoch, and the milliseconds.
@@ -347,7 +345,14 @@ pub(crate) fn version(v: Version) -> &'static str {
 
 /// The size of header fields as HTTP/1 writes them (`name: value\r\n` each, then `\r\n`).
 pub(crate) fn fields_len(headers: &HeaderMap) -> usize {
-    headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>() + 2
+    seen_len(Seen::Map(headers))
+}
+
+/// As [`fields_len`], of fields a log line reads in a map or as received.
+pub(crate) fn seen_len(fields: Seen<'_>) -> usize {
+    let mut len = 2;
+    fields.each(|name, value| len += name.len() + value.len() + 4);
+    len
 }
 
 /// The size of a response head as HTTP/1 writes it: `HTTP/1.1 200 OK\r\n`, then the fields.
@@ -378,8 +383,8 @@ fn http1_adds(status: StatusCode, headers: &HeaderMap, body: Option<u64>) -> u64
 }
 
 /// The size of a request head as HTTP/1 writes it.
-pub(crate) fn request_head_len(method: &Method, target: &str, headers: &HeaderMap) -> u64 {
-    (method.as_str().len() + target.len() + 12 + fields_len(headers)) as u64
+pub(crate) fn request_head_len(method: &Method, target: &str, fields: Seen<'_>) -> u64 {
+    (method.as_str().len() + target.len() + 12 + seen_len(fields)) as u64
 }
 
 const MONTHS: [&str; 12] =
@@ -441,6 +446,6 @@ mod tests {
         // "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n"
         assert_eq!(head_len(StatusCode::OK, &headers), 45);
         // "GET /x HTTP/1.1\r\ncontent-type: text/plain\r\n\r\n"
-        assert_eq!(request_head_len(&Method::GET, "/x", &headers), 45);
+        assert_eq!(request_head_len(&Method::GET, "/x", Seen::Map(&headers)), 45);
     }
 }

@@ -248,6 +248,67 @@ pub(crate) fn write_request_lines(lines: &FieldLines, added: &HeaderMap, dst: &m
     }
 }
 
+/// A request's fields as a log line reads them: in the request's map, or still as received.
+#[derive(Clone, Copy)]
+pub(crate) enum Seen<'a> {
+    /// In the map.
+    Map(&'a HeaderMap),
+    /// A client's as received: what its map would hold (a repeated `Content-Length` once).
+    Client(&'a FieldLines),
+    /// On their way to the origin from a client's lines and the fields the proxy added: what
+    /// [`write_request_lines`] writes.
+    Origin(&'a FieldLines, &'a HeaderMap),
+}
+
+impl<'a> Seen<'a> {
+    /// Visits each field, name (in any case) and value, in the map's order for any one name.
+    pub(crate) fn each(&self, mut visit: impl FnMut(&'a [u8], &'a [u8])) {
+        match *self {
+            Seen::Map(headers) => {
+                for (name, value) in headers {
+                    visit(name.as_str().as_bytes(), value.as_bytes());
+                }
+            }
+            Seen::Client(lines) => {
+                let mut length = false;
+                for (name, value) in lines.iter() {
+                    if is_name(name, b"content-length") && std::mem::replace(&mut length, true) {
+                        continue;
+                    }
+                    visit(name, value);
+                }
+            }
+            Seen::Origin(lines, added) => {
+                let mut length = false;
+                each_received(lines, |name, value, forwarded| {
+                    let repeated =
+                        is_name(name, b"content-length") && std::mem::replace(&mut length, true);
+                    if forwarded && !repeated && !is_name(name, b"host") {
+                        visit(name, value);
+                    }
+                });
+                for (name, value) in added {
+                    visit(name.as_str().as_bytes(), value.as_bytes());
+                }
+            }
+        }
+    }
+
+    /// The text values of the fields named `name` (any case), in order: those
+    /// [`HeaderValue::to_str`] reads.
+    pub(crate) fn texts(&self, name: &HeaderName) -> Vec<&'a str> {
+        let mut texts = Vec::new();
+        let name = name.as_str().as_bytes();
+        self.each(|n, value| {
+            if n.eq_ignore_ascii_case(name) && is_visible_ascii(value) {
+                // Visible ASCII is UTF-8.
+                texts.extend(std::str::from_utf8(value).ok());
+            }
+        });
+        texts
+    }
+}
+
 /// How many of an origin's received response fields go on to the client: those
 /// [`each_received`] visits as forwarded. One look at each name, unless a `Connection` field
 /// names fields other than those of one hop, or both framing fields are there: then
@@ -371,6 +432,16 @@ mod tests {
         }
     }
 
+    /// What a log line reads of `fields`: their length as written, and the text values of
+    /// each name the generated heads have.
+    fn seen(fields: Seen<'_>) -> (usize, Vec<Vec<&str>>) {
+        let mut len = 0;
+        fields.each(|name, value| len += name.len() + value.len() + 4);
+        let names = ["host", "x-a", "accept", "cookie", "content-length", "connection", "via"];
+        let texts = names.iter().map(|n| fields.texts(&HeaderName::from_static(n))).collect();
+        (len, texts)
+    }
+
     #[test]
     fn fields_put_in_the_map_come_before_those_added_there() {
         let text = "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\nAccept: */*\r\n\r\n";
@@ -432,16 +503,30 @@ mod tests {
             let via = HeaderValue::from_static("http/1.1 edge");
             let (parts, case) = head.into_parts_and_case();
             let mut headers = parts.headers;
+            let mut buf = BytesMut::from(text.as_str());
+            let lines = hookyard_h1::parse_request_lines(&mut buf, &limits).unwrap().unwrap();
+            // A log line reads the client's fields the same either way.
+            proptest::prop_assert_eq!(
+                seen(Seen::Client(lines.lines())),
+                seen(Seen::Map(&headers)),
+                "{}",
+                text
+            );
             remove_hop_by_hop(&mut headers);
             headers.insert(header::HOST, host.clone());
             headers.append(header::VIA, via.clone());
             let mut from_map = BytesMut::new();
             hookyard_h1::write_fields(&headers, Some(&case), &mut from_map);
-            let mut buf = BytesMut::from(text.as_str());
-            let lines = hookyard_h1::parse_request_lines(&mut buf, &limits).unwrap().unwrap();
             let mut added = HeaderMap::new();
             added.insert(header::HOST, host);
             added.append(header::VIA, via);
+            // And the origin's.
+            proptest::prop_assert_eq!(
+                seen(Seen::Origin(lines.lines(), &added)),
+                seen(Seen::Map(&headers)),
+                "{}",
+                text
+            );
             let mut from_lines = BytesMut::new();
             write_request_lines(lines.lines(), &added, &mut from_lines);
             proptest::prop_assert_eq!(

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::support::{Origin, config_dir, exchange, get, proxy, within, write};
+use crate::support::{Origin, config_dir, exchange, get, proxy, wait_for, within, write};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -231,23 +231,27 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
     }
 }
 
-/// A request nothing reads on its way (no plugin, no filter, no access log) goes to its origin
-/// from the client's field lines as received; one something reads goes through a map. The
-/// origin gets the same bytes either way: the client's fields in their case and order, without
-/// those of one hop, `Host` the rule's in the client's place and spelling, then the proxy's.
+/// A request nothing changes on its way (no plugin, no filter) goes to its origin from the
+/// client's field lines as received, an access log reading them there; one something may
+/// change goes through a map. The origin gets the same bytes either way: the client's fields in
+/// their case and order, without those of one hop, `Host` the rule's in the client's place and
+/// spelling, then the proxy's; and an access log line reads the same of both requests.
 #[tokio::test]
 async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
     let hooks = "plugins:\n  - path: txn_hooks.so\n";
-    let cases = [("", ""), ("access_log: {path: access.log, format: json}\n", ""), ("", hooks)];
+    let log = "access_log: {path: access.log, format_string: '%<cqhl>|%<pqhl>|%<{x-a}cqh>|\
+               %<{x-private}cqh>|%<{HOST}cqh>|%<{host}pqh>|%<{x-a}pqh>|%<{via}pqh>|\
+               %<{keep-alive}pqh>|%<{x-spaced}pqh>'}\n";
+    let cases = [("", ""), ("", hooks), (log, ""), (log, hooks)];
     let request = "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: site.test\r\n\
                    Connection: X-Private, close\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\n\
                    TE: trailers\r\nX-Spaced:   two  \r\nx-a: 1\r\nX-A: 2\r\nX-Empty:\r\n\
                    Accept: */*\r\n\r\n";
-    for (at, (settings, plugins)) in cases.into_iter().enumerate() {
+    let mut logged = Vec::new();
+    for (at, (log, plugins)) in cases.into_iter().enumerate() {
         let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
         let settings = format!(
-            "forwarding: {{via_hostname: edge}}\nplugin_dirs: [plugins]\nruntime_dir: run\n\
-             {settings}"
+            "forwarding: {{via_hostname: edge}}\nplugin_dirs: [plugins]\nruntime_dir: run\n{log}"
         );
         let remap = format!("map http://site.test/ http://{origin}/\n");
         let dir = config_dir(&[
@@ -263,11 +267,24 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
         let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "case {at}: {answer}");
         let head = within("the origin's request", heads.recv()).await.unwrap();
+        let via = format!("http/1.1 edge (hookyard/{VERSION})");
         let expected = format!(
             "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: {origin}\r\nX-Spaced: two\r\n\
-             x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\n\
-             via: http/1.1 edge (hookyard/{VERSION})\r\n\r\n"
+             x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\nvia: {via}\r\n\r\n"
         );
         assert_eq!(head, expected, "case {at}");
+        if !log.is_empty() {
+            let path = dir.path().join("access.log");
+            let whole = || std::fs::read_to_string(&path).is_ok_and(|text| text.ends_with('\n'));
+            wait_for("the access log line", whole).await;
+            let line = std::fs::read_to_string(&path).unwrap();
+            let line = line.trim_end().replace(&origin.to_string(), "ORIGIN");
+            let fields: Vec<String> = line.split('|').map(str::to_owned).collect();
+            let want = ["1, 2", "secret", "site.test", "ORIGIN", "1, 2", &via, "-", "two"];
+            assert_eq!(fields[2..], want, "case {at}");
+            logged.push(fields);
+        }
     }
+    // The head lengths as well, from the lines and from the map.
+    assert_eq!(logged[0], logged[1]);
 }
