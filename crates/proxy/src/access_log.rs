@@ -25,7 +25,6 @@ pub use format::{Field, Format, FormatError, Piece};
 pub use record::{Header, Message};
 
 use crate::generation::{Generation, Serving};
-use crate::txn::fields::Seen;
 use record::Entry;
 pub(crate) use writer::DEFAULT_QUEUE;
 
@@ -124,7 +123,7 @@ impl AccessLog {
         client: SocketAddr,
         scheme: &'static str,
         parts: &http::request::Parts,
-        fields: Seen<'_>,
+        fields: &dyn record::Fields,
     ) -> Option<Logging> {
         let settings = generation.config.settings.access_log.as_ref()?;
         if let Some(listeners) = &settings.listeners

@@ -51,8 +51,7 @@ pub fn access_log_line(format: &str, values: &[&str]) -> Option<String> {
     }
     let (parts, ()) = request.into_parts();
     let client = std::net::SocketAddr::from(([192, 0, 2, 1], 40000));
-    let fields = crate::txn::fields::Seen::Map(&parts.headers);
-    let mut entry = Entry::start(settings.clone(), 1, client, "http", &parts, fields);
+    let mut entry = Entry::start(settings.clone(), 1, client, "http", &parts, &parts.headers);
     entry.plugin =
         ["a", "b"].iter().zip(values).map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
     let mut line = String::new();

@@ -50,7 +50,7 @@ use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
 use self::wasm::WasmBody;
 use crate::access_log::Logging;
-use crate::access_log::record::{Message, OriginSide, head_len, request_head_len};
+use crate::access_log::record::{Fields, Message, OriginSide, head_len, request_head_len};
 use crate::config::Source;
 use crate::conn::deadline::{Bounded, Deadlines, Expired, Phase};
 use crate::conn::{ClientBody, Conn};
@@ -133,9 +133,10 @@ async fn transact(
         wasm_answered: None,
     };
     let (mut parts, body) = request.into_parts();
-    let fields = match txn.received_lines() {
-        Some(lines) => Seen::Client(lines),
-        None => Seen::Map(&parts.headers),
+    let lines = txn.received_lines().map(Seen::Client);
+    let fields: &dyn Fields = match &lines {
+        Some(lines) => lines,
+        None => &parts.headers,
     };
     txn.log = conn.worker.access_log.entry(
         &txn.generation,
@@ -528,9 +529,13 @@ impl Transaction {
         }
         if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let fields = match &self.received {
-                Some(ClientFields::Lines(lines)) => Seen::Origin(lines, &headers),
-                _ => Seen::Map(&headers),
+            let lines = match &self.received {
+                Some(ClientFields::Lines(lines)) => Some(Seen::Origin(lines, &headers)),
+                _ => None,
+            };
+            let fields: &dyn Fields = match &lines {
+                Some(lines) => lines,
+                None => &headers,
             };
             let head = request_head_len(&parts.method, target, fields);
             if let Some(origin) = &mut entry.origin {
@@ -761,7 +766,7 @@ impl Transaction {
                     origin.status = Some(response.status());
                     origin.response_head = head_len(response.status(), response.headers());
                 }
-                entry.capture(Message::ServerResponse, Seen::Map(response.headers()));
+                entry.capture(Message::ServerResponse, response.headers());
             }
             Err(Answer::OriginTimeout) => entry.error = Some("ERR_READ_TIMEOUT"),
             Err(_) => entry.error = Some("ERR_CONNECT_FAIL"),

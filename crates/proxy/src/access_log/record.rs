@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use super::Settings;
 use super::format::{Field, text};
-use crate::txn::fields::Seen;
 
 /// Which message a captured header is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -128,7 +127,7 @@ impl Entry {
         client: SocketAddr,
         scheme: &'static str,
         parts: &http::request::Parts,
-        fields: Seen<'_>,
+        fields: &dyn Fields,
     ) -> Entry {
         let target = match parts.uri.path_and_query() {
             Some(pq) if parts.uri.authority().is_none() || parts.version == Version::HTTP_2 => {
@@ -140,7 +139,7 @@ impl Entry {
             .uri
             .authority()
             .map(|a| a.as_str().to_owned())
-            .or_else(|| fields.texts(&http::header::HOST).first().map(|h| (*h).to_owned()))
+            .or_else(|| texts(fields, &http::header::HOST).first().map(|h| (*h).to_owned()))
             .unwrap_or_default();
         let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let url = format!("{scheme}://{host}{path}");
@@ -160,7 +159,7 @@ impl Entry {
             path,
             scheme,
             version: parts.version,
-            request_head: (request_line + seen_len(fields)) as u64,
+            request_head: (request_line + fields_len(fields)) as u64,
             request_body: 0,
             status: None,
             response_head: 0,
@@ -176,10 +175,10 @@ impl Entry {
     }
 
     /// Keeps the values of the format's headers of `message`.
-    pub(crate) fn capture(&mut self, message: Message, fields: Seen<'_>) {
+    pub(crate) fn capture(&mut self, message: Message, fields: &dyn Fields) {
         for (at, header) in self.settings.format.headers.iter().enumerate() {
             if header.message == message {
-                let values = fields.texts(&header.name);
+                let values = texts(fields, &header.name);
                 self.headers[at] = (!values.is_empty()).then(|| values.join(", "));
             }
         }
@@ -196,7 +195,7 @@ impl Entry {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        self.capture(Message::ProxyResponse, Seen::Map(headers));
+        self.capture(Message::ProxyResponse, headers);
     }
 
     /// The seconds since the epoch, and the milliseconds.
@@ -343,15 +342,40 @@ pub(crate) fn version(v: Version) -> &'static str {
     }
 }
 
-/// The size of header fields as HTTP/1 writes them (`name: value\r\n` each, then `\r\n`).
-pub(crate) fn fields_len(headers: &HeaderMap) -> usize {
-    seen_len(Seen::Map(headers))
+/// A message's header fields as a log line reads them, wherever they are kept: in a map, or
+/// (the transaction's to say) as received.
+pub(crate) trait Fields {
+    /// Visits each field, name (in any case) and value, in the map's order for any one name.
+    fn each<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8]));
 }
 
-/// As [`fields_len`], of fields a log line reads in a map or as received.
-pub(crate) fn seen_len(fields: Seen<'_>) -> usize {
+impl Fields for HeaderMap {
+    fn each<'a>(&'a self, visit: &mut dyn FnMut(&'a [u8], &'a [u8])) {
+        for (name, value) in self {
+            visit(name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+}
+
+/// The text values of the fields named `name` (any case), in order: those
+/// [`http::HeaderValue::to_str`] reads (visible ASCII and tabs).
+pub(crate) fn texts<'a>(fields: &'a dyn Fields, name: &HeaderName) -> Vec<&'a str> {
+    let name = name.as_str().as_bytes();
+    let mut texts = Vec::new();
+    fields.each(&mut |n, value| {
+        let text = value.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b));
+        if text && n.eq_ignore_ascii_case(name) {
+            // Visible ASCII is UTF-8.
+            texts.extend(std::str::from_utf8(value).ok());
+        }
+    });
+    texts
+}
+
+/// The size of header fields as HTTP/1 writes them (`name: value\r\n` each, then `\r\n`).
+pub(crate) fn fields_len(fields: &dyn Fields) -> usize {
     let mut len = 2;
-    fields.each(|name, value| len += name.len() + value.len() + 4);
+    fields.each(&mut |name, value| len += name.len() + value.len() + 4);
     len
 }
 
@@ -383,8 +407,8 @@ fn http1_adds(status: StatusCode, headers: &HeaderMap, body: Option<u64>) -> u64
 }
 
 /// The size of a request head as HTTP/1 writes it.
-pub(crate) fn request_head_len(method: &Method, target: &str, fields: Seen<'_>) -> u64 {
-    (method.as_str().len() + target.len() + 12 + seen_len(fields)) as u64
+pub(crate) fn request_head_len(method: &Method, target: &str, fields: &dyn Fields) -> u64 {
+    (method.as_str().len() + target.len() + 12 + fields_len(fields)) as u64
 }
 
 const MONTHS: [&str; 12] =
@@ -446,6 +470,6 @@ mod tests {
         // "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n"
         assert_eq!(head_len(StatusCode::OK, &headers), 45);
         // "GET /x HTTP/1.1\r\ncontent-type: text/plain\r\n\r\n"
-        assert_eq!(request_head_len(&Method::GET, "/x", Seen::Map(&headers)), 45);
+        assert_eq!(request_head_len(&Method::GET, "/x", &headers), 45);
     }
 }

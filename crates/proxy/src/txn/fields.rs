@@ -11,6 +11,7 @@ use http::{StatusCode, response};
 use smallvec::SmallVec;
 use tracing::debug;
 
+use crate::access_log::record::Fields;
 use crate::generation::Generation;
 
 /// Removes request fields whose name, with `_` read as `-`, is `Transfer-Encoding` or
@@ -211,25 +212,37 @@ pub(crate) fn hosts(lines: &FieldLines) -> impl Iterator<Item = bytes::Bytes> + 
     named.filter_map(|(i, _)| lines.shared_value(i))
 }
 
-/// Writes a request's fields as received (`lines`) on their way to its origin, as the map's
-/// way writes them once they are put there and the fields of one hop removed: the client's
-/// lines in their spelling and order, less those of one hop ([`each_received`]), with its
-/// `Host` replaced in place by the one in `added`; then the other fields of `added` (those the
-/// proxy added), in its order, names in lower case.
-pub(crate) fn write_request_lines(lines: &FieldLines, added: &HeaderMap, dst: &mut BytesMut) {
-    // Whether each line goes on; the client's `Host` lines do not (the first's place is the
-    // new one's), nor a `Content-Length` repeated (the codec refused one with another value,
-    // and the map keeps one).
-    let mut kept: SmallVec<[bool; 32]> = SmallVec::new();
-    let (mut host_at, mut length) = (None, false);
-    each_received(lines, |name, _, forwarded| {
+/// Visits, by index, the client's lines that go on to its origin as they are: those
+/// [`each_received`] forwards, less `Host` (the origin's takes the first one's place) and a
+/// repeated `Content-Length` (the codec refused one with another value, and the map keeps
+/// one); the index of the first `Host` line, if any.
+fn each_going_on<'a>(
+    lines: &'a FieldLines,
+    mut visit: impl FnMut(usize, &'a [u8], &'a [u8]),
+) -> Option<usize> {
+    let (mut at, mut host_at, mut length) = (0, None, false);
+    each_received(lines, |name, value, forwarded| {
         let host = is_name(name, b"host");
         if host && host_at.is_none() {
-            host_at = Some(kept.len());
+            host_at = Some(at);
         }
         let repeated = is_name(name, b"content-length") && std::mem::replace(&mut length, true);
-        kept.push(forwarded && !host && !repeated);
+        if forwarded && !host && !repeated {
+            visit(at, name, value);
+        }
+        at += 1;
     });
+    host_at
+}
+
+/// Writes a request's fields as received (`lines`) on their way to its origin, as the map's
+/// way writes them once they are put there and the fields of one hop removed: the client's
+/// lines that go on ([`each_going_on`]) in their spelling and order, with its `Host` replaced
+/// in place by the one in `added`; then the other fields of `added` (those the proxy added),
+/// in its order, names in lower case.
+pub(crate) fn write_request_lines(lines: &FieldLines, added: &HeaderMap, dst: &mut BytesMut) {
+    let mut kept: SmallVec<[bool; 32]> = SmallVec::from_elem(false, lines.len());
+    let host_at = each_going_on(lines, |at, _, _| kept[at] = true);
     let keep = |i: usize| kept.get(i) == Some(&true);
     let host = added.get(header::HOST);
     match (host_at, host) {
@@ -248,27 +261,19 @@ pub(crate) fn write_request_lines(lines: &FieldLines, added: &HeaderMap, dst: &m
     }
 }
 
-/// A request's fields as a log line reads them: in the request's map, or still as received.
+/// A request's fields as received, as an access log line reads them.
 #[derive(Clone, Copy)]
 pub(crate) enum Seen<'a> {
-    /// In the map.
-    Map(&'a HeaderMap),
-    /// A client's as received: what its map would hold (a repeated `Content-Length` once).
+    /// A client's: what its map would hold (a repeated `Content-Length` once).
     Client(&'a FieldLines),
     /// On their way to the origin from a client's lines and the fields the proxy added: what
     /// [`write_request_lines`] writes.
     Origin(&'a FieldLines, &'a HeaderMap),
 }
 
-impl<'a> Seen<'a> {
-    /// Visits each field, name (in any case) and value, in the map's order for any one name.
-    pub(crate) fn each(&self, mut visit: impl FnMut(&'a [u8], &'a [u8])) {
+impl Fields for Seen<'_> {
+    fn each<'s>(&'s self, visit: &mut dyn FnMut(&'s [u8], &'s [u8])) {
         match *self {
-            Seen::Map(headers) => {
-                for (name, value) in headers {
-                    visit(name.as_str().as_bytes(), value.as_bytes());
-                }
-            }
             Seen::Client(lines) => {
                 let mut length = false;
                 for (name, value) in lines.iter() {
@@ -279,33 +284,10 @@ impl<'a> Seen<'a> {
                 }
             }
             Seen::Origin(lines, added) => {
-                let mut length = false;
-                each_received(lines, |name, value, forwarded| {
-                    let repeated =
-                        is_name(name, b"content-length") && std::mem::replace(&mut length, true);
-                    if forwarded && !repeated && !is_name(name, b"host") {
-                        visit(name, value);
-                    }
-                });
-                for (name, value) in added {
-                    visit(name.as_str().as_bytes(), value.as_bytes());
-                }
+                each_going_on(lines, |_, name, value| visit(name, value));
+                added.each(visit);
             }
         }
-    }
-
-    /// The text values of the fields named `name` (any case), in order: those
-    /// [`HeaderValue::to_str`] reads.
-    pub(crate) fn texts(&self, name: &HeaderName) -> Vec<&'a str> {
-        let mut texts = Vec::new();
-        let name = name.as_str().as_bytes();
-        self.each(|n, value| {
-            if n.eq_ignore_ascii_case(name) && is_visible_ascii(value) {
-                // Visible ASCII is UTF-8.
-                texts.extend(std::str::from_utf8(value).ok());
-            }
-        });
-        texts
     }
 }
 
@@ -434,12 +416,11 @@ mod tests {
 
     /// What a log line reads of `fields`: their length as written, and the text values of
     /// each name the generated heads have.
-    fn seen(fields: Seen<'_>) -> (usize, Vec<Vec<&str>>) {
-        let mut len = 0;
-        fields.each(|name, value| len += name.len() + value.len() + 4);
+    fn seen(fields: &dyn Fields) -> (usize, Vec<Vec<&str>>) {
+        use crate::access_log::record::{fields_len, texts};
         let names = ["host", "x-a", "accept", "cookie", "content-length", "connection", "via"];
-        let texts = names.iter().map(|n| fields.texts(&HeaderName::from_static(n))).collect();
-        (len, texts)
+        let texts = names.iter().map(|n| texts(fields, &HeaderName::from_static(n))).collect();
+        (fields_len(fields), texts)
     }
 
     #[test]
@@ -506,9 +487,10 @@ mod tests {
             let mut buf = BytesMut::from(text.as_str());
             let lines = hookyard_h1::parse_request_lines(&mut buf, &limits).unwrap().unwrap();
             // A log line reads the client's fields the same either way.
+            let client = Seen::Client(lines.lines());
             proptest::prop_assert_eq!(
-                seen(Seen::Client(lines.lines())),
-                seen(Seen::Map(&headers)),
+                seen(&client),
+                seen(&headers),
                 "{}",
                 text
             );
@@ -521,9 +503,10 @@ mod tests {
             added.insert(header::HOST, host);
             added.append(header::VIA, via);
             // And the origin's.
+            let origin = Seen::Origin(lines.lines(), &added);
             proptest::prop_assert_eq!(
-                seen(Seen::Origin(lines.lines(), &added)),
-                seen(Seen::Map(&headers)),
+                seen(&origin),
+                seen(&headers),
                 "{}",
                 text
             );
