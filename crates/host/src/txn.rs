@@ -83,12 +83,40 @@ impl RuleUrls {
     }
 }
 
-/// Header fields of a response head that its host has not put in the head's map yet, as a
-/// host that forwards fields as received keeps them: a plugin that reads or changes the head's
+/// Header fields of a message that its host has not put in the message's map yet, as a host
+/// that forwards fields as received keeps them: a plugin that reads or changes the message's
 /// fields has them put there first, and one that does not leaves them unread.
 pub trait Unread: Any + Send + std::fmt::Debug {
     /// Puts them into `headers`, before the fields already there.
     fn put(&mut self, headers: &mut HeaderMap);
+}
+
+/// Fields lent unread (see [`Unread`]), and whether they have been put in their map.
+#[derive(Debug, Default)]
+struct Lent(Option<(Box<dyn Unread>, bool)>);
+
+impl Lent {
+    /// Puts the fields into `headers` (before those there), the first time only.
+    fn put(&mut self, headers: &mut HeaderMap) {
+        if let Some((unread, put @ false)) = &mut self.0 {
+            unread.put(headers);
+            *put = true;
+        }
+    }
+
+    /// The fields, if they are a `U` (whether they were put is theirs to tell).
+    fn get<U: Unread>(&self) -> Option<&U> {
+        let (unread, _) = self.0.as_ref()?;
+        let unread: &dyn Any = unread.as_ref();
+        unread.downcast_ref()
+    }
+
+    /// Takes the fields, if they are a `U`.
+    fn take<U: Unread>(&mut self) -> Option<Box<U>> {
+        let (unread, _) = self.0.take()?;
+        let unread: Box<dyn Any> = unread;
+        unread.downcast().ok()
+    }
 }
 
 /// A response head as plugins see it.
@@ -101,37 +129,32 @@ pub struct ResponseHead {
     pub headers: HeaderMap,
     /// A reason phrase other than the status's standard one (`None`: the standard one).
     pub reason: Option<Vec<u8>>,
-    /// Fields not in `headers` yet, and whether they have been put there.
-    unread: Option<(Box<dyn Unread>, bool)>,
+    /// Fields not in `headers` yet.
+    unread: Lent,
 }
 
 impl ResponseHead {
     /// A head with `status`, the fields `headers` and `reason` (see [`ResponseHead::reason`]).
     pub fn new(status: StatusCode, headers: HeaderMap, reason: Option<Vec<u8>>) -> ResponseHead {
-        ResponseHead { status, headers, reason, unread: None }
+        ResponseHead { status, headers, reason, unread: Lent::default() }
     }
 
     /// As [`ResponseHead::new`], with the fields `unread` too, put into `headers` when a plugin
     /// first reads or changes the head's fields.
     pub fn with_unread(self, unread: Box<dyn Unread>) -> ResponseHead {
-        ResponseHead { unread: Some((unread, false)), ..self }
+        ResponseHead { unread: Lent(Some((unread, false))), ..self }
     }
 
     /// The header fields, with any unread ones put in first.
     pub fn fields(&mut self) -> &mut HeaderMap {
-        if let Some((unread, put @ false)) = &mut self.unread {
-            unread.put(&mut self.headers);
-            *put = true;
-        }
+        self.unread.put(&mut self.headers);
         &mut self.headers
     }
 
     /// Takes the unread fields the head was made with, if they are a `U` (whether they were
     /// put is theirs to tell); `headers` holds all fields if they were.
     pub fn take_unread<U: Unread>(&mut self) -> Option<Box<U>> {
-        let (unread, _) = self.unread.take()?;
-        let unread: Box<dyn Any> = unread;
-        unread.downcast().ok()
+        self.unread.take()
     }
 }
 
@@ -161,8 +184,11 @@ pub struct TxnState {
     pub rule: Option<Arc<RuleUrls>>,
     /// The HTTP version the client request arrived in.
     pub version: Version,
-    /// The client request's header fields.
+    /// The client request's header fields; with fields lent unread, those added since (see
+    /// [`TxnState::lend_fields`]).
     pub headers: HeaderMap,
+    /// The client request's fields not in `headers` yet.
+    unread: Lent,
     /// The request to the origin, from SEND_REQUEST_HDR.
     pub origin_request: Option<HeaderMap>,
     /// The origin's response, from READ_RESPONSE_HDR.
@@ -223,6 +249,25 @@ impl TxnState {
             txn_control: Some(&self.control),
             arms: self.arms,
         })
+    }
+
+    /// Lends the client request's fields `unread` (those `headers` does not hold), as a host
+    /// that forwards them as received keeps them: they are put into `headers`, before the
+    /// fields added there, when a plugin first reads or changes them other than by adding one.
+    pub fn lend_fields(&mut self, unread: Box<dyn Unread>) {
+        self.unread = Lent(Some((unread, false)));
+    }
+
+    /// The client request's fields lent with [`TxnState::lend_fields`], if they are a `U`
+    /// (whether they were put is theirs to tell).
+    pub fn lent_fields<U: Unread>(&self) -> Option<&U> {
+        self.unread.get()
+    }
+
+    /// The client request's header fields, with any lent unread put in first.
+    pub fn request_fields(&mut self) -> &mut HeaderMap {
+        self.unread.put(&mut self.headers);
+        &mut self.headers
     }
 
     /// Keeps `text` alive as long as the state and returns a view of it.
@@ -309,6 +354,7 @@ impl TxnBox {
                 rule: None,
                 version,
                 headers,
+                unread: Lent::default(),
                 origin_request: None,
                 origin_response: None,
                 client_response: None,
@@ -368,6 +414,7 @@ impl TxnBox {
 
     /// The client request's fields, as the start of the origin request: a copy when a hook may
     /// still look at the client request, else moved out (a remap chain alone needs them no more).
+    /// With fields lent unread, only those added since.
     pub fn origin_headers(&mut self) -> HeaderMap {
         if self.hooked() {
             self.get().headers.clone()
@@ -497,6 +544,11 @@ impl TxnBox {
         });
         runs.sort_by_key(|t| std::cmp::Reverse(t.0.priority));
         runs.into_iter().map(|t| Stage::start(t, limit)).collect()
+    }
+
+    /// Whether plugins added transforms to `body` that have not started.
+    pub fn has_transforms(&mut self, body: Body) -> bool {
+        self.get().transforms.iter().any(|t| t.0.body == body)
     }
 
     /// Tells the chain's first plugin how the origin answered.

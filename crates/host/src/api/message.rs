@@ -12,9 +12,18 @@ use crate::txn::{ResponseHead, TxnState};
 /// The headers of a message, once it exists.
 fn headers_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
     match msg {
-        abi::HY_MSG_CLIENT_REQUEST => Some(&mut state.headers),
+        abi::HY_MSG_CLIENT_REQUEST => Some(state.request_fields()),
         abi::HY_MSG_ORIGIN_REQUEST => state.origin_request.as_mut(),
         _ => response_of(state, msg).map(ResponseHead::fields),
+    }
+}
+
+/// Where a field added to a message goes: its headers, except that the client request's
+/// fields lent unread stay so (they come before those added when put).
+fn added_to(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
+    match msg {
+        abi::HY_MSG_CLIENT_REQUEST => Some(&mut state.headers),
+        _ => headers_of(state, msg),
     }
 }
 
@@ -56,10 +65,11 @@ unsafe fn edit_header(
         else {
             return HY_ERROR;
         };
-        let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
         if replace {
+            let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
             headers.insert(name, value);
         } else {
+            let Some(headers) = added_to(state, msg) else { return HY_ERROR };
             headers.append(name, value);
         }
         HY_SUCCESS

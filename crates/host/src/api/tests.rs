@@ -319,7 +319,7 @@ fn the_client_connection_is_read_through_the_session() {
     assert_eq!(got, [None, None, None, None, None, None, some("HTTP/1.1")]);
 }
 
-/// A response field as a host keeps it unread: `x-origin: kept`, and how often it was put.
+/// A field as a host keeps it unread: `x-origin: kept`, and how often it was put.
 #[derive(Debug)]
 struct Received {
     puts: usize,
@@ -330,7 +330,9 @@ impl crate::Unread for Received {
         self.puts += 1;
         let added = std::mem::take(headers);
         headers.insert("x-origin", HeaderValue::from_static("kept"));
-        headers.extend(added);
+        for (name, value) in &added {
+            headers.append(name, value.clone());
+        }
     }
 }
 
@@ -362,4 +364,81 @@ fn unread_response_fields_are_put_when_a_plugin_first_reads_or_changes_fields() 
     assert_eq!(head.take_unread::<Received>().unwrap().puts, 1);
     let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
     assert_eq!(names, ["x-origin", "x-plugin"], "received before added");
+}
+
+/// The bytes of a view the host handed out.
+///
+/// # Safety
+///
+/// `view` is valid: the fields it points into have not changed since.
+unsafe fn bytes_of(view: hy_str) -> Vec<u8> {
+    // SAFETY: per this function's contract.
+    unsafe { std::slice::from_raw_parts(view.ptr.cast::<u8>(), view.len).to_vec() }
+}
+
+/// A call that reads or changes a client request's fields, given the host's table and a
+/// transaction of it that lives through the call; what it read.
+type Read = fn(&hy_api, *mut hookyard_abi::hy_txn) -> Option<(Vec<u8>, Vec<u8>)>;
+
+#[test]
+fn lent_request_fields_are_put_when_a_plugin_first_reads_or_changes_one_not_when_it_adds() {
+    const MSG: hookyard_abi::hy_msg = hookyard_abi::HY_MSG_CLIENT_REQUEST;
+    let api = super::table(std::ptr::null_mut());
+    let reads: [(&str, Read); 4] = [
+        ("header_get", |api, txn| {
+            let mut view = hy_str { ptr: std::ptr::null(), len: 0 };
+            // SAFETY: `txn` lives through the call (`Read`); the name is valid for its length.
+            let got = unsafe { (api.header_get)(txn, MSG, c"x-origin".as_ptr(), 8, 1, &mut view) };
+            // SAFETY: read before the fields change.
+            (got == hookyard_abi::HY_SUCCESS)
+                .then(|| (b"x-origin".to_vec(), unsafe { bytes_of(view) }))
+        }),
+        ("header_field_get", |api, txn| {
+            let mut name = hy_str { ptr: std::ptr::null(), len: 0 };
+            let mut value = hy_str { ptr: std::ptr::null(), len: 0 };
+            // SAFETY: as above.
+            let got = unsafe { (api.header_field_get)(txn, MSG, 0, &mut name, &mut value) };
+            // SAFETY: as above.
+            (got == hookyard_abi::HY_SUCCESS).then(|| unsafe { (bytes_of(name), bytes_of(value)) })
+        }),
+        ("header_set", |api, txn| {
+            // SAFETY: as above; the value too.
+            let got = unsafe { (api.header_set)(txn, MSG, c"x-set".as_ptr(), 5, c"s".as_ptr(), 1) };
+            (got == hookyard_abi::HY_SUCCESS).then(Default::default)
+        }),
+        ("header_remove", |api, txn| {
+            // SAFETY: as above.
+            let got = unsafe { (api.header_remove)(txn, MSG, c"x-none".as_ptr(), 6) };
+            (got == hookyard_abi::HY_SUCCESS).then(Default::default)
+        }),
+    ];
+    for (call, read) in reads {
+        let mut f = fixture(Stage::Request);
+        let state = f.txn.get();
+        state.headers = HeaderMap::new();
+        state.lend_fields(Box::new(Received { puts: 0 }));
+        let txn = f.txn.as_ptr().cast();
+        for value in [c"1", c"2"] {
+            // SAFETY: the transaction is the fixture's, alive to the end of the calls; the name
+            // and value are valid for their lengths.
+            let added =
+                unsafe { (api.header_add)(txn, MSG, c"x-origin".as_ptr(), 8, value.as_ptr(), 1) };
+            assert_eq!(added, hookyard_abi::HY_SUCCESS);
+        }
+        assert_eq!(f.txn.get().lent_fields::<Received>().unwrap().puts, 0, "{call}: added");
+        let got = read(&api, txn);
+        let state = f.txn.get();
+        assert_eq!(state.lent_fields::<Received>().unwrap().puts, 1, "{call}");
+        let values: Vec<_> = state.headers.get_all("x-origin").iter().collect();
+        assert_eq!(values, ["kept", "1", "2"], "{call}: received before added");
+        let want = match call {
+            "header_get" => (b"x-origin".to_vec(), b"1".to_vec()),
+            "header_field_get" => (b"x-origin".to_vec(), b"kept".to_vec()),
+            _ => Default::default(),
+        };
+        assert_eq!(got, Some(want), "{call}");
+        // Put once: reading again puts nothing more.
+        state.request_fields();
+        assert_eq!(state.lent_fields::<Received>().unwrap().puts, 1, "{call}");
+    }
 }
