@@ -44,7 +44,7 @@ use tracing::{debug, warn};
 use self::answer::Answer;
 pub(crate) use self::body::TxnBody;
 use self::body::{InFlight, Sent};
-use self::fields::{ClientFields, Seen};
+use self::fields::{ClientFields, LentRequest, Seen};
 use self::retry::{Again, PoolTry, next_try};
 use self::transform::{Primed, Transformed};
 use self::url::{RequestLine, Url};
@@ -133,7 +133,7 @@ async fn transact(
         wasm_answered: None,
     };
     let (mut parts, body) = request.into_parts();
-    let lines = txn.received_lines().map(Seen::Client);
+    let lines = txn.received.as_ref().and_then(ClientFields::lines).map(Seen::Client);
     let fields: &dyn Fields = match &lines {
         Some(lines) => lines,
         None => &parts.headers,
@@ -201,7 +201,8 @@ pub(crate) struct Transaction {
     state: Option<TxnBox>,
     /// An HTTP/1 client's fields as it spelt and ordered them: the origin gets them so. Still
     /// as received (the request's map empty) until something must read them: see
-    /// [`Transaction::fields_in_map`].
+    /// [`Transaction::fields_in_map`]. Lent to plugin state when it is made, if still so
+    /// ([`LentRequest`]; see [`client_fields`]).
     received: Option<ClientFields>,
     /// An HTTP/2 stream's: closed when its client left (hyper drops an HTTP/1 transaction
     /// instead).
@@ -300,7 +301,7 @@ impl Transaction {
 
     /// Refuses what no rule or plugin may see, and answers the health route (503 while
     /// `draining`).
-    fn admit(&self, parts: &Parts, draining: bool) -> Result<RequestLine, Answer> {
+    fn admit(&mut self, parts: &Parts, draining: bool) -> Result<RequestLine, Answer> {
         if parts.method == Method::CONNECT {
             return Err(Answer::Connect);
         }
@@ -529,10 +530,8 @@ impl Transaction {
         }
         if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let lines = match &self.received {
-                Some(ClientFields::Lines(lines)) => Some(Seen::Origin(lines, &headers)),
-                _ => None,
-            };
+            let received = client_fields(&self.received, &mut self.state);
+            let lines = received.and_then(ClientFields::lines).map(|l| Seen::Origin(l, &headers));
             let fields: &dyn Fields = match &lines {
                 Some(lines) => lines,
                 None => &headers,
@@ -660,6 +659,7 @@ impl Transaction {
     ) -> Result<Response<OriginBody>, Answer> {
         let OriginRequest { mut request, mut to, client_body, mut pool } = *request;
         let timeout = self.generation.config.settings.timeouts.origin_response;
+        let driver = self.driver(conn);
         let sent = loop {
             if let Some(host) = &to.pool_host {
                 host.request();
@@ -670,11 +670,11 @@ impl Transaction {
                 let sending = std::pin::pin!(conn.worker.origins.send(
                     &to,
                     request,
-                    self.received.as_ref(),
+                    client_fields(&self.received, &mut self.state),
                     &self.generation.dns
                 ));
                 let at = std::time::Instant::now() + timeout;
-                let sending = Bounded::new(sending, Phase::OriginResponse, at, self.driver(conn));
+                let sending = Bounded::new(sending, Phase::OriginResponse, at, driver);
                 match &mut self.left {
                     None => sending.await,
                     // An HTTP/2 stream's client may leave meanwhile: the exchange is cut short.
@@ -956,8 +956,6 @@ impl Transaction {
         parts: &mut Parts,
         url: UrlParts,
     ) -> Result<(), Answer> {
-        // Plugins read and change the request's fields in the map.
-        self.fields_in_map(parts)?;
         let global = self.generation.hooks.clone();
         // Boxed here and below: hook dispatch only runs with plugin state, and its futures would
         // make every transaction's larger (it is moved into hyper whole).
@@ -967,43 +965,72 @@ impl Transaction {
         };
         let headers = std::mem::take(&mut parts.headers);
         let method = parts.method.clone();
-        self.state = Some(TxnBox::new(global, Some(session), method, url, parts.version, headers));
+        let mut state = TxnBox::new(global, Some(session), method, url, parts.version, headers);
+        // Plugins find the fields as received in the map when they first read or change one.
+        if let Some(received) = self.received.take_if(|r| r.lines().is_some()) {
+            state.get().lend_fields(Box::new(LentRequest::new(received)));
+        }
+        self.state = Some(state);
         Ok(())
     }
 
-    /// The client's fields, if they are still as received (the request's map empty).
-    fn received_lines(&self) -> Option<&hookyard_h1::FieldLines> {
-        match &self.received {
-            Some(ClientFields::Lines(lines)) => Some(lines),
-            _ => None,
-        }
+    /// The client's fields, if they are still as received (not in a map).
+    fn received_lines(&mut self) -> Option<&hookyard_h1::FieldLines> {
+        client_fields(&self.received, &mut self.state).and_then(ClientFields::lines)
     }
 
-    /// Puts the client's fields in the request's map if they are still as received: whatever
-    /// reads or changes them (plugin state, wasm filters, a retry, the forwarding fields joined
-    /// to the client's) finds them there.
+    /// Puts the client's fields in the request's map (with plugin state, the state's) if they
+    /// are still as received: whatever reads or changes them (wasm filters, a retry, the
+    /// forwarding fields joined to the client's) finds them there.
     fn fields_in_map(&mut self, parts: &mut Parts) -> Result<(), Answer> {
-        match &mut self.received {
-            Some(received) => received.put(&mut parts.headers).map_err(|e| {
+        match (&mut self.received, &mut self.state) {
+            (Some(received), _) => received.put(&mut parts.headers).map_err(|e| {
                 debug!(error = %e, "request fields the map cannot hold");
                 Answer::BadFields
             }),
-            None => Ok(()),
+            (None, Some(state)) => {
+                let state = state.get();
+                state.request_fields();
+                match state.lent_fields::<LentRequest>() {
+                    Some(lent) if lent.failed() => Err(Answer::BadFields),
+                    _ => Ok(()),
+                }
+            }
+            (None, None) => Ok(()),
         }
     }
 
     /// Whether the client's fields may go to the origin as received: they still are, nothing
-    /// changes them on the way (no plugin state, no wasm filter, no retry on another host of a
-    /// pool), the request has no body (the codec owns the framing fields of one), and no
-    /// forwarding field of the client's is joined with the proxy's. (An access log line reads
-    /// them as received: [`Seen`].)
-    fn forwards_as_received(&self, end_of_stream: bool, pooled: bool) -> bool {
-        let Some(lines) = self.received_lines() else { return false };
-        self.state.is_none()
-            && self.wasm.is_none()
-            && !pooled
-            && end_of_stream
-            && !lines.iter().any(|(name, _)| crate::forwarding::joins(name))
+    /// changes them on the way (no wasm filter, no retry on another host of a pool, no
+    /// SEND_REQUEST_HDR callback, no transform of the request body), plugins only added fields
+    /// that go after them as they are ([`fields::added_go_as_they_are`]), the request has no
+    /// body (the codec owns the framing fields of one), and no forwarding field of the
+    /// client's is joined with the proxy's. (An access log line reads them as received:
+    /// [`Seen`].)
+    fn forwards_as_received(&mut self, end_of_stream: bool, pooled: bool) -> bool {
+        if self.wasm.is_some() || pooled || !end_of_stream {
+            return false;
+        }
+        if let Some(state) = &mut self.state
+            && (state.has_callbacks(HookId::SendRequestHdr)
+                || state.has_transforms(abi::rules::transform::Body::Request))
+        {
+            return false;
+        }
+        let joined = |lines: &hookyard_h1::FieldLines| {
+            lines.iter().any(|(name, _)| crate::forwarding::joins(name))
+        };
+        match (&self.received, &mut self.state) {
+            (Some(received), None) => received.lines().is_some_and(|lines| !joined(lines)),
+            (None, Some(state)) => {
+                let state = state.get();
+                let lent = state.lent_fields::<LentRequest>().and_then(LentRequest::fields);
+                lent.and_then(ClientFields::lines).is_some_and(|lines| {
+                    !joined(lines) && fields::added_go_as_they_are(lines, &state.headers)
+                })
+            }
+            _ => false,
+        }
     }
 
     /// Runs `hook` if there is plugin state; an [`Answer`] when a plugin ended the transaction
@@ -1044,6 +1071,19 @@ impl Transaction {
                 &hookyard_hooks::Local::default(),
             ),
         });
+    }
+}
+
+/// The client's fields, wherever the transaction keeps them: `received`, or lent to plugin
+/// `state` (none if putting them in its map failed).
+fn client_fields<'a>(
+    received: &'a Option<ClientFields>,
+    state: &'a mut Option<TxnBox>,
+) -> Option<&'a ClientFields> {
+    match (received, state) {
+        (Some(fields), _) => Some(fields),
+        (None, Some(state)) => state.get().lent_fields::<LentRequest>()?.fields(),
+        (None, None) => None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Header fields as they cross the proxy: a client request's kept as received until something
-//! reads them ([`ClientFields`], [`write_request_lines`]), hop-by-hop fields removed,
-//! underscore spellings of framing fields dropped, origin URLs in responses rewritten by
-//! `reverse_map` rules, an origin's own reason phrase kept while its status stands.
+//! reads them ([`ClientFields`], lent to plugins as [`LentRequest`], [`write_request_lines`]),
+//! hop-by-hop fields removed, underscore spellings of framing fields dropped, origin URLs in
+//! responses rewritten by `reverse_map` rules, an origin's own reason phrase kept while its
+//! status stands.
 
 use bytes::BytesMut;
 pub(crate) use hookyard_h1::is_name;
@@ -132,16 +133,7 @@ pub(crate) fn each_received<'a>(
     let mut coded = false;
     for (name, value) in lines.iter() {
         match name.len() {
-            10 if is_name(name, b"connection") => {
-                // Tokens naming fields of one hop (`keep-alive`, most often) drop nothing more.
-                let tokens = value.split(|&b| b == b',').map(|t| t.trim_ascii());
-                let before = named.len();
-                named.extend(tokens.filter(|t| !t.is_empty() && !is_hop_by_hop_name(t)));
-                // A value that is not text names nothing, as the map's reading of it.
-                if named.len() > before && !is_visible_ascii(value) {
-                    named.truncate(before);
-                }
-            }
+            10 if is_name(name, b"connection") => connection_names(value, &mut named),
             17 if is_name(name, b"transfer-encoding") => coded = true,
             _ => {}
         }
@@ -151,6 +143,18 @@ pub(crate) fn each_received<'a>(
             || named.iter().any(|n| n.eq_ignore_ascii_case(name))
             || (coded && is_name(name, b"content-length"));
         visit(name, value, !dropped);
+    }
+}
+
+/// Adds to `named` the fields a `Connection` field's `value` names, other than those of one hop
+/// (`keep-alive`, most often), which go anyway: none if the value is not text, as the map's
+/// reading of it.
+fn connection_names<'a>(value: &'a [u8], named: &mut SmallVec<[&'a [u8]; 4]>) {
+    let tokens = value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
+    let before = named.len();
+    named.extend(tokens.filter(|t| !t.is_empty() && !is_hop_by_hop_name(t)));
+    if named.len() > before && !is_visible_ascii(value) {
+        named.truncate(before);
     }
 }
 
@@ -183,6 +187,14 @@ impl ClientFields {
         Ok(())
     }
 
+    /// The fields as received, if they are not in the map.
+    pub(crate) fn lines(&self) -> Option<&FieldLines> {
+        match self {
+            ClientFields::Lines(lines) => Some(lines),
+            ClientFields::Case(_) => None,
+        }
+    }
+
     /// The record of the fields' case and order, once they are in the map.
     pub(crate) fn case(&self) -> Option<&HeaderCase> {
         match self {
@@ -190,6 +202,64 @@ impl ClientFields {
             ClientFields::Lines(_) => None,
         }
     }
+}
+
+/// A client request's fields lent to plugin state as received: put into its map (before the
+/// fields plugins added) when a plugin first reads or changes one.
+#[derive(Debug)]
+pub(crate) struct LentRequest {
+    fields: ClientFields,
+    /// Whether putting them failed: the map could not hold one.
+    failed: bool,
+}
+
+impl LentRequest {
+    /// Lends `fields`.
+    pub(crate) fn new(fields: ClientFields) -> LentRequest {
+        LentRequest { fields, failed: false }
+    }
+
+    /// The fields, unless putting them failed.
+    pub(crate) fn fields(&self) -> Option<&ClientFields> {
+        (!self.failed).then_some(&self.fields)
+    }
+
+    /// Whether putting them failed.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+}
+
+impl hookyard_host::Unread for LentRequest {
+    fn put(&mut self, headers: &mut HeaderMap) {
+        if let Err(e) = self.fields.put(headers) {
+            debug!(error = %e, "request fields the map cannot hold");
+            self.failed = true;
+        }
+    }
+}
+
+/// Whether fields `added` to a request's fields as received (`lines`) go to its origin as
+/// they are, after the client's: none is of one hop, named by the client's `Connection`, a
+/// `Content-Length` or a forwarding field the proxy joins its own to, each of which the map's
+/// way reads together with the client's.
+pub(crate) fn added_go_as_they_are(lines: &FieldLines, added: &HeaderMap) -> bool {
+    if added.is_empty() {
+        return true;
+    }
+    let mut named: SmallVec<[&[u8]; 4]> = SmallVec::new();
+    for (name, value) in lines.iter() {
+        if is_name(name, b"connection") {
+            connection_names(value, &mut named);
+        }
+    }
+    added.keys().all(|name| {
+        let name = name.as_str().as_bytes();
+        !is_hop_by_hop_name(name)
+            && name != b"content-length"
+            && !crate::forwarding::joins(name)
+            && !named.iter().any(|n| n.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Appends every value of `from` to `map`, in `from`'s order.
@@ -402,6 +472,20 @@ mod tests {
         "Content-Length",
     ];
 
+    /// Names a plugin may add: those a request may have, and forwarding ones.
+    const ADDED: &[&str] = &[
+        "host",
+        "connection",
+        "te",
+        "x-a",
+        "accept",
+        "content-length",
+        "via",
+        "x-forwarded-for",
+        "x-plugin",
+        "x-plugin",
+    ];
+
     /// Values for `NAMES[i]`: token lists for `Connection`, text otherwise.
     fn value(name: &str, pick: usize) -> &'static str {
         const TOKENS: &[&str] = &["close", "keep-alive", "x-a", "X-A, accept", "host", ", ,", "é"];
@@ -462,10 +546,12 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
         /// Any request head the codec reads goes to the origin the same from its lines as
-        /// from its map: the fields of one hop removed, `Host` the proxy's, `Via` added.
+        /// from its map: the fields of one hop removed, `Host` the proxy's, `Via` added, and
+        /// before them those a plugin added, when they may go so.
         #[test]
         fn any_request_is_written_the_same_from_its_lines(
             fields in proptest::collection::vec((0..NAMES.len(), 0usize..8), 0..10),
+            plugin in proptest::collection::vec((0..ADDED.len(), 0usize..8), 0..3),
             old_client in proptest::bool::ANY,
         ) {
             let mut text = format!("GET /p?q HTTP/1.{}\r\n", u8::from(!old_client));
@@ -484,6 +570,12 @@ mod tests {
             let via = HeaderValue::from_static("http/1.1 edge");
             let (parts, case) = head.into_parts_and_case();
             let mut headers = parts.headers;
+            let mut added = HeaderMap::new();
+            let plugin_added = !plugin.is_empty();
+            for (name, pick) in plugin {
+                let name = ADDED[name];
+                added.append(name, HeaderValue::from_bytes(value(name, pick).as_bytes()).unwrap());
+            }
             let mut buf = BytesMut::from(text.as_str());
             let lines = hookyard_h1::parse_request_lines(&mut buf, &limits).unwrap().unwrap();
             // A log line reads the client's fields the same either way.
@@ -494,12 +586,15 @@ mod tests {
                 "{}",
                 text
             );
+            if !added_go_as_they_are(lines.lines(), &added) {
+                return Ok(());
+            }
+            append_all(&mut headers, added.clone());
             remove_hop_by_hop(&mut headers);
             headers.insert(header::HOST, host.clone());
             headers.append(header::VIA, via.clone());
             let mut from_map = BytesMut::new();
             hookyard_h1::write_fields(&headers, Some(&case), &mut from_map);
-            let mut added = HeaderMap::new();
             added.insert(header::HOST, host);
             added.append(header::VIA, via);
             // And the origin's.
@@ -512,13 +607,25 @@ mod tests {
             );
             let mut from_lines = BytesMut::new();
             write_request_lines(lines.lines(), &added, &mut from_lines);
-            proptest::prop_assert_eq!(
-                String::from_utf8_lossy(&from_lines),
-                String::from_utf8_lossy(&from_map),
-                "{}",
-                text
-            );
+            let (from_lines, from_map) =
+                (String::from_utf8_lossy(&from_lines), String::from_utf8_lossy(&from_map));
+            if plugin_added {
+                // The map's order of names a plugin added is its table's (a removal moves its
+                // last name into the gap); the lines keep the plugin's. Each name's values
+                // keep their order either way.
+                proptest::prop_assert_eq!(by_name(&from_lines), by_name(&from_map), "{}", text);
+            } else {
+                proptest::prop_assert_eq!(from_lines, from_map, "{}", text);
+            }
         }
+    }
+
+    /// Written field lines grouped by name (any case), each name's in the order written.
+    fn by_name(written: &str) -> Vec<(String, &str)> {
+        let mut lines: Vec<(String, &str)> =
+            written.split_terminator("\r\n").map(|l| (l.to_ascii_lowercase(), l)).collect();
+        lines.sort_by(|a, b| a.0.split(':').next().cmp(&b.0.split(':').next()));
+        lines
     }
 
     #[test]

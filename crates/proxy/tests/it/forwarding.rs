@@ -231,48 +231,75 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
     }
 }
 
-/// A request nothing changes on its way (no plugin, no filter) goes to its origin from the
-/// client's field lines as received, an access log reading them there; one something may
-/// change goes through a map. The origin gets the same bytes either way: the client's fields in
-/// their case and order, without those of one hop, `Host` the rule's in the client's place and
-/// spelling, then the proxy's; and an access log line reads the same of both requests.
+/// A head's lines, sorted.
+fn sorted_lines(head: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = head.split("\r\n").collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// A request nothing reads or changes on its way (no plugin, or one that only adds fields; no
+/// filter) goes to its origin from the client's field lines as received, an access log reading
+/// them there; one something may read (here a SEND_REQUEST_HDR callback) goes through a map.
+/// The origin gets the same fields either way: the client's in their case and order, without
+/// those of one hop, `Host` the rule's in the client's place and spelling, then those plugins
+/// and the proxy added; and an access log line reads the same of both requests.
 #[tokio::test]
 async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
     let hooks = "plugins:\n  - path: txn_hooks.so\n";
     let log = "access_log: {path: access.log, format_string: '%<cqhl>|%<pqhl>|%<{x-a}cqh>|\
                %<{x-private}cqh>|%<{HOST}cqh>|%<{host}pqh>|%<{x-a}pqh>|%<{via}pqh>|\
                %<{keep-alive}pqh>|%<{x-spaced}pqh>'}\n";
-    let cases = [("", ""), ("", hooks), (log, ""), (log, hooks)];
+    // A rule whose plugin only adds fields leaves the client's as received too.
+    let adds = " @plugin=add_header.so @pparam=x-a:3 @pparam=X-Added:1";
+    let mut cases = Vec::new();
+    for chain in ["", adds] {
+        for log in ["", log] {
+            cases.extend([(log, "", chain), (log, hooks, chain)]);
+        }
+    }
     let request = "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: site.test\r\n\
                    Connection: X-Private, close\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\n\
                    TE: trailers\r\nX-Spaced:   two  \r\nx-a: 1\r\nX-A: 2\r\nX-Empty:\r\n\
                    Accept: */*\r\n\r\n";
     let mut logged = Vec::new();
-    for (at, (log, plugins)) in cases.into_iter().enumerate() {
+    for (at, (log, plugins, chain)) in cases.into_iter().enumerate() {
         let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
         let settings = format!(
             "forwarding: {{via_hostname: edge}}\nplugin_dirs: [plugins]\nruntime_dir: run\n{log}"
         );
-        let remap = format!("map http://site.test/ http://{origin}/\n");
+        let remap = format!("map http://site.test/ http://{origin}/{chain}\n");
         let dir = config_dir(&[
             ("remap.config", &remap),
             ("hookyard.yaml", &settings),
             ("plugin.yaml", plugins),
         ]);
         std::fs::create_dir(dir.path().join("plugins")).unwrap();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/txn_hooks.c");
-        let built = dir.path().join("plugins/txn_hooks.so");
-        compile_c_with(&source, &[], &[&abi_include_dir()], &built);
+        for plugin in ["txn_hooks", "add_header"] {
+            let source =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../plugins/c/{plugin}.c"));
+            let built = dir.path().join(format!("plugins/{plugin}.so"));
+            compile_c_with(&source, &[], &[&abi_include_dir()], &built);
+        }
         let proxy = proxy(Some(dir.path()));
         let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "case {at}: {answer}");
         let head = within("the origin's request", heads.recv()).await.unwrap();
         let via = format!("http/1.1 edge (hookyard/{VERSION})");
+        let added = if chain.is_empty() { "" } else { "x-a: 3\r\nx-added: 1\r\n" };
         let expected = format!(
             "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: {origin}\r\nX-Spaced: two\r\n\
-             x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\nvia: {via}\r\n\r\n"
+             x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\n{added}via: {via}\r\n\r\n"
         );
-        assert_eq!(head, expected, "case {at}");
+        if plugins.is_empty() {
+            assert_eq!(head, expected, "case {at}");
+        } else {
+            // Through the map, fields added to a name the client has are written after the
+            // client's in the map's order of names.
+            assert_eq!(sorted_lines(&head), sorted_lines(&expected), "case {at}");
+            let client = expected.find("Accept: */*\r\n").unwrap();
+            assert_eq!(head[..client], expected[..client], "case {at}");
+        }
         if !log.is_empty() {
             let path = dir.path().join("access.log");
             let whole = || std::fs::read_to_string(&path).is_ok_and(|text| text.ends_with('\n'));
@@ -280,11 +307,51 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
             let line = std::fs::read_to_string(&path).unwrap();
             let line = line.trim_end().replace(&origin.to_string(), "ORIGIN");
             let fields: Vec<String> = line.split('|').map(str::to_owned).collect();
-            let want = ["1, 2", "secret", "site.test", "ORIGIN", "1, 2", &via, "-", "two"];
+            let sent = if chain.is_empty() { "1, 2" } else { "1, 2, 3" };
+            let want = ["1, 2", "secret", "site.test", "ORIGIN", sent, &via, "-", "two"];
             assert_eq!(fields[2..], want, "case {at}");
             logged.push(fields);
         }
     }
     // The head lengths as well, from the lines and from the map.
     assert_eq!(logged[0], logged[1]);
+    assert_eq!(logged[2], logged[3]);
+}
+
+/// A plugin that reads the client's fields only after the origin answered (here at
+/// SEND_RESPONSE_HDR) finds them all although they went to the origin as received: the
+/// client's first, as its map holds them, then those the rule's plugin added.
+#[tokio::test]
+async fn fields_sent_as_received_are_all_there_for_a_plugin_reading_them_later() {
+    let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+    let remap =
+        format!("map http://site.test/ http://{origin}/ @plugin=add_header.so @pparam=X-Added:1\n");
+    let settings = "forwarding: {via_hostname: edge}\nplugin_dirs: [plugins]\nruntime_dir: run\n";
+    let dir = config_dir(&[
+        ("remap.config", &remap),
+        ("hookyard.yaml", settings),
+        ("plugin.yaml", "plugins:\n  - path: late_reader.so\n"),
+    ]);
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for source in ["../../plugins/c/add_header.c", "tests/plugins/late_reader.c"] {
+        let source = here.join(source);
+        let name = source.file_stem().unwrap().to_str().unwrap().to_owned();
+        let built = dir.path().join(format!("plugins/{name}.so"));
+        compile_c_with(&source, &[], &[&abi_include_dir()], &built);
+    }
+    let proxy = proxy(Some(dir.path()));
+    let request = "GET /r HTTP/1.1\r\nHost: site.test\r\nX-A: 1\r\nConnection: close\r\n\
+                   x-a: 2\r\nAccept: */*\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    let head = within("the origin's request", heads.recv()).await.unwrap();
+    let via = format!("http/1.1 edge (hookyard/{VERSION})");
+    let expected = format!(
+        "GET /r HTTP/1.1\r\nHost: {origin}\r\nX-A: 1\r\nx-a: 2\r\nAccept: */*\r\n\
+         x-added: 1\r\nvia: {via}\r\n\r\n"
+    );
+    assert_eq!(head, expected);
+    let read = "x-client-fields: host=site.test;x-a=1;x-a=2;connection=close;accept=*/*;\
+                x-added=1;\r\n";
+    assert!(answer.to_ascii_lowercase().contains(read), "{answer}");
 }
