@@ -189,8 +189,11 @@ pub struct TxnState {
     pub headers: HeaderMap,
     /// The client request's fields not in `headers` yet.
     unread: Lent,
-    /// The request to the origin, from SEND_REQUEST_HDR.
+    /// The request to the origin, from SEND_REQUEST_HDR; with fields lent unread, those added
+    /// (see [`TxnState::lend_origin_fields`]).
     pub origin_request: Option<HeaderMap>,
+    /// The origin request's fields not in `origin_request` yet.
+    origin_unread: Lent,
     /// The origin's response, from READ_RESPONSE_HDR.
     pub origin_response: Option<ResponseHead>,
     /// The response to the client, from SEND_RESPONSE_HDR (or a direct response).
@@ -268,6 +271,26 @@ impl TxnState {
     pub fn request_fields(&mut self) -> &mut HeaderMap {
         self.unread.put(&mut self.headers);
         &mut self.headers
+    }
+
+    /// Lends the origin request's fields `unread` (those `origin_request` does not hold), put
+    /// into `origin_request`, before the fields there, when a plugin first reads or changes
+    /// the origin request's fields (adding one too).
+    pub fn lend_origin_fields(&mut self, unread: Box<dyn Unread>) {
+        self.origin_unread = Lent(Some((unread, false)));
+    }
+
+    /// Takes back the origin request's fields lent with [`TxnState::lend_origin_fields`], if
+    /// they are a `U` (whether they were put is theirs to tell).
+    pub fn take_origin_fields<U: Unread>(&mut self) -> Option<Box<U>> {
+        self.origin_unread.take()
+    }
+
+    /// The origin request's header fields, once it exists, with any lent unread put in first.
+    pub fn origin_request_fields(&mut self) -> Option<&mut HeaderMap> {
+        let headers = self.origin_request.as_mut()?;
+        self.origin_unread.put(headers);
+        Some(headers)
     }
 
     /// Keeps `text` alive as long as the state and returns a view of it.
@@ -356,6 +379,7 @@ impl TxnBox {
                 headers,
                 unread: Lent::default(),
                 origin_request: None,
+                origin_unread: Lent::default(),
                 origin_response: None,
                 client_response: None,
                 direct: None,

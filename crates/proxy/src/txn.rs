@@ -241,6 +241,10 @@ struct OriginRequest {
     client_body: BodyWatch,
     /// The strategy's choice, when the rule has one (boxed: a transaction's future moves less).
     pool: Option<Box<PoolTry>>,
+    /// Its fields as the origin client writes them, when not the client's as the transaction
+    /// keeps them: the client's lines lent to SEND_REQUEST_HDR, still as received or put in
+    /// the request's map (see [`Transaction::send_request_hdr`]).
+    sent: Option<ClientFields>,
 }
 
 impl Transaction {
@@ -496,7 +500,8 @@ impl Transaction {
             None => Destination::new(authority, dest.host, port, addr, tls),
         };
         let end_of_stream = hyper::body::Body::is_end_stream(&body);
-        if !self.forwards_as_received(end_of_stream, pool.is_some()) {
+        let as_received = self.forwards_as_received(end_of_stream, pool.is_some());
+        if !as_received {
             self.fields_in_map(parts)?;
         }
         let mut headers = match &mut self.state {
@@ -516,7 +521,7 @@ impl Transaction {
         if let Some(filters) = &self.wasm {
             wasm::request(filters, head, self.generation.remap.rules()).await?;
         }
-        let mut headers = self.send_request_hdr(headers).await?;
+        let (mut headers, mut sent) = self.send_request_hdr(headers, as_received).await?;
         let stages = match &mut self.state {
             Some(state) => {
                 let limit = self.generation.config.settings.transforms.buffer_limit;
@@ -524,14 +529,21 @@ impl Transaction {
             }
             None => Vec::new(),
         };
+        // A transform SEND_REQUEST_HDR added may change the framing fields: they go into the
+        // map.
+        if let Some(ClientFields::Lines(lines)) = &sent
+            && !stages.is_empty()
+        {
+            sent = Some(fields_for_origin(lines.clone(), &mut headers)?);
+        }
         if !stages.iter().all(hookyard_host::Stage::keeps_length) {
             // Re-framed: chunked to the origin.
             headers.remove(header::CONTENT_LENGTH);
         }
         if let Some(entry) = self.log.as_mut().and_then(Logging::entry) {
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let received = client_fields(&self.received, &mut self.state);
-            let lines = received.and_then(ClientFields::lines).map(|l| Seen::Origin(l, &headers));
+            let going = sent.as_ref().or_else(|| client_fields(&self.received, &mut self.state));
+            let lines = going.and_then(ClientFields::lines).map(|l| Seen::Origin(l, &headers));
             let fields: &dyn Fields = match &lines {
                 Some(lines) => lines,
                 None => &headers,
@@ -571,7 +583,7 @@ impl Transaction {
                 headers: request.headers().clone(),
             });
         }
-        Ok(Box::new(OriginRequest { request, to, client_body, pool }))
+        Ok(Box::new(OriginRequest { request, to, client_body, pool, sent }))
     }
 
     /// A transaction's first try on `strategy`: the hash its policy selects by.
@@ -641,12 +653,33 @@ impl Transaction {
         self.left.is_none().then_some(&conn.state.deadlines)
     }
 
-    /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields.
-    async fn send_request_hdr(&mut self, headers: HeaderMap) -> Result<HeaderMap, Answer> {
-        let Some(state) = &mut self.state else { return Ok(headers) };
+    /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields: those the
+    /// proxy and plugins added (`headers`), and, if the client's go on `as_received`, those
+    /// lent ([`LentRequest::to_origin`]): the origin request's fields then, as received or put
+    /// in its map by a plugin, come back beside its map.
+    async fn send_request_hdr(
+        &mut self,
+        headers: HeaderMap,
+        as_received: bool,
+    ) -> Result<(HeaderMap, Option<ClientFields>), Answer> {
+        let Some(state) = &mut self.state else { return Ok((headers, None)) };
+        // Only a callback may read them: without one they stay where they are.
+        if as_received && state.has_callbacks(HookId::SendRequestHdr) {
+            let state = state.get();
+            let lent = state.lent_fields::<LentRequest>().and_then(LentRequest::fields);
+            if let Some(lines) = lent.and_then(ClientFields::lines).cloned() {
+                state.lend_origin_fields(Box::new(LentRequest::to_origin(lines)));
+            }
+        }
         state.get().origin_request = Some(headers);
         self.hook(HookId::SendRequestHdr).await?;
-        Ok(self.state.as_mut().and_then(|s| s.get().origin_request.take()).unwrap_or_default())
+        let Some(state) = &mut self.state else { return Ok((HeaderMap::new(), None)) };
+        let state = state.get();
+        let headers = state.origin_request.take().unwrap_or_default();
+        match state.take_origin_fields::<LentRequest>() {
+            Some(lent) if lent.failed() => Err(Answer::BadFields),
+            lent => Ok((headers, lent.map(|lent| lent.into_fields()))),
+        }
     }
 
     /// The exchange with the origin, bounded by `timeouts.origin_response`; the chain's first
@@ -657,7 +690,7 @@ impl Transaction {
         request: Box<OriginRequest>,
         chain: &Chain,
     ) -> Result<Response<OriginBody>, Answer> {
-        let OriginRequest { mut request, mut to, client_body, mut pool } = *request;
+        let OriginRequest { mut request, mut to, client_body, mut pool, sent } = *request;
         let timeout = self.generation.config.settings.timeouts.origin_response;
         let driver = self.driver(conn);
         let sent = loop {
@@ -670,7 +703,7 @@ impl Transaction {
                 let sending = std::pin::pin!(conn.worker.origins.send(
                     &to,
                     request,
-                    client_fields(&self.received, &mut self.state),
+                    sent.as_ref().or_else(|| client_fields(&self.received, &mut self.state)),
                     &self.generation.dns
                 ));
                 let at = std::time::Instant::now() + timeout;
@@ -1002,7 +1035,8 @@ impl Transaction {
 
     /// Whether the client's fields may go to the origin as received: they still are, nothing
     /// changes them on the way (no wasm filter, no retry on another host of a pool, no
-    /// SEND_REQUEST_HDR callback, no transform of the request body), plugins only added fields
+    /// transform of the request body; a SEND_REQUEST_HDR callback gets them lent: see
+    /// [`Transaction::send_request_hdr`]), plugins only added fields
     /// that go after them as they are ([`fields::added_go_as_they_are`]), the request has no
     /// body (the codec owns the framing fields of one), and no forwarding field of the
     /// client's is joined with the proxy's. (An access log line reads them as received:
@@ -1012,8 +1046,7 @@ impl Transaction {
             return false;
         }
         if let Some(state) = &mut self.state
-            && (state.has_callbacks(HookId::SendRequestHdr)
-                || state.has_transforms(abi::rules::transform::Body::Request))
+            && state.has_transforms(abi::rules::transform::Body::Request)
         {
             return false;
         }
@@ -1072,6 +1105,21 @@ impl Transaction {
             ),
         });
     }
+}
+
+/// The client's fields as received (`lines`) put into the origin request's map `headers` (the
+/// fields plugins and the proxy added), as [`LentRequest::to_origin`] puts them: the record of
+/// their case.
+fn fields_for_origin(
+    lines: hookyard_h1::FieldLines,
+    headers: &mut HeaderMap,
+) -> Result<ClientFields, Answer> {
+    let mut lent = LentRequest::to_origin(lines);
+    hookyard_host::Unread::put(&mut lent, headers);
+    if lent.failed() {
+        return Err(Answer::BadFields);
+    }
+    Ok(lent.into_fields())
 }
 
 /// The client's fields, wherever the transaction keeps them: `received`, or lent to plugin

@@ -13,7 +13,7 @@ use crate::txn::{ResponseHead, TxnState};
 fn headers_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
     match msg {
         abi::HY_MSG_CLIENT_REQUEST => Some(state.request_fields()),
-        abi::HY_MSG_ORIGIN_REQUEST => state.origin_request.as_mut(),
+        abi::HY_MSG_ORIGIN_REQUEST => state.origin_request_fields(),
         _ => response_of(state, msg).map(ResponseHead::fields),
     }
 }

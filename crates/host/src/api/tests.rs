@@ -442,3 +442,29 @@ fn lent_request_fields_are_put_when_a_plugin_first_reads_or_changes_one_not_when
         assert_eq!(state.lent_fields::<Received>().unwrap().puts, 1, "{call}");
     }
 }
+
+#[test]
+fn lent_origin_request_fields_are_put_when_a_plugin_first_touches_a_field() {
+    const MSG: hookyard_abi::hy_msg = hookyard_abi::HY_MSG_ORIGIN_REQUEST;
+    let api = super::table(std::ptr::null_mut());
+    let mut f = fixture(Stage::Response);
+    let state = f.txn.get();
+    state.origin_request = Some(HeaderMap::new());
+    state.lend_origin_fields(Box::new(Received { puts: 0 }));
+    let txn = f.txn.as_ptr().cast();
+    let mut method = hy_str { ptr: std::ptr::null(), len: 0 };
+    // SAFETY: the transaction is the fixture's, alive to the end of the calls; the name and
+    // value are valid for their lengths, the out-parameter is a local.
+    unsafe {
+        assert_eq!((api.method_get)(txn, MSG, &mut method), hookyard_abi::HY_SUCCESS);
+        assert_eq!(f.txn.get().origin_request.as_ref().map(HeaderMap::len), Some(0));
+        let added = (api.header_add)(txn, MSG, c"x-origin".as_ptr(), 8, c"1".as_ptr(), 1);
+        assert_eq!(added, hookyard_abi::HY_SUCCESS);
+    }
+    let state = f.txn.get();
+    let values: Vec<_> =
+        state.origin_request.as_ref().unwrap().get_all("x-origin").iter().collect();
+    assert_eq!(values, ["kept", "1"], "received before added");
+    state.origin_request_fields();
+    assert_eq!(state.take_origin_fields::<Received>().unwrap().puts, 1, "put once");
+}

@@ -209,6 +209,8 @@ impl ClientFields {
 #[derive(Debug)]
 pub(crate) struct LentRequest {
     fields: ClientFields,
+    /// Whether they are lent as the origin request's (see [`LentRequest::to_origin`]).
+    to_origin: bool,
     /// Whether putting them failed: the map could not hold one.
     failed: bool,
 }
@@ -216,7 +218,15 @@ pub(crate) struct LentRequest {
 impl LentRequest {
     /// Lends `fields`.
     pub(crate) fn new(fields: ClientFields) -> LentRequest {
-        LentRequest { fields, failed: false }
+        LentRequest { fields, to_origin: false, failed: false }
+    }
+
+    /// Lends a client's fields as received (`lines`) as those of the request to its origin,
+    /// whose map holds the fields plugins and the proxy added (its `Host` among them): put,
+    /// they are the client's less those of one hop, then the added ones, `Host` replacing the
+    /// client's in place, as the map's way makes them.
+    pub(crate) fn to_origin(lines: FieldLines) -> LentRequest {
+        LentRequest { fields: ClientFields::Lines(lines), to_origin: true, failed: false }
     }
 
     /// The fields, unless putting them failed.
@@ -228,11 +238,39 @@ impl LentRequest {
     pub(crate) fn failed(&self) -> bool {
         self.failed
     }
+
+    /// The fields: as received, or the record of their case and order once put.
+    pub(crate) fn into_fields(self) -> ClientFields {
+        self.fields
+    }
+
+    /// Puts them into `headers`, before the fields there.
+    fn put(&mut self, headers: &mut HeaderMap) -> Result<(), hookyard_h1::Error> {
+        if !self.to_origin {
+            return self.fields.put(headers);
+        }
+        let added = std::mem::take(headers);
+        self.fields.put(headers)?;
+        remove_hop_by_hop(headers);
+        let mut name = None;
+        for (key, value) in added {
+            // Later values of one name come without it.
+            if key.is_some() {
+                name = key;
+            }
+            match &name {
+                Some(host) if *host == header::HOST => drop(headers.insert(host, value)),
+                Some(name) => drop(headers.append(name.clone(), value)),
+                None => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 impl hookyard_host::Unread for LentRequest {
     fn put(&mut self, headers: &mut HeaderMap) {
-        if let Err(e) = self.fields.put(headers) {
+        if let Err(e) = LentRequest::put(self, headers) {
             debug!(error = %e, "request fields the map cannot hold");
             self.failed = true;
         }
@@ -607,15 +645,29 @@ mod tests {
             );
             let mut from_lines = BytesMut::new();
             write_request_lines(lines.lines(), &added, &mut from_lines);
-            let (from_lines, from_map) =
-                (String::from_utf8_lossy(&from_lines), String::from_utf8_lossy(&from_map));
+            // Lent to a plugin as the origin request's and put in its map, they are the same
+            // too.
+            let mut lent = LentRequest::to_origin(lines.lines().clone());
+            let mut put = added.clone();
+            hookyard_host::Unread::put(&mut lent, &mut put);
+            proptest::prop_assert!(!lent.failed());
+            let ClientFields::Case(put_case) = lent.into_fields() else {
+                return Err(proptest::test_runner::TestCaseError::fail("not put"));
+            };
+            let mut from_put = BytesMut::new();
+            hookyard_h1::write_fields(&put, Some(&put_case), &mut from_put);
+            let text_of = |b: &BytesMut| String::from_utf8_lossy(b).into_owned();
+            let (from_lines, from_put, from_map) =
+                (text_of(&from_lines), text_of(&from_put), text_of(&from_map));
             if plugin_added {
                 // The map's order of names a plugin added is its table's (a removal moves its
                 // last name into the gap); the lines keep the plugin's. Each name's values
                 // keep their order either way.
                 proptest::prop_assert_eq!(by_name(&from_lines), by_name(&from_map), "{}", text);
+                proptest::prop_assert_eq!(by_name(&from_put), by_name(&from_map), "{}", text);
             } else {
-                proptest::prop_assert_eq!(from_lines, from_map, "{}", text);
+                proptest::prop_assert_eq!(&from_lines, &from_map, "{}", text);
+                proptest::prop_assert_eq!(&from_put, &from_map, "{}", text);
             }
         }
     }

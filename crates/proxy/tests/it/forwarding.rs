@@ -231,6 +231,9 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
     }
 }
 
+/// The test plugin that reads a request's fields late.
+const PLUGINS_LATE_READER: &str = "tests/plugins/late_reader.c";
+
 /// A head's lines, sorted.
 fn sorted_lines(head: &str) -> Vec<&str> {
     let mut lines: Vec<&str> = head.split("\r\n").collect();
@@ -238,15 +241,17 @@ fn sorted_lines(head: &str) -> Vec<&str> {
     lines
 }
 
-/// A request nothing reads or changes on its way (no plugin, or one that only adds fields; no
-/// filter) goes to its origin from the client's field lines as received, an access log reading
-/// them there; one something may read (here a SEND_REQUEST_HDR callback) goes through a map.
-/// The origin gets the same fields either way: the client's in their case and order, without
-/// those of one hop, `Host` the rule's in the client's place and spelling, then those plugins
-/// and the proxy added; and an access log line reads the same of both requests.
+/// A request nothing reads or changes on its way (no plugin, one that only adds fields, hook
+/// callbacks that read nothing; no filter) goes to its origin from the client's field lines as
+/// received, an access log reading them there; one a plugin reads (here a SEND_REQUEST_HDR
+/// callback reading the origin request's fields) goes through a map. The origin gets the same
+/// fields either way: the client's in their case and order, without those of one hop, `Host`
+/// the rule's in the client's place and spelling, then those plugins and the proxy added; and
+/// an access log line reads the same of both requests.
 #[tokio::test]
 async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
     let hooks = "plugins:\n  - path: txn_hooks.so\n";
+    let reads = "plugins:\n  - path: late_reader.so\n    params: [origin]\n";
     let log = "access_log: {path: access.log, format_string: '%<cqhl>|%<pqhl>|%<{x-a}cqh>|\
                %<{x-private}cqh>|%<{HOST}cqh>|%<{host}pqh>|%<{x-a}pqh>|%<{via}pqh>|\
                %<{keep-alive}pqh>|%<{x-spaced}pqh>'}\n";
@@ -255,7 +260,7 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
     let mut cases = Vec::new();
     for chain in ["", adds] {
         for log in ["", log] {
-            cases.extend([(log, "", chain), (log, hooks, chain)]);
+            cases.extend([(log, "", chain), (log, hooks, chain), (log, reads, chain)]);
         }
     }
     let request = "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: site.test\r\n\
@@ -275,10 +280,13 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
             ("plugin.yaml", plugins),
         ]);
         std::fs::create_dir(dir.path().join("plugins")).unwrap();
-        for plugin in ["txn_hooks", "add_header"] {
-            let source =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../plugins/c/{plugin}.c"));
-            let built = dir.path().join(format!("plugins/{plugin}.so"));
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sources =
+            ["../../plugins/c/txn_hooks.c", "../../plugins/c/add_header.c", PLUGINS_LATE_READER];
+        for source in sources {
+            let source = here.join(source);
+            let name = source.file_stem().unwrap().to_str().unwrap().to_owned();
+            let built = dir.path().join(format!("plugins/{name}.so"));
             compile_c_with(&source, &[], &[&abi_include_dir()], &built);
         }
         let proxy = proxy(Some(dir.path()));
@@ -291,7 +299,7 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
             "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: {origin}\r\nX-Spaced: two\r\n\
              x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\n{added}via: {via}\r\n\r\n"
         );
-        if plugins.is_empty() {
+        if plugins != reads {
             assert_eq!(head, expected, "case {at}");
         } else {
             // Through the map, fields added to a name the client has are written after the
@@ -315,43 +323,58 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
     }
     // The head lengths as well, from the lines and from the map.
     assert_eq!(logged[0], logged[1]);
-    assert_eq!(logged[2], logged[3]);
+    assert_eq!(logged[0], logged[2]);
+    assert_eq!(logged[3], logged[4]);
+    assert_eq!(logged[3], logged[5]);
 }
 
 /// A plugin that reads the client's fields only after the origin answered (here at
 /// SEND_RESPONSE_HDR) finds them all although they went to the origin as received: the
-/// client's first, as its map holds them, then those the rule's plugin added.
+/// client's first, as its map holds them, then those the rule's plugin added. One that reads
+/// the origin request's at SEND_REQUEST_HDR finds them as the origin gets them.
 #[tokio::test]
 async fn fields_sent_as_received_are_all_there_for_a_plugin_reading_them_later() {
-    let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
-    let remap =
-        format!("map http://site.test/ http://{origin}/ @plugin=add_header.so @pparam=X-Added:1\n");
-    let settings = "forwarding: {via_hostname: edge}\nplugin_dirs: [plugins]\nruntime_dir: run\n";
-    let dir = config_dir(&[
-        ("remap.config", &remap),
-        ("hookyard.yaml", settings),
-        ("plugin.yaml", "plugins:\n  - path: late_reader.so\n"),
-    ]);
-    std::fs::create_dir(dir.path().join("plugins")).unwrap();
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for source in ["../../plugins/c/add_header.c", "tests/plugins/late_reader.c"] {
-        let source = here.join(source);
-        let name = source.file_stem().unwrap().to_str().unwrap().to_owned();
-        let built = dir.path().join(format!("plugins/{name}.so"));
-        compile_c_with(&source, &[], &[&abi_include_dir()], &built);
-    }
-    let proxy = proxy(Some(dir.path()));
-    let request = "GET /r HTTP/1.1\r\nHost: site.test\r\nX-A: 1\r\nConnection: close\r\n\
+    for plugins in [
+        "plugins:\n  - path: late_reader.so\n",
+        "plugins:\n  - path: late_reader.so\n    params: [origin]\n",
+    ] {
+        let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+        let remap = format!(
+            "map http://site.test/ http://{origin}/ @plugin=add_header.so @pparam=X-Added:1\n"
+        );
+        let settings =
+            "forwarding: {via_hostname: edge}\nplugin_dirs: [plugins]\nruntime_dir: run\n";
+        let dir = config_dir(&[
+            ("remap.config", &remap),
+            ("hookyard.yaml", settings),
+            ("plugin.yaml", plugins),
+        ]);
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for source in ["../../plugins/c/add_header.c", PLUGINS_LATE_READER] {
+            let source = here.join(source);
+            let name = source.file_stem().unwrap().to_str().unwrap().to_owned();
+            let built = dir.path().join(format!("plugins/{name}.so"));
+            compile_c_with(&source, &[], &[&abi_include_dir()], &built);
+        }
+        let proxy = proxy(Some(dir.path()));
+        let request = "GET /r HTTP/1.1\r\nHost: site.test\r\nX-A: 1\r\nConnection: close\r\n\
                    x-a: 2\r\nAccept: */*\r\n\r\n";
-    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
-    let head = within("the origin's request", heads.recv()).await.unwrap();
-    let via = format!("http/1.1 edge (hookyard/{VERSION})");
-    let expected = format!(
-        "GET /r HTTP/1.1\r\nHost: {origin}\r\nX-A: 1\r\nx-a: 2\r\nAccept: */*\r\n\
+        let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+        let head = within("the origin's request", heads.recv()).await.unwrap();
+        let via = format!("http/1.1 edge (hookyard/{VERSION})");
+        let expected = format!(
+            "GET /r HTTP/1.1\r\nHost: {origin}\r\nX-A: 1\r\nx-a: 2\r\nAccept: */*\r\n\
          x-added: 1\r\nvia: {via}\r\n\r\n"
-    );
-    assert_eq!(head, expected);
-    let read = "x-client-fields: host=site.test;x-a=1;x-a=2;connection=close;accept=*/*;\
+        );
+        assert_eq!(head, expected);
+        let read = "x-client-fields: host=site.test;x-a=1;x-a=2;connection=close;accept=*/*;\
                 x-added=1;\r\n";
-    assert!(answer.to_ascii_lowercase().contains(read), "{answer}");
+        let answer = answer.to_ascii_lowercase();
+        assert!(answer.contains(read), "{answer}");
+        let read = format!(
+            "x-origin-fields: host={origin};x-a=1;x-a=2;accept=*/*;x-added=1;via={via};\r\n"
+        );
+        assert_eq!(answer.contains(&read), plugins.contains("origin"), "{answer}");
+    }
 }
