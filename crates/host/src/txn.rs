@@ -9,7 +9,7 @@ use hookyard_abi::{hy_remap_request_info, hy_str};
 use hookyard_hooks::{Arms, Control, Dispatch, HookId, Hooks, Level, Local, Outcome, Priorities};
 use hookyard_remap::{Chain, ChainOutcome};
 use hookyard_userargs::{Slots, Txn};
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::{HeaderMap, HeaderName, Method, StatusCode, Version};
 use tracing::warn;
 
 use crate::cont::CCont;
@@ -89,6 +89,14 @@ impl RuleUrls {
 pub trait Unread: Any + Send + std::fmt::Debug {
     /// Puts them into `headers`, before the fields already there.
     fn put(&mut self, headers: &mut HeaderMap);
+
+    /// Whether a field named `name` may be added to the map while they stay unread: put later,
+    /// before it, they make what putting them first and adding it after would. Not unless
+    /// they say so.
+    fn may_add(&self, name: &HeaderName) -> bool {
+        let _ = name;
+        false
+    }
 }
 
 /// Fields lent unread (see [`Unread`]), and whether they have been put in their map.
@@ -101,6 +109,16 @@ impl Lent {
         if let Some((unread, put @ false)) = &mut self.0 {
             unread.put(headers);
             *put = true;
+        }
+    }
+
+    /// Puts the fields into `headers` unless they are put already or may stay unread beside
+    /// a field named `name` added there.
+    fn put_to_add(&mut self, headers: &mut HeaderMap, name: &HeaderName) {
+        if let Some((unread, false)) = &self.0
+            && !unread.may_add(name)
+        {
+            self.put(headers);
         }
     }
 
@@ -256,7 +274,8 @@ impl TxnState {
 
     /// Lends the client request's fields `unread` (those `headers` does not hold), as a host
     /// that forwards them as received keeps them: they are put into `headers`, before the
-    /// fields added there, when a plugin first reads or changes them other than by adding one.
+    /// fields added there, when a plugin first reads or changes them other than by adding one
+    /// they may stay unread beside ([`Unread::may_add`]).
     pub fn lend_fields(&mut self, unread: Box<dyn Unread>) {
         self.unread = Lent(Some((unread, false)));
     }
@@ -273,9 +292,16 @@ impl TxnState {
         &mut self.headers
     }
 
+    /// The client request's header fields to add one named `name` to: those lent unread are
+    /// put in first unless they may stay so beside it.
+    pub fn request_fields_to_add(&mut self, name: &HeaderName) -> &mut HeaderMap {
+        self.unread.put_to_add(&mut self.headers, name);
+        &mut self.headers
+    }
+
     /// Lends the origin request's fields `unread` (those `origin_request` does not hold), put
     /// into `origin_request`, before the fields there, when a plugin first reads or changes
-    /// the origin request's fields (adding one too).
+    /// the origin request's fields other than by adding one they may stay unread beside.
     pub fn lend_origin_fields(&mut self, unread: Box<dyn Unread>) {
         self.origin_unread = Lent(Some((unread, false)));
     }
@@ -290,6 +316,14 @@ impl TxnState {
     pub fn origin_request_fields(&mut self) -> Option<&mut HeaderMap> {
         let headers = self.origin_request.as_mut()?;
         self.origin_unread.put(headers);
+        Some(headers)
+    }
+
+    /// As [`TxnState::origin_request_fields`], to add a field named `name`: those lent unread
+    /// are put in first unless they may stay so beside it.
+    pub fn origin_request_fields_to_add(&mut self, name: &HeaderName) -> Option<&mut HeaderMap> {
+        let headers = self.origin_request.as_mut()?;
+        self.origin_unread.put_to_add(headers, name);
         Some(headers)
     }
 

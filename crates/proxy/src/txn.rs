@@ -1033,14 +1033,13 @@ impl Transaction {
         }
     }
 
-    /// Whether the client's fields may go to the origin as received: they still are, nothing
-    /// changes them on the way (no wasm filter, no retry on another host of a pool, no
+    /// Whether the client's fields may go to the origin as received: they still are (plugins
+    /// only added fields that go after them as they are, see [`fields::added_goes_as_it_is`]),
+    /// nothing changes them on the way (no wasm filter, no retry on another host of a pool, no
     /// transform of the request body; a SEND_REQUEST_HDR callback gets them lent: see
-    /// [`Transaction::send_request_hdr`]), plugins only added fields
-    /// that go after them as they are ([`fields::added_go_as_they_are`]), the request has no
-    /// body (the codec owns the framing fields of one), and no forwarding field of the
-    /// client's is joined with the proxy's. (An access log line reads them as received:
-    /// [`Seen`].)
+    /// [`Transaction::send_request_hdr`]), the request has no body (the codec owns the framing
+    /// fields of one), and no forwarding field of the client's is joined with the proxy's. (An
+    /// access log line reads them as received: [`Seen`].)
     fn forwards_as_received(&mut self, end_of_stream: bool, pooled: bool) -> bool {
         if self.wasm.is_some() || pooled || !end_of_stream {
             return false;
@@ -1058,9 +1057,7 @@ impl Transaction {
             (None, Some(state)) => {
                 let state = state.get();
                 let lent = state.lent_fields::<LentRequest>().and_then(LentRequest::fields);
-                lent.and_then(ClientFields::lines).is_some_and(|lines| {
-                    !joined(lines) && fields::added_go_as_they_are(lines, &state.headers)
-                })
+                lent.and_then(ClientFields::lines).is_some_and(|lines| !joined(lines))
             }
             _ => false,
         }

@@ -18,11 +18,16 @@ fn headers_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
     }
 }
 
-/// Where a field added to a message goes: its headers, except that the client request's
-/// fields lent unread stay so (they come before those added when put).
-fn added_to(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
+/// Where a field named `name` added to a message goes: its headers, except that a request's
+/// fields lent unread may stay so (see [`crate::Unread::may_add`]).
+fn added_to<'s>(
+    state: &'s mut TxnState,
+    msg: hy_msg,
+    name: &HeaderName,
+) -> Option<&'s mut HeaderMap> {
     match msg {
-        abi::HY_MSG_CLIENT_REQUEST => Some(&mut state.headers),
+        abi::HY_MSG_CLIENT_REQUEST => Some(state.request_fields_to_add(name)),
+        abi::HY_MSG_ORIGIN_REQUEST => state.origin_request_fields_to_add(name),
         _ => headers_of(state, msg),
     }
 }
@@ -69,7 +74,7 @@ unsafe fn edit_header(
             let Some(headers) = headers_of(state, msg) else { return HY_ERROR };
             headers.insert(name, value);
         } else {
-            let Some(headers) = added_to(state, msg) else { return HY_ERROR };
+            let Some(headers) = added_to(state, msg, &name) else { return HY_ERROR };
             headers.append(name, value);
         }
         HY_SUCCESS

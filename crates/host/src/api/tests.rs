@@ -319,7 +319,8 @@ fn the_client_connection_is_read_through_the_session() {
     assert_eq!(got, [None, None, None, None, None, None, some("HTTP/1.1")]);
 }
 
-/// A field as a host keeps it unread: `x-origin: kept`, and how often it was put.
+/// A field as a host keeps it unread: `x-origin: kept`, and how often it was put. A field
+/// added beside it puts it first if named `x-put`.
 #[derive(Debug)]
 struct Received {
     puts: usize,
@@ -333,6 +334,10 @@ impl crate::Unread for Received {
         for (name, value) in &added {
             headers.append(name, value.clone());
         }
+    }
+
+    fn may_add(&self, name: &http::HeaderName) -> bool {
+        name != "x-put"
     }
 }
 
@@ -441,10 +446,19 @@ fn lent_request_fields_are_put_when_a_plugin_first_reads_or_changes_one_not_when
         state.request_fields();
         assert_eq!(state.lent_fields::<Received>().unwrap().puts, 1, "{call}");
     }
+    // Adding a field they may not stay unread beside puts them.
+    let mut f = fixture(Stage::Request);
+    let state = f.txn.get();
+    state.headers = HeaderMap::new();
+    state.lend_fields(Box::new(Received { puts: 0 }));
+    assert!(state.request_fields_to_add(&http::HeaderName::from_static("x-a")).is_empty());
+    let put = state.request_fields_to_add(&http::HeaderName::from_static("x-put"));
+    assert_eq!(put.get("x-origin").unwrap(), "kept");
+    assert_eq!(state.lent_fields::<Received>().unwrap().puts, 1);
 }
 
 #[test]
-fn lent_origin_request_fields_are_put_when_a_plugin_first_touches_a_field() {
+fn lent_origin_request_fields_are_put_when_a_plugin_first_adds_one_they_say_puts_them() {
     const MSG: hookyard_abi::hy_msg = hookyard_abi::HY_MSG_ORIGIN_REQUEST;
     let api = super::table(std::ptr::null_mut());
     let mut f = fixture(Stage::Response);
@@ -457,14 +471,18 @@ fn lent_origin_request_fields_are_put_when_a_plugin_first_touches_a_field() {
     // value are valid for their lengths, the out-parameter is a local.
     unsafe {
         assert_eq!((api.method_get)(txn, MSG, &mut method), hookyard_abi::HY_SUCCESS);
-        assert_eq!(f.txn.get().origin_request.as_ref().map(HeaderMap::len), Some(0));
         let added = (api.header_add)(txn, MSG, c"x-origin".as_ptr(), 8, c"1".as_ptr(), 1);
+        assert_eq!(added, hookyard_abi::HY_SUCCESS);
+        let state = f.txn.get();
+        assert_eq!(state.origin_request.as_ref().map(HeaderMap::len), Some(1), "not put");
+        let added = (api.header_add)(txn, MSG, c"x-put".as_ptr(), 5, c"2".as_ptr(), 1);
         assert_eq!(added, hookyard_abi::HY_SUCCESS);
     }
     let state = f.txn.get();
-    let values: Vec<_> =
-        state.origin_request.as_ref().unwrap().get_all("x-origin").iter().collect();
+    let headers = state.origin_request.as_ref().unwrap();
+    let values: Vec<_> = headers.get_all("x-origin").iter().collect();
     assert_eq!(values, ["kept", "1"], "received before added");
+    assert_eq!(headers.get("x-put").unwrap(), "2");
     state.origin_request_fields();
     assert_eq!(state.take_origin_fields::<Received>().unwrap().puts, 1, "put once");
 }

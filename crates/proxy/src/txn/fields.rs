@@ -275,29 +275,32 @@ impl hookyard_host::Unread for LentRequest {
             self.failed = true;
         }
     }
+
+    /// A client's: as [`added_goes_as_it_is`]. An origin request's: any but `Host` (the
+    /// proxy's stands in the client's place), since the fields of one hop and the forwarding
+    /// ones were dealt with before it was made.
+    fn may_add(&self, name: &HeaderName) -> bool {
+        let ClientFields::Lines(lines) = &self.fields else { return true };
+        if self.to_origin { name != header::HOST } else { added_goes_as_it_is(lines, name) }
+    }
 }
 
-/// Whether fields `added` to a request's fields as received (`lines`) go to its origin as
-/// they are, after the client's: none is of one hop, named by the client's `Connection`, a
-/// `Content-Length` or a forwarding field the proxy joins its own to, each of which the map's
-/// way reads together with the client's.
-pub(crate) fn added_go_as_they_are(lines: &FieldLines, added: &HeaderMap) -> bool {
-    if added.is_empty() {
-        return true;
+/// Whether a field named `name` added to a request's fields as received (`lines`) goes to
+/// its origin as it is, after the client's: it is not of one hop nor named by the client's
+/// `Connection`, which the map's way removes with the client's. (A forwarding field the proxy
+/// joins its own to is joined to the added one either way.)
+pub(crate) fn added_goes_as_it_is(lines: &FieldLines, name: &HeaderName) -> bool {
+    let name = name.as_str().as_bytes();
+    if is_hop_by_hop_name(name) {
+        return false;
     }
     let mut named: SmallVec<[&[u8]; 4]> = SmallVec::new();
-    for (name, value) in lines.iter() {
-        if is_name(name, b"connection") {
+    for (field, value) in lines.iter() {
+        if is_name(field, b"connection") {
             connection_names(value, &mut named);
         }
     }
-    added.keys().all(|name| {
-        let name = name.as_str().as_bytes();
-        !is_hop_by_hop_name(name)
-            && name != b"content-length"
-            && !crate::forwarding::joins(name)
-            && !named.iter().any(|n| n.eq_ignore_ascii_case(name))
-    })
+    !named.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Appends every value of `from` to `map`, in `from`'s order.
@@ -624,7 +627,7 @@ mod tests {
                 "{}",
                 text
             );
-            if !added_go_as_they_are(lines.lines(), &added) {
+            if !added.keys().all(|name| added_goes_as_it_is(lines.lines(), name)) {
                 return Ok(());
             }
             append_all(&mut headers, added.clone());

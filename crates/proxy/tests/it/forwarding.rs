@@ -378,3 +378,28 @@ async fn fields_sent_as_received_are_all_there_for_a_plugin_reading_them_later()
         assert_eq!(answer.contains(&read), plugins.contains("origin"), "{answer}");
     }
 }
+
+/// A `Via` a rule's plugin adds while the client's fields stay as received gets the proxy's
+/// joined to it, as the map's way joins them: one field, the plugin's value then the proxy's.
+#[tokio::test]
+async fn a_via_a_plugin_adds_is_joined_with_the_proxys() {
+    let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+    let remap = format!(
+        "map http://site.test/ http://{origin}/ @plugin=add_header.so @pparam=Via:1.0/plugin \
+         @pparam=X-Added:1\n"
+    );
+    let settings = "forwarding: {via_hostname: edge}\nplugin_dirs: [plugins]\nruntime_dir: run\n";
+    let dir = config_dir(&[("remap.config", &remap), ("hookyard.yaml", settings)]);
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/add_header.c");
+    compile_c_with(&source, &[], &[&abi_include_dir()], &dir.path().join("plugins/add_header.so"));
+    let proxy = proxy(Some(dir.path()));
+    let request = "GET /r HTTP/1.1\r\nHost: site.test\r\nX-A: 1\r\nConnection: close\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let head = within("the origin's request", heads.recv()).await.unwrap();
+    let via = format!("1.0/plugin, http/1.1 edge (hookyard/{VERSION})");
+    let expected =
+        format!("GET /r HTTP/1.1\r\nHost: {origin}\r\nX-A: 1\r\nvia: {via}\r\nx-added: 1\r\n\r\n");
+    assert_eq!(sorted_lines(&head), sorted_lines(&expected), "{head}");
+}
