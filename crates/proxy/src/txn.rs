@@ -511,6 +511,14 @@ impl Transaction {
         fields::remove_hop_by_hop(&mut headers);
         headers.insert(header::HOST, host_field);
         self.generation.forwarder.request(&mut headers, client);
+        // The client's fields going on as received are lent to what may read the origin
+        // request's: its wasm filters and SEND_REQUEST_HDR callbacks.
+        let mut lent = None;
+        if as_received && (self.wasm.is_some() || self.send_request_hooked()) {
+            let lines =
+                client_fields(&self.received, &mut self.state).and_then(ClientFields::lines);
+            lent = lines.map(|lines| Box::new(LentRequest::to_origin(lines.clone())));
+        }
         let head = wasm::OriginHead {
             method: &mut parts.method,
             uri: &mut uri,
@@ -519,9 +527,15 @@ impl Transaction {
             end_of_stream,
         };
         if let Some(filters) = &self.wasm {
-            wasm::request(filters, head, self.generation.remap.rules()).await?;
+            wasm::request(filters, head, self.generation.remap.rules(), &mut lent).await?;
         }
-        let (mut headers, mut sent) = self.send_request_hdr(headers, as_received).await?;
+        let mut headers = self.send_request_hdr(headers, &mut lent).await?;
+        // The origin request's fields as the origin client writes them, when lent on the way:
+        // as received, or put in the map by a filter or a callback.
+        let mut sent = match lent {
+            Some(lent) if lent.failed() => return Err(Answer::BadFields),
+            lent => lent.map(|lent| lent.into_fields()),
+        };
         let stages = match &mut self.state {
             Some(state) => {
                 let limit = self.generation.config.settings.transforms.buffer_limit;
@@ -653,33 +667,36 @@ impl Transaction {
         self.left.is_none().then_some(&conn.state.deadlines)
     }
 
+    /// Whether a SEND_REQUEST_HDR callback may run.
+    fn send_request_hooked(&mut self) -> bool {
+        self.state.as_mut().is_some_and(|s| s.has_callbacks(HookId::SendRequestHdr))
+    }
+
     /// SEND_REQUEST_HDR: plugins see (and may change) the origin request's fields: those the
-    /// proxy and plugins added (`headers`), and, if the client's go on `as_received`, those
-    /// lent ([`LentRequest::to_origin`]): the origin request's fields then, as received or put
-    /// in its map by a plugin, come back beside its map.
+    /// proxy and plugins added (`headers`), and the client's `lent` as received, if they go on
+    /// so (see [`LentRequest::to_origin`]), which come back, put in the map or not, when a
+    /// callback may have read them.
     async fn send_request_hdr(
         &mut self,
         headers: HeaderMap,
-        as_received: bool,
-    ) -> Result<(HeaderMap, Option<ClientFields>), Answer> {
-        let Some(state) = &mut self.state else { return Ok((headers, None)) };
-        // Only a callback may read them: without one they stay where they are.
-        if as_received && state.has_callbacks(HookId::SendRequestHdr) {
-            let state = state.get();
-            let lent = state.lent_fields::<LentRequest>().and_then(LentRequest::fields);
-            if let Some(lines) = lent.and_then(ClientFields::lines).cloned() {
-                state.lend_origin_fields(Box::new(LentRequest::to_origin(lines)));
-            }
-        }
-        state.get().origin_request = Some(headers);
-        self.hook(HookId::SendRequestHdr).await?;
-        let Some(state) = &mut self.state else { return Ok((HeaderMap::new(), None)) };
+        lent: &mut Option<Box<LentRequest>>,
+    ) -> Result<HeaderMap, Answer> {
+        let Some(state) = &mut self.state else { return Ok(headers) };
         let state = state.get();
-        let headers = state.origin_request.take().unwrap_or_default();
-        match state.take_origin_fields::<LentRequest>() {
-            Some(lent) if lent.failed() => Err(Answer::BadFields),
-            lent => Ok((headers, lent.map(|lent| lent.into_fields()))),
+        state.origin_request = Some(headers);
+        // Already put by a filter, they are in the map.
+        if let Some(unread) =
+            lent.take_if(|lent| lent.fields().is_some_and(|f| f.lines().is_some()))
+        {
+            state.lend_origin_fields(unread);
         }
+        self.hook(HookId::SendRequestHdr).await?;
+        let Some(state) = &mut self.state else { return Ok(HeaderMap::new()) };
+        let state = state.get();
+        if let Some(back) = state.take_origin_fields::<LentRequest>() {
+            *lent = Some(back);
+        }
+        Ok(state.origin_request.take().unwrap_or_default())
     }
 
     /// The exchange with the origin, bounded by `timeouts.origin_response`; the chain's first
@@ -1035,13 +1052,13 @@ impl Transaction {
 
     /// Whether the client's fields may go to the origin as received: they still are (plugins
     /// only added fields that go after them as they are, see [`fields::added_goes_as_it_is`]),
-    /// nothing changes them on the way (no wasm filter, no retry on another host of a pool, no
-    /// transform of the request body; a SEND_REQUEST_HDR callback gets them lent: see
-    /// [`Transaction::send_request_hdr`]), the request has no body (the codec owns the framing
+    /// nothing changes them on the way (no retry on another host of a pool, no transform of the
+    /// request body; wasm filters and SEND_REQUEST_HDR callbacks get them lent: see
+    /// [`Transaction::origin_request`]), the request has no body (the codec owns the framing
     /// fields of one), and no forwarding field of the client's is joined with the proxy's. (An
     /// access log line reads them as received: [`Seen`].)
     fn forwards_as_received(&mut self, end_of_stream: bool, pooled: bool) -> bool {
-        if self.wasm.is_some() || pooled || !end_of_stream {
+        if pooled || !end_of_stream {
             return false;
         }
         if let Some(state) = &mut self.state

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 /// A request head as a filter sees it: the pseudo-headers Envoy's filters read, and the fields.
 ///
-/// Pseudo-headers are the `http` crate's types: a copy of the head (the request as it
-/// arrived, kept for properties) shares their bytes instead of copying them, and a value a
-/// filter sets is checked when it sets it.
-#[derive(Clone, Debug)]
+/// Pseudo-headers are the `http` crate's types: a copy of them (the request as it arrived,
+/// kept for properties) shares their bytes instead of copying them, and a value a filter sets
+/// is checked when it sets it.
+#[derive(Debug)]
 pub struct RequestHead {
     /// `:method`.
     pub method: Method,
@@ -23,8 +23,11 @@ pub struct RequestHead {
     pub authority: HeaderValue,
     /// `:scheme`.
     pub scheme: Scheme,
-    /// The header fields.
+    /// The header fields; with unread ones, those added since (see
+    /// [`RequestHead::with_unread`]).
     pub headers: HeaderMap,
+    /// Fields not in `headers` yet.
+    unread: Lent,
 }
 
 impl Default for RequestHead {
@@ -35,6 +38,7 @@ impl Default for RequestHead {
             authority: HeaderValue::from_static(""),
             scheme: Scheme::HTTP,
             headers: HeaderMap::new(),
+            unread: Lent::default(),
         }
     }
 }
@@ -43,6 +47,58 @@ impl Default for RequestHead {
 pub(crate) const REQUEST_PSEUDO: [&str; 4] = [":authority", ":path", ":method", ":scheme"];
 
 impl RequestHead {
+    /// A head of these pseudo-headers and fields.
+    pub fn new(
+        method: Method,
+        path: PathAndQuery,
+        authority: HeaderValue,
+        scheme: Scheme,
+        headers: HeaderMap,
+    ) -> RequestHead {
+        RequestHead { method, path, authority, scheme, headers, unread: Lent::default() }
+    }
+
+    /// The head with the fields `unread` too, put into `headers` (before the fields there) when
+    /// a filter first reads or changes the fields other than by adding one they may stay unread
+    /// beside ([`Unread::may_add`]).
+    pub fn with_unread(self, unread: Box<dyn Unread>) -> RequestHead {
+        RequestHead { unread: Lent(Some((unread, false))), ..self }
+    }
+
+    /// Takes the unread fields the head was made with, if they are a `U` (whether they were
+    /// put is theirs to tell); `headers` holds all fields if they were.
+    pub fn take_unread<U: Unread>(&mut self) -> Option<Box<U>> {
+        self.unread.take()
+    }
+
+    /// The header fields, with any unread ones put in first.
+    pub(crate) fn fields(&mut self) -> &mut HeaderMap {
+        self.unread.put(&mut self.headers);
+        &mut self.headers
+    }
+
+    /// The header fields to add one named `name` to: unread ones are put in first unless they
+    /// may stay so beside it.
+    pub(crate) fn fields_to_add(&mut self, name: &HeaderName) -> &mut HeaderMap {
+        self.unread.put_to_add(&mut self.headers, name);
+        &mut self.headers
+    }
+
+    /// How many header fields the head has, unread ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.headers.len() + self.unread.count()
+    }
+
+    /// The pseudo-headers alone, as the request arrived.
+    pub(crate) fn arrived(&self) -> Arrived {
+        Arrived {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            authority: self.authority.clone(),
+            scheme: self.scheme.clone(),
+        }
+    }
+
     /// The value of pseudo-header `name`, if it is one of [`REQUEST_PSEUDO`].
     pub(crate) fn pseudo(&self, name: &[u8]) -> Option<&[u8]> {
         Some(match name {
@@ -75,59 +131,117 @@ impl RequestHead {
     }
 }
 
-/// Header fields of a response head that its host has not put in the head's map yet, as a
-/// host that forwards fields as received keeps them: a filter that reads or changes the
-/// head's fields has them put there first, and one that does not leaves them unread.
+/// A request's pseudo-headers as it arrived, kept for properties.
+#[derive(Clone, Debug)]
+pub(crate) struct Arrived {
+    pub(crate) method: Method,
+    pub(crate) path: PathAndQuery,
+    pub(crate) authority: HeaderValue,
+    pub(crate) scheme: Scheme,
+}
+
+/// Header fields of a head that its host has not put in the head's map yet, as a host that
+/// forwards fields as received keeps them: a filter that reads or changes the head's fields
+/// has them put there first, and one that does not leaves them unread.
 pub trait Unread: Any + Send {
     /// How many fields putting them adds to the map.
     fn count(&self) -> usize;
 
     /// Puts them into `headers`, before the fields already there.
     fn put(&mut self, headers: &mut HeaderMap);
+
+    /// Whether a field named `name` may be added to the map while they stay unread: put later,
+    /// before it, they make what putting them first and adding it after would. Not unless
+    /// they say so.
+    fn may_add(&self, name: &HeaderName) -> bool {
+        let _ = name;
+        false
+    }
+}
+
+/// Fields lent unread, and whether they have been put in their map.
+#[derive(Default)]
+struct Lent(Option<(Box<dyn Unread>, bool)>);
+
+impl Lent {
+    /// Puts the fields into `headers` (before those there), the first time only.
+    fn put(&mut self, headers: &mut HeaderMap) {
+        if let Some((unread, put @ false)) = &mut self.0 {
+            unread.put(headers);
+            *put = true;
+        }
+    }
+
+    /// Puts the fields into `headers` unless they are put already or may stay unread beside
+    /// a field named `name` added there.
+    fn put_to_add(&mut self, headers: &mut HeaderMap, name: &HeaderName) {
+        if let Some((unread, false)) = &self.0
+            && !unread.may_add(name)
+        {
+            self.put(headers);
+        }
+    }
+
+    /// How many fields are still unread.
+    fn count(&self) -> usize {
+        match &self.0 {
+            Some((unread, false)) => unread.count(),
+            _ => 0,
+        }
+    }
+
+    /// Takes the fields, if they are a `U`.
+    fn take<U: Unread>(&mut self) -> Option<Box<U>> {
+        let (unread, _) = self.0.take()?;
+        let unread: Box<dyn Any> = unread;
+        unread.downcast().ok()
+    }
+}
+
+impl std::fmt::Debug for Lent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} unread", self.count())
+    }
 }
 
 /// A response head as a filter sees it.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ResponseHead {
     /// `:status`.
     pub status: u16,
     headers: HeaderMap,
-    /// Fields not in `headers` yet, and whether they have been put there.
-    unread: Option<(Box<dyn Unread>, bool)>,
+    /// Fields not in `headers` yet.
+    unread: Lent,
 }
 
 impl ResponseHead {
     /// A head with `status` and the fields `headers`.
     pub fn new(status: u16, headers: HeaderMap) -> ResponseHead {
-        ResponseHead { status, headers, unread: None }
+        ResponseHead { status, headers, unread: Lent::default() }
     }
 
     /// A head with `status` and the fields `headers` and `unread`, put into `headers` when a
     /// filter first reads or changes them.
     pub fn with_unread(status: u16, headers: HeaderMap, unread: Box<dyn Unread>) -> ResponseHead {
-        ResponseHead { status, headers, unread: Some((unread, false)) }
+        ResponseHead { status, headers, unread: Lent(Some((unread, false))) }
     }
 
     /// The header fields, with any unread ones put in first.
     pub fn headers(&mut self) -> &mut HeaderMap {
-        if let Some((unread, put @ false)) = &mut self.unread {
-            unread.put(&mut self.headers);
-            *put = true;
-        }
+        self.unread.put(&mut self.headers);
+        &mut self.headers
+    }
+
+    /// The header fields to add one named `name` to: unread ones are put in first unless they
+    /// may stay so beside it.
+    pub(crate) fn fields_to_add(&mut self, name: &HeaderName) -> &mut HeaderMap {
+        self.unread.put_to_add(&mut self.headers, name);
         &mut self.headers
     }
 
     /// How many header fields the head has, unread ones included.
     pub fn len(&self) -> usize {
-        self.headers.len() + self.unread_count()
-    }
-
-    /// How many fields are still unread.
-    fn unread_count(&self) -> usize {
-        match &self.unread {
-            Some((unread, false)) => unread.count(),
-            _ => 0,
-        }
+        self.headers.len() + self.unread.count()
     }
 
     /// Whether the head has no header field, unread or not.
@@ -138,22 +252,9 @@ impl ResponseHead {
     /// The status, the fields in the map (all of them if the unread ones were put there),
     /// and the unread fields the head was made with, if they are a `U` (whether they were
     /// put is theirs to tell).
-    pub fn into_parts<U: Unread>(self) -> (u16, HeaderMap, Option<Box<U>>) {
-        let unread = self.unread.and_then(|(unread, _)| {
-            let unread: Box<dyn Any> = unread;
-            unread.downcast().ok()
-        });
+    pub fn into_parts<U: Unread>(mut self) -> (u16, HeaderMap, Option<Box<U>>) {
+        let unread = self.unread.take();
         (self.status, self.headers, unread)
-    }
-}
-
-impl std::fmt::Debug for ResponseHead {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseHead")
-            .field("status", &self.status)
-            .field("headers", &self.headers)
-            .field("unread", &self.unread_count())
-            .finish()
     }
 }
 
@@ -207,7 +308,7 @@ pub struct Properties {
     pub protocol: &'static str,
     /// The request as it arrived (`request.path`, `request.method`, `request.host`,
     /// `request.scheme`); filled in by the first request-headers callback.
-    pub(crate) request: Option<RequestHead>,
+    pub(crate) request: Option<Arrived>,
     /// The response status (`response.code`), once known.
     pub(crate) response_code: Option<u16>,
     /// What filters set (`proxy_set_property`).
@@ -274,7 +375,7 @@ mod tests {
     fn a_copy_of_the_pseudo_headers_shares_their_bytes() {
         let mut head = RequestHead::default();
         head.set_pseudo(b":path", b"/a/long/enough/path?with=query").unwrap();
-        let copy = head.clone();
+        let copy = head.arrived();
         assert_eq!(copy.path.as_str().as_ptr(), head.path.as_str().as_ptr());
     }
 }

@@ -128,13 +128,7 @@ impl HttpFilter {
     fn keep_request(&mut self, head: &RequestHead) {
         let Some(properties) = self.properties.as_mut() else { return };
         if properties.request.is_none() {
-            properties.request = Some(RequestHead {
-                headers: http::HeaderMap::new(),
-                method: head.method.clone(),
-                path: head.path.clone(),
-                authority: head.authority.clone(),
-                scheme: head.scheme.clone(),
-            });
+            properties.request = Some(head.arrived());
         }
     }
 
@@ -150,7 +144,7 @@ impl HttpFilter {
         end_of_stream: bool,
     ) -> Result<Verdict, Failure> {
         self.keep_request(head);
-        let count = head.headers.len() as i32 + 4;
+        let count = head.len() as i32 + 4;
         let lent = std::mem::take(head);
         self.headers(
             Filter::RequestHeaders,

@@ -98,7 +98,8 @@ fn pairs(call: &mut Call, kind: i32) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
         headers.iter().map(|(k, v)| (k.as_str().as_bytes().to_vec(), v.as_bytes().to_vec()))
     }
     match kind {
-        map::REQUEST_HEADERS => call.request.as_ref().map(|r| {
+        map::REQUEST_HEADERS => call.request.as_mut().map(|r| {
+            r.fields();
             REQUEST_PSEUDO
                 .iter()
                 .filter_map(|k| Some((k.as_bytes().to_vec(), r.pseudo(k.as_bytes())?.to_vec())))
@@ -128,11 +129,11 @@ fn value(call: &mut Call, kind: i32, key: &[u8]) -> Option<Vec<u8>> {
     let status = |code: u16| code.to_string().into_bytes();
     let headers = match kind {
         map::REQUEST_HEADERS => {
-            let r = call.request.as_ref()?;
+            let r = call.request.as_mut()?;
             if let Some(pseudo) = r.pseudo(key) {
                 return Some(pseudo.to_vec());
             }
-            &r.headers
+            r.fields()
         }
         map::RESPONSE_HEADERS => {
             let r = call.response.as_mut()?;
@@ -165,6 +166,7 @@ enum Edit {
 /// Applies `edit` of `key` (to `value`) to map `kind`; a status.
 fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32 {
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let name = HeaderName::from_bytes(key);
     let headers = match kind {
         map::REQUEST_HEADERS => {
             let Some(r) = call.request.as_mut() else { return status::NOT_FOUND };
@@ -176,7 +178,10 @@ fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32
                 };
                 return if set { status::OK } else { status::BAD_ARGUMENT };
             }
-            &mut r.headers
+            match (edit, &name) {
+                (Edit::Add, Ok(name)) => r.fields_to_add(name),
+                _ => r.fields(),
+            }
         }
         map::RESPONSE_HEADERS => {
             let Some(r) = call.response.as_mut() else { return status::NOT_FOUND };
@@ -189,13 +194,16 @@ fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32
                     _ => status::BAD_ARGUMENT,
                 };
             }
-            r.headers()
+            match (edit, &name) {
+                (Edit::Add, Ok(name)) => r.fields_to_add(name),
+                _ => r.headers(),
+            }
         }
         // Trailers are not offered: a change of them has nothing to act on.
         map::REQUEST_TRAILERS | map::RESPONSE_TRAILERS => return status::OK,
         _ => return status::BAD_ARGUMENT,
     };
-    let Ok(name) = HeaderName::from_bytes(key) else { return status::BAD_ARGUMENT };
+    let Ok(name) = name else { return status::BAD_ARGUMENT };
     match edit {
         Edit::Remove => {
             headers.remove(&name);
@@ -216,7 +224,7 @@ fn edit(call: &mut Call, kind: i32, edit: Edit, key: &[u8], value: &[u8]) -> i32
 fn set_pairs(call: &mut Call, kind: i32, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> i32 {
     match kind {
         map::REQUEST_HEADERS => match call.request.as_mut() {
-            Some(r) => r.headers.clear(),
+            Some(r) => r.fields().clear(),
             None => return status::NOT_FOUND,
         },
         map::RESPONSE_HEADERS => match call.response.as_mut() {

@@ -244,6 +244,20 @@ impl LentRequest {
         self.fields
     }
 
+    /// How many fields putting them adds to the map: the client's, or as the origin's, those
+    /// going on less `Host` (the map has the proxy's).
+    fn count(&self) -> usize {
+        let ClientFields::Lines(lines) = &self.fields else { return 0 };
+        if self.to_origin {
+            let mut count = 0;
+            each_going_on(lines, |_, _, _| count += 1);
+            return count;
+        }
+        let mut count = 0;
+        Seen::Client(lines).each(&mut |_, _| count += 1);
+        count
+    }
+
     /// Puts them into `headers`, before the fields there.
     fn put(&mut self, headers: &mut HeaderMap) -> Result<(), hookyard_h1::Error> {
         if !self.to_origin {
@@ -265,6 +279,20 @@ impl LentRequest {
             }
         }
         Ok(())
+    }
+}
+
+impl hookyard_wasm::Unread for LentRequest {
+    fn count(&self) -> usize {
+        LentRequest::count(self)
+    }
+
+    fn put(&mut self, headers: &mut HeaderMap) {
+        hookyard_host::Unread::put(self, headers);
+    }
+
+    fn may_add(&self, name: &HeaderName) -> bool {
+        hookyard_host::Unread::may_add(self, name)
     }
 }
 

@@ -18,6 +18,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tracing::{debug, warn};
 
 use super::answer::Answer;
+use super::fields::LentRequest;
 use super::transform::BoxError;
 use crate::origin::{LentFields, OriginBody};
 use crate::wasm::FilterList;
@@ -43,11 +44,14 @@ pub(super) struct OriginHead<'a> {
 }
 
 /// Runs each filter's request side on `origin`, making the HTTP calls a filter waits for (to
-/// the origins of `rules`); an answer when one responded or failed.
+/// the origins of `rules`); an answer when one responded or failed. The client's fields `lent`
+/// as received are put in the head's map only if a filter reads or changes them (see
+/// [`LentRequest::to_origin`]), and come back after.
 pub(super) async fn request(
     filters: &Filters,
     origin: OriginHead<'_>,
     rules: &hookyard_remap::Rules,
+    lent: &mut Option<Box<LentRequest>>,
 ) -> Result<(), Answer> {
     let count = lock(filters).len();
     if count == 0 {
@@ -55,13 +59,16 @@ pub(super) async fn request(
     }
     let path = origin.uri.path_and_query().cloned();
     let authority = origin.headers.get(header::HOST).cloned();
-    let mut head = RequestHead {
-        method: origin.method.clone(),
-        path: path.clone().unwrap_or_else(|| PathAndQuery::from_static("/")),
-        authority: authority.clone().unwrap_or_else(|| HeaderValue::from_static("")),
-        scheme: if origin.scheme == "https" { Scheme::HTTPS } else { Scheme::HTTP },
-        headers: std::mem::take(origin.headers),
-    };
+    let mut head = RequestHead::new(
+        origin.method.clone(),
+        path.clone().unwrap_or_else(|| PathAndQuery::from_static("/")),
+        authority.clone().unwrap_or_else(|| HeaderValue::from_static("")),
+        if origin.scheme == "https" { Scheme::HTTPS } else { Scheme::HTTP },
+        std::mem::take(origin.headers),
+    );
+    if let Some(unread) = lent.take() {
+        head = head.with_unread(unread);
+    }
     // The lock is taken per callback, never across a call's wait.
     for at in 0..count {
         let mut verdict = lock(filters)[at].request_headers(&mut head, origin.end_of_stream);
@@ -81,6 +88,7 @@ pub(super) async fn request(
             Err(_) => return Err(Answer::WasmFailed),
         }
     }
+    *lent = head.take_unread();
     *origin.headers = head.headers;
     *origin.method = head.method;
     if path.as_ref() != Some(&head.path) {

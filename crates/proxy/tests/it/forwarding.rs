@@ -255,23 +255,31 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
     let log = "access_log: {path: access.log, format_string: '%<cqhl>|%<pqhl>|%<{x-a}cqh>|\
                %<{x-private}cqh>|%<{HOST}cqh>|%<{host}pqh>|%<{x-a}pqh>|%<{via}pqh>|\
                %<{keep-alive}pqh>|%<{x-spaced}pqh>'}\n";
-    // A rule whose plugin only adds fields leaves the client's as received too.
-    let adds = " @plugin=add_header.so @pparam=x-a:3 @pparam=X-Added:1";
+    // A rule whose plugin or wasm filter only adds fields leaves the client's as received too.
+    let adds = " @plugin=add_header.so @pparam=x-a:3 @pparam=X-Added:1".to_owned();
+    let filter = format!(
+        " @plugin={} @pparam=X-Bench=hookyard",
+        hookyard_fixtures::wasm_plugin("request_header").display()
+    );
     let mut cases = Vec::new();
-    for chain in ["", adds] {
+    for chain in [String::new(), adds, filter] {
         for log in ["", log] {
-            cases.extend([(log, "", chain), (log, hooks, chain), (log, reads, chain)]);
+            for plugins in ["", hooks, reads] {
+                cases.push((log, plugins, chain.clone()));
+            }
         }
     }
     let request = "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: site.test\r\n\
                    Connection: X-Private, close\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\n\
                    TE: trailers\r\nX-Spaced:   two  \r\nx-a: 1\r\nX-A: 2\r\nX-Empty:\r\n\
                    Accept: */*\r\n\r\n";
-    let mut logged = Vec::new();
+    let mut logged: Vec<(String, Vec<String>)> = Vec::new();
     for (at, (log, plugins, chain)) in cases.into_iter().enumerate() {
         let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+        // A debug build's callbacks may miss the default deadline on a busy machine.
         let settings = format!(
-            "forwarding: {{via_hostname: edge}}\nplugin_dirs: [plugins]\nruntime_dir: run\n{log}"
+            "forwarding: {{via_hostname: edge}}\nwasm: {{deadline: 5s}}\nplugin_dirs: [plugins]\n\
+             runtime_dir: run\n{log}"
         );
         let remap = format!("map http://site.test/ http://{origin}/{chain}\n");
         let dir = config_dir(&[
@@ -294,10 +302,15 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "case {at}: {answer}");
         let head = within("the origin's request", heads.recv()).await.unwrap();
         let via = format!("http/1.1 edge (hookyard/{VERSION})");
-        let added = if chain.is_empty() { "" } else { "x-a: 3\r\nx-added: 1\r\n" };
+        // The rule's plugin adds before the proxy's `Via`; the filter, which sees it, after.
+        let (before, after) = match chain.as_str() {
+            "" => ("", ""),
+            c if c.contains("add_header") => ("x-a: 3\r\nx-added: 1\r\n", ""),
+            _ => ("", "x-bench: hookyard\r\n"),
+        };
         let expected = format!(
             "GET /req?q=1 HTTP/1.1\r\nX-First: 1\r\nhOsT: {origin}\r\nX-Spaced: two\r\n\
-             x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\n{added}via: {via}\r\n\r\n"
+             x-a: 1\r\nX-A: 2\r\nX-Empty: \r\nAccept: */*\r\n{before}via: {via}\r\n{after}\r\n"
         );
         if plugins != reads {
             assert_eq!(head, expected, "case {at}");
@@ -315,17 +328,18 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
             let line = std::fs::read_to_string(&path).unwrap();
             let line = line.trim_end().replace(&origin.to_string(), "ORIGIN");
             let fields: Vec<String> = line.split('|').map(str::to_owned).collect();
-            let sent = if chain.is_empty() { "1, 2" } else { "1, 2, 3" };
+            let sent = if before.is_empty() { "1, 2" } else { "1, 2, 3" };
             let want = ["1, 2", "secret", "site.test", "ORIGIN", sent, &via, "-", "two"];
             assert_eq!(fields[2..], want, "case {at}");
-            logged.push(fields);
+            logged.push((chain, fields));
         }
     }
     // The head lengths as well, from the lines and from the map.
-    assert_eq!(logged[0], logged[1]);
-    assert_eq!(logged[0], logged[2]);
-    assert_eq!(logged[3], logged[4]);
-    assert_eq!(logged[3], logged[5]);
+    assert_eq!(logged.len(), 9);
+    for (chain, fields) in &logged {
+        let first = logged.iter().find(|(c, _)| c == chain).unwrap();
+        assert_eq!(*fields, first.1, "{chain}");
+    }
 }
 
 /// A plugin that reads the client's fields only after the origin answered (here at
@@ -402,4 +416,28 @@ async fn a_via_a_plugin_adds_is_joined_with_the_proxys() {
     let expected =
         format!("GET /r HTTP/1.1\r\nHost: {origin}\r\nX-A: 1\r\nvia: {via}\r\nx-added: 1\r\n\r\n");
     assert_eq!(sorted_lines(&head), sorted_lines(&expected), "{head}");
+}
+
+/// A wasm filter that changes a request field puts the client's fields in the map first: the
+/// origin gets each of them once, in the client's case and order, then the filter's.
+#[tokio::test]
+async fn a_field_a_filter_sets_goes_with_the_clients_once() {
+    let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+    let filter = hookyard_fixtures::wasm_plugin("misbehave");
+    let remap = format!("map http://site.test/ http://{origin}/ @plugin={}\n", filter.display());
+    let settings = "forwarding: {via_hostname: edge}\nwasm: {deadline: 5s}\nruntime_dir: run\n";
+    let dir = config_dir(&[("remap.config", &remap), ("hookyard.yaml", settings)]);
+    let proxy = proxy(Some(dir.path()));
+    let request = "GET /fine HTTP/1.1\r\nhOsT: site.test\r\nX-A: 1\r\nConnection: close\r\n\
+                   Accept: */*\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let head = within("the origin's request", heads.recv()).await.unwrap();
+    let via = format!("http/1.1 edge (hookyard/{VERSION})");
+    let client = format!("GET /fine HTTP/1.1\r\nhOsT: {origin}\r\nX-A: 1\r\nAccept: */*\r\n");
+    assert!(head.starts_with(&client), "{head}");
+    let rest: Vec<&str> = head[client.len()..].split("\r\n").collect();
+    let names: Vec<&str> = rest.iter().filter_map(|l| l.split(':').next()).collect();
+    assert_eq!(names, ["via", "x-misbehave", "x-ticks", "x-source", "x-path", "", ""], "{head}");
+    assert!(rest.contains(&format!("via: {via}").as_str()), "{head}");
 }

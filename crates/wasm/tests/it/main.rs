@@ -28,11 +28,17 @@ fn load(name: &str, config: &str, limits: Limits) -> Arc<Plugin> {
 /// A response field as a host keeps it unread: `x-origin: kept`, and how often it was put.
 struct Received {
     puts: usize,
+    /// Whether a field may be added beside it while it stays unread.
+    adds: bool,
 }
 
 impl Received {
     fn new() -> Received {
-        Received { puts: 0 }
+        Received { puts: 0, adds: false }
+    }
+
+    fn adding() -> Received {
+        Received { puts: 0, adds: true }
     }
 }
 
@@ -47,14 +53,17 @@ impl Unread for Received {
         headers.insert("x-origin", HeaderValue::from_static("kept"));
         headers.extend(added);
     }
+
+    fn may_add(&self, _: &http::HeaderName) -> bool {
+        self.adds
+    }
 }
 
 fn request(path: &str) -> RequestHead {
-    RequestHead {
-        path: path.parse().unwrap(),
-        authority: http::HeaderValue::from_static("example.com"),
-        ..RequestHead::default()
-    }
+    let mut head = RequestHead::default();
+    head.path = path.parse().unwrap();
+    head.authority = http::HeaderValue::from_static("example.com");
+    head
 }
 
 #[test]
@@ -74,6 +83,28 @@ fn the_header_filter_adds_its_configured_fields_both_ways() {
     assert_eq!(received.unwrap().puts, 1);
     assert_eq!(headers.len(), 3);
     assert_eq!(plugin.counts().calls, 2);
+}
+
+#[test]
+fn unread_request_fields_stay_so_when_a_filter_only_adds_beside_them() {
+    let plugin = load("request_header", "x-bench=hookyard", Limits::default());
+    for (received, puts) in [(Received::adding(), 0), (Received::new(), 1)] {
+        let mut filter = plugin.filter(0, Properties::default()).unwrap();
+        let mut head = request("/").with_unread(Box::new(received));
+        assert_eq!(filter.request_headers(&mut head, true).unwrap(), Verdict::Continue);
+        assert_eq!(head.take_unread::<Received>().unwrap().puts, puts);
+        assert_eq!(head.headers["x-bench"], "hookyard");
+        // Put, they come first.
+        let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+        let want: &[&str] = if puts == 0 { &["x-bench"] } else { &["x-origin", "x-bench"] };
+        assert_eq!(names, want);
+    }
+    // A filter that reads a field has them put.
+    let plugin = load("add_header", "x-one=1", Limits::default());
+    let mut filter = plugin.filter(0, Properties::default()).unwrap();
+    let mut head = request("/").with_unread(Box::new(Received::adding()));
+    filter.request_headers(&mut head, true).unwrap();
+    assert_eq!(head.take_unread::<Received>().unwrap().puts, 0, "`:path` alone puts none");
 }
 
 #[test]
