@@ -150,6 +150,14 @@ pub(crate) fn each_received<'a>(
 /// (`keep-alive`, most often), which go anyway: none if the value is not text, as the map's
 /// reading of it.
 fn connection_names<'a>(value: &'a [u8], named: &mut SmallVec<[&'a [u8]; 4]>) {
+    // Mostly one token (`keep-alive`, `close`): read without splitting.
+    if !value.contains(&b',') {
+        let token = value.trim_ascii();
+        if !token.is_empty() && !is_hop_by_hop_name(token) && is_visible_ascii(value) {
+            named.push(token);
+        }
+        return;
+    }
     let tokens = value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
     let before = named.len();
     named.extend(tokens.filter(|t| !t.is_empty() && !is_hop_by_hop_name(t)));
@@ -462,6 +470,11 @@ fn count_each_received(lines: &FieldLines) -> usize {
 
 /// Whether a `Connection` value has a token other than the name of a field of one hop.
 fn names_other_fields(value: &[u8]) -> bool {
+    // Mostly one token (`keep-alive`, `close`): read without splitting.
+    if !value.contains(&b',') {
+        let token = value.trim_ascii();
+        return !token.is_empty() && !is_hop_by_hop_name(token);
+    }
     value
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
