@@ -462,7 +462,8 @@ impl TxnBox {
     /// it is switched off for it or not).
     pub fn has_callbacks(&mut self, hook: HookId) -> bool {
         let state = self.get();
-        !state.global.table.load().entries(hook).is_empty()
+        // The flag first: a generation without global hooks has no table to look at.
+        (state.global.has_hooks() && !state.global.table.load().entries(hook).is_empty())
             || !state.hooks.entries(hook).is_empty()
             || state
                 .ssn
