@@ -169,6 +169,13 @@ impl ResponseHead {
         &mut self.headers
     }
 
+    /// The header fields to add one named `name` to: unread ones are put in first unless they
+    /// may stay so beside it ([`Unread::may_add`]).
+    pub fn fields_to_add(&mut self, name: &HeaderName) -> &mut HeaderMap {
+        self.unread.put_to_add(&mut self.headers, name);
+        &mut self.headers
+    }
+
     /// Takes the unread fields the head was made with, if they are a `U` (whether they were
     /// put is theirs to tell); `headers` holds all fields if they were.
     pub fn take_unread<U: Unread>(&mut self) -> Option<Box<U>> {

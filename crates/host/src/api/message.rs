@@ -18,8 +18,8 @@ fn headers_of(state: &mut TxnState, msg: hy_msg) -> Option<&mut HeaderMap> {
     }
 }
 
-/// Where a field named `name` added to a message goes: its headers, except that a request's
-/// fields lent unread may stay so (see [`crate::Unread::may_add`]).
+/// Where a field named `name` added to a message goes: its headers, fields lent unread staying
+/// so if they may (see [`crate::Unread::may_add`]).
 fn added_to<'s>(
     state: &'s mut TxnState,
     msg: hy_msg,
@@ -28,7 +28,7 @@ fn added_to<'s>(
     match msg {
         abi::HY_MSG_CLIENT_REQUEST => Some(state.request_fields_to_add(name)),
         abi::HY_MSG_ORIGIN_REQUEST => state.origin_request_fields_to_add(name),
-        _ => headers_of(state, msg),
+        _ => response_of(state, msg).map(|head| head.fields_to_add(name)),
     }
 }
 

@@ -342,7 +342,7 @@ impl crate::Unread for Received {
 }
 
 #[test]
-fn unread_response_fields_are_put_when_a_plugin_first_reads_or_changes_fields() {
+fn unread_response_fields_are_put_when_a_plugin_first_reads_or_changes_one() {
     let api = super::table(std::ptr::null_mut());
     let mut f = fixture(Stage::Response);
     let head = ResponseHead::new(StatusCode::OK, HeaderMap::new(), None);
@@ -360,6 +360,8 @@ fn unread_response_fields_are_put_when_a_plugin_first_reads_or_changes_fields() 
         let (name, value) = ("x-plugin", "1");
         let added = (api.header_add)(txn, msg, name.as_ptr().cast(), 8, value.as_ptr().cast(), 1);
         assert_eq!(added, hookyard_abi::HY_SUCCESS);
+        let head = f.txn.get().origin_response.as_mut().unwrap();
+        assert_eq!(head.headers.len(), 1, "a field added beside them puts none");
         let mut view = hy_str { ptr: std::ptr::null(), len: 0 };
         let got = (api.header_get)(txn, msg, "x-origin".as_ptr().cast(), 8, 0, &mut view);
         assert_eq!(got, hookyard_abi::HY_SUCCESS);

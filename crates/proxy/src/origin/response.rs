@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hookyard_h1::{BodyKind, Decoded, Decoder, FieldLines, HeaderCase};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use hyper::body::{Body, Frame, SizeHint};
 
 use super::Idle;
@@ -81,6 +81,15 @@ impl LentFields {
     fn put(&mut self, headers: &mut HeaderMap) {
         self.put = Some(put_received(&self.lines, headers, remove_hop_by_hop));
     }
+
+    /// Any field may be added beside them: what removes fields of one hop and those the
+    /// origin's `Connection` names runs on the received ones alone when they are put
+    /// ([`put_received`]), as when they stay (`conn/head.rs`' writer), and every other reading
+    /// of the framing fields (a length, a coding, `Connection`, `Date`) reads the added ones
+    /// after the received ones either way.
+    fn may_add(&self, _: &HeaderName) -> bool {
+        true
+    }
 }
 
 impl hookyard_wasm::Unread for LentFields {
@@ -91,11 +100,19 @@ impl hookyard_wasm::Unread for LentFields {
     fn put(&mut self, headers: &mut HeaderMap) {
         LentFields::put(self, headers);
     }
+
+    fn may_add(&self, name: &HeaderName) -> bool {
+        LentFields::may_add(self, name)
+    }
 }
 
 impl hookyard_host::Unread for LentFields {
     fn put(&mut self, headers: &mut HeaderMap) {
         LentFields::put(self, headers);
+    }
+
+    fn may_add(&self, name: &HeaderName) -> bool {
+        LentFields::may_add(self, name)
     }
 }
 
