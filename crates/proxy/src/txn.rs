@@ -242,8 +242,8 @@ struct OriginRequest {
     /// The strategy's choice, when the rule has one (boxed: a transaction's future moves less).
     pool: Option<Box<PoolTry>>,
     /// Its fields as the origin client writes them, when not the client's as the transaction
-    /// keeps them: the client's lines lent to SEND_REQUEST_HDR, still as received or put in
-    /// the request's map (see [`Transaction::send_request_hdr`]).
+    /// keeps them: the client's lines lent to its wasm filters and SEND_REQUEST_HDR callbacks,
+    /// still as received or put in the request's map (see [`LentRequest::to_origin`]).
     sent: Option<ClientFields>,
 }
 
@@ -515,9 +515,8 @@ impl Transaction {
         // request's: its wasm filters and SEND_REQUEST_HDR callbacks.
         let mut lent = None;
         if as_received && (self.wasm.is_some() || self.send_request_hooked()) {
-            let lines =
-                client_fields(&self.received, &mut self.state).and_then(ClientFields::lines);
-            lent = lines.map(|lines| Box::new(LentRequest::to_origin(lines.clone())));
+            let lines = self.received_lines().cloned();
+            lent = lines.map(|lines| Box::new(LentRequest::to_origin(lines)));
         }
         let head = wasm::OriginHead {
             method: &mut parts.method,
@@ -684,7 +683,7 @@ impl Transaction {
         let Some(state) = &mut self.state else { return Ok(headers) };
         let state = state.get();
         state.origin_request = Some(headers);
-        // Already put by a filter, they are in the map.
+        // Lent unless a filter put them in the map already.
         if let Some(unread) =
             lent.take_if(|lent| lent.fields().is_some_and(|f| f.lines().is_some()))
         {
@@ -1069,15 +1068,7 @@ impl Transaction {
         let joined = |lines: &hookyard_h1::FieldLines| {
             lines.iter().any(|(name, _)| crate::forwarding::joins(name))
         };
-        match (&self.received, &mut self.state) {
-            (Some(received), None) => received.lines().is_some_and(|lines| !joined(lines)),
-            (None, Some(state)) => {
-                let state = state.get();
-                let lent = state.lent_fields::<LentRequest>().and_then(LentRequest::fields);
-                lent.and_then(ClientFields::lines).is_some_and(|lines| !joined(lines))
-            }
-            _ => false,
-        }
+        self.received_lines().is_some_and(|lines| !joined(lines))
     }
 
     /// Runs `hook` if there is plugin state; an [`Answer`] when a plugin ended the transaction
