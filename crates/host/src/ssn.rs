@@ -46,8 +46,12 @@ pub struct SsnState {
     /// Transactions whose state exists and has not ended (its TXN_CLOSE finished, or it was
     /// dropped): SSN_CLOSE waits for none to be left.
     open: AtomicUsize,
-    /// Notified when `open` falls to zero.
+    /// Notified when `open` falls to zero, once something waits for that (`waiting`): a
+    /// notification takes the notifier's lock, which no transaction should take otherwise.
     ended: Notify,
+    /// Set (never cleared) by the first wait for the transactions to end, after it registered
+    /// with `ended`.
+    waiting: AtomicBool,
     /// Whether the session's own hook table has a callback (set with the first, never cleared:
     /// callbacks are only added), so that transactions ask without taking the lock.
     hooked: AtomicBool,
@@ -158,7 +162,9 @@ impl SsnState {
 
     /// A transaction of the session ended.
     fn transaction_ended(&self) {
-        if self.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // Sequentially consistent with the waiter's store of `waiting` and load of `open`: if
+        // this reads no waiter, the waiter's load comes after this decrement and sees it.
+        if self.open.fetch_sub(1, Ordering::SeqCst) == 1 && self.waiting.load(Ordering::SeqCst) {
             self.ended.notify_waiters();
         }
     }
@@ -219,6 +225,7 @@ impl SsnBox {
             resume: Arc::default(),
             open: AtomicUsize::new(0),
             ended: Notify::new(),
+            waiting: AtomicBool::new(false),
             hooked: AtomicBool::new(false),
             controlled: AtomicBool::new(false),
             conn,
@@ -258,9 +265,11 @@ impl SsnBox {
         loop {
             let ended = self.0.ended.notified();
             let mut ended = std::pin::pin!(ended);
-            // Registered before the count is read, so a last decrement in between still wakes it.
+            // Registered before the count is read, so a last decrement in between still wakes it
+            // (it reads `waiting` set, see `transaction_ended`).
             ended.as_mut().enable();
-            if self.0.open.load(Ordering::Acquire) == 0 {
+            self.0.waiting.store(true, Ordering::SeqCst);
+            if self.0.open.load(Ordering::SeqCst) == 0 {
                 return true;
             }
             if tokio::time::timeout_at(deadline, ended).await.is_err() {
@@ -369,6 +378,24 @@ mod tests {
             second.close();
             assert!(waiter.await.unwrap());
             assert!(ssn.transactions_ended(Duration::ZERO).await);
+        });
+    }
+
+    /// The last transaction ending on another thread while the session starts to wait wakes
+    /// the wait, whichever comes first: a lost wake-up would hold it to its limit (a minute).
+    #[test]
+    fn a_last_transaction_ending_meanwhile_wakes_the_wait() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            for _ in 0..500 {
+                let ssn = SsnBox::default();
+                let last = txn(&ssn);
+                let ender = std::thread::spawn(move || drop(last));
+                let wait = ssn.transactions_ended(Duration::from_secs(60));
+                let ended = tokio::time::timeout(Duration::from_secs(10), wait).await;
+                assert_eq!(ended, Ok(true), "woken when the last transaction ended");
+                ender.join().unwrap();
+            }
         });
     }
 }
