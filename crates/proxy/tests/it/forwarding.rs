@@ -142,9 +142,7 @@ async fn header_case_is_kept_beside_fields_a_plugin_added() {
             "map http://site.test/ http://{origin}/ @plugin=add_header.so @pparam=X-Added:yes\n"
         ),
     )]);
-    std::fs::create_dir(dir.path().join("plugins")).unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/add_header.c");
-    compile_c_with(&source, &[], &[&abi_include_dir()], &dir.path().join("plugins/add_header.so"));
+    build_plugins(dir.path(), &[ADD_HEADER]);
     write(dir.path(), "hookyard.yaml", "plugin_dirs: [plugins]\nruntime_dir: run\n");
     let proxy = proxy(Some(dir.path()));
     let request =
@@ -198,12 +196,7 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
             ("hookyard.yaml", &settings),
             ("plugin.yaml", plugins),
         ]);
-        std::fs::create_dir(dir.path().join("plugins")).unwrap();
-        for name in ["txn_hooks", "response_header"] {
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c");
-            let built = dir.path().join(format!("plugins/{name}.so"));
-            compile_c_with(&source.join(format!("{name}.c")), &[], &[&abi_include_dir()], &built);
-        }
+        build_plugins(dir.path(), &[TXN_HOOKS, "../../plugins/c/response_header.c"]);
         let proxy = proxy(Some(dir.path()));
         let request = "GET /unread HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n";
         let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
@@ -231,8 +224,24 @@ async fn a_response_head_reads_the_same_whether_or_not_anything_read_it() {
     }
 }
 
-/// The test plugin that reads a request's fields late.
-const PLUGINS_LATE_READER: &str = "tests/plugins/late_reader.c";
+/// C plugins the tests build, relative to this crate: the example that adds request fields,
+/// the one with eight callbacks that read nothing, and the test plugin that reads a request's
+/// fields late.
+const ADD_HEADER: &str = "../../plugins/c/add_header.c";
+const TXN_HOOKS: &str = "../../plugins/c/txn_hooks.c";
+const LATE_READER: &str = "tests/plugins/late_reader.c";
+
+/// Builds the C plugins `sources` (relative to this crate) into `dir/plugins`, each as its
+/// file's stem with `.so`.
+fn build_plugins(dir: &Path, sources: &[&str]) {
+    std::fs::create_dir(dir.join("plugins")).unwrap();
+    for source in sources {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(source);
+        let name = source.file_stem().unwrap().to_str().unwrap();
+        let built = dir.join(format!("plugins/{name}.so"));
+        compile_c_with(&source, &[], &[&abi_include_dir()], &built);
+    }
+}
 
 /// A head's lines, sorted.
 fn sorted_lines(head: &str) -> Vec<&str> {
@@ -287,16 +296,7 @@ async fn a_request_head_reads_the_same_whether_or_not_anything_read_it() {
             ("hookyard.yaml", &settings),
             ("plugin.yaml", plugins),
         ]);
-        std::fs::create_dir(dir.path().join("plugins")).unwrap();
-        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let sources =
-            ["../../plugins/c/txn_hooks.c", "../../plugins/c/add_header.c", PLUGINS_LATE_READER];
-        for source in sources {
-            let source = here.join(source);
-            let name = source.file_stem().unwrap().to_str().unwrap().to_owned();
-            let built = dir.path().join(format!("plugins/{name}.so"));
-            compile_c_with(&source, &[], &[&abi_include_dir()], &built);
-        }
+        build_plugins(dir.path(), &[TXN_HOOKS, ADD_HEADER, LATE_READER]);
         let proxy = proxy(Some(dir.path()));
         let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "case {at}: {answer}");
@@ -363,14 +363,7 @@ async fn fields_sent_as_received_are_all_there_for_a_plugin_reading_them_later()
             ("hookyard.yaml", settings),
             ("plugin.yaml", plugins),
         ]);
-        std::fs::create_dir(dir.path().join("plugins")).unwrap();
-        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for source in ["../../plugins/c/add_header.c", PLUGINS_LATE_READER] {
-            let source = here.join(source);
-            let name = source.file_stem().unwrap().to_str().unwrap().to_owned();
-            let built = dir.path().join(format!("plugins/{name}.so"));
-            compile_c_with(&source, &[], &[&abi_include_dir()], &built);
-        }
+        build_plugins(dir.path(), &[ADD_HEADER, LATE_READER]);
         let proxy = proxy(Some(dir.path()));
         let request = "GET /r HTTP/1.1\r\nHost: site.test\r\nX-A: 1\r\nConnection: close\r\n\
                    x-a: 2\r\nAccept: */*\r\n\r\n";
@@ -404,9 +397,7 @@ async fn a_via_a_plugin_adds_is_joined_with_the_proxys() {
     );
     let settings = "forwarding: {via_hostname: edge}\nplugin_dirs: [plugins]\nruntime_dir: run\n";
     let dir = config_dir(&[("remap.config", &remap), ("hookyard.yaml", settings)]);
-    std::fs::create_dir(dir.path().join("plugins")).unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/c/add_header.c");
-    compile_c_with(&source, &[], &[&abi_include_dir()], &dir.path().join("plugins/add_header.so"));
+    build_plugins(dir.path(), &[ADD_HEADER]);
     let proxy = proxy(Some(dir.path()));
     let request = "GET /r HTTP/1.1\r\nHost: site.test\r\nX-A: 1\r\nConnection: close\r\n\r\n";
     let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
