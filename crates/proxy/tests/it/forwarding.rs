@@ -432,3 +432,28 @@ async fn a_field_a_filter_sets_goes_with_the_clients_once() {
     assert_eq!(names, ["via", "x-misbehave", "x-ticks", "x-source", "x-path", "", ""], "{head}");
     assert!(rest.contains(&format!("via: {via}").as_str()), "{head}");
 }
+
+/// A transform of the request body may re-frame it: a client's fields still as received go
+/// into the map when one starts, and its `Content-Length` goes as the map's way has it (here
+/// removed: the rewrite has no length).
+#[tokio::test]
+async fn a_request_transform_puts_the_fields_as_received_in_the_map() {
+    let (origin, mut heads) = raw_origin(ORIGIN_RESPONSE).await;
+    let remap = format!("map http://site.test/ http://{origin}/\n");
+    let settings = "forwarding: {via_hostname: edge}\nplugin_dirs: [plugins]\nruntime_dir: run\n";
+    let plugins = "plugins:\n  - path: transform_probe.so\n    params: [always=req-double]\n";
+    let dir = config_dir(&[
+        ("remap.config", &remap),
+        ("hookyard.yaml", settings),
+        ("plugin.yaml", plugins),
+    ]);
+    build_plugins(dir.path(), &["tests/plugins/transform_probe.c"]);
+    let proxy = proxy(Some(dir.path()));
+    let request = "GET /r HTTP/1.1\r\nHost: site.test\r\nContent-Length: 0\r\nX-A: 1\r\n\
+                   Connection: close\r\n\r\n";
+    let answer = exchange(proxy.addrs()[0], request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let head = within("the origin's request", heads.recv()).await.unwrap();
+    let via = format!("http/1.1 edge (hookyard/{VERSION})");
+    assert_eq!(head, format!("GET /r HTTP/1.1\r\nHost: {origin}\r\nX-A: 1\r\nvia: {via}\r\n\r\n"));
+}

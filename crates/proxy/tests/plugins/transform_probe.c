@@ -20,6 +20,9 @@
  *   flood=N    rewrite; writes N bytes at the first chunk (past the buffer limit: refused)
  *   cut=N      rewrite; passes the first N bytes on, then ends its output (transform_end)
  *
+ * With the param `always=SPEC`, READ_REQUEST_HDR adds the one transform SPEC to every
+ * transaction instead, reading no field (the request's fields may then stay as received).
+ *
  * `X-Transform-Id: NAME` with the param `out=DIR`: each transform's CLOSE writes
  * DIR/NAME.MODE (appending) a line `chunks=C bytes=B fnv=HEX end=E writes=W refused=R`: the
  * chunks it saw, their bytes and digest, whether an end chunk came, and what transform_write
@@ -45,6 +48,8 @@ HY_PLUGIN_DESCRIPTOR("transform_probe", "1.0.0", 0);
 
 static const hy_api *api;
 static char out_dir[512];
+/* The param `always=`: a transform added to every transaction (empty: none). */
+static char always[64];
 
 enum mode { INSPECT, UPPER, TAG, DOUBLE, BUFFER, PEND, HOLD, FAIL, LATE, FLOOD, CUT, COUNT, STUCK };
 
@@ -292,6 +297,10 @@ static int on_request(hy_cont *cont, hy_event event, void *edata) {
     (void)event;
     hy_txn *txn = edata;
     hy_str list, id, value;
+    if (always[0]) {
+        add(txn, always, strlen(always), NULL);
+        return HY_HOOK_CONTINUE;
+    }
     if (api->header_get(txn, HY_MSG_CLIENT_REQUEST, "X-Transform", 11, 0, &list) != HY_SUCCESS) {
         return HY_HOOK_CONTINUE;
     }
@@ -342,6 +351,8 @@ HY_EXPORT hy_return hy_plugin_init(const hy_api *host, int32_t argc, const char 
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "out=", 4) == 0) {
             snprintf(out_dir, sizeof out_dir, "%s", argv[i] + 4);
+        } else if (strncmp(argv[i], "always=", 7) == 0) {
+            snprintf(always, sizeof always, "%s", argv[i] + 7);
         }
     }
     hy_cont *cont = api->cont_create(api->plugin, on_request, NULL);
