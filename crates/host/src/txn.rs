@@ -612,11 +612,6 @@ impl TxnBox {
         runs.into_iter().map(|t| Stage::start(t, limit)).collect()
     }
 
-    /// Whether plugins added transforms to `body` that have not started.
-    pub fn has_transforms(&mut self, body: Body) -> bool {
-        self.get().transforms.iter().any(|t| t.0.body == body)
-    }
-
     /// Tells the chain's first plugin how the origin answered.
     pub fn os_response(&mut self, chain: &Chain, state: i32) {
         // SAFETY: as in `run_chain`.

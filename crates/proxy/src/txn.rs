@@ -542,12 +542,16 @@ impl Transaction {
             }
             None => Vec::new(),
         };
-        // A transform SEND_REQUEST_HDR added may change the framing fields: they go into the
-        // map.
-        if let Some(ClientFields::Lines(lines)) = &sent
-            && !stages.is_empty()
-        {
-            sent = Some(fields_for_origin(lines.clone(), &mut headers)?);
+        // A transform of the request body may change the framing fields: the fields still as
+        // received go into the map.
+        if as_received && !stages.is_empty() {
+            let lines = match &sent {
+                Some(sent) => sent.lines().cloned(),
+                None => self.received_lines().cloned(),
+            };
+            if let Some(lines) = lines {
+                sent = Some(fields_for_origin(lines, &mut headers)?);
+            }
         }
         if !stages.iter().all(hookyard_host::Stage::keeps_length) {
             // Re-framed: chunked to the origin.
@@ -1051,18 +1055,13 @@ impl Transaction {
 
     /// Whether the client's fields may go to the origin as received: they still are (plugins
     /// only added fields that go after them as they are, see [`fields::added_goes_as_it_is`]),
-    /// nothing changes them on the way (no retry on another host of a pool, no transform of the
-    /// request body; wasm filters and SEND_REQUEST_HDR callbacks get them lent: see
-    /// [`Transaction::origin_request`]), the request has no body (the codec owns the framing
-    /// fields of one), and no forwarding field of the client's is joined with the proxy's. (An
-    /// access log line reads them as received: [`Seen`].)
+    /// nothing changes them on the way (no retry on another host of a pool; wasm filters and
+    /// SEND_REQUEST_HDR callbacks get them lent, and a transform of the request body has them
+    /// put: see [`Transaction::origin_request`]), the request has no body (the codec owns the
+    /// framing fields of one), and no forwarding field of the client's is joined with the
+    /// proxy's. (An access log line reads them as received: [`Seen`].)
     fn forwards_as_received(&mut self, end_of_stream: bool, pooled: bool) -> bool {
         if pooled || !end_of_stream {
-            return false;
-        }
-        if let Some(state) = &mut self.state
-            && state.has_transforms(abi::rules::transform::Body::Request)
-        {
             return false;
         }
         let joined = |lines: &hookyard_h1::FieldLines| {
