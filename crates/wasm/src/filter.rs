@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use std::time::Instant;
 
 use crate::Failure;
 use crate::abi::{ACTION_PAUSE, buffer};
@@ -75,7 +74,7 @@ impl HttpFilter {
             Some(vm) => vm,
             empty => empty.insert(plugin.start_vm()?),
         };
-        let started = Instant::now();
+        let started = quanta::Instant::now();
         let id = match *context {
             Some((serial, id)) if serial == vm.serial => Ok(id),
             _ => vm.create_context().inspect(|id| *context = Some((vm.serial, *id))),
