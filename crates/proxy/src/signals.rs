@@ -56,11 +56,14 @@ impl SignalHandlers {
             crate::notify::notify("READY=1\nSTATUS=serving");
             loop {
                 tokio::select! {
-                    () = reload_on(&mut signals.hangup, &handle) => {}
-                    () = reopen_on(&mut signals.user1, &handle) => {}
+                    // A drain already started (`ctl drain`, a successor) first: a SIGTERM that
+                    // came meanwhile then ends its grace, as one during the grace does.
+                    biased;
+                    _ = draining.wait_for(|draining| *draining) => break,
                     _ = signals.terminate.recv() => { info!("SIGTERM: draining"); break }
                     _ = signals.interrupt.recv() => { info!("SIGINT: draining"); break }
-                    _ = draining.wait_for(|draining| *draining) => break,
+                    () = reload_on(&mut signals.hangup, &handle) => {}
+                    () = reopen_on(&mut signals.user1, &handle) => {}
                 }
             }
             let draining = handle.drain();

@@ -238,7 +238,7 @@ fn of_two_successors_only_the_first_hands_over() {
     let root = tempfile::tempdir().unwrap();
     write(root.path(), "hookyard.yaml", "workers: 1\ndrain: {grace: 60s, deadline: 90s}\n");
     let args = ["--config", ".", "--listen", "127.0.0.1:0", "--admin", "a.sock"];
-    let (mut old, _lines, _addr) = start_run(root.path(), &args);
+    let (mut old, old_lines, _addr) = start_run(root.path(), &args);
     let _reap = Reap(vec![old.id()]);
     let mut second = UnixStream::connect(root.path().join("a.sock")).unwrap();
     second.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -255,7 +255,12 @@ fn of_two_successors_only_the_first_hands_over() {
     let mut refused = String::new();
     reader.read_line(&mut refused).unwrap();
     assert!(refused.contains("another successor took over first"), "{refused}");
-    // The old one drains (the first successor's doing); a SIGTERM ends its grace.
+    // The old one drains (the first successor's doing: once it says so, not before, or the
+    // SIGTERM below would start a drain of its own, with the whole grace); a SIGTERM ends the
+    // grace.
+    let draining = std::iter::from_fn(|| old_lines.recv_timeout(DEADLINE).ok())
+        .any(|line| line.contains("draining") && line.contains("grace="));
+    assert!(draining, "the old process never said it drains");
     let term = std::process::Command::new("kill").args(["-TERM", &old.id().to_string()]).status();
     assert!(term.unwrap().success());
     assert!(exit(&mut old).is_some_and(|s| s.success()));
