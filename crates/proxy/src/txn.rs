@@ -500,7 +500,7 @@ impl Transaction {
             None => Destination::new(authority, dest.host, port, addr, tls),
         };
         let end_of_stream = hyper::body::Body::is_end_stream(&body);
-        let as_received = self.forwards_as_received(end_of_stream, pool.is_some());
+        let as_received = self.forwards_as_received(pool.is_some());
         if !as_received {
             self.fields_in_map(parts)?;
         }
@@ -1057,11 +1057,12 @@ impl Transaction {
     /// only added fields that go after them as they are, see [`fields::added_goes_as_it_is`]),
     /// nothing changes them on the way (no retry on another host of a pool; wasm filters and
     /// SEND_REQUEST_HDR callbacks get them lent, and a transform of the request body has them
-    /// put: see [`Transaction::origin_request`]), the request has no body (the codec owns the
-    /// framing fields of one), and no forwarding field of the client's is joined with the
-    /// proxy's. (An access log line reads them as received: [`Seen`].)
-    fn forwards_as_received(&mut self, end_of_stream: bool, pooled: bool) -> bool {
-        if pooled || !end_of_stream {
+    /// put: see [`Transaction::origin_request`]), and no forwarding field of the client's is
+    /// joined with the proxy's. A body's framing fields go on as they are (the origin client
+    /// reads their `Content-Length`; a coding is one hop's, and it adds its own). (An access
+    /// log line reads them as received: [`Seen`].)
+    fn forwards_as_received(&mut self, pooled: bool) -> bool {
+        if pooled {
             return false;
         }
         let joined = |lines: &hookyard_h1::FieldLines| {

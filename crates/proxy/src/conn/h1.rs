@@ -217,11 +217,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         let expects_continue = head.expects_continue();
         let kind = head.body();
-        // A request without a body keeps its fields as received until something reads them
-        // (see `txn::fields::ClientFields`); one with a body, or one that asks to switch
-        // protocols, goes into the map now (the framing and upgrade fields are the proxy's to
-        // rewrite).
-        let (parts, received) = if kind == BodyKind::Empty && !head.wants_upgrade() {
+        // A request keeps its fields as received until something reads them (see
+        // `txn::fields::ClientFields`); one that asks to switch protocols goes into the map now
+        // (the upgrade fields are the proxy's to rewrite).
+        let (parts, received) = if !head.wants_upgrade() {
             let (parts, lines) = head.into_parts_and_lines();
             (parts, ClientFields::Lines(lines))
         } else {

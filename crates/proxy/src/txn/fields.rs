@@ -353,6 +353,19 @@ pub(crate) fn append_all(map: &mut HeaderMap, from: HeaderMap) {
     }
 }
 
+/// The `Content-Length` of a request's fields as received (`lines`) that goes on to its
+/// origin, as the map's way reads it once they are put and the fields of one hop removed: the
+/// first such line's value (the codec refused others of another value).
+pub(crate) fn received_length(lines: &FieldLines) -> Option<&[u8]> {
+    let mut length = None;
+    each_received(lines, |name, value, forwarded| {
+        if forwarded && length.is_none() && is_name(name, b"content-length") {
+            length = Some(value);
+        }
+    });
+    length
+}
+
 /// The values of a request's `Host` fields as received (any case), sharing the head's bytes.
 pub(crate) fn hosts(lines: &FieldLines) -> impl Iterator<Item = bytes::Bytes> + '_ {
     let named = lines.iter().enumerate().filter(|(_, (name, _))| is_name(name, b"host"));

@@ -457,3 +457,109 @@ async fn a_request_transform_puts_the_fields_as_received_in_the_map() {
     let via = format!("http/1.1 edge (hookyard/{VERSION})");
     assert_eq!(head, format!("GET /r HTTP/1.1\r\nHost: {origin}\r\nX-A: 1\r\nvia: {via}\r\n\r\n"));
 }
+
+/// A raw origin on 127.0.0.1:0: for each connection, reads one request whole (its body as its
+/// fields frame it), sends its head and its body (de-chunked) to the test, then answers
+/// `response` and closes.
+async fn whole_origin(
+    response: &'static str,
+) -> (SocketAddr, mpsc::UnboundedReceiver<(String, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (requests, received) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let requests = requests.clone();
+            tokio::spawn(async move {
+                let mut read = Vec::new();
+                let complete = |read: &[u8]| {
+                    let text = String::from_utf8_lossy(read);
+                    let (head, rest) = text.split_once("\r\n\r\n")?;
+                    let lower = head.to_ascii_lowercase();
+                    let length = lower.lines().find_map(|l| l.strip_prefix("content-length:"));
+                    let body = if let Some(length) = length {
+                        let length: usize = length.trim().parse().unwrap();
+                        (rest.len() >= length).then(|| rest[..length].to_owned())?
+                    } else if lower.contains("\r\ntransfer-encoding: chunked") {
+                        let (mut body, mut rest) = (String::new(), rest);
+                        loop {
+                            let (size, after) = rest.split_once("\r\n")?;
+                            let size = usize::from_str_radix(size.trim(), 16).unwrap();
+                            if size == 0 {
+                                after.starts_with("\r\n").then_some(())?;
+                                break body;
+                            }
+                            (after.len() >= size + 2).then_some(())?;
+                            body.push_str(&after[..size]);
+                            rest = &after[size + 2..];
+                        }
+                    } else {
+                        String::new()
+                    };
+                    Some((format!("{head}\r\n\r\n"), body))
+                };
+                let mut buf = [0u8; 4096];
+                let request = loop {
+                    if let Some(request) = complete(&read) {
+                        break request;
+                    }
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read.extend_from_slice(&buf[..n]),
+                    }
+                };
+                let _ = requests.send(request);
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (addr, received)
+}
+
+/// A request with a body nothing reads goes to its origin from the client's field lines too:
+/// its `Content-Length` in the client's place and spelling, a chunked body's coding (one hop's)
+/// replaced by the origin client's own after the fields the proxy added, whether no plugin, a
+/// rule's that only adds fields, or hook callbacks that read nothing run.
+#[tokio::test]
+async fn a_request_with_a_body_goes_with_its_fields_as_received() {
+    let hooks = "plugins:\n  - path: txn_hooks.so\n";
+    let adds = " @plugin=add_header.so @pparam=x-a:3";
+    let via = format!("http/1.1 edge (hookyard/{VERSION})");
+    for (chain, plugins) in [("", ""), (adds, ""), ("", hooks)] {
+        let (origin, mut requests) = whole_origin(ORIGIN_RESPONSE).await;
+        let settings =
+            "forwarding: {via_hostname: edge}\nplugin_dirs: [plugins]\nruntime_dir: run\n";
+        let remap = format!("map http://site.test/ http://{origin}/{chain}\n");
+        let dir = config_dir(&[
+            ("remap.config", &remap),
+            ("hookyard.yaml", settings),
+            ("plugin.yaml", plugins),
+        ]);
+        build_plugins(dir.path(), &[TXN_HOOKS, ADD_HEADER]);
+        let proxy = proxy(Some(dir.path()));
+        let added = if chain.is_empty() { String::new() } else { "x-a: 3\r\n".to_owned() };
+        let case = format!("{chain:?} {plugins:?}");
+        let sized = "POST /up HTTP/1.1\r\nX-First: 1\r\nhOsT: site.test\r\nContent-Length: 5\r\n\
+                     X-A: 2\r\nConnection: close\r\n\r\nhello";
+        let answer = exchange(proxy.addrs()[0], sized.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{case}: {answer}");
+        let (head, body) = within("the origin's request", requests.recv()).await.unwrap();
+        let want = format!(
+            "POST /up HTTP/1.1\r\nX-First: 1\r\nhOsT: {origin}\r\nContent-Length: 5\r\n\
+             X-A: 2\r\n{added}via: {via}\r\n\r\n"
+        );
+        assert_eq!((head.as_str(), body.as_str()), (want.as_str(), "hello"), "{case}");
+        let chunked = "POST /up HTTP/1.1\r\nX-First: 1\r\nhOsT: site.test\r\n\
+                       Transfer-Encoding: chunked\r\nX-A: 2\r\nConnection: close\r\n\r\n\
+                       5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        let answer = exchange(proxy.addrs()[0], chunked.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{case}: {answer}");
+        let (head, body) = within("the origin's request", requests.recv()).await.unwrap();
+        let want = format!(
+            "POST /up HTTP/1.1\r\nX-First: 1\r\nhOsT: {origin}\r\nX-A: 2\r\n{added}via: {via}\r\n\
+             transfer-encoding: chunked\r\n\r\n"
+        );
+        assert_eq!((head.as_str(), body.as_str()), (want.as_str(), "hello world"), "{case}");
+    }
+}
