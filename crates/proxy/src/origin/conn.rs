@@ -462,8 +462,8 @@ fn framing_of(
         headers.remove(header::CONTENT_LENGTH);
         return BodyKind::Chunked;
     }
-    let received = received.and_then(crate::txn::fields::received_length);
-    let length = received
+    let client_length = received.and_then(crate::txn::fields::received_length);
+    let length = client_length
         .or_else(|| headers.get(header::CONTENT_LENGTH).map(HeaderValue::as_bytes))
         .map(|v| std::str::from_utf8(v).ok().and_then(|s| s.trim().parse::<u64>().ok()));
     match length {
@@ -527,8 +527,9 @@ mod tests {
         }
     }
 
-    /// A request written as the origin client writes it, and how its body goes: `lines` (the
-    /// client's fields as received, the map holding those added) or in the map (`parts`).
+    /// How a request's body of `kind` (as the codec read it) goes, and its head as the origin
+    /// client writes it: the client's fields `received` as lines (`parts`' map holding those
+    /// added) or in the map.
     fn written(
         parts: &mut Parts,
         received: Option<&ClientFields>,
