@@ -108,7 +108,8 @@ impl CCont {
     /// Runs the handler for a hook and counts its time (warning when over `slow`); a destroyed
     /// continuation continues.
     pub(crate) fn fire_hook(&self, hook: HookId, edata: *mut c_void, slow: Duration) -> Outcome {
-        // The TSC, not `clock_gettime`: two reads on every callback of every transaction.
+        // The TSC where it runs at a constant rate (`quanta`), not `clock_gettime`: two reads
+        // on every callback of every transaction.
         let started = quanta::Instant::now();
         let result = self.fire(abi::HY_EVENT_HOOK_BASE + hook.number() as i32, edata);
         self.plugin.timed(hook.index(), hook.name(), started.elapsed(), slow);

@@ -40,9 +40,9 @@ impl SignalHandlers {
     /// Serves until a drain (SIGTERM, SIGINT or `ctl drain`) has run its course, reloading on
     /// SIGHUP and reopening the access log on SIGUSR1; then returns, the process's work done.
     ///
-    /// A drain keeps the listeners open for `drain.grace` (a second SIGTERM or SIGINT ends the
-    /// grace at once), then closes them and waits for what still runs, until `drain.deadline`
-    /// from its start.
+    /// A drain keeps the listeners open for `drain.grace` (a SIGTERM or SIGINT during it, the
+    /// second or the first after `ctl drain`, ends the grace at once), then closes them and
+    /// waits for what still runs, until `drain.deadline` from its start.
     ///
     /// # Errors
     ///
