@@ -274,17 +274,11 @@ impl LentRequest {
         let added = std::mem::take(headers);
         self.fields.put(headers)?;
         remove_hop_by_hop(headers);
-        let mut name = None;
-        for (key, value) in added {
-            // Later values of one name come without it.
-            if key.is_some() {
-                name = key;
-            }
-            match &name {
-                Some(host) if *host == header::HOST => drop(headers.insert(host, value)),
-                Some(name) => drop(headers.append(name.clone(), value)),
-                None => {}
-            }
+        // The proxy's `Host` takes the client's place.
+        let host = added.get(header::HOST).cloned();
+        append_all(headers, added);
+        if let Some(host) = host {
+            headers.insert(header::HOST, host);
         }
         Ok(())
     }
