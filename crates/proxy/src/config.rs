@@ -28,8 +28,8 @@ pub use forwarding::{ForwardedParams, Forwarding, Via};
 pub use origin_tls::OriginTls;
 pub use plugins::{GlobalPluginSpec, PluginConfig, PluginSource, is_wasm};
 pub use settings::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Dns, Drain, DroppedHook, HealthChecks, Http2, Limits,
-    OriginPool, Retirement, Settings, Timeouts, Transforms, Wasm,
+    CpuAffinity, DEFAULT_HEALTH_PATH, DEFAULT_LISTEN, Dns, Drain, DroppedHook, HealthChecks, Http2,
+    Limits, OriginPool, Retirement, Settings, Timeouts, Transforms, Wasm,
 };
 pub use strategies::{STRATEGIES_FILE, Strategies};
 pub use tls::{CertFiles, CertSpec, TlsSettings, TlsVersion};

@@ -295,6 +295,7 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
     note(o.admin != n.admin, "admin");
     note(o.metrics != n.metrics, "metrics");
     note(o.workers != n.workers, "workers");
+    note(o.worker_cpu_affinity != n.worker_cpu_affinity, "worker_cpu_affinity");
     note(o.runtime_dir != n.runtime_dir, "runtime_dir");
     note(o.timeouts.origin_connect != n.timeouts.origin_connect, "timeouts.origin_connect");
     note(o.limits.max_connections != n.limits.max_connections, "limits.max_connections");
@@ -306,4 +307,26 @@ fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
     note(o.watch != n.watch, "watch");
     note(o.log != n.log, "log");
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CpuAffinity;
+
+    #[test]
+    fn settings_read_at_start_only_are_named_when_a_reload_changes_them() {
+        let old = Config::embedded();
+        assert!(restart_notes(&old, &Config::embedded()).is_empty());
+        let mut new = Config::embedded();
+        new.settings.workers = Some(3);
+        new.settings.worker_cpu_affinity = CpuAffinity::Auto;
+        assert_eq!(
+            restart_notes(&old, &new),
+            [
+                "`workers` changed: takes effect at the next start",
+                "`worker_cpu_affinity` changed: takes effect at the next start",
+            ]
+        );
+    }
 }

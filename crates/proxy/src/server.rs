@@ -6,6 +6,7 @@
 //! generation ([`Serving`]: workers, the reloader), the [`Reloader`] (control channel, watcher),
 //! counters ([`Stats`]: workers, control), connection caps, and the transaction sampler.
 
+mod affinity;
 mod handover;
 pub(crate) mod listen;
 mod worker;
@@ -20,7 +21,7 @@ use std::time::Instant;
 
 use hookyard_host::Link;
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::access_log::AccessLog;
 use crate::config::{Config, Problems};
@@ -166,6 +167,10 @@ impl Server {
             .or(settings.workers)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .max(1);
+        let cpus = affinity::plan(&settings.worker_cpu_affinity, workers).map_err(|reason| {
+            let line = settings.worker_cpu_affinity_line;
+            StartError::Config(problem_in(&config, crate::config::SETTINGS_FILE, line, reason))
+        })?;
         let (bound, mut inherited) = match (listeners, predecessor) {
             (_, Some(mut predecessor)) => {
                 let bound = std::mem::take(&mut predecessor.listeners);
@@ -188,7 +193,9 @@ impl Server {
         let addrs: Vec<SocketAddr> = bound.iter().filter(|b| !b.tls).map(|b| b.addr).collect();
         let tls_addrs: Vec<SocketAddr> = bound.iter().filter(|b| b.tls).map(|b| b.addr).collect();
         if !tls_addrs.is_empty() && config.tls.count() == 0 {
-            return Err(StartError::Config(no_certificate(&config)));
+            let reason = "--listen-tls is given but no certificate is configured";
+            let file = crate::config::MULTICERT_FILE;
+            return Err(StartError::Config(problem_in(&config, file, 0, reason.to_owned())));
         }
         let tls = crate::tls::TlsServer::new(&tls_addrs).map_err(|e| StartError::Spawn {
             what: "TLS ticketer",
@@ -238,7 +245,7 @@ impl Server {
         let sockets = listen::per_worker(bound, workers)
             .map_err(|source| StartError::Spawn { what: "worker listeners", source })?;
         let (stop, stopped) = watch::channel(false);
-        let mut threads = spawn_workers(sockets, &control, &stopped)?;
+        let mut threads = spawn_workers(sockets, &cpus, &control, &stopped)?;
         let (admin_path, metrics_addr) = (endpoints.admin_path.clone(), endpoints.metrics_addr());
         threads.push(endpoints.spawn(control.clone(), stopped.clone())?);
         threads.extend(crate::pool::health::start(
@@ -248,6 +255,10 @@ impl Server {
         threads.extend(crate::watch::start(&control.reloader, stopped));
         info!(listen = ?addrs, listen_tls = ?tls_addrs, workers, config = %source,
             admin = ?admin_path, metrics = ?metrics_addr, "hookyard started");
+        if cpus.iter().any(Option::is_some) {
+            let cpus: Vec<usize> = cpus.iter().flatten().copied().collect();
+            info!(?cpus, "workers pinned, the first worker to the first CPU listed");
+        }
         if let Some(predecessor) = inherited {
             let pid = predecessor.pid;
             // Serving already: a predecessor that does not answer any more changes nothing here.
@@ -316,19 +327,20 @@ fn load_plugins_into(
 }
 
 /// The problem of TLS listeners without a certificate, from the command line.
-fn no_certificate(config: &Config) -> Problems {
+/// A problem at `line` (0: none) of the configuration's file `name`.
+fn problem_in(config: &Config, name: &str, line: usize, reason: String) -> Problems {
     let file = match &config.source {
-        crate::config::Source::Dir(dir) => dir.join(crate::config::MULTICERT_FILE),
-        crate::config::Source::Embedded => PathBuf::from(crate::config::MULTICERT_FILE),
+        crate::config::Source::Dir(dir) => dir.join(name),
+        crate::config::Source::Embedded => PathBuf::from(name),
     };
-    let reason = "--listen-tls is given but no certificate is configured".to_owned();
-    Problems(vec![crate::config::Problem { file, line: 0, reason }])
+    Problems(vec![crate::config::Problem { file, line, reason }])
 }
 
 /// One thread per worker, each with its listeners (the plain ones first, then one per TLS
-/// address).
+/// address), on its CPU of `cpus` if it has one.
 fn spawn_workers(
     sockets: Vec<Vec<listen::WorkerListener>>,
+    cpus: &[Option<usize>],
     control: &Arc<Control>,
     stopped: &watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, StartError> {
@@ -351,9 +363,17 @@ fn spawn_workers(
         let access_log = control.access_log.clone();
         let (limit, stopped) = (control.limits.clients.clone(), stopped.clone());
         let drain = control.drain.clone();
+        let cpu = cpus.get(index).copied().flatten();
         let thread = std::thread::Builder::new()
             .name(format!("hookyard-worker-{index}"))
             .spawn(move || {
+                if let Some(cpu) = cpu {
+                    // Unpinned, it still serves: the kernel places it.
+                    match affinity::pin(cpu) {
+                        Ok(()) => debug!(worker = index, cpu, "worker pinned"),
+                        Err(e) => warn!(worker = index, cpu, error = %e, "cannot pin the worker"),
+                    }
+                }
                 let worker = Worker::new(index, serving, sampler, stats, limit, access_log, drain);
                 worker::run(listeners, worker, stopped);
             })

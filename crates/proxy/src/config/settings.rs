@@ -1,5 +1,6 @@
 //! `hookyard.yaml`: listeners, the control socket, timeouts and limits.
 
+mod affinity;
 mod dns;
 mod drain;
 mod health_checks;
@@ -23,6 +24,7 @@ use super::origin_tls::{self, OriginTls};
 use super::tls::TlsSettings;
 use super::yaml::{self, Reader, is_null};
 use crate::log::LogSettings;
+pub use affinity::CpuAffinity;
 pub use dns::Dns;
 pub use drain::Drain;
 pub use health_checks::HealthChecks;
@@ -147,6 +149,11 @@ pub struct Settings {
     pub metrics: Option<SocketAddr>,
     /// Worker threads (one runtime, listener and origin pool each); `None`: one per core.
     pub workers: Option<usize>,
+    /// The CPU each worker thread runs on.
+    pub worker_cpu_affinity: CpuAffinity,
+    /// The line of `worker_cpu_affinity` (0: not given).
+    #[serde(skip)]
+    pub worker_cpu_affinity_line: usize,
     /// Where plugins are looked for, in order.
     pub plugin_dirs: Vec<PathBuf>,
     /// Where plugin copies and the default control socket live; `None`: the default.
@@ -205,6 +212,8 @@ impl Default for Settings {
             admin: None,
             metrics: None,
             workers: None,
+            worker_cpu_affinity: CpuAffinity::Off,
+            worker_cpu_affinity_line: 0,
             plugin_dirs: Vec::new(),
             runtime_dir: None,
             runtime_dir_line: 0,
@@ -229,10 +238,10 @@ impl Default for Settings {
     }
 }
 
-const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, \
-                    dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, \
-                    origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, \
-                    wasm, origin_pool";
+const KEYS: &str = "listen, tls_listen, tls, admin, metrics, workers, worker_cpu_affinity, \
+                    plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, \
+                    limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, \
+                    transforms, health_checks, dns, wasm, origin_pool";
 
 impl Settings {
     /// Parses a `hookyard.yaml` text; relative paths are taken from `dir`.
@@ -290,6 +299,12 @@ impl Settings {
                 }
                 "workers" => {
                     settings.workers = r.count(value, "`workers`", 1024).map(|n| n as usize)
+                }
+                "worker_cpu_affinity" => {
+                    if let Some(affinity) = affinity::parse(&mut r, value) {
+                        settings.worker_cpu_affinity = affinity;
+                    }
+                    settings.worker_cpu_affinity_line = key.span.start.line();
                 }
                 "plugin_dirs" => {
                     settings.plugin_dirs =
@@ -469,7 +484,7 @@ mod tests {
     use super::*;
     use crate::config::{ForwardedParams, Via};
 
-    fn parse(text: &str) -> Result<Settings, Vec<String>> {
+    pub(super) fn parse(text: &str) -> Result<Settings, Vec<String>> {
         Settings::parse(Path::new("/c/hookyard.yaml"), Path::new("/c"), text)
             .map_err(|ps| ps.iter().map(ToString::to_string).collect())
     }
@@ -517,7 +532,7 @@ mod tests {
             [
                 "/c/hookyard.yaml:1: `listen`: `nowhere` is not an IP:PORT address",
                 "/c/hookyard.yaml:1: `listen` needs at least one address",
-                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, wasm, origin_pool)",
+                "/c/hookyard.yaml:2: unknown key `bogus` in hookyard.yaml (expected listen, tls_listen, tls, admin, metrics, workers, worker_cpu_affinity, plugin_dirs, runtime_dir, dynamic_reload, watch, health_path, timeouts, limits, retirement, http2, origin_tls, forwarding, log, access_log, drain, transforms, health_checks, dns, wasm, origin_pool)",
                 "/c/hookyard.yaml:4: `timeouts.idle` must be a positive duration such as 500ms, 10s, 2m or 1h (or a number of seconds), at most 8760h",
                 "/c/hookyard.yaml:5: unknown key `nap` in `timeouts` (expected header_read, origin_connect, origin_response, idle, shutdown, transaction_active, hook_pending)",
                 "/c/hookyard.yaml:6: `workers` must be an integer from 1 to 1024",

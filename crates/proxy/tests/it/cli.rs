@@ -60,15 +60,20 @@ fn run_takes_a_relative_config_and_relative_plugin_dirs() {
 #[test]
 fn a_start_up_error_is_said_once_in_plain_text() {
     let dir = config_dir(&[("remap.config", "map http://a.test/\n")]);
-    let output = hookyard(dir.path())
+    let stderr = refused_start(dir.path());
+    assert_eq!(stderr.matches("remap.config:1:").count(), 1, "{stderr}");
+    assert!(stderr.contains("hookyard: cannot start: the configuration has problems"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {stderr}");
+}
+
+/// `hookyard run` on the configuration in `dir`, which must refuse to start: what it says.
+fn refused_start(dir: &Path) -> String {
+    let output = hookyard(dir)
         .args(["run", "--config", ".", "--listen", "127.0.0.1:0", "--admin", "admin.sock"])
         .output()
         .unwrap();
     assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.matches("remap.config:1:").count(), 1, "{stderr}");
-    assert!(stderr.contains("hookyard: cannot start: the configuration has problems"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {stderr}");
+    String::from_utf8(output.stderr).unwrap()
 }
 
 /// Starts `hookyard run` in `cwd` with `args`; returns it and its stderr lines as they come,
@@ -174,4 +179,85 @@ fn slow_plugin_callbacks_are_timed_and_named_in_a_warning() {
     let fast =
         "hookyard_plugin_remap_seconds_bucket{plugin=\"recorder\",version=\"test\",le=\"0.01\"} 0";
     assert!(page.contains(fast), "{page}");
+}
+
+/// The CPUs of a `/proc` status's `Cpus_allowed_list` (`0-3,6`).
+fn allowed_cpus(status: &str) -> Vec<usize> {
+    let list = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .expect("a status gives its CPUs")
+        .trim();
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(first.parse::<usize>().unwrap()..=last.parse().unwrap());
+    }
+    cpus
+}
+
+/// The CPUs each thread of `pid` may run on, its worker threads' in start order, and the
+/// others'.
+fn threads_cpus(pid: u32) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let mut tasks: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| task.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    tasks.sort_unstable();
+    let (mut workers, mut others) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/task/{task}/comm")).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/task/{task}/status")).unwrap();
+        // `hookyard-worker-N`, cut to the kernel's 15 bytes.
+        let to = if comm.starts_with("hookyard-worker") { &mut workers } else { &mut others };
+        to.push(allowed_cpus(&status));
+    }
+    (workers, others)
+}
+
+#[test]
+fn workers_run_on_the_cpus_worker_cpu_affinity_gives() {
+    let ours = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let listed = *ours.last().unwrap();
+    let cases = [
+        (format!("workers: 3\nworker_cpu_affinity: [{listed}]\n"), vec![vec![listed]; 3]),
+        (
+            "workers: 3\nworker_cpu_affinity: auto\n".to_owned(),
+            (0..3).map(|i| vec![ours[i % ours.len()]]).collect(),
+        ),
+        ("workers: 2\n".to_owned(), vec![ours.clone(); 2]),
+    ];
+    for (settings, expected) in cases {
+        let dir = config_dir(&[("hookyard.yaml", &settings)]);
+        let args = ["--config", ".", "--listen", "127.0.0.1:0", "--admin", "admin.sock"];
+        let (mut child, _, addr) = start_run(dir.path(), &args);
+        let answer = http_get(&addr, "site.test", "/_hookyard/health");
+        // Each worker pins itself as it starts.
+        let start = Instant::now();
+        let (workers, others) = loop {
+            let (workers, others) = threads_cpus(child.id());
+            if workers == expected || start.elapsed() > DEADLINE {
+                break (workers, others);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(answer.ends_with("ok\n"), "{settings}: {answer}");
+        assert_eq!(workers, expected, "{settings}");
+        assert!(others.iter().all(|cpus| *cpus == ours), "{settings}: the others stay: {others:?}");
+    }
+}
+
+#[test]
+fn a_cpu_the_proxy_may_not_run_on_is_refused_at_start() {
+    let ours = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let other = (0..1024).find(|cpu| !ours.contains(cpu)).unwrap();
+    let settings = format!("workers: 2\nworker_cpu_affinity: [{}, {other}]\n", ours[0]);
+    let dir = config_dir(&[("hookyard.yaml", &settings)]);
+    let stderr = refused_start(dir.path());
+    let reason = format!(
+        "hookyard.yaml:2: `worker_cpu_affinity`: CPU {other} is not one this process may run on"
+    );
+    assert!(stderr.contains(&reason), "{stderr}");
 }
