@@ -322,9 +322,9 @@ fn run_load(
         Ok((server, setup)) => {
             plugin = (setup.plugin, setup.note.clone());
             hy.setup = if setup.plugin {
-                "release build, default workers (one per core), one map rule with @plugin=add_header.so @pparam=X-Bench:hookyard".into()
+                "release build, default workers (one per core, pinned: worker_cpu_affinity: auto), one map rule with @plugin=add_header.so @pparam=X-Bench:hookyard".into()
             } else {
-                "release build, default workers (one per core), one map rule WITHOUT plugin (the proxy refused it)".into()
+                "release build, default workers (one per core, pinned: worker_cpu_affinity: auto), one map rule WITHOUT plugin (the proxy refused it)".into()
             };
             hy.server = Some(server);
         }
@@ -337,7 +337,7 @@ fn run_load(
     // hookyard with a global plugin of eight hook callbacks per transaction, no remap plugin.
     let mut hooks = Contender::new(
         "hy-8hooks",
-        "release build, default workers, one map rule without plugin, and the global plugin txn_hooks.so: one continuation on 8 hooks of every transaction".into(),
+        "release build, default workers pinned (worker_cpu_affinity: auto), one map rule without plugin, and the global plugin txn_hooks.so: one continuation on 8 hooks of every transaction".into(),
         procs::free_port()?,
     );
     match start_hooks(root, dir, &hooks, binary.as_deref(), origin_port, limit, ready) {
@@ -348,7 +348,7 @@ fn run_load(
     // nginx proxy_pass.
     let mut ngx = Contender::new(
         "nginx",
-        "worker_processes auto, proxy_pass to an upstream with keepalive 64, HTTP/1.1, no access log".into(),
+        "worker_processes auto, worker_cpu_affinity auto, proxy_pass to an upstream with keepalive 64, HTTP/1.1, no access log".into(),
         procs::free_port()?,
     );
     let ngx_dir = dir.join("nginx");

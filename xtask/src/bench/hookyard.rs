@@ -65,10 +65,13 @@ pub(crate) fn rule(from: &str, origin: u16, plugin: Option<(&Path, &[&str])>) ->
     rule
 }
 
-/// `hookyard.yaml`: the runtime directory (control socket) inside the bench directory; the
-/// rest is the defaults (one worker per core).
+/// `hookyard.yaml`: the runtime directory (control socket) inside the bench directory, each
+/// worker pinned to its core (as nginx's are); the rest is the defaults (one worker per core).
 pub(crate) fn settings(dir: &Path) -> String {
-    format!("# written by cargo xtask bench\nruntime_dir: {}\n", dir.join("run").display())
+    format!(
+        "# written by cargo xtask bench\nruntime_dir: {}\nworker_cpu_affinity: auto\n",
+        dir.join("run").display()
+    )
 }
 
 /// Runs `binary` on the configuration in `dir`, listening on `addr` (its output to `dir/log`),

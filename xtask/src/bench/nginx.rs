@@ -39,9 +39,9 @@ pub(crate) fn origin_conf(dir: &Path, port: u16) -> String {
     conf(dir, 1, "", &server)
 }
 
-/// The contender: `worker_processes auto` (one per core), `proxy_pass` to an upstream with a
-/// keepalive pool, HTTP/1.1 to the origin, no access log, no buffering limits in the way of a
-/// 37-byte body.
+/// The contender: `worker_processes auto` (one per core, each pinned to it by
+/// `worker_cpu_affinity auto`), `proxy_pass` to an upstream with a keepalive pool, HTTP/1.1 to
+/// the origin, no access log, no buffering limits in the way of a 37-byte body.
 pub(crate) fn proxy_conf(dir: &Path, port: u16, origin: u16) -> String {
     let server = format!(
         "    server {{\n\
@@ -61,7 +61,7 @@ pub(crate) fn proxy_conf(dir: &Path, port: u16, origin: u16) -> String {
 /// work in the process started (what a profiler that follows one process needs).
 pub(crate) fn single_process(conf: &str) -> String {
     conf.replace("master_process on;", "master_process off;")
-        .replace("worker_processes auto;", "worker_processes 1;")
+        .replace("worker_processes auto;\nworker_cpu_affinity auto;", "worker_processes 1;")
 }
 
 /// The TLS contender: as [`proxy_conf`], on a TLS listener with HTTP/2 (`cert` and `key`, TLS 1.3
@@ -106,7 +106,12 @@ fn upstream(origin: u16, idle: u32) -> String {
 /// `workers` 0 means `auto`.
 fn conf(dir: &Path, workers: u32, upstream: &str, server: &str) -> String {
     let d = dir.display();
-    let workers = if workers == 0 { "auto".to_owned() } else { workers.to_string() };
+    // One worker per core, each pinned to its own, as hookyard's workers are in the bench.
+    let workers = if workers == 0 {
+        "auto;\nworker_cpu_affinity auto".to_owned()
+    } else {
+        workers.to_string()
+    };
     let user = if is_root() { "user root;\n" } else { "" };
     format!(
         "# written by cargo xtask bench\n\
@@ -205,7 +210,7 @@ mod tests {
         assert!(conf.contains("master_process off;"));
         assert!(conf.contains("worker_processes 1;"));
         assert!(!conf.contains("master_process on;"));
-        assert!(!conf.contains("auto;"));
+        assert!(!conf.contains("auto;"), "{conf}");
     }
 
     #[test]
@@ -216,7 +221,7 @@ mod tests {
         assert!(conf.contains("keepalive 64;"));
         assert!(conf.contains("proxy_set_header Connection \"\";"));
         assert!(conf.contains("pid /tmp/b/nginx/nginx.pid;"));
-        assert!(conf.contains("worker_processes auto;"));
+        assert!(conf.contains("worker_processes auto;\nworker_cpu_affinity auto;\n"));
         assert_eq!(conf.matches('{').count(), conf.matches('}').count());
     }
 
