@@ -121,12 +121,20 @@ fn table(sides: &[Side]) -> String {
     // work (wrk, the origin) does not blur.
     let cpu: Vec<Option<f64>> = sides.iter().map(Side::median_cpu_us).collect();
     if let [Some(plain), Some(native), Some(wasm)] = cpu[..] {
+        let (native_cost, wasm_cost) = (native - plain, wasm - plain);
         out.push_str(&format!(
-            "  cpu per request over plain ({plain:.2} us): native {:.2} us, wasm {:.2} us, ratio {:.2}\n",
-            native - plain,
-            wasm - plain,
-            (wasm - plain) / (native - plain)
+            "  cpu per request over plain ({plain:.2} us): native {native_cost:.2} us, wasm \
+             {wasm_cost:.2} us, "
         ));
+        let spread = cpu_spread_us(&sides[0]);
+        if native_cost > spread {
+            out.push_str(&format!("ratio {:.2}\n", wasm_cost / native_cost));
+        } else {
+            out.push_str(&format!(
+                "ratio not measured: native's cost is within the plain proxy's spread between \
+                 rounds ({spread:.2} us)\n"
+            ));
+        }
         // What a request costs the whole proxy with each filter: the filters' cost in
         // proportion to the rest of the work.
         out.push_str(&format!(
@@ -135,6 +143,14 @@ fn table(sides: &[Side]) -> String {
         ));
     }
     out
+}
+
+/// How far apart `side`'s rounds are in CPU time, in microseconds per request (0 with one
+/// round or none measured).
+fn cpu_spread_us(side: &Side) -> f64 {
+    let cpu = side.samples.iter().filter_map(|s| s.cpu_us);
+    let (low, high) = cpu.fold((f64::MAX, 0.0_f64), |(lo, hi), c| (lo.min(c), hi.max(c)));
+    if high > 0.0 { high - low } else { 0.0 }
 }
 
 /// How far apart `side`'s rounds are, in microseconds per request (0 with one round).
@@ -199,5 +215,23 @@ mod tests {
             report.contains("whole proxy: native 12.00 us, wasm 13.00 us, ratio 1.08"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn a_cpu_cost_within_the_plain_rounds_spread_gets_no_ratio() {
+        let mut sides = [
+            side("plain", &[50000.0, 50000.0]),
+            side("native", &[40000.0]),
+            side("wasm", &[37037.0]),
+        ];
+        for (sample, cpu) in sides[0].samples.iter_mut().zip([13.5, 14.0]) {
+            sample.cpu_us = Some(cpu);
+        }
+        sides[1].samples[0].cpu_us = Some(13.6);
+        sides[2].samples[0].cpu_us = Some(15.5);
+        let report = table(&sides);
+        let line = report.lines().find(|l| l.contains("cpu per request over plain")).unwrap();
+        assert!(line.contains("ratio not measured"), "{report}");
+        assert!(line.contains("spread between rounds (0.50 us)"), "{report}");
     }
 }
