@@ -32,6 +32,8 @@ pub(crate) struct Control {
     pub(crate) drain: Arc<crate::drain::Drain>,
     /// The sockets kept for a successor (`run --takeover`).
     pub(crate) handover: crate::server::Handover,
+    /// The settings the server started with: those read at start only stay in force.
+    pub(crate) start_settings: Box<crate::config::Settings>,
 }
 
 impl std::fmt::Debug for Control {
@@ -64,12 +66,13 @@ impl Control {
     }
 
     /// The settings in force (`ctl config`): the serving generation's `hookyard.yaml` with its
-    /// defaults, and what the command line and start-up decided instead — the bound listen,
-    /// TLS and metrics addresses, the control socket, the worker count and the runtime
-    /// directory.
+    /// defaults, but the start's for those read at start only, and what the command line and
+    /// start-up decided instead — the bound listen, TLS and metrics addresses, the control
+    /// socket, the worker count and the runtime directory.
     pub(crate) fn effective_settings(&self) -> Result<serde_json::Value, serde_json::Error> {
         let generation = self.reloader.serving().load();
         let mut settings = generation.config.settings.clone();
+        crate::reload::keep_start_only(&mut settings, &self.start_settings);
         settings.listen.clone_from(&self.addrs);
         settings.tls_listen = self.tls.addrs().collect();
         settings.admin.clone_from(&self.admin_path);

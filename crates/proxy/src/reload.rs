@@ -12,7 +12,7 @@ use hookyard_remap::Retire;
 use hookyard_host::Link;
 use tracing::{info, warn};
 
-use crate::config::{Config, Problems, Source};
+use crate::config::{Config, Problems, Settings, Source};
 use crate::generation::{Generation, Serving, load_plugins, problems};
 use crate::report::{PluginLoad, ReloadReport};
 
@@ -283,30 +283,39 @@ fn millis(start: Instant) -> f64 {
 
 /// Settings a running server cannot change.
 fn restart_notes(old: &Config, new: &Config) -> Vec<String> {
-    let (o, n) = (&old.settings, &new.settings);
-    let mut notes = Vec::new();
-    let mut note = |changed: bool, what: &str| {
-        if changed {
-            notes.push(format!("`{what}` changed: takes effect at the next start"));
-        }
-    };
-    note(o.listen != n.listen, "listen");
-    note(o.tls_listen != n.tls_listen, "tls_listen");
-    note(o.admin != n.admin, "admin");
-    note(o.metrics != n.metrics, "metrics");
-    note(o.workers != n.workers, "workers");
-    note(o.worker_cpu_affinity != n.worker_cpu_affinity, "worker_cpu_affinity");
-    note(o.runtime_dir != n.runtime_dir, "runtime_dir");
-    note(o.timeouts.origin_connect != n.timeouts.origin_connect, "timeouts.origin_connect");
-    note(o.limits.max_connections != n.limits.max_connections, "limits.max_connections");
-    note(
-        o.limits.max_control_connections != n.limits.max_control_connections,
-        "limits.max_control_connections",
-    );
-    note(o.origin_pool != n.origin_pool, "origin_pool");
-    note(o.watch != n.watch, "watch");
-    note(o.log != n.log, "log");
-    notes
+    let mut kept = new.settings.clone();
+    let changed = keep_start_only(&mut kept, &old.settings);
+    changed.iter().map(|what| format!("`{what}` changed: takes effect at the next start")).collect()
+}
+
+/// Puts back into `settings` the values of `start` for the settings read at start only (a
+/// reload does not apply them), and names those that differed.
+pub(crate) fn keep_start_only(settings: &mut Settings, start: &Settings) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($($name:literal => $($field:ident).+;)*) => {$(
+            if settings.$($field).+ != start.$($field).+ {
+                changed.push($name);
+                settings.$($field).+.clone_from(&start.$($field).+);
+            }
+        )*};
+    }
+    keep! {
+        "listen" => listen;
+        "tls_listen" => tls_listen;
+        "admin" => admin;
+        "metrics" => metrics;
+        "workers" => workers;
+        "worker_cpu_affinity" => worker_cpu_affinity;
+        "runtime_dir" => runtime_dir;
+        "timeouts.origin_connect" => timeouts.origin_connect;
+        "limits.max_connections" => limits.max_connections;
+        "limits.max_control_connections" => limits.max_control_connections;
+        "origin_pool" => origin_pool;
+        "watch" => watch;
+        "log" => log;
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -328,5 +337,19 @@ mod tests {
                 "`worker_cpu_affinity` changed: takes effect at the next start",
             ]
         );
+    }
+
+    #[test]
+    fn the_settings_in_force_keep_the_starts_for_those_read_at_start() {
+        let start = Config::embedded().settings;
+        let mut reloaded = start.clone();
+        reloaded.worker_cpu_affinity = CpuAffinity::Cpus(vec![1, 0]);
+        reloaded.limits.max_connections = Some(7);
+        reloaded.limits.max_headers = 9;
+        let changed = keep_start_only(&mut reloaded, &start);
+        assert_eq!(changed, ["worker_cpu_affinity", "limits.max_connections"]);
+        assert_eq!(reloaded.worker_cpu_affinity, CpuAffinity::Off);
+        assert_eq!(reloaded.limits.max_connections, start.limits.max_connections);
+        assert_eq!(reloaded.limits.max_headers, 9, "a reload applies the others");
     }
 }

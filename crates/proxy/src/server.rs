@@ -215,6 +215,7 @@ impl Server {
         let hosts = Arc::new(crate::pool::HostTable::default());
         let resolvers = crate::dns::Resolvers::default();
         let dns = resolvers.for_settings(&config.settings.dns);
+        let start_settings = Box::new(config.settings.clone());
         let first = Generation::new(1, config, remap.current(), hooks, &hosts, dns);
         let serving = Arc::new(Serving::new(first));
         link.set_host_status(Arc::new(crate::pool::PluginHosts::new(hosts.clone(), &serving)));
@@ -241,6 +242,7 @@ impl Server {
             access_log,
             drain: Arc::new(Drain::new()),
             handover,
+            start_settings,
         });
         let sockets = listen::per_worker(bound, workers)
             .map_err(|source| StartError::Spawn { what: "worker listeners", source })?;

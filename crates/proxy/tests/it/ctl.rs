@@ -195,6 +195,25 @@ fn ctl_config_prints_the_settings_in_force() {
     assert_eq!(value["timeouts"]["idle"], serde_json::json!({ "secs": 90, "nanos": 0 }));
     assert_eq!(value["listen"][0], proxy.addr.as_str());
     assert_eq!(value["log"]["format"], "text");
+    assert_eq!(value["worker_cpu_affinity"], "off");
+
+    // A reload applies the idle timeout; the settings read at start only stay the start's.
+    let changed = format!(
+        "{YAML}workers: 2\nworker_cpu_affinity: auto\ntimeouts: {{idle: 30s}}\n\
+         origin_pool: {{max_idle: 5}}\n"
+    );
+    write(proxy.dir.path(), "hookyard.yaml", &changed);
+    let reload = proxy.ctl(&["reload"]);
+    assert!(reload.status.success(), "{}{}", stdout(&reload), stderr(&reload));
+    let notes = stdout(&reload);
+    for what in ["workers", "worker_cpu_affinity", "origin_pool"] {
+        let note = format!("`{what}` changed: takes effect at the next start");
+        assert!(notes.contains(&note), "{note:?} in:\n{notes}");
+    }
+    let text = stdout(&proxy.ctl(&["config"]));
+    for line in ["workers: 1", "worker_cpu_affinity: \"off\"", "  idle: 30s", "  max_idle: 1024"] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in:\n{text}");
+    }
 }
 
 #[test]
