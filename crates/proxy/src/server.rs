@@ -328,7 +328,6 @@ fn load_plugins_into(
     Ok((remap, link, hooks))
 }
 
-/// The problem of TLS listeners without a certificate, from the command line.
 /// A problem at `line` (0: none) of the configuration's file `name`.
 fn problem_in(config: &Config, name: &str, line: usize, reason: String) -> Problems {
     let file = match &config.source {
@@ -370,7 +369,7 @@ fn spawn_workers(
             .name(format!("hookyard-worker-{index}"))
             .spawn(move || {
                 if let Some(cpu) = cpu {
-                    // Unpinned, it still serves: the kernel places it.
+                    // A worker the kernel does not pin serves all the same, where it is put.
                     match affinity::pin(cpu) {
                         Ok(()) => debug!(worker = index, cpu, "worker pinned"),
                         Err(e) => warn!(worker = index, cpu, error = %e, "cannot pin the worker"),
