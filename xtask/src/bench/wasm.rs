@@ -106,17 +106,9 @@ fn table(sides: &[Side]) -> String {
     }
     let (native, wasm) = (cost(rps[1]), cost(rps[2]));
     out.push_str(&format!("  cost per request: native {native:.2} us, wasm {wasm:.2} us, "));
-    // A cost no larger than the plain proxy's own spread between rounds is not measured: the
-    // ratio of one would be noise (a native filter of a few hundred instructions often is).
     let spread = spread_us(&sides[0]);
-    if native > spread {
-        out.push_str(&format!("ratio {:.2} (goal <= 1.3)\n", wasm / native));
-    } else {
-        out.push_str(&format!(
-            "ratio not measured: native's cost is within the plain proxy's spread between \
-             rounds ({spread:.2} us); see the cpu lines\n"
-        ));
-    }
+    out.push_str(&ratio(wasm, native, spread));
+    out.push_str(if native > spread { " (goal <= 1.3)\n" } else { "; see the cpu lines\n" });
     // The same from the servers' own CPU time per request, which the shared machine's other
     // work (wrk, the origin) does not blur.
     let cpu: Vec<Option<f64>> = sides.iter().map(Side::median_cpu_us).collect();
@@ -126,15 +118,8 @@ fn table(sides: &[Side]) -> String {
             "  cpu per request over plain ({plain:.2} us): native {native_cost:.2} us, wasm \
              {wasm_cost:.2} us, "
         ));
-        let spread = cpu_spread_us(&sides[0]);
-        if native_cost > spread {
-            out.push_str(&format!("ratio {:.2}\n", wasm_cost / native_cost));
-        } else {
-            out.push_str(&format!(
-                "ratio not measured: native's cost is within the plain proxy's spread between \
-                 rounds ({spread:.2} us)\n"
-            ));
-        }
+        out.push_str(&ratio(wasm_cost, native_cost, cpu_spread_us(&sides[0])));
+        out.push('\n');
         // What a request costs the whole proxy with each filter: the filters' cost in
         // proportion to the rest of the work.
         out.push_str(&format!(
@@ -143,6 +128,20 @@ fn table(sides: &[Side]) -> String {
         ));
     }
     out
+}
+
+/// wasm's cost over native's, unless native's is no larger than `spread`, the plain proxy's
+/// own between rounds: the ratio would be noise (a native filter of a few hundred
+/// instructions often is).
+fn ratio(wasm: f64, native: f64, spread: f64) -> String {
+    if native > spread {
+        format!("ratio {:.2}", wasm / native)
+    } else {
+        format!(
+            "ratio not measured: native's cost is within the plain proxy's spread between \
+             rounds ({spread:.2} us)"
+        )
+    }
 }
 
 /// How far apart `side`'s rounds are in CPU time, in microseconds per request (0 with one
