@@ -46,6 +46,7 @@ impl Serialize for CpuAffinity {
     }
 }
 
+/// `worker_cpu_affinity`'s value; `None` after saying what is wrong with it.
 pub(super) fn parse(r: &mut Reader<'_>, value: &MarkedYaml<'_>) -> Option<CpuAffinity> {
     const WHAT: &str = "`worker_cpu_affinity`";
     match &value.data {
@@ -54,12 +55,12 @@ pub(super) fn parse(r: &mut Reader<'_>, value: &MarkedYaml<'_>) -> Option<CpuAff
         YamlData::Sequence(items) if !items.is_empty() => {
             let mut cpus = Vec::with_capacity(items.len());
             for item in items {
-                match &item.data {
-                    YamlData::Value(Scalar::Integer(n))
-                        if usize::try_from(*n).is_ok_and(|n| n <= MAX_CPU) =>
-                    {
-                        cpus.push(n.unsigned_abs() as usize);
-                    }
+                let cpu = match &item.data {
+                    YamlData::Value(Scalar::Integer(n)) => usize::try_from(*n).ok(),
+                    _ => None,
+                };
+                match cpu {
+                    Some(cpu) if cpu <= MAX_CPU => cpus.push(cpu),
                     _ => r.error(
                         item,
                         format!("an entry of {WHAT} must be a CPU number from 0 to {MAX_CPU}"),
