@@ -63,17 +63,17 @@ pub(crate) enum OriginError {
     Busy,
 }
 
-/// A request that got no response: why, and the request itself when nothing of it was sent
-/// (no connection could be made), so it can go elsewhere.
+/// A request that got no response: why, and whether nothing of it was sent (no connection could
+/// be made), so it can go elsewhere as it is.
 #[derive(Debug)]
 pub(crate) struct Failed {
     pub(crate) error: OriginError,
-    pub(crate) unsent: Option<Request<RequestBody>>,
+    pub(crate) unsent: bool,
 }
 
 impl From<OriginError> for Failed {
     fn from(error: OriginError) -> Failed {
-        Failed { error, unsent: None }
+        Failed { error, unsent: false }
     }
 }
 
@@ -288,11 +288,11 @@ impl OriginPool {
     /// see [`OriginConn::exchange`]) to `host:port` (`authority`), on an idle connection if there
     /// is one, else a new one; a request an idle connection failed before any byte of its
     /// response arrived goes on another, when its body was empty. A request no connection
-    /// could be made for comes back with the error.
+    /// could be made for is left as it was (see [`Failed::unsent`]).
     pub(crate) async fn send(
         &self,
         to: &Destination,
-        mut request: Request<RequestBody>,
+        request: &mut Request<RequestBody>,
         received: Option<&ClientFields>,
         dns: &Resolver,
     ) -> Result<Response<OriginBody>, Failed> {
@@ -301,23 +301,22 @@ impl OriginPool {
             match conn.exchange(request, received).await {
                 Ok(exchanged) => return Ok(self.respond(authority, conn, exchanged)?),
                 // The origin closed the idle connection as it was taken: the request goes again.
-                Err(Unanswered { error, request: Some(unsent) }) => {
+                Err(Unanswered { error, again: true }) => {
                     debug!(origin = authority, error = %error, "idle origin connection failed");
-                    request = unsent;
                 }
-                Err(Unanswered { error, request: None }) => {
+                Err(Unanswered { error, again: false }) => {
                     return Err(OriginError::Exchange(error).into());
                 }
             }
         }
         let Ok(slot) = self.reserve(authority) else {
-            return Err(Failed { error: OriginError::Busy, unsent: Some(request) });
+            return Err(Failed { error: OriginError::Busy, unsent: true });
         };
         // Boxed: connecting is the rare path, and its future would make every request's larger.
         let started = Instant::now();
         let mut conn = match Box::pin(self.connect(to, dns, slot)).await {
             Ok(conn) => conn,
-            Err(error) => return Err(Failed { error, unsent: Some(request) }),
+            Err(error) => return Err(Failed { error, unsent: true }),
         };
         let took = started.elapsed();
         self.stats().origins.get(&to.label()).connect.record(took);

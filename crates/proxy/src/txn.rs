@@ -707,21 +707,22 @@ impl Transaction {
     async fn origin(
         &mut self,
         conn: &Conn,
-        request: Box<OriginRequest>,
+        mut request: Box<OriginRequest>,
         chain: &Chain,
     ) -> Result<Response<OriginBody>, Answer> {
-        let OriginRequest { mut request, mut to, client_body, mut pool, sent } = *request;
+        // Borrowed where it is: each part moved out would be copied.
+        let OriginRequest { request, to, client_body, pool, sent } = &mut *request;
         let timeout = self.generation.config.settings.timeouts.origin_response;
         let driver = self.driver(conn);
         let sent = loop {
             if let Some(host) = &to.pool_host {
                 host.request();
             }
-            let mut sent = {
+            let sent = {
                 // Pinned where it is made: the exchange's future is large, and awaiting it by
                 // value would move it once more.
                 let sending = std::pin::pin!(conn.worker.origins.send(
-                    &to,
+                    to,
                     request,
                     sent.as_ref().or_else(|| client_fields(&self.received, &mut self.state)),
                     &self.generation.dns
@@ -737,14 +738,18 @@ impl Transaction {
                     },
                 }
             };
-            let (Some(p), Some(host)) = (&mut pool, to.pool_host.as_deref()) else { break sent };
+            let (Some(p), Some(host)) = (pool.as_mut(), to.pool_host.as_deref()) else {
+                break sent;
+            };
             let passive = p.passive(&self.generation.config.settings.health_checks);
-            let Some((again, next)) = next_try(p, host, &mut sent, passive) else { break sent };
+            let Some((again, next)) = next_try(p, host, &sent, passive) else { break sent };
             // As ATS, the next host's name goes through OS_DNS too.
             let addr = self.os_dns_again(&next).await?;
-            let authority = PoolTry::authority(&again);
-            to = Destination::to_pool_host(authority, next, addr, p.tls.clone());
-            request = again;
+            if let Some(again) = again {
+                *request = again;
+            }
+            let authority = PoolTry::authority(request);
+            *to = Destination::to_pool_host(authority, next, addr, p.tls.clone());
         };
         let authority = &to.key;
         let sent = sent.map(|sent| sent.map_err(|failed| failed.error));

@@ -18,7 +18,6 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Buf, BufMut, BytesMut};
 use hookyard_h1::{BodyKind, Encoder, FieldLines, Limits, ResponseHead};
 use http::header::{self, HeaderMap, HeaderValue};
-use http::request::Parts;
 use http::{Method, Request};
 use hyper::body::Body;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -126,11 +125,11 @@ pub(crate) struct Exchanged {
     pub(crate) close: bool,
 }
 
-/// An exchange that got no response head: why, and the request when it can be sent again (its
-/// body was empty and no byte of a response arrived).
+/// An exchange that got no response head: why, and whether the request can be sent again as it
+/// is (its body was empty and no byte of a response arrived).
 pub(crate) struct Unanswered {
     pub(crate) error: ExchangeError,
-    pub(crate) request: Option<Request<RequestBody>>,
+    pub(crate) again: bool,
 }
 
 /// Why an exchange on an established connection failed.
@@ -189,24 +188,26 @@ impl OriginConn {
 
     /// Sends `request` (its head in one write with a body that is empty; its fields written
     /// as `received` says: the client's, in its spelling and order, see [`write_head`]), and
-    /// reads the response head, skipping informational ones other than 101.
+    /// reads the response head, skipping informational ones other than 101. The request is
+    /// lent, not moved (some 300 bytes, moved through every step): a body is taken from it as
+    /// it is sent, and one that stays can go again.
     ///
     /// # Errors
     ///
     /// The exchange failed before a whole response head: see [`Unanswered`].
     pub(crate) async fn exchange(
         &mut self,
-        request: Request<RequestBody>,
+        request: &mut Request<RequestBody>,
         received: Option<&ClientFields>,
     ) -> Result<Exchanged, Unanswered> {
-        let (mut parts, body) = request.into_parts();
         self.requests += 1;
-        let close = wants_close(&parts.headers);
-        let kind = framing(&mut parts, received.and_then(ClientFields::lines), &body);
-        write_head(&parts, received, &mut self.write);
+        let close = wants_close(request.headers());
+        let kind = framing(request, received.and_then(ClientFields::lines));
+        write_head(request, received, &mut self.write);
         if kind != BodyKind::Empty {
+            let body = std::mem::replace(request.body_mut(), RequestBody::empty());
             let mut sending = Sending { body, encoder: Encoder::new(kind), ended: false };
-            let method = &parts.method;
+            let method = request.method();
             let head = match poll_fn(|cx| self.poll_upload(&mut sending, method, cx)).await {
                 Ok(Some(head)) => {
                     let rest = head.status.is_success().then_some(sending);
@@ -217,14 +218,14 @@ impl OriginConn {
             };
             return match head {
                 Ok(head) => Ok(Exchanged { head, early: false, rest: None, close }),
-                Err(error) => Err(Unanswered { error, request: None }),
+                Err(error) => Err(Unanswered { error, again: false }),
             };
         }
         let written = self.stream.write_all(&self.write).await;
         self.write.clear();
         let head = match written {
             Ok(()) => match self.stream.flush().await {
-                Ok(()) => self.read_head(&parts.method).await,
+                Ok(()) => self.read_head(request.method()).await,
                 Err(e) => Err(ExchangeError::Io(e)),
             },
             Err(e) => Err(ExchangeError::Io(e)),
@@ -233,9 +234,8 @@ impl OriginConn {
             Ok(head) => Ok(Exchanged { head, early: false, rest: None, close }),
             Err(error) => {
                 // Nothing of the body went, and nothing came back: the request can go again.
-                let again = body.is_end_stream() && self.read.is_empty();
-                let request = again.then(|| Request::from_parts(parts, body));
-                Err(Unanswered { error, request })
+                let again = request.body().is_end_stream() && self.read.is_empty();
+                Err(Unanswered { error, again })
             }
         }
     }
@@ -399,22 +399,17 @@ fn final_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead
 /// Writes a request head: its fields from the map, in the client's spelling and order when
 /// `received` has them in the map, or the client's lines as received then the map's fields
 /// (those the proxy added) when it has them as received.
-fn write_head(parts: &Parts, received: Option<&ClientFields>, dst: &mut BytesMut) {
+fn write_head<B>(head: &Request<B>, received: Option<&ClientFields>, dst: &mut BytesMut) {
+    let (method, uri, version, headers) =
+        (head.method(), head.uri(), head.version(), head.headers());
     let Some(ClientFields::Lines(lines)) = received else {
         let case = received.and_then(ClientFields::case);
-        hookyard_h1::encode_request(
-            &parts.method,
-            &parts.uri,
-            parts.version,
-            &parts.headers,
-            case,
-            dst,
-        );
+        hookyard_h1::encode_request(method, uri, version, headers, case, dst);
         return;
     };
-    dst.reserve(lines.raw_len() + parts.headers.len() * 32);
-    hookyard_h1::encode_request_line(&parts.method, &parts.uri, parts.version, dst);
-    write_request_lines(lines, &parts.headers, dst);
+    dst.reserve(lines.raw_len() + headers.len() * 32);
+    hookyard_h1::encode_request_line(method, uri, version, dst);
+    write_request_lines(lines, headers, dst);
     dst.put_slice(b"\r\n");
 }
 
@@ -428,19 +423,18 @@ fn write_head(parts: &Parts, received: Option<&ClientFields>, dst: &mut BytesMut
 /// `Content-Length` is read first, as the map's way has it first: one decimal number (the
 /// codec refuses a request's other lengths), so nothing of theirs is to change; a coding of
 /// theirs is one hop's, gone either way.
-fn framing(parts: &mut Parts, received: Option<&FieldLines>, body: &RequestBody) -> BodyKind {
-    framing_of(
-        &parts.method,
-        &mut parts.headers,
-        received,
-        body.is_end_stream(),
-        body.size_hint().exact(),
-    )
+fn framing(request: &mut Request<RequestBody>, received: Option<&FieldLines>) -> BodyKind {
+    let (empty, exact) = (request.body().is_end_stream(), request.body().size_hint().exact());
+    let unframed_is_none =
+        matches!(*request.method(), Method::GET | Method::HEAD | Method::CONNECT);
+    framing_of(unframed_is_none, request.headers_mut(), received, empty, exact)
 }
 
-/// [`framing`] of a body that is `empty`, or of length `exact` when it knows it.
+/// [`framing`] of a body that is `empty`, or of length `exact` when it knows it; a body of
+/// neither goes as none when `unframed_is_none` (the request's method is `GET`, `HEAD` or
+/// `CONNECT`).
 fn framing_of(
-    method: &Method,
+    unframed_is_none: bool,
     headers: &mut HeaderMap,
     received: Option<&FieldLines>,
     empty: bool,
@@ -479,7 +473,7 @@ fn framing_of(
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
             if n == 0 { BodyKind::Empty } else { BodyKind::Length(n) }
         }
-        None if matches!(*method, Method::GET | Method::HEAD | Method::CONNECT) => BodyKind::Empty,
+        None if unframed_is_none => BodyKind::Empty,
         None => {
             headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
             BodyKind::Chunked
@@ -499,6 +493,7 @@ mod tests {
     use bytes::BytesMut;
     use http::header::{self, HeaderMap, HeaderValue};
     use http::request::Parts;
+    use http::{Method, Request};
 
     use super::{BodyKind, framing_of, write_head};
     use crate::txn::fields::{ClientFields, added_goes_as_it_is, append_all, remove_hop_by_hop};
@@ -540,10 +535,14 @@ mod tests {
             _ => None,
         };
         let lines = received.and_then(ClientFields::lines);
-        let framed =
-            framing_of(&parts.method, &mut parts.headers, lines, kind == BodyKind::Empty, exact);
+        let unframed_is_none = matches!(parts.method, Method::GET | Method::HEAD | Method::CONNECT);
+        let empty = kind == BodyKind::Empty;
+        let framed = framing_of(unframed_is_none, &mut parts.headers, lines, empty, exact);
         let mut dst = BytesMut::new();
-        write_head(parts, received, &mut dst);
+        let (blank, ()) = Request::new(()).into_parts();
+        let head = Request::from_parts(std::mem::replace(parts, blank), ());
+        write_head(&head, received, &mut dst);
+        *parts = head.into_parts().0;
         (framed, String::from_utf8_lossy(&dst).into_owned())
     }
 

@@ -150,7 +150,7 @@ async fn keep_alive_reuses_one_connection_with_names_in_their_case() {
     let mut request = Request::from_parts(parts, RequestBody::empty());
     request.headers_mut().insert(http::header::HOST, to.key.parse().unwrap());
     let received = crate::txn::fields::ClientFields::Case(case);
-    let response = in_map(pool.send(&to, request, Some(&received), &dns).await.unwrap());
+    let response = in_map(pool.send(&to, &mut request, Some(&received), &dns).await.unwrap());
     let Some(Received::Case(case)) = response.body().received() else { panic!("not in the map") };
     let names: Vec<_> = case.names().map(|(n, _)| n.to_vec()).collect();
     assert_eq!(names, [b"X-Mixed-Case".to_vec(), b"Content-Length".to_vec()]);
@@ -159,7 +159,7 @@ async fn keep_alive_reuses_one_connection_with_names_in_their_case() {
     assert_eq!(response.body().size_hint().exact(), Some(3));
     assert_eq!(collect(response).await.0, "one");
     assert_eq!(counts(&stats), (1, 0, 1));
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     assert_eq!(collect(response).await.0, "two");
     let heads = server.await.unwrap();
     assert!(heads[0].starts_with("GET / HTTP/1.1\r\nX-Client-Case: a\r\nHOST: "), "{}", heads[0]);
@@ -182,14 +182,14 @@ async fn chunked_bodies_and_trailers_go_both_ways() {
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(4);
-    let request = post(&to, body).await;
+    let mut request = post(&to, body).await;
     let sending = tokio::spawn(async move {
         tx.send_data(Bytes::from_static(b"hello")).await.unwrap();
         let mut trailers = HeaderMap::new();
         trailers.insert("x-up", "1".parse().unwrap());
         tx.send_trailers(trailers).await.unwrap();
     });
-    let response = pool.send(&to, request, None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut request, None, &dns).await.unwrap();
     sending.await.unwrap();
     assert_eq!(response.body().size_hint().exact(), None);
     let (data, trailers) = collect(response).await;
@@ -214,10 +214,10 @@ async fn an_early_answer_stops_the_upload_and_closes() {
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(4);
-    let request = post(&to, body).await;
+    let mut request = post(&to, body).await;
     tx.send_data(Bytes::from_static(b"part of a body that never ends")).await.unwrap();
     let response =
-        tokio::time::timeout(Duration::from_secs(10), pool.send(&to, request, None, &dns))
+        tokio::time::timeout(Duration::from_secs(10), pool.send(&to, &mut request, None, &dns))
             .await
             .expect("the answer came before the body's end")
             .unwrap();
@@ -239,12 +239,12 @@ async fn a_closed_idle_connection_is_not_used_and_the_request_goes_on_a_new_one(
         }
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     assert_eq!(collect(response).await.0, "0");
     assert_eq!(counts(&stats), (1, 0, 1));
     // Whether the close is seen at checkout or when the request is written, the request goes
     // on a new connection.
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     assert_eq!(collect(response).await.0, "1");
     assert_eq!(counts(&stats).0, 2);
     assert_eq!(counts(&stats).1, 1);
@@ -285,11 +285,11 @@ async fn an_unsolicited_101_fails_and_informational_heads_are_skipped() {
         s.write_all(response.as_bytes()).await.unwrap();
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    let response = in_map(pool.send(&to, get(&to), None, &dns).await.unwrap());
+    let response = in_map(pool.send(&to, &mut get(&to), None, &dns).await.unwrap());
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!response.headers().contains_key("link"));
     assert_eq!(collect(response).await.0, "ok");
-    let failed = pool.send(&to, get(&to), None, &dns).await.unwrap_err();
+    let failed = pool.send(&to, &mut get(&to), None, &dns).await.unwrap_err();
     assert!(matches!(failed.error, OriginError::SwitchingProtocols), "{:?}", failed.error);
     assert_eq!(counts(&stats), (1, 1, 0));
 }
@@ -305,7 +305,7 @@ async fn a_response_with_length_and_coding_loses_its_length_and_connection() {
         while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     let Some(Received::Lines(lines)) = response.body().received() else {
         panic!("not as received")
     };
@@ -325,7 +325,7 @@ async fn a_body_delimited_by_the_close_ends_with_its_connection() {
         s.write_all(b"the close").await.unwrap();
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     assert_eq!(response.body().size_hint().exact(), None);
     assert_eq!(collect(response).await.0, "until the close");
     assert_eq!(counts(&stats), (1, 1, 0));
@@ -339,7 +339,7 @@ async fn a_body_cut_short_is_an_error_and_closes() {
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort").await.unwrap();
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     let error = response.into_body().collect().await.unwrap_err();
     assert!(matches!(error, OriginBodyError::Codec(_)), "{error:?}");
     assert_eq!(counts(&stats), (1, 1, 0));
@@ -366,7 +366,7 @@ async fn a_connection_closes_after_max_requests() {
     let settings = crate::config::OriginPool { max_requests: 2, ..Default::default() };
     let (pool, stats, dns) = pool(&settings);
     for _ in 0..3 {
-        let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+        let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
         assert!(response.body().is_end_stream());
     }
     drop(pool);
@@ -389,9 +389,9 @@ async fn after_an_early_2xx_the_body_goes_on_as_the_response_is_read() {
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(4);
-    let request = post(&to, body).await;
+    let mut request = post(&to, body).await;
     tx.send_data(Bytes::from_static(b"first")).await.unwrap();
-    let response = pool.send(&to, request, None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut request, None, &dns).await.unwrap();
     tx.send_data(Bytes::from_static(b"second")).await.unwrap();
     drop(tx);
     let (data, _) = collect(response).await;
@@ -415,8 +415,8 @@ async fn a_bodiless_request_a_reused_connection_dropped_goes_again_on_a_new_one(
         (dropped, again, s)
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    pool.send(&to, get(&to), None, &dns).await.unwrap();
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     assert_eq!(collect(response).await.0, "again");
     let (dropped, again, _s) = server.await.unwrap();
     assert_eq!(dropped, again);
@@ -434,16 +434,16 @@ async fn a_request_with_a_body_is_not_sent_again_and_lengths_go_raw() {
         (head, buf)
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    pool.send(&to, get(&to), None, &dns).await.unwrap();
+    pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     let body = http_body_util::Full::new(Bytes::from_static(b"hello"));
-    let request = post(&to, body).await;
-    let failed = pool.send(&to, request, None, &dns).await.unwrap_err();
+    let mut request = post(&to, body).await;
+    let failed = pool.send(&to, &mut request, None, &dns).await.unwrap_err();
     assert!(
         matches!(failed.error, OriginError::Exchange(ExchangeError::Closed)),
         "{:?}",
         failed.error
     );
-    assert!(failed.unsent.is_none());
+    assert!(!failed.unsent);
     let (head, body) = server.await.unwrap();
     assert!(head.contains("content-length: 5\r\n"), "{head}");
     assert!(!head.contains("transfer-encoding"), "{head}");
@@ -465,12 +465,12 @@ async fn connection_close_either_way_ends_the_connection() {
         }
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    let response = pool.send(&to, get(&to), None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut get(&to), None, &dns).await.unwrap();
     assert_eq!(collect(response).await.0, "a");
     assert_eq!(counts(&stats), (1, 1, 0));
     let mut request = get(&to);
     request.headers_mut().insert(http::header::CONNECTION, "close".parse().unwrap());
-    let response = pool.send(&to, request, None, &dns).await.unwrap();
+    let response = pool.send(&to, &mut request, None, &dns).await.unwrap();
     assert_eq!(collect(response).await.0, "b");
     assert_eq!(counts(&stats), (2, 2, 0));
 }
@@ -489,7 +489,7 @@ async fn response_heads_as_large_as_hyper_allowed_are_read() {
         while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
     });
     let (pool, _stats, dns) = pool(&crate::config::OriginPool::default());
-    let response = in_map(pool.send(&to, get(&to), None, &dns).await.unwrap());
+    let response = in_map(pool.send(&to, &mut get(&to), None, &dns).await.unwrap());
     assert_eq!(response.headers().len(), 91);
 }
 
@@ -534,7 +534,7 @@ async fn a_body_dropped_before_its_end_closes_its_connection() {
         while s.read_buf(&mut buf).await.unwrap_or(0) > 0 {}
     });
     let (pool, stats, dns) = pool(&crate::config::OriginPool::default());
-    let mut body = pool.send(&to, get(&to), None, &dns).await.unwrap().into_body();
+    let mut body = pool.send(&to, &mut get(&to), None, &dns).await.unwrap().into_body();
     let frame = body.frame().await.unwrap().unwrap();
     assert_eq!(frame.into_data().unwrap(), "half.");
     assert_eq!(body.size_hint().exact(), Some(5));

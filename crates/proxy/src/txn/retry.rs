@@ -80,14 +80,14 @@ pub(super) type Sent = Result<Result<Response<OriginBody>, Failed>, Expired>;
 /// Counts a try's outcome at `host` (passive checks with `passive`), and decides whether the
 /// request goes to another host: after a connection that could not be made (nothing was sent),
 /// and, for a request that can be made again, after a failed exchange or a listed status;
-/// while retries and hosts are left. The request to send and the host to send it to, if so
-/// (a request that was not sent is taken out of `sent`).
+/// while retries and hosts are left. The host to send it to, if so, with the request made again
+/// (`None`: the request that was not sent goes as it is).
 pub(super) fn next_try(
     p: &mut PoolTry,
     host: &Host,
-    sent: &mut Sent,
+    sent: &Sent,
     passive: Option<(u32, std::time::Duration)>,
-) -> Option<(Request<RequestBody>, Arc<Host>)> {
+) -> Option<(Option<Request<RequestBody>>, Arc<Host>)> {
     match sent {
         Ok(Ok(response)) => {
             let status = response.status();
@@ -102,24 +102,24 @@ pub(super) fn next_try(
             let again = p.again.as_ref().map(Again::request)?;
             let next = p.retry()?;
             debug!(host = %host.name, %status, next = %next.name, "retrying");
-            Some((again, next))
+            Some((Some(again), next))
         }
-        Ok(Err(Failed { error, unsent: unsent @ Some(_) })) => {
+        Ok(Err(Failed { error, unsent: true })) => {
             // A host at its connection limit is busy, not failing.
             if !matches!(error, OriginError::Busy) {
                 host.failed(passive);
             }
             let next = p.retry()?;
             debug!(host = %host.name, %error, next = %next.name, "retrying");
-            Some((unsent.take()?, next))
+            Some((None, next))
         }
-        Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: None })) => {
+        Ok(Err(Failed { error: error @ OriginError::Exchange(_), unsent: false })) => {
             host.failed(passive);
             // No response head came: a request without a body can go elsewhere.
             let again = p.again.as_ref().map(Again::request)?;
             let next = p.retry()?;
             debug!(host = %host.name, %error, next = %next.name, "retrying");
-            Some((again, next))
+            Some((Some(again), next))
         }
         _ => {
             host.failed(passive);
