@@ -70,11 +70,12 @@ pub type Body = Either<OriginBody, Full<Bytes>>;
 /// in the request's map, or still as received (the map empty) until something reads them.
 pub(crate) fn handle(
     conn: Arc<Conn>,
-    request: Request<ClientBody>,
+    parts: Parts,
+    body: ClientBody,
     received: ClientFields,
 ) -> impl Future<Output = Response<TxnBody>> {
     // The transaction's own future, not one around it: the request is not copied once more.
-    transact(conn, request, Some(received), None)
+    transact(conn, parts, body, Some(received), None)
 }
 
 /// One HTTP/2 stream's transaction, run on a task of its own (`conn/h2.rs`): `left` closes
@@ -86,7 +87,8 @@ pub(crate) async fn handle_stream(
     request: Request<ClientBody>,
     left: oneshot::Sender<()>,
 ) -> Response<TxnBody> {
-    let response = transact(conn, request, None, Some(left)).await;
+    let (parts, body) = request.into_parts();
+    let response = transact(conn, parts, body, None, Some(left)).await;
     // hyper's HTTP/2 server writes the fields from the map.
     let (mut parts, mut body) = response.into_parts();
     if let Sent::Plain(inner) = &mut body.inner
@@ -110,10 +112,12 @@ pub(crate) fn too_many_streams() -> Response<TxnBody> {
     })
 }
 
-/// Runs a transaction to its response (see [`handle_stream`] for `left`).
+/// Runs a transaction to its response (see [`handle_stream`] for `left`). The request comes in
+/// parts, as the transaction keeps it: a whole one taken apart here would be copied twice.
 async fn transact(
     conn: Arc<Conn>,
-    request: Request<ClientBody>,
+    mut parts: Parts,
+    body: ClientBody,
     received: Option<ClientFields>,
     left: Option<oneshot::Sender<()>>,
 ) -> Response<TxnBody> {
@@ -132,7 +136,6 @@ async fn transact(
         wasm: None,
         wasm_answered: None,
     };
-    let (mut parts, body) = request.into_parts();
     let lines = txn.received.as_ref().and_then(ClientFields::lines).map(Seen::Client);
     let fields: &dyn Fields = match &lines {
         Some(lines) => lines,
