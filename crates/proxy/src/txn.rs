@@ -300,7 +300,9 @@ impl Transaction {
             );
             self.wasm = Some(std::sync::Arc::new(std::sync::Mutex::new(filters)));
         }
-        self.hook(HookId::PostRemap).await?;
+        if self.hooked() {
+            self.hook(HookId::PostRemap).await?;
+        }
         let request = self.origin_request(parts, body, &route, &client).await?;
         let response = self.origin(conn, request, route.chain).await?;
         self.read_response(response).await
@@ -336,8 +338,11 @@ impl Transaction {
         if self.generation.hooks.has_hooks() || conn.has_session_hooks() {
             self.make_state(conn, parts, url.to_parts()).await?;
         }
-        for hook in [HookId::TxnStart, HookId::ReadRequestHdr, HookId::PreRemap] {
-            self.hook(hook).await?;
+        // Without hooks now, none can be added before PRE_REMAP's.
+        if self.hooked() {
+            for hook in [HookId::TxnStart, HookId::ReadRequestHdr, HookId::PreRemap] {
+                self.hook(hook).await?;
+            }
         }
         Ok(())
     }
@@ -687,6 +692,9 @@ impl Transaction {
         headers: HeaderMap,
         lent: &mut Option<Box<LentRequest>>,
     ) -> Result<HeaderMap, Answer> {
+        if !self.hooked() {
+            return Ok(headers);
+        }
         let Some(state) = &mut self.state else { return Ok(headers) };
         let state = state.get();
         state.origin_request = Some(headers);
@@ -856,7 +864,9 @@ impl Transaction {
             let end = hyper::body::Body::is_end_stream(&body);
             wasm::response(filters, &mut parts, &mut body, end)?;
         }
-        if let Some(state) = &mut self.state {
+        if self.hooked()
+            && let Some(state) = &mut self.state
+        {
             // Plugins see the head only in READ_RESPONSE_HDR's callbacks: without any, it stays.
             if state.has_callbacks(HookId::ReadResponseHdr) {
                 state.get().origin_response = Some(lend_head(&mut parts, &mut body));
@@ -1079,8 +1089,17 @@ impl Transaction {
         self.received_lines().is_some_and(|lines| !joined(lines))
     }
 
+    /// Whether hooks may run callbacks for this transaction: it has plugin state with hooks at
+    /// some level (global, its session's, its own).
+    fn hooked(&mut self) -> bool {
+        self.state.as_mut().is_some_and(TxnBox::hooked)
+    }
+
     /// Runs `hook` if there is plugin state; an [`Answer`] when a plugin ended the transaction
     /// (a direct response, a failure, a pending callback that expired).
+    ///
+    /// A transaction whose state has no hooks at any level (see [`Transaction::hooked`]) need
+    /// not call it: a hook point then costs no future.
     async fn hook(&mut self, hook: HookId) -> Result<(), Answer> {
         let Some(state) = &mut self.state else { return Ok(()) };
         // TXN_START always runs once the state exists: plugins pair it with TXN_CLOSE.
