@@ -875,6 +875,11 @@ impl Transaction {
             if let Some(head) = self.state.as_mut().and_then(|s| s.get().origin_response.take()) {
                 take_head_back(head, &mut parts, &mut body)?;
             }
+        } else if let Some((status, body)) = self.state.as_mut().and_then(|s| s.get().direct.take())
+        {
+            // Without hooks, a direct response a remap plugin asked for as the origin answered
+            // (`os_response`) ends the transaction here, as READ_RESPONSE_HDR's dispatch would.
+            return Err(Answer::Direct { status, body });
         }
         self.generation.forwarder.response(&mut parts.headers, received);
         Ok(Response::from_parts(parts, Either::Left(body)))

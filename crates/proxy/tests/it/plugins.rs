@@ -48,6 +48,22 @@ async fn add_header_adds_request_headers_the_origin_sees() {
     assert!(!plain.body.contains("x-served-by"), "only the rule with the plugin: {}", plain.body);
 }
 
+/// A transaction with a remap plugin and no hooks passes its hook points without dispatch; a
+/// direct response its plugin asks for as the origin answers (`os_response`) still ends it, as
+/// READ_RESPONSE_HDR's dispatch ends one with hooks.
+#[tokio::test]
+async fn a_direct_response_asked_for_in_os_response_answers_the_client() {
+    let origin = Origin::start("o").await;
+    let remap = format!("map http://site.test/ http://{}/ @plugin=os_direct.so\n", origin.addr);
+    let dir = plugin_dir(&remap);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/os_direct.c");
+    compile_c_with(&source, &[], &[&abi_include_dir()], &dir.path().join("plugins/os_direct.so"));
+    let proxy = proxy(Some(dir.path()));
+    let answer = get(proxy.addrs()[0], "site.test", "/headers").await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.body, "answered by os_response\n");
+}
+
 #[tokio::test]
 async fn a_plugin_that_sets_the_redirect_flag_redirects_to_the_request_url() {
     let origin = Origin::start("o").await;
