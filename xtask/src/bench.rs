@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: the criterion micro-benchmarks of every crate, then the load comparison
 //! of issue 9: hookyard, nginx `proxy_pass` and Apache Traffic Server 9.2 in front of the same
-//! origin, driven by the same wrk settings, several rounds in alternating order.
+//! origin, driven by the same wrk settings, several rounds in alternating order, beside the
+//! floor ([`floor`]: a bare forwarder, what the machine's network work alone allows).
 //!
 //! Then the gzip comparison of issue 18 (`gzip`): hookyard's `gzip` example plugin against
 //! nginx's `gzip on` at the same level, with compressed sizes and ratios side by side.
@@ -9,8 +10,8 @@
 //! the same field added by a native plugin, each beside a hookyard without plugin.
 //!
 //! Then the instruction counts of issues 17 and 22 (`instructions`): hookyard without plugin,
-//! with the native and the wasm filter, with eight global callbacks, and nginx, each counted
-//! under valgrind's callgrind per request.
+//! with the native and the wasm filter, with eight global callbacks, nginx and the floor, each
+//! counted under valgrind's callgrind per request.
 //!
 //! Everything runs on 127.0.0.1, from a directory of its own under the system temp directory
 //! (configurations, pid files, logs, runtime directories), with ports the kernel picked. Every
@@ -19,6 +20,7 @@
 //! others go on. See docs/benchmarks.md.
 
 mod ats;
+mod floor;
 mod gzip;
 mod hookyard;
 mod install;
@@ -32,7 +34,7 @@ mod wasm;
 mod wrk;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -296,7 +298,7 @@ fn run_load(
     let load_before = loadavg();
     let script = dir.join("report.lua");
     std::fs::write(&script, wrk::SCRIPT)?;
-    let targets = 5;
+    let targets = 6;
     let limit = o.warmup * targets
         + (o.wrk.duration + Duration::from_secs(5)) * targets * o.rounds
         + Duration::from_secs(180);
@@ -304,6 +306,7 @@ fn run_load(
     // Built before any server starts: each server's life is bounded from its own start, and a
     // build can take minutes.
     let binary = hookyard::build(root).map_err(|e| format!("cannot build hookyard: {e:#}"));
+    let floor_binary = floor::build(root).map_err(|e| format!("cannot build bench-floor: {e:#}"));
 
     // The origin: without it, nothing to compare.
     let (server, origin_addr) = nginx::start_origin(&dir.join("origin"), limit, ready)?;
@@ -402,7 +405,24 @@ fn run_load(
         }
     }
 
-    let mut all = [hy, hooks, ngx, ats, origin];
+    // The floor: what the machine's network work alone allows.
+    let mut bare = Contender::new(
+        "floor",
+        "bench-floor (xtask/floor): a bare HTTP/1 forwarder on tokio, one worker per core pinned, kept-alive origin connections, one field added; no rule, check, log, metric or timeout".into(),
+        procs::free_port()?,
+    );
+    let start = floor_binary.map_err(|e| anyhow::anyhow!("{e}")).and_then(|binary| {
+        let command = floor::command(&binary, bare.addr, origin_port, None);
+        let mut s = Server::start("bench-floor", &command, limit, &dir.join("floor.log"))?;
+        s.wait_ready(bare.addr, &bare.addr.to_string(), ready)?;
+        Ok(s)
+    });
+    match start {
+        Ok(s) => bare.server = Some(s),
+        Err(err) => bare.fail(format!("{err:#}")),
+    }
+
+    let mut all = [hy, hooks, ngx, ats, bare, origin];
     verify(&mut all, plugin.0);
 
     // Warm-up, then the rounds, each starting one contender later than the last.
@@ -569,6 +589,23 @@ fn verify(all: &mut [Contender], plugin: bool) {
             c.fail(format!("add_header did not reach the origin ({}: {seen:?})", nginx::REFLECT));
         }
     }
+}
+
+/// Builds `bin` of `package` in release and returns its path. Honours `CARGO_TARGET_DIR`
+/// (relative to the workspace root, where cargo runs).
+fn build_release(root: &Path, package: &str, bin: &str) -> Result<PathBuf> {
+    let mut cmd = crate::cargo_cmd();
+    cmd.args(["build", "--release", "--locked", "--package", package, "--bin", bin]);
+    crate::status(cmd)?;
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    };
+    let binary = target.join("release").join(bin);
+    if !binary.is_file() {
+        bail!("the build succeeded but {} is not there", binary.display());
+    }
+    Ok(binary)
 }
 
 fn read_trim(path: &str) -> String {

@@ -27,29 +27,9 @@ pub(crate) struct Setup {
     pub(crate) note: Option<String>,
 }
 
-/// Builds `hookyard` in release and returns its path. Honours `CARGO_TARGET_DIR` (relative to
-/// the workspace root, where cargo runs).
+/// Builds `hookyard` in release and returns its path.
 pub(crate) fn build(root: &Path) -> Result<PathBuf> {
-    let mut cmd = crate::cargo_cmd();
-    cmd.args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "hookyard-proxy",
-        "--bin",
-        "hookyard",
-    ]);
-    crate::status(cmd)?;
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    };
-    let binary = target.join("release").join("hookyard");
-    if !binary.is_file() {
-        bail!("the build succeeded but {} is not there", binary.display());
-    }
-    Ok(binary)
+    super::build_release(root, "hookyard-proxy", "hookyard")
 }
 
 /// The remap rule from `from` (a URL) to the origin, with or without the plugin.

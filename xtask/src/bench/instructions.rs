@@ -14,9 +14,10 @@
 //!
 //! The contenders: hookyard with no plugin on its rule (`plain`), with the C `add_header` remap
 //! plugin (`native`), with the proxy-wasm `request_header` filter (`wasm`), with the global
-//! plugin `txn_hooks` (eight callbacks per transaction, `8hooks`), and nginx `proxy_pass`. The
-//! report gives each count, its ratio to nginx's, and what each plugin adds over plain; wasm's
-//! addition over native's is issue 22's ratio counted in instructions.
+//! plugin `txn_hooks` (eight callbacks per transaction, `8hooks`), nginx `proxy_pass`, and the
+//! floor (`bench-floor`, a bare forwarder: see [`floor`]). The report gives each count, its
+//! ratio to nginx's, and what each plugin adds over plain; wasm's addition over native's is
+//! issue 22's ratio counted in instructions.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use anyhow::{Context, Result, bail};
 
 use super::procs::{self, Server};
 use super::wrk::{self, Load};
-use super::{Options, hookyard, install, nginx, wasm};
+use super::{Options, floor, hookyard, install, nginx, wasm};
 
 /// wrk's load while counting: the proxy runs some 50 times slower under callgrind, and a few
 /// connections keep it busy.
@@ -77,7 +78,7 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
     // Without the wasm32 target the other counts still stand.
     let filter = wasm::build_filter(root).map_err(|e| format!("{e:#}"));
     let settle = Duration::from_secs(120);
-    let limit = (o.wrk.duration + settle) * 6 + Duration::from_secs(60);
+    let limit = (o.wrk.duration + settle) * 7 + Duration::from_secs(60);
     let (origin_server, origin) =
         nginx::start_origin(&dir.join("origin"), limit, Duration::from_secs(20))?;
     let scripts = [dir.join("report.lua"), dir.join("browser.lua")];
@@ -124,6 +125,16 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
             browser.push(dozen);
         }
         Err(e) => unavailable.push(("nginx", format!("{e:#}"))),
+    }
+    let side = dir.join("floor");
+    match floor_side(root, &side, origin.port(), limit)
+        .and_then(|(server, addr)| count("floor", server, addr, &side, o, &scripts))
+    {
+        Ok([one, dozen]) => {
+            counts.push(one);
+            browser.push(dozen);
+        }
+        Err(e) => unavailable.push(("floor", format!("{e:#}"))),
     }
     drop(origin_server);
     println!("{}", table(&counts, "wrk's requests (1 field)", o.wrk.duration));
@@ -200,6 +211,25 @@ fn nginx_side(dir: &Path, origin: u16, limit: Duration) -> Result<(Server, Socke
     let mut cmd = callgrind(dir, &install::nginx());
     cmd.args(plain.get_args());
     let mut server = Server::start("nginx under callgrind", &cmd, limit, &dir.join("stdout.log"))?;
+    server.wait_ready(addr, &addr.to_string(), Duration::from_secs(120))?;
+    Ok((server, addr))
+}
+
+/// Starts `bench-floor` with one worker in `dir`, under callgrind.
+fn floor_side(
+    root: &Path,
+    dir: &Path,
+    origin: u16,
+    limit: Duration,
+) -> Result<(Server, SocketAddr)> {
+    let binary = floor::build(root)?;
+    std::fs::create_dir_all(dir)?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?));
+    let plain = floor::command(&binary, addr, origin, Some(1));
+    let mut cmd = callgrind(dir, &binary);
+    cmd.args(plain.get_args());
+    let mut server =
+        Server::start("bench-floor under callgrind", &cmd, limit, &dir.join("stdout.log"))?;
     server.wait_ready(addr, &addr.to_string(), Duration::from_secs(120))?;
     Ok((server, addr))
 }
@@ -319,7 +349,8 @@ pub(crate) fn table(counts: &[Count], requests: &str, duration: Duration) -> Str
         if let Some(nginx) = of("nginx").filter(|_| c.name != "nginx") {
             out.push_str(&format!("  {:.2}x nginx", c.per_request() / nginx));
         }
-        if let Some(plain) = of("plain").filter(|_| !matches!(c.name, "plain" | "nginx")) {
+        if let Some(plain) = of("plain").filter(|_| !matches!(c.name, "plain" | "nginx" | "floor"))
+        {
             out.push_str(&format!("  {:+.0} over plain", c.per_request() - plain));
         }
         out.push('\n');

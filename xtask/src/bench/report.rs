@@ -10,7 +10,8 @@ use super::wrk::Sample;
 /// One contender's results (or why it has none).
 #[derive(Clone, Debug)]
 pub(crate) struct Proxy {
-    /// `hookyard`, `nginx`, `ats`, or `origin` (the origin alone, for reference).
+    /// `hookyard`, `hy-8hooks`, `nginx`, `ats`, `floor`, or `origin` (the origin alone, for
+    /// reference).
     pub(crate) name: String,
     /// How it was set up, in a few words.
     pub(crate) setup: String,
@@ -54,12 +55,12 @@ pub(crate) fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// hookyard against another contender: req/s and p99 as hookyard's over theirs.
+/// One contender against another: req/s and p99 as the first's over the other's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Ratio {
     pub(crate) rps: f64,
     pub(crate) p99: f64,
-    /// CPU time per request, hookyard's over theirs (lower is better), when both measured.
+    /// CPU time per request, the first's over the other's (lower is better), when both measured.
     pub(crate) cpu: Option<f64>,
 }
 
@@ -71,28 +72,34 @@ const RPS_GOALS: &[(&str, f64)] =
 /// p99 no worse than nginx's.
 const P99_GOALS: &[(&str, f64)] = &[("hookyard/nginx", 1.0)];
 
-pub(crate) fn ratio(hookyard: &Summary, other: &Summary) -> Option<Ratio> {
+pub(crate) fn ratio(subject: &Summary, other: &Summary) -> Option<Ratio> {
     (other.rps > 0.0 && other.p99_us > 0.0).then(|| Ratio {
-        rps: hookyard.rps / other.rps,
-        p99: hookyard.p99_us / other.p99_us,
-        cpu: hookyard.cpu_us.zip(other.cpu_us).map(|(h, o)| h / o),
+        rps: subject.rps / other.rps,
+        p99: subject.p99_us / other.p99_us,
+        cpu: subject.cpu_us.zip(other.cpu_us).map(|(s, o)| s / o),
     })
 }
 
-/// The hookyards measured: with the add_header rule, and with eight global hook callbacks.
-const SUBJECTS: [&str; 2] = ["hookyard", "hy-8hooks"];
+/// The pairs `subject/other` compared: each hookyard (with the add_header rule, with eight
+/// global hook callbacks) against nginx, ATS and the floor, and nginx against the floor.
+const PAIRS: [(&str, &str); 7] = [
+    ("hookyard", "nginx"),
+    ("hookyard", "ats"),
+    ("hookyard", "floor"),
+    ("hy-8hooks", "nginx"),
+    ("hy-8hooks", "ats"),
+    ("hy-8hooks", "floor"),
+    ("nginx", "floor"),
+];
 
-/// The ratios `subject/X` of each hookyard against every other proxy (not the origin), as
-/// `("subject/X", ratio)`, for those that have results.
+/// The ratios `subject/other` of [`PAIRS`], as `("subject/other", ratio)`, for those that have
+/// results.
 pub(crate) fn ratios(proxies: &[Proxy]) -> Vec<(String, Ratio)> {
     let find = |name: &str| proxies.iter().find(|p| p.name == name).and_then(Proxy::summary);
-    SUBJECTS
+    PAIRS
         .iter()
-        .filter_map(|subject| Some((subject, find(subject)?)))
-        .flat_map(|(subject, summary)| {
-            ["nginx", "ats"].into_iter().filter_map(move |other| {
-                Some((format!("{subject}/{other}"), ratio(&summary, &find(other)?)?))
-            })
+        .filter_map(|(subject, other)| {
+            Some((format!("{subject}/{other}"), ratio(&find(subject)?, &find(other)?)?))
         })
         .collect()
 }
@@ -303,6 +310,7 @@ pub(crate) fn svg(run: &Run) -> String {
         "hookyard" => "#d9822b",
         "nginx" => "#2b8a3e",
         "ats" => "#1c64b5",
+        "floor" => "#6c757d",
         _ => "#999999",
     };
     // Left: req/s.
@@ -513,6 +521,16 @@ mod tests {
         assert_eq!(r, vec![("hookyard/nginx".to_string(), ratio)]);
         let none = ratios(&run().proxies[1..]);
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn hookyards_and_nginx_are_set_against_the_floor() {
+        let mut proxies = run().proxies;
+        proxies.push(proxy("floor", vec![sample(200.0, 300.0, 1000.0, 0); 3]));
+        let names: Vec<String> = ratios(&proxies).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["hookyard/nginx", "hookyard/floor", "nginx/floor"]);
+        let nginx = ratios(&proxies).into_iter().find(|(n, _)| n == "nginx/floor");
+        assert_eq!(nginx.map(|(_, r)| r.rps), Some(0.5));
     }
 
     #[test]
