@@ -3,10 +3,12 @@
 //! appended to what the message already has, as ATS does (`HttpTransactHeaders.cc`).
 //!
 //! A generation makes its [`Forwarder`] once: the `Via` values are made then, so a request
-//! pays a clone of shared bytes for `Via`, and a small string for the others when they are on.
+//! pays a copy of a static value for `Via`, and a small string for the others when they are on.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::Version;
@@ -50,8 +52,10 @@ impl Forwarder {
                 env!("CARGO_PKG_VERSION")
             );
             // The host name was checked to be a token when the settings were read.
-            HeaderValue::from_maybe_shared(Bytes::from(text))
-                .unwrap_or_else(|_| HeaderValue::from_static("http/1.1 hookyard"))
+            match HeaderValue::from_str(&text) {
+                Ok(_) => HeaderValue::from_static(interned(text)),
+                Err(_) => HeaderValue::from_static("http/1.1 hookyard"),
+            }
         };
         Forwarder {
             via_request: settings.via.request,
@@ -98,6 +102,9 @@ impl Forwarder {
         }
     }
 
+    /// The `Via` value for `version`: a copy costs no atomic operation (a shared value's
+    /// reference count, taken and dropped by every worker twice a request, would move its
+    /// cache line between cores each time).
     fn via_for(&self, version: Version) -> &HeaderValue {
         match version {
             Version::HTTP_09 | Version::HTTP_10 => &self.via[0],
@@ -132,6 +139,19 @@ impl Forwarder {
         }
         text
     }
+}
+
+/// `text` as a value that lives as long as the process: each distinct text is kept once, so
+/// reloads that make the same `Via` values again keep nothing more.
+fn interned(text: String) -> &'static str {
+    static TEXTS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut texts = TEXTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(kept) = texts.get(text.as_str()) {
+        return kept;
+    }
+    let kept: &'static str = Box::leak(text.into_boxed_str());
+    texts.insert(kept);
+    kept
 }
 
 /// A node (RFC 7239 §6): an IPv4 address (a v4-mapped one as IPv4, as a dual-stack listener
