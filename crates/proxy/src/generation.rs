@@ -3,10 +3,13 @@
 //!
 //! A transaction takes the serving generation with one atomic load when it starts and keeps it
 //! until it ends (a session keeps the one it started on), so a reload never changes the rules
-//! under a running transaction.
+//! under a running transaction. It keeps it through its worker's [`Held`]: a reference count
+//! of the generation's own, taken and dropped by every worker's transactions, would move its
+//! cache line from core to core twice a transaction.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::SystemTime;
 
 use arc_swap::{ArcSwap, Guard};
@@ -104,6 +107,44 @@ impl Serving {
     /// Serves `generation` from now on.
     pub(crate) fn store(&self, generation: Generation) {
         self.0.store(Arc::new(generation));
+    }
+}
+
+/// A shared value (the serving generation) as one worker's tasks hold it: counted by that
+/// worker alone.
+#[derive(Debug)]
+pub(crate) struct Held<T>(Arc<T>);
+
+impl<T> Deref for Held<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One worker's [`Held`] of a shared value, while its tasks hold it: not kept beyond them,
+/// so an idle worker does not keep a generation (and its plugins) that a reload replaced.
+#[derive(Debug)]
+pub(crate) struct HeldByWorker<T>(Mutex<Weak<Held<T>>>);
+
+impl<T> Default for HeldByWorker<T> {
+    fn default() -> Self {
+        HeldByWorker(Mutex::new(Weak::new()))
+    }
+}
+
+impl<T> HeldByWorker<T> {
+    /// `now` (the value shared now), as this worker's tasks hold it: the one they hold
+    /// already, if it is of `now`.
+    pub(crate) fn take(&self, now: &Arc<T>) -> Arc<Held<T>> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = held.upgrade().filter(|h| Arc::ptr_eq(&h.0, now)) {
+            return held;
+        }
+        let new = Arc::new(Held(Arc::clone(now)));
+        *held = Arc::downgrade(&new);
+        new
     }
 }
 
@@ -343,4 +384,36 @@ pub(crate) fn problems(errors: hookyard_remap::LoadErrors) -> crate::config::Pro
             .map(|e| crate::config::Problem { file: e.file, line: e.line, reason: e.reason })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::HeldByWorker;
+
+    #[test]
+    fn a_worker_holds_the_value_once_while_its_tasks_hold_it() {
+        let worker = HeldByWorker::default();
+        let first = Arc::new(1);
+        let a = worker.take(&first);
+        let b = worker.take(&first);
+        assert!(Arc::ptr_eq(&a, &b), "one hold per worker");
+        assert_eq!(Arc::strong_count(&first), 2, "the value counted once for the worker");
+        assert_eq!(**a, 1);
+    }
+
+    #[test]
+    fn a_new_value_is_taken_and_the_old_one_not_kept() {
+        let worker = HeldByWorker::default();
+        let (first, second) = (Arc::new(1), Arc::new(2));
+        let old = worker.take(&first);
+        let new = worker.take(&second);
+        assert_eq!((**old, **new), (1, 2));
+        drop(old);
+        assert_eq!(Arc::strong_count(&first), 1, "replaced: only its owner keeps it");
+        drop(new);
+        assert_eq!(Arc::strong_count(&second), 1, "an idle worker keeps nothing");
+        assert_eq!(**worker.take(&second), 2);
+    }
 }

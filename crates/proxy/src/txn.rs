@@ -55,7 +55,7 @@ use crate::config::Source;
 use crate::conn::deadline::{Bounded, Deadlines, Expired, Phase};
 use crate::conn::{ClientBody, Conn};
 use crate::forwarding::ClientSide;
-use crate::generation::Generation;
+use crate::generation::{Generation, Held};
 use crate::origin::body::{BodyWatch, RequestBody};
 use crate::origin::tls::TlsTarget;
 use crate::origin::{Destination, LentFields, OriginBody, OriginError};
@@ -126,7 +126,7 @@ async fn transact(
     let mut in_flight = InFlight::start(&conn);
     let mut txn = Transaction {
         // The one atomic load of the generation, kept to the end.
-        generation: conn.worker.serving.load_full(),
+        generation: conn.worker.generation(),
         client: conn.peer,
         local: conn.local,
         state: None,
@@ -195,7 +195,7 @@ async fn transact(
 /// The state of one transaction.
 pub(crate) struct Transaction {
     /// The configuration this transaction runs on, from start to end.
-    pub(crate) generation: Arc<Generation>,
+    pub(crate) generation: Arc<Held<Generation>>,
     /// The client's address.
     pub(crate) client: SocketAddr,
     /// The local address the connection was accepted on.
