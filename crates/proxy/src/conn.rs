@@ -23,7 +23,7 @@ pub(crate) use self::body::ClientBody;
 use self::io::ConnState;
 use crate::access_log::AccessLog;
 use crate::drain::Drain;
-use crate::generation::{Generation, Held, HeldByWorker, Serving};
+use crate::generation::Serving;
 use crate::limit::ConnLimit;
 use crate::origin::OriginPool;
 use crate::sample::Sampler;
@@ -39,8 +39,6 @@ const TXN_CLOSE_MARGIN: Duration = Duration::from_secs(1);
 pub(crate) struct Worker {
     /// The generation new transactions take.
     pub(crate) serving: Arc<Serving>,
-    /// It, as this worker's transactions hold it.
-    held: HeldByWorker<Generation>,
     /// `ctl hooks --txn-sample`'s waiters.
     pub(crate) sampler: Arc<Sampler>,
     stats: Arc<Stats>,
@@ -68,13 +66,7 @@ impl Worker {
         let settings = &serving.load().config.settings;
         let connect = settings.timeouts.origin_connect;
         let origins = OriginPool::new(connect, &settings.origin_pool, stats.clone(), index);
-        let held = HeldByWorker::default();
-        Worker { serving, held, sampler, stats, limit, origins, index, access_log, drain }
-    }
-
-    /// The serving generation, for a transaction to keep to its end.
-    pub(crate) fn generation(&self) -> Arc<Held<Generation>> {
-        self.held.take(&self.serving.load())
+        Worker { serving, sampler, stats, limit, origins, index, access_log, drain }
     }
 
     /// This worker's counters.

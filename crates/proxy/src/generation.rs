@@ -7,9 +7,10 @@
 //! of the generation's own, taken and dropped by every worker's transactions, would move its
 //! cache line from core to core twice a transaction.
 
+use std::cell::RefCell;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
 use arc_swap::{ArcSwap, Guard};
@@ -104,6 +105,13 @@ impl Serving {
         self.0.load()
     }
 
+    /// The serving generation, for a task of this thread (a worker) to keep to its end (one
+    /// atomic load, and a count of this thread's).
+    pub(crate) fn held(&self) -> Arc<Held<Generation>> {
+        let now = self.0.load();
+        HELD.with(|held| hold(held, &now))
+    }
+
     /// Serves `generation` from now on.
     pub(crate) fn store(&self, generation: Generation) {
         self.0.store(Arc::new(generation));
@@ -123,29 +131,22 @@ impl<T> Deref for Held<T> {
     }
 }
 
-/// One worker's [`Held`] of a shared value, while its tasks hold it: not kept beyond them,
-/// so an idle worker does not keep a generation (and its plugins) that a reload replaced.
-#[derive(Debug)]
-pub(crate) struct HeldByWorker<T>(Mutex<Weak<Held<T>>>);
-
-impl<T> Default for HeldByWorker<T> {
-    fn default() -> Self {
-        HeldByWorker(Mutex::new(Weak::new()))
-    }
+thread_local! {
+    /// The generation this thread's tasks hold, while they do.
+    static HELD: RefCell<Weak<Held<Generation>>> = const { RefCell::new(Weak::new()) };
 }
 
-impl<T> HeldByWorker<T> {
-    /// `now` (the value shared now), as this worker's tasks hold it: the one they hold
-    /// already, if it is of `now`.
-    pub(crate) fn take(&self, now: &Arc<T>) -> Arc<Held<T>> {
-        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(held) = held.upgrade().filter(|h| Arc::ptr_eq(&h.0, now)) {
-            return held;
-        }
-        let new = Arc::new(Held(Arc::clone(now)));
-        *held = Arc::downgrade(&new);
-        new
+/// `now` (the value shared now) as the tasks of this thread hold it (a worker is one thread):
+/// the one they hold already, if it is of `now`. Not kept beyond them, so an idle worker does
+/// not keep a generation (and its plugins) that a reload replaced.
+fn hold<T>(held: &RefCell<Weak<Held<T>>>, now: &Arc<T>) -> Arc<Held<T>> {
+    let mut held = held.borrow_mut();
+    if let Some(held) = held.upgrade().filter(|h| Arc::ptr_eq(&h.0, now)) {
+        return held;
     }
+    let new = Arc::new(Held(Arc::clone(now)));
+    *held = Arc::downgrade(&new);
+    new
 }
 
 /// The URLs each rule with a plugin chain shows its plugins.
@@ -388,16 +389,17 @@ pub(crate) fn problems(errors: hookyard_remap::LoadErrors) -> crate::config::Pro
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::cell::RefCell;
+    use std::sync::{Arc, Weak};
 
-    use super::HeldByWorker;
+    use super::hold;
 
     #[test]
     fn a_worker_holds_the_value_once_while_its_tasks_hold_it() {
-        let worker = HeldByWorker::default();
+        let worker = RefCell::new(Weak::new());
         let first = Arc::new(1);
-        let a = worker.take(&first);
-        let b = worker.take(&first);
+        let a = hold(&worker, &first);
+        let b = hold(&worker, &first);
         assert!(Arc::ptr_eq(&a, &b), "one hold per worker");
         assert_eq!(Arc::strong_count(&first), 2, "the value counted once for the worker");
         assert_eq!(**a, 1);
@@ -405,15 +407,15 @@ mod tests {
 
     #[test]
     fn a_new_value_is_taken_and_the_old_one_not_kept() {
-        let worker = HeldByWorker::default();
+        let worker = RefCell::new(Weak::new());
         let (first, second) = (Arc::new(1), Arc::new(2));
-        let old = worker.take(&first);
-        let new = worker.take(&second);
+        let old = hold(&worker, &first);
+        let new = hold(&worker, &second);
         assert_eq!((**old, **new), (1, 2));
         drop(old);
         assert_eq!(Arc::strong_count(&first), 1, "replaced: only its owner keeps it");
         drop(new);
         assert_eq!(Arc::strong_count(&second), 1, "an idle worker keeps nothing");
-        assert_eq!(**worker.take(&second), 2);
+        assert_eq!(**hold(&worker, &second), 2);
     }
 }

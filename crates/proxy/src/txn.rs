@@ -126,7 +126,7 @@ async fn transact(
     let mut in_flight = InFlight::start(&conn);
     let mut txn = Transaction {
         // The one atomic load of the generation, kept to the end.
-        generation: conn.worker.generation(),
+        generation: conn.worker.serving.held(),
         client: conn.peer,
         local: conn.local,
         state: None,
