@@ -5,8 +5,9 @@
 //! Per request it parses the client's head, forwards its bytes with one field added (as the
 //! bench's `add_header` rule does) on a kept-alive origin connection of its worker, parses the
 //! response head and forwards it with its `Content-Length` body: what any proxy must do, and
-//! nothing more. No URL is read, no rule matched, no field checked, nothing logged or counted,
-//! no timeout kept. It is not a proxy: a request with a body, a response without a length, or
+//! nothing more (and a request an idle origin connection failed on before any answer is sent
+//! once more on a new one). No URL is read, no rule matched, no field checked, nothing logged
+//! or counted, no timeout kept. It is not a proxy: a request with a body, a response without a length, or
 //! anything it cannot parse closes the connection.
 //!
 //! `bench-floor LISTEN ORIGIN [WORKERS]`: one thread per worker (default: one per CPU), each
@@ -102,25 +103,40 @@ async fn connection(mut client: TcpStream, origin: SocketAddr, idle: Idle) -> Op
         to_origin.extend_from_slice(ADDED);
         to_origin.extend_from_slice(b"\r\n");
         from_client.drain(..head);
-        let popped = idle.borrow_mut().pop();
-        let mut upstream = match popped {
-            Some(upstream) => upstream,
-            None => {
-                let upstream = TcpStream::connect(origin).await.ok()?;
-                upstream.set_nodelay(true).ok()?;
-                upstream
+        let mut pooled = idle.borrow_mut().pop();
+        let (upstream, answer) = loop {
+            let reused = pooled.is_some();
+            let mut upstream = match pooled.take() {
+                Some(upstream) => upstream,
+                None => connect(origin).await?,
+            };
+            from_origin.clear();
+            if upstream.write_all(&to_origin).await.is_ok()
+                && let Some(answer) = response(&mut upstream, &mut from_origin).await
+            {
+                break (upstream, answer);
+            }
+            // An idle connection the origin closed meanwhile, nothing received: once more, on
+            // a new one.
+            if !reused || !from_origin.is_empty() {
+                return None;
             }
         };
-        upstream.write_all(&to_origin).await.ok()?;
-        let response = response(&mut upstream, &mut from_origin).await?;
-        client.write_all(&from_origin[..response.len]).await.ok()?;
-        if !response.close {
+        client.write_all(&from_origin[..answer.len]).await.ok()?;
+        if !answer.close {
             idle.borrow_mut().push(upstream);
         }
         if close {
             return Some(());
         }
     }
+}
+
+/// A new connection to `origin`.
+async fn connect(origin: SocketAddr) -> Option<TcpStream> {
+    let upstream = TcpStream::connect(origin).await.ok()?;
+    upstream.set_nodelay(true).ok()?;
+    Some(upstream)
 }
 
 /// A message read: its length (a request's head, a response's head and body), and whether its
@@ -154,9 +170,8 @@ async fn request_head(client: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Head>
     }
 }
 
-/// Reads a response's head and `Content-Length` body into `buf` (cleared first).
+/// Reads a response's head and `Content-Length` body into `buf` (empty).
 async fn response(upstream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Head> {
-    buf.clear();
     let (len, close) = loop {
         let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
         let mut response = httparse::Response::new(&mut fields);
