@@ -77,6 +77,7 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
     let hooks = hookyard::compile_plugin(root, dir, "txn_hooks")?;
     // Without the wasm32 target the other counts still stand.
     let filter = wasm::build_filter(root).map_err(|e| format!("{e:#}"));
+    let floor_binary = floor::build(root);
     let settle = Duration::from_secs(120);
     let limit = (o.wrk.duration + settle) * 7 + Duration::from_secs(60);
     let (origin_server, origin) =
@@ -127,7 +128,8 @@ pub(crate) fn compare(root: &Path, o: &Options, dir: &Path) -> Result<()> {
         Err(e) => unavailable.push(("nginx", format!("{e:#}"))),
     }
     let side = dir.join("floor");
-    match floor_side(root, &side, origin.port(), limit)
+    match floor_binary
+        .and_then(|binary| floor_side(&binary, &side, origin.port(), limit))
         .and_then(|(server, addr)| count("floor", server, addr, &side, o, &scripts))
     {
         Ok([one, dozen]) => {
@@ -217,16 +219,15 @@ fn nginx_side(dir: &Path, origin: u16, limit: Duration) -> Result<(Server, Socke
 
 /// Starts `bench-floor` with one worker in `dir`, under callgrind.
 fn floor_side(
-    root: &Path,
+    binary: &Path,
     dir: &Path,
     origin: u16,
     limit: Duration,
 ) -> Result<(Server, SocketAddr)> {
-    let binary = floor::build(root)?;
     std::fs::create_dir_all(dir)?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, procs::free_port()?));
-    let plain = floor::command(&binary, addr, origin, Some(1));
-    let mut cmd = callgrind(dir, &binary);
+    let plain = floor::command(binary, addr, origin, Some(1));
+    let mut cmd = callgrind(dir, binary);
     cmd.args(plain.get_args());
     let mut server =
         Server::start("bench-floor under callgrind", &cmd, limit, &dir.join("stdout.log"))?;
