@@ -267,8 +267,20 @@ async fn a_version_kept_only_by_continuations_is_listed_by_name() {
     let proxy = proxy(Some(dir.path()));
     write(dir.path(), "plugin.yaml", "plugins: []\n");
     assert!(proxy.reload().ok);
-    proxy.settle_plugins();
-    let listed = proxy.plugins();
+    // The old generation goes when the last thread holding it lets go, which may be a moment
+    // after the reload (the health checker's first look at it, on a busy machine): wait for
+    // its plugin's teardown (`hy_plugin_done` destroys two of its three continuations),
+    // bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listed = loop {
+        proxy.settle_plugins();
+        let listed = proxy.plugins();
+        let done = listed.first().is_some_and(|p| p.continuations == 1);
+        if done || std::time::Instant::now() > deadline {
+            break listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(listed.len(), 1, "kept loaded by its continuation: {listed:?}");
     assert_eq!((listed[0].name.as_str(), listed[0].version.as_str()), ("alpha", "1.0.0"));
     assert_eq!(listed[0].continuations, 1);
