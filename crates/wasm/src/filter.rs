@@ -82,7 +82,7 @@ impl HttpFilter {
         std::mem::swap(&mut vm.call().properties, properties);
         let result = id.and_then(|id| f(vm, id));
         std::mem::swap(&mut vm.call().properties, properties);
-        plugin.timed(started.elapsed());
+        slot.timed(started.elapsed());
         if let Err(failure) = &result {
             *slot = None;
             *context = None;

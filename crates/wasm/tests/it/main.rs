@@ -86,6 +86,23 @@ fn the_header_filter_adds_its_configured_fields_both_ways() {
 }
 
 #[test]
+fn the_calls_of_every_slot_are_counted() {
+    let plugin = load("request_header", "x-bench=hookyard", Limits::default());
+    std::thread::scope(|scope| {
+        for slot in 0..2 {
+            let plugin = &plugin;
+            scope.spawn(move || {
+                let mut filter = plugin.filter(slot, Properties::default()).unwrap();
+                filter.request_headers(&mut request("/"), true).unwrap();
+            });
+        }
+    });
+    let counts = plugin.counts();
+    assert_eq!((counts.calls, counts.instances), (2, 2));
+    assert!(counts.nanos > 0);
+}
+
+#[test]
 fn unread_request_fields_stay_so_when_a_filter_only_adds_beside_them() {
     let plugin = load("request_header", "x-bench=hookyard", Limits::default());
     for (received, puts) in [(Received::adding(), 0), (Received::new(), 1)] {
