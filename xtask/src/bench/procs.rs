@@ -164,11 +164,36 @@ pub(crate) fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
 /// the bench runs on.
 const USER_HZ: u64 = 100;
 
-/// The CPU time (user and system, every thread) the live processes of process group `group`
-/// used so far, from `/proc/PID/stat`.
-pub(crate) fn group_cpu(group: u32) -> Duration {
-    let ticks: u64 = stats().filter_map(|(_, stat)| stat_ticks(&stat, group)).sum();
-    Duration::from_millis(ticks * 1000 / USER_HZ)
+/// CPU time a process group used: in user space and in the kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cpu {
+    pub(crate) user: Duration,
+    pub(crate) system: Duration,
+}
+
+impl Cpu {
+    /// User and system time together.
+    pub(crate) fn total(self) -> Duration {
+        self.user + self.system
+    }
+
+    /// What was used since `before`.
+    pub(crate) fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            user: self.user.saturating_sub(before.user),
+            system: self.system.saturating_sub(before.system),
+        }
+    }
+}
+
+/// The CPU time (every thread) the live processes of process group `group` used so far, from
+/// `/proc/PID/stat`.
+pub(crate) fn group_cpu(group: u32) -> Cpu {
+    let (user, system) = stats()
+        .filter_map(|(_, stat)| stat_ticks(&stat, group))
+        .fold((0, 0), |(u, s), (du, ds)| (u + du, s + ds));
+    let time = |ticks: u64| Duration::from_millis(ticks * 1000 / USER_HZ);
+    Cpu { user: time(user), system: time(system) }
 }
 
 /// The live processes of process group `group`.
@@ -196,14 +221,14 @@ fn stat_group(stat: &str) -> Option<u32> {
     stat_fields(stat)?.get(2)?.parse().ok()
 }
 
-/// `utime + stime` (fields 14 and 15) of a `/proc/PID/stat` line when its process group is
-/// `group`.
-fn stat_ticks(stat: &str, group: u32) -> Option<u64> {
+/// `utime` and `stime` (fields 14 and 15) of a `/proc/PID/stat` line when its process group
+/// is `group`.
+fn stat_ticks(stat: &str, group: u32) -> Option<(u64, u64)> {
     if stat_group(stat)? != group {
         return None;
     }
     let fields = stat_fields(stat)?;
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    Some((fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -222,7 +247,7 @@ mod tests {
     #[test]
     fn stat_lines_give_user_and_system_ticks_of_the_group() {
         let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 10 0 0 0 120 35 0 0 20 0 3 0";
-        assert_eq!(stat_ticks(line, 4242), Some(155));
+        assert_eq!(stat_ticks(line, 4242), Some((120, 35)));
         assert_eq!(stat_ticks(line, 7), None);
         assert_eq!(stat_ticks("garbage", 4242), None);
         assert_eq!(stat_group(line), Some(4242));

@@ -461,6 +461,7 @@ mod tests {
             status_errors: errors,
             socket_errors: 0,
             cpu_us: Some(rps / 10.0),
+            user_us: None,
         }
     }
 

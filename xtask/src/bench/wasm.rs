@@ -118,7 +118,7 @@ fn table(sides: &[Side]) -> String {
             "  cpu per request over plain ({plain:.2} us): native {native_cost:.2} us, wasm \
              {wasm_cost:.2} us, "
         ));
-        out.push_str(&ratio(wasm_cost, native_cost, cpu_spread_us(&sides[0])));
+        out.push_str(&ratio(wasm_cost, native_cost, cpu_spread_us(&sides[0], |s| s.cpu_us)));
         out.push('\n');
         // What a request costs the whole proxy with each filter: the filters' cost in
         // proportion to the rest of the work.
@@ -126,6 +126,18 @@ fn table(sides: &[Side]) -> String {
             "  cpu per request, whole proxy: native {native:.2} us, wasm {wasm:.2} us, ratio {:.2}\n",
             wasm / native
         ));
+    }
+    // The same in user space alone: the kernel's work per request (loopback TCP) is alike for
+    // all three and varies between rounds more than the filters' costs do.
+    let user: Vec<Option<f64>> = sides.iter().map(Side::median_user_us).collect();
+    if let [Some(plain), Some(native), Some(wasm)] = user[..] {
+        let (native_cost, wasm_cost) = (native - plain, wasm - plain);
+        out.push_str(&format!(
+            "  user cpu per request over plain ({plain:.2} us): native {native_cost:.2} us, wasm \
+             {wasm_cost:.2} us, "
+        ));
+        out.push_str(&ratio(wasm_cost, native_cost, cpu_spread_us(&sides[0], |s| s.user_us)));
+        out.push('\n');
     }
     out
 }
@@ -144,10 +156,10 @@ fn ratio(wasm: f64, native: f64, spread: f64) -> String {
     }
 }
 
-/// How far apart `side`'s rounds are in CPU time, in microseconds per request (0 with one
-/// round or none measured).
-fn cpu_spread_us(side: &Side) -> f64 {
-    let cpu = side.samples.iter().filter_map(|s| s.cpu_us);
+/// How far apart `side`'s rounds are in the CPU time `time` reads of a sample, in
+/// microseconds per request (0 with one round or none measured).
+fn cpu_spread_us(side: &Side, time: fn(&wrk::Sample) -> Option<f64>) -> f64 {
+    let cpu = side.samples.iter().filter_map(time);
     let (low, high) = cpu.fold((f64::MAX, 0.0_f64), |(lo, hi), c| (lo.min(c), hi.max(c)));
     if high > 0.0 { high - low } else { 0.0 }
 }
@@ -174,6 +186,7 @@ mod tests {
                 status_errors: 0,
                 socket_errors: 0,
                 cpu_us: None,
+                user_us: None,
             })
             .collect();
         Side { name, addr: SocketAddr::from(([127, 0, 0, 1], 1)), group: None, samples }
@@ -205,13 +218,20 @@ mod tests {
     fn cpu_time_gives_the_filters_cost_and_the_whole_proxys() {
         let mut sides =
             [side("plain", &[50000.0]), side("native", &[40000.0]), side("wasm", &[37037.0])];
-        for (side, cpu) in sides.iter_mut().zip([10.0, 12.0, 13.0]) {
+        for (side, (cpu, user)) in sides.iter_mut().zip([(10.0, 3.0), (12.0, 3.4), (13.0, 4.4)]) {
             side.samples[0].cpu_us = Some(cpu);
+            side.samples[0].user_us = Some(user);
         }
         let report = table(&sides);
         assert!(report.contains("native 2.00 us, wasm 3.00 us, ratio 1.50"), "{report}");
         assert!(
             report.contains("whole proxy: native 12.00 us, wasm 13.00 us, ratio 1.08"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "user cpu per request over plain (3.00 us): native 0.40 us, wasm 1.40 us, ratio 3.50"
+            ),
             "{report}"
         );
     }

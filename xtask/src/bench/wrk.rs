@@ -46,6 +46,9 @@ pub(crate) struct Sample {
     pub(crate) socket_errors: u64,
     /// CPU time the server used per request meanwhile, in microseconds (when measured).
     pub(crate) cpu_us: Option<f64>,
+    /// The part of it in user space: the server's own code, without the kernel's work on its
+    /// sockets (when measured).
+    pub(crate) user_us: Option<f64>,
 }
 
 impl Sample {
@@ -76,6 +79,13 @@ impl Side {
     /// The median of its samples' CPU time per request, in microseconds, if measured.
     pub(crate) fn median_cpu_us(&self) -> Option<f64> {
         median_cpu(&self.samples)
+    }
+
+    /// The median of its samples' user-space CPU time per request, in microseconds, if
+    /// measured.
+    pub(crate) fn median_user_us(&self) -> Option<f64> {
+        let user: Vec<f64> = self.samples.iter().filter_map(|s| s.user_us).collect();
+        (!user.is_empty()).then(|| super::report::median(&user))
     }
 
     /// The median of its samples' requests per second.
@@ -140,8 +150,10 @@ pub(crate) fn run_measured(
     if let (Some(group), Some(before)) = (group, before)
         && sample.requests > 0
     {
-        let used = super::procs::group_cpu(group).saturating_sub(before);
-        sample.cpu_us = Some(used.as_secs_f64() * 1e6 / sample.requests as f64);
+        let used = super::procs::group_cpu(group).since(before);
+        let per_request = |time: Duration| time.as_secs_f64() * 1e6 / sample.requests as f64;
+        sample.cpu_us = Some(per_request(used.total()));
+        sample.user_us = Some(per_request(used.user));
     }
     Ok(sample)
 }
@@ -197,6 +209,7 @@ fn parse_script_line(line: &str) -> Result<Sample> {
         status_errors: get("status")?,
         socket_errors: get("connect")? + get("read")? + get("write")? + get("timeout")?,
         cpu_us: None,
+        user_us: None,
     })
 }
 
@@ -233,6 +246,7 @@ fn parse_text(out: &str) -> Result<Sample> {
         status_errors,
         socket_errors,
         cpu_us: None,
+        user_us: None,
     })
 }
 
