@@ -51,6 +51,7 @@ mod canary;
 mod cont;
 mod dispatch;
 mod global;
+mod kept;
 mod message;
 mod pending;
 mod plugin;
@@ -67,6 +68,7 @@ use hookyard_userargs::Registry;
 pub use canary::{Canary, SHARE_SCALE, Split};
 pub use cont::{CCont, Callback};
 pub use global::GlobalHooks;
+pub use kept::Kept;
 pub use message::Delivery;
 pub use plugin::{
     CallsSnapshot, HostStatus, LATENCY_BUCKETS_US, Link, PluginState, plugin_state, tables,

@@ -330,12 +330,12 @@ mod tests {
     use crate::{TxnBox, UrlParts};
 
     fn txn(ssn: &SsnBox) -> TxnBox {
-        let global = Arc::new(GlobalHooks::build(
+        let global = crate::Kept::new(Arc::new(GlobalHooks::build(
             Arc::new(Priorities::default()),
             Vec::new(),
             Duration::from_secs(5),
             Duration::from_secs(1),
-        ));
+        )));
         TxnBox::new(
             global,
             Some(ssn),

@@ -15,6 +15,7 @@ use tracing::warn;
 use crate::cont::CCont;
 use crate::dispatch::{Ptr, Target, release, run_now, wait};
 use crate::global::GlobalHooks;
+use crate::kept::Kept;
 use crate::pending::Resume;
 use crate::plugin::plugin_state;
 use crate::ssn::{Member, SsnBox, SsnState};
@@ -191,7 +192,8 @@ pub(crate) const TXN_TAG: u32 = 0x6879_7478;
 pub struct TxnState {
     /// First, so a `void *` object can be told a transaction or a session.
     tag: u32,
-    pub(crate) global: Arc<GlobalHooks>,
+    /// The generation's global hooks, kept by what the transaction holds its generation by.
+    pub(crate) global: Kept<GlobalHooks>,
     /// The session, kept alive by this state: a plugin holding the transaction (pending on a
     /// hook, possibly after the connection ended) still finds the session it belongs to.
     ssn: Option<Arc<SsnState>>,
@@ -206,7 +208,7 @@ pub struct TxnState {
     /// The URL as the client sent it.
     pub pristine: UrlParts,
     /// The matched rule's URLs, once a plugin chain ran.
-    pub rule: Option<Arc<RuleUrls>>,
+    pub rule: Option<Kept<RuleUrls>>,
     /// The HTTP version the client request arrived in.
     pub version: Version,
     /// The client request's header fields; with fields lent unread, those added since (see
@@ -393,7 +395,7 @@ impl TxnBox {
     /// `by: client` canary by the session's client address; without a session, the stable
     /// side).
     pub fn new(
-        global: Arc<GlobalHooks>,
+        global: Kept<GlobalHooks>,
         ssn: Option<&SsnBox>,
         method: Method,
         url: UrlParts,
@@ -515,10 +517,10 @@ impl TxnBox {
         if !self.hooked() {
             return Ok(Outcome::Continue);
         }
-        // SAFETY: the generation's hooks are an allocation of their own, kept by the state's
-        // `Arc` (never replaced) as long as the state, which this box owns and keeps through
-        // the call: no reference into the state is held while plugins run.
-        let global: &GlobalHooks = unsafe { &*Arc::as_ptr(&self.get().global) };
+        // SAFETY: the generation's hooks live apart from the state, kept by the state's `Kept`
+        // (never replaced) as long as the state, which this box owns and keeps through the
+        // call: no reference into the state is held while plugins run.
+        let global: &GlobalHooks = unsafe { &*std::ptr::from_ref(&*self.get().global) };
         let target = Ptr(self.state);
         let mut dispatch = Dispatch::new(hook);
         // SAFETY: the box owns the state and is borrowed mutably for the whole dispatch (the
@@ -527,7 +529,7 @@ impl TxnBox {
             return Ok(outcome);
         }
         // Only a pending hook takes a reference of its own to the hooks, for its future.
-        let global = Arc::clone(&self.get().global);
+        let global = self.get().global.clone();
         // SAFETY: as above.
         Err(Box::pin(async move { unsafe { wait(target, &global, dispatch).await } }))
     }
@@ -558,7 +560,7 @@ impl TxnBox {
             return;
         }
         // SAFETY: as in `hook_now`.
-        let global: &GlobalHooks = unsafe { &*Arc::as_ptr(&this.get().global) };
+        let global: &GlobalHooks = unsafe { &*std::ptr::from_ref(&*this.get().global) };
         let mut dispatch = Dispatch::new(HookId::TxnClose);
         // SAFETY: `this` owns the state and keeps it through the call.
         if unsafe { run_now(&Ptr(this.state), global, &mut dispatch) }.is_some() {
@@ -566,7 +568,7 @@ impl TxnBox {
             return;
         }
         // A callback holds it: the rest waits on a task of its own.
-        let global = Arc::clone(&this.get().global);
+        let global = this.get().global.clone();
         let rest = async move {
             // SAFETY: `this` owns the state and lives in this future to its end.
             unsafe { wait(Ptr(this.state), &global, dispatch).await };
@@ -619,7 +621,7 @@ impl TxnBox {
     }
 
     /// Runs a rule's remap plugin chain on this transaction, with the rule's URLs.
-    pub fn run_chain(&mut self, chain: &Chain, rule: &Arc<RuleUrls>) -> ChainOutcome {
+    pub fn run_chain(&mut self, chain: &Chain, rule: &Kept<RuleUrls>) -> ChainOutcome {
         let view = |s: &str| hy_str { ptr: s.as_ptr().cast(), len: s.len() };
         let mut rri = hy_remap_request_info {
             size: size_of::<hy_remap_request_info>() as u32,

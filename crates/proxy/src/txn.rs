@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use hookyard_abi as abi;
 use hookyard_hooks::{HookId, Outcome};
-use hookyard_host::{ResponseHead, TxnBox, UrlParts};
+use hookyard_host::{Kept, ResponseHead, TxnBox, UrlParts};
 use hookyard_remap::{AclRequest, Chain, Remap, Rule, Rules, Target};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
@@ -362,7 +362,7 @@ impl Transaction {
             let request = Url::of(&edited).remap_request(self.local.port(), parts.version);
             let (rule, target) = self.route(rules, &request, parts)?;
             let chain = generation.remap.chain(rule);
-            self.run_chain(generation, rule, chain, &target)?;
+            self.run_chain(rule, chain, &target)?;
             let verify = rule.origin_tls_verify.unwrap_or(default_verify);
             let strategy = generation.pools.of_rule(rule.index);
             return Ok(Route { chain, target: None, verify, strategy, rule: rule.index });
@@ -376,7 +376,7 @@ impl Transaction {
             return Ok(Route { chain, target: Some(target), verify, strategy, rule: rule.index });
         }
         self.make_state(conn, parts, client_url.to_parts()).await?;
-        self.run_chain(generation, rule, chain, &target)?;
+        self.run_chain(rule, chain, &target)?;
         Ok(Route { chain, target: None, verify, strategy, rule: rule.index })
     }
 
@@ -419,22 +419,17 @@ impl Transaction {
     }
 
     /// Gives plugins the rule's target as the URL to edit, and runs the rule's plugin chain.
-    fn run_chain(
-        &mut self,
-        generation: &Generation,
-        rule: &Rule,
-        chain: &Chain,
-        target: &Target<'_>,
-    ) -> Result<(), Answer> {
+    fn run_chain(&mut self, rule: &Rule, chain: &Chain, target: &Target<'_>) -> Result<(), Answer> {
         let Some(state) = &mut self.state else { return Ok(()) };
         state.get().url = Url::target_parts(target);
         if chain.is_empty() {
             return Ok(());
         }
-        let Some(urls) = generation.rule_urls.get(rule.index).and_then(Option::as_ref) else {
-            return Err(Answer::RuleUrlsMissing);
-        };
-        let outcome = state.run_chain(chain, urls);
+        // Kept by the transaction's hold of its generation, not by a count of their own.
+        let urls =
+            Kept::try_part_of(self.generation.clone(), |g| g.rule_urls.get(rule.index)?.as_deref());
+        let Some(urls) = urls else { return Err(Answer::RuleUrlsMissing) };
+        let outcome = state.run_chain(chain, &urls);
         let state = state.get();
         if let Some((status, body)) = state.direct.take() {
             return Err(Answer::Direct { status, body });
@@ -1032,13 +1027,14 @@ impl Transaction {
         parts: &mut Parts,
         url: UrlParts,
     ) -> Result<(), Answer> {
-        let global = self.generation.hooks.clone();
         // Boxed here and below: hook dispatch only runs with plugin state, and its futures would
         // make every transaction's larger (it is moved into hyper whole).
         let session = match conn.session_now() {
             Some(session) => session,
-            None => Box::pin(conn.session(&global)).await,
+            None => Box::pin(conn.session(&self.generation.hooks)).await,
         };
+        // Kept by the transaction's hold of its generation, not by a count of their own.
+        let global = Kept::part_of(self.generation.clone(), |g| &*g.hooks);
         let headers = std::mem::take(&mut parts.headers);
         let method = parts.method.clone();
         let mut state = TxnBox::new(global, Some(session), method, url, parts.version, headers);

@@ -11,7 +11,7 @@ use hookyard_abi::{hy_api, hy_callback_info, hy_return, hy_str};
 use hookyard_hooks::Priorities;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 
-use crate::{ClientConn, ClientTls, GlobalHooks, ResponseHead, SsnBox, TxnBox, UrlParts};
+use crate::{ClientConn, ClientTls, GlobalHooks, Kept, ResponseHead, SsnBox, TxnBox, UrlParts};
 
 /// A case's transaction (dropped first: it points at its session) and session.
 struct Fixture {
@@ -20,13 +20,13 @@ struct Fixture {
 }
 
 /// Global hooks with nothing registered.
-fn global() -> Arc<GlobalHooks> {
-    Arc::new(GlobalHooks::build(
+fn global() -> Kept<GlobalHooks> {
+    Kept::new(Arc::new(GlobalHooks::build(
         Arc::new(Priorities::default()),
         Vec::new(),
         Duration::from_secs(5),
         Duration::from_secs(1),
-    ))
+    )))
 }
 
 fn fixture(stage: Stage) -> Fixture {
