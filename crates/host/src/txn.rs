@@ -244,10 +244,30 @@ pub struct TxnState {
     /// Whether the request body and the response body started (no transform may be added).
     started: [bool; 2],
     /// The arguments of the remap instance whose `do_remap` runs now (`remap_param_get`).
-    pub(crate) remap_params: Option<Arc<[Box<str>]>>,
+    remap_params: Option<Params>,
 }
 
+/// A remap instance's arguments, lent by its chain for its `do_remap` alone: set just before
+/// the call and cleared just after (`TxnBox::run_chain`), so no count of them is taken.
+#[derive(Clone, Copy)]
+struct Params(NonNull<[Box<str>]>);
+
+// SAFETY: only read (`TxnState::remap_param`) while the `do_remap` that lent them runs, when
+// the chain keeps them; a pointer that is never written through.
+unsafe impl Send for Params {}
+// SAFETY: as above.
+unsafe impl Sync for Params {}
+
 impl TxnState {
+    /// Argument `index` of the remap instance whose `do_remap` runs now.
+    pub(crate) fn remap_param(&self, index: usize) -> Option<&str> {
+        let params = self.remap_params?;
+        // SAFETY: set only while the instance's `do_remap` runs, during which its chain, which
+        // `run_chain` borrows across the call, keeps them (`Params`).
+        let params = unsafe { params.0.as_ref() };
+        params.get(index).map(|p| &**p)
+    }
+
     /// Whether `body` started: transforms may no longer be added to it.
     pub(crate) fn body_started(&self, body: Body) -> bool {
         self.started[body as usize]
@@ -640,7 +660,7 @@ impl TxnBox {
         let ptr = self.state.as_ptr();
         let enter = |params: Option<&Arc<[Box<str>]>>| {
             // SAFETY: called between plugin calls, when nothing borrows the state.
-            unsafe { (*ptr).remap_params = params.cloned() };
+            unsafe { (*ptr).remap_params = params.map(|p| Params(NonNull::from(&**p))) };
         };
         // SAFETY: the state is this box's, not otherwise borrowed during the call (`enter`
         // writes it only between plugin calls); `rri` lives on this frame for the call.

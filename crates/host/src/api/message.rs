@@ -356,7 +356,7 @@ pub(super) unsafe extern "C" fn remap_param_get(
         if let Err(code) = rules::out(param.is_null()) {
             return code;
         }
-        let Some(text) = state.remap_params.as_ref().and_then(|p| p.get(index)) else {
+        let Some(text) = state.remap_param(index) else {
             return HY_ERROR;
         };
         // SAFETY: `param` is writable (checked); the instance keeps the text while it runs.
