@@ -111,15 +111,7 @@ fn table(sides: &[Side]) -> String {
     out.push_str(if native > spread { " (goal <= 1.3)\n" } else { "; see the cpu lines\n" });
     // The same from the servers' own CPU time per request, which the shared machine's other
     // work (wrk, the origin) does not blur.
-    let cpu: Vec<Option<f64>> = sides.iter().map(Side::median_cpu_us).collect();
-    if let [Some(plain), Some(native), Some(wasm)] = cpu[..] {
-        let (native_cost, wasm_cost) = (native - plain, wasm - plain);
-        out.push_str(&format!(
-            "  cpu per request over plain ({plain:.2} us): native {native_cost:.2} us, wasm \
-             {wasm_cost:.2} us, "
-        ));
-        out.push_str(&ratio(wasm_cost, native_cost, cpu_spread_us(&sides[0], |s| s.cpu_us)));
-        out.push('\n');
+    if let Some([native, wasm]) = over_plain(sides, "cpu", |s| s.cpu_us, &mut out) {
         // What a request costs the whole proxy with each filter: the filters' cost in
         // proportion to the rest of the work.
         out.push_str(&format!(
@@ -129,17 +121,29 @@ fn table(sides: &[Side]) -> String {
     }
     // The same in user space alone: the kernel's work per request (loopback TCP) is alike for
     // all three and varies between rounds more than the filters' costs do.
-    let user: Vec<Option<f64>> = sides.iter().map(Side::median_user_us).collect();
-    if let [Some(plain), Some(native), Some(wasm)] = user[..] {
-        let (native_cost, wasm_cost) = (native - plain, wasm - plain);
-        out.push_str(&format!(
-            "  user cpu per request over plain ({plain:.2} us): native {native_cost:.2} us, wasm \
-             {wasm_cost:.2} us, "
-        ));
-        out.push_str(&ratio(wasm_cost, native_cost, cpu_spread_us(&sides[0], |s| s.user_us)));
-        out.push('\n');
-    }
+    over_plain(sides, "user cpu", |s| s.user_us, &mut out);
     out
+}
+
+/// Writes the filters' costs over the plain proxy in the CPU time per request `time` reads of
+/// each sample (`what` names it), with their ratio; the native and wasm proxies' own medians,
+/// when all three sides measured it.
+fn over_plain(
+    sides: &[Side],
+    what: &str,
+    time: fn(&wrk::Sample) -> Option<f64>,
+    out: &mut String,
+) -> Option<[f64; 2]> {
+    let medians: Vec<Option<f64>> = sides.iter().map(|s| s.median_time_us(time)).collect();
+    let [Some(plain), Some(native), Some(wasm)] = medians[..] else { return None };
+    let (native_cost, wasm_cost) = (native - plain, wasm - plain);
+    out.push_str(&format!(
+        "  {what} per request over plain ({plain:.2} us): native {native_cost:.2} us, wasm \
+         {wasm_cost:.2} us, "
+    ));
+    out.push_str(&ratio(wasm_cost, native_cost, cpu_spread_us(&sides[0], time)));
+    out.push('\n');
+    Some([native, wasm])
 }
 
 /// wasm's cost over native's, unless native's is no larger than `spread`, the plain proxy's

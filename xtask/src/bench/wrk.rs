@@ -81,11 +81,9 @@ impl Side {
         median_cpu(&self.samples)
     }
 
-    /// The median of its samples' user-space CPU time per request, in microseconds, if
-    /// measured.
-    pub(crate) fn median_user_us(&self) -> Option<f64> {
-        let user: Vec<f64> = self.samples.iter().filter_map(|s| s.user_us).collect();
-        (!user.is_empty()).then(|| super::report::median(&user))
+    /// The median of the CPU time per request `time` reads of its samples, if measured.
+    pub(crate) fn median_time_us(&self, time: fn(&Sample) -> Option<f64>) -> Option<f64> {
+        median_time(&self.samples, time)
     }
 
     /// The median of its samples' requests per second.
@@ -134,8 +132,13 @@ pub(crate) fn rotate(
 
 /// The median CPU time per request of the samples that measured it.
 pub(crate) fn median_cpu(samples: &[Sample]) -> Option<f64> {
-    let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu_us).collect();
-    (!cpu.is_empty()).then(|| super::report::median(&cpu))
+    median_time(samples, |s| s.cpu_us)
+}
+
+/// The median of the CPU time per request `time` reads of the samples that measured it.
+fn median_time(samples: &[Sample], time: fn(&Sample) -> Option<f64>) -> Option<f64> {
+    let times: Vec<f64> = samples.iter().filter_map(time).collect();
+    (!times.is_empty()).then(|| super::report::median(&times))
 }
 
 /// [`run`], measuring the CPU time process group `group` (the server) used per request.
